@@ -1,0 +1,42 @@
+# ingressctl: every target creates the virtual environment it needs.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+PYTEST_WORKERS ?= 2
+
+.PHONY: install run test unit lint bench completions golden clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test,lint,speed]'
+	touch $@
+
+# The main job: serve the bundled examples (no cluster needed). Try: curl -H 'Host: h5ai.example.test' localhost:8000/
+run: install
+	$(BIN)/ingressctl serve --config examples/traefik.toml --manifests examples/v1
+
+test: install lint
+	$(PY) -m pytest -n $(PYTEST_WORKERS) -q
+
+unit: install
+	$(PY) -m pytest -q -x
+
+lint: install
+	$(BIN)/ruff check ingressctl tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+bench: install
+	$(PY) -m benchmarks
+
+completions: install
+	$(PY) -m ingressctl.cli.completions completions
+
+golden: install
+	INGRESSCTL_REGENERATE_GOLDEN=1 $(PY) -m pytest -q tests -k golden
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

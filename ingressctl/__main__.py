@@ -1,0 +1,3 @@
+from ingressctl.cli.app import main
+
+main()

@@ -1,0 +1,72 @@
+"""The `ingressctl` command: one Typer app, one module per command group.
+
+Exit codes are mapped here and nowhere else:
+  0 clean / success, 1 findings (or a check that failed), 2 usage, configuration or unreadable input.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from ingressctl import __version__
+from ingressctl.cli import acme_cmd, certs_cmd, migrate_cmd, routes_cmd, serve_cmd, validate_cmd
+from ingressctl.model import IngressctlError
+
+app = typer.Typer(
+    name="ingressctl",
+    help="Kubernetes ingress controller and reverse proxy with automatic HTTPS, and the CI tool around it.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"ingressctl {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Kubernetes ingress controller and reverse proxy with automatic HTTPS."""
+
+
+for module in (validate_cmd, routes_cmd, migrate_cmd, serve_cmd, certs_cmd, acme_cmd):
+    module.register(app)
+
+
+def main() -> None:
+    """Console-script entry point: run the app, turning expected errors into one line and an exit code."""
+    err = Console(stderr=True)
+    try:
+        app(standalone_mode=False)
+    except IngressctlError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # click's own usage errors and the like
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
+        raise
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""Static configuration: what `serve` runs with, from traefik.toml and flags (flags win)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateFile:
+    cert_file: str
+    key_file: str
+
+
+@dataclass(frozen=True, slots=True)
+class EntryPointTLS:
+    certificates: tuple[CertificateFile, ...] = ()
+    min_version: str = "1.2"  # "1.2" or "1.3"
+
+
+@dataclass(frozen=True, slots=True)
+class EntryPointRedirect:
+    entrypoint: str
+    permanent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EntryPointAuth:
+    realm: str = "ingressctl"
+    # htpasswd lines "user:hash" from `users` and from `usersFile`, already read.
+    users: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EntryPoint:
+    name: str
+    address: str  # "host:port" or ":port" (all interfaces)
+    tls: EntryPointTLS | None = None
+    redirect: EntryPointRedirect | None = None
+    auth: EntryPointAuth | None = None
+    # Addresses/CIDRs whose X-Forwarded-* headers are trusted.
+    trusted_ips: tuple[str, ...] = ()
+
+    @property
+    def host(self) -> str:
+        host, _, _ = self.address.rpartition(":")
+        return host.strip("[]") or "0.0.0.0"
+
+    @property
+    def port(self) -> int:
+        return int(self.address.rpartition(":")[2])
+
+
+@dataclass(frozen=True, slots=True)
+class AcmeDomain:
+    main: str
+    sans: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AcmeConfig:
+    email: str = ""
+    storage: str = "acme.json"  # a path, or "secret:NAMESPACE/PREFIX"
+    entrypoint: str = "https"
+    ca_server: str = "https://acme-v02.api.letsencrypt.org/directory"
+    ca_bundle: str = ""  # trust for a private CA's API (e.g. Pebble)
+    challenge: str = "http-01"  # or "tls-alpn-01"
+    http_entrypoint: str = "http"  # where HTTP-01 is answered
+    on_host_rule: bool = False
+    on_demand: bool = False
+    on_demand_allow: tuple[str, ...] = ()  # host patterns allowed besides Ingress hosts
+    on_demand_ask: str = ""  # URL asked "?domain=NAME"; 200 allows
+    domains: tuple[AcmeDomain, ...] = ()
+    key_type: str = "ec256"
+    eab_kid: str = ""
+    eab_hmac: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class KubernetesConfig:
+    endpoint: str = ""
+    token: str = field(default="", repr=False)
+    cert_auth_file_path: str = ""
+    namespaces: tuple[str, ...] = ()
+    label_selector: str = ""
+    ingress_class: str = ""
+    kubeconfig: str = ""
+    context: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiConfig:
+    address: str = "127.0.0.1:8080"
+    insecure: bool = False
+    auth: EntryPointAuth | None = None
+    dashboard: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class StaticConfig:
+    entrypoints: tuple[EntryPoint, ...] = ()
+    default_entrypoints: tuple[str, ...] = ()
+    acme: AcmeConfig | None = None
+    kubernetes: KubernetesConfig | None = None
+    api: ApiConfig | None = None
+    manifests: tuple[str, ...] = ()  # paths watched by the manifests provider
+    log_level: str = "INFO"
+    log_format: str = "text"
+    access_log: bool = False
+    access_log_format: str = "common"  # or "json"
+    workers: int = 1
+    ingress_class: str = "ingressctl"
+    controller_name: str = "ingressctl.io/ingress-controller"
+    allow_external_name_services: bool = False
+    # Seconds the watch loop waits for more changes before compiling (bursts coalesce).
+    throttle_seconds: float = 0.05
+    grace_period_seconds: float = 10.0
+    source: str = ""  # the config file it came from, for messages
+
+    def entrypoint(self, name: str) -> EntryPoint | None:
+        return next((e for e in self.entrypoints if e.name == name), None)

@@ -1,0 +1,231 @@
+"""Normalised Kubernetes objects: every apiVersion of a kind maps to one dataclass.
+
+These are what providers put in a Snapshot and what the compiler reads. Values are already
+typed (ports are ints or names, booleans are bools); a value the loader could not type is left
+out here and reported as a Diagnostic by the loader.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+
+from ingressctl.model.location import Location
+
+
+class PathType(str, Enum):
+    EXACT = "Exact"
+    PREFIX = "Prefix"
+    IMPLEMENTATION_SPECIFIC = "ImplementationSpecific"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class ObjectRef:
+    kind: str
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        if self.namespace:
+            return f"{self.kind} {self.namespace}/{self.name}"
+        return f"{self.kind} {self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectMeta:
+    name: str
+    namespace: str = "default"
+    uid: str = ""
+    resource_version: str = ""
+    # RFC 3339 text as Kubernetes writes it; compared as text (it sorts chronologically).
+    creation_timestamp: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    location: Location | None = None
+    # Where each annotation key stands in the file (for findings on a single annotation).
+    annotation_locations: Mapping[str, Location] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- Ingress
+
+
+@dataclass(frozen=True, slots=True)
+class IngressBackend:
+    """`service: {name, port: {number|name}}` in v1, `serviceName`/`servicePort` in v1beta1."""
+
+    service_name: str | None = None
+    port_number: int | None = None
+    port_name: str | None = None
+    # `resource:` backends (apiGroup/kind/name) are recognised but not proxied.
+    resource_kind: str | None = None
+    resource_name: str | None = None
+    location: Location | None = None
+    port_location: Location | None = None
+
+    @property
+    def port_text(self) -> str:
+        if self.port_number is not None:
+            return str(self.port_number)
+        return self.port_name or ""
+
+
+@dataclass(frozen=True, slots=True)
+class IngressPath:
+    path: str
+    # None when pathType was absent (v1 requires it; v1beta1 defaults to ImplementationSpecific).
+    path_type: PathType | None
+    backend: IngressBackend
+    location: Location | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IngressRule:
+    host: str | None
+    paths: tuple[IngressPath, ...] = ()
+    location: Location | None = None
+    host_location: Location | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IngressTLS:
+    hosts: tuple[str, ...] = ()
+    secret_name: str | None = None
+    location: Location | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ingress:
+    meta: ObjectMeta
+    api_version: str = "networking.k8s.io/v1"
+    ingress_class_name: str | None = None
+    default_backend: IngressBackend | None = None
+    rules: tuple[IngressRule, ...] = ()
+    tls: tuple[IngressTLS, ...] = ()
+
+    @property
+    def ref(self) -> ObjectRef:
+        return ObjectRef("Ingress", self.meta.namespace, self.meta.name)
+
+
+@dataclass(frozen=True, slots=True)
+class IngressClass:
+    meta: ObjectMeta
+    controller: str = ""
+
+    @property
+    def is_default(self) -> bool:
+        return self.meta.annotations.get("ingressclass.kubernetes.io/is-default-class", "") == "true"
+
+    @property
+    def ref(self) -> ObjectRef:
+        return ObjectRef("IngressClass", "", self.meta.name)
+
+
+# ---------------------------------------------------------------- Service and endpoints
+
+
+@dataclass(frozen=True, slots=True)
+class ServicePort:
+    port: int
+    name: str = ""
+    # int, a named container port, or None (defaults to `port`).
+    target_port: int | str | None = None
+    protocol: str = "TCP"
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    meta: ObjectMeta
+    type: str = "ClusterIP"
+    ports: tuple[ServicePort, ...] = ()
+    cluster_ip: str = ""
+    external_name: str = ""
+
+    @property
+    def ref(self) -> ObjectRef:
+        return ObjectRef("Service", self.meta.namespace, self.meta.name)
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointPort:
+    port: int
+    name: str = ""
+    protocol: str = "TCP"
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    addresses: tuple[str, ...]
+    # Each condition may be absent (None) in the API; see design.md for how absence is read.
+    ready: bool | None = None
+    serving: bool | None = None
+    terminating: bool | None = None
+    node_name: str = ""
+    target_ref: str = ""  # "Pod ns/name" when known
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointSlice:
+    meta: ObjectMeta
+    service_name: str  # label kubernetes.io/service-name
+    address_type: str = "IPv4"
+    ports: tuple[EndpointPort, ...] = ()
+    endpoints: tuple[Endpoint, ...] = ()
+
+    @property
+    def ref(self) -> ObjectRef:
+        return ObjectRef("EndpointSlice", self.meta.namespace, self.meta.name)
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointSubset:
+    addresses: tuple[str, ...] = ()
+    not_ready_addresses: tuple[str, ...] = ()
+    ports: tuple[EndpointPort, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoints:
+    """Legacy core/v1 Endpoints (named like its Service); used where no EndpointSlice exists."""
+
+    meta: ObjectMeta
+    subsets: tuple[EndpointSubset, ...] = ()
+
+    @property
+    def ref(self) -> ObjectRef:
+        return ObjectRef("Endpoints", self.meta.namespace, self.meta.name)
+
+
+# ---------------------------------------------------------------- Secret
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    meta: ObjectMeta
+    type: str = "Opaque"
+    # base64-decoded `data` merged with `stringData` (encoded as UTF-8).
+    data: Mapping[str, bytes] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> ObjectRef:
+        return ObjectRef("Secret", self.meta.namespace, self.meta.name)
+
+    def __repr__(self) -> str:
+        # Never print secret material, even in a debugger or a log line.
+        return f"Secret({self.meta.namespace}/{self.meta.name}, type={self.type}, keys={sorted(self.data)})"
+
+
+# ---------------------------------------------------------------- Snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything one provider knows at one moment. Providers push whole snapshots, never deltas."""
+
+    ingresses: tuple[Ingress, ...] = ()
+    services: tuple[Service, ...] = ()
+    endpoint_slices: tuple[EndpointSlice, ...] = ()
+    endpoints: tuple[Endpoints, ...] = ()
+    secrets: tuple[Secret, ...] = ()
+    ingress_classes: tuple[IngressClass, ...] = ()

@@ -1,0 +1,1 @@
+"""Sources of Snapshots: manifest files and the Kubernetes API."""

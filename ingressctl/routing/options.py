@@ -1,0 +1,21 @@
+"""Options of the compiler (the parts of StaticConfig that change what routes are built)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class CompileOptions:
+    ingress_class: str = "ingressctl"  # kubernetes.io/ingress.class value and IngressClass name we claim
+    controller_name: str = "ingressctl.io/ingress-controller"  # IngressClass spec.controller we claim
+    # Ingresses without any class: served unless told otherwise.
+    serve_unclassed: bool = True
+    # Also accept Traefik's own class names, as a drop-in replacement would.
+    extra_classes: tuple[str, ...] = ("traefik",)
+    allow_external_name_services: bool = False
+    acme_enabled: bool = False  # decides TLSSource.ACME vs DEFAULT for hosts without a Secret
+    default_entrypoints: tuple[str, ...] = ()
+    # When True, a Service named by an Ingress but absent from the snapshot is an error
+    # even if no Service at all was given (validate --require-services).
+    require_services: bool = False
