@@ -1,0 +1,122 @@
+"""Validate/compile throughput on generated manifests, and RoutingTable.match() latency.
+
+Reference: kubeconform's published rate is about 7,500 objects/s; the target is to beat it with the
+whole `ingressctl validate` CLI (process start included), and to keep match() under 5 µs whatever the
+table size.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+import timeit
+from pathlib import Path
+
+from benchmarks.generate import write_manifests
+
+KUBECONFORM_OBJECTS_PER_SECOND = 7500.0
+
+
+def _validate_cli(directory: Path) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "ingressctl", "validate", str(directory), "--format", "json"],
+        capture_output=True,
+        timeout=600,
+        check=False,
+    )
+    elapsed = time.perf_counter() - start
+    if proc.returncode not in (0, 1):
+        raise RuntimeError(f"validate failed ({proc.returncode}): {proc.stderr.decode()[-500:]}")
+    return elapsed
+
+
+def _in_process(directory: Path) -> tuple[float, float, object]:
+    from ingressctl.manifests import load_paths
+    from ingressctl.routing import compile as compile_routes
+    from ingressctl.routing.options import CompileOptions
+
+    t0 = time.perf_counter()
+    loaded = load_paths([str(directory)])
+    t1 = time.perf_counter()
+    table, _ = compile_routes(loaded.snapshot, CompileOptions())
+    t2 = time.perf_counter()
+    return t1 - t0, t2 - t1, table
+
+
+def _match_us(table: object, hosts: list[str]) -> float:
+    match = table.match  # type: ignore[attr-defined]
+    n = len(hosts)
+    counter = iter(range(10**9))
+
+    def one() -> None:
+        i = next(counter) % n
+        match(hosts[i], "/api/v1/items")
+
+    number = 200_000
+    best = min(timeit.repeat(one, number=number, repeat=3))
+    return best / number * 1e6
+
+
+def run() -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    for count in (1_000, 10_000):
+        with tempfile.TemporaryDirectory(prefix="ingressctl-bench-") as tmp:
+            directory = Path(tmp)
+            objects = write_manifests(directory, count)
+            wall = _validate_cli(directory)
+            load_s, compile_s, table = _in_process(directory)
+            hosts = [f"app-{i}.example.test" for i in range(0, count, max(1, count // 1000))]
+            match_us = _match_us(table, hosts)
+            rows.append(
+                {
+                    "ingresses": count,
+                    "objects": objects,
+                    "validate_cli_s": wall,
+                    "objects_per_s": objects / wall,
+                    "vs_kubeconform": objects / wall / KUBECONFORM_OBJECTS_PER_SECOND,
+                    "load_s": load_s,
+                    "compile_s": compile_s,
+                    "match_us": match_us,
+                }
+            )
+    # match() on a one-route table, to show it does not grow with the table
+    from ingressctl.model import ObjectRef, PathType, Route, RouteBackend
+    from ingressctl.model.routes import HostKind
+    from ingressctl.routing import RoutingTable
+
+    route = Route(
+        id="bench/one#r0p0",
+        host="app-0.example.test",
+        host_kind=HostKind.EXACT,
+        path="/",
+        path_type=PathType.PREFIX,
+        backend=RouteBackend("bench", "one", "80"),
+        source=ObjectRef("Ingress", "bench", "one"),
+    )
+    rows.append({"ingresses": 1, "match_us": _match_us(RoutingTable([route]), ["app-0.example.test"])})
+    return rows
+
+
+def render(rows: list[dict[str, object]]) -> str:
+    lines = ["## Validate / compile / match", ""]
+    lines.append(
+        "| Ingresses | objects | validate CLI (s) | objects/s | × kubeconform 7.5k/s "
+        "| load (s) | compile (s) | match() µs |"
+    )
+    lines.append("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        if "objects" not in r:
+            lines.append(f"| {r['ingresses']} | – | – | – | – | – | – | {r['match_us']:.2f} |")
+            continue
+        lines.append(
+            f"| {r['ingresses']} | {r['objects']} | {r['validate_cli_s']:.2f} | {r['objects_per_s']:.0f} | "
+            f"{r['vs_kubeconform']:.2f}× | {r['load_s']:.2f} | {r['compile_s']:.2f} | {r['match_us']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(render(run()))
