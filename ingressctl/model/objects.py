@@ -112,6 +112,8 @@ class Ingress:
 class IngressClass:
     meta: ObjectMeta
     controller: str = ""
+    # As written in the input (deprecated versions are a `validate` finding).
+    api_version: str = "networking.k8s.io/v1"
 
     @property
     def is_default(self) -> bool:
@@ -172,6 +174,8 @@ class EndpointSlice:
     address_type: str = "IPv4"
     ports: tuple[EndpointPort, ...] = ()
     endpoints: tuple[Endpoint, ...] = ()
+    # As written in the input (deprecated versions are a `validate` finding).
+    api_version: str = "discovery.k8s.io/v1"
 
     @property
     def ref(self) -> ObjectRef:
