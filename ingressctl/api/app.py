@@ -1,0 +1,241 @@
+"""The API entrypoint: dashboard page, JSON API, probes and Prometheus metrics.
+
+Routes:
+  /, /dashboard/            the dashboard (static HTML + JS + CSS shipped in the package)
+  /api/overview             counts, readiness, last reload, providers
+  /api/routers[/{id}]       routers with status and the diagnostics attached to them
+  /api/services             services with their endpoints, weights and health
+  /api/certificates         certificates with issuer, SANs and days left
+  /api/diagnostics          every finding of the last compile
+  /api/entrypoints          entrypoints with open connections
+  /api/rawdata              all of the above in one document (what the dashboard polls)
+  /ping                     liveness: 200 "OK" while the process serves requests
+  /ready                    readiness: 503 until the first configuration is applied
+  /metrics                  Prometheus text format
+With basic auth configured, every path except /ping and /ready requires it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from importlib import resources
+from typing import Any
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+from ingressctl.api import serialize
+from ingressctl.api.auth import BasicAuthGate, auth_middleware
+from ingressctl.api.exposure import check_api_exposure, split_address
+from ingressctl.api.metrics import CONTENT_TYPE, Metrics
+from ingressctl.api.view import RuntimeView
+from ingressctl.model import ConfigError
+from ingressctl.model.config import ApiConfig, EntryPointAuth
+
+log = logging.getLogger("ingressctl.api")
+
+_STATIC_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+# The page loads nothing from elsewhere and renders data only as text.
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+VIEW_KEY = web.AppKey("view", RuntimeView)
+METRICS_KEY = web.AppKey("metrics", Metrics)
+
+
+def _load_static() -> dict[str, tuple[bytes, str]]:
+    folder = resources.files("ingressctl.api") / "static"
+    files: dict[str, tuple[bytes, str]] = {}
+    for entry in folder.iterdir():
+        suffix = "." + entry.name.rpartition(".")[2]
+        if entry.is_file() and suffix in _STATIC_TYPES:
+            files[entry.name] = (entry.read_bytes(), _STATIC_TYPES[suffix])
+    return files
+
+
+def _json(data: dict[str, Any], status: int = 200) -> web.Response:
+    body = json.dumps({"schema": serialize.SCHEMA, **data}, separators=(",", ":"))
+    return web.Response(
+        text=body, status=status, content_type="application/json", headers={"Cache-Control": "no-store"}
+    )
+
+
+@web.middleware
+async def _headers_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        if exc.status == 404 and request.path.startswith("/api/"):
+            response = _json({"error": f"no such API endpoint: {request.path}"}, status=404)
+        else:
+            response = exc
+            for key, value in _SECURITY_HEADERS.items():
+                response.headers.setdefault(key, value)
+            raise
+    except Exception:
+        log.exception("API handler failed", extra={"path": request.path})
+        response = _json({"error": "internal error; see the server log"}, status=500)
+    for key, value in _SECURITY_HEADERS.items():
+        response.headers.setdefault(key, value)
+    return response
+
+
+class _Handlers:
+    def __init__(self, view: RuntimeView, metrics: Metrics, clock: Callable[[], float]) -> None:
+        self.view = view
+        self.metrics = metrics
+        self.clock = clock
+        self.static = _load_static()
+
+    def _file(self, name: str) -> web.Response:
+        body, content_type = self.static[name]
+        return web.Response(body=body, headers={"Content-Type": content_type, "Cache-Control": "no-cache"})
+
+    async def index(self, request: web.Request) -> web.Response:
+        return self._file("index.html")
+
+    async def static_file(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name not in self.static:
+            raise web.HTTPNotFound()
+        return self._file(name)
+
+    async def dashboard_redirect(self, request: web.Request) -> web.Response:
+        raise web.HTTPFound("/dashboard/")
+
+    async def ping(self, request: web.Request) -> web.Response:
+        return web.Response(text="OK")
+
+    async def ready(self, request: web.Request) -> web.Response:
+        if self.view.ready():
+            return web.Response(text="OK")
+        return web.Response(status=503, text="not ready: no configuration applied yet")
+
+    async def metrics_text(self, request: web.Request) -> web.Response:
+        return web.Response(body=self.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+
+    def _entrypoints(self) -> list[dict[str, Any]]:
+        return [
+            serialize.entrypoint_json(ep, self.metrics.open_connections(ep.name))
+            for ep in self.view.entrypoints()
+        ]
+
+    def _everything(self) -> dict[str, Any]:
+        now = self.clock()
+        routers = serialize.routers_json(self.view)
+        services = serialize.services_json(self.view)
+        certificates = serialize.certificates_json(self.view, now)
+        return {
+            "overview": serialize.overview_json(self.view, now, routers, services, certificates),
+            "routers": routers,
+            "services": services,
+            "certificates": certificates,
+            "entrypoints": self._entrypoints(),
+            "diagnostics": [serialize.diagnostic_json(d) for d in self.view.diagnostics()],
+        }
+
+    async def overview(self, request: web.Request) -> web.Response:
+        return _json(self._everything()["overview"])
+
+    async def routers(self, request: web.Request) -> web.Response:
+        return _json({"routers": serialize.routers_json(self.view)})
+
+    async def router(self, request: web.Request) -> web.Response:
+        wanted = request.match_info["id"]
+        for router in serialize.routers_json(self.view):
+            if router["id"] == wanted:
+                return _json({"router": router})
+        return _json({"error": f"no router with id {wanted!r}"}, status=404)
+
+    async def services(self, request: web.Request) -> web.Response:
+        return _json({"services": serialize.services_json(self.view)})
+
+    async def certificates(self, request: web.Request) -> web.Response:
+        return _json({"certificates": serialize.certificates_json(self.view, self.clock())})
+
+    async def diagnostics(self, request: web.Request) -> web.Response:
+        return _json({"diagnostics": [serialize.diagnostic_json(d) for d in self.view.diagnostics()]})
+
+    async def entrypoints(self, request: web.Request) -> web.Response:
+        return _json({"entrypoints": self._entrypoints()})
+
+    async def rawdata(self, request: web.Request) -> web.Response:
+        return _json(self._everything())
+
+
+def build_api_app(
+    view: RuntimeView,
+    metrics: Metrics,
+    *,
+    auth: EntryPointAuth | None,
+    insecure: bool,
+    dashboard: bool = True,
+    clock: Callable[[], float] = time.time,
+) -> web.Application:
+    """The aiohttp application of the API entrypoint.
+
+    `insecure` only matters to check_api_exposure (called by start_api before binding);
+    here it is accepted so that callers state their intent in one place.
+    """
+    _ = insecure
+    if metrics.view is None:
+        metrics.view = view
+    middlewares: list[Middleware] = [_headers_middleware]
+    if auth is not None and auth.users:
+        middlewares.append(auth_middleware(BasicAuthGate(auth)))
+    app = web.Application(middlewares=middlewares)
+    app[VIEW_KEY] = view
+    app[METRICS_KEY] = metrics
+    h = _Handlers(view, metrics, clock)
+    app.router.add_get("/ping", h.ping)
+    app.router.add_get("/ready", h.ready)
+    app.router.add_get("/metrics", h.metrics_text)
+    if dashboard:
+        app.router.add_get("/", h.index)
+        app.router.add_get("/dashboard", h.dashboard_redirect)
+        app.router.add_get("/dashboard/", h.index)
+        app.router.add_get("/static/{name}", h.static_file)
+    app.router.add_get("/api/overview", h.overview)
+    app.router.add_get("/api/routers", h.routers)
+    app.router.add_get("/api/routers/{id:.+}", h.router)
+    app.router.add_get("/api/services", h.services)
+    app.router.add_get("/api/certificates", h.certificates)
+    app.router.add_get("/api/diagnostics", h.diagnostics)
+    app.router.add_get("/api/entrypoints", h.entrypoints)
+    app.router.add_get("/api/rawdata", h.rawdata)
+    return app
+
+
+async def start_api(view: RuntimeView, metrics: Metrics, config: ApiConfig) -> web.AppRunner:
+    """Check exposure, build the app and listen on config.address. The caller owns runner.cleanup().
+
+    Port 0 picks a free port; runner.addresses tells which.
+    """
+    check_api_exposure(config.address, config.auth, config.insecure)
+    host, port = split_address(config.address)
+    app = build_api_app(view, metrics, auth=config.auth, insecure=config.insecure, dashboard=config.dashboard)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host or None, port, reuse_address=True)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ConfigError(f"cannot listen on the API address {config.address!r}: {exc.strerror}") from exc
+    log.info("API listening", extra={"address": config.address})
+    return runner

@@ -1,0 +1,252 @@
+// ingressctl dashboard: polls /api/rawdata every 2 s and renders it as text (never as HTML).
+"use strict";
+
+const REFRESH_MS = 2000;
+const state = { data: null, rendered: {}, query: "", lastOk: 0, failures: 0 };
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === "class") node.className = value;
+    else node.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === "") continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+const STATUS_CLASS = {
+  enabled: "ok", ok: "ok", up: "ok", ready: "ok", healthy: "ok",
+  warning: "warn", degraded: "warn", fallback: "warn",
+  error: "err", down: "err", unhealthy: "err", info: "info",
+};
+
+function badge(text) {
+  return el("span", { class: "badge " + (STATUS_CLASS[text] || "") }, text);
+}
+
+function ago(iso) {
+  if (!iso) return "never";
+  const seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+  if (seconds < 60) return seconds + " s ago";
+  if (seconds < 3600) return Math.floor(seconds / 60) + " min ago";
+  if (seconds < 86400) return Math.floor(seconds / 3600) + " h ago";
+  return Math.floor(seconds / 86400) + " d ago";
+}
+
+function fillBody(table, rows, emptyText) {
+  const tbody = document.querySelector("#" + table + " tbody");
+  const cols = document.querySelectorAll("#" + table + " thead th").length;
+  if (!rows.length) rows = [el("tr", { class: "empty" }, el("td", { colspan: cols }, emptyText))];
+  tbody.replaceChildren(...rows);
+}
+
+// ------------------------------------------------------------------ search
+
+function terms() {
+  return state.query.toLowerCase().split(/\s+/).filter(Boolean);
+}
+
+function matches(text, words) {
+  return words.every((w) => text.includes(w));
+}
+
+function routerText(r) {
+  return [r.id, r.host || "*", r.path, r.path_type, r.service, r.status, r.tls || "", r.rule,
+    r.middlewares.join(" "), r.entrypoints.join(" "),
+    r.source ? r.source.namespace + "/" + r.source.name : "", r.problem || "",
+    r.diagnostics.map((d) => d.code + " " + d.message).join(" ")].join(" ").toLowerCase();
+}
+
+function serviceText(s) {
+  return [s.name, s.status, s.problem || "", s.routers.join(" "),
+    s.endpoints.map((e) => e.address).join(" ")].join(" ").toLowerCase();
+}
+
+// ------------------------------------------------------------------ sections
+
+function renderSummary(o) {
+  const cards = [
+    ["Routers", o.routers], ["Services", o.services], ["Certificates", o.certificates],
+    ["Diagnostics", o.diagnostics],
+  ];
+  const nodes = [];
+  for (const [title, counts] of cards) {
+    const parts = [];
+    for (const [key, value] of Object.entries(counts)) {
+      if (key !== "total" && value) parts.push(el("span", { class: "pill " + (STATUS_CLASS[key] || "") }, value + " " + key));
+    }
+    nodes.push(el("div", { class: "card" },
+      el("dt", {}, title), el("dd", {}, el("strong", {}, counts.total), " ", ...parts)));
+  }
+  document.getElementById("cards").replaceChildren(...nodes);
+}
+
+function renderHeader(o) {
+  const ready = document.getElementById("ready");
+  ready.textContent = o.ready ? "ready" : "not ready";
+  ready.className = "badge " + (o.ready ? "ok" : "err");
+  const reload = document.getElementById("reload");
+  reload.textContent = o.last_reload ? "configuration applied " + ago(o.last_reload) : "no configuration applied yet";
+  reload.title = o.last_reload || "";
+  document.getElementById("version").textContent = "v" + o.version + " · up " + Math.round(o.uptime_seconds / 60) + " min";
+  const banner = document.getElementById("banner");
+  if (o.last_error) {
+    banner.hidden = false;
+    banner.textContent = "Last reload failed; still serving the previous configuration: " + o.last_error;
+  } else {
+    banner.hidden = true;
+  }
+}
+
+function problemsCell(problem, detail, diagnostics) {
+  const items = [];
+  if (problem) items.push(el("li", { class: "err" }, problem + (detail ? ": " + detail : "")));
+  for (const d of diagnostics || []) {
+    items.push(el("li", { class: STATUS_CLASS[d.severity] || "" },
+      el("code", {}, d.code), " ", d.message, d.hint ? el("span", { class: "hint" }, " — " + d.hint) : null));
+  }
+  return el("td", { class: "problems" }, items.length ? el("ul", {}, items) : "");
+}
+
+function renderRouters(routers, words) {
+  const shown = routers.filter((r) => matches(routerText(r), words));
+  const rows = shown.map((r) => el("tr", { "data-router": r.id, class: "status-" + r.status },
+    el("td", {}, badge(r.status)),
+    el("td", { class: "host" }, r.default_backend && !r.host ? "(default backend)" : (r.host || "*")),
+    el("td", { class: "mono" }, r.path || "/"),
+    el("td", {}, r.path_type),
+    el("td", { class: "mono" }, r.service),
+    el("td", {}, r.middlewares.join(", ")),
+    el("td", {}, r.tls || "—"),
+    el("td", {}, r.entrypoints.length ? r.entrypoints.join(", ") : "default"),
+    el("td", { class: "source", title: r.location || "" },
+      r.source ? r.source.namespace + "/" + r.source.name : "", r.location ? el("div", { class: "muted small" }, r.location) : null),
+    problemsCell(r.problem, r.problem_detail, r.diagnostics)));
+  fillBody("routers", rows, routers.length ? "No router matches the filter." : "No routers.");
+  document.getElementById("routers-count").textContent =
+    words.length ? shown.length + " of " + routers.length : String(routers.length);
+  return shown.length;
+}
+
+function renderServices(services, words) {
+  const shown = services.filter((s) => matches(serviceText(s), words));
+  const rows = shown.map((s) => el("tr", { "data-service": s.name },
+    el("td", {}, badge(s.status)),
+    el("td", { class: "mono" }, s.name),
+    el("td", {}, s.endpoints.length
+      ? el("ul", { class: "endpoints" }, s.endpoints.map((e) => el("li", {},
+          el("span", { class: "mono" }, e.address), " ",
+          el("span", { class: "muted" }, "w" + e.weight + " · " + Math.round(e.share * 100) + "%"), " ",
+          badge(e.health))))
+      : el("span", { class: "muted" }, "no endpoints")),
+    el("td", {}, s.routers.length),
+    el("td", { class: "problems" }, s.problem ? s.problem + (s.problem_detail ? ": " + s.problem_detail : "") : "")));
+  fillBody("services", rows, services.length ? "No service matches the filter." : "No services.");
+  document.getElementById("services-count").textContent =
+    words.length ? shown.length + " of " + services.length : String(services.length);
+  return shown.length;
+}
+
+function renderCertificates(certs) {
+  const rows = certs.map((c) => el("tr", {},
+    el("td", {}, badge(c.status)),
+    el("td", {}, el("span", { class: "mono" }, c.main),
+      c.sans.length ? el("div", { class: "muted small" }, c.sans.join(", ")) : null),
+    el("td", {}, c.issuer),
+    el("td", { title: c.origin }, c.source),
+    el("td", {}, c.not_after.slice(0, 10)),
+    el("td", { class: "num " + (c.days_left < 0 ? "err" : c.days_left < 14 ? "warn" : "") }, c.days_left),
+    el("td", { class: "problems" }, c.problems.join("; "))));
+  fillBody("certificates", rows, "No certificates.");
+  document.getElementById("certs-count").textContent = String(certs.length);
+}
+
+function renderProviders(providers) {
+  fillBody("providers", providers.map((p) => el("tr", {},
+    el("td", {}, p.provider),
+    el("td", {}, badge(p.healthy ? "healthy" : "unhealthy")),
+    el("td", { title: p.last_sync || "" }, ago(p.last_sync)),
+    el("td", { class: "problems" }, p.message))), "No providers.");
+}
+
+function renderEntrypoints(eps) {
+  fillBody("entrypoints", eps.map((e) => el("tr", {},
+    el("td", {}, e.name),
+    el("td", { class: "mono" }, e.address),
+    el("td", {}, e.tls ? "TLS " + e.tls_min_version + "+" : "—"),
+    el("td", {}, e.redirect ? "→ " + e.redirect : "—"),
+    el("td", {}, e.auth ? "basic (" + e.auth.users + " users)" : "—"),
+    el("td", { class: "num" }, e.open_connections))), "No entrypoints.");
+}
+
+function renderDiagnostics(diags) {
+  fillBody("diagnostics", diags.map((d) => el("tr", {},
+    el("td", {}, badge(d.severity)),
+    el("td", { class: "mono" }, d.code),
+    el("td", {}, d.message),
+    el("td", { class: "mono small" }, d.location || ""),
+    el("td", { class: "muted" }, d.hint))), "No findings.");
+  document.getElementById("diagnostics-count").textContent = String(diags.length);
+}
+
+// Re-render a section only when its data changed, so selection and scrolling survive refreshes.
+function changed(key, value) {
+  const text = JSON.stringify(value);
+  if (state.rendered[key] === text) return false;
+  state.rendered[key] = text;
+  return true;
+}
+
+function render(force) {
+  const d = state.data;
+  if (!d) return;
+  const words = terms();
+  renderHeader(d.overview);
+  if (changed("summary", [d.overview.routers, d.overview.services, d.overview.certificates, d.overview.diagnostics])) {
+    renderSummary(d.overview);
+  }
+  if (changed("routers", d.routers) || force) renderRouters(d.routers, words);
+  if (changed("services", d.services) || force) renderServices(d.services, words);
+  if (changed("certificates", d.certificates)) renderCertificates(d.certificates);
+  renderProviders(d.overview.providers);
+  if (changed("entrypoints", d.entrypoints)) renderEntrypoints(d.entrypoints);
+  if (changed("diagnostics", d.diagnostics)) renderDiagnostics(d.diagnostics);
+}
+
+async function refresh() {
+  const live = document.getElementById("live");
+  try {
+    const response = await fetch("/api/rawdata", { cache: "no-store", credentials: "same-origin" });
+    if (!response.ok) throw new Error("HTTP " + response.status);
+    state.data = await response.json();
+    state.lastOk = Date.now();
+    state.failures = 0;
+    render(false);
+    live.textContent = "updated " + new Date(state.lastOk).toLocaleTimeString();
+    live.className = "muted";
+    document.body.dataset.loaded = "true";
+  } catch (err) {
+    state.failures += 1;
+    live.textContent = "cannot reach the API (" + err.message + "), retrying…";
+    live.className = "err";
+  } finally {
+    setTimeout(refresh, REFRESH_MS);
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const search = document.getElementById("search");
+  const params = new URLSearchParams(location.hash.slice(1));
+  search.value = params.get("q") || "";
+  state.query = search.value;
+  search.addEventListener("input", () => {
+    state.query = search.value;
+    history.replaceState(null, "", state.query ? "#q=" + encodeURIComponent(state.query) : location.pathname);
+    render(true);
+  });
+  refresh();
+});
