@@ -1,0 +1,124 @@
+"""Helpers shared by the API server's own tests and the provider tests: objects as the API writes them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def service(
+    name: str, ns: str = "default", *, port: int = 80, labels: dict[str, str] | None = None
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": ns, "labels": labels or {}},
+        "spec": {
+            "type": "ClusterIP",
+            "clusterIP": "10.0.0.10",
+            "ports": [{"name": "http", "port": port, "targetPort": 8080}],
+        },
+    }
+
+
+def ingress(
+    name: str,
+    ns: str = "default",
+    *,
+    host: str = "example.com",
+    service_name: str = "web",
+    port: int = 80,
+    path: str = "/",
+    labels: dict[str, str] | None = None,
+    annotations: dict[str, str] | None = None,
+    tls_secret: str | None = None,
+    ingress_class: str | None = None,
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "rules": [
+            {
+                "host": host,
+                "http": {
+                    "paths": [
+                        {
+                            "path": path,
+                            "pathType": "Prefix",
+                            "backend": {"service": {"name": service_name, "port": {"number": port}}},
+                        }
+                    ]
+                },
+            }
+        ]
+    }
+    if tls_secret:
+        spec["tls"] = [{"hosts": [host], "secretName": tls_secret}]
+    if ingress_class:
+        spec["ingressClassName"] = ingress_class
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": name, "namespace": ns, "labels": labels or {}, "annotations": annotations or {}},
+        "spec": spec,
+    }
+
+
+def endpoint_slice(
+    name: str,
+    service_name: str,
+    addresses: list[str],
+    ns: str = "default",
+    *,
+    port: int = 8080,
+    ready: bool | None = True,
+) -> dict[str, Any]:
+    endpoints = []
+    for address in addresses:
+        endpoint: dict[str, Any] = {"addresses": [address]}
+        if ready is not None:
+            endpoint["conditions"] = {"ready": ready}
+        endpoints.append(endpoint)
+    return {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {"name": name, "namespace": ns, "labels": {"kubernetes.io/service-name": service_name}},
+        "addressType": "IPv4",
+        "ports": [{"name": "http", "port": port, "protocol": "TCP"}],
+        "endpoints": endpoints,
+    }
+
+
+def endpoints(name: str, addresses: list[str], ns: str = "default", *, port: int = 8080) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Endpoints",
+        "metadata": {"name": name, "namespace": ns},
+        "subsets": [
+            {
+                "addresses": [{"ip": a} for a in addresses],
+                "ports": [{"name": "http", "port": port, "protocol": "TCP"}],
+            }
+        ],
+    }
+
+
+def secret(
+    name: str, ns: str = "default", *, data: dict[str, str] | None = None, type_: str = "Opaque"
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": ns},
+        "type": type_,
+        "data": data or {},
+    }
+
+
+def ingress_class(
+    name: str, controller: str = "ingressctl.io/ingress-controller", default: bool = False
+) -> dict[str, Any]:
+    annotations = {"ingressclass.kubernetes.io/is-default-class": "true"} if default else {}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "IngressClass",
+        "metadata": {"name": name, "annotations": annotations},
+        "spec": {"controller": controller},
+    }
