@@ -115,6 +115,8 @@ class StaticConfig:
     throttle_seconds: float = 0.05
     grace_period_seconds: float = 10.0
     source: str = ""  # the config file it came from, for messages
+    # Accepted-but-ignored settings, rendered "traefik.toml:12: ... (ignored)"; shown at startup.
+    warnings: tuple[str, ...] = ()
 
     def entrypoint(self, name: str) -> EntryPoint | None:
         return next((e for e in self.entrypoints if e.name == name), None)

@@ -1,0 +1,28 @@
+"""The parts of the static configuration that change what the compiler builds."""
+
+from __future__ import annotations
+
+from ingressctl.model.config import StaticConfig
+from ingressctl.routing.options import CompileOptions
+
+_DEFAULTS = CompileOptions()
+
+
+def compile_options(static: StaticConfig) -> CompileOptions:
+    """CompileOptions for `static`.
+
+    Traefik's own class name ("traefik") is also claimed while the class is our default, as a drop-in
+    replacement would; a custom ingressClass means exactly that class (Traefik behaves the same).
+    ACME decides the certificate of hosts without a Secret only when it issues for them
+    (onHostRule or onDemand); explicit [[acme.domains]] alone do not.
+    """
+    custom_class = static.ingress_class != _DEFAULTS.ingress_class
+    acme = static.acme
+    return CompileOptions(
+        ingress_class=static.ingress_class,
+        controller_name=static.controller_name,
+        extra_classes=() if custom_class else _DEFAULTS.extra_classes,
+        allow_external_name_services=static.allow_external_name_services,
+        acme_enabled=acme is not None and (acme.on_host_rule or acme.on_demand),
+        default_entrypoints=static.default_entrypoints,
+    )

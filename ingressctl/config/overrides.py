@@ -1,0 +1,44 @@
+"""Command-line values that override the configuration file. None (or empty) means "not given"."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigOverrides:
+    # (name, address) pairs. A new name adds a plain-HTTP entrypoint; an existing name keeps its
+    # TLS/redirect/auth settings and only moves to the new address.
+    entrypoints: list[tuple[str, str]] = field(default_factory=list)
+    api_address: str | None = None
+    api_insecure: bool | None = None
+    workers: int | None = None
+    log_level: str | None = None
+    log_format: str | None = None  # "text" or "json"
+    access_log: bool | None = None
+    manifests: list[str] = field(default_factory=list)
+    ingress_class: str | None = None
+    controller_name: str | None = None
+    allow_external_name_services: bool | None = None
+    kubeconfig: str | None = None
+    kube_context: str | None = None
+    # ACME: giving any of these enables ACME even without an [acme] table.
+    acme_email: str | None = None
+    acme_ca_server: str | None = None
+    acme_storage: str | None = None
+    acme_on_host_rule: bool | None = None
+    acme_on_demand: bool | None = None
+    acme_ca_bundle: str | None = None
+
+    def has_acme(self) -> bool:
+        return any(
+            value is not None
+            for value in (
+                self.acme_email,
+                self.acme_ca_server,
+                self.acme_storage,
+                self.acme_on_host_rule,
+                self.acme_on_demand,
+                self.acme_ca_bundle,
+            )
+        )

@@ -1,0 +1,403 @@
+"""Read each table of traefik.toml into the static-configuration model.
+
+Every function takes a `Section` (validated access, problems accumulate) and returns model values or
+None. Cross-references between tables (redirect targets, acme entrypoints) are checked by the loader
+after command-line overrides are applied.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingressctl.config.addresses import address_problem
+from ingressctl.config.reader import Section, dotted, show
+from ingressctl.model.config import (
+    AcmeConfig,
+    AcmeDomain,
+    ApiConfig,
+    CertificateFile,
+    EntryPoint,
+    EntryPointAuth,
+    EntryPointRedirect,
+    EntryPointTLS,
+    KubernetesConfig,
+)
+from ingressctl.security import htpasswd
+
+LETSENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
+LETSENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
+CA_SHORTCUTS = {"letsencrypt": LETSENCRYPT, "letsencrypt-staging": LETSENCRYPT_STAGING}
+
+_ENTRYPOINT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+# Traefik v1 providers other than kubernetes: refusing them is better than silently serving nothing.
+UNSUPPORTED_PROVIDERS = (
+    "file",
+    "docker",
+    "swarm",
+    "consul",
+    "consulCatalog",
+    "etcd",
+    "zookeeper",
+    "boltdb",
+    "marathon",
+    "mesos",
+    "ecs",
+    "rancher",
+    "eureka",
+    "dynamodb",
+    "servicefabric",
+    "rest",
+    "backends",
+    "frontends",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    base_dir: Path  # relative paths in the file are resolved against the file's directory
+
+    def resolve(self, path: str) -> Path:
+        candidate = Path(path).expanduser()
+        return Path(os.path.normpath(candidate if candidate.is_absolute() else self.base_dir / candidate))
+
+
+def _address(section: Section, key: str) -> str | None:
+    value = section.string(key, example=":80")
+    if value is None:
+        return None
+    problem = address_problem(value)
+    if problem is not None:
+        section.problems.error((*section.path, key), f"{section.name(key)} {show(value)}: {problem}")
+        return None
+    return value
+
+
+def read_auth(section: Section, ctx: Context, default_realm: str) -> EntryPointAuth | None:
+    """[*.auth] with a basic table; digest and forward auth are refused (not enforced = open door)."""
+    for kind in ("digest", "forward"):
+        section.unsupported(kind, "only [auth.basic] is implemented", error=True)
+    section.string("headerField")
+    basic = section.table("basic")
+    section.finish()
+    if basic is None:
+        return None
+    users: list[tuple[str, str]] = []
+    listed = basic.str_list("users", example="admin:$apr1$...")
+    if listed is not None:
+        result = htpasswd.parse("\n".join(listed))
+        for problem in result.problems:
+            basic.problems.error(
+                (*basic.path, "users"), f"{basic.name('users')} entry {problem.line}: {problem.message}"
+            )
+        users.extend(result.users)
+    users_file = basic.string("usersFile", example="users.htpasswd")
+    if users_file is not None:
+        path = ctx.resolve(users_file)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            basic.problems.error(
+                (*basic.path, "usersFile"),
+                f"{basic.name('usersFile')}: cannot read {path}: {exc.strerror or exc}",
+            )
+        else:
+            result = htpasswd.parse(text)
+            for problem in result.problems:
+                basic.problems.error((*basic.path, "usersFile"), f"{path}:{problem.line}: {problem.message}")
+            known = {u for u, _ in users}
+            users.extend((u, h) for u, h in result.users if u not in known)
+    realm = basic.string("realm") or default_realm
+    basic.unsupported("removeHeader", "the Authorization header is always passed to the backend")
+    basic.finish()
+    if not users and not basic.problems.errors:
+        basic.problems.error(basic.path, f"[{dotted(basic.path)}] has neither users nor usersFile")
+    return EntryPointAuth(realm=realm, users=tuple(users))
+
+
+def _read_tls(section: Section, ctx: Context) -> EntryPointTLS:
+    min_version = "1.2"
+    raw = section.string("minVersion", example="VersionTLS12")
+    if raw is not None:
+        if raw in ("VersionTLS10", "VersionTLS11"):
+            section.problems.error(
+                (*section.path, "minVersion"),
+                f"{section.name('minVersion')} {show(raw)}: TLS 1.0 and 1.1 are not offered, "
+                'use "VersionTLS12" or "VersionTLS13"',
+            )
+        else:
+            min_version = (
+                section.choice("minVersion", {"VersionTLS12": "1.2", "VersionTLS13": "1.3"}) or "1.2"
+            )
+    certificates: list[CertificateFile] = []
+    for cert in section.tables("certificates"):
+        files: dict[str, str] = {}
+        for key in ("certFile", "keyFile"):
+            value = cert.string(key, example="certs/site.crt")
+            if value is None:
+                if not cert.has(key):
+                    cert.problems.error(cert.path, f"{cert.name(key)} is required")
+                continue
+            if value.lstrip().startswith("-----BEGIN"):
+                files[key] = value  # Traefik v1 also took the PEM text itself
+                continue
+            path = ctx.resolve(value)
+            if not path.is_file():
+                cert.problems.error(
+                    (*cert.path, key), f"{cert.name(key)}: file {show(value)} ({path}) does not exist"
+                )
+                continue
+            files[key] = str(path)
+        cert.finish()
+        if len(files) == 2:
+            certificates.append(CertificateFile(cert_file=files["certFile"], key_file=files["keyFile"]))
+    section.unsupported("cipherSuites", "OpenSSL's modern defaults are used (ECDHE with AEAD ciphers)")
+    section.unsupported("sniStrict", "unknown names get the default certificate")
+    section.unsupported("clientCA", "client certificate authentication is not implemented", error=True)
+    section.unsupported("defaultCertificate", "ingressctl generates its own default certificate")
+    section.finish()
+    return EntryPointTLS(certificates=tuple(certificates), min_version=min_version)
+
+
+def _read_redirect(section: Section) -> EntryPointRedirect | None:
+    target = section.string("entryPoint", example="https")
+    permanent = section.boolean("permanent") or False
+    section.unsupported("regex", "only redirects to another entrypoint are implemented")
+    section.unsupported("replacement", "only redirects to another entrypoint are implemented")
+    section.finish()
+    if target is None:
+        if not section.has("regex"):
+            section.problems.error(section.path, f"{section.name('entryPoint')} is required")
+        return None
+    return EntryPointRedirect(entrypoint=target, permanent=permanent)
+
+
+def _cidrs(section: Section, key: str) -> tuple[str, ...]:
+    values = section.str_list(key, example="10.0.0.0/8") or ()
+    good: list[str] = []
+    for value in values:
+        try:
+            good.append(str(ipaddress.ip_network(value, strict=False)))
+        except ValueError:
+            section.problems.error(
+                (*section.path, key), f"{section.name(key)}: {show(value)} is not an IP address or CIDR"
+            )
+    return tuple(good)
+
+
+def read_entrypoint(name: str, section: Section, ctx: Context) -> EntryPoint | None:
+    if not _ENTRYPOINT_NAME.fullmatch(name):
+        section.problems.error(
+            section.path, f"entrypoint name {show(name)} may hold only letters, digits, '-' and '_'"
+        )
+    address = _address(section, "address")
+    if address is None and not section.has("address"):
+        section.problems.error(section.path, f'{section.name("address")} is required, like ":80"')
+    tls_section = section.table("tls")
+    tls = _read_tls(tls_section, ctx) if tls_section is not None else None
+    redirect_section = section.table("redirect")
+    redirect = _read_redirect(redirect_section) if redirect_section is not None else None
+    auth_section = section.table("auth")
+    auth = read_auth(auth_section, ctx, "ingressctl") if auth_section is not None else None
+    trusted: tuple[str, ...] = ()
+    forwarded = section.table("forwardedHeaders")
+    if forwarded is not None:
+        trusted = _cidrs(forwarded, "trustedIPs")
+        if forwarded.boolean("insecure"):
+            trusted = ("0.0.0.0/0", "::/0")
+        forwarded.finish()
+    section.unsupported("proxyProtocol", "the PROXY protocol header is not parsed")
+    section.unsupported("compress", "responses are passed through as the backend sent them")
+    for key in ("whiteList", "whitelistSourceRange"):
+        section.unsupported(
+            key,
+            "use the ingress.kubernetes.io/whitelist-source-range annotation on the Ingress",
+            error=True,
+        )
+    section.finish()
+    if address is None:
+        return None
+    return EntryPoint(name=name, address=address, tls=tls, redirect=redirect, auth=auth, trusted_ips=trusted)
+
+
+def read_acme(section: Section, ctx: Context) -> AcmeConfig:
+    defaults = AcmeConfig()
+    email = section.string("email", example="ops@example.com") or ""
+    if email and "@" not in email:
+        section.problems.error((*section.path, "email"), f"acme.email {show(email)} is not an e-mail address")
+    storage = section.string("storage", example="acme.json")
+    storage_file = section.string("storageFile", example="acme.json")
+    if storage is not None and storage_file is not None:
+        section.problems.error(
+            (*section.path, "storageFile"), "acme.storage and acme.storageFile are the same setting: keep one"
+        )
+    chosen = storage if storage is not None else storage_file
+    if chosen is not None and not chosen.startswith("secret:"):
+        chosen = str(ctx.resolve(chosen))
+    ca = section.string("caServer", example=LETSENCRYPT)
+    if ca is not None:
+        ca = CA_SHORTCUTS.get(ca.lower(), ca)
+        if not ca.startswith(("https://", "http://")):
+            section.problems.error(
+                (*section.path, "caServer"),
+                f'acme.caServer {show(ca)} must be a directory URL, "letsencrypt" or "letsencrypt-staging"',
+            )
+    ca_bundle = section.string("caBundle", example="pebble.minica.pem")
+    if ca_bundle is not None:
+        path = ctx.resolve(ca_bundle)
+        if not path.is_file():
+            section.problems.error(
+                (*section.path, "caBundle"), f"acme.caBundle: file {str(path)!r} does not exist"
+            )
+        ca_bundle = str(path)
+    key_type = section.choice(
+        "keyType",
+        {
+            "EC256": "ec256",
+            "EC384": "ec384",
+            "RSA2048": "rsa2048",
+            "RSA4096": "rsa4096",
+            "RSA8192": "rsa8192",
+        },
+    )
+    challenge = defaults.challenge
+    http_entrypoint = defaults.http_entrypoint
+    http = section.table("httpChallenge")
+    tls_challenge = section.table("tlsChallenge")
+    if http is not None:
+        http_entrypoint = http.string("entryPoint", example="http") or http_entrypoint
+        http.finish()
+    if tls_challenge is not None:
+        tls_challenge.finish()
+        challenge = "tls-alpn-01"
+        if http is not None:
+            section.problems.error(
+                (*section.path, "tlsChallenge"), "acme: choose one of httpChallenge and tlsChallenge"
+            )
+    section.unsupported("dnsChallenge", "use httpChallenge or tlsChallenge", error=True)
+    section.unsupported("dnsProvider", "use httpChallenge or tlsChallenge", error=True)
+    section.boolean("acmeLogging")  # accepted: ACME logs follow logLevel
+    section.boolean("overrideCertificates")
+    ask = section.string("onDemandAsk", example="http://127.0.0.1:5555/allowed") or ""
+    if ask and not ask.startswith(("http://", "https://")):
+        section.problems.error(
+            (*section.path, "onDemandAsk"), f"acme.onDemandAsk {show(ask)} must be an http(s) URL"
+        )
+    domains: list[AcmeDomain] = []
+    for domain in section.tables("domains"):
+        main = domain.string("main", example="example.com")
+        sans = domain.str_list("sans", example="www.example.com") or ()
+        domain.finish()
+        if not main:
+            domain.problems.error(domain.path, f"{domain.name('main')} is required")
+            continue
+        domains.append(AcmeDomain(main=main.lower(), sans=tuple(s.lower() for s in sans)))
+    config = AcmeConfig(
+        email=email,
+        storage=chosen if chosen is not None else defaults.storage,
+        entrypoint=section.string("entryPoint", example="https") or defaults.entrypoint,
+        ca_server=ca or defaults.ca_server,
+        ca_bundle=ca_bundle or "",
+        challenge=challenge,
+        http_entrypoint=http_entrypoint,
+        on_host_rule=section.boolean("onHostRule") or False,
+        on_demand=section.boolean("onDemand") or False,
+        on_demand_allow=section.str_list("onDemandAllow", example="*.example.com") or (),
+        on_demand_ask=ask,
+        domains=tuple(domains),
+        key_type=key_type or defaults.key_type,
+        eab_kid=section.string("eabKid") or "",
+        eab_hmac=section.string("eabHmac") or "",
+    )
+    if bool(config.eab_kid) != bool(config.eab_hmac):
+        section.problems.error(section.path, "acme.eabKid and acme.eabHmac go together: set both or neither")
+    section.finish()
+    return config
+
+
+def read_kubernetes(section: Section, ctx: Context) -> tuple[KubernetesConfig, float | None]:
+    """The [kubernetes] table, and Traefik's throttleDuration (which maps to our throttle)."""
+    endpoint = section.string("endpoint", example="https://10.0.0.1:6443") or ""
+    if endpoint and not endpoint.startswith(("http://", "https://")):
+        section.problems.error(
+            (*section.path, "endpoint"), f"kubernetes.endpoint {show(endpoint)} must be an http(s) URL"
+        )
+    ca = section.string("certAuthFilePath", example="/var/run/secrets/kubernetes.io/serviceaccount/ca.crt")
+    if ca:
+        path = ctx.resolve(ca)
+        if not path.is_file():
+            section.problems.error(
+                (*section.path, "certAuthFilePath"),
+                f"kubernetes.certAuthFilePath: file {str(path)!r} does not exist",
+            )
+        ca = str(path)
+    kubeconfig = section.string("kubeconfig", example="~/.kube/config") or ""
+    config = KubernetesConfig(
+        endpoint=endpoint,
+        token=section.string("token") or "",
+        cert_auth_file_path=ca or "",
+        namespaces=section.str_list("namespaces", example="default") or (),
+        label_selector=section.string("labelselector", example="app=web") or "",
+        ingress_class=section.string("ingressClass", example="traefik") or "",
+        kubeconfig=str(ctx.resolve(kubeconfig)) if kubeconfig else "",
+        context=section.string("context") or "",
+    )
+    throttle = section.duration("throttleDuration")
+    section.boolean("watch")
+    section.unsupported("ingressEndpoint", "Ingress status addresses are not published")
+    section.unsupported("disablePassHostHeaders", "the Host header is always passed")
+    section.unsupported("enablePassTLSCert", "client certificates are not requested")
+    section.finish()
+    return config, throttle
+
+
+def read_api(
+    section: Section, ctx: Context, entrypoints: dict[str, EntryPoint]
+) -> tuple[ApiConfig, str | None]:
+    """[api] or [web]: the dashboard/API. Returns it and the entrypoint it took over, if any.
+
+    Traefik v1.7 puts the API on an entrypoint (`[api] entryPoint = "traefik"`, default ":8080");
+    that entrypoint then serves the API instead of routes.
+    """
+    defaults = ApiConfig()
+    address = _address(section, "address")
+    taken: str | None = None
+    if section.has("entryPoint"):
+        name = section.string("entryPoint", example="traefik")
+        if name is not None and name in entrypoints:
+            taken = name
+            address = address or entrypoints[name].address
+        elif name == "traefik":
+            address = address or ":8080"
+        elif name is not None:
+            section.problems.error(
+                (*section.path, "entryPoint"),
+                f'{section.name("entryPoint")} "{name}" is not defined in [entryPoints]',
+            )
+    auth_section = section.table("auth")
+    auth = read_auth(auth_section, ctx, "ingressctl dashboard") if auth_section is not None else None
+    if auth is None and taken is not None:
+        auth = entrypoints[taken].auth
+    dashboard = section.boolean("dashboard")
+    config = ApiConfig(
+        address=address or defaults.address,
+        insecure=section.boolean("insecure") or False,
+        auth=auth,
+        dashboard=defaults.dashboard if dashboard is None else dashboard,
+    )
+    section.boolean("readOnly")  # the API is always read-only
+    section.unsupported("debug", "there are no debug endpoints")
+    section.unsupported("statistics", "see /metrics")
+    section.unsupported("metrics", "/metrics is always served in Prometheus format")
+    section.unsupported("certFile", "serve the dashboard behind an entrypoint with TLS instead", error=True)
+    section.unsupported("keyFile", "serve the dashboard behind an entrypoint with TLS instead", error=True)
+    section.finish()
+    return config, taken
+
+
+def entrypoint_name_problem(name: str) -> str | None:
+    return None if _ENTRYPOINT_NAME.fullmatch(name) else "may hold only letters, digits, '-' and '_'"

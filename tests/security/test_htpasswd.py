@@ -1,0 +1,166 @@
+"""htpasswd parsing and password verification against hashes made by real tools."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import shutil
+import subprocess
+import time
+
+import bcrypt
+import pytest
+
+from ingressctl.security import htpasswd
+from ingressctl.security.htpasswd import parse, parse_basic_authorization, verify
+
+
+def openssl_apr1(password: str, salt: str | None = None) -> str:
+    args = ["openssl", "passwd", "-apr1"]
+    if salt is not None:
+        args += ["-salt", salt]
+    out = subprocess.run([*args, "--", password], check=True, capture_output=True, text=True, timeout=10)
+    return out.stdout.strip()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    htpasswd.clear_cache()
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "",
+        "a",
+        "secret",
+        "exactly-16-chars",
+        "0123456789abcdefghij0123456789abcdefghij!",
+        "pässwörd",
+        "with:colon",
+    ],
+)
+def test_apr1_matches_openssl(password: str) -> None:
+    hashed = openssl_apr1(password)
+    assert hashed.startswith("$apr1$")
+    salt = hashed.split("$")[2]
+    assert htpasswd.apr1(password.encode(), salt) == hashed
+    assert verify([("alice", hashed)], "alice", password)
+    assert not verify([("alice", hashed)], "alice", password + "x")
+
+
+def test_apr1_short_salt_from_openssl() -> None:
+    hashed = openssl_apr1("hunter2", salt="ab")
+    assert verify([("bob", hashed)], "bob", "hunter2")
+    assert not verify([("bob", hashed)], "bob", "hunter3")
+
+
+@pytest.mark.parametrize("prefix", ["$2b$", "$2a$", "$2y$"])
+def test_bcrypt_variants(prefix: str) -> None:
+    made = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=4)).decode()
+    hashed = prefix + made[4:]
+    assert verify([("carol", hashed)], "carol", "s3cret")
+    assert not verify([("carol", hashed)], "carol", "S3cret")
+
+
+@pytest.mark.skipif(shutil.which("htpasswd") is None, reason="apache2-utils (htpasswd) is not installed")
+def test_bcrypt_from_apache_htpasswd() -> None:
+    out = subprocess.run(
+        ["htpasswd", "-nbB", "-C", "4", "dave", "pw"], check=True, capture_output=True, text=True, timeout=10
+    )
+    result = parse(out.stdout)
+    assert result.problems == ()
+    assert verify(result.users, "dave", "pw")
+    assert not verify(result.users, "dave", "pw2")
+
+
+def test_sha1() -> None:
+    hashed = "{SHA}" + base64.b64encode(hashlib.sha1(b"letmein").digest()).decode()
+    assert verify([("erin", hashed)], "erin", "letmein")
+    assert not verify([("erin", hashed)], "erin", "letmeout")
+
+
+def test_parse_skips_comments_and_reports_malformed_lines() -> None:
+    apr = openssl_apr1("pw")
+    text = f"# admins\n\nalice:{apr}\nno-colon-here\n:nouser\nbob:plaintext\ncarol:$1$salt$abc\nalice:{apr}\n"
+    result = parse(text)
+    assert result.users == (("alice", apr),)
+    by_line = {p.line: p.message for p in result.problems}
+    assert set(by_line) == {4, 5, 6, 7, 8}
+    assert by_line[4] == 'expected "user:hash"'
+    assert "plain-text passwords are not accepted" in by_line[6]
+    assert "MD5-crypt ($1$)" in by_line[7]
+    assert "listed twice" in by_line[8]
+
+
+def test_crypt_des_and_plain_are_refused_at_verify_time_too() -> None:
+    assert not verify([("u", "secret")], "u", "secret")  # a plain "hash" never verifies
+    assert "crypt(3)" in (htpasswd.unsupported_reason("abJnggxhB/yWI") or "")
+
+
+def test_unknown_user_and_wrong_user() -> None:
+    users = [("alice", openssl_apr1("pw")), ("bob", openssl_apr1("pw2"))]
+    assert verify(users, "bob", "pw2")
+    assert not verify(users, "bob", "pw")  # alice's password is not bob's
+    assert not verify(users, "mallory", "pw")
+    assert not verify([], "anyone", "")
+
+
+def test_unknown_user_costs_as_much_as_a_known_one() -> None:
+    # bcrypt at cost 8 takes several ms; an unknown user must pay a hash too, not return at once.
+    users = [("alice", bcrypt.hashpw(b"pw", bcrypt.gensalt(rounds=8)).decode())]
+
+    def timed(user: str, password: str) -> float:
+        htpasswd.clear_cache()
+        start = time.perf_counter()
+        verify(users, user, password)
+        return time.perf_counter() - start
+
+    known = min(timed("alice", "wrong") for _ in range(3))
+    unknown = min(timed("nobody", "wrong") for _ in range(3))
+    assert unknown > known * 0.5, (known, unknown)
+
+
+def test_successful_bcrypt_is_cached_but_failures_are_not() -> None:
+    users = [("alice", bcrypt.hashpw(b"pw", bcrypt.gensalt(rounds=10)).decode())]
+    assert htpasswd.is_slow(users, "alice", "pw")
+    start = time.perf_counter()
+    assert verify(users, "alice", "pw")
+    first = time.perf_counter() - start
+    assert not htpasswd.is_slow(users, "alice", "pw")
+    start = time.perf_counter()
+    assert verify(users, "alice", "pw")
+    second = time.perf_counter() - start
+    assert second < first / 10
+    assert htpasswd.is_slow(users, "alice", "other")
+    assert not verify(users, "alice", "other")
+    # A changed hash for the same user is not served from the cache.
+    changed = [("alice", bcrypt.hashpw(b"new", bcrypt.gensalt(rounds=4)).decode())]
+    assert not verify(changed, "alice", "pw")
+
+
+def test_cache_never_holds_the_password() -> None:
+    users = [("alice", openssl_apr1("very-secret-password"))]
+    assert verify(users, "alice", "very-secret-password")
+    entries = list(htpasswd._cache._entries)
+    assert entries and all(b"very-secret-password" not in key[1] for key in entries)
+    assert all("very-secret-password" not in repr(key) for key in entries)
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("Basic " + base64.b64encode(b"alice:pw").decode(), ("alice", "pw")),
+        ("basic " + base64.b64encode(b"alice:p:w").decode(), ("alice", "p:w")),
+        ("Basic " + base64.b64encode(b"alice:").decode(), ("alice", "")),
+        ("Basic " + base64.b64encode("jörg:pw".encode()).decode(), ("jörg", "pw")),
+        ("Basic " + base64.b64encode("jörg:pw".encode("latin-1")).decode(), ("jörg", "pw")),
+        ("Basic " + base64.b64encode(b"nocolon").decode(), None),
+        ("Bearer abc", None),
+        ("Basic", None),
+        ("Basic !!!notbase64", None),
+        ("", None),
+    ],
+)
+def test_parse_basic_authorization(header: str, expected: tuple[str, str] | None) -> None:
+    assert parse_basic_authorization(header) == expected
