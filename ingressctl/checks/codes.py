@@ -1,0 +1,30 @@
+"""The lint codes of `ingressctl validate` that need more than compiling (IC3xx).
+
+Schema findings (IC0xx/IC1xx) belong to `ingressctl.manifests`, compile findings (IC2xx) to
+`ingressctl.routing`; this table documents only the codes `ingressctl.checks` emits. The README's
+"Finding codes" section has one anchor per code (`#ic301`), which SARIF rules link to.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+CODES: Final[dict[str, str]] = {
+    "IC301": "Deprecated apiVersion: the API server no longer serves it (use the stated replacement).",
+    "IC302": "Unknown annotation under a prefix ingressctl reads (probably a typo of a known key).",
+    "IC303": "TLS host not served by any rule of the same Ingress.",
+    "IC304": "Rule host without TLS while the Ingress has TLS for other hosts.",
+    "IC305": "Backend port does not name a port of the Service (explains why, e.g. unnamed ports).",
+    "IC306": "Several Ingresses give TLS for the same host with different Secrets.",
+    "IC307": "Annotation of another ingress controller on an Ingress ingressctl serves: it has no effect.",
+    "IC308": "The same object is defined more than once in the input; only one of them is applied.",
+}
+
+# Where the README documents every code; SARIF rules link to `#<code lower-case>`.
+DOCS_URL: Final = "https://github.com/ingressctl/ingressctl/blob/main/README.md"
+INFORMATION_URI: Final = "https://github.com/ingressctl/ingressctl"
+
+
+def help_uri(code: str) -> str:
+    """The README anchor that documents `code`."""
+    return f"{DOCS_URL}#{code.lower()}"

@@ -1,0 +1,38 @@
+"""What every lint rule reads: the snapshot, the compile options, and which Ingresses we serve."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from ingressctl.model import Diagnostic, Ingress, Snapshot
+from ingressctl.routing.classes import ClassSelector
+from ingressctl.routing.options import CompileOptions
+
+
+@dataclass(frozen=True, slots=True)
+class LintContext:
+    snapshot: Snapshot
+    options: CompileOptions
+
+    def serves(self, ingress: Ingress) -> bool:
+        """Whether ingressctl serves this Ingress: the compiler's own class rules, so both always agree."""
+        return ClassSelector(self.snapshot.ingress_classes, self.options).select(ingress) is None
+
+    def served_ingresses(self) -> list[Ingress]:
+        selector = ClassSelector(self.snapshot.ingress_classes, self.options)
+        return [ingress for ingress in self.snapshot.ingresses if selector.select(ingress) is None]
+
+
+Rule = Callable[[LintContext], Iterable[Diagnostic]]
+
+
+def host_matches(host: str, pattern: str) -> bool:
+    """True when `pattern` (exact or `*.suffix`, one extra label) covers `host` (also a pattern)."""
+    host, pattern = host.lower().rstrip("."), pattern.lower().rstrip(".")
+    if host == pattern:
+        return True
+    if pattern.startswith("*."):
+        label, dot, rest = host.partition(".")
+        return bool(dot) and bool(label) and label != "*" and "." + rest == pattern[1:]
+    return False

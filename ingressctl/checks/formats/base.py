@@ -1,0 +1,35 @@
+"""The one interface every `validate` output format implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+from ingressctl.checks.runner import CheckResult
+from ingressctl.model import Severity
+
+
+class Format(ABC):
+    """Renders a CheckResult as text. `machine` formats keep stdout parseable (summary goes to stderr)."""
+
+    name: ClassVar[str]
+    machine: ClassVar[bool] = True
+
+    @abstractmethod
+    def render(self, result: CheckResult, *, color: bool = False) -> str:
+        """The whole document, ending with a newline."""
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def summary_line(result: CheckResult) -> str:
+    """`N errors, M warnings, K info in F files (D documents, S skipped objects)`."""
+    skipped = sum(result.skipped.values())
+    return (
+        f"{_plural(result.count(Severity.ERROR), 'error')}, "
+        f"{_plural(result.count(Severity.WARNING), 'warning')}, "
+        f"{result.count(Severity.INFO)} info in {_plural(len(result.files), 'file')} "
+        f"({_plural(result.documents, 'document')}, {_plural(skipped, 'skipped object')})"
+    )

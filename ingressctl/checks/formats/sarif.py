@@ -1,0 +1,116 @@
+"""`--format sarif`: SARIF 2.1.0 for code-scanning dashboards (GitHub, GitLab, Azure DevOps).
+
+Paths are written relative to the working directory (code scanning resolves them against the
+checkout); one rule per code that occurs, each linking to its README anchor.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from ingressctl import __version__
+from ingressctl.checks.codes import CODES, INFORMATION_URI, help_uri
+from ingressctl.checks.formats.base import Format
+from ingressctl.checks.runner import CheckResult
+from ingressctl.model import Diagnostic, Location, Severity
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+_LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+# Other areas document their codes the same way; found lazily so a missing table only costs the text.
+_CODE_TABLES = ("ingressctl.manifests.codes", "ingressctl.routing.codes")
+
+
+def describe(code: str) -> str:
+    """One-sentence description of any ingressctl finding code."""
+    if code in CODES:
+        return CODES[code]
+    for module_name in _CODE_TABLES:
+        try:
+            table = getattr(importlib.import_module(module_name), "CODES", {})
+        except ImportError:
+            continue
+        if isinstance(table, dict) and isinstance(table.get(code), str):
+            return str(table[code])
+    return f"ingressctl finding {code} (see the README)"
+
+
+def artifact_uri(file: str) -> str:
+    """A relative URI reference for `file` when it lies under the working directory."""
+    path = Path(file)
+    if path.is_absolute():
+        try:
+            path = path.relative_to(Path.cwd())
+        except ValueError:
+            return path.as_uri()
+    return quote(path.as_posix().replace(os.sep, "/"), safe="/")
+
+
+def physical_location(location: Location) -> dict[str, Any]:
+    physical: dict[str, Any] = {"artifactLocation": {"uri": artifact_uri(location.file)}}
+    if location.line:
+        physical["region"] = {"startLine": location.line, "startColumn": location.column or 1}
+    return physical
+
+
+def _result(finding: Diagnostic, rule_index: int) -> dict[str, Any]:
+    text = finding.message + (f"\nhint: {finding.hint}" if finding.hint else "")
+    result: dict[str, Any] = {
+        "ruleId": finding.code,
+        "ruleIndex": rule_index,
+        "level": _LEVELS[finding.severity],
+        "message": {"text": text},
+    }
+    if finding.location is not None:
+        result["locations"] = [{"physicalLocation": physical_location(finding.location)}]
+    if finding.related:
+        result["relatedLocations"] = [
+            {"id": index, "physicalLocation": physical_location(loc), "message": {"text": "related"}}
+            for index, loc in enumerate(finding.related)
+        ]
+    return result
+
+
+class SarifFormat(Format):
+    name = "sarif"
+
+    def render(self, result: CheckResult, *, color: bool = False) -> str:
+        codes = sorted({finding.code for finding in result.findings})
+        index = {code: i for i, code in enumerate(codes)}
+        worst: dict[str, Severity] = {}
+        for finding in result.findings:
+            if finding.code not in worst or finding.severity.rank > worst[finding.code].rank:
+                worst[finding.code] = finding.severity
+        rules = [
+            {
+                "id": code,
+                "name": code,
+                "shortDescription": {"text": describe(code)},
+                "helpUri": help_uri(code),
+                "defaultConfiguration": {"level": _LEVELS[worst[code]]},
+            }
+            for code in codes
+        ]
+        document = {
+            "$schema": SARIF_SCHEMA,
+            "version": "2.1.0",
+            "runs": [
+                {
+                    "tool": {
+                        "driver": {
+                            "name": "ingressctl",
+                            "informationUri": INFORMATION_URI,
+                            "version": __version__,
+                            "rules": rules,
+                        }
+                    },
+                    "columnKind": "unicodeCodePoints",
+                    "results": [_result(f, index[f.code]) for f in result.findings],
+                }
+            ],
+        }
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,27 @@
+"""Lint rules that need more than compiling; each is `(LintContext) -> Iterable[Diagnostic]`."""
+
+from __future__ import annotations
+
+from ingressctl.checks.context import Rule
+from ingressctl.checks.lint.annotations import check_foreign_annotations, check_unknown_annotations
+from ingressctl.checks.lint.apiversions import check_deprecated_api_versions
+from ingressctl.checks.lint.duplicates import check_duplicate_objects
+from ingressctl.checks.lint.ports import check_backend_ports
+from ingressctl.checks.lint.tls import (
+    check_conflicting_tls_secrets,
+    check_rule_hosts_without_tls,
+    check_tls_hosts_without_rule,
+)
+
+RULES: tuple[Rule, ...] = (
+    check_deprecated_api_versions,
+    check_unknown_annotations,
+    check_tls_hosts_without_rule,
+    check_rule_hosts_without_tls,
+    check_backend_ports,
+    check_conflicting_tls_secrets,
+    check_foreign_annotations,
+    check_duplicate_objects,
+)
+
+__all__ = ["RULES"]

@@ -1,0 +1,106 @@
+"""IC302 (typos under the prefixes ingressctl reads) and IC307 (other controllers' annotations)."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Iterable, Iterator
+
+from ingressctl.checks.context import LintContext
+from ingressctl.model import Diagnostic, Ingress, Location, Severity
+from ingressctl.routing import ANNOTATION_PREFIXES, KNOWN_ANNOTATIONS
+
+# Annotation prefixes of other ingress controllers: on an Ingress we serve they silently do nothing.
+FOREIGN_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("nginx.ingress.kubernetes.io/", "ingress-nginx"),
+    ("nginx.org/", "NGINX Inc. ingress controller"),
+    ("haproxy.org/", "HAProxy ingress"),
+    ("haproxy-ingress.github.io/", "HAProxy ingress"),
+    ("alb.ingress.kubernetes.io/", "AWS Load Balancer Controller"),
+    ("konghq.com/", "Kong"),
+    ("projectcontour.io/", "Contour"),
+    ("traefik.io/", "Traefik v2+ CRDs"),
+)
+
+# ingress-nginx keys whose effect ingressctl offers under another name.
+_NGINX_EQUIVALENTS = {
+    "ssl-redirect": "ingress.kubernetes.io/ssl-redirect",
+    "force-ssl-redirect": "ingress.kubernetes.io/ssl-redirect",
+    "whitelist-source-range": "ingress.kubernetes.io/whitelist-source-range",
+    "auth-type": "ingress.kubernetes.io/auth-type",
+    "auth-secret": "ingress.kubernetes.io/auth-secret",
+    "auth-realm": "ingress.kubernetes.io/auth-realm",
+}
+
+
+def _annotation_location(ingress: Ingress, key: str) -> Location | None:
+    return ingress.meta.annotation_locations.get(key, ingress.meta.location)
+
+
+def _differing_tail(key: str, candidate: str) -> tuple[str, str]:
+    """Both keys without their common prefix, cut back to the last `/` or `.` they share.
+
+    Known keys share long prefixes, so comparing whole keys finds everything similar; comparing
+    what differs (`auth-typ` vs `auth-type`) finds the key that was meant.
+    """
+    common = os.path.commonprefix([key, candidate])
+    cut = max(common.rfind("/"), common.rfind(".")) + 1
+    return key[cut:], candidate[cut:]
+
+
+def nearest_known(key: str, known: Iterable[str] = KNOWN_ANNOTATIONS) -> str | None:
+    """The known annotation key closest to `key`, or None when nothing is close."""
+    best: tuple[float, str] | None = None
+    for candidate in sorted(known):
+        mine, theirs = _differing_tail(key, candidate)
+        score = difflib.SequenceMatcher(None, mine, theirs).ratio()
+        if score >= 0.75 and (best is None or score > best[0]):
+            best = (score, candidate)
+    return best[1] if best else None
+
+
+def check_unknown_annotations(ctx: LintContext) -> Iterator[Diagnostic]:
+    known = set(KNOWN_ANNOTATIONS)
+    prefixes = tuple(ANNOTATION_PREFIXES)
+    for ingress in ctx.served_ingresses():
+        for key in sorted(ingress.meta.annotations):
+            if key in known or not key.startswith(prefixes):
+                continue
+            suggestion = nearest_known(key, known)
+            hint = (
+                f"did you mean {suggestion}?"
+                if suggestion
+                else "see the README's list of supported annotations"
+            )
+            yield Diagnostic(
+                code="IC302",
+                severity=Severity.WARNING,
+                message=f"{ingress.ref}: unknown annotation {key}; ingressctl ignores it",
+                location=_annotation_location(ingress, key),
+                hint=hint,
+                object=ingress.ref,
+            )
+
+
+def check_foreign_annotations(ctx: LintContext) -> Iterator[Diagnostic]:
+    known = set(KNOWN_ANNOTATIONS)
+    for ingress in ctx.served_ingresses():
+        for key in sorted(ingress.meta.annotations):
+            owner = next((name for prefix, name in FOREIGN_PREFIXES if key.startswith(prefix)), None)
+            if owner is None:
+                continue
+            equivalent = None
+            if key.startswith("nginx.ingress.kubernetes.io/"):
+                equivalent = _NGINX_EQUIVALENTS.get(key.rsplit("/", 1)[-1])
+            if equivalent is not None and equivalent in known:
+                hint = f"use {equivalent} instead"
+            else:
+                hint = "remove it, or give the Ingress the class of the controller it was written for"
+            yield Diagnostic(
+                code="IC307",
+                severity=Severity.WARNING,
+                message=f"{ingress.ref}: annotation {key} is for {owner}; it has no effect in ingressctl",
+                location=_annotation_location(ingress, key),
+                hint=hint,
+                object=ingress.ref,
+            )
