@@ -1,0 +1,504 @@
+"""The certificate manager `serve` runs: obtains, stores, renews and hands out ACME certificates.
+
+Owned by the server's event loop. The blocking `acme` flow runs in worker threads (`asyncio.to_thread`);
+results come back to the loop, which calls `on_certificate` so the TLS store serves them at once.
+
+- onHostRule: `set_hosts()` requests a certificate for every TLS host without a Secret as soon as it appears.
+- onDemand: `request_on_demand()` from the SNI callback, behind a gate (Ingress hosts, allow-list, ask URL),
+  a per-name cooldown and a global hourly cap; it never blocks the handshake.
+- Renewal when a third of the lifetime remains (jittered earlier), retried with back-off; failures are
+  logged at ERROR and shown in `certificates()`; the old certificate keeps serving meanwhile.
+- Every order passes the persistent `RateLimitLedger` first.
+- A change of CA (caServer) registers at the new CA and re-issues every stored certificate from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import logging
+import random
+import re
+import ssl
+import threading
+import time
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass, field
+
+import aiohttp
+from cryptography import x509
+
+from ingressctl.acme.ca import resolve_ca_server, same_ca
+from ingressctl.acme.challenges import ChallengeStore
+from ingressctl.acme.client import AcmeClient, Issued
+from ingressctl.acme.errors import AcmeError
+from ingressctl.acme.keys import (
+    account_key_from_der,
+    account_key_to_der,
+    generate_account_key,
+    generate_key,
+    key_to_pem,
+)
+from ingressctl.acme.ledger import RateLimitLedger
+from ingressctl.acme.storage import AccountRecord, AcmeJsonStorage, CertRecord, Resolver, Storage
+from ingressctl.model import ConfigError
+from ingressctl.model.config import AcmeConfig
+
+log = logging.getLogger("ingressctl.acme")
+
+OnCertificate = Callable[[str, tuple[str, ...], bytes, bytes], None]
+
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
+)
+
+
+def _normal(name: str) -> str:
+    return name.strip().lower().rstrip(".")
+
+
+def _matches(pattern: str, name: str) -> bool:
+    """`*.example.com` covers exactly one extra label, as in the routing rules."""
+    pattern = _normal(pattern)
+    if pattern.startswith("*."):
+        head, _, rest = name.partition(".")
+        return bool(head) and rest == pattern[2:]
+    return pattern == name
+
+
+@dataclass(slots=True)
+class ManagedCertificate:
+    """What the dashboard shows for one certificate the manager owns (or is trying to obtain)."""
+
+    main: str
+    sans: tuple[str, ...] = ()
+    status: str = "pending"  # pending | valid | renewing | failed
+    not_before: datetime.datetime | None = None
+    not_after: datetime.datetime | None = None
+    renew_at: datetime.datetime | None = None
+    issuer: str = ""
+    last_error: str = ""
+    retry_at: datetime.datetime | None = None
+    reason: str = ""  # why it was requested: host rule, on demand, domains, renewal, CA change
+
+    @property
+    def domains(self) -> tuple[str, ...]:
+        return (self.main, *[s for s in self.sans if s != self.main])
+
+
+@dataclass(slots=True)
+class _Entry:
+    info: ManagedCertificate
+    record: CertRecord | None = None
+    leaf: x509.Certificate | None = None
+    due: float = 0.0  # epoch seconds of the next attempt (renewal or retry); 0 = none
+    pending_reason: str = ""
+
+
+@dataclass(slots=True)
+class _OnDemandGate:
+    cooldown: float
+    hourly_cap: int
+    ask_ttl: float
+    ask_negative_ttl: float
+    last_attempt: dict[str, float] = field(default_factory=dict)
+    attempts: list[float] = field(default_factory=list)
+    answers: dict[str, tuple[bool, float]] = field(default_factory=dict)  # name -> (allowed, expires)
+
+
+class CertificateManager:
+    def __init__(
+        self,
+        config: AcmeConfig,
+        *,
+        on_certificate: OnCertificate | None = None,
+        storage: Storage | None = None,
+        ledger: RateLimitLedger | None = None,
+        resolver: str = "default",
+        renew_fraction: float = 1 / 3,
+        jitter_fraction: float = 0.05,
+        retry_base: float = 60.0,
+        max_sleep: float = 3600.0,
+        issue_timeout: float = 90.0,
+        on_demand_cooldown: float = 300.0,
+        on_demand_hourly_cap: int = 20,
+        ask_cache_seconds: float = 3600.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.ca_url = resolve_ca_server(config.ca_server)
+        if config.challenge not in ("http-01", "tls-alpn-01"):
+            raise ConfigError(f"acme challenge {config.challenge!r}: use http-01 or tls-alpn-01")
+        if storage is None:
+            if config.storage.startswith("secret:"):
+                raise ConfigError(
+                    f"acme storage {config.storage!r}: Secret storage comes with the kubernetes provider; "
+                    "pass storage= or use a file path"
+                )
+            storage = AcmeJsonStorage(config.storage, resolver)
+        self.storage = storage
+        if ledger is None:
+            ledger_path = None
+            if isinstance(storage, AcmeJsonStorage):
+                ledger_path = storage.path.with_name(storage.path.name + ".ratelimits")
+            ledger = RateLimitLedger(ledger_path, clock=clock)
+        self.ledger = ledger
+        self.on_certificate = on_certificate
+        self.challenges = ChallengeStore()
+        self.renew_fraction = renew_fraction
+        self.jitter_fraction = jitter_fraction
+        self.retry_base = retry_base
+        self.max_sleep = max_sleep
+        self.issue_timeout = issue_timeout
+        self.clock = clock
+        self._gate = _OnDemandGate(on_demand_cooldown, on_demand_hourly_cap, ask_cache_seconds, 300.0)
+        self._entries: dict[str, _Entry] = {}  # by main domain
+        self._inflight: dict[str, asyncio.Task[None]] = {}  # by main domain
+        self._resolver = Resolver(resolver)
+        self._client: AcmeClient | None = None
+        self._state_lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wakeup: asyncio.Event | None = None
+        self._loop_task: asyncio.Task[None] | None = None
+        self._side_tasks: set[asyncio.Task[None]] = set()
+        self._hosts: set[str] = set()
+        self._from_secrets: set[str] = set()
+        self._stopped = False
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Load the storage (ConfigError when unsafe or corrupt), publish stored certificates, start work."""
+        self._loop = asyncio.get_running_loop()
+        self._wakeup = asyncio.Event()
+        self._resolver = await asyncio.to_thread(self.storage.load)
+        account = self._resolver.account
+        ca_changed = False
+        if account is not None and account.private_key:
+            stored_ca = account.ca_server or ""
+            if (stored_ca and stored_ca != self.ca_url) or (
+                not stored_ca and account.uri and not same_ca(self.ca_url, account.uri)
+            ):
+                ca_changed = True
+                log.warning(
+                    "ACME CA changed from %s to %s: registering there and re-issuing %d certificate(s)",
+                    stored_ca or account.uri,
+                    self.ca_url,
+                    len(self._resolver.certificates),
+                )
+        for record in self._resolver.certificates:
+            self._adopt(record, reason="CA change" if ca_changed else "")
+        for domain in self.config.domains:
+            names = tuple(dict.fromkeys(_normal(n) for n in (domain.main, *domain.sans)))
+            if not self._covered_all(names):
+                self._want(names, "configured domain")
+        self._loop_task = asyncio.create_task(self._run(), name="acme-manager")
+        if self._hosts:
+            self.set_hosts(self._hosts, self._from_secrets)
+
+    async def stop(self) -> None:
+        self._stopped = True
+        tasks = [t for t in (self._loop_task, *self._inflight.values(), *self._side_tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._inflight.clear()
+        self._side_tasks.clear()
+
+    # -- what the server calls ------------------------------------------------------------------------
+    def set_hosts(self, hosts: set[str], from_secrets: set[str]) -> None:
+        """The TLS hosts of the routing table, and those a Secret already covers (they take precedence)."""
+        if self._loop is not None and not self._in_loop():
+            self._loop.call_soon_threadsafe(self.set_hosts, set(hosts), set(from_secrets))
+            return
+        self._hosts = {_normal(h) for h in hosts if h}
+        self._from_secrets = {_normal(h) for h in from_secrets if h}
+        if self._loop is None or not self.config.on_host_rule:
+            return
+        for host in sorted(self._hosts - self._from_secrets):
+            if host.startswith("*."):
+                log.warning(
+                    "ACME: %s is a wildcard; HTTP-01/TLS-ALPN-01 cannot validate it, add a TLS Secret", host
+                )
+                continue
+            if not self._covered(host) and not self._busy(host):
+                self._want((host,), "host rule")
+
+    def request_on_demand(self, server_name: str) -> None:
+        """A handshake asked for `server_name` and no certificate matched: maybe obtain one, in background."""
+        name = _normal(server_name or "")
+        if self._loop is not None and not self._in_loop():
+            self._loop.call_soon_threadsafe(self.request_on_demand, name)
+            return
+        if self._loop is None or not self.config.on_demand or not _HOSTNAME.match(name):
+            return
+        if name in self._from_secrets or self._covered(name) or self._busy(name):
+            return
+        now = self.clock()
+        gate = self._gate
+        if now - gate.last_attempt.get(name, -1e18) < gate.cooldown:
+            return
+        gate.attempts = [t for t in gate.attempts if now - t < 3600]
+        if len(gate.attempts) >= gate.hourly_cap:
+            log.warning("ACME on-demand: hourly cap of %d reached; not requesting %s", gate.hourly_cap, name)
+            return
+        if self._allowed_without_ask(name):
+            self._on_demand_accept(name, now)
+            return
+        if not self.config.on_demand_ask:
+            log.info("ACME on-demand: %s is neither an Ingress host nor allowed; not requesting", name)
+            return
+        gate.last_attempt[name] = now  # one ask per cooldown, even while the ask is in flight
+        self._spawn(self._ask_then_issue(name))
+
+    def http01_response(self, path: str) -> str | None:
+        return self.challenges.http01_response(path)
+
+    def tls_alpn_context(self, server_name: str | None) -> ssl.SSLContext | None:
+        return self.challenges.tls_alpn_context(server_name)
+
+    def certificates(self) -> list[ManagedCertificate]:
+        return [e.info for _, e in sorted(self._entries.items())]
+
+    def _in_loop(self) -> bool:
+        try:
+            return asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            return False
+
+    # -- gate -----------------------------------------------------------------------------------------
+    def _allowed_without_ask(self, name: str) -> bool:
+        if any(_matches(h, name) for h in self._hosts):
+            return True
+        return any(_matches(p, name) for p in self.config.on_demand_allow)
+
+    def _on_demand_accept(self, name: str, now: float) -> None:
+        self._gate.last_attempt[name] = now
+        self._gate.attempts.append(now)
+        self._want((name,), "on demand")
+
+    async def _ask_then_issue(self, name: str) -> None:
+        now = self.clock()
+        cached = self._gate.answers.get(name)
+        if cached and cached[1] > now:
+            allowed = cached[0]
+        else:
+            allowed = await self._ask(name)
+            ttl = self._gate.ask_ttl if allowed else self._gate.ask_negative_ttl
+            self._gate.answers[name] = (allowed, now + ttl)
+        if allowed and not self._covered(name) and not self._busy(name):
+            self._gate.attempts = [t for t in self._gate.attempts if now - t < 3600]
+            if len(self._gate.attempts) < self._gate.hourly_cap:
+                self._on_demand_accept(name, now)
+
+    async def _ask(self, name: str) -> bool:
+        try:
+            timeout = aiohttp.ClientTimeout(total=5)
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.get(self.config.on_demand_ask, params={"domain": name}) as resp,
+            ):
+                return resp.status == 200
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("ACME on-demand: ask URL %s failed for %s: %s", self.config.on_demand_ask, name, exc)
+            return False
+
+    # -- bookkeeping ----------------------------------------------------------------------------------
+    def _adopt(self, record: CertRecord, reason: str) -> None:
+        """A stored certificate: serve it now, and schedule its renewal (or re-issue on a CA change)."""
+        try:
+            leaf = x509.load_pem_x509_certificate(record.certificate)
+        except ValueError:
+            log.error(
+                "ACME storage: the certificate for %s cannot be read; requesting a new one", record.main
+            )
+            self._want(record.domains, "unreadable in storage")
+            return
+        entry = self._entry_for(record.domains)
+        self._install(entry, record, leaf)
+        if reason:
+            entry.due = self.clock()
+            entry.pending_reason = reason
+        if self.on_certificate is not None:
+            self.on_certificate(record.main, record.sans, record.certificate, record.key)
+
+    def _entry_for(self, names: tuple[str, ...]) -> _Entry:
+        main = names[0]
+        entry = self._entries.get(main)
+        if entry is None:
+            entry = _Entry(ManagedCertificate(main=main, sans=tuple(names[1:])))
+            self._entries[main] = entry
+        return entry
+
+    def _install(self, entry: _Entry, record: CertRecord, leaf: x509.Certificate) -> None:
+        nb, na = leaf.not_valid_before_utc, leaf.not_valid_after_utc
+        lifetime = (na - nb).total_seconds()
+        margin = lifetime * (self.renew_fraction + random.uniform(0, self.jitter_fraction))
+        renew_at = na.timestamp() - margin
+        entry.record, entry.leaf = record, leaf
+        entry.due, entry.pending_reason = renew_at, "renewal"
+        issuer = leaf.issuer.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+        entry.info.sans = record.sans
+        entry.info.status = "valid"
+        entry.info.not_before, entry.info.not_after = nb, na
+        entry.info.renew_at = datetime.datetime.fromtimestamp(renew_at, datetime.UTC)
+        entry.info.issuer = str(issuer[0].value) if issuer else leaf.issuer.rfc4514_string()
+        entry.info.last_error, entry.info.retry_at = "", None
+
+    def _valid_entries(self) -> Iterable[_Entry]:
+        now = self.clock()
+        for entry in self._entries.values():
+            if entry.leaf is not None and entry.leaf.not_valid_after_utc.timestamp() > now:
+                yield entry
+
+    def _covered(self, name: str) -> bool:
+        return any(any(_matches(d, name) for d in e.info.domains) for e in self._valid_entries())
+
+    def _covered_all(self, names: tuple[str, ...]) -> bool:
+        return all(self._covered(n) for n in names)
+
+    def _busy(self, name: str) -> bool:
+        return any(
+            name in self._entries[main].info.domains for main in self._inflight if main in self._entries
+        )
+
+    def _want(self, names: tuple[str, ...], reason: str) -> None:
+        entry = self._entry_for(names)
+        entry.info.reason = reason
+        self._start_issue(entry, reason)
+
+    def _spawn(self, coro: Coroutine[None, None, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
+
+    def _start_issue(self, entry: _Entry, reason: str) -> None:
+        main = entry.info.main
+        if main in self._inflight or self._stopped:
+            return
+        entry.due = 0.0
+        task = asyncio.create_task(self._issue(entry, reason), name=f"acme-issue-{main}")
+        self._inflight[main] = task
+        task.add_done_callback(lambda _t: self._inflight.pop(main, None))
+
+    # -- the work -------------------------------------------------------------------------------------
+    async def _run(self) -> None:
+        """Wake at the earliest due time (renewal or retry), or when poked."""
+        assert self._wakeup is not None
+        while True:
+            now = self.clock()
+            due = [e for e in self._entries.values() if e.due and e.due <= now]
+            for entry in due:
+                self._start_issue(entry, entry.pending_reason or "renewal")
+            upcoming = [e.due for e in self._entries.values() if e.due and e.info.main not in self._inflight]
+            sleep = min([self.max_sleep, *[max(0.05, t - now) for t in upcoming]])
+            self._wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), timeout=sleep)
+
+    async def _issue(self, entry: _Entry, reason: str) -> None:
+        names = entry.info.domains
+        decision = self.ledger.check(names)
+        if not decision.allowed:
+            self._failed(entry, f"rate-limit guard: {decision.reason}", decision.retry_at, reason)
+            return
+        renewing = entry.leaf is not None
+        entry.info.status = "renewing" if renewing else "pending"
+        log.info("ACME: requesting a certificate for %s (%s)", ", ".join(names), reason)
+        try:
+            issued = await asyncio.to_thread(self._issue_sync, names)
+        except AcmeError as exc:
+            await asyncio.to_thread(self.ledger.record_result, names, False)
+            after = self.ledger.check(names)
+            retry_at = after.retry_at if not after.allowed else self.clock() + self.retry_base
+            if exc.retry_after is not None:
+                retry_at = max(retry_at, exc.retry_after.timestamp())
+            self._failed(entry, str(exc), retry_at, reason)
+            return
+        except ConfigError as exc:
+            self._failed(entry, str(exc), self.clock() + self.retry_base, reason)
+            return
+        record = CertRecord(
+            main=names[0], sans=tuple(names[1:]), certificate=issued.fullchain_pem, key=issued.key_pem
+        )
+        leaf = x509.load_pem_x509_certificate(issued.fullchain_pem)
+        self._install(entry, record, leaf)
+        entry.info.reason = reason
+        log.info(
+            "ACME: obtained a certificate for %s, valid until %s", ", ".join(names), entry.info.not_after
+        )
+        if self.on_certificate is not None:
+            self.on_certificate(record.main, record.sans, record.certificate, record.key)
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    def _failed(self, entry: _Entry, message: str, retry_at: float, reason: str) -> None:
+        entry.info.status = "renewing" if entry.leaf is not None else "failed"
+        entry.info.last_error = message
+        entry.info.retry_at = datetime.datetime.fromtimestamp(retry_at, datetime.UTC)
+        entry.due, entry.pending_reason = retry_at, reason
+        still = " (the current certificate keeps serving)" if entry.leaf is not None else ""
+        log.error(
+            "ACME: could not obtain a certificate for %s%s: %s; next attempt at %s",
+            ", ".join(entry.info.domains),
+            still,
+            message,
+            entry.info.retry_at.isoformat(timespec="seconds"),
+        )
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    def _account_client(self) -> AcmeClient:
+        """Runs in a worker thread. Registers (or finds) the account once and stores it."""
+        with self._state_lock:
+            if self._client is not None:
+                return self._client
+            stored = self._resolver.account
+            reuse = (
+                stored is not None
+                and bool(stored.private_key)
+                and (
+                    stored.ca_server == self.ca_url
+                    or (not stored.ca_server and same_ca(self.ca_url, stored.uri))
+                )
+            )
+            key = account_key_from_der(stored.private_key) if reuse and stored else generate_account_key()
+            client = AcmeClient(self.ca_url, key, ca_bundle=self.config.ca_bundle, timeout=30)
+            account = client.register(
+                self.config.email, eab_kid=self.config.eab_kid, eab_hmac=self.config.eab_hmac
+            )
+            self._resolver.account = AccountRecord(
+                email=self.config.email,
+                registration={"body": account.body, "uri": account.uri},
+                private_key=account_key_to_der(key),
+                ca_server=self.ca_url,
+            )
+            self._save_locked()
+            self._client = client
+            return client
+
+    def _issue_sync(self, names: tuple[str, ...]) -> Issued:
+        client = self._account_client()
+        self.ledger.record_order(names)
+        key_pem = key_to_pem(generate_key(self.config.key_type))
+        issued = client.issue(
+            names, key_pem, self.challenges, challenge=self.config.challenge, timeout=self.issue_timeout
+        )
+        with self._state_lock:
+            certs = [c for c in self._resolver.certificates if c.main != names[0]]
+            certs.append(
+                CertRecord(
+                    main=names[0], sans=tuple(names[1:]), certificate=issued.fullchain_pem, key=key_pem
+                )
+            )
+            self._resolver.certificates = certs
+            self._save_locked()
+        self.ledger.record_result(names, ok=True)
+        return issued
+
+    def _save_locked(self) -> None:
+        if self._stopped:
+            return
+        self.storage.save(self._resolver)
