@@ -53,6 +53,9 @@ class RouteBackend:
     scheme: str = "http"
     problem: BackendProblem | None = None
     problem_detail: str = ""
+    # traefik.ingress.kubernetes.io/service-weights: (service, percent) of each service whose
+    # endpoints are merged into `upstreams`; empty for the usual single-service backend.
+    split: tuple[tuple[str, float], ...] = ()
 
     @property
     def label(self) -> str:
@@ -135,6 +138,13 @@ class Route:
     priority: int = 0  # router.priority / traefik.frontend.priority; higher wins before length
     location: Location | None = None
     is_default_backend: bool = False
+    # traefik.frontend.rule.type PathPrefixStrip/PathStrip: the matched path prefix is removed
+    # before the request goes upstream.
+    strip_prefix: bool = False
+    # traefik.ingress.kubernetes.io/router.tls=true: served only on TLS entrypoints.
+    tls_only: bool = False
+    # traefik.ingress.kubernetes.io/router.tls.certresolver, recorded for the ACME manager.
+    cert_resolver: str = ""
 
 
 @dataclass(frozen=True, slots=True)

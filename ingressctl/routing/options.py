@@ -19,3 +19,6 @@ class CompileOptions:
     # When True, a Service named by an Ingress but absent from the snapshot is an error
     # even if no Service at all was given (validate --require-services).
     require_services: bool = False
+    # Entrypoints a route with router.tls=true (and no router.entrypoints) is served on;
+    # () leaves Route.entrypoints empty and the proxy relies on Route.tls_only.
+    tls_entrypoints: tuple[str, ...] = ()

@@ -1,0 +1,351 @@
+"""The annotations we honour, parsed into typed values.
+
+A value that cannot be parsed is a Diagnostic and the route is built without that middleware,
+except basic auth: a broken auth configuration fails closed (the route answers 503).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ingressctl.model import BasicAuth, Diagnostic, Ingress, PathType, Redirect, Secret, Severity
+from ingressctl.routing import codes
+from ingressctl.routing.report import annotation_location, finding
+
+CLASS = "kubernetes.io/ingress.class"
+AUTH_TYPE = "ingress.kubernetes.io/auth-type"
+AUTH_SECRET = "ingress.kubernetes.io/auth-secret"
+AUTH_REALM = "ingress.kubernetes.io/auth-realm"
+SSL_REDIRECT = "ingress.kubernetes.io/ssl-redirect"
+REDIRECT_ENTRY_POINT = "traefik.ingress.kubernetes.io/redirect-entry-point"
+REDIRECT_PERMANENT = "traefik.ingress.kubernetes.io/redirect-permanent"
+RULE_TYPE = "traefik.frontend.rule.type"
+FRONTEND_PRIORITY = "traefik.frontend.priority"
+ROUTER_PRIORITY = "traefik.ingress.kubernetes.io/router.priority"
+SERVICE_WEIGHTS = "traefik.ingress.kubernetes.io/service-weights"
+WHITELIST = "ingress.kubernetes.io/whitelist-source-range"
+TRAEFIK_WHITELIST = "traefik.ingress.kubernetes.io/whitelist-source-range"
+ROUTER_ENTRYPOINTS = "traefik.ingress.kubernetes.io/router.entrypoints"
+FRONTEND_ENTRYPOINTS = "traefik.frontend.entryPoints"
+FRONTEND_ENTRY_POINTS_17 = "traefik.ingress.kubernetes.io/frontend-entry-points"
+ROUTER_TLS = "traefik.ingress.kubernetes.io/router.tls"
+ROUTER_CERTRESOLVER = "traefik.ingress.kubernetes.io/router.tls.certresolver"
+
+KNOWN_ANNOTATIONS: dict[str, str] = {
+    CLASS: "Ingress class; served when it is ours (--ingress-class) or 'traefik'.",
+    AUTH_TYPE: "Authentication type; only 'basic' is supported.",
+    AUTH_SECRET: "Secret (same namespace) whose 'auth' (or 'users') key holds htpasswd lines user:hash.",
+    AUTH_REALM: "Realm shown in the basic-auth prompt.",
+    SSL_REDIRECT: "true: redirect plain HTTP requests to the 'https' entrypoint.",
+    REDIRECT_ENTRY_POINT: "Redirect requests to the named entrypoint (e.g. https).",
+    REDIRECT_PERMANENT: "true: redirects are permanent (301/308) instead of 302.",
+    RULE_TYPE: "PathPrefix, PathPrefixStrip, Path or PathStrip: match type of paths without a pathType.",
+    FRONTEND_PRIORITY: "Integer; higher-priority routes of a host win before longer paths.",
+    ROUTER_PRIORITY: "Integer; higher-priority routes of a host win before longer paths.",
+    SERVICE_WEIGHTS: "Traffic split between services on the same path, e.g. 'svc-a: 90%\\nsvc-b: 10%'.",
+    WHITELIST: "Comma-separated CIDRs allowed to reach the routes; others get 403.",
+    TRAEFIK_WHITELIST: "Comma-separated CIDRs allowed to reach the routes; others get 403.",
+    ROUTER_ENTRYPOINTS: "Comma-separated entrypoint names the routes are served on.",
+    FRONTEND_ENTRYPOINTS: "Comma-separated entrypoint names the routes are served on (Traefik 1.x).",
+    FRONTEND_ENTRY_POINTS_17: "Comma-separated entrypoint names the routes are served on (Traefik 1.7).",
+    ROUTER_TLS: "true: the routes are served only on TLS entrypoints.",
+    ROUTER_CERTRESOLVER: "Name of the certificate resolver (ACME) for the hosts; recorded on the routes.",
+}
+
+# Keys under these prefixes that are not in KNOWN_ANNOTATIONS are typos or unsupported features.
+ANNOTATION_PREFIXES: tuple[str, ...] = (
+    "ingress.kubernetes.io/",
+    "traefik.ingress.kubernetes.io/",
+    "traefik.frontend.",
+)
+
+_RULE_TYPES: dict[str, tuple[PathType, bool]] = {
+    "PathPrefix": (PathType.PREFIX, False),
+    "PathPrefixStrip": (PathType.PREFIX, True),
+    "Path": (PathType.EXACT, False),
+    "PathStrip": (PathType.EXACT, True),
+}
+_TRUE = frozenset({"1", "t", "true"})
+_FALSE = frozenset({"0", "f", "false"})
+_ENTRYPOINT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class IngressAnnotations:
+    """What the annotations of one Ingress ask for, already validated."""
+
+    redirect: Redirect | None = None
+    basic_auth: BasicAuth | None = None
+    # Set when auth is configured but broken: every route of the Ingress fails closed.
+    auth_error: str = ""
+    allow_source_ranges: tuple[str, ...] = ()
+    path_type: PathType | None = None  # from traefik.frontend.rule.type
+    strip_prefix: bool = False
+    priority: int = 0
+    service_weights: dict[str, float] = field(default_factory=dict)
+    entrypoints: tuple[str, ...] = ()
+    tls_only: bool = False
+    cert_resolver: str = ""
+
+
+SecretLookup = Callable[[str, str], Secret | None]
+
+
+def _parse_bool(value: str) -> bool | None:
+    text = value.strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    return None
+
+
+class _Parser:
+    def __init__(self, ingress: Ingress, lookup_secret: SecretLookup) -> None:
+        self.ingress = ingress
+        self.annotations = ingress.meta.annotations
+        self.lookup_secret = lookup_secret
+        self.diagnostics: list[Diagnostic] = []
+
+    def bad(self, key: str, message: str, hint: str, severity: Severity = Severity.WARNING) -> None:
+        self.diagnostics.append(
+            finding(
+                codes.BAD_ANNOTATION,
+                severity,
+                self.ingress,
+                f"annotation {key}: {message}",
+                hint,
+                annotation_location(self.ingress, key),
+            )
+        )
+
+    def boolean(self, key: str) -> bool | None:
+        raw = self.annotations.get(key)
+        if raw is None:
+            return None
+        value = _parse_bool(raw)
+        if value is None:
+            self.bad(key, f"{raw!r} is not a boolean; ignored", 'Write "true" or "false".')
+        return value
+
+    def integer(self, key: str) -> int | None:
+        raw = self.annotations.get(key)
+        if raw is None:
+            return None
+        try:
+            return int(raw.strip())
+        except ValueError:
+            self.bad(
+                key, f"{raw!r} is not an integer; priority 0 is used", 'Write a whole number, e.g. "10".'
+            )
+            return None
+
+    def entrypoint_list(self, key: str) -> tuple[str, ...] | None:
+        raw = self.annotations.get(key)
+        if raw is None:
+            return None
+        names = tuple(n.strip() for n in raw.split(",") if n.strip())
+        wrong = [n for n in names if not _ENTRYPOINT.match(n)]
+        if not names or wrong:
+            self.bad(
+                key,
+                f"{raw!r} is not a comma-separated list of entrypoint names; ignored",
+                'Write entrypoint names separated by commas, e.g. "web,websecure".',
+            )
+            return None
+        return names
+
+    def source_ranges(self) -> tuple[str, ...]:
+        out: list[str] = []
+        for key in (WHITELIST, TRAEFIK_WHITELIST):
+            raw = self.annotations.get(key)
+            if raw is None:
+                continue
+            for item in (part.strip() for part in raw.split(",")):
+                if not item:
+                    continue
+                try:
+                    network = ipaddress.ip_network(item, strict=False)
+                except ValueError:
+                    self.bad(
+                        key,
+                        f"{item!r} is not an IP address or CIDR; it is left out of the allow-list",
+                        'Write CIDRs separated by commas, e.g. "10.0.0.0/8, 192.168.1.7".',
+                        Severity.ERROR,
+                    )
+                    continue
+                if str(network) not in out:
+                    out.append(str(network))
+            if raw.strip() and not out:
+                self.bad(
+                    key,
+                    "no valid CIDR remains, so the routes are NOT restricted by source address",
+                    "Fix the CIDRs; until then everyone can reach these routes.",
+                    Severity.ERROR,
+                )
+        return tuple(out)
+
+    def service_weights(self) -> dict[str, float]:
+        raw = self.annotations.get(SERVICE_WEIGHTS)
+        if raw is None:
+            return {}
+        weights: dict[str, float] = {}
+        hint = 'Write one "service: percent" per line, e.g. "app-v1: 90%\\napp-v2: 10%".'
+        for line in raw.replace(",", "\n").splitlines():
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            name, colon, value = line.partition(":")
+            name, value = name.strip().strip("\"'"), value.strip().strip("\"'").removesuffix("%").strip()
+            try:
+                percent = float(value)
+            except ValueError:
+                percent = -1.0
+            if not colon or not name or not 0 < percent <= 100:
+                self.bad(
+                    SERVICE_WEIGHTS, f"{line!r} is not 'service: percent' (0-100); weights ignored", hint
+                )
+                return {}
+            weights[name] = percent
+        if sum(weights.values()) > 100.0001:
+            self.bad(
+                SERVICE_WEIGHTS, f"the weights add up to {sum(weights.values()):g}% (> 100%); ignored", hint
+            )
+            return {}
+        return weights
+
+    def redirect(self) -> Redirect | None:
+        entrypoint: str | None = None
+        ssl = self.boolean(SSL_REDIRECT)
+        if ssl:
+            entrypoint = "https"
+        raw = self.annotations.get(REDIRECT_ENTRY_POINT)
+        if raw is not None:
+            if _ENTRYPOINT.match(raw.strip()):
+                entrypoint = raw.strip()
+            else:
+                self.bad(
+                    REDIRECT_ENTRY_POINT, f"{raw!r} is not an entrypoint name; ignored", "Write e.g. https."
+                )
+        permanent = self.boolean(REDIRECT_PERMANENT)
+        if entrypoint is None:
+            if permanent is not None:
+                self.bad(
+                    REDIRECT_PERMANENT,
+                    "has no effect without ssl-redirect or redirect-entry-point",
+                    f"Add {REDIRECT_ENTRY_POINT} or remove this annotation.",
+                    Severity.INFO,
+                )
+            return None
+        return Redirect(entrypoint=entrypoint, permanent=bool(permanent))
+
+    def rule_type(self) -> tuple[PathType | None, bool]:
+        raw = self.annotations.get(RULE_TYPE)
+        if raw is None:
+            return None, False
+        mapped = _RULE_TYPES.get(raw.strip())
+        if mapped is None:
+            self.bad(
+                RULE_TYPE,
+                f"{raw!r} is not supported; paths keep their pathType",
+                "Use PathPrefix, PathPrefixStrip, Path or PathStrip.",
+            )
+            return None, False
+        return mapped
+
+    def basic_auth(self) -> tuple[BasicAuth | None, str]:
+        auth_type = self.annotations.get(AUTH_TYPE)
+        secret_name = self.annotations.get(AUTH_SECRET)
+        if auth_type is None and secret_name is None:
+            return None, ""
+        ns = self.ingress.meta.namespace
+        realm = self.annotations.get(AUTH_REALM, "").strip() or "ingressctl"
+        problem = ""
+        key = AUTH_TYPE
+        if auth_type is None:
+            problem = f"{AUTH_SECRET} is set but {AUTH_TYPE} is not"
+        elif auth_type.strip().lower() != "basic":
+            problem = f"auth-type {auth_type!r} is not supported (only 'basic')"
+        elif not secret_name or not secret_name.strip():
+            problem = f"auth-type basic needs {AUTH_SECRET}"
+        else:
+            key = AUTH_SECRET
+            name = secret_name.strip()
+            secret = self.lookup_secret(ns, name)
+            if secret is None:
+                problem = f"Secret {ns}/{name} does not exist"
+            else:
+                users, problem = _htpasswd_users(secret)
+                if not problem:
+                    return BasicAuth(realm=realm, users=users, source=f"Secret {ns}/{name}"), ""
+        self.diagnostics.append(
+            finding(
+                codes.AUTH_INVALID,
+                Severity.ERROR,
+                self.ingress,
+                f"basic auth is broken ({problem}); every route of this Ingress answers 503",
+                f"Set {AUTH_TYPE}: basic and {AUTH_SECRET} to a Secret whose 'auth' key holds htpasswd "
+                "lines.",
+                annotation_location(self.ingress, key),
+            )
+        )
+        return None, problem
+
+
+def _htpasswd_users(secret: Secret) -> tuple[tuple[tuple[str, str], ...], str]:
+    raw = secret.data.get("auth")
+    if raw is None:
+        raw = secret.data.get("users")
+    if raw is None:
+        return (), f"Secret {secret.meta.namespace}/{secret.meta.name} has no 'auth' key"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return (), "the htpasswd data is not UTF-8 text"
+    users: list[tuple[str, str]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        user, colon, hashed = line.partition(":")
+        if not colon or not user or not hashed:
+            return (), f"htpasswd line {number} is not 'user:hash'"
+        users.append((user, hashed))
+    if not users:
+        return (), "the htpasswd data holds no user"
+    return tuple(users), ""
+
+
+def parse_annotations(
+    ingress: Ingress, lookup_secret: SecretLookup
+) -> tuple[IngressAnnotations, list[Diagnostic]]:
+    """Every annotation we honour on `ingress`, typed; bad values become Diagnostics."""
+    parser = _Parser(ingress, lookup_secret)
+    path_type, strip = parser.rule_type()
+    priority = parser.integer(ROUTER_PRIORITY)
+    if priority is None:
+        priority = parser.integer(FRONTEND_PRIORITY)
+    entrypoints: tuple[str, ...] | None = None
+    for key in (ROUTER_ENTRYPOINTS, FRONTEND_ENTRY_POINTS_17, FRONTEND_ENTRYPOINTS):
+        parsed = parser.entrypoint_list(key)
+        if entrypoints is None:
+            entrypoints = parsed
+    auth, auth_error = parser.basic_auth()
+    resolver = ingress.meta.annotations.get(ROUTER_CERTRESOLVER, "").strip()
+    result = IngressAnnotations(
+        redirect=parser.redirect(),
+        basic_auth=auth,
+        auth_error=auth_error,
+        allow_source_ranges=parser.source_ranges(),
+        path_type=path_type,
+        strip_prefix=strip,
+        priority=priority or 0,
+        service_weights=parser.service_weights(),
+        entrypoints=entrypoints or (),
+        tls_only=bool(parser.boolean(ROUTER_TLS)),
+        cert_resolver=resolver,
+    )
+    return result, parser.diagnostics

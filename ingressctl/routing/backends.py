@@ -1,0 +1,274 @@
+"""Backend resolution: Ingress backend → Service → port → EndpointSlice/Endpoints → upstreams."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ingressctl.model import (
+    BackendProblem,
+    Diagnostic,
+    Endpoint,
+    EndpointPort,
+    Ingress,
+    IngressBackend,
+    RouteBackend,
+    Service,
+    ServicePort,
+    Severity,
+    Snapshot,
+    Upstream,
+)
+from ingressctl.routing import codes
+from ingressctl.routing.options import CompileOptions
+from ingressctl.routing.report import finding
+
+
+def endpoint_usable(endpoint: Endpoint) -> bool:
+    """Ready, where an unset `ready` counts as true."""
+    return endpoint.ready is not False
+
+
+def endpoint_fallback(endpoint: Endpoint) -> bool:
+    """Usable only when nothing is ready: serving (unset follows ready) and terminating."""
+    serving = endpoint.serving if endpoint.serving is not None else endpoint_usable(endpoint)
+    return bool(serving) and endpoint.terminating is True
+
+
+def _port_of(ports: Iterable[EndpointPort], service_port: ServicePort) -> int | None:
+    """The endpoint port carrying `service_port`: EndpointSlice ports are named like Service ports."""
+    ports = tuple(ports)
+    for port in ports:
+        if port.name == service_port.name:
+            return port.port
+    if not ports:
+        # A slice without ports means "all ports": the Service's numeric targetPort applies.
+        if isinstance(service_port.target_port, int):
+            return service_port.target_port
+        if service_port.target_port is None:
+            return service_port.port
+    return None
+
+
+class BackendResolver:
+    """Resolves backends of one snapshot; findings are reported once per Ingress and backend."""
+
+    def __init__(self, snapshot: Snapshot, options: CompileOptions) -> None:
+        self.options = options
+        self.services = {(s.meta.namespace, s.meta.name): s for s in snapshot.services}
+        self.namespaces_with_services = {s.meta.namespace for s in snapshot.services}
+        self.slices: dict[tuple[str, str], list[tuple[tuple[EndpointPort, ...], tuple[Endpoint, ...]]]] = {}
+        for eps in sorted(snapshot.endpoint_slices, key=lambda s: (s.meta.namespace, s.meta.name)):
+            key = (eps.meta.namespace, eps.service_name)
+            self.slices.setdefault(key, []).append((eps.ports, eps.endpoints))
+        self.legacy = {(e.meta.namespace, e.meta.name): e for e in snapshot.endpoints}
+        self.namespaces_with_endpoints = {e.meta.namespace for e in snapshot.endpoint_slices} | {
+            e.meta.namespace for e in snapshot.endpoints
+        }
+        self._reported: set[tuple[str, str, str, str, str]] = set()
+
+    def resolve(self, ingress: Ingress, backend: IngressBackend) -> tuple[RouteBackend, list[Diagnostic]]:
+        ns = ingress.meta.namespace
+        result, code, severity, message, hint = self._resolve(ns, backend)
+        diagnostics: list[Diagnostic] = []
+        if code:
+            key = (ingress.meta.namespace, ingress.meta.name, result.service, result.port, code)
+            if key not in self._reported:
+                self._reported.add(key)
+                where = backend.port_location if code == codes.PORT_NOT_FOUND else None
+                diagnostics.append(finding(code, severity, ingress, message, hint, where or backend.location))
+        return result, diagnostics
+
+    def _resolve(self, ns: str, backend: IngressBackend) -> tuple[RouteBackend, str, Severity, str, str]:
+        port_text = backend.port_text
+        if backend.service_name is None:
+            if backend.resource_kind is not None:
+                label = f"{backend.resource_kind}/{backend.resource_name or ''}"
+                result = RouteBackend(
+                    ns,
+                    label,
+                    "",
+                    problem=BackendProblem.RESOURCE_BACKEND,
+                    problem_detail=f"resource backend {label} is not proxied",
+                )
+                return (
+                    result,
+                    codes.RESOURCE_BACKEND,
+                    Severity.WARNING,
+                    f"backend is the resource {label}; ingressctl does not proxy resource backends",
+                    "Point the path at a Service (backend.service.name and port).",
+                )
+            result = RouteBackend(
+                ns,
+                "",
+                "",
+                problem=BackendProblem.SERVICE_NOT_FOUND,
+                problem_detail="the backend names no Service",
+            )
+            return (
+                result,
+                codes.MISSING_BACKEND,
+                Severity.ERROR,
+                "a backend names no Service",
+                "Set backend.service.name and backend.service.port.",
+            )
+        name = backend.service_name
+        service = self.services.get((ns, name))
+        base = RouteBackend(ns, name, port_text)
+        if service is None:
+            detail = f"Service {ns}/{name} not found"
+            result = _with_problem(base, BackendProblem.SERVICE_NOT_FOUND, detail)
+            if self.options.require_services or ns in self.namespaces_with_services:
+                return (
+                    result,
+                    codes.SERVICE_NOT_FOUND,
+                    Severity.ERROR,
+                    f"backend Service {ns}/{name} does not exist; requests answer 503",
+                    f"Create Service {name} in namespace {ns} or fix backend.service.name.",
+                )
+            return (
+                result,
+                codes.SERVICE_NOT_IN_INPUT,
+                Severity.INFO,
+                f"backend Service {ns}/{name} is not part of the input; it could not be checked",
+                "Pass the Service manifests too (or --require-services to make this an error).",
+            )
+        if service.type == "ExternalName":
+            return self._external(base, service, backend)
+        service_port = _service_port(service, backend)
+        if service_port is None:
+            known = ", ".join(_describe_port(p) for p in service.ports) or "none"
+            return (
+                _with_problem(
+                    base, BackendProblem.PORT_NOT_FOUND, f"port {port_text} not in Service {ns}/{name}"
+                ),
+                codes.PORT_NOT_FOUND,
+                Severity.ERROR,
+                f"Service {ns}/{name} has no port {port_text}; requests answer 503",
+                f"Use one of the Service ports ({known}).",
+            )
+        return self._endpoints(base, service, service_port)
+
+    def _external(
+        self, base: RouteBackend, service: Service, backend: IngressBackend
+    ) -> tuple[RouteBackend, str, Severity, str, str]:
+        ref = f"{service.meta.namespace}/{service.meta.name}"
+        if not self.options.allow_external_name_services:
+            return (
+                _with_problem(
+                    base,
+                    BackendProblem.EXTERNAL_NAME_NOT_ALLOWED,
+                    f"ExternalName Service {ref} ({service.external_name}) is not allowed",
+                ),
+                codes.EXTERNAL_NAME_NOT_ALLOWED,
+                Severity.ERROR,
+                f"backend Service {ref} is of type ExternalName ({service.external_name}); "
+                "requests answer 503",
+                "Start ingressctl with --allow-external-name-services if Ingress authors may be trusted.",
+            )
+        port = backend.port_number
+        if port is None:
+            named = _service_port(service, backend)
+            port = named.port if named is not None else None
+        if port is None or not service.external_name:
+            what = "no externalName" if not service.external_name else f"no port named {backend.port_name}"
+            return (
+                _with_problem(base, BackendProblem.PORT_NOT_FOUND, f"ExternalName Service {ref} has {what}"),
+                codes.PORT_NOT_FOUND,
+                Severity.ERROR,
+                f"ExternalName Service {ref} has {what}; requests answer 503",
+                "Give the port by number in the Ingress, or name a port the Service lists.",
+            )
+        upstream = Upstream(host=service.external_name, port=port)
+        return _ok(RouteBackend(base.namespace, base.service, base.port, upstreams=(upstream,)))
+
+    def _endpoints(
+        self, base: RouteBackend, service: Service, service_port: ServicePort
+    ) -> tuple[RouteBackend, str, Severity, str, str]:
+        key = (service.meta.namespace, service.meta.name)
+        ref = f"{key[0]}/{key[1]}"
+        candidates: list[tuple[str, int, Endpoint]] = []
+        unresolved_port = False
+        slices = self.slices.get(key)
+        if slices is not None:
+            for ports, endpoints in slices:
+                number = _port_of(ports, service_port)
+                if number is None:
+                    unresolved_port = unresolved_port or bool(endpoints)
+                    continue
+                for endpoint in endpoints:
+                    candidates.extend((address, number, endpoint) for address in endpoint.addresses)
+        elif key in self.legacy:
+            for subset in self.legacy[key].subsets:
+                number = _port_of(subset.ports, service_port)
+                if number is None:
+                    unresolved_port = unresolved_port or bool(subset.addresses)
+                    continue
+                for address in subset.addresses:
+                    candidates.append((address, number, Endpoint(addresses=(address,), ready=True)))
+                for address in subset.not_ready_addresses:
+                    candidates.append((address, number, Endpoint(addresses=(address,), ready=False)))
+        else:
+            severity = Severity.WARNING if key[0] in self.namespaces_with_endpoints else Severity.INFO
+            return (
+                _with_problem(base, BackendProblem.NO_ENDPOINTS, f"no EndpointSlice or Endpoints for {ref}"),
+                codes.NO_ENDPOINTS,
+                severity,
+                f"Service {ref} has no EndpointSlice or Endpoints; requests answer 503",
+                "Check that the Service selector matches running Pods (kubectl get endpointslices).",
+            )
+        ready = _unique(Upstream(a, p) for a, p, e in candidates if endpoint_usable(e))
+        if ready:
+            return _ok(RouteBackend(base.namespace, base.service, base.port, upstreams=ready))
+        fallback = _unique(Upstream(a, p, fallback=True) for a, p, e in candidates if endpoint_fallback(e))
+        if fallback:
+            result = RouteBackend(base.namespace, base.service, base.port, upstreams=fallback)
+            return (
+                result,
+                codes.TERMINATING_FALLBACK,
+                Severity.WARNING,
+                f"no endpoint of Service {ref} is ready; {len(fallback)} terminating endpoint(s) "
+                "serve meanwhile",
+                "Usually a rollout in progress; check the Pods if it lasts.",
+            )
+        if unresolved_port and not candidates:
+            detail = f"the endpoints of {ref} do not carry port {_describe_port(service_port)}"
+        else:
+            detail = f"none of the {len(candidates)} endpoint(s) of {ref} is ready"
+        return (
+            _with_problem(base, BackendProblem.NO_READY_ENDPOINTS, detail),
+            codes.NO_READY_ENDPOINTS,
+            Severity.WARNING,
+            f"{detail}; requests answer 503",
+            "Check the Pods' readiness (kubectl get pods) and the Service targetPort.",
+        )
+
+
+def _ok(result: RouteBackend) -> tuple[RouteBackend, str, Severity, str, str]:
+    return result, "", Severity.INFO, "", ""
+
+
+def _with_problem(base: RouteBackend, problem: BackendProblem, detail: str) -> RouteBackend:
+    return RouteBackend(base.namespace, base.service, base.port, problem=problem, problem_detail=detail)
+
+
+def _service_port(service: Service, backend: IngressBackend) -> ServicePort | None:
+    for port in service.ports:
+        if backend.port_number is not None and port.port == backend.port_number:
+            return port
+        if backend.port_name is not None and port.name == backend.port_name:
+            return port
+    if backend.port_number is None and backend.port_name is None and len(service.ports) == 1:
+        # v1beta1 manifests sometimes omit servicePort for single-port Services.
+        return service.ports[0]
+    return None
+
+
+def _describe_port(port: ServicePort) -> str:
+    return f"{port.port} ({port.name})" if port.name else str(port.port)
+
+
+def _unique(upstreams: Iterable[Upstream]) -> tuple[Upstream, ...]:
+    seen: dict[tuple[str, int], Upstream] = {}
+    for upstream in upstreams:
+        seen.setdefault((upstream.host, upstream.port), upstream)
+    return tuple(sorted(seen.values(), key=lambda u: (u.host, u.port)))

@@ -1,0 +1,364 @@
+"""compile(): a Snapshot becomes a RoutingTable plus Diagnostics. Pure: no I/O, no clock.
+
+One broken Ingress never takes the others down: every problem is a Diagnostic, and a route whose
+backend cannot be served still exists (with `backend.problem`) so that the proxy answers 503.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from ingressctl.model import (
+    BackendProblem,
+    Diagnostic,
+    HostKind,
+    Ingress,
+    IngressBackend,
+    Location,
+    PathType,
+    Route,
+    RouteBackend,
+    RouteMiddlewares,
+    Secret,
+    Severity,
+    Snapshot,
+    TLSCertificate,
+    TLSSource,
+    Upstream,
+)
+from ingressctl.routing import codes
+from ingressctl.routing.annotations import IngressAnnotations, parse_annotations
+from ingressctl.routing.backends import BackendResolver
+from ingressctl.routing.classes import ClassSelector
+from ingressctl.routing.hosts import validate_host
+from ingressctl.routing.options import CompileOptions
+from ingressctl.routing.paths import match_length, prefix_key
+from ingressctl.routing.report import finding
+from ingressctl.routing.table import RoutingTable
+from ingressctl.routing.tls import IngressTLSResult, ingress_tls
+
+_TIER = {HostKind.EXACT: 0, HostKind.WILDCARD: 1, HostKind.ANY: 2}
+_TYPE_RANK = {PathType.EXACT: 0, PathType.PREFIX: 1, PathType.IMPLEMENTATION_SPECIFIC: 2}
+
+# (host kind, host, path key, path type): two candidates with the same key conflict.
+_Key = tuple[HostKind, str, str, PathType]
+
+
+def ingress_order(ingress: Ingress) -> tuple[bool, str, str, str]:
+    """Who wins a conflict: oldest creationTimestamp (missing counts as newest), then namespace/name."""
+    ts = ingress.meta.creation_timestamp
+    return (ts == "", ts, ingress.meta.namespace, ingress.meta.name)
+
+
+@dataclass(slots=True)
+class _Candidate:
+    ingress: Ingress
+    annotations: IngressAnnotations
+    tls: IngressTLSResult
+    route_id: str
+    host: str | None
+    host_kind: HostKind
+    path: str
+    path_type: PathType
+    backends: tuple[IngressBackend, ...]  # several only for a service-weights split
+    location: Location | None
+    order: tuple[bool, str, str, str, int, int]
+
+    @property
+    def key(self) -> _Key:
+        path = prefix_key(self.path) if self.path_type is PathType.PREFIX else self.path
+        return (self.host_kind, self.host or "", path, self.path_type)
+
+
+class _Compiler:
+    def __init__(self, snapshot: Snapshot, options: CompileOptions) -> None:
+        self.snapshot = snapshot
+        self.options = options
+        self.diagnostics: list[Diagnostic] = []
+        self.secrets = {(s.meta.namespace, s.meta.name): s for s in snapshot.secrets}
+        self.resolver = BackendResolver(snapshot, options)
+        self.tls_fallback = TLSSource.ACME if options.acme_enabled else TLSSource.DEFAULT
+
+    def lookup_secret(self, namespace: str, name: str) -> Secret | None:
+        return self.secrets.get((namespace, name))
+
+    def run(self) -> RoutingTable:
+        selector = ClassSelector(self.snapshot.ingress_classes, self.options)
+        candidates: list[_Candidate] = []
+        defaults: list[_Candidate] = []
+        certificates: list[TLSCertificate] = []
+        for ingress in sorted(self.snapshot.ingresses, key=lambda i: (i.meta.namespace, i.meta.name)):
+            not_ours = selector.select(ingress)
+            if not_ours is not None:
+                self.diagnostics.append(not_ours)
+                continue
+            annotations, found = parse_annotations(ingress, self.lookup_secret)
+            self.diagnostics.extend(found)
+            tls = ingress_tls(ingress, self.lookup_secret)
+            self.diagnostics.extend(tls.diagnostics)
+            certificates.extend(tls.certificates)
+            candidates.extend(self._candidates(ingress, annotations, tls))
+            if ingress.default_backend is not None:
+                ns, name = ingress.meta.namespace, ingress.meta.name
+                defaults.append(
+                    _Candidate(
+                        ingress,
+                        annotations,
+                        tls,
+                        f"{ns}/{name}#default",
+                        None,
+                        HostKind.ANY,
+                        "",
+                        PathType.PREFIX,
+                        (ingress.default_backend,),
+                        ingress.default_backend.location,
+                        (*ingress_order(ingress), -1, -1),
+                    )
+                )
+        routes = [self._route(c) for c in self._resolve_conflicts(candidates)]
+        routes.sort(key=_display_order)
+        default_route = None
+        if defaults:
+            defaults.sort(key=lambda c: c.order)
+            winner = defaults[0]
+            for loser in defaults[1:]:
+                self.diagnostics.append(
+                    finding(
+                        codes.DUPLICATE_DEFAULT_BACKEND,
+                        Severity.WARNING,
+                        loser.ingress,
+                        f"defaultBackend is also set by {winner.ingress.ref} "
+                        f"({winner.location or winner.ingress.meta.location or 'unknown location'}); "
+                        f"{winner.ingress.ref} wins ({_why_wins(winner, loser)})",
+                        "Keep a single defaultBackend across the Ingresses ingressctl serves.",
+                        loser.location,
+                        related=(winner.location or winner.ingress.meta.location,),
+                    )
+                )
+            default_route = self._route(winner, is_default=True)
+        return RoutingTable(routes, certificates, default_route)
+
+    # ------------------------------------------------------------ rules → candidates
+
+    def _candidates(
+        self, ingress: Ingress, annotations: IngressAnnotations, tls: IngressTLSResult
+    ) -> list[_Candidate]:
+        ns, name = ingress.meta.namespace, ingress.meta.name
+        out: list[_Candidate] = []
+        for ri, rule in enumerate(ingress.rules):
+            host = (rule.host or "").strip().lower() or None
+            kind = HostKind.ANY
+            if host is not None:
+                problem = validate_host(host)
+                if problem:
+                    self.diagnostics.append(
+                        finding(
+                            codes.INVALID_HOST,
+                            Severity.ERROR,
+                            ingress,
+                            f"rule {ri} host: {problem}; the rule is skipped",
+                            "Write a DNS name (a.example.com) or a wildcard (*.example.com).",
+                            rule.host_location or rule.location,
+                        )
+                    )
+                    continue
+                kind = HostKind.WILDCARD if host.startswith("*.") else HostKind.EXACT
+            for pi, ingress_path in enumerate(rule.paths):
+                path = ingress_path.path or "/"
+                if not path.startswith("/"):
+                    self.diagnostics.append(
+                        finding(
+                            codes.INVALID_PATH,
+                            Severity.ERROR,
+                            ingress,
+                            f"path {path!r} does not start with '/'; it is skipped",
+                            f"Write it as '/{path}'.",
+                            ingress_path.location or rule.location,
+                        )
+                    )
+                    continue
+                path_type = ingress_path.path_type
+                if annotations.path_type is not None and path_type in (
+                    None,
+                    PathType.IMPLEMENTATION_SPECIFIC,
+                ):
+                    path_type = annotations.path_type
+                out.append(
+                    _Candidate(
+                        ingress,
+                        annotations,
+                        tls,
+                        f"{ns}/{name}#r{ri}p{pi}",
+                        host,
+                        kind,
+                        path,
+                        path_type or PathType.IMPLEMENTATION_SPECIFIC,
+                        (ingress_path.backend,),
+                        ingress_path.location or rule.location,
+                        (*ingress_order(ingress), ri, pi),
+                    )
+                )
+        if annotations.service_weights:
+            out = _merge_weighted(out, annotations.service_weights)
+        return out
+
+    def _resolve_conflicts(self, candidates: list[_Candidate]) -> list[_Candidate]:
+        groups: dict[_Key, list[_Candidate]] = defaultdict(list)
+        for candidate in candidates:
+            groups[candidate.key].append(candidate)
+        winners: list[_Candidate] = []
+        for group in groups.values():
+            group.sort(key=lambda c: c.order)
+            winner = group[0]
+            winners.append(winner)
+            for loser in group[1:]:
+                where = winner.location or winner.ingress.meta.location
+                host = winner.host or "(any host)"
+                self.diagnostics.append(
+                    finding(
+                        codes.CONFLICT,
+                        Severity.WARNING,
+                        loser.ingress,
+                        f"host {host} {loser.path_type.value} {loser.path} is also claimed by "
+                        f"{winner.ingress.ref} ({where or 'unknown location'}); {winner.ingress.ref} wins "
+                        f"({_why_wins(winner, loser)}) and this path is not routed",
+                        "Remove one of the two paths, or give them different hosts or paths.",
+                        loser.location,
+                        related=(where,),
+                    )
+                )
+        return winners
+
+    # ------------------------------------------------------------ candidates → routes
+
+    def _backend(self, candidate: _Candidate) -> RouteBackend:
+        resolved: list[RouteBackend] = []
+        for backend in candidate.backends:
+            result, found = self.resolver.resolve(candidate.ingress, backend)
+            self.diagnostics.extend(found)
+            resolved.append(result)
+        if len(resolved) == 1:
+            backend_result = resolved[0]
+        else:
+            backend_result = _split(resolved, candidate.annotations.service_weights)
+        if candidate.annotations.auth_error:
+            return RouteBackend(
+                backend_result.namespace,
+                backend_result.service,
+                backend_result.port,
+                problem=BackendProblem.AUTH_SECRET_INVALID,
+                problem_detail=f"basic auth is broken: {candidate.annotations.auth_error}",
+                split=backend_result.split,
+            )
+        return backend_result
+
+    def _route(self, candidate: _Candidate, is_default: bool = False) -> Route:
+        ann = candidate.annotations
+        tls = None if is_default else candidate.tls.source_for(candidate.host, self.tls_fallback)
+        if ann.tls_only and tls is None and candidate.host is not None:
+            tls = self.tls_fallback
+        entrypoints = ann.entrypoints
+        if not entrypoints and ann.tls_only:
+            entrypoints = self.options.tls_entrypoints
+        return Route(
+            id=candidate.route_id,
+            host=candidate.host,
+            host_kind=candidate.host_kind,
+            path=candidate.path,
+            path_type=candidate.path_type,
+            backend=self._backend(candidate),
+            source=candidate.ingress.ref,
+            middlewares=RouteMiddlewares(
+                redirect=ann.redirect,
+                basic_auth=ann.basic_auth,
+                allow_source_ranges=ann.allow_source_ranges,
+            ),
+            entrypoints=entrypoints,
+            tls=tls,
+            priority=ann.priority,
+            location=candidate.location,
+            is_default_backend=is_default,
+            strip_prefix=ann.strip_prefix and not is_default,
+            tls_only=ann.tls_only,
+            cert_resolver=ann.cert_resolver,
+        )
+
+
+def _merge_weighted(candidates: list[_Candidate], weights: dict[str, float]) -> list[_Candidate]:
+    """Paths of one Ingress with the same (host, path, type) and services named in service-weights
+    become one route whose upstreams are the union of the services' endpoints (Traefik v1 style)."""
+    groups: dict[_Key, list[_Candidate]] = defaultdict(list)
+    for candidate in candidates:
+        groups[candidate.key].append(candidate)
+    out: list[_Candidate] = []
+    for group in groups.values():
+        services = [c.backends[0].service_name for c in group]
+        if len(group) > 1 and len(set(services)) == len(services) and any(s in weights for s in services):
+            first = group[0]
+            first.backends = tuple(c.backends[0] for c in group)
+            out.append(first)
+        else:
+            out.extend(group)
+    out.sort(key=lambda c: c.order)
+    return out
+
+
+def _split(resolved: list[RouteBackend], weights: dict[str, float]) -> RouteBackend:
+    """Each service gets its listed percent; unlisted services share what remains equally.
+    A service's percent is divided among its endpoints as integer weights (percent × 100 / n)."""
+    listed = sum(weights[b.service] for b in resolved if b.service in weights)
+    unlisted = [b for b in resolved if b.service not in weights]
+    remaining = max(100.0 - listed, 0.0) / len(unlisted) if unlisted else 0.0
+    upstreams: list[Upstream] = []
+    split: list[tuple[str, float]] = []
+    for backend in resolved:
+        percent = weights.get(backend.service, remaining)
+        split.append((backend.service, percent))
+        if backend.problem is not None or not backend.upstreams or percent <= 0:
+            continue
+        weight = max(1, round(percent * 100 / len(backend.upstreams)))
+        upstreams.extend(
+            Upstream(u.host, u.port, weight=u.weight * weight, fallback=u.fallback) for u in backend.upstreams
+        )
+    first = resolved[0]
+    if not upstreams:
+        broken = next((b for b in resolved if b.problem is not None), first)
+        return RouteBackend(
+            first.namespace,
+            first.service,
+            first.port,
+            problem=broken.problem or BackendProblem.NO_READY_ENDPOINTS,
+            problem_detail=broken.problem_detail or "no weighted service has a usable endpoint",
+            split=tuple(split),
+        )
+    return RouteBackend(
+        first.namespace, first.service, first.port, upstreams=tuple(upstreams), split=tuple(split)
+    )
+
+
+def _why_wins(winner: _Candidate, loser: _Candidate) -> str:
+    if winner.ingress is loser.ingress:
+        return "it comes first in the same Ingress"
+    wts, lts = winner.ingress.meta.creation_timestamp, loser.ingress.meta.creation_timestamp
+    if wts and wts != lts:
+        return f"created earlier: {wts} vs {lts or 'unknown'}"
+    return "same or unknown creation time; its namespace/name sorts first"
+
+
+def _display_order(route: Route) -> tuple[int, str, int, int, int, str]:
+    return (
+        _TIER[route.host_kind],
+        route.host or "",
+        -route.priority,
+        -match_length(route.path, route.path_type),
+        _TYPE_RANK[route.path_type],
+        route.id,
+    )
+
+
+def compile(snapshot: Snapshot, options: CompileOptions) -> tuple[RoutingTable, list[Diagnostic]]:
+    """Turn a Snapshot into a RoutingTable and the Diagnostics found on the way. Pure and deterministic."""
+    compiler = _Compiler(snapshot, options)
+    table = compiler.run()
+    return table, compiler.diagnostics

@@ -1,0 +1,284 @@
+"""The routing table: routes indexed so that `match` costs a few dict lookups whatever its size.
+
+Precedence (design.md, "Routing semantics"), from strongest to weakest:
+1. host tier: exact host, then `*.` wildcard (exactly one extra label), then rules without host,
+   then the defaultBackend;
+2. within a tier: higher priority annotation first;
+3. then the longest matching path (a Prefix counts without its trailing slash);
+4. at equal length: Exact, then Prefix, then ImplementationSpecific.
+After compile() removed conflicts, these four keys single out one route.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+from ingressctl.model import HostKind, Match, PathType, Route, TLSCertificate
+from ingressctl.routing.hosts import normalize_request_host, wildcard_suffix
+from ingressctl.routing.paths import match_length, path_matches, prefix_key
+
+_TIER = {HostKind.EXACT: 0, HostKind.WILDCARD: 1, HostKind.ANY: 2}
+_DEFAULT_TIER = 3
+_TYPE_RANK = {PathType.EXACT: 0, PathType.PREFIX: 1, PathType.IMPLEMENTATION_SPECIFIC: 2}
+
+
+Finder = Callable[[str], "Match | None"]
+
+
+def _prefix_finder(exact: dict[str, Match], prefix: dict[str, Match]) -> Finder:
+    """The common case (no ImplementationSpecific paths) as a closure: cell reads beat attribute reads."""
+    exact_get = exact.get
+    prefix_get = prefix.get
+
+    def find(path: str) -> Match | None:
+        hit = exact_get(path)
+        if hit is not None:
+            # An Exact hit is as long as the request path: nothing else can be longer.
+            return hit
+        # Walk the request path's `/` boundaries from the longest candidate down to the root ("").
+        end = len(path)
+        while True:
+            hit = prefix_get(path[:end])
+            if hit is not None or end <= 0:
+                return hit
+            end = path.rfind("/", 0, end)
+
+    return find
+
+
+def _general_finder(
+    exact: dict[str, Match], prefix: dict[str, Match], impl: dict[str, Match], impl_lengths: tuple[int, ...]
+) -> Finder:
+    exact_get = exact.get
+    prefix_get = prefix.get
+    impl_get = impl.get
+
+    def find(path: str) -> Match | None:
+        hit = exact_get(path)
+        if hit is not None:
+            return hit
+        best: Match | None = None
+        best_len = 0
+        if prefix:
+            end = len(path)
+            while True:
+                hit = prefix_get(path[:end])
+                if hit is not None:
+                    best, best_len = hit, max(end, 1)
+                    break
+                if end <= 0:
+                    break
+                end = path.rfind("/", 0, end)
+        size = len(path)
+        for length in impl_lengths:
+            if length <= best_len:
+                break  # at equal length Prefix beats ImplementationSpecific
+            if length <= size:
+                hit = impl_get(path[:length])
+                if hit is not None:
+                    return hit
+        return best
+
+    return find
+
+
+def _level_finder(routes: Iterable[Route], reasons: dict[str, str]) -> Finder:
+    """One priority level of one host bucket."""
+    exact: dict[str, Match] = {}
+    prefix: dict[str, Match] = {}
+    impl: dict[str, Match] = {}
+    for route in routes:
+        entry = Match(route=route, reason=reasons[route.id])
+        if route.path_type is PathType.EXACT:
+            exact.setdefault(route.path, entry)
+        elif route.path_type is PathType.PREFIX:
+            prefix.setdefault(prefix_key(route.path), entry)
+        else:
+            impl.setdefault(route.path, entry)
+    if not impl:
+        return _prefix_finder(exact, prefix)
+    lengths = tuple(sorted({len(p) for p in impl}, reverse=True))
+    return _general_finder(exact, prefix, impl, lengths)
+
+
+def _build_finder(routes: Sequence[Route], reasons: dict[str, str]) -> Finder:
+    """All routes of one host bucket; higher priority levels are asked first."""
+    by_priority: dict[int, list[Route]] = {}
+    for route in routes:
+        by_priority.setdefault(route.priority, []).append(route)
+    finders = [_level_finder(by_priority[p], reasons) for p in sorted(by_priority, reverse=True)]
+    if len(finders) == 1:
+        return finders[0]
+
+    def find(path: str) -> Match | None:
+        for finder in finders:
+            hit = finder(path)
+            if hit is not None:
+                return hit
+        return None
+
+    return find
+
+
+def _host_phrase(route: Route) -> str:
+    if route.is_default_backend:
+        return f"defaultBackend of {route.source}"
+    if route.host_kind is HostKind.EXACT:
+        return f"exact host {route.host}"
+    if route.host_kind is HostKind.WILDCARD:
+        return f"wildcard host {route.host}"
+    return "rule without host"
+
+
+def _short_reason(route: Route) -> str:
+    if route.is_default_backend:
+        return f"no rule matched; {_host_phrase(route)}"
+    return f"{_host_phrase(route)}, {route.path_type.value} {route.path}"
+
+
+class RoutingTable:
+    """Compiled routes, certificates and the default route; immutable once built."""
+
+    __slots__ = (
+        "_any",
+        "_by_host",
+        "_default_match",
+        "_wildcards",
+        "certificates",
+        "default_route",
+        "routes",
+    )
+
+    def __init__(
+        self,
+        routes: Sequence[Route],
+        certificates: Sequence[TLSCertificate] = (),
+        default_route: Route | None = None,
+    ) -> None:
+        self.routes: tuple[Route, ...] = tuple(routes)
+        self.certificates: tuple[TLSCertificate, ...] = tuple(certificates)
+        self.default_route = default_route
+        reasons = {r.id: _short_reason(r) for r in self.routes}
+        exact: dict[str, list[Route]] = {}
+        wildcards: dict[str, list[Route]] = {}
+        any_host: list[Route] = []
+        for route in self.routes:
+            if route.host_kind is HostKind.EXACT and route.host:
+                exact.setdefault(route.host, []).append(route)
+            elif route.host_kind is HostKind.WILDCARD and route.host:
+                wildcards.setdefault(route.host[2:], []).append(route)
+            else:
+                any_host.append(route)
+        self._by_host = {h: _build_finder(rs, reasons) for h, rs in exact.items()}
+        self._wildcards = {h: _build_finder(rs, reasons) for h, rs in wildcards.items()}
+        self._any = _build_finder(any_host, reasons) if any_host else None
+        self._default_match = (
+            Match(route=default_route, reason=_short_reason(default_route)) if default_route else None
+        )
+
+    def hosts(self) -> set[str]:
+        """Every exact and wildcard host some route serves."""
+        return {r.host for r in self.routes if r.host is not None}
+
+    def match(self, host: str, path: str) -> Match | None:
+        """The route serving (host, canonical path), or None (404). `shadowed` is left empty."""
+        if not path:
+            path = "/"
+        if ":" in host or host.endswith(".") or not host.islower():
+            host = normalize_request_host(host)
+        find = self._by_host.get(host)
+        if find is not None:
+            hit = find(path)
+            if hit is not None:
+                return hit
+        if self._wildcards:
+            dot = host.find(".")
+            if dot > 0:
+                find = self._wildcards.get(host[dot + 1 :])
+                if find is not None:
+                    hit = find(path)
+                    if hit is not None:
+                        return hit
+        if self._any is not None:
+            hit = self._any(path)
+            if hit is not None:
+                return hit
+        return self._default_match
+
+    def explain(self, host: str, path: str) -> Match | None:
+        """Like match(), with a full reason and every other matching route in precedence order."""
+        if not path:
+            path = "/"
+        request_host = normalize_request_host(host)
+        candidates = [r for r in self.routes if _route_matches(r, request_host, path)]
+        candidates.sort(key=_precedence)
+        if self.default_route is not None:
+            candidates.append(self.default_route)
+        if not candidates:
+            return None
+        winner = candidates[0]
+        return Match(
+            route=winner,
+            reason=_explain_reason(winner, candidates[1:], request_host, path),
+            shadowed=tuple(candidates[1:]),
+        )
+
+
+def _route_matches(route: Route, host: str, path: str) -> bool:
+    """Reference semantics of one route, independent of the index (explain and tests rely on it)."""
+    if route.host_kind is HostKind.EXACT:
+        if route.host != host:
+            return False
+    elif route.host_kind is HostKind.WILDCARD and (
+        route.host is None or wildcard_suffix(host) != route.host[2:]
+    ):
+        return False
+    return path_matches(route.path, route.path_type, path)
+
+
+def _precedence(route: Route) -> tuple[int, int, int, int]:
+    tier = _DEFAULT_TIER if route.is_default_backend else _TIER[route.host_kind]
+    return (tier, -route.priority, -match_length(route.path, route.path_type), _TYPE_RANK[route.path_type])
+
+
+def _explain_reason(winner: Route, others: Sequence[Route], host: str, path: str) -> str:
+    if winner.is_default_backend:
+        return f"no rule matches host {host or '(none)'} and path {path}; {_host_phrase(winner)} catches it"
+    phrase = _host_phrase(winner)
+    if winner.host_kind is HostKind.WILDCARD:
+        phrase += f" matches {host}"
+    elif winner.host_kind is HostKind.ANY:
+        phrase += f" (no rule for host {host} matches {path})" if host else ""
+    length = match_length(winner.path, winner.path_type)
+    if winner.path_type is PathType.EXACT:
+        parts = [phrase, f"Exact {winner.path} equals the path"]
+    else:
+        parts = [
+            phrase,
+            f"{winner.path_type.value} {winner.path} is the longest matching path ({length} chars)",
+        ]
+    if winner.priority:
+        parts[1] = f"priority {winner.priority}; " + parts[1]
+    notes: list[str] = []
+    tier = _TIER[winner.host_kind]
+    for other in others:
+        if other.is_default_backend:
+            continue
+        other_tier = _TIER[other.host_kind]
+        other_len = match_length(other.path, other.path_type)
+        if other_tier == tier:
+            if other.priority < winner.priority and other_len > length:
+                notes.append(
+                    f"priority {winner.priority} beats the longer {other.path_type.value} {other.path} "
+                    f"(priority {other.priority})"
+                )
+            elif other.priority == winner.priority and other_len == length:
+                notes.append(f"{winner.path_type.value} beats {other.path_type.value} at equal length")
+        elif other_len > length or other.priority > winner.priority:
+            if winner.host_kind is HostKind.EXACT and other.host_kind is HostKind.WILDCARD:
+                notes.append(f"exact host beats wildcard {other.host} even with a longer or higher path")
+            else:
+                notes.append(
+                    f"a rule for the host beats the rule without host ({other.path_type.value} {other.path})"
+                )
+    return "; ".join([", ".join(parts), *dict.fromkeys(notes)])

@@ -1,0 +1,68 @@
+"""validate_host for declared hosts; request Host normalisation."""
+
+from __future__ import annotations
+
+import pytest
+
+from ingressctl.routing import normalize_request_host, validate_host
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "example.com",
+        "a.example.com",
+        "*.example.com",
+        "xn--bcher-kva.example",
+        "a-b.c1.io",
+        "localhost",
+        "*.io",
+    ],
+)
+def test_valid_hosts(host: str) -> None:
+    assert validate_host(host) is None
+
+
+@pytest.mark.parametrize(
+    ("host", "fragment"),
+    [
+        ("", "empty"),
+        ("*", "alone"),
+        ("a.*.example.com", "leftmost"),
+        ("*a.example.com", "leftmost"),
+        ("foo*.example.com", "leftmost"),
+        ("*.", "dot"),
+        ("10.0.0.1", "IP address"),
+        ("::1", "IP address"),
+        ("[::1]", "IP address"),
+        ("example.com:80", "port"),
+        ("example.com.", "trailing dot"),
+        ("-a.example.com", "letters, digits"),
+        ("a_b.example.com", "letters, digits"),
+        ("a..example.com", "empty label"),
+        ("a" * 64 + ".com", "63"),
+        (("a" * 60 + ".") * 5 + "com", "253"),
+    ],
+)
+def test_invalid_hosts_say_why(host: str, fragment: str) -> None:
+    message = validate_host(host)
+    assert message is not None
+    assert fragment in message
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Example.COM", "example.com"),
+        ("example.com:8080", "example.com"),
+        ("example.com.", "example.com"),
+        ("Example.com.:443", "example.com"),
+        ("[::1]:80", "::1"),
+        ("[2001:DB8::1]", "2001:db8::1"),
+        ("::1", "::1"),
+        ("10.0.0.1:80", "10.0.0.1"),
+        ("", ""),
+    ],
+)
+def test_request_host_normalisation(raw: str, expected: str) -> None:
+    assert normalize_request_host(raw) == expected

@@ -1,0 +1,70 @@
+"""canonical_path: what the proxy routes on, and what it refuses with 400."""
+
+from __future__ import annotations
+
+import pytest
+
+from ingressctl.routing import canonical_path
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("/", "/"),
+        ("", "/"),
+        ("/foo", "/foo"),
+        ("/foo/", "/foo/"),
+        ("/foo//bar", "/foo/bar"),
+        ("//foo///bar//", "/foo/bar/"),
+        ("/foo/./bar", "/foo/bar"),
+        ("/foo/.", "/foo/"),
+        ("/foo/..", "/"),
+        ("/foo/../bar", "/bar"),
+        ("/a/b/../../c", "/c"),
+        ("/../../etc/passwd", "/etc/passwd"),  # never above the root
+        ("/..", "/"),
+        ("/./", "/"),
+        ("/.well-known/acme-challenge/x", "/.well-known/acme-challenge/x"),
+        ("/foo..bar/..baz", "/foo..bar/..baz"),
+        ("/%41%62c", "/Abc"),  # unreserved characters are decoded
+        ("/a%7eb%2D", "/a~b-"),
+        ("/a%20b", "/a%20b"),  # others are kept, hex upper-cased
+        ("/a%3fb", "/a%3Fb"),
+        ("/caf%C3%A9", "/caf%C3%A9"),
+        ("/%61pi/../admin", "/admin"),
+    ],
+)
+def test_canonical_form(raw: str, expected: str) -> None:
+    assert canonical_path(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "/foo%2fbar",
+        "/foo%2Fbar",
+        "/foo%5cbar",
+        "/foo%5Cbar",
+        "/foo%00",
+        "/%2e%2e/admin",
+        "/%2E/x",
+        "/.%2e/x",
+        "/foo\\bar",
+        "/bad%zz",
+        "/bad%4",
+        "/bad%",
+        "foo",
+        "*",
+        "/a\x00b",
+        "/a\nb",
+    ],
+)
+def test_ambiguous_or_malformed_paths_are_refused(raw: str) -> None:
+    assert canonical_path(raw) is None
+
+
+def test_canonical_path_is_idempotent() -> None:
+    for raw in ["/a//b/../c/./d/", "/%41/%7e", "/x/%20/y"]:
+        once = canonical_path(raw)
+        assert once is not None
+        assert canonical_path(once) == once
