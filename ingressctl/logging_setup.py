@@ -104,7 +104,8 @@ class TextFormatter(logging.Formatter):
     """`2026-01-02T03:04:05.678Z INFO  ingressctl.server: reloaded routes=12 provider=kubernetes`."""
 
     def format(self, record: logging.LogRecord) -> str:
-        message = redact(record.getMessage())
+        # One record, one line: a newline in a message (from input text) must not forge another record.
+        message = redact(record.getMessage()).rstrip("\n").replace("\r", "\\r").replace("\n", "\\n")
         line = f"{_timestamp(record.created)} {record.levelname:<5} {record.name}: {message}"
         fields = _fields(record)
         if fields:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,7 @@ from ingressctl.model import (
 from ingressctl.model.config import EntryPoint, EntryPointAuth, EntryPointRedirect, EntryPointTLS
 from ingressctl.providers.base import ProviderStatus
 from ingressctl.security.htpasswd import apr1
+from tests.api.browser import Browser, Page
 
 # Strings that must never appear in any API response.
 TOKEN = "tok-3f9c1e2a7b5d4c8e9f0a1b2c3d4e5f60"
@@ -301,3 +302,22 @@ ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 @pytest.fixture
 async def api_client(aiohttp_client: ClientFactory, view: FakeView, metrics: Metrics) -> TestClient[Any, Any]:
     return await aiohttp_client(build_api_app(view, metrics, auth=None, insecure=False))
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium for the whole session (it takes a second to start)."""
+    chromium = Browser()
+    try:
+        yield chromium
+    finally:
+        chromium.close()
+
+
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    tab = await Page.open(browser)
+    try:
+        yield tab
+    finally:
+        await tab.close()

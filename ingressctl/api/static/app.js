@@ -117,8 +117,8 @@ function renderRouters(routers, words) {
   const rows = shown.map((r) => el("tr", { "data-router": r.id, class: "status-" + r.status },
     el("td", {}, badge(r.status)),
     el("td", { class: "host" }, r.default_backend && !r.host ? "(default backend)" : (r.host || "*")),
-    el("td", { class: "mono" }, r.path || "/"),
-    el("td", {}, r.path_type),
+    el("td", { class: "mono" }, r.default_backend ? "—" : (r.path || "/")),
+    el("td", {}, r.default_backend ? "default backend" : r.path_type),
     el("td", { class: "mono" }, r.service),
     el("td", {}, r.middlewares.join(", ")),
     el("td", {}, r.tls || "—"),
@@ -158,7 +158,7 @@ function renderCertificates(certs) {
       c.sans.length ? el("div", { class: "muted small" }, c.sans.join(", ")) : null),
     el("td", {}, c.issuer),
     el("td", { title: c.origin }, c.source),
-    el("td", {}, c.not_after.slice(0, 10)),
+    el("td", { class: "nowrap", title: c.not_after }, c.not_after.slice(0, 10)),
     el("td", { class: "num " + (c.days_left < 0 ? "err" : c.days_left < 14 ? "warn" : "") }, c.days_left),
     el("td", { class: "problems" }, c.problems.join("; "))));
   fillBody("certificates", rows, "No certificates.");
@@ -179,7 +179,7 @@ function renderEntrypoints(eps) {
     el("td", { class: "mono" }, e.address),
     el("td", {}, e.tls ? "TLS " + e.tls_min_version + "+" : "—"),
     el("td", {}, e.redirect ? "→ " + e.redirect : "—"),
-    el("td", {}, e.auth ? "basic (" + e.auth.users + " users)" : "—"),
+    el("td", {}, e.auth ? "basic, " + e.auth.users + (e.auth.users === 1 ? " user" : " users") : "—"),
     el("td", { class: "num" }, e.open_connections))), "No entrypoints.");
 }
 

@@ -1,0 +1,159 @@
+"""The dashboard in a real headless Chromium: it loads, shows routers, filters, and follows changes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from aiohttp.test_utils import TestServer
+
+from ingressctl.api import Metrics, build_api_app
+from ingressctl.model import Diagnostic, ObjectRef, Severity
+from tests.api.browser import Page
+from tests.api.conftest import SECRET_MARKERS, FakeView, make_route
+
+SCREENSHOT = Path("/tmp/ingressctl-dashboard.png")
+
+ROUTER_HOSTS = (
+    "[...document.querySelectorAll('#routers tbody tr[data-router]')].map(r => r.children[1].textContent)"
+)
+VISIBLE_ROUTERS = (
+    "[...document.querySelectorAll('#routers tbody tr[data-router]')].map(r => r.dataset.router)"
+)
+VISIBLE_SERVICES = (
+    "[...document.querySelectorAll('#services tbody tr[data-service]')].map(r => r.dataset.service)"
+)
+
+
+async def open_dashboard(aiohttp_server: Any, page: Page, view: FakeView, path: str = "/") -> TestServer:
+    server: TestServer = await aiohttp_server(build_api_app(view, Metrics(view), auth=None, insecure=False))
+    await page.goto(str(server.make_url(path)))
+    await page.wait_for("document.body.dataset.loaded === 'true'")
+    return server
+
+
+async def test_dashboard_shows_routers_services_certificates_and_providers(
+    aiohttp_server: Any, page: Page, view: FakeView
+) -> None:
+    await open_dashboard(aiohttp_server, page, view, "/dashboard/")
+    hosts = await page.eval(ROUTER_HOSTS)
+    assert sorted(hosts) == sorted(
+        ["shop.example.com", "shop.example.com", "*.blog.example.org", "ghost.example.com", "*",
+         "(default backend)"]
+    )  # fmt: skip
+    ghost = await page.eval("document.querySelector('tr[data-router=\"default/ghost#0.0\"]').textContent")
+    assert "error" in ghost and "service-not-found" in ghost and "IC301" in ghost
+    shop_service = await page.eval(
+        "document.querySelector('tr[data-service=\"default/shop:80\"]').textContent"
+    )
+    assert "10.0.0.1:8080" in shop_service and "w3 · 75%" in shop_service
+    certs = await page.eval("document.querySelector('#certificates tbody').textContent")
+    assert "www.shop.example.com" in certs and "CN=Pebble Intermediate CA" in certs
+    providers = await page.eval("document.querySelector('#providers tbody').textContent")
+    assert "kubernetes" in providers and "unhealthy" in providers
+    assert await page.eval("document.getElementById('ready').textContent") == "ready"
+    text = await page.eval("document.body.innerText")
+    for marker in SECRET_MARKERS:
+        assert marker not in text
+    assert page.console_errors == []
+
+
+async def test_search_box_filters_routers_and_services(
+    aiohttp_server: Any, page: Page, view: FakeView
+) -> None:
+    await open_dashboard(aiohttp_server, page, view)
+    await page.type_into("#search", "shop")
+    routers = await page.wait_for(f"(r => r.length === 2 && r)({VISIBLE_ROUTERS})")
+    assert sorted(routers) == ["default/shop#0.0", "default/shop#0.1"]
+    assert sorted(await page.eval(VISIBLE_SERVICES)) == ["default/shop-api:80", "default/shop:80"]
+    assert await page.eval("document.getElementById('routers-count').textContent") == "2 of 6"
+    # Several words must all match; a status is searchable too.
+    await page.eval(
+        "(s => { s.value = ''; s.dispatchEvent(new Event('input')); })(document.getElementById('search'))"
+    )
+    await page.type_into("#search", "error ghost")
+    assert await page.wait_for(f"(r => r.length === 1 && r)({VISIBLE_ROUTERS})") == ["default/ghost#0.0"]
+    await page.eval(
+        "(s => { s.value = ''; s.dispatchEvent(new Event('input')); })(document.getElementById('search'))"
+    )
+    await page.type_into("#search", "no-such-thing")
+    assert await page.wait_for("document.querySelector('#routers tbody').textContent") == (
+        "No router matches the filter."
+    )
+
+
+async def test_page_follows_a_configuration_change_without_reloading(
+    aiohttp_server: Any, page: Page, view: FakeView
+) -> None:
+    await open_dashboard(aiohttp_server, page, view)
+    await page.type_into("#search", "example")
+    await page.wait_for(f"{VISIBLE_ROUTERS}.length === 4")
+    await page.eval("window.__sameDocument = true")
+    # The server applies a new configuration: a route appears, one goes away, a finding is fixed.
+    view.routes = [
+        *[r for r in view.routes if r.id != "default/ghost#0.0"],
+        make_route("default", "docs", "0.0", "docs.example.com", "/", "docs"),
+    ]
+    view.diagnostics_ = [d for d in view.diagnostics_ if d.code != "IC301"]
+    routers = await page.wait_for(f"(r => r.includes('default/docs#0.0') && r)({VISIBLE_ROUTERS})", timeout=6)
+    assert "default/ghost#0.0" not in routers
+    assert await page.eval("window.__sameDocument") is True  # updated in place, no reload
+    assert await page.eval("document.getElementById('search').value") == "example"  # the filter stayed
+    # A failed reload shows a banner, and the page keeps the last good table.
+    view.error = "compile failed: Ingress default/bad: invalid host"
+    banner = await page.wait_for(
+        "!document.getElementById('banner').hidden && document.getElementById('banner').textContent"
+    )
+    assert "still serving the previous configuration" in banner
+
+
+async def test_untrusted_text_is_shown_as_text_not_markup(
+    aiohttp_server: Any, page: Page, view: FakeView
+) -> None:
+    payload = '<img src=x onerror="window.__xss=1"><b>bold</b>'
+    view.diagnostics_ = [
+        Diagnostic(
+            "IC999",
+            Severity.WARNING,
+            "Ingress default/shop: " + payload,
+            object=ObjectRef("Ingress", "default", "shop"),
+        )
+    ]
+    await open_dashboard(aiohttp_server, page, view)
+    cell = await page.eval(
+        "document.querySelector('tr[data-router=\"default/shop#0.0\"] td.problems').textContent"
+    )
+    assert payload in cell
+    assert await page.eval("document.querySelectorAll('#routers img, #routers b').length") == 0
+    assert await page.eval("window.__xss === undefined") is True
+
+
+async def test_accessible_structure_dark_mode_and_screenshot(
+    aiohttp_server: Any, page: Page, view: FakeView
+) -> None:
+    await page.send(
+        "Emulation.setDeviceMetricsOverride", width=1400, height=1100, deviceScaleFactor=1, mobile=False
+    )
+    await open_dashboard(aiohttp_server, page, view)
+    assert (
+        await page.eval("document.querySelector('label[for=search]').textContent")
+        == "Filter routers and services"
+    )
+    assert (
+        await page.eval("[...document.querySelectorAll('thead th')].every(th => th.scope === 'col')") is True
+    )
+    assert await page.eval("document.documentElement.lang") == "en"
+    light = await page.eval("getComputedStyle(document.body).backgroundColor")
+    await page.send(
+        "Emulation.setEmulatedMedia", features=[{"name": "prefers-color-scheme", "value": "dark"}]
+    )
+    dark = await page.wait_for(
+        f"(c => c !== {json.dumps(light)} && c)(getComputedStyle(document.body).backgroundColor)"
+    )
+    assert light == "rgb(246, 247, 249)" and dark == "rgb(15, 18, 22)"
+    await page.send(
+        "Emulation.setEmulatedMedia", features=[{"name": "prefers-color-scheme", "value": "light"}]
+    )
+    await page.screenshot(SCREENSHOT)
+    assert SCREENSHOT.stat().st_size > 10_000
