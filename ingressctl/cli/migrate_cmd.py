@@ -1,10 +1,130 @@
-"""`ingressctl migrate` (being built)."""
+"""`ingressctl migrate`: rewrite v1beta1 Ingresses into networking.k8s.io/v1, keeping comments and order.
+
+Exit codes: 0 migrated (or nothing needed migrating), 1 a document could not be parsed and was
+left as it was, 2 unreadable input or a bad combination of flags.
+"""
 
 from __future__ import annotations
 
+import difflib
+import os
+import sys
+import tempfile
+
 import typer
+
+from ingressctl.manifests.loader import STDIN, STDIN_NAME, decode, discover, read_text
+from ingressctl.manifests.migrate import Migration, migrate_text
+from ingressctl.model import InputError, UsageError
 
 
 def register(app: typer.Typer) -> None:
     """Add the command to the app."""
-    _ = app
+    app.command("migrate")(migrate)
+
+
+def migrate(
+    paths: list[str] = typer.Argument(
+        ..., help="Manifest files or directories (*.yaml, *.yml, *.json); - for stdin."
+    ),
+    in_place: bool = typer.Option(
+        False, "--in-place", "-i", help="Rewrite the files instead of printing the result."
+    ),
+    diff: bool = typer.Option(
+        False, "--diff", help="Print a unified diff of the changes instead of the YAML."
+    ),
+) -> None:
+    """Rewrite extensions/v1beta1 and networking.k8s.io/v1beta1 Ingresses into networking.k8s.io/v1.
+
+    serviceName/servicePort become service.name and port.number (or port.name), backend becomes
+    defaultBackend, and paths without pathType get ImplementationSpecific, which keeps the v1beta1
+    matching exactly. Comments, key order and every other document are kept as they are.
+    """
+    if in_place and STDIN in paths:
+        raise UsageError("--in-place cannot rewrite stdin; drop --in-place or name the files")
+    inputs = _read_inputs(paths)
+    results = [(name, text, migrate_text(text, name)) for name, text in inputs]
+    changed = [item for item in results if item[2].modified]
+    if diff:
+        for name, before, migration in changed:
+            sys.stdout.write(_unified_diff(name, before, migration.text))
+    elif not in_place:
+        _print_all(results)
+    if in_place:
+        for name, _, migration in changed:
+            _write_atomically(name, migration.text)
+    _report(results, in_place=in_place)
+    if any(migration.problems for _, _, migration in results):
+        raise typer.Exit(1)
+
+
+def _read_inputs(paths: list[str]) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for path in paths:
+        if path == STDIN:
+            try:
+                out.append((STDIN_NAME, decode(sys.stdin.buffer.read(), STDIN_NAME)))
+            except OSError as exc:
+                raise InputError(f"{STDIN_NAME}: cannot be read ({exc})") from exc
+        elif os.path.isdir(path):
+            out.extend((file, read_text(file)) for file in discover(path))
+        elif os.path.exists(path):
+            out.append((path, read_text(path)))
+        else:
+            raise InputError(f"{path}: no such file or directory")
+    return out
+
+
+def _print_all(results: list[tuple[str, str, Migration]]) -> None:
+    several = len(results) > 1
+    for index, (name, _, migration) in enumerate(results):
+        text = migration.text
+        if several:
+            if index and not text.startswith("---"):
+                sys.stdout.write("---\n")
+            sys.stdout.write(f"# Source: {name}\n")
+        sys.stdout.write(text)
+        if text and not text.endswith("\n"):
+            sys.stdout.write("\n")
+
+
+def _unified_diff(name: str, before: str, after: str) -> str:
+    lines = difflib.unified_diff(
+        before.splitlines(keepends=True),
+        after.splitlines(keepends=True),
+        fromfile=f"a/{name}",
+        tofile=f"b/{name}",
+    )
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+
+
+def _write_atomically(path: str, text: str) -> None:
+    """Replace the file in one step, keeping its permissions: a crash never leaves half a manifest."""
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        mode = os.stat(path).st_mode & 0o7777
+        fd, temporary = tempfile.mkstemp(prefix=".ingressctl-migrate-", dir=directory)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+                handle.write(text)
+            os.chmod(temporary, mode)
+            os.replace(temporary, path)
+        except BaseException:
+            os.unlink(temporary)
+            raise
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be rewritten ({exc.strerror or exc})") from exc
+
+
+def _report(results: list[tuple[str, str, Migration]], *, in_place: bool) -> None:
+    changes = [line for _, _, migration in results for line in migration.changed]
+    for line in changes:
+        typer.echo(f"{'migrated' if in_place else 'migrates'} {line}", err=True)
+    for _, _, migration in results:
+        for problem in migration.problems:
+            typer.echo(f"warning: {problem}", err=True)
+    if not changes:
+        typer.echo(
+            "nothing to migrate: no extensions/v1beta1 or networking.k8s.io/v1beta1 Ingress in the input",
+            err=True,
+        )

@@ -1,0 +1,205 @@
+"""Service, Endpoints (core/v1) and EndpointSlice (discovery.k8s.io) → the model."""
+
+from __future__ import annotations
+
+from ingressctl.manifests.fields import Context, Fields
+from ingressctl.manifests.meta import read_meta
+from ingressctl.model import (
+    Endpoint,
+    EndpointPort,
+    Endpoints,
+    EndpointSlice,
+    EndpointSubset,
+    Service,
+    ServicePort,
+)
+
+ENDPOINT_SLICE_VERSIONS = frozenset({"discovery.k8s.io/v1", "discovery.k8s.io/v1beta1"})
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+
+_SERVICE_TYPES = frozenset({"ClusterIP", "NodePort", "LoadBalancer", "ExternalName"})
+_SERVICE_SPEC = frozenset(
+    {
+        "ports",
+        "selector",
+        "clusterIP",
+        "clusterIPs",
+        "type",
+        "externalIPs",
+        "sessionAffinity",
+        "loadBalancerIP",
+        "loadBalancerSourceRanges",
+        "externalName",
+        "externalTrafficPolicy",
+        "healthCheckNodePort",
+        "publishNotReadyAddresses",
+        "sessionAffinityConfig",
+        "ipFamilies",
+        "ipFamilyPolicy",
+        "allocateLoadBalancerNodePorts",
+        "loadBalancerClass",
+        "internalTrafficPolicy",
+        "trafficDistribution",
+        "topologyKeys",
+        "ipFamily",
+    }
+)
+_SERVICE_PORT = frozenset({"name", "protocol", "appProtocol", "port", "targetPort", "nodePort"})
+_ENDPOINT_PORT = frozenset({"name", "protocol", "appProtocol", "port"})
+_SUBSET = frozenset({"addresses", "notReadyAddresses", "ports"})
+_ADDRESS = frozenset({"ip", "hostname", "nodeName", "targetRef"})
+_SLICE_ENDPOINT = frozenset(
+    {
+        "addresses",
+        "conditions",
+        "hostname",
+        "nodeName",
+        "targetRef",
+        "zone",
+        "hints",
+        "deprecatedTopology",
+        "topology",
+    }
+)
+_CONDITIONS = frozenset({"ready", "serving", "terminating"})
+_ADDRESS_TYPES = frozenset({"IPv4", "IPv6", "FQDN"})
+
+
+def read_service(top: Fields, ctx: Context) -> Service | None:
+    meta = read_meta(top, ctx)
+    if meta is None:
+        return None
+    spec = top.mapping("spec", required="A Service needs a spec with its ports.")
+    if spec is None:
+        return Service(meta=meta)
+    spec.check_known(_SERVICE_SPEC)
+    kind = spec.string("type") or "ClusterIP"
+    if kind not in _SERVICE_TYPES:
+        spec.invalid(
+            "type",
+            f"{kind!r} is not a Service type",
+            "Use ClusterIP, NodePort, LoadBalancer or ExternalName.",
+        )
+    external_name = spec.string("externalName") or ""
+    if kind == "ExternalName" and not external_name:
+        spec.missing("externalName", "An ExternalName Service names the DNS name it stands for.")
+    ports: list[ServicePort] = []
+    for item in spec.mappings("ports"):
+        item.check_known(_SERVICE_PORT)
+        number = item.integer("port", required="Each Service port needs its port number.", port=True)
+        target_number, target_name = item.int_or_string("targetPort", required=False)
+        if number is None:
+            continue
+        ports.append(
+            ServicePort(
+                port=number,
+                name=item.string("name") or "",
+                target_port=target_number if target_number is not None else target_name,
+                protocol=item.string("protocol") or "TCP",
+            )
+        )
+    return Service(
+        meta=meta,
+        type=kind,
+        ports=tuple(ports),
+        cluster_ip=spec.string("clusterIP") or "",
+        external_name=external_name,
+    )
+
+
+def _endpoint_ports(fields: Fields) -> tuple[EndpointPort, ...]:
+    ports: list[EndpointPort] = []
+    for item in fields.mappings("ports"):
+        item.check_known(_ENDPOINT_PORT)
+        # An EndpointSlice port without a number means "all ports"; no Service uses that, so it is left out.
+        number = item.integer("port", port=True)
+        if number is None:
+            continue
+        ports.append(
+            EndpointPort(
+                port=number, name=item.string("name") or "", protocol=item.string("protocol") or "TCP"
+            )
+        )
+    return tuple(ports)
+
+
+def _target_ref(fields: Fields, namespace: str) -> str:
+    ref = fields.mapping("targetRef")
+    if ref is None:
+        return ""
+    kind = ref.string("kind") or "Pod"
+    name = ref.string("name") or ""
+    return f"{kind} {ref.string('namespace') or namespace}/{name}" if name else ""
+
+
+def read_endpoint_slice(top: Fields, ctx: Context) -> EndpointSlice | None:
+    meta = read_meta(top, ctx)
+    if meta is None:
+        return None
+    address_type = top.string("addressType", required="Write addressType: IPv4 (or IPv6, FQDN).") or "IPv4"
+    if address_type not in _ADDRESS_TYPES:
+        top.invalid("addressType", f"{address_type!r} is not an address type", "Use IPv4, IPv6 or FQDN.")
+    service_name = meta.labels.get(SERVICE_NAME_LABEL, "")
+    if not service_name:
+        ctx.report(
+            "IC111",
+            top.key_loc("metadata"),
+            f"no {SERVICE_NAME_LABEL} label",
+            f"Add the label {SERVICE_NAME_LABEL}: <service> so the slice serves that Service.",
+        )
+    endpoints: list[Endpoint] = []
+    for item in top.mappings("endpoints"):
+        item.check_known(_SLICE_ENDPOINT)
+        addresses = item.strings("addresses")
+        if not item.has("addresses"):
+            item.missing("addresses", "List the endpoint's addresses.")
+        conditions = item.mapping("conditions")
+        ready = serving = terminating = None
+        if conditions is not None:
+            conditions.check_known(_CONDITIONS)
+            ready = conditions.boolean("ready")
+            serving = conditions.boolean("serving")
+            terminating = conditions.boolean("terminating")
+        endpoints.append(
+            Endpoint(
+                addresses=addresses,
+                ready=ready,
+                serving=serving,
+                terminating=terminating,
+                node_name=item.string("nodeName") or "",
+                target_ref=_target_ref(item, meta.namespace),
+            )
+        )
+    return EndpointSlice(
+        meta=meta,
+        service_name=service_name,
+        address_type=address_type,
+        ports=_endpoint_ports(top),
+        endpoints=tuple(endpoints),
+        api_version=ctx.api_version,
+    )
+
+
+def read_endpoints(top: Fields, ctx: Context) -> Endpoints | None:
+    meta = read_meta(top, ctx)
+    if meta is None:
+        return None
+    subsets: list[EndpointSubset] = []
+    for subset in top.mappings("subsets"):
+        subset.check_known(_SUBSET)
+        ready = _addresses(subset, "addresses")
+        not_ready = _addresses(subset, "notReadyAddresses")
+        subsets.append(
+            EndpointSubset(addresses=ready, not_ready_addresses=not_ready, ports=_endpoint_ports(subset))
+        )
+    return Endpoints(meta=meta, subsets=tuple(subsets))
+
+
+def _addresses(subset: Fields, key: str) -> tuple[str, ...]:
+    out: list[str] = []
+    for address in subset.mappings(key):
+        address.check_known(_ADDRESS)
+        ip = address.string("ip", required="Each address needs its ip.", allow_empty=False)
+        if ip is not None:
+            out.append(ip)
+    return tuple(out)

@@ -1,0 +1,295 @@
+"""Typed reads from one raw object, every problem becoming a Diagnostic at the right place.
+
+`Fields` is a view on one mapping of a raw object (a `PosDict` from a file or a plain dict from
+the API) together with its dotted path, so a message reads
+`Ingress default/web: spec.rules[0].http.paths[0].backend.service.port.number: ...`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from ingressctl.manifests.codes import SEVERITIES
+from ingressctl.manifests.positioned import key_pos, value_pos
+from ingressctl.model import Diagnostic, Location, ObjectRef
+
+
+def type_name(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "a number"
+    if isinstance(value, float):
+        return "a decimal number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
+
+
+class Context:
+    """What every read of one object shares: the file, the object's name, the findings so far."""
+
+    __slots__ = ("api_version", "diags", "file", "kind", "label", "origin", "ref", "strict")
+
+    def __init__(self, kind: str, api_version: str, origin: Location | None, *, strict: bool) -> None:
+        self.kind = kind
+        self.api_version = api_version
+        self.origin = origin
+        self.file = origin.file if origin is not None else ""
+        self.strict = strict
+        self.label = kind
+        self.ref: ObjectRef | None = None
+        self.diags: list[Diagnostic] = []
+
+    def name_object(self, namespace: str, name: str) -> None:
+        self.ref = ObjectRef(self.kind, namespace, name)
+        self.label = str(self.ref)
+
+    def loc(self, pos: tuple[int, int] | None) -> Location | None:
+        if pos is None or not self.file:
+            return self.origin
+        return Location(self.file, pos[0], pos[1])
+
+    def report(
+        self,
+        code: str,
+        location: Location | None,
+        message: str,
+        hint: str,
+        related: tuple[Location, ...] = (),
+    ) -> None:
+        self.diags.append(
+            Diagnostic(
+                code,
+                SEVERITIES[code],
+                f"{self.label}: {message}",
+                location=location,
+                hint=hint,
+                object=self.ref,
+                related=related,
+            )
+        )
+
+
+class Fields:
+    """One mapping of the raw object."""
+
+    __slots__ = ("ctx", "location", "path", "raw")
+
+    def __init__(self, ctx: Context, raw: Mapping[str, Any], path: str, location: Location | None) -> None:
+        self.ctx = ctx
+        self.raw = raw
+        self.path = path
+        self.location = location
+
+    def sub(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def value_loc(self, key: str) -> Location | None:
+        pos = value_pos(self.raw, key)
+        return self.ctx.loc(pos) if pos is not None else self.location
+
+    def key_loc(self, key: str) -> Location | None:
+        pos = key_pos(self.raw, key)
+        return self.ctx.loc(pos) if pos is not None else self.location
+
+    def has(self, key: str) -> bool:
+        return self.raw.get(key) is not None
+
+    # ------------------------------------------------------------ presence and shape
+
+    def check_known(self, known: frozenset[str], hints: Mapping[str, str] | None = None) -> list[str]:
+        """Report keys this mapping may not have (only when reading files strictly); return them."""
+        if not self.ctx.strict:
+            return []
+        unknown = [key for key in self.raw if key not in known]
+        for key in unknown:
+            hint = (hints or {}).get(key)
+            if hint is None:
+                close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+                if close:
+                    hint = f"Did you mean {close[0]!r}?"
+                else:
+                    hint = f"Known fields here: {', '.join(sorted(known))}."
+            self.ctx.report("IC103", self.key_loc(key), f"{self.sub(key)}: unknown field {key!r}", hint)
+        return unknown
+
+    def missing(self, key: str, hint: str) -> None:
+        self.ctx.report("IC101", self.location, f"{self.sub(key)}: required field is missing", hint)
+
+    def wrong_type(self, key: str, value: object, expected: str, hint: str) -> None:
+        self.ctx.report(
+            "IC102",
+            self.value_loc(key),
+            f"{self.sub(key)}: expected {expected}, found {type_name(value)}"
+            + (f" ({value!r})" if isinstance(value, str | int | float) else ""),
+            hint,
+        )
+
+    def invalid(self, key: str, message: str, hint: str) -> None:
+        self.ctx.report("IC109", self.value_loc(key), f"{self.sub(key)}: {message}", hint)
+
+    # ------------------------------------------------------------ typed reads
+
+    def string(self, key: str, *, required: str | None = None, allow_empty: bool = True) -> str | None:
+        """The string at `key`; `required` is the hint given when it is missing."""
+        value = self.raw.get(key)
+        if value is None:
+            if required is not None:
+                self.missing(key, required)
+            return None
+        if not isinstance(value, str):
+            quoted = _yaml_text(value)
+            self.wrong_type(key, value, "a string", f'Quote the value: {key}: "{quoted}".')
+            return None
+        if not allow_empty and value == "":
+            self.invalid(key, "must not be empty", required or "Give it a value.")
+            return None
+        return value
+
+    def integer(self, key: str, *, required: str | None = None, port: bool = False) -> int | None:
+        value = self.raw.get(key)
+        if value is None:
+            if required is not None:
+                self.missing(key, required)
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, str) and value.strip().isdigit():
+                hint = f"Write {value.strip()} without quotes: a quoted number is a string."
+            else:
+                hint = "Write a whole number."
+            self.wrong_type(key, value, "a number", hint)
+            return None
+        if port and not 1 <= value <= 65535:
+            self.invalid(key, f"port {value} is outside 1-65535", "Use a port between 1 and 65535.")
+            return None
+        return value
+
+    def int_or_string(self, key: str, *, required: bool) -> tuple[int | None, str | None]:
+        """An IntOrString port: a number, or the name of a port; a quoted number is a mistake."""
+        value = self.raw.get(key)
+        if value is None:
+            if required:
+                self.missing(key, f"Give the port: {key}: 80 or {key}: http.")
+            return None, None
+        if isinstance(value, str):
+            if value.isdigit():
+                self.wrong_type(
+                    key,
+                    value,
+                    "a number or a port name",
+                    f"Write {value} without quotes: a quoted number is read as a port name.",
+                )
+                return None, None
+            if not value:
+                self.invalid(key, "must not be empty", "Write the port number or the port's name.")
+                return None, None
+            return None, value
+        return self.integer(key, port=True), None
+
+    def boolean(self, key: str) -> bool | None:
+        value = self.raw.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, bool):
+            self.wrong_type(key, value, "true or false", "Write true or false without quotes.")
+            return None
+        return value
+
+    def mapping(self, key: str, *, required: str | None = None) -> Fields | None:
+        value = self.raw.get(key)
+        if value is None:
+            if required is not None:
+                self.missing(key, required)
+            return None
+        if not isinstance(value, Mapping):
+            self.wrong_type(key, value, "a mapping", f"Write {key} as a mapping of fields (key: value).")
+            return None
+        return Fields(self.ctx, value, self.sub(key), self.value_loc(key))
+
+    def items(self, key: str, *, required: str | None = None) -> list[Any] | None:
+        value = self.raw.get(key)
+        if value is None:
+            if required is not None:
+                self.missing(key, required)
+            return None
+        if not isinstance(value, list):
+            self.wrong_type(
+                key, value, "a list", f"Write {key} as a list (each item on a line starting with '- ')."
+            )
+            return None
+        return value
+
+    def mappings(self, key: str, *, required: str | None = None) -> Iterator[Fields]:
+        """Each item of the list at `key` that is a mapping (others are reported)."""
+        items = self.items(key, required=required)
+        if items is None:
+            return
+        for index, item in enumerate(items):
+            path = f"{self.sub(key)}[{index}]"
+            location = (
+                self.ctx.loc(value_pos(items, index)) if value_pos(items, index) else self.value_loc(key)
+            )
+            if not isinstance(item, Mapping):
+                self.ctx.report(
+                    "IC102",
+                    location,
+                    f"{path}: expected a mapping, found {type_name(item)}",
+                    "Each item of this list is a mapping of fields.",
+                )
+                continue
+            yield Fields(self.ctx, item, path, location)
+
+    def strings(self, key: str) -> tuple[str, ...]:
+        """A list of strings (items of another type are reported and left out)."""
+        items = self.items(key)
+        if items is None:
+            return ()
+        out: list[str] = []
+        for index, item in enumerate(items):
+            if isinstance(item, str):
+                out.append(item)
+                continue
+            pos = value_pos(items, index)
+            self.ctx.report(
+                "IC102",
+                self.ctx.loc(pos) if pos else self.value_loc(key),
+                f"{self.sub(key)}[{index}]: expected a string, found {type_name(item)}",
+                f'Quote the value: "{_yaml_text(item)}".',
+            )
+        return tuple(out)
+
+    def string_map(self, key: str) -> tuple[dict[str, str], dict[str, Location]]:
+        """A map of strings (labels, annotations) and where each key stands."""
+        sub = self.mapping(key)
+        if sub is None:
+            return {}, {}
+        values: dict[str, str] = {}
+        locations: dict[str, Location] = {}
+        for name, value in sub.raw.items():
+            if not isinstance(value, str):
+                sub.wrong_type(name, value, "a string", f'Quote the value: {name}: "{_yaml_text(value)}".')
+                continue
+            values[name] = value
+            location = sub.key_loc(name)
+            if location is not None:
+                locations[name] = location
+        return values, locations
+
+
+def _yaml_text(value: object) -> str:
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return ""
+    return str(value)

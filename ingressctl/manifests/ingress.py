@@ -1,0 +1,242 @@
+"""Ingress (extensions/v1beta1, networking.k8s.io/v1beta1 and v1) and IngressClass → the model."""
+
+from __future__ import annotations
+
+from ingressctl.manifests.fields import Context, Fields
+from ingressctl.manifests.meta import read_meta
+from ingressctl.model import (
+    Ingress,
+    IngressBackend,
+    IngressClass,
+    IngressPath,
+    IngressRule,
+    IngressTLS,
+    PathType,
+)
+
+V1 = "networking.k8s.io/v1"
+LEGACY_VERSIONS = frozenset({"extensions/v1beta1", "networking.k8s.io/v1beta1"})
+INGRESS_VERSIONS = LEGACY_VERSIONS | {V1}
+INGRESS_CLASS_VERSIONS = frozenset({V1, "networking.k8s.io/v1beta1"})
+
+_MIGRATE = "`ingressctl migrate` rewrites a v1beta1 Ingress into networking.k8s.io/v1."
+_SPEC_V1 = frozenset({"ingressClassName", "defaultBackend", "rules", "tls"})
+_SPEC_LEGACY = frozenset({"ingressClassName", "backend", "rules", "tls"})
+_RULE = frozenset({"host", "http"})
+_HTTP = frozenset({"paths"})
+_PATH = frozenset({"path", "pathType", "backend"})
+_BACKEND_V1 = frozenset({"service", "resource"})
+_BACKEND_LEGACY = frozenset({"serviceName", "servicePort", "resource"})
+_SERVICE = frozenset({"name", "port"})
+_PORT = frozenset({"number", "name"})
+_RESOURCE = frozenset({"apiGroup", "kind", "name"})
+_TLS = frozenset({"hosts", "secretName"})
+
+_V1_HINTS = {
+    "backend": f"networking.k8s.io/v1 calls it defaultBackend. {_MIGRATE}",
+    "serviceName": f"networking.k8s.io/v1 writes service: {{name: ..., port: {{number: ...}}}}. {_MIGRATE}",
+    "servicePort": f"networking.k8s.io/v1 writes service: {{name: ..., port: {{number: ...}}}}. {_MIGRATE}",
+}
+_LEGACY_HINTS = {
+    "defaultBackend": "v1beta1 calls it backend; defaultBackend is the networking.k8s.io/v1 name.",
+    "service": "v1beta1 writes serviceName and servicePort; service: {name, port} is the v1 form.",
+}
+_PATH_TYPES = {t.value: t for t in PathType}
+
+
+def read_ingress(top: Fields, ctx: Context) -> Ingress | None:
+    v1 = ctx.api_version == V1
+    meta = read_meta(top, ctx)
+    if meta is None:
+        return None
+    spec = top.mapping("spec", required="An Ingress needs a spec with rules or a defaultBackend.")
+    if spec is None:
+        return Ingress(meta=meta, api_version=ctx.api_version)
+    spec.check_known(_SPEC_V1 if v1 else _SPEC_LEGACY, _V1_HINTS if v1 else _LEGACY_HINTS)
+    default_key = "defaultBackend" if v1 else "backend"
+    default_fields = spec.mapping(default_key)
+    default_backend = _backend(default_fields, v1) if default_fields is not None else None
+    rules = tuple(_rule(item, v1) for item in spec.mappings("rules"))
+    if not spec.has("rules") and default_fields is None:
+        spec.missing("rules", f"An Ingress needs rules, or a {default_key} that receives every request.")
+    tls: list[IngressTLS] = []
+    for item in spec.mappings("tls"):
+        item.check_known(_TLS)
+        tls.append(IngressTLS(item.strings("hosts"), item.string("secretName"), location=item.location))
+    return Ingress(
+        meta=meta,
+        api_version=ctx.api_version,
+        ingress_class_name=spec.string("ingressClassName", allow_empty=False),
+        default_backend=default_backend,
+        rules=rules,
+        tls=tuple(tls),
+    )
+
+
+def _rule(rule: Fields, v1: bool) -> IngressRule:
+    rule.check_known(_RULE)
+    host = rule.string("host")
+    http = rule.mapping("http")
+    paths: list[IngressPath] = []
+    if http is not None:
+        http.check_known(_HTTP)
+        items = http.items("paths", required="Under http, list the paths this host serves.")
+        if items is not None and not items:
+            http.invalid("paths", "must list at least one path", "List at least one path, or remove http.")
+        paths = [_path(item, v1) for item in http.mappings("paths")]
+    return IngressRule(
+        host=host if host else None,
+        paths=tuple(paths),
+        location=rule.location,
+        host_location=rule.value_loc("host") if host else None,
+    )
+
+
+def _path(item: Fields, v1: bool) -> IngressPath:
+    item.check_known(_PATH)
+    path = item.string("path")
+    path_type: PathType | None = None
+    raw_type = item.string("pathType")
+    if raw_type is not None:
+        path_type = _PATH_TYPES.get(raw_type)
+        if path_type is None:
+            item.ctx.report(
+                "IC106",
+                item.value_loc("pathType"),
+                f"{item.sub('pathType')}: {raw_type!r} is not a path type",
+                "Use Exact, Prefix or ImplementationSpecific (case matters).",
+            )
+    elif v1 and not item.has("pathType"):
+        item.ctx.report(
+            "IC104",
+            item.location,
+            f"{item.sub('pathType')}: required in networking.k8s.io/v1",
+            "Add pathType: Prefix (whole path segments) or ImplementationSpecific (the v1beta1 behaviour).",
+        )
+    if path:
+        if not path.startswith("/"):
+            item.ctx.report(
+                "IC105",
+                item.value_loc("path"),
+                f"{item.sub('path')}: {path!r} does not start with '/'",
+                f"Write the path as an absolute path: /{path.lstrip('/')}.",
+            )
+    elif path_type in (PathType.EXACT, PathType.PREFIX):
+        item.ctx.report(
+            "IC105",
+            item.value_loc("path") if item.has("path") else item.location,
+            f"{item.sub('path')}: pathType {path_type.value} needs a path starting with '/'",
+            "Write path: / to match every request.",
+        )
+    backend_fields = item.mapping(
+        "backend", required="Every path needs a backend (the Service it routes to)."
+    )
+    backend = (
+        _backend(backend_fields, v1) if backend_fields is not None else IngressBackend(location=item.location)
+    )
+    return IngressPath(path=path or "", path_type=path_type, backend=backend, location=item.location)
+
+
+def _backend(fields: Fields, v1: bool) -> IngressBackend:
+    unknown = fields.check_known(_BACKEND_V1 if v1 else _BACKEND_LEGACY, _V1_HINTS if v1 else _LEGACY_HINTS)
+    resource = fields.mapping("resource")
+    resource_kind = resource_name = None
+    if resource is not None:
+        resource.check_known(_RESOURCE)
+        resource_kind = resource.string("kind", required="A resource backend names its kind.")
+        resource_name = resource.string("name", required="A resource backend names its object.")
+    if v1:
+        return _backend_v1(
+            fields, resource_kind, resource_name, legacy_used=bool(set(unknown) & set(_V1_HINTS))
+        )
+    return _backend_legacy(fields, resource_kind, resource_name)
+
+
+def _backend_v1(
+    fields: Fields, resource_kind: str | None, resource_name: str | None, *, legacy_used: bool
+) -> IngressBackend:
+    service = fields.mapping("service")
+    if service is not None and fields.has("resource"):
+        fields.ctx.report(
+            "IC112",
+            fields.location,
+            f"{fields.path}: has both service and resource",
+            "A backend is either a service or a resource; remove one.",
+        )
+    if service is None:
+        if not fields.has("resource") and not fields.has("service") and not legacy_used:
+            fields.missing(
+                "service", "Name the Service and its port: service: {name: web, port: {number: 80}}."
+            )
+        return IngressBackend(
+            resource_kind=resource_kind, resource_name=resource_name, location=fields.location
+        )
+    service.check_known(_SERVICE)
+    name = service.string(
+        "name", required="Name the Service this backend sends requests to.", allow_empty=False
+    )
+    port = service.mapping(
+        "port", required="Give the Service port: port: {number: 80} or port: {name: http}."
+    )
+    number = port_name = None
+    port_location = service.location
+    if port is not None:
+        port.check_known(_PORT)
+        number = port.integer("number", port=True)
+        port_name = port.string("name", allow_empty=False)
+        if port.has("number") and port.has("name"):
+            port.ctx.report(
+                "IC112",
+                port.location,
+                f"{port.path}: has both number and name",
+                "Give the port either by number or by name, not both.",
+            )
+        elif not port.has("number") and not port.has("name"):
+            port.missing("number", "Write port: {number: 80} or port: {name: http}.")
+        key = "number" if port.has("number") else "name"
+        port_location = port.value_loc(key)
+    return IngressBackend(
+        service_name=name,
+        port_number=number,
+        port_name=port_name,
+        resource_kind=resource_kind,
+        resource_name=resource_name,
+        location=fields.location,
+        port_location=port_location,
+    )
+
+
+def _backend_legacy(fields: Fields, resource_kind: str | None, resource_name: str | None) -> IngressBackend:
+    if fields.has("resource") and (fields.has("serviceName") or fields.has("servicePort")):
+        fields.ctx.report(
+            "IC112",
+            fields.location,
+            f"{fields.path}: has both serviceName and resource",
+            "A backend is either a service or a resource; remove one.",
+        )
+    if fields.has("resource") and not fields.has("serviceName"):
+        return IngressBackend(
+            resource_kind=resource_kind, resource_name=resource_name, location=fields.location
+        )
+    required = None if fields.has("service") else "Name the Service this backend sends requests to."
+    name = fields.string("serviceName", required=required, allow_empty=False)
+    number, port_name = fields.int_or_string("servicePort", required=required is not None)
+    return IngressBackend(
+        service_name=name,
+        port_number=number,
+        port_name=port_name,
+        location=fields.location,
+        port_location=fields.value_loc("servicePort") if fields.has("servicePort") else fields.location,
+    )
+
+
+def read_ingress_class(top: Fields, ctx: Context) -> IngressClass | None:
+    meta = read_meta(top, ctx, namespaced=False)
+    if meta is None:
+        return None
+    spec = top.mapping("spec")
+    controller = ""
+    if spec is not None:
+        spec.check_known(frozenset({"controller", "parameters"}))
+        controller = spec.string("controller") or ""
+    return IngressClass(meta=meta, controller=controller, api_version=ctx.api_version)

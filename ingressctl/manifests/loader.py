@@ -1,0 +1,243 @@
+"""Files, directories and stdin → one Snapshot, with every finding as a Diagnostic.
+
+Only inputs that cannot be read at all (a missing path, a permission problem, bytes that are not
+text) raise `InputError`; everything wrong inside a file is a Diagnostic, and the other objects
+still load.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from ingressctl.manifests.objects import is_list, item_origin, list_items, normalise, not_a_mapping
+from ingressctl.manifests.positioned import FieldIndex
+from ingressctl.manifests.yamlread import read_documents
+from ingressctl.model import (
+    Diagnostic,
+    Endpoints,
+    EndpointSlice,
+    Ingress,
+    IngressClass,
+    InputError,
+    Location,
+    ObjectRef,
+    Secret,
+    Service,
+    Snapshot,
+)
+
+STDIN = "-"
+STDIN_NAME = "<stdin>"
+EXTENSIONS = (".yaml", ".yml", ".json")
+
+
+@dataclass(slots=True)
+class LoadResult:
+    """What `load_paths` read."""
+
+    snapshot: Snapshot
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)  # kind -> objects of kinds ingressctl does not use
+    files: list[str] = field(default_factory=list)
+    documents: int = 0
+    # id(model object) -> where each of its fields stands (the objects live as long as the snapshot).
+    _indexes: dict[int, FieldIndex] = field(default_factory=dict, repr=False)
+
+    def index_for(self, obj: object) -> FieldIndex | None:
+        """The field locations of one object of `snapshot`."""
+        return self._indexes.get(id(obj))
+
+    def location_of(self, obj: object, *path: str | int) -> Location | None:
+        """Where a field of an object of `snapshot` stands: `location_of(ing, "spec", "rules", 0, "host")`.
+
+        Paths use the field names of the file (`serviceName` in v1beta1, `service` in v1). The answer
+        falls back to the nearest enclosing field, then to the object itself; None for unknown objects.
+        """
+        index = self._indexes.get(id(obj))
+        return index.key(*path) if index is not None else None
+
+    def objects_named(self, ref: ObjectRef) -> list[object]:
+        """Every object of `snapshot` with this kind/namespace/name (more than one when defined twice)."""
+        out: list[object] = []
+        for group in (
+            self.snapshot.ingresses,
+            self.snapshot.services,
+            self.snapshot.endpoint_slices,
+            self.snapshot.endpoints,
+            self.snapshot.secrets,
+            self.snapshot.ingress_classes,
+        ):
+            out.extend(obj for obj in group if getattr(obj, "ref", None) == ref)
+        return out
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.ingresses: list[Ingress] = []
+        self.services: list[Service] = []
+        self.slices: list[EndpointSlice] = []
+        self.endpoints: list[Endpoints] = []
+        self.secrets: list[Secret] = []
+        self.classes: list[IngressClass] = []
+        self.result = LoadResult(Snapshot())
+
+    def add_document(self, value: Any, origin: Location) -> None:
+        if value is None:
+            return  # an empty document (a stray `---`, only comments)
+        self.result.documents += 1
+        if not isinstance(value, Mapping):
+            self.result.diagnostics.append(not_a_mapping(value, origin))
+            return
+        self._add_object(value, origin, None, None)
+
+    def _add_object(
+        self, raw: Mapping[str, Any], origin: Location | None, kind: str | None, api_version: str | None
+    ) -> None:
+        if is_list(raw):
+            for item, index, item_kind, item_version in list_items(raw):
+                where = item_origin(raw, index, origin)
+                if not isinstance(item, Mapping):
+                    self.result.diagnostics.append(not_a_mapping(item, where))
+                    continue
+                self._add_object(item, where, item_kind, item_version)
+            return
+        out = normalise(raw, origin, strict=True, default_kind=kind, default_api_version=api_version)
+        self.result.diagnostics.extend(out.diagnostics)
+        if out.skipped_kind is not None:
+            self.result.skipped[out.skipped_kind] = self.result.skipped.get(out.skipped_kind, 0) + 1
+            return
+        obj = out.obj
+        if obj is None:
+            return
+        if out.index is not None:
+            self.result._indexes[id(obj)] = out.index
+        if isinstance(obj, Ingress):
+            self.ingresses.append(obj)
+        elif isinstance(obj, Service):
+            self.services.append(obj)
+        elif isinstance(obj, EndpointSlice):
+            self.slices.append(obj)
+        elif isinstance(obj, Endpoints):
+            self.endpoints.append(obj)
+        elif isinstance(obj, Secret):
+            self.secrets.append(obj)
+        elif isinstance(obj, IngressClass):
+            self.classes.append(obj)
+
+    def finish(self) -> LoadResult:
+        self.result.snapshot = Snapshot(
+            ingresses=tuple(self.ingresses),
+            services=tuple(self.services),
+            endpoint_slices=tuple(self.slices),
+            endpoints=tuple(self.endpoints),
+            secrets=tuple(self.secrets),
+            ingress_classes=tuple(self.classes),
+        )
+        self.result.diagnostics.sort(key=Diagnostic.sort_key)
+        return self.result
+
+
+def load_paths(paths: Sequence[str], stdin: TextIO | None = None) -> LoadResult:
+    """Read manifests from files, directories (recursively: *.yaml, *.yml, *.json) and `-` (stdin)."""
+    collector = _Collector()
+    for name, text in _read_inputs(paths, stdin):
+        collector.result.files.append(name)
+        docs, diags = read_documents(text, name)
+        collector.result.diagnostics.extend(diags)
+        for doc in docs:
+            collector.add_document(doc.value, doc.location)
+    return collector.finish()
+
+
+def load_text(text: str, name: str = STDIN_NAME) -> LoadResult:
+    """Read manifests from a string (tests, the API's "check this YAML" form)."""
+    collector = _Collector()
+    collector.result.files.append(name)
+    docs, diags = read_documents(text, name)
+    collector.result.diagnostics.extend(diags)
+    for doc in docs:
+        collector.add_document(doc.value, doc.location)
+    return collector.finish()
+
+
+def _read_inputs(paths: Sequence[str], stdin: TextIO | None) -> list[tuple[str, str]]:
+    """(name, text) for each file, in a stable order; every unreadable input raises before any is parsed."""
+    out: list[tuple[str, str]] = []
+    stdin_read = False
+    for path in paths:
+        if path == STDIN:
+            if not stdin_read:
+                out.append((STDIN_NAME, _read_stdin(stdin)))
+                stdin_read = True
+            continue
+        if os.path.isdir(path):
+            for file in discover(path):
+                out.append((file, read_text(file)))
+        elif os.path.exists(path):
+            out.append((path, read_text(path)))
+        else:
+            raise InputError(f"{path}: no such file or directory")
+    return out
+
+
+def discover(directory: str) -> list[str]:
+    """Manifest files under `directory`, sorted; hidden entries are skipped.
+
+    Skipping names starting with "." also skips the `..data` links of a mounted ConfigMap, which
+    would otherwise load every file twice.
+    """
+    found: list[str] = []
+
+    def fail(error: OSError) -> None:
+        raise InputError(f"{error.filename or directory}: cannot be read ({error.strerror or error})")
+
+    for root, dirs, files in os.walk(directory, onerror=fail, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if not name.startswith(".") and name.lower().endswith(EXTENSIONS):
+                found.append(os.path.join(root, name))
+    return found
+
+
+def read_text(path: str) -> str:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except IsADirectoryError as exc:
+        raise InputError(f"{path}: is a directory") from exc
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    return decode(data, path)
+
+
+def decode(data: bytes, name: str) -> str:
+    """UTF-8 (with or without BOM) or UTF-16/32 with a BOM, as YAML allows."""
+    encoding = "utf-8-sig"
+    if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        encoding = "utf-32"
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{name}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+            "save the file as UTF-8"
+        ) from exc
+
+
+def _read_stdin(stdin: TextIO | None) -> str:
+    stream = stdin if stdin is not None else sys.stdin
+    try:
+        buffer = getattr(stream, "buffer", None)
+        if buffer is not None:
+            return decode(buffer.read(), STDIN_NAME)
+        return stream.read()
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{STDIN_NAME}: not UTF-8 text; pipe UTF-8 YAML into ingressctl") from exc
+    except OSError as exc:
+        raise InputError(f"{STDIN_NAME}: cannot be read ({exc})") from exc

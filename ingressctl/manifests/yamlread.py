@@ -1,0 +1,404 @@
+"""YAML text → plain values that keep their positions, with every problem as a Diagnostic.
+
+Only PyYAML's composer is used (libyaml's when available): nodes are turned into values here, so
+nothing outside the core schema is ever constructed, alias expansion is measured before anything
+is expanded ("billion laughs" costs nothing), and duplicate keys are seen with both positions.
+
+A file is cut into documents at `---` lines before parsing (YAML forbids a document marker at
+column 0 inside any scalar), so a syntax error costs only its own document.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from ingressctl.manifests.codes import SEVERITIES
+from ingressctl.manifests.positioned import PosDict, PosList
+from ingressctl.model import Diagnostic, Location
+
+_T = "tag:yaml.org,2002:"
+STR, INT, FLOAT, BOOL, NULL = _T + "str", _T + "int", _T + "float", _T + "bool", _T + "null"
+MAP, SEQ, MERGE = _T + "map", _T + "seq", _T + "merge"
+_CORE_SCALARS = frozenset({STR, INT, FLOAT, BOOL, NULL})
+
+# Extra nodes aliases may add to a document: generous for anchors shared by many objects, far
+# below anything that hurts (a billion-laughs document asks for 10^9).
+ALIAS_SLACK = 10_000
+# Kubernetes objects nest about 10 deep; 100 leaves room for any CRD and stays far from the
+# interpreter's recursion limit.
+MAX_DEPTH = 100
+
+_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc]
+    """SafeLoader with the YAML 1.1 timestamp/value/yaml implicit tags dropped.
+
+    An unquoted `2024-01-01T00:00:00Z` stays a string, as it does when kubectl reads it.
+    """
+
+    yaml_implicit_resolvers: ClassVar[dict[Any, Any]] = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag in _CORE_SCALARS or tag == MERGE]
+        for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
+    }
+
+
+_CONSTRUCT = yaml.constructor.SafeConstructor()
+_DOC_START = re.compile(r"^---(?=[ \t\r\n]|\Z)", re.M)
+_DIRECTIVE = re.compile(r"^%", re.M)
+
+
+@dataclass(frozen=True, slots=True)
+class YamlDocument:
+    value: Any  # PosDict, PosList, a scalar, or None for an empty document
+    location: Location
+
+
+def read_documents(text: str, file: str) -> tuple[list[YamlDocument], list[Diagnostic]]:
+    """Every document of `text` that loads, and a Diagnostic for each problem found."""
+    docs: list[YamlDocument] = []
+    diags: list[Diagnostic] = []
+    for line_offset, chunk in split_documents(text):
+        _read_chunk(chunk, file, line_offset, docs, diags)
+    if diags and _looks_like_json(text, file):
+        # JSON that YAML 1.1 refuses (tabs as indentation, "\/" escapes) is still JSON.
+        try:
+            value = json.loads(text)
+        except ValueError:
+            pass
+        else:
+            return [YamlDocument(value, Location(file, 1, 1))], []
+    return docs, diags
+
+
+def _looks_like_json(text: str, file: str) -> bool:
+    return file.endswith(".json") or text.lstrip()[:1] in ("{", "[")
+
+
+def split_documents(text: str) -> Iterator[tuple[int, str]]:
+    """Cut `text` at each `---` line: (0-based line of the piece's start, the piece)."""
+    starts = [m.start() for m in _DOC_START.finditer(text)]
+    if not starts or starts[0] != 0:
+        starts.insert(0, 0)
+    if len(starts) > 1 and _DIRECTIVE.search(text, 0, starts[1]):
+        # `%YAML 1.1` belongs to the document after it.
+        del starts[1]
+    line = 0
+    previous = 0
+    for i, start in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else len(text)
+        line += text.count("\n", previous, start)
+        previous = start
+        yield line, text[start:end]
+
+
+def _read_chunk(
+    chunk: str, file: str, line_offset: int, docs: list[YamlDocument], diags: list[Diagnostic]
+) -> None:
+    loader = None
+    try:
+        loader = _Loader(chunk)
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            # Aliases need anchors: without an "&" there is nothing to measure.
+            builder = _Builder(file, line_offset, diags, measure="&" in chunk)
+            start = builder.location(node)
+            value = builder.build(node)
+            if value is not _FAILED:
+                docs.append(YamlDocument(value, start))
+    except yaml.YAMLError as exc:
+        diags.append(_syntax_diagnostic(exc, chunk, file, line_offset))
+    except RecursionError:
+        diags.append(
+            _diag(
+                "IC004",
+                "document nests too deeply to load",
+                Location(file, line_offset + 1, 1),
+                "Kubernetes objects nest about ten levels deep; check the structure of this document.",
+            )
+        )
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+def _syntax_diagnostic(exc: yaml.YAMLError, chunk: str, file: str, line_offset: int) -> Diagnostic:
+    line, column = line_offset + 1, 1
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        line, column = line_offset + mark.line + 1, mark.column + 1
+        last_line = line_offset + chunk.rstrip("\n").count("\n") + 1
+        if line > last_line:
+            # "unexpected end of the document": point at the end of its last line, not at the next `---`.
+            tail = chunk.rstrip("\n")
+            line, column = last_line, len(tail) - (tail.rfind("\n") + 1) + 1
+    elif isinstance(exc, yaml.reader.ReaderError):
+        before = chunk[: max(0, min(exc.position, len(chunk)))]
+        line = line_offset + before.count("\n") + 1
+        column = len(before) - (before.rfind("\n") + 1) + 1
+    problem = getattr(exc, "problem", None) or getattr(exc, "reason", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None)
+    context_mark = getattr(exc, "context_mark", None)
+    message = f"YAML syntax error: {problem}"
+    if context:
+        where = f" at line {line_offset + context_mark.line + 1}" if context_mark is not None else ""
+        message += f" ({context}{where})"
+    if "nesting depth" in message:
+        return _diag(
+            "IC004",
+            "document nests too deeply to load",
+            Location(file, line, column),
+            "Kubernetes objects nest about ten levels deep; check the structure of this document.",
+        )
+    return _diag("IC001", message, Location(file, line, column), _syntax_hint(message))
+
+
+def _syntax_hint(message: str) -> str:
+    if "\\t" in message or "tab" in message:
+        return "Indent YAML with spaces; tabs are not allowed."
+    if "mapping values are not allowed" in message:
+        return "A value containing ': ' needs quotes, or the indentation of this line is off."
+    if "found undefined alias" in message:
+        return "Define the anchor (&name) before using the alias (*name)."
+    if "control characters" in message or "unacceptable character" in message:
+        return "Remove the control character, or quote the value and escape it."
+    return "Check the indentation and quoting at this position; the file's other documents were still read."
+
+
+def _diag(
+    code: str, message: str, location: Location | None, hint: str, related: tuple[Location, ...] = ()
+) -> Diagnostic:
+    return Diagnostic(code, SEVERITIES[code], message, location=location, hint=hint, related=related)
+
+
+class _Failed:
+    pass
+
+
+_FAILED: Any = _Failed()
+
+
+class _TooDeep(Exception):
+    pass
+
+
+class _Builder:
+    """Turns one composed document into PosDict/PosList/scalars."""
+
+    __slots__ = ("diags", "file", "line_offset", "measure")
+
+    def __init__(self, file: str, line_offset: int, diags: list[Diagnostic], *, measure: bool = True) -> None:
+        self.measure = measure
+        self.file = file
+        self.line_offset = line_offset
+        self.diags = diags
+
+    def location(self, node: Node) -> Location:
+        mark = node.start_mark
+        return Location(self.file, self.line_offset + mark.line + 1, mark.column + 1)
+
+    def _pos(self, node: Node) -> tuple[int, int]:
+        mark = node.start_mark
+        return (self.line_offset + mark.line + 1, mark.column + 1)
+
+    def build(self, root: Node) -> Any:
+        if self.measure and (problem := self._expansion_problem(root)) is not None:
+            self.diags.append(
+                _diag(
+                    "IC003",
+                    problem,
+                    self.location(root),
+                    "Write the repeated parts out, or nest far fewer aliases; the document was not loaded.",
+                )
+            )
+            return _FAILED
+        try:
+            return self._value(root, 0)
+        except (_TooDeep, RecursionError):
+            self.diags.append(
+                _diag(
+                    "IC004",
+                    f"document nests more than {MAX_DEPTH} levels deep",
+                    self.location(root),
+                    "Kubernetes objects nest about ten levels deep; check the structure of this document.",
+                )
+            )
+            return _FAILED
+
+    def _expansion_problem(self, root: Node) -> str | None:
+        """Count the nodes the document has and the nodes it would expand to, without expanding."""
+        sizes: dict[int, int] = {}
+        visiting: set[int] = set()
+        stack: list[tuple[Node, bool]] = [(root, False)]
+        while stack:
+            node, done = stack.pop()
+            key = id(node)
+            if done:
+                visiting.discard(key)
+                total = 1
+                for child in _children(node):
+                    total += sizes[id(child)]
+                sizes[key] = total
+                continue
+            if key in sizes:
+                continue
+            if key in visiting:
+                return "an alias refers to the node that contains it (a recursive structure)"
+            visiting.add(key)
+            stack.append((node, True))
+            for child in _children(node):
+                child_key = id(child)
+                if child_key in visiting:
+                    return "an alias refers to the node that contains it (a recursive structure)"
+                if child_key not in sizes:
+                    stack.append((child, False))
+        distinct = len(sizes)
+        expanded = sizes[id(root)]
+        if expanded > distinct + max(ALIAS_SLACK, distinct):
+            return (
+                f'aliases expand {distinct} YAML nodes to {expanded} (a "billion laughs" document); '
+                "refusing to expand it"
+            )
+        return None
+
+    def _value(self, node: Node, depth: int) -> Any:
+        if depth > MAX_DEPTH:
+            raise _TooDeep
+        if isinstance(node, ScalarNode):
+            return self._scalar(node)
+        if isinstance(node, SequenceNode):
+            if node.tag != SEQ:
+                self._bad_tag(node)
+                return None
+            seq = PosList()
+            for item in node.value:
+                seq.append(self._value(item, depth + 1))
+                seq.items_at.append(self._pos(item))
+            return seq
+        if isinstance(node, MappingNode):
+            if node.tag != MAP:
+                self._bad_tag(node)
+                return None
+            return self._mapping(node, depth)
+        return None  # pragma: no cover - the composer makes only these three
+
+    def _mapping(self, node: MappingNode, depth: int) -> PosDict:
+        out = PosDict()
+        merges: list[Node] = []
+        for key_node, value_node in node.value:
+            if isinstance(key_node, ScalarNode) and key_node.tag == MERGE:
+                merges.append(value_node)
+                continue
+            key = self._key(key_node)
+            if key is None:
+                continue
+            if key in out.keys_at:
+                first = out.keys_at[key]
+                self.diags.append(
+                    _diag(
+                        "IC002",
+                        f"duplicate key {key!r} (first at line {first[0]}); the last value is used",
+                        self.location(key_node),
+                        "Remove one of the two keys; tools disagree on which one wins.",
+                        related=(Location(self.file, first[0], first[1]),),
+                    )
+                )
+            out[key] = self._value(value_node, depth + 1)
+            out.keys_at[key] = self._pos(key_node)
+            out.values_at[key] = self._pos(value_node)
+        for source in merges:
+            sources = source.value if isinstance(source, SequenceNode) else [source]
+            for item in sources:
+                merged = self._value(item, depth + 1) if isinstance(item, MappingNode) else None
+                if not isinstance(merged, PosDict):
+                    self.diags.append(
+                        _diag(
+                            "IC006",
+                            "a merge key (<<) needs a mapping or a list of mappings",
+                            self.location(item),
+                            "Point << at an anchored mapping (<<: *defaults).",
+                        )
+                    )
+                    continue
+                for key, value in merged.items():
+                    if key not in out:
+                        out[key] = value
+                        out.keys_at[key] = merged.keys_at[key]
+                        out.values_at[key] = merged.values_at[key]
+        return out
+
+    def _key(self, node: Node) -> str | None:
+        if not isinstance(node, ScalarNode):
+            self.diags.append(
+                _diag(
+                    "IC007",
+                    "mapping key is not a plain scalar",
+                    self.location(node),
+                    "Kubernetes objects only have string keys; rewrite this key as text.",
+                )
+            )
+            return None
+        if node.tag not in _CORE_SCALARS:
+            self._bad_tag(node)
+            return None
+        return str(node.value)
+
+    def _scalar(self, node: ScalarNode) -> Any:
+        tag = node.tag
+        if tag == STR:
+            return node.value
+        if tag not in _CORE_SCALARS:
+            self._bad_tag(node)
+            return None
+        try:
+            if tag == INT:
+                return _CONSTRUCT.construct_yaml_int(node)
+            if tag == FLOAT:
+                return _CONSTRUCT.construct_yaml_float(node)
+            if tag == BOOL:
+                return _CONSTRUCT.construct_yaml_bool(node)
+            return None
+        except (ValueError, KeyError, TypeError, IndexError):
+            kind = tag.rsplit(":", 1)[-1]
+            self.diags.append(
+                _diag(
+                    "IC006",
+                    f"{node.value!r} is not a valid {kind}",
+                    self.location(node),
+                    f"Remove the !!{kind} tag or write a valid {kind}.",
+                )
+            )
+            return None
+
+    def _bad_tag(self, node: Node) -> None:
+        tag = node.tag
+        shown = "!!" + tag[len(_T) :] if tag.startswith(_T) else tag
+        self.diags.append(
+            _diag(
+                "IC005",
+                f"tag {shown} is outside the YAML core schema; the value was not loaded",
+                self.location(node),
+                "Manifests use plain strings, numbers, booleans, lists and mappings; remove the tag.",
+            )
+        )
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    if isinstance(node, MappingNode):
+        out: list[Node] = []
+        for key, value in node.value:
+            out.append(key)
+            out.append(value)
+        return out
+    return []
