@@ -1,10 +1,182 @@
-"""`ingressctl routes` (being built)."""
+"""`ingressctl routes PATH...`: the routing table the proxy would run, and `--explain URL`."""
 
 from __future__ import annotations
 
+import json
+import sys
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
 import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ingressctl.cli.validate_cmd import compile_options, load_and_check
+from ingressctl.model import Route, Severity
+
+if TYPE_CHECKING:
+    from ingressctl.checks.routes_view import Explanation
+    from ingressctl.routing import RoutingTable
+
+
+class RoutesFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+def _endpoints(route: Route) -> Text:
+    upstreams = route.backend.upstreams
+    if not upstreams:
+        return Text("0", style="red")
+    ready = sum(1 for u in upstreams if not u.fallback)
+    fallback = len(upstreams) - ready
+    label = f"{ready} ready" + (f", {fallback} fallback" if fallback else "")
+    return Text(f"{label}: " + ", ".join(u.authority for u in upstreams))
+
+
+def _host(route: Route) -> str:
+    if route.is_default_backend:
+        return "(default backend)"
+    return route.host or "(any host)"
+
+
+def _routes_table(table: RoutingTable) -> Table:
+    from ingressctl.checks.routes_view import route_status
+
+    out = Table(title="Routes", title_justify="left", show_lines=False, expand=False)
+    for header, kwargs in (
+        ("Entrypoints", {"overflow": "fold"}),
+        ("Host", {"overflow": "fold"}),
+        ("Path", {"overflow": "fold"}),
+        ("Path type", {}),
+        ("Service:port", {"overflow": "fold"}),
+        ("Endpoints", {"overflow": "fold"}),
+        ("TLS", {}),
+        ("Middlewares", {}),
+        ("Source", {"overflow": "fold"}),
+        ("Status", {}),
+    ):
+        out.add_column(header, **kwargs)  # type: ignore[arg-type]
+    routes = [*table.routes, *([table.default_route] if table.default_route is not None else [])]
+    for route in routes:
+        status = route_status(route)
+        detail = route.backend.problem_detail
+        out.add_row(
+            ", ".join(route.entrypoints) or "(default)",
+            _host(route),
+            route.path or "-",
+            route.path_type.value if not route.is_default_backend else "-",
+            route.backend.label,
+            _endpoints(route),
+            route.tls.value if route.tls is not None else "-",
+            ", ".join(route.middlewares.names) or "-",
+            f"{route.source.namespace}/{route.source.name}",
+            Text("ok", style="green")
+            if status == "ok"
+            else Text(f"503 {status}: {detail}" if detail else f"503 {status}", style="red"),
+        )
+    return out
+
+
+def _route_line(route: Route) -> str:
+    from ingressctl.checks.routes_view import route_status
+
+    where = f"{_host(route)} {route.path_type.value} {route.path or '/'}"
+    if route.is_default_backend:
+        where = "defaultBackend"
+    return f"{route.id}: {where} -> {route.backend.label} [{route_status(route)}] (from {route.source})"
+
+
+def _print_explanation(console: Console, explanation: Explanation) -> None:
+    from ingressctl.checks.routes_view import route_status
+
+    request = explanation.request
+    console.print(Text(f"request: {request.url} (host {request.host}, path {request.path})"))
+    if request.canonical is not None and request.canonical != request.path:
+        console.print(Text(f"canonical path: {request.canonical}"))
+    match = explanation.match
+    if match is None:
+        console.print(Text(f"no route: {explanation.reason}", style="bold red"))
+        return
+    console.print(Text("winner: ", style="bold") + Text(_route_line(match.route)))
+    console.print(Text("reason: ", style="bold") + Text(explanation.reason))
+    if explanation.status == 503:
+        problem = f"{route_status(match.route)} {match.route.backend.problem_detail}".rstrip()
+        console.print(Text(f"the proxy answers 503: {problem}", style="red"))
+    if match.shadowed:
+        console.print(Text("shadowed:", style="bold"))
+        for route in match.shadowed:
+            console.print(Text(f"  - {_route_line(route)}"))
+    else:
+        console.print(Text("shadowed: none"))
+
+
+def routes(
+    paths: list[str] = typer.Argument(
+        ..., metavar="PATH...", help="Manifest files or directories (YAML, multi-document); '-' reads stdin."
+    ),
+    output_format: RoutesFormat = typer.Option(
+        RoutesFormat.TABLE,
+        "--format",
+        "-f",
+        case_sensitive=False,
+        help="table, or json (ingressctl.routes/v1).",
+    ),
+    explain_url: str | None = typer.Option(
+        None,
+        "--explain",
+        metavar="URL",
+        help="Which route serves URL (http://HOST/PATH or HOST/PATH), why, and what it shadows.",
+    ),
+    ingress_class: str = typer.Option(
+        "ingressctl", "--ingress-class", help="Ingress class ingressctl serves (kubernetes.io/ingress.class)."
+    ),
+    controller_name: str = typer.Option(
+        "ingressctl.io/ingress-controller",
+        "--controller-name",
+        help="IngressClass spec.controller that ingressctl claims.",
+    ),
+    allow_external_name_services: bool = typer.Option(
+        False, "--allow-external-name-services", help="Proxy ExternalName Services."
+    ),
+) -> None:
+    """Show the routes the proxy would serve for these manifests; exit 1 when --explain finds no route."""
+    from ingressctl.checks.routes_view import explain, explanation_document, routes_document
+    from ingressctl.routing import RoutingTable
+
+    options = compile_options(ingress_class, controller_name, allow_external_name_services)
+    result = load_and_check(paths, options)
+    table = result.table if result.table is not None else RoutingTable(())
+    err = Console(stderr=True, highlight=False)
+    problems = result.count(Severity.ERROR)
+    if problems:
+        noun = "problem" if problems == 1 else "problems"
+        err.print(f"{problems} {noun}; run ingressctl validate for details", soft_wrap=True)
+    out = Console(highlight=False, soft_wrap=True)
+    if explain_url is not None:
+        explanation = explain(table, explain_url)
+        if output_format is RoutesFormat.JSON:
+            sys.stdout.write(json.dumps(explanation_document(explanation), indent=2) + "\n")
+        else:
+            _print_explanation(out, explanation)
+        # SystemExit rather than typer.Exit: app(standalone_mode=False) turns typer.Exit into a return value.
+        raise SystemExit(1 if explanation.match is None else 0)
+    if output_format is RoutesFormat.JSON:
+        sys.stdout.write(json.dumps(routes_document(table), indent=2) + "\n")
+        return
+    rendered = _routes_table(table)
+    if not out.is_terminal:
+        # Piped or redirected: never squeeze cells into 80 columns, grep and less want whole lines.
+        natural = Console(width=10_000).measure(rendered).maximum
+        out.width = max(out.width, natural)
+    out.print(rendered)
+    if table.certificates:
+        out.print(Text("Certificates (from Secrets):", style="bold"))
+        for cert in table.certificates:
+            out.print(Text(f"  {', '.join(cert.hosts)}: Secret {cert.secret.namespace}/{cert.secret.name}"))
 
 
 def register(app: typer.Typer) -> None:
     """Add the command to the app."""
-    _ = app
+    app.command("routes")(routes)

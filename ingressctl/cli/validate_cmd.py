@@ -1,10 +1,119 @@
-"""`ingressctl validate` (being built)."""
+"""`ingressctl validate PATH...`: the findings of loading, compiling and linting, for people and for CI."""
 
 from __future__ import annotations
 
+import os
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import typer
+from rich.console import Console
+
+from ingressctl.model import InputError, Severity
+from ingressctl.routing.options import CompileOptions
+
+if TYPE_CHECKING:
+    from ingressctl.checks import CheckResult
+
+# The core (loader, compiler, checks) is imported when a command runs, not when the app is built:
+# `ingressctl --help` and shell completion stay fast.
+
+
+class ValidateFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+    SARIF = "sarif"
+    GITHUB = "github"
+
+
+def compile_options(
+    ingress_class: str,
+    controller_name: str,
+    allow_external_name_services: bool = False,
+    require_services: bool = False,
+) -> CompileOptions:
+    """CompileOptions from the flags `validate` and `routes` share."""
+    return CompileOptions(
+        ingress_class=ingress_class,
+        controller_name=controller_name,
+        allow_external_name_services=allow_external_name_services,
+        require_services=require_services,
+    )
+
+
+def load_and_check(paths: list[str], options: CompileOptions) -> CheckResult:
+    """Read PATHs (`-` is stdin) and run every check. Raises InputError for unreadable input."""
+    from ingressctl.checks import check
+    from ingressctl.manifests import load_paths
+
+    stdin = sys.stdin if "-" in paths else None
+    return check(load_paths(paths, stdin=stdin), options)
+
+
+def exit_code(result: CheckResult, *, strict: bool) -> int:
+    """0 clean (info only is clean), 1 errors, or warnings with --strict."""
+    worst = max((finding.severity.rank for finding in result.findings), default=-1)
+    if worst >= Severity.ERROR.rank or (strict and worst >= Severity.WARNING.rank):
+        return 1
+    return 0
+
+
+def _write(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise InputError(f"cannot write {output}: {reason}; choose another --output path") from exc
+
+
+def validate(
+    paths: list[str] = typer.Argument(
+        ..., metavar="PATH...", help="Manifest files or directories (YAML, multi-document); '-' reads stdin."
+    ),
+    output_format: ValidateFormat = typer.Option(
+        ValidateFormat.TEXT, "--format", "-f", case_sensitive=False, help="Output format."
+    ),
+    strict: bool = typer.Option(False, "--strict", help="Warnings fail the check too (exit 1)."),
+    require_services: bool = typer.Option(
+        False,
+        "--require-services",
+        help="A Service or TLS Secret named by an Ingress but absent from the input is an error.",
+    ),
+    ingress_class: str = typer.Option(
+        "ingressctl", "--ingress-class", help="Ingress class ingressctl serves (kubernetes.io/ingress.class)."
+    ),
+    controller_name: str = typer.Option(
+        "ingressctl.io/ingress-controller",
+        "--controller-name",
+        help="IngressClass spec.controller that ingressctl claims.",
+    ),
+    allow_external_name_services: bool = typer.Option(
+        False, "--allow-external-name-services", help="Proxy ExternalName Services (off: they are findings)."
+    ),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", dir_okay=False, help="Write the report to FILE instead of stdout."
+    ),
+) -> None:
+    """Check Ingress manifests the way the controller would read them; exit 1 on errors."""
+    from ingressctl.checks.formats import get_format, summary_line
+
+    options = compile_options(ingress_class, controller_name, allow_external_name_services, require_services)
+    result = load_and_check(paths, options)
+    formatter = get_format(output_format.value)
+    color = output is None and not formatter.machine and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    _write(formatter.render(result, color=color), output)
+    if formatter.machine or output is not None:
+        Console(stderr=True, highlight=False).print(summary_line(result), soft_wrap=True)
+    # SystemExit rather than typer.Exit: app(standalone_mode=False) turns typer.Exit into a return value.
+    raise SystemExit(exit_code(result, strict=strict))
 
 
 def register(app: typer.Typer) -> None:
     """Add the command to the app."""
-    _ = app
+    app.command("validate")(validate)

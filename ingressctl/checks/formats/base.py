@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import ClassVar
 
 from ingressctl.checks.runner import CheckResult
@@ -33,3 +34,14 @@ def summary_line(result: CheckResult) -> str:
         f"{result.count(Severity.INFO)} info in {_plural(len(result.files), 'file')} "
         f"({_plural(result.documents, 'document')}, {_plural(skipped, 'skipped object')})"
     )
+
+
+def relative_path(file: str) -> str:
+    """`file` relative to the working directory when it lies under it (CI annotates repository paths)."""
+    path = Path(file)
+    if path.is_absolute():
+        try:
+            return path.relative_to(Path.cwd()).as_posix()
+        except ValueError:
+            return file
+    return path.as_posix()

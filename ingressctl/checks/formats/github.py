@@ -6,7 +6,7 @@ percent-encoded; in properties also `:` and `,`, which would otherwise end the p
 
 from __future__ import annotations
 
-from ingressctl.checks.formats.base import Format
+from ingressctl.checks.formats.base import Format, relative_path
 from ingressctl.checks.runner import CheckResult
 from ingressctl.model import Diagnostic, Severity
 
@@ -24,7 +24,7 @@ def escape_property(text: str) -> str:
 def command(finding: Diagnostic) -> str:
     properties: list[tuple[str, str]] = []
     if finding.location is not None:
-        properties.append(("file", finding.location.file))
+        properties.append(("file", relative_path(finding.location.file)))
         if finding.location.line:
             properties.append(("line", str(finding.location.line)))
             if finding.location.column:

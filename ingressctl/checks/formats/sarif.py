@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from ingressctl import __version__
 from ingressctl.checks.codes import CODES, INFORMATION_URI, help_uri
-from ingressctl.checks.formats.base import Format
+from ingressctl.checks.formats.base import Format, relative_path
 from ingressctl.checks.runner import CheckResult
 from ingressctl.model import Diagnostic, Location, Severity
 
@@ -40,14 +39,11 @@ def describe(code: str) -> str:
 
 
 def artifact_uri(file: str) -> str:
-    """A relative URI reference for `file` when it lies under the working directory."""
-    path = Path(file)
-    if path.is_absolute():
-        try:
-            path = path.relative_to(Path.cwd())
-        except ValueError:
-            return path.as_uri()
-    return quote(path.as_posix().replace(os.sep, "/"), safe="/")
+    """A relative URI reference for `file` when it lies under the working directory, else a file URI."""
+    relative = relative_path(file)
+    if Path(relative).is_absolute():
+        return Path(relative).as_uri()
+    return quote(relative, safe="/")
 
 
 def physical_location(location: Location) -> dict[str, Any]:

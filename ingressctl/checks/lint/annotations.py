@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import difflib
-import os
 from collections.abc import Iterable, Iterator
+from itertools import takewhile
 
 from ingressctl.checks.context import LintContext
 from ingressctl.model import Diagnostic, Ingress, Location, Severity
@@ -43,7 +43,8 @@ def _differing_tail(key: str, candidate: str) -> tuple[str, str]:
     Known keys share long prefixes, so comparing whole keys finds everything similar; comparing
     what differs (`auth-typ` vs `auth-type`) finds the key that was meant.
     """
-    common = os.path.commonprefix([key, candidate])
+    shared = sum(1 for _ in takewhile(lambda pair: pair[0] == pair[1], zip(key, candidate, strict=False)))
+    common = key[:shared]
     cut = max(common.rfind("/"), common.rfind(".")) + 1
     return key[cut:], candidate[cut:]
 

@@ -1,0 +1,220 @@
+"""`ingressctl routes` as a subprocess: the table, JSON, --explain, and the bundled examples."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from tests.cli.conftest import Run, assert_no_traceback
+from tests.conftest import EXAMPLES
+
+SEEDBOX_HOSTS = (
+    "h5ai.example.test",
+    "sickrage.example.test",
+    "rtorrent.example.test",
+    "couchpotato.example.test",
+)
+
+
+def test_routes_table_shows_every_route(run: Run, fixtures: Path) -> None:
+    result = run("routes", str(fixtures / "test_routes.yaml"))
+    assert result.returncode == 0, result.stderr
+    rows = {line for line in result.stdout.splitlines() if line.startswith("│")}
+    h5ai = next(r for r in rows if "h5ai.example.test" in r and "web/h5ai:http" in r)
+    for cell in ("web, websecure", "Prefix", "2 ready: 10.1.0.1:8080, 10.1.0.2:8080", "web/site", "ok"):
+        assert cell in h5ai
+    broken = next(r for r in rows if "broken.example.test" in r)
+    assert "503 service-not-found" in broken and "Exact" in broken
+    assert any("(any host)" in r and "/foo/bar" in r for r in rows)
+    assert any("(default backend)" in r and "web/fallback:80" in r for r in rows)
+    # The error (the missing Service) is summarised on stderr; the table still prints.
+    assert result.stderr.strip() == "1 problem; run ingressctl validate for details"
+
+
+def test_routes_json_schema(run: Run, fixtures: Path) -> None:
+    result = run("routes", str(fixtures / "test_routes.yaml"), "--format", "json")
+    assert result.returncode == 0
+    document = json.loads(result.stdout)
+    assert list(document) == ["schema", "routes", "default_backend", "certificates"]
+    assert document["schema"] == "ingressctl.routes/v1"
+    by_key = {(r["host"], r["path"]): r for r in document["routes"]}
+    h5ai = by_key[("h5ai.example.test", "/")]
+    assert h5ai["path_type"] == "Prefix"
+    assert h5ai["entrypoints"] == ["web", "websecure"]
+    assert h5ai["backend"]["service"] == "h5ai" and h5ai["backend"]["port"] == "http"
+    assert h5ai["endpoints"] == {"ready": 2, "fallback": 0, "addresses": ["10.1.0.1:8080", "10.1.0.2:8080"]}
+    assert h5ai["source"] == {"kind": "Ingress", "namespace": "web", "name": "site"}
+    assert h5ai["status"] == "ok"
+    broken = by_key[("broken.example.test", "/")]
+    assert broken["status"] == "service-not-found" == broken["backend"]["problem"]
+    assert by_key[(None, "/foo/bar")]["host_kind"] == "any"
+    assert document["default_backend"]["backend"]["service"] == "fallback"
+    assert document["default_backend"]["is_default_backend"] is True
+    assert document["certificates"] == []
+
+
+def test_routes_explain_winner_and_shadowed(run: Run, fixtures: Path) -> None:
+    result = run(
+        "routes", str(fixtures / "test_routes.yaml"), "--explain", "h5ai.example.test/x/../foo/bar/baz"
+    )
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert "canonical path: /foo/bar/baz" in lines
+    winner = next(line for line in lines if line.startswith("winner: "))
+    assert "Prefix /foo -> web/foo:8080" in winner
+    assert next(line for line in lines if line.startswith("reason: ")).count("/foo") >= 1
+    shadowed = lines[lines.index("shadowed:") + 1 :]
+    assert [s.split(": ", 1)[1].split(" ->")[0] for s in shadowed] == [
+        "h5ai.example.test Prefix /",
+        "(any host) Prefix /foo/bar",
+        "defaultBackend",
+    ]
+
+
+def test_routes_explain_json(run: Run, fixtures: Path) -> None:
+    result = run(
+        "routes",
+        str(fixtures / "test_routes.yaml"),
+        "--explain",
+        "http://H5AI.example.test:8443/foo",
+        "--format",
+        "json",
+    )
+    assert result.returncode == 0
+    document = json.loads(result.stdout)
+    assert document["schema"] == "ingressctl.routes.explain/v1"
+    assert document["request"] == {
+        "url": "http://H5AI.example.test:8443/foo",
+        "host": "H5AI.example.test:8443",
+        "path": "/foo",
+        "canonical_path": "/foo",
+    }
+    assert document["outcome"] == "routed" and document["status"] == 0
+    assert document["route"]["path"] == "/foo" and document["route"]["backend"]["service"] == "foo"
+    assert [r["path"] for r in document["shadowed"]] == ["/", ""]
+    assert document["reason"]
+
+
+def test_routes_explain_backend_problem_is_503_exit_0(run: Run, fixtures: Path) -> None:
+    result = run("routes", str(fixtures / "test_routes.yaml"), "--explain", "http://broken.example.test/")
+    assert result.returncode == 0
+    assert "the proxy answers 503: service-not-found" in result.stdout
+
+
+def test_routes_explain_no_match_is_404_exit_1(run: Run, fixtures: Path) -> None:
+    path = str(fixtures / "test_validate_clean_file_exits_0.yaml")
+    result = run("routes", path, "--explain", "http://elsewhere.example.test/")
+    assert result.returncode == 1
+    assert "404" in result.stdout
+    as_json = run("routes", path, "--explain", "elsewhere.example.test/", "--format", "json")
+    assert as_json.returncode == 1
+    document = json.loads(as_json.stdout)
+    assert (document["outcome"], document["status"], document["route"], document["shadowed"]) == (
+        "no-route",
+        404,
+        None,
+        [],
+    )
+
+
+def test_routes_explain_ambiguous_encoding_is_400_exit_1(run: Run, fixtures: Path) -> None:
+    result = run("routes", str(fixtures / "test_routes.yaml"), "--explain", "http://h5ai.example.test/a%2Fb")
+    assert result.returncode == 1
+    assert "400" in result.stdout
+
+
+def test_routes_explain_rejects_a_url_without_host(run: Run, fixtures: Path) -> None:
+    result = run("routes", str(fixtures / "test_routes.yaml"), "--explain", "ftp://x/")
+    assert result.returncode == 2
+    assert "--explain" in result.stderr
+    assert_no_traceback(result)
+
+
+def _self_signed(host: str) -> tuple[bytes, bytes]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+
+
+def test_routes_lists_certificates_but_never_key_material(run: Run, tmp_path: Path) -> None:
+    cert, key = _self_signed("secure.example.test")
+    b64 = lambda data: base64.b64encode(data).decode()  # noqa: E731
+    (tmp_path / "tls.yaml").write_text(
+        f"""apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {{name: secure, namespace: default}}
+spec:
+  tls:
+  - hosts: [secure.example.test]
+    secretName: secure-tls
+  rules:
+  - host: secure.example.test
+    http:
+      paths:
+      - {{path: /, pathType: Prefix, backend: {{service: {{name: web, port: {{number: 80}}}}}}}}
+---
+apiVersion: v1
+kind: Secret
+type: kubernetes.io/tls
+metadata: {{name: secure-tls, namespace: default}}
+data:
+  tls.crt: {b64(cert)}
+  tls.key: {b64(key)}
+""",
+        encoding="utf-8",
+    )
+    as_json = run("routes", str(tmp_path / "tls.yaml"), "--format", "json")
+    document = json.loads(as_json.stdout)
+    assert document["certificates"] == [{"hosts": ["secure.example.test"], "secret": "default/secure-tls"}]
+    assert document["routes"][0]["tls"] == "secret"
+    table = run("routes", str(tmp_path / "tls.yaml"))
+    assert "secure.example.test: Secret default/secure-tls" in table.stdout
+    for output in (as_json.stdout, table.stdout):
+        assert (
+            "PRIVATE KEY" not in output and b64(key)[:40] not in output and "BEGIN CERTIFICATE" not in output
+        )
+
+
+@pytest.mark.parametrize("flavour", ["v1", "v1beta1"])
+def test_routes_on_the_bundled_examples_show_the_four_seedbox_hosts(run: Run, flavour: str) -> None:
+    directory = EXAMPLES / flavour
+    assert directory.is_dir(), f"{directory} is missing"
+    table = run("routes", str(directory))
+    assert table.returncode == 0, table.stderr
+    for host in SEEDBOX_HOSTS:
+        assert host in table.stdout
+    document = json.loads(run("routes", str(directory), "--format", "json").stdout)
+    assert set(SEEDBOX_HOSTS) <= {route["host"] for route in document["routes"]}
+
+
+def test_validate_bundled_examples_v1_clean_and_v1beta1_deprecated(run: Run) -> None:
+    current = run("validate", str(EXAMPLES / "v1"), "--format", "json")
+    assert current.returncode == 0, current.stdout
+    assert [f["code"] for f in json.loads(current.stdout)["findings"] if f["severity"] != "info"] == []
+    legacy = run("validate", str(EXAMPLES / "v1beta1"), "--format", "json")
+    assert legacy.returncode == 0  # deprecations are warnings...
+    assert "IC301" in {f["code"] for f in json.loads(legacy.stdout)["findings"]}
+    assert run("validate", str(EXAMPLES / "v1beta1"), "--strict").returncode == 1  # ...that --strict fails
