@@ -1,0 +1,41 @@
+"""Server-side SSLContexts: one per certificate, and one base context per TLS entrypoint."""
+
+from __future__ import annotations
+
+import ssl
+import tempfile
+from pathlib import Path
+
+from ingressctl.tls.pem import CertificateError, ParsedCertificate
+
+ALPN_HTTP1 = "http/1.1"
+_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
+
+
+def server_context(min_version: str = "1.2") -> ssl.SSLContext:
+    """A server context with safe defaults: TLS 1.2+ and Python's modern cipher list (ECDHE + AEAD)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = _VERSIONS.get(min_version, ssl.TLSVersion.TLSv1_2)
+    # Renegotiation is a DoS lever and no HTTP/1.1 client needs it.
+    ctx.options |= ssl.OP_NO_RENEGOTIATION | ssl.OP_CIPHER_SERVER_PREFERENCE
+    ctx.set_alpn_protocols([ALPN_HTTP1])
+    return ctx
+
+
+def load_into(ctx: ssl.SSLContext, cert: ParsedCertificate) -> None:
+    """Load the pair into `ctx`. The ssl module reads only files: the key lives for the duration of
+    this call in a private (0700) temporary directory."""
+    with tempfile.TemporaryDirectory(prefix="ingressctl-tls-") as tmp:
+        path = Path(tmp) / "pair.pem"
+        path.touch(mode=0o600)
+        path.write_bytes(cert.key_pem + cert.cert_pem)
+        try:
+            ctx.load_cert_chain(str(path))
+        except ssl.SSLError as exc:
+            raise CertificateError(f"OpenSSL refused the certificate: {exc.reason or exc}") from None
+
+
+def certificate_context(cert: ParsedCertificate) -> ssl.SSLContext:
+    ctx = server_context()
+    load_into(ctx, cert)
+    return ctx

@@ -1,0 +1,445 @@
+"""The certificate store: every certificate the proxy can serve, and SNI selection among them.
+
+Sources, by precedence for the same name: Ingress TLS Secret > ACME > file (traefik.toml) > default.
+Selection for an SNI name: exact name, then a one-label wildcard (`*.example.com` for
+`a.example.com`), then the default certificate. An Ingress `spec.tls[].hosts` entry that the Secret's
+certificate covers (also through a wildcard) is indexed as an exact name, so a Secret claimed for
+`a.example.com` beats an ACME certificate for that exact name even when the Secret holds `*.example.com`.
+
+Updates build a new immutable index and swap one reference; the SNI callback reads that reference once
+and never raises (a bad certificate is skipped when loaded, logged once, and listed in `problems`).
+Expired certificates are kept for the dashboard but not served, so a lower source can take over.
+
+TLS-ALPN-01 (RFC 8737): Python's ssl shows the SNI callback the server name but not the client's ALPN
+offer. So the ACME challenge provider is asked first, by name only: while a challenge for a name is
+pending, handshakes for that name get the challenge context (whose only ALPN protocol is `acme-tls/1`).
+The window is the few seconds of validation; for names that already have a valid certificate a
+browser arriving in that window would see the challenge certificate, so renewals of busy names are
+better done with HTTP-01. `challenge_connection(ssl_object)` lets the proxy close such connections.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import ssl
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol
+
+from ingressctl.model import TLSCertificate
+from ingressctl.model.config import CertificateFile, EntryPoint, StaticConfig
+from ingressctl.tls import names as tlsnames
+from ingressctl.tls.contexts import certificate_context, load_into, server_context
+from ingressctl.tls.pem import CertificateError, ParsedCertificate, parse_pair
+from ingressctl.tls.selfsigned import generate_default_certificate
+
+log = logging.getLogger("ingressctl.tls")
+
+ChallengeProvider = Callable[[str], ssl.SSLContext | None]
+MissListener = Callable[[str], None]
+Clock = Callable[[], datetime.datetime]
+
+# Attributes set on the connection's ssl.SSLObject by the SNI callback.
+_SNI_ATTR = "ingressctl_server_name"
+_NAMES_ATTR = "ingressctl_certificate_names"
+_CHALLENGE_ATTR = "ingressctl_acme_challenge"
+
+
+class CertificateSource(StrEnum):
+    SECRET = "secret"  # an Ingress spec.tls[].secretName
+    ACME = "acme"
+    FILE = "file"  # [[entryPoints.NAME.tls.certificates]]
+    DEFAULT = "default"
+
+
+PRECEDENCE: tuple[CertificateSource, ...] = (
+    CertificateSource.SECRET,
+    CertificateSource.ACME,
+    CertificateSource.FILE,
+    CertificateSource.DEFAULT,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateInput:
+    cert_pem: bytes = field(repr=False)
+    key_pem: bytes = field(repr=False)
+    origin: str  # "Secret default/web-tls", "acme.json", "/etc/certs/site.crt"
+    hosts: tuple[str, ...] = ()  # names claimed for it (Ingress spec.tls[].hosts)
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateProblem:
+    source: CertificateSource
+    origin: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.origin}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateInfo:
+    """What the dashboard shows about one certificate (same fields as ingressctl.api.view's)."""
+
+    names: tuple[str, ...]  # subject CN first, then the other SANs
+    issuer: str
+    not_after: float
+    source: CertificateSource
+    problems: tuple[str, ...] = ()
+    not_before: float | None = None
+    origin: str = ""
+    serial: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCertificate:
+    source: CertificateSource
+    origin: str
+    parsed: ParsedCertificate
+    context: ssl.SSLContext = field(repr=False, compare=False)
+    # Names it is indexed under: its DNS SANs plus the claimed hosts it covers.
+    served_names: frozenset[str] = frozenset()
+    problems: tuple[str, ...] = ()
+    usable: bool = True
+
+    def info(self) -> CertificateInfo:
+        parsed = self.parsed
+        cn = parsed.common_name.lower()
+        ordered = ([cn] if cn else []) + [n for n in parsed.names if n != cn]
+        return CertificateInfo(
+            names=tuple(ordered),
+            issuer=parsed.issuer,
+            not_after=parsed.not_after.timestamp(),
+            source=self.source,
+            problems=self.problems,
+            not_before=parsed.not_before.timestamp(),
+            origin=self.origin,
+            serial=parsed.serial,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Index:
+    exact: Mapping[str, StoredCertificate]
+    wildcard: Mapping[str, StoredCertificate]  # keyed by the parent domain: "example.com"
+    default: StoredCertificate
+
+    def lookup(self, name: str) -> StoredCertificate:
+        if name:
+            found = self.exact.get(name)
+            if found is not None:
+                return found
+            parent = tlsnames.parent(name)
+            if parent is not None:
+                found = self.wildcard.get(parent)
+                if found is not None:
+                    return found
+        return self.default
+
+
+class _RequestLike(Protocol):
+    @property
+    def transport(self) -> Any: ...
+
+
+HostCheck = Callable[[Any, str], bool]
+
+
+class CertificateStore:
+    """Thread-safe: writers are serialised by a lock; the SNI callback reads one immutable index."""
+
+    def __init__(
+        self,
+        default: tuple[bytes, bytes] | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self._clock: Clock = clock or (lambda: datetime.datetime.now(datetime.UTC))
+        self._lock = threading.Lock()
+        self._entries: dict[CertificateSource, tuple[StoredCertificate, ...]] = {}
+        self._problems: dict[CertificateSource, tuple[CertificateProblem, ...]] = {}
+        self._contexts: dict[str, ssl.SSLContext] = {}
+        self._bases: list[tuple[ssl.SSLContext, str]] = []
+        self._last_secrets: tuple[TLSCertificate, ...] | None = None
+        self._challenge_provider: ChallengeProvider | None = None
+        self._miss_listener: MissListener | None = None
+        cert_pem, key_pem = default or generate_default_certificate(self._clock())
+        default_entry = self._build_default(cert_pem, key_pem)
+        self._entries[CertificateSource.DEFAULT] = (default_entry,)
+        self._index = _Index({}, {}, default_entry)
+
+    # ------------------------------------------------------------------ loading
+
+    def _context_for(self, parsed: ParsedCertificate) -> ssl.SSLContext:
+        ctx = self._contexts.get(parsed.digest)
+        if ctx is None:
+            ctx = certificate_context(parsed)
+        return ctx
+
+    def _build_default(self, cert_pem: bytes, key_pem: bytes) -> StoredCertificate:
+        parsed = parse_pair(cert_pem, key_pem)  # ours or the caller's: a bad one is a bug, so raise
+        return StoredCertificate(
+            CertificateSource.DEFAULT,
+            "default",
+            parsed,
+            self._context_for(parsed),
+            frozenset(),
+        )
+
+    def _build(
+        self, source: CertificateSource, item: CertificateInput
+    ) -> tuple[StoredCertificate | None, list[CertificateProblem]]:
+        try:
+            parsed = parse_pair(item.cert_pem, item.key_pem)
+            context = self._context_for(parsed)
+        except CertificateError as exc:
+            return None, [CertificateProblem(source, item.origin, f"{exc}; not served")]
+        problems: list[str] = []
+        served = set(parsed.names)
+        for host in item.hosts:
+            host = tlsnames.normalize(host)
+            if not host:
+                continue
+            if tlsnames.covers(parsed.names, host):
+                served.add(host)
+            else:
+                problems.append(f"does not cover host {host}")
+        usable = True
+        now = self._clock()
+        if parsed.not_after <= now:
+            problems.append(f"expired on {parsed.not_after:%Y-%m-%d %H:%M} UTC; not served")
+            usable = False
+        stored = StoredCertificate(
+            source, item.origin, parsed, context, frozenset(served), tuple(problems), usable
+        )
+        return stored, [CertificateProblem(source, item.origin, p) for p in problems]
+
+    def replace(
+        self, source: CertificateSource, items: Sequence[CertificateInput]
+    ) -> tuple[CertificateProblem, ...]:
+        """Make `items` the whole set of certificates from `source`; returns the problems found.
+
+        Blocking work (parsing, loading keys into OpenSSL) happens here, never in the SNI callback;
+        unchanged pairs reuse their SSLContext.
+        """
+        if source is CertificateSource.DEFAULT:
+            raise ValueError("use set_default() for the default certificate")
+        stored: list[StoredCertificate] = []
+        problems: list[CertificateProblem] = []
+        for item in items:
+            entry, found = self._build(source, item)
+            problems.extend(found)
+            if entry is not None:
+                stored.append(entry)
+        with self._lock:
+            previous = set(self._problems.get(source, ()))
+            self._entries[source] = tuple(stored)
+            self._problems[source] = tuple(problems)
+            self._rebuild()
+        for problem in problems:
+            if problem not in previous:
+                log.warning("certificate %s: %s", problem.origin, problem.message)
+        return tuple(problems)
+
+    def set_default(self, cert_pem: bytes, key_pem: bytes) -> None:
+        """Replace the default certificate (raises CertificateError when it cannot be served)."""
+        entry = self._build_default(cert_pem, key_pem)
+        with self._lock:
+            self._entries[CertificateSource.DEFAULT] = (entry,)
+            for base, _ in self._bases:
+                load_into(base, entry.parsed)
+            self._rebuild()
+
+    def update(self, certificates: Sequence[TLSCertificate]) -> None:
+        """The Ingress TLS Secrets of a new routing table (cheap when they did not change)."""
+        current = tuple(certificates)
+        if current == self._last_secrets:
+            return
+        self.replace(
+            CertificateSource.SECRET,
+            [CertificateInput(c.cert_pem, c.key_pem, str(c.secret), tuple(c.hosts)) for c in current],
+        )
+        self._last_secrets = current
+
+    def load_files(self, files: Sequence[CertificateFile]) -> tuple[CertificateProblem, ...]:
+        """Certificates from the configuration file (paths, or PEM text as Traefik v1 allowed)."""
+        items: list[CertificateInput] = []
+        unreadable: list[CertificateProblem] = []
+        for number, pair in enumerate(files, start=1):
+            inline = pair.cert_file.lstrip().startswith("-----BEGIN")
+            origin = f"inline certificate {number}" if inline else pair.cert_file
+            try:
+                cert = _read_pem(pair.cert_file)
+                key = _read_pem(pair.key_file)
+            except OSError as exc:
+                message = f"cannot read {exc.filename}: {exc.strerror or exc}; not served"
+                unreadable.append(CertificateProblem(CertificateSource.FILE, origin, message))
+                continue
+            items.append(CertificateInput(cert, key, origin))
+        problems = self.replace(CertificateSource.FILE, items)
+        if unreadable:
+            with self._lock:
+                self._problems[CertificateSource.FILE] = (
+                    tuple(unreadable) + self._problems[CertificateSource.FILE]
+                )
+            for problem in unreadable:
+                log.warning("certificate %s: %s", problem.origin, problem.message)
+        return tuple(unreadable) + problems
+
+    def load_static(self, static: StaticConfig) -> tuple[CertificateProblem, ...]:
+        """The certificate files of every TLS entrypoint (they share one store, as in Traefik)."""
+        files = [c for e in static.entrypoints if e.tls is not None for c in e.tls.certificates]
+        return self.load_files(files)
+
+    def _rebuild(self) -> None:
+        """Build and swap the index; caller holds the lock."""
+        exact: dict[str, StoredCertificate] = {}
+        wildcard: dict[str, StoredCertificate] = {}
+        for source in PRECEDENCE:
+            for entry in self._entries.get(source, ()):
+                if not entry.usable:
+                    continue
+                for name in entry.served_names:
+                    if name.startswith("*."):
+                        wildcard.setdefault(name[2:], entry)
+                    else:
+                        exact.setdefault(name, entry)
+        default = self._entries[CertificateSource.DEFAULT][0]
+        self._contexts = {e.parsed.digest: e.context for entries in self._entries.values() for e in entries}
+        self._index = _Index(exact, wildcard, default)
+
+    # ------------------------------------------------------------------ selection
+
+    def select(self, server_name: str | None) -> StoredCertificate:
+        """The certificate served for an SNI name (None or "" for clients that send none)."""
+        return self._index.lookup(tlsnames.normalize(server_name))
+
+    def names_for(self, server_name: str | None) -> frozenset[str]:
+        """Names covered by the certificate served for `server_name` (for 421 Misdirected Request)."""
+        return self.select(server_name).served_names
+
+    def has_certificate(self, name: str) -> bool:
+        """True when `name` gets a certificate other than the default (ACME on-demand asks this)."""
+        return self.select(name).source is not CertificateSource.DEFAULT
+
+    def set_alpn_challenge_provider(self, provider: ChallengeProvider | None) -> None:
+        """TLS-ALPN-01: `provider(name)` returns the challenge context while a challenge is pending."""
+        self._challenge_provider = provider
+
+    def set_miss_listener(self, listener: MissListener | None) -> None:
+        """Called (synchronously, must not block) with SNI names that only got the default certificate."""
+        self._miss_listener = listener
+
+    def sni_callback(
+        self, ssl_object: Any, server_name: str | None, ssl_context: ssl.SSLContext
+    ) -> int | None:
+        """For `SSLContext.sni_callback`: swap in the selected certificate's context. Never raises."""
+        try:
+            name = tlsnames.normalize(server_name)
+            provider = self._challenge_provider
+            if provider is not None and name:
+                challenge = provider(name)
+                if challenge is not None:
+                    ssl_object.context = challenge
+                    setattr(ssl_object, _SNI_ATTR, name)
+                    setattr(ssl_object, _CHALLENGE_ATTR, True)
+                    return None
+            entry = self._index.lookup(name)
+            ssl_object.context = entry.context
+            setattr(ssl_object, _SNI_ATTR, name)
+            setattr(ssl_object, _NAMES_ATTR, entry.served_names)
+            listener = self._miss_listener
+            if listener is not None and name and entry.source is CertificateSource.DEFAULT:
+                listener(name)
+        except Exception:  # a failing handshake is better than a crashed callback; log why
+            log.exception("SNI selection failed for %r; serving the entrypoint's default", server_name)
+        return None
+
+    def ssl_context_for_entrypoint(self, min_version: str = "1.2") -> ssl.SSLContext:
+        """A base context for one TLS entrypoint: its minimum version, the default certificate, and
+        this store's SNI callback. The minimum version stays the base context's even after the
+        callback swaps in a certificate's context (OpenSSL keeps it per connection)."""
+        ctx = server_context(min_version)
+        with self._lock:
+            load_into(ctx, self._entries[CertificateSource.DEFAULT][0].parsed)
+            self._bases.append((ctx, min_version))
+        ctx.sni_callback = self.sni_callback
+        return ctx
+
+    def ssl_context(self, entrypoint: EntryPoint) -> ssl.SSLContext:
+        """The server's TLSProvider interface: the base context for a TLS entrypoint."""
+        return self.ssl_context_for_entrypoint(entrypoint.tls.min_version if entrypoint.tls else "1.2")
+
+    def host_check(self, entrypoint: EntryPoint) -> HostCheck | None:
+        """For the proxy: False (answer 421) when a client reuses a connection for a Host the
+        certificate it was given does not cover (and that is not the SNI name it asked for)."""
+        if entrypoint.tls is None:
+            return None
+
+        def check(request: _RequestLike, host: str) -> bool:
+            transport = request.transport
+            ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+            return host_allowed(ssl_object, host)
+
+        return check
+
+    # ------------------------------------------------------------------ inspection
+
+    @property
+    def problems(self) -> tuple[CertificateProblem, ...]:
+        problems = self._problems
+        return tuple(p for source in PRECEDENCE for p in problems.get(source, ()))
+
+    def infos(self) -> list[CertificateInfo]:
+        entries = self._entries
+        return [e.info() for source in PRECEDENCE for e in entries.get(source, ())]
+
+    def certificates(self, source: CertificateSource | None = None) -> tuple[StoredCertificate, ...]:
+        entries = self._entries
+        return tuple(e for s in PRECEDENCE if source in (None, s) for e in entries.get(s, ()))
+
+
+def _read_pem(value: str) -> bytes:
+    if value.lstrip().startswith("-----BEGIN"):
+        return value.encode("utf-8")
+    return Path(value).read_bytes()
+
+
+def server_name_of(ssl_object: Any) -> str | None:
+    """The SNI name the client sent on this connection ("" for none; None if unknown)."""
+    value = getattr(ssl_object, _SNI_ATTR, None)
+    return value if isinstance(value, str) else None
+
+
+def certificate_names_of(ssl_object: Any) -> frozenset[str] | None:
+    """Names covered by the certificate served on this connection (None if unknown)."""
+    value = getattr(ssl_object, _NAMES_ATTR, None)
+    return value if isinstance(value, frozenset) else None
+
+
+def challenge_connection(ssl_object: Any) -> bool:
+    """True for a TLS-ALPN-01 validation connection: it must not be served HTTP."""
+    return bool(getattr(ssl_object, _CHALLENGE_ATTR, False))
+
+
+def host_allowed(ssl_object: Any, host: str) -> bool:
+    """Whether a request for `host` may be served on this TLS connection (False → 421).
+
+    Allowed: the Host is the SNI name, or the served certificate covers it, or nothing is known
+    (no SNI at all: old clients; not a TLS connection). Refused: the client asked for one name and
+    now sends a request for another name that its certificate does not cover (connection reuse).
+    """
+    if ssl_object is None:
+        return True
+    sni = server_name_of(ssl_object)
+    if not sni:
+        return True
+    wanted = tlsnames.normalize(host)
+    if wanted == sni:
+        return True
+    names = certificate_names_of(ssl_object)
+    return names is not None and tlsnames.covers(names, wanted)

@@ -1,0 +1,247 @@
+"""Updating the store while serving; bad input skipped with a recorded problem; hooks for ACME."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import ssl
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from ingressctl.model import ObjectRef, TLSCertificate
+from ingressctl.model.config import CertificateFile, EntryPoint, EntryPointTLS, StaticConfig
+from ingressctl.tls.contexts import certificate_context
+from ingressctl.tls.pem import parse_pair
+from ingressctl.tls.selfsigned import DEFAULT_COMMON_NAME, DEFAULT_SAN, generate_default_certificate
+from ingressctl.tls.store import (
+    CertificateInput,
+    CertificateSource,
+    CertificateStore,
+    challenge_connection,
+)
+from tests.tls.conftest import CA, Serve
+
+
+def secret(name: str, pair: tuple[bytes, bytes], hosts: tuple[str, ...] = ()) -> TLSCertificate:
+    return TLSCertificate(
+        hosts=hosts, secret=ObjectRef("Secret", "web", name), cert_pem=pair[0], key_pem=pair[1]
+    )
+
+
+async def test_replacing_certificates_while_serving(ca: CA, serve: Serve) -> None:
+    store = CertificateStore()
+    first = ca.issue(["site.example.test"], common_name="first")
+    store.update([secret("site", first)])
+    server = await serve(store)
+    reader, writer = await server.connect("site.example.test")  # stays open across the update
+    try:
+        assert (await server.handshake("site.example.test")).common_name == "first"
+        store.update([secret("site", ca.issue(["site.example.test"], common_name="second"))])
+        assert (await server.handshake("site.example.test")).common_name == "second"
+        # The connection made before the update still works, with the certificate it got.
+        writer.write(b"site.example.test\n")
+        assert (await asyncio.wait_for(reader.readline(), 5)).decode().strip() == "site.example.test|True"
+        peer = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+        assert "first" in x509.load_der_x509_certificate(peer).subject.rfc4514_string()
+        # Removing the Secret falls back to the default certificate for new connections.
+        store.update([])
+        assert (await server.handshake("site.example.test")).common_name == DEFAULT_COMMON_NAME
+    finally:
+        writer.close()
+
+
+async def test_many_concurrent_handshakes_during_updates(ca: CA, serve: Serve) -> None:
+    store = CertificateStore()
+    pairs = [ca.issue(["load.example.test"], common_name=f"gen{i}") for i in range(4)]
+    store.update([secret("load", pairs[0])])
+    server = await serve(store)
+
+    async def updates() -> None:
+        for i in range(20):
+            store.update([secret("load", pairs[i % 4])])
+            await asyncio.sleep(0)
+
+    results = await asyncio.gather(updates(), *(server.handshake("load.example.test") for _ in range(30)))
+    names = {r.common_name for r in results[1:]}  # type: ignore[union-attr]
+    assert names <= {f"gen{i}" for i in range(4)}
+
+
+async def test_bad_pem_is_skipped_and_recorded(ca: CA, serve: Serve) -> None:
+    good = ca.issue(["good.example.test"])
+    other = ca.issue(["other.example.test"])
+    store = CertificateStore()
+    store.update(
+        [
+            secret("garbage", (b"not a certificate", b"nor a key")),
+            secret("truncated", (good[0][:200], good[1])),
+            secret("mismatch", (good[0], other[1])),
+            secret("good", good),
+        ]
+    )
+    messages = {p.origin: p.message for p in store.problems}
+    assert messages == {
+        "Secret web/garbage": "the certificate is not PEM (no -----BEGIN line); not served",
+        "Secret web/truncated": messages["Secret web/truncated"],
+        "Secret web/mismatch": (
+            "the private key does not belong to the certificate (first in the PEM); not served"
+        ),
+    }
+    assert messages["Secret web/truncated"].startswith("the certificate PEM cannot be parsed")
+    assert all(p.source is CertificateSource.SECRET for p in store.problems)
+    server = await serve(store)
+    assert (await server.handshake("good.example.test")).names == ("good.example.test",)
+    # A later good update clears the problems.
+    store.update([secret("good", good)])
+    assert store.problems == ()
+
+
+async def test_expired_and_uncovered_hosts_are_problems(ca: CA, serve: Serve) -> None:
+    store = CertificateStore()
+    store.replace(CertificateSource.ACME, [CertificateInput(*ca.issue(["old.example.test"]), "acme")])
+    store.update(
+        [
+            secret("old", ca.issue(["old.example.test"], expired=True)),
+            secret("narrow", ca.issue(["x.example.test"]), ("x.example.test", "y.example.test")),
+        ]
+    )
+    problems = {(p.origin, p.message.split(" on ")[0]) for p in store.problems}
+    assert problems == {
+        ("Secret web/old", "expired"),
+        ("Secret web/narrow", "does not cover host y.example.test"),
+    }
+    server = await serve(store)
+    # The expired Secret is not served: the (valid) ACME certificate takes over.
+    assert store.select("old.example.test").source is CertificateSource.ACME
+    assert (await server.handshake("y.example.test")).common_name == DEFAULT_COMMON_NAME
+    infos = {i.origin: i for i in store.infos()}
+    assert infos["Secret web/narrow"].problems == ("does not cover host y.example.test",)
+    assert infos["default"].source.value == "default" and infos["default"].names[0] == DEFAULT_COMMON_NAME
+
+
+async def test_files_inline_pem_and_unreadable(ca: CA, tmp_path: Path, serve: Serve) -> None:
+    cert, key = ca.issue(["file.example.test"])
+    (tmp_path / "f.crt").write_bytes(cert)
+    (tmp_path / "f.key").write_bytes(key)
+    inline = ca.issue(["inline.example.test"])
+    static = StaticConfig(
+        entrypoints=(
+            EntryPoint(
+                "https",
+                ":0",
+                tls=EntryPointTLS(
+                    (
+                        CertificateFile(str(tmp_path / "f.crt"), str(tmp_path / "f.key")),
+                        CertificateFile(inline[0].decode(), inline[1].decode()),
+                        CertificateFile(str(tmp_path / "gone.crt"), str(tmp_path / "gone.key")),
+                    )
+                ),
+            ),
+        )
+    )
+    store = CertificateStore()
+    problems = store.load_static(static)
+    assert [(p.origin, p.message) for p in problems] == [
+        (
+            str(tmp_path / "gone.crt"),
+            f"cannot read {tmp_path / 'gone.crt'}: No such file or directory; not served",
+        )
+    ]
+    assert store.problems == problems
+    server = await serve(store)
+    assert (await server.handshake("file.example.test")).names == ("file.example.test",)
+    assert (await server.handshake("inline.example.test")).names == ("inline.example.test",)
+    assert store.select("file.example.test").origin == str(tmp_path / "f.crt")
+
+
+async def test_tls_alpn_challenge_is_consulted_first(ca: CA, serve: Serve) -> None:
+    store = CertificateStore()
+    store.update([secret("site", ca.issue(["renew.example.test"]))])
+    challenge_ctx = certificate_context(
+        parse_pair(*ca.issue(["renew.example.test"], common_name="challenge"))
+    )
+    challenge_ctx.set_alpn_protocols(["acme-tls/1"])
+    pending = {"renew.example.test": challenge_ctx}
+    store.set_alpn_challenge_provider(pending.get)
+    server = await serve(store)
+
+    validator = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    validator.check_hostname = False
+    validator.verify_mode = ssl.CERT_NONE
+    validator.set_alpn_protocols(["acme-tls/1"])
+    _, writer = await server.connect("renew.example.test", client=validator)
+    try:
+        ssl_object = writer.get_extra_info("ssl_object")
+        assert ssl_object.selected_alpn_protocol() == "acme-tls/1"
+        peer = x509.load_der_x509_certificate(ssl_object.getpeercert(binary_form=True))
+        assert "challenge" in peer.subject.rfc4514_string()
+    finally:
+        writer.close()
+    pending.clear()
+    assert (await server.handshake("renew.example.test")).common_name == "renew.example.test"
+
+
+async def test_callback_never_raises_and_miss_listener(ca: CA, serve: Serve) -> None:
+    store = CertificateStore()
+    store.update([secret("site", ca.issue(["ok.example.test"]))])
+    misses: list[str] = []
+    store.set_miss_listener(misses.append)
+    server = await serve(store)
+    await server.handshake("Unknown.Example.Test")
+    await server.handshake(None)
+    assert misses == ["unknown.example.test"]  # no SNI is not a miss
+
+    def broken(name: str) -> ssl.SSLContext | None:
+        raise RuntimeError("provider bug")
+
+    store.set_alpn_challenge_provider(broken)
+    shake = await server.handshake("ok.example.test")  # handshake still completes, with the base default
+    assert shake.common_name == DEFAULT_COMMON_NAME
+
+
+def test_challenge_connection_flag() -> None:
+    class Fake:
+        pass
+
+    fake = Fake()
+    assert not challenge_connection(fake)
+    fake.ingressctl_acme_challenge = True  # type: ignore[attr-defined]
+    assert challenge_connection(fake)
+
+
+def test_default_certificate_is_ec_p256_for_one_year() -> None:
+    before = datetime.datetime.now(datetime.UTC)
+    cert_pem, key_pem = generate_default_certificate()
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    key = cert.public_key()
+    assert isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == "secp256r1"
+    assert cert.subject.rfc4514_string() == f"CN={DEFAULT_COMMON_NAME}"
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.DNSName) == [DEFAULT_SAN]
+    lifetime = cert.not_valid_after_utc - before
+    assert datetime.timedelta(days=364) < lifetime <= datetime.timedelta(days=366)
+    parsed = parse_pair(cert_pem, key_pem)
+    assert parsed.names == (DEFAULT_SAN,)
+
+
+def test_unchanged_secrets_reuse_contexts(ca: CA) -> None:
+    pair = ca.issue(["same.example.test"])
+    store = CertificateStore()
+    store.update([secret("same", pair)])
+    first = store.select("same.example.test").context
+    store.update([secret("same", pair)])
+    store.update([secret("same", pair), secret("more", ca.issue(["more.example.test"]))])
+    assert store.select("same.example.test").context is first
+
+
+def test_set_default_and_bad_default() -> None:
+    store = CertificateStore()
+    cert, key = generate_default_certificate()
+    store.set_default(cert, key)
+    assert store.select(None).parsed.cert_pem == parse_pair(cert, key).cert_pem
+    with pytest.raises(ValueError):
+        store.set_default(b"junk", b"junk")
+    with pytest.raises(ValueError):
+        store.replace(CertificateSource.DEFAULT, [])
