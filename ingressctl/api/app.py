@@ -28,12 +28,14 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from ingressctl.api import serialize
+from ingressctl.api.adapter import runtime_view
 from ingressctl.api.auth import BasicAuthGate, auth_middleware
 from ingressctl.api.exposure import check_api_exposure, split_address
 from ingressctl.api.metrics import CONTENT_TYPE, Metrics
 from ingressctl.api.view import RuntimeView
 from ingressctl.model import ConfigError
 from ingressctl.model.config import ApiConfig, EntryPointAuth
+from ingressctl.server import RuntimeState
 
 log = logging.getLogger("ingressctl.api")
 
@@ -221,11 +223,12 @@ def build_api_app(
     return app
 
 
-async def start_api(view: RuntimeView, metrics: Metrics, config: ApiConfig) -> web.AppRunner:
+async def start_api(view: RuntimeView | RuntimeState, metrics: Metrics, config: ApiConfig) -> web.AppRunner:
     """Check exposure, build the app and listen on config.address. The caller owns runner.cleanup().
 
-    Port 0 picks a free port; runner.addresses tells which.
+    Port 0 picks a free port; runner.addresses tells which (and the log line says it).
     """
+    view = runtime_view(view)
     check_api_exposure(config.address, config.auth, config.insecure)
     host, port = split_address(config.address)
     app = build_api_app(view, metrics, auth=config.auth, insecure=config.insecure, dashboard=config.dashboard)
@@ -237,5 +240,7 @@ async def start_api(view: RuntimeView, metrics: Metrics, config: ApiConfig) -> w
     except OSError as exc:
         await runner.cleanup()
         raise ConfigError(f"cannot listen on the API address {config.address!r}: {exc.strerror}") from exc
-    log.info("API listening", extra={"address": config.address})
+    host_bound, port_bound = runner.addresses[0][:2]
+    url = f"http://{'[' + host_bound + ']' if ':' in host_bound else host_bound}:{port_bound}/"
+    log.info("API and dashboard on %s", url, extra={"address": config.address})
     return runner

@@ -217,7 +217,7 @@ def certificate_json(cert: CertificateInfo, now: float) -> Json:
     else:
         status = "ok"
     return {
-        "main": cert.main,
+        "main": cert.names[0] if cert.names else "",
         "names": list(cert.names),
         "sans": list(cert.names[1:]),
         "issuer": cert.issuer,

@@ -8,38 +8,15 @@ keeps its state. Every method is cheap and synchronous (called from request hand
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, Protocol
 
 from ingressctl.model import Diagnostic, Route
 from ingressctl.model.config import EntryPoint
 from ingressctl.providers.base import ProviderStatus
+from ingressctl.tls.store import CertificateInfo, CertificateSource
 
-
-class CertificateSource(StrEnum):
-    SECRET = "secret"  # an Ingress spec.tls[].secretName
-    ACME = "acme"  # issued by the ACME manager
-    FILE = "file"  # an entrypoint's certFile/keyFile
-    DEFAULT = "default"  # the self-signed fallback
-
-
-@dataclass(frozen=True, slots=True)
-class CertificateInfo:
-    """What the dashboard shows about one certificate. Never carries key material."""
-
-    names: tuple[str, ...]  # subject CN first, then the other SANs
-    issuer: str
-    not_after: float  # time.time() scale
-    source: CertificateSource
-    problems: tuple[str, ...] = ()  # e.g. "does not cover host a.example.com", "expired"
-    not_before: float | None = None
-    origin: str = ""  # "Secret default/web-tls", "acme.json", "/etc/certs/a.pem"
-    serial: str = ""
-
-    @property
-    def main(self) -> str:
-        return self.names[0] if self.names else ""
+# CertificateInfo (what the dashboard shows about a certificate) is defined once, by the store.
+__all__ = ["CertificateInfo", "CertificateSource", "RouteTable", "RuntimeView"]
 
 
 class RouteTable(Protocol):
