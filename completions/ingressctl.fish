@@ -1,0 +1,1 @@
+complete --command ingressctl --no-files --arguments "(env _INGRESSCTL_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) ingressctl)" --condition "env _INGRESSCTL_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) ingressctl"
