@@ -1,0 +1,106 @@
+"""Which headers cross the proxy, and the forwarded headers it adds.
+
+One list of hop-by-hop headers (RFC 9110 7.6.1) for both directions, plus any header a
+`Connection` header names — except the forwarded headers the proxy itself sets, which a client
+must not be able to delete that way.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from typing import Final
+
+HOP_BY_HOP: Final = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"http2-settings",
+    }
+)
+
+FORWARDED: Final = frozenset(
+    {
+        b"x-forwarded-for",
+        b"x-forwarded-proto",
+        b"x-forwarded-host",
+        b"x-forwarded-port",
+        b"x-forwarded-server",
+        b"x-real-ip",
+    }
+)
+
+# Response headers never passed to the client as they are (aiohttp writes its own framing).
+RESPONSE_DROP: Final = HOP_BY_HOP | {b"content-length"}
+
+
+def connection_tokens(value: bytes) -> frozenset[bytes]:
+    """Header names listed in a Connection header (lower case), minus the ones we must keep."""
+    tokens = {t.strip().lower() for t in value.split(b",")}
+    tokens.discard(b"")
+    return frozenset(tokens - FORWARDED - {b"host"})
+
+
+class TrustedNetworks:
+    """Addresses whose incoming X-Forwarded-* and X-Real-Ip headers are believed."""
+
+    __slots__ = ("_cache", "_networks")
+
+    def __init__(self, cidrs: Sequence[str]) -> None:
+        nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        for cidr in cidrs:
+            nets.append(ipaddress.ip_network(cidr.strip(), strict=False))
+        self._networks = tuple(nets)
+        self._cache: dict[str, bool] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._networks)
+
+    def contains(self, address: str) -> bool:
+        hit = self._cache.get(address)
+        if hit is not None:
+            return hit
+        try:
+            ip = ipaddress.ip_address(address.split("%", 1)[0])
+        except ValueError:
+            result = False
+        else:
+            if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+                ip = ip.ipv4_mapped
+            result = any(ip in net for net in self._networks)
+        if len(self._cache) > 4096:
+            self._cache.clear()
+        self._cache[address] = result
+        return result
+
+
+class SourceRanges:
+    """An IP allow-list (whitelist-source-range); empty allows everyone."""
+
+    __slots__ = ("_trusted",)
+
+    def __init__(self, cidrs: Sequence[str]) -> None:
+        self._trusted = TrustedNetworks(cidrs)
+
+    def __bool__(self) -> bool:
+        return bool(self._trusted)
+
+    def allows(self, address: str) -> bool:
+        return self._trusted.contains(address)
+
+
+def host_port(host: str, default: int) -> int:
+    """The port in a Host header value, else `default`."""
+    if host.endswith("]"):
+        return default
+    _, sep, port = host.rpartition(":")
+    if sep and port.isdigit():
+        return int(port)
+    return default

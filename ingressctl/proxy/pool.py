@@ -1,0 +1,155 @@
+"""Keep-alive connections to upstreams, and which upstream addresses are temporarily ejected.
+
+The pool outlives routing tables: a reload keeps warm connections and ejection state for every
+address that is still in use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+
+from ingressctl.proxy.options import ProxyOptions
+from ingressctl.proxy.upstream import UpstreamConnection, UpstreamError
+
+Key = tuple[str, int]
+
+
+class UpstreamPool:
+    def __init__(self, options: ProxyOptions, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.options = options
+        self._loop = loop or asyncio.get_running_loop()
+        self._idle: dict[Key, list[UpstreamConnection]] = {}
+        # address -> (ejected until loop.time(), consecutive connect failures)
+        self._ejected: dict[Key, tuple[float, int]] = {}
+        self._sweeper: asyncio.TimerHandle | None = None
+        self._closed = False
+        self._tls_context: ssl.SSLContext | None = None
+
+    # ------------------------------------------------------------ ejection
+
+    def is_ejected(self, key: Key) -> bool:
+        entry = self._ejected.get(key)
+        if entry is None:
+            return False
+        return not entry[0] <= self._loop.time()
+
+    def eject_remaining(self, key: Key) -> float:
+        entry = self._ejected.get(key)
+        return 0.0 if entry is None else max(0.0, entry[0] - self._loop.time())
+
+    def record_failure(self, key: Key) -> float:
+        """Eject the address for a time that doubles with each consecutive failure. Returns seconds."""
+        _, failures = self._ejected.get(key, (0.0, 0))
+        failures += 1
+        opts = self.options
+        seconds = float(min(opts.eject_max_seconds, opts.eject_base_seconds * 2.0 ** (failures - 1)))
+        self._ejected[key] = (self._loop.time() + seconds, failures)
+        return seconds
+
+    def record_success(self, key: Key) -> None:
+        if self._ejected:
+            self._ejected.pop(key, None)
+
+    # ------------------------------------------------------------ connections
+
+    async def acquire(self, key: Key, scheme: str = "http") -> tuple[UpstreamConnection, bool]:
+        """A connection to `key`: an idle one when available (reused=True), else a new one."""
+        idle = self._idle.get(key)
+        if idle:
+            now = self._loop.time()
+            limit = self.options.pool_idle_seconds
+            while idle:
+                conn = idle.pop()
+                if not conn.closed and now - conn.idle_since < limit:
+                    return conn, True
+                conn.close()
+        return await self._connect(key, scheme), False
+
+    async def _connect(self, key: Key, scheme: str) -> UpstreamConnection:
+        opts = self.options
+        loop = self._loop
+        host, port = key
+        ssl_ctx: ssl.SSLContext | None = None
+        if scheme == "https":
+            if self._tls_context is None:
+                # Upstreams inside a cluster present cluster-internal certificates: like Traefik's
+                # default (insecureSkipVerify for Kubernetes backends), encryption without verification.
+                ctx = ssl.create_default_context()
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+                self._tls_context = ctx
+            ssl_ctx = self._tls_context
+        try:
+            async with asyncio.timeout(opts.connect_timeout):
+                _, proto = await loop.create_connection(
+                    lambda: UpstreamConnection(key, loop, opts.read_high_water, opts.max_head_bytes),
+                    host,
+                    port,
+                    ssl=ssl_ctx,
+                    server_hostname=host if ssl_ctx is not None else None,
+                )
+        except TimeoutError:
+            raise UpstreamError("connect", f"connect to {host}:{port} timed out") from None
+        except (OSError, ssl.SSLError) as exc:
+            raise UpstreamError(
+                "connect", f"connect to {host}:{port} failed: {exc.strerror or exc}"
+            ) from None
+        transport = proto.transport
+        if transport is not None:
+            sock = transport.get_extra_info("socket")
+            if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return proto
+
+    def release(self, conn: UpstreamConnection) -> None:
+        """Return a connection after a complete response; it is closed unless it can be reused."""
+        if self._closed or not conn.reusable:
+            conn.close()
+            return
+        idle = self._idle.get(conn.key)
+        if idle is None:
+            idle = self._idle[conn.key] = []
+        if len(idle) >= self.options.pool_max_idle_per_upstream:
+            conn.close()
+            return
+        conn.idle_since = self._loop.time()
+        idle.append(conn)
+        if self._sweeper is None:
+            self._sweeper = self._loop.call_later(self.options.pool_idle_seconds, self._sweep)
+
+    def _sweep(self) -> None:
+        self._sweeper = None
+        now = self._loop.time()
+        limit = self.options.pool_idle_seconds
+        remaining = False
+        for key, idle in list(self._idle.items()):
+            keep = [c for c in idle if not c.closed and now - c.idle_since < limit]
+            for c in idle:
+                if c not in keep:
+                    c.close()
+            if keep:
+                self._idle[key] = keep
+                remaining = True
+            else:
+                del self._idle[key]
+        if remaining and not self._closed:
+            self._sweeper = self._loop.call_later(limit / 2, self._sweep)
+
+    def idle_count(self, key: Key | None = None) -> int:
+        if key is not None:
+            return len(self._idle.get(key, ()))
+        return sum(len(v) for v in self._idle.values())
+
+    def close(self) -> None:
+        self._closed = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        for idle in self._idle.values():
+            for conn in idle:
+                conn.close()
+        self._idle.clear()

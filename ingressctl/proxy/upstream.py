@@ -1,0 +1,466 @@
+"""One keep-alive HTTP/1.1 connection to an upstream: an asyncio.Protocol with a minimal response parser.
+
+Why not aiohttp's ClientSession: per request it builds URLs, header multidicts, timers and tracing
+hooks that a proxy does not need; here a request is one `transport.write` of prebuilt bytes and a
+response is parsed straight from the socket buffers, body chunks handed over without copying.
+Flow control runs both ways: reading pauses when the consumer lags (`read_high_water`), and
+writers wait for `drain()` when the kernel buffer is full.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Final, cast
+
+_HEAD_END: Final = b"\r\n\r\n"
+_CRLF: Final = b"\r\n"
+
+# Body framing of the response being read.
+_LENGTH: Final = 0  # Content-Length: `_remaining` bytes
+_CHUNKED: Final = 1
+_UNTIL_CLOSE: Final = 2
+_NONE: Final = 3  # no body (HEAD, 204, 304)
+
+# Chunked decoder states.
+_CH_SIZE: Final = 0  # reading "hex[;ext]\r\n"
+_CH_DATA: Final = 1
+_CH_DATA_CRLF: Final = 2
+_CH_TRAILER: Final = 3
+
+
+class UpstreamError(Exception):
+    """The upstream failed. kind: "connect", "timeout", "reset" or "protocol"."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class ResponseHead:
+    __slots__ = ("chunked", "content_length", "headers", "keep_alive", "reason", "status", "version")
+
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        version: bytes,
+        headers: list[tuple[bytes, bytes]],
+        content_length: int | None,
+        chunked: bool,
+        keep_alive: bool,
+    ) -> None:
+        self.status = status
+        self.reason = reason
+        self.version = version
+        self.headers = headers
+        self.content_length = content_length
+        self.chunked = chunked
+        self.keep_alive = keep_alive
+
+
+def parse_head(data: bytes) -> ResponseHead:
+    """Parse a status line and headers (without the final blank line). Raises ValueError."""
+    lines = data.split(_CRLF)
+    status_line = lines[0]
+    version, _, rest = status_line.partition(b" ")
+    code, _, reason = rest.partition(b" ")
+    if not version.startswith(b"HTTP/1.") or len(code) != 3 or not code.isdigit():
+        raise ValueError(f"bad status line {status_line[:80]!r}")
+    headers: list[tuple[bytes, bytes]] = []
+    content_length: int | None = None
+    chunked = False
+    keep_alive = version == b"HTTP/1.1"
+    for line in lines[1:]:
+        name, sep, value = line.partition(b":")
+        if not sep or not name or name[-1:] in (b" ", b"\t"):
+            raise ValueError(f"bad header line {line[:80]!r}")
+        value = value.strip(b" \t")
+        lname = name.lower()
+        if lname == b"content-length":
+            if not value.isdigit() or (content_length is not None and content_length != int(value)):
+                raise ValueError("bad Content-Length")
+            content_length = int(value)
+        elif lname == b"transfer-encoding":
+            # Only a final "chunked" frames the body; anything else reads until close.
+            chunked = value.lower().rsplit(b",", 1)[-1].strip() == b"chunked"
+        elif lname == b"connection":
+            tokens = value.lower()
+            if b"close" in tokens:
+                keep_alive = False
+            elif b"keep-alive" in tokens:
+                keep_alive = True
+        headers.append((name, value))
+    if chunked:
+        content_length = None
+    return ResponseHead(
+        int(code), reason.decode("latin-1"), version, headers, content_length, chunked, keep_alive
+    )
+
+
+class UpstreamConnection(asyncio.Protocol):
+    """A connection to one upstream address, reused for sequential requests."""
+
+    __slots__ = (
+        "_body_waiter",
+        "_buf",
+        "_ch_remaining",
+        "_ch_state",
+        "_chunks",
+        "_drain_waiter",
+        "_exc",
+        "_framing",
+        "_head_request",
+        "_head_waiter",
+        "_high_water",
+        "_loop",
+        "_max_head",
+        "_queued",
+        "_read_paused",
+        "_remaining",
+        "_skip_1xx",
+        "_timer",
+        "_write_paused",
+        "body_done",
+        "closed",
+        "got_bytes",
+        "head",
+        "idle_since",
+        "key",
+        "requests",
+        "transport",
+    )
+
+    def __init__(
+        self, key: tuple[str, int], loop: asyncio.AbstractEventLoop, high_water: int, max_head: int
+    ) -> None:
+        self.key = key
+        self._loop = loop
+        self._high_water = high_water
+        self._max_head = max_head
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self.requests = 0
+        self.idle_since = 0.0
+        self._write_paused = False
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._reset_response(head_request=False)
+
+    # ------------------------------------------------------------ per response state
+
+    def _reset_response(self, head_request: bool) -> None:
+        self._buf = b""
+        self.head: ResponseHead | None = None
+        self._head_waiter: asyncio.Future[ResponseHead] | None = None
+        self._body_waiter: asyncio.Future[None] | None = None
+        self._chunks: deque[bytes] = deque()
+        self._queued = 0
+        self._framing = _NONE
+        self._remaining = 0
+        self._ch_state = _CH_SIZE
+        self._ch_remaining = 0
+        self.body_done = False
+        self._exc: UpstreamError | None = None
+        self._read_paused = False
+        self._skip_1xx = True
+        self.got_bytes = False
+        self._head_request = head_request
+
+    def start_request(self, data: bytes, head_request: bool) -> None:
+        """Send a request head (and maybe a small body) and get ready to read its response."""
+        self._reset_response(head_request)
+        self.requests += 1
+        assert self.transport is not None
+        self.transport.write(data)
+
+    def write(self, data: bytes) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.write(data)
+
+    async def drain(self) -> None:
+        if self.closed:
+            raise UpstreamError("reset", "upstream closed the connection")
+        if self._write_paused:
+            waiter = self._drain_waiter = self._loop.create_future()
+            await waiter
+
+    @property
+    def reusable(self) -> bool:
+        head = self.head
+        return (
+            not self.closed
+            and self.body_done
+            and head is not None
+            and head.keep_alive
+            and self._exc is None
+            and not self._buf
+        )
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            if self.transport is not None:
+                self.transport.close()
+        self._cancel_timer()
+
+    def abort(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
+        self._cancel_timer()
+
+    # ------------------------------------------------------------ asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        waiter = self._drain_waiter
+        if waiter is not None:
+            self._drain_waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.transport = None
+        self._cancel_timer()
+        if self.head is not None and self._framing == _UNTIL_CLOSE and not self.body_done:
+            self.body_done = True
+            self._wake_body()
+        elif not self.body_done or self.head is None:
+            self._fail(UpstreamError("reset", "upstream closed the connection" + (f": {exc}" if exc else "")))
+        waiter = self._drain_waiter
+        if waiter is not None and not waiter.done():
+            self._drain_waiter = None
+            waiter.set_exception(UpstreamError("reset", "upstream closed the connection"))
+
+    def eof_received(self) -> bool | None:
+        return None  # close the transport; connection_lost settles the state
+
+    def data_received(self, data: bytes) -> None:
+        self.got_bytes = True
+        if self.head is None:
+            buf = self._buf + data if self._buf else data
+            while True:
+                end = buf.find(_HEAD_END)
+                if end < 0:
+                    if len(buf) > self._max_head:
+                        self._fail(UpstreamError("protocol", "upstream response head too large"))
+                        self.abort()
+                        return
+                    self._buf = buf
+                    return
+                try:
+                    head = parse_head(buf[:end])
+                except ValueError as exc:
+                    self._fail(UpstreamError("protocol", f"invalid response from upstream: {exc}"))
+                    self.abort()
+                    return
+                buf = buf[end + 4 :]
+                if 100 <= head.status < 200 and head.status != 101:
+                    continue  # interim responses (100 Continue, 103) are not forwarded
+                break
+            self._buf = b""
+            self.head = head
+            if self._head_request or head.status in (204, 304) or head.status == 101:
+                self._framing = _NONE
+                self.body_done = True
+            elif head.chunked:
+                self._framing = _CHUNKED
+            elif head.content_length is not None:
+                self._framing = _LENGTH
+                self._remaining = head.content_length
+                if not self._remaining:
+                    self.body_done = True
+            else:
+                self._framing = _UNTIL_CLOSE
+                head.keep_alive = False
+            waiter = self._head_waiter
+            if buf and not self.body_done:
+                self._feed_body(buf)
+            elif buf:
+                self._buf = buf  # bytes after a complete response: not reusable
+            if waiter is not None:
+                self._head_waiter = None
+                self._cancel_timer()
+                if not waiter.done():
+                    waiter.set_result(head)
+            return
+        if self.body_done:
+            self._buf += data  # unexpected bytes: the connection will not be reused
+            return
+        self._feed_body(data)
+
+    # ------------------------------------------------------------ body framing
+
+    def _feed_body(self, data: bytes) -> None:
+        framing = self._framing
+        if framing == _LENGTH:
+            n = len(data)
+            if n >= self._remaining:
+                if n > self._remaining:
+                    self._buf = data[self._remaining :]
+                    data = data[: self._remaining]
+                self._remaining = 0
+                self.body_done = True
+            else:
+                self._remaining -= n
+            if data:
+                self._chunks.append(data)
+                self._queued += len(data)
+        elif framing == _UNTIL_CLOSE:
+            self._chunks.append(data)
+            self._queued += len(data)
+        else:
+            try:
+                self._feed_chunked(data)
+            except ValueError as exc:
+                self._fail(UpstreamError("protocol", f"invalid chunked body from upstream: {exc}"))
+                self.abort()
+                return
+        if self._queued > self._high_water and not self._read_paused and self.transport is not None:
+            self._read_paused = True
+            self.transport.pause_reading()
+        self._wake_body()
+
+    def _feed_chunked(self, data: bytes) -> None:
+        buf = self._buf + data if self._buf else data
+        self._buf = b""
+        pos = 0
+        size = len(buf)
+        while pos < size:
+            state = self._ch_state
+            if state == _CH_DATA:
+                take = min(self._ch_remaining, size - pos)
+                piece = buf[pos : pos + take] if (pos or take != size) else buf
+                self._chunks.append(piece)
+                self._queued += take
+                pos += take
+                self._ch_remaining -= take
+                if not self._ch_remaining:
+                    self._ch_state = _CH_DATA_CRLF
+            elif state == _CH_DATA_CRLF:
+                if size - pos < 2:
+                    self._buf = buf[pos:]
+                    return
+                if buf[pos : pos + 2] != _CRLF:
+                    raise ValueError("missing CRLF after chunk data")
+                pos += 2
+                self._ch_state = _CH_SIZE
+            else:
+                end = buf.find(_CRLF, pos)
+                if end < 0:
+                    if size - pos > 4096:
+                        raise ValueError("chunk size line too long")
+                    self._buf = buf[pos:]
+                    return
+                line = buf[pos:end]
+                pos = end + 2
+                if state == _CH_TRAILER:
+                    if not line:
+                        self.body_done = True
+                        if pos < size:
+                            self._buf = buf[pos:]
+                        return
+                    continue  # trailers are dropped
+                hexpart = line.split(b";", 1)[0].strip()
+                try:
+                    n = int(hexpart, 16)
+                except ValueError:
+                    raise ValueError(f"bad chunk size {hexpart[:20]!r}") from None
+                if n < 0:
+                    raise ValueError("negative chunk size")
+                if n == 0:
+                    self._ch_state = _CH_TRAILER
+                else:
+                    self._ch_state = _CH_DATA
+                    self._ch_remaining = n
+
+    # ------------------------------------------------------------ consumer side
+
+    def _fail(self, exc: UpstreamError) -> None:
+        if self._exc is None:
+            self._exc = exc
+        waiter = self._head_waiter
+        if waiter is not None:
+            self._head_waiter = None
+            if not waiter.done():
+                waiter.set_exception(exc)
+        self._wake_body()
+
+    def _wake_body(self) -> None:
+        waiter = self._body_waiter
+        if waiter is not None:
+            self._body_waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _on_timeout(self, what: str) -> None:
+        self._timer = None
+        self._fail(UpstreamError("timeout", what))
+        self.abort()
+
+    async def read_head(self, timeout: float) -> ResponseHead:
+        if self.head is not None:
+            return self.head
+        if self._exc is not None:
+            raise self._exc
+        waiter: asyncio.Future[ResponseHead] = self._loop.create_future()
+        self._head_waiter = waiter
+        self._timer = self._loop.call_later(
+            timeout, self._on_timeout, "no response headers from upstream in time"
+        )
+        try:
+            return await waiter
+        finally:
+            self._cancel_timer()
+
+    def take_complete_body(self) -> bytes | None:
+        """The whole body when it is already buffered (the small-response fast path), else None."""
+        if not self.body_done or self._exc is not None:
+            return None
+        chunks = self._chunks
+        if not chunks:
+            return b""
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        chunks.clear()
+        self._queued = 0
+        return body
+
+    async def read_body(self, idle_timeout: float) -> bytes:
+        """Next piece of the body (all that is buffered); b"" at its end. Raises UpstreamError."""
+        chunks = self._chunks
+        while not chunks:
+            if self._exc is not None:
+                raise self._exc
+            if self.body_done:
+                return b""
+            waiter = self._body_waiter = self._loop.create_future()
+            self._timer = self._loop.call_later(idle_timeout, self._on_timeout, "upstream body stalled")
+            try:
+                await waiter
+            finally:
+                self._cancel_timer()
+        if len(chunks) > 1 and self._queued <= 65536:
+            # Many small pieces (chunked encoding): one write downstream instead of many.
+            data = b"".join(chunks)
+            chunks.clear()
+        else:
+            data = chunks.popleft()
+        self._queued -= len(data)
+        if self._read_paused and self._queued <= self._high_water // 2 and self.transport is not None:
+            self._read_paused = False
+            self.transport.resume_reading()
+        return data

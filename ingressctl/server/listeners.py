@@ -1,0 +1,60 @@
+"""Listening sockets for entrypoints, with one clear line when an address cannot be bound."""
+
+from __future__ import annotations
+
+import errno
+import socket
+
+from ingressctl.model import ConfigError
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """ "host:port", ":port" or "[v6]:port" → (host, port); host "" means every interface."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ConfigError(f"address {address!r} is not HOST:PORT or :PORT")
+    return host.strip("[]"), int(port)
+
+
+def bind_socket(
+    name: str, address: str, *, reuse_port: bool = False, port: int | None = None
+) -> socket.socket:
+    """A bound (not yet listening) TCP socket for entrypoint `name`; ConfigError naming the fix on failure.
+
+    `port` overrides the address's port (workers bind the port the supervisor already reserved).
+    """
+    host, addr_port = split_address(address)
+    if port is None:
+        port = addr_port
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    bind_host = host or "0.0.0.0"
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((bind_host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(bind_error_message(name, address, exc)) from None
+    sock.setblocking(False)
+    return sock
+
+
+def bind_error_message(name: str, address: str, exc: OSError) -> str:
+    where = f"cannot listen on {address} for entrypoint {name!r}"
+    if exc.errno == errno.EADDRINUSE:
+        return f"{where}: address already in use; stop the other server or pass --entrypoint {name}=:PORT"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return (
+            f"{where}: permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE); "
+            f"pass --entrypoint {name}=:8000 or another port above 1023"
+        )
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"{where}: the address is not on this machine; use :PORT to listen on every interface"
+    return f"{where}: {exc.strerror or exc}"
+
+
+def bound_address(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

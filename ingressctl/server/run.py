@@ -1,0 +1,262 @@
+"""One server process: entrypoints, providers, the watch loop, the API, signals, graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import ssl
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from ingressctl.model import Diagnostic, Snapshot, TLSCertificate
+from ingressctl.model.config import EntryPoint, StaticConfig
+from ingressctl.providers.base import Provider
+from ingressctl.proxy import AccessLog, EntrypointInfo, Proxy, ProxyObserver, ProxyOptions, TablePlan
+from ingressctl.proxy.handler import HostCheck, entrypoint_runtime
+from ingressctl.proxy.plan import Table, TableFactory
+from ingressctl.server.listeners import bind_socket, bound_address
+from ingressctl.server.state import RuntimeState
+from ingressctl.server.watcher import Watcher
+
+log = logging.getLogger("ingressctl.server")
+
+
+class Closer(Protocol):
+    async def cleanup(self) -> None: ...
+
+
+ApiStarter = Callable[[RuntimeState], Awaitable[Closer | None]]
+
+
+class TLSProvider(Protocol):
+    """What the server needs from the certificate store (ingressctl.tls.store.CertificateStore)."""
+
+    def ssl_context(self, entrypoint: EntryPoint) -> ssl.SSLContext: ...
+
+    def host_check(self, entrypoint: EntryPoint) -> HostCheck | None: ...
+
+    def update(self, certificates: Sequence[TLSCertificate]) -> None: ...
+
+
+@dataclass
+class ServerParts:
+    """What the CLI plugs into the server (kept out of the server so the layers stay clean)."""
+
+    providers: Sequence[Provider] = ()
+    compile_fn: Callable[[Snapshot], tuple[Table, list[Diagnostic]]] | None = None
+    make_table: TableFactory | None = None
+    observer: ProxyObserver | None = None
+    start_api: ApiStarter | None = None
+    on_reload: Callable[[bool, float], None] | None = None
+    tls: TLSProvider | None = None
+    proxy_options: ProxyOptions = field(default_factory=ProxyOptions)
+    # Pre-bound sockets by entrypoint name (workers); otherwise the server binds them itself.
+    sockets: dict[str, socket.socket] = field(default_factory=dict)
+    reuse_port: bool = False
+    serve_api: bool = True
+    # Extra pre-routing hooks (the ACME HTTP-01 responder).
+    hooks: Sequence[Any] = ()
+
+
+class Server:
+    def __init__(self, static: StaticConfig, parts: ServerParts) -> None:
+        self.static = static
+        self.parts = parts
+        self.state = RuntimeState(static, certificate_store=parts.tls)
+        access = AccessLog(static.access_log_format) if static.access_log else None
+        self.proxy = Proxy(parts.proxy_options, parts.observer, access)
+        self.proxy.hooks.extend(parts.hooks)
+        self.watcher: Watcher | None = None
+        self._runners: list[web.ServerRunner] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._api: Closer | None = None
+        self._stopped = asyncio.Event()
+        self._infos: list[EntrypointInfo] = []
+
+    # ------------------------------------------------------------ start
+
+    async def start(self) -> None:
+        """Bind every entrypoint, start the API, the watch loop and the providers."""
+        static = self.static
+        parts = self.parts
+        sockets: dict[str, socket.socket] = dict(parts.sockets)
+        try:
+            for ep in static.entrypoints:
+                if ep.name not in sockets:
+                    sockets[ep.name] = bind_socket(ep.name, ep.address, reuse_port=parts.reuse_port)
+        except Exception:
+            for sock in sockets.values():
+                sock.close()
+            raise
+        infos = []
+        for ep in static.entrypoints:
+            port = sockets[ep.name].getsockname()[1]
+            infos.append(EntrypointInfo(ep.name, "https" if ep.tls is not None else "http", port))
+            self.state.bound[ep.name] = bound_address(sockets[ep.name])
+        self._infos = infos
+        self.watcher = Watcher(
+            self.state,
+            self._compile_fn(),
+            self._apply,
+            throttle=static.throttle_seconds,
+            on_reload=parts.on_reload,
+        )
+        for ep in static.entrypoints:
+            await self._start_entrypoint(ep, sockets[ep.name])
+        if parts.serve_api and parts.start_api is not None:
+            self._api = await parts.start_api(self.state)
+        self._tasks.append(asyncio.ensure_future(self.watcher.run()))
+        for provider in parts.providers:
+            self._tasks.append(asyncio.ensure_future(self._run_provider(provider)))
+        self.state.set_listening(True)
+        log.info(
+            "listening: %s",
+            ", ".join(f"{name}={addr}" for name, addr in self.state.bound.items()),
+        )
+
+    def _compile_fn(self) -> Callable[[Snapshot], tuple[Table, list[Diagnostic]]]:
+        if self.parts.compile_fn is not None:
+            return self.parts.compile_fn
+        from ingressctl.config import compile_options
+        from ingressctl.routing import compile as compile_snapshot
+
+        options = compile_options(self.static)
+
+        def run(snapshot: Snapshot) -> tuple[Table, list[Diagnostic]]:
+            table, diagnostics = compile_snapshot(snapshot, options)
+            return table, list(diagnostics)
+
+        return run
+
+    def _make_table(self) -> TableFactory:
+        if self.parts.make_table is not None:
+            return self.parts.make_table
+        from ingressctl.routing import RoutingTable
+
+        return RoutingTable
+
+    def _apply(self, table: Table) -> None:
+        plan = TablePlan(table, self._infos, self.static.default_entrypoints, self._make_table())
+        if self.parts.tls is not None:
+            self.parts.tls.update(table.certificates)
+        self.proxy.plan = plan  # the one atomic swap; requests in flight keep the plan they read
+
+    async def _start_entrypoint(self, ep: EntryPoint, sock: socket.socket) -> None:
+        ssl_context: ssl.SSLContext | None = None
+        host_check: HostCheck | None = None
+        if ep.tls is not None:
+            tls = self.parts.tls
+            if tls is None:
+                from ingressctl.model import ConfigError
+
+                raise ConfigError(f"entrypoint {ep.name!r} uses TLS but no certificate store is available")
+            ssl_context = tls.ssl_context(ep)
+            host_check = tls.host_check(ep)
+        runtime = entrypoint_runtime(
+            ep.name,
+            "https" if ep.tls is not None else "http",
+            ep.redirect,
+            ep.auth.users if ep.auth is not None else None,
+            ep.auth.realm if ep.auth is not None else "",
+            ep.trusted_ips,
+            host_check,
+        )
+        server = web.Server(
+            self.proxy.handler(runtime),
+            access_log=None,
+            # aiohttp's own limits: generous header size, keep-alive like Traefik's idle timeout.
+            max_line_size=16384,
+            max_field_size=16384,
+            keepalive_timeout=180.0,
+        )
+        runner = web.ServerRunner(
+            server, handle_signals=False, shutdown_timeout=self.static.grace_period_seconds
+        )
+        await runner.setup()
+        site = web.SockSite(runner, sock, ssl_context=ssl_context, backlog=1024)
+        await site.start()
+        self._runners.append(runner)
+
+    async def _run_provider(self, provider: Provider) -> None:
+        assert self.watcher is not None
+        try:
+            await provider.run(self.watcher.publish, self.watcher.report)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("provider %s stopped", provider.name)
+
+    # ------------------------------------------------------------ control
+
+    def reload(self) -> None:
+        """SIGHUP: providers read again, and the table is recompiled even if nothing changed."""
+        log.info("reload requested")
+        for provider in self.parts.providers:
+            reload = getattr(provider, "reload", None)
+            if callable(reload):
+                reload()
+        if self.watcher is not None:
+            self.watcher.request_reload()
+
+    async def stop(self) -> None:
+        """Stop accepting, let requests in flight finish within the grace period, close everything."""
+        self.state.set_listening(False)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        # Each runner: stop its listening socket, close idle keep-alive connections, wait for
+        # handlers still running (up to shutdown_timeout = grace period).
+        await asyncio.gather(*(runner.cleanup() for runner in self._runners), return_exceptions=True)
+        self._runners.clear()
+        if self._api is not None:
+            with contextlib.suppress(Exception):
+                await self._api.cleanup()
+            self._api = None
+        await self.proxy.close()
+        self._stopped.set()
+
+    async def serve_until_signal(self) -> None:
+        """Run until SIGTERM or SIGINT; SIGHUP reloads."""
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        try:
+            await stop.wait()
+            log.info(
+                "shutting down: draining requests in flight (grace %.0fs)", self.static.grace_period_seconds
+            )
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                loop.remove_signal_handler(sig)
+        await self.stop()
+        log.info("stopped")
+
+
+def install_uvloop() -> bool:
+    """Use uvloop when installed (measured faster); INGRESSCTL_EVENT_LOOP=asyncio opts out."""
+    if os.environ.get("INGRESSCTL_EVENT_LOOP", "") == "asyncio":
+        return False
+    try:
+        import uvloop
+    except ImportError:
+        return False
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    return True
+
+
+async def run_server(static: StaticConfig, parts: ServerParts) -> None:
+    server = Server(static, parts)
+    await server.start()
+    await server.serve_until_signal()

@@ -1,0 +1,112 @@
+"""The runtime state the API and dashboard read: a small, read-only view of the running server.
+
+The watch loop is the only writer; every reader gets plain references (tables and tuples are
+immutable), so no locking is needed on the single event loop.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ingressctl.model import Diagnostic
+from ingressctl.model.config import EntryPoint, StaticConfig
+from ingressctl.providers.base import ProviderStatus
+from ingressctl.proxy.plan import Table
+
+
+class RuntimeState:
+    """Current table, diagnostics, provider statuses, last reload, entrypoints, certificate store.
+
+    Implements the API's RuntimeView protocol (ingressctl.api.view).
+    """
+
+    def __init__(self, static: StaticConfig, certificate_store: object | None = None) -> None:
+        self.static = static
+        self.certificate_store = certificate_store
+        self._table: Table | None = None
+        self._diagnostics: tuple[Diagnostic, ...] = ()
+        self._provider_diagnostics: dict[str, tuple[Diagnostic, ...]] = {}
+        self._statuses: dict[str, ProviderStatus] = {}
+        self._last_reload: float | None = None
+        self._last_error: str | None = None
+        self._listening = False
+        self._started = time.time()
+        # Actual listen addresses ("host:port"), known once bound (port 0 → the OS's choice).
+        self.bound: dict[str, str] = {}
+        self.api_address: str | None = None
+        self.reloads = 0
+
+    # ------------------------------------------------------------ writers (the server)
+
+    def set_table(self, table: Table, diagnostics: Sequence[Diagnostic], when: float | None = None) -> None:
+        self._table = table
+        self._diagnostics = tuple(diagnostics)
+        self._last_reload = when if when is not None else time.time()
+        self._last_error = None
+        self.reloads += 1
+
+    def set_error(self, message: str) -> None:
+        self._last_error = message
+
+    def set_provider_diagnostics(self, provider: str, diagnostics: Sequence[Diagnostic]) -> None:
+        self._provider_diagnostics[provider] = tuple(diagnostics)
+
+    def set_provider_status(self, status: ProviderStatus) -> None:
+        self._statuses[status.provider] = status
+
+    def set_listening(self, listening: bool) -> None:
+        self._listening = listening
+
+    # ------------------------------------------------------------ RuntimeView
+
+    def table(self) -> Table | None:
+        return self._table
+
+    def diagnostics(self) -> Sequence[Diagnostic]:
+        out: list[Diagnostic] = []
+        for diags in self._provider_diagnostics.values():
+            out.extend(diags)
+        out.extend(self._diagnostics)
+        return out
+
+    def provider_statuses(self) -> Sequence[ProviderStatus]:
+        return tuple(self._statuses.values())
+
+    def entrypoints(self) -> Sequence[EntryPoint]:
+        return self.static.entrypoints
+
+    def certificates(self) -> Sequence[Any]:
+        infos = getattr(self.certificate_store, "infos", None)
+        if callable(infos):
+            return tuple(infos())
+        return ()
+
+    def last_reload(self) -> float | None:
+        return self._last_reload
+
+    def last_error(self) -> str | None:
+        return self._last_error
+
+    def ready(self) -> bool:
+        return self._listening and self._table is not None
+
+    def started_at(self) -> float:
+        return self._started
+
+    def config_summary(self) -> Mapping[str, Any]:
+        s = self.static
+        return {
+            "source": s.source or "command line",
+            "entrypoints": {e.name: self.bound.get(e.name, e.address) for e in s.entrypoints},
+            "default_entrypoints": list(s.default_entrypoints),
+            "manifests": list(s.manifests),
+            "kubernetes": s.kubernetes is not None,
+            "acme": s.acme is not None,
+            "workers": s.workers,
+            "ingress_class": s.ingress_class,
+            "controller_name": s.controller_name,
+            "allow_external_name_services": s.allow_external_name_services,
+            "throttle_seconds": s.throttle_seconds,
+        }

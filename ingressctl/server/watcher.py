@@ -1,0 +1,170 @@
+"""The watch loop: newest update per provider → quiet period → compile → one atomic swap.
+
+Providers publish whole snapshots; only the newest per provider matters, and an unchanged one
+is dropped. After an update the loop waits until `throttle` seconds pass without another (bursts
+coalesce; capped at `max_delay` so a chatty provider cannot starve reloads), merges the providers'
+snapshots, compiles off the event loop and swaps the table reference. A compile that raises keeps
+the last good table: working routes are never removed by an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+from ingressctl.logging_setup import summarize_change
+from ingressctl.model import Diagnostic, Severity, Snapshot
+from ingressctl.providers.base import ProviderStatus, ProviderUpdate
+from ingressctl.proxy.plan import Table
+from ingressctl.server.state import RuntimeState
+
+log = logging.getLogger("ingressctl.server")
+
+CompileFn = Callable[[Snapshot], tuple[Table, list[Diagnostic]]]
+ApplyFn = Callable[[Table], None]
+
+
+def merge_snapshots(snapshots: Sequence[Snapshot]) -> Snapshot:
+    if len(snapshots) == 1:
+        return snapshots[0]
+    return Snapshot(
+        ingresses=tuple(i for s in snapshots for i in s.ingresses),
+        services=tuple(i for s in snapshots for i in s.services),
+        endpoint_slices=tuple(i for s in snapshots for i in s.endpoint_slices),
+        endpoints=tuple(i for s in snapshots for i in s.endpoints),
+        secrets=tuple(i for s in snapshots for i in s.secrets),
+        ingress_classes=tuple(i for s in snapshots for i in s.ingress_classes),
+    )
+
+
+class Watcher:
+    def __init__(
+        self,
+        state: RuntimeState,
+        compile_fn: CompileFn,
+        apply: ApplyFn,
+        *,
+        throttle: float = 0.05,
+        max_delay: float = 1.0,
+        on_reload: Callable[[bool, float], None] | None = None,
+    ) -> None:
+        self.state = state
+        self._compile = compile_fn
+        self._apply = apply
+        self.throttle = throttle
+        self.max_delay = max_delay
+        self._on_reload = on_reload
+        self._latest: dict[str, ProviderUpdate] = {}
+        self._applied: dict[str, ProviderUpdate] = {}
+        self._changed = asyncio.Event()
+        self._force = False
+        self._seen_diagnostics: set[tuple[str, str]] = set()
+        self.applied_count = 0
+        self._applied_event = asyncio.Event()
+
+    # ------------------------------------------------------------ provider callbacks (on the loop)
+
+    def publish(self, update: ProviderUpdate) -> None:
+        previous = self._latest.get(update.provider)
+        if (
+            previous is not None
+            and previous.snapshot == update.snapshot
+            and previous.diagnostics == update.diagnostics
+        ):
+            return
+        self._latest[update.provider] = update
+        self.state.set_provider_diagnostics(update.provider, update.diagnostics)
+        self._changed.set()
+
+    def report(self, status: ProviderStatus) -> None:
+        previous = {s.provider: s for s in self.state.provider_statuses()}.get(status.provider)
+        self.state.set_provider_status(status)
+        if not status.healthy and (previous is None or previous.message != status.message):
+            log.warning(
+                "provider %s: %s", status.provider, status.message, extra={"provider": status.provider}
+            )
+        elif status.healthy and previous is not None and not previous.healthy:
+            log.info("provider %s recovered", status.provider, extra={"provider": status.provider})
+
+    def request_reload(self) -> None:
+        """Recompile even if nothing changed (SIGHUP)."""
+        self._force = True
+        self._changed.set()
+
+    async def wait_applied(self, count: int, timeout: float) -> bool:
+        """Wait until at least `count` configurations were applied (tests, readiness)."""
+        async with asyncio.timeout(timeout):
+            while self.applied_count < count:
+                self._applied_event.clear()
+                await self._applied_event.wait()
+        return True
+
+    # ------------------------------------------------------------ the loop
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._changed.wait()
+            first = loop.time()
+            # Quiet period: wait until no update arrives for `throttle` seconds (bounded).
+            while True:
+                self._changed.clear()
+                remaining = min(self.throttle, first + self.max_delay - loop.time())
+                if remaining <= 0:
+                    break
+                try:
+                    async with asyncio.timeout(remaining):
+                        await self._changed.wait()
+                except TimeoutError:
+                    break
+            self._changed.clear()
+            await self.apply_now()
+
+    async def apply_now(self) -> None:
+        latest = dict(self._latest)
+        force = self._force
+        self._force = False
+        if not latest:
+            return
+        if not force and latest == self._applied:
+            return
+        started = time.perf_counter()
+        snapshot = merge_snapshots([latest[name].snapshot for name in sorted(latest)])
+        try:
+            table, diagnostics = await asyncio.to_thread(self._compile, snapshot)
+            self._apply_table(table, diagnostics)
+        except Exception as exc:  # a compiler bug must not take working routes down
+            message = f"configuration not applied, keeping the previous routes: {type(exc).__name__}: {exc}"
+            log.exception(message)
+            self.state.set_error(message)
+            if self._on_reload is not None:
+                self._on_reload(False, time.perf_counter() - started)
+            return
+        self._applied = latest
+        elapsed = time.perf_counter() - started
+        if self._on_reload is not None:
+            self._on_reload(True, elapsed)
+
+    def _apply_table(self, table: Table, diagnostics: list[Diagnostic]) -> None:
+        old = self.state.table()
+        self._apply(table)
+        self.state.set_table(table, diagnostics)
+        self.applied_count += 1
+        self._applied_event.set()
+        summary = summarize_change(old, table)
+        log.info("configuration applied: %s", summary, extra={"routes": len(table.routes)})
+        self._log_new_diagnostics(diagnostics)
+
+    def _log_new_diagnostics(self, diagnostics: Sequence[Diagnostic]) -> None:
+        seen: set[tuple[str, str]] = set()
+        for diag in diagnostics:
+            key = (diag.code, diag.message)
+            seen.add(key)
+            if key in self._seen_diagnostics or diag.severity is Severity.INFO:
+                continue
+            where = f"{diag.location}: " if diag.location is not None else ""
+            level = logging.WARNING if diag.severity is Severity.ERROR else logging.INFO
+            log.log(level, "%s%s %s %s", where, diag.code, diag.severity.value, diag.message)
+        self._seen_diagnostics = seen

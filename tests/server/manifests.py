@@ -1,0 +1,66 @@
+"""Write Ingress + Service + EndpointSlice manifests pointing at loopback test backends."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def app_manifest(name: str, host: str | None, path: str, port: int, extra_annotations: str = "") -> str:
+    host_line = f"  - host: {host}\n    http:\n" if host else "  - http:\n"
+    ann = f"  annotations:\n{extra_annotations}" if extra_annotations else ""
+    return f"""apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: {name}
+  namespace: default
+{ann}spec:
+  rules:
+{host_line}      paths:
+      - path: {path}
+        pathType: Prefix
+        backend:
+          service:
+            name: {name}
+            port:
+              number: 80
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {name}
+  namespace: default
+spec:
+  ports:
+  - name: http
+    port: 80
+    targetPort: {port}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: {name}-1
+  namespace: default
+  labels:
+    kubernetes.io/service-name: {name}
+addressType: IPv4
+ports:
+- name: http
+  port: {port}
+endpoints:
+- addresses: ["127.0.0.1"]
+  conditions:
+    ready: true
+"""
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write as editors and ConfigMap volumes do: a new file renamed over the old one."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_apps(path: Path, apps: Sequence[tuple[str, str | None, str, int]]) -> None:
+    write_atomically(path, "---\n".join(app_manifest(*a) for a in apps))
