@@ -11,6 +11,7 @@ from ingressctl.model import (
     EndpointPort,
     Ingress,
     IngressBackend,
+    Location,
     RouteBackend,
     Service,
     ServicePort,
@@ -66,7 +67,10 @@ class BackendResolver:
         }
         self._reported: set[tuple[str, str, str, str, str]] = set()
 
-    def resolve(self, ingress: Ingress, backend: IngressBackend) -> tuple[RouteBackend, list[Diagnostic]]:
+    def resolve(
+        self, ingress: Ingress, backend: IngressBackend, where: Location | None = None
+    ) -> tuple[RouteBackend, list[Diagnostic]]:
+        """`where` locates findings when the backend itself carries no location (the path's)."""
         ns = ingress.meta.namespace
         result, code, severity, message, hint = self._resolve(ns, backend)
         diagnostics: list[Diagnostic] = []
@@ -74,8 +78,10 @@ class BackendResolver:
             key = (ingress.meta.namespace, ingress.meta.name, result.service, result.port, code)
             if key not in self._reported:
                 self._reported.add(key)
-                where = backend.port_location if code == codes.PORT_NOT_FOUND else None
-                diagnostics.append(finding(code, severity, ingress, message, hint, where or backend.location))
+                port_where = backend.port_location if code == codes.PORT_NOT_FOUND else None
+                diagnostics.append(
+                    finding(code, severity, ingress, message, hint, port_where or backend.location or where)
+                )
         return result, diagnostics
 
     def _resolve(self, ns: str, backend: IngressBackend) -> tuple[RouteBackend, str, Severity, str, str]:

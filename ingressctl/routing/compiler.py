@@ -235,7 +235,7 @@ class _Compiler:
     def _backend(self, candidate: _Candidate) -> RouteBackend:
         resolved: list[RouteBackend] = []
         for backend in candidate.backends:
-            result, found = self.resolver.resolve(candidate.ingress, backend)
+            result, found = self.resolver.resolve(candidate.ingress, backend, candidate.location)
             self.diagnostics.extend(found)
             resolved.append(result)
         if len(resolved) == 1:
