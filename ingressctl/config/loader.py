@@ -293,6 +293,17 @@ def _apply_overrides(values: _FileValues, overrides: ConfigOverrides, problems: 
             values.workers = overrides.workers
     if overrides.access_log is not None:
         values.access_log = overrides.access_log
+    if overrides.access_log_format is not None:
+        fmt = overrides.access_log_format.lower()
+        if fmt not in ("common", "json"):
+            problems.items.append(
+                ConfigProblem(
+                    -1, f"--access-log-format {show(overrides.access_log_format)}: use common or json"
+                )
+            )
+        else:
+            values.access_log_format = fmt
+            values.access_log = overrides.access_log if overrides.access_log is not None else True
     if overrides.manifests:
         values.manifests = tuple(overrides.manifests)
     for attr in ("ingress_class", "controller_name", "allow_external_name_services"):

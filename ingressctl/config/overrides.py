@@ -16,6 +16,7 @@ class ConfigOverrides:
     log_level: str | None = None
     log_format: str | None = None  # "text" or "json"
     access_log: bool | None = None
+    access_log_format: str | None = None  # "common" or "json"; giving it turns the access log on
     manifests: list[str] = field(default_factory=list)
     ingress_class: str | None = None
     controller_name: str | None = None

@@ -86,6 +86,7 @@ def read_auth(section: Section, ctx: Context, default_realm: str) -> EntryPointA
     section.finish()
     if basic is None:
         return None
+    errors_before = len(basic.problems.errors)
     users: list[tuple[str, str]] = []
     listed = basic.str_list("users", example="admin:$apr1$...")
     if listed is not None:
@@ -114,7 +115,7 @@ def read_auth(section: Section, ctx: Context, default_realm: str) -> EntryPointA
     realm = basic.string("realm") or default_realm
     basic.unsupported("removeHeader", "the Authorization header is always passed to the backend")
     basic.finish()
-    if not users and not basic.problems.errors:
+    if not users and len(basic.problems.errors) == errors_before:
         basic.problems.error(basic.path, f"[{dotted(basic.path)}] has neither users nor usersFile")
     return EntryPointAuth(realm=realm, users=tuple(users))
 

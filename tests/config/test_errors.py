@@ -259,3 +259,14 @@ def test_bad_overrides_are_named_by_flag() -> None:
         '--log-level "verbose": use one of debug, info, warning, error',
         "--workers 0: must be at least 1",
     ]
+
+
+def test_auth_without_users(problems: Problems) -> None:
+    assert problems(
+        """
+        [entryPoints.http]
+        address = ":80"
+        [entryPoints.http.auth.basic]
+        realm = "x"
+        """
+    ) == ["traefik.toml:3: [entryPoints.http.auth.basic] has neither users nor usersFile"]

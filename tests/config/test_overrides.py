@@ -231,3 +231,12 @@ def test_durations_in_traefik_style(load: Load) -> None:
     )
     assert config.grace_period_seconds == 90.0
     assert config.throttle_seconds == 0.25
+
+
+def test_access_log_format_flag_turns_the_log_on() -> None:
+    config = load_static_config(None, ConfigOverrides(access_log_format="json"))
+    assert config.access_log and config.access_log_format == "json"
+    config = load_static_config(None, ConfigOverrides(access_log_format="common", access_log=False))
+    assert not config.access_log
+    with pytest.raises(ConfigError, match="--access-log-format"):
+        load_static_config(None, ConfigOverrides(access_log_format="xml"))
