@@ -245,6 +245,35 @@ class CertificateStore:
                 log.warning("certificate %s: %s", problem.origin, problem.message)
         return tuple(problems)
 
+    def add(
+        self, source: CertificateSource, items: Sequence[CertificateInput]
+    ) -> tuple[CertificateProblem, ...]:
+        """Add certificates to `source`, each replacing the one with the same origin (ACME issues
+        one certificate at a time: origin "ACME example.com" replaces its previous version)."""
+        if source is CertificateSource.DEFAULT:
+            raise ValueError("use set_default() for the default certificate")
+        built = [self._build(source, item) for item in items]
+        origins = {item.origin for item in items}
+        problems = [p for _, found in built for p in found]
+        with self._lock:
+            kept = [e for e in self._entries.get(source, ()) if e.origin not in origins]
+            self._entries[source] = (*kept, *(entry for entry, _ in built if entry is not None))
+            old_problems = [p for p in self._problems.get(source, ()) if p.origin not in origins]
+            self._problems[source] = (*old_problems, *problems)
+            self._rebuild()
+        for problem in problems:
+            log.warning("certificate %s: %s", problem.origin, problem.message)
+        return tuple(problems)
+
+    def remove(self, source: CertificateSource, origin: str) -> None:
+        """Stop serving the certificate of `source` that came from `origin` (no-op when absent)."""
+        if source is CertificateSource.DEFAULT:
+            raise ValueError("the default certificate cannot be removed, only replaced with set_default()")
+        with self._lock:
+            self._entries[source] = tuple(e for e in self._entries.get(source, ()) if e.origin != origin)
+            self._problems[source] = tuple(p for p in self._problems.get(source, ()) if p.origin != origin)
+            self._rebuild()
+
     def set_default(self, cert_pem: bytes, key_pem: bytes) -> None:
         """Replace the default certificate (raises CertificateError when it cannot be served)."""
         entry = self._build_default(cert_pem, key_pem)

@@ -245,3 +245,29 @@ def test_set_default_and_bad_default() -> None:
         store.set_default(b"junk", b"junk")
     with pytest.raises(ValueError):
         store.replace(CertificateSource.DEFAULT, [])
+
+
+async def test_acme_certificates_arrive_one_at_a_time(ca: CA, serve: Serve) -> None:
+    store = CertificateStore()
+    server = await serve(store)
+    store.add(
+        CertificateSource.ACME,
+        [CertificateInput(*ca.issue(["one.example.test"], common_name="v1"), "ACME one")],
+    )
+    store.add(CertificateSource.ACME, [CertificateInput(*ca.issue(["two.example.test"]), "ACME two")])
+    assert (await server.handshake("one.example.test")).common_name == "v1"
+    # A renewal replaces the certificate with the same origin, and leaves the others alone.
+    store.add(
+        CertificateSource.ACME,
+        [CertificateInput(*ca.issue(["one.example.test"], common_name="v2"), "ACME one")],
+    )
+    assert (await server.handshake("one.example.test")).common_name == "v2"
+    assert [c.origin for c in store.certificates(CertificateSource.ACME)] == ["ACME two", "ACME one"]
+    store.add(CertificateSource.ACME, [CertificateInput(b"junk", b"junk", "ACME bad")])
+    assert [p.origin for p in store.problems] == ["ACME bad"]
+    store.remove(CertificateSource.ACME, "ACME two")
+    store.remove(CertificateSource.ACME, "ACME bad")
+    assert store.problems == ()
+    assert (await server.handshake("two.example.test")).common_name == DEFAULT_COMMON_NAME
+    with pytest.raises(ValueError):
+        store.remove(CertificateSource.DEFAULT, "default")
