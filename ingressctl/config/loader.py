@@ -114,7 +114,7 @@ def _read_text(path: str) -> str:
     if not file.exists():
         raise ConfigError(f"{path}: configuration file not found (give an existing file to --config)")
     try:
-        return file.read_text(encoding="utf-8")
+        return file.read_text(encoding="utf-8-sig")  # tolerate a BOM from Windows editors
     except IsADirectoryError as exc:
         raise ConfigError(f"{path}: is a directory, not a configuration file") from exc
     except UnicodeDecodeError as exc:

@@ -81,7 +81,7 @@ def read_auth(section: Section, ctx: Context, default_realm: str) -> EntryPointA
     """[*.auth] with a basic table; digest and forward auth are refused (not enforced = open door)."""
     for kind in ("digest", "forward"):
         section.unsupported(kind, "only [auth.basic] is implemented", error=True)
-    section.string("headerField")
+    section.unsupported("headerField", "the authenticated user is not passed to the backend in a header")
     basic = section.table("basic")
     section.finish()
     if basic is None:

@@ -240,3 +240,9 @@ def test_access_log_format_flag_turns_the_log_on() -> None:
     assert not config.access_log
     with pytest.raises(ConfigError, match="--access-log-format"):
         load_static_config(None, ConfigOverrides(access_log_format="xml"))
+
+
+def test_a_byte_order_mark_is_tolerated(tmp_path: Path) -> None:
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b'\xef\xbb\xbf[entryPoints.http]\naddress = ":81"\n')
+    assert load_static_config(str(path), ConfigOverrides()).entrypoints[0].port == 81
