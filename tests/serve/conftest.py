@@ -1,0 +1,122 @@
+"""Run the real `ingressctl serve` in a subprocess and find out where it listens."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+_LISTENING = re.compile(r"listening: (.*)")
+
+
+@dataclass
+class ServeProcess:
+    proc: subprocess.Popen[str]
+    lines: list[str] = field(default_factory=list)
+    addresses: dict[str, str] = field(default_factory=dict)
+    _reader: threading.Thread | None = None
+
+    def start_reader(self) -> None:
+        def read() -> None:
+            assert self.proc.stderr is not None
+            for line in self.proc.stderr:
+                self.lines.append(line.rstrip("\n"))
+
+        self._reader = threading.Thread(target=read, daemon=True)
+        self._reader.start()
+
+    def wait_for(self, pattern: str, timeout: float = 15.0, start: int = 0) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        regex = re.compile(pattern)
+        while time.monotonic() < deadline:
+            for line in self.lines[start:]:
+                m = regex.search(line)
+                if m:
+                    return m
+            if self.proc.poll() is not None and self._reader is not None:
+                self._reader.join(1)
+                for line in self.lines[start:]:
+                    m = regex.search(line)
+                    if m:
+                        return m
+                raise AssertionError(
+                    f"serve exited ({self.proc.returncode}) before {pattern!r}:\n" + self.text
+                )
+            time.sleep(0.02)
+        raise AssertionError(f"no {pattern!r} within {timeout}s:\n" + self.text)
+
+    def wait_ready(self) -> None:
+        m = self.wait_for(r"listening: (.*)")
+        for part in m.group(1).split(", "):
+            name, _, addr = part.partition("=")
+            self.addresses[name] = addr
+        self.wait_for(r"configuration applied")
+
+    def url(self, path: str = "/", entrypoint: str = "web") -> str:
+        return f"http://{self.addresses[entrypoint]}{path}"
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+    def signal(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout: float = 15.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait(5)
+
+    def peak_rss_kib(self) -> int:
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+        raise AssertionError("no VmHWM")
+
+
+@pytest.fixture
+def serve(cli_env: dict[str, str]) -> Iterator[object]:
+    started: list[ServeProcess] = []
+
+    def start(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> ServeProcess:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ingressctl", "serve", *args],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**cli_env, **(env or {})},
+            cwd=cwd,
+        )
+        sp = ServeProcess(proc)
+        sp.start_reader()
+        started.append(sp)
+        return sp
+
+    yield start
+    for sp in started:
+        sp.stop()
+
+
+def run_cli(args: list[str], env: dict[str, str], timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ingressctl", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        cwd=os.getcwd(),
+    )
