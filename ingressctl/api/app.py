@@ -30,6 +30,7 @@ from aiohttp.typedefs import Handler, Middleware
 from ingressctl.api import serialize
 from ingressctl.api.adapter import runtime_view
 from ingressctl.api.auth import BasicAuthGate, auth_middleware
+from ingressctl.api.documents import DocumentCache, Documents
 from ingressctl.api.exposure import check_api_exposure, split_address
 from ingressctl.api.metrics import CONTENT_TYPE, Metrics
 from ingressctl.api.view import RuntimeView
@@ -70,11 +71,31 @@ def _load_static() -> dict[str, tuple[bytes, str]]:
     return files
 
 
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def _json(data: dict[str, Any], status: int = 200) -> web.Response:
-    body = json.dumps({"schema": serialize.SCHEMA, **data}, separators=(",", ":"))
     return web.Response(
-        text=body, status=status, content_type="application/json", headers={"Cache-Control": "no-store"}
+        body=_dumps({"schema": serialize.SCHEMA, **data}),
+        status=status,
+        content_type="application/json",
+        headers={"Cache-Control": "no-store"},
     )
+
+
+def _etag_matches(request: web.Request, etag: str) -> bool:
+    header = request.headers.get("If-None-Match", "")
+    return any(tag.strip() in (etag, "*", "W/" + etag) for tag in header.split(","))
+
+
+def _cached(request: web.Request, etag: str, key: str, array: bytes) -> web.Response:
+    """`{"schema": 1, key: array}`, or 304 when the client already has this version."""
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if _etag_matches(request, etag):
+        return web.Response(status=304, headers=headers)
+    body = b'{"schema":' + str(serialize.SCHEMA).encode() + b',"' + key.encode() + b'":' + array + b"}"
+    return web.Response(body=body, content_type="application/json", headers=headers)
 
 
 @web.middleware
@@ -103,6 +124,7 @@ class _Handlers:
         self.metrics = metrics
         self.clock = clock
         self.static = _load_static()
+        self.documents = DocumentCache(view)
 
     def _file(self, name: str) -> web.Response:
         body, content_type = self.static[name]
@@ -137,47 +159,65 @@ class _Handlers:
             for ep in self.view.entrypoints()
         ]
 
-    def _everything(self) -> dict[str, Any]:
-        now = self.clock()
-        routers = serialize.routers_json(self.view)
-        services = serialize.services_json(self.view)
-        certificates = serialize.certificates_json(self.view, now)
-        return {
-            "overview": serialize.overview_json(self.view, now, routers, services, certificates),
-            "routers": routers,
-            "services": services,
-            "certificates": certificates,
-            "entrypoints": self._entrypoints(),
-            "diagnostics": [serialize.diagnostic_json(d) for d in self.view.diagnostics()],
-        }
+    def _overview(self, docs: Documents, certificates: list[dict[str, Any]]) -> dict[str, Any]:
+        return serialize.overview_json(
+            self.view,
+            self.clock(),
+            docs.router_counts,
+            docs.service_counts,
+            docs.diagnostic_counts,
+            certificates,
+        )
+
+    def _certificates(self) -> list[dict[str, Any]]:
+        return serialize.certificates_json(self.view, self.clock())
 
     async def overview(self, request: web.Request) -> web.Response:
-        return _json(self._everything()["overview"])
+        docs = await self.documents.get()
+        return _json(self._overview(docs, self._certificates()))
 
     async def routers(self, request: web.Request) -> web.Response:
-        return _json({"routers": serialize.routers_json(self.view)})
+        docs = await self.documents.get()
+        return _cached(request, docs.etag, "routers", docs.routers_json)
 
     async def router(self, request: web.Request) -> web.Response:
         wanted = request.match_info["id"]
-        for router in serialize.routers_json(self.view):
-            if router["id"] == wanted:
-                return _json({"router": router})
-        return _json({"error": f"no router with id {wanted!r}"}, status=404)
+        router = (await self.documents.get()).routers.get(wanted)
+        if router is None:
+            return _json({"error": f"no router with id {wanted!r}"}, status=404)
+        return _json({"router": router})
 
     async def services(self, request: web.Request) -> web.Response:
-        return _json({"services": serialize.services_json(self.view)})
-
-    async def certificates(self, request: web.Request) -> web.Response:
-        return _json({"certificates": serialize.certificates_json(self.view, self.clock())})
+        docs = await self.documents.get()
+        return _cached(request, docs.etag, "services", docs.services_json)
 
     async def diagnostics(self, request: web.Request) -> web.Response:
-        return _json({"diagnostics": [serialize.diagnostic_json(d) for d in self.view.diagnostics()]})
+        docs = await self.documents.get()
+        return _cached(request, docs.etag, "diagnostics", docs.diagnostics_json)
+
+    async def certificates(self, request: web.Request) -> web.Response:
+        return _json({"certificates": self._certificates()})
 
     async def entrypoints(self, request: web.Request) -> web.Response:
         return _json({"entrypoints": self._entrypoints()})
 
     async def rawdata(self, request: web.Request) -> web.Response:
-        return _json(self._everything())
+        """Everything in one document, like Traefik's /api/rawdata (for scripts and support requests)."""
+        docs = await self.documents.get()
+        certificates = self._certificates()
+        parts = [
+            b'{"schema":' + str(serialize.SCHEMA).encode(),
+            b',"overview":' + _dumps(self._overview(docs, certificates)),
+            b',"routers":' + docs.routers_json,
+            b',"services":' + docs.services_json,
+            b',"certificates":' + _dumps(certificates),
+            b',"entrypoints":' + _dumps(self._entrypoints()),
+            b',"diagnostics":' + docs.diagnostics_json,
+            b"}",
+        ]
+        return web.Response(
+            body=b"".join(parts), content_type="application/json", headers={"Cache-Control": "no-store"}
+        )
 
 
 def build_api_app(

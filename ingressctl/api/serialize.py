@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ingressctl import __version__
-from ingressctl.api.view import CertificateInfo, RuntimeView
+from ingressctl.api.view import CertificateInfo, RouteTable, RuntimeView
 from ingressctl.logging_setup import REDACTED, is_sensitive_field, redact
 from ingressctl.model import Diagnostic, Location, ObjectRef, PathType, Route, Severity
 from ingressctl.model.config import EntryPoint
@@ -114,6 +114,8 @@ def _middlewares(route: Route) -> list[Json]:
         )
     if mw.allow_source_ranges:
         out.append({"type": "ip-allow-list", "source_ranges": list(mw.allow_source_ranges)})
+    if route.strip_prefix:
+        out.append({"type": "strip-prefix", "prefix": route.path})
     return out
 
 
@@ -138,6 +140,8 @@ def router_json(route: Route, index: _DiagnosticIndex) -> Json:
         "middlewares": [m["type"] for m in _middlewares(route)],
         "middleware_details": _middlewares(route),
         "tls": route.tls.value if route.tls is not None else None,
+        "tls_only": route.tls_only,
+        "cert_resolver": route.cert_resolver or None,
         "status": _status(route, diagnostics),
         "problem": backend.problem.value if backend.problem is not None else None,
         "problem_detail": redact(backend.problem_detail),
@@ -147,8 +151,8 @@ def router_json(route: Route, index: _DiagnosticIndex) -> Json:
     }
 
 
-def _all_routes(view: RuntimeView) -> list[Route]:
-    table = view.table()
+def all_routes(table: RouteTable | None) -> list[Route]:
+    """The table's routes, then its default route (the catch-all) when it is not one of them."""
     if table is None:
         return []
     routes = list(table.routes)
@@ -158,9 +162,9 @@ def _all_routes(view: RuntimeView) -> list[Route]:
     return routes
 
 
-def routers_json(view: RuntimeView) -> list[Json]:
-    index = _DiagnosticIndex.build(view.diagnostics())
-    return [router_json(r, index) for r in _all_routes(view)]
+def routers_json(routes: Sequence[Route], diagnostics: Sequence[Diagnostic]) -> list[Json]:
+    index = _DiagnosticIndex.build(diagnostics)
+    return [router_json(r, index) for r in routes]
 
 
 def _upstream_health(route: Route) -> str:
@@ -169,10 +173,10 @@ def _upstream_health(route: Route) -> str:
     return "degraded" if all(u.fallback for u in route.backend.upstreams) else "up"
 
 
-def services_json(view: RuntimeView) -> list[Json]:
+def services_json(routes: Sequence[Route]) -> list[Json]:
     """One entry per (namespace, service, port) any router uses, with its endpoints."""
     services: dict[str, Json] = {}
-    for route in _all_routes(view):
+    for route in routes:
         name = service_name(route)
         entry = services.get(name)
         if entry is None:
@@ -187,6 +191,8 @@ def services_json(view: RuntimeView) -> list[Json]:
                 "status": _upstream_health(route),
                 "problem": backend.problem.value if backend.problem is not None else None,
                 "problem_detail": redact(backend.problem_detail),
+                # service-weights: the Services whose endpoints are merged here, with their percent
+                "split": [{"service": name, "percent": percent} for name, percent in backend.split],
                 "endpoints": [
                     {
                         "address": u.authority,
@@ -281,22 +287,25 @@ def _iso(ts: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
-def _count(items: Iterable[Json], key: str) -> dict[str, int]:
-    out: dict[str, int] = {}
+def count_by(items: Iterable[Json], key: str) -> dict[str, int]:
+    """{"total": n, value: count, ...} of items[key]: the counts the overview shows."""
+    out: dict[str, int] = {"total": 0}
     for item in items:
-        out[str(item[key])] = out.get(str(item[key]), 0) + 1
+        out["total"] += 1
+        value = str(item[key])
+        out[value] = out.get(value, 0) + 1
     return out
 
 
 def overview_json(
     view: RuntimeView,
     now: float,
-    routers: Sequence[Json],
-    services: Sequence[Json],
+    routers: Mapping[str, int],
+    services: Mapping[str, int],
+    diagnostics: Mapping[str, int],
     certificates: Sequence[Json],
 ) -> Json:
     reloaded = view.last_reload()
-    diagnostics = view.diagnostics()
     return {
         "version": __version__,
         "ready": view.ready(),
@@ -304,13 +313,10 @@ def overview_json(
         "uptime_seconds": int(now - view.started_at()),
         "last_reload": _iso(reloaded) if reloaded is not None else None,
         "last_error": _redact_optional(view.last_error()),
-        "routers": {"total": len(routers), **_count(routers, "status")},
-        "services": {"total": len(services), **_count(services, "status")},
-        "certificates": {"total": len(certificates), **_count(certificates, "status")},
-        "diagnostics": {
-            "total": len(diagnostics),
-            **_count(({"s": d.severity.value} for d in diagnostics), "s"),
-        },
+        "routers": dict(routers),
+        "services": dict(services),
+        "certificates": count_by(certificates, "status"),
+        "diagnostics": dict(diagnostics),
         "providers": [provider_json(p) for p in view.provider_statuses()],
         "entrypoints": [ep.name for ep in view.entrypoints()],
         "config": scrub(view.config_summary()),

@@ -64,13 +64,16 @@ class FakeView:
     error: str | None = None
     started: float = field(default_factory=lambda: time.time() - 3600)
     summary: Mapping[str, Any] = field(default_factory=dict)
+    _table: Table | None = None
 
     def table(self) -> Table | None:
-        return (
-            Table(tuple(self.routes), tuple(self.certs_in_table), self.default_route)
-            if self.applied
-            else None
-        )
+        # Like the server: the same table object until the configuration changes.
+        if not self.applied:
+            return None
+        table = Table(tuple(self.routes), tuple(self.certs_in_table), self.default_route)
+        if table != self._table:
+            self._table = table
+        return self._table
 
     def diagnostics(self) -> Sequence[Diagnostic]:
         return self.diagnostics_

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import quote
 
 from aiohttp.test_utils import TestClient
 
 from ingressctl.api import Metrics, build_api_app
-from tests.api.conftest import SECRET_MARKERS, ClientFactory, FakeView
+from tests.api.conftest import SECRET_MARKERS, ClientFactory, FakeView, make_route
 
 ENDPOINTS = (
     "/api/overview",
@@ -193,3 +194,47 @@ async def test_rawdata_has_every_section(api_client: TestClient[Any, Any]) -> No
     assert set(raw) >= {"overview", "routers", "services", "certificates", "entrypoints", "diagnostics"}
     assert len(raw["routers"]) == 6
     assert len(raw["services"]) == 6
+
+
+async def test_large_documents_are_revalidated_with_an_etag(
+    api_client: TestClient[Any, Any], view: FakeView
+) -> None:
+    first = await api_client.get("/api/routers")
+    etag = first.headers["ETag"]
+    assert first.headers["Cache-Control"] == "no-cache"
+    for path in ("/api/routers", "/api/services", "/api/diagnostics"):
+        again = await api_client.get(path, headers={"If-None-Match": etag})
+        assert again.status == 304, path
+        assert await again.read() == b""
+    # A new configuration is a new version.
+    view.routes = view.routes[:1]
+    changed = await api_client.get("/api/routers", headers={"If-None-Match": etag})
+    assert changed.status == 200
+    assert changed.headers["ETag"] != etag
+    assert len((await changed.json())["routers"]) == 2  # the one route and the default backend
+    # A finding that appears without a new table also makes a new version.
+    etag = changed.headers["ETag"]
+    view.diagnostics_ = [*view.diagnostics_[:1]]
+    assert (await api_client.get("/api/diagnostics", headers={"If-None-Match": etag})).status == 200
+
+
+async def test_thousands_of_routes_are_built_once_per_configuration(
+    aiohttp_client: ClientFactory, view: FakeView
+) -> None:
+    view.routes = [
+        make_route(f"ns{i % 40}", f"app{i}", "0.0", f"app{i}.example.com", "/", f"app{i}")
+        for i in range(3000)
+    ]
+    client = await aiohttp_client(build_api_app(view, Metrics(view), auth=None, insecure=False))
+    response = await client.get("/api/routers")
+    assert len((await response.json())["routers"]) == 3001
+    etag = response.headers["ETag"]
+    started = time.perf_counter()
+    for _ in range(20):
+        assert (await client.get("/api/routers", headers={"If-None-Match": etag})).status == 304
+    per_poll = (time.perf_counter() - started) / 20
+    overview = await get_json(client, "/api/overview")
+    assert overview["routers"]["total"] == 3001
+    assert per_poll < 0.02, f"{per_poll * 1000:.1f} ms per unchanged poll"
+    data = await get_json(client, "/api/routers/" + quote("ns7/app2047#0.0", safe=""))
+    assert data["router"]["host"] == "app2047.example.com"

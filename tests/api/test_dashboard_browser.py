@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from ingressctl.api import Metrics, build_api_app
@@ -157,3 +159,32 @@ async def test_accessible_structure_dark_mode_and_screenshot(
     )
     await page.screenshot(SCREENSHOT)
     assert SCREENSHOT.stat().st_size > 10_000
+
+
+async def test_polling_revalidates_and_large_tables_are_capped(
+    aiohttp_server: Any, page: Page, view: FakeView
+) -> None:
+    view.routes = [
+        make_route("big", f"app{i}", "0.0", f"app{i}.example.com", "/", f"app{i}") for i in range(800)
+    ]
+    app = build_api_app(view, Metrics(view), auth=None, insecure=False)
+    statuses: list[tuple[str, int]] = []
+
+    async def record(request: web.Request, response: web.StreamResponse) -> None:
+        statuses.append((request.path, response.status))
+
+    app.on_response_prepare.append(record)
+    server: TestServer = await aiohttp_server(app)
+    await page.goto(str(server.make_url("/")))
+    await page.wait_for("document.body.dataset.loaded === 'true'")
+    assert await page.eval(f"{VISIBLE_ROUTERS}.length") == 500
+    note = await page.eval("document.querySelector('#routers tr.more').textContent")
+    assert note == "Showing 500 of 801; type in the filter to find the others."
+    # The next polls get 304s for the unchanged routers/services documents.
+    for _ in range(60):
+        if ("/api/routers", 304) in statuses:
+            break
+        await asyncio.sleep(0.1)
+    assert ("/api/routers", 304) in statuses and ("/api/services", 304) in statuses
+    await page.type_into("#search", "app799.")
+    assert await page.wait_for(f"(r => r.length === 1 && r)({VISIBLE_ROUTERS})") == ["big/app799#0.0"]

@@ -2,7 +2,9 @@
 "use strict";
 
 const REFRESH_MS = 2000;
-const state = { data: null, rendered: {}, query: "", lastOk: 0, failures: 0 };
+const state = { data: null, rendered: {}, query: "", lastOk: 0, failures: 0, etags: {}, docs: {} };
+// Thousands of rows are slow to lay out and useless to scroll: show the first MAX_ROWS, filter for the rest.
+const MAX_ROWS = 500;
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -42,6 +44,17 @@ function fillBody(table, rows, emptyText) {
   const cols = document.querySelectorAll("#" + table + " thead th").length;
   if (!rows.length) rows = [el("tr", { class: "empty" }, el("td", { colspan: cols }, emptyText))];
   tbody.replaceChildren(...rows);
+}
+
+// Build at most MAX_ROWS rows; a last row says how many more the filter would reveal.
+function limitedRows(table, items, makeRow) {
+  const rows = items.slice(0, MAX_ROWS).map(makeRow);
+  if (items.length > MAX_ROWS) {
+    const cols = document.querySelectorAll("#" + table + " thead th").length;
+    rows.push(el("tr", { class: "empty more" }, el("td", { colspan: cols },
+      "Showing " + MAX_ROWS + " of " + items.length + "; type in the filter to find the others.")));
+  }
+  return rows;
 }
 
 // ------------------------------------------------------------------ search
@@ -114,14 +127,14 @@ function problemsCell(problem, detail, diagnostics) {
 
 function renderRouters(routers, words) {
   const shown = routers.filter((r) => matches(routerText(r), words));
-  const rows = shown.map((r) => el("tr", { "data-router": r.id, class: "status-" + r.status },
+  const rows = limitedRows("routers", shown, (r) => el("tr", { "data-router": r.id, class: "status-" + r.status },
     el("td", {}, badge(r.status)),
     el("td", { class: "host" }, r.default_backend && !r.host ? "(default backend)" : (r.host || "*")),
     el("td", { class: "mono" }, r.default_backend ? "—" : (r.path || "/")),
     el("td", {}, r.default_backend ? "default backend" : r.path_type),
     el("td", { class: "mono" }, r.service),
     el("td", {}, r.middlewares.join(", ")),
-    el("td", {}, r.tls || "—"),
+    el("td", {}, (r.tls || "—") + (r.tls_only ? " (TLS only)" : "")),
     el("td", {}, r.entrypoints.length ? r.entrypoints.join(", ") : "default"),
     el("td", { class: "source", title: r.location || "" },
       r.source ? r.source.namespace + "/" + r.source.name : "", r.location ? el("div", { class: "muted small" }, r.location) : null),
@@ -134,9 +147,11 @@ function renderRouters(routers, words) {
 
 function renderServices(services, words) {
   const shown = services.filter((s) => matches(serviceText(s), words));
-  const rows = shown.map((s) => el("tr", { "data-service": s.name },
+  const rows = limitedRows("services", shown, (s) => el("tr", { "data-service": s.name },
     el("td", {}, badge(s.status)),
-    el("td", { class: "mono" }, s.name),
+    el("td", { class: "mono" }, s.name, s.split.length
+      ? el("div", { class: "muted small" }, "split: " + s.split.map((x) => x.service + " " + x.percent + "%").join(", "))
+      : null),
     el("td", {}, s.endpoints.length
       ? el("ul", { class: "endpoints" }, s.endpoints.map((e) => el("li", {},
           el("span", { class: "mono" }, e.address), " ",
@@ -184,7 +199,7 @@ function renderEntrypoints(eps) {
 }
 
 function renderDiagnostics(diags) {
-  fillBody("diagnostics", diags.map((d) => el("tr", {},
+  fillBody("diagnostics", limitedRows("diagnostics", diags, (d) => el("tr", {},
     el("td", {}, badge(d.severity)),
     el("td", { class: "mono" }, d.code),
     el("td", {}, d.message),
@@ -217,12 +232,27 @@ function render(force) {
   if (changed("diagnostics", d.diagnostics)) renderDiagnostics(d.diagnostics);
 }
 
+// Large documents carry an ETag: the browser revalidates them (a 304 without a body while the
+// configuration is unchanged) and an unchanged ETag skips parsing altogether.
+const SOURCES = ["overview", "routers", "services", "certificates", "entrypoints", "diagnostics"];
+
+async function load(name) {
+  const response = await fetch("/api/" + name, { cache: "no-cache", credentials: "same-origin" });
+  if (!response.ok) throw new Error("HTTP " + response.status + " for /api/" + name);
+  const etag = response.headers.get("ETag");
+  if (etag && state.etags[name] === etag && state.docs[name] !== undefined) return state.docs[name];
+  const body = await response.json();
+  const value = name === "overview" ? body : body[name];
+  state.etags[name] = etag;
+  state.docs[name] = value;
+  return value;
+}
+
 async function refresh() {
   const live = document.getElementById("live");
   try {
-    const response = await fetch("/api/rawdata", { cache: "no-store", credentials: "same-origin" });
-    if (!response.ok) throw new Error("HTTP " + response.status);
-    state.data = await response.json();
+    const values = await Promise.all(SOURCES.map(load));
+    state.data = Object.fromEntries(SOURCES.map((name, i) => [name, values[i]]));
     state.lastOk = Date.now();
     state.failures = 0;
     render(false);
