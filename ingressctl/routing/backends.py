@@ -66,13 +66,26 @@ class BackendResolver:
             e.meta.namespace for e in snapshot.endpoints
         }
         self._reported: set[tuple[str, str, str, str, str]] = set()
+        # Many routes share a backend: resolve each (namespace, backend) once per compile.
+        self._cache: dict[tuple[object, ...], tuple[RouteBackend, str, Severity, str, str]] = {}
 
     def resolve(
         self, ingress: Ingress, backend: IngressBackend, where: Location | None = None
     ) -> tuple[RouteBackend, list[Diagnostic]]:
         """`where` locates findings when the backend itself carries no location (the path's)."""
         ns = ingress.meta.namespace
-        result, code, severity, message, hint = self._resolve(ns, backend)
+        cache_key = (
+            ns,
+            backend.service_name,
+            backend.port_number,
+            backend.port_name,
+            backend.resource_kind,
+            backend.resource_name,
+        )
+        resolved = self._cache.get(cache_key)
+        if resolved is None:
+            resolved = self._cache[cache_key] = self._resolve(ns, backend)
+        result, code, severity, message, hint = resolved
         diagnostics: list[Diagnostic] = []
         if code:
             key = (ingress.meta.namespace, ingress.meta.name, result.service, result.port, code)

@@ -46,12 +46,36 @@ def _prefix_finder(exact: dict[str, Match], prefix: dict[str, Match]) -> Finder:
     return find
 
 
+# Above this many distinct ImplementationSpecific lengths, probing each length costs more than a
+# binary search over the prefix-closed set of all key prefixes.
+_LINEAR_IMPL_LENGTHS = 8
+
+
+def _impl_prefix_index(impl: dict[str, Match]) -> dict[str, Match | None]:
+    """Every prefix of every ImplementationSpecific key → the longest key that is a prefix of it.
+
+    The set of keys is prefix-closed, so the longest indexed prefix of a request path is found by
+    binary search on its length, and its value is the answer: O(log max length) lookups.
+    """
+    nodes: dict[str, Match | None] = {}
+    for key in impl:
+        for end in range(1, len(key) + 1):
+            nodes[key[:end]] = None
+    # Shortest first: a node's parent (itself minus its last character) is already final.
+    for node in sorted(nodes, key=len):
+        own = impl.get(node)
+        nodes[node] = own if own is not None else (nodes[node[:-1]] if len(node) > 1 else None)
+    return nodes
+
+
 def _general_finder(
     exact: dict[str, Match], prefix: dict[str, Match], impl: dict[str, Match], impl_lengths: tuple[int, ...]
 ) -> Finder:
     exact_get = exact.get
     prefix_get = prefix.get
     impl_get = impl.get
+    if len(impl_lengths) > _LINEAR_IMPL_LENGTHS:
+        return _searching_finder(exact, prefix, _impl_prefix_index(impl), impl_lengths[0])
 
     def find(path: str) -> Match | None:
         hit = exact_get(path)
@@ -77,6 +101,44 @@ def _general_finder(
                 hit = impl_get(path[:length])
                 if hit is not None:
                     return hit
+        return best
+
+    return find
+
+
+def _searching_finder(
+    exact: dict[str, Match], prefix: dict[str, Match], nodes: dict[str, Match | None], longest: int
+) -> Finder:
+    exact_get = exact.get
+    prefix_get = prefix.get
+
+    def find(path: str) -> Match | None:
+        hit = exact_get(path)
+        if hit is not None:
+            return hit
+        best: Match | None = None
+        best_len = 0
+        if prefix:
+            end = len(path)
+            while True:
+                hit = prefix_get(path[:end])
+                if hit is not None:
+                    best, best_len = hit, max(end, 1)
+                    break
+                if end <= 0:
+                    break
+                end = path.rfind("/", 0, end)
+        low, high = 0, min(len(path), longest)  # invariant: path[:low] is a node (or low == 0)
+        while low < high:
+            middle = (low + high + 1) // 2
+            if path[:middle] in nodes:
+                low = middle
+            else:
+                high = middle - 1
+        if low:
+            impl_hit = nodes[path[:low]]
+            if impl_hit is not None and len(impl_hit.route.path) > best_len:
+                return impl_hit
         return best
 
     return find

@@ -284,3 +284,45 @@ def test_table_can_be_built_directly() -> None:
     assert route_id(rebuilt, "h", "/api/1") == "default/a#r0p0"
     assert route_id(rebuilt, "x", "/") == "default/a#r1p0"
     assert RoutingTable([]).match("h", "/") is None
+
+
+def test_many_implementation_specific_lengths_agree_with_reference() -> None:
+    # More than a handful of distinct lengths switches the index to its binary-search form.
+    declared = [
+        "/a",
+        "/ab",
+        "/abc/",
+        "/abc/d",
+        "/abcd",
+        "/b/c/d/e",
+        "/b/c/d/e/f/g",
+        "/api",
+        "/api/v1",
+        "/api/v10",
+    ]
+    declared += ["/x" * n for n in range(1, 12)]
+    table = table_of(
+        ingress("impl", rule("h", *[path(p, IMPL) for p in declared])),
+        ingress("pre", rule("h", path("/api/v1", PREFIX), path("/b/c", PREFIX))),
+    )
+    requests = [
+        "/",
+        "/a",
+        "/ab",
+        "/abc",
+        "/abc/",
+        "/abc/de",
+        "/abcde",
+        "/api",
+        "/api/v1",
+        "/api/v1/x",
+        "/api/v10",
+    ]
+    requests += ["/api/v100", "/b/c/d/e/f/g/h", "/b/c/d", "/x" * 13, "/x/x/y", "/zzz"]
+    for request in requests:
+        fast, full = table.match("h", request), table.explain("h", request)
+        assert (fast and fast.route.id) == (full and full.route.id), request
+    assert route_id(table, "h", "/api/v1/x") == "default/pre#r0p0"  # Prefix beats IS at equal length
+    assert route_id(table, "h", "/api/v100") == "default/impl#r0p9"
+    assert route_id(table, "h", "/x" * 13) == "default/impl#r0p20"
+    assert route_id(table, "h", "/zzz") is None

@@ -177,3 +177,36 @@ def test_canonical_path_never_raises_and_is_stable(raw: str) -> None:
     assert "//" not in result
     assert "/./" not in result + "/" and "/../" not in result + "/"
     assert canonical_path(result) == result
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    declared=st.lists(
+        st.tuples(
+            st.text(alphabet="/ab", min_size=1, max_size=12).map(lambda s: "/" + s),
+            st.sampled_from([PathType.IMPLEMENTATION_SPECIFIC, PathType.PREFIX, PathType.EXACT]),
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    requests=st.lists(st.text(alphabet="/ab", max_size=14).map(lambda s: "/" + s), min_size=1, max_size=20),
+)
+def test_dense_single_host_tables_match_like_the_oracle(
+    declared: list[tuple[str, PathType]], requests: list[str]
+) -> None:
+    ing = Ingress(
+        meta=ObjectMeta("dense"),
+        rules=(
+            IngressRule(
+                "h",
+                tuple(
+                    IngressPath(p, t, IngressBackend(service_name="web", port_number=80)) for p, t in declared
+                ),
+            ),
+        ),
+    )
+    table, _ = compile(Snapshot(ingresses=(ing,)), CompileOptions())
+    for request in requests:
+        found = table.match("h", request)
+        candidates = sorted((r for r in table.routes if path_matches(r, request)), key=oracle_rank)
+        assert (found.route.id if found else None) == (candidates[0].id if candidates else None), request
