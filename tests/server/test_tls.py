@@ -127,7 +127,7 @@ async def test_other_names_get_the_default_certificate(tls_server: tuple[Server,
     server, cert_pem = tls_server
     with pytest.raises(ssl.SSLCertVerificationError):
         await tls_get(server, "other.test", "other.test", client_context(cert_pem))
-    status, body, _, der = await tls_get(server, "other.test", "other.test", client_context(None))
+    status, _, _, der = await tls_get(server, "other.test", "other.test", client_context(None))
     assert status == 200
     assert x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM) != cert_pem
 
