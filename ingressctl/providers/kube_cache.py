@@ -1,0 +1,165 @@
+"""What the Kubernetes provider knows: converted objects per watch stream, and Snapshots built from them.
+
+Pure: objects arrive as plain API JSON (already parsed), are converted once with the manifests
+loader's `object_from_dict`, and every Snapshot is rebuilt whole from the cache (providers push
+whole configurations, never deltas).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ingressctl.manifests import object_from_dict
+from ingressctl.model import (
+    Diagnostic,
+    Endpoints,
+    EndpointSlice,
+    Ingress,
+    IngressClass,
+    Secret,
+    Service,
+    Snapshot,
+)
+
+# The annotations whose value names a Secret (htpasswd users) in the Ingress's namespace.
+AUTH_SECRET_ANNOTATIONS = (
+    "ingress.kubernetes.io/auth-secret",
+    "traefik.ingress.kubernetes.io/auth-secret",
+)
+
+# Secret types that can never be an Ingress TLS or auth secret. They are filtered out on the server
+# (`fieldSelector=type!=...`): Helm release Secrets alone are often most of a cluster's Secret bytes.
+IGNORED_SECRET_TYPES = (
+    "helm.sh/release.v1",
+    "kubernetes.io/service-account-token",
+    "kubernetes.io/dockerconfigjson",
+    "kubernetes.io/dockercfg",
+    "bootstrap.kubernetes.io/token",
+)
+
+Key = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped kinds
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """A resource the provider lists and watches."""
+
+    kind: str
+    api_version: str
+    plural: str
+    group: str
+    namespaced: bool = True
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+
+INGRESS = Kind("Ingress", "networking.k8s.io/v1", "ingresses", "networking.k8s.io")
+INGRESS_CLASS = Kind("IngressClass", "networking.k8s.io/v1", "ingressclasses", "networking.k8s.io", False)
+SERVICE = Kind("Service", "v1", "services", "")
+ENDPOINT_SLICE = Kind("EndpointSlice", "discovery.k8s.io/v1", "endpointslices", "discovery.k8s.io")
+ENDPOINTS = Kind("Endpoints", "v1", "endpoints", "")
+SECRET = Kind("Secret", "v1", "secrets", "")
+
+
+def key_of(obj: Mapping[str, Any]) -> Key:
+    meta = obj.get("metadata") or {}
+    return (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+
+
+def convert(kind: Kind, raw: Mapping[str, Any]) -> tuple[object | None, list[Diagnostic]]:
+    """List items carry no kind/apiVersion: fill them in before handing the object to the loader."""
+    if raw.get("kind") != kind.kind or raw.get("apiVersion") != kind.api_version:
+        raw = {**raw, "kind": kind.kind, "apiVersion": kind.api_version}
+    return object_from_dict(raw)
+
+
+@dataclass(slots=True)
+class _Entry:
+    obj: object
+    diagnostics: tuple[Diagnostic, ...]
+
+
+@dataclass(slots=True)
+class _Part:
+    kind: Kind
+    objects: dict[Key, _Entry] = field(default_factory=dict)
+    synced: bool = False
+
+
+class Cache:
+    """Objects per stream. A stream is one watch (a kind, in one namespace or cluster-wide)."""
+
+    def __init__(self) -> None:
+        self._parts: dict[str, _Part] = {}
+
+    def add_stream(self, stream: str, kind: Kind) -> None:
+        self._parts.setdefault(stream, _Part(kind))
+
+    def switch_kind(self, stream: str, kind: Kind) -> None:
+        """EndpointSlices not served: the same stream now carries legacy Endpoints."""
+        self._parts[stream] = _Part(kind)
+
+    @property
+    def synced(self) -> bool:
+        return all(p.synced for p in self._parts.values())
+
+    def replace(self, stream: str, items: Iterable[tuple[Key, object, Iterable[Diagnostic]]]) -> None:
+        part = self._parts[stream]
+        part.objects = {k: _Entry(o, tuple(d)) for k, o, d in items}
+        part.synced = True
+
+    def upsert(self, stream: str, key: Key, obj: object, diagnostics: Iterable[Diagnostic] = ()) -> None:
+        self._parts[stream].objects[key] = _Entry(obj, tuple(diagnostics))
+
+    def remove(self, stream: str, key: Key) -> None:
+        self._parts[stream].objects.pop(key, None)
+
+    def count(self, kind: str) -> int:
+        return sum(len(p.objects) for p in self._parts.values() if p.kind.kind == kind)
+
+    def snapshot(self) -> tuple[Snapshot, tuple[Diagnostic, ...]]:
+        by_kind: dict[str, list[tuple[Key, object]]] = {}
+        diagnostics: list[Diagnostic] = []
+        for part in self._parts.values():
+            bucket = by_kind.setdefault(part.kind.kind, [])
+            for key, entry in part.objects.items():
+                bucket.append((key, entry.obj))
+                diagnostics.extend(entry.diagnostics)
+
+        def objects(kind: str, cls: type[Any]) -> list[Any]:
+            return [
+                o for _, o in sorted(by_kind.get(kind, []), key=lambda item: item[0]) if isinstance(o, cls)
+            ]
+
+        ingresses: list[Ingress] = objects("Ingress", Ingress)
+        wanted = referenced_secrets(ingresses)
+        secrets = [s for s in objects("Secret", Secret) if (s.meta.namespace, s.meta.name) in wanted]
+        snapshot = Snapshot(
+            ingresses=tuple(ingresses),
+            services=tuple(objects("Service", Service)),
+            endpoint_slices=tuple(objects("EndpointSlice", EndpointSlice)),
+            endpoints=tuple(objects("Endpoints", Endpoints)),
+            secrets=tuple(secrets),
+            ingress_classes=tuple(objects("IngressClass", IngressClass)),
+        )
+        return snapshot, tuple(diagnostics)
+
+
+def referenced_secrets(ingresses: Iterable[Ingress]) -> set[Key]:
+    """Secrets an Ingress points at: `spec.tls[].secretName` and the auth-secret annotations."""
+    wanted: set[Key] = set()
+    for ing in ingresses:
+        ns = ing.meta.namespace
+        for tls in ing.tls:
+            if tls.secret_name:
+                wanted.add((ns, tls.secret_name))
+        for annotation in AUTH_SECRET_ANNOTATIONS:
+            name = ing.meta.annotations.get(annotation, "").strip()
+            # Always the Ingress's own namespace: an Ingress must not reach into another namespace's Secrets.
+            if name:
+                wanted.add((ns, name))
+    return wanted
