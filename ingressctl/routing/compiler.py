@@ -55,7 +55,6 @@ def ingress_order(ingress: Ingress) -> tuple[bool, str, str, str]:
 class _Candidate:
     ingress: Ingress
     annotations: IngressAnnotations
-    tls: IngressTLSResult
     route_id: str
     host: str | None
     host_kind: HostKind
@@ -79,6 +78,7 @@ class _Compiler:
         self.secrets = {(s.meta.namespace, s.meta.name): s for s in snapshot.secrets}
         self.resolver = BackendResolver(snapshot, options)
         self.tls_fallback = TLSSource.ACME if options.acme_enabled else TLSSource.DEFAULT
+        self.tls_hosts = IngressTLSResult()
 
     def lookup_secret(self, namespace: str, name: str) -> Secret | None:
         return self.secrets.get((namespace, name))
@@ -98,14 +98,16 @@ class _Compiler:
             tls = ingress_tls(ingress, self.lookup_secret)
             self.diagnostics.extend(tls.diagnostics)
             certificates.extend(tls.certificates)
-            candidates.extend(self._candidates(ingress, annotations, tls))
+            # Like ingress-nginx, TLS is per host: a tls section of any served Ingress covers the
+            # host's routes from every Ingress.
+            self.tls_hosts.hosts.extend(tls.hosts)
+            candidates.extend(self._candidates(ingress, annotations))
             if ingress.default_backend is not None:
                 ns, name = ingress.meta.namespace, ingress.meta.name
                 defaults.append(
                     _Candidate(
                         ingress,
                         annotations,
-                        tls,
                         f"{ns}/{name}#default",
                         None,
                         HostKind.ANY,
@@ -141,9 +143,7 @@ class _Compiler:
 
     # ------------------------------------------------------------ rules → candidates
 
-    def _candidates(
-        self, ingress: Ingress, annotations: IngressAnnotations, tls: IngressTLSResult
-    ) -> list[_Candidate]:
+    def _candidates(self, ingress: Ingress, annotations: IngressAnnotations) -> list[_Candidate]:
         ns, name = ingress.meta.namespace, ingress.meta.name
         out: list[_Candidate] = []
         for ri, rule in enumerate(ingress.rules):
@@ -188,7 +188,6 @@ class _Compiler:
                     _Candidate(
                         ingress,
                         annotations,
-                        tls,
                         f"{ns}/{name}#r{ri}p{pi}",
                         host,
                         kind,
@@ -255,7 +254,7 @@ class _Compiler:
 
     def _route(self, candidate: _Candidate, is_default: bool = False) -> Route:
         ann = candidate.annotations
-        tls = None if is_default else candidate.tls.source_for(candidate.host, self.tls_fallback)
+        tls = None if is_default else self.tls_hosts.source_for(candidate.host, self.tls_fallback)
         if ann.tls_only and tls is None and candidate.host is not None:
             tls = self.tls_fallback
         entrypoints = ann.entrypoints

@@ -246,7 +246,7 @@ class RoutingTable:
         """The route serving (host, canonical path), or None (404). `shadowed` is left empty."""
         if not path:
             path = "/"
-        if ":" in host or host.endswith(".") or not host.islower():
+        if ":" in host or host.endswith(".") or not host.islower() or host.startswith("["):
             host = normalize_request_host(host)
         find = self._by_host.get(host)
         if find is not None:

@@ -124,3 +124,15 @@ def test_router_tls_annotation_marks_routes_tls_only() -> None:
     hosted = [r for r in table.routes if r.host is not None]
     assert all(r.tls_only and r.tls is TLSSource.DEFAULT and r.cert_resolver == "le" for r in hosted)
     assert all(r.entrypoints == ("websecure",) for r in table.routes)
+
+
+def test_tls_is_per_host_across_ingresses() -> None:
+    snapshot = web_world(
+        ingress("certs", tls=(IngressTLS(("a.example.com",), "a-tls"),)),
+        ingress("site", rule("a.example.com", path("/"))),
+        secrets=(tls_secret("a-tls"),),
+    )
+    table, diagnostics = build(snapshot)
+    assert diagnostics == []
+    assert [(r.source.name, r.tls) for r in table.routes] == [("site", TLSSource.SECRET)]
+    assert table.certificates[0].hosts == ("a.example.com",)
