@@ -387,7 +387,7 @@ class CertificateManager:
     async def _run(self) -> None:
         """Wake at the earliest due time (renewal or retry), or when poked."""
         assert self._wakeup is not None
-        while True:
+        while not self._stopped:
             now = self.clock()
             due = [e for e in self._entries.values() if e.due and e.due <= now]
             for entry in due:
@@ -395,8 +395,12 @@ class CertificateManager:
             upcoming = [e.due for e in self._entries.values() if e.due and e.info.main not in self._inflight]
             sleep = min([self.max_sleep, *[max(0.05, t - now) for t in upcoming]])
             self._wakeup.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout=sleep)
+            # Not asyncio.wait_for: on 3.11 it swallows a cancel that races with the wakeup.
+            waiter = asyncio.ensure_future(self._wakeup.wait())
+            try:
+                await asyncio.wait({waiter}, timeout=sleep)
+            finally:
+                waiter.cancel()
 
     async def _issue(self, entry: _Entry, reason: str) -> None:
         names = entry.info.domains
