@@ -55,7 +55,8 @@ def migrate(
             _write_atomically(name, migration.text)
     _report(results, in_place=in_place)
     if any(migration.problems for _, _, migration in results):
-        raise typer.Exit(1)
+        # SystemExit, not typer.Exit: app(standalone_mode=False) turns typer.Exit into a return value.
+        raise SystemExit(1)
 
 
 def _read_inputs(paths: list[str]) -> list[tuple[str, str]]:

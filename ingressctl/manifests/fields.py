@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ingressctl.manifests.codes import SEVERITIES
-from ingressctl.manifests.positioned import key_pos, value_pos
+from ingressctl.manifests.positioned import PosDict, PosList, key_pos, value_pos
 from ingressctl.model import Diagnostic, Location, ObjectRef
 
 
@@ -80,24 +80,48 @@ class Context:
 
 
 class Fields:
-    """One mapping of the raw object."""
+    """One mapping of the raw object.
 
-    __slots__ = ("ctx", "location", "path", "raw")
+    The dotted path is built only when a message needs it: reading thousands of API objects
+    without findings should cost no string formatting at all.
+    """
 
-    def __init__(self, ctx: Context, raw: Mapping[str, Any], path: str, location: Location | None) -> None:
+    __slots__ = ("_name", "_parent", "ctx", "location", "positioned", "raw")
+
+    def __init__(
+        self,
+        ctx: Context,
+        raw: Mapping[str, Any],
+        location: Location | None,
+        parent: Fields | None = None,
+        name: str = "",
+    ) -> None:
         self.ctx = ctx
         self.raw = raw
-        self.path = path
         self.location = location
+        self.positioned = isinstance(raw, PosDict)
+        self._parent = parent
+        self._name = name
+
+    @property
+    def path(self) -> str:
+        if self._parent is None:
+            return self._name
+        return self._parent.sub(self._name)
 
     def sub(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path else key
+        path = self.path
+        return f"{path}.{key}" if path else key
 
     def value_loc(self, key: str) -> Location | None:
+        if not self.positioned:
+            return self.location
         pos = value_pos(self.raw, key)
         return self.ctx.loc(pos) if pos is not None else self.location
 
     def key_loc(self, key: str) -> Location | None:
+        if not self.positioned:
+            return self.location
         pos = key_pos(self.raw, key)
         return self.ctx.loc(pos) if pos is not None else self.location
 
@@ -210,10 +234,10 @@ class Fields:
             if required is not None:
                 self.missing(key, required)
             return None
-        if not isinstance(value, Mapping):
+        if not isinstance(value, dict):
             self.wrong_type(key, value, "a mapping", f"Write {key} as a mapping of fields (key: value).")
             return None
-        return Fields(self.ctx, value, self.sub(key), self.value_loc(key))
+        return Fields(self.ctx, value, self.value_loc(key), self, key)
 
     def items(self, key: str, *, required: str | None = None) -> list[Any] | None:
         value = self.raw.get(key)
@@ -233,20 +257,21 @@ class Fields:
         items = self.items(key, required=required)
         if items is None:
             return
+        positioned = isinstance(items, PosList)
         for index, item in enumerate(items):
-            path = f"{self.sub(key)}[{index}]"
-            location = (
-                self.ctx.loc(value_pos(items, index)) if value_pos(items, index) else self.value_loc(key)
-            )
-            if not isinstance(item, Mapping):
+            location = self.location
+            if positioned:
+                pos = value_pos(items, index)
+                location = self.ctx.loc(pos) if pos is not None else self.value_loc(key)
+            if not isinstance(item, dict):
                 self.ctx.report(
                     "IC102",
                     location,
-                    f"{path}: expected a mapping, found {type_name(item)}",
+                    f"{self.sub(key)}[{index}]: expected a mapping, found {type_name(item)}",
                     "Each item of this list is a mapping of fields.",
                 )
                 continue
-            yield Fields(self.ctx, item, path, location)
+            yield Fields(self.ctx, item, location, self, f"{key}[{index}]")
 
     def strings(self, key: str) -> tuple[str, ...]:
         """A list of strings (items of another type are reported and left out)."""

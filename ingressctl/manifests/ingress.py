@@ -57,7 +57,7 @@ def read_ingress(top: Fields, ctx: Context) -> Ingress | None:
     default_fields = spec.mapping(default_key)
     default_backend = _backend(default_fields, v1) if default_fields is not None else None
     rules = tuple(_rule(item, v1) for item in spec.mappings("rules"))
-    if not spec.has("rules") and default_fields is None:
+    if not spec.raw.get("rules") and default_fields is None:
         spec.missing("rules", f"An Ingress needs rules, or a {default_key} that receives every request.")
     tls: list[IngressTLS] = []
     for item in spec.mappings("tls"):

@@ -76,7 +76,7 @@ def normalise(
     if spec is None:
         return Normalised(None, skipped_kind=kind, index=index)
     ctx = Context(kind, api_version, origin, strict=strict)
-    top = Fields(ctx, raw, "", origin)
+    top = Fields(ctx, raw if isinstance(raw, dict) else dict(raw), origin)
     if api_version not in spec.versions:
         _name_from(raw, ctx, kind)
         known = ", ".join(sorted(spec.versions))
