@@ -18,6 +18,10 @@ CODES: Final[dict[str, str]] = {
     "IC306": "Several Ingresses give TLS for the same host with different Secrets.",
     "IC307": "Annotation of another ingress controller on an Ingress ingressctl serves: it has no effect.",
     "IC308": "The same object is defined more than once in the input; only one of them is applied.",
+    "IC309": "The certificate in a TLS Secret cannot serve its hosts: unparsable, key mismatch, expired, "
+    "not yet valid, expiring within 30 days (info), or not naming the host.",
+    "IC310": "A path written as a regular expression or glob (ingress-nginx/GCE style); ingressctl matches "
+    "paths literally, so it never matches what was meant.",
 }
 
 # Where the README documents every code; SARIF rules link to `#<code lower-case>`.

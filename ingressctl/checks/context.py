@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -14,6 +15,8 @@ from ingressctl.routing.options import CompileOptions
 class LintContext:
     snapshot: Snapshot
     options: CompileOptions
+    # The clock for certificate expiry (passed in: the core reads no clock). None: not checked.
+    now: datetime.datetime | None = None
 
     def serves(self, ingress: Ingress) -> bool:
         """Whether ingressctl serves this Ingress: the compiler's own class rules, so both always agree."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -43,9 +44,11 @@ class CheckResult:
         return sum(1 for finding in self.findings if finding.severity is severity)
 
 
-def lint(snapshot: Snapshot, options: CompileOptions) -> list[Diagnostic]:
-    """The IC3xx findings of `snapshot` (pure; no compiling)."""
-    ctx = LintContext(snapshot, options)
+def lint(
+    snapshot: Snapshot, options: CompileOptions, *, now: datetime.datetime | None = None
+) -> list[Diagnostic]:
+    """The IC3xx findings of `snapshot` (pure; no compiling). `now` enables certificate expiry checks."""
+    ctx = LintContext(snapshot, options, now)
     return [finding for rule in RULES for finding in rule(ctx)]
 
 
@@ -78,10 +81,14 @@ def _document_count(load_result: LoadResultLike) -> int:
     return objects + sum(load_result.skipped.values())
 
 
-def check(load_result: LoadResultLike, options: CompileOptions) -> CheckResult:
+def check(
+    load_result: LoadResultLike, options: CompileOptions, *, now: datetime.datetime | None = None
+) -> CheckResult:
     """Compile and lint what was loaded; the result carries the routing table for `routes`."""
     table, compile_findings = compile(load_result.snapshot, options)
-    findings = _ordered([*load_result.diagnostics, *compile_findings, *lint(load_result.snapshot, options)])
+    findings = _ordered(
+        [*load_result.diagnostics, *compile_findings, *lint(load_result.snapshot, options, now=now)]
+    )
     return CheckResult(
         findings=tuple(findings),
         files=tuple(load_result.files),
@@ -91,6 +98,8 @@ def check(load_result: LoadResultLike, options: CompileOptions) -> CheckResult:
     )
 
 
-def run_checks(load_result: LoadResultLike, options: CompileOptions) -> list[Diagnostic]:
+def run_checks(
+    load_result: LoadResultLike, options: CompileOptions, *, now: datetime.datetime | None = None
+) -> list[Diagnostic]:
     """Loader findings + compile findings + lint findings, de-duplicated, sorted by file:line:col."""
-    return list(check(load_result, options).findings)
+    return list(check(load_result, options, now=now).findings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 import sys
 from enum import StrEnum
@@ -49,7 +50,8 @@ def load_and_check(paths: list[str], options: CompileOptions) -> CheckResult:
     from ingressctl.manifests import load_paths
 
     stdin = sys.stdin if "-" in paths else None
-    return check(load_paths(paths, stdin=stdin), options)
+    # The CLI is the edge that reads the clock; the checks take it as data.
+    return check(load_paths(paths, stdin=stdin), options, now=datetime.datetime.now(datetime.UTC))
 
 
 def exit_code(result: CheckResult, *, strict: bool) -> int:

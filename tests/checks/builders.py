@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping, Sequence
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from ingressctl.model import (
     Ingress,
@@ -13,6 +19,7 @@ from ingressctl.model import (
     Location,
     ObjectMeta,
     PathType,
+    Secret,
     Service,
     ServicePort,
 )
@@ -99,4 +106,43 @@ def service(
         meta=ObjectMeta(name=name, namespace=namespace, location=loc(line)),
         type=type_,
         ports=ports or (ServicePort(port=80, name="http"),),
+    )
+
+
+def certificate(
+    *names: str,
+    not_before: datetime.datetime = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
+    not_after: datetime.datetime = datetime.datetime(2027, 1, 1, tzinfo=datetime.UTC),
+    common_name: str = "",
+) -> tuple[bytes, bytes]:
+    """(certificate PEM, unencrypted key PEM), self-signed, naming `names` in its SAN."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name(
+        [x509.NameAttribute(NameOID.COMMON_NAME, common_name or (names[0] if names else "x"))]
+    )
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+    )
+    if names:
+        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), False)
+    cert = builder.sign(key, hashes.SHA256())
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+
+
+def tls_secret(
+    name: str, cert_pem: bytes, key_pem: bytes, namespace: str = "default", line: int = 70
+) -> Secret:
+    return Secret(
+        meta=ObjectMeta(name=name, namespace=namespace, location=loc(line)),
+        type="kubernetes.io/tls",
+        data={"tls.crt": cert_pem, "tls.key": key_pem},
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 from ingressctl.checks import lint
 from ingressctl.checks.codes import CODES
 from ingressctl.model import (
@@ -16,7 +18,7 @@ from ingressctl.model import (
     Snapshot,
 )
 from ingressctl.routing.options import CompileOptions
-from tests.checks.builders import FILE, backend, ingress, loc, rule, service, tls
+from tests.checks.builders import FILE, backend, certificate, ingress, loc, rule, service, tls, tls_secret
 
 OPTIONS = CompileOptions()
 
@@ -271,5 +273,117 @@ def test_every_emitted_code_is_documented() -> None:
         ),
         services=(service("web", ServicePort(port=80)),),
     )
-    codes = {d.code for d in lint(snapshot, OPTIONS)}
+    expired, key = certificate("a.test", not_after=datetime.datetime(2026, 2, 1, tzinfo=datetime.UTC))
+    regex = ingress("r", rules=[rule("r.test", ("/x(.*)", "web", 80))], tls=[tls("r.test", secret="old")])
+    snapshot = Snapshot(
+        ingresses=(*snapshot.ingresses, regex),
+        services=snapshot.services,
+        secrets=(tls_secret("old", expired, key),),
+    )
+    codes = {d.code for d in lint(snapshot, OPTIONS, now=NOW)}
     assert codes == set(CODES)
+
+
+# ------------------------------------------------------------------ IC309
+
+NOW = datetime.datetime(2026, 6, 1, tzinfo=datetime.UTC)
+
+
+def certificate_findings(snapshot: Snapshot, now: datetime.datetime | None = NOW) -> list[Diagnostic]:
+    return [d for d in lint(snapshot, OPTIONS, now=now) if d.code == "IC309"]
+
+
+def test_ic309_valid_certificate_is_quiet_and_wildcards_count() -> None:
+    cert, key = certificate("a.test", "*.b.test")
+    subject = ingress(rules=[rule("a.test"), rule("x.b.test")], tls=[tls("a.test", "x.b.test")])
+    assert certificate_findings(Snapshot((subject,), secrets=(tls_secret("web-tls", cert, key),))) == []
+
+
+def test_ic309_expired_not_yet_valid_and_expiring_soon() -> None:
+    subject = ingress(rules=[rule("a.test")], tls=[tls("a.test", line=9)])
+    cases = {
+        (
+            datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC),
+            datetime.datetime(2026, 5, 1, tzinfo=datetime.UTC),
+        ): (
+            Severity.ERROR,
+            "expired on 2026-05-01",
+        ),
+        (
+            datetime.datetime(2026, 7, 1, tzinfo=datetime.UTC),
+            datetime.datetime(2027, 1, 1, tzinfo=datetime.UTC),
+        ): (
+            Severity.WARNING,
+            "not valid before 2026-07-01",
+        ),
+        (
+            datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
+            datetime.datetime(2026, 6, 11, tzinfo=datetime.UTC),
+        ): (
+            Severity.INFO,
+            "expires in 10 days",
+        ),
+    }
+    for (not_before, not_after), (severity, text) in cases.items():
+        cert, key = certificate("a.test", not_before=not_before, not_after=not_after)
+        snapshot = Snapshot((subject,), secrets=(tls_secret("web-tls", cert, key),))
+        [finding] = certificate_findings(snapshot)
+        assert finding.severity is severity and text in finding.message
+        assert finding.location == loc(9) and finding.related == (loc(70),)
+        # Without a clock, expiry is not judged.
+        assert certificate_findings(snapshot, now=None) == []
+
+
+def test_ic309_host_not_named_by_the_certificate() -> None:
+    cert, key = certificate("a.test")
+    subject = ingress(rules=[rule("a.test"), rule("b.test")], tls=[tls("a.test", "b.test")])
+    [finding] = certificate_findings(Snapshot((subject,), secrets=(tls_secret("web-tls", cert, key),)))
+    assert finding.severity is Severity.WARNING
+    assert "does not cover b.test" in finding.message and "a.test" in finding.message
+    # A certificate without SAN is judged by its CN; *.x covers one label only.
+    cn_only, cn_key = certificate(common_name="*.c.test")
+    deep = ingress(rules=[rule("a.b.c.test")], tls=[tls("a.b.c.test")])
+    [deep_finding] = certificate_findings(
+        Snapshot((deep,), secrets=(tls_secret("web-tls", cn_only, cn_key),))
+    )
+    assert "does not cover a.b.c.test" in deep_finding.message
+
+
+def test_ic309_key_mismatch_and_garbage() -> None:
+    cert, _ = certificate("a.test")
+    _, other_key = certificate("a.test")
+    subject = ingress(rules=[rule("a.test")], tls=[tls("a.test")])
+    [mismatch] = certificate_findings(Snapshot((subject,), secrets=(tls_secret("web-tls", cert, other_key),)))
+    assert mismatch.severity is Severity.ERROR and "does not belong" in mismatch.message
+    garbage = b"-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n"
+    [broken] = certificate_findings(
+        Snapshot((subject,), secrets=(tls_secret("web-tls", garbage, other_key),))
+    )
+    assert broken.severity is Severity.ERROR and "cannot be parsed" in broken.message
+    # Not PEM at all is the compiler's finding (IC211), not repeated here.
+    assert (
+        certificate_findings(Snapshot((subject,), secrets=(tls_secret("web-tls", b"junk", b"junk"),))) == []
+    )
+
+
+# ------------------------------------------------------------------ IC310
+
+
+def test_ic310_regex_and_glob_paths() -> None:
+    subject = ingress(
+        rules=[
+            rule(
+                "a.test",
+                ("/api(/|$)(.*)", "web", 80),
+                ("/static/*", "web", 80),
+                ("/v1.2/docs", "web", 80),
+                ("/", "web", 80),
+            )
+        ]
+    )
+    got = findings(Snapshot((subject,)), "IC310")
+    assert [(d.message.split("path ")[1].split(" looks")[0], d.hint) for d in got] == [
+        ("/api(/|$)(.*)", "write path: /api with pathType: Prefix"),
+        ("/static/*", "write path: /static with pathType: Prefix"),
+    ]
+    assert "regular expression" in got[0].message and "glob" in got[1].message

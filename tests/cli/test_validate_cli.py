@@ -221,6 +221,8 @@ def test_every_ic3xx_code(run: Run, fixtures: Path) -> None:
         ("IC308", 60, 1),  # Service shop/shop twice
         ("IC301", 69, 1),  # IngressClass v1beta1
         ("IC301", 76, 1),  # EndpointSlice v1beta1
+        ("IC309", 12, 5),  # shop-tls names wrong.example.test only
+        ("IC310", 101, 9),  # regex path
     }
     assert expected <= found, sorted(found)
     by_code = {f["code"]: f for f in reversed(json.loads(result.stdout)["findings"])}

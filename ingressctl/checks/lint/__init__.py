@@ -5,7 +5,9 @@ from __future__ import annotations
 from ingressctl.checks.context import Rule
 from ingressctl.checks.lint.annotations import check_foreign_annotations, check_unknown_annotations
 from ingressctl.checks.lint.apiversions import check_deprecated_api_versions
+from ingressctl.checks.lint.certificates import check_tls_certificates
 from ingressctl.checks.lint.duplicates import check_duplicate_objects
+from ingressctl.checks.lint.paths import check_pattern_paths
 from ingressctl.checks.lint.ports import check_backend_ports
 from ingressctl.checks.lint.tls import (
     check_conflicting_tls_secrets,
@@ -22,6 +24,8 @@ RULES: tuple[Rule, ...] = (
     check_conflicting_tls_secrets,
     check_foreign_annotations,
     check_duplicate_objects,
+    check_tls_certificates,
+    check_pattern_paths,
 )
 
 __all__ = ["RULES"]

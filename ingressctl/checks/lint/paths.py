@@ -1,0 +1,51 @@
+"""IC310: paths written as regular expressions or globs for another controller.
+
+ingress-nginx (`use-regex`, `rewrite-target` capture groups) and GCE (`/*`) read such paths as
+patterns; the Ingress specification, and ingressctl, match them as literal text, so the route
+silently matches nothing real.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from ingressctl.checks.context import LintContext
+from ingressctl.model import Diagnostic, Severity
+
+_REGEX_CHARS = re.compile(r"[()|$^+?\[\]{}\\]|\.\*")
+
+
+def _literal_prefix(path: str) -> str:
+    """The part of `path` before its first pattern character, without a dangling `/`."""
+    match = _REGEX_CHARS.search(path)
+    star = path.find("*")
+    cut = min(i for i in (match.start() if match else len(path), star if star >= 0 else len(path)))
+    prefix = path[:cut].rstrip("/")
+    return prefix or "/"
+
+
+def check_pattern_paths(ctx: LintContext) -> Iterator[Diagnostic]:
+    for ingress in ctx.served_ingresses():
+        for rule in ingress.rules:
+            for path in rule.paths:
+                text = path.path
+                if not text:
+                    continue
+                if _REGEX_CHARS.search(text):
+                    kind = "a regular expression (ingress-nginx use-regex style)"
+                elif "*" in text:
+                    kind = "a glob (GCE style)"
+                else:
+                    continue
+                yield Diagnostic(
+                    code="IC310",
+                    severity=Severity.WARNING,
+                    message=(
+                        f"{ingress.ref}: path {text} looks like {kind}; ingressctl matches paths literally, "
+                        "so requests only match that exact text"
+                    ),
+                    location=path.location or rule.location or ingress.meta.location,
+                    hint=f"write path: {_literal_prefix(text)} with pathType: Prefix",
+                    object=ingress.ref,
+                )
