@@ -29,7 +29,7 @@ class ClassSelector:
         annotation = ingress.meta.annotations.get(CLASS)
         if annotation is not None and annotation.strip():
             # The legacy annotation wins over spec.ingressClassName, as Traefik v1 read it.
-            if annotation.strip() in self.ours:
+            if self._class_name_is_ours(annotation.strip()):
                 return None
             return finding(
                 codes.OTHER_CLASS,

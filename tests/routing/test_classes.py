@@ -71,3 +71,9 @@ def test_other_class_finding_is_info_and_names_the_ingress() -> None:
     assert d.severity is Severity.INFO
     assert d.message.startswith("Ingress default/app: ingressClassName 'nginx' is not ours")
     assert d.hint
+
+
+def test_class_annotation_may_name_an_ingressclass_of_ours() -> None:
+    klass = ingress_class("public", OURS)
+    assert served(klass, annotations={"kubernetes.io/ingress.class": "public"})[0]
+    assert not served(annotations={"kubernetes.io/ingress.class": "public"})[0]
