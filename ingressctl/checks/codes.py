@@ -32,3 +32,24 @@ INFORMATION_URI: Final = "https://github.com/ingressctl/ingressctl"
 def help_uri(code: str) -> str:
     """The README anchor that documents `code`."""
     return f"{DOCS_URL}#{code.lower()}"
+
+
+def all_codes() -> dict[str, str]:
+    """Every finding code `validate` can report: loader (IC0xx/IC1xx), compiler (IC2xx) and lint (IC3xx)."""
+    from ingressctl.manifests import CODES as LOADER_CODES
+    from ingressctl.routing import CODES as COMPILER_CODES
+
+    return dict(sorted({**LOADER_CODES, **COMPILER_CODES, **CODES}.items()))
+
+
+def describe(code: str) -> str:
+    """One-sentence description of any finding code."""
+    return all_codes().get(code) or f"ingressctl finding {code} (see the README)"
+
+
+def markdown() -> str:
+    """The README's "Finding codes" section: one heading per code, so `README.md#ic301` anchors work."""
+    lines = ["## Finding codes", ""]
+    for code, text in all_codes().items():
+        lines += [f"### {code}", "", text, ""]
+    return "\n".join(lines)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from ingressctl.checks import CheckResult
-from ingressctl.checks.codes import help_uri
+from ingressctl.checks.codes import CODES, all_codes, describe, help_uri, markdown
 from ingressctl.checks.formats import FORMATS, get_format, summary_line
 from ingressctl.checks.formats.github import escape_data, escape_property
 from ingressctl.model import Diagnostic, Location, ObjectRef, Severity
@@ -158,3 +158,14 @@ def test_every_format_is_registered_and_ends_with_newline() -> None:
     assert set(FORMATS) == {"text", "json", "sarif", "github"}
     for name in FORMATS:
         assert get_format(name).render(result()).endswith("\n")
+
+
+def test_every_code_has_a_description_and_a_readme_heading() -> None:
+    codes = all_codes()
+    assert set(CODES) <= set(codes)
+    assert any(code.startswith("IC0") for code in codes) and any(code.startswith("IC2") for code in codes)
+    section = markdown()
+    for code, text in codes.items():
+        assert text and f"\n### {code}\n\n{text}\n" in section
+    assert describe("IC205") == codes["IC205"]
+    assert describe("IC999") == "ingressctl finding IC999 (see the README)"

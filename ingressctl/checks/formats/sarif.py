@@ -6,36 +6,19 @@ checkout); one rule per code that occurs, each linking to its README anchor.
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from ingressctl import __version__
-from ingressctl.checks.codes import CODES, INFORMATION_URI, help_uri
+from ingressctl.checks.codes import INFORMATION_URI, describe, help_uri
 from ingressctl.checks.formats.base import Format, relative_path
 from ingressctl.checks.runner import CheckResult
 from ingressctl.model import Diagnostic, Location, Severity
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
-# Other areas document their codes the same way; found lazily so a missing table only costs the text.
-_CODE_TABLES = ("ingressctl.manifests.codes", "ingressctl.routing.codes")
-
-
-def describe(code: str) -> str:
-    """One-sentence description of any ingressctl finding code."""
-    if code in CODES:
-        return CODES[code]
-    for module_name in _CODE_TABLES:
-        try:
-            table = getattr(importlib.import_module(module_name), "CODES", {})
-        except ImportError:
-            continue
-        if isinstance(table, dict) and isinstance(table.get(code), str):
-            return str(table[code])
-    return f"ingressctl finding {code} (see the README)"
 
 
 def artifact_uri(file: str) -> str:
