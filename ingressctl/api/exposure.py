@@ -42,5 +42,5 @@ def check_api_exposure(address: str, auth: EntryPointAuth | None, insecure: bool
     raise ConfigError(
         f"the API address {address!r} ({where}) is reachable from other machines and has no "
         "authentication: add users under [api.auth.basic] (htpasswd hashes), bind it to "
-        f"{DEFAULT_ADDRESS!r}, or pass --api-insecure if the network is trusted"
+        f"{DEFAULT_ADDRESS!r}, or set insecure = true under [api] (--api-insecure) if the network is trusted"
     )

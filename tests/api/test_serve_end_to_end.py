@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
+import datetime
+import json
 import re
 import signal
 import sys
@@ -14,9 +18,14 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.api.browser import Page
+from tests.api.conftest import APR1_HASH, SECRET_MARKERS
 
 MANIFEST = """\
 apiVersion: v1
@@ -60,7 +69,8 @@ class Serve:
     api: str  # "http://127.0.0.1:PORT"
     web: str
     session: aiohttp.ClientSession
-    log: list[str]
+    log: list[str]  # stderr: the process log
+    out: list[str]  # stdout: the access log
 
     async def get(self, url: str, **kwargs: Any) -> tuple[int, str]:
         async with self.session.get(url, **kwargs) as response:
@@ -82,15 +92,15 @@ async def _read_addresses(process: asyncio.subprocess.Process, log: list[str]) -
         log.append(line)
         if m := re.search(r"API and dashboard on (http://[\d.]+:\d+)/", line):
             api = m.group(1)
-        if m := re.search(r"listening: web=([\d.]+:\d+)", line):
+        if m := re.search(r"listening: .*\bweb=([\d.]+:\d+)", line):
             proxy = "http://" + m.group(1)
     return api, proxy
 
 
-async def _drain(process: asyncio.subprocess.Process, log: list[str]) -> None:
-    assert process.stderr is not None
-    while line := await process.stderr.readline():
-        log.append(line.decode())
+async def _drain(stream: asyncio.StreamReader | None, lines: list[str]) -> None:
+    assert stream is not None
+    while line := await stream.readline():
+        lines.append(line.decode())
 
 
 @pytest.fixture
@@ -103,25 +113,21 @@ async def backend(aiohttp_server: Any) -> Any:
     return await aiohttp_server(app)
 
 
-@pytest.fixture
-async def serve(tmp_path: Path, backend: Any) -> AsyncIterator[Serve]:
-    manifests = tmp_path / "manifests"
-    manifests.mkdir()
-    (manifests / "app.yaml").write_text(
-        MANIFEST.format(name="app", host="app.example.com", port=backend.port)
-    )
+@contextlib.asynccontextmanager
+async def run_serve(*args: str) -> AsyncIterator[Serve]:
+    """`ingressctl serve ARGS` with the proxy and API on free loopback ports; stopped with SIGTERM."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ingressctl", "serve", "--manifests", str(manifests),
-        "--entrypoint", "web=127.0.0.1:0", "--api-address", "127.0.0.1:0",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        sys.executable, "-m", "ingressctl", "serve", "--entrypoint", "web=127.0.0.1:0", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     log: list[str] = []
-    drain: asyncio.Task[None] | None = None
+    out: list[str] = []
+    drains = [asyncio.ensure_future(_drain(process.stdout, out))]
     try:
         api, proxy = await asyncio.wait_for(_read_addresses(process, log), timeout=20)
-        drain = asyncio.ensure_future(_drain(process, log))
+        drains.append(asyncio.ensure_future(_drain(process.stderr, log)))
         async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
-            yield Serve(process, api, proxy, session, log)
+            yield Serve(process, api, proxy, session, log, out)
     finally:
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)
@@ -130,8 +136,18 @@ async def serve(tmp_path: Path, backend: Any) -> AsyncIterator[Serve]:
             except TimeoutError:
                 process.kill()
                 await process.wait()
-        if drain is not None:
-            await asyncio.wait_for(drain, timeout=5)
+        await asyncio.wait_for(asyncio.gather(*drains), timeout=5)
+
+
+@pytest.fixture
+async def serve(tmp_path: Path, backend: Any) -> AsyncIterator[Serve]:
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    (manifests / "app.yaml").write_text(
+        MANIFEST.format(name="app", host="app.example.com", port=backend.port)
+    )
+    async with run_serve("--manifests", str(manifests), "--api-address", "127.0.0.1:0") as running:
+        yield running
 
 
 async def wait_until_ready(s: Serve) -> None:
@@ -199,3 +215,135 @@ async def test_api_metrics_and_dashboard_of_a_running_server(
     assert sorted(hosts) == ["app.example.com", "shop.example.com"]
     assert len((await s.json("/api/routers"))["routers"]) == 2
     assert page.console_errors == []
+
+
+def _certificate(names: list[str]) -> tuple[bytes, bytes]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+    issuer = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "End-to-end Test CA")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=45))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+
+
+TLS_MANIFEST = """\
+apiVersion: v1
+kind: Secret
+metadata: {{name: shop-tls, namespace: default}}
+type: kubernetes.io/tls
+data:
+  tls.crt: {crt}
+  tls.key: {key}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {{name: shop-tls, namespace: default}}
+spec:
+  tls:
+  - hosts: [shop.example.com]
+    secretName: shop-tls
+  rules:
+  - host: shop.example.com
+    http:
+      paths:
+      - path: /
+        pathType: Prefix
+        backend:
+          service: {{name: shop, port: {{name: http}}}}
+"""
+
+
+async def test_auth_certificates_and_json_logs_of_a_running_server(tmp_path: Path, backend: Any) -> None:
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    (manifests / "shop.yaml").write_text(
+        MANIFEST.format(name="shop", host="shop.example.com", port=backend.port)
+    )
+    crt, key = _certificate(["shop.example.com", "www.shop.example.com"])
+    (manifests / "tls.yaml").write_text(
+        TLS_MANIFEST.format(crt=base64.b64encode(crt).decode(), key=base64.b64encode(key).decode())
+    )
+    config = tmp_path / "traefik.toml"
+    config.write_text(
+        f"""\
+[entryPoints.websecure]
+address = "127.0.0.1:0"
+  [entryPoints.websecure.tls]
+
+[api]
+address = "127.0.0.1:0"
+  [api.auth.basic]
+  users = ["admin:{APR1_HASH}"]
+"""
+    )
+    args = (
+        "-c",
+        str(config),
+        "--manifests",
+        str(manifests),
+        "--log-format",
+        "json",
+        "--access-log-format",
+        "json",
+    )
+    async with run_serve(*args) as s:
+        assert await s.get(s.api + "/ping") == (200, "OK")
+        await wait_until_ready(s)
+        status, _ = await s.get(s.api + "/api/overview")
+        assert status == 401
+        auth = {"Authorization": "Basic " + base64.b64encode(b"admin:s3cret").decode()}
+        async with s.session.get(s.api + "/api/certificates", headers=auth) as response:
+            assert response.status == 200
+            certificates = (await response.json())["certificates"]
+        shop = next(c for c in certificates if c["main"] == "shop.example.com")
+        assert shop["sans"] == ["www.shop.example.com"]
+        assert shop["issuer"] == "CN=End-to-end Test CA"
+        assert shop["source"] == "secret"
+        assert 44 <= shop["days_left"] <= 45
+        assert (await s.get(s.web + "/x", headers={"Host": "shop.example.com"}))[0] == 200
+
+        paths = ["/api/overview", "/api/routers", "/api/services", "/api/certificates", "/api/diagnostics",
+                 "/api/entrypoints", "/api/rawdata", "/metrics", "/dashboard/"]  # fmt: skip
+        for path in paths:
+            async with s.session.get(s.api + path, headers=auth) as response:
+                assert response.status == 200, path
+                body = await response.text()
+            for marker in (*SECRET_MARKERS, key.decode().splitlines()[1]):
+                assert marker not in body, f"{marker!r} in {path}"
+        async with s.session.get(s.api + "/metrics", headers=auth) as response:
+            text = await response.text()
+        async with s.session.get(s.api + "/api/routers", headers=auth) as response:
+            router_id = (await response.json())["routers"][0]["id"]
+        expiry = {
+            sample.labels["names"]: sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "ingressctl_certificate_expiry_seconds"
+        }
+        assert 44 * 86400 < expiry["shop.example.com,www.shop.example.com"] <= 45 * 86400
+        for _ in range(50):  # the access line is written when the response is done
+            if s.out:
+                break
+            await asyncio.sleep(0.1)
+
+    records = [json.loads(line) for line in s.log if line.strip()]  # every process log line is JSON
+    assert any(r["message"].startswith("configuration applied: routes 1 (+1 -0 ~0)") for r in records)
+    assert all({"time", "level", "logger", "message"} <= r.keys() for r in records)
+    access = json.loads(s.out[-1])
+    assert access["router"] == router_id
+    assert (access["status"], access["host"], access["upstream"]) == (
+        200, "shop.example.com", f"127.0.0.1:{backend.port}"
+    )  # fmt: skip
