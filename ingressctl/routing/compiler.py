@@ -106,16 +106,16 @@ class _Compiler:
                 ns, name = ingress.meta.namespace, ingress.meta.name
                 defaults.append(
                     _Candidate(
-                        ingress,
-                        annotations,
-                        f"{ns}/{name}#default",
-                        None,
-                        HostKind.ANY,
-                        "",
-                        PathType.PREFIX,
-                        (ingress.default_backend,),
-                        ingress.default_backend.location,
-                        (*ingress_order(ingress), -1, -1),
+                        ingress=ingress,
+                        annotations=annotations,
+                        route_id=f"{ns}/{name}#default",
+                        host=None,
+                        host_kind=HostKind.ANY,
+                        path="",
+                        path_type=PathType.PREFIX,
+                        backends=(ingress.default_backend,),
+                        location=ingress.default_backend.location or ingress.meta.location,
+                        order=(*ingress_order(ingress), -1, -1),
                     )
                 )
         routes = [self._route(c) for c in self._resolve_conflicts(candidates)]
@@ -186,16 +186,17 @@ class _Compiler:
                     path_type = annotations.path_type
                 out.append(
                     _Candidate(
-                        ingress,
-                        annotations,
-                        f"{ns}/{name}#r{ri}p{pi}",
-                        host,
-                        kind,
-                        path,
-                        path_type or PathType.IMPLEMENTATION_SPECIFIC,
-                        (ingress_path.backend,),
-                        ingress_path.location or rule.location,
-                        (*ingress_order(ingress), ri, pi),
+                        ingress=ingress,
+                        annotations=annotations,
+                        route_id=f"{ns}/{name}#r{ri}p{pi}",
+                        host=host,
+                        host_kind=kind,
+                        path=path,
+                        # v1beta1 without pathType: ImplementationSpecific, a plain string prefix.
+                        path_type=path_type or PathType.IMPLEMENTATION_SPECIFIC,
+                        backends=(ingress_path.backend,),
+                        location=ingress_path.location or rule.location,
+                        order=(*ingress_order(ingress), ri, pi),
                     )
                 )
         if annotations.service_weights:
