@@ -370,10 +370,6 @@ class KubeApi:
             "get", f'services "{namespace}/{name}"', self.core.read_namespaced_service, name, namespace
         )
 
-    def get_ingress(self, namespace: str, name: str) -> JSON:
-        what = f'ingresses.networking.k8s.io "{namespace}/{name}"'
-        return self.call("get", what, self.networking.read_namespaced_ingress, name, namespace)
-
     def replace_ingress_status(self, namespace: str, name: str, body: JSON) -> JSON:
         what = f'ingresses/status "{namespace}/{name}"'
         return self.call(
@@ -454,6 +450,19 @@ class Timing:
 Emit = Callable[[tuple[Any, ...]], None]
 
 
+@dataclass(frozen=True, slots=True)
+class IngressState:
+    """What the status writer needs of an Ingress as last watched."""
+
+    resource_version: str
+    load_balancer: list[dict[str, str]]
+
+    @classmethod
+    def of(cls, raw: Mapping[str, Any]) -> IngressState:
+        version = str((raw.get("metadata") or {}).get("resourceVersion") or "")
+        return cls(version, current_load_balancer(raw))
+
+
 class _Expired(Exception):
     """410 Gone: the version we watch from is history the server forgot; LIST again."""
 
@@ -471,7 +480,7 @@ class StreamWorker:
         self.thread = threading.Thread(target=self._run, name=f"kube-{spec.id}", daemon=True)
         self._resp: Any = None
         # Ingress status as last seen, so the status writer skips Ingresses that already say the right thing.
-        self._load_balancer: dict[Key, list[dict[str, str]]] = {}
+        self._ingresses: dict[Key, IngressState] = {}
         self._lb_lock = threading.Lock()
 
     def emit(self, message: tuple[Any, ...]) -> None:
@@ -480,16 +489,16 @@ class StreamWorker:
         except RuntimeError:  # the event loop is closed: the provider is gone
             self.stop_event.set()
 
-    def load_balancer(self) -> dict[Key, list[dict[str, str]]]:
+    def ingress_state(self) -> dict[Key, IngressState]:
         with self._lb_lock:
-            return dict(self._load_balancer)
+            return dict(self._ingresses)
 
-    def _set_load_balancer(self, key: Key, value: list[dict[str, str]] | None) -> None:
+    def _set_ingress_state(self, key: Key, raw: Mapping[str, Any] | None) -> None:
         with self._lb_lock:
-            if value is None:
-                self._load_balancer.pop(key, None)
+            if raw is None:
+                self._ingresses.pop(key, None)
             else:
-                self._load_balancer[key] = value
+                self._ingresses[key] = IngressState.of(raw)
 
     def start(self) -> None:
         self.thread.start()
@@ -578,16 +587,16 @@ class StreamWorker:
             field_selector=self.spec.field_selector,
         )
         items = []
-        statuses: dict[Key, list[dict[str, str]]] = {}
+        statuses: dict[Key, IngressState] = {}
         for raw in raw_items:
             obj, diagnostics = convert(self.kind, raw)
             key = key_of(raw)
             if self.kind is INGRESS:
-                statuses[key] = current_load_balancer(raw)
+                statuses[key] = IngressState.of(raw)
             if obj is not None:
                 items.append((key, obj, diagnostics))
         with self._lb_lock:
-            self._load_balancer = statuses
+            self._ingresses = statuses
         self.emit(("replace", self.spec.id, items))
         self.emit(("ok", self.spec.id))
         return version
@@ -629,11 +638,11 @@ class StreamWorker:
                     continue
                 key = key_of(obj)
                 if kind == "DELETED":
-                    self._set_load_balancer(key, None)
+                    self._set_ingress_state(key, None)
                     self.emit(("remove", self.spec.id, key))
                     continue
                 if self.kind is INGRESS:
-                    self._set_load_balancer(key, current_load_balancer(obj))
+                    self._set_ingress_state(key, obj)
                 converted, diagnostics = convert(self.kind, obj)
                 if converted is not None:
                     self.emit(("upsert", self.spec.id, key, converted, diagnostics))
@@ -823,45 +832,65 @@ class KubernetesProvider:
             return parse_publish_address(publish_address)
         if not publish_service:
             return PublishAddress()
+        return await self.resolve_publish_service_address(publish_service)
+
+    async def resolve_publish_service_address(self, publish_service: str) -> PublishAddress:
+        """The addresses of Service NS/NAME (load balancer, else external IPs, else cluster IP)."""
         namespace, name = parse_publish_service(publish_service)
-        service = await asyncio.to_thread(self.api().get_service, namespace, name)
+        service = await asyncio.to_thread(lambda: self.api().get_service(namespace, name))
         return address_from_service(service)
 
     async def publish_status(self, ingresses: Iterable[Ingress], address: PublishAddress) -> int:
         """Write `status.loadBalancer.ingress` of each Ingress that does not already say `address`.
 
-        Returns how many were written. Errors are logged per Ingress (one line) and do not stop the others.
+        Needs the watch running: what each Ingress says now (and its resourceVersion) comes from the
+        watch, so the only API call is the write itself (RBAC: `update` on `ingresses/status`, no `get`).
+        A write that loses a race (409) waits for the watch to bring the newer version and tries again.
+        Returns how many were written; errors are logged per Ingress (one line) and do not stop the others.
         """
-        desired = address.load_balancer_ingress()
-        known: dict[Key, list[dict[str, str]]] = {}
-        for worker in self._workers:
-            if worker.kind is INGRESS:
-                known.update(worker.load_balancer())
+        workers = [w for w in self._workers if w.kind is INGRESS]
+
+        def state() -> dict[Key, IngressState]:
+            known: dict[Key, IngressState] = {}
+            for worker in workers:
+                known.update(worker.ingress_state())
+            return known
+
         targets = [(i.meta.namespace, i.meta.name) for i in ingresses]
-        return await asyncio.to_thread(_write_statuses, self.api(), targets, desired, known)
+        desired = address.load_balancer_ingress()
+        return await asyncio.to_thread(_write_statuses, self.api(), targets, desired, state)
 
 
 def _write_statuses(
-    api: KubeApi, targets: list[Key], desired: list[dict[str, str]], known: Mapping[Key, list[dict[str, str]]]
+    api: KubeApi,
+    targets: list[Key],
+    desired: list[dict[str, str]],
+    state: Callable[[], Mapping[Key, IngressState]],
 ) -> int:
     written = 0
     for namespace, name in targets:
-        if known.get((namespace, name)) == desired:
-            continue
-        for _ in range(3):
-            try:
-                current = api.get_ingress(namespace, name)
-                if current_load_balancer(current) == desired:
-                    break
-                status = dict(current.get("status") or {})
-                status["loadBalancer"] = {"ingress": desired}
-                body = {**current, "status": status}
-                api.replace_ingress_status(namespace, name, body)
-                written += 1
-                log.info("kubernetes: Ingress %s/%s status set to %s", namespace, name, desired or "(none)")
+        for attempt in range(3):
+            known = state().get((namespace, name))
+            if known is None:
+                log.warning(
+                    "kubernetes: not writing the status of Ingress %s/%s: it is not (yet) in the watch",
+                    namespace,
+                    name,
+                )
                 break
+            if known.load_balancer == desired:
+                break
+            body = {
+                "apiVersion": INGRESS.api_version,
+                "kind": INGRESS.kind,
+                "metadata": {"name": name, "namespace": namespace, "resourceVersion": known.resource_version},
+                "status": {"loadBalancer": {"ingress": desired}},
+            }
+            try:
+                api.replace_ingress_status(namespace, name, body)
             except ApiError as exc:
-                if exc.status == 409:  # changed under us: read it again
+                if exc.status == 409 and attempt < 2:  # changed under us: wait for the watch to catch up
+                    _wait_for_change(state, (namespace, name), known.resource_version)
                     continue
                 if exc.status != 404:
                     log.warning(
@@ -871,7 +900,19 @@ def _write_statuses(
             except RECOVERABLE as exc:
                 log.warning("kubernetes: cannot write the status of Ingress %s/%s: %s", namespace, name, exc)
                 break
+            written += 1
+            log.info("kubernetes: Ingress %s/%s status set to %s", namespace, name, desired or "(none)")
+            break
     return written
+
+
+def _wait_for_change(state: Callable[[], Mapping[Key, IngressState]], key: Key, version: str) -> None:
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        known = state().get(key)
+        if known is None or known.resource_version != version:
+            return
+        time.sleep(0.02)
 
 
 # ====================================================================== one-shot read (routes/validate)
