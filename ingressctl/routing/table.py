@@ -25,10 +25,18 @@ _TYPE_RANK = {PathType.EXACT: 0, PathType.PREFIX: 1, PathType.IMPLEMENTATION_SPE
 Finder = Callable[[str], "Match | None"]
 
 
+def _prefix_depth(prefix: dict[str, Match]) -> int:
+    """The most `/`-separated elements any Prefix key has (the root key "" has none)."""
+    return max((key.count("/") for key in prefix), default=0)
+
+
 def _prefix_finder(exact: dict[str, Match], prefix: dict[str, Match]) -> Finder:
     """The common case (no ImplementationSpecific paths) as a closure: cell reads beat attribute reads."""
     exact_get = exact.get
+    if not prefix:
+        return exact_get
     prefix_get = prefix.get
+    depth = _prefix_depth(prefix)
 
     def find(path: str) -> Match | None:
         hit = exact_get(path)
@@ -36,7 +44,12 @@ def _prefix_finder(exact: dict[str, Match], prefix: dict[str, Match]) -> Finder:
             # An Exact hit is as long as the request path: nothing else can be longer.
             return hit
         # Walk the request path's `/` boundaries from the longest candidate down to the root ("").
+        # No key is deeper than `depth` elements, so the walk starts at that boundary.
         end = len(path)
+        if path.count("/") > depth:
+            end = 0
+            for _ in range(depth):
+                end = path.find("/", end + 1)
         while True:
             hit = prefix_get(path[:end])
             if hit is not None or end <= 0:
@@ -44,6 +57,30 @@ def _prefix_finder(exact: dict[str, Match], prefix: dict[str, Match]) -> Finder:
             end = path.rfind("/", 0, end)
 
     return find
+
+
+def _prefix_walker(prefix: dict[str, Match]) -> Callable[[str], tuple[Match | None, int]]:
+    """The longest Prefix route matching a path, and the length it counts as."""
+    prefix_get = prefix.get
+    depth = _prefix_depth(prefix)
+
+    def walk(path: str) -> tuple[Match | None, int]:
+        if not prefix:
+            return None, 0
+        end = len(path)
+        if path.count("/") > depth:
+            end = 0
+            for _ in range(depth):
+                end = path.find("/", end + 1)
+        while True:
+            hit = prefix_get(path[:end])
+            if hit is not None:
+                return hit, max(end, 1)
+            if end <= 0:
+                return None, 0
+            end = path.rfind("/", 0, end)
+
+    return walk
 
 
 # Above this many distinct ImplementationSpecific lengths, probing each length costs more than a
@@ -72,7 +109,7 @@ def _general_finder(
     exact: dict[str, Match], prefix: dict[str, Match], impl: dict[str, Match], impl_lengths: tuple[int, ...]
 ) -> Finder:
     exact_get = exact.get
-    prefix_get = prefix.get
+    walk = _prefix_walker(prefix)
     impl_get = impl.get
     if len(impl_lengths) > _LINEAR_IMPL_LENGTHS:
         return _searching_finder(exact, prefix, _impl_prefix_index(impl), impl_lengths[0])
@@ -81,18 +118,7 @@ def _general_finder(
         hit = exact_get(path)
         if hit is not None:
             return hit
-        best: Match | None = None
-        best_len = 0
-        if prefix:
-            end = len(path)
-            while True:
-                hit = prefix_get(path[:end])
-                if hit is not None:
-                    best, best_len = hit, max(end, 1)
-                    break
-                if end <= 0:
-                    break
-                end = path.rfind("/", 0, end)
+        best, best_len = walk(path)
         size = len(path)
         for length in impl_lengths:
             if length <= best_len:
@@ -110,24 +136,13 @@ def _searching_finder(
     exact: dict[str, Match], prefix: dict[str, Match], nodes: dict[str, Match | None], longest: int
 ) -> Finder:
     exact_get = exact.get
-    prefix_get = prefix.get
+    walk = _prefix_walker(prefix)
 
     def find(path: str) -> Match | None:
         hit = exact_get(path)
         if hit is not None:
             return hit
-        best: Match | None = None
-        best_len = 0
-        if prefix:
-            end = len(path)
-            while True:
-                hit = prefix_get(path[:end])
-                if hit is not None:
-                    best, best_len = hit, max(end, 1)
-                    break
-                if end <= 0:
-                    break
-                end = path.rfind("/", 0, end)
+        best, best_len = walk(path)
         low, high = 0, min(len(path), longest)  # invariant: path[:low] is a node (or low == 0)
         while low < high:
             middle = (low + high + 1) // 2
