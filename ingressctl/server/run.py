@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import os
 import signal
@@ -158,7 +159,7 @@ class Server:
 
                 raise ConfigError(f"entrypoint {ep.name!r} uses TLS but no certificate store is available")
             ssl_context = tls.ssl_context(ep)
-            host_check = tls.host_check(ep)
+            host_check = _ignore_ip_sni(tls.host_check(ep))
         runtime = entrypoint_runtime(
             ep.name,
             "https" if ep.tls is not None else "http",
@@ -242,6 +243,40 @@ class Server:
                 loop.remove_signal_handler(sig)
         await self.stop()
         log.info("stopped")
+
+
+def _ignore_ip_sni(check: HostCheck | None) -> HostCheck | None:
+    """An IP literal is not a valid SNI name (RFC 6066 3); some clients (wrk, OpenSSL s_client) send
+    one anyway. Such a connection is treated as one without SNI: every Host is allowed on it."""
+    if check is None:
+        return None
+    inner = check
+
+    def allowed(request: Any, host: str) -> bool:
+        if inner(request, host):
+            return True
+        transport = request.transport
+        ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+        name = getattr(ssl_object, "server_hostname", None) or _sni_of(ssl_object)
+        return bool(name) and _is_ip(name)
+
+    return allowed
+
+
+def _sni_of(ssl_object: Any) -> str:
+    try:
+        from ingressctl.tls.store import server_name_of
+    except ImportError:
+        return ""
+    return server_name_of(ssl_object) or ""
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def install_uvloop() -> bool:

@@ -152,3 +152,26 @@ async def test_tls_below_1_2_is_refused(tls_server: tuple[Server, bytes]) -> Non
     async with aiohttp.ClientSession() as s:
         with pytest.raises(aiohttp.ClientError):
             await s.get(url, headers={"Host": "secure.test"}, server_hostname="secure.test", ssl=ctx)
+
+
+async def test_ip_literal_sni_counts_as_no_sni(tls_server: tuple[Server, bytes]) -> None:
+    """wrk and openssl send the IP as SNI (RFC 6066 forbids it): treated as no SNI, not as a 421."""
+    server, _ = tls_server
+    proc = await asyncio.create_subprocess_exec(
+        "openssl",
+        "s_client",
+        "-connect",
+        server.state.bound["websecure"],
+        "-servername",
+        "127.0.0.1",
+        "-quiet",
+        "-ign_eof",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    out, _ = await asyncio.wait_for(
+        proc.communicate(b"GET /ip HTTP/1.1\r\nHost: secure.test\r\nConnection: close\r\n\r\n"), 10
+    )
+    assert out.startswith(b"HTTP/1.1 200"), out[:200]
+    assert out.endswith(b"secure /ip")
