@@ -251,7 +251,7 @@ def check(
         err.print(
             f"[red]{len(bad) + len(findings.file.problems)} problem(s)[/] (threshold {fail_under} days)"
         )
-        raise typer.Exit(1)
+        raise SystemExit(1)  # typer.Exit is swallowed by app(standalone_mode=False)
     err.print(f"[green]all {len(findings.rows)} certificate(s) have at least {fail_under} days left[/]")
 
 

@@ -245,7 +245,7 @@ def inspect(
         for rep in soon:
             _err().print(f"[yellow]warning:[/] {rep.source} expires in {rep.days_left:.1f} days")
         if soon:
-            raise typer.Exit(1)
+            raise SystemExit(1)  # typer.Exit is swallowed by app(standalone_mode=False)
 
 
 def register(app: typer.Typer) -> None:
