@@ -327,15 +327,17 @@ def _explain_reason(winner: Route, others: Sequence[Route], host: str, path: str
     elif winner.host_kind is HostKind.ANY:
         phrase += f" (no rule for host {host} matches {path})" if host else ""
     length = match_length(winner.path, winner.path_type)
+    rivals = any(not o.is_default_backend and _TIER[o.host_kind] == _TIER[winner.host_kind] for o in others)
     if winner.path_type is PathType.EXACT:
-        parts = [phrase, f"Exact {winner.path} equals the path"]
+        what = f"Exact {winner.path} equals the path"
+    elif rivals:
+        chars = "char" if length == 1 else "chars"
+        what = f"{winner.path_type.value} {winner.path} is the longest matching path ({length} {chars})"
     else:
-        parts = [
-            phrase,
-            f"{winner.path_type.value} {winner.path} is the longest matching path ({length} chars)",
-        ]
+        what = f"{winner.path_type.value} {winner.path} is the only matching path"
     if winner.priority:
-        parts[1] = f"priority {winner.priority}; " + parts[1]
+        what = f"priority {winner.priority} ranks first; {what}"
+    parts = [phrase, what]
     notes: list[str] = []
     tier = _TIER[winner.host_kind]
     for other in others:

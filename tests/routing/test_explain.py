@@ -79,3 +79,13 @@ def test_match_agrees_with_explain() -> None:
         for request in ["/", "/a", "/a/b", "/a/bc", "/a/bcd", "/z", "/z/1", "/q"]:
             fast, full = table.match(host, request), table.explain(host, request)
             assert (fast and fast.route.id) == (full and full.route.id), (host, request)
+
+
+def test_explain_single_candidate_says_only_match() -> None:
+    table, _ = build(web_world(ingress("a", rule("h", path("/")), rule(None, path("/static/long", IMPL)))))
+    found = table.explain("h", "/static/long/x")
+    assert found is not None
+    assert found.reason == (
+        "exact host h, Prefix / is the only matching path; "
+        "a rule for the host beats the rule without host (ImplementationSpecific /static/long)"
+    )
