@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 from ingressctl.model import Diagnostic, Ingress, Snapshot
 from ingressctl.routing.classes import ClassSelector
 from ingressctl.routing.options import CompileOptions
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class LintContext:
     snapshot: Snapshot
     options: CompileOptions
@@ -23,6 +24,11 @@ class LintContext:
         return ClassSelector(self.snapshot.ingress_classes, self.options).select(ingress) is None
 
     def served_ingresses(self) -> list[Ingress]:
+        return self._served
+
+    @cached_property
+    def _served(self) -> list[Ingress]:
+        # Every rule asks; the class rules are evaluated once per run.
         selector = ClassSelector(self.snapshot.ingress_classes, self.options)
         return [ingress for ingress in self.snapshot.ingresses if selector.select(ingress) is None]
 
@@ -39,3 +45,19 @@ def host_matches(host: str, pattern: str) -> bool:
         label, dot, rest = host.partition(".")
         return bool(dot) and bool(label) and label != "*" and "." + rest == pattern[1:]
     return False
+
+
+class HostPatterns:
+    """A set of exact and `*.` wildcard hosts answering "is this host covered" in O(1)."""
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        normalized = {p.lower().rstrip(".") for p in patterns}
+        self.exact = normalized
+        self.wildcard_suffixes = {p[2:] for p in normalized if p.startswith("*.")}
+
+    def covers(self, host: str) -> bool:
+        host = host.lower().rstrip(".")
+        if host in self.exact:
+            return True
+        label, dot, rest = host.partition(".")
+        return bool(dot) and bool(label) and label != "*" and rest in self.wildcard_suffixes

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ingressctl.checks.context import LintContext, host_matches
+from ingressctl.checks.context import HostPatterns, LintContext, host_matches
 from ingressctl.model import Diagnostic, Ingress, IngressTLS, Location, ObjectRef, Severity
 
 
@@ -37,13 +37,13 @@ def check_tls_hosts_without_rule(ctx: LintContext) -> Iterator[Diagnostic]:
 def check_rule_hosts_without_tls(ctx: LintContext) -> Iterator[Diagnostic]:
     served = ctx.served_ingresses()
     # Certificates are chosen by SNI across Ingresses: TLS for a host in any Ingress covers it.
-    all_tls_hosts = [host for ingress in served for tls in ingress.tls for host in tls.hosts]
+    all_tls_hosts = HostPatterns(host for ingress in served for tls in ingress.tls for host in tls.hosts)
     for ingress in served:
         own_tls_hosts = [host for tls in ingress.tls for host in tls.hosts]
         if not own_tls_hosts or any(not tls.hosts for tls in ingress.tls):
             continue
         for rule in ingress.rules:
-            if rule.host is None or any(host_matches(rule.host, h) for h in all_tls_hosts):
+            if rule.host is None or all_tls_hosts.covers(rule.host):
                 continue
             yield Diagnostic(
                 code="IC304",
