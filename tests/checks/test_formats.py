@@ -169,3 +169,14 @@ def test_every_code_has_a_description_and_a_readme_heading() -> None:
         assert text and f"\n### {code}\n\n{text}\n" in section
     assert describe("IC205") == codes["IC205"]
     assert describe("IC999") == "ingressctl finding IC999 (see the README)"
+
+
+def test_stdin_positions_go_into_the_message_not_a_file_property() -> None:
+    finding = Diagnostic(
+        "IC205", Severity.ERROR, "no port", Location("<stdin>", 17, 23), related=(Location("<stdin>", 19, 1),)
+    )
+    single = CheckResult(findings=(finding,))
+    assert get_format("github").render(single) == "::error title=IC205::<stdin>:17:23: no port\n"
+    [sarif_result] = json.loads(get_format("sarif").render(single))["runs"][0]["results"]
+    assert "locations" not in sarif_result and "relatedLocations" not in sarif_result
+    assert sarif_result["message"]["text"] == "<stdin>:17:23: no port"

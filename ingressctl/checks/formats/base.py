@@ -45,3 +45,11 @@ def relative_path(file: str) -> str:
         except ValueError:
             return file
     return path.as_posix()
+
+
+STDIN_NAMES = frozenset({"-", "<stdin>"})
+
+
+def is_stdin(file: str) -> bool:
+    """Input read from stdin has no file to point CI annotations at; its position goes in the message."""
+    return file in STDIN_NAMES

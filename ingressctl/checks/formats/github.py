@@ -6,7 +6,7 @@ percent-encoded; in properties also `:` and `,`, which would otherwise end the p
 
 from __future__ import annotations
 
-from ingressctl.checks.formats.base import Format, relative_path
+from ingressctl.checks.formats.base import Format, is_stdin, relative_path
 from ingressctl.checks.runner import CheckResult
 from ingressctl.model import Diagnostic, Severity
 
@@ -23,7 +23,10 @@ def escape_property(text: str) -> str:
 
 def command(finding: Diagnostic) -> str:
     properties: list[tuple[str, str]] = []
-    if finding.location is not None:
+    prefix = ""
+    if finding.location is not None and is_stdin(finding.location.file):
+        prefix = f"{finding.location}: "
+    elif finding.location is not None:
         properties.append(("file", relative_path(finding.location.file)))
         if finding.location.line:
             properties.append(("line", str(finding.location.line)))
@@ -31,7 +34,7 @@ def command(finding: Diagnostic) -> str:
                 properties.append(("col", str(finding.location.column)))
     properties.append(("title", finding.code))
     rendered = ",".join(f"{key}={escape_property(value)}" for key, value in properties)
-    message = finding.message + (f"\nhint: {finding.hint}" if finding.hint else "")
+    message = prefix + finding.message + (f"\nhint: {finding.hint}" if finding.hint else "")
     return f"::{_COMMANDS[finding.severity]} {rendered}::{escape_data(message)}"
 
 

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from ingressctl import __version__
 from ingressctl.checks.codes import INFORMATION_URI, describe, help_uri
-from ingressctl.checks.formats.base import Format, relative_path
+from ingressctl.checks.formats.base import Format, is_stdin, relative_path
 from ingressctl.checks.runner import CheckResult
 from ingressctl.model import Diagnostic, Location, Severity
 
@@ -38,18 +38,22 @@ def physical_location(location: Location) -> dict[str, Any]:
 
 def _result(finding: Diagnostic, rule_index: int) -> dict[str, Any]:
     text = finding.message + (f"\nhint: {finding.hint}" if finding.hint else "")
+    location = finding.location
+    if location is not None and is_stdin(location.file):
+        text, location = f"{location}: {text}", None
     result: dict[str, Any] = {
         "ruleId": finding.code,
         "ruleIndex": rule_index,
         "level": _LEVELS[finding.severity],
         "message": {"text": text},
     }
-    if finding.location is not None:
-        result["locations"] = [{"physicalLocation": physical_location(finding.location)}]
-    if finding.related:
+    if location is not None:
+        result["locations"] = [{"physicalLocation": physical_location(location)}]
+    related = [loc for loc in finding.related if not is_stdin(loc.file)]
+    if related:
         result["relatedLocations"] = [
             {"id": index, "physicalLocation": physical_location(loc), "message": {"text": "related"}}
-            for index, loc in enumerate(finding.related)
+            for index, loc in enumerate(related)
         ]
     return result
 
