@@ -8,6 +8,7 @@ Routes:
   /api/certificates         certificates with issuer, SANs and days left
   /api/diagnostics          every finding of the last compile
   /api/entrypoints          entrypoints with open connections
+  /api/upstreams            upstream addresses the proxy failed to reach, with the last failure
   /api/rawdata              all of the above in one document (what the dashboard polls)
   /ping                     liveness: 200 "OK" while the process serves requests
   /ready                    readiness: 503 until the first configuration is applied
@@ -198,6 +199,16 @@ class _Handlers:
     async def certificates(self, request: web.Request) -> web.Response:
         return _json({"certificates": self._certificates()})
 
+    def _upstreams(self) -> list[dict[str, Any]]:
+        now = self.clock()
+        return [
+            serialize.upstream_failures_json(address, f.count, f.last, f.kind, now)
+            for address, f in sorted(self.metrics.upstream_failures().items())
+        ]
+
+    async def upstreams(self, request: web.Request) -> web.Response:
+        return _json({"upstreams": self._upstreams()})
+
     async def entrypoints(self, request: web.Request) -> web.Response:
         return _json({"entrypoints": self._entrypoints()})
 
@@ -213,6 +224,7 @@ class _Handlers:
             b',"certificates":' + _dumps(certificates),
             b',"entrypoints":' + _dumps(self._entrypoints()),
             b',"diagnostics":' + docs.diagnostics_json,
+            b',"upstreams":' + _dumps(self._upstreams()),
             b"}",
         ]
         return web.Response(
@@ -259,6 +271,7 @@ def build_api_app(
     app.router.add_get("/api/certificates", h.certificates)
     app.router.add_get("/api/diagnostics", h.diagnostics)
     app.router.add_get("/api/entrypoints", h.entrypoints)
+    app.router.add_get("/api/upstreams", h.upstreams)
     app.router.add_get("/api/rawdata", h.rawdata)
     return app
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
@@ -27,6 +28,16 @@ REQUEST_BUCKETS: tuple[float, ...] = (
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 )  # fmt: skip
 RELOAD_BUCKETS: tuple[float, ...] = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+_RECENT_FAILURES_KEPT = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamFailures:
+    count: int  # since the process started
+    last: float  # time.time() of the last one
+    kind: str  # of the last one: connect, timeout, reset, protocol
 
 
 class _Histogram:
@@ -72,6 +83,7 @@ class Metrics:
         self._bounds = tuple(request_buckets)
         self._routes: dict[tuple[str, str, str], _RouteSeries] = {}
         self._upstream_errors: dict[tuple[str, str, str, str], int] = {}
+        self._recent_failures: dict[str, UpstreamFailures] = {}
         self._retries: dict[tuple[str, str, str], int] = {}
         self._open: dict[str, int] = {}
         self._reloads: dict[str, int] = {}
@@ -97,9 +109,19 @@ class Metrics:
     def on_upstream_error(
         self, entrypoint: str, route_id: str, service: str, upstream: str, kind: str
     ) -> None:
-        _ = upstream  # per-address series would grow without bound as pods come and go
+        # Not a metric label: per-address series would grow without bound as pods come and go.
         key = (entrypoint, route_id, service, kind)
         self._upstream_errors[key] = self._upstream_errors.get(key, 0) + 1
+        # For the dashboard: recent failures per address, bounded, most recent last.
+        recent = self._recent_failures.pop(upstream, None)
+        count = recent.count + 1 if recent is not None else 1
+        self._recent_failures[upstream] = UpstreamFailures(count, self._clock(), kind)
+        if len(self._recent_failures) > _RECENT_FAILURES_KEPT:
+            del self._recent_failures[next(iter(self._recent_failures))]
+
+    def upstream_failures(self) -> dict[str, UpstreamFailures]:
+        """Failures seen per upstream address ("10.0.0.1:8080"), for the dashboard."""
+        return dict(self._recent_failures)
 
     def on_retry(self, entrypoint: str, route_id: str, service: str, upstream: str) -> None:
         _ = upstream

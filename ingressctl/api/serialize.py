@@ -255,6 +255,16 @@ def entrypoint_json(ep: EntryPoint, open_connections: int) -> Json:
     }
 
 
+def upstream_failures_json(address: str, count: int, last: float, kind: str, now: float) -> Json:
+    return {
+        "address": address,
+        "failures": count,
+        "last_failure": _iso(last),
+        "last_failure_kind": kind,
+        "seconds_since": max(0, int(now - last)),
+    }
+
+
 def provider_json(status: ProviderStatus) -> Json:
     return {
         "provider": status.provider,

@@ -238,3 +238,17 @@ async def test_thousands_of_routes_are_built_once_per_configuration(
     assert per_poll < 0.02, f"{per_poll * 1000:.1f} ms per unchanged poll"
     data = await get_json(client, "/api/routers/" + quote("ns7/app2047#0.0", safe=""))
     assert data["router"]["host"] == "app2047.example.com"
+
+
+async def test_upstream_failures_are_listed_by_address(
+    api_client: TestClient[Any, Any], metrics: Metrics
+) -> None:
+    assert (await get_json(api_client, "/api/upstreams"))["upstreams"] == []
+    for kind in ("connect", "timeout"):
+        metrics.on_upstream_error("web", "default/shop#0.0", "default/shop:80", "10.0.0.2:8080", kind)
+    upstreams = (await get_json(api_client, "/api/upstreams"))["upstreams"]
+    assert [(u["address"], u["failures"], u["last_failure_kind"]) for u in upstreams] == [
+        ("10.0.0.2:8080", 2, "timeout")
+    ]
+    assert upstreams[0]["seconds_since"] <= 1
+    assert (await get_json(api_client, "/api/rawdata"))["upstreams"] == upstreams

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -28,17 +29,18 @@ VISIBLE_SERVICES = (
 )
 
 
-async def open_dashboard(aiohttp_server: Any, page: Page, view: FakeView, path: str = "/") -> TestServer:
-    server: TestServer = await aiohttp_server(build_api_app(view, Metrics(view), auth=None, insecure=False))
+async def open_dashboard(aiohttp_server: Any, page: Page, view: FakeView, path: str = "/") -> Metrics:
+    metrics = Metrics(view)
+    server: TestServer = await aiohttp_server(build_api_app(view, metrics, auth=None, insecure=False))
     await page.goto(str(server.make_url(path)))
     await page.wait_for("document.body.dataset.loaded === 'true'")
-    return server
+    return metrics
 
 
 async def test_dashboard_shows_routers_services_certificates_and_providers(
     aiohttp_server: Any, page: Page, view: FakeView
 ) -> None:
-    await open_dashboard(aiohttp_server, page, view, "/dashboard/")
+    metrics = await open_dashboard(aiohttp_server, page, view, "/dashboard/")
     hosts = await page.eval(ROUTER_HOSTS)
     assert sorted(hosts) == sorted(
         ["shop.example.com", "shop.example.com", "*.blog.example.org", "ghost.example.com", "*",
@@ -58,6 +60,12 @@ async def test_dashboard_shows_routers_services_certificates_and_providers(
     text = await page.eval("document.body.innerText")
     for marker in SECRET_MARKERS:
         assert marker not in text
+    # The proxy fails to reach an endpoint: the service shows it at the next refresh.
+    metrics.on_upstream_error("web", "default/shop#0.0", "default/shop:80", "10.0.0.2:8080", "connect")
+    note = await page.wait_for(
+        "(n => n && n.textContent)(document.querySelector('tr[data-service=\"default/shop:80\"] .failure'))"
+    )
+    assert re.fullmatch(r"failing: 1 failure, last connect \d s ago", note.strip())
     assert page.console_errors == []
 
 

@@ -9,6 +9,7 @@ import datetime
 import json
 import re
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -272,6 +273,12 @@ async def test_auth_certificates_and_json_logs_of_a_running_server(tmp_path: Pat
     (manifests / "shop.yaml").write_text(
         MANIFEST.format(name="shop", host="shop.example.com", port=backend.port)
     )
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        dead_port = probe.getsockname()[1]
+    (manifests / "dead.yaml").write_text(
+        MANIFEST.format(name="dead", host="dead.example.com", port=dead_port)
+    )
     crt, key = _certificate(["shop.example.com", "www.shop.example.com"])
     (manifests / "tls.yaml").write_text(
         TLS_MANIFEST.format(crt=base64.b64encode(crt).decode(), key=base64.b64encode(key).decode())
@@ -326,7 +333,25 @@ address = "127.0.0.1:0"
         async with s.session.get(s.api + "/metrics", headers=auth) as response:
             text = await response.text()
         async with s.session.get(s.api + "/api/routers", headers=auth) as response:
-            router_id = (await response.json())["routers"][0]["id"]
+            router_id = next(
+                r["id"] for r in (await response.json())["routers"] if r["host"] == "shop.example.com"
+            )
+
+        # An endpoint that refuses connections: 502, counted, and listed for the dashboard.
+        assert (await s.get(s.web + "/", headers={"Host": "dead.example.com"}))[0] == 502
+        async with s.session.get(s.api + "/api/upstreams", headers=auth) as response:
+            upstreams = (await response.json())["upstreams"]
+        assert [(u["address"], u["last_failure_kind"]) for u in upstreams] == [
+            (f"127.0.0.1:{dead_port}", "connect")
+        ]
+        async with s.session.get(s.api + "/metrics", headers=auth) as response:
+            errors = [
+                sample
+                for family in text_string_to_metric_families(await response.text())
+                for sample in family.samples
+                if sample.name == "ingressctl_upstream_errors_total"
+            ]
+        assert [(e.labels["kind"], e.value) for e in errors] == [("connect", 1.0)]
         expiry = {
             sample.labels["names"]: sample.value
             for family in text_string_to_metric_families(text)
@@ -340,9 +365,9 @@ address = "127.0.0.1:0"
             await asyncio.sleep(0.1)
 
     records = [json.loads(line) for line in s.log if line.strip()]  # every process log line is JSON
-    assert any(r["message"].startswith("configuration applied: routes 1 (+1 -0 ~0)") for r in records)
+    assert any(r["message"].startswith("configuration applied: routes 2 (+2 -0 ~0)") for r in records)
     assert all({"time", "level", "logger", "message"} <= r.keys() for r in records)
-    access = json.loads(s.out[-1])
+    access = json.loads(next(line for line in s.out if '"shop.example.com"' in line))
     assert access["router"] == router_id
     assert (access["status"], access["host"], access["upstream"]) == (
         200, "shop.example.com", f"127.0.0.1:{backend.port}"

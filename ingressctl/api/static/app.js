@@ -145,7 +145,16 @@ function renderRouters(routers, words) {
   return shown.length;
 }
 
-function renderServices(services, words) {
+function failureNote(f) {
+  if (!f) return null;
+  const recent = f.seconds_since < RECENT_FAILURE_SECONDS;
+  const text = (recent ? "failing: " : "") + f.failures + (f.failures === 1 ? " failure" : " failures") +
+    ", last " + f.last_failure_kind + " " + ago(f.last_failure);
+  return el("span", { class: recent ? "failure err" : "failure muted", title: f.last_failure }, " ", text);
+}
+
+function renderServices(services, upstreams, words) {
+  const failures = Object.fromEntries(upstreams.map((u) => [u.address, u]));
   const shown = services.filter((s) => matches(serviceText(s), words));
   const rows = limitedRows("services", shown, (s) => el("tr", { "data-service": s.name },
     el("td", {}, badge(s.status)),
@@ -156,7 +165,7 @@ function renderServices(services, words) {
       ? el("ul", { class: "endpoints" }, s.endpoints.map((e) => el("li", {},
           el("span", { class: "mono" }, e.address), " ",
           el("span", { class: "muted" }, "w" + e.weight + " · " + Math.round(e.share * 100) + "%"), " ",
-          badge(e.health))))
+          badge(e.health), failureNote(failures[e.address]))))
       : el("span", { class: "muted" }, "no endpoints")),
     el("td", {}, s.routers.length),
     el("td", { class: "problems" }, s.problem ? s.problem + (s.problem_detail ? ": " + s.problem_detail : "") : "")));
@@ -225,7 +234,7 @@ function render(force) {
     renderSummary(d.overview);
   }
   if (changed("routers", d.routers) || force) renderRouters(d.routers, words);
-  if (changed("services", d.services) || force) renderServices(d.services, words);
+  if (changed("services", [d.services, d.upstreams]) || force) renderServices(d.services, d.upstreams, words);
   if (changed("certificates", d.certificates)) renderCertificates(d.certificates);
   renderProviders(d.overview.providers);
   if (changed("entrypoints", d.entrypoints)) renderEntrypoints(d.entrypoints);
@@ -234,7 +243,9 @@ function render(force) {
 
 // Large documents carry an ETag: the browser revalidates them (a 304 without a body while the
 // configuration is unchanged) and an unchanged ETag skips parsing altogether.
-const SOURCES = ["overview", "routers", "services", "certificates", "entrypoints", "diagnostics"];
+const SOURCES = ["overview", "routers", "services", "certificates", "entrypoints", "diagnostics", "upstreams"];
+// An upstream that failed this recently is shown as failing (the proxy ejects it for a while).
+const RECENT_FAILURE_SECONDS = 60;
 
 async function load(name) {
   const response = await fetch("/api/" + name, { cache: "no-cache", credentials: "same-origin" });
