@@ -162,7 +162,8 @@ class BackendResolver:
                 ),
                 codes.PORT_NOT_FOUND,
                 Severity.ERROR,
-                f"Service {ns}/{name} has no port {port_text}; requests answer 503",
+                f"Service {ns}/{name} has no port {port_text or '(the backend names none)'}; "
+                "requests answer 503",
                 f"Use one of the Service ports ({known}).",
             )
         return self._endpoints(base, service, service_port)

@@ -10,13 +10,22 @@ from ingressctl.model import (
     IngressBackend,
     IngressPath,
     IngressRule,
+    IngressTLS,
     ObjectMeta,
     PathType,
     Route,
     Snapshot,
 )
 from ingressctl.routing import CompileOptions, canonical_path, compile
-from tests.routing.builders import endpoint_slice, ep, service
+from tests.routing.builders import (
+    endpoint_slice,
+    ep,
+    ingress_class,
+    legacy_endpoints,
+    secret,
+    service,
+    tls_secret,
+)
 
 HOSTS = [
     None,
@@ -43,12 +52,20 @@ SEGMENTS = ["a", "ab", "b", "api", "v1", ""]
 PATH_TYPES = [PathType.EXACT, PathType.PREFIX, PathType.IMPLEMENTATION_SPECIFIC, None]
 
 paths = st.lists(st.sampled_from(SEGMENTS), max_size=4).map(lambda parts: "/" + "/".join(parts))
+backends = st.builds(
+    lambda svc, port: IngressBackend(
+        service_name=svc,
+        port_number=port if isinstance(port, int) else None,
+        port_name=port if isinstance(port, str) else None,
+    ),
+    st.sampled_from(["web", "api", "missing", "ext", "legacy", None]),
+    st.sampled_from([80, 81, "http", "nope", None]),
+)
 ingress_paths = st.builds(
-    lambda p, t, svc, port: IngressPath(p, t, IngressBackend(service_name=svc, port_number=port)),
+    IngressPath,
     st.one_of(paths, st.sampled_from(["", "no-slash", "/a//b"])),
     st.sampled_from(PATH_TYPES),
-    st.sampled_from(["web", "api", "missing"]),
-    st.sampled_from([80, 81]),
+    backends,
 )
 rules = st.builds(
     lambda h, ps: IngressRule(h, tuple(ps)),
@@ -65,27 +82,67 @@ annotations = st.dictionaries(
             "ingress.kubernetes.io/whitelist-source-range",
             "traefik.ingress.kubernetes.io/service-weights",
             "ingress.kubernetes.io/auth-type",
+            "ingress.kubernetes.io/auth-secret",
+            "kubernetes.io/ingress.class",
+            "traefik.ingress.kubernetes.io/router.tls",
+            "traefik.ingress.kubernetes.io/router.entrypoints",
         ]
     ),
-    st.sampled_from(["0", "5", "-1", "x", "true", "PathStrip", "Path", "10.0.0.0/8", "web: 50%", "basic"]),
+    st.sampled_from(
+        [
+            "0",
+            "5",
+            "-1",
+            "x",
+            "true",
+            "PathStrip",
+            "Path",
+            "10.0.0.0/8",
+            "web: 50%",
+            "basic",
+            "htpasswd",
+            "traefik",
+        ]
+    ),
     max_size=3,
 )
+tls_sections = st.builds(
+    lambda hosts, name: IngressTLS(tuple(h for h in hosts if h), name),
+    st.lists(st.sampled_from([*HOSTS, "Bad_Host"]), max_size=3),
+    st.sampled_from([None, "good-tls", "bad-tls", "missing-tls", "htpasswd"]),
+)
 ingresses = st.builds(
-    lambda i, rs, ann, ts, default: Ingress(
+    lambda i, rs, ann, ts, default, tls, klass: Ingress(
         meta=ObjectMeta(f"ing{i}", creation_timestamp=ts, annotations=ann),
+        ingress_class_name=klass,
         rules=tuple(rs),
-        default_backend=IngressBackend(service_name="web", port_number=80) if default else None,
+        default_backend=default,
+        tls=tuple(tls),
     ),
     st.integers(0, 5),
     st.lists(rules, max_size=3),
     annotations,
     st.sampled_from(["", "2024-01-01T00:00:00Z", "2024-02-01T00:00:00Z"]),
-    st.booleans(),
+    st.one_of(st.none(), backends),
+    st.lists(tls_sections, max_size=2),
+    st.sampled_from([None, "ingressctl", "ours", "nginx"]),
 )
 snapshots = st.builds(
     lambda ings: Snapshot(
         ingresses=tuple({i.meta.name: i for i in ings}.values()),
-        services=(service("web"), service("api")),
+        services=(
+            service("web"),
+            service("api"),
+            service("legacy"),
+            service("ext", type="ExternalName", external_name="api.example.net"),
+        ),
+        endpoints=(legacy_endpoints("legacy", ready=("10.0.9.1",), not_ready=("10.0.9.2",)),),
+        secrets=(
+            tls_secret("good-tls"),
+            secret("bad-tls", {"tls.crt": b"nope"}),
+            secret("htpasswd", {"auth": b"alice:$apr1$x$y"}),
+        ),
+        ingress_classes=(ingress_class("ours", "ingressctl.io/ingress-controller", default=True),),
         endpoint_slices=(
             endpoint_slice("web", ep("10.0.0.1")),
             endpoint_slice("api", ep("10.0.0.2", ready=False)),
