@@ -300,7 +300,9 @@ class Fields:
         values: dict[str, str] = {}
         locations: dict[str, Location] = {}
         for name, value in sub.raw.items():
-            if not isinstance(value, str):
+            if value is None:
+                value = ""  # `key:` with nothing after it: the API reads an empty string
+            elif not isinstance(value, str):
                 sub.wrong_type(name, value, "a string", f'Quote the value: {name}: "{_yaml_text(value)}".')
                 continue
             values[name] = value

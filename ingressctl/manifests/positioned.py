@@ -22,7 +22,7 @@ class PosDict(dict[str, Any]):
     __slots__ = ("keys_at", "values_at")
 
     def __init__(self) -> None:
-        super().__init__()
+        # dict.__init__ with no arguments does nothing: skipped, this runs for every mapping read.
         self.keys_at: dict[str, Pos] = {}
         self.values_at: dict[str, Pos] = {}
 
@@ -33,7 +33,6 @@ class PosList(list[Any]):
     __slots__ = ("items_at",)
 
     def __init__(self) -> None:
-        super().__init__()
         self.items_at: list[Pos] = []
 
 

@@ -182,3 +182,15 @@ def test_yaml_directives_and_document_end_markers(load_yaml) -> None:  # type: i
 def test_empty_documents_and_comments_only(load_yaml) -> None:  # type: ignore[no-untyped-def]
     result = load_yaml("# nothing\n---\n---\n# still nothing\n")
     assert (result.diagnostics, result.documents, result.snapshot.services) == ([], 0, ())
+
+
+def test_explicit_core_tags(load_yaml) -> None:  # type: ignore[no-untyped-def]
+    result = load_yaml(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  labels: {port: !!str 80, list: !!str [x]}\n"
+        "spec: {ports: [{port: !!int '80'}]}\n"
+    )
+    assert [(d.code, d.location.line, d.location.column) for d in result.diagnostics] == [("IC005", 5, 34)]
+    assert "tag !!str cannot apply to a list" in result.diagnostics[0].message
+    (service,) = result.snapshot.services
+    assert service.meta.labels == {"port": "80", "list": ""}
+    assert service.ports[0].port == 80

@@ -138,3 +138,72 @@ def test_random_bytes_either_load_or_raise_input_error(data: bytes) -> None:
         assert "not UTF-8" in str(exc)
     else:
         _check(result.snapshot, result.diagnostics)
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**40), 2**40)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=10),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5)
+    ),
+    max_leaves=30,
+)
+FIELD_NAMES = st.sampled_from(
+    [
+        "metadata",
+        "spec",
+        "rules",
+        "http",
+        "paths",
+        "backend",
+        "service",
+        "port",
+        "number",
+        "name",
+        "data",
+        "endpoints",
+        "conditions",
+        "ready",
+        "ports",
+        "subsets",
+        "addresses",
+        "annotations",
+        "tls",
+        "hosts",
+    ]
+)
+
+
+@st.composite
+def api_objects(draw: st.DrawFn) -> dict[str, object]:
+    kind, api_version = draw(
+        st.sampled_from(
+            [
+                ("Ingress", "networking.k8s.io/v1"),
+                ("Ingress", "extensions/v1beta1"),
+                ("Service", "v1"),
+                ("EndpointSlice", "discovery.k8s.io/v1"),
+                ("Endpoints", "v1"),
+                ("Secret", "v1"),
+                ("IngressClass", "networking.k8s.io/v1"),
+            ]
+        )
+    )
+    body = draw(st.dictionaries(FIELD_NAMES, JSON_VALUES, max_size=6))
+    return {"apiVersion": api_version, "kind": kind, **body}
+
+
+@settings(max_examples=300, deadline=None)
+@given(api_objects())
+def test_object_from_dict_never_raises(raw: dict[str, object]) -> None:
+    from ingressctl.manifests import object_from_dict
+
+    obj, diagnostics = object_from_dict(raw)
+    strict_obj, strict_diagnostics = object_from_dict(raw, strict=True)
+    assert (obj is None) == (strict_obj is None)
+    assert len(strict_diagnostics) >= len(diagnostics)
+    for diagnostic in strict_diagnostics:
+        assert diagnostic.code.startswith("IC1") and diagnostic.hint
