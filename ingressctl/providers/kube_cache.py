@@ -90,18 +90,37 @@ class _Part:
     synced: bool = False
 
 
+_FIELDS = {
+    "Ingress": ("ingresses", Ingress),
+    "Service": ("services", Service),
+    "EndpointSlice": ("endpoint_slices", EndpointSlice),
+    "Endpoints": ("endpoints", Endpoints),
+    "Secret": ("secrets", Secret),
+    "IngressClass": ("ingress_classes", IngressClass),
+}
+
+
 class Cache:
-    """Objects per stream. A stream is one watch (a kind, in one namespace or cluster-wide)."""
+    """Objects per stream. A stream is one watch (a kind, in one namespace or cluster-wide).
+
+    Snapshots are rebuilt whole, but only the kinds that changed since the last build are sorted again:
+    with thousands of objects, one Ingress changing must not cost a pass over every EndpointSlice.
+    """
 
     def __init__(self) -> None:
         self._parts: dict[str, _Part] = {}
+        self._dirty: set[str] = set(_FIELDS)
+        self._built: dict[str, tuple[tuple[Any, ...], tuple[Diagnostic, ...]]] = {}
 
     def add_stream(self, stream: str, kind: Kind) -> None:
         self._parts.setdefault(stream, _Part(kind))
+        self._dirty.add(kind.kind)
 
     def switch_kind(self, stream: str, kind: Kind) -> None:
         """EndpointSlices not served: the same stream now carries legacy Endpoints."""
+        self._dirty.add(self._parts[stream].kind.kind)
         self._parts[stream] = _Part(kind)
+        self._dirty.add(kind.kind)
 
     @property
     def synced(self) -> bool:
@@ -111,42 +130,45 @@ class Cache:
         part = self._parts[stream]
         part.objects = {k: _Entry(o, tuple(d)) for k, o, d in items}
         part.synced = True
+        self._dirty.add(part.kind.kind)
 
     def upsert(self, stream: str, key: Key, obj: object, diagnostics: Iterable[Diagnostic] = ()) -> None:
-        self._parts[stream].objects[key] = _Entry(obj, tuple(diagnostics))
+        part = self._parts[stream]
+        part.objects[key] = _Entry(obj, tuple(diagnostics))
+        self._dirty.add(part.kind.kind)
 
     def remove(self, stream: str, key: Key) -> None:
-        self._parts[stream].objects.pop(key, None)
+        part = self._parts[stream]
+        if part.objects.pop(key, None) is not None:
+            self._dirty.add(part.kind.kind)
 
     def count(self, kind: str) -> int:
         return sum(len(p.objects) for p in self._parts.values() if p.kind.kind == kind)
 
+    def _kind(self, kind: str) -> tuple[tuple[Any, ...], tuple[Diagnostic, ...]]:
+        if kind in self._dirty or kind not in self._built:
+            cls = _FIELDS[kind][1]
+            entries: list[tuple[Key, _Entry]] = []
+            for part in self._parts.values():
+                if part.kind.kind == kind:
+                    entries.extend(part.objects.items())
+            entries.sort(key=lambda item: item[0])
+            objects = tuple(e.obj for _, e in entries if isinstance(e.obj, cls))
+            diagnostics = tuple(d for _, e in entries for d in e.diagnostics)
+            self._built[kind] = (objects, diagnostics)
+        return self._built[kind]
+
     def snapshot(self) -> tuple[Snapshot, tuple[Diagnostic, ...]]:
-        by_kind: dict[str, list[tuple[Key, object]]] = {}
+        fields: dict[str, tuple[Any, ...]] = {}
         diagnostics: list[Diagnostic] = []
-        for part in self._parts.values():
-            bucket = by_kind.setdefault(part.kind.kind, [])
-            for key, entry in part.objects.items():
-                bucket.append((key, entry.obj))
-                diagnostics.extend(entry.diagnostics)
-
-        def objects(kind: str, cls: type[Any]) -> list[Any]:
-            return [
-                o for _, o in sorted(by_kind.get(kind, []), key=lambda item: item[0]) if isinstance(o, cls)
-            ]
-
-        ingresses: list[Ingress] = objects("Ingress", Ingress)
-        wanted = referenced_secrets(ingresses)
-        secrets = [s for s in objects("Secret", Secret) if (s.meta.namespace, s.meta.name) in wanted]
-        snapshot = Snapshot(
-            ingresses=tuple(ingresses),
-            services=tuple(objects("Service", Service)),
-            endpoint_slices=tuple(objects("EndpointSlice", EndpointSlice)),
-            endpoints=tuple(objects("Endpoints", Endpoints)),
-            secrets=tuple(secrets),
-            ingress_classes=tuple(objects("IngressClass", IngressClass)),
-        )
-        return snapshot, tuple(diagnostics)
+        for kind, (name, _) in _FIELDS.items():
+            objects, found = self._kind(kind)
+            fields[name] = objects
+            diagnostics.extend(found)
+        self._dirty.clear()
+        wanted = referenced_secrets(fields["ingresses"])
+        fields["secrets"] = tuple(s for s in fields["secrets"] if (s.meta.namespace, s.meta.name) in wanted)
+        return Snapshot(**fields), tuple(diagnostics)
 
 
 def referenced_secrets(ingresses: Iterable[Ingress]) -> set[Key]:
