@@ -9,6 +9,7 @@ Routes:
   /api/diagnostics          every finding of the last compile
   /api/entrypoints          entrypoints with open connections
   /api/upstreams            upstream addresses the proxy failed to reach, with the last failure
+  /api/traffic              requests, 5xx answers and mean duration per router since start
   /api/rawdata              all of the above in one document (what the dashboard polls)
   /ping                     liveness: 200 "OK" while the process serves requests
   /ready                    readiness: 503 until the first configuration is applied
@@ -206,6 +207,20 @@ class _Handlers:
             for address, f in sorted(self.metrics.upstream_failures().items())
         ]
 
+    def _traffic(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "router": router,
+                "requests": t.requests,
+                "server_errors": t.server_errors,
+                "mean_ms": round(t.mean_seconds * 1000, 3),
+            }
+            for router, t in sorted(self.metrics.router_traffic().items())
+        ]
+
+    async def traffic(self, request: web.Request) -> web.Response:
+        return _json({"traffic": self._traffic()})
+
     async def upstreams(self, request: web.Request) -> web.Response:
         return _json({"upstreams": self._upstreams()})
 
@@ -225,6 +240,7 @@ class _Handlers:
             b',"entrypoints":' + _dumps(self._entrypoints()),
             b',"diagnostics":' + docs.diagnostics_json,
             b',"upstreams":' + _dumps(self._upstreams()),
+            b',"traffic":' + _dumps(self._traffic()),
             b"}",
         ]
         return web.Response(
@@ -272,6 +288,7 @@ def build_api_app(
     app.router.add_get("/api/diagnostics", h.diagnostics)
     app.router.add_get("/api/entrypoints", h.entrypoints)
     app.router.add_get("/api/upstreams", h.upstreams)
+    app.router.add_get("/api/traffic", h.traffic)
     app.router.add_get("/api/rawdata", h.rawdata)
     return app
 

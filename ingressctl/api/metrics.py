@@ -40,6 +40,17 @@ class UpstreamFailures:
     kind: str  # of the last one: connect, timeout, reset, protocol
 
 
+@dataclass(frozen=True, slots=True)
+class RouterTraffic:
+    requests: int
+    server_errors: int  # 5xx answers, ours (502/503/504) or the upstream's
+    seconds: float  # summed durations
+
+    @property
+    def mean_seconds(self) -> float:
+        return self.seconds / self.requests if self.requests else 0.0
+
+
 class _Histogram:
     """Bucket counts (non-cumulative, last one is +Inf) and the sum of observations."""
 
@@ -118,6 +129,22 @@ class Metrics:
         self._recent_failures[upstream] = UpstreamFailures(count, self._clock(), kind)
         if len(self._recent_failures) > _RECENT_FAILURES_KEPT:
             del self._recent_failures[next(iter(self._recent_failures))]
+
+    def router_traffic(self) -> dict[str, RouterTraffic]:
+        """Requests per router id since the process started (all entrypoints and services summed)."""
+        out: dict[str, RouterTraffic] = {}
+        for (_, router, _), series in list(self._routes.items()):
+            total = sum(series.codes.values())
+            server_errors = sum(n for code, n in series.codes.items() if code >= 500)
+            seen = out.get(router)
+            if seen is not None:
+                total += seen.requests
+                server_errors += seen.server_errors
+                seconds = seen.seconds + series.latency.total
+            else:
+                seconds = series.latency.total
+            out[router] = RouterTraffic(total, server_errors, seconds)
+        return out
 
     def upstream_failures(self) -> dict[str, UpstreamFailures]:
         """Failures seen per upstream address ("10.0.0.1:8080"), for the dashboard."""

@@ -252,3 +252,16 @@ async def test_upstream_failures_are_listed_by_address(
     ]
     assert upstreams[0]["seconds_since"] <= 1
     assert (await get_json(api_client, "/api/rawdata"))["upstreams"] == upstreams
+
+
+async def test_traffic_per_router_sums_entrypoints_and_services(
+    api_client: TestClient[Any, Any], metrics: Metrics
+) -> None:
+    metrics.on_request("web", "default/shop#0.0", "default/shop:80", 200, 0.010)
+    metrics.on_request("websecure", "default/shop#0.0", "default/shop:80", 503, 0.030)
+    metrics.on_request("web", "default/blog#0.0", "default/blog:80", 404, 0.002)
+    traffic = {t["router"]: t for t in (await get_json(api_client, "/api/traffic"))["traffic"]}
+    assert traffic["default/shop#0.0"] == {
+        "router": "default/shop#0.0", "requests": 2, "server_errors": 1, "mean_ms": 20.0
+    }  # fmt: skip
+    assert traffic["default/blog#0.0"]["server_errors"] == 0

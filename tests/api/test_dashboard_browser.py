@@ -66,6 +66,19 @@ async def test_dashboard_shows_routers_services_certificates_and_providers(
         "(n => n && n.textContent)(document.querySelector('tr[data-service=\"default/shop:80\"] .failure'))"
     )
     assert re.fullmatch(r"failing: 1 failure, last connect \d s ago", note.strip())
+    # Requests through the proxy show up in the router's traffic cell.
+    for _ in range(3):
+        metrics.on_request("web", "default/shop#0.0", "default/shop:80", 200, 0.004)
+    metrics.on_request("web", "default/shop#0.0", "default/shop:80", 502, 0.008)
+    traffic = await page.wait_for(
+        "(t => t.includes('4 req') && t)"
+        "(document.querySelector('tr[data-router=\"default/shop#0.0\"] td.traffic').textContent)"
+    )
+    assert re.fullmatch(r"4 req(\d+\.\d/s · )?5\.0 ms5xx 1", traffic), traffic
+    # "/" jumps to the filter.
+    await page.send("Input.dispatchKeyEvent", type="keyDown", key="/", text="/")
+    assert await page.eval("document.activeElement.id") == "search"
+    assert await page.eval("document.getElementById('search').value") == ""
     assert page.console_errors == []
 
 

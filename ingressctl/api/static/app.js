@@ -2,7 +2,7 @@
 "use strict";
 
 const REFRESH_MS = 2000;
-const state = { data: null, rendered: {}, query: "", lastOk: 0, failures: 0, etags: {}, docs: {} };
+const state = { data: null, rendered: {}, query: "", lastOk: 0, failures: 0, etags: {}, docs: {}, traffic: null };
 // Thousands of rows are slow to lay out and useless to scroll: show the first MAX_ROWS, filter for the rest.
 const MAX_ROWS = 500;
 
@@ -129,13 +129,14 @@ function renderRouters(routers, words) {
   const shown = routers.filter((r) => matches(routerText(r), words));
   const rows = limitedRows("routers", shown, (r) => el("tr", { "data-router": r.id, class: "status-" + r.status },
     el("td", {}, badge(r.status)),
-    el("td", { class: "host" }, r.default_backend && !r.host ? "(default backend)" : (r.host || "*")),
+    el("td", { class: "host", title: r.rule }, r.default_backend && !r.host ? "(default backend)" : (r.host || "*")),
     el("td", { class: "mono" }, r.default_backend ? "—" : (r.path || "/")),
     el("td", {}, r.default_backend ? "default backend" : r.path_type),
     el("td", { class: "mono" }, r.service),
     el("td", {}, r.middlewares.join(", ")),
     el("td", {}, (r.tls || "—") + (r.tls_only ? " (TLS only)" : "")),
     el("td", {}, r.entrypoints.length ? r.entrypoints.join(", ") : "default"),
+    el("td", { class: "traffic num" }),
     el("td", { class: "source", title: r.location || "" },
       r.source ? r.source.namespace + "/" + r.source.name : "", r.location ? el("div", { class: "muted small" }, r.location) : null),
     problemsCell(r.problem, r.problem_detail, r.diagnostics)));
@@ -151,6 +152,27 @@ function failureNote(f) {
   const text = (recent ? "failing: " : "") + f.failures + (f.failures === 1 ? " failure" : " failures") +
     ", last " + f.last_failure_kind + " " + ago(f.last_failure);
   return el("span", { class: recent ? "failure err" : "failure muted", title: f.last_failure }, " ", text);
+}
+
+// Traffic changes on every poll: update those cells in place instead of rebuilding the table.
+function updateTraffic(traffic) {
+  const now = Date.now();
+  const byRouter = Object.fromEntries(traffic.map((t) => [t.router, t]));
+  const previous = state.traffic;
+  const seconds = previous ? (now - previous.time) / 1000 : 0;
+  for (const row of document.querySelectorAll("#routers tr[data-router]")) {
+    const t = byRouter[row.dataset.router];
+    const cell = row.querySelector("td.traffic");
+    if (!t) { cell.replaceChildren(el("span", { class: "muted" }, "—")); continue; }
+    const before = previous && previous.byRouter[t.router];
+    const rate = before && seconds > 0 ? (t.requests - before.requests) / seconds : null;
+    const details = [rate === null ? null : rate.toFixed(1) + "/s", t.mean_ms.toFixed(1) + " ms"].filter(Boolean);
+    cell.replaceChildren(
+      el("div", {}, t.requests.toLocaleString("en-US") + " req"),
+      el("div", { class: "muted small" }, details.join(" · ")),
+      t.server_errors ? el("div", { class: "small err" }, "5xx " + t.server_errors.toLocaleString("en-US")) : null);
+  }
+  state.traffic = { time: now, byRouter };
 }
 
 function renderServices(services, upstreams, words) {
@@ -234,6 +256,7 @@ function render(force) {
     renderSummary(d.overview);
   }
   if (changed("routers", d.routers) || force) renderRouters(d.routers, words);
+  updateTraffic(d.traffic);
   if (changed("services", [d.services, d.upstreams]) || force) renderServices(d.services, d.upstreams, words);
   if (changed("certificates", d.certificates)) renderCertificates(d.certificates);
   renderProviders(d.overview.providers);
@@ -243,7 +266,7 @@ function render(force) {
 
 // Large documents carry an ETag: the browser revalidates them (a 304 without a body while the
 // configuration is unchanged) and an unchanged ETag skips parsing altogether.
-const SOURCES = ["overview", "routers", "services", "certificates", "entrypoints", "diagnostics", "upstreams"];
+const SOURCES = ["overview", "routers", "services", "certificates", "entrypoints", "diagnostics", "upstreams", "traffic"];
 // An upstream that failed this recently is shown as failing (the proxy ejects it for a while).
 const RECENT_FAILURE_SECONDS = 60;
 
@@ -288,6 +311,14 @@ document.addEventListener("DOMContentLoaded", () => {
     state.query = search.value;
     history.replaceState(null, "", state.query ? "#q=" + encodeURIComponent(state.query) : location.pathname);
     render(true);
+  });
+  // "/" jumps to the filter, as on GitHub and in most consoles.
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "/" && document.activeElement !== search) {
+      event.preventDefault();
+      search.focus();
+      search.select();
+    }
   });
   refresh();
 });
