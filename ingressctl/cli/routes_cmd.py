@@ -41,27 +41,49 @@ def _host(route: Route) -> str:
     return route.host or "(any host)"
 
 
-def _routes_table(table: RoutingTable) -> Table:
+def _status_cell(route: Route, *, detailed: bool) -> Text:
     from ingressctl.checks.routes_view import route_status
 
-    out = Table(title="Routes", title_justify="left", show_lines=False, expand=False)
-    for header, kwargs in (
-        ("Entrypoints", {"overflow": "fold"}),
-        ("Host", {"overflow": "fold"}),
-        ("Path", {"overflow": "fold"}),
-        ("Path type", {}),
-        ("Service:port", {"overflow": "fold"}),
-        ("Endpoints", {"overflow": "fold"}),
-        ("TLS", {}),
-        ("Middlewares", {}),
-        ("Source", {"overflow": "fold"}),
-        ("Status", {}),
-    ):
-        out.add_column(header, **kwargs)  # type: ignore[arg-type]
+    status = route_status(route)
+    if status == "ok":
+        return Text("ok", style="green")
+    detail = route.backend.problem_detail
+    return Text(f"503 {status}: {detail}" if detailed and detail else f"503 {status}", style="red")
+
+
+def _routes_table(table: RoutingTable, *, compact: bool = False) -> Table:
+    """Every route and the default backend; `compact` keeps what fits a narrow terminal."""
+    out = Table(title="Routes", title_justify="left", expand=False)
     routes = [*table.routes, *([table.default_route] if table.default_route is not None else [])]
+    if compact:
+        for header in ("Host", "Path", "Type", "Service:port", "Ready", "Status"):
+            out.add_column(header, overflow="fold")
+        for route in routes:
+            upstreams = route.backend.upstreams
+            ready = sum(1 for u in upstreams if not u.fallback)
+            out.add_row(
+                _host(route),
+                route.path or "-",
+                route.path_type.value if not route.is_default_backend else "-",
+                route.backend.label,
+                Text(f"{ready}/{len(upstreams)}", style="red" if not ready else ""),
+                _status_cell(route, detailed=False),
+            )
+        return out
+    for header in (
+        "Entrypoints",
+        "Host",
+        "Path",
+        "Path type",
+        "Service:port",
+        "Endpoints",
+        "TLS",
+        "Middlewares",
+        "Source",
+        "Status",
+    ):
+        out.add_column(header, overflow="fold")
     for route in routes:
-        status = route_status(route)
-        detail = route.backend.problem_detail
         out.add_row(
             ", ".join(route.entrypoints) or "(default)",
             _host(route),
@@ -72,9 +94,7 @@ def _routes_table(table: RoutingTable) -> Table:
             route.tls.value if route.tls is not None else "-",
             ", ".join(route.middlewares.names) or "-",
             f"{route.source.namespace}/{route.source.name}",
-            Text("ok", style="green")
-            if status == "ok"
-            else Text(f"503 {status}: {detail}" if detail else f"503 {status}", style="red"),
+            _status_cell(route, detailed=True),
         )
     return out
 
@@ -166,10 +186,13 @@ def routes(
         sys.stdout.write(json.dumps(routes_document(table), indent=2) + "\n")
         return
     rendered = _routes_table(table)
+    natural = Console(width=10_000).measure(rendered).maximum
     if not out.is_terminal:
         # Piped or redirected: never squeeze cells into 80 columns, grep and less want whole lines.
-        natural = Console(width=10_000).measure(rendered).maximum
         out.width = max(out.width, natural)
+    elif natural > out.width:
+        # A narrow terminal: the essentials readable beat every column crushed (JSON has the rest).
+        rendered = _routes_table(table, compact=True)
     out.print(rendered)
     if table.certificates:
         out.print(Text("Certificates (from Secrets):", style="bold"))

@@ -218,3 +218,32 @@ def test_validate_bundled_examples_v1_clean_and_v1beta1_deprecated(run: Run) -> 
     assert legacy.returncode == 0  # deprecations are warnings...
     assert "IC301" in {f["code"] for f in json.loads(legacy.stdout)["findings"]}
     assert run("validate", str(EXAMPLES / "v1beta1"), "--strict").returncode == 1  # ...that --strict fails
+
+
+def test_routes_compact_table_for_narrow_terminals(fixtures: Path) -> None:
+    from rich.console import Console
+
+    from ingressctl.checks import check
+    from ingressctl.cli.routes_cmd import _routes_table
+    from ingressctl.manifests import load_paths
+    from ingressctl.routing import CompileOptions
+
+    result = check(load_paths([str(fixtures / "test_routes.yaml")]), CompileOptions())
+    assert result.table is not None
+    console = Console(width=200, record=True, color_system=None)
+    console.print(_routes_table(result.table, compact=True))
+    text = console.export_text()
+    headers = next(line for line in text.splitlines() if "Host" in line)
+    assert [h.strip() for h in headers.strip("┃").split("┃")] == [
+        "Host",
+        "Path",
+        "Type",
+        "Service:port",
+        "Ready",
+        "Status",
+    ]
+    assert any("h5ai.example.test" in line and "2/2" in line and "ok" in line for line in text.splitlines())
+    assert any(
+        "broken.example.test" in line and "0/0" in line and "503 service-not-found" in line
+        for line in text.splitlines()
+    )
