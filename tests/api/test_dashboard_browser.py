@@ -75,6 +75,12 @@ async def test_dashboard_shows_routers_services_certificates_and_providers(
         "(document.querySelector('tr[data-router=\"default/shop#0.0\"] td.traffic').textContent)"
     )
     assert re.fullmatch(r"4 req(\d+\.\d/s · )?5\.0 ms5xx 1", traffic), traffic
+    metrics.on_request("web", "default/blog#0.0", "default/blog:80", 200, 0.001)
+    blog = await page.wait_for(
+        "(t => t.includes('1 req') && t)"
+        "(document.querySelector('tr[data-router=\"default/blog#0.0\"] td.traffic').textContent)"
+    )
+    assert re.fullmatch(r"1 req(\d+\.\d/s · )?1\.0 ms", blog), blog
     # "/" jumps to the filter.
     await page.send("Input.dispatchKeyEvent", type="keyDown", key="/", text="/")
     assert await page.eval("document.activeElement.id") == "search"

@@ -167,10 +167,12 @@ function updateTraffic(traffic) {
     const before = previous && previous.byRouter[t.router];
     const rate = before && seconds > 0 ? (t.requests - before.requests) / seconds : null;
     const details = [rate === null ? null : rate.toFixed(1) + "/s", t.mean_ms.toFixed(1) + " ms"].filter(Boolean);
-    cell.replaceChildren(
+    const lines = [
       el("div", {}, t.requests.toLocaleString("en-US") + " req"),
       el("div", { class: "muted small" }, details.join(" · ")),
-      t.server_errors ? el("div", { class: "small err" }, "5xx " + t.server_errors.toLocaleString("en-US")) : null);
+    ];
+    if (t.server_errors) lines.push(el("div", { class: "small err" }, "5xx " + t.server_errors.toLocaleString("en-US")));
+    cell.replaceChildren(...lines);
   }
   state.traffic = { time: now, byRouter };
 }
