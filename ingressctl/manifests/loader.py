@@ -168,6 +168,15 @@ def _read_inputs(paths: Sequence[str], stdin: TextIO | None) -> list[tuple[str, 
     """(name, text) for each file, in a stable order; every unreadable input raises before any is parsed."""
     out: list[tuple[str, str]] = []
     stdin_read = False
+    seen: set[str] = set()
+
+    def add(file: str) -> None:
+        # A file named twice (a directory and a file in it, a symlink) is read once.
+        real = os.path.realpath(file)
+        if real not in seen:
+            seen.add(real)
+            out.append((file, read_text(file)))
+
     for path in paths:
         if path == STDIN:
             if not stdin_read:
@@ -176,9 +185,9 @@ def _read_inputs(paths: Sequence[str], stdin: TextIO | None) -> list[tuple[str, 
             continue
         if os.path.isdir(path):
             for file in discover(path):
-                out.append((file, read_text(file)))
+                add(file)
         elif os.path.exists(path):
-            out.append((path, read_text(path)))
+            add(path)
         else:
             raise InputError(f"{path}: no such file or directory")
     return out

@@ -36,7 +36,8 @@ def read_meta(top: Fields, ctx: Context, *, namespaced: bool = True) -> ObjectMe
         return None
     meta.check_known(METADATA_FIELDS)
     name = meta.string("name", required="Give the object a name under metadata.", allow_empty=False)
-    namespace = meta.string("namespace", allow_empty=False) if namespaced else None
+    # An empty namespace means the default one, as kubectl reads it.
+    namespace = meta.string("namespace") if namespaced else None
     namespace = (namespace or "default") if namespaced else ""
     if name is None:
         return None

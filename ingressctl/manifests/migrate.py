@@ -68,6 +68,8 @@ def _migrate_chunk(chunk: str, name: str, line_offset: int, result: Migration) -
     try:
         mapping_indent, dash_offset = guess_indentation(body)
         yaml = _round_trip(mapping_indent, dash_offset)
+        # `--- !tag` or `--- {flow}` stays in the body; the marker must then come out again.
+        yaml.explicit_start = not prefix and body.startswith("---")
         documents = list(yaml.load_all(body))
     except (RuamelError, ValueError, TypeError) as exc:
         problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

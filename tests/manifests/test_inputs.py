@@ -194,3 +194,19 @@ def test_explicit_core_tags(load_yaml) -> None:  # type: ignore[no-untyped-def]
     (service,) = result.snapshot.services
     assert service.meta.labels == {"port": "80", "list": ""}
     assert service.ports[0].port == 80
+
+
+def test_a_file_named_twice_is_read_once(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(SERVICE.format(name="a"))
+    (tmp_path / "link.yaml").symlink_to(tmp_path / "a.yaml")
+    result = load_paths([str(tmp_path), str(tmp_path / "a.yaml")])
+    assert [s.meta.name for s in result.snapshot.services] == ["a"]
+    assert result.files == [str(tmp_path / "a.yaml")]
+
+
+def test_empty_namespace_is_the_default_one(load_yaml) -> None:  # type: ignore[no-untyped-def]
+    result = load_yaml(
+        'apiVersion: v1\nkind: Service\nmetadata: {name: a, namespace: ""}\nspec: {ports: [{port: 1}]}\n'
+    )
+    assert result.diagnostics == []
+    assert result.snapshot.services[0].meta.namespace == "default"

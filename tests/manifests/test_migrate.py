@@ -80,3 +80,15 @@ def test_indentation_guess() -> None:
     assert guess_indentation("a:\n  b:\n    - c: 1\n      d: 2\n") == (2, 2)
     assert guess_indentation("a:\n    b:\n    - c\n") == (4, 0)
     assert guess_indentation("a: 1\n") == (2, 0)
+
+
+def test_document_marker_with_content_is_kept() -> None:
+    text = (
+        "--- {apiVersion: extensions/v1beta1, kind: Ingress, metadata: {name: a},"
+        " spec: {backend: {serviceName: b, servicePort: 80}}}\n"
+    )
+    migration = migrate_text(text)
+    assert migration.text.startswith("---")
+    (ingress,) = load_text(migration.text).snapshot.ingresses
+    assert ingress.api_version == "networking.k8s.io/v1"
+    assert ingress.default_backend is not None and ingress.default_backend.port_number == 80
