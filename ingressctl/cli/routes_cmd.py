@@ -134,7 +134,7 @@ def _print_explanation(console: Console, explanation: Explanation) -> None:
 
 def routes(
     paths: list[str] = typer.Argument(
-        ..., metavar="PATH...", help="Manifest files or directories (YAML, multi-document); '-' reads stdin."
+        ..., metavar="PATH", help="Manifest files or directories (YAML, multi-document); '-' reads stdin."
     ),
     output_format: RoutesFormat = typer.Option(
         RoutesFormat.TABLE,

@@ -76,7 +76,7 @@ def _write(text: str, output: Path | None) -> None:
 
 def validate(
     paths: list[str] = typer.Argument(
-        ..., metavar="PATH...", help="Manifest files or directories (YAML, multi-document); '-' reads stdin."
+        ..., metavar="PATH", help="Manifest files or directories (YAML, multi-document); '-' reads stdin."
     ),
     output_format: ValidateFormat = typer.Option(
         ValidateFormat.TEXT, "--format", "-f", case_sensitive=False, help="Output format."
@@ -85,7 +85,7 @@ def validate(
     require_services: bool = typer.Option(
         False,
         "--require-services",
-        help="A Service or TLS Secret named by an Ingress but absent from the input is an error.",
+        help="A Service an Ingress names but the input lacks is an error (even with no Services given).",
     ),
     ingress_class: str = typer.Option(
         "ingressctl", "--ingress-class", help="Ingress class ingressctl serves (kubernetes.io/ingress.class)."
@@ -102,7 +102,11 @@ def validate(
         None, "--output", "-o", dir_okay=False, help="Write the report to FILE instead of stdout."
     ),
 ) -> None:
-    """Check Ingress manifests the way the controller would read them; exit 1 on errors."""
+    """Check Ingress manifests the way the controller would read them.
+
+    Exit codes: 0 clean (info findings only), 1 errors (or warnings with --strict),
+    2 unreadable input or bad usage.
+    """
     from ingressctl.checks.formats import get_format, summary_line
 
     options = compile_options(ingress_class, controller_name, allow_external_name_services, require_services)
