@@ -228,3 +228,29 @@ def test_every_ic3xx_code(run: Run, fixtures: Path) -> None:
     by_code = {f["code"]: f for f in reversed(json.loads(result.stdout)["findings"])}
     assert "ingressctl migrate" in by_code["IC301"]["hint"]
     assert by_code["IC302"]["hint"] == "did you mean ingress.kubernetes.io/auth-type?"
+
+
+def _codes(result_stdout: str) -> list[tuple[str, str]]:
+    return [(f["code"], f["severity"]) for f in json.loads(result_stdout)["findings"]]
+
+
+def test_validate_flags_reach_the_compiler(run: Run, fixtures: Path, tmp_path: Path) -> None:
+    path = str(fixtures / "test_validate_flags.yaml")
+    # Class "edge" is not ours by default: not routed, an info finding only.
+    assert _codes(run("validate", path, "--format", "json").stdout) == [("IC214", "info")]
+    ours = run("validate", path, "--format", "json", "--ingress-class", "edge")
+    assert ours.returncode == 1
+    assert _codes(ours.stdout) == [("IC203", "error"), ("IC209", "error")]
+    allowed = run(
+        "validate", path, "--format", "json", "--ingress-class", "edge", "--allow-external-name-services"
+    )
+    assert _codes(allowed.stdout) == [("IC203", "error")]
+    # Without any Service in the input, a missing one is only noted, unless --require-services.
+    ingress_only = tmp_path / "ingress.yaml"
+    ingress_only.write_text(Path(path).read_text(encoding="utf-8").split("---")[0], encoding="utf-8")
+    lenient = run("validate", str(ingress_only), "--ingress-class", "edge", "--format", "json")
+    assert lenient.returncode == 0 and {s for _, s in _codes(lenient.stdout)} == {"info"}
+    strict = run(
+        "validate", str(ingress_only), "--ingress-class", "edge", "--require-services", "--format", "json"
+    )
+    assert strict.returncode == 1 and ("IC203", "error") in _codes(strict.stdout)
