@@ -254,3 +254,18 @@ def test_validate_flags_reach_the_compiler(run: Run, fixtures: Path, tmp_path: P
         "validate", str(ingress_only), "--ingress-class", "edge", "--require-services", "--format", "json"
     )
     assert strict.returncode == 1 and ("IC203", "error") in _codes(strict.stdout)
+
+
+def test_validate_controller_name_claims_an_ingress_class(run: Run, tmp_path: Path) -> None:
+    manifest = tmp_path / "classes.yaml"
+    manifest.write_text(
+        "apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {name: edge}\n"
+        "spec: {controller: example.com/edge}\n---\n"
+        "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: web}\n"
+        "spec:\n  ingressClassName: edge\n  defaultBackend: {service: {name: web, port: {number: 80}}}\n",
+        encoding="utf-8",
+    )
+    other = run("validate", str(manifest), "--format", "json")
+    assert [c for c, _ in _codes(other.stdout)] == ["IC214"]
+    claimed = run("validate", str(manifest), "--format", "json", "--controller-name", "example.com/edge")
+    assert "IC214" not in [c for c, _ in _codes(claimed.stdout)]
