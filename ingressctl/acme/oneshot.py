@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from ingressctl.acme.keys import (
     key_to_pem,
     load_key_pem,
 )
+from ingressctl.acme.ledger import RateLimitLedger
 from ingressctl.acme.responder import StandaloneResponder
 from ingressctl.acme.storage import AccountRecord, AcmeJsonStorage, CertRecord, Resolver
 from ingressctl.model import UsageError
@@ -91,6 +93,19 @@ async def request_certificate(opts: RequestOptions, progress: Progress) -> Reque
     domains = list(dict.fromkeys(d.strip().lower().rstrip(".") for d in opts.domains))
     store_obj = AcmeJsonStorage(opts.storage, opts.resolver) if opts.storage else None
     resolver = store_obj.load() if store_obj else Resolver(opts.resolver)  # refuse bad files before ordering
+    # With a storage, the same persistent guard as `serve`: a cron job in a retry loop cannot hammer the CA.
+    ledger = (
+        RateLimitLedger(opts.storage.with_name(opts.storage.name + ".ratelimits")) if opts.storage else None
+    )
+    if ledger is not None:
+        decision = ledger.check(domains)
+        if not decision.allowed:
+            when = datetime.datetime.fromtimestamp(decision.retry_at, datetime.UTC)
+            raise AcmeError(
+                f"rate-limit guard: {decision.reason}",
+                code="guard",
+                advice=f"Retry after {when:%Y-%m-%d %H:%M:%S} UTC (the ledger is {ledger.path})",
+            )
     stored = _stored_account(resolver, opts.ca_url)
     account_key = account_key_from_der(stored.private_key) if stored else generate_account_key()
     client = AcmeClient(opts.ca_url, account_key, ca_bundle=opts.ca_bundle)
@@ -103,13 +118,21 @@ async def request_certificate(opts: RequestOptions, progress: Progress) -> Reque
     responder = StandaloneResponder(challenges, opts.challenge, opts.listen_host, opts.listen_port)
     await responder.start()
     progress(f"{opts.challenge} responder listening on {opts.listen_host or '*'}:{opts.listen_port}")
+    if ledger is not None:
+        await asyncio.to_thread(ledger.record_order, domains)
     try:
         issued = await asyncio.to_thread(
             client.issue, domains, key_pem, challenges, challenge=opts.challenge, timeout=opts.timeout,
             progress=progress,
         )  # fmt: skip
+    except AcmeError:
+        if ledger is not None:
+            await asyncio.to_thread(ledger.record_result, domains, False)
+        raise
     finally:
         await responder.stop()
+    if ledger is not None:
+        await asyncio.to_thread(ledger.record_result, domains, True)
     written: list[str] = []
     if store_obj is not None:
         resolver.account = AccountRecord(

@@ -66,14 +66,28 @@ def test_request_tls_alpn_into_storage_then_reuse_the_account(pebble: Pebble, tm
     assert first.returncode == 0, first.stderr
     assert "new account" in first.stderr and "answering tls-alpn-01" in first.stderr
     assert stat.S_IMODE(storage.stat().st_mode) == 0o600
-    second = run("certs", "request", "again.example.test", *ca_args(pebble), "--storage", str(storage))
+    rsa = ["--key-type", "rsa2048"]
+    second = run("certs", "request", "again.example.test", *ca_args(pebble), "--storage", str(storage), *rsa)
     assert second.returncode == 0, second.stderr
     assert "using the stored ACME account" in second.stderr and "reused account" in second.stderr
     doc = json.loads(storage.read_text())
-    assert [c["domain"]["main"] for c in doc["default"]["Certificates"]] == [
-        "alpn.example.test",
-        "again.example.test",
-    ]
+    mains = [c["domain"]["main"] for c in doc["default"]["Certificates"]]
+    assert mains == ["alpn.example.test", "again.example.test"]
+    shown = json.loads(run("certs", "inspect", f"{storage}#again.example.test", "--format", "json").stdout)
+    assert shown["certificates"][0]["key"] == {"type": "RSA", "size": 2048}
+
+
+def test_request_with_storage_passes_the_rate_limit_guard(pebble: Pebble, tmp_path: Path) -> None:
+    """After a failure the ledger next to the storage backs off: the next run does not even ask the CA."""
+    storage = tmp_path / "acme.json"
+    args = ca_args(pebble)
+    args[args.index("--listen") + 1] = f"127.0.0.1:{free_port()}"  # validation will fail
+    failed = run("certs", "request", "flaky.guarded.test", *args, "--storage", str(storage))
+    assert failed.returncode == 1 and "could not connect" in failed.stderr
+    blocked = run("certs", "request", "other.guarded.test", *ca_args(pebble), "--storage", str(storage))
+    assert blocked.returncode == 1
+    assert "rate-limit guard: guarded.test: 1 failed attempt(s) in a row" in blocked.stderr
+    assert "registering" not in blocked.stderr
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,7 @@ from ingressctl.acme.ledger import RateLimitLedger
 from ingressctl.acme.manager import CertificateManager
 from ingressctl.acme.storage import read_acme_file
 from ingressctl.model import ConfigError
-from ingressctl.model.config import AcmeConfig
+from ingressctl.model.config import AcmeConfig, AcmeDomain
 from tests.acme.conftest import verify_issued
 from tests.pebble import Pebble
 
@@ -399,3 +399,22 @@ async def test_on_demand_gate(
         assert leaf.not_valid_after_utc.timestamp() > time.time()
     finally:
         await ask_runner.cleanup()
+
+
+async def test_configured_domains_are_obtained_at_start_with_their_sans(
+    pebble: Pebble, proxy: tuple[Served, list[CertificateManager]], tmp_path: Path
+) -> None:
+    served, managers = proxy
+    config = _config(
+        pebble, tmp_path / "acme.json", on_host_rule=False, key_type="ec384",
+        domains=(AcmeDomain("main.example.test", ("alt.example.test",)),),
+    )  # fmt: skip
+    manager = CertificateManager(config, on_certificate=served.on_certificate)
+    managers.append(manager)
+    await manager.start()
+    await served.wait(1)
+    _, main, chain = served.received[0]
+    assert main == "main.example.test" and served.names[main] == ("main.example.test", "alt.example.test")
+    leaf = verify_issued(pebble, chain, "alt.example.test")
+    assert leaf.public_key().key_size == 384  # type: ignore[union-attr]
+    assert (await _tls_fetch(pebble, "alt.example.test")).serial_number == leaf.serial_number
