@@ -6,7 +6,7 @@ import json
 
 _FIXES = {
     401: "check the token (kubeconfig user, [kubernetes] token, or the service account token file)",
-    403: "grant it to the controller's service account (examples/kubernetes/rbac.yaml lists every verb)",
+    403: "grant it to the controller's service account (see examples/kubernetes/10-rbac.yaml)",
 }
 
 
@@ -46,7 +46,7 @@ def describe_transport_error(verb: str, what: str, endpoint: str, error: BaseExc
     elif "timed out" in lowered or "timeout" in lowered:
         cause = "timed out"
     elif "certificate" in lowered or "ssl" in lowered:
-        cause = f"TLS failed ({text.splitlines()[0][:200]})"
+        cause = f"TLS failed ({text.splitlines()[0][:200]}); check certificate-authority / certAuthFilePath"
     elif "name or service not known" in lowered or "nodename nor servname" in lowered:
         cause = "host name not found"
     else:

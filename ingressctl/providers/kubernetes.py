@@ -283,6 +283,9 @@ class KubeApi:
 
     def error(self, verb: str, what: str, exc: Any) -> ApiError:
         status = int(getattr(exc, "status", 0) or 0)
+        if status == 0:  # the client reports TLS failures as an ApiException without a status
+            reason = " ".join(str(exc.reason or "").split("\n")[1:]) or str(exc.reason)
+            return ApiError(0, describe_transport_error(verb, what, self.endpoint, Exception(reason)))
         message = describe_api_error(verb, what, self.endpoint, status, str(exc.reason or ""), exc.body)
         return ApiError(status, message)
 
@@ -709,6 +712,7 @@ class KubernetesProvider:
         self._errors: dict[str, str] = {}
         self._last_sync: float | None = None
         self._last_published: Snapshot | None = None
+        self._last_status: ProviderStatus | None = None
 
     # ---------------------------------------------------------------- connection
 
@@ -793,17 +797,21 @@ class KubernetesProvider:
         return False
 
     def _report(self, report: ReportStatus) -> None:
+        status = self._status()
+        if status is not None and status != self._last_status:
+            self._last_status = status
+            report(status)
+
+    def _status(self) -> ProviderStatus | None:
         if self._errors:
             first = self._errors[sorted(self._errors)[0]]
             more = f" (and {len(self._errors) - 1} more streams failing)" if len(self._errors) > 1 else ""
             kept = "; keeping the last good configuration" if self._last_published is not None else ""
-            report(
-                ProviderStatus(
-                    self.name, healthy=False, message=f"{first}{more}{kept}", last_sync=self._last_sync
-                )
-            )
-        elif self._cache.synced:
-            report(ProviderStatus(self.name, healthy=True, last_sync=self._last_sync))
+            message = f"{first}{more}{kept}"
+            return ProviderStatus(self.name, healthy=False, message=message, last_sync=self._last_sync)
+        if self._cache.synced:
+            return ProviderStatus(self.name, healthy=True, last_sync=self._last_sync)
+        return None
 
     async def _stop_workers(self) -> None:
         workers, self._workers = self._workers, []
