@@ -165,6 +165,7 @@ class CertificateManager:
         self._hosts: set[str] = set()
         self._from_secrets: set[str] = set()
         self._stopped = False
+        self._warned: set[str] = set()
 
     # -- lifecycle ------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -217,11 +218,20 @@ class CertificateManager:
         self._from_secrets = {_normal(h) for h in from_secrets if h}
         if self._loop is None or not self.config.on_host_rule:
             return
-        for host in sorted(self._hosts - self._from_secrets):
+        wanted = self._hosts - self._from_secrets
+        # A host that left the table before it got a certificate stops being retried.
+        for main, entry in list(self._entries.items()):
+            idle = entry.leaf is None and main not in self._inflight
+            if idle and entry.info.reason == "host rule" and main not in wanted:
+                del self._entries[main]
+        for host in sorted(wanted):
             if host.startswith("*."):
-                log.warning(
-                    "ACME: %s is a wildcard; HTTP-01/TLS-ALPN-01 cannot validate it, add a TLS Secret", host
-                )
+                if host not in self._warned:
+                    self._warned.add(host)
+                    log.warning(
+                        "ACME: %s is a wildcard; HTTP-01/TLS-ALPN-01 cannot validate it, add a TLS Secret",
+                        host,
+                    )
                 continue
             if not self._covered(host) and not self._busy(host):
                 self._want((host,), "host rule")
@@ -321,8 +331,15 @@ class CertificateManager:
         if reason:
             entry.due = self.clock()
             entry.pending_reason = reason
-        if self.on_certificate is not None:
+        self._publish(record)
+
+    def _publish(self, record: CertRecord) -> None:
+        if self.on_certificate is None:
+            return
+        try:
             self.on_certificate(record.main, record.sans, record.certificate, record.key)
+        except Exception:
+            log.exception("ACME: the certificate store rejected the certificate for %s", record.main)
 
     def _entry_for(self, names: tuple[str, ...]) -> _Entry:
         main = names[0]
@@ -421,8 +438,12 @@ class CertificateManager:
                 retry_at = max(retry_at, exc.retry_after.timestamp())
             self._failed(entry, str(exc), retry_at, reason)
             return
-        except ConfigError as exc:
+        except (ConfigError, OSError) as exc:  # storage refused or unwritable: retry, loudly
             self._failed(entry, str(exc), self.clock() + self.retry_base, reason)
+            return
+        except Exception as exc:  # a bug must not silently end certificate management for this name
+            log.exception("ACME: unexpected error while obtaining %s", ", ".join(names))
+            self._failed(entry, f"unexpected error: {exc!r}", self.clock() + self.retry_base, reason)
             return
         record = CertRecord(
             main=names[0], sans=tuple(names[1:]), certificate=issued.fullchain_pem, key=issued.key_pem
@@ -433,8 +454,7 @@ class CertificateManager:
         log.info(
             "ACME: obtained a certificate for %s, valid until %s", ", ".join(names), entry.info.not_after
         )
-        if self.on_certificate is not None:
-            self.on_certificate(record.main, record.sans, record.certificate, record.key)
+        self._publish(record)
         if self._wakeup is not None:
             self._wakeup.set()
 

@@ -320,6 +320,8 @@ async def test_failures_back_off_and_are_reported(pebble: Pebble, tmp_path: Path
         assert info.status == "failed" and "connection" in info.last_error and "firewall" in info.last_error
         assert info.retry_at is not None and info.retry_at.timestamp() > time.time() + 3000
         assert not ledger.check(["down.example.test"]).allowed
+        manager.set_hosts(set(), set())  # the Ingress went away: stop retrying it
+        assert manager.certificates() == []
     finally:
         await manager.stop()
 
