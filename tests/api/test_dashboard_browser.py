@@ -215,3 +215,39 @@ async def test_polling_revalidates_and_large_tables_are_capped(
     assert ("/api/routers", 304) in statuses and ("/api/services", 304) in statuses
     await page.type_into("#search", "app799.")
     assert await page.wait_for(f"(r => r.length === 1 && r)({VISIBLE_ROUTERS})") == ["big/app799#0.0"]
+
+
+async def test_headers_sort_routers_and_say_so(aiohttp_server: Any, page: Page, view: FakeView) -> None:
+    await open_dashboard(aiohttp_server, page, view)
+    click = "document.querySelector('#routers th[data-sort=\"{}\"] button').click()"
+    await page.eval(click.format("host"))
+    hosts = await page.eval(ROUTER_HOSTS)
+    assert hosts == sorted(hosts, key=lambda h: "~" if h in ("*", "(default backend)") else h)
+    assert (
+        await page.eval("document.querySelector('#routers th[data-sort=\"host\"]').ariaSort") == "ascending"
+    )
+    await page.eval(click.format("host"))
+    descending = await page.eval(ROUTER_HOSTS)
+    assert set(descending[:2]) == {"*", "(default backend)"}  # rules without a host sort after any host
+    assert descending[2:] == [
+        "shop.example.com",
+        "shop.example.com",
+        "ghost.example.com",
+        "*.blog.example.org",
+    ]
+    assert (
+        await page.eval("document.querySelector('#routers th[data-sort=\"host\"]').ariaSort") == "descending"
+    )
+    await page.eval(click.format("status"))
+    statuses = await page.eval(
+        f'{VISIBLE_ROUTERS}.map(id => document.querySelector(`tr[data-router="${{id}}"]`).className)'
+    )
+    assert statuses == [
+        "status-error",
+        "status-warning",
+        "status-warning",
+        "status-enabled",
+        "status-enabled",
+        "status-enabled",
+    ]
+    assert await page.eval("document.querySelector('#routers th[data-sort=\"host\"]').ariaSort") == "none"

@@ -2,7 +2,7 @@
 "use strict";
 
 const REFRESH_MS = 2000;
-const state = { data: null, rendered: {}, query: "", lastOk: 0, failures: 0, etags: {}, docs: {}, traffic: null };
+const state = { data: null, rendered: {}, query: "", lastOk: 0, failures: 0, etags: {}, docs: {}, traffic: null, sort: {} };
 // Thousands of rows are slow to lay out and useless to scroll: show the first MAX_ROWS, filter for the rest.
 const MAX_ROWS = 500;
 
@@ -79,6 +79,63 @@ function serviceText(s) {
     s.endpoints.map((e) => e.address).join(" ")].join(" ").toLowerCase();
 }
 
+// ------------------------------------------------------------------ sorting
+
+const SEVERITY = { error: 0, down: 0, warning: 1, degraded: 1, enabled: 2, up: 2 };
+const SORT_KEYS = {
+  routers: {
+    status: (r) => SEVERITY[r.status] ?? 3,
+    host: (r) => r.host || "~",
+    path: (r) => r.path,
+    type: (r) => r.path_type,
+    service: (r) => r.service,
+    tls: (r) => r.tls || "~",
+    traffic: (r) => -(trafficOf(r.id)?.requests || 0),
+    source: (r) => (r.source ? r.source.namespace + "/" + r.source.name : ""),
+  },
+  services: {
+    status: (s) => SEVERITY[s.status] ?? 3,
+    name: (s) => s.name,
+    endpoints: (s) => -s.endpoints.length,
+    routers: (s) => -s.routers.length,
+  },
+};
+
+function trafficOf(routerId) {
+  return state.traffic ? state.traffic.byRouter[routerId] : undefined;
+}
+
+function sorted(table, items) {
+  const sort = state.sort[table];
+  if (!sort) return items;
+  const key = SORT_KEYS[table][sort.key];
+  const direction = sort.descending ? -1 : 1;
+  return items
+    .map((item, index) => [key(item), index, item])
+    .sort((a, b) => (a[0] < b[0] ? -direction : a[0] > b[0] ? direction : a[1] - b[1]))
+    .map((entry) => entry[2]);
+}
+
+// Sortable headers become buttons (keyboard reachable) and announce their order with aria-sort.
+function setupSorting() {
+  for (const table of Object.keys(SORT_KEYS)) {
+    for (const th of document.querySelectorAll("#" + table + " th[data-sort]")) {
+      const button = el("button", { type: "button", class: "sort" }, th.textContent);
+      th.replaceChildren(button);
+      th.setAttribute("aria-sort", "none");
+      button.addEventListener("click", () => {
+        const current = state.sort[table];
+        const descending = current && current.key === th.dataset.sort ? !current.descending : false;
+        state.sort[table] = { key: th.dataset.sort, descending };
+        for (const other of document.querySelectorAll("#" + table + " th[data-sort]")) {
+          other.setAttribute("aria-sort", other === th ? (descending ? "descending" : "ascending") : "none");
+        }
+        render(true);
+      });
+    }
+  }
+}
+
 // ------------------------------------------------------------------ sections
 
 function renderSummary(o) {
@@ -126,7 +183,7 @@ function problemsCell(problem, detail, diagnostics) {
 }
 
 function renderRouters(routers, words) {
-  const shown = routers.filter((r) => matches(routerText(r), words));
+  const shown = sorted("routers", routers.filter((r) => matches(routerText(r), words)));
   const rows = limitedRows("routers", shown, (r) => el("tr", { "data-router": r.id, class: "status-" + r.status },
     el("td", {}, badge(r.status)),
     el("td", { class: "host", title: r.rule }, r.default_backend && !r.host ? "(default backend)" : (r.host || "*")),
@@ -179,7 +236,7 @@ function updateTraffic(traffic) {
 
 function renderServices(services, upstreams, words) {
   const failures = Object.fromEntries(upstreams.map((u) => [u.address, u]));
-  const shown = services.filter((s) => matches(serviceText(s), words));
+  const shown = sorted("services", services.filter((s) => matches(serviceText(s), words)));
   const rows = limitedRows("services", shown, (s) => el("tr", { "data-service": s.name },
     el("td", {}, badge(s.status)),
     el("td", { class: "mono" }, s.name, s.split.length
@@ -305,6 +362,7 @@ async function refresh() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  setupSorting();
   const search = document.getElementById("search");
   const params = new URLSearchParams(location.hash.slice(1));
   search.value = params.get("q") || "";
