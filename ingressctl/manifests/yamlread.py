@@ -169,7 +169,12 @@ def _syntax_diagnostic(exc: yaml.YAMLError, chunk: str, file: str, line_offset: 
     context_mark = getattr(exc, "context_mark", None)
     message = f"YAML syntax error: {problem}"
     if context:
-        where = f" at line {line_offset + context_mark.line + 1}" if context_mark is not None else ""
+        last_line = line_offset + chunk.rstrip("\n").count("\n") + 1
+        where = (
+            f" at line {min(last_line, line_offset + context_mark.line + 1)}"
+            if context_mark is not None
+            else ""
+        )
         message += f" ({context}{where})"
     if "nesting depth" in message:
         return _diag(

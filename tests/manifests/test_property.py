@@ -196,7 +196,7 @@ def api_objects(draw: st.DrawFn) -> dict[str, object]:
     return {"apiVersion": api_version, "kind": kind, **body}
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(api_objects())
 def test_object_from_dict_never_raises(raw: dict[str, object]) -> None:
     from ingressctl.manifests import object_from_dict
