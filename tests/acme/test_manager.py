@@ -24,10 +24,11 @@ from cryptography import x509
 
 from ingressctl.acme.ledger import RateLimitLedger
 from ingressctl.acme.manager import CertificateManager
-from ingressctl.acme.storage import read_acme_file
+from ingressctl.acme.storage import AcmeJsonStorage, CertRecord, Resolver, read_acme_file
 from ingressctl.model import ConfigError
 from ingressctl.model.config import AcmeConfig, AcmeDomain
 from tests.acme.conftest import verify_issued
+from tests.acme.samples import make_chain
 from tests.pebble import Pebble
 
 MEASUREMENTS = (
@@ -420,3 +421,34 @@ async def test_configured_domains_are_obtained_at_start_with_their_sans(
     leaf = verify_issued(pebble, chain, "alt.example.test")
     assert leaf.public_key().key_size == 384  # type: ignore[union-attr]
     assert (await _tls_fetch(pebble, "alt.example.test")).serial_number == leaf.serial_number
+
+
+async def test_failed_renewal_keeps_the_old_certificate_and_reports_loudly(
+    pebble: Pebble, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stored certificate near its end, and nobody answering HTTP-01: the renewal fails visibly."""
+    chain, key = make_chain(["old.example.test"], days=2)  # 88 of 90 days used: renewal is due
+    storage = AcmeJsonStorage(tmp_path / "acme.json")
+    storage.save(Resolver("default", certificates=[CertRecord("old.example.test", (), chain, key)]))
+    served = Served(workdir=tmp_path)
+    manager = CertificateManager(
+        _config(pebble, tmp_path / "acme.json"),
+        on_certificate=served.on_certificate,
+        ledger=RateLimitLedger(tmp_path / "ledger.json", backoff_base=600),
+    )
+    await manager.start()
+    try:
+        assert [m for _, m, _ in served.received] == ["old.example.test"]  # served from storage at once
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not manager.certificates()[0].last_error:
+            await asyncio.sleep(0.05)
+        (info,) = manager.certificates()
+        assert info.status == "renewing" and "connection" in info.last_error
+        assert info.retry_at is not None and info.retry_at.timestamp() > time.time() + 500
+        assert len(served.received) == 1  # nothing replaced the old certificate
+        assert any(
+            r.levelname == "ERROR" and "the current certificate keeps serving" in r.getMessage()
+            for r in caplog.records
+        )
+    finally:
+        await manager.stop()
