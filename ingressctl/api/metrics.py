@@ -15,10 +15,11 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
+from ingressctl import __version__
 from ingressctl.api.view import RuntimeView
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -103,6 +104,9 @@ class Metrics:
         self._acme_failures: dict[str, int] = {}
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_Collector(self))
+        # process_cpu_seconds_total, process_resident_memory_bytes, ..., python_info
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
 
     # ------------------------------------------------------------ proxy observer (hot path)
 
@@ -265,6 +269,14 @@ class Metrics:
         )
         routes = GaugeMetricFamily("ingressctl_routes", "Routes in the routing table being served.")
         ready = GaugeMetricFamily("ingressctl_ready", "1 once the first configuration is applied.")
+        # As Prometheus itself exports them: alert when the last reload failed or is old.
+        successful = GaugeMetricFamily(
+            "ingressctl_config_last_reload_successful", "1 when the last configuration reload succeeded."
+        )
+        applied = GaugeMetricFamily(
+            "ingressctl_config_last_reload_success_timestamp_seconds",
+            "When the configuration being served was applied (Unix time).",
+        )
         view = self.view
         if view is not None:
             now = self._clock()
@@ -273,9 +285,20 @@ class Metrics:
             table = view.table()
             routes.add_metric([], len(table.routes) if table is not None else 0)
             ready.add_metric([], 1 if view.ready() else 0)
+            successful.add_metric([], 0 if view.last_error() else 1)
+            reloaded = view.last_reload()
+            if reloaded is not None:
+                applied.add_metric([], reloaded)
         yield expiry
         yield routes
         yield ready
+        yield successful
+        yield applied
+        info = GaugeMetricFamily(
+            "ingressctl_build_info", "Always 1; the version is a label.", labels=["version"]
+        )
+        info.add_metric([__version__], 1)
+        yield info
 
 
 class _Collector(Collector):

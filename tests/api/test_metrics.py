@@ -9,6 +9,7 @@ from aiohttp.test_utils import TestClient
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.parser import text_string_to_metric_families
 
+from ingressctl import __version__
 from ingressctl.api import Metrics
 from ingressctl.proxy.observer import ProxyObserver
 from tests.api.conftest import FakeView
@@ -87,6 +88,10 @@ async def test_reloads_acme_routes_and_certificate_expiry(
     assert value(m, "ingressctl_acme_failures_total", reason="rate-limited") == 1
     assert value(m, "ingressctl_routes") == 5
     assert value(m, "ingressctl_ready") == 1
+    assert value(m, "ingressctl_config_last_reload_successful") == 1
+    assert value(m, "ingressctl_config_last_reload_success_timestamp_seconds") == view.reloaded_at
+    assert value(m, "ingressctl_build_info", version=__version__) == 1
+    assert value(m, "process_resident_memory_bytes") > 1_000_000  # process metrics come along
     shop = value(m, "ingressctl_certificate_expiry_seconds", names="shop.example.com,www.shop.example.com",
                  source="secret")  # fmt: skip
     assert 60 * 86400 - 120 < shop <= 60 * 86400
@@ -95,8 +100,10 @@ async def test_reloads_acme_routes_and_certificate_expiry(
     # Gauges read the view at scrape time: a new table shows at once.
     view.routes = view.routes[:2]
     view.certificates_ = []
+    view.error = "compile failed"
     m = await scrape(api_client)
     assert value(m, "ingressctl_routes") == 2
+    assert value(m, "ingressctl_config_last_reload_successful") == 0
     assert not any(name == "ingressctl_certificate_expiry_seconds" for name, _ in m)
 
 
