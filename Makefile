@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[test,lint,speed]'
 	touch $@
 
-# The main job: serve the bundled examples (no cluster needed). Try: curl -H 'Host: h5ai.example.test' localhost:8000/
+# The main job: serve the bundled examples (no cluster needed). Try: curl -u admin:seedbox -H 'Host: h5ai.example.test' localhost:8000/
 run: install
 	$(BIN)/ingressctl serve --config examples/traefik.toml --manifests examples/v1
 

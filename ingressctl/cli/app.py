@@ -48,7 +48,7 @@ def main() -> None:
     """Console-script entry point: run the app, turning expected errors into one line and an exit code."""
     err = Console(stderr=True)
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except IngressctlError as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
@@ -66,7 +66,8 @@ def main() -> None:
             exc.show()
             sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
         raise
-    sys.exit(0)
+    # With standalone_mode=False click returns the exit code of typer.Exit instead of exiting.
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":
