@@ -1,8 +1,8 @@
 """Plain typed data shared by every layer. Standard library only."""
 
 from ingressctl.model.diagnostics import Diagnostic, Severity
-from ingressctl.model.location import Location
 from ingressctl.model.errors import ConfigError, IngressctlError, InputError, UsageError
+from ingressctl.model.location import Location
 from ingressctl.model.objects import (
     Endpoint,
     EndpointPort,
