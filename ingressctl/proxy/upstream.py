@@ -29,6 +29,22 @@ _CH_DATA_CRLF: Final = 2
 _CH_TRAILER: Final = 3
 
 
+# Body bytes are read straight into these buffers (asyncio.BufferedProtocol) and handed to the
+# client side as memoryviews: no copy between the two sockets. A buffer comes back to the free
+# list once the client transport has sent everything (see `recycle`); else it is left to the GC.
+_READ_SIZE: Final = 128 * 1024
+_free: list[bytearray] = []
+_FREE_MAX: Final = 32
+
+
+def recycle(chunk: bytes | memoryview) -> None:
+    """Give a body chunk's buffer back for reuse. Call only when nothing references its bytes."""
+    if isinstance(chunk, memoryview) and len(_free) < _FREE_MAX:
+        owner = chunk.obj
+        if isinstance(owner, bytearray) and len(owner) == _READ_SIZE:
+            _free.append(owner)
+
+
 class UpstreamError(Exception):
     """The upstream failed. kind: "connect", "timeout", "reset" or "protocol"."""
 
@@ -98,7 +114,7 @@ def parse_head(data: bytes) -> ResponseHead:
     )
 
 
-class UpstreamConnection(asyncio.Protocol):
+class UpstreamConnection(asyncio.BufferedProtocol):
     """A connection to one upstream address, reused for sequential requests."""
 
     __slots__ = (
@@ -116,8 +132,10 @@ class UpstreamConnection(asyncio.Protocol):
         "_loop",
         "_max_head",
         "_queued",
+        "_rbuf",
         "_read_paused",
         "_remaining",
+        "_rview",
         "_skip_1xx",
         "_timer",
         "_write_paused",
@@ -145,6 +163,8 @@ class UpstreamConnection(asyncio.Protocol):
         self._write_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._rbuf: bytearray | None = None
+        self._rview: memoryview | None = None
         self._reset_response(head_request=False)
 
     # ------------------------------------------------------------ per response state
@@ -154,7 +174,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.head: ResponseHead | None = None
         self._head_waiter: asyncio.Future[ResponseHead] | None = None
         self._body_waiter: asyncio.Future[None] | None = None
-        self._chunks: deque[bytes] = deque()
+        self._chunks: deque[bytes | memoryview] = deque()
         self._queued = 0
         self._framing = _NONE
         self._remaining = 0
@@ -244,6 +264,30 @@ class UpstreamConnection(asyncio.Protocol):
     def eof_received(self) -> bool | None:
         return None  # close the transport; connection_lost settles the state
 
+    def get_buffer(self, sizehint: int) -> memoryview:
+        view = self._rview
+        if view is None:
+            self._rbuf = _free.pop() if _free else bytearray(_READ_SIZE)
+            view = self._rview = memoryview(self._rbuf)
+        return view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        view = self._rview
+        assert view is not None
+        if (
+            self.head is not None
+            and not self.body_done
+            and not self._buf
+            and (self._framing == _LENGTH or self._framing == _UNTIL_CLOSE)
+        ):
+            # Body bytes: the buffer itself goes to the consumer; the next read gets another one.
+            self._rbuf = None
+            self._rview = None
+            self.got_bytes = True
+            self._feed_body(view[:nbytes])
+            return
+        self.data_received(bytes(view[:nbytes]))
+
     def data_received(self, data: bytes) -> None:
         self.got_bytes = True
         if self.head is None:
@@ -300,13 +344,13 @@ class UpstreamConnection(asyncio.Protocol):
 
     # ------------------------------------------------------------ body framing
 
-    def _feed_body(self, data: bytes) -> None:
+    def _feed_body(self, data: bytes | memoryview) -> None:
         framing = self._framing
         if framing == _LENGTH:
             n = len(data)
             if n >= self._remaining:
                 if n > self._remaining:
-                    self._buf = data[self._remaining :]
+                    self._buf = bytes(data[self._remaining :])
                     data = data[: self._remaining]
                 self._remaining = 0
                 self.body_done = True
@@ -320,7 +364,7 @@ class UpstreamConnection(asyncio.Protocol):
             self._queued += len(data)
         else:
             try:
-                self._feed_chunked(data)
+                self._feed_chunked(data if isinstance(data, bytes) else bytes(data))
             except ValueError as exc:
                 self._fail(UpstreamError("protocol", f"invalid chunked body from upstream: {exc}"))
                 self.abort()
@@ -434,12 +478,12 @@ class UpstreamConnection(asyncio.Protocol):
         chunks = self._chunks
         if not chunks:
             return b""
-        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        body = bytes(chunks[0]) if len(chunks) == 1 else b"".join(chunks)
         chunks.clear()
         self._queued = 0
         return body
 
-    async def read_body(self, idle_timeout: float) -> bytes:
+    async def read_body(self, idle_timeout: float) -> bytes | memoryview:
         """Next piece of the body (all that is buffered); b"" at its end. Raises UpstreamError."""
         chunks = self._chunks
         while not chunks:
@@ -453,6 +497,7 @@ class UpstreamConnection(asyncio.Protocol):
                 await waiter
             finally:
                 self._cancel_timer()
+        data: bytes | memoryview
         if len(chunks) > 1 and self._queued <= 65536:
             # Many small pieces (chunked encoding): one write downstream instead of many.
             data = b"".join(chunks)

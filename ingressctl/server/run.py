@@ -22,6 +22,7 @@ from ingressctl.providers.base import Provider
 from ingressctl.proxy import AccessLog, EntrypointInfo, Proxy, ProxyObserver, ProxyOptions, TablePlan
 from ingressctl.proxy.handler import HostCheck, entrypoint_runtime
 from ingressctl.proxy.plan import Table, TableFactory
+from ingressctl.server import memory
 from ingressctl.server.listeners import bind_socket, bound_address
 from ingressctl.server.state import RuntimeState
 from ingressctl.server.watcher import Watcher
@@ -117,6 +118,7 @@ class Server:
         for provider in parts.providers:
             self._tasks.append(asyncio.ensure_future(self._run_provider(provider)))
         self.state.set_listening(True)
+        memory.settle_after_startup()
         log.info(
             "listening: %s",
             ", ".join(f"{name}={addr}" for name, addr in self.state.bound.items()),
@@ -148,6 +150,8 @@ class Server:
         if self.parts.tls is not None:
             self.parts.tls.update(table.certificates)
         self.proxy.plan = plan  # the one atomic swap; requests in flight keep the plan they read
+        # Compiling allocated and freed a lot (in a worker thread): return the pages after the swap.
+        asyncio.get_running_loop().call_later(1.0, memory.trim)
 
     async def _start_entrypoint(self, ep: EntryPoint, sock: socket.socket) -> None:
         ssl_context: ssl.SSLContext | None = None
@@ -292,6 +296,7 @@ def install_uvloop() -> bool:
 
 
 async def run_server(static: StaticConfig, parts: ServerParts) -> None:
+    memory.limit_arenas()
     server = Server(static, parts)
     await server.start()
     await server.serve_until_signal()

@@ -1,0 +1,52 @@
+"""Give memory back to the operating system after bursts of allocation (startup, reloads).
+
+CPython frees objects into glibc's heap, which keeps the pages; `malloc_trim(0)` returns unused
+pages, so the resident size reflects what the proxy holds rather than what it once held.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gc
+import logging
+
+log = logging.getLogger("ingressctl.server")
+
+_libc: ctypes.CDLL | None = None
+_M_ARENA_MAX = -8
+
+
+def _load() -> ctypes.CDLL | None:
+    global _libc
+    if _libc is None:
+        name = ctypes.util.find_library("c")
+        if name is None:
+            return None
+        try:
+            _libc = ctypes.CDLL(name)
+        except OSError:
+            return None
+    return _libc
+
+
+def limit_arenas(count: int = 2) -> None:
+    """Cap glibc's per-thread malloc arenas (each thread that allocates would otherwise get its own)."""
+    libc = _load()
+    if libc is not None and hasattr(libc, "mallopt"):
+        libc.mallopt(_M_ARENA_MAX, count)
+
+
+def trim() -> None:
+    """Collect garbage, then release free heap pages to the OS (no-op where glibc is absent)."""
+    gc.collect()
+    libc = _load()
+    if libc is not None and hasattr(libc, "malloc_trim"):
+        libc.malloc_trim(0)
+
+
+def settle_after_startup() -> None:
+    """Startup objects (modules, config) live forever: keep them out of later GC passes, then trim."""
+    gc.collect()
+    gc.freeze()
+    trim()
