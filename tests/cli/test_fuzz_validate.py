@@ -201,9 +201,11 @@ HOSTILE = {
 def test_hostile_input_in_a_real_subprocess(run: Run, tmp_path: Path, name: str) -> None:
     path = tmp_path / f"{name}.yaml"
     path.write_bytes(HOSTILE[name])
-    for output_format in ("text", "sarif"):
-        result = run("validate", str(path), "--format", output_format)
-        assert result.returncode in (0, 1, 2), result.stderr
-        assert_no_traceback(result)
-        if result.returncode == 2:
-            assert len(result.stderr.strip().splitlines()) == 1
+    output_format = FORMATS[sorted(HOSTILE).index(name) % len(FORMATS)]
+    result = run("validate", str(path), "--format", output_format)
+    assert result.returncode in (0, 1, 2), result.stderr
+    assert_no_traceback(result)
+    if result.returncode == 2:
+        assert len(result.stderr.strip().splitlines()) == 1
+    elif output_format in ("json", "sarif"):
+        json.loads(result.stdout)
