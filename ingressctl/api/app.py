@@ -10,15 +10,18 @@ Routes:
   /api/entrypoints          entrypoints with open connections
   /api/upstreams            upstream addresses the proxy failed to reach, with the last failure
   /api/traffic              requests, 5xx answers and mean duration per router since start
-  /api/rawdata              all of the above in one document (what the dashboard polls)
+  /api/rawdata              all of the above in one document (for scripts and bug reports)
   /ping                     liveness: 200 "OK" while the process serves requests
   /ready                    readiness: 503 until the first configuration is applied
   /metrics                  Prometheus text format
-With basic auth configured, every path except /ping and /ready requires it.
+With basic auth configured, every path except /ping and /ready requires it (probes send no
+credentials). Every JSON document has a "schema" version; routers, services and diagnostics carry
+an ETag and answer 304 while the configuration is unchanged (the dashboard polls them every 2 s).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -58,6 +61,8 @@ _SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
+
+_INLINE_METRICS_SERIES = 200
 
 VIEW_KEY = web.AppKey("view", RuntimeView)
 METRICS_KEY = web.AppKey("metrics", Metrics)
@@ -153,7 +158,12 @@ class _Handlers:
         return web.Response(status=503, text="not ready: no configuration applied yet")
 
     async def metrics_text(self, request: web.Request) -> web.Response:
-        return web.Response(body=self.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+        # Thousands of series take tens of milliseconds to write: not on the loop the proxy runs on.
+        if self.metrics.series > _INLINE_METRICS_SERIES:
+            body = await asyncio.to_thread(self.metrics.render)
+        else:
+            body = self.metrics.render()
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
     def _entrypoints(self) -> list[dict[str, Any]]:
         return [

@@ -10,13 +10,14 @@ The observer methods are called from the event loop thread only (like everything
 
 from __future__ import annotations
 
+import math
 import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from ingressctl import __version__
@@ -32,6 +33,8 @@ RELOAD_BUCKETS: tuple[float, ...] = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1
 
 
 _RECENT_FAILURES_KEPT = 1024
+_REQUESTS_HELP = "Requests answered, by router and status code."
+_DURATION_HELP = "Time from request to the last byte of the response."
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,13 +74,48 @@ class _Histogram:
 
 
 class _RouteSeries:
-    """Everything counted for one (entrypoint, router, service)."""
+    """Everything counted for one (entrypoint, router, service), with its label text for /metrics."""
 
-    __slots__ = ("codes", "latency")
+    __slots__ = ("codes", "labels", "latency")
 
-    def __init__(self, buckets: int) -> None:
+    def __init__(self, buckets: int, key: tuple[str, str, str]) -> None:
         self.codes: dict[int, int] = {}
         self.latency = _Histogram(buckets)
+        self.labels = _label_text(_ROUTE_LABELS, key)
+
+
+_ROUTE_LABELS = ("entrypoint", "router", "service")
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _label_text(names: Sequence[str], values: Sequence[str]) -> str:
+    return ",".join(f'{name}="{_escape(value)}"' for name, value in zip(names, values, strict=True))
+
+
+def _number(value: float) -> str:
+    if value == math.inf:
+        return "+Inf"
+    if value == -math.inf:
+        return "-Inf"
+    return "NaN" if math.isnan(value) else repr(float(value))
+
+
+def _family_text(family: Metric, out: list[str]) -> None:
+    """Prometheus text format (0.0.4) of one family, like prometheus_client writes it."""
+    name = family.name + "_total" if family.type == "counter" else family.name
+    doc = family.documentation.replace("\\", "\\\\").replace("\n", "\\n")
+    out.append(f"# HELP {name} {doc}")
+    out.append(f"# TYPE {name} {family.type}")
+    for sample in family.samples:
+        labels = _label_text(list(sample.labels), list(sample.labels.values()))
+        out.append(
+            f"{sample.name}{{{labels}}} {_number(sample.value)}"
+            if labels
+            else f"{sample.name} {_number(sample.value)}"
+        )
 
 
 class Metrics:
@@ -102,11 +140,17 @@ class Metrics:
         self._reload_latency = _Histogram(len(RELOAD_BUCKETS))
         self._acme_orders: dict[str, int] = {}
         self._acme_failures: dict[str, int] = {}
+        self._le_texts = [f'le="{_number(b)}"' for b in self._bounds] + ['le="+Inf"']
+        # process_cpu_seconds_total, process_resident_memory_bytes, ..., python_info
+        self._process_registry = CollectorRegistry(auto_describe=False)
+        process, platform = ProcessCollector(registry=None), PlatformCollector(registry=None)
+        self._process_registry.register(process)
+        self._process_registry.register(platform)
+        # Everything, for prometheus_client's own tools (push gateway, WSGI/ASGI apps).
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_Collector(self))
-        # process_cpu_seconds_total, process_resident_memory_bytes, ..., python_info
-        ProcessCollector(registry=self.registry)
-        PlatformCollector(registry=self.registry)
+        self.registry.register(process)
+        self.registry.register(platform)
 
     # ------------------------------------------------------------ proxy observer (hot path)
 
@@ -114,7 +158,7 @@ class Metrics:
         key = (entrypoint, route_id, service)
         series = self._routes.get(key)
         if series is None:
-            series = self._routes[key] = _RouteSeries(len(self._bounds))
+            series = self._routes[key] = _RouteSeries(len(self._bounds), key)
         codes = series.codes
         codes[status] = codes.get(status, 0) + 1
         latency = series.latency
@@ -185,21 +229,58 @@ class Metrics:
 
     # ------------------------------------------------------------ exposition
 
-    def render(self) -> bytes:
-        data: bytes = generate_latest(self.registry)
-        return data
+    @property
+    def series(self) -> int:
+        """How many (entrypoint, router, service) series exist: what /metrics costs to write."""
+        return len(self._routes)
 
-    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily]:
-        route_labels = ["entrypoint", "router", "service"]
-        requests = CounterMetricFamily(
-            "ingressctl_requests",
-            "Requests answered, by router and status code.",
-            labels=[*route_labels, "code"],
-        )
+    def render(self) -> bytes:
+        """The /metrics body. Same samples as generate_latest(self.registry), written much faster.
+
+        prometheus_client validates and escapes every label of every sample; with thousands of
+        routers that takes seconds. Per-router series keep their label text from their first
+        request, so writing them is string joins only. (Safe to call from a worker thread: it
+        only takes snapshots of the dicts the event loop updates.)
+        """
+        out: list[str] = []
+        self._route_text(out)
+        for family in self._other_families():
+            _family_text(family, out)
+        out.append("")
+        process: bytes = generate_latest(self._process_registry)
+        return "\n".join(out).encode() + process
+
+    def _route_text(self, out: list[str]) -> None:
+        routes = [series for _, series in list(self._routes.items())]
+        out.append(f"# HELP ingressctl_requests_total {_REQUESTS_HELP}")
+        out.append("# TYPE ingressctl_requests_total counter")
+        for series in routes:
+            labels = series.labels
+            for code, count in list(series.codes.items()):
+                out.append(f'ingressctl_requests_total{{{labels},code="{code}"}} {float(count)!r}')
+        name = "ingressctl_request_duration_seconds"
+        out.append(f"# HELP {name} {_DURATION_HELP}")
+        out.append(f"# TYPE {name} histogram")
+        le_texts = self._le_texts
+        for series in routes:
+            labels = series.labels
+            running = 0
+            for le, count in zip(le_texts, list(series.latency.counts), strict=True):
+                running += count
+                out.append(f"{name}_bucket{{{labels},{le}}} {float(running)!r}")
+            out.append(f"{name}_count{{{labels}}} {float(running)!r}")
+            out.append(f"{name}_sum{{{labels}}} {float(series.latency.total)!r}")
+
+    def collect(self) -> Iterator[Metric]:
+        """Every family of ours, for prometheus_client (the registry); render() writes the same."""
+        yield from self._route_families()
+        yield from self._other_families()
+
+    def _route_families(self) -> Iterator[Metric]:
+        route_labels = list(_ROUTE_LABELS)
+        requests = CounterMetricFamily("ingressctl_requests", _REQUESTS_HELP, labels=[*route_labels, "code"])
         latency = HistogramMetricFamily(
-            "ingressctl_request_duration_seconds",
-            "Time from request to the last byte of the response.",
-            labels=route_labels,
+            "ingressctl_request_duration_seconds", _DURATION_HELP, labels=route_labels
         )
         for (ep, router, service), series in list(self._routes.items()):
             for code, count in list(series.codes.items()):
@@ -210,6 +291,8 @@ class Metrics:
         yield requests
         yield latency
 
+    def _other_families(self) -> Iterator[Metric]:
+        route_labels = list(_ROUTE_LABELS)
         errors = CounterMetricFamily(
             "ingressctl_upstream_errors",
             "Upstream connections or responses that failed (connect, timeout, reset).",
@@ -305,5 +388,5 @@ class _Collector(Collector):
     def __init__(self, metrics: Metrics) -> None:
         self._metrics = metrics
 
-    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
         return self._metrics.collect()

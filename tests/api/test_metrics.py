@@ -6,11 +6,11 @@ import time
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from ingressctl import __version__
-from ingressctl.api import Metrics
+from ingressctl.api import Metrics, build_api_app
 from ingressctl.proxy.observer import ProxyObserver
 from tests.api.conftest import FakeView
 
@@ -162,3 +162,36 @@ def test_observer_is_cheaper_than_prometheus_children() -> None:
     assert ours * 2 < plain
     assert ours < cached
     assert ours * us < 20
+
+
+def _parsed(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    return {k: v for k, v in samples(text).items() if not k[0].startswith(("process_", "python_"))}
+
+
+def test_fast_exposition_has_the_samples_prometheus_client_writes(view: FakeView) -> None:
+    now = time.time()
+    metrics = Metrics(view, clock=lambda: now)
+    odd = 'weird "router" \\ with\nnewline'
+    for n in range(50):
+        metrics.on_request("web", f"ns/app{n}#0.0", f"ns/app{n}:80", 200 + n % 3, n / 100)
+    metrics.on_request("web", odd, "ns/x:80", 500, 0.2)
+    metrics.on_upstream_error("web", odd, "ns/x:80", "10.0.0.1:80", "reset")
+    metrics.on_reload(True, 0.01)
+    fast = _parsed(metrics.render().decode())
+    reference = _parsed(generate_latest(metrics.registry).decode())
+    assert fast == reference
+    assert (
+        value(fast, "ingressctl_requests_total", entrypoint="web", router=odd, service="ns/x:80", code="500")
+        == 1
+    )
+    assert "process_resident_memory_bytes" in metrics.render().decode()
+
+
+async def test_large_metrics_are_written_off_the_event_loop(aiohttp_client: Any, view: FakeView) -> None:
+    metrics = Metrics(view)
+    for n in range(600):
+        metrics.on_request("web", f"ns/app{n}#0.0", f"ns/app{n}:80", 200, 0.01)
+    client = await aiohttp_client(build_api_app(view, metrics, auth=None, insecure=False))
+    response = await client.get("/metrics")
+    parsed = samples(await response.text())
+    assert sum(1 for name, _ in parsed if name == "ingressctl_requests_total") == 600
