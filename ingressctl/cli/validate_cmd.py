@@ -114,8 +114,12 @@ def validate(
     formatter = get_format(output_format.value)
     color = output is None and not formatter.machine and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     _write(formatter.render(result, color=color), output)
+    err = Console(stderr=True, highlight=False)
     if formatter.machine or output is not None:
-        Console(stderr=True, highlight=False).print(summary_line(result), soft_wrap=True)
+        err.print(summary_line(result), soft_wrap=True)
+    if not result.files:
+        # Most often a wrong path in a CI job: say so rather than pass quietly.
+        err.print(f"warning: no manifest files found in {', '.join(paths)}", soft_wrap=True, markup=False)
     # SystemExit rather than typer.Exit: app(standalone_mode=False) turns typer.Exit into a return value.
     raise SystemExit(exit_code(result, strict=strict))
 

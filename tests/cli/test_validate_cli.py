@@ -269,3 +269,11 @@ def test_validate_controller_name_claims_an_ingress_class(run: Run, tmp_path: Pa
     assert [c for c, _ in _codes(other.stdout)] == ["IC214"]
     claimed = run("validate", str(manifest), "--format", "json", "--controller-name", "example.com/edge")
     assert "IC214" not in [c for c, _ in _codes(claimed.stdout)]
+
+
+def test_validate_empty_directory_warns_on_stderr(run: Run, tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("not a manifest\n", encoding="utf-8")
+    result = run("validate", str(tmp_path))
+    assert result.returncode == 0
+    assert result.stdout.strip() == "0 errors, 0 warnings, 0 info in 0 files (0 documents, 0 skipped objects)"
+    assert result.stderr.strip() == f"warning: no manifest files found in {tmp_path}"
