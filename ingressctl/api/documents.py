@@ -66,6 +66,7 @@ class DocumentCache:
         self._documents: Documents | None = None
         self._instance = secrets.token_hex(4)  # ETags of another process never match ours
         self._generation = 0
+        self._building = asyncio.Lock()
 
     def _matches(self, table: RouteTable | None, diagnostics: Sequence[Diagnostic]) -> bool:
         return (
@@ -81,6 +82,14 @@ class DocumentCache:
         if self._matches(table, diagnostics):
             assert self._documents is not None
             return self._documents
+        # Pollers arriving while a build runs wait for it instead of building the same again.
+        async with self._building:
+            if self._matches(table, diagnostics):
+                assert self._documents is not None
+                return self._documents
+            return await self._build(table, diagnostics)
+
+    async def _build(self, table: RouteTable | None, diagnostics: tuple[Diagnostic, ...]) -> Documents:
         self._generation += 1
         etag = f'"{self._instance}-{self._generation}"'
         size = len(table.routes) if table is not None else 0

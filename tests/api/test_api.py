@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 from urllib.parse import quote
@@ -238,6 +239,11 @@ async def test_thousands_of_routes_are_built_once_per_configuration(
     assert per_poll < 0.02, f"{per_poll * 1000:.1f} ms per unchanged poll"
     data = await get_json(client, "/api/routers/" + quote("ns7/app2047#0.0", safe=""))
     assert data["router"]["host"] == "app2047.example.com"
+    # Pollers arriving together after a change share one build (one new version).
+    view.routes = view.routes[:2500]
+    responses = await asyncio.gather(*(client.get("/api/services") for _ in range(5)))
+    assert len({r.headers["ETag"] for r in responses}) == 1
+    assert responses[0].headers["ETag"] != etag
 
 
 async def test_upstream_failures_are_listed_by_address(
