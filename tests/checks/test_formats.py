@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+import pytest
 
 from ingressctl.checks import CheckResult
 from ingressctl.checks.codes import CODES, all_codes, describe, help_uri, markdown
@@ -126,7 +129,9 @@ def test_sarif_has_the_required_structure() -> None:
     assert results[2]["locations"][0]["physicalLocation"]["region"]["startColumn"] == 1
 
 
-def test_sarif_uri_is_relative_to_the_working_directory_and_percent_encoded(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_sarif_uri_is_relative_to_the_working_directory_and_percent_encoded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     finding = Diagnostic("IC303", Severity.WARNING, "m", Location(str(tmp_path / "dir x" / "a.yaml"), 1, 1))
     document = json.loads(get_format("sarif").render(CheckResult(findings=(finding,))))

@@ -159,9 +159,12 @@ def _self_signed(host: str) -> tuple[bytes, bytes]:
     return cert.public_bytes(serialization.Encoding.PEM), key_pem
 
 
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
 def test_routes_lists_certificates_but_never_key_material(run: Run, tmp_path: Path) -> None:
     cert, key = _self_signed("secure.example.test")
-    b64 = lambda data: base64.b64encode(data).decode()  # noqa: E731
     (tmp_path / "tls.yaml").write_text(
         f"""apiVersion: networking.k8s.io/v1
 kind: Ingress
