@@ -518,28 +518,29 @@ class StreamWorker:
 
     def _run(self) -> None:
         failures = 0
+        quick = 0  # watches in a row that ended at once with nothing in them, and relists in a row
         version: str | None = None
         while not self.stop_event.is_set():
             try:
                 if version is None:
                     version = self._list()
                     failures = 0
-                version = self._watch(version)
-                failures = 0  # the server ended the watch (timeoutSeconds): re-watch at once
+                started = time.monotonic()
+                version, delivered = self._watch(version)
+                failures = 0  # the server ended the watch (timeoutSeconds): re-watch at once ...
+                if delivered or time.monotonic() - started >= 1.0:
+                    quick = 0
+                else:  # ... unless something keeps ending it at once: do not spin against the server
+                    quick += 1
+                    self.stop_event.wait(self.timing.backoff.delay(quick))
             except _Expired:
-                log.info(
-                    "kubernetes: %s: resourceVersion %s is too old (410 Gone), listing again",
-                    self.what,
-                    version,
-                )
+                quick += 1
+                self._expired(version, quick)
                 version = None
             except ApiError as exc:
                 if exc.status == 410:  # refused on the request rather than as an ERROR event
-                    log.info(
-                        "kubernetes: %s: resourceVersion %s is too old (410 Gone), listing again",
-                        self.what,
-                        version,
-                    )
+                    quick += 1
+                    self._expired(version, quick)
                     version = None
                     continue
                 if exc.status == 404 and self.kind is ENDPOINT_SLICE:
@@ -563,6 +564,13 @@ class StreamWorker:
                 failures += 1
                 verb = "watch" if version else "list"
                 self._failed(self._transport_message(verb, exc), failures)
+
+    def _expired(self, version: str | None, in_a_row: int) -> None:
+        log.info(
+            "kubernetes: %s: resourceVersion %s is too old (410 Gone), listing again", self.what, version
+        )
+        if in_a_row > 1:  # history keeps vanishing under us: relist, but not in a tight loop
+            self.stop_event.wait(self.timing.backoff.delay(in_a_row - 1))
 
     def _transport_message(self, verb: str, exc: BaseException) -> str:
         if isinstance(exc, urllib3.exceptions.ReadTimeoutError) and verb == "watch":
@@ -604,7 +612,8 @@ class StreamWorker:
         self.emit(("ok", self.spec.id))
         return version
 
-    def _watch(self, version: str) -> str:
+    def _watch(self, version: str) -> tuple[str, bool]:
+        """Follow the stream until it ends; the last version seen, and whether any line came at all."""
         timeout = max(1, int(self.timing.watch_timeout * random.uniform(0.8, 1.0)))
         resp = self.api.open_watch(
             self.kind,
@@ -653,7 +662,7 @@ class StreamWorker:
             self._resp = None
             with contextlib.suppress(Exception):
                 resp.release_conn()
-        return version
+        return version, healthy
 
 
 # ====================================================================== the provider
@@ -736,7 +745,11 @@ class KubernetesProvider:
     # ---------------------------------------------------------------- watch loop
 
     async def run(self, publish: Publish, report: ReportStatus) -> None:
-        api = await asyncio.to_thread(self.api)
+        try:
+            api = await asyncio.to_thread(self.api)
+        except ConfigError as exc:  # nothing to retry: the configuration itself is wrong
+            report(ProviderStatus(self.name, healthy=False, message=str(exc)))
+            raise
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
 
