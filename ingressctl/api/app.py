@@ -64,9 +64,6 @@ _SECURITY_HEADERS = {
 
 _INLINE_METRICS_SERIES = 200
 
-VIEW_KEY = web.AppKey("view", RuntimeView)
-METRICS_KEY = web.AppKey("metrics", Metrics)
-
 
 def _load_static() -> dict[str, tuple[bytes, str]]:
     folder = resources.files("ingressctl.api") / "static"
@@ -279,8 +276,6 @@ def build_api_app(
     if auth is not None and auth.users:
         middlewares.append(auth_middleware(BasicAuthGate(auth)))
     app = web.Application(middlewares=middlewares)
-    app[VIEW_KEY] = view
-    app[METRICS_KEY] = metrics
     h = _Handlers(view, metrics, clock)
     app.router.add_get("/ping", h.ping)
     app.router.add_get("/ready", h.ready)
