@@ -476,22 +476,7 @@ class _EntrypointHandler:
 
         assert isinstance(head, ResponseHead)
         pool = self.proxy.pool
-        drop: frozenset[bytes] = HOP_BY_HOP
-        headers: CIMultiDict[str] = CIMultiDict()
-        for name, value in head.headers:
-            lname = name.lower()
-            if lname in drop:
-                if lname == b"connection":
-                    tokens = connection_tokens(value)
-                    if tokens:
-                        drop = drop | tokens
-                continue
-            if head.chunked and lname == b"content-length":
-                continue
-            headers.add(name.decode("latin-1"), value.decode("latin-1"))
-        if len(drop) != len(HOP_BY_HOP):
-            for token in drop - HOP_BY_HOP:
-                headers.popall(token.decode("latin-1"), None)
+        headers: CIMultiDict[str] = CIMultiDict(head.headers)
         status = head.status
         if status == 101:
             conn.abort()
@@ -567,13 +552,8 @@ class _BodyState:
 
 
 def _peer(request: BaseRequest) -> str:
-    transport = request.transport
-    if transport is None:
-        return ""
-    peername = transport.get_extra_info("peername")
-    if isinstance(peername, (list, tuple)) and peername:
-        return str(peername[0])
-    return ""
+    # aiohttp caches the peer address per connection; `remote` reads it.
+    return request.remote or ""
 
 
 def _abort_client(request: BaseRequest) -> None:

@@ -41,8 +41,14 @@ FORWARDED: Final = frozenset(
 RESPONSE_DROP: Final = HOP_BY_HOP | {b"content-length"}
 
 
+_PLAIN: Final = frozenset({b"keep-alive", b"close", b"Keep-Alive", b"Close", b"upgrade", b"Upgrade"})
+_NONE: Final[frozenset[bytes]] = frozenset()
+
+
 def connection_tokens(value: bytes) -> frozenset[bytes]:
     """Header names listed in a Connection header (lower case), minus the ones we must keep."""
+    if value in _PLAIN:
+        return _NONE
     tokens = {t.strip().lower() for t in value.split(b",")}
     tokens.discard(b"")
     return frozenset(tokens - FORWARDED - {b"host"})

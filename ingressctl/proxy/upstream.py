@@ -53,15 +53,33 @@ class UpstreamError(Exception):
         self.kind = kind
 
 
+# Response headers that describe this hop only (RFC 9110 7.6.1): never passed to the client.
+_HOP: Final = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authenticate",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+_CONNECTION_PLAIN: Final = frozenset({"keep-alive", "close", ""})
+
+
 class ResponseHead:
+    """A parsed response head; `headers` are the end-to-end headers only, ready for the client."""
+
     __slots__ = ("chunked", "content_length", "headers", "keep_alive", "reason", "status", "version")
 
     def __init__(
         self,
         status: int,
         reason: str,
-        version: bytes,
-        headers: list[tuple[bytes, bytes]],
+        version: str,
+        headers: list[tuple[str, str]],
         content_length: int | None,
         chunked: bool,
         keep_alive: bool,
@@ -76,42 +94,53 @@ class ResponseHead:
 
 
 def parse_head(data: bytes) -> ResponseHead:
-    """Parse a status line and headers (without the final blank line). Raises ValueError."""
-    lines = data.split(_CRLF)
+    """Parse a status line and headers (without the final blank line). Raises ValueError.
+
+    Hop-by-hop headers, and those the upstream's Connection header names, are left out of
+    `headers`; Content-Length is kept only when it frames the body (not with chunked encoding).
+    """
+    lines = data.decode("latin-1").split("\r\n")
     status_line = lines[0]
-    version, _, rest = status_line.partition(b" ")
-    code, _, reason = rest.partition(b" ")
-    if not version.startswith(b"HTTP/1.") or len(code) != 3 or not code.isdigit():
+    version, _, rest = status_line.partition(" ")
+    code, _, reason = rest.partition(" ")
+    if not version.startswith("HTTP/1.") or len(code) != 3 or not code.isdigit():
         raise ValueError(f"bad status line {status_line[:80]!r}")
-    headers: list[tuple[bytes, bytes]] = []
+    headers: list[tuple[str, str]] = []
     content_length: int | None = None
     chunked = False
-    keep_alive = version == b"HTTP/1.1"
+    keep_alive = version == "HTTP/1.1"
+    listed: set[str] | None = None
     for line in lines[1:]:
-        name, sep, value = line.partition(b":")
-        if not sep or not name or name[-1:] in (b" ", b"\t"):
+        name, sep, value = line.partition(":")
+        if not sep or not name or name[-1] in " \t":
             raise ValueError(f"bad header line {line[:80]!r}")
-        value = value.strip(b" \t")
+        value = value.strip(" \t")
         lname = name.lower()
-        if lname == b"content-length":
+        if lname in _HOP:
+            if lname == "transfer-encoding":
+                # Only a final "chunked" frames the body; anything else reads until close.
+                chunked = value.lower().rsplit(",", 1)[-1].strip() == "chunked"
+            elif lname == "connection":
+                tokens = value.lower()
+                if tokens not in _CONNECTION_PLAIN:
+                    listed = {t.strip() for t in tokens.split(",")}
+                if "close" in tokens:
+                    keep_alive = False
+                elif "keep-alive" in tokens:
+                    keep_alive = True
+            continue
+        if lname == "content-length":
             if not value.isdigit() or (content_length is not None and content_length != int(value)):
                 raise ValueError("bad Content-Length")
             content_length = int(value)
-        elif lname == b"transfer-encoding":
-            # Only a final "chunked" frames the body; anything else reads until close.
-            chunked = value.lower().rsplit(b",", 1)[-1].strip() == b"chunked"
-        elif lname == b"connection":
-            tokens = value.lower()
-            if b"close" in tokens:
-                keep_alive = False
-            elif b"keep-alive" in tokens:
-                keep_alive = True
         headers.append((name, value))
     if chunked:
         content_length = None
-    return ResponseHead(
-        int(code), reason.decode("latin-1"), version, headers, content_length, chunked, keep_alive
-    )
+        headers = [h for h in headers if h[0].lower() != "content-length"]
+    if listed:
+        listed -= {"content-length", "content-type", "close", "keep-alive"}
+        headers = [h for h in headers if h[0].lower() not in listed]
+    return ResponseHead(int(code), reason, version, headers, content_length, chunked, keep_alive)
 
 
 class UpstreamConnection(asyncio.BufferedProtocol):
@@ -174,7 +203,11 @@ class UpstreamConnection(asyncio.BufferedProtocol):
         self.head: ResponseHead | None = None
         self._head_waiter: asyncio.Future[ResponseHead] | None = None
         self._body_waiter: asyncio.Future[None] | None = None
-        self._chunks: deque[bytes | memoryview] = deque()
+        chunks = getattr(self, "_chunks", None)
+        if chunks is None:
+            self._chunks: deque[bytes | memoryview] = deque()
+        else:
+            chunks.clear()
         self._queued = 0
         self._framing = _NONE
         self._remaining = 0
