@@ -22,6 +22,7 @@ CODES: Final[dict[str, str]] = {
     "not yet valid, expiring within 30 days (info), or not naming the host.",
     "IC310": "A path written as a regular expression or glob (ingress-nginx/GCE style); ingressctl matches "
     "paths literally, so it never matches what was meant.",
+    "IC311": "A rule without http.paths routes nothing.",
 }
 
 # Where the README documents every code; SARIF rules link to `#<code lower-case>`.

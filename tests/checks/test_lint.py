@@ -10,6 +10,7 @@ from ingressctl.model import (
     Diagnostic,
     EndpointSlice,
     IngressClass,
+    IngressRule,
     Location,
     ObjectMeta,
     Service,
@@ -274,7 +275,11 @@ def test_every_emitted_code_is_documented() -> None:
         services=(service("web", ServicePort(port=80)),),
     )
     expired, key = certificate("a.test", not_after=datetime.datetime(2026, 2, 1, tzinfo=datetime.UTC))
-    regex = ingress("r", rules=[rule("r.test", ("/x(.*)", "web", 80))], tls=[tls("r.test", secret="old")])
+    regex = ingress(
+        "r",
+        rules=[rule("r.test", ("/x(.*)", "web", 80)), IngressRule(host="s.test")],
+        tls=[tls("r.test", "s.test", secret="old")],
+    )
     snapshot = Snapshot(
         ingresses=(*snapshot.ingresses, regex),
         services=snapshot.services,
@@ -387,3 +392,17 @@ def test_ic310_regex_and_glob_paths() -> None:
         ("/static/*", "write path: /static with pathType: Prefix"),
     ]
     assert "regular expression" in got[0].message and "glob" in got[1].message
+
+
+# ------------------------------------------------------------------ IC311
+
+
+def test_ic311_rule_without_paths() -> None:
+    empty = IngressRule(host="a.test", paths=(), location=loc(20), host_location=loc(20, 11))
+    subject = ingress(rules=[rule("b.test"), empty])
+    [finding] = findings(Snapshot((subject,)), "IC311")
+    assert finding.location == loc(20, 11)
+    assert (
+        "a.test" in finding.message and finding.hint == "add http.paths to spec.rules[1], or remove the rule"
+    )
+    assert findings(Snapshot((ingress(rules=[rule("b.test")]),)), "IC311") == []

@@ -223,6 +223,7 @@ def test_every_ic3xx_code(run: Run, fixtures: Path) -> None:
         ("IC301", 76, 1),  # EndpointSlice v1beta1
         ("IC309", 12, 5),  # shop-tls names wrong.example.test only
         ("IC310", 101, 9),  # regex path
+        ("IC311", 108, 11),  # rule without paths
     }
     assert expected <= found, sorted(found)
     by_code = {f["code"]: f for f in reversed(json.loads(result.stdout)["findings"])}

@@ -7,7 +7,7 @@ from ingressctl.checks.lint.annotations import check_foreign_annotations, check_
 from ingressctl.checks.lint.apiversions import check_deprecated_api_versions
 from ingressctl.checks.lint.certificates import check_tls_certificates
 from ingressctl.checks.lint.duplicates import check_duplicate_objects
-from ingressctl.checks.lint.paths import check_pattern_paths
+from ingressctl.checks.lint.paths import check_pattern_paths, check_rules_without_paths
 from ingressctl.checks.lint.ports import check_backend_ports
 from ingressctl.checks.lint.tls import (
     check_conflicting_tls_secrets,
@@ -26,6 +26,7 @@ RULES: tuple[Rule, ...] = (
     check_duplicate_objects,
     check_tls_certificates,
     check_pattern_paths,
+    check_rules_without_paths,
 )
 
 __all__ = ["RULES"]

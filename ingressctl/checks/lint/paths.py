@@ -1,4 +1,5 @@
-"""IC310: paths written as regular expressions or globs for another controller.
+"""IC310: paths written as regular expressions or globs for another controller; IC311: rules
+without paths.
 
 ingress-nginx (`use-regex`, `rewrite-target` capture groups) and GCE (`/*`) read such paths as
 patterns; the Ingress specification, and ingressctl, match them as literal text, so the route
@@ -49,3 +50,22 @@ def check_pattern_paths(ctx: LintContext) -> Iterator[Diagnostic]:
                     hint=f"write path: {_literal_prefix(text)} with pathType: Prefix",
                     object=ingress.ref,
                 )
+
+
+def check_rules_without_paths(ctx: LintContext) -> Iterator[Diagnostic]:
+    for ingress in ctx.served_ingresses():
+        for index, rule in enumerate(ingress.rules):
+            if rule.paths:
+                continue
+            host = rule.host or "every host"
+            yield Diagnostic(
+                code="IC311",
+                severity=Severity.WARNING,
+                message=(
+                    f"{ingress.ref}: the rule for {host} has no http.paths, so it routes nothing; "
+                    "its requests go to other rules, a defaultBackend, or get 404"
+                ),
+                location=rule.host_location or rule.location or ingress.meta.location,
+                hint=f"add http.paths to spec.rules[{index}], or remove the rule",
+                object=ingress.ref,
+            )
