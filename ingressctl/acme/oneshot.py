@@ -9,14 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-
 from ingressctl.acme.ca import same_ca
 from ingressctl.acme.challenges import ChallengeStore
 from ingressctl.acme.client import AcmeClient
 from ingressctl.acme.errors import AcmeError
-from ingressctl.acme.files import atomic_write
 from ingressctl.acme.keys import (
     account_key_from_der,
     account_key_to_der,
@@ -26,6 +22,7 @@ from ingressctl.acme.keys import (
     load_key_pem,
 )
 from ingressctl.acme.ledger import RateLimitLedger
+from ingressctl.acme.pemfiles import write_pem_files
 from ingressctl.acme.responder import StandaloneResponder
 from ingressctl.acme.storage import AccountRecord, AcmeJsonStorage, CertRecord, Resolver
 from ingressctl.model import UsageError
@@ -68,20 +65,6 @@ def _stored_account(resolver: Resolver, ca_url: str) -> AccountRecord | None:
     if acct.ca_server == ca_url or (not acct.ca_server and acct.uri and same_ca(ca_url, acct.uri)):
         return acct
     return None
-
-
-def write_pem_files(out_dir: Path, fullchain_pem: bytes, key_pem: bytes) -> list[str]:
-    """cert.pem, chain.pem, fullchain.pem and privkey.pem (0600), each written atomically."""
-    certs = x509.load_pem_x509_certificates(fullchain_pem)
-    pem = serialization.Encoding.PEM
-    leaf = certs[0].public_bytes(pem)
-    chain = b"".join(c.public_bytes(pem) for c in certs[1:])
-    out_dir.mkdir(parents=True, exist_ok=True)
-    files = {"cert.pem": leaf, "chain.pem": chain, "fullchain.pem": leaf + chain}
-    for name, data in files.items():
-        atomic_write(out_dir / name, data, mode=0o644)
-    atomic_write(out_dir / "privkey.pem", key_pem, mode=0o600)
-    return [str(out_dir / n) for n in (*files, "privkey.pem")]
 
 
 async def request_certificate(opts: RequestOptions, progress: Progress) -> RequestResult:

@@ -6,17 +6,19 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from ingressctl.acme.ca import resolve_ca_server
-from ingressctl.acme.keys import KEY_TYPES
 from ingressctl.acme.storage import read_acme_file
 from ingressctl.model import InputError, UsageError
-from ingressctl.tls.inspect import CertificateReport, describe, fetch_chain, load_trust, parse_certificates
+
+# cryptography and the ACME stack are imported inside the commands: every other command starts faster.
+if TYPE_CHECKING:
+    from ingressctl.tls.inspect import CertificateReport
 
 certs = typer.Typer(help="Obtain, revoke and inspect certificates.", no_args_is_help=True)
 
@@ -57,6 +59,7 @@ def request(
 ) -> None:
     """Obtain a certificate with a standalone challenge responder."""
     # Imported here: the ACME stack is heavy and every other command starts faster without it.
+    from ingressctl.acme.keys import KEY_TYPES
     from ingressctl.acme.oneshot import RequestOptions, request_certificate
     from ingressctl.acme.responder import parse_listen
 
@@ -162,6 +165,8 @@ def _read(path: Path) -> bytes:
 def _reports_for(
     target: str, servername: str, trust: list[Any] | None, timeout: float
 ) -> list[CertificateReport]:
+    from ingressctl.tls.inspect import describe, fetch_chain, parse_certificates
+
     path_part, _, fragment = target.partition("#")
     path = Path(path_part)
     if path.exists():
@@ -233,6 +238,8 @@ def inspect(
     """Show subject, names, issuer, chain, trust, validity and key of certificates."""
     if output not in ("text", "json"):
         raise UsageError(f"--format {output!r}: use text or json")
+    from ingressctl.tls.inspect import load_trust
+
     trust = load_trust(ca_bundle or None)
     reports = _reports_for(target, servername, trust, timeout)
     if output == "json":
