@@ -241,3 +241,21 @@ async def test_cancellation_stops_every_thread_promptly(
         started = time.monotonic()
     assert time.monotonic() - started < 2.5
     assert not any(t.is_alive() for t in threads)
+
+
+async def test_published_snapshots_compile_to_routes_that_follow_endpoints(
+    kube_api: KubeAPIServer, provider_factory: Callable[..., KubernetesProvider]
+) -> None:
+    from ingressctl.routing import CompileOptions, compile
+
+    def upstreams(snap: Snapshot) -> list[str]:
+        table, _ = compile(snap, CompileOptions())
+        match = table.match("example.com", "/anything")
+        return sorted(u.authority for u in match.route.backend.upstreams) if match else []
+
+    seed(kube_api)
+    async with running(provider_factory()) as rec:
+        await rec.wait(lambda s: upstreams(s) == ["10.1.0.1:8080", "10.1.0.2:8080"])
+        kube_api.apply(endpoint_slice("web-abc", "web", ["10.1.0.1", "10.1.0.2"], ready=False))
+        kube_api.apply(endpoint_slice("web-def", "web", ["10.1.0.9"]))
+        await rec.wait(lambda s: upstreams(s) == ["10.1.0.9:8080"], what="only the ready endpoint")
