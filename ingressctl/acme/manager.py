@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aiohttp
 from cryptography import x509
@@ -34,6 +35,7 @@ from ingressctl.acme.challenges import ChallengeStore
 from ingressctl.acme.client import AcmeClient, Issued
 from ingressctl.acme.errors import AcmeError
 from ingressctl.acme.keys import (
+    KEY_TYPES,
     account_key_from_der,
     account_key_to_der,
     generate_account_key,
@@ -42,7 +44,7 @@ from ingressctl.acme.keys import (
 )
 from ingressctl.acme.ledger import RateLimitLedger
 from ingressctl.acme.storage import AccountRecord, AcmeJsonStorage, CertRecord, Resolver, Storage
-from ingressctl.model import ConfigError
+from ingressctl.model import ConfigError, UsageError
 from ingressctl.model.config import AcmeConfig
 
 log = logging.getLogger("ingressctl.acme")
@@ -127,9 +129,18 @@ class CertificateManager:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
-        self.ca_url = resolve_ca_server(config.ca_server)
+        try:
+            self.ca_url = resolve_ca_server(config.ca_server)
+        except UsageError as exc:
+            raise ConfigError(f"acme caServer: {exc}") from None
         if config.challenge not in ("http-01", "tls-alpn-01"):
             raise ConfigError(f"acme challenge {config.challenge!r}: use http-01 or tls-alpn-01")
+        if config.key_type.lower() not in KEY_TYPES:
+            raise ConfigError(f"acme keyType {config.key_type!r}: use one of {', '.join(KEY_TYPES)}")
+        if bool(config.eab_kid) != bool(config.eab_hmac):
+            raise ConfigError("acme external account binding needs both the key id and the HMAC key")
+        if config.ca_bundle and not Path(config.ca_bundle).is_file():
+            raise ConfigError(f"acme caBundle {config.ca_bundle}: no such file")
         if storage is None:
             if config.storage.startswith("secret:"):
                 raise ConfigError(

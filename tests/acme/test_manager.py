@@ -8,6 +8,7 @@ manager for HTTP-01 answers, and a TLS server whose SNI callback serves the mana
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import ssl
@@ -453,3 +454,22 @@ async def test_failed_renewal_keeps_the_old_certificate_and_reports_loudly(
         )
     finally:
         await manager.stop()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"ca_server": "lets-encrypt"}, "acme caServer"),
+        ({"challenge": "dns-01"}, "use http-01 or tls-alpn-01"),
+        ({"key_type": "ed25519"}, "acme keyType"),
+        ({"eab_kid": "kid-only"}, "both the key id and the HMAC key"),
+        ({"ca_bundle": "/nonexistent/ca.pem"}, "no such file"),
+        ({"storage": "secret:kube-system/acme"}, "Secret storage"),
+    ],
+)
+def test_bad_configuration_is_a_config_error(
+    pebble: Pebble, tmp_path: Path, change: dict[str, str], message: str
+) -> None:
+    config = dataclasses.replace(_config(pebble, tmp_path / "acme.json"), **change)
+    with pytest.raises(ConfigError, match=message):
+        CertificateManager(config)
