@@ -194,22 +194,46 @@ def _read_inputs(paths: Sequence[str], stdin: TextIO | None) -> list[tuple[str, 
 
 
 def discover(directory: str) -> list[str]:
-    """Manifest files under `directory`, sorted; hidden entries are skipped.
+    """Manifest files under `directory`, sorted, each directory's files before its sub-directories.
 
-    Skipping names starting with "." also skips the `..data` links of a mounted ConfigMap, which
-    would otherwise load every file twice.
+    Symbolic links to directories are followed (a manifests tree assembled from links, a ConfigMap
+    mounted below the directory); a directory reached twice (a link loop, two links to one place)
+    is read once. Names starting with "." are skipped: that also skips the `..data` link and the
+    `..2026_...` directory of a mounted ConfigMap, which would otherwise load every file twice.
     """
     found: list[str] = []
-
-    def fail(error: OSError) -> None:
-        raise InputError(f"{error.filename or directory}: cannot be read ({error.strerror or error})")
-
-    for root, dirs, files in os.walk(directory, onerror=fail, followlinks=False):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if not name.startswith(".") and name.lower().endswith(EXTENSIONS):
-                found.append(os.path.join(root, name))
+    entered: set[tuple[int, int]] = set()
+    pending = [directory]
+    while pending:
+        current = pending.pop()
+        try:
+            status = os.stat(current)
+            if (status.st_dev, status.st_ino) in entered:
+                continue
+            entered.add((status.st_dev, status.st_ino))
+            with os.scandir(current) as scan:
+                entries = sorted(scan, key=lambda entry: entry.name)
+        except OSError as error:
+            raise InputError(
+                f"{error.filename or current}: cannot be read ({error.strerror or error})"
+            ) from error
+        subdirectories: list[str] = []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if _is_directory(entry):
+                subdirectories.append(entry.path)
+            elif entry.name.lower().endswith(EXTENSIONS):
+                found.append(entry.path)
+        pending.extend(reversed(subdirectories))
     return found
+
+
+def _is_directory(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()  # follows a symbolic link
+    except OSError:
+        return False  # a link we may not follow: reading it as a file names the problem
 
 
 def read_text(path: str) -> str:
@@ -218,6 +242,11 @@ def read_text(path: str) -> str:
             data = handle.read()
     except IsADirectoryError as exc:
         raise InputError(f"{path}: is a directory") from exc
+    except FileNotFoundError as exc:
+        if os.path.islink(path):
+            target = os.readlink(path)
+            raise InputError(f"{path}: symbolic link to {target}, which does not exist") from exc
+        raise InputError(f"{path}: no such file or directory") from exc
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
     return decode(data, path)

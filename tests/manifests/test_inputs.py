@@ -210,3 +210,47 @@ def test_empty_namespace_is_the_default_one(load_yaml) -> None:  # type: ignore[
     )
     assert result.diagnostics == []
     assert result.snapshot.services[0].meta.namespace == "default"
+
+
+def test_symlinked_directories_are_followed_once_without_configmap_copies(tmp_path: Path) -> None:
+    root = tmp_path / "manifests"
+    root.mkdir()
+    (root / "a.yaml").write_text(SERVICE.format(name="a"))
+    # A directory linked in from elsewhere is read like a real one.
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "s.yaml").write_text(SERVICE.format(name="shared"))
+    (root / "linked").symlink_to(shared, target_is_directory=True)
+    # A ConfigMap volume mounted below the directory: files are links into ..data, a link to a
+    # timestamped directory; only the visible names count.
+    mount = root / "team"
+    mount.mkdir()
+    stamp = mount / "..2026_11_26_09_00_00.123"
+    stamp.mkdir()
+    (stamp / "t.yaml").write_text(SERVICE.format(name="team"))
+    (mount / "..data").symlink_to(stamp.name, target_is_directory=True)
+    (mount / "t.yaml").symlink_to("..data/t.yaml")
+    # Loops and a second link to a directory already read end, each directory read once.
+    (root / "loop").symlink_to(".", target_is_directory=True)
+    (root / "zz-again").symlink_to(shared, target_is_directory=True)
+    result = load_paths([str(root)])
+    assert result.diagnostics == []
+    assert [s.meta.name for s in result.snapshot.services] == ["a", "shared", "team"]
+    assert result.files == [
+        str(root / "a.yaml"),
+        str(root / "linked" / "s.yaml"),
+        str(root / "team" / "t.yaml"),
+    ]
+
+
+def test_a_directory_given_through_a_symlink_and_a_dangling_link_inside(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "a.yaml").write_text(SERVICE.format(name="a"))
+    (tmp_path / "link").symlink_to(real, target_is_directory=True)
+    assert [s.meta.name for s in load_paths([str(tmp_path / "link")]).snapshot.services] == ["a"]
+    (real / "gone.yaml").symlink_to(tmp_path / "missing.yaml")
+    with pytest.raises(
+        InputError, match=r"gone\.yaml: symbolic link to .*missing\.yaml, which does not exist"
+    ):
+        load_paths([str(real)])
