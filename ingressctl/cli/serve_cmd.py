@@ -8,12 +8,14 @@ import importlib
 import logging
 import os
 import socket
-from typing import Any
+import sys
+from typing import TYPE_CHECKING, Any
 
-import typer
-
-from ingressctl.model import ConfigError, InputError, UsageError
+from ingressctl.model import ConfigError, IngressctlError, InputError, UsageError
 from ingressctl.model.config import StaticConfig
+
+if TYPE_CHECKING:
+    import typer
 
 log = logging.getLogger("ingressctl.server")
 
@@ -173,8 +175,66 @@ def run(static: StaticConfig) -> int:
     return 0
 
 
+def main_fast(argv: list[str]) -> int | None:
+    """`ingressctl serve ARGS` without Typer and the other commands (None: let Typer handle it).
+
+    A long-running server should not carry what it never uses: going through the full CLI loads
+    every command group and Typer's pydantic adapter (about 25 MB of resident memory). The entry
+    point may call this first for `serve`; help output stays Typer's.
+    """
+    import argparse
+
+    if any(arg in ("-h", "--help") for arg in argv):
+        return None
+    parser = argparse.ArgumentParser(prog="ingressctl serve", add_help=False, allow_abbrev=False)
+    parser.add_argument("--config", "-c")
+    parser.add_argument("--manifests", "-m", action="append", default=[])
+    parser.add_argument("--entrypoint", action="append", default=[])
+    parser.add_argument("--api-address")
+    parser.add_argument("--workers", type=int)
+    parser.add_argument("--log-level")
+    parser.add_argument("--log-format")
+    parser.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument("--access-log-format")
+    parser.add_argument("--ingress-class")
+    parser.add_argument("--controller-name")
+    parser.add_argument("--allow-external-name-services", action=argparse.BooleanOptionalAction, default=None)
+    args = parser.parse_args(argv)  # a usage error exits 2 with argparse's one-line message
+    try:
+        return _serve(
+            args.config,
+            args.manifests,
+            args.entrypoint,
+            args.api_address,
+            args.workers,
+            args.log_level,
+            args.log_format,
+            args.access_log,
+            args.access_log_format,
+            args.ingress_class,
+            args.controller_name,
+            args.allow_external_name_services,
+        )
+    except IngressctlError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+def _serve(*options: Any) -> int:
+    from ingressctl.logging_setup import configure_logging
+
+    static = load_config(*options)
+    configure_logging(static.log_level, static.log_format)
+    for warning in static.warnings:
+        log.warning("%s", warning)
+    return run(static)
+
+
 def register(app: typer.Typer) -> None:
     """Add the command to the app."""
+    import typer
 
     @app.command("serve")
     def serve(
@@ -208,9 +268,7 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Run the ingress controller: serve the routes built from the manifests, reloading on change."""
-        from ingressctl.logging_setup import configure_logging
-
-        static = load_config(
+        code = _serve(
             config,
             manifests,
             entrypoint,
@@ -224,8 +282,4 @@ def register(app: typer.Typer) -> None:
             controller_name,
             allow_external_name_services,
         )
-        configure_logging(static.log_level, static.log_format)
-        for warning in static.warnings:
-            log.warning("%s", warning)
-        code = run(static)
         raise typer.Exit(code)

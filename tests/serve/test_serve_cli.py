@@ -140,3 +140,53 @@ async def test_workers_share_the_port(
     assert owners == pids
     code = await asyncio.to_thread(sp.stop)
     assert code == 0, sp.text
+
+
+async def test_lean_entry_serves_without_typer(
+    tmp_path: Path, backend_port: int, cli_env: dict[str, str]
+) -> None:
+    """serve_cmd.main_fast: the same server, started without the other command groups."""
+    import subprocess
+    import sys
+
+    from .conftest import ServeProcess
+
+    manifests = tmp_path / "apps.yaml"
+    write_apps(manifests, [("app", "app.test", "/", backend_port)])
+    code = "import sys\nfrom ingressctl.cli.serve_cmd import main_fast\nsys.exit(main_fast(sys.argv[1:]))\n"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "--manifests", str(manifests), "--entrypoint", "web=127.0.0.1:0"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env,
+    )
+    sp = ServeProcess(proc)
+    sp.start_reader()
+    try:
+        await asyncio.to_thread(sp.wait_ready)
+        async with aiohttp.ClientSession() as s, s.get(sp.url("/lean"), headers={"Host": "app.test"}) as r:
+            assert r.status == 200 and await r.text() == "hello /lean"
+        modules = Path(f"/proc/{proc.pid}/maps").read_text()
+        assert "pydantic_core" not in modules
+    finally:
+        assert await asyncio.to_thread(sp.stop) == 0
+
+
+def test_lean_entry_usage_error_exits_2(cli_env: dict[str, str]) -> None:
+    import subprocess
+    import sys
+
+    code = "import sys\nfrom ingressctl.cli.serve_cmd import main_fast\nsys.exit(main_fast(sys.argv[1:]))\n"
+    result = subprocess.run(
+        [sys.executable, "-c", code, "--entrypoint", "web"],
+        capture_output=True,
+        text=True,
+        env=cli_env,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip()
+        == "error: --entrypoint 'web': expected NAME=ADDRESS, e.g. --entrypoint http=:8000"
+    )
