@@ -1,6 +1,11 @@
 """Start Let's Encrypt's test CA, Pebble, on loopback for tests (see docs/acme-testing.md).
 
-Reusable outside tests/acme: `serve` tests call `start_challtestsrv()` and `start_pebble()` the same way.
+Reusable outside tests/acme. Either import the ready session fixtures into a conftest.py:
+    from tests.pebble import challtestsrv, pebble, pebble_workdir  # noqa: F401
+or call `start_challtestsrv()` / `start_pebble()` (or the `pebble_lab()` context manager) yourself.
+Point the ACME client at `pebble.directory_url` with `ca_bundle=pebble.api_ca`, answer HTTP-01 on
+127.0.0.1:`pebble.http_port` and TLS-ALPN-01 on 127.0.0.1:`pebble.tls_port`, and trust issued
+certificates with `pebble.root_file()` (Pebble's root from its management API `/roots/0`).
 Every instance gets its own free ports, so xdist workers (and other test runs on the machine) never collide.
 Nothing here is committed key material: the API CA and server certificate are generated at start.
 """
@@ -22,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -290,3 +296,24 @@ def pebble_lab(workdir: Path, **kwargs: object) -> Iterator[tuple[ChallTestSrv, 
             pebble.stop()
     finally:
         dns.stop()
+
+
+@pytest.fixture(scope="session")
+def pebble_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("pebble")
+
+
+@pytest.fixture(scope="session")
+def challtestsrv(pebble_workdir: Path) -> Iterator[ChallTestSrv]:
+    """One fake DNS per test session (per xdist worker): every name is 127.0.0.1."""
+    dns = start_challtestsrv(pebble_workdir)
+    yield dns
+    dns.stop()
+
+
+@pytest.fixture(scope="session")
+def pebble(pebble_workdir: Path, challtestsrv: ChallTestSrv) -> Iterator[Pebble]:
+    """One Pebble per test session (per xdist worker), on free ports."""
+    p = start_pebble(pebble_workdir / "main", challtestsrv)
+    yield p
+    p.stop()

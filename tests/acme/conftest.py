@@ -13,28 +13,15 @@ import pytest
 from cryptography import x509
 from cryptography.x509.verification import PolicyBuilder, Store
 
-from tests.pebble import ChallTestSrv, Pebble, new_eab_key, start_challtestsrv, start_pebble
+from tests import pebble as lab
+from tests.pebble import ChallTestSrv, Pebble, new_eab_key, start_pebble
+
+# The session fixtures live in tests/pebble.py so other areas (serve) share them.
+pebble_workdir = lab.pebble_workdir
+challtestsrv = lab.challtestsrv
+pebble = lab.pebble
 
 EAB_KID = "kid-1"
-
-
-@pytest.fixture(scope="session")
-def pebble_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("pebble")
-
-
-@pytest.fixture(scope="session")
-def challtestsrv(pebble_workdir: Path) -> Iterator[ChallTestSrv]:
-    dns = start_challtestsrv(pebble_workdir)
-    yield dns
-    dns.stop()
-
-
-@pytest.fixture(scope="session")
-def pebble(pebble_workdir: Path, challtestsrv: ChallTestSrv) -> Iterator[Pebble]:
-    p = start_pebble(pebble_workdir / "main", challtestsrv)
-    yield p
-    p.stop()
 
 
 @pytest.fixture(scope="session")
@@ -53,9 +40,9 @@ def pebble_short(pebble_workdir: Path, challtestsrv: ChallTestSrv) -> Iterator[P
     p.stop()
 
 
-def verify_issued(pebble: Pebble, fullchain_pem: bytes, name: str) -> x509.Certificate:
+def verify_issued(ca: Pebble, fullchain_pem: bytes, name: str) -> x509.Certificate:
     """Verify a chain Pebble issued against Pebble's current root, for `name`; returns the leaf."""
-    root = x509.load_pem_x509_certificate(pebble.root_pem())
+    root = x509.load_pem_x509_certificate(ca.root_pem())
     certs = x509.load_pem_x509_certificates(fullchain_pem)
     verifier = PolicyBuilder().store(Store([root])).build_server_verifier(x509.DNSName(name))
     verifier.verify(certs[0], certs[1:])
