@@ -50,7 +50,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from kubernetes.config.incluster_config import InClusterConfigLoader as _InClusterConfigLoader
 
-from ingressctl.model import ConfigError, Diagnostic, Ingress, IngressctlError, InputError, Snapshot
+from ingressctl.model import ConfigError, Ingress, IngressctlError, InputError, Snapshot
 from ingressctl.model.config import KubernetesConfig
 from ingressctl.providers.base import ProviderStatus, ProviderUpdate, Publish, ReportStatus
 from ingressctl.providers.kube_backoff import Backoff
@@ -993,13 +993,24 @@ def list_update(
     return ProviderUpdate("kubernetes", snapshot, diagnostics)
 
 
-def list_snapshot(config: KubernetesConfig, **kwargs: Any) -> Snapshot:
-    """The Snapshot `list_update` reads (same keyword arguments)."""
-    return list_update(config, **kwargs).snapshot
-
-
-def list_diagnostics(update: ProviderUpdate) -> list[Diagnostic]:
-    return list(update.diagnostics)
+def list_snapshot(
+    config: KubernetesConfig,
+    *,
+    namespaces: Sequence[str] | None = None,
+    label_selector: str | None = None,
+    serviceaccount_dir: str | None = None,
+    timing: Timing | None = None,
+    connection: Connection | None = None,
+) -> Snapshot:
+    """The Snapshot `list_update` reads (without the loader's diagnostics)."""
+    return list_update(
+        config,
+        namespaces=namespaces,
+        label_selector=label_selector,
+        serviceaccount_dir=serviceaccount_dir,
+        timing=timing,
+        connection=connection,
+    ).snapshot
 
 
 # ====================================================================== leader election
