@@ -174,7 +174,9 @@ function renderHeader(o) {
 
 function problemsCell(problem, detail, diagnostics) {
   const items = [];
-  if (problem) items.push(el("li", { class: "err" }, problem + (detail ? ": " + detail : "")));
+  // With findings attached, the problem's code is enough: the finding already says it in words.
+  if (problem && (diagnostics || []).length) items.push(el("li", { class: "err" }, el("code", {}, problem)));
+  else if (problem) items.push(el("li", { class: "err" }, problem + (detail ? ": " + detail : "")));
   for (const d of diagnostics || []) {
     items.push(el("li", { class: STATUS_CLASS[d.severity] || "" },
       el("code", {}, d.code), " ", d.message, d.hint ? el("span", { class: "hint" }, " — " + d.hint) : null));
