@@ -66,6 +66,12 @@ def load_config(
         static = dataclasses.replace(static, access_log_format=access_log_format, access_log=True)
     if static.workers < 1:
         raise UsageError("--workers must be 1 or more")
+    acme = static.acme
+    if static.workers > 1 and acme is not None and (acme.on_host_rule or acme.on_demand or acme.domains):
+        raise ConfigError(
+            "ACME needs a single worker (challenges are answered by the process that ordered the "
+            "certificate): use --workers 1 with [acme]"
+        )
     if not static.manifests and static.kubernetes is None:
         raise ConfigError(
             "nothing to serve: pass --manifests PATH (a file or directory of Ingress/Service/EndpointSlice "
@@ -116,6 +122,18 @@ def _certificate_store(static: StaticConfig) -> Any:
     return store
 
 
+def _acme(static: StaticConfig, store: Any, first_worker: bool) -> Any:
+    """The ACME integration when [acme] is configured (in the first worker only: one orderer)."""
+    if static.acme is None or not first_worker:
+        return None
+    if store is None:
+        log.warning("[acme] is configured but no entrypoint uses TLS: no certificates will be requested")
+        return None
+    from ingressctl.server.acme import AcmeIntegration
+
+    return AcmeIntegration(static.acme, store)
+
+
 def _parts(static: StaticConfig, sockets: dict[str, socket.socket], serve_api: bool) -> Any:
     from ingressctl.server import RuntimeState, ServerParts
 
@@ -146,12 +164,15 @@ def _parts(static: StaticConfig, sockets: dict[str, socket.socket], serve_api: b
             assert api_config is not None
             return await start_ping_api(state, api_config.address)
 
+    tls = _certificate_store(static)
+    acme = _acme(static, tls, serve_api)
     return ServerParts(
         providers=_providers(static),
         observer=observer,
         start_api=start_api,
         on_reload=on_reload,
-        tls=_certificate_store(static),
+        tls=tls,
+        acme=acme,
         sockets=sockets,
         reuse_port=static.workers > 1,
         serve_api=serve_api,

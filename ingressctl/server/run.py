@@ -63,8 +63,11 @@ class ServerParts:
     sockets: dict[str, socket.socket] = field(default_factory=dict)
     reuse_port: bool = False
     serve_api: bool = True
-    # Extra pre-routing hooks (the ACME HTTP-01 responder).
+    # Extra pre-routing hooks.
     hooks: Sequence[Any] = ()
+    # The ACME integration (ingressctl.server.acme.AcmeIntegration): started with the server, told
+    # about every new table, its HTTP-01 hook first in line.
+    acme: Any = None
 
 
 class Server:
@@ -74,6 +77,8 @@ class Server:
         self.state = RuntimeState(static, certificate_store=parts.tls)
         access = AccessLog(static.access_log_format) if static.access_log else None
         self.proxy = Proxy(parts.proxy_options, parts.observer, access)
+        if parts.acme is not None:
+            self.proxy.hooks.append(parts.acme.http01_hook)
         self.proxy.hooks.extend(parts.hooks)
         self.watcher: Watcher | None = None
         self._runners: list[web.ServerRunner] = []
@@ -110,6 +115,8 @@ class Server:
             throttle=static.throttle_seconds,
             on_reload=parts.on_reload,
         )
+        if parts.acme is not None:
+            await parts.acme.start()
         for ep in static.entrypoints:
             await self._start_entrypoint(ep, sockets[ep.name])
         if parts.serve_api and parts.start_api is not None:
@@ -149,6 +156,8 @@ class Server:
         plan = TablePlan(table, self._infos, self.static.default_entrypoints, self._make_table())
         if self.parts.tls is not None:
             self.parts.tls.update(table.certificates)
+        if self.parts.acme is not None:
+            self.parts.acme.on_table(table)
         self.proxy.plan = plan  # the one atomic swap; requests in flight keep the plan they read
         # Compiling allocated and freed a lot (in a worker thread): return the pages after the swap.
         asyncio.get_running_loop().call_later(1.0, memory.trim)
@@ -227,6 +236,9 @@ class Server:
             with contextlib.suppress(Exception):
                 await self._api.cleanup()
             self._api = None
+        if self.parts.acme is not None:
+            with contextlib.suppress(Exception):
+                await self.parts.acme.stop()
         await self.proxy.close()
         self._stopped.set()
 

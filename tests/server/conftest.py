@@ -12,6 +12,7 @@ from aiohttp import web
 from ingressctl.model.config import EntryPoint, StaticConfig
 from ingressctl.providers.manifests import ManifestsProvider
 from ingressctl.server import Server, ServerParts
+from tests.pebble import challtestsrv, pebble, pebble_workdir  # noqa: F401  (session fixtures)
 
 
 @pytest.fixture

@@ -1,0 +1,97 @@
+"""ACME in the server, against Pebble: a TLS host without a Secret gets a certificate and serves it.
+
+The http entrypoint redirects to https and requires basic auth: the HTTP-01 hook must answer first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from pathlib import Path
+
+import pytest
+
+from ingressctl.model.config import (
+    AcmeConfig,
+    EntryPoint,
+    EntryPointAuth,
+    EntryPointRedirect,
+    EntryPointTLS,
+    StaticConfig,
+)
+from ingressctl.providers.manifests import ManifestsProvider
+from ingressctl.security.htpasswd import apr1
+from ingressctl.server import Server, ServerParts
+from ingressctl.server.acme import AcmeIntegration
+from ingressctl.tls.store import CertificateStore
+from tests.pebble import Pebble
+
+from .manifests import app_manifest
+
+pytestmark = pytest.mark.timeout(90)
+
+
+async def test_on_host_rule_certificate_is_issued_and_served(
+    tmp_path: Path,
+    pebble: Pebble,
+    echo_backend: object,
+) -> None:
+    port = await echo_backend("shop")  # type: ignore[operator]
+    manifests = tmp_path / "apps.yaml"
+    manifests.write_text(
+        app_manifest("shop", "shop.example.test", "/", port).replace(
+            "spec:\n  rules:", "spec:\n  tls:\n  - hosts: [shop.example.test]\n  rules:", 1
+        )
+    )
+    acme = AcmeConfig(
+        email="ops@example.test",
+        storage=str(tmp_path / "acme.json"),
+        entrypoint="https",
+        ca_server=pebble.directory_url,
+        ca_bundle=str(pebble.api_ca),
+        http_entrypoint="http",
+        on_host_rule=True,
+    )
+    static = StaticConfig(
+        entrypoints=(
+            EntryPoint(
+                "http",
+                f"127.0.0.1:{pebble.http_port}",
+                redirect=EntryPointRedirect("https"),
+                auth=EntryPointAuth("edge", (("admin", apr1(b"secret", "saltsalt")),)),
+            ),
+            EntryPoint("https", "127.0.0.1:0", tls=EntryPointTLS()),
+        ),
+        acme=acme,
+        manifests=(str(manifests),),
+        throttle_seconds=0.01,
+    )
+    store = CertificateStore()
+    server = Server(
+        static,
+        ServerParts(
+            providers=[ManifestsProvider([str(manifests)])],
+            tls=store,
+            acme=AcmeIntegration(acme, store),
+        ),
+    )
+    await server.start()
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 60
+        while not store.has_certificate("shop.example.test"):
+            assert loop.time() < deadline, "no ACME certificate within 60 s"
+            await asyncio.sleep(0.1)
+        ctx = ssl.create_default_context(cafile=str(pebble.root_file()))
+        host, _, https_port = server.state.bound["https"].rpartition(":")
+        reader, writer = await asyncio.open_connection(
+            host, int(https_port), ssl=ctx, server_hostname="shop.example.test"
+        )
+        writer.write(b"GET /ok HTTP/1.1\r\nHost: shop.example.test\r\nConnection: close\r\n\r\n")
+        data = await asyncio.wait_for(reader.read(-1), 10)
+        writer.close()
+        assert data.startswith(b"HTTP/1.1 200")
+        assert data.endswith(b"shop /ok")
+        assert (tmp_path / "acme.json").exists()
+    finally:
+        await server.stop()
