@@ -28,12 +28,21 @@ class LeaseRecord:
     @classmethod
     def from_lease(cls, lease: Mapping[str, Any]) -> LeaseRecord:
         spec = lease.get("spec") or {}
+        if not isinstance(spec, Mapping):
+            spec = {}
+
+        def number(key: str) -> int:
+            try:
+                return int(spec.get(key) or 0)
+            except (TypeError, ValueError):  # someone wrote garbage: read it as absent
+                return 0
+
         return cls(
             holder=str(spec.get("holderIdentity") or ""),
-            duration_seconds=int(spec.get("leaseDurationSeconds") or 0),
+            duration_seconds=number("leaseDurationSeconds"),
             acquire_time=str(spec.get("acquireTime") or ""),
             renew_time=str(spec.get("renewTime") or ""),
-            transitions=int(spec.get("leaseTransitions") or 0),
+            transitions=number("leaseTransitions"),
         )
 
     def spec(self) -> dict[str, Any]:

@@ -83,6 +83,7 @@ log = logging.getLogger("ingressctl.providers.kubernetes")
 SERVICEACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 SERVICEACCOUNT_ENV = "INGRESSCTL_SERVICEACCOUNT_DIR"
 LIST_PAGE_SIZE = 500
+TOKEN_REFRESH_SECONDS = 60.0  # how often a service account token file is read again (as client-go does)
 
 JSON = dict[str, Any]
 
@@ -145,10 +146,13 @@ def connect(
     pod_namespace = _read_text(sa / "namespace") or "default"
 
     if config.endpoint:
-        configuration = kclient.Configuration(host=config.endpoint.rstrip("/"))
+        configuration: Any = kclient.Configuration(host=config.endpoint.rstrip("/"))
         token = config.token or (_read_text(sa / "token") if in_cluster else "")
         if token:
             configuration.api_key = {"authorization": f"Bearer {token}"}
+        if not config.token and in_cluster:
+            # Projected service account tokens rotate: read the file again now and then.
+            configuration.refresh_api_key_hook = _token_refresher(sa / "token")
         ca = config.cert_auth_file_path or (
             str(sa / "ca.crt") if in_cluster and (sa / "ca.crt").exists() else ""
         )
@@ -204,6 +208,22 @@ def connect(
             "files are mounted elsewhere)"
         ) from None
     return Connection(_finish(configuration, pool_size), configuration.host, "in-cluster", pod_namespace)
+
+
+def _token_refresher(path: Path) -> Callable[[Any], None]:
+    last = time.monotonic()
+    every = TOKEN_REFRESH_SECONDS
+
+    def refresh(configuration: Any) -> None:
+        nonlocal last
+        if time.monotonic() - last < every:
+            return
+        last = time.monotonic()
+        token = _read_text(path)
+        if token:
+            configuration.api_key = {"authorization": f"Bearer {token}"}
+
+    return refresh
 
 
 def _read_text(path: Path) -> str:

@@ -84,3 +84,24 @@ def test_tls_verification_is_on(kube_api: KubeAPIServer, tmp_path: Path) -> None
     config = KubernetesConfig(endpoint=kube_api.url, token="test-token")
     with pytest.raises(InputError, match="TLS failed"):
         list_snapshot(config)
+
+
+def test_rotated_service_account_token_is_picked_up(
+    kube_api: KubeAPIServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingressctl.providers import kubernetes as provider_module
+
+    monkeypatch.setattr(provider_module, "TOKEN_REFRESH_SECONDS", 0.0)
+    kube_api.add_token("first", "system:serviceaccount:ingressctl:ingressctl")
+    sa = tmp_path / "sa"
+    for key, value in kube_api.write_serviceaccount(sa, token="first").items():
+        monkeypatch.setenv(key, value)
+    kube_api.apply(ingress("web"))
+    # [kubernetes] endpoint without a token, in a pod: the mounted token is used, and re-read.
+    config = KubernetesConfig(endpoint=kube_api.url)
+    connection = connect(config, sa_dir=str(sa))
+    assert len(list_snapshot(config, connection=connection).ingresses) == 1
+    kube_api.add_token("second", "system:serviceaccount:ingressctl:ingressctl")
+    kube_api._run(lambda: kube_api.tokens.pop("first"))
+    (sa / "token").write_text("second")  # the kubelet rotated the projected token
+    assert len(list_snapshot(config, connection=connection).ingresses) == 1
