@@ -43,6 +43,8 @@ def load_config(
     ingress_class: str | None,
     controller_name: str | None,
     allow_external_name_services: bool | None,
+    kubeconfig: str | None = None,
+    kube_context: str | None = None,
 ) -> StaticConfig:
     """The static configuration `serve` runs with: the file, then the flags on top."""
     from ingressctl.config import ConfigOverrides, load_static_config
@@ -58,6 +60,8 @@ def load_config(
         ingress_class=ingress_class,
         controller_name=controller_name,
         allow_external_name_services=allow_external_name_services,
+        kubeconfig=kubeconfig,
+        kube_context=kube_context,
     )
     static = load_static_config(config, overrides)
     if access_log_format is not None:
@@ -75,7 +79,8 @@ def load_config(
     if not static.manifests and static.kubernetes is None:
         raise ConfigError(
             "nothing to serve: pass --manifests PATH (a file or directory of Ingress/Service/EndpointSlice "
-            "YAML), or set `manifests` under [ingressctl] in the configuration file"
+            "YAML) or --kubeconfig FILE, or add a [kubernetes] section (or `manifests` under [ingressctl]) "
+            "to the configuration file"
         )
     if static.kubernetes is not None and not static.manifests and not _has_kubernetes_provider():
         raise ConfigError(
@@ -220,6 +225,8 @@ def main_fast(argv: list[str]) -> int | None:
     parser.add_argument("--ingress-class")
     parser.add_argument("--controller-name")
     parser.add_argument("--allow-external-name-services", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument("--kubeconfig")
+    parser.add_argument("--context")
     args = parser.parse_args(argv)  # a usage error exits 2 with argparse's one-line message
     try:
         return _serve(
@@ -235,6 +242,8 @@ def main_fast(argv: list[str]) -> int | None:
             args.ingress_class,
             args.controller_name,
             args.allow_external_name_services,
+            args.kubeconfig,
+            args.context,
         )
     except IngressctlError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
@@ -287,6 +296,10 @@ def register(app: typer.Typer) -> None:
             "--allow-external-name-services/--no-allow-external-name-services",
             help="Proxy to ExternalName Services (off: an Ingress author could point us at any host).",
         ),
+        kubeconfig: str | None = typer.Option(
+            None, "--kubeconfig", help="Read Ingresses from the cluster of this kubeconfig."
+        ),
+        context: str | None = typer.Option(None, "--context", help="kubeconfig context to use."),
     ) -> None:
         """Run the ingress controller: serve the routes built from the manifests, reloading on change."""
         code = _serve(
@@ -302,5 +315,7 @@ def register(app: typer.Typer) -> None:
             ingress_class,
             controller_name,
             allow_external_name_services,
+            kubeconfig,
+            context,
         )
         raise typer.Exit(code)
