@@ -278,3 +278,11 @@ def test_validate_empty_directory_warns_on_stderr(run: Run, tmp_path: Path) -> N
     assert result.returncode == 0
     assert result.stdout.strip() == "0 errors, 0 warnings, 0 info in 0 files (0 documents, 0 skipped objects)"
     assert result.stderr.strip() == f"warning: no manifest files found in {tmp_path}"
+
+
+def test_validate_output_is_deterministic(run: Run, fixtures: Path) -> None:
+    # CI diffs and caches reports: the same input must give byte-identical output.
+    path = str(fixtures / "test_every_ic3xx_code.yaml")
+    first = run("validate", path, "--format", "sarif")
+    second = run("validate", path, "--format", "sarif")
+    assert first.stdout == second.stdout and first.returncode == second.returncode == 1
