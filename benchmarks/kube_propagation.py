@@ -57,10 +57,16 @@ async def _measure(server: KubeAPIServer, count: int, events: int) -> dict[str, 
     def hosts_of(snapshot: Snapshot) -> set[str]:
         return {r.host or "" for i in snapshot.ingresses for r in i.rules}
 
+    latest: list[Snapshot] = []
+
+    def provider_snapshot_ok(check: Any) -> bool:
+        return bool(latest) and bool(check(latest[-1]))
+
     def publish(update: ProviderUpdate) -> None:
         nonlocal snapshots
         now = time.perf_counter()
         snapshots += 1
+        latest[:] = [update.snapshot]
         first.set()
         if waiting:
             present = hosts_of(update.snapshot)
@@ -89,6 +95,30 @@ async def _measure(server: KubeAPIServer, count: int, events: int) -> dict[str, 
             await asyncio.to_thread(server.apply, obj)
             await asyncio.wait_for(event.wait(), 30)
             latencies.append((stamp[0] - start) * 1000)
+        # A burst: every Ingress changes at once (a rollout, a relabel); how long until the provider has
+        # published a Snapshot holding all of them, and in how many Snapshots.
+        marker = "burst"
+        burst = [
+            ingress(
+                f"app-{i}", f"ns-{i % 10}", host=f"app-{i}-{marker}.example.test", service_name=f"app-{i}"
+            )
+            for i in range(count)
+        ]
+        done = asyncio.Event()
+        before = snapshots
+        burst_end: list[float] = []
+
+        def all_changed(snapshot: Snapshot) -> bool:
+            return all(marker in (r.host or "") for i in snapshot.ingresses for r in i.rules)
+
+        watcher = asyncio.create_task(_until(lambda: provider_snapshot_ok(all_changed), done, burst_end))
+        start = time.perf_counter()
+        await asyncio.to_thread(lambda: [server.apply(o) for o in burst])
+        applied = time.perf_counter() - start
+        await asyncio.wait_for(done.wait(), 120)
+        watcher.cancel()
+        burst_s = burst_end[0] - start
+        burst_snapshots = snapshots - before
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -101,8 +131,18 @@ async def _measure(server: KubeAPIServer, count: int, events: int) -> dict[str, 
         "p50_ms": round(statistics.median(latencies), 2),
         "p99_ms": round(_percentile(latencies, 99), 2),
         "max_ms": round(max(latencies), 2),
-        "snapshots_published": snapshots,
+        "burst_changes": count,
+        "burst_server_apply_s": round(applied, 3),
+        "burst_to_snapshot_s": round(burst_s, 3),
+        "burst_snapshots": burst_snapshots,
     }
+
+
+async def _until(check: Any, done: asyncio.Event, stamp: list[float]) -> None:
+    while not check():
+        await asyncio.sleep(0.001)
+    stamp.append(time.perf_counter())
+    done.set()
 
 
 def measure(count: int, events: int = 200) -> dict[str, Any]:
