@@ -48,7 +48,7 @@ def main() -> None:
     """Console-script entry point: run the app, turning expected errors into one line and an exit code."""
     err = Console(stderr=True)
     try:
-        code = app(standalone_mode=False)
+        code = app(standalone_mode=False, prog_name="ingressctl")
     except IngressctlError as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
