@@ -374,8 +374,12 @@ class _EntrypointHandler:
                 log.warning("503 for route %s (%s): no usable endpoint", rp.route_id, rp.backend_label)
                 return _error(503, "Service Unavailable")
             result.upstream = peer.label
+            conn_or_none = pool.take_idle(peer.key)
             try:
-                conn, reused = await pool.acquire(peer.key, rp.scheme)
+                if conn_or_none is not None:
+                    conn, reused = conn_or_none, True
+                else:
+                    conn, reused = await pool.acquire(peer.key, rp.scheme)
             except UpstreamError as exc:
                 seconds = pool.record_failure(peer.key)
                 self._upstream_error(rp, peer.label, exc)
@@ -386,7 +390,7 @@ class _EntrypointHandler:
                     exc,
                     seconds,
                 )
-                if idempotent and endpoint_retry_left and not body_state.started:
+                if idempotent and endpoint_retry_left and not body_state.started and len(rp.balancer) > 1:
                     endpoint_retry_left -= 1
                     last_error = exc
                     failed_key = peer.key

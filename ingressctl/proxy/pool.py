@@ -55,8 +55,8 @@ class UpstreamPool:
 
     # ------------------------------------------------------------ connections
 
-    async def acquire(self, key: Key, scheme: str = "http") -> tuple[UpstreamConnection, bool]:
-        """A connection to `key`: an idle one when available (reused=True), else a new one."""
+    def take_idle(self, key: Key) -> UpstreamConnection | None:
+        """An idle keep-alive connection to `key`, or None (no coroutine on the hot path)."""
         idle = self._idle.get(key)
         if idle:
             now = self._loop.time()
@@ -64,8 +64,15 @@ class UpstreamPool:
             while idle:
                 conn = idle.pop()
                 if not conn.closed and now - conn.idle_since < limit:
-                    return conn, True
+                    return conn
                 conn.close()
+        return None
+
+    async def acquire(self, key: Key, scheme: str = "http") -> tuple[UpstreamConnection, bool]:
+        """A connection to `key`: an idle one when available (reused=True), else a new one."""
+        conn = self.take_idle(key)
+        if conn is not None:
+            return conn, True
         return await self._connect(key, scheme), False
 
     async def _connect(self, key: Key, scheme: str) -> UpstreamConnection:
