@@ -17,7 +17,6 @@ from typing import Final
 from aiohttp import web
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
-from multidict import CIMultiDict
 
 from ingressctl.model import BackendProblem
 from ingressctl.model.config import EntryPointRedirect
@@ -480,7 +479,8 @@ class _EntrypointHandler:
 
         assert isinstance(head, ResponseHead)
         pool = self.proxy.pool
-        headers: CIMultiDict[str] = CIMultiDict(head.headers)
+        # aiohttp builds its CIMultiDict from the pairs once; building one here would copy twice.
+        headers = head.headers
         status = head.status
         if status == 101:
             conn.abort()
