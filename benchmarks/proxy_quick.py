@@ -29,6 +29,7 @@ from benchmarks.proxy_bench import (
 
 DURATION = float(os.environ.get("BENCH_DURATION", "5"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "1"))
+ONLY = [n for n in os.environ.get("BENCH_SCENARIOS", "").split(",") if n]
 
 
 def plain_proxy(http_port: int, https_port: int, backend_port: int, cert: str, key: str) -> None:
@@ -110,15 +111,16 @@ def run() -> None:
             (work / "i").mkdir()
             (work / "p").mkdir()
             proxies = [start_ingressctl(work / "i", backend_port), start_plain(work / "p", backend_port)]
+            scenarios = [s for s in SCENARIOS if not ONLY or s in ONLY]
             for proxy in proxies:
-                for scenario in SCENARIOS:
+                for scenario in scenarios:
                     run_wrk(proxy, scenario, 1)
             for _ in range(ROUNDS):
-                for scenario in SCENARIOS:
+                for scenario in scenarios:
                     for proxy in proxies:
                         proxy.results.setdefault(scenario, []).append(run_wrk(proxy, scenario, DURATION))
             rows = []
-            for scenario in SCENARIOS:
+            for scenario in scenarios:
                 cells = []
                 for proxy in proxies:
                     res = proxy.results[scenario]
