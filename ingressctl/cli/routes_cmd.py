@@ -180,8 +180,7 @@ def routes(
             sys.stdout.write(json.dumps(explanation_document(explanation), indent=2) + "\n")
         else:
             _print_explanation(out, explanation)
-        # SystemExit rather than typer.Exit: app(standalone_mode=False) turns typer.Exit into a return value.
-        raise SystemExit(1 if explanation.match is None else 0)
+        raise typer.Exit(1 if explanation.match is None else 0)
     if output_format is RoutesFormat.JSON:
         sys.stdout.write(json.dumps(routes_document(table), indent=2) + "\n")
         return

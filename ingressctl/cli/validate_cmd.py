@@ -120,8 +120,7 @@ def validate(
     if not result.files:
         # Most often a wrong path in a CI job: say so rather than pass quietly.
         err.print(f"warning: no manifest files found in {', '.join(paths)}", soft_wrap=True, markup=False)
-    # SystemExit rather than typer.Exit: app(standalone_mode=False) turns typer.Exit into a return value.
-    raise SystemExit(exit_code(result, strict=strict))
+    raise typer.Exit(exit_code(result, strict=strict))
 
 
 def register(app: typer.Typer) -> None:
