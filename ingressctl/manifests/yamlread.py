@@ -20,6 +20,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ingressctl.manifests.codes import SEVERITIES
+from ingressctl.manifests.fastyaml import FastReader
 from ingressctl.manifests.positioned import PosDict, PosList
 from ingressctl.model import Diagnostic, Location
 
@@ -70,6 +71,7 @@ class _Loader(_BaseLoader):  # type: ignore[misc]
 
 
 _CONSTRUCT = yaml.constructor.SafeConstructor()
+_FAST = FastReader(_Loader.yaml_implicit_resolvers, _CONSTRUCT)
 _DOC_START = re.compile(r"^---(?=[ \t\r\n]|\Z)", re.M)
 _DIRECTIVE = re.compile(r"^%", re.M)
 
@@ -121,6 +123,18 @@ def split_documents(text: str) -> Iterator[tuple[int, str]]:
 def _read_chunk(
     chunk: str, file: str, line_offset: int, docs: list[YamlDocument], diags: list[Diagnostic]
 ) -> None:
+    fast = _FAST.read(chunk, line_offset)
+    if fast is not None:
+        value, (line, column) = fast
+        docs.append(YamlDocument(value, Location(file, line, column)))
+        return
+    read_with_pyyaml(chunk, file, line_offset, docs, diags)
+
+
+def read_with_pyyaml(
+    chunk: str, file: str, line_offset: int, docs: list[YamlDocument], diags: list[Diagnostic]
+) -> None:
+    """The whole of YAML, with a finding for each problem (the fast reader declined this chunk)."""
     loader = None
     try:
         loader = _Loader(chunk)

@@ -1,0 +1,369 @@
+"""A fast reader for the YAML that Kubernetes manifests are made of, with PyYAML as the fallback.
+
+libyaml's composer creates two Mark objects and a Node per scalar and calls back into Python to
+resolve every tag: about two thirds of the time `validate` spent reading a directory of plain
+manifests. Nearly every manifest written by people or emitted by kubectl, Helm or Kustomize uses
+a small part of YAML: block mappings and sequences, plain and simply quoted scalars on one line,
+one-line flow collections (`[a, b]`, `{ready: true}`) and comments. This module reads exactly
+that part, line by line, into the same `PosDict`/`PosList` values (same positions) as the
+PyYAML path.
+
+It never guesses. Anything outside that part (anchors, aliases, tags, block scalars, multi-line
+scalars, escapes, quoted keys, tabs, duplicate keys, anything unusual with indentation, any
+syntax error) makes `read_fast` answer `None`, and the document is read by PyYAML as before, with
+its findings. `tests/manifests/test_fastyaml.py` compares both readers on generated documents.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from yaml.nodes import ScalarNode
+
+from ingressctl.manifests.positioned import Pos, PosDict, PosList
+
+_T = "tag:yaml.org,2002:"
+_STR, _INT, _FLOAT, _BOOL, _NULL = _T + "str", _T + "int", _T + "float", _T + "bool", _T + "null"
+
+# Deeper documents go to PyYAML, which reports them (IC004) when they are far too deep.
+_MAX_DEPTH = 40
+
+# Characters that PyYAML refuses or reads as line breaks (NEL, LS, PS), tabs, a BOM inside the text.
+_UNUSUAL = re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+# A plain scalar inside a flow collection: no spaces, no `:`, nothing a flow collection uses.
+_FLOW_PLAIN = re.compile(r"(?:[A-Za-z0-9_./~(]|-(?=[A-Za-z0-9.]))[A-Za-z0-9_./~()=+@%;!*&$^<>?-]*")
+_FLOW_KEY = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_./-]*): +")
+_SPACES = re.compile(r" *")
+# First characters a plain scalar may not start with (`-`, `?`, `:` only when a space follows).
+_INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
+
+
+class _Unsupported(Exception):
+    """This document is outside the fast reader's part of YAML: PyYAML reads it."""
+
+
+class _Resolver:
+    """Plain scalar text → the value PyYAML's core-schema resolution gives, memoised."""
+
+    __slots__ = ("cache", "constructor", "resolvers")
+
+    def __init__(self, resolvers: dict[Any, Any], constructor: Any) -> None:
+        self.resolvers = resolvers
+        self.constructor = constructor
+        self.cache: dict[str, Any] = {}
+
+    def plain(self, text: str) -> Any:
+        candidates = self.resolvers.get(text[:1])
+        if not candidates:
+            return text
+        cache = self.cache
+        if text in cache:
+            return cache[text]
+        value: Any = text
+        for tag, regexp in candidates:
+            if regexp.match(text):
+                value = self._construct(tag, text)
+                break
+        if len(cache) > 4096:
+            cache.clear()
+        cache[text] = value
+        return value
+
+    def _construct(self, tag: str, text: str) -> Any:
+        if tag == _STR:
+            return text
+        if tag == _NULL:
+            return None
+        node = ScalarNode(tag, text)
+        if tag == _INT:
+            return self.constructor.construct_yaml_int(node)
+        if tag == _FLOAT:
+            return self.constructor.construct_yaml_float(node)
+        if tag == _BOOL:
+            return self.constructor.construct_yaml_bool(node)
+        raise _Unsupported  # the merge key `<<`, or a tag this reader does not know
+
+
+class FastReader:
+    """Reads one document (the text between two `---` lines) or declines with None."""
+
+    __slots__ = ("resolver",)
+
+    def __init__(self, resolvers: dict[Any, Any], constructor: Any) -> None:
+        self.resolver = _Resolver(resolvers, constructor)
+
+    def read(self, chunk: str, line_offset: int) -> tuple[Any, Pos] | None:
+        """(value, position of the document's root) or None when PyYAML must read the chunk."""
+        if "\r" in chunk:
+            if chunk.count("\r") != chunk.count("\r\n"):
+                return None
+            chunk = chunk.replace("\r\n", "\n")
+        if _UNUSUAL.search(chunk):
+            return None
+        try:
+            return _Document(self.resolver, chunk, line_offset).read()
+        except (_Unsupported, RecursionError, ValueError, IndexError):
+            return None
+
+
+# Every line of a document, in one pass of the regex engine: indentation, a sequence dash and the
+# spaces after it, a `key`, the colon and spaces after it, and the rest (a value, a comment, nothing).
+_LINES = re.compile(
+    r"^( *)(- +|-(?=$))?(?:([A-Za-z0-9_][A-Za-z0-9_./-]*)(:(?: +|(?=$))))?(.*?) *$", re.MULTILINE
+)
+_PLAIN_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_.")
+
+# A significant line: (line number, indentation, has a dash, key or None, key column, rest, rest column)
+_Token = tuple[int, int, bool, str | None, int, str, int]
+
+
+class _Document:
+    __slots__ = ("plain", "resolvers", "tokens")
+
+    def __init__(self, resolver: _Resolver, chunk: str, line_offset: int) -> None:
+        self.plain = resolver.plain
+        self.resolvers = resolver.resolvers
+        tokens: list[_Token] = []
+        append = tokens.append
+        number = line_offset
+        # One match per line: a match ends at a line's end, and `^` matches only after a newline.
+        for indent, dash, key, colon, rest in _LINES.findall(chunk):
+            number += 1
+            if key:
+                key_column = len(indent) + len(dash)
+                append(
+                    (
+                        number,
+                        len(indent),
+                        bool(dash),
+                        key,
+                        key_column,
+                        rest,
+                        key_column + len(key) + len(colon),
+                    )
+                )
+            elif dash:
+                append((number, len(indent), True, None, 0, rest, len(indent) + len(dash)))
+            elif rest and rest[0] != "#":
+                append((number, len(indent), False, None, 0, rest, len(indent)))
+        self.tokens = tokens
+
+    def read(self) -> tuple[Any, Pos]:
+        tokens = self.tokens
+        at = 0
+        if tokens and tokens[0][5].startswith("---") and tokens[0][1] == 0 and tokens[0][3] is None:
+            first = tokens[0][5]
+            if tokens[0][2] or (first != "---" and not first.startswith("--- #")):
+                raise _Unsupported  # content on the `---` line
+            at = 1
+        if at >= len(tokens):
+            raise _Unsupported  # an empty document: PyYAML decides what it is
+        for index in range(at, len(tokens)):
+            token = tokens[index]
+            if (
+                token[1] == 0
+                and not token[2]
+                and token[3] is None
+                and token[5].startswith(("...", "%", "---"))
+            ):
+                raise _Unsupported  # document end markers and directives
+        indent = tokens[at][1]
+        position = (tokens[at][0], indent + 1)
+        value, at = self.block(at, indent, 0)
+        if at != len(tokens):
+            raise _Unsupported  # something less indented than the root: a syntax error
+        return value, position
+
+    # ------------------------------------------------------------------ block structure
+
+    def block(self, at: int, indent: int, depth: int) -> tuple[Any, int]:
+        if depth > _MAX_DEPTH:
+            raise _Unsupported
+        if self.tokens[at][2]:
+            return self.sequence(at, indent, depth)
+        return self.mapping(at, indent, depth)
+
+    def mapping(self, at: int, indent: int, depth: int) -> tuple[PosDict, int]:
+        out = PosDict()
+        keys_at = out.keys_at
+        values_at = out.values_at
+        tokens = self.tokens
+        end = len(tokens)
+        resolvers = self.resolvers
+        while at < end:
+            line, here, dash, key, _, rest, column = tokens[at]
+            if here != indent:
+                if here < indent:
+                    break
+                raise _Unsupported  # a continuation line or bad indentation
+            if dash:
+                break  # an indentless sequence ends, or a syntax error: the caller decides
+            if key is None:
+                raise _Unsupported
+            if key in keys_at:
+                raise _Unsupported  # duplicate key: PyYAML's path reports it
+            keys_at[key] = (line, indent + 1)
+            at += 1
+            if rest and rest[0] != "#":
+                first = rest[0]
+                if first in _PLAIN_START and " #" not in rest and ": " not in rest and rest[-1] != ":":
+                    out[key] = rest if first not in resolvers else self.plain(rest)
+                else:
+                    out[key] = self.inline(rest, line, column)
+                values_at[key] = (line, column + 1)
+                if at < end and tokens[at][1] > indent:
+                    raise _Unsupported  # a multi-line scalar
+                continue
+            # `key:` alone: a nested block, an indentless sequence, or null.
+            if at < end:
+                below = tokens[at]
+                if below[1] > indent or (below[1] == indent and below[2]):
+                    values_at[key] = (below[0], below[1] + 1)
+                    out[key], at = self.block(at, below[1], depth + 1)
+                    continue
+            out[key] = None
+            values_at[key] = (line, indent + len(key) + 2)
+        return out, at
+
+    def sequence(self, at: int, indent: int, depth: int) -> tuple[PosList, int]:
+        out = PosList()
+        items_at = out.items_at
+        tokens = self.tokens
+        end = len(tokens)
+        while at < end:
+            line, here, dash, key, key_column, rest, column = tokens[at]
+            if here != indent:
+                if here < indent:
+                    break
+                raise _Unsupported
+            if not dash:
+                break  # the mapping holding an indentless sequence goes on
+            if key is not None:
+                # `- key: value`: a mapping whose keys stand at the column of this first key.
+                tokens[at] = (line, key_column, False, key, key_column, rest, column)
+                items_at.append((line, key_column + 1))
+                value, at = self.mapping(at, key_column, depth + 1)
+                out.append(value)
+                if at < end and indent < tokens[at][1] < key_column:
+                    raise _Unsupported
+                continue
+            at += 1
+            if not rest or rest[0] == "#":
+                if at < end and tokens[at][1] > indent:
+                    below = tokens[at][1]
+                    items_at.append((tokens[at][0], below + 1))
+                    value, at = self.block(at, below, depth + 1)
+                    out.append(value)
+                else:
+                    items_at.append((line, indent + 2))
+                    out.append(None)
+                continue
+            if rest == "-" or rest.startswith("- "):
+                raise _Unsupported  # `- - x`
+            items_at.append((line, column + 1))
+            out.append(self.inline(rest, line, column))
+            if at < end and tokens[at][1] > indent:
+                raise _Unsupported  # a multi-line scalar
+        return out, at
+
+    # ------------------------------------------------------------------ one-line values
+
+    def inline(self, text: str, line: int, column: int) -> Any:
+        """The value written on one line from 0-based `column`; comments after it are allowed."""
+        first = text[0]
+        if first in "[{":
+            value, end = self.flow(text, 0, line, column, 0)
+            self.tail(text, end)
+            return value
+        if first == '"' or first == "'":
+            value, end = self.quoted(text, 0)
+            self.tail(text, end)
+            return value
+        cut = text.find(" #")
+        if cut >= 0:
+            text = text[:cut].rstrip(" ")
+        if first in _INDICATORS and (first not in "-?:" or len(text) < 2 or text[1] == " "):
+            raise _Unsupported
+        if ": " in text or text.endswith(":"):
+            raise _Unsupported  # PyYAML: "mapping values are not allowed here"
+        return self.plain(text)
+
+    @staticmethod
+    def tail(text: str, end: int) -> None:
+        rest = text[end:]
+        if rest and not (rest[0] == " " and rest.lstrip(" ").startswith("#")) and rest.strip(" "):
+            raise _Unsupported
+
+    @staticmethod
+    def quoted(text: str, start: int) -> tuple[str, int]:
+        quote = text[start]
+        if quote == '"':
+            end = text.find('"', start + 1)
+            if end < 0:
+                raise _Unsupported  # continues on the next line
+            value = text[start + 1 : end]
+            if "\\" in value:
+                raise _Unsupported  # escapes: PyYAML knows all of them
+            return value, end + 1
+        parts: list[str] = []
+        position = start + 1
+        while True:
+            end = text.find("'", position)
+            if end < 0:
+                raise _Unsupported
+            parts.append(text[position:end])
+            if text[end + 1 : end + 2] == "'":
+                parts.append("'")
+                position = end + 2
+                continue
+            return "".join(parts), end + 1
+
+    def flow(self, text: str, start: int, line: int, column: int, depth: int) -> tuple[Any, int]:
+        """A flow collection starting at `text[start]`, all on this line: (value, index after it)."""
+        if depth > _MAX_DEPTH:
+            raise _Unsupported
+        closing = "]" if text[start] == "[" else "}"
+        out: Any = PosList() if closing == "]" else PosDict()
+        position = _SPACES.match(text, start + 1).end()  # type: ignore[union-attr]
+        if text[position : position + 1] == closing:
+            return out, position + 1
+        while True:
+            if closing == "]":
+                out.items_at.append((line, column + position + 1))
+                value, position = self.flow_node(text, position, line, column, depth)
+                out.append(value)
+            else:
+                match = _FLOW_KEY.match(text, position)
+                if match is None:
+                    raise _Unsupported
+                key = match.group(1)
+                if key in out.keys_at:
+                    raise _Unsupported
+                out.keys_at[key] = (line, column + position + 1)
+                position = match.end()
+                out.values_at[key] = (line, column + position + 1)
+                out[key], position = self.flow_node(text, position, line, column, depth)
+            position = _SPACES.match(text, position).end()  # type: ignore[union-attr]
+            separator = text[position : position + 1]
+            if separator == closing:
+                return out, position + 1
+            if separator != ",":
+                raise _Unsupported
+            position = _SPACES.match(text, position + 1).end()  # type: ignore[union-attr]
+            if text[position : position + 1] in ("", ",", "]", "}"):
+                raise _Unsupported  # a trailing or doubled comma
+
+    def flow_node(self, text: str, start: int, line: int, column: int, depth: int) -> tuple[Any, int]:
+        first = text[start : start + 1]
+        if first in ("[", "{"):
+            return self.flow(text, start, line, column, depth + 1)
+        if first in ('"', "'"):
+            return self.quoted(text, start)
+        match = _FLOW_PLAIN.match(text, start)
+        if match is None:
+            raise _Unsupported
+        end = match.end()
+        if text[end : end + 1] not in (",", "]", "}", " ", ""):
+            raise _Unsupported
+        return self.plain(match.group()), end

@@ -1,0 +1,320 @@
+"""The fast reader gives exactly what PyYAML gives (values and positions), or declines.
+
+Whatever it accepts must load to the same values with the same positions as the full PyYAML
+path, and PyYAML must find nothing wrong with it: a document the fast reader reads differently
+would silently change routes.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from benchmarks.generate import write_manifests
+from ingressctl.manifests.loader import load_paths
+from ingressctl.manifests.positioned import PosDict, PosList
+from ingressctl.manifests.yamlread import _FAST, YamlDocument, read_with_pyyaml, split_documents
+from ingressctl.model import Diagnostic
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def _same(fast: Any, slow: Any) -> bool:
+    if isinstance(slow, float) and isinstance(fast, float) and math.isnan(slow):
+        return math.isnan(fast)
+    if type(fast) is not type(slow):
+        return False
+    if isinstance(slow, PosDict):
+        return (
+            list(fast) == list(slow)
+            and fast.keys_at == slow.keys_at
+            and fast.values_at == slow.values_at
+            and all(_same(fast[key], slow[key]) for key in slow)
+        )
+    if isinstance(slow, PosList):
+        return (
+            len(fast) == len(slow)
+            and fast.items_at == slow.items_at
+            and all(_same(a, b) for a, b in zip(fast, slow, strict=True))
+        )
+    return bool(fast == slow)
+
+
+def check_text(text: str) -> int:
+    """Compare both readers on every document of `text`; return how many the fast reader read."""
+    read = 0
+    for offset, chunk in split_documents(text):
+        fast = _FAST.read(chunk, offset)
+        if fast is None:
+            continue
+        read += 1
+        docs: list[YamlDocument] = []
+        diags: list[Diagnostic] = []
+        read_with_pyyaml(chunk, "f", offset, docs, diags)
+        assert diags == [], f"fast reader accepted what PyYAML refuses: {chunk!r}"
+        assert len(docs) == 1, chunk
+        value, (line, column) = fast
+        assert (docs[0].location.line, docs[0].location.column) == (line, column), chunk
+        assert _same(value, docs[0].value), f"{chunk!r}\nfast: {value!r}\nslow: {docs[0].value!r}"
+    return read
+
+
+def test_examples_fixtures_and_generated_manifests_read_the_same(tmp_path: Path) -> None:
+    files = sorted((REPO / "examples").rglob("*.yaml")) + sorted(FIXTURES.rglob("*.yaml"))
+    read = sum(check_text(path.read_text()) for path in files)
+    assert read > 20
+    write_manifests(tmp_path, 40, per_file=40)
+    (generated,) = tmp_path.iterdir()
+    # The shape kubectl, Helm and the benchmarks write takes the fast path, every document of it.
+    assert check_text(generated.read_text()) == 120
+
+
+SCALARS = [
+    "web",
+    "Prefix",
+    "/api",
+    "/",
+    "a b",
+    "a#b",
+    "it's",
+    'say "hi"',
+    "x:y",
+    "http://h:80/p",
+    "10.1.0.1",
+    "80",
+    "-1",
+    "+1",
+    "0x1F",
+    "0o17",
+    "017",
+    "1_000",
+    "1:20",
+    "1.5",
+    ".5",
+    "1e3",
+    "1.0e+3",
+    ".inf",
+    "-.inf",
+    ".nan",
+    "yes",
+    "no",
+    "on",
+    "Off",
+    "true",
+    "False",
+    "y",
+    "n",
+    "~",
+    "null",
+    "Null",
+    "",
+    " ",
+    "-",
+    "- x",
+    "?x",
+    ":x",
+    "a: b",
+    "a:",
+    "#x",
+    "a #b",
+    "[x]",
+    "{x}",
+    "&a",
+    "*a",
+    "!x",
+    "|",
+    ">",
+    "@x",
+    "`x",
+    "%x",
+    "...",
+    "---",
+    "<<",
+    "=",
+    "café",
+    "2024-01-01",
+    "2024-01-01T00:00:00Z",
+    "a,b",
+    "a\\b",
+    "\\",
+    "'",
+    '"',
+    "web,websecure",
+    "traefik.ingress.kubernetes.io/router.entrypoints",
+    "0",
+    "00",
+    "-0",
+    "1.",
+    "a  b",
+]
+KEYS = ["name", "port", "a", "b.c/d-e", "80", "yes", "null", "x_y", "apiVersion", "kind", "spec", "-k", "k k"]
+
+# Values the fast reader reads itself, so that most documents made of them take the fast path.
+COMMON = ["web", "/api", "80", "true", "10.1.0.1", "Prefix", "x.y/z", "1.5", "~", "null", "a b", "it's", ""]
+COMMON_KEYS = ["name", "port", "a", "b.c/d-e", "80", "spec", "x_y"]
+
+
+def trees(values: list[str], keys: list[str]) -> st.SearchStrategy[Any]:
+    return st.recursive(
+        st.sampled_from(values),
+        lambda children: (
+            st.lists(children, max_size=4) | st.dictionaries(st.sampled_from(keys), children, max_size=4)
+        ),
+        max_leaves=14,
+    )
+
+
+@st.composite
+def rendered(draw: st.DrawFn, values: list[str] = SCALARS, keys: list[str] = KEYS) -> str:
+    """A YAML rendering of a random tree in a random mixture of styles (some of them invalid)."""
+    tree = draw(trees(values, keys))
+    lines: list[str] = []
+
+    def scalar(value: str) -> str:
+        style = draw(st.sampled_from(["plain", "plain", "single", "double"]))
+        if style == "single":
+            return "'" + value.replace("'", "''") + "'"
+        if style == "double":
+            return '"' + value + '"'
+        return value
+
+    def comment() -> str:
+        return draw(st.sampled_from(["", "", "", " # note", "  #x", "#glued", " "]))
+
+    def flow(value: Any) -> str:
+        if isinstance(value, dict):
+            sep = draw(st.sampled_from([", ", ",", " , "]))
+            return "{" + sep.join(f"{k}: {flow(v)}" for k, v in value.items()) + "}"
+        if isinstance(value, list):
+            sep = draw(st.sampled_from([", ", ","]))
+            return "[" + sep.join(flow(v) for v in value) + "]"
+        return scalar(value)
+
+    def block(value: Any, indent: int, lead: str) -> None:
+        """Write `value` whose first line starts with `lead` (a key or a dash) at `indent`."""
+        pad = " " * indent
+        if not isinstance(value, dict | list) or draw(st.integers(0, 5)) == 0 or not value:
+            lines.append(f"{pad}{lead}{' ' if lead else ''}{flow(value)}{comment()}".rstrip("\n"))
+            return
+        step = draw(st.sampled_from([2, 2, 4, 1, 3]))
+        if lead:
+            lines.append(f"{pad}{lead}{comment()}")
+            if draw(st.integers(0, 6)) == 0:
+                lines.append(draw(st.sampled_from(["", "   ", "# between", "  # indented comment"])))
+            if isinstance(value, list) and lead.endswith(":") and draw(st.booleans()):
+                step = 0  # an indentless sequence
+        inner = indent + step if lead else indent
+        if isinstance(value, dict):
+            for key, item in value.items():
+                block(item, inner, f"{key}:")
+        else:
+            for item in value:
+                if isinstance(item, dict) and item and draw(st.booleans()):
+                    first, *rest = list(item.items())
+                    dash = draw(st.sampled_from(["- ", "-  "]))
+                    mark = len(lines)
+                    block(first[1], inner, f"{dash}{first[0]}:")
+                    if len(lines) > mark:
+                        for key, sub in rest:
+                            block(sub, inner + len(dash), f"{key}:")
+                else:
+                    block(item, inner, "-")
+
+    if isinstance(tree, dict | list) and tree:
+        block(tree, draw(st.sampled_from([0, 0, 2])), "")
+    else:
+        lines.append(flow(tree))
+    head = draw(st.sampled_from(["", "---\n", "--- # doc\n", "# top\n"]))
+    newline = draw(st.sampled_from(["\n", "\n", "\r\n"]))
+    return head + newline.join(lines) + newline
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rendered())
+def test_random_documents_read_the_same_or_fall_back(text: str) -> None:
+    check_text(text)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rendered(COMMON, COMMON_KEYS))
+def test_random_common_documents_read_the_same(text: str) -> None:
+    check_text(text)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "\n",
+                "  ",
+                "- ",
+                ": ",
+                "a",
+                "b: ",
+                "'",
+                '"',
+                "[",
+                "]",
+                "{",
+                "}",
+                ",",
+                "#",
+                " #",
+                "1",
+                "x",
+                "\t",
+                "-",
+                "?",
+                "\r",
+                "...",
+                "---",
+            ]
+        ),
+        max_size=40,
+    )
+)
+def test_token_soup_reads_the_same_or_falls_back(pieces: list[str]) -> None:
+    check_text("".join(pieces))
+
+
+def test_fast_reader_declines_what_it_does_not_know() -> None:
+    for text in [
+        "a: &x 1\nb: *x\n",
+        "a: !!str 1\n",
+        "a: |\n  text\n",
+        "a: b\n  c\n",
+        '"a": 1\n',
+        "a: 1\na: 2\n",
+        "a: 'multi\n  line'\n",
+        'a: "esc\\n"\n',
+        "a:\n\t- x\n",
+        "? a\n: b\n",
+        "a: [x,\n  y]\n",
+        "<<: {a: 1}\n",
+    ]:
+        assert all(_FAST.read(chunk, offset) is None for offset, chunk in split_documents(text)), text
+
+
+def test_duplicates_and_syntax_errors_are_still_reported_by_the_full_reader(tmp_path: Path) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: a\n  name: b\nspec: {ports: [{port: 80}]}\n"
+    )
+    assert [d.code for d in load_paths([str(path)]).diagnostics] == ["IC002"]
+
+
+def test_many_manifests_load_quickly(tmp_path: Path) -> None:
+    write_manifests(tmp_path, 1000)
+    start = time.process_time()
+    result = load_paths([str(tmp_path)])
+    elapsed = time.process_time() - start
+    assert len(result.snapshot.ingresses) == 1000 and result.diagnostics == []
+    # About 0.2 s on a quiet machine; PyYAML's composer alone took longer than this bound.
+    assert elapsed < 1.5, f"{elapsed:.2f}s for 3000 objects"
