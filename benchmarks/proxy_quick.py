@@ -75,6 +75,29 @@ def plain_proxy(http_port: int, https_port: int, backend_port: int, cert: str, k
     asyncio.run(main())
 
 
+def start_ingressctl_lean(work: Path, backend_port: int) -> Proxy:
+    """`serve` through serve_cmd.main_fast (what `python -m ingressctl serve` could dispatch to)."""
+    import benchmarks.proxy_bench as pb
+
+    shim = work / "python-lean"
+    shim.write_text(
+        "#!/bin/sh\n"
+        "# called as: python-lean -m ingressctl serve ARGS...\n"
+        "shift 3\n"
+        f'exec {sys.executable} -c "import sys; from ingressctl.cli.serve_cmd import main_fast; '
+        'sys.exit(main_fast(sys.argv[1:]))" "$@"\n'
+    )
+    shim.chmod(0o755)
+    real = pb.sys.executable
+    pb.sys.executable = str(shim)
+    try:
+        proxy = start_ingressctl(work, backend_port)
+    finally:
+        pb.sys.executable = real
+    proxy.name = "ingressctl-lean"
+    return proxy
+
+
 def start_plain(work: Path, backend_port: int) -> Proxy:
     from ingressctl.tls.selfsigned import generate_default_certificate
 
@@ -111,6 +134,9 @@ def run() -> None:
             (work / "i").mkdir()
             (work / "p").mkdir()
             proxies = [start_ingressctl(work / "i", backend_port), start_plain(work / "p", backend_port)]
+            if os.environ.get("BENCH_LEAN") == "1":
+                (work / "l").mkdir()
+                proxies.append(start_ingressctl_lean(work / "l", backend_port))
             scenarios = [s for s in SCENARIOS if not ONLY or s in ONLY]
             for proxy in proxies:
                 for scenario in scenarios:
