@@ -1,20 +1,26 @@
 """The `ingressctl` command: one Typer app, one module per command group.
 
 Exit codes are mapped here and nowhere else:
-  0 clean / success, 1 findings (or a check that failed), 2 usage, configuration or unreadable input.
+  0 clean / success, 1 findings (or a check that failed), 2 usage, configuration or unreadable input,
+  3 an internal error (a bug: please report it).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer._click.exceptions import ClickException
+from typer._click.exceptions import UsageError as ClickUsageError
 
 from ingressctl import __version__
 from ingressctl.cli import acme_cmd, certs_cmd, migrate_cmd, routes_cmd, serve_cmd, validate_cmd
 from ingressctl.model import IngressctlError
+
+INTERNAL_ERROR_EXIT_CODE = 3
 
 app = typer.Typer(
     name="ingressctl",
@@ -59,13 +65,20 @@ def main() -> None:
         sys.exit(130)
     except KeyboardInterrupt:
         sys.exit(130)
-    except Exception as exc:  # click's own usage errors and the like
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
-        raise
+    except ClickException as exc:  # usage errors: unknown option, bad choice, missing argument
+        exc.show()
+        sys.exit(2 if isinstance(exc, ClickUsageError) else exc.exit_code)
+    except Exception as exc:
+        # A bug, not bad input: one line by default, the traceback on request.
+        if os.environ.get("INGRESSCTL_DEBUG"):
+            raise
+        err.print(
+            f"[bold red]internal error:[/] {escape(type(exc).__name__)}: {escape(str(exc))} "
+            "(set INGRESSCTL_DEBUG=1 for the traceback, and please report it)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(INTERNAL_ERROR_EXIT_CODE)
     # With standalone_mode=False click returns the exit code of typer.Exit instead of exiting.
     sys.exit(code if isinstance(code, int) else 0)
 
