@@ -13,7 +13,7 @@ import tempfile
 
 import typer
 
-from ingressctl.manifests.loader import STDIN, STDIN_NAME, decode, discover, read_text
+from ingressctl.manifests.loader import STDIN, read_inputs
 from ingressctl.manifests.migrate import Migration, migrate_text
 from ingressctl.model import InputError, UsageError
 
@@ -42,7 +42,7 @@ def migrate(
     """
     if in_place and STDIN in paths:
         raise UsageError("--in-place cannot rewrite stdin; drop --in-place or name the files")
-    inputs = _read_inputs(paths)
+    inputs = read_inputs(paths)
     results = [(name, text, migrate_text(text, name)) for name, text in inputs]
     changed = [item for item in results if item[2].modified]
     if diff:
@@ -57,23 +57,6 @@ def migrate(
     if any(migration.problems for _, _, migration in results):
         # SystemExit, not typer.Exit: app(standalone_mode=False) turns typer.Exit into a return value.
         raise SystemExit(1)
-
-
-def _read_inputs(paths: list[str]) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
-    for path in paths:
-        if path == STDIN:
-            try:
-                out.append((STDIN_NAME, decode(sys.stdin.buffer.read(), STDIN_NAME)))
-            except OSError as exc:
-                raise InputError(f"{STDIN_NAME}: cannot be read ({exc})") from exc
-        elif os.path.isdir(path):
-            out.extend((file, read_text(file)) for file in discover(path))
-        elif os.path.exists(path):
-            out.append((path, read_text(path)))
-        else:
-            raise InputError(f"{path}: no such file or directory")
-    return out
 
 
 def _print_all(results: list[tuple[str, str, Migration]]) -> None:
@@ -100,8 +83,12 @@ def _unified_diff(name: str, before: str, after: str) -> str:
 
 
 def _write_atomically(path: str, text: str) -> None:
-    """Replace the file in one step, keeping its permissions: a crash never leaves half a manifest."""
-    directory = os.path.dirname(os.path.abspath(path))
+    """Replace the file in one step, keeping its permissions: a crash never leaves half a manifest.
+
+    A symbolic link stays a link: the file it points to is the one replaced.
+    """
+    path = os.path.realpath(path)
+    directory = os.path.dirname(path)
     try:
         mode = os.stat(path).st_mode & 0o7777
         fd, temporary = tempfile.mkstemp(prefix=".ingressctl-migrate-", dir=directory)

@@ -143,8 +143,17 @@ class _Collector:
 
 def load_paths(paths: Sequence[str], stdin: TextIO | None = None) -> LoadResult:
     """Read manifests from files, directories (recursively: *.yaml, *.yml, *.json) and `-` (stdin)."""
+    return _load(read_inputs(paths, stdin))
+
+
+def load_text(text: str, name: str = STDIN_NAME) -> LoadResult:
+    """Read manifests from a string (tests, the API's "check this YAML" form)."""
+    return _load([(name, text)])
+
+
+def _load(inputs: list[tuple[str, str]]) -> LoadResult:
     collector = _Collector()
-    for name, text in _read_inputs(paths, stdin):
+    for name, text in inputs:
         collector.result.files.append(name)
         docs, diags = read_documents(text, name)
         collector.result.diagnostics.extend(diags)
@@ -153,19 +162,11 @@ def load_paths(paths: Sequence[str], stdin: TextIO | None = None) -> LoadResult:
     return collector.finish()
 
 
-def load_text(text: str, name: str = STDIN_NAME) -> LoadResult:
-    """Read manifests from a string (tests, the API's "check this YAML" form)."""
-    collector = _Collector()
-    collector.result.files.append(name)
-    docs, diags = read_documents(text, name)
-    collector.result.diagnostics.extend(diags)
-    for doc in docs:
-        collector.add_document(doc.value, doc.location)
-    return collector.finish()
+def read_inputs(paths: Sequence[str], stdin: TextIO | None = None) -> list[tuple[str, str]]:
+    """(name, text) for each file, in a stable order; every unreadable input raises before any is parsed.
 
-
-def _read_inputs(paths: Sequence[str], stdin: TextIO | None) -> list[tuple[str, str]]:
-    """(name, text) for each file, in a stable order; every unreadable input raises before any is parsed."""
+    A file named more than once (a directory and a file in it, a symbolic link) is read once.
+    """
     out: list[tuple[str, str]] = []
     stdin_read = False
     seen: set[str] = set()

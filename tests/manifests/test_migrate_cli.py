@@ -218,3 +218,20 @@ def test_unparseable_document_is_left_alone_and_exits_1(
     text = path.read_text()
     assert text.endswith("---\n" + broken)
     assert "apiVersion: networking.k8s.io/v1\nkind: Ingress" in text
+
+
+def test_in_place_through_a_symlink_rewrites_the_target_and_keeps_the_link(
+    ingressctl_cmd: list[str], cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    real = tmp_path / "repo" / "ingress.yaml"
+    real.parent.mkdir()
+    real.write_text(COMMENTED)
+    link = tmp_path / "ingress.yaml"
+    link.symlink_to(real)
+    # The same file named three ways is migrated once.
+    proc = _run(ingressctl_cmd, cli_env, "--in-place", str(link), str(real), str(real.parent))
+    assert proc.returncode == 0, proc.stderr
+    assert link.is_symlink() and link.resolve() == real
+    assert "apiVersion: networking.k8s.io/v1\nkind: Ingress" in real.read_text()
+    assert proc.stderr.count("migrated ") == 1, proc.stderr
+    assert [p.name for p in real.parent.iterdir()] == ["ingress.yaml"]
