@@ -182,8 +182,10 @@ class Server:
             ep.trusted_ips,
             host_check,
         )
-        server = web.Server(
+        server = _EntrypointServer(
             self.proxy.handler(runtime),
+            ep.name,
+            self.parts.observer,
             access_log=None,
             # aiohttp's own limits: generous header size, keep-alive like Traefik's idle timeout.
             max_line_size=16384,
@@ -259,6 +261,26 @@ class Server:
                 loop.remove_signal_handler(sig)
         await self.stop()
         log.info("stopped")
+
+
+class _EntrypointServer(web.Server):
+    """aiohttp's low-level server, telling the observer (metrics) about connections opening/closing."""
+
+    def __init__(self, handler: Any, entrypoint: str, observer: Any, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._entrypoint = entrypoint
+        self._on_open = getattr(observer, "on_connection_open", None)
+        self._on_close = getattr(observer, "on_connection_close", None)
+
+    def connection_made(self, handler: Any, transport: Any) -> None:
+        super().connection_made(handler, transport)
+        if self._on_open is not None:
+            self._on_open(self._entrypoint)
+
+    def connection_lost(self, handler: Any, exc: BaseException | None = None) -> None:
+        super().connection_lost(handler, exc)
+        if self._on_close is not None:
+            self._on_close(self._entrypoint)
 
 
 def _ignore_ip_sni(check: HostCheck | None) -> HostCheck | None:
