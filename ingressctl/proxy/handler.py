@@ -205,6 +205,9 @@ class _EntrypointHandler:
             peer = _peer(request)
             if not rp.source_ranges.allows(peer):
                 return _error(403, "Forbidden")
+        if rp.problem is BackendProblem.ACCESS_RULE_INVALID:
+            log.warning("refused request for route %s: %s (failing closed)", rp.route_id, rp.problem_detail)
+            return _error(403, "Forbidden")
         if rp.redirect is not None:
             return self._redirect(request, plan, host, rp.redirect.entrypoint, rp.redirect.permanent)
         if rp.problem is BackendProblem.AUTH_SECRET_INVALID:
@@ -404,7 +407,7 @@ class _EntrypointHandler:
                     self._send_body(request, conn, chunked, expect_continue, body_state)
                 )
             try:
-                response_head = await conn.read_head(opts.response_header_timeout)
+                response_head = await conn.read_head(None if has_body else opts.response_header_timeout)
             except UpstreamError as exc:
                 if sender is not None:
                     sender.cancel()
@@ -457,6 +460,7 @@ class _EntrypointHandler:
                     await conn.drain()
                 if chunked:
                     conn.write(b"0\r\n\r\n")
+            conn.start_head_timer(self.proxy.options.response_header_timeout)
         except UpstreamError:
             pass  # the response side reports the upstream failure
         except (TimeoutError, ConnectionError, OSError, Exception) as exc:

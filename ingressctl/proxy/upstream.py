@@ -489,20 +489,28 @@ class UpstreamConnection(asyncio.BufferedProtocol):
         self._fail(UpstreamError("timeout", what))
         self.abort()
 
-    async def read_head(self, timeout: float) -> ResponseHead:
+    async def read_head(self, timeout: float | None) -> ResponseHead:
+        """The response head. `timeout` None: no clock yet (a request body is still being sent;
+        the sender calls `start_head_timer` once the request is complete)."""
         if self.head is not None:
             return self.head
         if self._exc is not None:
             raise self._exc
         waiter: asyncio.Future[ResponseHead] = self._loop.create_future()
         self._head_waiter = waiter
-        self._timer = self._loop.call_later(
-            timeout, self._on_timeout, "no response headers from upstream in time"
-        )
+        if timeout is not None:
+            self.start_head_timer(timeout)
         try:
             return await waiter
         finally:
             self._cancel_timer()
+
+    def start_head_timer(self, timeout: float) -> None:
+        """Start the response-header timeout (from the end of the request, as Traefik counts it)."""
+        if self.head is None and self._timer is None and not self.closed:
+            self._timer = self._loop.call_later(
+                timeout, self._on_timeout, "no response headers from upstream in time"
+            )
 
     def take_complete_body(self) -> bytes | None:
         """The whole body when it is already buffered (the small-response fast path), else None."""

@@ -58,7 +58,6 @@ async def bridge(
 ) -> StreamResponse:
     proxy = handler.proxy
     pool = proxy.pool
-    opts = proxy.options
     peer = rp.balancer.pick(pool.is_ejected) or rp.balancer.pick_any(None, pool.eject_remaining)
     if peer is None:
         return web.Response(status=503, text="Service Unavailable\n")
@@ -114,14 +113,13 @@ async def bridge(
     except Exception:
         await upstream_ws.close()
         raise
-    idle = opts.idle_timeout
 
     async def pump(
         src: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
         dst: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
     ) -> None:
         while True:
-            msg = await src.receive(timeout=idle * 100)
+            msg = await src.receive()  # a websocket may stay quiet for as long as it likes
             kind = msg.type
             if kind == WSMsgType.TEXT:
                 await dst.send_str(msg.data)

@@ -328,3 +328,20 @@ async def test_route_entrypoint_restriction(backend: BackendFactory, proxy_serve
             assert r.headers["X-Backend"] == "public"
         async with s.get(p.url("/", "admin")) as r:
             assert r.headers["X-Backend"] == "internal"
+
+
+async def test_response_header_timeout_starts_after_the_request_body(
+    backend: BackendFactory, proxy_server: ProxyFactory
+) -> None:
+    """A slow upload is not a slow upstream: the header timeout counts from the end of the request."""
+    b = await backend()
+    p = await proxy_server([route("r", [b.addr])], options=ProxyOptions(response_header_timeout=0.3))
+
+    async def slow_body():  # type: ignore[no-untyped-def]
+        for _ in range(6):
+            yield b"x" * 1000
+            await asyncio.sleep(0.15)
+
+    async with aiohttp.ClientSession() as s, s.post(p.url("/up"), data=slow_body()) as r:
+        assert r.status == 200
+        assert (await r.json())["body_len"] == 6000
