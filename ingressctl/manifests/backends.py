@@ -72,7 +72,7 @@ def read_service(top: Fields, ctx: Context) -> Service | None:
     spec = top.mapping("spec", required="A Service needs a spec with its ports.")
     if spec is None:
         return Service(meta=meta)
-    spec.check_known(_SERVICE_SPEC)
+    spec.check_known(_SERVICE_SPEC, grows=True)
     kind = spec.string("type") or "ClusterIP"
     if kind not in _SERVICE_TYPES:
         spec.invalid(
@@ -85,7 +85,7 @@ def read_service(top: Fields, ctx: Context) -> Service | None:
         spec.missing("externalName", "An ExternalName Service names the DNS name it stands for.")
     ports: list[ServicePort] = []
     for item in spec.mappings("ports"):
-        item.check_known(_SERVICE_PORT)
+        item.check_known(_SERVICE_PORT, grows=True)
         number = item.integer("port", required="Each Service port needs its port number.", port=True)
         target_number, target_name = item.int_or_string("targetPort", required=False)
         if number is None:
@@ -110,7 +110,7 @@ def read_service(top: Fields, ctx: Context) -> Service | None:
 def _endpoint_ports(fields: Fields) -> tuple[EndpointPort, ...]:
     ports: list[EndpointPort] = []
     for item in fields.mappings("ports"):
-        item.check_known(_ENDPOINT_PORT)
+        item.check_known(_ENDPOINT_PORT, grows=True)
         # An EndpointSlice port without a number means "all ports"; no Service uses that, so it is left out.
         number = item.integer("port", port=True)
         if number is None:
@@ -149,14 +149,14 @@ def read_endpoint_slice(top: Fields, ctx: Context) -> EndpointSlice | None:
         )
     endpoints: list[Endpoint] = []
     for item in top.mappings("endpoints"):
-        item.check_known(_SLICE_ENDPOINT)
+        item.check_known(_SLICE_ENDPOINT, grows=True)
         addresses = item.strings("addresses")
         if not item.has("addresses"):
             item.missing("addresses", "List the endpoint's addresses.")
         conditions = item.mapping("conditions")
         ready = serving = terminating = None
         if conditions is not None:
-            conditions.check_known(_CONDITIONS)
+            conditions.check_known(_CONDITIONS, grows=True)
             ready = conditions.boolean("ready")
             serving = conditions.boolean("serving")
             terminating = conditions.boolean("terminating")
@@ -186,7 +186,7 @@ def read_endpoints(top: Fields, ctx: Context) -> Endpoints | None:
         return None
     subsets: list[EndpointSubset] = []
     for subset in top.mappings("subsets"):
-        subset.check_known(_SUBSET)
+        subset.check_known(_SUBSET, grows=True)
         ready = _addresses(subset, "addresses")
         not_ready = _addresses(subset, "notReadyAddresses")
         subsets.append(
@@ -198,7 +198,7 @@ def read_endpoints(top: Fields, ctx: Context) -> Endpoints | None:
 def _addresses(subset: Fields, key: str) -> tuple[str, ...]:
     out: list[str] = []
     for address in subset.mappings(key):
-        address.check_known(_ADDRESS)
+        address.check_known(_ADDRESS, grows=True)
         ip = address.string("ip", required="Each address needs its ip.", allow_empty=False)
         if ip is not None:
             out.append(ip)

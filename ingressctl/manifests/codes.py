@@ -11,7 +11,7 @@
 | IC007 | error    | Mapping key that is not a plain scalar (`? [a, b]`); entry not loaded. |
 | IC101 | error    | Required field missing (metadata.name, a backend's service name or port, paths...). |
 | IC102 | error    | Wrong type (a quoted "80" where a number belongs, a number where a string belongs...). |
-| IC103 | error    | Unknown field (kubectl validates strictly); the closest known field is named. |
+| IC103 | error    | Unknown field in an Ingress, IngressClass or metadata; the closest known one is named. |
 | IC104 | error    | pathType missing in networking.k8s.io/v1 (the API server rejects such an Ingress). |
 | IC105 | error    | Path that does not start with "/". |
 | IC106 | error    | pathType other than Exact, Prefix or ImplementationSpecific. |
@@ -21,6 +21,7 @@
 | IC110 | error    | Secret `data` value that is not valid base64; the key is left out. |
 | IC111 | warning  | EndpointSlice without the kubernetes.io/service-name label: it belongs to no Service. |
 | IC112 | error    | Fields that exclude each other (service and resource, port number and name). |
+| IC113 | warning  | Unknown field in a Service, EndpointSlice, Endpoints, Secret (maybe a newer one). |
 
 A `Diagnostic`'s location points at the offending key or value; a missing field points at the
 mapping that should hold it.
@@ -42,7 +43,8 @@ CODES: Final[dict[str, str]] = {
     "IC007": "Mapping key that is not a plain scalar (e.g. ? [a, b]); the entry is not loaded.",
     "IC101": "Required field missing (metadata.name, a backend's service name or port, http.paths...).",
     "IC102": 'Wrong type (a quoted "80" where a number belongs, a number where a string belongs...).',
-    "IC103": "Unknown field; the closest known field is suggested.",
+    "IC103": "Unknown field in an Ingress, IngressClass or metadata (a typo there changes routing); "
+    "the closest known field is suggested.",
     "IC104": "pathType missing in a networking.k8s.io/v1 Ingress.",
     "IC105": 'Ingress path that does not start with "/".',
     "IC106": "pathType other than Exact, Prefix or ImplementationSpecific.",
@@ -52,8 +54,12 @@ CODES: Final[dict[str, str]] = {
     "IC110": "Secret data value that is not valid base64; the key is left out.",
     "IC111": "EndpointSlice without the kubernetes.io/service-name label: it belongs to no Service.",
     "IC112": "Fields that exclude each other (a backend with service and resource, port number and name).",
+    "IC113": "Unknown field in a Service, EndpointSlice, Endpoints or Secret: a typo, or a field added by a "
+    "Kubernetes version newer than ingressctl (a warning, as these schemas grow); the closest known field "
+    "is suggested.",
 }
 
 SEVERITIES: Final[dict[str, Severity]] = {code: Severity.ERROR for code in CODES} | {
     "IC111": Severity.WARNING,
+    "IC113": Severity.WARNING,
 }

@@ -130,8 +130,15 @@ class Fields:
 
     # ------------------------------------------------------------ presence and shape
 
-    def check_known(self, known: frozenset[str], hints: Mapping[str, str] | None = None) -> list[str]:
-        """Report keys this mapping may not have (only when reading files strictly); return them."""
+    def check_known(
+        self, known: frozenset[str], hints: Mapping[str, str] | None = None, *, grows: bool = False
+    ) -> list[str]:
+        """Report keys this mapping may not have (only when reading files strictly); return them.
+
+        `grows`: the schema gains fields with new Kubernetes versions (Service, EndpointSlice...),
+        so an unknown key is a warning (IC113): it may be newer than ingressctl. Ingress is frozen
+        and metadata decides routing (annotations), so there an unknown key is an error (IC103).
+        """
         if not self.ctx.strict:
             return []
         unknown = [key for key in self.raw if key not in known]
@@ -143,7 +150,10 @@ class Fields:
                     hint = f"Did you mean {close[0]!r}?"
                 else:
                     hint = f"Known fields here: {', '.join(sorted(known))}."
-            self.ctx.report("IC103", self.key_loc(key), f"{self.sub(key)}: unknown field {key!r}", hint)
+            if grows:
+                hint += " A field added by a Kubernetes version newer than ingressctl can stay."
+            message = f"{self.sub(key)}: unknown field {key!r}"
+            self.ctx.report("IC113" if grows else "IC103", self.key_loc(key), message, hint)
         return unknown
 
     def missing(self, key: str, hint: str) -> None:

@@ -48,6 +48,10 @@ KINDS: dict[str, KindSpec] = {
 }
 
 
+# Kinds whose schema gains fields with new Kubernetes versions (Ingress and IngressClass are frozen).
+GROWING_KINDS = frozenset({"Service", "Endpoints", "EndpointSlice", "Secret"})
+
+
 @dataclass(slots=True)
 class Normalised:
     """What reading one raw object gave."""
@@ -87,7 +91,7 @@ def normalise(
             f"Use apiVersion {_preferred(spec.versions)} (known for {kind}: {known}).",
         )
         return Normalised(None, ctx.diags, index=index)
-    top.check_known(spec.top_level)
+    top.check_known(spec.top_level, grows=kind in GROWING_KINDS)
     obj = spec.read(top, ctx)
     return Normalised(obj, ctx.diags, index=index)
 
