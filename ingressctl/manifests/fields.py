@@ -181,8 +181,7 @@ class Fields:
                 self.missing(key, required)
             return None
         if not isinstance(value, str):
-            quoted = _yaml_text(value)
-            self.wrong_type(key, value, "a string", f'Quote the value: {key}: "{quoted}".')
+            self.wrong_type(key, value, "a string", _string_hint(key, value))
             return None
         if not allow_empty and value == "":
             self.invalid(key, "must not be empty", required or "Give it a value.")
@@ -298,7 +297,7 @@ class Fields:
                 "IC102",
                 self.ctx.loc(pos) if pos else self.value_loc(key),
                 f"{self.sub(key)}[{index}]: expected a string, found {type_name(item)}",
-                f'Quote the value: "{_yaml_text(item)}".',
+                _string_hint(None, item),
             )
         return tuple(out)
 
@@ -313,13 +312,25 @@ class Fields:
             if value is None:
                 value = ""  # `key:` with nothing after it: the API reads an empty string
             elif not isinstance(value, str):
-                sub.wrong_type(name, value, "a string", f'Quote the value: {name}: "{_yaml_text(value)}".')
+                sub.wrong_type(name, value, "a string", _string_hint(name, value))
                 continue
             values[name] = value
             location = sub.key_loc(name)
             if location is not None:
                 locations[name] = location
         return values, locations
+
+
+def _string_hint(key: str | None, value: object) -> str:
+    """Quoting fixes a number or a boolean; a list or a mapping where text belongs is a structure mistake."""
+    if isinstance(value, Mapping | list):
+        what = key or "this item"
+        return f"Write {what} as one piece of text, not as {type_name(value)} (check the indentation)."
+    return (
+        f'Quote the value: {key}: "{_yaml_text(value)}".'
+        if key
+        else f'Quote the value: "{_yaml_text(value)}".'
+    )
 
 
 def _yaml_text(value: object) -> str:

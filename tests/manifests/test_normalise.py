@@ -470,3 +470,16 @@ def test_object_from_dict_is_fast() -> None:
             object_from_dict(raw)
         timings.append(time.process_time() - start)
     assert min(timings) < 0.5, f"5,000 objects took {min(timings):.2f}s"
+
+
+def test_a_list_or_mapping_where_text_belongs_is_not_told_to_quote(load_yaml) -> None:  # type: ignore[no-untyped-def]
+    result = load_yaml(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  labels: {app: [a, b], tier: 3}\n"
+        "spec: {ports: [{port: 80}]}\n"
+    )
+    hints = {d.message.rsplit(": ", 2)[-2]: d.hint for d in result.diagnostics}
+    assert (
+        hints["metadata.labels.app"]
+        == "Write app as one piece of text, not as a list (check the indentation)."
+    )
+    assert hints["metadata.labels.tier"] == 'Quote the value: tier: "3".'
