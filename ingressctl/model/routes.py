@@ -29,6 +29,7 @@ class BackendProblem(str, Enum):
     EXTERNAL_NAME_NOT_ALLOWED = "external-name-not-allowed"
     RESOURCE_BACKEND = "resource-backend"  # `resource:` backends are not proxied
     AUTH_SECRET_INVALID = "auth-secret-invalid"  # fail closed: every request refused
+    ACCESS_RULE_INVALID = "access-rule-invalid"  # unusable source allow-list: fail closed too
 
 
 @dataclass(frozen=True, slots=True)

@@ -225,6 +225,7 @@ class _EntrypointHandler:
                 rp.backend_label,
                 rp.problem.value,
                 rp.problem_detail,
+                extra={"router": rp.route_id, "service": rp.backend_label},
             )
             return _error(503, "Service Unavailable")
         target_path = strip(canon, rp.strip_prefix) if rp.strip_prefix is not None else canon
@@ -391,6 +392,7 @@ class _EntrypointHandler:
                     peer.label,
                     exc,
                     seconds,
+                    extra={"router": rp.route_id, "upstream": peer.label},
                 )
                 if idempotent and endpoint_retry_left and not body_state.started and len(rp.balancer) > 1:
                     endpoint_retry_left -= 1
@@ -544,10 +546,25 @@ class _EntrypointHandler:
             )
 
     def _fail(self, rp: RoutePlan, upstream: str, exc: UpstreamError) -> web.Response:
+        fields = {"router": rp.route_id, "service": rp.backend_label, "upstream": upstream}
         if exc.kind == "timeout":
-            log.warning("504 for route %s (%s) upstream %s: %s", rp.route_id, rp.backend_label, upstream, exc)
+            log.warning(
+                "504 for route %s (%s) upstream %s: %s",
+                rp.route_id,
+                rp.backend_label,
+                upstream,
+                exc,
+                extra=fields,
+            )
             return _error(504, "Gateway Timeout")
-        log.warning("502 for route %s (%s) upstream %s: %s", rp.route_id, rp.backend_label, upstream, exc)
+        log.warning(
+            "502 for route %s (%s) upstream %s: %s",
+            rp.route_id,
+            rp.backend_label,
+            upstream,
+            exc,
+            extra=fields,
+        )
         return _error(502, "Bad Gateway")
 
 

@@ -81,6 +81,8 @@ class IngressAnnotations:
     basic_auth: BasicAuth | None = None
     # Set when auth is configured but broken: every route of the Ingress fails closed.
     auth_error: str = ""
+    # Set when an allow-list is given but unusable: fail closed like auth, never open to everyone.
+    allow_error: str = ""
     allow_source_ranges: tuple[str, ...] = ()
     path_type: PathType | None = None  # from traefik.frontend.rule.type
     strip_prefix: bool = False
@@ -158,8 +160,10 @@ class _Parser:
             return None
         return names
 
-    def source_ranges(self) -> tuple[str, ...]:
+    def source_ranges(self) -> tuple[tuple[str, ...], str]:
+        """The allow-list, and an error when any entry is unusable (the routes then refuse everyone)."""
         out: list[str] = []
+        bad: list[str] = []
         for key in (WHITELIST, TRAEFIK_WHITELIST):
             raw = self.annotations.get(key)
             if raw is None:
@@ -170,23 +174,27 @@ class _Parser:
                 try:
                     network = ipaddress.ip_network(item, strict=False)
                 except ValueError:
+                    bad.append(item)
                     self.bad(
                         key,
-                        f"{item!r} is not an IP address or CIDR; it is left out of the allow-list",
+                        f"{item!r} is not an IP address or CIDR; "
+                        "the routes refuse every request until it is fixed",
                         'Write CIDRs separated by commas, e.g. "10.0.0.0/8, 192.168.1.7".',
                         Severity.ERROR,
                     )
                     continue
                 if str(network) not in out:
                     out.append(str(network))
-            if raw.strip() and not out:
+            if not raw.strip():
+                bad.append("(empty)")
                 self.bad(
                     key,
-                    "no valid CIDR remains, so the routes are NOT restricted by source address",
-                    "Fix the CIDRs; until then everyone can reach these routes.",
+                    "the allow-list is empty; the routes refuse every request until it is fixed",
+                    "Give the CIDRs allowed to reach the routes, or remove the annotation.",
                     Severity.ERROR,
                 )
-        return tuple(out)
+        error = f"source allow-list has unusable entries: {', '.join(bad)}" if bad else ""
+        return tuple(out), error
 
     def service_weights(self) -> dict[str, float]:
         raw = self.annotations.get(SERVICE_WEIGHTS)
@@ -334,12 +342,14 @@ def parse_annotations(
         if entrypoints is None:
             entrypoints = parsed
     auth, auth_error = parser.basic_auth()
+    allow_source_ranges, allow_error = parser.source_ranges()
     resolver = ingress.meta.annotations.get(ROUTER_CERTRESOLVER, "").strip()
     result = IngressAnnotations(
         redirect=parser.redirect(),
         basic_auth=auth,
         auth_error=auth_error,
-        allow_source_ranges=parser.source_ranges(),
+        allow_source_ranges=allow_source_ranges,
+        allow_error=allow_error,
         path_type=path_type,
         strip_prefix=strip,
         priority=priority or 0,

@@ -76,6 +76,7 @@ class _Compiler:
         self.options = options
         self.diagnostics: list[Diagnostic] = []
         self.secrets = {(s.meta.namespace, s.meta.name): s for s in snapshot.secrets}
+        self.namespaces_with_secrets = {s.meta.namespace for s in snapshot.secrets}
         self.resolver = BackendResolver(snapshot, options)
         self.tls_fallback = TLSSource.ACME if options.acme_enabled else TLSSource.DEFAULT
         self.tls_hosts = IngressTLSResult()
@@ -95,7 +96,10 @@ class _Compiler:
                 continue
             annotations, found = parse_annotations(ingress, self.lookup_secret)
             self.diagnostics.extend(found)
-            tls = ingress_tls(ingress, self.lookup_secret)
+            secrets_in_input = (
+                self.options.require_services or ingress.meta.namespace in self.namespaces_with_secrets
+            )
+            tls = ingress_tls(ingress, self.lookup_secret, secrets_in_input)
             self.diagnostics.extend(tls.diagnostics)
             certificates.extend(tls.certificates)
             # Like ingress-nginx, TLS is per host: a tls section of any served Ingress covers the
@@ -249,6 +253,15 @@ class _Compiler:
                 backend_result.port,
                 problem=BackendProblem.AUTH_SECRET_INVALID,
                 problem_detail=f"basic auth is broken: {candidate.annotations.auth_error}",
+                split=backend_result.split,
+            )
+        if candidate.annotations.allow_error:
+            return RouteBackend(
+                backend_result.namespace,
+                backend_result.service,
+                backend_result.port,
+                problem=BackendProblem.ACCESS_RULE_INVALID,
+                problem_detail=candidate.annotations.allow_error,
                 split=backend_result.split,
             )
         return backend_result

@@ -48,7 +48,15 @@ def _pem_problem(secret: Secret) -> str:
     return ""
 
 
-def ingress_tls(ingress: Ingress, lookup_secret: SecretLookup) -> IngressTLSResult:
+def ingress_tls(
+    ingress: Ingress, lookup_secret: SecretLookup, secrets_in_input: bool = True
+) -> IngressTLSResult:
+    """TLS hosts and certificates of one Ingress.
+
+    secrets_in_input: False when the input holds no Secrets for the Ingress's namespace (a manifests
+    repository whose Secrets come from cert-manager or a vault): a missing Secret is then information,
+    not an error.
+    """
     result = IngressTLSResult()
     ns = ingress.meta.namespace
     rule_hosts = tuple(dict.fromkeys(r.host.lower() for r in ingress.rules if r.host))
@@ -79,11 +87,16 @@ def ingress_tls(ingress: Ingress, lookup_secret: SecretLookup) -> IngressTLSResu
                 result.diagnostics.append(
                     finding(
                         codes.TLS_SECRET_MISSING,
-                        Severity.ERROR,
+                        Severity.ERROR if secrets_in_input else Severity.INFO,
                         ingress,
-                        f"TLS Secret {ns}/{section.secret_name} does not exist; "
-                        f"{', '.join(covered) or 'its hosts'} fall back to ACME or the default certificate",
-                        f"Create the kubernetes.io/tls Secret {section.secret_name} in namespace {ns}.",
+                        (
+                            f"TLS Secret {ns}/{section.secret_name} does not exist; "
+                            if secrets_in_input
+                            else f"TLS Secret {ns}/{section.secret_name} is not part of the input; "
+                        )
+                        + f"{', '.join(covered) or 'its hosts'} fall back to ACME or the default certificate",
+                        f"Create the kubernetes.io/tls Secret {section.secret_name} in namespace {ns}"
+                        + ("." if secrets_in_input else " (--require-services makes this an error)."),
                         section.location,
                     )
                 )

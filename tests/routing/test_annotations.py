@@ -240,16 +240,23 @@ def test_whitelist_source_range() -> None:
     )
 
 
-def test_whitelist_bad_entries_are_dropped_with_errors() -> None:
+def test_whitelist_with_a_bad_entry_fails_closed() -> None:
+    """A typo in an allow-list must never open the routes to everyone: every request is refused."""
     route, diagnostics = compile_one(
         {"ingress.kubernetes.io/whitelist-source-range": "10.0.0.0/8, 300.1.1.1"}
     )
     assert route.middlewares.allow_source_ranges == ("10.0.0.0/8",)
+    assert route.backend.problem is BackendProblem.ACCESS_RULE_INVALID
+    assert "300.1.1.1" in route.backend.problem_detail
     assert [(d.code, d.severity) for d in diagnostics] == [("IC213", Severity.ERROR)]
+    assert "refuse every request" in diagnostics[0].message
     nothing_left, found = compile_one({"ingress.kubernetes.io/whitelist-source-range": "everyone"})
     assert nothing_left.middlewares.allow_source_ranges == ()
-    assert codes_of(found) == ["IC213", "IC213"]
-    assert "NOT restricted" in found[1].message
+    assert nothing_left.backend.problem is BackendProblem.ACCESS_RULE_INVALID
+    assert codes_of(found) == ["IC213"]
+    empty, found = compile_one({"ingress.kubernetes.io/whitelist-source-range": " "})
+    assert empty.backend.problem is BackendProblem.ACCESS_RULE_INVALID
+    assert "empty" in found[0].message
 
 
 def test_entrypoints() -> None:

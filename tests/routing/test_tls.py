@@ -71,13 +71,26 @@ def test_tls_section_without_hosts_covers_the_rule_hosts() -> None:
 
 
 def test_missing_secret_falls_back_with_diagnostic() -> None:
-    snapshot = web_world(app(IngressTLS(("a.example.com",), "nope")))
+    # Another Secret of the namespace is in the input, so Secrets are being supplied: an error.
+    snapshot = web_world(app(IngressTLS(("a.example.com",), "nope")), secrets=(tls_secret("other-tls"),))
     table, diagnostics = build(snapshot, acme_enabled=True)
     assert table.certificates == ()
     assert sources(table)["a.example.com"] is TLSSource.ACME
     [d] = diagnostics
     assert (d.code, d.severity) == ("IC210", Severity.ERROR)
     assert "TLS Secret default/nope does not exist; a.example.com fall back" in d.message
+
+
+def test_missing_secret_is_info_when_the_input_has_no_secrets() -> None:
+    """Repositories often leave TLS Secrets to cert-manager: not an error unless asked for."""
+    snapshot = web_world(app(IngressTLS(("a.example.com",), "nope")))
+    table, diagnostics = build(snapshot)
+    [d] = diagnostics
+    assert (d.code, d.severity) == ("IC210", Severity.INFO)
+    assert "is not part of the input" in d.message
+    assert sources(table)["a.example.com"] is TLSSource.DEFAULT
+    _, strict = build(snapshot, require_services=True)
+    assert [(x.code, x.severity) for x in strict] == [("IC210", Severity.ERROR)]
 
 
 def test_secret_in_another_namespace_is_not_used() -> None:
