@@ -173,3 +173,11 @@ async def test_pre_routing_hook_runs_before_redirect_and_auth(
             assert r.status == 200 and await r.text() == "token-web"
         async with s.get(p.url("/other"), allow_redirects=False) as r:
             assert r.status == 302
+
+
+async def test_invalid_allow_list_fails_closed(backend: BackendFactory, proxy_server: ProxyFactory) -> None:
+    b = await backend()
+    p = await proxy_server([route("r", [b.addr], problem=BackendProblem.ACCESS_RULE_INVALID)])
+    async with aiohttp.ClientSession() as s, s.get(p.url("/")) as r:
+        assert r.status == 403
+    assert b.seen == []
