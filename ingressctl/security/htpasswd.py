@@ -27,6 +27,13 @@ import bcrypt
 
 _BCRYPT_PREFIXES = ("$2y$", "$2a$", "$2b$")
 _DES_CRYPT = re.compile(r"[./0-9A-Za-z]{13}")
+# The complete form of each supported hash: a cut or edited hash is reported when the file is read,
+# not discovered as a login that can never succeed.
+_WELL_FORMED = {
+    "apr1": re.compile(r"\$apr1\$[./0-9A-Za-z]{0,8}\$[./0-9A-Za-z]{22}"),
+    "bcrypt": re.compile(r"\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./0-9A-Za-z]{53}"),
+    "sha1": re.compile(r"\{SHA\}[0-9A-Za-z+/]{27}="),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +61,12 @@ def hash_scheme(hashed: str) -> str | None:
 
 def unsupported_reason(hashed: str) -> str | None:
     """Why a hash cannot be used, or None when it can."""
-    if hash_scheme(hashed) is not None:
-        return None
     fix = "regenerate it with `htpasswd -B` (bcrypt)"
+    scheme = hash_scheme(hashed)
+    if scheme is not None:
+        if _WELL_FORMED[scheme].fullmatch(hashed):
+            return None
+        return f"malformed {scheme} hash (cut short or edited?); {fix}"
     if hashed.startswith("$1$"):
         return f"MD5-crypt ($1$) hashes are not supported; {fix}"
     if hashed.startswith(("$5$", "$6$")):
@@ -140,6 +150,8 @@ def apr1(password: bytes, salt: str) -> str:
 
 
 def _check_hash(hashed: str, password: bytes) -> bool:
+    if unsupported_reason(hashed) is not None:
+        return False  # tables not read through parse() may hold anything
     scheme = hash_scheme(hashed)
     if scheme == "apr1":
         salt = hashed[len("$apr1$") :].split("$", 1)[0]

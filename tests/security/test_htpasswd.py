@@ -164,3 +164,24 @@ def test_cache_never_holds_the_password() -> None:
 )
 def test_parse_basic_authorization(header: str, expected: tuple[str, str] | None) -> None:
     assert parse_basic_authorization(header) == expected
+
+
+def test_malformed_hashes_are_reported_and_never_raise_at_verify_time() -> None:
+    apr = openssl_apr1("pw")
+    text = (
+        f"ok:{apr}\n"
+        "accent:$apr1$\u00e9$xxxxxxxxxxxxxxxxxxxxxx\n"
+        "short:$2y$10$short\n"
+        "sha:{SHA}not-base64\n"
+        "cut:$apr1$abcdefgh$tooShort\n"
+    )
+    result = parse(text)
+    assert result.users == (("ok", apr),)
+    by_line = {p.line: p.message for p in result.problems}
+    assert set(by_line) == {2, 3, 4, 5}
+    assert all("malformed" in message and "htpasswd -B" in message for message in by_line.values())
+    # A table built without parse (a Secret read elsewhere) must not make a request raise.
+    bad = [("accent", "$apr1$\u00e9$xxxxxxxxxxxxxxxxxxxxxx"), ("short", "$2y$10$short")]
+    assert not verify(bad, "accent", "pw")
+    assert not verify(bad, "nobody", "pw")
+    assert not verify(bad, "short", "pw")
