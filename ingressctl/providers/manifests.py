@@ -27,6 +27,8 @@ _SUFFIXES = (".yaml", ".yml", ".json")
 
 Fingerprint = tuple[tuple[str, int, int, int], ...]
 
+_INLINE_FILES = 200
+
 
 def fingerprint(paths: Sequence[str]) -> Fingerprint:
     """(path, mtime_ns, size, inode) of every file the paths stand for; missing paths count too."""
@@ -67,13 +69,13 @@ class ManifestsProvider:
     async def run(self, publish: Publish, report: ReportStatus) -> None:
         seen: Fingerprint | None = None
         while True:
-            current = await asyncio.to_thread(fingerprint, self.paths)
+            current = await self._fingerprint(seen)
             if current != seen or self._reload.is_set():
                 self._reload.clear()
                 # A file still being written settles within a poll; read once it is stable.
                 if seen is not None:
                     await asyncio.sleep(min(0.05, self.interval))
-                    current = await asyncio.to_thread(fingerprint, self.paths)
+                    current = await self._fingerprint(seen)
                 seen = current
                 await self._read(publish, report)
             try:
@@ -81,6 +83,13 @@ class ManifestsProvider:
                     await self._reload.wait()
             except TimeoutError:
                 pass
+
+    async def _fingerprint(self, previous: Fingerprint | None) -> Fingerprint:
+        # A few dozen stat() calls take microseconds: done on the loop, they cost less than a
+        # thread hop (and a GIL hand-over in the middle of the request path every interval).
+        if previous is not None and len(previous) <= _INLINE_FILES:
+            return fingerprint(self.paths)
+        return await asyncio.to_thread(fingerprint, self.paths)
 
     async def _read(self, publish: Publish, report: ReportStatus) -> None:
         from ingressctl.manifests import load_paths
