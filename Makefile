@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 PYTEST_WORKERS ?= 2
 
-.PHONY: install run test unit lint bench completions golden clean
+.PHONY: install run test unit lint bench completions docs golden clean
 
 install: $(VENV)/.installed
 
@@ -38,6 +38,9 @@ bench: install
 
 completions: install
 	$(PY) -m ingressctl.cli.completions completions
+
+docs: install
+	$(PY) -m ingressctl.cli.docs README.md
 
 golden: install
 	INGRESSCTL_REGENERATE_GOLDEN=1 $(PY) -m pytest -q tests -k golden
