@@ -128,7 +128,13 @@ def _parse_toml(path: str, text: str) -> dict[str, Any]:
         document = tomlkit.parse(text)
     except tomlkit.exceptions.ParseError as exc:
         message = str(exc).rsplit(" at line ", 1)[0]
-        raise ConfigError(f"{path}:{exc.line}:{exc.col}: invalid TOML: {message}") from exc
+        line, column = exc.line, exc.col + 1  # tomlkit counts columns from 0
+        if message.endswith("'\\x00'"):
+            # tomlkit's end-of-input marker, reported at 1:0: point at the file's last line instead.
+            lines = text.rstrip("\n").split("\n")
+            line, column = len(lines), len(lines[-1]) + 1
+            message = "the file ends in the middle of a value (an unclosed [, { or quote?)"
+        raise ConfigError(f"{path}:{line}:{column}: invalid TOML: {message}") from exc
     except tomlkit.exceptions.TOMLKitError as exc:
         # Some errors (a key defined twice) come without a position: find it ourselves.
         duplicates = Positions(text).duplicates

@@ -270,3 +270,15 @@ def test_auth_without_users(problems: Problems) -> None:
         realm = "x"
         """
     ) == ["traefik.toml:3: [entryPoints.http.auth.basic] has neither users nor usersFile"]
+
+
+def test_toml_syntax_positions_are_one_based_and_end_of_file_is_named(write_config) -> None:  # type: ignore[no-untyped-def]
+    path = write_config("logLevel = = 1\n")
+    with pytest.raises(ConfigError, match=r"traefik.toml:1:12: invalid TOML: Unexpected character: '='"):
+        load_static_config(str(path), ConfigOverrides())
+    path = write_config('logLevel = "INFO"\ndefaultEntryPoints = ["http",\n')
+    with pytest.raises(ConfigError) as caught:
+        load_static_config(str(path), ConfigOverrides())
+    message = str(caught.value)
+    assert message.startswith(f"{path}:2:")
+    assert "the file ends in the middle of a value" in message and "\\x00" not in message
