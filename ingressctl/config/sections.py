@@ -138,7 +138,7 @@ def _read_tls(section: Section, ctx: Context) -> EntryPointTLS:
     for cert in section.tables("certificates"):
         files: dict[str, str] = {}
         for key in ("certFile", "keyFile"):
-            value = cert.string(key, example="certs/site.crt")
+            value = cert.string(key, example="certs/site.crt" if key == "certFile" else "certs/site.key")
             if value is None:
                 if not cert.has(key):
                     cert.problems.error(cert.path, f"{cert.name(key)} is required")

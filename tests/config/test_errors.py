@@ -282,3 +282,12 @@ def test_toml_syntax_positions_are_one_based_and_end_of_file_is_named(write_conf
     message = str(caught.value)
     assert message.startswith(f"{path}:2:")
     assert "the file ends in the middle of a value" in message and "\\x00" not in message
+
+
+def test_a_mistyped_key_file_gets_a_key_file_example(write_config) -> None:  # type: ignore[no-untyped-def]
+    path = write_config(
+        '[entryPoints.https]\naddress = ":443"\n[entryPoints.https.tls]\n'
+        '[[entryPoints.https.tls.certificates]]\ncertFile = "site.crt"\nkeyFile = 3\n'
+    )
+    with pytest.raises(ConfigError, match=r'keyFile must be a string like "certs/site.key", got 3'):
+        load_static_config(str(path), ConfigOverrides())
