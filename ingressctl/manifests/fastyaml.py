@@ -109,8 +109,10 @@ class FastReader:
 
 # Every line of a document, in one pass of the regex engine: indentation, a sequence dash and the
 # spaces after it, a `key`, the colon and spaces after it, and the rest (a value, a comment, nothing).
+# Greedy and without a trailing ` *$`: a lazy rest before trailing spaces backtracks quadratically
+# on a line with a long run of spaces; trailing spaces are stripped in Python instead.
 _LINES = re.compile(
-    r"^( *)(- +|-(?=$))?(?:([A-Za-z0-9_][A-Za-z0-9_./-]*)(:(?: +|(?=$))))?(.*?) *$", re.MULTILINE
+    r"^( *)(- +|-(?=$))?(?:([A-Za-z0-9_][A-Za-z0-9_./-]*)(:(?: +|(?=$))))?(.*)$", re.MULTILINE
 )
 _PLAIN_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_.")
 
@@ -130,6 +132,8 @@ class _Document:
         # One match per line: a match ends at a line's end, and `^` matches only after a newline.
         for indent, dash, key, colon, rest in _LINES.findall(chunk):
             number += 1
+            if rest and rest[-1] == " ":
+                rest = rest.rstrip(" ")
             if key:
                 key_column = len(indent) + len(dash)
                 append(

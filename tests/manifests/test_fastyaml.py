@@ -318,3 +318,10 @@ def test_many_manifests_load_quickly(tmp_path: Path) -> None:
     assert len(result.snapshot.ingresses) == 1000 and result.diagnostics == []
     # About 0.2 s on a quiet machine; PyYAML's composer alone took longer than this bound.
     assert elapsed < 1.5, f"{elapsed:.2f}s for 3000 objects"
+
+
+def test_long_runs_of_spaces_cost_linear_time() -> None:
+    start = time.process_time()
+    for text in ("a: x" + " " * 200_000 + "y\n", "a:" + " " * 200_000 + "\n", "- " + " " * 200_000 + "x  \n"):
+        check_text(text)
+    assert time.process_time() - start < 1.0
