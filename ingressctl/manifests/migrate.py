@@ -85,7 +85,11 @@ def _migrate_chunk(chunk: str, name: str, line_offset: int, result: Migration) -
     result.changed.extend(f"{item} in {name}" for item in changed)
     stream = io.StringIO()
     yaml.dump_all(documents, stream)
-    return prefix + stream.getvalue()
+    dumped = stream.getvalue()
+    if "\r\n" in body:
+        # ruamel writes "\n": a rewritten document of a CRLF file keeps the file's line ends.
+        dumped = dumped.replace("\r\n", "\n").replace("\n", "\r\n")
+    return prefix + dumped
 
 
 def _round_trip(mapping_indent: int, dash_offset: int) -> YAML:
@@ -135,23 +139,29 @@ def _migrate_json(text: str, name: str) -> Migration:
     return Migration(text=rendered, changed=[f"{item} in {name}" for item in changed])
 
 
-def _migrate_document(document: Any, line_offset: int) -> list[str]:
+def _migrate_document(document: Any, line_offset: int, list_version: str | None = None) -> list[str]:
+    """Migrate one object; `list_version` is the apiVersion of a typed IngressList holding it."""
     if not isinstance(document, MutableMapping):
         return []
     items = document.get("items")
-    if (
-        isinstance(document.get("kind"), str)
-        and document["kind"].endswith("List")
-        and isinstance(items, list)
-    ):
+    kind = document.get("kind")
+    if isinstance(kind, str) and kind.endswith("List") and isinstance(items, list):
+        # The items of a typed list (`kubectl get ingress -o yaml` on old clusters) carry no kind or
+        # apiVersion of their own: they are Ingresses of the list's apiVersion.
+        typed = kind == "IngressList" and document.get("apiVersion") in LEGACY
         changed: list[str] = []
         for item in items:
-            changed.extend(_migrate_document(item, line_offset))
+            changed.extend(_migrate_document(item, line_offset, document["apiVersion"] if typed else None))
+        if typed:
+            document["apiVersion"] = V1
         return changed
-    if document.get("kind") != "Ingress" or document.get("apiVersion") not in LEGACY:
+    if list_version is not None and "kind" not in document and "apiVersion" not in document:
+        old = list_version
+    elif document.get("kind") == "Ingress" and document.get("apiVersion") in LEGACY:
+        old = document["apiVersion"]
+        document["apiVersion"] = V1
+    else:
         return []
-    old = document["apiVersion"]
-    document["apiVersion"] = V1
     spec = document.get("spec")
     if isinstance(spec, MutableMapping):
         if "backend" in spec:
@@ -169,6 +179,7 @@ def _migrate_document(document: Any, line_offset: int) -> list[str]:
                 _migrate_backend(path.get("backend"))
     meta = document.get("metadata")
     name = meta.get("name") if isinstance(meta, MutableMapping) else None
+    name = name if isinstance(name, str) and name else "(no name)"
     namespace = (meta.get("namespace") if isinstance(meta, MutableMapping) else None) or "default"
     line = _line_of(document, line_offset)
     return [f"Ingress {namespace}/{name} ({old} -> {V1}{f', line {line}' if line else ''})"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import yaml
+
 from ingressctl.manifests import load_text
 from ingressctl.manifests.migrate import guess_indentation, migrate_text
 from ingressctl.model import PathType, Severity
@@ -92,3 +94,29 @@ def test_document_marker_with_content_is_kept() -> None:
     (ingress,) = load_text(migration.text).snapshot.ingresses
     assert ingress.api_version == "networking.k8s.io/v1"
     assert ingress.default_backend is not None and ingress.default_backend.port_number == 80
+
+
+def test_typed_ingress_list_items_are_migrated_with_the_list() -> None:
+    text = (
+        "apiVersion: networking.k8s.io/v1beta1\nkind: IngressList\nitems:\n"
+        "- metadata: {name: a}\n  spec: {backend: {serviceName: s, servicePort: 80}}\n"
+    )
+    migration = migrate_text(text)
+    assert migration.changed == [
+        "Ingress default/a (networking.k8s.io/v1beta1 -> networking.k8s.io/v1, line 4) in <stdin>"
+    ]
+    loaded = yaml.safe_load(migration.text)
+    assert loaded["apiVersion"] == "networking.k8s.io/v1"
+    assert loaded["items"][0]["spec"] == {
+        "defaultBackend": {"service": {"name": "s", "port": {"number": 80}}}
+    }
+
+
+def test_crlf_files_stay_crlf_and_an_unnamed_ingress_is_named_so() -> None:
+    legacy = "apiVersion: extensions/v1beta1\r\nkind: Ingress\r\nspec:\r\n  backend:\r\n"
+    legacy += "    serviceName: web\r\n    servicePort: 80\r\n"
+    text = "apiVersion: v1\r\nkind: Service\r\nmetadata: {name: web}\r\n---\r\n" + legacy
+    migration = migrate_text(text)
+    assert "\n" not in migration.text.replace("\r\n", "")
+    assert "service:\r\n" in migration.text
+    assert migration.changed[0].startswith("Ingress default/(no name) (extensions/v1beta1")
