@@ -289,6 +289,7 @@ def run() -> dict[str, dict[str, dict[str, float]]]:
             raise SystemExit(f"{tool} is missing: apt-get install -y wrk util-linux nginx-light")
     with tempfile.TemporaryDirectory(prefix="ingressctl-proxybench-") as tmp:
         work = Path(tmp)
+        work.chmod(0o755)  # nginx workers (www-data when run as root) must read the files
         backend, backend_port = start_backend(work)
         proxies: list[Proxy] = []
         try:

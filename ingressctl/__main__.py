@@ -1,3 +1,3 @@
-from ingressctl.cli.app import main
+from ingressctl.cli.entry import main
 
 main()
