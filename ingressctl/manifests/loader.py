@@ -7,9 +7,11 @@ still load.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -153,13 +155,33 @@ def load_text(text: str, name: str = STDIN_NAME) -> LoadResult:
 
 def _load(inputs: list[tuple[str, str]]) -> LoadResult:
     collector = _Collector()
-    for name, text in inputs:
-        collector.result.files.append(name)
-        docs, diags = read_documents(text, name)
-        collector.result.diagnostics.extend(diags)
-        for doc in docs:
-            collector.add_document(doc.value, doc.location)
+    with _collector_paused():
+        for name, text in inputs:
+            collector.result.files.append(name)
+            docs, diags = read_documents(text, name)
+            collector.result.diagnostics.extend(diags)
+            for doc in docs:
+                collector.add_document(doc.value, doc.location)
     return collector.finish()
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while loading.
+
+    Loading allocates millions of small dicts, lists and tuples that all stay alive, and each
+    collection walks them again: on 30,000 objects that was half of the loading time. What the
+    loader builds holds no reference cycles, so nothing waits for the collector; a collector that
+    was already off (or paused by another thread's load) is left as it was.
+    """
+    was_enabled = gc.isenabled()
+    if was_enabled:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def read_inputs(paths: Sequence[str], stdin: TextIO | None = None) -> list[tuple[str, str]]:
