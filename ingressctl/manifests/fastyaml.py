@@ -207,7 +207,7 @@ class _Document:
                 raise _Unsupported
             if key in keys_at:
                 raise _Unsupported  # duplicate key: PyYAML's path reports it
-            keys_at[key] = (line, indent + 1)
+            keys_at[key] = line << 32 | (indent + 1)
             at += 1
             if rest and rest[0] != "#":
                 first = rest[0]
@@ -215,7 +215,7 @@ class _Document:
                     out[key] = rest if first not in resolvers else self.plain(rest)
                 else:
                     out[key] = self.inline(rest, line, column)
-                values_at[key] = (line, column + 1)
+                values_at[key] = line << 32 | (column + 1)
                 if at < end and tokens[at][1] > indent:
                     raise _Unsupported  # a multi-line scalar
                 continue
@@ -223,11 +223,11 @@ class _Document:
             if at < end:
                 below = tokens[at]
                 if below[1] > indent or (below[1] == indent and below[2]):
-                    values_at[key] = (below[0], below[1] + 1)
+                    values_at[key] = below[0] << 32 | (below[1] + 1)
                     out[key], at = self.block(at, below[1], depth + 1)
                     continue
             out[key] = None
-            values_at[key] = (line, indent + len(key) + 2)
+            values_at[key] = line << 32 | (indent + len(key) + 2)
         return out, at
 
     def sequence(self, at: int, indent: int, depth: int) -> tuple[PosList, int]:
@@ -246,7 +246,7 @@ class _Document:
             if key is not None:
                 # `- key: value`: a mapping whose keys stand at the column of this first key.
                 tokens[at] = (line, key_column, False, key, key_column, rest, column)
-                items_at.append((line, key_column + 1))
+                items_at.append(line << 32 | (key_column + 1))
                 value, at = self.mapping(at, key_column, depth + 1)
                 out.append(value)
                 if at < end and indent < tokens[at][1] < key_column:
@@ -256,16 +256,16 @@ class _Document:
             if not rest or rest[0] == "#":
                 if at < end and tokens[at][1] > indent:
                     below = tokens[at][1]
-                    items_at.append((tokens[at][0], below + 1))
+                    items_at.append(tokens[at][0] << 32 | (below + 1))
                     value, at = self.block(at, below, depth + 1)
                     out.append(value)
                 else:
-                    items_at.append((line, indent + 2))
+                    items_at.append(line << 32 | (indent + 2))
                     out.append(None)
                 continue
             if rest == "-" or rest.startswith("- "):
                 raise _Unsupported  # `- - x`
-            items_at.append((line, column + 1))
+            items_at.append(line << 32 | (column + 1))
             out.append(self.inline(rest, line, column))
             if at < end and tokens[at][1] > indent:
                 raise _Unsupported  # a multi-line scalar
@@ -334,7 +334,7 @@ class _Document:
             return out, position + 1
         while True:
             if closing == "]":
-                out.items_at.append((line, column + position + 1))
+                out.items_at.append(line << 32 | (column + position + 1))
                 value, position = self.flow_node(text, position, line, column, depth)
                 out.append(value)
             else:
@@ -344,9 +344,9 @@ class _Document:
                 key = match.group(1)
                 if key in out.keys_at:
                     raise _Unsupported
-                out.keys_at[key] = (line, column + position + 1)
+                out.keys_at[key] = line << 32 | (column + position + 1)
                 position = match.end()
-                out.values_at[key] = (line, column + position + 1)
+                out.values_at[key] = line << 32 | (column + position + 1)
                 out[key], position = self.flow_node(text, position, line, column, depth)
             position = _SPACES.match(text, position).end()  # type: ignore[union-attr]
             separator = text[position : position + 1]

@@ -16,39 +16,52 @@ from ingressctl.model import Location
 Pos = tuple[int, int]
 
 
+def unpack(packed: int) -> Pos:
+    """A stored position → (line, column).
+
+    Positions are stored as one int, `line << 32 | column`: a tuple per key would be two million
+    more objects for the garbage collector to walk on a large manifests directory; ints are not
+    tracked at all.
+    """
+    return packed >> 32, packed & 0xFFFFFFFF
+
+
 class PosDict(dict[str, Any]):
-    """A mapping read from YAML: key positions and value positions, by key."""
+    """A mapping read from YAML: key positions and value positions (packed, see `unpack`), by key."""
 
     __slots__ = ("keys_at", "values_at")
 
     def __init__(self) -> None:
         # dict.__init__ with no arguments does nothing: skipped, this runs for every mapping read.
-        self.keys_at: dict[str, Pos] = {}
-        self.values_at: dict[str, Pos] = {}
+        self.keys_at: dict[str, int] = {}
+        self.values_at: dict[str, int] = {}
 
 
 class PosList(list[Any]):
-    """A sequence read from YAML: the position of each item."""
+    """A sequence read from YAML: the position of each item (packed, see `unpack`)."""
 
     __slots__ = ("items_at",)
 
     def __init__(self) -> None:
-        self.items_at: list[Pos] = []
+        self.items_at: list[int] = []
 
 
 def value_pos(container: object, key: str | int) -> Pos | None:
     """Where `container[key]` starts, when the container was read from a file."""
     if isinstance(container, PosDict) and isinstance(key, str):
-        return container.values_at.get(key)
+        packed = container.values_at.get(key)
+        return None if packed is None else (packed >> 32, packed & 0xFFFFFFFF)
     if isinstance(container, PosList) and isinstance(key, int) and 0 <= key < len(container.items_at):
-        return container.items_at[key]
+        packed = container.items_at[key]
+        return packed >> 32, packed & 0xFFFFFFFF
     return None
 
 
 def key_pos(container: object, key: str) -> Pos | None:
     """Where the key `key` of a mapping read from a file stands."""
     if isinstance(container, PosDict):
-        return container.keys_at.get(key)
+        packed = container.keys_at.get(key)
+        return None if packed is None else (packed >> 32, packed & 0xFFFFFFFF)
     return None
 
 

@@ -21,7 +21,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ingressctl.manifests.codes import SEVERITIES
 from ingressctl.manifests.fastyaml import FastReader
-from ingressctl.manifests.positioned import PosDict, PosList
+from ingressctl.manifests.positioned import PosDict, PosList, unpack
 from ingressctl.model import Diagnostic, Location
 
 _T = "tag:yaml.org,2002:"
@@ -323,7 +323,7 @@ class _Builder:
             for item in node.value:
                 seq.append(self._value(item, depth + 1))
                 mark = item.start_mark
-                at.append((offset + mark.line, mark.column + 1))
+                at.append((offset + mark.line) << 32 | (mark.column + 1))
             return seq
         if isinstance(node, MappingNode):
             if node.tag != MAP:
@@ -349,7 +349,7 @@ class _Builder:
                 if key is None:
                     continue
             if key in keys_at:
-                first = out.keys_at[key]
+                first = unpack(out.keys_at[key])
                 self.diags.append(
                     _diag(
                         "IC002",
@@ -364,9 +364,9 @@ class _Builder:
             else:
                 out[key] = self._value(value_node, depth + 1)
             mark = key_node.start_mark
-            keys_at[key] = (offset + mark.line, mark.column + 1)
+            keys_at[key] = (offset + mark.line) << 32 | (mark.column + 1)
             mark = value_node.start_mark
-            values_at[key] = (offset + mark.line, mark.column + 1)
+            values_at[key] = (offset + mark.line) << 32 | (mark.column + 1)
         for source in merges:
             sources = source.value if isinstance(source, SequenceNode) else [source]
             for item in sources:
