@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ingressctl.manifests.codes import SEVERITIES
-from ingressctl.manifests.positioned import PosDict, PosList, key_pos, value_pos
+from ingressctl.manifests.positioned import PosDict, PosList, key_pos, unpack, value_pos
 from ingressctl.model import Diagnostic, Location, ObjectRef
 
 
@@ -86,7 +86,7 @@ class Fields:
     without findings should cost no string formatting at all.
     """
 
-    __slots__ = ("_name", "_parent", "ctx", "location", "positioned", "raw")
+    __slots__ = ("_location", "_name", "_packed", "_parent", "ctx", "positioned", "raw")
 
     def __init__(
         self,
@@ -95,13 +95,26 @@ class Fields:
         location: Location | None,
         parent: Fields | None = None,
         name: str = "",
+        packed: int | None = None,
     ) -> None:
         self.ctx = ctx
         self.raw = raw
-        self.location = location
+        self._location = location
+        # A packed position (see positioned.unpack) becomes a Location only when asked for: most
+        # mappings of a clean file are read without their location ever being needed.
+        self._packed = packed
         self.positioned = isinstance(raw, PosDict)
         self._parent = parent
         self._name = name
+
+    @property
+    def location(self) -> Location | None:
+        """Where this mapping starts (the object's location for objects from the API)."""
+        packed = self._packed
+        if packed is not None:
+            self._packed = None
+            self._location = self.ctx.loc(unpack(packed))
+        return self._location
 
     @property
     def path(self) -> str:
@@ -246,6 +259,10 @@ class Fields:
         if not isinstance(value, dict):
             self.wrong_type(key, value, "a mapping", f"Write {key} as a mapping of fields (key: value).")
             return None
+        if self.positioned and self.ctx.file:
+            packed = self.raw.values_at.get(key)  # type: ignore[attr-defined]
+            if packed is not None:
+                return Fields(self.ctx, value, None, self, key, packed)
         return Fields(self.ctx, value, self.value_loc(key), self, key)
 
     def items(self, key: str, *, required: str | None = None) -> list[Any] | None:
@@ -266,13 +283,11 @@ class Fields:
         items = self.items(key, required=required)
         if items is None:
             return
-        positioned = isinstance(items, PosList)
+        packed_at = items.items_at if isinstance(items, PosList) and self.ctx.file else None
         for index, item in enumerate(items):
-            location = self.location
-            if positioned:
-                pos = value_pos(items, index)
-                location = self.ctx.loc(pos) if pos is not None else self.value_loc(key)
+            packed = packed_at[index] if packed_at is not None and index < len(packed_at) else None
             if not isinstance(item, dict):
+                location = self.ctx.loc(unpack(packed)) if packed is not None else self.value_loc(key)
                 self.ctx.report(
                     "IC102",
                     location,
@@ -280,7 +295,10 @@ class Fields:
                     "Each item of this list is a mapping of fields.",
                 )
                 continue
-            yield Fields(self.ctx, item, location, self, f"{key}[{index}]")
+            if packed is not None:
+                yield Fields(self.ctx, item, None, self, f"{key}[{index}]", packed)
+            else:
+                yield Fields(self.ctx, item, self.value_loc(key), self, f"{key}[{index}]")
 
     def strings(self, key: str) -> tuple[str, ...]:
         """A list of strings (items of another type are reported and left out)."""
