@@ -39,6 +39,8 @@ class CheckResult:
     documents: int = 0
     skipped: Mapping[str, int] = field(default_factory=dict)
     table: RoutingTable | None = None
+    # What was read when it was not files (e.g. "the cluster at https://10.0.0.1:6443"); "" for files.
+    origin: str = ""
 
     def count(self, severity: Severity) -> int:
         return sum(1 for finding in self.findings if finding.severity is severity)

@@ -1,9 +1,11 @@
-"""`ingressctl routes PATH...`: the routing table the proxy would run, and `--explain URL`."""
+"""`ingressctl routes PATH...` / `routes --kubernetes [--watch]`: the routing table the proxy would run,
+and `--explain URL`."""
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -12,11 +14,21 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ingressctl.cli.cluster import (
+    CONTEXT_OPTION,
+    KUBECONFIG_OPTION,
+    KUBERNETES_OPTION,
+    LABEL_SELECTOR_OPTION,
+    NAMESPACE_OPTION,
+    check_cluster,
+    cluster_source,
+)
 from ingressctl.cli.validate_cmd import compile_options, load_and_check
-from ingressctl.model import Route, Severity
+from ingressctl.model import Route, Severity, UsageError
 
 if TYPE_CHECKING:
     from ingressctl.checks.routes_view import Explanation
+    from ingressctl.cli.routes_watch import RouteKey
     from ingressctl.routing import RoutingTable
 
 
@@ -51,14 +63,36 @@ def _status_cell(route: Route, *, detailed: bool) -> Text:
     return Text(f"503 {status}: {detail}" if detailed and detail else f"503 {status}", style="red")
 
 
-def _routes_table(table: RoutingTable, *, compact: bool = False) -> Table:
-    """Every route and the default backend; `compact` keeps what fits a narrow terminal."""
+def routes_table(
+    table: RoutingTable,
+    *,
+    compact: bool = False,
+    row_styles: Mapping[RouteKey, str] | None = None,
+    removed: Sequence[Route] = (),
+    removed_style: str = "",
+) -> Table:
+    """Every route and the default backend; `compact` keeps what fits a narrow terminal.
+
+    For `--watch`: `row_styles` maps `routes_watch.route_key(route)` to a row style, and `removed`
+    routes are appended in `removed_style` (they are gone from `table`).
+    """
+    from ingressctl.cli.routes_watch import route_key
+
     out = Table(title="Routes", title_justify="left", expand=False)
-    routes = [*table.routes, *([table.default_route] if table.default_route is not None else [])]
+    current = [*table.routes, *([table.default_route] if table.default_route is not None else [])]
+    routes = [*current, *removed]
+    gone = len(current)
+    styles = row_styles or {}
+
+    def style(index: int, route: Route) -> str | None:
+        if index >= gone:
+            return removed_style or None
+        return styles.get(route_key(route)) if styles else None
+
     if compact:
         for header in ("Host", "Path", "Type", "Service:port", "Ready", "Status"):
             out.add_column(header, overflow="fold")
-        for route in routes:
+        for index, route in enumerate(routes):
             upstreams = route.backend.upstreams
             ready = sum(1 for u in upstreams if not u.fallback)
             out.add_row(
@@ -68,6 +102,7 @@ def _routes_table(table: RoutingTable, *, compact: bool = False) -> Table:
                 route.backend.label,
                 Text(f"{ready}/{len(upstreams)}", style="red" if not ready else ""),
                 _status_cell(route, detailed=False),
+                style=style(index, route),
             )
         return out
     for header in (
@@ -83,7 +118,7 @@ def _routes_table(table: RoutingTable, *, compact: bool = False) -> Table:
         "Status",
     ):
         out.add_column(header, overflow="fold")
-    for route in routes:
+    for index, route in enumerate(routes):
         out.add_row(
             ", ".join(route.entrypoints) or "(default)",
             _host(route),
@@ -95,8 +130,12 @@ def _routes_table(table: RoutingTable, *, compact: bool = False) -> Table:
             ", ".join(route.middlewares.names) or "-",
             f"{route.source.namespace}/{route.source.name}",
             _status_cell(route, detailed=True),
+            style=style(index, route),
         )
     return out
+
+
+_routes_table = routes_table  # the name tests and older callers import
 
 
 def _route_line(route: Route) -> str:
@@ -133,8 +172,11 @@ def _print_explanation(console: Console, explanation: Explanation) -> None:
 
 
 def routes(
-    paths: list[str] = typer.Argument(
-        ..., metavar="PATH", help="Manifest files or directories (YAML, multi-document); '-' reads stdin."
+    paths: list[str] | None = typer.Argument(
+        None,
+        metavar="[PATH]...",
+        help="Manifest files or directories (YAML, multi-document); '-' reads stdin. Not with --kubernetes.",
+        show_default=False,
     ),
     output_format: RoutesFormat = typer.Option(
         RoutesFormat.TABLE,
@@ -160,13 +202,49 @@ def routes(
     allow_external_name_services: bool = typer.Option(
         False, "--allow-external-name-services", help="Proxy ExternalName Services."
     ),
+    kubernetes: bool = KUBERNETES_OPTION,
+    kubeconfig: str | None = KUBECONFIG_OPTION,
+    context: str | None = CONTEXT_OPTION,
+    namespaces: list[str] | None = NAMESPACE_OPTION,
+    label_selector: str | None = LABEL_SELECTOR_OPTION,
+    watch: bool = typer.Option(
+        False,
+        "--watch",
+        "-w",
+        help="With --kubernetes: redraw on every change of the cluster until Ctrl-C "
+        "(one JSON line per change when stdout is not a terminal, or with --format json).",
+    ),
 ) -> None:
-    """Show the routes the proxy would serve for these manifests; exit 1 when --explain finds no route."""
+    """Show the routes the proxy would serve for these manifests (or, with --kubernetes, the cluster).
+
+    Exit 1 when --explain finds no route; 2 for unreadable input or an unreachable or refusing API server.
+    """
     from ingressctl.checks.routes_view import explain, explanation_document, routes_document
     from ingressctl.routing import RoutingTable
 
-    options = compile_options(ingress_class, controller_name, allow_external_name_services)
-    result = load_and_check(paths, options)
+    cluster = cluster_source(
+        paths=paths,
+        kubernetes=kubernetes,
+        kubeconfig=kubeconfig,
+        context=context,
+        namespaces=namespaces,
+        label_selector=label_selector,
+    )
+    # A cluster snapshot holds every Service and every referenced Secret: a missing one is really missing.
+    options = compile_options(
+        ingress_class, controller_name, allow_external_name_services, require_services=cluster is not None
+    )
+    if watch:
+        if cluster is None:
+            raise UsageError("--watch follows a cluster: add --kubernetes")
+        if explain_url is not None:
+            raise UsageError("--watch and --explain do not combine: drop one of them")
+        from ingressctl.cli.routes_watch import watch_routes
+
+        json_lines = output_format is RoutesFormat.JSON or not sys.stdout.isatty()
+        watch_routes(cluster, options, json_lines=json_lines)
+        return
+    result = check_cluster(cluster, options) if cluster is not None else load_and_check(paths or [], options)
     table = result.table if result.table is not None else RoutingTable(())
     err = Console(stderr=True, highlight=False)
     problems = result.count(Severity.ERROR)
@@ -184,14 +262,14 @@ def routes(
     if output_format is RoutesFormat.JSON:
         sys.stdout.write(json.dumps(routes_document(table), indent=2) + "\n")
         return
-    rendered = _routes_table(table)
+    rendered = routes_table(table)
     natural = Console(width=10_000).measure(rendered).maximum
     if not out.is_terminal:
         # Piped or redirected: never squeeze cells into 80 columns, grep and less want whole lines.
         out.width = max(out.width, natural)
     elif natural > out.width:
         # A narrow terminal: the essentials readable beat every column crushed (JSON has the rest).
-        rendered = _routes_table(table, compact=True)
+        rendered = routes_table(table, compact=True)
     out.print(rendered)
     if table.certificates:
         out.print(Text("Certificates (from Secrets):", style="bold"))

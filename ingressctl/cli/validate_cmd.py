@@ -1,4 +1,5 @@
-"""`ingressctl validate PATH...`: the findings of loading, compiling and linting, for people and for CI."""
+"""`ingressctl validate PATH...` / `validate --kubernetes`: the findings of loading, compiling and
+linting, for people and for CI."""
 
 from __future__ import annotations
 
@@ -12,6 +13,15 @@ from typing import TYPE_CHECKING
 import typer
 from rich.console import Console
 
+from ingressctl.cli.cluster import (
+    CONTEXT_OPTION,
+    KUBECONFIG_OPTION,
+    KUBERNETES_OPTION,
+    LABEL_SELECTOR_OPTION,
+    NAMESPACE_OPTION,
+    check_cluster,
+    cluster_source,
+)
 from ingressctl.model import InputError, Severity
 from ingressctl.routing.options import CompileOptions
 
@@ -75,8 +85,11 @@ def _write(text: str, output: Path | None) -> None:
 
 
 def validate(
-    paths: list[str] = typer.Argument(
-        ..., metavar="PATH", help="Manifest files or directories (YAML, multi-document); '-' reads stdin."
+    paths: list[str] | None = typer.Argument(
+        None,
+        metavar="[PATH]...",
+        help="Manifest files or directories (YAML, multi-document); '-' reads stdin. Not with --kubernetes.",
+        show_default=False,
     ),
     output_format: ValidateFormat = typer.Option(
         ValidateFormat.TEXT, "--format", "-f", case_sensitive=False, help="Output format."
@@ -85,7 +98,8 @@ def validate(
     require_services: bool = typer.Option(
         False,
         "--require-services",
-        help="A Service an Ingress names but the input lacks is an error (even with no Services given).",
+        help="A Service an Ingress names but the input lacks is an error (even with no Services given; "
+        "always on with --kubernetes).",
     ),
     ingress_class: str = typer.Option(
         "ingressctl", "--ingress-class", help="Ingress class ingressctl serves (kubernetes.io/ingress.class)."
@@ -101,23 +115,39 @@ def validate(
     output: Path | None = typer.Option(
         None, "--output", "-o", dir_okay=False, help="Write the report to FILE instead of stdout."
     ),
+    kubernetes: bool = KUBERNETES_OPTION,
+    kubeconfig: str | None = KUBECONFIG_OPTION,
+    context: str | None = CONTEXT_OPTION,
+    namespaces: list[str] | None = NAMESPACE_OPTION,
+    label_selector: str | None = LABEL_SELECTOR_OPTION,
 ) -> None:
-    """Check Ingress manifests the way the controller would read them.
+    """Check Ingress manifests (or, with --kubernetes, a cluster) the way the controller would read them.
 
     Exit codes: 0 clean (info findings only), 1 errors (or warnings with --strict),
-    2 unreadable input or bad usage.
+    2 unreadable input, an unreachable or refusing API server, or bad usage.
     """
     from ingressctl.checks.formats import get_format, summary_line
 
+    cluster = cluster_source(
+        paths=paths,
+        kubernetes=kubernetes,
+        kubeconfig=kubeconfig,
+        context=context,
+        namespaces=namespaces,
+        label_selector=label_selector,
+    )
+    paths = paths or []
+    # A cluster snapshot holds every Service and every referenced Secret: a missing one is really missing.
+    require_services = require_services or cluster is not None
     options = compile_options(ingress_class, controller_name, allow_external_name_services, require_services)
-    result = load_and_check(paths, options)
+    result = check_cluster(cluster, options) if cluster is not None else load_and_check(paths, options)
     formatter = get_format(output_format.value)
     color = output is None and not formatter.machine and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     _write(formatter.render(result, color=color), output)
     err = Console(stderr=True, highlight=False)
     if formatter.machine or output is not None:
         err.print(summary_line(result), soft_wrap=True)
-    if not result.files:
+    if cluster is None and not result.files:
         # Most often a wrong path in a CI job: say so rather than pass quietly.
         err.print(f"warning: no manifest files found in {', '.join(paths)}", soft_wrap=True, markup=False)
     raise typer.Exit(exit_code(result, strict=strict))

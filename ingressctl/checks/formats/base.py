@@ -26,12 +26,18 @@ def _plural(count: int, word: str) -> str:
 
 
 def summary_line(result: CheckResult) -> str:
-    """`N errors, M warnings, K info in F files (D documents, S skipped objects)`."""
+    """`N errors, M warnings, K info in F files (D documents, S skipped objects)`, or for a cluster
+    `... in the cluster at URL (N objects)`."""
     skipped = sum(result.skipped.values())
-    return (
+    counts = (
         f"{_plural(result.count(Severity.ERROR), 'error')}, "
         f"{_plural(result.count(Severity.WARNING), 'warning')}, "
-        f"{result.count(Severity.INFO)} info in {_plural(len(result.files), 'file')} "
+        f"{result.count(Severity.INFO)} info"
+    )
+    if result.origin and not result.files:
+        return f"{counts} in {result.origin} ({_plural(result.documents, 'object')})"
+    return (
+        f"{counts} in {_plural(len(result.files), 'file')} "
         f"({_plural(result.documents, 'document')}, {_plural(skipped, 'skipped object')})"
     )
 

@@ -37,7 +37,7 @@ def finding_dict(finding: Diagnostic) -> dict[str, Any]:
 
 
 def summary_dict(result: CheckResult) -> dict[str, Any]:
-    return {
+    summary: dict[str, Any] = {
         "errors": result.count(Severity.ERROR),
         "warnings": result.count(Severity.WARNING),
         "info": result.count(Severity.INFO),
@@ -45,6 +45,9 @@ def summary_dict(result: CheckResult) -> dict[str, Any]:
         "documents": result.documents,
         "skipped": dict(sorted(result.skipped.items())),
     }
+    if result.origin:  # read from a cluster, not files
+        summary["source"] = result.origin
+    return summary
 
 
 class JsonFormat(Format):

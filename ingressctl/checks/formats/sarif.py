@@ -15,7 +15,7 @@ from ingressctl import __version__
 from ingressctl.checks.codes import INFORMATION_URI, describe, help_uri
 from ingressctl.checks.formats.base import Format, is_stdin, relative_path
 from ingressctl.checks.runner import CheckResult
-from ingressctl.model import Diagnostic, Location, Severity
+from ingressctl.model import Diagnostic, Location, ObjectRef, Severity
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
@@ -36,6 +36,10 @@ def physical_location(location: Location) -> dict[str, Any]:
     return physical
 
 
+def logical_location(ref: ObjectRef) -> dict[str, Any]:
+    return {"name": ref.name, "fullyQualifiedName": str(ref), "kind": "resource"}
+
+
 def _result(finding: Diagnostic, rule_index: int) -> dict[str, Any]:
     text = finding.message + (f"\nhint: {finding.hint}" if finding.hint else "")
     location = finding.location
@@ -49,6 +53,10 @@ def _result(finding: Diagnostic, rule_index: int) -> dict[str, Any]:
     }
     if location is not None:
         result["locations"] = [{"physicalLocation": physical_location(location)}]
+    elif finding.location is None and finding.object is not None:
+        # An object read from a cluster has no file: a logical location names it (SARIF §3.33), and
+        # code-scanning uploads, which reject results without any location, get one.
+        result["locations"] = [{"logicalLocations": [logical_location(finding.object)]}]
     related = [loc for loc in finding.related if not is_stdin(loc.file)]
     if related:
         result["relatedLocations"] = [

@@ -17,11 +17,17 @@ _STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO
 
 def _line(finding: Diagnostic) -> Text:
     text = Text()
+    message = finding.message
     if finding.location is not None:
         text.append(f"{finding.location}: ", style="bold")
+    elif finding.object is not None:
+        # Read from a cluster: no file, the object is where to look (`Ingress shop/web: error IC203 ...`).
+        where = str(finding.object)
+        text.append(f"{where}: ", style="bold")
+        message = message.removeprefix(f"{where}: ")
     text.append(finding.severity.value, style=_STYLES[finding.severity])
     text.append(f" {finding.code} ", style="dim")
-    text.append(finding.message)
+    text.append(message)
     return text
 
 
