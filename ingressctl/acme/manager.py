@@ -143,9 +143,11 @@ class CertificateManager:
             raise ConfigError(f"acme caBundle {config.ca_bundle}: no such file")
         if storage is None:
             if config.storage.startswith("secret:"):
+                # Only the server can build it (BlobAcmeStorage over the kubernetes provider's SecretStore):
+                # acme never imports providers.
                 raise ConfigError(
-                    f"acme storage {config.storage!r}: Secret storage comes with the kubernetes provider; "
-                    "pass storage= or use a file path"
+                    f"acme storage {config.storage!r}: Secret storage needs the kubernetes provider (a "
+                    "[kubernetes] section or --kubeconfig); without a cluster, use a file path (acme.json)"
                 )
             storage = AcmeJsonStorage(config.storage, resolver)
         self.storage = storage

@@ -12,6 +12,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import random
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -282,7 +285,7 @@ def resolver_to_json(resolver: Resolver) -> dict[str, Any]:
 
 
 class Storage(Protocol):
-    """Where the manager keeps one resolver's account and certificates (file today, Secret later)."""
+    """Where the manager keeps one resolver's account and certificates (a file, or a BlobStore)."""
 
     def load(self) -> Resolver: ...
 
@@ -334,3 +337,89 @@ class AcmeJsonStorage:
         top[self.resolver] = resolver_to_json(resolver)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(self.path, (json.dumps(top, indent=2) + "\n").encode())
+
+
+class BlobStore(Protocol):
+    """acme.json bytes kept somewhere other than a file (a Kubernetes Secret: `SecretStore`).
+
+    `update(fn)` reads the current bytes, writes `fn(current)` only over what it read, and on a
+    concurrent write reads again and re-applies `fn` (which must therefore be pure). Blocking.
+    """
+
+    def load_bytes(self) -> bytes | None: ...
+
+    # Returns nothing the caller needs (SecretStore gives back the bytes written); `object` lets it.
+    def update(self, fn: Callable[[bytes | None], bytes], /) -> object: ...
+
+    def describe(self) -> str: ...
+
+
+WRITE_ROUNDS = 4  # store.update() calls per save (each retries conflicts itself)
+WRITE_BACKOFF = 0.1  # seconds before the second round, doubled each round, jittered
+
+
+class BlobAcmeStorage:
+    """One resolver of a v2 acme.json held in a BlobStore; the other resolvers in it are preserved.
+
+    Saving rewrites only this resolver's key, through `store.update`: two replicas (or two resolvers)
+    saving at once both survive. A corrupt or non-v2 blob is never overwritten (ConfigError).
+    """
+
+    def __init__(self, store: BlobStore, resolver: str = "default") -> None:
+        self.store = store
+        self.resolver = resolver
+
+    def describe(self) -> str:
+        return f"{self.store.describe()} (resolver {self.resolver!r})"
+
+    def _top(self, data: bytes | None) -> dict[str, Any]:
+        if not data:
+            return {}
+        where = self.store.describe()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ConfigError(f"{where}: not UTF-8 text; this is not an acme.json") from None
+        try:
+            parsed = parse_acme_json(text, where)
+        except InputError as exc:
+            raise ConfigError(str(exc)) from None
+        if parsed.layout != LAYOUT_V2:
+            raise ConfigError(
+                f"{where}: holds a {parsed.layout} acme.json; ingressctl stores certificates in the Traefik "
+                "v2 layout and will not overwrite it. Point the ACME storage at another Secret"
+            )
+        top: dict[str, Any] = json.loads(text) if text.strip() else {}
+        return top
+
+    def _call(self, what: str, fn: Callable[[], Any], rounds: int = 1) -> Any:
+        for round_ in range(rounds):
+            try:
+                return fn()
+            except ConfigError:
+                raise  # ours: the stored data is unusable; retrying cannot help
+            except Exception as exc:
+                # The store is an I/O edge whose client this layer may not import (acme never imports
+                # providers): every failure there is a storage failure, which the manager retries loudly.
+                if round_ + 1 >= rounds:
+                    raise ConfigError(f"ACME storage {self.store.describe()}: cannot {what}: {exc}") from exc
+                # Writers that keep colliding (replicas renewing at once) fall out of step; a brief
+                # outage gets a second chance before an issued certificate is reported unsaved.
+                time.sleep(WRITE_BACKOFF * (2**round_) * random.uniform(0.5, 1.5))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def load(self) -> Resolver:
+        top = self._top(self._call("read", self.store.load_bytes))
+        if self.resolver not in top:
+            return Resolver(self.resolver)
+        return parse_acme_json(json.dumps({self.resolver: top[self.resolver]}), self.describe()).resolvers[0]
+
+    def save(self, resolver: Resolver) -> None:
+        entry = resolver_to_json(resolver)
+
+        def change(current: bytes | None) -> bytes:
+            top = self._top(current)  # re-read on every attempt: a concurrent writer's keys survive
+            top[self.resolver] = entry
+            return (json.dumps(top, indent=2) + "\n").encode()
+
+        self._call("write", lambda: self.store.update(change), rounds=WRITE_ROUNDS)
