@@ -172,12 +172,14 @@ class Fields:
     def missing(self, key: str, hint: str) -> None:
         self.ctx.report("IC101", self.location, f"{self.sub(key)}: required field is missing", hint)
 
-    def wrong_type(self, key: str, value: object, expected: str, hint: str) -> None:
+    def wrong_type(self, key: str, value: object, expected: str, hint: str, *, secret: bool = False) -> None:
+        """`secret`: the value is confidential (Secret data) and is never shown."""
+        shown = isinstance(value, str | int | float) and not secret
         self.ctx.report(
             "IC102",
             self.value_loc(key),
             f"{self.sub(key)}: expected {expected}, found {type_name(value)}"
-            + (f" ({value!r})" if isinstance(value, str | int | float) else ""),
+            + (f" ({value!r})" if shown else ""),
             hint,
         )
 

@@ -26,6 +26,7 @@ def read_secret(top: Fields, ctx: Context) -> Secret | None:
                     value,
                     "a base64 string",
                     "Quote the value, or put plain text under stringData instead.",
+                    secret=True,
                 )
                 continue
             decoded = _b64decode(value)
@@ -44,7 +45,9 @@ def read_secret(top: Fields, ctx: Context) -> Secret | None:
             if value is None:
                 continue
             if not isinstance(value, str):
-                plain.wrong_type(key, value, "a string", f'Quote the value: {key}: "{value}".')
+                plain.wrong_type(
+                    key, value, "a string", "Write the value as one quoted string.", secret=True
+                )
                 continue
             data[key] = value.encode("utf-8")
     return Secret(meta=meta, type=top.string("type") or "Opaque", data=data)

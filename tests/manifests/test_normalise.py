@@ -483,3 +483,19 @@ def test_a_list_or_mapping_where_text_belongs_is_not_told_to_quote(load_yaml) ->
         == "Write app as one piece of text, not as a list (check the indentation)."
     )
     assert hints["metadata.labels.tier"] == 'Quote the value: tier: "3".'
+
+
+def test_secret_values_never_appear_in_findings(load_yaml: Load) -> None:
+    result = load_yaml(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\n"
+        "data: {token: 987654321, key: [31337]}\nstringData: {password: 123456, pin: 4.2}\n"
+    )
+    assert sorted(d.message.split(": ")[1] for d in result.diagnostics) == [
+        "data.key",
+        "data.token",
+        "stringData.password",
+        "stringData.pin",
+    ]
+    for diagnostic in result.diagnostics:
+        shown = f"{diagnostic.message} {diagnostic.hint}"
+        assert not any(secret in shown for secret in ("987654321", "31337", "123456", "4.2")), shown
