@@ -174,7 +174,7 @@ def _print_explanation(console: Console, explanation: Explanation) -> None:
 def routes(
     paths: list[str] | None = typer.Argument(
         None,
-        metavar="[PATH]...",
+        metavar="PATH",
         help="Manifest files or directories (YAML, multi-document); '-' reads stdin. Not with --kubernetes.",
         show_default=False,
     ),

@@ -204,9 +204,12 @@ class RoutesWatch:
 
 
 async def _run(source: ClusterSource, watch: RoutesWatch) -> None:
-    from ingressctl.providers.kubernetes import KubernetesProvider
+    from ingressctl.providers.kubernetes import KubernetesProvider, connect, stream_specs
 
-    provider = KubernetesProvider(source.config())
+    config = source.config()
+    # Connect first: a kubeconfig that cannot be used is one error and exit 2, before any watching.
+    connection = connect(config, pool_size=len(stream_specs(config.namespaces, "")) + 4)
+    provider = KubernetesProvider(config, connection=connection)
     task = asyncio.ensure_future(provider.run(watch.publish, watch.report))
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -221,6 +224,7 @@ async def _run(source: ClusterSource, watch: RoutesWatch) -> None:
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
+        connection.close()
 
 
 def watch_routes(source: ClusterSource, options: CompileOptions, *, json_lines: bool) -> None:

@@ -87,7 +87,7 @@ def _write(text: str, output: Path | None) -> None:
 def validate(
     paths: list[str] | None = typer.Argument(
         None,
-        metavar="[PATH]...",
+        metavar="PATH",
         help="Manifest files or directories (YAML, multi-document); '-' reads stdin. Not with --kubernetes.",
         show_default=False,
     ),

@@ -365,3 +365,40 @@ def test_watch_live_table_on_a_terminal(
         os.close(leader)
     stderr = proc.stderr.read() if proc.stderr is not None else b""
     assert b"Traceback" not in stderr, stderr
+
+
+def test_watch_with_an_unusable_kubeconfig_exits_2(run: Run, tmp_path: Path) -> None:
+    result = run("routes", "--kubernetes", "--kubeconfig", str(tmp_path / "missing"), "--watch", "-f", "json")
+    assert_no_traceback(result)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"error: kubeconfig '{tmp_path / 'missing'}': no such file"]
+
+
+def test_watch_reports_a_refusing_api_server_and_keeps_trying(
+    kube_api: KubeAPIServer, ingressctl_cmd: list[str], cli_env: dict[str, str]
+) -> None:
+    kube_api.apply_many(
+        [service("site", "web"), ingress("site", "web", host="a.example.com", service_name="site")]
+    )
+    kubeconfig = str(kube_api.write_kubeconfig(context="late", token="late-token"))
+    proc = subprocess.Popen(
+        [*ingressctl_cmd, "routes", "--kubernetes", "--kubeconfig", kubeconfig, "--watch", "-f", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env,
+    )
+    try:
+        assert proc.stderr is not None
+        assert proc.stderr.readline() == f"kubernetes: listing from {kube_api.url}\n"
+        line = proc.stderr.readline()  # bounded by the module timeout
+        assert line.startswith(f"kubernetes: the API server at {kube_api.url} rejected our credentials (401")
+        kube_api.add_token("late-token", "admin-later")  # the token becomes valid: the watch recovers
+        first = json.loads(Lines(proc).next(timeout=30))
+        assert [r["host"] for r in first["routes"]] == ["a.example.com"]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
