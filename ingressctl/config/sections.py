@@ -106,6 +106,11 @@ def read_auth(section: Section, ctx: Context, default_realm: str) -> EntryPointA
                 (*basic.path, "usersFile"),
                 f"{basic.name('usersFile')}: cannot read {path}: {exc.strerror or exc}",
             )
+        except UnicodeDecodeError:
+            basic.problems.error(
+                (*basic.path, "usersFile"),
+                f"{basic.name('usersFile')}: {path} is not UTF-8 text (htpasswd holds user:hash lines)",
+            )
         else:
             result = htpasswd.parse(text)
             for problem in result.problems:

@@ -291,3 +291,12 @@ def test_a_mistyped_key_file_gets_a_key_file_example(write_config) -> None:  # t
     )
     with pytest.raises(ConfigError, match=r'keyFile must be a string like "certs/site.key", got 3'):
         load_static_config(str(path), ConfigOverrides())
+
+
+def test_users_file_that_is_not_text_is_a_config_error(write_config, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "users.htpasswd").write_bytes(b"\xff\xfe\xfaalice:x\n")
+    path = write_config(
+        '[entryPoints.http]\naddress = ":8000"\n[entryPoints.http.auth.basic]\nusersFile = "users.htpasswd"\n'
+    )
+    with pytest.raises(ConfigError, match=r"traefik.toml:4: .*usersFile: .*users.htpasswd is not UTF-8 text"):
+        load_static_config(str(path), ConfigOverrides())
