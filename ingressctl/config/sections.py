@@ -100,7 +100,7 @@ def read_auth(section: Section, ctx: Context, default_realm: str) -> EntryPointA
     if users_file is not None:
         path = ctx.resolve(users_file)
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8-sig")  # a BOM from a Windows editor is not part of a name
         except OSError as exc:
             basic.problems.error(
                 (*basic.path, "usersFile"),

@@ -300,3 +300,13 @@ def test_users_file_that_is_not_text_is_a_config_error(write_config, tmp_path: P
     )
     with pytest.raises(ConfigError, match=r"traefik.toml:4: .*usersFile: .*users.htpasswd is not UTF-8 text"):
         load_static_config(str(path), ConfigOverrides())
+
+
+def test_users_file_with_a_bom(write_config, tmp_path: Path, apr1_hash) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "users.htpasswd").write_bytes(b"\xef\xbb\xbf" + f"alice:{apr1_hash('pw')}\n".encode())
+    path = write_config(
+        '[entryPoints.http]\naddress = ":8000"\n[entryPoints.http.auth.basic]\nusersFile = "users.htpasswd"\n'
+    )
+    config = load_static_config(str(path), ConfigOverrides())
+    (entrypoint,) = config.entrypoints
+    assert entrypoint.auth is not None and [user for user, _ in entrypoint.auth.users] == ["alice"]
