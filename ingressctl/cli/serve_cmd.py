@@ -30,59 +30,86 @@ def _parse_entrypoints(values: list[str]) -> list[tuple[str, str]]:
     return out
 
 
-def load_config(
-    config: str | None,
-    manifests: list[str],
-    entrypoints: list[str],
-    api_address: str | None,
-    workers: int | None,
-    log_level: str | None,
-    log_format: str | None,
-    access_log: bool | None,
-    access_log_format: str | None,
-    ingress_class: str | None,
-    controller_name: str | None,
-    allow_external_name_services: bool | None,
-    kubeconfig: str | None = None,
-    kube_context: str | None = None,
-) -> StaticConfig:
+@dataclasses.dataclass(frozen=True, slots=True)
+class ServeOptions:
+    """Every `serve` flag, as given (None/empty: not given). Filled by argparse or by Typer."""
+
+    config: str | None = None
+    manifests: tuple[str, ...] = ()
+    entrypoints: tuple[str, ...] = ()
+    api_address: str | None = None
+    api_insecure: bool | None = None
+    workers: int | None = None
+    log_level: str | None = None
+    log_format: str | None = None
+    access_log: bool | None = None
+    access_log_format: str | None = None
+    ingress_class: str | None = None
+    controller_name: str | None = None
+    allow_external_name_services: bool | None = None
+    kubernetes: bool = False
+    kubeconfig: str | None = None
+    context: str | None = None
+    namespaces: tuple[str, ...] = ()
+    label_selector: str | None = None
+    publish_service: str | None = None
+    publish_address: str | None = None
+    leader_election: bool | None = None
+    leader_election_namespace: str | None = None
+    leader_election_id: str | None = None
+    leader_election_lease_duration: int | None = None
+    acme_storage: str | None = None
+
+
+def load_config(options: ServeOptions) -> StaticConfig:
     """The static configuration `serve` runs with: the file, then the flags on top."""
     from ingressctl.config import ConfigOverrides, load_static_config
+    from ingressctl.model.config import KubernetesConfig
 
     overrides = ConfigOverrides(
-        entrypoints=_parse_entrypoints(entrypoints),
-        api_address=api_address,
-        workers=workers,
-        log_level=log_level,
-        log_format=log_format,
-        access_log=access_log,
-        manifests=list(manifests),
-        ingress_class=ingress_class,
-        controller_name=controller_name,
-        allow_external_name_services=allow_external_name_services,
-        kubeconfig=kubeconfig,
-        kube_context=kube_context,
+        entrypoints=_parse_entrypoints(list(options.entrypoints)),
+        api_address=options.api_address,
+        api_insecure=options.api_insecure,
+        workers=options.workers,
+        log_level=options.log_level,
+        log_format=options.log_format,
+        access_log=options.access_log,
+        manifests=list(options.manifests),
+        ingress_class=options.ingress_class,
+        controller_name=options.controller_name,
+        allow_external_name_services=options.allow_external_name_services,
+        kubeconfig=options.kubeconfig,
+        kube_context=options.context,
+        acme_storage=options.acme_storage,
     )
-    static = load_static_config(config, overrides)
-    if access_log_format is not None:
-        if access_log_format not in ("common", "json"):
-            raise UsageError(f"--access-log-format {access_log_format!r}: use common or json")
-        static = dataclasses.replace(static, access_log_format=access_log_format, access_log=True)
+    static = load_static_config(options.config, overrides)
+    if options.access_log_format is not None:
+        if options.access_log_format not in ("common", "json"):
+            raise UsageError(f"--access-log-format {options.access_log_format!r}: use common or json")
+        static = dataclasses.replace(static, access_log_format=options.access_log_format, access_log=True)
     if static.workers < 1:
         raise UsageError("--workers must be 1 or more")
+    if options.kubernetes and static.kubernetes is None:
+        static = dataclasses.replace(static, kubernetes=KubernetesConfig())
+    static = _kubernetes_flags(static, options)
     acme = static.acme
     if static.workers > 1 and acme is not None and (acme.on_host_rule or acme.on_demand or acme.domains):
         raise ConfigError(
             "ACME needs a single worker (challenges are answered by the process that ordered the "
             "certificate): use --workers 1 with [acme]"
         )
+    if acme is not None and acme.storage.startswith("secret:") and static.kubernetes is None:
+        raise ConfigError(
+            f"acme storage {acme.storage!r} is a Kubernetes Secret: add --kubernetes (or a [kubernetes] "
+            "section), or store certificates in a file (--acme-storage acme.json)"
+        )
     if not static.manifests and static.kubernetes is None:
         raise ConfigError(
             "nothing to serve: pass --manifests PATH (a file or directory of Ingress/Service/EndpointSlice "
-            "YAML) or --kubeconfig FILE, or add a [kubernetes] section (or `manifests` under [ingressctl]) "
-            "to the configuration file"
+            "YAML) or --kubernetes (with --kubeconfig FILE outside a cluster), or add a [kubernetes] section "
+            "(or `manifests` under [ingressctl]) to the configuration file"
         )
-    if static.kubernetes is not None and not static.manifests and not _has_kubernetes_provider():
+    if static.kubernetes is not None and not _has_kubernetes_provider():
         raise ConfigError(
             "the [kubernetes] provider is not available in this build: pass --manifests PATH instead"
         )
@@ -90,6 +117,45 @@ def load_config(
         if not os.path.exists(path):
             raise InputError(f"{path}: no such file or directory (given to --manifests)")
     return static
+
+
+_CLUSTER_ONLY = (
+    ("--namespace", "namespaces"),
+    ("--label-selector", "label_selector"),
+    ("--publish-service", "publish_service"),
+    ("--publish-address", "publish_address"),
+    ("--leader-election", "leader_election"),
+    ("--leader-election-namespace", "leader_election_namespace"),
+    ("--leader-election-id", "leader_election_id"),
+    ("--leader-election-lease-duration", "leader_election_lease_duration"),
+)
+
+
+def _kubernetes_flags(static: StaticConfig, options: ServeOptions) -> StaticConfig:
+    """Apply --namespace/--label-selector; refuse cluster-only flags without a cluster."""
+    kube = static.kubernetes
+    if kube is None:
+        given = [flag for flag, attr in _CLUSTER_ONLY if getattr(options, attr) not in (None, ())]
+        if given:
+            raise UsageError(
+                f"{', '.join(given)} only apply with --kubernetes: add --kubernetes (or --kubeconfig FILE) "
+                "or drop them"
+            )
+        return static
+    for namespace in options.namespaces:
+        if not namespace.strip():
+            raise UsageError("--namespace: empty namespace name; omit it to watch all namespaces")
+    if options.namespaces:
+        namespaces = tuple(dict.fromkeys(n.strip() for n in options.namespaces))
+        kube = dataclasses.replace(kube, namespaces=namespaces)
+    if options.label_selector is not None:
+        kube = dataclasses.replace(kube, label_selector=options.label_selector)
+    if options.publish_service is not None and options.publish_address is not None:
+        raise UsageError("--publish-service and --publish-address both set the status address: give one")
+    duration = options.leader_election_lease_duration
+    if duration is not None and duration < 2:
+        raise UsageError("--leader-election-lease-duration: at least 2 seconds")
+    return dataclasses.replace(static, kubernetes=kube)
 
 
 def _has_kubernetes_provider() -> bool:
@@ -100,18 +166,21 @@ def _has_kubernetes_provider() -> bool:
     return True
 
 
-def _providers(static: StaticConfig) -> list[Any]:
+def _kubernetes_provider(static: StaticConfig) -> Any:
+    from ingressctl.providers.kubernetes import KubernetesProvider
+
+    assert static.kubernetes is not None
+    return KubernetesProvider(static.kubernetes)
+
+
+def _providers(static: StaticConfig, kubernetes: Any) -> list[Any]:
     providers: list[Any] = []
     if static.manifests:
         from ingressctl.providers.manifests import ManifestsProvider
 
         providers.append(ManifestsProvider(static.manifests))
-    if static.kubernetes is not None and _has_kubernetes_provider():
-        kube = importlib.import_module("ingressctl.providers.kubernetes")
-
-        factory = getattr(kube, "provider_from_config", None) or getattr(kube, "KubernetesProvider", None)
-        if factory is not None:
-            providers.append(factory(static.kubernetes))
+    if kubernetes is not None:
+        providers.append(kubernetes)
     return providers
 
 
@@ -127,22 +196,64 @@ def _certificate_store(static: StaticConfig) -> Any:
     return store
 
 
-def _acme(static: StaticConfig, store: Any, first_worker: bool) -> Any:
-    """The ACME integration when [acme] is configured (in the first worker only: one orderer)."""
-    if static.acme is None or not first_worker:
+def _acme(
+    static: StaticConfig, store: Any, first_worker: bool, kubernetes: Any, cluster: Any, metrics: Any
+) -> Any:
+    """The ACME integration when [acme] is configured.
+
+    File storage: the first worker only (one orderer). Secret storage: every replica serves the stored
+    certificates and answers HTTP-01 for the leader's orders; the leader (of the Lease) orders.
+    """
+    acme = static.acme
+    if acme is None:
         return None
     if store is None:
-        log.warning("[acme] is configured but no entrypoint uses TLS: no certificates will be requested")
+        if first_worker:
+            log.warning("[acme] is configured but no entrypoint uses TLS: no certificates will be requested")
         return None
-    from ingressctl.server.acme import AcmeIntegration
+    from ingressctl.server.acme import AcmeIntegration, SharedChallenges
 
-    return AcmeIntegration(static.acme, store)
+    if not acme.storage.startswith("secret:"):
+        if not first_worker:
+            return None
+        return AcmeIntegration(acme, store, metrics=metrics)
+    from ingressctl.acme.storage import BlobAcmeStorage
+    from ingressctl.providers.kubernetes import SecretStore
+
+    spec = acme.storage
+    namespace, sep, name = spec.removeprefix("secret:").partition("/")
+    if not sep or not namespace or not name or "/" in name:
+        raise ConfigError(
+            f"acme storage {spec!r}: expected secret:NAMESPACE/NAME (e.g. secret:ingressctl/acme)"
+        )
+
+    def storage() -> Any:
+        return BlobAcmeStorage(SecretStore.from_spec(spec, kubernetes.connection))
+
+    def challenges() -> Any:
+        # Pending HTTP-01 answers live in a Secret of their own: the certificates' Secret is
+        # rewritten whole by each save, and answers change far more often.
+        return SecretStore(kubernetes.connection, namespace, f"{name}-http01", key="http01.json")
+
+    reload_seconds = float(os.environ.get("INGRESSCTL_ACME_RELOAD_SECONDS") or 10.0)
+    return AcmeIntegration(
+        acme,
+        store,
+        storage=storage,
+        shared_challenges=SharedChallenges(challenges),
+        cluster=cluster,
+        metrics=metrics,
+        reload_seconds=reload_seconds,
+    )
 
 
-def _parts(static: StaticConfig, sockets: dict[str, socket.socket], serve_api: bool) -> Any:
+def _parts(
+    static: StaticConfig, options: ServeOptions, sockets: dict[str, socket.socket], serve_api: bool
+) -> Any:
     from ingressctl.server import RuntimeState, ServerParts
 
     observer: Any = None
+    metrics: Any = None
     start_api: Any = None
     on_reload: Any = None
     api_config = static.api
@@ -169,36 +280,108 @@ def _parts(static: StaticConfig, sockets: dict[str, socket.socket], serve_api: b
             assert api_config is not None
             return await start_ping_api(state, api_config.address)
 
+    kubernetes = _kubernetes_provider(static) if static.kubernetes is not None else None
+    cluster = _cluster(static, options, kubernetes) if kubernetes is not None else None
     tls = _certificate_store(static)
-    acme = _acme(static, tls, serve_api)
+    acme = _acme(static, tls, serve_api, kubernetes, cluster, metrics)
     return ServerParts(
-        providers=_providers(static),
+        providers=_providers(static, kubernetes),
         observer=observer,
         start_api=start_api,
         on_reload=on_reload,
         tls=tls,
         acme=acme,
+        cluster=cluster,
         sockets=sockets,
         reuse_port=static.workers > 1,
         serve_api=serve_api,
     )
 
 
-def run(static: StaticConfig) -> int:
+def cluster_settings(options: ServeOptions) -> Any:
+    """Leadership and status settings from the flags (UsageError for a malformed address)."""
+    from ingressctl.providers.kube_status import parse_publish_address, parse_publish_service
+    from ingressctl.server.cluster import ClusterSettings
+
+    if options.publish_service:
+        parse_publish_service(options.publish_service)
+    if options.publish_address:
+        parse_publish_address(options.publish_address)
+    defaults = ClusterSettings()
+    return ClusterSettings(
+        publish_service=options.publish_service or "",
+        publish_address=options.publish_address or "",
+        leader_election=options.leader_election is not False,
+        election_namespace=options.leader_election_namespace or "",
+        election_id=options.leader_election_id or defaults.election_id,
+        lease_duration=options.leader_election_lease_duration or defaults.lease_duration,
+    )
+
+
+def _cluster(static: StaticConfig, options: ServeOptions, kubernetes: Any) -> Any:
+    from ingressctl.routing.classes import ClassSelector
+    from ingressctl.server.cluster import ClusterControl
+    from ingressctl.server.run import server_compile_options
+
+    compile_options = server_compile_options(static)
+
+    def served(snapshot: Any) -> list[Any]:
+        selector = ClassSelector(snapshot.ingress_classes, compile_options)
+        return [i for i in snapshot.ingresses if selector.select(i) is None]
+
+    return ClusterControl(kubernetes, cluster_settings(options), served)
+
+
+def run(static: StaticConfig, options: ServeOptions | None = None) -> int:
     """Serve until SIGTERM/SIGINT; returns the exit code."""
     from ingressctl.server import install_uvloop, run_server
 
+    opts = options or ServeOptions()
     if static.workers > 1:
         from ingressctl.server.workers import supervise
 
         def worker_main(index: int, sockets: dict[str, socket.socket]) -> None:
             install_uvloop()
-            asyncio.run(run_server(static, _parts(static, sockets, serve_api=index == 0)))
+            asyncio.run(run_server(static, _parts(static, opts, sockets, serve_api=index == 0)))
 
         return supervise(static, static.workers, worker_main)
     install_uvloop()
-    asyncio.run(run_server(static, _parts(static, {}, serve_api=True)))
+    asyncio.run(run_server(static, _parts(static, opts, {}, serve_api=True)))
     return 0
+
+
+def argument_parser() -> Any:
+    """The argparse twin of the Typer command (same option names: a test keeps them equal)."""
+    import argparse
+
+    bool_flag = argparse.BooleanOptionalAction
+    p = argparse.ArgumentParser(prog="ingressctl serve", add_help=False, allow_abbrev=False)
+    p.add_argument("--config", "-c")
+    p.add_argument("--manifests", "-m", action="append", default=[])
+    p.add_argument("--entrypoint", dest="entrypoints", action="append", default=[])
+    p.add_argument("--api-address")
+    p.add_argument("--api-insecure", action=bool_flag, default=None)
+    p.add_argument("--workers", type=int)
+    p.add_argument("--log-level")
+    p.add_argument("--log-format")
+    p.add_argument("--access-log", action=bool_flag, default=None)
+    p.add_argument("--access-log-format")
+    p.add_argument("--ingress-class")
+    p.add_argument("--controller-name")
+    p.add_argument("--allow-external-name-services", action=bool_flag, default=None)
+    p.add_argument("--kubernetes", action="store_true", default=False)
+    p.add_argument("--kubeconfig")
+    p.add_argument("--context")
+    p.add_argument("--namespace", "-n", dest="namespaces", action="append", default=[])
+    p.add_argument("--label-selector", "-l")
+    p.add_argument("--publish-service")
+    p.add_argument("--publish-address")
+    p.add_argument("--leader-election", action=bool_flag, default=None)
+    p.add_argument("--leader-election-namespace")
+    p.add_argument("--leader-election-id")
+    p.add_argument("--leader-election-lease-duration", type=int)
+    p.add_argument("--acme-storage")
+    return p
 
 
 def main_fast(argv: list[str]) -> int | None:
@@ -208,43 +391,14 @@ def main_fast(argv: list[str]) -> int | None:
     every command group and Typer's pydantic adapter (about 25 MB of resident memory). The entry
     point may call this first for `serve`; help output stays Typer's.
     """
-    import argparse
-
     if any(arg in ("-h", "--help") for arg in argv):
         return None
-    parser = argparse.ArgumentParser(prog="ingressctl serve", add_help=False, allow_abbrev=False)
-    parser.add_argument("--config", "-c")
-    parser.add_argument("--manifests", "-m", action="append", default=[])
-    parser.add_argument("--entrypoint", action="append", default=[])
-    parser.add_argument("--api-address")
-    parser.add_argument("--workers", type=int)
-    parser.add_argument("--log-level")
-    parser.add_argument("--log-format")
-    parser.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=None)
-    parser.add_argument("--access-log-format")
-    parser.add_argument("--ingress-class")
-    parser.add_argument("--controller-name")
-    parser.add_argument("--allow-external-name-services", action=argparse.BooleanOptionalAction, default=None)
-    parser.add_argument("--kubeconfig")
-    parser.add_argument("--context")
-    args = parser.parse_args(argv)  # a usage error exits 2 with argparse's one-line message
+    args = argument_parser().parse_args(argv)  # a usage error exits 2 with argparse's one-line message
+    values = vars(args)
+    for name in ("manifests", "entrypoints", "namespaces"):
+        values[name] = tuple(values[name])
     try:
-        return _serve(
-            args.config,
-            args.manifests,
-            args.entrypoint,
-            args.api_address,
-            args.workers,
-            args.log_level,
-            args.log_format,
-            args.access_log,
-            args.access_log_format,
-            args.ingress_class,
-            args.controller_name,
-            args.allow_external_name_services,
-            args.kubeconfig,
-            args.context,
-        )
+        return _serve(ServeOptions(**values))
     except IngressctlError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return exc.exit_code
@@ -252,21 +406,35 @@ def main_fast(argv: list[str]) -> int | None:
         return 130
 
 
-def _serve(*options: Any) -> int:
+def _serve(options: ServeOptions) -> int:
     from ingressctl.logging_setup import configure_logging
 
-    static = load_config(*options)
+    static = load_config(options)
+    if static.kubernetes is not None:
+        cluster_settings(options)  # a malformed --publish-* is a usage error before anything starts
     configure_logging(static.log_level, static.log_format)
     for warning in static.warnings:
         log.warning("%s", warning)
-    return run(static)
+    return run(static, options)
+
+
+SERVE_HELP = """Run the ingress controller: serve the routes built from the manifests or the cluster.
+
+Routes come from --manifests (files, watched) and/or --kubernetes (the API, watched); given both, the
+two are merged into one table (a cluster's Ingress and a file's Ingress for the same host and path
+conflict like any two Ingresses). With --kubernetes a Service or Secret an Ingress names but the
+cluster lacks is an error (503 for its routes). Replicas elect a leader with a Lease
+(coordination.k8s.io/v1; namespace from --leader-election-namespace, else $POD_NAMESPACE, identity
+$POD_NAME): only the leader writes Ingress status and orders ACME certificates. With
+--acme-storage secret:NS/NAME every replica serves the stored certificates and answers HTTP-01.
+"""
 
 
 def register(app: typer.Typer) -> None:
     """Add the command to the app."""
     import typer
 
-    @app.command("serve")
+    @app.command("serve", help=SERVE_HELP)
     def serve(
         config: str | None = typer.Option(None, "--config", "-c", help="traefik.toml (Traefik v1 subset)."),
         manifests: list[str] = typer.Option(
@@ -276,6 +444,9 @@ def register(app: typer.Typer) -> None:
             [], "--entrypoint", help="NAME=ADDRESS, e.g. http=:8000 (repeatable; overrides the file)."
         ),
         api_address: str | None = typer.Option(None, "--api-address", help="Address of the API/dashboard."),
+        api_insecure: bool | None = typer.Option(
+            None, "--api-insecure/--no-api-insecure", help="Serve the API/dashboard without authentication."
+        ),
         workers: int | None = typer.Option(
             None, "--workers", help="Processes sharing the ports (default 1)."
         ),
@@ -296,26 +467,85 @@ def register(app: typer.Typer) -> None:
             "--allow-external-name-services/--no-allow-external-name-services",
             help="Proxy to ExternalName Services (off: an Ingress author could point us at any host).",
         ),
-        kubeconfig: str | None = typer.Option(
-            None, "--kubeconfig", help="Read Ingresses from the cluster of this kubeconfig."
+        kubernetes: bool = typer.Option(
+            False,
+            "--kubernetes",
+            help="Read Ingresses from the cluster (in-cluster, --kubeconfig, or [kubernetes] endpoint).",
         ),
-        context: str | None = typer.Option(None, "--context", help="kubeconfig context to use."),
+        kubeconfig: str | None = typer.Option(
+            None, "--kubeconfig", metavar="FILE", help="kubeconfig to use (implies --kubernetes)."
+        ),
+        context: str | None = typer.Option(None, "--context", metavar="NAME", help="kubeconfig context."),
+        namespace: list[str] = typer.Option(
+            [], "--namespace", "-n", metavar="NS", help="Only this namespace (repeatable; default: all)."
+        ),
+        label_selector: str | None = typer.Option(
+            None, "--label-selector", "-l", metavar="SEL", help="Only Ingresses matching this label selector."
+        ),
+        publish_service: str | None = typer.Option(
+            None,
+            "--publish-service",
+            metavar="NS/NAME",
+            help="Write this Service's address into the status of the Ingresses we serve.",
+        ),
+        publish_address: str | None = typer.Option(
+            None,
+            "--publish-address",
+            metavar="ADDR[,ADDR]",
+            help="Write these IPs/host names into the status of the Ingresses we serve.",
+        ),
+        leader_election: bool | None = typer.Option(
+            None,
+            "--leader-election/--no-leader-election",
+            help="Elect one leader among replicas with a Lease (default on with --kubernetes; "
+            "off: this process always leads).",
+        ),
+        leader_election_namespace: str | None = typer.Option(
+            None, "--leader-election-namespace", metavar="NS", help="Namespace of the leader Lease."
+        ),
+        leader_election_id: str | None = typer.Option(
+            None, "--leader-election-id", metavar="NAME", help="Name of the leader Lease (ingressctl-leader)."
+        ),
+        leader_election_lease_duration: int | None = typer.Option(
+            None,
+            "--leader-election-lease-duration",
+            metavar="SECONDS",
+            help="Lease duration (default 15; renew deadline 2/3 of it, retry 2/15).",
+        ),
+        acme_storage: str | None = typer.Option(
+            None,
+            "--acme-storage",
+            metavar="FILE|secret:NS/NAME",
+            help="Where ACME keeps the account and certificates (a Secret: shared by replicas).",
+        ),
     ) -> None:
-        """Run the ingress controller: serve the routes built from the manifests, reloading on change."""
         code = _serve(
-            config,
-            manifests,
-            entrypoint,
-            api_address,
-            workers,
-            log_level,
-            log_format,
-            access_log,
-            access_log_format,
-            ingress_class,
-            controller_name,
-            allow_external_name_services,
-            kubeconfig,
-            context,
+            ServeOptions(
+                config=config,
+                manifests=tuple(manifests),
+                entrypoints=tuple(entrypoint),
+                api_address=api_address,
+                api_insecure=api_insecure,
+                workers=workers,
+                log_level=log_level,
+                log_format=log_format,
+                access_log=access_log,
+                access_log_format=access_log_format,
+                ingress_class=ingress_class,
+                controller_name=controller_name,
+                allow_external_name_services=allow_external_name_services,
+                kubernetes=kubernetes,
+                kubeconfig=kubeconfig,
+                context=context,
+                namespaces=tuple(namespace),
+                label_selector=label_selector,
+                publish_service=publish_service,
+                publish_address=publish_address,
+                leader_election=leader_election,
+                leader_election_namespace=leader_election_namespace,
+                leader_election_id=leader_election_id,
+                leader_election_lease_duration=leader_election_lease_duration,
+                acme_storage=acme_storage,
+            )
         )
         raise typer.Exit(code)

@@ -7,55 +7,290 @@
 - onHostRule: after each reload the manager learns the table's TLS hosts (and which a Secret covers).
 - onDemand: SNI names that got only the default certificate are offered to the manager (it gates them).
 - Issued and stored certificates go into the store as the ACME source.
+
+With several replicas (a `ClusterControl` is given) only the leader runs the manager, i.e. orders and
+renews. Every replica serves the certificates: followers read the shared storage (a Kubernetes Secret)
+every `reload_seconds` and install what is new. The leader also writes each pending HTTP-01 answer to
+a shared store (`SharedChallenges`) before telling the CA to validate, so a follower that receives the
+CA's request looks the token up there. Leadership moving starts a fresh manager on the new leader,
+which adopts the stored account and certificates.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
+from ingressctl.acme.challenges import HTTP01_PREFIX, ChallengeStore
 from ingressctl.model.config import AcmeConfig
 from ingressctl.proxy.plan import Table
 from ingressctl.routing.hosts import tls_host_covers
 
 log = logging.getLogger("ingressctl.acme")
 
-_CHALLENGE_PREFIX = "/.well-known/acme-challenge/"
+StorageFactory = Callable[[], Any]  # -> ingressctl.acme.storage.Storage
+
+
+class SharedChallenges(ChallengeStore):
+    """A ChallengeStore whose HTTP-01 answers are also kept in a shared blob (a Kubernetes Secret).
+
+    `add_http01`/`remove_http01` run in the ACME flow's thread (blocking writes are fine there); the
+    write completes before the flow answers the challenge, so the CA can reach any replica.
+    `lookup()` is what other replicas call for a token they do not hold: it reads the blob (at most
+    every `min_interval` seconds, whatever the request rate) in a thread.
+    """
+
+    def __init__(self, blob: Callable[[], Any], min_interval: float = 0.25) -> None:
+        super().__init__()
+        self._blob_factory = blob  # -> BlobStore (load_bytes() / update(fn)); built on first use
+        self._blob: Any = None
+        self.min_interval = min_interval
+        self._remote: dict[str, str] = {}
+        self._fetched = 0.0
+        self._fetching: asyncio.Future[None] | None = None
+
+    @property
+    def blob(self) -> Any:
+        if self._blob is None:
+            self._blob = self._blob_factory()
+        return self._blob
+
+    @staticmethod
+    def _decode(data: bytes | None) -> dict[str, str]:
+        if not data:
+            return {}
+        try:
+            doc = json.loads(data)
+        except ValueError:
+            return {}
+        if not isinstance(doc, dict):
+            return {}
+        return {str(k): str(v) for k, v in doc.items() if isinstance(v, str)}
+
+    def _change(self, token: str, value: str | None) -> None:
+        def change(current: bytes | None) -> bytes:
+            doc = self._decode(current)
+            if value is None:
+                doc.pop(token, None)
+            else:
+                doc[token] = value
+            return json.dumps(doc, sort_keys=True).encode()
+
+        try:
+            self.blob.update(change)
+        except Exception as exc:  # the CA may still reach this replica; say why the others cannot answer
+            log.warning("ACME: could not share the HTTP-01 answer with other replicas: %s", exc)
+
+    def add_http01(self, token: str, key_authorization: str) -> None:
+        super().add_http01(token, key_authorization)
+        self._change(token, key_authorization)
+
+    def remove_http01(self, token: str) -> None:
+        super().remove_http01(token)
+        self._change(token, None)
+
+    async def lookup(self, path: str) -> str | None:
+        if not path.startswith(HTTP01_PREFIX):
+            return None
+        token = path[len(HTTP01_PREFIX) :]
+        local = self.http01_response(path)
+        if local is not None:
+            return local
+        if token in self._remote:
+            return self._remote[token]
+        if time.monotonic() - self._fetched >= self.min_interval:
+            await self._refresh()
+        return self._remote.get(token)
+
+    async def _refresh(self) -> None:
+        if self._fetching is None:
+            self._fetching = asyncio.ensure_future(self._fetch())
+        fetching = self._fetching
+        try:
+            await asyncio.shield(fetching)
+        finally:
+            if fetching.done():
+                self._fetching = None
+
+    async def _fetch(self) -> None:
+        try:
+            data = await asyncio.to_thread(self.blob.load_bytes)
+        except Exception as exc:
+            log.warning("ACME: cannot read the shared HTTP-01 answers: %s", exc)
+            return
+        finally:
+            self._fetched = time.monotonic()
+        self._remote = self._decode(data)
 
 
 class AcmeIntegration:
-    def __init__(self, config: AcmeConfig, store: Any) -> None:
-        from ingressctl.acme import CertificateManager
-
+    def __init__(
+        self,
+        config: AcmeConfig,
+        store: Any,
+        *,
+        storage: StorageFactory | None = None,
+        shared_challenges: SharedChallenges | None = None,
+        cluster: Any = None,
+        metrics: Any = None,
+        reload_seconds: float = 10.0,
+    ) -> None:
         self.config = config
         self.store = store
+        self._storage_factory = storage
+        self.shared = shared_challenges
+        self.cluster = cluster  # ClusterControl, or None: this process always orders
+        self.metrics = metrics
+        self.reload_seconds = reload_seconds
         self._issued: dict[str, Any] = {}
-        self.manager = CertificateManager(config, on_certificate=self._on_certificate)
+        self._installed: dict[str, tuple[bytes, bytes]] = {}
+        self._hosts: tuple[set[str], set[str]] | None = None
+        self.manager: Any = None
+        self._started = False
+        self._transition: asyncio.Task[None] | None = None
+        self._follower: asyncio.Task[None] | None = None
+        self._wanted_leading = False
+        if cluster is None:
+            self.manager = self._new_manager()
+
+    # ------------------------------------------------------------ lifecycle
+
+    def _new_manager(self) -> Any:
+        from ingressctl.acme import CertificateManager
+
+        integration = self
+
+        class _Observed(CertificateManager):
+            """The manager, reporting order results to the metrics."""
+
+            def _failed(self, entry: Any, message: str, retry_at: float, reason: str) -> None:
+                integration._count_failure(message)
+                super()._failed(entry, message, retry_at, reason)
+
+        storage = self._storage_factory() if self._storage_factory is not None else None
+        manager = _Observed(self.config, on_certificate=self._on_certificate, storage=storage)
+        if self.shared is not None:
+            manager.challenges = self.shared
+        return manager
 
     async def start(self) -> None:
         store = self.store
         if store is not None:
             if self.config.challenge == "tls-alpn-01":
-                store.set_alpn_challenge_provider(self.manager.tls_alpn_context)
+                store.set_alpn_challenge_provider(self._tls_alpn_context)
             if self.config.on_demand:
-                store.set_miss_listener(self.manager.request_on_demand)
-        await self.manager.start()
+                store.set_miss_listener(self._on_demand)
+        self._started = True
+        if self.cluster is None:
+            await self._start_manager()
+            return
+        self.cluster.subscribe(self._leadership)
 
     async def stop(self) -> None:
-        await self.manager.stop()
+        self._started = False
+        for task in (self._transition, self._follower):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        await self._stop_manager()
+
+    async def _start_manager(self) -> None:
+        if self.manager is None:
+            self.manager = self._new_manager()
+        await self.manager.start()
+        if self._hosts is not None:
+            self.manager.set_hosts(*self._hosts)
+
+    async def _stop_manager(self) -> None:
+        manager, self.manager = self.manager, None
+        if manager is not None:
+            with contextlib.suppress(Exception):
+                await manager.stop()
+
+    # ------------------------------------------------------------ leadership (several replicas)
+
+    def _leadership(self, leading: bool) -> None:
+        self._wanted_leading = leading
+        previous = self._transition
+        self._transition = asyncio.ensure_future(self._switch(previous, leading))
+
+    async def _switch(self, previous: asyncio.Task[None] | None, leading: bool) -> None:
+        if previous is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await previous
+        if not self._started or leading != self._wanted_leading:
+            return
+        if leading:
+            if self._follower is not None:
+                self._follower.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await self._follower
+                self._follower = None
+            log.info("ACME: this replica leads: it orders and renews certificates")
+            try:
+                await self._start_manager()
+            except Exception as exc:
+                log.error("ACME: cannot start certificate management: %s; retrying as follower", exc)
+                await self._stop_manager()
+                self._follower = asyncio.ensure_future(self._follow())
+        else:
+            if self.manager is not None:
+                log.info("ACME: this replica no longer leads: it stops ordering, and serves what is stored")
+            await self._stop_manager()
+            if self._follower is None:
+                self._follower = asyncio.ensure_future(self._follow())
+
+    async def _follow(self) -> None:
+        """Follower: install the certificates the leader stored, as they appear."""
+        if self._storage_factory is None:
+            return
+        storage = self._storage_factory()
+        failures = 0
+        while True:
+            try:
+                resolver = await asyncio.to_thread(storage.load)
+                failures = 0
+                for record in resolver.certificates:
+                    self._on_certificate(record.main, tuple(record.sans), record.certificate, record.key)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                if failures == 1:
+                    log.warning("ACME: cannot read the stored certificates (%s): %s", storage.describe(), exc)
+            await asyncio.sleep(self.reload_seconds)
+
+    # ------------------------------------------------------------ what the server calls
 
     async def http01_hook(self, request: BaseRequest, entrypoint: str) -> StreamResponse | None:
         path = request.path
-        if not path.startswith(_CHALLENGE_PREFIX):
+        if not path.startswith(HTTP01_PREFIX):
             return None
-        answer = self.manager.http01_response(path)
+        answer = self.manager.http01_response(path) if self.manager is not None else None
+        if answer is None and self.shared is not None:
+            answer = await self.shared.lookup(path)
         if answer is None:
             return None
         return web.Response(text=answer, content_type="application/octet-stream")
+
+    def _tls_alpn_context(self, server_name: str | None) -> Any:
+        manager = self.manager
+        return manager.tls_alpn_context(server_name) if manager is not None else None
+
+    def _on_demand(self, server_name: str) -> None:
+        manager = self.manager
+        if manager is not None:
+            manager.request_on_demand(server_name)
 
     def on_table(self, table: Table) -> None:
         hosts = {r.host for r in table.routes if r.host and r.tls is not None}
@@ -65,9 +300,29 @@ class AcmeIntegration:
             for cert in table.certificates
             if any(tls_host_covers(h, host) for h in cert.hosts)
         }
-        self.manager.set_hosts(hosts, from_secrets)
+        self._hosts = (hosts, from_secrets)
+        if self.manager is not None:
+            self.manager.set_hosts(hosts, from_secrets)
+
+    # ------------------------------------------------------------ results
+
+    def _count_failure(self, message: str) -> None:
+        if self.metrics is None:
+            return
+        if message.startswith("rate-limit guard"):
+            self.metrics.on_acme_failure("rate_limit")
+            return
+        self.metrics.on_acme_order("invalid" if "invalid" in message.lower() else "error")
+        self.metrics.on_acme_failure("error")
 
     def _on_certificate(self, main: str, sans: tuple[str, ...], cert_pem: bytes, key_pem: bytes) -> None:
+        if self._installed.get(main) == (cert_pem, key_pem):
+            return
+        # Adopted from storage while the manager starts: not an order. Afterwards: issued or renewed.
+        fresh = getattr(self.manager, "_loop_task", None) is not None
+        self._installed[main] = (cert_pem, key_pem)
+        if self.metrics is not None and fresh:
+            self.metrics.on_acme_order("valid")
         if self.store is None:
             return
         from ingressctl.tls.store import CertificateInput, CertificateSource

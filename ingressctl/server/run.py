@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import ipaddress
 import logging
 import os
@@ -22,6 +23,7 @@ from ingressctl.providers.base import Provider
 from ingressctl.proxy import AccessLog, EntrypointInfo, Proxy, ProxyObserver, ProxyOptions, TablePlan
 from ingressctl.proxy.handler import HostCheck, entrypoint_runtime
 from ingressctl.proxy.plan import Table, TableFactory
+from ingressctl.routing.options import CompileOptions
 from ingressctl.server import memory
 from ingressctl.server.listeners import bind_socket, bound_address
 from ingressctl.server.state import RuntimeState
@@ -68,6 +70,8 @@ class ServerParts:
     # The ACME integration (ingressctl.server.acme.AcmeIntegration): started with the server, told
     # about every new table, its HTTP-01 hook first in line.
     acme: Any = None
+    # Leadership and Ingress status (ingressctl.server.cluster.ClusterControl) with the kubernetes provider.
+    cluster: Any = None
 
 
 class Server:
@@ -114,6 +118,7 @@ class Server:
             self._apply,
             throttle=static.throttle_seconds,
             on_reload=parts.on_reload,
+            on_applied=parts.cluster.on_applied if parts.cluster is not None else None,
         )
         if parts.acme is not None:
             await parts.acme.start()
@@ -124,6 +129,8 @@ class Server:
         self._tasks.append(asyncio.ensure_future(self.watcher.run()))
         for provider in parts.providers:
             self._tasks.append(asyncio.ensure_future(self._run_provider(provider)))
+        if parts.cluster is not None:
+            await parts.cluster.start()
         self.state.set_listening(True)
         memory.settle_after_startup()
         log.info(
@@ -134,10 +141,9 @@ class Server:
     def _compile_fn(self) -> Callable[[Snapshot], tuple[Table, list[Diagnostic]]]:
         if self.parts.compile_fn is not None:
             return self.parts.compile_fn
-        from ingressctl.config import compile_options
         from ingressctl.routing import compile as compile_snapshot
 
-        options = compile_options(self.static)
+        options = server_compile_options(self.static)
 
         def run(snapshot: Snapshot) -> tuple[Table, list[Diagnostic]]:
             table, diagnostics = compile_snapshot(snapshot, options)
@@ -224,6 +230,10 @@ class Server:
     async def stop(self) -> None:
         """Stop accepting, let requests in flight finish within the grace period, close everything."""
         self.state.set_listening(False)
+        if self.parts.cluster is not None:
+            # First: give the Lease up so another replica leads while we drain.
+            with contextlib.suppress(Exception):
+                await self.parts.cluster.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -261,6 +271,26 @@ class Server:
                 loop.remove_signal_handler(sig)
         await self.stop()
         log.info("stopped")
+
+
+def server_compile_options(static: StaticConfig) -> CompileOptions:
+    """The compiler options `serve` uses: the configuration's, plus what only the server knows.
+
+    - A cluster snapshot holds every Service and only the referenced Secrets: a missing one is a real
+      error there (`require_services`), not "the manifests did not include it".
+    - `router.tls` routes are served on the TLS entrypoints only.
+    """
+    from ingressctl.config import compile_options
+
+    options = compile_options(static)
+    changes: dict[str, Any] = {}
+    if static.kubernetes is not None and not options.require_services:
+        changes["require_services"] = True
+    if not options.tls_entrypoints:
+        tls = tuple(e.name for e in static.entrypoints if e.tls is not None)
+        if tls:
+            changes["tls_entrypoints"] = tls
+    return dataclasses.replace(options, **changes) if changes else options
 
 
 class _EntrypointServer(web.Server):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from ingressctl.logging_setup import summarize_change
 from ingressctl.model import Diagnostic, Severity, Snapshot
@@ -49,6 +49,7 @@ class Watcher:
         throttle: float = 0.05,
         max_delay: float = 1.0,
         on_reload: Callable[[bool, float], None] | None = None,
+        on_applied: Callable[[Mapping[str, ProviderUpdate]], None] | None = None,
     ) -> None:
         self.state = state
         self._compile = compile_fn
@@ -56,6 +57,8 @@ class Watcher:
         self.throttle = throttle
         self.max_delay = max_delay
         self._on_reload = on_reload
+        # Told which provider updates the table just applied was built from (Ingress status).
+        self._on_applied = on_applied
         self._latest: dict[str, ProviderUpdate] = {}
         self._applied: dict[str, ProviderUpdate] = {}
         self._changed = asyncio.Event()
@@ -143,6 +146,11 @@ class Watcher:
                 self._on_reload(False, time.perf_counter() - started)
             return
         self._applied = latest
+        if self._on_applied is not None:
+            try:
+                self._on_applied(latest)
+            except Exception:
+                log.exception("after-apply hook failed")
         elapsed = time.perf_counter() - started
         if self._on_reload is not None:
             self._on_reload(True, elapsed)

@@ -120,3 +120,19 @@ def run_cli(args: list[str], env: dict[str, str], timeout: float = 30) -> subpro
         timeout=timeout,
         cwd=os.getcwd(),
     )
+
+
+# ---------------------------------------------------------------- cluster tests (the test API server)
+
+
+@pytest.fixture
+def kube_api(tmp_path: Path) -> Iterator[object]:
+    from tests.kubeapi import KubeAPIServer
+
+    with KubeAPIServer(tmp_path / "kubeapi", bookmark_interval=0.3) as server:
+        yield server
+
+
+def lines_since(sp: ServeProcess, start: int, pattern: str) -> list[str]:
+    regex = re.compile(pattern)
+    return [line for line in sp.lines[start:] if regex.search(line)]

@@ -1,67 +1,200 @@
-"""`ingressctl serve --kubeconfig`: routes come from the cluster (the test API server) and follow changes."""
+"""`ingressctl serve --kubernetes`: routes come from the cluster (the test API server) and follow changes."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 import yaml
-from aiohttp import web
 
 from tests.kubeapi import KubeAPIServer
+from tests.kubeapi.fixtures import endpoint_slice, ingress, ingress_class, service
 from tests.server.manifests import app_manifest
 
+from .backends import Backend
 from .conftest import ServeProcess
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = pytest.mark.timeout(90)
 
 
 @pytest.fixture
-def kube_api(tmp_path: Path) -> Iterator[KubeAPIServer]:
-    with KubeAPIServer(tmp_path / "kubeapi", bookmark_interval=0.3) as server:
-        yield server
-
-
-@pytest.fixture
-async def backend_port() -> AsyncIterator[int]:
-    async def handler(request: web.Request) -> web.Response:
-        return web.Response(text=f"cluster {request.headers['Host']}")
-
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handler)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield int(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
-    await runner.cleanup()
+async def backend() -> AsyncIterator[Backend]:
+    b = await Backend("127.0.0.1").start()
+    yield b
+    await b.stop()
 
 
 def apply(server: KubeAPIServer, host: str, port: int) -> None:
     server.apply_many([doc for doc in yaml.safe_load_all(app_manifest("app", host, "/", port)) if doc])
 
 
-async def status_for(sp: ServeProcess, host: str) -> tuple[int, str]:
-    async with aiohttp.ClientSession() as s, s.get(sp.url("/"), headers={"Host": host}) as r:
+def app(server: KubeAPIServer, name: str, ns: str, host: str, port: int, **kw: Any) -> None:
+    """Ingress NAME in NS for HOST → Service NAME → one ready endpoint 127.0.0.1:PORT."""
+    server.apply_many(
+        [
+            service(name, ns),
+            endpoint_slice(f"{name}-1", name, ["127.0.0.1"], ns, port=port),
+            ingress(name, ns, host=host, service_name=name, **kw),
+        ]
+    )
+
+
+async def get(sp: ServeProcess, host: str, path: str = "/") -> tuple[int, str]:
+    timeout = aiohttp.ClientTimeout(total=5)
+    async with (
+        aiohttp.ClientSession(timeout=timeout) as s,
+        s.get(sp.url(path), headers={"Host": host}) as r,
+    ):
         return r.status, await r.text()
 
 
+async def eventually(sp: ServeProcess, host: str, want: int, timeout: float = 10.0) -> tuple[int, str]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        got = await get(sp, host)
+        if got[0] == want:
+            return got
+        assert loop.time() < deadline, f"{host}: still {got} after {timeout}s\n{sp.text}"
+        await asyncio.sleep(0.05)
+
+
 async def test_serve_follows_the_cluster(
-    tmp_path: Path, kube_api: KubeAPIServer, backend_port: int, serve: Callable[..., ServeProcess]
+    kube_api: KubeAPIServer, backend: Backend, serve: Callable[..., ServeProcess]
 ) -> None:
-    apply(kube_api, "one.test", backend_port)
+    apply(kube_api, "one.test", backend.port)
     kubeconfig = kube_api.write_kubeconfig(token="test-token", context="ctx")
     sp = serve("--kubeconfig", str(kubeconfig), "--entrypoint", "web=127.0.0.1:0")
     await asyncio.to_thread(sp.wait_ready)
-    assert await status_for(sp, "one.test") == (200, "cluster one.test")
-    apply(kube_api, "two.test", backend_port)  # the Ingress now names another host
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 10
-    while (await status_for(sp, "two.test"))[0] != 200:
-        assert loop.time() < deadline, sp.text
-        await asyncio.sleep(0.05)
-    assert (await status_for(sp, "one.test"))[0] == 404
+    assert await get(sp, "one.test") == (200, "127.0.0.1 one.test")
+    apply(kube_api, "two.test", backend.port)  # the Ingress now names another host
+    await eventually(sp, "two.test", 200)
+    assert (await get(sp, "one.test"))[0] == 404
+    assert await asyncio.to_thread(sp.stop) == 0
+
+
+async def test_namespaces_label_selector_and_class_scope_what_is_served(
+    kube_api: KubeAPIServer, backend: Backend, serve: Callable[..., ServeProcess]
+) -> None:
+    port = backend.port
+    kube_api.apply(ingress_class("edge", controller="example.com/edge-controller"))
+    app(kube_api, "a", "shop", "a.test", port, labels={"team": "web"}, ingress_class="edge")
+    app(kube_api, "b", "shop", "b.test", port, labels={"team": "data"}, ingress_class="edge")  # selector
+    app(kube_api, "c", "blog", "c.test", port, labels={"team": "web"}, ingress_class="edge")  # namespace
+    app(kube_api, "d", "shop", "d.test", port, labels={"team": "web"}, ingress_class="other")  # class
+    app(kube_api, "e", "misc", "e.test", port, labels={"team": "web"}, ingress_class="edge")
+    # The file's current context has a token the server rejects; --context picks the good one.
+    kube_api.add_token("good-token", "kubernetes-admin")
+    bad = kube_api.write_kubeconfig(token="rejected", context="bad")
+    good = kube_api.write_kubeconfig(token="good-token", context="good")
+    doc = yaml.safe_load(bad.read_text())
+    extra = yaml.safe_load(good.read_text())
+    for key in ("clusters", "users", "contexts"):
+        doc[key] += extra[key]
+    bad.write_text(yaml.safe_dump(doc))
+    sp = serve(
+        "--kubernetes",
+        "--kubeconfig",
+        str(bad),
+        "--context",
+        "good",
+        "--namespace",
+        "shop",
+        "-n",
+        "misc",
+        "--label-selector",
+        "team=web",
+        "--ingress-class",
+        "edge",
+        "--controller-name",
+        "example.com/edge-controller",
+        "--entrypoint",
+        "web=127.0.0.1:0",
+    )
+    await asyncio.to_thread(sp.wait_ready)
+    assert await get(sp, "a.test") == (200, "127.0.0.1 a.test")
+    assert await get(sp, "e.test") == (200, "127.0.0.1 e.test")
+    for host in ("b.test", "c.test", "d.test"):
+        assert (await get(sp, host))[0] == 404, host
+    # The Ingress's Service disappears: a cluster lacks it for real (503, and said so), not "not given".
+    kube_api.delete("Service", "shop", "a")
+    await eventually(sp, "a.test", 503)
+    await asyncio.to_thread(sp.wait_for, r"Service .*shop/a|shop/a.*Service|service .*\"a\"")
+
+
+async def test_kubernetes_section_of_the_config_file(
+    tmp_path: Path, kube_api: KubeAPIServer, backend: Backend, serve: Callable[..., ServeProcess]
+) -> None:
+    assert kube_api.certs is not None
+    kube_api.add_token("file-token", "kubernetes-admin")
+    app(kube_api, "a", "shop", "a.test", backend.port, labels={"tier": "front"}, ingress_class="traefik-edge")
+    app(kube_api, "b", "shop", "b.test", backend.port, labels={"tier": "back"}, ingress_class="traefik-edge")
+    app(kube_api, "c", "blog", "c.test", backend.port, labels={"tier": "front"}, ingress_class="traefik-edge")
+    config = tmp_path / "traefik.toml"
+    config.write_text(
+        f"""
+[entryPoints]
+  [entryPoints.web]
+  address = "127.0.0.1:0"
+
+[kubernetes]
+endpoint = "{kube_api.url}"
+token = "file-token"
+certAuthFilePath = "{kube_api.certs.ca_file}"
+namespaces = ["shop"]
+labelselector = "tier=front"
+ingressClass = "traefik-edge"
+"""
+    )
+    sp = serve("--config", str(config), env={"KUBECONFIG": ""})
+    await asyncio.to_thread(sp.wait_ready)
+    assert await get(sp, "a.test") == (200, "127.0.0.1 a.test")
+    assert (await get(sp, "b.test"))[0] == 404
+    assert (await get(sp, "c.test"))[0] == 404
+
+
+async def test_api_trouble_keeps_the_last_good_routes(
+    kube_api: KubeAPIServer, backend: Backend, serve: Callable[..., ServeProcess]
+) -> None:
+    app(kube_api, "a", "shop", "a.test", backend.port)
+    kubeconfig = kube_api.write_kubeconfig(token="test-token", context="ctx")
+    sp = serve(
+        "--kubernetes",
+        "--kubeconfig",
+        str(kubeconfig),
+        "--entrypoint",
+        "web=127.0.0.1:0",
+        "--no-leader-election",
+    )
+    await asyncio.to_thread(sp.wait_ready)
+    assert (await get(sp, "a.test"))[0] == 200
+
+    # RBAC takes everything away, and the watches are cut: every relist is refused with 403.
+    mark = len(sp.lines)
+    kube_api.set_rules([])
+    await asyncio.to_thread(kube_api.restart)
+    line = (await asyncio.to_thread(sp.wait_for, r"not allowed to (list|watch) .*403", 15.0, mark)).string
+    assert "Forbidden" in line and "grant it to the controller's service account" in line
+    app(kube_api, "b", "shop", "b.test", backend.port)  # cannot be seen while forbidden
+    for _ in range(10):
+        assert (await get(sp, "a.test"))[0] == 200  # the last good table keeps serving
+        await asyncio.sleep(0.1)
+    assert (await get(sp, "b.test"))[0] == 404
+    kube_api.set_rules(None)  # restored: the back-off retries and the change applies
+    await eventually(sp, "b.test", 200, timeout=20)
+    await asyncio.to_thread(sp.wait_for, r"provider kubernetes recovered", 10.0, mark)
+
+    # The API server goes away altogether for a while.
+    mark = len(sp.lines)
+    stopper = asyncio.ensure_future(asyncio.to_thread(kube_api.restart, 3.0))
+    await asyncio.to_thread(sp.wait_for, rf"cannot reach the API server at {kube_api.url}", 15.0, mark)
+    assert (await get(sp, "a.test"))[0] == 200 and (await get(sp, "b.test"))[0] == 200
+    await stopper
+    kube_api.delete("Ingress", "shop", "b")
+    await eventually(sp, "b.test", 404, timeout=20)
+    assert (await get(sp, "a.test"))[0] == 200
     assert await asyncio.to_thread(sp.stop) == 0
