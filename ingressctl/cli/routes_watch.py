@@ -114,6 +114,29 @@ def diff(previous: RoutingTable | None, current: RoutingTable, errors: int, at: 
     return Change(at, previous is None, added, removed, changed, errors, styles)
 
 
+CHROME_LINES = 10  # title, header and borders of the table, "more", footer, status, hint
+
+
+def visible(table: RoutingTable, styles: Mapping[RouteKey, str], rows: int) -> tuple[RoutingTable, int]:
+    """At most `rows` routes of `table`, highlighted (changed) ones first, in table order; and how many
+    were left out."""
+    routes = [*table.routes, *([table.default_route] if table.default_route is not None else [])]
+    if len(routes) <= rows:
+        return table, 0
+    keys = [route_key(route) for route in routes]
+    chosen = {i for i, key in enumerate(keys) if key in styles}
+    chosen = set(sorted(chosen)[:rows])
+    for i in range(len(routes)):
+        if len(chosen) >= rows:
+            break
+        chosen.add(i)
+    default = table.default_route
+    kept = [route for i, route in enumerate(table.routes) if i in chosen]
+    keep_default = default is not None and len(routes) - 1 in chosen
+    shown = RoutingTable(kept, table.certificates, default if keep_default else None)
+    return shown, len(routes) - len(chosen)
+
+
 class RoutesWatch:
     """Compiles each published snapshot and shows it (live table or JSON lines)."""
 
@@ -180,12 +203,17 @@ class RoutesWatch:
             change = self.change
             styles = change.styles if change is not None else {}
             removed = change.removed if change is not None and not change.initial else ()
-            table = routes_table(self.table, row_styles=styles, removed=removed, removed_style=REMOVED_STYLE)
+            # Live crops what does not fit the screen: keep the footer visible and the changed rows in.
+            shown, hidden = visible(self.table, styles, max(3, self.out.height - CHROME_LINES - len(removed)))
+            table = routes_table(shown, row_styles=styles, removed=removed, removed_style=REMOVED_STYLE)
             if self.out.measure(table).maximum > self.out.width:
                 table = routes_table(
-                    self.table, compact=True, row_styles=styles, removed=removed, removed_style=REMOVED_STYLE
+                    shown, compact=True, row_styles=styles, removed=removed, removed_style=REMOVED_STYLE
                 )
             parts.append(table)
+            if hidden:
+                more = f"... and {hidden} more routes (a taller terminal, or --format json, shows them all)"
+                parts.append(Text(more, style="dim"))
             if change is not None:
                 footer = Text(change.footer, style="bold")
                 if change.errors:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import select
 import signal
 import socket
 import subprocess
@@ -313,57 +314,84 @@ def test_watch_prints_one_json_line_per_change(
     assert "Traceback" not in stderr, stderr
 
 
+class Terminal:
+    """`ingressctl` running on a pseudo-terminal, and what it has drawn so far."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], lines: int) -> None:
+        import pty
+
+        self.leader, follower = pty.openpty()
+        env = {**env, "TERM": "xterm", "COLUMNS": "200", "LINES": str(lines)}
+        self.proc = subprocess.Popen(argv, stdin=follower, stdout=follower, stderr=subprocess.PIPE, env=env)
+        os.close(follower)
+        self.seen = b""
+
+    def wait_for(self, text: bytes, *, since: int = 0, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.seen[since:]:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} not shown within {timeout}s; output: {self.seen[-2000:]!r}")
+            ready, _, _ = select.select([self.leader], [], [], 0.2)
+            if ready:
+                try:
+                    self.seen += os.read(self.leader, 65536)
+                except OSError:
+                    break
+
+    def close(self) -> bytes:
+        """Stop the process if still running; its stderr."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+        os.close(self.leader)
+        return self.proc.stderr.read() if self.proc.stderr is not None else b""
+
+
 def test_watch_live_table_on_a_terminal(
     kube_api: KubeAPIServer, kubeconfig: str, ingressctl_cmd: list[str], cli_env: dict[str, str]
 ) -> None:
     """On a terminal (a pty here): a live table, redrawn with the last change in the footer."""
-    import pty
-
     kube_api.apply_many(
         [service("site", "web"), ingress("site", "web", host="a.example.com", service_name="site")]
     )
-    leader, follower = pty.openpty()
-    env = {**cli_env, "TERM": "xterm", "COLUMNS": "200", "LINES": "40"}
-    proc = subprocess.Popen(
-        [*ingressctl_cmd, "routes", "--kubernetes", "--kubeconfig", kubeconfig, "--watch"],
-        stdin=follower,
-        stdout=follower,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
-    os.close(follower)
-    seen = b""
-
-    def wait_for(text: bytes, timeout: float = 15.0) -> None:
-        nonlocal seen
-        deadline = time.monotonic() + timeout
-        while text not in seen:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{text!r} not shown within {timeout}s; output: {seen[-2000:]!r}")
-            import select
-
-            ready, _, _ = select.select([leader], [], [], 0.2)
-            if ready:
-                try:
-                    seen += os.read(leader, 65536)
-                except OSError:
-                    break
-
+    argv = [*ingressctl_cmd, "routes", "--kubernetes", "--kubeconfig", kubeconfig, "--watch"]
+    term = Terminal(argv, cli_env, lines=40)
     try:
-        wait_for(b"a.example.com")
-        wait_for(b"last change: +1 -0 ~0 at ")
+        term.wait_for(b"a.example.com")
+        term.wait_for(b"last change: +1 -0 ~0 at ")
         kube_api.apply(ingress("more", "web", host="b.example.com", service_name="site"))
-        wait_for(b"b.example.com")
+        term.wait_for(b"b.example.com")
         kube_api.delete("Ingress", "web", "site")
-        wait_for(b"last change: +0 -1 ~0 at ")
-        proc.send_signal(signal.SIGINT)  # Ctrl-C
-        assert proc.wait(timeout=15) == 0
+        term.wait_for(b"last change: +0 -1 ~0 at ")
+        term.proc.send_signal(signal.SIGINT)  # Ctrl-C
+        assert term.proc.wait(timeout=15) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
-        os.close(leader)
-    stderr = proc.stderr.read() if proc.stderr is not None else b""
+        stderr = term.close()
+    assert b"Traceback" not in stderr, stderr
+
+
+def test_watch_keeps_the_changed_route_on_a_short_terminal(
+    kube_api: KubeAPIServer, kubeconfig: str, ingressctl_cmd: list[str], cli_env: dict[str, str]
+) -> None:
+    """More routes than lines: the route the last change added is drawn, the rest summarised."""
+    kube_api.apply(service("site", "web"))
+    kube_api.apply_many(
+        [ingress(f"i{n:02}", "web", host=f"h{n:02}.example.com", service_name="site") for n in range(30)]
+    )
+    argv = [*ingressctl_cmd, "routes", "--kubernetes", "--kubeconfig", kubeconfig, "--watch"]
+    term = Terminal(argv, cli_env, lines=24)
+    try:
+        term.wait_for(b"last change: +30 -0 ~0 at ")
+        assert b"h00.example.com" in term.seen and b"h29.example.com" not in term.seen
+        term.wait_for(b"more routes")
+        mark = len(term.seen)
+        kube_api.apply(ingress("z", "web", host="zz-new.example.com", service_name="site"))
+        term.wait_for(b"last change: +1 -0 ~0 at ", since=mark)
+        assert b"zz-new.example.com" in term.seen[mark:]
+        term.proc.send_signal(signal.SIGTERM)
+        assert term.proc.wait(timeout=15) == 0
+    finally:
+        stderr = term.close()
     assert b"Traceback" not in stderr, stderr
 
 
