@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import datetime
 import json
+import os
 import signal
 import sys
 from collections.abc import Callable, Mapping
@@ -244,6 +245,12 @@ async def _run(source: ClusterSource, watch: RoutesWatch) -> None:
         loop.add_signal_handler(signum, task.cancel)
     try:
         await task
+    except BrokenPipeError:
+        # The reader went away (`... --watch -f json | head -1`): done, quietly. Point stdout at
+        # /dev/null so that the interpreter's final flush does not fail a second time.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
     except asyncio.CancelledError:
         # Our own signal handlers cancelled the provider: a normal end. Anyone else's cancel propagates.
         current = asyncio.current_task()

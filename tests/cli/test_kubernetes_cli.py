@@ -395,6 +395,32 @@ def test_watch_keeps_the_changed_route_on_a_short_terminal(
     assert b"Traceback" not in stderr, stderr
 
 
+def test_watch_ends_quietly_when_the_reader_goes_away(
+    kube_api: KubeAPIServer, kubeconfig: str, ingressctl_cmd: list[str], cli_env: dict[str, str]
+) -> None:
+    """`routes --watch -f json | head -1`: the next change finds no reader; exit 0, no traceback."""
+    kube_api.apply_many(
+        [service("site", "web"), ingress("site", "web", host="a.example.com", service_name="site")]
+    )
+    proc = subprocess.Popen(
+        [*ingressctl_cmd, "routes", "--kubernetes", "--kubeconfig", kubeconfig, "--watch", "-f", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=cli_env,
+    )
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert json.loads(proc.stdout.readline())["change"]["initial"] is True
+        proc.stdout.close()
+        kube_api.apply(ingress("more", "web", host="b.example.com", service_name="site"))
+        assert proc.wait(timeout=15) == 0
+        assert proc.stderr.read() == b"kubernetes: listing from " + kube_api.url.encode() + b"\n"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+
+
 def test_watch_with_an_unusable_kubeconfig_exits_2(run: Run, tmp_path: Path) -> None:
     result = run("routes", "--kubernetes", "--kubeconfig", str(tmp_path / "missing"), "--watch", "-f", "json")
     assert_no_traceback(result)
