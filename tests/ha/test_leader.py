@@ -1,0 +1,136 @@
+"""Leader election between replicas: one leader writes status; SIGTERM hands over, SIGKILL waits the lease."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import AsyncIterator, Callable
+
+import aiohttp
+import pytest
+
+from tests.kubeapi import KubeAPIServer
+from tests.kubeapi.fixtures import endpoint_slice, ingress, service
+from tests.serve.backends import Backend
+from tests.serve.conftest import ServeProcess
+
+pytestmark = pytest.mark.timeout(120)
+
+LEASE = 2  # seconds: renew deadline 1.3 s, retry period 0.27 s
+WANT = [{"ip": "192.0.2.10"}]
+
+
+@pytest.fixture
+async def backend() -> AsyncIterator[Backend]:
+    b = await Backend("127.0.0.1").start()
+    yield b
+    await b.stop()
+
+
+def app(server: KubeAPIServer, name: str, port: int) -> None:
+    server.apply_many(
+        [
+            service(name, "shop"),
+            endpoint_slice(f"{name}-1", name, ["127.0.0.1"], "shop", port=port),
+            ingress(name, "shop", host=f"{name}.test", service_name=name),
+        ]
+    )
+
+
+def lb(server: KubeAPIServer, name: str) -> list[dict[str, str]]:
+    obj = server.get("Ingress", "shop", name) or {}
+    return ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+
+
+def status_writers(server: KubeAPIServer) -> set[str]:
+    return {r.user for r in server.request_log() if r.path.endswith("/status") and r.method == "PUT"}
+
+
+def holder(server: KubeAPIServer) -> str:
+    lease = server.get("Lease", "ingressctl", "ingressctl-leader") or {}
+    return str((lease.get("spec") or {}).get("holderIdentity") or "")
+
+
+def start_replica(server: KubeAPIServer, serve: Callable[..., ServeProcess], name: str) -> ServeProcess:
+    server.add_token(f"token-{name}", name)
+    kubeconfig = server.write_kubeconfig(token=f"token-{name}", context=name)
+    return serve(
+        "--kubernetes",
+        "--kubeconfig",
+        str(kubeconfig),
+        "--entrypoint",
+        "web=127.0.0.1:0",
+        "--publish-address",
+        "192.0.2.10",
+        "--leader-election-lease-duration",
+        str(LEASE),
+        env={"POD_NAME": name, "POD_NAMESPACE": "ingressctl"},
+    )
+
+
+async def get(sp: ServeProcess, host: str) -> int:
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as s,
+        s.get(sp.url("/"), headers={"Host": host}) as r,
+    ):
+        return r.status
+
+
+async def until(predicate: Callable[[], bool], what: str, timeout: float = 10.0) -> float:
+    started = time.monotonic()
+    while not predicate():
+        assert time.monotonic() - started < timeout, f"not within {timeout}s: {what}"
+        await asyncio.sleep(0.02)
+    return time.monotonic() - started
+
+
+def leads(sp: ServeProcess) -> bool:
+    return any("became the leader" in line for line in sp.lines)
+
+
+async def test_one_leader_writes_status_and_hands_over(
+    kube_api: KubeAPIServer, backend: Backend, serve: Callable[..., ServeProcess]
+) -> None:
+    app(kube_api, "a", backend.port)
+    replicas = {name: start_replica(kube_api, serve, name) for name in ("replica-1", "replica-2")}
+    for sp in replicas.values():
+        await asyncio.to_thread(sp.wait_ready)
+        assert await get(sp, "a.test") == 200  # every replica serves traffic
+    await until(lambda: holder(kube_api) in replicas, "a leader")
+    leader_name = holder(kube_api)
+    follower_name = next(n for n in replicas if n != leader_name)
+    leader, follower = replicas[leader_name], replicas[follower_name]
+    await until(lambda: lb(kube_api, "a") == WANT, "status written")
+    await asyncio.sleep(3 * LEASE / 2)  # a few renewals: leadership is stable, the follower stays one
+    assert leads(leader) and not leads(follower)
+    assert holder(kube_api) == leader_name
+    assert status_writers(kube_api) == {leader_name}
+
+    # SIGTERM: the leader releases the Lease; the follower takes over at its next retry.
+    stopped_at = time.monotonic()
+    leader.signal(signal.SIGTERM)
+    await until(lambda: leads(follower), "the follower to lead", timeout=LEASE + 3)
+    took = time.monotonic() - stopped_at
+    assert took < LEASE, f"handover took {took:.2f}s; a released Lease needs no expiry"
+    assert await asyncio.to_thread(leader.stop) == 0
+    assert holder(kube_api) == follower_name
+    app(kube_api, "b", backend.port)
+    await until(lambda: lb(kube_api, "b") == WANT, "status of a new Ingress by the new leader")
+    assert status_writers(kube_api) == {leader_name, follower_name}
+    writes_by_old = [
+        r for r in kube_api.request_log() if r.user == leader_name and r.path.endswith("/b/status")
+    ]
+    assert writes_by_old == []
+
+    # SIGKILL: no release; a third replica waits out the lease, then leads.
+    third = start_replica(kube_api, serve, "replica-3")
+    await asyncio.to_thread(third.wait_ready)
+    await asyncio.sleep(0.5)
+    assert not leads(third)
+    killed_at = time.monotonic()
+    follower.proc.kill()
+    await until(lambda: leads(third), "the third replica to lead after the lease expired", timeout=LEASE + 5)
+    took = time.monotonic() - killed_at
+    assert LEASE * 0.8 <= took < LEASE + 3, f"took {took:.2f}s"
+    assert holder(kube_api) == "replica-3"

@@ -1,0 +1,122 @@
+"""Ingress status: serve writes its address into the Ingresses it serves, and only when different."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from tests.kubeapi import KubeAPIServer
+from tests.kubeapi.fixtures import endpoint_slice, ingress, service
+
+from .backends import Backend
+from .conftest import ServeProcess
+
+pytestmark = pytest.mark.timeout(90)
+
+
+@pytest.fixture
+async def backend() -> AsyncIterator[Backend]:
+    b = await Backend("127.0.0.1").start()
+    yield b
+    await b.stop()
+
+
+def lb(server: KubeAPIServer, name: str, ns: str = "shop") -> list[dict[str, str]]:
+    obj = server.get("Ingress", ns, name) or {}
+    return ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+
+
+def status_writes(server: KubeAPIServer, user: str | None = None) -> list[str]:
+    return [
+        r.path.split("/")[-2]
+        for r in server.request_log()
+        if r.path.endswith("/status") and r.method in ("PUT", "PATCH") and (user is None or r.user == user)
+    ]
+
+
+async def until(predicate: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < deadline, f"not within {timeout}s: {what}"
+        await asyncio.sleep(0.05)
+
+
+def app(server: KubeAPIServer, name: str, port: int, **kw: object) -> None:
+    server.apply_many(
+        [
+            service(name, "shop"),
+            endpoint_slice(f"{name}-1", name, ["127.0.0.1"], "shop", port=port),
+            ingress(name, "shop", host=f"{name}.test", service_name=name, **kw),  # type: ignore[arg-type]
+        ]
+    )
+
+
+async def test_status_follows_the_applied_tables(
+    kube_api: KubeAPIServer, backend: Backend, serve: Callable[..., ServeProcess]
+) -> None:
+    app(kube_api, "a", backend.port)
+    app(kube_api, "b", backend.port)
+    app(kube_api, "other", backend.port, ingress_class="someone-else")
+    kubeconfig = kube_api.write_kubeconfig(token="test-token", context="ctx")
+    sp = serve(
+        "--kubernetes",
+        "--kubeconfig",
+        str(kubeconfig),
+        "--entrypoint",
+        "web=127.0.0.1:0",
+        "--publish-address",
+        "192.0.2.10,lb.example.test",
+        "--leader-election-namespace",
+        "ingressctl",
+    )
+    await asyncio.to_thread(sp.wait_ready)
+    want = [{"ip": "192.0.2.10"}, {"hostname": "lb.example.test"}]
+    await until(lambda: lb(kube_api, "a") == want and lb(kube_api, "b") == want, "status of a and b")
+    assert lb(kube_api, "other") == []  # not ours: not touched
+    lease = kube_api.get("Lease", "ingressctl", "ingressctl-leader")
+    assert lease is not None and lease["spec"]["holderIdentity"]
+
+    # A new Ingress gets its status after the table that serves it; the others are not written again.
+    before = status_writes(kube_api)
+    assert sorted(before) == ["a", "b"]
+    app(kube_api, "c", backend.port)
+    await until(lambda: lb(kube_api, "c") == want, "status of c")
+    await asyncio.sleep(0.5)
+    assert sorted(status_writes(kube_api)) == ["a", "b", "c"]
+    assert await asyncio.to_thread(sp.stop) == 0
+    # Stopping released the Lease for the next replica.
+    lease = kube_api.get("Lease", "ingressctl", "ingressctl-leader")
+    assert lease is not None and not lease["spec"].get("holderIdentity")
+
+
+async def test_status_from_the_published_service(
+    kube_api: KubeAPIServer, backend: Backend, serve: Callable[..., ServeProcess]
+) -> None:
+    app(kube_api, "a", backend.port)
+    lb_service = service("ingressctl", "ingressctl")
+    lb_service["spec"]["type"] = "LoadBalancer"
+    lb_service["status"] = {"loadBalancer": {"ingress": [{"ip": "203.0.113.7"}]}}
+    kube_api.apply(lb_service)
+    kubeconfig = kube_api.write_kubeconfig(token="test-token", context="ctx")
+    sp = serve(
+        "--kubernetes",
+        "--kubeconfig",
+        str(kubeconfig),
+        "--entrypoint",
+        "web=127.0.0.1:0",
+        "--publish-service",
+        "ingressctl/ingressctl",
+        "--no-leader-election",
+    )
+    await asyncio.to_thread(sp.wait_ready)
+    await until(lambda: lb(kube_api, "a") == [{"ip": "203.0.113.7"}], "status from the Service")
+    assert kube_api.get("Lease", "default", "ingressctl-leader") is None  # no election asked for
+
+
+async def test_publish_flags_are_checked_before_starting(serve: Callable[..., ServeProcess]) -> None:
+    sp = serve("--kubernetes", "--kubeconfig", "/nonexistent", "--publish-service", "no-slash")
+    assert await asyncio.to_thread(sp.proc.wait, 30) == 2
+    await asyncio.to_thread(sp.wait_for, r"--publish-service")
