@@ -12,7 +12,7 @@ import socket
 import ssl
 
 from ingressctl.proxy.options import ProxyOptions
-from ingressctl.proxy.upstream import UpstreamConnection, UpstreamError
+from ingressctl.proxy.upstream import ReadBuffer, UpstreamConnection, UpstreamError
 
 Key = tuple[str, int]
 
@@ -27,6 +27,7 @@ class UpstreamPool:
         self._sweeper: asyncio.TimerHandle | None = None
         self._closed = False
         self._tls_context: ssl.SSLContext | None = None
+        self._read_buffer = ReadBuffer()
 
     # ------------------------------------------------------------ ejection
 
@@ -89,10 +90,13 @@ class UpstreamPool:
                 ctx.verify_mode = ssl.CERT_NONE
                 self._tls_context = ctx
             ssl_ctx = self._tls_context
+        read_buffer = self._read_buffer
         try:
             async with asyncio.timeout(opts.connect_timeout):
                 _, proto = await loop.create_connection(
-                    lambda: UpstreamConnection(key, loop, opts.read_high_water, opts.max_head_bytes),
+                    lambda: UpstreamConnection(
+                        key, loop, opts.read_high_water, opts.max_head_bytes, read_buffer
+                    ),
                     host,
                     port,
                     ssl=ssl_ctx,

@@ -29,12 +29,18 @@ _CH_DATA_CRLF: Final = 2
 _CH_TRAILER: Final = 3
 
 
-# Body bytes are read straight into these buffers (asyncio.BufferedProtocol) and handed to the
-# client side as memoryviews: no copy between the two sockets. A buffer comes back to the free
-# list once the client transport has sent everything (see `recycle`); else it is left to the GC.
+# Socket reads go into one buffer shared by every upstream connection of an event loop
+# (asyncio.BufferedProtocol: `get_buffer` and `buffer_updated` run back to back, with no other
+# callback in between). Heads and small reads are copied out, so an idle keep-alive connection
+# holds no buffer: a private 128 KiB buffer per connection cost 8 MB of RSS at 64 connections.
+# A large body read hands the buffer itself to the client side as a memoryview (no copy between
+# the two sockets) and the next read takes a fresh one; the buffer comes back to the free list
+# once the client transport has sent everything (see `recycle`), else it is left to the GC.
 _READ_SIZE: Final = 128 * 1024
+# Body reads smaller than this are copied (cheap) instead of giving away a whole buffer.
+_DETACH_MIN: Final = 16 * 1024
 _free: list[bytearray] = []
-_FREE_MAX: Final = 32
+_FREE_MAX: Final = 16
 
 
 def recycle(chunk: bytes | memoryview) -> None:
@@ -43,6 +49,27 @@ def recycle(chunk: bytes | memoryview) -> None:
         owner = chunk.obj
         if isinstance(owner, bytearray) and len(owner) == _READ_SIZE:
             _free.append(owner)
+
+
+class ReadBuffer:
+    """The read buffer shared by the upstream connections of one event loop (one per pool)."""
+
+    __slots__ = ("_view",)
+
+    def __init__(self) -> None:
+        self._view: memoryview | None = None
+
+    def view(self) -> memoryview:
+        view = self._view
+        if view is None:
+            view = self._view = memoryview(_free.pop() if _free else bytearray(_READ_SIZE))
+        return view
+
+    def detach(self) -> memoryview:
+        """The current buffer, now owned by the caller; the next read gets another one."""
+        view = self.view()
+        self._view = None
+        return view
 
 
 class UpstreamError(Exception):
@@ -161,10 +188,9 @@ class UpstreamConnection(asyncio.BufferedProtocol):
         "_loop",
         "_max_head",
         "_queued",
-        "_rbuf",
+        "_rb",
         "_read_paused",
         "_remaining",
-        "_rview",
         "_skip_1xx",
         "_timer",
         "_write_paused",
@@ -179,7 +205,12 @@ class UpstreamConnection(asyncio.BufferedProtocol):
     )
 
     def __init__(
-        self, key: tuple[str, int], loop: asyncio.AbstractEventLoop, high_water: int, max_head: int
+        self,
+        key: tuple[str, int],
+        loop: asyncio.AbstractEventLoop,
+        high_water: int,
+        max_head: int,
+        read_buffer: ReadBuffer | None = None,
     ) -> None:
         self.key = key
         self._loop = loop
@@ -192,8 +223,7 @@ class UpstreamConnection(asyncio.BufferedProtocol):
         self._write_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
-        self._rbuf: bytearray | None = None
-        self._rview: memoryview | None = None
+        self._rb = read_buffer if read_buffer is not None else ReadBuffer()
         self._reset_response(head_request=False)
 
     # ------------------------------------------------------------ per response state
@@ -298,28 +328,21 @@ class UpstreamConnection(asyncio.BufferedProtocol):
         return None  # close the transport; connection_lost settles the state
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        view = self._rview
-        if view is None:
-            self._rbuf = _free.pop() if _free else bytearray(_READ_SIZE)
-            view = self._rview = memoryview(self._rbuf)
-        return view
+        return self._rb.view()
 
     def buffer_updated(self, nbytes: int) -> None:
-        view = self._rview
-        assert view is not None
         if (
-            self.head is not None
+            nbytes >= _DETACH_MIN
+            and self.head is not None
             and not self.body_done
             and not self._buf
             and (self._framing == _LENGTH or self._framing == _UNTIL_CLOSE)
         ):
-            # Body bytes: the buffer itself goes to the consumer; the next read gets another one.
-            self._rbuf = None
-            self._rview = None
+            # A large body read: the buffer itself goes to the consumer.
             self.got_bytes = True
-            self._feed_body(view[:nbytes])
+            self._feed_body(self._rb.detach()[:nbytes])
             return
-        self.data_received(bytes(view[:nbytes]))
+        self.data_received(bytes(self._rb.view()[:nbytes]))
 
     def data_received(self, data: bytes) -> None:
         self.got_bytes = True
