@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+from tests.pebble import challtestsrv, pebble, pebble_workdir
 from tests.serve.conftest import ServeProcess, kube_api, lines_since, serve
 
-__all__ = ["ServeProcess", "kube_api", "lines_since", "serve"]
+__all__ = [
+    "ServeProcess",
+    "challtestsrv",
+    "kube_api",
+    "lines_since",
+    "pebble",
+    "pebble_workdir",
+    "serve",
+]

@@ -1,0 +1,156 @@
+"""ACME with two replicas and certificates in a Secret, against Pebble.
+
+Replica A leads (it alone orders); replica B follows and is the one listening where Pebble sends the
+HTTP-01 validation: B must answer for A's order from the shared Secret. Then B serves the certificate
+A obtained (a real TLS client trusting Pebble's root), read from the Secret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from tests.kubeapi import KubeAPIServer
+from tests.kubeapi.fixtures import endpoint_slice, service
+from tests.pebble import Pebble
+from tests.serve.backends import Backend
+from tests.serve.conftest import ServeProcess
+
+pytestmark = pytest.mark.timeout(120)
+
+HOST = "shop.example.test"
+
+
+@pytest.fixture
+async def backend() -> AsyncIterator[Backend]:
+    b = await Backend("127.0.0.1").start()
+    yield b
+    await b.stop()
+
+
+def config(tmp_path: Path, name: str, pebble: Pebble, http_address: str) -> Path:
+    path = tmp_path / f"{name}.toml"
+    path.write_text(
+        f"""
+[entryPoints]
+  [entryPoints.http]
+  address = "{http_address}"
+  [entryPoints.https]
+  address = "127.0.0.1:0"
+    [entryPoints.https.tls]
+
+[acme]
+email = "ops@example.test"
+storage = "secret:ingressctl/acme"
+entryPoint = "https"
+caServer = "{pebble.directory_url}"
+caBundle = "{pebble.api_ca}"
+onHostRule = true
+  [acme.httpChallenge]
+  entryPoint = "http"
+"""
+    )
+    return path
+
+
+def start(
+    kube_api: KubeAPIServer,
+    serve: Callable[..., ServeProcess],
+    tmp_path: Path,
+    name: str,
+    http: str,
+    pebble: Pebble,
+) -> ServeProcess:
+    kube_api.add_token(f"token-{name}", name)
+    kubeconfig = kube_api.write_kubeconfig(token=f"token-{name}", context=name)
+    return serve(
+        "--config",
+        str(config(tmp_path, name, pebble, http)),
+        "--kubernetes",
+        "--kubeconfig",
+        str(kubeconfig),
+        "--leader-election-lease-duration",
+        "4",
+        env={"POD_NAME": name, "POD_NAMESPACE": "ingressctl", "INGRESSCTL_ACME_RELOAD_SECONDS": "0.3"},
+    )
+
+
+async def handshake(address: str, root: Path) -> bytes:
+    host, _, port = address.rpartition(":")
+    ctx = ssl.create_default_context(cafile=str(root))
+    reader, writer = await asyncio.wait_for(
+        asyncio.open_connection(host, int(port), ssl=ctx, server_hostname=HOST), 5
+    )
+    writer.write(f"GET /hello HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode())
+    data = await asyncio.wait_for(reader.read(-1), 5)
+    writer.close()
+    return data
+
+
+async def test_leader_orders_follower_answers_http01_and_serves_the_certificate(
+    tmp_path: Path,
+    kube_api: KubeAPIServer,
+    pebble: Pebble,
+    backend: Backend,
+    serve: Callable[..., ServeProcess],
+) -> None:
+    kube_api.apply_many(
+        [service("shop", "shop"), endpoint_slice("shop-1", "shop", ["127.0.0.1"], "shop", port=backend.port)]
+    )
+    leader = start(kube_api, serve, tmp_path, "replica-a", "127.0.0.1:0", pebble)
+    await asyncio.to_thread(leader.wait_for, r"became the leader")
+    follower = start(kube_api, serve, tmp_path, "replica-b", f"127.0.0.1:{pebble.http_port}", pebble)
+    await asyncio.to_thread(follower.wait_for, r"listening: ")
+    for sp in (leader, follower):
+        m = sp.wait_for(r"listening: (.*)")
+        sp.addresses.update(part.partition("=")[::2] for part in m.group(1).split(", "))
+
+    kube_api.apply(
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "metadata": {"name": "shop", "namespace": "shop"},
+            "spec": {
+                "tls": [{"hosts": [HOST]}],
+                "rules": [
+                    {
+                        "host": HOST,
+                        "http": {
+                            "paths": [
+                                {
+                                    "path": "/",
+                                    "pathType": "Prefix",
+                                    "backend": {"service": {"name": "shop", "port": {"number": 80}}},
+                                }
+                            ]
+                        },
+                    }
+                ],
+            },
+        }
+    )
+    await asyncio.to_thread(leader.wait_for, r"ACME: obtained a certificate for shop.example.test", 60.0)
+    assert not any("ACME: requesting" in line for line in follower.lines)  # the follower never orders
+    # Pebble validated through the follower (the only one on its HTTP-01 port), from the shared Secret.
+    assert kube_api.get("Secret", "ingressctl", "acme-http01") is not None
+    reads = [
+        r for r in kube_api.request_log() if r.method == "GET" and r.path.endswith("/secrets/acme-http01")
+    ]
+    assert "replica-b" in {r.user for r in reads}  # the leader reads it too, to update it
+
+    root = pebble.root_file()
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            data = await handshake(follower.addresses["https"], root)
+            break
+        except (ssl.SSLError, OSError) as exc:
+            assert time.monotonic() < deadline, f"the follower never served the certificate: {exc}"
+            await asyncio.sleep(0.2)
+    assert data.startswith(b"HTTP/1.1 200") and data.endswith(f"127.0.0.1 {HOST}".encode())
+    assert (await handshake(leader.addresses["https"], root)).startswith(b"HTTP/1.1 200")
