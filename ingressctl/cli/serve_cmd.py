@@ -93,11 +93,21 @@ def load_config(options: ServeOptions) -> StaticConfig:
         static = dataclasses.replace(static, kubernetes=KubernetesConfig())
     static = _kubernetes_flags(static, options)
     acme = static.acme
-    if static.workers > 1 and acme is not None and (acme.on_host_rule or acme.on_demand or acme.domains):
-        raise ConfigError(
-            "ACME needs a single worker (challenges are answered by the process that ordered the "
-            "certificate): use --workers 1 with [acme]"
+    ordering = acme is not None and (acme.on_host_rule or acme.on_demand or acme.domains)
+    if static.workers > 1 and acme is not None and ordering:
+        # Workers share nothing but the kernel's ports: only Secret storage (shared HTTP-01 answers,
+        # one leader among the workers) lets a worker answer a challenge another one ordered.
+        shared = (
+            acme.storage.startswith("secret:")
+            and acme.challenge == "http-01"
+            and options.leader_election is not False
         )
+        if not shared:
+            raise ConfigError(
+                'ACME with --workers > 1 needs storage = "secret:NAMESPACE/NAME" (with --kubernetes), the '
+                "HTTP-01 challenge and leader election: challenges are otherwise answered only by the "
+                "process that ordered the certificate. Use --workers 1 with [acme]"
+            )
     if acme is not None and acme.storage.startswith("secret:") and static.kubernetes is None:
         raise ConfigError(
             f"acme storage {acme.storage!r} is a Kubernetes Secret: add --kubernetes (or a [kubernetes] "
@@ -248,7 +258,11 @@ def _acme(
 
 
 def _parts(
-    static: StaticConfig, options: ServeOptions, sockets: dict[str, socket.socket], serve_api: bool
+    static: StaticConfig,
+    options: ServeOptions,
+    sockets: dict[str, socket.socket],
+    serve_api: bool,
+    worker: int | None = None,
 ) -> Any:
     from ingressctl.server import RuntimeState, ServerParts
 
@@ -281,7 +295,7 @@ def _parts(
             return await start_ping_api(state, api_config.address)
 
     kubernetes = _kubernetes_provider(static) if static.kubernetes is not None else None
-    cluster = _cluster(static, options, kubernetes) if kubernetes is not None else None
+    cluster = _cluster(static, options, kubernetes, worker) if kubernetes is not None else None
     tls = _certificate_store(static)
     acme = _acme(static, tls, serve_api, kubernetes, cluster, metrics)
     return ServerParts(
@@ -318,9 +332,9 @@ def cluster_settings(options: ServeOptions) -> Any:
     )
 
 
-def _cluster(static: StaticConfig, options: ServeOptions, kubernetes: Any) -> Any:
+def _cluster(static: StaticConfig, options: ServeOptions, kubernetes: Any, worker: int | None) -> Any:
     from ingressctl.routing.classes import ClassSelector
-    from ingressctl.server.cluster import ClusterControl
+    from ingressctl.server.cluster import ClusterControl, default_identity
     from ingressctl.server.run import server_compile_options
 
     compile_options = server_compile_options(static)
@@ -329,7 +343,11 @@ def _cluster(static: StaticConfig, options: ServeOptions, kubernetes: Any) -> An
         selector = ClassSelector(snapshot.ingress_classes, compile_options)
         return [i for i in snapshot.ingresses if selector.select(i) is None]
 
-    return ClusterControl(kubernetes, cluster_settings(options), served)
+    settings = cluster_settings(options)
+    if worker is not None:
+        # Each worker process is a replica of its own: $POD_NAME alone would make them all "the leader".
+        settings = dataclasses.replace(settings, identity=f"{default_identity()}-w{worker}")
+    return ClusterControl(kubernetes, settings, served)
 
 
 def run(static: StaticConfig, options: ServeOptions | None = None) -> int:
@@ -342,7 +360,7 @@ def run(static: StaticConfig, options: ServeOptions | None = None) -> int:
 
         def worker_main(index: int, sockets: dict[str, socket.socket]) -> None:
             install_uvloop()
-            asyncio.run(run_server(static, _parts(static, opts, sockets, serve_api=index == 0)))
+            asyncio.run(run_server(static, _parts(static, opts, sockets, serve_api=index == 0, worker=index)))
 
         return supervise(static, static.workers, worker_main)
     install_uvloop()
