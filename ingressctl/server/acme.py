@@ -159,21 +159,37 @@ class AcmeIntegration:
         self._transition: asyncio.Task[None] | None = None
         self._follower: asyncio.Task[None] | None = None
         self._wanted_leading = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         if cluster is None:
             self.manager = self._new_manager()
 
     # ------------------------------------------------------------ lifecycle
 
     def _new_manager(self) -> Any:
-        from ingressctl.acme import CertificateManager
+        from ingressctl.acme import AcmeError, CertificateManager
 
         integration = self
 
         class _Observed(CertificateManager):
-            """The manager, reporting order results to the metrics."""
+            """The manager, reporting each order's outcome to the metrics."""
+
+            def _issue_sync(self, names: tuple[str, ...]) -> Any:
+                try:
+                    issued = super()._issue_sync(names)
+                except AcmeError as exc:
+                    # A problem document from the CA: it refused. Without one: we could not finish.
+                    refused = bool(exc.code) and exc.code not in ("timeout", "badNonce")
+                    integration._count("invalid" if refused else "error", exc.code or "error")
+                    raise
+                except Exception as exc:
+                    integration._count("error", type(exc).__name__)
+                    raise
+                integration._count("valid")
+                return issued
 
             def _failed(self, entry: Any, message: str, retry_at: float, reason: str) -> None:
-                integration._count_failure(message)
+                if message.startswith("rate-limit guard"):  # refused before any order was placed
+                    integration._count("", "rate_limit_guard")
                 super()._failed(entry, message, retry_at, reason)
 
         storage = self._storage_factory() if self._storage_factory is not None else None
@@ -183,6 +199,7 @@ class AcmeIntegration:
         return manager
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         store = self.store
         if store is not None:
             if self.config.challenge == "tls-alpn-01":
@@ -306,23 +323,28 @@ class AcmeIntegration:
 
     # ------------------------------------------------------------ results
 
-    def _count_failure(self, message: str) -> None:
+    def _count(self, result: str, failure: str = "") -> None:
+        """Count on the event loop (called from the ACME flow's threads; the counters are plain dicts)."""
         if self.metrics is None:
             return
-        if message.startswith("rate-limit guard"):
-            self.metrics.on_acme_failure("rate_limit")
-            return
-        self.metrics.on_acme_order("invalid" if "invalid" in message.lower() else "error")
-        self.metrics.on_acme_failure("error")
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is not loop:
+                loop.call_soon_threadsafe(self._count, result, failure)
+                return
+        if result:
+            self.metrics.on_acme_order(result)
+        if failure:
+            self.metrics.on_acme_failure(failure)
 
     def _on_certificate(self, main: str, sans: tuple[str, ...], cert_pem: bytes, key_pem: bytes) -> None:
         if self._installed.get(main) == (cert_pem, key_pem):
             return
-        # Adopted from storage while the manager starts: not an order. Afterwards: issued or renewed.
-        fresh = getattr(self.manager, "_loop_task", None) is not None
         self._installed[main] = (cert_pem, key_pem)
-        if self.metrics is not None and fresh:
-            self.metrics.on_acme_order("valid")
         if self.store is None:
             return
         from ingressctl.tls.store import CertificateInput, CertificateSource

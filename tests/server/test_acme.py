@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from ingressctl.api.metrics import Metrics
 from ingressctl.model.config import (
     AcmeConfig,
     EntryPoint,
@@ -67,12 +68,13 @@ async def test_on_host_rule_certificate_is_issued_and_served(
         throttle_seconds=0.01,
     )
     store = CertificateStore()
+    metrics = Metrics()
     server = Server(
         static,
         ServerParts(
             providers=[ManifestsProvider([str(manifests)])],
             tls=store,
-            acme=AcmeIntegration(acme, store),
+            acme=AcmeIntegration(acme, store, metrics=metrics),
         ),
     )
     await server.start()
@@ -93,5 +95,54 @@ async def test_on_host_rule_certificate_is_issued_and_served(
         assert data.startswith(b"HTTP/1.1 200")
         assert data.endswith(b"shop /ok")
         assert (tmp_path / "acme.json").exists()
+        assert b'ingressctl_acme_orders_total{result="valid"} 1.0' in metrics.render()
+    finally:
+        await server.stop()
+
+
+async def test_refused_order_is_counted(tmp_path: Path, pebble: Pebble, echo_backend: object) -> None:
+    """Pebble's blocklist refuses the name: the order counts as invalid, with the CA's problem code."""
+    port = await echo_backend("blocked")  # type: ignore[operator]
+    manifests = tmp_path / "apps.yaml"
+    manifests.write_text(
+        app_manifest("blocked", "blocked.example.test", "/", port).replace(
+            "spec:\n  rules:", "spec:\n  tls:\n  - hosts: [blocked.example.test]\n  rules:", 1
+        )
+    )
+    acme = AcmeConfig(
+        email="ops@example.test",
+        storage=str(tmp_path / "acme.json"),
+        ca_server=pebble.directory_url,
+        ca_bundle=str(pebble.api_ca),
+        on_host_rule=True,
+    )
+    static = StaticConfig(
+        entrypoints=(
+            EntryPoint("http", "127.0.0.1:0"),
+            EntryPoint("https", "127.0.0.1:0", tls=EntryPointTLS()),
+        ),
+        acme=acme,
+        manifests=(str(manifests),),
+        throttle_seconds=0.01,
+    )
+    store = CertificateStore()
+    metrics = Metrics()
+    server = Server(
+        static,
+        ServerParts(
+            providers=[ManifestsProvider([str(manifests)])],
+            tls=store,
+            acme=AcmeIntegration(acme, store, metrics=metrics),
+        ),
+    )
+    await server.start()
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while b'ingressctl_acme_orders_total{result="invalid"} 1.0' not in metrics.render():
+            assert loop.time() < deadline, metrics.render().decode()
+            await asyncio.sleep(0.1)
+        assert b'ingressctl_acme_failures_total{reason="rejectedIdentifier"} 1.0' in metrics.render()
+        assert not store.has_certificate("blocked.example.test")
     finally:
         await server.stop()
