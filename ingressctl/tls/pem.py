@@ -48,7 +48,20 @@ def _dns_names(cert: x509.Certificate) -> list[str]:
 
 
 def parse_pair(cert_pem: bytes, key_pem: bytes) -> ParsedCertificate:
-    """Check that `cert_pem` holds at least one certificate and `key_pem` its private key."""
+    """Check that `cert_pem` holds at least one certificate and `key_pem` its private key.
+
+    Raises only CertificateError: cryptography parses extensions and public keys lazily, so a
+    malformed one surfaces as a ValueError (or UnsupportedAlgorithm) long after loading.
+    """
+    try:
+        return _parse_pair(cert_pem, key_pem)
+    except CertificateError:
+        raise
+    except Exception as exc:
+        raise CertificateError(f"the certificate cannot be read: {exc}") from None
+
+
+def _parse_pair(cert_pem: bytes, key_pem: bytes) -> ParsedCertificate:
     if b"-----BEGIN" not in cert_pem:
         raise CertificateError("the certificate is not PEM (no -----BEGIN line)")
     try:

@@ -271,3 +271,36 @@ async def test_acme_certificates_arrive_one_at_a_time(ca: CA, serve: Serve) -> N
     assert (await server.handshake("two.example.test")).common_name == DEFAULT_COMMON_NAME
     with pytest.raises(ValueError):
         store.remove(CertificateSource.DEFAULT, "default")
+
+
+def test_a_certificate_with_an_unparseable_extension_is_a_problem_not_an_exception() -> None:
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import ExtensionOID, NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "broken.example.test")])
+    now = datetime.datetime.now(datetime.UTC)
+    garbage_san = x509.UnrecognizedExtension(ExtensionOID.SUBJECT_ALTERNATIVE_NAME, b"\x00garbage")
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(garbage_san, critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    pair = (
+        cert.public_bytes(serialization.Encoding.PEM),
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ),
+    )
+    store = CertificateStore()
+    store.update([secret("broken", pair)])
+    (problem,) = store.problems
+    assert problem.origin == "Secret web/broken"
+    assert problem.message.startswith("the certificate cannot be read")
+    assert problem.message.endswith("; not served")
