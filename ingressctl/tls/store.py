@@ -25,7 +25,7 @@ import logging
 import ssl
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
@@ -128,6 +128,9 @@ class _Index:
     exact: Mapping[str, StoredCertificate]
     wildcard: Mapping[str, StoredCertificate]  # keyed by the parent domain: "example.com"
     default: StoredCertificate
+    # When the first indexed certificate expires: the index is rebuilt then, so that a lower
+    # source (ACME, a file, the default) takes over without waiting for an update.
+    expires: datetime.datetime | None = None
 
     def lookup(self, name: str) -> StoredCertificate:
         if name:
@@ -339,13 +342,42 @@ class CertificateStore:
                         exact.setdefault(name, entry)
         default = self._entries[CertificateSource.DEFAULT][0]
         self._contexts = {e.parsed.digest: e.context for entries in self._entries.values() for e in entries}
-        self._index = _Index(exact, wildcard, default)
+        indexed = {id(e): e for e in (*exact.values(), *wildcard.values())}.values()
+        expires = min((e.parsed.not_after for e in indexed), default=None)
+        self._index = _Index(exact, wildcard, default, expires)
+
+    def _current(self) -> _Index:
+        """The index, first retiring certificates that expired since it was built (cheap otherwise)."""
+        index = self._index
+        if index.expires is None or self._clock() < index.expires:
+            return index
+        retired: list[CertificateProblem] = []
+        with self._lock:
+            now = self._clock()
+            for source, entries in list(self._entries.items()):
+                if source is CertificateSource.DEFAULT:
+                    continue
+                kept: list[StoredCertificate] = []
+                for entry in entries:
+                    if entry.usable and entry.parsed.not_after <= now:
+                        message = f"expired on {entry.parsed.not_after:%Y-%m-%d %H:%M} UTC; not served"
+                        entry = replace(entry, usable=False, problems=(*entry.problems, message))
+                        retired.append(CertificateProblem(source, entry.origin, message))
+                    kept.append(entry)
+                self._entries[source] = tuple(kept)
+            for problem in retired:
+                self._problems[problem.source] = (*self._problems.get(problem.source, ()), problem)
+            self._rebuild()
+            index = self._index
+        for problem in retired:
+            log.warning("certificate %s: %s", problem.origin, problem.message)
+        return index
 
     # ------------------------------------------------------------------ selection
 
     def select(self, server_name: str | None) -> StoredCertificate:
         """The certificate served for an SNI name (None or "" for clients that send none)."""
-        return self._index.lookup(tlsnames.normalize(server_name))
+        return self._current().lookup(tlsnames.normalize(server_name))
 
     def names_for(self, server_name: str | None) -> frozenset[str]:
         """Names covered by the certificate served for `server_name` (for 421 Misdirected Request)."""
@@ -377,7 +409,7 @@ class CertificateStore:
                     setattr(ssl_object, _SNI_ATTR, name)
                     setattr(ssl_object, _CHALLENGE_ATTR, True)
                     return None
-            entry = self._index.lookup(name)
+            entry = self._current().lookup(name)
             ssl_object.context = entry.context
             setattr(ssl_object, _SNI_ATTR, name)
             setattr(ssl_object, _NAMES_ATTR, entry.served_names)

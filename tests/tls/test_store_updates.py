@@ -304,3 +304,20 @@ def test_a_certificate_with_an_unparseable_extension_is_a_problem_not_an_excepti
     assert problem.origin == "Secret web/broken"
     assert problem.message.startswith("the certificate cannot be read")
     assert problem.message.endswith("; not served")
+
+
+async def test_a_certificate_that_expires_while_serving_gives_way(ca: CA, serve: Serve) -> None:
+    now = [datetime.datetime.now(datetime.UTC)]
+    store = CertificateStore(clock=lambda: now[0])
+    acme = ca.issue(["app.example.test"], days=60, common_name="from acme")
+    store.replace(CertificateSource.ACME, [CertificateInput(*acme, "acme")])
+    store.update([secret("app", ca.issue(["app.example.test"], days=2, common_name="from the secret"))])
+    server = await serve(store)
+    assert (await server.handshake("app.example.test")).common_name == "from the secret"
+    assert store.problems == ()
+    now[0] += datetime.timedelta(days=3)
+    # No update arrived: the next handshake notices the expiry and the ACME certificate takes over.
+    assert (await server.handshake("app.example.test")).common_name == "from acme"
+    assert store.select("app.example.test").source is CertificateSource.ACME
+    ((origin, message),) = [(p.origin, p.message) for p in store.problems]
+    assert origin == "Secret web/app" and message.startswith("expired on ") and message.endswith("not served")
