@@ -8,6 +8,7 @@ A obtained (a real TLS client trusting Pebble's root), read from the Secret.
 from __future__ import annotations
 
 import asyncio
+import signal
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable
@@ -154,3 +155,12 @@ async def test_leader_orders_follower_answers_http01_and_serves_the_certificate(
             await asyncio.sleep(0.2)
     assert data.startswith(b"HTTP/1.1 200") and data.endswith(f"127.0.0.1 {HOST}".encode())
     assert (await handshake(leader.addresses["https"], root)).startswith(b"HTTP/1.1 200")
+
+    # The leader goes away: the follower takes the Lease, adopts the stored account and certificate
+    # (no new order) and keeps serving it.
+    leader.signal(signal.SIGTERM)
+    await asyncio.to_thread(follower.wait_for, r"ACME: this replica leads", 15.0)
+    assert await asyncio.to_thread(leader.stop) == 0
+    await asyncio.sleep(1.0)
+    assert not any("ACME: requesting" in line for line in follower.lines)
+    assert (await handshake(follower.addresses["https"], root)).startswith(b"HTTP/1.1 200")
