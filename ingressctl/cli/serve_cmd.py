@@ -245,6 +245,11 @@ def _acme(
         # rewritten whole by each save, and answers change far more often.
         return SecretStore(kubernetes.connection, namespace, f"{name}-http01", key="http01.json")
 
+    if acme.challenge == "tls-alpn-01" and cluster is not None and cluster.settings.leader_election:
+        log.warning(
+            "ACME: with several replicas only the leader can answer TLS-ALPN-01 (the challenge certificate "
+            "is not shared); use [acme.httpChallenge] so that any replica the CA reaches can answer"
+        )
     reload_seconds = float(os.environ.get("INGRESSCTL_ACME_RELOAD_SECONDS") or 10.0)
     return AcmeIntegration(
         acme,

@@ -79,6 +79,7 @@ class Server:
         self.static = static
         self.parts = parts
         self.state = RuntimeState(static, certificate_store=parts.tls)
+        self.state.cluster = parts.cluster
         access = AccessLog(static.access_log_format) if static.access_log else None
         self.proxy = Proxy(parts.proxy_options, parts.observer, access)
         if parts.acme is not None:

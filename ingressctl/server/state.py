@@ -37,6 +37,8 @@ class RuntimeState:
         self.bound: dict[str, str] = {}
         self.api_address: str | None = None
         self.reloads = 0
+        # The ClusterControl (leadership, status) when serving a cluster; None otherwise.
+        self.cluster: Any = None
 
     # ------------------------------------------------------------ writers (the server)
 
@@ -109,4 +111,17 @@ class RuntimeState:
             "controller_name": s.controller_name,
             "allow_external_name_services": s.allow_external_name_services,
             "throttle_seconds": s.throttle_seconds,
+            "leadership": self._leadership(),
+        }
+
+    def _leadership(self) -> Mapping[str, Any] | None:
+        cluster = self.cluster
+        if cluster is None:
+            return None
+        elector = cluster.elector
+        return {
+            "identity": cluster.identity,
+            "leader": bool(cluster.is_leader),
+            "election": bool(cluster.settings.leader_election),
+            "current_leader": elector.leader if elector is not None else cluster.identity,
         }

@@ -6,6 +6,7 @@ import asyncio
 import signal
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import aiohttp
 import pytest
@@ -65,6 +66,8 @@ def start_replica(server: KubeAPIServer, serve: Callable[..., ServeProcess], nam
         "192.0.2.10",
         "--leader-election-lease-duration",
         str(LEASE),
+        "--api-address",
+        "127.0.0.1:0",
         env={"POD_NAME": name, "POD_NAMESPACE": "ingressctl"},
     )
 
@@ -75,6 +78,17 @@ async def get(sp: ServeProcess, host: str) -> int:
         s.get(sp.url("/"), headers={"Host": host}) as r,
     ):
         return r.status
+
+
+async def overview(sp: ServeProcess) -> dict[str, Any]:
+    api = sp.wait_for(r"API and dashboard on (\S+)").group(1)
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as s,
+        s.get(f"{api}api/overview") as r,
+    ):
+        assert r.status == 200
+        data: dict[str, Any] = await r.json()
+        return data
 
 
 async def until(predicate: Callable[[], bool], what: str, timeout: float = 10.0) -> float:
@@ -106,6 +120,14 @@ async def test_one_leader_writes_status_and_hands_over(
     assert leads(leader) and not leads(follower)
     assert holder(kube_api) == leader_name
     assert status_writers(kube_api) == {leader_name}
+    for name, sp in replicas.items():  # each replica's API says who it is and who leads
+        leadership = (await overview(sp))["config"]["leadership"]
+        assert leadership == {
+            "identity": name,
+            "leader": name == leader_name,
+            "election": True,
+            "current_leader": leader_name,
+        }
 
     # SIGTERM: the leader releases the Lease; the follower takes over at its next retry.
     stopped_at = time.monotonic()

@@ -198,3 +198,28 @@ async def test_api_trouble_keeps_the_last_good_routes(
     await eventually(sp, "b.test", 404, timeout=20)
     assert (await get(sp, "a.test"))[0] == 200
     assert await asyncio.to_thread(sp.stop) == 0
+
+
+async def test_manifests_and_cluster_together(
+    tmp_path: Path, kube_api: KubeAPIServer, backend: Backend, serve: Callable[..., ServeProcess]
+) -> None:
+    """Both providers feed one table: a file's Ingress and a cluster's Ingress are both served."""
+    app(kube_api, "k", "shop", "cluster.test", backend.port)
+    manifests = tmp_path / "apps.yaml"
+    manifests.write_text(app_manifest("m", "file.test", "/", backend.port))
+    kubeconfig = kube_api.write_kubeconfig(token="test-token", context="ctx")
+    sp = serve(
+        "--kubernetes",
+        "--kubeconfig",
+        str(kubeconfig),
+        "--manifests",
+        str(manifests),
+        "--entrypoint",
+        "web=127.0.0.1:0",
+    )
+    await asyncio.to_thread(sp.wait_ready)
+    await eventually(sp, "cluster.test", 200)
+    await eventually(sp, "file.test", 200)
+    kube_api.delete("Ingress", "shop", "k")
+    await eventually(sp, "cluster.test", 404)
+    assert (await get(sp, "file.test"))[0] == 200
