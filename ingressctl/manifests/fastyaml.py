@@ -12,7 +12,7 @@ PyYAML path.
 
 It never guesses. Anything outside that part (anchors, aliases, tags, block scalars, multi-line
 scalars, escapes, quoted keys, tabs, duplicate keys, anything unusual with indentation, any
-syntax error) makes `read_fast` answer `None`, and the document is read by PyYAML as before, with
+syntax error) makes `FastReader.read` answer None, and the document is read by PyYAML as before, with
 its findings. `tests/manifests/test_fastyaml.py` compares both readers on generated documents.
 """
 
