@@ -1,0 +1,78 @@
+"""onDemand through `serve`: an unknown SNI name the gate allows gets the default certificate at once and a
+valid one shortly after; a name the gate does not allow is never ordered."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+
+import pytest
+
+from .conftest import Site
+from .lab import (
+    Serve,
+    acme_config,
+    dns_names,
+    https_get,
+    pebble_orders,
+    tls_ingress,
+    wait_verified,
+    write_manifest,
+)
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def _is_default(site: Site, sp: Serve, name: str) -> bool:
+    """The first handshake for `name`: answered at once, with a certificate that is not Pebble's for it."""
+    started = time.monotonic()
+    answer = https_get(sp.addresses["https"], name, cafile=None)
+    assert time.monotonic() - started < 2.0, "the handshake waited for the ACME order"
+    issuer = answer.leaf.issuer.rfc4514_string()
+    return name not in dns_names(answer.leaf) and "Pebble" not in issuer
+
+
+def test_on_demand_orders_allowed_names_only(
+    site: Site, backend_port: int, start_serve: Callable[[Site], Serve]
+) -> None:
+    site.config.write_text(
+        acme_config(
+            site.pebble,
+            site.storage,
+            on_host_rule=False,
+            on_demand=True,
+            on_demand_allow=("*.allowed.example.test",),
+        )
+    )
+    write_manifest(site.manifests, "gate", tls_ingress("gate", "gate.example.test", backend_port))
+    sp = start_serve(site)
+    https = sp.addresses["https"]
+    assert sp.count(r"requesting a certificate") == 0  # onHostRule is off: nothing before a handshake
+
+    # Not allowed: neither an Ingress host nor in onDemandAllow.
+    assert _is_default(site, sp, "stranger.example.test")
+
+    # An Ingress host: default certificate for the first handshake, Pebble's shortly after.
+    assert _is_default(site, sp, "gate.example.test")
+    answer, _ = wait_verified(https, "gate.example.test", site.root_ca, timeout=10)
+    assert answer.body == b"backend gate.example.test /"
+
+    # Allowed by onDemandAllow (no route: the proxy answers 404, but over a valid certificate).
+    assert _is_default(site, sp, "shop.allowed.example.test")
+    answer, _ = wait_verified(https, "shop.allowed.example.test", site.root_ca, timeout=10, status=404)
+    assert dns_names(answer.leaf) == ["shop.allowed.example.test"]
+
+    # Both allowed names were ordered by now; the stranger asked first and still is not.
+    assert _is_default(site, sp, "stranger.example.test")
+    assert sp.count(r"requesting a certificate for stranger") == 0, sp.text
+    assert sp.count(r"stranger\.example\.test is neither an Ingress host nor allowed") >= 1, sp.text
+    assert sp.count(r"requesting a certificate for (gate|shop\.allowed)\.example\.test") == 2, sp.text
+    assert sorted(pebble_orders(site.pebble, site.storage)) == [
+        ["gate.example.test"],
+        ["shop.allowed.example.test"],
+    ]
+    assert "stranger" not in site.storage.read_text()
+    listed = json.dumps(sp.api_json("/api/certificates"))
+    assert "gate.example.test" in listed and "shop.allowed.example.test" in listed
+    assert "stranger.example.test" not in listed

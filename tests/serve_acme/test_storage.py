@@ -1,0 +1,74 @@
+"""acme.json through `serve`: unsafe or corrupt files stop serve with one clear line; a restart reuses it."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable
+
+import pytest
+
+from .conftest import Site
+from .lab import (
+    Serve,
+    acme_config,
+    https_get,
+    pebble_orders,
+    run_serve,
+    tls_ingress,
+    wait_verified,
+    write_manifest,
+)
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def test_world_readable_acme_json_is_refused(site: Site) -> None:
+    site.storage.write_text("{}\n")
+    os.chmod(site.storage, 0o644)
+    site.config.write_text(acme_config(site.pebble, site.storage))
+    result = run_serve(site.config, site.manifests)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    errors = [line for line in lines if str(site.storage) in line]
+    assert len(errors) == 1 and "chmod 600" in errors[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert stat.S_IMODE(os.stat(site.storage).st_mode) == 0o644  # not silently "fixed"
+
+
+def test_corrupt_acme_json_is_refused_and_left_unchanged(site: Site) -> None:
+    corrupt = b'{"default": {"Account": {"Email": "ops@example.test"'  # cut off mid-write
+    site.storage.write_bytes(corrupt)
+    os.chmod(site.storage, 0o600)
+    site.config.write_text(acme_config(site.pebble, site.storage))
+    result = run_serve(site.config, site.manifests)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert any(str(site.storage) in line for line in lines), result.stderr
+    assert "Traceback" not in result.stderr
+    assert site.storage.read_bytes() == corrupt
+    assert stat.S_IMODE(os.stat(site.storage).st_mode) == 0o600
+
+
+def test_restart_serves_the_stored_certificate_without_a_new_order(
+    site: Site, backend_port: int, start_serve: Callable[[Site], Serve]
+) -> None:
+    site.config.write_text(acme_config(site.pebble, site.storage))
+    write_manifest(site.manifests, "keep", tls_ingress("keep", "keep.example.test", backend_port))
+    first = start_serve(site)
+    issued, _ = wait_verified(first.addresses["https"], "keep.example.test", site.root_ca)
+    assert stat.S_IMODE(os.stat(site.storage).st_mode) == 0o600  # created private
+    assert first.stop() == 0
+    stored = site.storage.read_bytes()
+    ledger = site.ledger.read_bytes() if site.ledger.exists() else b""
+
+    second = start_serve(site)
+    # Ready means the stored certificate is installed: the very first handshake gets it.
+    again = https_get(second.addresses["https"], "keep.example.test", cafile=site.root_ca)
+    assert again.status == 200
+    assert again.leaf.serial_number == issued.leaf.serial_number
+    second.wait_for(r"configuration applied")
+    assert second.count(r"requesting a certificate") == 0, second.text
+    assert site.storage.read_bytes() == stored
+    assert (site.ledger.read_bytes() if site.ledger.exists() else b"") == ledger
+    assert pebble_orders(site.pebble, site.storage) == [["keep.example.test"]]  # the CA saw one order
