@@ -45,9 +45,7 @@ def read_secret(top: Fields, ctx: Context) -> Secret | None:
             if value is None:
                 continue
             if not isinstance(value, str):
-                plain.wrong_type(
-                    key, value, "a string", "Write the value as one quoted string.", secret=True
-                )
+                plain.wrong_type(key, value, "a string", "Write the value as one quoted string.", secret=True)
                 continue
             data[key] = value.encode("utf-8")
     return Secret(meta=meta, type=top.string("type") or "Opaque", data=data)
