@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
@@ -38,7 +39,11 @@ Arguments: the request and the entrypoint name. The ACME HTTP-01 responder plugs
 """
 
 HostCheck = Callable[[BaseRequest, str], bool]
-"""For TLS entrypoints: False when the Host is not covered by the certificate served for the SNI (→ 421)."""
+"""For TLS entrypoints: False when the Host is not covered by the certificate served for the SNI (→ 421).
+
+The answer must depend only on the TLS connection (its SNI and certificate) and the host: the proxy
+remembers it per connection and host, so keep-alive requests do not pay for the check again.
+"""
 
 IDEMPOTENT: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 _REQUEST_DROP: Final = HOP_BY_HOP | {b"expect"}
@@ -111,13 +116,15 @@ class Proxy:
 
 
 class _EntrypointHandler:
-    __slots__ = ("_fixed_forwarded", "_observe", "ep", "proxy")
+    __slots__ = ("_fixed_forwarded", "_host_checked", "_observe", "ep", "proxy")
 
     def __init__(self, proxy: Proxy, ep: EntrypointRuntime) -> None:
         self.proxy = proxy
         self.ep = ep
         self._observe = proxy.observer is not NULL_OBSERVER
         self._fixed_forwarded = f"X-Forwarded-Server: {proxy._server_name}\r\n".encode("latin-1", "replace")
+        # Host-check answers per TLS connection (keyed by its ssl.SSLObject, gone with the connection).
+        self._host_checked: weakref.WeakKeyDictionary[object, dict[str, bool]] = weakref.WeakKeyDictionary()
 
     async def handle(self, request: BaseRequest) -> StreamResponse:
         proxy = self.proxy
@@ -189,7 +196,7 @@ class _EntrypointHandler:
         canon = canonical_path(path)
         if canon is None:
             return _error(400, "Bad Request: ambiguous or malformed path")
-        if ep.host_check is not None and not ep.host_check(request, host):
+        if ep.host_check is not None and not self._host_allowed(ep.host_check, request, host):
             return _error(
                 421, "Misdirected Request: the host is not covered by this connection's certificate"
             )
@@ -237,6 +244,26 @@ class _EntrypointHandler:
             return await bridge(self, request, rp, target, host, result)
             # Other upgrades (h2c included) are not forwarded: the request is answered as HTTP/1.1.
         return await self._forward(request, rp, target, host, result)
+
+    def _host_allowed(self, check: HostCheck, request: BaseRequest, host: str) -> bool:
+        transport = request.transport
+        conn = transport.get_extra_info("ssl_object") if transport is not None else None
+        if conn is None:
+            return check(request, host)
+        try:
+            known = self._host_checked.get(conn)
+        except TypeError:  # not weak-referenceable: no cache
+            return check(request, host)
+        if known is None:
+            known = self._host_checked[conn] = {}
+        else:
+            allowed = known.get(host)
+            if allowed is not None:
+                return allowed
+        allowed = known[host] = check(request, host)
+        if len(known) > 16:  # a client cycling Host values: keep the cache small
+            known.clear()
+        return allowed
 
     def _redirect(
         self, request: BaseRequest, plan: TablePlan, host: str, entrypoint: str, permanent: bool
