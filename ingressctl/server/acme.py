@@ -55,8 +55,9 @@ class SharedChallenges(ChallengeStore):
         self._blob: Any = None
         self.min_interval = min_interval
         self._remote: dict[str, str] = {}
-        self._fetched = 0.0
+        self._started = -min_interval  # monotonic time the last read started
         self._fetching: asyncio.Future[None] | None = None
+        self.reads = 0
 
     @property
     def blob(self) -> Any:
@@ -99,6 +100,12 @@ class SharedChallenges(ChallengeStore):
         self._change(token, None)
 
     async def lookup(self, path: str) -> str | None:
+        """The answer for a token this replica does not hold, read from the shared store.
+
+        Never answers from a read older than the request (the leader may have written the token a
+        moment ago), and never reads more than once per `min_interval`, however many requests for
+        unknown tokens arrive: a request waits for the next read instead, and concurrent ones share it.
+        """
         if not path.startswith(HTTP01_PREFIX):
             return None
         token = path[len(HTTP01_PREFIX) :]
@@ -107,19 +114,23 @@ class SharedChallenges(ChallengeStore):
             return local
         if token in self._remote:
             return self._remote[token]
-        if time.monotonic() - self._fetched >= self.min_interval:
-            await self._refresh()
-        return self._remote.get(token)
-
-    async def _refresh(self) -> None:
-        if self._fetching is None:
-            self._fetching = asyncio.ensure_future(self._fetch())
-        fetching = self._fetching
-        try:
+        arrived = time.monotonic()
+        for _ in range(3):
+            if self._fetching is None:
+                wait = self._started + self.min_interval - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                if self._fetching is None:
+                    self._started = time.monotonic()
+                    self._fetching = asyncio.ensure_future(self._fetch())
+            fetching = self._fetching
+            started = self._started
             await asyncio.shield(fetching)
-        finally:
-            if fetching.done():
+            if self._fetching is fetching:
                 self._fetching = None
+            if token in self._remote or started >= arrived:
+                break
+        return self._remote.get(token)
 
     async def _fetch(self) -> None:
         try:
@@ -127,9 +138,8 @@ class SharedChallenges(ChallengeStore):
         except Exception as exc:
             log.warning("ACME: cannot read the shared HTTP-01 answers: %s", exc)
             return
-        finally:
-            self._fetched = time.monotonic()
         self._remote = self._decode(data)
+        self.reads += 1
 
 
 class AcmeIntegration:
