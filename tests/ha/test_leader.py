@@ -156,3 +156,31 @@ async def test_one_leader_writes_status_and_hands_over(
     took = time.monotonic() - killed_at
     assert LEASE * 0.8 <= took < LEASE + 3, f"took {took:.2f}s"
     assert holder(kube_api) == "replica-3"
+
+
+async def test_workers_are_replicas_of_their_own(
+    kube_api: KubeAPIServer, backend: Backend, serve: Callable[..., ServeProcess]
+) -> None:
+    """--workers 2: each worker process takes part in the election under its own identity; one leads."""
+    app(kube_api, "a", backend.port)
+    kubeconfig = kube_api.write_kubeconfig(token="test-token", context="ctx")
+    sp = serve(
+        "--kubernetes",
+        "--kubeconfig",
+        str(kubeconfig),
+        "--entrypoint",
+        "web=127.0.0.1:0",
+        "--workers",
+        "2",
+        "--publish-address",
+        "192.0.2.10",
+        "--leader-election-lease-duration",
+        str(LEASE),
+        env={"POD_NAME": "pod-1", "POD_NAMESPACE": "ingressctl"},
+    )
+    await asyncio.to_thread(sp.wait_ready)
+    await until(lambda: holder(kube_api) in ("pod-1-w0", "pod-1-w1"), "a worker to lead")
+    await until(lambda: lb(kube_api, "a") == WANT, "status written")
+    await asyncio.sleep(LEASE)
+    assert sum("became the leader" in line for line in sp.lines) == 1
+    assert await get(sp, "a.test") == 200
