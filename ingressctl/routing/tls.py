@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from ingressctl.model import Diagnostic, Ingress, Secret, Severity, TLSCertificate, TLSSource
 from ingressctl.routing import codes
-from ingressctl.routing.hosts import tls_host_covers, validate_host
+from ingressctl.routing.hosts import validate_host, wildcard_suffix
 from ingressctl.routing.report import finding
 
 SecretLookup = Callable[[str, str], Secret | None]
@@ -24,11 +24,25 @@ class IngressTLSResult:
     hosts: list[tuple[str, bool]] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
+    # host pattern → "some section listing it has a usable Secret"; built on first lookup, after
+    # every Ingress has added its hosts (a scan per route made compile quadratic in Ingresses).
+    _index: dict[str, bool] | None = None
+
     def source_for(self, host: str | None, fallback: TLSSource) -> TLSSource | None:
         """SECRET, the fallback (ACME/DEFAULT), or None when no TLS section lists the host."""
         if host is None:
             return None
-        covered = [ok for pattern, ok in self.hosts if tls_host_covers(pattern, host)]
+        index = self._index
+        if index is None:
+            index = {}
+            for pattern, ok in self.hosts:
+                index[pattern] = index.get(pattern, False) or ok
+            self._index = index
+        covered = [index[host]] if host in index else []
+        if not host.startswith("*."):
+            suffix = wildcard_suffix(host)
+            if suffix is not None and f"*.{suffix}" in index:
+                covered.append(index[f"*.{suffix}"])
         if not covered:
             return None
         return TLSSource.SECRET if any(covered) else fallback
