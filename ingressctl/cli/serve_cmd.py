@@ -221,7 +221,7 @@ def _acme(
         if first_worker:
             log.warning("[acme] is configured but no entrypoint uses TLS: no certificates will be requested")
         return None
-    from ingressctl.server.acme import AcmeIntegration, SharedChallenges
+    from ingressctl.server.acme import AcmeIntegration, OnDemandRelay, SharedChallenges
 
     if not acme.storage.startswith("secret:"):
         if not first_worker:
@@ -245,6 +245,10 @@ def _acme(
         # rewritten whole by each save, and answers change far more often.
         return SecretStore(kubernetes.connection, namespace, f"{name}-http01", key="http01.json")
 
+    def on_demand_requests() -> Any:
+        # Followers' SNI misses for the leader to gate and order (onDemand).
+        return SecretStore(kubernetes.connection, namespace, f"{name}-ondemand", key="requests.json")
+
     if acme.challenge == "tls-alpn-01" and cluster is not None and cluster.settings.leader_election:
         log.warning(
             "ACME: with several replicas only the leader can answer TLS-ALPN-01 (the challenge certificate "
@@ -259,6 +263,7 @@ def _acme(
         cluster=cluster,
         metrics=metrics,
         reload_seconds=reload_seconds,
+        on_demand_relay=OnDemandRelay(on_demand_requests),
     )
 
 

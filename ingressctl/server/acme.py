@@ -142,6 +142,131 @@ class SharedChallenges(ChallengeStore):
         self.reads += 1
 
 
+class OnDemandRelay:
+    """onDemand with several replicas: a follower hands the SNI names that found no certificate to the
+    leader through a shared blob; the leader passes them through the manager's gate (Ingress hosts,
+    allow-list, ask URL, cooldown, hourly cap) exactly as if its own handshake had missed.
+
+    A follower writes at most once per `min_interval` and keeps at most `max_pending` names (a flood
+    of invented SNI names costs a bounded number of small writes); names it already handed over are
+    not handed over again for `cooldown` seconds.
+    """
+
+    def __init__(
+        self,
+        blob: Callable[[], Any],
+        *,
+        min_interval: float = 1.0,
+        max_pending: int = 64,
+        cooldown: float = 300.0,
+    ) -> None:
+        self._blob_factory = blob
+        self._blob: Any = None
+        self.min_interval = min_interval
+        self.max_pending = max_pending
+        self.cooldown = cooldown
+        self._pending: set[str] = set()
+        self._sent: dict[str, float] = {}
+        self._flushing: asyncio.Task[None] | None = None
+        self._last_write = -min_interval
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def blob(self) -> Any:
+        if self._blob is None:
+            self._blob = self._blob_factory()
+        return self._blob
+
+    @staticmethod
+    def _decode(data: bytes | None) -> dict[str, float]:
+        try:
+            doc = json.loads(data) if data else {}
+        except ValueError:
+            return {}
+        if not isinstance(doc, dict):
+            return {}
+        return {str(k): float(v) for k, v in doc.items() if isinstance(v, int | float)}
+
+    # ---------------------------------------------------------------- follower
+
+    def request(self, name: str) -> None:
+        """From the SNI callback (any thread): remember `name` and write it out soon."""
+        loop = self._loop
+        if loop is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is not loop:
+            loop.call_soon_threadsafe(self.request, name)
+            return
+        name = name.strip().lower().rstrip(".")
+        now = time.monotonic()
+        if not name or now - self._sent.get(name, -self.cooldown) < self.cooldown:
+            return
+        if len(self._pending) >= self.max_pending:
+            return
+        self._pending.add(name)
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.ensure_future(self._flush())
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+
+    async def stop(self) -> None:
+        if self._flushing is not None:
+            self._flushing.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._flushing
+
+    async def _flush(self) -> None:
+        wait = self._last_write + self.min_interval - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        names, self._pending = sorted(self._pending), set()
+        if not names:
+            return
+        self._last_write = time.monotonic()
+        stamp = time.time()
+
+        def change(current: bytes | None) -> bytes:
+            doc = self._decode(current)
+            for name in names:
+                doc.setdefault(name, stamp)
+            if len(doc) > 4 * self.max_pending:  # a leader that never reads: keep the newest only
+                doc = dict(sorted(doc.items(), key=lambda kv: kv[1])[-4 * self.max_pending :])
+            return json.dumps(doc, sort_keys=True).encode()
+
+        try:
+            await asyncio.to_thread(self.blob.update, change)
+        except Exception as exc:
+            log.warning("ACME on-demand: cannot hand %s to the leader: %s", ", ".join(names), exc)
+            return
+        now = time.monotonic()
+        self._sent = {n: t for n, t in self._sent.items() if now - t < self.cooldown}
+        for name in names:
+            self._sent[name] = now
+        log.info("ACME on-demand: asked the leader for %s", ", ".join(names))
+
+    # ---------------------------------------------------------------- leader
+
+    async def take(self) -> list[str]:
+        """The names followers asked for (and clear them). Reads first: no write while nothing waits."""
+        current = self._decode(await asyncio.to_thread(self.blob.load_bytes))
+        if not current:
+            return []
+        taken: dict[str, float] = {}
+
+        def change(data: bytes | None) -> bytes:
+            taken.clear()
+            taken.update(self._decode(data))
+            return b"{}"
+
+        await asyncio.to_thread(self.blob.update, change)
+        return sorted(taken)
+
+
 class AcmeIntegration:
     def __init__(
         self,
@@ -153,6 +278,7 @@ class AcmeIntegration:
         cluster: Any = None,
         metrics: Any = None,
         reload_seconds: float = 10.0,
+        on_demand_relay: OnDemandRelay | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -161,6 +287,8 @@ class AcmeIntegration:
         self.cluster = cluster  # ClusterControl, or None: this process always orders
         self.metrics = metrics
         self.reload_seconds = reload_seconds
+        self.relay = on_demand_relay if config.on_demand else None
+        self._relaying: asyncio.Task[None] | None = None
         self._issued: dict[str, Any] = {}
         self._installed: dict[str, tuple[bytes, bytes]] = {}
         self._hosts: tuple[set[str], set[str]] | None = None
@@ -217,6 +345,8 @@ class AcmeIntegration:
             if self.config.on_demand:
                 store.set_miss_listener(self._on_demand)
         self._started = True
+        if self.relay is not None:
+            self.relay.start()
         if self.cluster is None:
             await self._start_manager()
             return
@@ -224,7 +354,9 @@ class AcmeIntegration:
 
     async def stop(self) -> None:
         self._started = False
-        for task in (self._transition, self._follower):
+        if self.relay is not None:
+            await self.relay.stop()
+        for task in (self._transition, self._follower, self._relaying):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -237,8 +369,15 @@ class AcmeIntegration:
         await self.manager.start()
         if self._hosts is not None:
             self.manager.set_hosts(*self._hosts)
+        if self.relay is not None and self.cluster is not None:
+            self._relaying = asyncio.ensure_future(self._relay_loop())
 
     async def _stop_manager(self) -> None:
+        if self._relaying is not None:
+            self._relaying.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._relaying
+            self._relaying = None
         manager, self.manager = self.manager, None
         if manager is not None:
             with contextlib.suppress(Exception):
@@ -297,6 +436,21 @@ class AcmeIntegration:
                     log.warning("ACME: cannot read the stored certificates (%s): %s", storage.describe(), exc)
             await asyncio.sleep(self.reload_seconds)
 
+    async def _relay_loop(self) -> None:
+        """Leader: order (through the manager's gate) what followers' handshakes asked for."""
+        assert self.relay is not None
+        interval = min(2.0, self.reload_seconds)
+        while True:
+            try:
+                for name in await self.relay.take():
+                    if self.manager is not None:
+                        self.manager.request_on_demand(name)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("ACME on-demand: cannot read the followers' requests: %s", exc)
+            await asyncio.sleep(interval)
+
     # ------------------------------------------------------------ what the server calls
 
     async def http01_hook(self, request: BaseRequest, entrypoint: str) -> StreamResponse | None:
@@ -318,6 +472,8 @@ class AcmeIntegration:
         manager = self.manager
         if manager is not None:
             manager.request_on_demand(server_name)
+        elif self.relay is not None:
+            self.relay.request(server_name)
 
     def on_table(self, table: Table) -> None:
         hosts = {r.host for r in table.routes if r.host and r.tls is not None}

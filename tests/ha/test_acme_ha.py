@@ -13,6 +13,7 @@ import ssl
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,7 +35,7 @@ async def backend() -> AsyncIterator[Backend]:
     await b.stop()
 
 
-def config(tmp_path: Path, name: str, pebble: Pebble, http_address: str) -> Path:
+def config(tmp_path: Path, name: str, pebble: Pebble, http_address: str, trigger: str = "onHostRule") -> Path:
     path = tmp_path / f"{name}.toml"
     path.write_text(
         f"""
@@ -51,7 +52,7 @@ storage = "secret:ingressctl/acme"
 entryPoint = "https"
 caServer = "{pebble.directory_url}"
 caBundle = "{pebble.api_ca}"
-onHostRule = true
+{trigger} = true
   [acme.httpChallenge]
   entryPoint = "http"
 """
@@ -66,12 +67,13 @@ def start(
     name: str,
     http: str,
     pebble: Pebble,
+    trigger: str = "onHostRule",
 ) -> ServeProcess:
     kube_api.add_token(f"token-{name}", name)
     kubeconfig = kube_api.write_kubeconfig(token=f"token-{name}", context=name)
     return serve(
         "--config",
-        str(config(tmp_path, name, pebble, http)),
+        str(config(tmp_path, name, pebble, http, trigger)),
         "--kubernetes",
         "--kubeconfig",
         str(kubeconfig),
@@ -79,6 +81,32 @@ def start(
         "4",
         env={"POD_NAME": name, "POD_NAMESPACE": "ingressctl", "INGRESSCTL_ACME_RELOAD_SECONDS": "0.3"},
     )
+
+
+def tls_ingress() -> dict[str, Any]:
+    """An Ingress with a TLS section for HOST and no Secret: ACME's to provide."""
+    backend = {"service": {"name": "shop", "port": {"number": 80}}}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": "shop", "namespace": "shop"},
+        "spec": {
+            "tls": [{"hosts": [HOST]}],
+            "rules": [
+                {"host": HOST, "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]}}
+            ],
+        },
+    }
+
+
+async def served_with_a_valid_certificate(address: str, root: Path, timeout: float = 30.0) -> bytes:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return await handshake(address, root)
+        except (ssl.SSLError, OSError) as exc:
+            assert time.monotonic() < deadline, f"no valid certificate served at {address}: {exc}"
+            await asyncio.sleep(0.2)
 
 
 async def handshake(address: str, root: Path) -> bytes:
@@ -111,30 +139,7 @@ async def test_leader_orders_follower_answers_http01_and_serves_the_certificate(
         m = sp.wait_for(r"listening: (.*)")
         sp.addresses.update(part.partition("=")[::2] for part in m.group(1).split(", "))
 
-    kube_api.apply(
-        {
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "Ingress",
-            "metadata": {"name": "shop", "namespace": "shop"},
-            "spec": {
-                "tls": [{"hosts": [HOST]}],
-                "rules": [
-                    {
-                        "host": HOST,
-                        "http": {
-                            "paths": [
-                                {
-                                    "path": "/",
-                                    "pathType": "Prefix",
-                                    "backend": {"service": {"name": "shop", "port": {"number": 80}}},
-                                }
-                            ]
-                        },
-                    }
-                ],
-            },
-        }
-    )
+    kube_api.apply(tls_ingress())
     await asyncio.to_thread(leader.wait_for, r"ACME: obtained a certificate for shop.example.test", 60.0)
     assert not any("ACME: requesting" in line for line in follower.lines)  # the follower never orders
     # Pebble validated through the follower (the only one on its HTTP-01 port), from the shared Secret.
@@ -145,14 +150,7 @@ async def test_leader_orders_follower_answers_http01_and_serves_the_certificate(
     assert "replica-b" in {r.user for r in reads}  # the leader reads it too, to update it
 
     root = pebble.root_file()
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            data = await handshake(follower.addresses["https"], root)
-            break
-        except (ssl.SSLError, OSError) as exc:
-            assert time.monotonic() < deadline, f"the follower never served the certificate: {exc}"
-            await asyncio.sleep(0.2)
+    data = await served_with_a_valid_certificate(follower.addresses["https"], root, 15.0)
     assert data.startswith(b"HTTP/1.1 200") and data.endswith(f"127.0.0.1 {HOST}".encode())
     assert (await handshake(leader.addresses["https"], root)).startswith(b"HTTP/1.1 200")
 
@@ -164,3 +162,34 @@ async def test_leader_orders_follower_answers_http01_and_serves_the_certificate(
     await asyncio.sleep(1.0)
     assert not any("ACME: requesting" in line for line in follower.lines)
     assert (await handshake(follower.addresses["https"], root)).startswith(b"HTTP/1.1 200")
+
+
+async def test_on_demand_through_a_follower(
+    tmp_path: Path,
+    kube_api: KubeAPIServer,
+    pebble: Pebble,
+    backend: Backend,
+    serve: Callable[..., ServeProcess],
+) -> None:
+    """onDemand: a handshake on the follower asks the leader (through a Secret), the leader orders."""
+    kube_api.apply_many(
+        [service("shop", "shop"), endpoint_slice("shop-1", "shop", ["127.0.0.1"], "shop", port=backend.port)]
+    )
+    kube_api.apply(tls_ingress())
+    leader = start(kube_api, serve, tmp_path, "replica-a", "127.0.0.1:0", pebble, "onDemand")
+    await asyncio.to_thread(leader.wait_for, r"became the leader")
+    follower = start(
+        kube_api, serve, tmp_path, "replica-b", f"127.0.0.1:{pebble.http_port}", pebble, "onDemand"
+    )
+    address = (await asyncio.to_thread(follower.wait_for, r"listening: .*https=(\S+)")).group(1)
+    await asyncio.to_thread(follower.wait_for, r"configuration applied")
+    assert not any(
+        "ACME: requesting" in line for line in leader.lines
+    )  # onDemand: nothing without a handshake
+    data = await served_with_a_valid_certificate(address, pebble.root_file())
+    assert data.startswith(b"HTTP/1.1 200")
+    assert any("ACME on-demand: asked the leader for shop.example.test" in line for line in follower.lines)
+    assert any(
+        "ACME: requesting a certificate for shop.example.test (on demand)" in line for line in leader.lines
+    )
+    assert not any("ACME: requesting" in line for line in follower.lines)
