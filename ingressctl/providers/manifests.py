@@ -18,12 +18,11 @@ import os
 import time
 from collections.abc import Sequence
 
-from ingressctl.model import Diagnostic, IngressctlError, Severity
+from ingressctl.manifests.loader import discover
+from ingressctl.model import Diagnostic, IngressctlError, InputError, Severity
 from ingressctl.providers.base import ProviderStatus, ProviderUpdate, Publish, ReportStatus
 
 log = logging.getLogger("ingressctl.providers.manifests")
-
-_SUFFIXES = (".yaml", ".yml", ".json")
 
 Fingerprint = tuple[tuple[str, int, int, int], ...]
 
@@ -31,15 +30,20 @@ _INLINE_FILES = 200
 
 
 def fingerprint(paths: Sequence[str]) -> Fingerprint:
-    """(path, mtime_ns, size, inode) of every file the paths stand for; missing paths count too."""
+    """(path, mtime_ns, size, inode) of every file the paths stand for; missing paths count too.
+
+    Directories are walked exactly as the loader walks them (links followed once, hidden entries
+    such as a ConfigMap's `..data` skipped), so the watch sees precisely the files that are loaded.
+    """
     out: list[tuple[str, int, int, int]] = []
     for path in paths:
         if os.path.isdir(path):
-            for root, dirs, files in os.walk(path, followlinks=True):
-                dirs.sort()
-                for name in sorted(files):
-                    if name.endswith(_SUFFIXES):
-                        out.append(_stat(os.path.join(root, name)))
+            try:
+                files = discover(path)
+            except InputError:  # unreadable now; the next load reports why
+                out.append((path, -1, -1, -1))
+                continue
+            out.extend(_stat(name) for name in files)
         else:
             out.append(_stat(path))
     return tuple(out)
