@@ -440,6 +440,11 @@ def _serve(options: ServeOptions) -> int:
     static = load_config(options)
     if static.kubernetes is not None:
         cluster_settings(options)  # a malformed --publish-* is a usage error before anything starts
+        from ingressctl.providers.kubernetes import connect
+
+        # Reads the kubeconfig / service account files only (no request): a broken one is exit 2 now,
+        # not a server that runs without routes.
+        connect(static.kubernetes).close()
     configure_logging(static.log_level, static.log_format)
     for warning in static.warnings:
         log.warning("%s", warning)

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from ingressctl.model import Diagnostic, Snapshot, TLSCertificate
+from ingressctl.model import Diagnostic, IngressctlError, Snapshot, TLSCertificate
 from ingressctl.model.config import EntryPoint, StaticConfig
 from ingressctl.providers.base import Provider
 from ingressctl.proxy import AccessLog, EntrypointInfo, Proxy, ProxyObserver, ProxyOptions, TablePlan
@@ -213,6 +213,8 @@ class Server:
             await provider.run(self.watcher.publish, self.watcher.report)
         except asyncio.CancelledError:
             raise
+        except IngressctlError as exc:  # its configuration is unusable: say so in one line
+            log.error("provider %s stopped: %s", provider.name, exc)
         except Exception:
             log.exception("provider %s stopped", provider.name)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import typer
 
@@ -43,13 +44,16 @@ def test_every_flag_lands_in_serve_options() -> None:
     assert set(parsed) == set(serve_cmd.ServeOptions.__dataclass_fields__)
 
 
-def _serve(*args: str) -> subprocess.CompletedProcess[str]:
+def _serve(*args: str, home: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "KUBECONFIG": "", "KUBERNETES_SERVICE_HOST": ""}
+    if home is not None:
+        env["HOME"] = home
     return subprocess.run(
         [sys.executable, "-m", "ingressctl", "serve", *args],
         capture_output=True,
         text=True,
         timeout=30,
-        env={**os.environ, "KUBECONFIG": "", "KUBERNETES_SERVICE_HOST": ""},
+        env=env,
     )
 
 
@@ -78,3 +82,21 @@ def test_help_documents_both_providers() -> None:
     assert "--kubernetes" in result.stdout and "--publish-service" in result.stdout
     text = " ".join(result.stdout.replace("│", " ").split())
     assert "merged into one table" in text
+
+
+def test_unusable_cluster_configuration_exits_2_at_start(tmp_path: Path) -> None:
+    for args, message in (
+        (("--kubeconfig", "/nonexistent"), "kubeconfig '/nonexistent': no such file"),
+        ((), "no Kubernetes API to talk to"),
+    ):
+        result = _serve(
+            "--kubernetes",
+            *args,
+            "--entrypoint",
+            "web=127.0.0.1:0",
+            "--no-leader-election",
+            home=str(tmp_path),
+        )
+        assert result.returncode == 2, result.stderr
+        assert message in result.stderr
+        assert "Traceback" not in result.stderr
