@@ -226,6 +226,13 @@ def _acme(
     if not acme.storage.startswith("secret:"):
         if not first_worker:
             return None
+        if cluster is not None and cluster.settings.leader_election:
+            log.warning(
+                "ACME: storage %s is this replica's own file: every replica orders its own certificates "
+                "and answers only its own challenges. With more than one replica use "
+                'storage = "secret:NAMESPACE/NAME" (or --acme-storage secret:NAMESPACE/NAME)',
+                acme.storage,
+            )
         return AcmeIntegration(acme, store, metrics=metrics)
     from ingressctl.acme.storage import BlobAcmeStorage
     from ingressctl.providers.kubernetes import SecretStore
