@@ -76,3 +76,27 @@ def test_on_demand_orders_allowed_names_only(
     listed = json.dumps(sp.api_json("/api/certificates"))
     assert "gate.example.test" in listed and "shop.allowed.example.test" in listed
     assert "stranger.example.test" not in listed
+
+
+def test_on_demand_with_tls_alpn01(
+    site: Site, backend_port: int, start_serve: Callable[[Site], Serve]
+) -> None:
+    # Pebble's validation handshakes (SNI = the name, ALPN acme-tls/1) reach the same https entrypoint:
+    # they must get the challenge certificate, not count as a new on-demand miss.
+    site.config.write_text(
+        acme_config(
+            site.pebble,
+            site.storage,
+            challenge="tls",
+            https_address=f"127.0.0.1:{site.pebble.tls_port}",
+            on_host_rule=False,
+            on_demand=True,
+        )
+    )
+    write_manifest(site.manifests, "gate", tls_ingress("gate", "alpn-gate.example.test", backend_port))
+    sp = start_serve(site)
+    assert _is_default(site, sp, "alpn-gate.example.test")
+    answer, _ = wait_verified(sp.addresses["https"], "alpn-gate.example.test", site.root_ca, timeout=10)
+    assert answer.body == b"backend alpn-gate.example.test /"
+    assert pebble_orders(site.pebble, site.storage) == [["alpn-gate.example.test"]]
+    assert sp.count(r"requesting a certificate for alpn-gate\.example\.test") == 1, sp.text
