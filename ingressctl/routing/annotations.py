@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from ingressctl.model import BasicAuth, Diagnostic, Ingress, PathType, Redirect, Secret, Severity
 from ingressctl.routing import codes
 from ingressctl.routing.report import annotation_location, finding
+from ingressctl.security import htpasswd
 
 CLASS = "kubernetes.io/ingress.class"
 AUTH_TYPE = "ingress.kubernetes.io/auth-type"
@@ -304,6 +305,7 @@ class _Parser:
 
 
 def _htpasswd_users(secret: Secret) -> tuple[tuple[tuple[str, str], ...], str]:
+    """The users of an auth Secret, or why the Secret cannot be used (then the routes fail closed)."""
     raw = secret.data.get("auth")
     if raw is None:
         raw = secret.data.get("users")
@@ -313,18 +315,15 @@ def _htpasswd_users(secret: Secret) -> tuple[tuple[tuple[str, str], ...], str]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return (), "the htpasswd data is not UTF-8 text"
-    users: list[tuple[str, str]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        user, colon, hashed = line.partition(":")
-        if not colon or not user or not hashed:
-            return (), f"htpasswd line {number} is not 'user:hash'"
-        users.append((user, hashed))
-    if not users:
+    parsed = htpasswd.parse(text)
+    fatal = [p for p in parsed.problems if p.fatal]
+    if fatal:
+        # Refusing the whole Secret is deliberate: a user whose line was dropped would otherwise be
+        # locked out silently, and a plain-text password must never look like a working login.
+        return (), "; ".join(f"htpasswd line {p.line}: {p.message}" for p in fatal)
+    if not parsed.users:
         return (), "the htpasswd data holds no user"
-    return tuple(users), ""
+    return parsed.users, ""
 
 
 def parse_annotations(

@@ -40,6 +40,8 @@ _WELL_FORMED = {
 class HtpasswdProblem:
     line: int  # 1-based line in the htpasswd text
     message: str
+    # False for problems that lose nothing (a user listed twice: the first entry is used).
+    fatal: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +99,9 @@ def parse(text: str) -> HtpasswdResult:
             continue
         if user in seen:
             problems.append(
-                HtpasswdProblem(number, f"user {user!r} is listed twice; the first entry is used")
+                HtpasswdProblem(
+                    number, f"user {user!r} is listed twice; the first entry is used", fatal=False
+                )
             )
             continue
         seen.add(user)

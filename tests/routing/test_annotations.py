@@ -35,7 +35,9 @@ from tests.routing.builders import (
     web_world,
 )
 
-HTPASSWD = b"alice:$apr1$abc$def\n# comment\n\nbob:{SHA}xyz=\n"
+ALICE_HASH = "$apr1$abcdefgh$Zo4a.zRe7RtZNr9rQ8xtC1"
+BOB_HASH = "{SHA}bOWgjgJew8XNjPXTyFghAc+ha1M="
+HTPASSWD = f"alice:{ALICE_HASH}\n# comment\n\nbob:{BOB_HASH}\n".encode()
 
 
 def compile_one(
@@ -63,7 +65,7 @@ def test_basic_auth_from_secret(key: str) -> None:
     assert diagnostics == []
     assert route.middlewares.basic_auth == BasicAuth(
         realm="Staff only",
-        users=(("alice", "$apr1$abc$def"), ("bob", "{SHA}xyz=")),
+        users=(("alice", ALICE_HASH), ("bob", BOB_HASH)),
         source="Secret default/creds",
     )
     assert route.backend.problem is None
@@ -86,7 +88,17 @@ def test_basic_auth_from_secret(key: str) -> None:
         (
             {"ingress.kubernetes.io/auth-type": "basic", "ingress.kubernetes.io/auth-secret": "creds"},
             {"auth": b"alice-without-hash\n"},
-            "line 1 is not 'user:hash'",
+            'line 1: expected "user:hash"',
+        ),
+        (
+            {"ingress.kubernetes.io/auth-type": "basic", "ingress.kubernetes.io/auth-secret": "creds"},
+            {"auth": b"alice:secret\n"},
+            "plain-text passwords are not accepted",
+        ),
+        (
+            {"ingress.kubernetes.io/auth-type": "basic", "ingress.kubernetes.io/auth-secret": "creds"},
+            {"auth": b"alice:$apr1$abc$def\n"},
+            "malformed apr1 hash",
         ),
         (
             {"ingress.kubernetes.io/auth-type": "basic", "ingress.kubernetes.io/auth-secret": "creds"},
