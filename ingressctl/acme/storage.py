@@ -312,8 +312,9 @@ class AcmeJsonStorage:
         if parsed.layout != LAYOUT_V2:
             raise ConfigError(
                 f"{self.path}: this is a {parsed.layout} acme.json; ingressctl stores certificates in the "
-                "Traefik v2 layout and will not overwrite it. Point --storage at a new file (export the old "
-                "certificates with `ingressctl acme export`)"
+                "Traefik v2 layout and will not overwrite it. Point the storage at a new file "
+                "([acme] storage, `serve --acme-storage` or `certs --storage`); export the old "
+                "certificates with `ingressctl acme export`"
             )
         text = self.path.read_text()
         top: dict[str, Any] = json.loads(text) if text.strip() else {}

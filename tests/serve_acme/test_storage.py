@@ -72,3 +72,22 @@ def test_restart_serves_the_stored_certificate_without_a_new_order(
     assert site.storage.read_bytes() == stored
     assert (site.ledger.read_bytes() if site.ledger.exists() else b"") == ledger
     assert pebble_orders(site.pebble, site.storage) == [["keep.example.test"]]  # the CA saw one order
+
+
+def test_traefik_v17_acme_json_is_refused_with_the_way_forward(site: Site) -> None:
+    # The seedbox guides ran Traefik 1.7: its file store is not the layout serve writes, and serve must
+    # neither rewrite it nor start without it.
+    v17 = (
+        '{"Account": {"Email": "ops@example.test", "Registration": {"body": {}, "uri": "https://ca/acct/1"},'
+        ' "PrivateKey": "", "KeyType": "4096"}, "Certificates": [],'
+        ' "HTTPChallenges": {}, "TLSChallenges": {}}\n'
+    )
+    site.storage.write_text(v17)
+    os.chmod(site.storage, 0o600)
+    site.config.write_text(acme_config(site.pebble, site.storage))
+    result = run_serve(site.config, site.manifests)
+    assert result.returncode == 2, result.stderr
+    errors = [line for line in result.stderr.strip().splitlines() if str(site.storage) in line]
+    assert len(errors) == 1, result.stderr
+    assert "v1.7" in errors[0] and "[acme] storage" in errors[0] and "acme export" in errors[0], errors[0]
+    assert site.storage.read_text() == v17
