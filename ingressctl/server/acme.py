@@ -166,6 +166,7 @@ class OnDemandRelay:
         self.max_pending = max_pending
         self.cooldown = cooldown
         self._pending: set[str] = set()
+        self._writing: set[str] = set()
         self._sent: dict[str, float] = {}
         self._flushing: asyncio.Task[None] | None = None
         self._last_write = -min_interval
@@ -203,7 +204,7 @@ class OnDemandRelay:
             return
         name = name.strip().lower().rstrip(".")
         now = time.monotonic()
-        if not name or now - self._sent.get(name, -self.cooldown) < self.cooldown:
+        if not name or name in self._writing or now - self._sent.get(name, -self.cooldown) < self.cooldown:
             return
         if len(self._pending) >= self.max_pending:
             return
@@ -238,16 +239,21 @@ class OnDemandRelay:
                 doc = dict(sorted(doc.items(), key=lambda kv: kv[1])[-4 * self.max_pending :])
             return json.dumps(doc, sort_keys=True).encode()
 
+        self._writing = set(names)
         try:
             await asyncio.to_thread(self.blob.update, change)
         except Exception as exc:
             log.warning("ACME on-demand: cannot hand %s to the leader: %s", ", ".join(names), exc)
-            return
-        now = time.monotonic()
-        self._sent = {n: t for n, t in self._sent.items() if now - t < self.cooldown}
-        for name in names:
-            self._sent[name] = now
-        log.info("ACME on-demand: asked the leader for %s", ", ".join(names))
+        else:
+            now = time.monotonic()
+            self._sent = {n: t for n, t in self._sent.items() if now - t < self.cooldown}
+            for name in names:
+                self._sent[name] = now
+            log.info("ACME on-demand: asked the leader for %s", ", ".join(names))
+        finally:
+            self._writing = set()
+        if self._pending:  # names that missed while this write was under way
+            self._flushing = asyncio.ensure_future(self._flush())
 
     # ---------------------------------------------------------------- leader
 

@@ -7,13 +7,14 @@ with read-modify-write); the end-to-end path through the API server and Pebble i
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections.abc import Callable
 
 import pytest
 
-from ingressctl.server.acme import SharedChallenges
+from ingressctl.server.acme import OnDemandRelay, SharedChallenges
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -24,6 +25,7 @@ class MemoryBlob:
     def __init__(self) -> None:
         self.data: bytes | None = None
         self.loads = 0
+        self.updates = 0
         self._lock = threading.Lock()
 
     def load_bytes(self) -> bytes | None:
@@ -32,7 +34,9 @@ class MemoryBlob:
             return self.data
 
     def update(self, fn: Callable[[bytes | None], bytes], /) -> bytes:
+        time.sleep(0.02)  # an API round trip: requests keep arriving meanwhile
         with self._lock:
+            self.updates += 1
             self.data = fn(self.data)
             return self.data
 
@@ -79,3 +83,25 @@ async def test_garbage_in_the_store_is_no_answer() -> None:
     leader = SharedChallenges(lambda: blob)
     await asyncio.to_thread(leader.add_http01, "t", "t.ka")
     assert await follower.lookup(PREFIX + "t") == "t.ka"
+
+
+async def test_on_demand_names_reach_the_leader_in_few_writes() -> None:
+    blob = MemoryBlob()
+    follower, leader = OnDemandRelay(lambda: blob, min_interval=0.1), OnDemandRelay(lambda: blob)
+    follower.start()
+    for i in range(30):  # handshakes keep missing, some names again and again
+        follower.request(f"Site-{i % 10}.example.test.")
+        await asyncio.sleep(0.005)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while len(json.loads(blob.data or b"{}")) < 10:
+        assert loop.time() < deadline, blob.data
+        await asyncio.sleep(0.02)
+    assert blob.updates <= 4  # one write per interval, not one per handshake
+    assert await leader.take() == [f"site-{i}.example.test" for i in range(10)]
+    assert await leader.take() == []  # taken once
+    updates = blob.updates
+    follower.request("site-1.example.test")  # already handed over: cooldown
+    await asyncio.sleep(0.3)
+    assert blob.updates == updates and await leader.take() == []
+    await follower.stop()
