@@ -466,7 +466,9 @@ conflict like any two Ingresses). With --kubernetes a Service or Secret an Ingre
 cluster lacks is an error (503 for its routes). Replicas elect a leader with a Lease
 (coordination.k8s.io/v1; namespace from --leader-election-namespace, else $POD_NAMESPACE, identity
 $POD_NAME): only the leader writes Ingress status and orders ACME certificates. With
---acme-storage secret:NS/NAME every replica serves the stored certificates and answers HTTP-01.
+--acme-storage secret:NS/NAME every replica serves the stored certificates (followers read the Secret
+every 10 s, $INGRESSCTL_ACME_RELOAD_SECONDS), answers HTTP-01 for the leader's orders (Secret NAME-http01)
+and hands onDemand names to the leader (Secret NAME-ondemand).
 """
 
 
