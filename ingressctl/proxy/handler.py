@@ -27,7 +27,7 @@ from ingressctl.proxy.observer import NULL_OBSERVER, ProxyObserver
 from ingressctl.proxy.options import ProxyOptions
 from ingressctl.proxy.plan import Authenticator, RoutePlan, TablePlan, strip
 from ingressctl.proxy.pool import UpstreamPool
-from ingressctl.proxy.upstream import UpstreamConnection, UpstreamError, recycle
+from ingressctl.proxy.upstream import UpstreamConnection, UpstreamError
 from ingressctl.routing.paths import canonical_path
 
 log = logging.getLogger("ingressctl.proxy")
@@ -532,14 +532,11 @@ class _EntrypointHandler:
             return response
         idle = self.proxy.options.idle_timeout
         try:
-            transport = request.transport
             while True:
                 data = await conn.read_body(idle)
                 if not data:
                     break
                 await response.write(data)
-                if transport is not None and not transport.get_write_buffer_size():
-                    recycle(data)  # all sent: the read buffer can take the next chunk
         except UpstreamError as exc:
             # Headers are gone already: cut the client connection so the truncation is visible.
             self._upstream_error(rp, upstream, exc)
