@@ -3,7 +3,8 @@
 HTTP-01 answers `/.well-known/acme-challenge/TOKEN` with the key authorization. TLS-ALPN-01 (RFC 8737)
 answers a handshake for the name, with ALPN `acme-tls/1`, using a self-signed certificate that carries
 the critical acmeIdentifier extension (OID 1.3.6.1.5.5.7.1.31) = OCTET STRING(sha256(key authorization)).
-The `acme` library dropped its helper for that certificate, so it is built here with `cryptography`.
+The `acme` library dropped its helper for that certificate: it is built on `tls.selfsigned`'s builder,
+with the extension added here.
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ import threading
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+
+from ingressctl.tls.selfsigned import self_signed_certificate
 
 HTTP01_PREFIX = "/.well-known/acme-challenge/"
 ACME_TLS_ALPN = "acme-tls/1"
@@ -28,26 +28,14 @@ ACME_IDENTIFIER_OID = x509.ObjectIdentifier("1.3.6.1.5.5.7.1.31")
 def tls_alpn_certificate(domain: str, key_authorization: str) -> tuple[bytes, bytes]:
     """(cert PEM, key PEM) of the RFC 8737 challenge certificate for `domain`."""
     digest = hashlib.sha256(key_authorization.encode()).digest()
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.UTC)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ingressctl ACME TLS-ALPN-01 challenge")])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=7))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(domain)]), critical=False)
-        # DER OCTET STRING of 32 bytes: tag 0x04, length 0x20, then the digest.
-        .add_extension(x509.UnrecognizedExtension(ACME_IDENTIFIER_OID, b"\x04\x20" + digest), critical=True)
-        .sign(key, hashes.SHA256())
+    # DER OCTET STRING of 32 bytes: tag 0x04, length 0x20, then the digest.
+    identifier = x509.UnrecognizedExtension(ACME_IDENTIFIER_OID, b"\x04\x20" + digest)
+    return self_signed_certificate(
+        "ingressctl ACME TLS-ALPN-01 challenge",
+        [domain],
+        datetime.timedelta(days=7),
+        extensions=((identifier, True),),
     )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return cert.public_bytes(serialization.Encoding.PEM), key_pem
 
 
 def _context_from_pem(cert_pem: bytes, key_pem: bytes) -> ssl.SSLContext:
