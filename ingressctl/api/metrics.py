@@ -360,8 +360,10 @@ class Metrics:
             "ingressctl_config_last_reload_success_timestamp_seconds",
             "When the configuration being served was applied (Unix time).",
         )
+        leader: GaugeMetricFamily | None = None
         view = self.view
         if view is not None:
+            leader = _leader_gauge(view)
             now = self._clock()
             for cert in view.certificates():
                 expiry.add_metric([",".join(cert.names), cert.source.value], cert.not_after - now)
@@ -377,11 +379,27 @@ class Metrics:
         yield ready
         yield successful
         yield applied
+        if leader is not None:
+            yield leader
         info = GaugeMetricFamily(
             "ingressctl_build_info", "Always 1; the version is a label.", labels=["version"]
         )
         info.add_metric([__version__], 1)
         yield info
+
+
+def _leader_gauge(view: RuntimeView) -> GaugeMetricFamily | None:
+    """ingressctl_leader from the runtime's leadership; None (no series) without leader election,
+    where every replica acts on the cluster and "leader" would mean nothing."""
+    leadership = view.config_summary().get("leadership")
+    if not leadership or not leadership.get("election"):
+        return None
+    gauge = GaugeMetricFamily(
+        "ingressctl_leader",
+        "1 when this replica holds the leader Lease (writes Ingress status, orders ACME certificates).",
+    )
+    gauge.add_metric([], 1 if leadership.get("leader") else 0)
+    return gauge
 
 
 class _Collector(Collector):

@@ -195,3 +195,27 @@ async def test_large_metrics_are_written_off_the_event_loop(aiohttp_client: Any,
     response = await client.get("/metrics")
     parsed = samples(await response.text())
     assert sum(1 for name, _ in parsed if name == "ingressctl_requests_total") == 600
+
+
+def _leadership(leader: bool, election: bool = True) -> dict[str, Any]:
+    return {"identity": "pod-a", "leader": leader, "election": election, "current_leader": "pod-a"}
+
+
+async def test_leader_gauge_follows_leadership_at_scrape_time(aiohttp_client: Any, view: FakeView) -> None:
+    metrics = Metrics(view)
+    client = await aiohttp_client(build_api_app(view, metrics, auth=None, insecure=False))
+    view.summary = {"leadership": _leadership(False)}
+    assert value(await scrape(client), "ingressctl_leader") == 0
+    view.summary = {"leadership": _leadership(True)}  # gained the Lease: the next scrape says so
+    assert value(await scrape(client), "ingressctl_leader") == 1
+    assert value(_parsed(generate_latest(metrics.registry).decode()), "ingressctl_leader") == 1
+
+
+async def test_no_leader_gauge_without_leader_election(aiohttp_client: Any, view: FakeView) -> None:
+    metrics = Metrics(view)
+    client = await aiohttp_client(build_api_app(view, metrics, auth=None, insecure=False))
+    for summary in ({}, {"leadership": None}, {"leadership": _leadership(True, election=False)}):
+        view.summary = summary
+        text = await (await client.get("/metrics")).text()
+        assert "ingressctl_leader" not in text
+        assert ("ingressctl_ready", frozenset()) in samples(text)
