@@ -1,11 +1,13 @@
 """A persistent rate-limit guard: never let a misconfiguration hammer the CA.
 
-Per *registered domain* (see `registered_domain`) the ledger records every order and every failure.
-It refuses a new order when
+The ledger records every order per *registered domain* (see `registered_domain`) and every failure
+per *hostname*, as the CA counts them. It refuses a new order when
 - the domain had `hourly_cap` orders in the last hour or `weekly_cap` in the last week
   (Let's Encrypt allows 50 certificates per registered domain per week), or
-- the last attempts failed: after n consecutive failures it waits `backoff_base * 2**(n-1)` seconds,
-  up to `backoff_max` (Let's Encrypt allows 5 failed validations per hostname per hour).
+- the last attempts for one of its names failed: after n consecutive failures it waits
+  `backoff_base * 2**(n-1)` seconds, up to `backoff_max` (Let's Encrypt allows 5 failed validations
+  per hostname per hour). Only that name waits: a subdomain whose DNS is not ready yet must not keep
+  its siblings from getting certificates.
 The ledger is a small JSON file written atomically, so the guard survives restarts and crash loops.
 """
 
@@ -47,6 +49,10 @@ def registered_domain(name: str) -> str:
     return ".".join(labels[-2:])
 
 
+def _host(name: str) -> str:
+    return name.lower().rstrip(".")
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     allowed: bool
@@ -72,7 +78,8 @@ class RateLimitLedger:
         self.backoff_max = backoff_max
         self.clock = clock
         self._lock = threading.Lock()
-        self._domains: dict[str, dict[str, Any]] = {}
+        self._domains: dict[str, dict[str, Any]] = {}  # registered domain -> {"orders": [epoch, ...]}
+        self._hosts: dict[str, dict[str, Any]] = {}  # hostname -> {"failures": n, "last_failure": epoch}
         self._load()
 
     def _load(self) -> None:
@@ -81,7 +88,8 @@ class RateLimitLedger:
         try:
             data = json.loads(self.path.read_text())
             domains = data["domains"]
-            assert isinstance(domains, dict)
+            hosts = data.get("hosts", {})
+            assert isinstance(domains, dict) and isinstance(hosts, dict)
         except (OSError, ValueError, KeyError, AssertionError, TypeError):
             # Losing the ledger must not stop certificates; refusing to forget it would be worse.
             log.error(
@@ -89,17 +97,21 @@ class RateLimitLedger:
             )
             self.path.replace(self.path.with_name(self.path.name + ".bad"))
             return
-        self._domains = {str(k): v for k, v in domains.items() if isinstance(v, dict)}
+        # Failures kept per registered domain by earlier versions are dropped: they blocked every sibling.
+        self._domains = {
+            str(k): {"orders": v.get("orders", [])} for k, v in domains.items() if isinstance(v, dict)
+        }
+        self._hosts = {str(k): v for k, v in hosts.items() if isinstance(v, dict)}
 
     def _save(self) -> None:
         if self.path is None:
             return
-        data = {"schema": 1, "domains": self._domains}
+        data = {"schema": 1, "domains": self._domains, "hosts": self._hosts}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(self.path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode())
 
     def _entry(self, domain: str, now: float) -> dict[str, Any]:
-        entry = self._domains.setdefault(domain, {"orders": [], "failures": 0, "last_failure": 0.0})
+        entry = self._domains.setdefault(domain, {"orders": []})
         entry["orders"] = [t for t in entry.get("orders", []) if now - float(t) < WEEK]
         return entry
 
@@ -107,19 +119,21 @@ class RateLimitLedger:
         """May we place an order for these names now?"""
         now = self.clock()
         with self._lock:
-            for domain in sorted({registered_domain(n) for n in names}):
-                entry = self._entry(domain, now)
-                orders = [float(t) for t in entry["orders"]]
-                failures = int(entry.get("failures", 0))
+            for name in sorted({_host(n) for n in names}):
+                host = self._hosts.get(name, {})
+                failures = int(host.get("failures", 0))
                 if failures:
                     wait = min(self.backoff_base * 2 ** (failures - 1), self.backoff_max)
-                    until = float(entry.get("last_failure", 0.0)) + wait
+                    until = float(host.get("last_failure", 0.0)) + wait
                     if now < until:
                         return Decision(
                             False,
-                            f"{domain}: {failures} failed attempt(s) in a row; backing off for {wait:.0f}s",
+                            f"{name}: {failures} failed attempt(s) in a row; backing off for {wait:.0f}s",
                             until,
                         )
+            for domain in sorted({registered_domain(n) for n in names}):
+                entry = self._entry(domain, now)
+                orders = [float(t) for t in entry["orders"]]
                 last_hour = sorted(t for t in orders if now - t < HOUR)
                 if len(last_hour) >= self.hourly_cap:
                     return Decision(
@@ -143,11 +157,15 @@ class RateLimitLedger:
     def record_result(self, names: tuple[str, ...] | list[str], ok: bool) -> None:
         now = self.clock()
         with self._lock:
-            for domain in {registered_domain(n) for n in names}:
-                entry = self._entry(domain, now)
+            # A name nobody asked for in a week (its Ingress is gone) is forgotten.
+            self._hosts = {
+                k: v for k, v in self._hosts.items() if now - float(v.get("last_failure", 0)) < WEEK
+            }
+            for name in {_host(n) for n in names}:
                 if ok:
-                    entry["failures"] = 0
+                    self._hosts.pop(name, None)
                 else:
-                    entry["failures"] = int(entry.get("failures", 0)) + 1
-                    entry["last_failure"] = now
+                    host = self._hosts.setdefault(name, {"failures": 0, "last_failure": 0.0})
+                    host["failures"] = int(host.get("failures", 0)) + 1
+                    host["last_failure"] = now
             self._save()

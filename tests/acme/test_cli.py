@@ -84,9 +84,9 @@ def test_request_with_storage_passes_the_rate_limit_guard(pebble: Pebble, tmp_pa
     args[args.index("--listen") + 1] = f"127.0.0.1:{free_port()}"  # validation will fail
     failed = run("certs", "request", "flaky.guarded.test", *args, "--storage", str(storage))
     assert failed.returncode == 1 and "could not connect" in failed.stderr
-    blocked = run("certs", "request", "other.guarded.test", *ca_args(pebble), "--storage", str(storage))
+    blocked = run("certs", "request", "flaky.guarded.test", *ca_args(pebble), "--storage", str(storage))
     assert blocked.returncode == 1
-    assert "rate-limit guard: guarded.test: 1 failed attempt(s) in a row" in blocked.stderr
+    assert "rate-limit guard: flaky.guarded.test: 1 failed attempt(s) in a row" in blocked.stderr
     assert "registering" not in blocked.stderr
 
 

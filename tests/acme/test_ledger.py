@@ -59,8 +59,9 @@ def test_exponential_backoff_after_failures_and_reset_on_success(tmp_path: Path)
     waits = []
     for _ in range(5):
         ledger.record_result(["x.example.com"], ok=False)
-        decision = ledger.check(["y.example.com"])  # same registered domain
+        decision = ledger.check(["x.example.com"])
         assert not decision.allowed
+        assert ledger.check(["y.example.com"]).allowed  # a sibling of the failing name is not held back
         waits.append(decision.retry_at - clock.now)
         clock.now = decision.retry_at
     assert waits == [60, 120, 240, 480, 600]
@@ -90,3 +91,31 @@ def test_an_unreadable_ledger_is_set_aside_not_fatal(tmp_path: Path) -> None:
     ledger = RateLimitLedger(path)
     assert ledger.check(["a.example.com"]).allowed
     assert (tmp_path / "l.json.bad").read_text() == "{broken"
+
+
+def test_failures_are_per_hostname_and_orders_per_registered_domain(tmp_path: Path) -> None:
+    """One subdomain whose validation fails (DNS not ready) must not keep its siblings from certificates."""
+    clock = Clock()
+    path = tmp_path / "l.json"
+    ledger = RateLimitLedger(path, hourly_cap=3, clock=clock)
+    ledger.record_order(["broken.example.com"])
+    ledger.record_result(["broken.example.com"], ok=False)
+    assert not ledger.check(["broken.example.com"]).allowed
+    assert not ledger.check(["ok.example.com", "BROKEN.example.com."]).allowed  # an order naming it waits too
+    assert ledger.check(["ok.example.com"]).allowed
+    ledger.record_order(["ok.example.com"])
+    ledger.record_result(["ok.example.com"], ok=True)
+    ledger.record_order(["third.example.com"])
+    capped = ledger.check(["fourth.example.com"])
+    assert not capped.allowed and "example.com: 3 orders in the last hour" in capped.reason
+    reloaded = RateLimitLedger(path, hourly_cap=3, clock=clock)
+    assert not reloaded.check(["broken.example.com"]).allowed
+    assert "broken.example.com: 1 failed attempt(s) in a row" in reloaded.check(["broken.example.com"]).reason
+
+
+def test_domain_wide_failures_of_older_ledgers_are_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "l.json"
+    old = {"schema": 1, "domains": {"example.com": {"orders": [1.0], "failures": 9, "last_failure": 1.0e12}}}
+    path.write_text(json.dumps(old))
+    ledger = RateLimitLedger(path, clock=Clock())
+    assert ledger.check(["a.example.com"]).allowed

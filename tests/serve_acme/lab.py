@@ -360,10 +360,14 @@ class Serve:
         return sum(1 for line in list(self.lines) if regex.search(line))
 
     def api_json(self, path: str) -> object:
+        return json.loads(self.api_get(path))
+
+    def api_get(self, path: str) -> bytes:
         import urllib.request
 
         with urllib.request.urlopen(f"http://{self.api}{path}", timeout=5) as resp:
-            return json.loads(resp.read())
+            data: bytes = resp.read()
+            return data
 
     def stop(self, timeout: float = 15.0) -> int:
         if self.proc.poll() is None:
