@@ -38,6 +38,8 @@ def test_refused_order_keeps_serving_and_does_not_block_other_hosts(
     write_manifest(site.manifests, "fine", tls_ingress("fine", "fine.example.test", backend_port))
     wait_verified(sp.addresses["https"], "fine.example.test", site.root_ca)
     assert sp.proc.poll() is None
+    # The table change re-offered the refused host: the guard held it back instead of asking the CA again.
+    assert sp.count(r"requesting a certificate for blocked\.example\.test") == 1, sp.text
     metrics = sp.api_get("/metrics").decode()
     assert 'ingressctl_acme_orders_total{result="valid"} 1.0' in metrics, metrics
     assert "ingressctl_acme_failures_total" in metrics

@@ -100,3 +100,32 @@ def test_on_demand_with_tls_alpn01(
     assert answer.body == b"backend alpn-gate.example.test /"
     assert pebble_orders(site.pebble, site.storage) == [["alpn-gate.example.test"]]
     assert sp.count(r"requesting a certificate for alpn-gate\.example\.test") == 1, sp.text
+
+
+def test_a_flood_of_allowed_names_is_capped(
+    site: Site, backend_port: int, start_serve: Callable[[Site], Serve]
+) -> None:
+    # Anyone can send any SNI name: with a wildcard allow-list, the hourly cap (20) bounds the orders.
+    site.config.write_text(
+        acme_config(
+            site.pebble,
+            site.storage,
+            on_host_rule=False,
+            on_demand=True,
+            on_demand_allow=("*.flood.example.test",),
+        )
+    )
+    sp = start_serve(site)
+    names = [f"n{i:02d}.flood.example.test" for i in range(26)]
+    for name in names:
+        https_get(sp.addresses["https"], name, cafile=None)
+    sp.wait_for(r"hourly cap of 20 reached", timeout=10)
+    deadline = time.monotonic() + 30
+    while sp.count(r"ACME: obtained a certificate for n\d\d\.flood") < 20:
+        assert time.monotonic() < deadline, sp.text
+        time.sleep(0.1)
+    time.sleep(0.3)
+    ordered = pebble_orders(site.pebble, site.storage)
+    assert len(ordered) == 20, ordered
+    assert {n for (n,) in ordered} < set(names)
+    assert sp.count(r"requesting a certificate for n\d\d\.flood") == 20
