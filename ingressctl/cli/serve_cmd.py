@@ -12,7 +12,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from ingressctl.model import ConfigError, IngressctlError, InputError, UsageError
-from ingressctl.model.config import StaticConfig
+from ingressctl.model.config import KubernetesConfig, StaticConfig
 
 if TYPE_CHECKING:
     import typer
@@ -64,7 +64,6 @@ class ServeOptions:
 def load_config(options: ServeOptions) -> StaticConfig:
     """The static configuration `serve` runs with: the file, then the flags on top."""
     from ingressctl.config import ConfigOverrides, load_static_config
-    from ingressctl.model.config import KubernetesConfig
 
     overrides = ConfigOverrides(
         entrypoints=_parse_entrypoints(list(options.entrypoints)),
@@ -142,7 +141,7 @@ _CLUSTER_ONLY = (
 
 
 def _kubernetes_flags(static: StaticConfig, options: ServeOptions) -> StaticConfig:
-    """Apply --namespace/--label-selector; refuse cluster-only flags without a cluster."""
+    """Apply --namespace/--label-selector/--publish-*; refuse cluster-only flags without a cluster."""
     kube = static.kubernetes
     if kube is None:
         given = [flag for flag, attr in _CLUSTER_ONLY if getattr(options, attr) not in (None, ())]
@@ -162,6 +161,11 @@ def _kubernetes_flags(static: StaticConfig, options: ServeOptions) -> StaticConf
         kube = dataclasses.replace(kube, label_selector=options.label_selector)
     if options.publish_service is not None and options.publish_address is not None:
         raise UsageError("--publish-service and --publish-address both set the status address: give one")
+    # Either flag replaces the whole [kubernetes.ingressEndpoint] of the file.
+    if options.publish_service is not None:
+        kube = dataclasses.replace(kube, publish_service=options.publish_service, publish_address="")
+    if options.publish_address is not None:
+        kube = dataclasses.replace(kube, publish_service="", publish_address=options.publish_address)
     duration = options.leader_election_lease_duration
     if duration is not None and duration < 2:
         raise UsageError("--leader-election-lease-duration: at least 2 seconds")
@@ -329,19 +333,27 @@ def _parts(
     )
 
 
-def cluster_settings(options: ServeOptions) -> Any:
-    """Leadership and status settings from the flags (UsageError for a malformed address)."""
+def cluster_settings(options: ServeOptions, kube: KubernetesConfig | None = None) -> Any:
+    """Leadership and status settings (UsageError for a malformed address).
+
+    The status address comes from `kube` (the configuration file's ingressEndpoint with the
+    --publish-* flags applied by load_config); without it, from the flags alone.
+    """
     from ingressctl.providers.kube_status import parse_publish_address, parse_publish_service
     from ingressctl.server.cluster import ClusterSettings
 
-    if options.publish_service:
-        parse_publish_service(options.publish_service)
-    if options.publish_address:
-        parse_publish_address(options.publish_address)
+    if kube is not None:
+        publish_service, publish_address = kube.publish_service, kube.publish_address
+    else:
+        publish_service, publish_address = options.publish_service or "", options.publish_address or ""
+    if publish_service:
+        parse_publish_service(publish_service)
+    if publish_address:
+        parse_publish_address(publish_address)
     defaults = ClusterSettings()
     return ClusterSettings(
-        publish_service=options.publish_service or "",
-        publish_address=options.publish_address or "",
+        publish_service=publish_service,
+        publish_address=publish_address,
         leader_election=options.leader_election is not False,
         election_namespace=options.leader_election_namespace or "",
         election_id=options.leader_election_id or defaults.election_id,
@@ -360,7 +372,7 @@ def _cluster(static: StaticConfig, options: ServeOptions, kubernetes: Any, worke
         selector = ClassSelector(snapshot.ingress_classes, compile_options)
         return [i for i in snapshot.ingresses if selector.select(i) is None]
 
-    settings = cluster_settings(options)
+    settings = cluster_settings(options, static.kubernetes)
     if worker is not None:
         # Each worker process is a replica of its own: $POD_NAME alone would make them all "the leader".
         settings = dataclasses.replace(settings, identity=f"{default_identity()}-w{worker}")
@@ -446,7 +458,7 @@ def _serve(options: ServeOptions) -> int:
 
     static = load_config(options)
     if static.kubernetes is not None:
-        cluster_settings(options)  # a malformed --publish-* is a usage error before anything starts
+        cluster_settings(options, static.kubernetes)  # a malformed --publish-* is exit 2 before starting
         from ingressctl.providers.kubernetes import connect
 
         # Reads the kubeconfig / service account files only (no request): a broken one is exit 2 now,

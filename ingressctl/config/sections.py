@@ -7,6 +7,7 @@ after command-line overrides are applied.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
 import re
@@ -26,6 +27,7 @@ from ingressctl.model.config import (
     EntryPointTLS,
     KubernetesConfig,
 )
+from ingressctl.routing.hosts import validate_host
 from ingressctl.security import htpasswd
 
 LETSENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
@@ -33,6 +35,8 @@ LETSENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
 CA_SHORTCUTS = {"letsencrypt": LETSENCRYPT, "letsencrypt-staging": LETSENCRYPT_STAGING}
 
 _ENTRYPOINT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+# A Kubernetes namespace or Service name (DNS-1123 label).
+_KUBE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 # Traefik v1 providers other than kubernetes: refusing them is better than silently serving nothing.
 UNSUPPORTED_PROVIDERS = (
@@ -352,13 +356,71 @@ def read_kubernetes(section: Section, ctx: Context) -> tuple[KubernetesConfig, f
         kubeconfig=str(ctx.resolve(kubeconfig)) if kubeconfig else "",
         context=section.string("context") or "",
     )
+    endpoint_section = section.table("ingressEndpoint")
+    if endpoint_section is not None:
+        publish_service, publish_address = _read_ingress_endpoint(endpoint_section)
+        config = dataclasses.replace(config, publish_service=publish_service, publish_address=publish_address)
     throttle = section.duration("throttleDuration")
     section.boolean("watch")
-    section.unsupported("ingressEndpoint", "Ingress status addresses are not published")
     section.unsupported("disablePassHostHeaders", "the Host header is always passed")
     section.unsupported("enablePassTLSCert", "client certificates are not requested")
     section.finish()
     return config, throttle
+
+
+def _read_ingress_endpoint(section: Section) -> tuple[str, str]:
+    """[kubernetes.ingressEndpoint] as (publish service, publish address), like Traefik v1:
+    `publishedService = "NAMESPACE/NAME"` wins over `ip` / `hostname`."""
+    ip = section.string("ip", example="192.0.2.10") or ""
+    hostname = (section.string("hostname", example="lb.example.com") or "").rstrip(".").lower()
+    service = section.string("publishedService", example="kube-system/traefik") or ""
+    problems = section.problems
+    before = len(problems.errors)
+    section.finish()
+    valid = len(problems.errors) == before  # a misspelt key: its own error says it all
+    if ip and not _is_ip(ip):
+        problems.error((*section.path, "ip"), f"{section.name('ip')} {show(ip)} is not an IP address")
+        valid = False
+    if hostname:
+        problem = validate_host(hostname)
+        if problem is None and hostname.startswith("*"):
+            problem = "a wildcard is not an address"
+        if problem is not None:
+            problems.error((*section.path, "hostname"), f"{section.name('hostname')}: {problem}")
+            valid = False
+    if service:
+        namespace, sep, name = service.partition("/")
+        if not (sep and _KUBE_NAME.fullmatch(namespace) and _KUBE_NAME.fullmatch(name)):
+            problems.error(
+                (*section.path, "publishedService"),
+                f"{section.name('publishedService')} {show(service)} must be NAMESPACE/NAME of a Service "
+                '(e.g. "kube-system/traefik")',
+            )
+            return "", ""
+        if ip or hostname:
+            problems.warn(
+                (*section.path, "publishedService"),
+                f"{section.name('publishedService')} is set: the addresses of Service {service} are "
+                f"published and {section.name('ip')}/{section.name('hostname')} are ignored",
+            )
+        return service, ""
+    if not valid:
+        return "", ""
+    if not (ip or hostname):
+        problems.error(
+            section.path,
+            f"[{dotted(section.path)}] needs ip, hostname or publishedService (where the Ingresses are "
+            "reachable, written to their status); remove the table to write no status",
+        )
+    return "", ",".join(a for a in (ip, hostname) if a)
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def read_api(

@@ -85,6 +85,10 @@ class KubernetesConfig:
     ingress_class: str = ""
     kubeconfig: str = ""
     context: str = ""
+    # Where the Ingresses are reachable, written to their status (Traefik v1 [kubernetes.ingressEndpoint];
+    # serve --publish-service / --publish-address override both). At most one is set.
+    publish_service: str = ""  # "NAMESPACE/NAME" of a Service whose addresses are published
+    publish_address: str = ""  # IPs and host names, comma separated
 
 
 @dataclass(frozen=True, slots=True)

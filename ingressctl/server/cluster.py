@@ -138,7 +138,8 @@ class ClusterControl:
         if not (self.settings.publish_service or self.settings.publish_address):
             log.info(
                 "kubernetes: Ingress status is not written (give --publish-service NS/NAME or "
-                "--publish-address ADDR to publish where the Ingresses are reachable)"
+                "--publish-address ADDR, or [kubernetes.ingressEndpoint] in the configuration file, to "
+                "publish where the Ingresses are reachable)"
             )
         else:
             self._tasks.append(asyncio.ensure_future(self._status_loop()))
