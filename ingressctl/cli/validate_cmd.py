@@ -61,7 +61,9 @@ def load_and_check(paths: list[str], options: CompileOptions) -> CheckResult:
 
     stdin = sys.stdin if "-" in paths else None
     # The CLI is the edge that reads the clock; the checks take it as data.
-    return check(load_paths(paths, stdin=stdin), options, now=datetime.datetime.now(datetime.UTC))
+    return check(
+        load_paths(paths, stdin=stdin, parallel=True), options, now=datetime.datetime.now(datetime.UTC)
+    )
 
 
 def exit_code(result: CheckResult, *, strict: bool) -> int:

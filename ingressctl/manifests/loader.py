@@ -13,9 +13,11 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TextIO
 
 from ingressctl.manifests.objects import is_list, item_origin, list_items, normalise, not_a_mapping
+from ingressctl.manifests.parallel import Worker, available_processes, plan
 from ingressctl.manifests.positioned import FieldIndex
 from ingressctl.manifests.yamlread import read_documents
 from ingressctl.model import (
@@ -48,10 +50,29 @@ class LoadResult:
     documents: int = 0
     # id(model object) -> where each of its fields stands (the objects live as long as the snapshot).
     _indexes: dict[int, FieldIndex] = field(default_factory=dict, repr=False)
+    # Files another process read: their objects' indexes are built when first asked for (only
+    # findings and tests ask), by reading the file again. id(model object) -> its file in `_read_elsewhere`.
+    _elsewhere: dict[int, int] = field(default_factory=dict, repr=False)
+    _read_elsewhere: list[tuple[str, str, list[object]]] = field(default_factory=list, repr=False)
 
     def index_for(self, obj: object) -> FieldIndex | None:
         """The field locations of one object of `snapshot`."""
-        return self._indexes.get(id(obj))
+        index = self._indexes.get(id(obj))
+        if index is None and id(obj) in self._elsewhere:
+            self._index_file(self._elsewhere[id(obj)])
+            index = self._indexes.get(id(obj))
+        return index
+
+    def _index_file(self, slot: int) -> None:
+        name, text, objects = self._read_elsewhere[slot]
+        again = _Collector()
+        again.add_file(name, text)
+        # The same text read again gives the same objects in the same order.
+        for obj, twin in zip(objects, again.added, strict=True):
+            index = again.result._indexes.get(id(twin))
+            if index is not None:
+                self._indexes[id(obj)] = index
+            del self._elsewhere[id(obj)]
 
     def location_of(self, obj: object, *path: str | int) -> Location | None:
         """Where a field of an object of `snapshot` stands: `location_of(ing, "spec", "rules", 0, "host")`.
@@ -59,7 +80,7 @@ class LoadResult:
         Paths use the field names of the file (`serviceName` in v1beta1, `service` in v1). The answer
         falls back to the nearest enclosing field, then to the object itself; None for unknown objects.
         """
-        index = self._indexes.get(id(obj))
+        index = self.index_for(obj)
         return index.key(*path) if index is not None else None
 
     def objects_named(self, ref: ObjectRef) -> list[object]:
@@ -85,7 +106,15 @@ class _Collector:
         self.endpoints: list[Endpoints] = []
         self.secrets: list[Secret] = []
         self.classes: list[IngressClass] = []
+        self.added: list[object] = []  # every object kept, in the order read
         self.result = LoadResult(Snapshot())
+
+    def add_file(self, name: str, text: str) -> None:
+        self.result.files.append(name)
+        docs, diags = read_documents(text, name)
+        self.result.diagnostics.extend(diags)
+        for doc in docs:
+            self.add_document(doc.value, doc.location)
 
     def add_document(self, value: Any, origin: Location) -> None:
         if value is None:
@@ -117,6 +146,10 @@ class _Collector:
             return
         if out.index is not None:
             self.result._indexes[id(obj)] = out.index
+        self._keep(obj)
+
+    def _keep(self, obj: object) -> None:
+        self.added.append(obj)
         if isinstance(obj, Ingress):
             self.ingresses.append(obj)
         elif isinstance(obj, Service):
@@ -129,6 +162,22 @@ class _Collector:
             self.secrets.append(obj)
         elif isinstance(obj, IngressClass):
             self.classes.append(obj)
+
+    def merge(self, inputs: Sequence[tuple[str, str]], part: _Part) -> None:
+        """Add what a worker read from `inputs`, as if they had been read here."""
+        per_file, documents, diagnostics, skipped = part
+        result = self.result
+        result.documents += documents
+        result.diagnostics.extend(diagnostics)
+        for kind, count in skipped.items():
+            result.skipped[kind] = result.skipped.get(kind, 0) + count
+        for (name, text), objects in zip(inputs, per_file, strict=True):
+            result.files.append(name)
+            slot = len(result._read_elsewhere)
+            result._read_elsewhere.append((name, text, objects))
+            for obj in objects:
+                result._elsewhere[id(obj)] = slot
+                self._keep(obj)
 
     def finish(self) -> LoadResult:
         self.result.snapshot = Snapshot(
@@ -143,9 +192,16 @@ class _Collector:
         return self.result
 
 
-def load_paths(paths: Sequence[str], stdin: TextIO | None = None) -> LoadResult:
-    """Read manifests from files, directories (recursively: *.yaml, *.yml, *.json) and `-` (stdin)."""
-    return _load(read_inputs(paths, stdin))
+def load_paths(paths: Sequence[str], stdin: TextIO | None = None, *, parallel: bool = False) -> LoadResult:
+    """Read manifests from files, directories (recursively: *.yaml, *.yml, *.json) and `-` (stdin).
+
+    `parallel` reads a large input (20 files or 2 MB and more) in forked processes, one per CPU, with
+    the same result. Only for single-threaded programs (the CLI): fork copies no other thread.
+    """
+    inputs = read_inputs(paths, stdin)
+    if parallel:
+        return _load_parallel(inputs, available_processes())
+    return _load(inputs)
 
 
 def load_text(text: str, name: str = STDIN_NAME) -> LoadResult:
@@ -157,11 +213,45 @@ def _load(inputs: list[tuple[str, str]]) -> LoadResult:
     collector = _Collector()
     with _collector_paused():
         for name, text in inputs:
-            collector.result.files.append(name)
-            docs, diags = read_documents(text, name)
-            collector.result.diagnostics.extend(diags)
-            for doc in docs:
-                collector.add_document(doc.value, doc.location)
+            collector.add_file(name, text)
+    return collector.finish()
+
+
+# What a worker hands back for its run of files: per file, the objects kept in order; then the
+# documents count, the diagnostics (unsorted, in reading order) and the skipped kinds.
+_Part = tuple[list[list[object]], int, list[Diagnostic], dict[str, int]]
+
+
+def _read_run(inputs: Sequence[tuple[str, str]]) -> _Part:
+    collector = _Collector()
+    per_file: list[list[object]] = []
+    for name, text in inputs:
+        before = len(collector.added)
+        collector.add_file(name, text)
+        per_file.append(collector.added[before:])
+    result = collector.result
+    return per_file, result.documents, result.diagnostics, result.skipped
+
+
+def _load_parallel(inputs: list[tuple[str, str]], processes: int) -> LoadResult:
+    """`_load` with runs of files read by forked workers, merged in file order."""
+    runs = plan([len(text) for _, text in inputs], processes)
+    if len(runs) < 2:
+        return _load(inputs)
+    collector = _Collector()
+    with _collector_paused():
+        # The parent reads the first run while the workers read the others.
+        workers = [Worker(partial(_read_run, inputs[start:end])) for start, end in runs[1:]]
+        first_start, first_end = runs[0]
+        for name, text in inputs[first_start:first_end]:
+            collector.add_file(name, text)
+        for (start, end), worker in zip(runs[1:], workers, strict=True):
+            part = worker.result()
+            if part is None:  # the worker failed: read its files here (same result, or the same error)
+                for name, text in inputs[start:end]:
+                    collector.add_file(name, text)
+            else:
+                collector.merge(inputs[start:end], part)
     return collector.finish()
 
 

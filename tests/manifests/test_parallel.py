@@ -1,0 +1,158 @@
+"""Loading in several processes gives exactly what loading in one does: objects, order, findings,
+locations, skipped kinds; and a worker that fails costs nothing but time."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ingressctl.manifests import LoadResult, load_paths
+from ingressctl.manifests.loader import _load, _load_parallel, read_inputs
+from ingressctl.manifests.parallel import Worker, available_processes, dumps, plan
+from ingressctl.model import Location
+
+ROOT = Path(__file__).resolve().parents[2]
+FINDINGS = Path(__file__).resolve().parent / "fixtures" / "findings"
+
+_APP = """\
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: app-{i}
+  namespace: team-{ns}
+  annotations:
+    traefik.ingress.kubernetes.io/router.entrypoints: web
+spec:
+  tls:
+    - hosts: [app-{i}.example.test]
+      secretName: app-{i}-tls
+  rules:
+    - host: app-{i}.example.test
+      http:
+        paths:
+          - path: /
+            pathType: Prefix
+            backend:
+              service:
+                name: app-{i}
+                port:
+                  number: 80
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: app-{i}
+  namespace: team-{ns}
+spec:
+  ports:
+    - name: http
+      port: 80
+      targetPort: 8080
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: settings-{i}}}
+"""
+
+
+def _manifests(directory: Path) -> Path:
+    """A tree of more than 20 files: every finding fixture, the examples, and generated apps."""
+    shutil.copytree(FINDINGS, directory / "findings")
+    for example in ("v1", "v1beta1"):
+        shutil.copytree(ROOT / "examples" / example, directory / "examples" / example)
+    apps = directory / "apps"
+    apps.mkdir()
+    for n in range(12):
+        (apps / f"apps-{n:02d}.yaml").write_text(
+            "---\n".join(_APP.format(i=n * 10 + i, ns=i % 3) for i in range(10))
+        )
+    # A file the fast reader declines (anchors) and one the API would send (a typed list).
+    (apps / "anchors.yaml").write_text(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: shared, namespace: team-0, labels: &l {app: a}}\n"
+        "spec:\n  selector: *l\n  ports: [{port: 80}]\n"
+    )
+    (apps / "list.yaml").write_text(
+        "apiVersion: v1\nkind: ServiceList\nitems:\n"
+        "  - metadata: {name: listed, namespace: team-1}\n    spec:\n      ports:\n        - port: 8080\n"
+        "  - metadata: {name: broken, namespace: team-1}\n    spec: {ports: [{port: x}]}\n"
+    )
+    return directory
+
+
+def _same(one: LoadResult, other: LoadResult) -> None:
+    assert other.snapshot == one.snapshot
+    for group in ("ingresses", "services", "endpoint_slices", "endpoints", "secrets", "ingress_classes"):
+        assert [o for o in getattr(other.snapshot, group)] == [o for o in getattr(one.snapshot, group)]
+    assert other.diagnostics == one.diagnostics
+    assert other.files == one.files
+    assert other.documents == one.documents
+    assert list(other.skipped.items()) == list(one.skipped.items())
+
+
+@pytest.mark.parametrize("processes", [2, 3, 7])
+def test_parallel_load_equals_sequential(tmp_path: Path, processes: int) -> None:
+    inputs = read_inputs([str(_manifests(tmp_path))])
+    assert len(inputs) >= 20
+    sequential = _load(inputs)
+    parallel = _load_parallel(inputs, processes)
+    _same(sequential, parallel)
+    assert sequential.diagnostics, "the fixtures hold findings: they must come through the workers"
+    assert sequential.skipped.get("ConfigMap") == 120
+
+    # Field locations of objects another process read are found by reading the file again.
+    for ours, theirs in zip(sequential.snapshot.ingresses, parallel.snapshot.ingresses, strict=True):
+        for path in [(), ("spec", "rules", 0, "host"), ("spec", "tls", 0, "secretName"), ("metadata", "x")]:
+            assert parallel.location_of(theirs, *path) == sequential.location_of(ours, *path)
+    last = next(ing for ing in parallel.snapshot.ingresses if ing.meta.name == "app-119")
+    host = parallel.location_of(last, "spec", "rules", 0, "host")
+    assert isinstance(host, Location) and host.file.endswith("apps-11.yaml") and host.line > 200
+
+
+def test_public_api_parallel_flag(tmp_path: Path) -> None:
+    directory = str(_manifests(tmp_path))
+    _same(load_paths([directory]), load_paths([directory], parallel=True))
+
+
+def test_validate_cli_same_report_on_one_cpu(tmp_path: Path) -> None:
+    """`validate` reads in parallel; pinned to one CPU it reads sequentially: the reports are equal."""
+    directory = str(_manifests(tmp_path))
+    command = [sys.executable, "-m", "ingressctl", "validate", directory, "--format", "json"]
+    spread = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    pinned = subprocess.run(["taskset", "-c", "0", *command], capture_output=True, text=True, timeout=120)
+    assert spread.returncode == pinned.returncode == 1
+    assert spread.stdout == pinned.stdout
+    assert '"IC001"' in spread.stdout and "anchors.yaml" not in spread.stdout
+
+
+def test_failed_worker_gives_none() -> None:
+    def boom() -> object:
+        raise RuntimeError("a bug in a worker")
+
+    assert Worker(boom).result() is None
+    assert Worker(lambda: ("fine", 1)).result() == ("fine", 1)
+
+
+def test_fast_pickle_round_trips_model_objects(tmp_path: Path) -> None:
+    import pickle
+
+    loaded = load_paths([str(_manifests(tmp_path))])
+    data = (loaded.snapshot, loaded.diagnostics)
+    assert pickle.loads(dumps(data)) == data
+
+
+def test_plan_splits_by_size() -> None:
+    assert plan([10] * 5, 2) == [(0, 5)]  # small input: one process
+    runs = plan([100_000] * 40, 2)
+    assert runs == [(0, 20), (20, 40)]
+    runs = plan([1_000_000, 10, 10, 10, 1_000_000, 10], 3)
+    assert runs[0][0] == 0 and runs[-1][1] == 6
+    assert all(start < end for start, end in runs)
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(runs))
+    assert len(plan([100_000] * 40, 1)) == 1
+    assert len(plan([3_000_000, 3_000_000], 8)) == 2  # never more processes than files
+    assert available_processes() >= 1
