@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+
+from tests.pebble import ChallTestSrv, start_pebble
 
 from .conftest import Site
 from .lab import (
@@ -91,3 +94,39 @@ def test_traefik_v17_acme_json_is_refused_with_the_way_forward(site: Site) -> No
     assert len(errors) == 1, result.stderr
     assert "v1.7" in errors[0] and "[acme] storage" in errors[0] and "acme export" in errors[0], errors[0]
     assert site.storage.read_text() == v17
+
+
+def test_changing_the_ca_reissues_from_the_new_one_and_serves_the_old_meanwhile(
+    site: Site,
+    backend_port: int,
+    start_serve: Callable[[Site], Serve],
+    pebble_workdir: Path,
+    challtestsrv: ChallTestSrv,
+) -> None:
+    # staging → production, in miniature: a second Pebble is a different CA with a different root.
+    site.config.write_text(acme_config(site.pebble, site.storage))
+    write_manifest(site.manifests, "move", tls_ingress("move", "move.example.test", backend_port))
+    first = start_serve(site)
+    wait_verified(first.addresses["https"], "move.example.test", site.root_ca)
+    assert first.stop() == 0
+
+    other = start_pebble(pebble_workdir / f"other-{site.root.name}", challtestsrv)
+    try:
+        moved = Site(site.root, other)
+        site.config.write_text(acme_config(other, site.storage))
+        second = start_serve(moved)
+        new, _ = wait_verified(second.addresses["https"], "move.example.test", moved.root_ca)
+        assert new.body == b"backend move.example.test /"  # verified against the new CA's root
+        assert pebble_orders(other, site.storage) == [["move.example.test"]]
+        # The stored certificate was installed before serve listened (it serves until the new one is in).
+        lines = second.lines
+        installed = [
+            i for i, line in enumerate(lines) if "ACME certificate for move.example.test installed" in line
+        ]
+        listening = next(i for i, line in enumerate(lines) if "listening:" in line)
+        requested = next(i for i, line in enumerate(lines) if "requesting a certificate for move" in line)
+        assert len(installed) == 2 and installed[0] < requested < installed[1], second.text
+        assert installed[0] < listening, second.text
+        assert second.count(r"ACME CA changed") == 1, second.text
+    finally:
+        other.stop()
