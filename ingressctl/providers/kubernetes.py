@@ -14,8 +14,9 @@ How it runs
   (on the request or as an ERROR event): LIST again. A dropped connection, a line cut in half, or a
   stream silent for longer than `stall_timeout` (the socket read timeout; bookmarks keep a healthy
   stream talking): back off with jitter and re-watch. Errors (unreachable, 401, 403, ...) become one
-  line in the provider status and the log, and the stream keeps retrying; the cache, and so the last
-  published Snapshot, stays as it was.
+  line in the provider status, and the stream keeps retrying; the cache, and so the last published
+  Snapshot, stays as it was. The log says each problem once, reminds every few minutes while it lasts
+  and notes the recovery (`kube_problems`); status writes and the leader Lease log the same way.
 - Threads hand parsed, converted objects to the event loop through a queue; the loop applies them to
   the cache, drains whatever else is queued (bursts become one update) and publishes a Snapshot built
   from the whole cache. Nothing blocking runs on the event loop.
@@ -70,6 +71,7 @@ from ingressctl.providers.kube_cache import (
 )
 from ingressctl.providers.kube_errors import describe_api_error, describe_transport_error
 from ingressctl.providers.kube_lease import LeaseObserver, LeaseRecord, claim, lease_body, released
+from ingressctl.providers.kube_problems import REMINDER_SECONDS, ProblemLog
 from ingressctl.providers.kube_status import (
     PublishAddress,
     address_from_service,
@@ -468,6 +470,8 @@ class Timing:
     connect_timeout: float = 10.0
     request_timeout: float = 30.0  # LIST and single-object calls
     backoff: Backoff = field(default_factory=Backoff)
+    # A problem that persists (a 403, an unreachable server) is logged again this often; DEBUG in between.
+    problem_reminder: float = REMINDER_SECONDS
 
 
 Emit = Callable[[tuple[Any, ...]], None]
@@ -493,8 +497,11 @@ class _Expired(Exception):
 class StreamWorker:
     """LIST + WATCH for one kind and scope, in its own thread, until stopped."""
 
-    def __init__(self, api: KubeApi, spec: StreamSpec, timing: Timing, emit: Emit) -> None:
+    def __init__(
+        self, api: KubeApi, spec: StreamSpec, timing: Timing, emit: Emit, problems: ProblemLog | None = None
+    ) -> None:
         self.api = api
+        self.problems = problems or ProblemLog(log, reminder=timing.problem_reminder)
         self.spec = spec
         self.kind = spec.kind
         self.timing = timing
@@ -574,7 +581,7 @@ class StreamWorker:
                     version = None
                     continue
                 failures += 1
-                self._failed(str(exc), failures)
+                self._failed(str(exc), failures, level=_level(exc))
             except StreamBroken as exc:
                 failures += 1
                 self._failed(f"{self.what}: {exc}", failures)
@@ -603,12 +610,17 @@ class StreamWorker:
             return f"the watch of {self.what} at {self.api.endpoint} was cut off ({cause})"
         return describe_transport_error(verb, self.what, self.api.endpoint, exc)
 
-    def _failed(self, message: str, failures: int) -> None:
+    def _failed(self, message: str, failures: int, *, level: int = logging.WARNING) -> None:
         backoff = self.timing.backoff
         delay = backoff.delay(failures)
-        log.warning("kubernetes: %s; retrying in %.1fs (%s)", message, delay, backoff.describe(failures))
+        detail = f"retrying in {delay:.1f}s ({backoff.describe(failures)})"
+        self.problems.failed(self.spec.id, message, level=level, detail=detail)
         self.emit(("error", self.spec.id, message))
         self.stop_event.wait(delay)
+
+    def _working(self) -> None:
+        self.emit(("ok", self.spec.id))
+        self.problems.recovered(self.spec.id, f"watch of {self.what}")
 
     def _list(self) -> str:
         raw_items, version = self.api.list_all(
@@ -629,7 +641,7 @@ class StreamWorker:
         with self._lb_lock:
             self._ingresses = statuses
         self.emit(("replace", self.spec.id, items))
-        self.emit(("ok", self.spec.id))
+        self._working()
         return version
 
     def _watch(self, version: str) -> tuple[str, bool]:
@@ -663,7 +675,7 @@ class StreamWorker:
                     raise ApiError(code, f"watch {self.what}: the server sent an error: {code} {message}")
                 if not healthy:
                     healthy = True
-                    self.emit(("ok", self.spec.id))
+                    self._working()
                 meta = obj.get("metadata") or {}
                 version = str(meta.get("resourceVersion") or version)
                 if kind == "BOOKMARK":
@@ -686,6 +698,11 @@ class StreamWorker:
 
 
 # ====================================================================== the provider
+
+
+def _level(exc: ApiError) -> int:
+    """ERROR for what only a person can fix (credentials, RBAC); WARNING for what may pass by itself."""
+    return logging.ERROR if exc.status in (401, 403) else logging.WARNING
 
 
 def _secret_field_selector() -> str:
@@ -742,6 +759,8 @@ class KubernetesProvider:
         self._last_sync: float | None = None
         self._last_published: Snapshot | None = None
         self._last_status: ProviderStatus | None = None
+        # Shared by the streams (keyed by stream id) and the status writer.
+        self._problems = ProblemLog(log, reminder=self.timing.problem_reminder)
 
     # ---------------------------------------------------------------- connection
 
@@ -780,7 +799,7 @@ class KubernetesProvider:
         self._cache = Cache()
         for spec in specs:
             self._cache.add_stream(spec.id, spec.kind)
-        self._workers = [StreamWorker(api, spec, self.timing, emit) for spec in specs]
+        self._workers = [StreamWorker(api, spec, self.timing, emit, self._problems) for spec in specs]
         scope = ", ".join(self.namespaces) or "all namespaces"
         log.info(
             "kubernetes: watching %s (%s) at %s via %s%s",
@@ -887,7 +906,8 @@ class KubernetesProvider:
         Needs the watch running: what each Ingress says now (and its resourceVersion) comes from the
         watch, so the only API call is the write itself (RBAC: `update` on `ingresses/status`, no `get`).
         A write that loses a race (409) waits for the watch to bring the newer version and tries again.
-        Returns how many were written; errors are logged per Ingress (one line) and do not stop the others.
+        Returns how many were written. A failed write does not stop the others; the failures of one pass
+        are logged as one problem (see kube_problems: once, reminders, a line when writes work again).
         """
         workers = [w for w in self._workers if w.kind is INGRESS]
 
@@ -899,7 +919,10 @@ class KubernetesProvider:
 
         targets = [(i.meta.namespace, i.meta.name) for i in ingresses]
         desired = address.load_balancer_ingress()
-        return await asyncio.to_thread(_write_statuses, self.api(), targets, desired, state)
+        return await asyncio.to_thread(_write_statuses, self.api(), targets, desired, state, self._problems)
+
+
+STATUS_PROBLEM = "ingress-status"
 
 
 def _write_statuses(
@@ -907,8 +930,10 @@ def _write_statuses(
     targets: list[Key],
     desired: list[dict[str, str]],
     state: Callable[[], Mapping[Key, IngressState]],
+    problems: ProblemLog,
 ) -> int:
     written = 0
+    failures: list[tuple[str, ApiError | BaseException]] = []
     for namespace, name in targets:
         for attempt in range(3):
             known = state().get((namespace, name))
@@ -934,17 +959,41 @@ def _write_statuses(
                     _wait_for_change(state, (namespace, name), known.resource_version)
                     continue
                 if exc.status != 404:
-                    log.warning(
-                        "kubernetes: cannot write the status of Ingress %s/%s: %s", namespace, name, exc
-                    )
+                    failures.append((f"{namespace}/{name}", exc))
                 break
             except RECOVERABLE as exc:
-                log.warning("kubernetes: cannot write the status of Ingress %s/%s: %s", namespace, name, exc)
+                failures.append((f"{namespace}/{name}", exc))
                 break
             written += 1
             log.info("kubernetes: Ingress %s/%s status set to %s", namespace, name, desired or "(none)")
             break
+    if failures:
+        _status_problem(problems, failures, api.endpoint)
+    else:
+        problems.recovered(STATUS_PROBLEM, "writing Ingress status")
     return written
+
+
+def _status_problem(
+    problems: ProblemLog, failures: list[tuple[str, ApiError | BaseException]], endpoint: str
+) -> None:
+    """One problem for a pass, whatever the number of Ingresses: with RBAC wrong, every write fails alike."""
+    first, exc = failures[0]
+    if len(failures) == 1:
+        subject = f"Ingress {first}"
+    else:
+        names = ", ".join(name for name, _ in failures[:3])
+        subject = f"{len(failures)} Ingresses ({names}{', ...' if len(failures) > 3 else ''})"
+    if isinstance(exc, ApiError):
+        signature, level, cause = f"api {exc.status}", _level(exc), str(exc)
+    elif isinstance(exc, StreamBroken):
+        signature, level, cause = "broken", logging.WARNING, str(exc)
+    else:
+        signature, level = f"transport {type(exc).__name__}", logging.WARNING
+        cause = describe_transport_error("update", "ingresses/status", endpoint, exc)
+    problems.failed(
+        STATUS_PROBLEM, f"cannot write the status of {subject}: {cause}", level=level, signature=signature
+    )
 
 
 def _wait_for_change(state: Callable[[], Mapping[Key, IngressState]], key: Key, version: str) -> None:
@@ -1086,45 +1135,49 @@ class LeaderElector:
         self._observer = LeaseObserver()
         self._last_renew = 0.0
         self._lock = threading.Lock()  # one API conversation at a time (renew vs. release)
+        # Retried every retry_period: a forbidden Lease is logged once, then reminded (kube_problems).
+        self._problems = ProblemLog(log, reminder=t.problem_reminder)
 
     def _try(self) -> bool | None:
         """True: we hold the lease now. False: someone else does. None: could not tell (API trouble)."""
+        lease_name = f"{self.namespace}/{self.name}"
         with self._lock:
             try:
-                try:
-                    lease = self.api.get_lease(self.namespace, self.name)
-                except ApiError as exc:
-                    if exc.status != 404:
-                        raise
-                    record = claim(None, self.identity, self.lease_duration, time.time())
-                    self.api.create_lease(self.namespace, lease_body(self.namespace, self.name, record))
-                    self._seen(self.identity)
-                    return True
-                record = LeaseRecord.from_lease(lease)
-                now = time.monotonic()
-                if (
-                    record.holder
-                    and record.holder != self.identity
-                    and not self._observer.expired(record, now)
-                ):
-                    self._seen(record.holder)
-                    return False
-                version = str((lease.get("metadata") or {}).get("resourceVersion") or "")
-                new = claim(record, self.identity, self.lease_duration, time.time())
-                self.api.replace_lease(
-                    self.namespace, self.name, lease_body(self.namespace, self.name, new, version)
-                )
-                self._seen(self.identity)
-                return True
+                outcome = self._attempt()
             except ApiError as exc:
-                if exc.status == 409:  # another replica wrote first
-                    return False
-                log.warning("kubernetes: leader election (Lease %s/%s): %s", self.namespace, self.name, exc)
-                return None
+                if exc.status != 409:
+                    message = f"leader election (Lease {lease_name}): {exc}"
+                    self._problems.failed("lease", message, level=_level(exc))
+                    return None
+                outcome = False  # another replica wrote first
             except RECOVERABLE as exc:
                 message = describe_transport_error("update", "the leader Lease", self.api.endpoint, exc)
-                log.warning("kubernetes: leader election: %s", message)
+                self._problems.failed("lease", f"leader election: {message}")
                 return None
+        self._problems.recovered("lease", f"access to the leader Lease {lease_name}")
+        return outcome
+
+    def _attempt(self) -> bool:
+        """One get-then-claim round; API and transport errors propagate."""
+        try:
+            lease = self.api.get_lease(self.namespace, self.name)
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+            record = claim(None, self.identity, self.lease_duration, time.time())
+            self.api.create_lease(self.namespace, lease_body(self.namespace, self.name, record))
+            self._seen(self.identity)
+            return True
+        record = LeaseRecord.from_lease(lease)
+        now = time.monotonic()
+        if record.holder and record.holder != self.identity and not self._observer.expired(record, now):
+            self._seen(record.holder)
+            return False
+        version = str((lease.get("metadata") or {}).get("resourceVersion") or "")
+        new = claim(record, self.identity, self.lease_duration, time.time())
+        self.api.replace_lease(self.namespace, self.name, lease_body(self.namespace, self.name, new, version))
+        self._seen(self.identity)
+        return True
 
     def _seen(self, holder: str) -> None:
         if holder != self.leader:
