@@ -215,7 +215,9 @@ class _EntrypointHandler:
         if rp.problem is BackendProblem.ACCESS_RULE_INVALID:
             log.warning("refused request for route %s: %s (failing closed)", rp.route_id, rp.problem_detail)
             return _error(403, "Forbidden")
-        if rp.redirect is not None:
+        # A route's redirect (ssl-redirect, redirect-entry-point) applies on the other entrypoints only:
+        # on its own target it would send the client to the URL it just asked for (Traefik v1 does the same).
+        if rp.redirect is not None and rp.redirect.entrypoint != ep.name:
             return self._redirect(request, plan, host, rp.redirect.entrypoint, rp.redirect.permanent)
         if rp.problem is BackendProblem.AUTH_SECRET_INVALID:
             log.warning("refused request for route %s: %s (failing closed)", rp.route_id, rp.problem_detail)

@@ -32,7 +32,7 @@ from aiohttp.web_response import StreamResponse
 
 from ingressctl.acme.challenges import HTTP01_PREFIX, ChallengeStore
 from ingressctl.model.config import AcmeConfig
-from ingressctl.proxy.plan import Table
+from ingressctl.proxy.plan import Table, TablePlan
 from ingressctl.routing.hosts import tls_host_covers
 
 log = logging.getLogger("ingressctl.acme")
@@ -481,8 +481,12 @@ class AcmeIntegration:
         elif self.relay is not None:
             self.relay.request(server_name)
 
-    def on_table(self, table: Table) -> None:
+    def on_table(self, table: Table, plan: TablePlan | None = None) -> None:
         hosts = {r.host for r in table.routes if r.host and r.tls is not None}
+        if plan is not None:
+            # onHostRule as in Traefik v1: every host routed on the ACME entrypoint gets a certificate,
+            # with or without a spec.tls section (the classic guides write none).
+            hosts |= {r.host for r in plan.table_for(self.config.entrypoint).routes if r.host}
         from_secrets = {
             host
             for host in hosts

@@ -164,7 +164,7 @@ class Server:
         if self.parts.tls is not None:
             self.parts.tls.update(table.certificates)
         if self.parts.acme is not None:
-            self.parts.acme.on_table(table)
+            self.parts.acme.on_table(table, plan)
         self.proxy.plan = plan  # the one atomic swap; requests in flight keep the plan they read
         # Compiling allocated and freed a lot (in a worker thread): return the pages after the swap.
         asyncio.get_running_loop().call_later(1.0, memory.trim)

@@ -106,11 +106,6 @@ def test_http01_is_answered_before_ingress_ssl_redirect_and_basic_auth(
     assert sp.count(r"requesting a certificate for locked\.example\.test") == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="proxy/handler.py applies a route's redirect on the redirect's own target entrypoint: "
-    "ssl-redirect answers HTTPS requests with a 302 to the same URL (a loop); see the report's patch",
-)
 def test_ssl_redirect_does_not_redirect_https_to_itself(
     site: Site, backend_port: int, start_serve: Callable[[Site], Serve]
 ) -> None:
@@ -205,12 +200,6 @@ def test_tls_secret_added_later_replaces_the_acme_certificate(
     assert pebble_orders(site.pebble, site.storage) == [["move.example.test"]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server/acme.py on_table offers only hosts with a spec.tls section to onHostRule; Traefik v1 "
-    "(and examples/traefik.toml's comment) order for every host routed on the ACME entrypoint; see the "
-    "report's patch",
-)
 def test_host_without_tls_section_routed_on_https_gets_a_certificate(
     site: Site, backend_port: int, start_serve: Callable[[Site], Serve]
 ) -> None:
