@@ -5,13 +5,18 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Protocol
 
 from ingressctl.checks.context import LintContext
 from ingressctl.checks.lint import RULES
+from ingressctl.manifests.parallel import Worker, available_processes
 from ingressctl.model import Diagnostic, Severity, Snapshot
 from ingressctl.routing import RoutingTable, compile
 from ingressctl.routing.options import CompileOptions
+
+# Below this, forking costs more than linting takes (lint is about 10 µs per object).
+PARALLEL_LINT_OBJECTS = 5_000
 
 
 class LoadResultLike(Protocol):
@@ -67,12 +72,8 @@ def _ordered(findings: Iterable[Diagnostic]) -> list[Diagnostic]:
     return sorted(unique, key=lambda d: (*d.sort_key(), d.message))
 
 
-def _document_count(load_result: LoadResultLike) -> int:
-    counted = getattr(load_result, "documents", None)
-    if isinstance(counted, int):
-        return counted
-    snapshot = load_result.snapshot
-    objects = (
+def _objects(snapshot: Snapshot) -> int:
+    return (
         len(snapshot.ingresses)
         + len(snapshot.services)
         + len(snapshot.endpoint_slices)
@@ -80,17 +81,36 @@ def _document_count(load_result: LoadResultLike) -> int:
         + len(snapshot.secrets)
         + len(snapshot.ingress_classes)
     )
-    return objects + sum(load_result.skipped.values())
+
+
+def _document_count(load_result: LoadResultLike) -> int:
+    counted = getattr(load_result, "documents", None)
+    if isinstance(counted, int):
+        return counted
+    return _objects(load_result.snapshot) + sum(load_result.skipped.values())
 
 
 def check(
-    load_result: LoadResultLike, options: CompileOptions, *, now: datetime.datetime | None = None
+    load_result: LoadResultLike,
+    options: CompileOptions,
+    *,
+    now: datetime.datetime | None = None,
+    parallel: bool = False,
 ) -> CheckResult:
-    """Compile and lint what was loaded; the result carries the routing table for `routes`."""
-    table, compile_findings = compile(load_result.snapshot, options)
-    findings = _ordered(
-        [*load_result.diagnostics, *compile_findings, *lint(load_result.snapshot, options, now=now)]
-    )
+    """Compile and lint what was loaded; the result carries the routing table for `routes`.
+
+    `parallel` lints a large snapshot in a forked process while this one compiles (same result);
+    only for single-threaded programs (the CLI), as for `load_paths`.
+    """
+    snapshot = load_result.snapshot
+    linter = None
+    if parallel and _objects(snapshot) >= PARALLEL_LINT_OBJECTS and available_processes() > 1:
+        linter = Worker(partial(lint, snapshot, options, now=now))
+    table, compile_findings = compile(snapshot, options)
+    lint_findings = linter.result() if linter is not None else None
+    if lint_findings is None:  # no worker, or it failed: lint here (same findings, or the same error)
+        lint_findings = lint(snapshot, options, now=now)
+    findings = _ordered([*load_result.diagnostics, *compile_findings, *lint_findings])
     return CheckResult(
         findings=tuple(findings),
         files=tuple(load_result.files),

@@ -62,7 +62,10 @@ def load_and_check(paths: list[str], options: CompileOptions) -> CheckResult:
     stdin = sys.stdin if "-" in paths else None
     # The CLI is the edge that reads the clock; the checks take it as data.
     return check(
-        load_paths(paths, stdin=stdin, parallel=True), options, now=datetime.datetime.now(datetime.UTC)
+        load_paths(paths, stdin=stdin, parallel=True),
+        options,
+        now=datetime.datetime.now(datetime.UTC),
+        parallel=True,
     )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import pytest
+
 from ingressctl.checks import check, run_checks
 from ingressctl.model import Diagnostic, Location, ObjectMeta, Secret, ServicePort, Severity, Snapshot
 from ingressctl.routing.options import CompileOptions
@@ -59,3 +61,42 @@ def test_check_result_counts_documents_and_keeps_the_table() -> None:
     assert result.documents == 5  # 3 objects + 2 skipped
     assert result.table is not None and result.table.hosts() == {"a.test"}
     assert result.skipped == {"ConfigMap": 2}
+
+
+def test_parallel_lint_gives_the_same_findings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`validate` lints in a forked process while it compiles: the findings are those of one process."""
+    from ingressctl.checks import runner
+
+    snapshot = Snapshot(
+        ingresses=tuple(
+            ingress(
+                name=f"app-{i}",
+                rules=[rule(f"app-{i % 7}.test", ("/", "web", "http"))],
+                tls=[tls(f"app-{i}.test")],
+                annotations={"ingress.kubernetes.io/auth-typ": "basic"},
+                annotation_lines={"ingress.kubernetes.io/auth-typ": 4},
+                line=10 * i + 1,
+            )
+            for i in range(40)
+        ),
+        services=(service("web", ServicePort(port=80)),),
+    )
+    loaded = Loaded(snapshot)
+    monkeypatch.setattr(runner, "available_processes", lambda: 2)
+    one = check(loaded, CompileOptions())
+    monkeypatch.setattr(runner, "PARALLEL_LINT_OBJECTS", 1)
+    two = check(loaded, CompileOptions(), parallel=True)
+    assert {"IC302", "IC305"} <= {d.code for d in one.findings}
+    assert two.findings == one.findings
+
+    # A linter process that fails costs nothing but time: this process lints instead.
+    monkeypatch.setattr(runner, "Worker", _FailingWorker)
+    assert check(loaded, CompileOptions(), parallel=True).findings == one.findings
+
+
+class _FailingWorker:
+    def __init__(self, task: object) -> None:
+        self.task = task
+
+    def result(self) -> None:
+        return None
