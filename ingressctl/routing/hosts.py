@@ -6,6 +6,9 @@ import ipaddress
 import re
 
 _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+# Without a ':' only a dotted IPv4 address can parse as an IP address: everything else skips the
+# parse (ipaddress raises and catches twice per DNS name, a third of the cost of compiling a rule).
+_MAYBE_IPV4 = re.compile(r"[0-9.]+")
 
 
 def validate_host(host: str) -> str | None:
@@ -31,12 +34,13 @@ def validate_host(host: str) -> str | None:
         labels = labels[1:]
     elif "*" in host:
         return f"{host!r}: a wildcard is allowed only as the whole leftmost label (`*.example.com`)"
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    else:
-        return f"{host!r} is an IP address; an Ingress host must be a DNS name"
+    if _MAYBE_IPV4.fullmatch(host):
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            pass
+        else:
+            return f"{host!r} is an IP address; an Ingress host must be a DNS name"
     for label in labels:
         if not label:
             return f"{host!r} has an empty label (two dots in a row)"
