@@ -12,7 +12,7 @@ import socket
 import ssl
 
 from ingressctl.proxy.options import ProxyOptions
-from ingressctl.proxy.upstream import ReadBuffer, UpstreamConnection, UpstreamError
+from ingressctl.proxy.upstream import Deadlines, ReadBuffer, UpstreamConnection, UpstreamError
 
 Key = tuple[str, int]
 
@@ -28,6 +28,7 @@ class UpstreamPool:
         self._closed = False
         self._tls_context: ssl.SSLContext | None = None
         self._read_buffer = ReadBuffer()
+        self._deadlines = Deadlines(self._loop)
 
     # ------------------------------------------------------------ ejection
 
@@ -91,11 +92,12 @@ class UpstreamPool:
                 self._tls_context = ctx
             ssl_ctx = self._tls_context
         read_buffer = self._read_buffer
+        deadlines = self._deadlines
         try:
             async with asyncio.timeout(opts.connect_timeout):
                 _, proto = await loop.create_connection(
                     lambda: UpstreamConnection(
-                        key, loop, opts.read_high_water, opts.max_head_bytes, read_buffer
+                        key, loop, opts.read_high_water, opts.max_head_bytes, read_buffer, deadlines
                     ),
                     host,
                     port,
@@ -157,6 +159,7 @@ class UpstreamPool:
 
     def close(self) -> None:
         self._closed = True
+        self._deadlines.close()
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None

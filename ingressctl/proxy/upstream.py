@@ -184,6 +184,58 @@ def parse_head(data: bytes) -> ResponseHead:
     return ResponseHead(int(code), reason, version, headers, content_length, chunked, keep_alive)
 
 
+class Deadlines:
+    """The timeouts of the upstream connections of one event loop, checked by one periodic timer.
+
+    A timer per request (`call_later`, then `cancel`: with uvloop a libuv timer allocated,
+    started and stopped) cost more than the rest of waiting for a small response's head; here
+    a wait is a set insert and removal. Expiry is noticed within a quarter of the shortest
+    timeout seen (at most a second late).
+    """
+
+    __slots__ = ("_loop", "_tick", "_timer", "_waiting")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._tick = 1.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._waiting: set[UpstreamConnection] = set()
+
+    def watch(self, conn: UpstreamConnection, timeout: float, what: str) -> None:
+        conn._deadline = self._loop.time() + timeout
+        conn._deadline_what = what
+        self._waiting.add(conn)
+        if timeout < 4 * self._tick:
+            self._tick = max(timeout / 4, 0.005)
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+        if self._timer is None:
+            self._timer = self._loop.call_later(self._tick, self._check)
+
+    def unwatch(self, conn: UpstreamConnection) -> None:
+        self._waiting.discard(conn)
+
+    def watching(self, conn: UpstreamConnection) -> bool:
+        return conn in self._waiting
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _check(self) -> None:
+        self._timer = None
+        now = self._loop.time()
+        waiting = self._waiting
+        expired = [c for c in waiting if c._deadline <= now]
+        for conn in expired:
+            waiting.discard(conn)
+            conn._expire()
+        if waiting:
+            self._timer = self._loop.call_later(self._tick, self._check)
+
+
 class UpstreamConnection(asyncio.BufferedProtocol):
     """A connection to one upstream address, reused for sequential requests."""
 
@@ -193,6 +245,9 @@ class UpstreamConnection(asyncio.BufferedProtocol):
         "_ch_remaining",
         "_ch_state",
         "_chunks",
+        "_deadline",
+        "_deadline_what",
+        "_deadlines",
         "_drain_waiter",
         "_exc",
         "_framing",
@@ -206,7 +261,6 @@ class UpstreamConnection(asyncio.BufferedProtocol):
         "_read_paused",
         "_remaining",
         "_skip_1xx",
-        "_timer",
         "_write_paused",
         "body_done",
         "closed",
@@ -225,6 +279,7 @@ class UpstreamConnection(asyncio.BufferedProtocol):
         high_water: int,
         max_head: int,
         read_buffer: ReadBuffer | None = None,
+        deadlines: Deadlines | None = None,
     ) -> None:
         self.key = key
         self._loop = loop
@@ -236,7 +291,9 @@ class UpstreamConnection(asyncio.BufferedProtocol):
         self.idle_since = 0.0
         self._write_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self._deadlines = deadlines if deadlines is not None else Deadlines(loop)
+        self._deadline = 0.0
+        self._deadline_what = ""
         self._rb = read_buffer if read_buffer is not None else ReadBuffer()
         self._reset_response(head_request=False)
 
@@ -517,13 +574,10 @@ class UpstreamConnection(asyncio.BufferedProtocol):
                 waiter.set_result(None)
 
     def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._deadlines.unwatch(self)
 
-    def _on_timeout(self, what: str) -> None:
-        self._timer = None
-        self._fail(UpstreamError("timeout", what))
+    def _expire(self) -> None:
+        self._fail(UpstreamError("timeout", self._deadline_what))
         self.abort()
 
     async def read_head(self, timeout: float | None) -> ResponseHead:
@@ -544,10 +598,8 @@ class UpstreamConnection(asyncio.BufferedProtocol):
 
     def start_head_timer(self, timeout: float) -> None:
         """Start the response-header timeout (from the end of the request, as Traefik counts it)."""
-        if self.head is None and self._timer is None and not self.closed:
-            self._timer = self._loop.call_later(
-                timeout, self._on_timeout, "no response headers from upstream in time"
-            )
+        if self.head is None and not self.closed and not self._deadlines.watching(self):
+            self._deadlines.watch(self, timeout, "no response headers from upstream in time")
 
     def take_complete_body(self) -> bytes | None:
         """The whole body when it is already buffered (the small-response fast path), else None."""
@@ -570,7 +622,7 @@ class UpstreamConnection(asyncio.BufferedProtocol):
             if self.body_done:
                 return b""
             waiter = self._body_waiter = self._loop.create_future()
-            self._timer = self._loop.call_later(idle_timeout, self._on_timeout, "upstream body stalled")
+            self._deadlines.watch(self, idle_timeout, "upstream body stalled")
             try:
                 await waiter
             finally:
