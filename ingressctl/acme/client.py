@@ -3,7 +3,7 @@
 Everything here is synchronous (the library uses `requests`); async callers run it with
 `asyncio.to_thread`. Differences from the library's own helpers, and why:
 - polling every 50 ms instead of `poll_and_finalize`'s 1 s sleeps (issuance in ~0.1 s instead of 1-2 s);
-- `badNonce` retried up to five times (the library retries once);
+- `badNonce` retried up to ten times (the library retries once);
 - the last HTTP response is kept so that `Retry-After` of a `rateLimited` problem reaches the user;
 - TLS-ALPN-01 registered as a challenge type (the library dropped it in 4.0);
 - every library error becomes an `AcmeError` with advice.
@@ -37,7 +37,7 @@ log = logging.getLogger("ingressctl.acme")
 CHALLENGE_TYPES = ("http-01", "tls-alpn-01")
 _KEPT = ("status", "contact", "orders", "termsOfServiceAgreed")
 POLL_INTERVAL = 0.05
-BAD_NONCE_RETRIES = 5
+BAD_NONCE_RETRIES = 10  # a fresh nonce comes with every answer; retrying is cheap and safe
 
 
 @challenges.ChallengeResponse.register
