@@ -34,7 +34,7 @@ class ServeProcess:
         self._reader = threading.Thread(target=read, daemon=True)
         self._reader.start()
 
-    def wait_for(self, pattern: str, timeout: float = 15.0, start: int = 0) -> re.Match[str]:
+    def wait_for(self, pattern: str, timeout: float = 30.0, start: int = 0) -> re.Match[str]:
         deadline = time.monotonic() + timeout
         regex = re.compile(pattern)
         while time.monotonic() < deadline:

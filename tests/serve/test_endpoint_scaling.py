@@ -41,10 +41,10 @@ NOT_READY = {"ready": False, "serving": False, "terminating": False}
 
 
 async def applied_after(sp: ServeProcess, mark: int) -> None:
-    await asyncio.to_thread(sp.wait_for, r"configuration applied", 10.0, mark)
+    await asyncio.to_thread(sp.wait_for, r"configuration applied", 30.0, mark)
 
 
-async def serves_exactly(load: Load, want: set[str], timeout: float = 10.0) -> dict[str, int]:
+async def serves_exactly(load: Load, want: set[str], timeout: float = 30.0) -> dict[str, int]:
     """Wait until a window of traffic reaches exactly the backends `want`; returns that window."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
