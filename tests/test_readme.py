@@ -45,3 +45,24 @@ def test_every_command_in_the_readme_exists() -> None:
             check=False,
         )
         assert proc.returncode == 0, (command, proc.stderr)
+
+
+def test_the_configuration_example_loads(tmp_path: Path) -> None:
+    """The README's traefik.toml is valid as written (given the certificate files it names)."""
+    from ingressctl.config import load_static_config
+    from ingressctl.config.overrides import ConfigOverrides
+    from ingressctl.tls.selfsigned import generate_default_certificate
+
+    text = README.read_text(encoding="utf-8")
+    block = re.search(r"## Configuration \(`traefik.toml`\).*?```toml\n(.*?)```", text, re.S)
+    assert block is not None
+    (tmp_path / "traefik.toml").write_text(block.group(1))
+    (tmp_path / "certs").mkdir()
+    cert_pem, key_pem = generate_default_certificate()
+    (tmp_path / "certs" / "shop.crt").write_bytes(cert_pem)
+    (tmp_path / "certs" / "shop.key").write_bytes(key_pem)
+    static = load_static_config(str(tmp_path / "traefik.toml"), ConfigOverrides())
+    assert [e.name for e in static.entrypoints] == ["http", "https"]
+    assert static.acme is not None and static.acme.on_host_rule
+    assert static.kubernetes is not None and static.kubernetes.publish_service == "ingressctl/ingressctl"
+    assert static.warnings == ()
