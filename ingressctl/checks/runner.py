@@ -106,7 +106,12 @@ def check(
     linter = None
     if parallel and _objects(snapshot) >= PARALLEL_LINT_OBJECTS and available_processes() > 1:
         linter = Worker(partial(lint, snapshot, options, now=now))
-    table, compile_findings = compile(snapshot, options)
+    try:
+        table, compile_findings = compile(snapshot, options)
+    except BaseException:
+        if linter is not None:
+            linter.cancel()
+        raise
     lint_findings = linter.result() if linter is not None else None
     if lint_findings is None:  # no worker, or it failed: lint here (same findings, or the same error)
         lint_findings = lint(snapshot, options, now=now)

@@ -243,8 +243,13 @@ def _load_parallel(inputs: list[tuple[str, str]], processes: int) -> LoadResult:
         # The parent reads the first run while the workers read the others.
         workers = [Worker(partial(_read_run, inputs[start:end])) for start, end in runs[1:]]
         first_start, first_end = runs[0]
-        for name, text in inputs[first_start:first_end]:
-            collector.add_file(name, text)
+        try:
+            for name, text in inputs[first_start:first_end]:
+                collector.add_file(name, text)
+        except BaseException:
+            for worker in workers:
+                worker.cancel()
+            raise
         for (start, end), worker in zip(runs[1:], workers, strict=True):
             part = worker.result()
             if part is None:  # the worker failed: read its files here (same result, or the same error)

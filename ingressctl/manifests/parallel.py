@@ -84,6 +84,11 @@ class Worker:
         self.pid = pid
         self.read_end = read_end
 
+    def cancel(self) -> None:
+        """Stop waiting for the answer: the worker's write fails, it exits, and it is reaped."""
+        os.close(self.read_end)
+        os.waitpid(self.pid, 0)
+
     def result(self) -> Any:
         with os.fdopen(self.read_end, "rb") as pipe:
             data = pipe.read()

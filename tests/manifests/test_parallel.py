@@ -4,6 +4,7 @@ locations, skipped kinds; and a worker that fails costs nothing but time."""
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 import subprocess
 import sys
@@ -135,6 +136,15 @@ def test_failed_worker_gives_none() -> None:
 
     assert Worker(boom).result() is None
     assert Worker(lambda: ("fine", 1)).result() == ("fine", 1)
+
+
+@pytest.mark.timeout(60)
+def test_cancelled_worker_exits() -> None:
+    """A caller that fails before reading the answer does not leave a worker blocked on the pipe."""
+    worker = Worker(lambda: "x" * 10_000_000)  # far more than a pipe holds
+    worker.cancel()  # returns once the worker has exited
+    with pytest.raises(ChildProcessError):
+        os.waitpid(worker.pid, 0)
 
 
 def test_fast_pickle_round_trips_model_objects(tmp_path: Path) -> None:
