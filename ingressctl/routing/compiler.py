@@ -6,7 +6,10 @@ backend cannot be served still exists (with `backend.problem`) so that the proxy
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ingressctl.model import (
@@ -372,6 +375,26 @@ def _display_order(route: Route) -> tuple[int, str, int, int, int, str]:
 
 def compile(snapshot: Snapshot, options: CompileOptions) -> tuple[RoutingTable, list[Diagnostic]]:
     """Turn a Snapshot into a RoutingTable and the Diagnostics found on the way. Pure and deterministic."""
-    compiler = _Compiler(snapshot, options)
-    table = compiler.run()
+    with _collector_paused():
+        compiler = _Compiler(snapshot, options)
+        table = compiler.run()
     return table, compiler.diagnostics
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while compiling.
+
+    Compiling allocates a few objects per route, and the collections they trigger walk the whole
+    heap, snapshot included: on 30,000 objects that made compiling two to three times slower. A
+    collector that was already off (or paused by another thread) is left as it was; anything
+    cyclic is collected once it runs again.
+    """
+    was_enabled = gc.isenabled()
+    if was_enabled:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

@@ -64,3 +64,19 @@ def test_every_diagnostic_names_its_ingress_and_has_a_hint() -> None:
         assert d.message.startswith(("Ingress default/messy: ", "Ingress default/other: ")), d
         assert d.hint, d
         assert d.object is not None and d.object.kind == "Ingress"
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_compile_leaves_the_garbage_collector_as_it_found_it(enabled: bool) -> None:
+    """Compiling pauses the cyclic collector (it walked the whole snapshot again and again) and
+    restores it, also when it was off (the one-shot CLI turns it off)."""
+    import gc
+
+    was = gc.isenabled()
+    try:
+        gc.enable() if enabled else gc.disable()
+        table, _ = build(web_world(ingress("app", rule("a.test", path("/")))))
+        assert gc.isenabled() is enabled
+        assert route_id(table, "a.test", "/") == "default/app#r0p0"
+    finally:
+        gc.enable() if was else gc.disable()
