@@ -15,6 +15,7 @@ log = logging.getLogger("ingressctl.server")
 
 _libc: ctypes.CDLL | None = None
 _M_ARENA_MAX = -8
+_M_MMAP_THRESHOLD = -3
 
 
 def _load() -> ctypes.CDLL | None:
@@ -35,6 +36,10 @@ def limit_arenas(count: int = 2) -> None:
     libc = _load()
     if libc is not None and hasattr(libc, "mallopt"):
         libc.mallopt(_M_ARENA_MAX, count)
+        # Blocks of 64 KiB and more (the proxy's 128 KiB body buffers) get their own mapping and go
+        # back to the OS when freed; a fixed threshold also stops glibc from raising it after the
+        # first free, which would move such blocks into the heap, where they fragment and RSS only grows.
+        libc.mallopt(_M_MMAP_THRESHOLD, 64 * 1024)
 
 
 def trim() -> None:
