@@ -17,7 +17,7 @@ from functools import partial
 from typing import Any, TextIO
 
 from ingressctl.manifests.objects import is_list, item_origin, list_items, normalise, not_a_mapping
-from ingressctl.manifests.parallel import Worker, available_processes, plan
+from ingressctl.manifests.parallel import MIN_BYTES, Worker, available_processes, plan
 from ingressctl.manifests.positioned import FieldIndex
 from ingressctl.manifests.yamlread import read_documents
 from ingressctl.model import (
@@ -195,8 +195,9 @@ class _Collector:
 def load_paths(paths: Sequence[str], stdin: TextIO | None = None, *, parallel: bool = False) -> LoadResult:
     """Read manifests from files, directories (recursively: *.yaml, *.yml, *.json) and `-` (stdin).
 
-    `parallel` reads a large input (20 files or 2 MB and more) in forked processes, one per CPU, with
-    the same result. Only for single-threaded programs (the CLI): fork copies no other thread.
+    `parallel` reads a large input (500 kB and more, in two files or more) in forked processes, one
+    per CPU, with the same result. Only for single-threaded programs (the CLI): fork copies no
+    other thread.
     """
     inputs = read_inputs(paths, stdin)
     if parallel:
@@ -233,9 +234,9 @@ def _read_run(inputs: Sequence[tuple[str, str]]) -> _Part:
     return per_file, result.documents, result.diagnostics, result.skipped
 
 
-def _load_parallel(inputs: list[tuple[str, str]], processes: int) -> LoadResult:
+def _load_parallel(inputs: list[tuple[str, str]], processes: int, min_bytes: int = MIN_BYTES) -> LoadResult:
     """`_load` with runs of files read by forked workers, merged in file order."""
-    runs = plan([len(text) for _, text in inputs], processes)
+    runs = plan([len(text) for _, text in inputs], processes, min_bytes)
     if len(runs) < 2:
         return _load(inputs)
     collector = _Collector()

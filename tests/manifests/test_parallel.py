@@ -14,7 +14,7 @@ import pytest
 
 from ingressctl.manifests import LoadResult, load_paths
 from ingressctl.manifests.loader import _load, _load_parallel, read_inputs
-from ingressctl.manifests.parallel import Worker, available_processes, dumps, plan
+from ingressctl.manifests.parallel import MIN_BYTES, Worker, available_processes, dumps, plan
 from ingressctl.model import Location
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,14 +61,14 @@ metadata: {{name: settings-{i}}}
 """
 
 
-def _manifests(directory: Path) -> Path:
+def _manifests(directory: Path, app_files: int = 12) -> Path:
     """A tree of more than 20 files: every finding fixture, the examples, and generated apps."""
     shutil.copytree(FINDINGS, directory / "findings")
     for example in ("v1", "v1beta1"):
         shutil.copytree(ROOT / "examples" / example, directory / "examples" / example)
     apps = directory / "apps"
     apps.mkdir()
-    for n in range(12):
+    for n in range(app_files):
         (apps / f"apps-{n:02d}.yaml").write_text(
             "---\n".join(_APP.format(i=n * 10 + i, ns=i % 3) for i in range(10))
         )
@@ -100,7 +100,7 @@ def test_parallel_load_equals_sequential(tmp_path: Path, processes: int) -> None
     inputs = read_inputs([str(_manifests(tmp_path))])
     assert len(inputs) >= 20
     sequential = _load(inputs)
-    parallel = _load_parallel(inputs, processes)
+    parallel = _load_parallel(inputs, processes, min_bytes=0)
     _same(sequential, parallel)
     assert sequential.diagnostics, "the fixtures hold findings: they must come through the workers"
     assert sequential.skipped.get("ConfigMap") == 120
@@ -115,13 +115,15 @@ def test_parallel_load_equals_sequential(tmp_path: Path, processes: int) -> None
 
 
 def test_public_api_parallel_flag(tmp_path: Path) -> None:
-    directory = str(_manifests(tmp_path))
+    directory = str(_manifests(tmp_path, app_files=80))
+    assert sum(len(text) for _, text in read_inputs([directory])) >= MIN_BYTES  # large enough to fork
     _same(load_paths([directory]), load_paths([directory], parallel=True))
 
 
 def test_validate_cli_same_report_on_one_cpu(tmp_path: Path) -> None:
     """`validate` reads in parallel; pinned to one CPU it reads sequentially: the reports are equal."""
-    directory = str(_manifests(tmp_path))
+    directory = str(_manifests(tmp_path, app_files=80))
+    assert sum(len(text) for _, text in read_inputs([directory])) >= MIN_BYTES  # large enough to fork
     command = [sys.executable, "-m", "ingressctl", "validate", directory, "--format", "json"]
     spread = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     pinned = subprocess.run(["taskset", "-c", "0", *command], capture_output=True, text=True, timeout=120)
@@ -157,6 +159,7 @@ def test_fast_pickle_round_trips_model_objects(tmp_path: Path) -> None:
 
 def test_plan_splits_by_size() -> None:
     assert plan([10] * 5, 2) == [(0, 5)]  # small input: one process
+    assert plan([10] * 5, 2, min_bytes=0) == [(0, 3), (3, 5)]
     runs = plan([100_000] * 40, 2)
     assert runs == [(0, 20), (20, 40)]
     runs = plan([1_000_000, 10, 10, 10, 1_000_000, 10], 3)
@@ -165,4 +168,6 @@ def test_plan_splits_by_size() -> None:
     assert all(a[1] == b[0] for a, b in itertools.pairwise(runs))
     assert len(plan([100_000] * 40, 1)) == 1
     assert len(plan([3_000_000, 3_000_000], 8)) == 2  # never more processes than files
+    assert len(plan([MIN_BYTES // 2 - 1, MIN_BYTES // 2], 2)) == 1
+    assert len(plan([MIN_BYTES // 2, MIN_BYTES // 2], 2)) == 2
     assert available_processes() >= 1
