@@ -42,9 +42,15 @@ def limit_arenas(count: int = 2) -> None:
         libc.mallopt(_M_MMAP_THRESHOLD, 64 * 1024)
 
 
-def trim() -> None:
-    """Collect garbage, then release free heap pages to the OS (no-op where glibc is absent)."""
-    gc.collect()
+def trim(full: bool = True) -> None:
+    """Collect garbage, then release free heap pages to the OS (no-op where glibc is absent).
+
+    `full=False` collects the young generations only: after a reload, a full collection walks every
+    object the process holds (the provider's cache, both tables: 25-40 ms at 1,000 Ingresses, 70 ms
+    at 5,000), stalling the event loop and every request on it; the old table is freed by reference
+    counting anyway, and the young generations hold what the swap left behind.
+    """
+    gc.collect(2 if full else 1)
     libc = _load()
     if libc is not None and hasattr(libc, "malloc_trim"):
         libc.malloc_trim(0)

@@ -1,10 +1,14 @@
 """The watch loop: newest update per provider → quiet period → compile → one atomic swap.
 
 Providers publish whole snapshots; only the newest per provider matters, and an unchanged one
-is dropped. After an update the loop waits until `throttle` seconds pass without another (bursts
-coalesce; capped at `max_delay` so a chatty provider cannot starve reloads), merges the providers'
-snapshots, compiles off the event loop and swaps the table reference. A compile that raises keeps
-the last good table: working routes are never removed by an error.
+is dropped. The quiet period is adaptive: a lone update (the loop idle for `throttle` since the last
+apply, and no other update within `settle`, a few ms) is applied at once, since waiting the full
+throttle would only add latency to the common case of one changed object. Otherwise it is a burst
+(or a steady stream, which must not keep the compiler busy back to back): the loop waits until
+`throttle` seconds pass without another (bursts coalesce; capped at `max_delay` so a chatty provider
+cannot starve reloads). Then it merges the providers' snapshots, compiles off the event loop and
+swaps the table reference. A compile that raises keeps the last good table: working routes are never
+removed by an error.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ class Watcher:
         *,
         throttle: float = 0.05,
         max_delay: float = 1.0,
+        settle: float | None = None,
         on_reload: Callable[[bool, float], None] | None = None,
         on_applied: Callable[[Mapping[str, ProviderUpdate]], None] | None = None,
     ) -> None:
@@ -56,6 +61,9 @@ class Watcher:
         self._apply = apply
         self.throttle = throttle
         self.max_delay = max_delay
+        # Long enough to see the next event of a burst (a rollout, a provider relisting), short
+        # enough not to matter next to the compile.
+        self.settle = min(throttle, 0.005) if settle is None else min(settle, throttle)
         self._on_reload = on_reload
         # Told which provider updates the table just applied was built from (Ingress status).
         self._on_applied = on_applied
@@ -66,6 +74,7 @@ class Watcher:
         self._seen_diagnostics: set[tuple[str, str]] = set()
         self.applied_count = 0
         self._applied_event = asyncio.Event()
+        self._last_applied_at = float("-inf")  # loop time the last apply finished
 
     # ------------------------------------------------------------ provider callbacks (on the loop)
 
@@ -111,7 +120,13 @@ class Watcher:
         while True:
             await self._changed.wait()
             first = loop.time()
-            # Quiet period: wait until no update arrives for `throttle` seconds (bounded).
+            self._changed.clear()
+            idle = first - self._last_applied_at >= self.throttle
+            if idle and await self._quiet_for(self.settle):
+                await self.apply_now()  # a lone update: no reason to wait
+                self._last_applied_at = loop.time()
+                continue
+            # A burst: wait until no update arrives for `throttle` seconds (bounded).
             while True:
                 self._changed.clear()
                 remaining = min(self.throttle, first + self.max_delay - loop.time())
@@ -124,6 +139,18 @@ class Watcher:
                     break
             self._changed.clear()
             await self.apply_now()
+            self._last_applied_at = loop.time()
+
+    async def _quiet_for(self, seconds: float) -> bool:
+        """True when no update arrives within `seconds`."""
+        if seconds <= 0:
+            return True
+        try:
+            async with asyncio.timeout(seconds):
+                await self._changed.wait()
+        except TimeoutError:
+            return True
+        return False
 
     async def apply_now(self) -> None:
         latest = dict(self._latest)

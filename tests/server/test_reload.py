@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -154,6 +155,39 @@ async def test_bursts_coalesce_into_one_compile() -> None:
         task.cancel()
     assert len(compiled) == 1
     assert compiled[0].ingress_classes[0].meta.name == "c49"  # the newest update won
+
+
+async def test_lone_update_is_applied_without_the_quiet_period() -> None:
+    state = RuntimeState(StaticConfig())
+    compiled: list[Snapshot] = []
+
+    def compile_fn(snapshot: Snapshot) -> tuple[RoutingTable, list]:  # type: ignore[type-arg]
+        compiled.append(snapshot)
+        return RoutingTable([]), []
+
+    # A throttle of 2 s: only the idle fast path can apply within the 0.5 s allowed below.
+    watcher = Watcher(state, compile_fn, lambda t: None, throttle=2.0)
+    task = asyncio.ensure_future(watcher.run())
+    try:
+        from ingressctl.model import IngressClass, ObjectMeta
+
+        started = time.perf_counter()
+        watcher.publish(
+            ProviderUpdate("manifests", Snapshot(ingress_classes=(IngressClass(ObjectMeta("a")),)))
+        )
+        await watcher.wait_applied(1, 0.5)
+        assert time.perf_counter() - started < 0.5
+        # Right after an apply the loop is not idle: the next update waits for the quiet period,
+        # so a steady stream of changes cannot keep the compiler busy back to back.
+        watcher.publish(
+            ProviderUpdate("manifests", Snapshot(ingress_classes=(IngressClass(ObjectMeta("b")),)))
+        )
+        await asyncio.sleep(0.5)
+        assert len(compiled) == 1
+        await watcher.wait_applied(2, 5)
+    finally:
+        task.cancel()
+    assert [s.ingress_classes[0].meta.name for s in compiled] == ["a", "b"]
 
 
 async def test_in_flight_request_finishes_on_its_table(

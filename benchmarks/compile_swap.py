@@ -1,0 +1,205 @@
+"""What a reload costs inside `serve`, and the memory a large cluster takes (1,000 and 5,000 Ingresses).
+
+Reload: the cluster as the kubernetes provider converts it (one Service, EndpointSlice and Ingress per
+app, through `object_from_dict`), one Ingress's host changed per round, then what the watch loop does:
+compile (worker thread) → proxy plan (`TablePlan`, same thread) → swap on the event loop (TLS store,
+state, change summary). Medians of `--rounds` (first round, a cold start, left out).
+
+Memory: peak RSS (VmHWM from /proc) of a real `ingressctl serve --kubernetes` process that watched
+5,000 Ingresses in the test API server (tests/kubeapi) and routed them, after `--settle` seconds.
+
+    .venv/bin/python -m benchmarks.compile_swap [--sizes 1000,5000] [--rss-size 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from benchmarks.procstat import peak_rss_mb
+from benchmarks.serve_propagation import _backend, _seed, _Serve
+from ingressctl.manifests import object_from_dict
+from ingressctl.model import Snapshot
+from ingressctl.model.config import EntryPoint, KubernetesConfig, StaticConfig
+from ingressctl.providers.base import ProviderUpdate
+from ingressctl.proxy import EntrypointInfo, TablePlan
+from ingressctl.routing import RoutingTable
+from ingressctl.routing import compile as compile_snapshot
+from ingressctl.server.run import server_compile_options
+from ingressctl.server.state import RuntimeState
+from ingressctl.server.watcher import Watcher
+from tests.kubeapi import KubeAPIServer
+from tests.kubeapi.fixtures import endpoint_slice, ingress, service
+
+
+def _cluster(count: int, round_: int) -> Snapshot:
+    kinds: dict[str, list[Any]] = {"Ingress": [], "Service": [], "EndpointSlice": []}
+    for i in range(count):
+        ns = f"ns-{i % 10}"
+        host = f"app-{i}-r{round_}.example.test" if i == round_ % count else f"app-{i}.example.test"
+        for raw in (
+            service(f"app-{i}", ns),
+            endpoint_slice(f"app-{i}-x", f"app-{i}", ["127.0.0.1"], ns, port=8080),
+            ingress(f"app-{i}", ns, host=host, service_name=f"app-{i}"),
+        ):
+            obj, _ = object_from_dict(raw)
+            kinds[raw["kind"]].append(obj)
+    return Snapshot(
+        ingresses=tuple(kinds["Ingress"]),
+        services=tuple(kinds["Service"]),
+        endpoint_slices=tuple(kinds["EndpointSlice"]),
+    )
+
+
+async def _reloads(count: int, rounds: int) -> dict[str, Any]:
+    static = StaticConfig(
+        entrypoints=(EntryPoint(name="web", address="127.0.0.1:0"),), kubernetes=KubernetesConfig()
+    )
+    options = server_compile_options(static)
+    infos = [EntrypointInfo("web", "http", 80)]
+    compile_ms: list[float] = []
+    plan_ms: list[float] = []
+    swap_ms: list[float] = []
+    prepared: dict[str, Any] = {}
+
+    def compile_fn(snapshot: Snapshot) -> tuple[Any, list[Any]]:
+        t0 = time.perf_counter()
+        table, diagnostics = compile_snapshot(snapshot, options)
+        t1 = time.perf_counter()
+        prepared["plan"] = TablePlan(table, infos, static.default_entrypoints, RoutingTable)
+        t2 = time.perf_counter()
+        compile_ms.append((t1 - t0) * 1000)
+        plan_ms.append((t2 - t1) * 1000)
+        return table, list(diagnostics)
+
+    def apply(table: Any) -> None:
+        prepared["live"] = prepared.pop("plan")  # the swap: one reference
+
+    state = RuntimeState(static)
+    watcher = Watcher(state, compile_fn, apply)
+    snapshots = [_cluster(count, r) for r in range(rounds + 1)]
+    for r, snapshot in enumerate(snapshots):
+        watcher.publish(ProviderUpdate("kubernetes", snapshot))
+        t0 = time.perf_counter()
+        await watcher.apply_now()
+        total = (time.perf_counter() - t0) * 1000
+        swap_ms.append(total - compile_ms[-1] - plan_ms[-1])
+        assert state.table() is not None and len(state.table().routes) == count, f"round {r}"  # type: ignore[union-attr]
+    del compile_ms[0], plan_ms[0], swap_ms[0]
+    med = statistics.median
+    return {
+        "ingresses": count,
+        "rounds": rounds,
+        "compile_ms": round(med(compile_ms), 1),
+        "plan_ms": round(med(plan_ms), 1),
+        "swap_ms": round(med(swap_ms), 1),
+        "total_ms": round(med(c + p + s for c, p, s in zip(compile_ms, plan_ms, swap_ms, strict=True)), 1),
+    }
+
+
+async def _serve_rss(workdir: Path, count: int, settle: float) -> dict[str, Any]:
+    runner, port = await _backend()
+    try:
+        with KubeAPIServer(workdir / f"kubeapi-rss-{count}", bookmark_interval=30) as server:
+            await asyncio.to_thread(_seed, server, count, port)
+            sp = _Serve(server.write_kubeconfig())
+            try:
+                started = time.perf_counter()
+                listening = await asyncio.to_thread(sp.wait_for, r"listening: web=(\S+)", 120)
+                url = f"http://{listening.group(1)}/"
+                deadline = time.monotonic() + 300
+                async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
+                    while True:
+                        with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                            async with session.get(
+                                url, headers={"Host": f"app-{count - 1}.example.test"}
+                            ) as r:
+                                await r.read()
+                                if r.status == 200:
+                                    break
+                        if time.monotonic() > deadline or sp.proc.poll() is not None:
+                            raise TimeoutError("serve never routed the seeded Ingresses")
+                        await asyncio.sleep(0.1)
+                routed = time.perf_counter() - started
+                await asyncio.sleep(settle)
+                with open(f"/proc/{sp.proc.pid}/status") as f:
+                    rss = next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmRSS:"))
+                peak = peak_rss_mb(sp.proc.pid)
+            finally:
+                sp.stop()
+    finally:
+        await runner.cleanup()
+    return {
+        "ingresses": count,
+        "routed_s": round(routed, 1),
+        "peak_rss_mb": round(peak),
+        "rss_mb": round(rss),
+    }
+
+
+def run(
+    sizes: tuple[int, ...] = (1_000, 5_000), rounds: int = 5, rss_size: int = 5_000, settle: float = 3.0
+) -> list[dict[str, Any]]:
+    """Rows of kind "reload" (one per size) and one of kind "memory" (rss_size; 0 skips it)."""
+    rows: list[dict[str, Any]] = []
+    for size in sizes:
+        rows.append({"kind": "reload", **asyncio.run(_reloads(size, rounds))})
+    if rss_size:
+        with tempfile.TemporaryDirectory(prefix="ingressctl-compile-swap-") as tmp:
+            rows.append({"kind": "memory", **asyncio.run(_serve_rss(Path(tmp), rss_size, settle))})
+    return rows
+
+
+def render(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "A reload inside `serve`: compile + proxy plan (worker thread) + swap (event loop), medians",
+        "",
+        "| Ingresses | compile | plan | swap | total |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        if r["kind"] == "reload":
+            lines.append(
+                f"| {r['ingresses']} | {r['compile_ms']} ms | {r['plan_ms']} ms | {r['swap_ms']} ms "
+                f"| {r['total_ms']} ms |"
+            )
+    memory = [r for r in rows if r["kind"] == "memory"]
+    if memory:
+        lines += [
+            "",
+            "`serve --kubernetes` holding the cluster (Traefik 3.7 peak RSS idle, one route: 114 MB)",
+            "",
+            "| Ingresses | start → all routed | peak RSS (VmHWM) | RSS after settling |",
+            "| ---: | ---: | ---: | ---: |",
+        ]
+        for r in memory:
+            lines.append(
+                f"| {r['ingresses']} | {r['routed_s']} s | {r['peak_rss_mb']} MB | {r['rss_mb']} MB |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--sizes", default="1000,5000")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rss-size", type=int, default=5_000, help="0 skips the serve memory run")
+    parser.add_argument("--settle", type=float, default=3.0)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    rows = run(tuple(int(s) for s in args.sizes.split(",")), args.rounds, args.rss_size, args.settle)
+    print(json.dumps(rows, indent=2) if args.json else render(rows))
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        main()
