@@ -413,7 +413,28 @@ class UpstreamConnection(asyncio.BufferedProtocol):
             self.got_bytes = True
             self._feed_body(self._rb.detach()[:nbytes])
             return
-        self.data_received(bytes(self._rb.view()[:nbytes]))
+        view = self._rb.view()
+        if nbytes >= 2 * _DETACH_MIN and self.head is None and not self._buf:
+            # The first read of a large response: head and the start of the body. Copying it
+            # whole, then slicing the body off the head, cost two 128 KiB copies (each a fresh
+            # mmap with its page faults) per response, a fifth of a 1 MiB response's CPU.
+            owner = view.obj
+            assert isinstance(owner, bytearray)
+            end = owner.find(_HEAD_END, 0, nbytes)
+            if end >= 0 and nbytes - end - 4 >= _DETACH_MIN:
+                self.data_received(bytes(view[: end + 4]))
+                if (
+                    self.head is not None
+                    and not self.body_done
+                    and not self._buf
+                    and self._exc is None
+                    and (self._framing == _LENGTH or self._framing == _UNTIL_CLOSE)
+                ):
+                    self._feed_body(self._rb.detach()[end + 4 : nbytes])
+                elif not self.closed:
+                    self.data_received(bytes(view[end + 4 : nbytes]))
+                return
+        self.data_received(bytes(view[:nbytes]))
 
     def data_received(self, data: bytes) -> None:
         self.got_bytes = True
