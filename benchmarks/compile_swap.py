@@ -2,8 +2,9 @@
 
 Reload: the cluster as the kubernetes provider converts it (one Service, EndpointSlice and Ingress per
 app, through `object_from_dict`), one Ingress's host changed per round, then what the watch loop does:
-compile (worker thread) → proxy plan (`TablePlan`, same thread) → swap on the event loop (TLS store,
-state, change summary). Medians of `--rounds` (first round, a cold start, left out).
+compile (worker thread) → proxy plan (`TablePlan`, same thread) → swap on the event loop (state,
+change summary, freezing the new table out of the collector's full passes). Medians of `--rounds`
+(first round, a cold start, left out).
 
 Memory: peak RSS (VmHWM from /proc) of a real `ingressctl serve --kubernetes` process that watched
 5,000 Ingresses in the test API server (tests/kubeapi) and routed them, after `--settle` seconds.
@@ -34,6 +35,7 @@ from ingressctl.providers.base import ProviderUpdate
 from ingressctl.proxy import EntrypointInfo, TablePlan
 from ingressctl.routing import RoutingTable
 from ingressctl.routing import compile as compile_snapshot
+from ingressctl.server.memory import ReloadCollector
 from ingressctl.server.run import server_compile_options
 from ingressctl.server.state import RuntimeState
 from ingressctl.server.watcher import Watcher
@@ -81,8 +83,11 @@ async def _reloads(count: int, rounds: int) -> dict[str, Any]:
         plan_ms.append((t2 - t1) * 1000)
         return table, list(diagnostics)
 
+    collector = ReloadCollector()
+
     def apply(table: Any) -> None:
         prepared["live"] = prepared.pop("plan")  # the swap: one reference
+        collector.after_swap()  # as the server does
 
     state = RuntimeState(static)
     watcher = Watcher(state, compile_fn, apply)

@@ -92,6 +92,7 @@ class Server:
         self._stopped = asyncio.Event()
         self._infos: list[EntrypointInfo] = []
         self._trim: asyncio.TimerHandle | None = None
+        self._collector = memory.ReloadCollector()
         # The plan built next to the compile, in the worker thread, for the table it belongs to.
         self._prepared: tuple[Table, TablePlan] | None = None
 
@@ -187,11 +188,12 @@ class Server:
         if self.parts.acme is not None:
             self.parts.acme.on_table(table, plan)
         self.proxy.plan = plan  # the one atomic swap; requests in flight keep the plan they read
+        self._collector.after_swap()
         # Compiling allocated and freed a lot (in a worker thread): return the pages once reloads
         # settle (one trim per burst, not one per reload), without a full collection on the loop.
         if self._trim is not None:
             self._trim.cancel()
-        self._trim = asyncio.get_running_loop().call_later(1.0, memory.trim, False)
+        self._trim = asyncio.get_running_loop().call_later(1.0, self._collector.settle)
 
     async def _start_entrypoint(self, ep: EntryPoint, sock: socket.socket) -> None:
         ssl_context: ssl.SSLContext | None = None
