@@ -35,12 +35,14 @@ _CH_TRAILER: Final = 3
 # callback in between). Heads and small reads are copied out, so an idle keep-alive connection
 # holds no buffer: a private 128 KiB buffer per connection cost 8 MB of RSS at 64 connections.
 # A large body read hands the buffer itself to the client side as a memoryview (no copy between
-# the two sockets) and the next read takes another one. A handed-out buffer is reused once
-# nothing refers to it any more: every memoryview of it (ours, or one a transport still holds
-# to send later) keeps a reference, so its reference count says when it is free. Allocating a
+# the two sockets) and the next read takes another one. 256 KiB reads (with the newest free
+# buffer reused first) cost ~10 % less CPU per MiB than 128 KiB, 64 KiB ~40 % more.
+# A handed-out buffer is reused once nothing refers to it any more: every memoryview of it
+# (ours, or one a transport still holds to send later) keeps a reference, so its reference
+# count says when it is free. Allocating a
 # fresh 128 KiB buffer per read instead (zeroed, often a new mmap) cost about 10 % of the CPU
 # of a 1 MiB response.
-_READ_SIZE: Final = 128 * 1024
+_READ_SIZE: Final = 256 * 1024
 # Body reads smaller than this are copied (cheap) instead of giving away a whole buffer.
 _DETACH_MIN: Final = 16 * 1024
 # Buffers handed out and watched for reuse; beyond this many the oldest are left to the GC.
@@ -78,7 +80,9 @@ class ReadBuffer:
 
     def _reusable(self) -> bytearray | None:
         given = self._given
-        for i in range(len(given)):
+        # Newest first: the buffer just sent is usually free again and still in the CPU cache;
+        # cycling through all of them (oldest first) made the kernel's copies miss it.
+        for i in range(len(given) - 1, -1, -1):
             buf = given[i]
             if sys.getrefcount(buf) <= _UNREFERENCED:
                 del given[i]
