@@ -162,6 +162,7 @@ class Watcher:
             return
         started = time.perf_counter()
         snapshot = merge_snapshots([latest[name].snapshot for name in sorted(latest)])
+        previous = self.state.table()
         try:
             table, diagnostics = await asyncio.to_thread(self._compile, snapshot)
             self._apply_table(table, diagnostics)
@@ -181,16 +182,16 @@ class Watcher:
         elapsed = time.perf_counter() - started
         if self._on_reload is not None:
             self._on_reload(True, elapsed)
+        # After the swap and off the loop: comparing two tables takes ~20 ms at 5,000 routes.
+        summary = await asyncio.to_thread(summarize_change, previous, table)
+        log.info("configuration applied: %s", summary, extra={"routes": len(table.routes)})
+        self._log_new_diagnostics(diagnostics)
 
     def _apply_table(self, table: Table, diagnostics: list[Diagnostic]) -> None:
-        old = self.state.table()
         self._apply(table)
         self.state.set_table(table, diagnostics)
         self.applied_count += 1
         self._applied_event.set()
-        summary = summarize_change(old, table)
-        log.info("configuration applied: %s", summary, extra={"routes": len(table.routes)})
-        self._log_new_diagnostics(diagnostics)
 
     def _log_new_diagnostics(self, diagnostics: Sequence[Diagnostic]) -> None:
         seen: set[tuple[str, str]] = set()
