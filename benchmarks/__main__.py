@@ -14,6 +14,7 @@ SUITES = {
     "compile": "benchmarks.compile_bench",
     "kube": "benchmarks.kube_propagation",
     "serve": "benchmarks.serve_propagation",
+    "compile_swap": "benchmarks.compile_swap",
     "acme": "benchmarks.acme_latency",
     "proxy": "benchmarks.proxy_bench",
 }
