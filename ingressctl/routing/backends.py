@@ -206,7 +206,11 @@ class BackendResolver:
     ) -> tuple[RouteBackend, str, Severity, str, str]:
         key = (service.meta.namespace, service.meta.name)
         ref = f"{key[0]}/{key[1]}"
-        candidates: list[tuple[str, int, Endpoint]] = []
+        # Keyed by (address, port): a dict keeps first-seen order and drops duplicates without
+        # building an Upstream per endpoint address (most of the cost at thousands of backends).
+        ready: dict[tuple[str, int], None] = {}
+        fallback: dict[tuple[str, int], None] = {}
+        candidates = 0
         unresolved_port = False
         slices = self.slices.get(key)
         if slices is not None:
@@ -216,17 +220,25 @@ class BackendResolver:
                     unresolved_port = unresolved_port or bool(endpoints)
                     continue
                 for endpoint in endpoints:
-                    candidates.extend((address, number, endpoint) for address in endpoint.addresses)
+                    addresses = endpoint.addresses
+                    candidates += len(addresses)
+                    # A usable endpoint never matters as a fallback: fallbacks count only when none is ready.
+                    if endpoint_usable(endpoint):
+                        for address in addresses:
+                            ready[(address, number)] = None
+                    elif endpoint_fallback(endpoint):
+                        for address in addresses:
+                            fallback[(address, number)] = None
         elif key in self.legacy:
             for subset in self.legacy[key].subsets:
                 number = _port_of(subset.ports, service_port)
                 if number is None:
                     unresolved_port = unresolved_port or bool(subset.addresses)
                     continue
+                # Legacy addresses are ready; notReadyAddresses are neither ready nor serving.
+                candidates += len(subset.addresses) + len(subset.not_ready_addresses)
                 for address in subset.addresses:
-                    candidates.append((address, number, Endpoint(addresses=(address,), ready=True)))
-                for address in subset.not_ready_addresses:
-                    candidates.append((address, number, Endpoint(addresses=(address,), ready=False)))
+                    ready[(address, number)] = None
         else:
             severity = Severity.WARNING if key[0] in self.namespaces_with_endpoints else Severity.INFO
             return (
@@ -236,24 +248,24 @@ class BackendResolver:
                 f"Service {ref} has no EndpointSlice or Endpoints; requests answer 503",
                 "Check that the Service selector matches running Pods (kubectl get endpointslices).",
             )
-        ready = _unique(Upstream(a, p) for a, p, e in candidates if endpoint_usable(e))
         if ready:
-            return _ok(RouteBackend(base.namespace, base.service, base.port, upstreams=ready))
-        fallback = _unique(Upstream(a, p, fallback=True) for a, p, e in candidates if endpoint_fallback(e))
+            upstreams = tuple(Upstream(host, port) for host, port in sorted(ready))
+            return _ok(RouteBackend(base.namespace, base.service, base.port, upstreams=upstreams))
         if fallback:
-            result = RouteBackend(base.namespace, base.service, base.port, upstreams=fallback)
+            upstreams = tuple(Upstream(host, port, fallback=True) for host, port in sorted(fallback))
+            result = RouteBackend(base.namespace, base.service, base.port, upstreams=upstreams)
             return (
                 result,
                 codes.TERMINATING_FALLBACK,
                 Severity.WARNING,
-                f"no endpoint of Service {ref} is ready; {len(fallback)} terminating endpoint(s) "
+                f"no endpoint of Service {ref} is ready; {len(upstreams)} terminating endpoint(s) "
                 "serve meanwhile",
                 "Usually a rollout in progress; check the Pods if it lasts.",
             )
         if unresolved_port and not candidates:
             detail = f"the endpoints of {ref} do not carry port {_describe_port(service_port)}"
         else:
-            detail = f"none of the {len(candidates)} endpoint(s) of {ref} is ready"
+            detail = f"none of the {candidates} endpoint(s) of {ref} is ready"
         return (
             _with_problem(base, BackendProblem.NO_READY_ENDPOINTS, detail),
             codes.NO_READY_ENDPOINTS,
@@ -285,10 +297,3 @@ def _service_port(service: Service, backend: IngressBackend) -> ServicePort | No
 
 def _describe_port(port: ServicePort) -> str:
     return f"{port.port} ({port.name})" if port.name else str(port.port)
-
-
-def _unique(upstreams: Iterable[Upstream]) -> tuple[Upstream, ...]:
-    seen: dict[tuple[str, int], Upstream] = {}
-    for upstream in upstreams:
-        seen.setdefault((upstream.host, upstream.port), upstream)
-    return tuple(sorted(seen.values(), key=lambda u: (u.host, u.port)))
