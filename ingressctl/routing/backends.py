@@ -68,6 +68,9 @@ class BackendResolver:
         self._reported: set[tuple[str, str, str, str, str]] = set()
         # Many routes share a backend: resolve each (namespace, backend) once per compile.
         self._cache: dict[tuple[object, ...], tuple[RouteBackend, str, Severity, str, str]] = {}
+        self._port_cache: dict[
+            tuple[str, str, ServicePort], tuple[RouteBackend, str, Severity, str, str]
+        ] = {}
 
     def resolve(
         self, ingress: Ingress, backend: IngressBackend, where: Location | None = None
@@ -202,6 +205,30 @@ class BackendResolver:
         return _ok(RouteBackend(base.namespace, base.service, base.port, upstreams=(upstream,)))
 
     def _endpoints(
+        self, base: RouteBackend, service: Service, service_port: ServicePort
+    ) -> tuple[RouteBackend, str, Severity, str, str]:
+        # Backends naming one Service port by number and by name (80 vs "http") share the endpoint
+        # work; only the RouteBackend's port text differs, and no message mentions it.
+        cache_key = (service.meta.namespace, service.meta.name, service_port)
+        resolved = self._port_cache.get(cache_key)
+        if resolved is None:
+            resolved = self._port_cache[cache_key] = self._port_endpoints(base, service, service_port)
+        result, code, severity, message, hint = resolved
+        if result.port != base.port:
+            # Spelled out: dataclasses.replace costs as much as the endpoint work it saves.
+            result = RouteBackend(
+                result.namespace,
+                result.service,
+                base.port,
+                upstreams=result.upstreams,
+                scheme=result.scheme,
+                problem=result.problem,
+                problem_detail=result.problem_detail,
+                split=result.split,
+            )
+        return result, code, severity, message, hint
+
+    def _port_endpoints(
         self, base: RouteBackend, service: Service, service_port: ServicePort
     ) -> tuple[RouteBackend, str, Severity, str, str]:
         key = (service.meta.namespace, service.meta.name)
