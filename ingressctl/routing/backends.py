@@ -135,6 +135,10 @@ class BackendResolver:
             )
         name = backend.service_name
         service = self.services.get((ns, name))
+        if service is not None and service.type != "ExternalName":
+            service_port = _service_port(service, backend)
+            if service_port is not None:
+                return self._endpoints(ns, name, port_text, service, service_port)
         base = RouteBackend(ns, name, port_text)
         if service is None:
             detail = f"Service {ns}/{name} not found"
@@ -156,20 +160,17 @@ class BackendResolver:
             )
         if service.type == "ExternalName":
             return self._external(base, service, backend)
-        service_port = _service_port(service, backend)
-        if service_port is None:
-            known = ", ".join(_describe_port(p) for p in service.ports) or "none"
-            return (
-                _with_problem(
-                    base, BackendProblem.PORT_NOT_FOUND, f"port {port_text} not in Service {ns}/{name}"
-                ),
-                codes.PORT_NOT_FOUND,
-                Severity.ERROR,
-                f"Service {ns}/{name} has no port {port_text or '(the backend names none)'}; "
-                "requests answer 503",
-                f"Use one of the Service ports ({known}).",
-            )
-        return self._endpoints(base, service, service_port)
+        # The usual case (a port the Service lists) returned above; this is a port it does not list.
+        known = ", ".join(_describe_port(p) for p in service.ports) or "none"
+        return (
+            _with_problem(
+                base, BackendProblem.PORT_NOT_FOUND, f"port {port_text} not in Service {ns}/{name}"
+            ),
+            codes.PORT_NOT_FOUND,
+            Severity.ERROR,
+            f"Service {ns}/{name} has no port {port_text or '(the backend names none)'}; requests answer 503",
+            f"Use one of the Service ports ({known}).",
+        )
 
     def _external(
         self, base: RouteBackend, service: Service, backend: IngressBackend
@@ -205,21 +206,22 @@ class BackendResolver:
         return _ok(RouteBackend(base.namespace, base.service, base.port, upstreams=(upstream,)))
 
     def _endpoints(
-        self, base: RouteBackend, service: Service, service_port: ServicePort
+        self, ns: str, name: str, port_text: str, service: Service, service_port: ServicePort
     ) -> tuple[RouteBackend, str, Severity, str, str]:
         # Backends naming one Service port by number and by name (80 vs "http") share the endpoint
         # work; only the RouteBackend's port text differs, and no message mentions it.
         cache_key = (service.meta.namespace, service.meta.name, service_port)
         resolved = self._port_cache.get(cache_key)
         if resolved is None:
+            base = RouteBackend(ns, name, port_text)
             resolved = self._port_cache[cache_key] = self._port_endpoints(base, service, service_port)
         result, code, severity, message, hint = resolved
-        if result.port != base.port:
+        if result.port != port_text:
             # Spelled out: dataclasses.replace costs as much as the endpoint work it saves.
             result = RouteBackend(
                 result.namespace,
                 result.service,
-                base.port,
+                port_text,
                 upstreams=result.upstreams,
                 scheme=result.scheme,
                 problem=result.problem,

@@ -83,6 +83,7 @@ class _Compiler:
         self.resolver = BackendResolver(snapshot, options)
         self.tls_fallback = TLSSource.ACME if options.acme_enabled else TLSSource.DEFAULT
         self.tls_hosts = IngressTLSResult()
+        self._middleware_cache: dict[int, tuple[IngressAnnotations, RouteMiddlewares]] = {}
 
     def lookup_secret(self, namespace: str, name: str) -> Secret | None:
         return self.secrets.get((namespace, name))
@@ -269,6 +270,22 @@ class _Compiler:
             )
         return backend_result
 
+    def _middlewares(self, ann: IngressAnnotations) -> RouteMiddlewares:
+        # One frozen RouteMiddlewares per Ingress, shared by its routes. Keyed by id(): every
+        # IngressAnnotations stays referenced by its candidates until compile() returns.
+        key = id(ann)
+        found = self._middleware_cache.get(key)
+        if found is None or found[0] is not ann:
+            found = self._middleware_cache[key] = (
+                ann,
+                RouteMiddlewares(
+                    redirect=ann.redirect,
+                    basic_auth=ann.basic_auth,
+                    allow_source_ranges=ann.allow_source_ranges,
+                ),
+            )
+        return found[1]
+
     def _route(self, candidate: _Candidate, is_default: bool = False) -> Route:
         ann = candidate.annotations
         tls = None if is_default else self.tls_hosts.source_for(candidate.host, self.tls_fallback)
@@ -285,11 +302,7 @@ class _Compiler:
             path_type=candidate.path_type,
             backend=self._backend(candidate),
             source=candidate.ingress.ref,
-            middlewares=RouteMiddlewares(
-                redirect=ann.redirect,
-                basic_auth=ann.basic_auth,
-                allow_source_ranges=ann.allow_source_ranges,
-            ),
+            middlewares=self._middlewares(ann),
             entrypoints=entrypoints,
             tls=tls,
             priority=ann.priority,
