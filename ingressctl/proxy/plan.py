@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from ingressctl.model import BackendProblem, BasicAuth, Match, Redirect, Route, TLSCertificate
 from ingressctl.proxy.balancer import SmoothWeightedRoundRobin
@@ -35,7 +35,12 @@ class Table(Protocol):
 
 class TableFactory(Protocol):
     def __call__(
-        self, routes: Sequence[Route], certificates: Sequence[TLSCertificate], default_route: Route | None
+        self,
+        routes: Sequence[Route],
+        certificates: Sequence[TLSCertificate],
+        default_route: Route | None,
+        *,
+        previous: Any = None,
     ) -> Table: ...
 
 
@@ -143,14 +148,22 @@ class TablePlan:
         entrypoints: Iterable[EntrypointInfo],
         default_entrypoints: Sequence[str],
         make_table: TableFactory,
+        previous: TablePlan | None = None,
     ) -> None:
+        """`previous`: the plan being replaced; a route that is the very same Route object keeps its
+        RoutePlan (balancer position, parsed allow-list, authenticator), and an entrypoint table
+        is built from the previous one (see RoutingTable's `previous`)."""
         self.table = table
         self.entrypoints: Mapping[str, EntrypointInfo] = {e.name: e for e in entrypoints}
         all_routes = list(table.routes)
         default_route = table.default_route
         if default_route is not None and all(r is not default_route for r in all_routes):
             all_routes.append(default_route)
-        self.routes: dict[str, RoutePlan] = {r.id: RoutePlan(r) for r in all_routes}
+        old_routes = previous.routes if previous is not None else {}
+        self.routes: dict[str, RoutePlan] = {}
+        for route in all_routes:
+            old = old_routes.get(route.id)
+            self.routes[route.id] = old if old is not None and old.route is route else RoutePlan(route)
         defaults = tuple(default_entrypoints) or tuple(self.entrypoints)
         self._by_entrypoint: dict[str, Table] = {}
         for name in self.entrypoints:
@@ -163,7 +176,8 @@ class TablePlan:
             if len(served) == len(table.routes) and dflt is default_route:
                 self._by_entrypoint[name] = table
             else:
-                self._by_entrypoint[name] = make_table(served, table.certificates, dflt)
+                old_table = previous._by_entrypoint.get(name) if previous is not None else None
+                self._by_entrypoint[name] = make_table(served, table.certificates, dflt, previous=old_table)
 
     def table_for(self, entrypoint: str) -> Table:
         return self._by_entrypoint.get(entrypoint, self.table)

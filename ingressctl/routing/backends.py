@@ -9,6 +9,8 @@ from ingressctl.model import (
     Diagnostic,
     Endpoint,
     EndpointPort,
+    Endpoints,
+    EndpointSlice,
     Ingress,
     IngressBackend,
     Location,
@@ -20,6 +22,7 @@ from ingressctl.model import (
     Upstream,
 )
 from ingressctl.routing import codes
+from ingressctl.routing.memo import CompileCache, same_items
 from ingressctl.routing.options import CompileOptions
 from ingressctl.routing.report import finding
 
@@ -50,27 +53,32 @@ def _port_of(ports: Iterable[EndpointPort], service_port: ServicePort) -> int | 
     return None
 
 
+_Resolved = tuple[RouteBackend, str, Severity, str, str]
+# What a resolution read: the Service, its EndpointSlices, its Endpoints, and whether the namespace
+# has Services / endpoints in the input at all (which decides a finding's severity).
+_Inputs = tuple[Service | None, list[EndpointSlice] | None, Endpoints | None, bool, bool]
+
+
 class BackendResolver:
     """Resolves backends of one snapshot; findings are reported once per Ingress and backend."""
 
-    def __init__(self, snapshot: Snapshot, options: CompileOptions) -> None:
+    def __init__(self, snapshot: Snapshot, options: CompileOptions, memo: CompileCache | None = None) -> None:
         self.options = options
+        self.memo = memo
         self.services = {(s.meta.namespace, s.meta.name): s for s in snapshot.services}
         self.namespaces_with_services = {s.meta.namespace for s in snapshot.services}
-        self.slices: dict[tuple[str, str], list[tuple[tuple[EndpointPort, ...], tuple[Endpoint, ...]]]] = {}
+        self.slices: dict[tuple[str, str], list[EndpointSlice]] = {}
         for eps in sorted(snapshot.endpoint_slices, key=lambda s: (s.meta.namespace, s.meta.name)):
             key = (eps.meta.namespace, eps.service_name)
-            self.slices.setdefault(key, []).append((eps.ports, eps.endpoints))
+            self.slices.setdefault(key, []).append(eps)
         self.legacy = {(e.meta.namespace, e.meta.name): e for e in snapshot.endpoints}
         self.namespaces_with_endpoints = {e.meta.namespace for e in snapshot.endpoint_slices} | {
             e.meta.namespace for e in snapshot.endpoints
         }
         self._reported: set[tuple[str, str, str, str, str]] = set()
         # Many routes share a backend: resolve each (namespace, backend) once per compile.
-        self._cache: dict[tuple[object, ...], tuple[RouteBackend, str, Severity, str, str]] = {}
-        self._port_cache: dict[
-            tuple[str, str, ServicePort], tuple[RouteBackend, str, Severity, str, str]
-        ] = {}
+        self._cache: dict[tuple[object, ...], _Resolved] = {}
+        self._port_cache: dict[tuple[str, str, ServicePort], _Resolved] = {}
 
     def resolve(
         self, ingress: Ingress, backend: IngressBackend, where: Location | None = None
@@ -87,7 +95,7 @@ class BackendResolver:
         )
         resolved = self._cache.get(cache_key)
         if resolved is None:
-            resolved = self._cache[cache_key] = self._resolve(ns, backend)
+            resolved = self._cache[cache_key] = self._resolve_once(ns, backend, cache_key)
         result, code, severity, message, hint = resolved
         diagnostics: list[Diagnostic] = []
         if code:
@@ -100,7 +108,28 @@ class BackendResolver:
                 )
         return result, diagnostics
 
-    def _resolve(self, ns: str, backend: IngressBackend) -> tuple[RouteBackend, str, Severity, str, str]:
+    def _resolve_once(self, ns: str, backend: IngressBackend, cache_key: tuple[object, ...]) -> _Resolved:
+        """_resolve(), or the previous compile's result when everything it read is the same."""
+        memo = self.memo
+        if memo is None:
+            return self._resolve(ns, backend)
+        key = (ns, backend.service_name or "")
+        inputs: _Inputs = (
+            self.services.get(key),
+            self.slices.get(key),
+            self.legacy.get(key),
+            ns in self.namespaces_with_services,
+            ns in self.namespaces_with_endpoints,
+        )
+        previous = memo.backends.get(cache_key)
+        if previous is not None and _same_inputs(previous[0], inputs):
+            resolved: _Resolved = previous[1]
+        else:
+            resolved = self._resolve(ns, backend)
+        memo.next_backends[cache_key] = (inputs, resolved)
+        return resolved
+
+    def _resolve(self, ns: str, backend: IngressBackend) -> _Resolved:
         port_text = backend.port_text
         if backend.service_name is None:
             if backend.resource_kind is not None:
@@ -172,9 +201,7 @@ class BackendResolver:
             f"Use one of the Service ports ({known}).",
         )
 
-    def _external(
-        self, base: RouteBackend, service: Service, backend: IngressBackend
-    ) -> tuple[RouteBackend, str, Severity, str, str]:
+    def _external(self, base: RouteBackend, service: Service, backend: IngressBackend) -> _Resolved:
         ref = f"{service.meta.namespace}/{service.meta.name}"
         if not self.options.allow_external_name_services:
             return (
@@ -207,7 +234,7 @@ class BackendResolver:
 
     def _endpoints(
         self, ns: str, name: str, port_text: str, service: Service, service_port: ServicePort
-    ) -> tuple[RouteBackend, str, Severity, str, str]:
+    ) -> _Resolved:
         # Backends naming one Service port by number and by name (80 vs "http") share the endpoint
         # work; only the RouteBackend's port text differs, and no message mentions it.
         cache_key = (service.meta.namespace, service.meta.name, service_port)
@@ -230,9 +257,7 @@ class BackendResolver:
             )
         return result, code, severity, message, hint
 
-    def _port_endpoints(
-        self, base: RouteBackend, service: Service, service_port: ServicePort
-    ) -> tuple[RouteBackend, str, Severity, str, str]:
+    def _port_endpoints(self, base: RouteBackend, service: Service, service_port: ServicePort) -> _Resolved:
         key = (service.meta.namespace, service.meta.name)
         ref = f"{key[0]}/{key[1]}"
         # Keyed by (address, port): a dict keeps first-seen order and drops duplicates without
@@ -243,7 +268,8 @@ class BackendResolver:
         unresolved_port = False
         slices = self.slices.get(key)
         if slices is not None:
-            for ports, endpoints in slices:
+            for eps in slices:
+                ports, endpoints = eps.ports, eps.endpoints
                 number = _port_of(ports, service_port)
                 if number is None:
                     unresolved_port = unresolved_port or bool(endpoints)
@@ -304,7 +330,11 @@ class BackendResolver:
         )
 
 
-def _ok(result: RouteBackend) -> tuple[RouteBackend, str, Severity, str, str]:
+def _same_inputs(a: _Inputs, b: _Inputs) -> bool:
+    return a[0] is b[0] and a[2] is b[2] and a[3] == b[3] and a[4] == b[4] and same_items(a[1], b[1])
+
+
+def _ok(result: RouteBackend) -> _Resolved:
     return result, "", Severity.INFO, "", ""
 
 

@@ -35,6 +35,7 @@ from ingressctl.routing.annotations import IngressAnnotations, parse_annotations
 from ingressctl.routing.backends import BackendResolver
 from ingressctl.routing.classes import ClassSelector
 from ingressctl.routing.hosts import validate_host
+from ingressctl.routing.memo import CompileCache
 from ingressctl.routing.options import CompileOptions
 from ingressctl.routing.paths import match_length, prefix_key
 from ingressctl.routing.report import finding
@@ -73,14 +74,40 @@ class _Candidate:
         return (self.host_kind, self.host or "", path, self.path_type)
 
 
+@dataclass(slots=True)
+class _IngressPart:
+    """What one Ingress contributes, before conflicts between Ingresses are settled."""
+
+    ingress: Ingress
+    diagnostics: list[Diagnostic]
+    certificates: list[TLSCertificate]
+    tls_hosts: list[tuple[str, bool]]
+    candidates: list[_Candidate]
+    default: _Candidate | None
+    # What it was computed from, beyond the Ingress itself (CompileCache reuses it while these hold).
+    classes_token: object
+    secrets_in_input: bool
+    secrets_read: dict[tuple[str, str], Secret | None]
+
+
+@dataclass(slots=True)
+class _RoutePart:
+    candidate: _Candidate
+    backend: RouteBackend
+    tls: TLSSource | None
+    route: Route
+    order: tuple[int, str, int, int, int, str]  # _display_order(route), kept with the route
+
+
 class _Compiler:
-    def __init__(self, snapshot: Snapshot, options: CompileOptions) -> None:
+    def __init__(self, snapshot: Snapshot, options: CompileOptions, memo: CompileCache | None = None) -> None:
         self.snapshot = snapshot
         self.options = options
+        self.memo = memo
         self.diagnostics: list[Diagnostic] = []
         self.secrets = {(s.meta.namespace, s.meta.name): s for s in snapshot.secrets}
         self.namespaces_with_secrets = {s.meta.namespace for s in snapshot.secrets}
-        self.resolver = BackendResolver(snapshot, options)
+        self.resolver = BackendResolver(snapshot, options, memo)
         self.tls_fallback = TLSSource.ACME if options.acme_enabled else TLSSource.DEFAULT
         self.tls_hosts = IngressTLSResult()
         self._middleware_cache: dict[int, tuple[IngressAnnotations, RouteMiddlewares]] = {}
@@ -94,40 +121,18 @@ class _Compiler:
         defaults: list[_Candidate] = []
         certificates: list[TLSCertificate] = []
         for ingress in sorted(self.snapshot.ingresses, key=lambda i: (i.meta.namespace, i.meta.name)):
-            not_ours = selector.select(ingress)
-            if not_ours is not None:
-                self.diagnostics.append(not_ours)
-                continue
-            annotations, found = parse_annotations(ingress, self.lookup_secret)
-            self.diagnostics.extend(found)
-            secrets_in_input = (
-                self.options.require_services or ingress.meta.namespace in self.namespaces_with_secrets
-            )
-            tls = ingress_tls(ingress, self.lookup_secret, secrets_in_input)
-            self.diagnostics.extend(tls.diagnostics)
-            certificates.extend(tls.certificates)
+            part = self._ingress_part(ingress, selector)
+            self.diagnostics.extend(part.diagnostics)
+            certificates.extend(part.certificates)
             # Like ingress-nginx, TLS is per host: a tls section of any served Ingress covers the
             # host's routes from every Ingress.
-            self.tls_hosts.hosts.extend(tls.hosts)
-            candidates.extend(self._candidates(ingress, annotations))
-            if ingress.default_backend is not None:
-                ns, name = ingress.meta.namespace, ingress.meta.name
-                defaults.append(
-                    _Candidate(
-                        ingress=ingress,
-                        annotations=annotations,
-                        route_id=f"{ns}/{name}#default",
-                        host=None,
-                        host_kind=HostKind.ANY,
-                        path="",
-                        path_type=PathType.PREFIX,
-                        backends=(ingress.default_backend,),
-                        location=ingress.default_backend.location or ingress.meta.location,
-                        order=(*ingress_order(ingress), -1, -1),
-                    )
-                )
-        routes = [self._route(c) for c in self._resolve_conflicts(candidates)]
-        routes.sort(key=_display_order)
+            self.tls_hosts.hosts.extend(part.tls_hosts)
+            candidates.extend(part.candidates)
+            if part.default is not None:
+                defaults.append(part.default)
+        parts = [self._route_part(c) for c in self._resolve_conflicts(candidates)]
+        parts.sort(key=_part_order)
+        routes = [part.route for part in parts]
         default_route = None
         if defaults:
             defaults.sort(key=lambda c: c.order)
@@ -146,12 +151,82 @@ class _Compiler:
                         related=(winner.location or winner.ingress.meta.location,),
                     )
                 )
-            default_route = self._route(winner, is_default=True)
-        return RoutingTable(routes, certificates, default_route)
+            default_route = self._route_part(winner, is_default=True).route
+        previous = self.memo.table if self.memo is not None else None
+        return RoutingTable(routes, certificates, default_route, previous=previous)
+
+    # ------------------------------------------------------------ one Ingress
+
+    def _ingress_part(self, ingress: Ingress, selector: ClassSelector) -> _IngressPart:
+        secrets_in_input = (
+            self.options.require_services or ingress.meta.namespace in self.namespaces_with_secrets
+        )
+        memo = self.memo
+        if memo is not None:
+            hit: _IngressPart | None = memo.ingresses.get(id(ingress))
+            if (
+                hit is not None
+                and hit.ingress is ingress
+                and hit.classes_token is memo.classes_token
+                and hit.secrets_in_input == secrets_in_input
+                and (not hit.secrets_read or self._same_secrets(hit.secrets_read))
+            ):
+                memo.next_ingresses[id(ingress)] = hit
+                return hit
+        secrets_read: dict[tuple[str, str], Secret | None] = {}
+
+        def lookup(namespace: str, name: str) -> Secret | None:
+            found = secrets_read[(namespace, name)] = self.secrets.get((namespace, name))
+            return found
+
+        part = _IngressPart(
+            ingress=ingress,
+            diagnostics=[],
+            certificates=[],
+            tls_hosts=[],
+            candidates=[],
+            default=None,
+            classes_token=memo.classes_token if memo is not None else None,
+            secrets_in_input=secrets_in_input,
+            secrets_read=secrets_read,
+        )
+        not_ours = selector.select(ingress)
+        if not_ours is not None:
+            part.diagnostics.append(not_ours)
+        else:
+            annotations, found = parse_annotations(ingress, lookup)
+            part.diagnostics.extend(found)
+            tls = ingress_tls(ingress, lookup, secrets_in_input)
+            part.diagnostics.extend(tls.diagnostics)
+            part.certificates = tls.certificates
+            part.tls_hosts = tls.hosts
+            part.candidates = self._candidates(ingress, annotations, part.diagnostics)
+            if ingress.default_backend is not None:
+                ns, name = ingress.meta.namespace, ingress.meta.name
+                part.default = _Candidate(
+                    ingress=ingress,
+                    annotations=annotations,
+                    route_id=f"{ns}/{name}#default",
+                    host=None,
+                    host_kind=HostKind.ANY,
+                    path="",
+                    path_type=PathType.PREFIX,
+                    backends=(ingress.default_backend,),
+                    location=ingress.default_backend.location or ingress.meta.location,
+                    order=(*ingress_order(ingress), -1, -1),
+                )
+        if memo is not None:
+            memo.next_ingresses[id(ingress)] = part
+        return part
+
+    def _same_secrets(self, read: dict[tuple[str, str], Secret | None]) -> bool:
+        return all(self.secrets.get(key) is secret for key, secret in read.items())
 
     # ------------------------------------------------------------ rules → candidates
 
-    def _candidates(self, ingress: Ingress, annotations: IngressAnnotations) -> list[_Candidate]:
+    def _candidates(
+        self, ingress: Ingress, annotations: IngressAnnotations, diagnostics: list[Diagnostic]
+    ) -> list[_Candidate]:
         ns, name = ingress.meta.namespace, ingress.meta.name
         out: list[_Candidate] = []
         for ri, rule in enumerate(ingress.rules):
@@ -160,7 +235,7 @@ class _Compiler:
             if host is not None:
                 problem = validate_host(host)
                 if problem:
-                    self.diagnostics.append(
+                    diagnostics.append(
                         finding(
                             codes.INVALID_HOST,
                             Severity.ERROR,
@@ -175,7 +250,7 @@ class _Compiler:
             for pi, ingress_path in enumerate(rule.paths):
                 path = ingress_path.path or "/"
                 if not path.startswith("/"):
-                    self.diagnostics.append(
+                    diagnostics.append(
                         finding(
                             codes.INVALID_PATH,
                             Severity.ERROR,
@@ -286,21 +361,28 @@ class _Compiler:
             )
         return found[1]
 
-    def _route(self, candidate: _Candidate, is_default: bool = False) -> Route:
+    def _route_part(self, candidate: _Candidate, is_default: bool = False) -> _RoutePart:
         ann = candidate.annotations
         tls = None if is_default else self.tls_hosts.source_for(candidate.host, self.tls_fallback)
         if ann.tls_only and tls is None and candidate.host is not None:
             tls = self.tls_fallback
+        backend = self._backend(candidate)
+        memo = self.memo
+        if memo is not None:
+            hit: _RoutePart | None = memo.routes.get(id(candidate))
+            if hit is not None and hit.candidate is candidate and hit.backend is backend and hit.tls is tls:
+                memo.next_routes[id(candidate)] = hit
+                return hit
         entrypoints = ann.entrypoints
         if not entrypoints and ann.tls_only:
             entrypoints = self.options.tls_entrypoints
-        return Route(
+        route = Route(
             id=candidate.route_id,
             host=candidate.host,
             host_kind=candidate.host_kind,
             path=candidate.path,
             path_type=candidate.path_type,
-            backend=self._backend(candidate),
+            backend=backend,
             source=candidate.ingress.ref,
             middlewares=self._middlewares(ann),
             entrypoints=entrypoints,
@@ -312,6 +394,10 @@ class _Compiler:
             tls_only=ann.tls_only,
             cert_resolver=ann.cert_resolver,
         )
+        part = _RoutePart(candidate, backend, tls, route, _display_order(route))
+        if memo is not None:
+            memo.next_routes[id(candidate)] = part
+        return part
 
 
 def _merge_weighted(candidates: list[_Candidate], weights: dict[str, float]) -> list[_Candidate]:
@@ -375,6 +461,10 @@ def _why_wins(winner: _Candidate, loser: _Candidate) -> str:
     return "same or unknown creation time; its namespace/name sorts first"
 
 
+def _part_order(part: _RoutePart) -> tuple[int, str, int, int, int, str]:
+    return part.order
+
+
 def _display_order(route: Route) -> tuple[int, str, int, int, int, str]:
     return (
         _TIER[route.host_kind],
@@ -386,11 +476,21 @@ def _display_order(route: Route) -> tuple[int, str, int, int, int, str]:
     )
 
 
-def compile(snapshot: Snapshot, options: CompileOptions) -> tuple[RoutingTable, list[Diagnostic]]:
-    """Turn a Snapshot into a RoutingTable and the Diagnostics found on the way. Pure and deterministic."""
+def compile(
+    snapshot: Snapshot, options: CompileOptions, cache: CompileCache | None = None
+) -> tuple[RoutingTable, list[Diagnostic]]:
+    """Turn a Snapshot into a RoutingTable and the Diagnostics found on the way. Pure and deterministic.
+
+    With a `cache` (one per watch loop), results for objects that are the same objects as in the
+    previous compile are reused: the result is the same, the work proportional to the change.
+    """
     with _collector_paused():
-        compiler = _Compiler(snapshot, options)
+        if cache is not None:
+            cache.begin(options, snapshot.ingress_classes)
+        compiler = _Compiler(snapshot, options, cache)
         table = compiler.run()
+        if cache is not None:
+            cache.commit(table)
     return table, compiler.diagnostics
 
 

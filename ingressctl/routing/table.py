@@ -12,6 +12,7 @@ After compile() removed conflicts, these four keys single out one route.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from operator import is_
 
 from ingressctl.model import HostKind, Match, PathType, Route, TLSCertificate
 from ingressctl.routing.hosts import normalize_request_host, wildcard_suffix
@@ -159,13 +160,13 @@ def _searching_finder(
     return find
 
 
-def _level_finder(routes: Iterable[Route], reasons: dict[str, str]) -> Finder:
+def _level_finder(routes: Iterable[Route]) -> Finder:
     """One priority level of one host bucket."""
     exact: dict[str, Match] = {}
     prefix: dict[str, Match] = {}
     impl: dict[str, Match] = {}
     for route in routes:
-        entry = Match(route=route, reason=reasons[route.id])
+        entry = Match(route=route, reason=_short_reason(route))
         if route.path_type is PathType.EXACT:
             exact.setdefault(route.path, entry)
         elif route.path_type is PathType.PREFIX:
@@ -178,12 +179,12 @@ def _level_finder(routes: Iterable[Route], reasons: dict[str, str]) -> Finder:
     return _general_finder(exact, prefix, impl, lengths)
 
 
-def _build_finder(routes: Sequence[Route], reasons: dict[str, str]) -> Finder:
+def _build_finder(routes: Sequence[Route]) -> Finder:
     """All routes of one host bucket; higher priority levels are asked first."""
     by_priority: dict[int, list[Route]] = {}
     for route in routes:
         by_priority.setdefault(route.priority, []).append(route)
-    finders = [_level_finder(by_priority[p], reasons) for p in sorted(by_priority, reverse=True)]
+    finders = [_level_finder(by_priority[p]) for p in sorted(by_priority, reverse=True)]
     if len(finders) == 1:
         return finders[0]
 
@@ -218,6 +219,7 @@ class RoutingTable:
 
     __slots__ = (
         "_any",
+        "_buckets",
         "_by_host",
         "_default_match",
         "_wildcards",
@@ -231,11 +233,14 @@ class RoutingTable:
         routes: Sequence[Route],
         certificates: Sequence[TLSCertificate] = (),
         default_route: Route | None = None,
+        *,
+        previous: RoutingTable | None = None,
     ) -> None:
+        """`previous`: a table whose index of a host is reused when that host has the very same
+        routes (a reload after one change rebuilds one host's index, not every host's)."""
         self.routes: tuple[Route, ...] = tuple(routes)
         self.certificates: tuple[TLSCertificate, ...] = tuple(certificates)
         self.default_route = default_route
-        reasons = {r.id: _short_reason(r) for r in self.routes}
         exact: dict[str, list[Route]] = {}
         wildcards: dict[str, list[Route]] = {}
         any_host: list[Route] = []
@@ -246,9 +251,22 @@ class RoutingTable:
                 wildcards.setdefault(route.host[2:], []).append(route)
             else:
                 any_host.append(route)
-        self._by_host = {h: _build_finder(rs, reasons) for h, rs in exact.items()}
-        self._wildcards = {h: _build_finder(rs, reasons) for h, rs in wildcards.items()}
-        self._any = _build_finder(any_host, reasons) if any_host else None
+        # Kept to compare against on the next reload: the lists already exist, only the dict is extra.
+        self._buckets = (exact, wildcards, any_host)
+        if previous is None:
+            self._by_host = {h: _build_finder(rs) for h, rs in exact.items()}
+            self._wildcards = {h: _build_finder(rs) for h, rs in wildcards.items()}
+            self._any = _build_finder(any_host) if any_host else None
+        else:
+            old_exact, old_wildcards, old_any = previous._buckets
+            self._by_host = _reuse_finders(exact, old_exact, previous._by_host)
+            self._wildcards = _reuse_finders(wildcards, old_wildcards, previous._wildcards)
+            if not any_host:
+                self._any = None
+            elif _same_routes(any_host, old_any) and previous._any is not None:
+                self._any = previous._any
+            else:
+                self._any = _build_finder(any_host)
         self._default_match = (
             Match(route=default_route, reason=_short_reason(default_route)) if default_route else None
         )
@@ -299,6 +317,23 @@ class RoutingTable:
             reason=_explain_reason(winner, candidates[1:], request_host, path),
             shadowed=tuple(candidates[1:]),
         )
+
+
+def _same_routes(a: Sequence[Route], b: Sequence[Route]) -> bool:
+    return len(a) == len(b) and all(map(is_, a, b))
+
+
+def _reuse_finders(
+    buckets: dict[str, list[Route]], old_buckets: dict[str, list[Route]], old_finders: dict[str, Finder]
+) -> dict[str, Finder]:
+    finders: dict[str, Finder] = {}
+    for host, routes in buckets.items():
+        old = old_buckets.get(host)
+        if old is not None and _same_routes(routes, old):
+            finders[host] = old_finders[host]
+        else:
+            finders[host] = _build_finder(routes)
+    return finders
 
 
 def _route_matches(route: Route, host: str, path: str) -> bool:

@@ -146,12 +146,15 @@ class Server:
     def _compile_fn(self) -> Callable[[Snapshot], tuple[Table, list[Diagnostic]]]:
         if self.parts.compile_fn is not None:
             return self.parts.compile_fn
+        from ingressctl.routing import CompileCache
         from ingressctl.routing import compile as compile_snapshot
 
         options = server_compile_options(self.static)
+        # Reloads run one at a time (the watch loop awaits each), so one cache serves them all.
+        cache = CompileCache()
 
         def run(snapshot: Snapshot) -> tuple[Table, list[Diagnostic]]:
-            table, diagnostics = compile_snapshot(snapshot, options)
+            table, diagnostics = compile_snapshot(snapshot, options, cache)
             return table, list(diagnostics)
 
         return run
@@ -171,7 +174,11 @@ class Server:
         return run
 
     def _plan(self, table: Table) -> TablePlan:
-        return TablePlan(table, self._infos, self.static.default_entrypoints, self._make_table())
+        # The plan in service is the one this replaces (reloads are sequential): unchanged routes
+        # keep their RoutePlan.
+        return TablePlan(
+            table, self._infos, self.static.default_entrypoints, self._make_table(), previous=self.proxy.plan
+        )
 
     def _make_table(self) -> TableFactory:
         if self.parts.make_table is not None:
