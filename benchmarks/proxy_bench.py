@@ -35,6 +35,9 @@ SCENARIOS = {
     "1mib": ("http", "/1m.bin", 16),
     "tls": ("https", "/", 64),
 }
+# BENCH_SCENARIOS=1mib (comma-separated) runs a subset, for quick iterations on one hot path.
+if os.environ.get("BENCH_SCENARIOS"):
+    SCENARIOS = {k: v for k, v in SCENARIOS.items() if k in os.environ["BENCH_SCENARIOS"].split(",")}
 
 
 def free_port() -> int:
@@ -355,6 +358,8 @@ def render(summary: dict[str, dict[str, dict[str, float]]]) -> str:
         ("TLS small GET -c64", "tls", "p99_ms", "p99 ms", ""),
     ]
     for label, scenario, key, unit, target in rows:
+        if scenario not in me:
+            continue
         a, b = me[scenario][key], ref[scenario][key]
         lines.append(f"| {label} | {unit} | {a:,.1f} | {b:,.1f} | {ratio(a, b)} | {target} |")
     a, b = me["memory"]["peak_rss_mb"], ref["memory"]["peak_rss_mb"]

@@ -21,6 +21,7 @@ from aiohttp.web_response import StreamResponse
 
 from ingressctl.model import BackendProblem
 from ingressctl.model.config import EntryPointRedirect
+from ingressctl.proxy import splice
 from ingressctl.proxy.accesslog import AccessLog
 from ingressctl.proxy.headers import FORWARDED, HOP_BY_HOP, TrustedNetworks, connection_tokens, host_port
 from ingressctl.proxy.observer import NULL_OBSERVER, ProxyObserver
@@ -116,12 +117,13 @@ class Proxy:
 
 
 class _EntrypointHandler:
-    __slots__ = ("_fixed_forwarded", "_host_checked", "_observe", "ep", "proxy")
+    __slots__ = ("_fixed_forwarded", "_host_checked", "_observe", "_splice", "ep", "proxy")
 
     def __init__(self, proxy: Proxy, ep: EntrypointRuntime) -> None:
         self.proxy = proxy
         self.ep = ep
         self._observe = proxy.observer is not NULL_OBSERVER
+        self._splice = splice.AVAILABLE and proxy.options.splice
         self._fixed_forwarded = f"X-Forwarded-Server: {proxy._server_name}\r\n".encode("latin-1", "replace")
         # Host-check answers per TLS connection (keyed by its ssl.SSLObject, gone with the connection).
         self._host_checked: weakref.WeakKeyDictionary[object, dict[str, bool]] = weakref.WeakKeyDictionary()
@@ -150,9 +152,15 @@ class _EntrypointHandler:
     ) -> None:
         assert self.proxy.access_log is not None
         headers = request.headers
-        size = response.body_length if response.prepared else 0
-        if not size and isinstance(response, web.Response) and response.body is not None:
-            size = len(response.body) if isinstance(response.body, bytes) else 0
+        # Body bytes only, as Apache's %b and Traefik's DownstreamContentSize count them. A streamed
+        # body is counted as it goes (aiohttp's body_length includes the head, and spliced bytes
+        # never pass its writer).
+        if result.size:
+            size = result.size
+        elif isinstance(response, web.Response) and isinstance(response.body, bytes):
+            size = len(response.body)
+        else:
+            size = response.body_length if response.prepared else 0
         version = request.version
         self.proxy.access_log.log(
             remote=request.remote or "",
@@ -533,12 +541,32 @@ class _EntrypointHandler:
                 sender.cancel()
             return response
         idle = self.proxy.options.idle_timeout
+        client_fd = splice.socket_fd(request.transport) if self._splice else None
         try:
             while True:
+                if client_fd is not None:
+                    source = conn.splice_source(splice.SPLICE_MIN)
+                    if source is not None:
+                        await _flush_client(request)
+                        loop = asyncio.get_running_loop()
+                        await splice.splice_body(loop, source[0], client_fd, source[1], idle)
+                        conn.splice_finished()
+                        result.size += source[1]
+                        break
                 data = await conn.read_body(idle)
                 if not data:
                     break
+                result.size += len(data)
                 await response.write(data)
+        except splice.SpliceError as exc:
+            failure = UpstreamError(exc.kind, str(exc))
+            self._upstream_error(rp, upstream, failure)
+            log.warning("route %s: upstream %s failed mid-body: %s", rp.route_id, upstream, failure)
+            conn.abort()
+            if sender is not None:
+                sender.cancel()
+            _abort_client(request)
+            return response
         except UpstreamError as exc:
             # Headers are gone already: cut the client connection so the truncation is visible.
             self._upstream_error(rp, upstream, exc)
@@ -605,6 +633,28 @@ class _BodyState:
 def _peer(request: BaseRequest) -> str:
     # aiohttp caches the peer address per connection; `remote` reads it.
     return request.remote or ""
+
+
+async def _flush_client(request: BaseRequest) -> None:
+    """Wait until everything aiohttp queued for the client (headers, first body bytes) is in the
+    socket: spliced bytes go straight to the socket and must not overtake them."""
+    writer = request.writer
+    writer.send_headers()  # aiohttp holds headers back to send them with the first body bytes
+    transport = request.transport
+    if transport is None or transport.is_closing():
+        raise ConnectionResetError("client connection closed")
+    if not transport.get_write_buffer_size():
+        return
+    # Drain to empty: with both limits at 0 the protocol stays paused until the buffer is empty.
+    low, high = transport.get_write_buffer_limits()
+    transport.set_write_buffer_limits(high=0, low=0)
+    try:
+        await writer.drain()
+    finally:
+        if not transport.is_closing():
+            transport.set_write_buffer_limits(high=high, low=low)
+    if transport.is_closing() or transport.get_write_buffer_size():
+        raise ConnectionResetError("client connection closed")
 
 
 def _abort_client(request: BaseRequest) -> None:

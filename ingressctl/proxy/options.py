@@ -24,5 +24,7 @@ class ProxyOptions:
     # Ejection after a connection failure: base * 2**(failures-1), capped.
     eject_base_seconds: float = 1.0
     eject_max_seconds: float = 30.0
+    # Move large Content-Length bodies between plain-TCP sockets with splice(2) (see proxy/splice.py).
+    splice: bool = True
     # Largest response head accepted from an upstream.
     max_head_bytes: int = 64 * 1024

@@ -14,6 +14,8 @@ import sys
 from collections import deque
 from typing import Final, cast
 
+from ingressctl.proxy.splice import socket_fd
+
 _HEAD_END: Final = b"\r\n\r\n"
 _CRLF: Final = b"\r\n"
 
@@ -625,6 +627,36 @@ class UpstreamConnection(asyncio.BufferedProtocol):
         """Start the response-header timeout (from the end of the request, as Traefik counts it)."""
         if self.head is None and not self.closed and not self._deadlines.watching(self):
             self._deadlines.watch(self, timeout, "no response headers from upstream in time")
+
+    def splice_source(self, minimum: int) -> tuple[int, int] | None:
+        """(socket fd, body bytes still to come) when the rest of this response's body can be left
+        to the kernel: Content-Length framing, at least `minimum` bytes, nothing buffered, plain
+        TCP. Reading is then paused until splice_finished()."""
+        if (
+            self._framing != _LENGTH
+            or self.body_done
+            or self._remaining < minimum
+            or self._chunks
+            or self._buf
+            or self._exc is not None
+            or self.closed
+        ):
+            return None
+        fd = socket_fd(self.transport)
+        if fd is None or self.transport is None:
+            return None
+        if not self._read_paused:
+            self._read_paused = True
+            self.transport.pause_reading()
+        return fd, self._remaining
+
+    def splice_finished(self) -> None:
+        """The kernel moved the rest of the body: the response is complete, reading resumes."""
+        self._remaining = 0
+        self.body_done = True
+        if self._read_paused and self.transport is not None:
+            self._read_paused = False
+            self.transport.resume_reading()
 
     def take_complete_body(self) -> bytes | None:
         """The whole body when it is already buffered (the small-response fast path), else None."""
