@@ -758,6 +758,9 @@ class KubernetesProvider:
         self._errors: dict[str, str] = {}
         self._last_sync: float | None = None
         self._last_published: Snapshot | None = None
+        # Every address this process wrote into Ingress status (usually one; a Service's can change).
+        self._published_addresses: list[list[dict[str, str]]] = []
+        self._served_keys: set[Key] = set()  # Ingresses the last status pass published to
         self._last_status: ProviderStatus | None = None
         # Shared by the streams (keyed by stream id) and the status writer.
         self._problems = ProblemLog(log, reminder=self.timing.problem_reminder)
@@ -906,8 +909,10 @@ class KubernetesProvider:
         Needs the watch running: what each Ingress says now (and its resourceVersion) comes from the
         watch, so the only API call is the write itself (RBAC: `update` on `ingresses/status`, no `get`).
         A write that loses a race (409) waits for the watch to bring the newer version and tries again.
-        Returns how many were written. A failed write does not stop the others; the failures of one pass
-        are logged as one problem (see kube_problems: once, reminders, a line when writes work again).
+        An Ingress this process served that is served no more, and still holds an address this
+        process wrote, is cleared. Returns how many were written. A failed write does not stop the
+        others; the failures of one pass are logged as one problem (see kube_problems: once,
+        reminders, a line when writes work again).
         """
         workers = [w for w in self._workers if w.kind is INGRESS]
 
@@ -917,9 +922,23 @@ class KubernetesProvider:
                 known.update(worker.ingress_state())
             return known
 
-        targets = [(i.meta.namespace, i.meta.name) for i in ingresses]
         desired = address.load_balancer_ingress()
-        return await asyncio.to_thread(_write_statuses, self.api(), targets, desired, state, self._problems)
+        if desired and desired not in self._published_addresses:
+            self._published_addresses.append(desired)
+        served = {(i.meta.namespace, i.meta.name) for i in ingresses}
+        writes = [(key, desired) for key in sorted(served)]
+        # An Ingress we served that is no longer ours (its class changed, it left the selection)
+        # still shows our address: clear it while it says what we wrote. Only Ingresses this
+        # process served: another controller publishing the same address is never fought.
+        known = state()
+        stale = sorted(
+            key
+            for key in self._served_keys - served
+            if key in known and known[key].load_balancer in self._published_addresses
+        )
+        self._served_keys = served | set(stale)
+        writes += [(key, []) for key in stale]
+        return await asyncio.to_thread(_write_statuses, self.api(), writes, state, self._problems)
 
 
 STATUS_PROBLEM = "ingress-status"
@@ -927,14 +946,13 @@ STATUS_PROBLEM = "ingress-status"
 
 def _write_statuses(
     api: KubeApi,
-    targets: list[Key],
-    desired: list[dict[str, str]],
+    writes: list[tuple[Key, list[dict[str, str]]]],
     state: Callable[[], Mapping[Key, IngressState]],
     problems: ProblemLog,
 ) -> int:
     written = 0
     failures: list[tuple[str, ApiError | BaseException]] = []
-    for namespace, name in targets:
+    for (namespace, name), desired in writes:
         for attempt in range(3):
             known = state().get((namespace, name))
             if known is None:

@@ -24,7 +24,6 @@ SPLICE_MIN = 128 * 1024
 _PIPE_SIZE = 256 * 1024
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 _FLAGS = getattr(os, "SPLICE_F_MOVE", 1) | getattr(os, "SPLICE_F_NONBLOCK", 2)
-_MORE = getattr(os, "SPLICE_F_MORE", 4)
 _KEEP_PIPES = 32
 
 AVAILABLE = hasattr(os, "splice")
@@ -122,7 +121,7 @@ async def splice_body(
                     moved = True
             if in_pipe:
                 try:
-                    n = os.splice(r, down, in_pipe, flags=_FLAGS | (_MORE if remaining else 0))
+                    n = os.splice(r, down, in_pipe, flags=_FLAGS)
                 except BlockingIOError:
                     pass
                 except OSError as exc:

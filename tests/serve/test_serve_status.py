@@ -86,6 +86,14 @@ async def test_status_follows_the_applied_tables(
     await until(lambda: lb(kube_api, "c") == want, "status of c")
     await asyncio.sleep(0.5)
     assert sorted(status_writes(kube_api)) == ["a", "b", "c"]
+
+    # An Ingress handed to another controller loses the address we wrote; the one that was never
+    # ours keeps whatever it has.
+    kube_api.apply(ingress("a", "shop", host="a.test", service_name="a", ingress_class="someone-else"))
+    await until(lambda: lb(kube_api, "a") == [], "status of a cleared")
+    assert lb(kube_api, "b") == want and lb(kube_api, "other") == []
+    await asyncio.sleep(0.5)
+    assert sorted(status_writes(kube_api)) == ["a", "a", "b", "c"]
     assert await asyncio.to_thread(sp.stop) == 0
     # Stopping released the Lease for the next replica.
     lease = kube_api.get("Lease", "ingressctl", "ingressctl-leader")
