@@ -558,6 +558,13 @@ class _EntrypointHandler:
                     break
                 result.size += len(data)
                 await response.write(data)
+        except asyncio.CancelledError:
+            # The server is stopping (or aiohttp gave up on the client): the upstream connection is
+            # mid-body, possibly paused for a splice; it cannot be reused.
+            conn.abort()
+            if sender is not None:
+                sender.cancel()
+            raise
         except splice.SpliceError as exc:
             failure = UpstreamError(exc.kind, str(exc))
             self._upstream_error(rp, upstream, failure)
