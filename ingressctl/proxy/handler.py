@@ -565,17 +565,10 @@ class _EntrypointHandler:
             if sender is not None:
                 sender.cancel()
             raise
-        except splice.SpliceError as exc:
-            failure = UpstreamError(exc.kind, str(exc))
-            self._upstream_error(rp, upstream, failure)
-            log.warning("route %s: upstream %s failed mid-body: %s", rp.route_id, upstream, failure)
-            conn.abort()
-            if sender is not None:
-                sender.cancel()
-            _abort_client(request)
-            return response
-        except UpstreamError as exc:
+        except (UpstreamError, splice.SpliceError) as exc:
             # Headers are gone already: cut the client connection so the truncation is visible.
+            if isinstance(exc, splice.SpliceError):
+                exc = UpstreamError(exc.kind, str(exc))
             self._upstream_error(rp, upstream, exc)
             log.warning("route %s: upstream %s failed mid-body: %s", rp.route_id, upstream, exc)
             conn.abort()

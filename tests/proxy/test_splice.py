@@ -192,53 +192,6 @@ async def test_tls_clients_get_the_buffered_path(tls_front: int) -> None:
     assert spliced_bytes() == before
 
 
-def test_spliced_bodies_are_intact_on_uvloop(tmp_path: Path) -> None:
-    """`serve` runs on uvloop, whose transports expose their sockets differently."""
-    uvloop = pytest.importorskip("uvloop")
-
-    async def scenario() -> None:
-        app = web.Application()
-        _blob_route(app, Backend(0))
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        assert site._server is not None
-        bport = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        proxy = Proxy(ProxyOptions())
-        front = web.ServerRunner(web.Server(proxy.handler(EntrypointRuntime("web")), access_log=None))
-        await front.setup()
-        psite = web.TCPSite(front, "127.0.0.1", 0)
-        await psite.start()
-        assert psite._server is not None
-        port = psite._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        proxy.plan = TablePlan(
-            RoutingTable([route("r", [("127.0.0.1", bport)])]),
-            [EntrypointInfo("web", "http", port)],
-            (),
-            RoutingTable,
-        )
-        before = spliced_bytes()
-        try:
-            async with aiohttp.ClientSession() as s:
-                results = await asyncio.gather(
-                    *(_fetch(s, f"http://127.0.0.1:{port}/blob") for _ in range(8))
-                )
-            assert results == [BLOB] * 8
-            assert spliced_bytes() - before >= 8 * (len(BLOB) - 512 * 1024)
-        finally:
-            await front.cleanup()
-            await proxy.close()
-            await runner.cleanup()
-
-    uvloop.run(scenario())
-
-
-async def _fetch(s: aiohttp.ClientSession, url: str) -> bytes:
-    async with s.get(url) as r:
-        return await r.read()
-
-
 @pytest.mark.parametrize("first_body_bytes", [0, 300 * 1024])
 async def test_head_and_queued_bytes_reach_a_slow_client_before_the_spliced_rest(
     proxy_server: ProxyFactory, first_body_bytes: int
