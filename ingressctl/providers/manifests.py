@@ -13,13 +13,15 @@ the provider reports itself unhealthy with the reason.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from ingressctl.manifests.loader import discover
-from ingressctl.model import Diagnostic, IngressctlError, InputError, Severity
+from ingressctl.model import Diagnostic, IngressctlError, InputError, Severity, Snapshot
 from ingressctl.providers.base import ProviderStatus, ProviderUpdate, Publish, ReportStatus
 
 log = logging.getLogger("ingressctl.providers.manifests")
@@ -57,6 +59,32 @@ def _stat(path: str) -> tuple[str, int, int, int]:
     return (path, st.st_mtime_ns, st.st_size, st.st_ino)
 
 
+def keep_unchanged(previous: Snapshot | None, current: Snapshot) -> Snapshot:
+    """`current` with every object equal to its previous version replaced by that very object.
+
+    Every read parses all files anew; the watch loop's compile reuses its results for objects
+    that are the same objects as last time (routing.CompileCache), so an edit to one file of a
+    large repository recompiles what that file holds. Equal includes the source positions: an
+    object that moved within its file is a changed object (its findings point elsewhere).
+    """
+    if previous is None:
+        return current
+    changes: dict[str, tuple[Any, ...]] = {}
+    for spec in dataclasses.fields(Snapshot):
+        old_objects = getattr(previous, spec.name)
+        if not old_objects:
+            continue
+        by_key = {(o.meta.namespace, o.meta.name): o for o in old_objects}
+        new_objects = getattr(current, spec.name)
+        kept = tuple(_same_or(by_key.get((o.meta.namespace, o.meta.name)), o) for o in new_objects)
+        changes[spec.name] = kept
+    return dataclasses.replace(current, **changes)
+
+
+def _same_or(old: Any, new: Any) -> Any:
+    return old if old is not None and old == new else new
+
+
 class ManifestsProvider:
     name = "manifests"
 
@@ -64,6 +92,7 @@ class ManifestsProvider:
         self.paths = tuple(paths)
         self.interval = interval
         self._published = False
+        self._last: Snapshot | None = None
         self._reload = asyncio.Event()
 
     def reload(self) -> None:
@@ -98,8 +127,14 @@ class ManifestsProvider:
     async def _read(self, publish: Publish, report: ReportStatus) -> None:
         from ingressctl.manifests import load_paths
 
+        previous = self._last
+
+        def load() -> tuple[Any, Snapshot]:
+            loaded = load_paths(list(self.paths))
+            return loaded, keep_unchanged(previous, loaded.snapshot)
+
         try:
-            result = await asyncio.to_thread(load_paths, list(self.paths))
+            result, snapshot = await asyncio.to_thread(load)
         except IngressctlError as exc:
             self._keep(report, str(exc))
             return
@@ -118,7 +153,8 @@ class ManifestsProvider:
         for diag in errors:
             where = f"{diag.location}: " if diag.location is not None else ""
             log.warning("manifests: %s%s", where, diag.message)
-        publish(ProviderUpdate(self.name, result.snapshot, tuple(diagnostics)))
+        publish(ProviderUpdate(self.name, snapshot, tuple(diagnostics)))
+        self._last = snapshot
         self._published = True
         report(ProviderStatus(self.name, healthy=True, last_sync=time.time()))
 
