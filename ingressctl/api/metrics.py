@@ -22,6 +22,7 @@ from prometheus_client.registry import Collector
 
 from ingressctl import __version__
 from ingressctl.api.view import RuntimeView
+from ingressctl.proxy.splice import spliced_bytes
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -315,6 +316,13 @@ class Metrics:
         for ep, count in list(self._open.items()):
             open_conns.add_metric([ep], count)
         yield open_conns
+
+        spliced = CounterMetricFamily(
+            "ingressctl_response_bytes_spliced",
+            "Response body bytes the kernel moved from upstreams to clients (splice), not through Python.",
+        )
+        spliced.add_metric([], spliced_bytes())
+        yield spliced
 
         reloads = CounterMetricFamily(
             "ingressctl_config_reloads", "Configuration reloads, by result.", labels=["result"]
