@@ -112,9 +112,6 @@ class _Compiler:
         self.tls_hosts = IngressTLSResult()
         self._middleware_cache: dict[int, tuple[IngressAnnotations, RouteMiddlewares]] = {}
 
-    def lookup_secret(self, namespace: str, name: str) -> Secret | None:
-        return self.secrets.get((namespace, name))
-
     def run(self) -> RoutingTable:
         selector = ClassSelector(self.snapshot.ingress_classes, self.options)
         candidates: list[_Candidate] = []
@@ -176,6 +173,7 @@ class _Compiler:
         secrets_read: dict[tuple[str, str], Secret | None] = {}
 
         def lookup(namespace: str, name: str) -> Secret | None:
+            # Every Secret looked up is an input of this part: the cache checks them next time.
             found = secrets_read[(namespace, name)] = self.secrets.get((namespace, name))
             return found
 
