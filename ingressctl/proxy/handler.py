@@ -123,7 +123,7 @@ class _EntrypointHandler:
         self.proxy = proxy
         self.ep = ep
         self._observe = proxy.observer is not NULL_OBSERVER
-        self._splice = splice.AVAILABLE and proxy.options.splice
+        self._splice = proxy.options.splice
         self._fixed_forwarded = f"X-Forwarded-Server: {proxy._server_name}\r\n".encode("latin-1", "replace")
         # Host-check answers per TLS connection (keyed by its ssl.SSLObject, gone with the connection).
         self._host_checked: weakref.WeakKeyDictionary[object, dict[str, bool]] = weakref.WeakKeyDictionary()
@@ -541,7 +541,7 @@ class _EntrypointHandler:
                 sender.cancel()
             return response
         idle = self.proxy.options.idle_timeout
-        client_fd = splice.socket_fd(request.transport) if self._splice else None
+        client_fd = splice.socket_fd(request.transport) if self._splice and splice.enabled() else None
         try:
             while True:
                 if client_fd is not None:
@@ -549,7 +549,15 @@ class _EntrypointHandler:
                     if source is not None:
                         await _flush_client(request)
                         loop = asyncio.get_running_loop()
-                        await splice.splice_body(loop, source[0], client_fd, source[1], idle)
+                        try:
+                            await splice.splice_body(loop, source[0], client_fd, source[1], idle)
+                        except splice.NotSpliced as exc:
+                            # Nothing was read: this body takes the buffered path, whole.
+                            conn.splice_abandoned()
+                            client_fd = None
+                            if exc.refused:
+                                splice.disable(str(exc))
+                            continue
                         conn.splice_finished()
                         result.size += source[1]
                         break

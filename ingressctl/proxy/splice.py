@@ -14,10 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import fcntl
+import logging
 import os
 import socket
 from typing import Any
+
+log = logging.getLogger("ingressctl.proxy")
 
 # Below this, the buffered path is as cheap as the setup (dup, pipe, fd registration).
 SPLICE_MIN = 128 * 1024
@@ -27,6 +31,21 @@ _FLAGS = getattr(os, "SPLICE_F_MOVE", 1) | getattr(os, "SPLICE_F_NONBLOCK", 2)
 _KEEP_PIPES = 32
 
 AVAILABLE = hasattr(os, "splice")
+# What a kernel or a seccomp profile says when it will not splice these descriptors at all.
+_REFUSED = frozenset({errno.EINVAL, errno.ENOSYS, errno.EPERM, errno.EACCES, errno.EOPNOTSUPP})
+_disabled = ""  # why splicing was turned off for this process ("" while it works)
+
+
+def enabled() -> bool:
+    return AVAILABLE and not _disabled
+
+
+def disable(reason: str) -> None:
+    """Stop splicing in this process (the buffered path serves every body from now on)."""
+    global _disabled
+    if not _disabled:
+        _disabled = reason
+        log.warning("large bodies are copied instead of spliced from now on: %s", reason)
 
 
 class SpliceError(Exception):
@@ -39,6 +58,16 @@ class SpliceError(Exception):
 
 class ClientGone(ConnectionError):
     """The client side refused the bytes (reset, closed)."""
+
+
+class NotSpliced(Exception):
+    """Nothing was moved: the caller reads the body the usual way. `refused`: the kernel will not
+    splice these descriptors at all (the caller should disable splicing); otherwise a resource ran
+    short (file descriptors) and the next body may try again."""
+
+    def __init__(self, message: str, *, refused: bool) -> None:
+        super().__init__(message)
+        self.refused = refused
 
 
 class _Pipes:
@@ -95,11 +124,10 @@ async def splice_body(
     on duplicates of the fds (the loop refuses a second watcher on a transport's own fd). The
     caller pauses the upstream transport's reading and makes sure nothing is queued in the
     client transport before calling, so no byte is read or written around this function.
-    Raises SpliceError (upstream failed or stalled for `idle_timeout`) or ClientGone.
+    Raises SpliceError (upstream failed or stalled for `idle_timeout`), ClientGone, or NotSpliced
+    when nothing was read yet (the body is then still in the upstream socket for the usual path).
     """
-    up = os.dup(upstream_fd)
-    down = os.dup(client_fd)
-    pipe = _pipes.take()
+    up, down, pipe = _setup(upstream_fd, client_fd)
     r, w, size = pipe
     in_pipe = 0
     remaining = length
@@ -112,6 +140,8 @@ async def splice_body(
                 except BlockingIOError:
                     pass
                 except OSError as exc:
+                    if remaining == length and exc.errno in _REFUSED:
+                        raise NotSpliced(f"splice(2) refused: {exc}", refused=True) from None
                     raise SpliceError("reset", f"upstream connection failed mid-body: {exc}") from None
                 else:
                     if n == 0:
@@ -137,6 +167,19 @@ async def splice_body(
         os.close(up)
         os.close(down)
         _pipes.give_back(pipe, empty=in_pipe == 0)
+
+
+def _setup(upstream_fd: int, client_fd: int) -> tuple[int, int, tuple[int, int, int]]:
+    """Duplicates of both fds and a pipe; NotSpliced when descriptors run short (EMFILE)."""
+    opened: list[int] = []
+    try:
+        opened.append(os.dup(upstream_fd))
+        opened.append(os.dup(client_fd))
+        return opened[0], opened[1], _pipes.take()
+    except OSError as exc:
+        for fd in opened:
+            os.close(fd)
+        raise NotSpliced(f"no descriptors for splicing: {exc}", refused=False) from None
 
 
 async def _ready(

@@ -658,6 +658,12 @@ class UpstreamConnection(asyncio.BufferedProtocol):
             self._read_paused = False
             self.transport.resume_reading()
 
+    def splice_abandoned(self) -> None:
+        """Splicing did not start (nothing was read): reading resumes for the usual path."""
+        if self._read_paused and self.transport is not None:
+            self._read_paused = False
+            self.transport.resume_reading()
+
     def take_complete_body(self) -> bytes | None:
         """The whole body when it is already buffered (the small-response fast path), else None."""
         if not self.body_done or self._exc is not None:

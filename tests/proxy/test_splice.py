@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import json
 import logging
@@ -17,7 +18,15 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from ingressctl.proxy import AccessLog, EntrypointInfo, EntrypointRuntime, Proxy, ProxyOptions, TablePlan
+from ingressctl.proxy import (
+    AccessLog,
+    EntrypointInfo,
+    EntrypointRuntime,
+    Proxy,
+    ProxyOptions,
+    TablePlan,
+    splice,
+)
 from ingressctl.proxy.splice import spliced_bytes
 from ingressctl.routing import RoutingTable
 from ingressctl.tls.selfsigned import generate_default_certificate
@@ -229,3 +238,57 @@ async def test_head_and_queued_bytes_reach_a_slow_client_before_the_spliced_rest
         writer.close()
     finally:
         server.close()
+
+
+async def test_a_kernel_refusing_splice_turns_it_off_without_failing_a_response(
+    backend: BackendFactory,
+    proxy_server: ProxyFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A seccomp profile or an exotic socket makes splice(2) fail with EPERM/EINVAL before any byte
+    moved: that body and every later one take the buffered path, and one warning says why."""
+    calls: list[int] = []
+
+    def refuse(*args: object, **kwargs: object) -> int:
+        calls.append(1)
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(splice.os, "splice", refuse)
+    monkeypatch.setattr(splice, "_disabled", "")  # restored after the test
+    b = await backend(extra=_blob_route)
+    p = await proxy_server([route("r", [b.addr])])
+    caplog.set_level(logging.WARNING, "ingressctl.proxy")
+    async with aiohttp.ClientSession() as s:
+        for _ in range(3):
+            async with s.get(p.url("/blob")) as r:
+                assert r.status == 200
+                assert await r.read() == BLOB
+    assert len(calls) == 1  # tried once, then never again
+    warnings = [r.getMessage() for r in caplog.records if "instead of spliced" in r.getMessage()]
+    assert len(warnings) == 1 and "Operation not permitted" in warnings[0]
+
+
+async def test_running_out_of_descriptors_copies_that_body_and_splices_the_next(
+    backend: BackendFactory, proxy_server: ProxyFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    b = await backend(extra=_blob_route)
+    p = await proxy_server([route("r", [b.addr])])
+    monkeypatch.setattr(splice._pipes, "_free", [])  # no pooled pipe: the next body needs a new one
+    real_pipe2 = os.pipe2
+    failures = [OSError(errno.EMFILE, "Too many open files")]
+
+    def pipe2(flags: int) -> tuple[int, int]:
+        if failures:
+            raise failures.pop()
+        return real_pipe2(flags)
+
+    monkeypatch.setattr(splice.os, "pipe2", pipe2)
+    async with aiohttp.ClientSession() as s:
+        before = spliced_bytes()
+        async with s.get(p.url("/blob")) as r:
+            assert await r.read() == BLOB
+        assert spliced_bytes() == before  # copied
+        async with s.get(p.url("/blob")) as r:
+            assert await r.read() == BLOB
+        assert spliced_bytes() - before >= len(BLOB) - 512 * 1024  # spliced again
