@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from ingressctl.model.config import KubernetesConfig
 from ingressctl.providers.kubernetes import KubernetesProvider
 from tests.kubeapi import KubeAPIServer, rule
 from tests.kubeapi.fixtures import ingress, service
-from tests.kubernetes.conftest import FAST, kube_config, running
+from tests.kubernetes.conftest import FAST, Recorder, kube_config, running
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -38,15 +39,23 @@ def lists_of(server: KubeAPIServer, path: str) -> int:
 INGRESSES = "/apis/networking.k8s.io/v1/ingresses"
 
 
+@contextlib.asynccontextmanager
+async def watching(server: KubeAPIServer, provider: KubernetesProvider) -> AsyncIterator[Recorder]:
+    """`provider` running, Ingress web (host a.example) published and every watch open: the start
+    of each fault below."""
+    server.apply(ingress("web", host="a.example"))
+    async with running(provider) as rec:
+        await rec.wait(lambda s: hosts(s) == {"a.example"})
+        server.wait_for_watches(5)
+        yield rec
+
+
 async def test_expired_on_open_stream_relists(
     kube_api: KubeAPIServer,
     provider_factory: Callable[..., KubernetesProvider],
     kube_logs: pytest.LogCaptureFixture,
 ) -> None:
-    kube_api.apply(ingress("web", host="a.example"))
-    async with running(provider_factory()) as rec:
-        await rec.wait(lambda s: hosts(s) == {"a.example"})
-        kube_api.wait_for_watches(5)
+    async with watching(kube_api, provider_factory()) as rec:
         kube_api.compact()  # open streams get ERROR 410
         kube_api.apply(ingress("web", host="b.example"))
         await rec.wait(lambda s: hosts(s) == {"b.example"})
@@ -81,10 +90,7 @@ async def test_api_server_restart(
     provider_factory: Callable[..., KubernetesProvider],
     kube_logs: pytest.LogCaptureFixture,
 ) -> None:
-    kube_api.apply(ingress("web", host="a.example"))
-    async with running(provider_factory()) as rec:
-        await rec.wait(lambda s: hosts(s) == {"a.example"})
-        kube_api.wait_for_watches(5)
+    async with watching(kube_api, provider_factory()) as rec:
         published, reported = len(rec.updates), len(rec.statuses)
         kube_api.restart(downtime=0.5)
         down = await rec.wait_status(lambda s: not s.healthy, since=reported)
@@ -104,10 +110,7 @@ async def test_stalled_stream_is_detected_and_restarted(
     provider_factory: Callable[..., KubernetesProvider],
     kube_logs: pytest.LogCaptureFixture,
 ) -> None:
-    kube_api.apply(ingress("web", host="a.example"))
-    async with running(provider_factory()) as rec:
-        await rec.wait(lambda s: hosts(s) == {"a.example"})
-        kube_api.wait_for_watches(5)
+    async with watching(kube_api, provider_factory()) as rec:
         kube_api.stall_watches()
         kube_api.apply(ingress("web", host="b.example"))  # a stalled stream never delivers this
         await rec.wait(lambda s: hosts(s) == {"b.example"}, timeout=10)
@@ -119,10 +122,7 @@ async def test_stream_broken_mid_line(
     provider_factory: Callable[..., KubernetesProvider],
     kube_logs: pytest.LogCaptureFixture,
 ) -> None:
-    kube_api.apply(ingress("web", host="a.example"))
-    async with running(provider_factory()) as rec:
-        await rec.wait(lambda s: hosts(s) == {"a.example"})
-        kube_api.wait_for_watches(5)
+    async with watching(kube_api, provider_factory()) as rec:
         kube_api.break_stream_midline()
         kube_api.apply(ingress("web", host="b.example"))
         await rec.wait(lambda s: hosts(s) == {"b.example"})
@@ -201,10 +201,7 @@ async def test_last_good_snapshot_stays_while_credentials_fail(
     kube_api: KubeAPIServer, provider_factory: Callable[..., KubernetesProvider]
 ) -> None:
     kube_api.add_token("short-lived", "someone")
-    kube_api.apply(ingress("web", host="a.example"))
-    async with running(provider_factory(token="short-lived")) as rec:
-        await rec.wait(lambda s: hosts(s) == {"a.example"})
-        kube_api.wait_for_watches(5)
+    async with watching(kube_api, provider_factory(token="short-lived")) as rec:
         kube_api._run(lambda: kube_api.tokens.pop("short-lived"))
         kube_api.restart()  # every watch reconnects and is refused
         status = await rec.wait_status(lambda s: "401" in s.message)
