@@ -12,7 +12,7 @@ from ingressctl.checks.context import LintContext
 from ingressctl.checks.lint import RULES
 from ingressctl.manifests.parallel import Worker, available_processes
 from ingressctl.model import Diagnostic, Severity, Snapshot
-from ingressctl.routing import RoutingTable, compile
+from ingressctl.routing import CompileCache, RoutingTable, compile
 from ingressctl.routing.options import CompileOptions
 
 # Below this, forking costs more than linting takes (lint is about 10 µs per object).
@@ -96,18 +96,20 @@ def check(
     *,
     now: datetime.datetime | None = None,
     parallel: bool = False,
+    cache: CompileCache | None = None,
 ) -> CheckResult:
     """Compile and lint what was loaded; the result carries the routing table for `routes`.
 
     `parallel` lints a large snapshot in a forked process while this one compiles (same result);
-    only for single-threaded programs (the CLI), as for `load_paths`.
+    only for single-threaded programs (the CLI), as for `load_paths`. `cache`: see CompileCache
+    (a watch that checks one cluster change after another).
     """
     snapshot = load_result.snapshot
     linter = None
     if parallel and _objects(snapshot) >= PARALLEL_LINT_OBJECTS and available_processes() > 1:
         linter = Worker(partial(lint, snapshot, options, now=now))
     try:
-        table, compile_findings = compile(snapshot, options)
+        table, compile_findings = compile(snapshot, options, cache)
     except BaseException:
         if linter is not None:
             linter.cancel()

@@ -33,7 +33,7 @@ from rich.text import Text
 from ingressctl.cli.cluster import ClusterLoad, ClusterSource
 from ingressctl.model import Route, Severity
 from ingressctl.providers.base import ProviderStatus, ProviderUpdate
-from ingressctl.routing import RoutingTable
+from ingressctl.routing import CompileCache, RoutingTable
 from ingressctl.routing.options import CompileOptions
 
 ADDED_STYLE = "bold green"
@@ -159,6 +159,7 @@ class RoutesWatch:
         self.change: Change | None = None
         self.status: ProviderStatus | None = None
         self.live: Live | None = None
+        self._cache = CompileCache()  # each change recompiles only what it touched
 
     # ---------------------------------------------------------------- provider callbacks
 
@@ -166,7 +167,9 @@ class RoutesWatch:
         from ingressctl.checks import check
 
         now = self.clock()
-        result = check(ClusterLoad(update.snapshot, update.diagnostics), self.options, now=now)
+        result = check(
+            ClusterLoad(update.snapshot, update.diagnostics), self.options, now=now, cache=self._cache
+        )
         table = result.table if result.table is not None else RoutingTable(())
         change = diff(self.table, table, result.count(Severity.ERROR), now)
         if not change.initial and not (change.added or change.removed or change.changed):
