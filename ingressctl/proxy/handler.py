@@ -647,7 +647,11 @@ async def _flush_client(request: BaseRequest) -> None:
     """Wait until everything aiohttp queued for the client (headers, first body bytes) is in the
     socket: spliced bytes go straight to the socket and must not overtake them."""
     writer = request.writer
-    writer.send_headers()  # aiohttp holds headers back to send them with the first body bytes
+    # aiohttp (3.11+) holds headers back to send them with the first body bytes; older versions
+    # wrote them in prepare().
+    send_headers = getattr(writer, "send_headers", None)
+    if send_headers is not None:
+        send_headers()
     transport = request.transport
     if transport is None or transport.is_closing():
         raise ConnectionResetError("client connection closed")
