@@ -153,7 +153,7 @@ async def test_unauthorized_is_one_clear_line(
     kube_logs: pytest.LogCaptureFixture,
 ) -> None:
     async with running(provider_factory(token="revoked")) as rec:
-        status = await rec.wait_status(lambda s: "401" in s.message)
+        status = await rec.wait_status(lambda s: "401 Unauthorized" in s.message)
         assert (
             f"the API server at {kube_api.url} rejected our credentials (401 Unauthorized)" in status.message
         )
@@ -176,7 +176,7 @@ async def test_forbidden_names_verb_and_resource(
     kube_api.set_rules(everything_but_secrets)
     kube_api.apply(ingress("web", host="a.example"))
     async with running(provider_factory(token="sa")) as rec:
-        status = await rec.wait_status(lambda s: "403" in s.message)
+        status = await rec.wait_status(lambda s: "403 Forbidden" in s.message)
         assert status.message.startswith(
             "not allowed to list secrets at the cluster scope (403 Forbidden: secrets is forbidden: User "
             '"system:serviceaccount:ingressctl:ingressctl" cannot list resource "secrets" in API group "" '
@@ -204,7 +204,7 @@ async def test_last_good_snapshot_stays_while_credentials_fail(
     async with watching(kube_api, provider_factory(token="short-lived")) as rec:
         kube_api._run(lambda: kube_api.tokens.pop("short-lived"))
         kube_api.restart()  # every watch reconnects and is refused
-        status = await rec.wait_status(lambda s: "401" in s.message)
+        status = await rec.wait_status(lambda s: "401 Unauthorized" in s.message)
         assert status.message.endswith("keeping the last good configuration")
         assert hosts(rec.snapshot) == {"a.example"}
         kube_api.add_token("short-lived", "someone")

@@ -153,7 +153,7 @@ async def test_forbidden_stream_logs_once_and_its_recovery(
     kube_api.apply(ingress("web", host="a.example"))
     provider = KubernetesProvider(kube_config(kube_api, "sa"), timing=QUICK)
     async with running(provider) as rec:
-        await rec.wait_status(lambda s: "403" in s.message)
+        await rec.wait_status(lambda s: "403 Forbidden" in s.message)
         await until(lambda: requests(kube_api, "secrets", 403) >= 10)  # retried again and again ...
         refused = lines(logs, logging.ERROR, "not allowed to list secrets")
         assert len(refused) == 1  # ... but said once, at ERROR, with the fix
