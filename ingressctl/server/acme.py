@@ -40,17 +40,32 @@ log = logging.getLogger("ingressctl.acme")
 StorageFactory = Callable[[], Any]  # -> ingressctl.acme.storage.Storage
 
 
-class SharedChallenges(ChallengeStore):
-    """A ChallengeStore whose HTTP-01 answers are also kept in a shared blob (a Kubernetes Secret).
+# Key prefix of TLS-ALPN-01 answers in the shared blob (HTTP-01 tokens are base64url: never a ":").
+ALPN_KEY = "tls-alpn-01:"
+# How often a follower reads the shared answers while TLS-ALPN-01 is the challenge: a TLS handshake
+# cannot wait for a read, so followers hold every pending answer before the CA connects.
+ALPN_POLL_SECONDS = 1.0
 
-    `add_http01`/`remove_http01` run in the ACME flow's thread (blocking writes are fine there); the
-    write completes before the flow answers the challenge, so the CA can reach any replica.
-    `lookup()` is what other replicas call for a token they do not hold: it reads the blob (at most
-    every `min_interval` seconds, whatever the request rate) in a thread.
+
+class SharedChallenges(ChallengeStore):
+    """A ChallengeStore whose answers are also kept in a shared blob (a Kubernetes Secret).
+
+    `add_*`/`remove_*` run in the ACME flow's thread (blocking writes are fine there); the write
+    completes before the flow answers the challenge, so the CA can reach any replica.
+    HTTP-01: `lookup()` is what other replicas call for a token they do not hold: it reads the blob
+    (at most every `min_interval` seconds, whatever the request rate) in a thread.
+    TLS-ALPN-01: the SNI callback cannot wait for a read, so followers read the blob every
+    `alpn_poll` seconds (`refresh_alpn()`), and the leader waits that long plus a margin after
+    writing an answer before the CA is told to validate.
     """
 
-    def __init__(self, blob: Callable[[], Any], min_interval: float = 0.25) -> None:
+    def __init__(
+        self, blob: Callable[[], Any], min_interval: float = 0.25, alpn_poll: float = ALPN_POLL_SECONDS
+    ) -> None:
         super().__init__()
+        self.alpn_poll = alpn_poll
+        self._remote_alpn = ChallengeStore()  # the leader's TLS-ALPN-01 answers, as last read
+        self._remote_alpn_keys: dict[str, str] = {}
         self._blob_factory = blob  # -> BlobStore (load_bytes() / update(fn)); built on first use
         self._blob: Any = None
         self.min_interval = min_interval
@@ -99,6 +114,36 @@ class SharedChallenges(ChallengeStore):
         super().remove_http01(token)
         self._change(token, None)
 
+    def add_tls_alpn01(self, domain: str, key_authorization: str) -> None:
+        super().add_tls_alpn01(domain, key_authorization)
+        self._change(ALPN_KEY + domain.lower(), key_authorization)
+        # Let every follower's next read pass before the CA connects to one of them.
+        time.sleep(self.alpn_poll * 1.5)
+
+    def remove_tls_alpn01(self, domain: str) -> None:
+        super().remove_tls_alpn01(domain)
+        self._change(ALPN_KEY + domain.lower(), None)
+
+    def tls_alpn_context(self, server_name: str | None) -> Any:
+        return super().tls_alpn_context(server_name) or self._remote_alpn.tls_alpn_context(server_name)
+
+    async def refresh_alpn(self) -> None:
+        """Follower: read the leader's pending TLS-ALPN-01 answers and build their certificates."""
+        data = await asyncio.to_thread(self.blob.load_bytes)
+        wanted = {
+            key[len(ALPN_KEY) :]: value
+            for key, value in self._decode(data).items()
+            if key.startswith(ALPN_KEY)
+        }
+        for domain in [d for d in self._remote_alpn_keys if wanted.get(d) != self._remote_alpn_keys[d]]:
+            self._remote_alpn.remove_tls_alpn01(domain)
+            del self._remote_alpn_keys[domain]
+        for domain, key_authorization in wanted.items():
+            if domain not in self._remote_alpn_keys:
+                # A key and a self-signed certificate: a few milliseconds, off the loop.
+                await asyncio.to_thread(self._remote_alpn.add_tls_alpn01, domain, key_authorization)
+                self._remote_alpn_keys[domain] = key_authorization
+
     async def lookup(self, path: str) -> str | None:
         """The answer for a token this replica does not hold, read from the shared store.
 
@@ -109,6 +154,8 @@ class SharedChallenges(ChallengeStore):
         if not path.startswith(HTTP01_PREFIX):
             return None
         token = path[len(HTTP01_PREFIX) :]
+        if ALPN_KEY in token:  # HTTP-01 tokens are base64url; this is a TLS-ALPN-01 entry of the blob
+            return None
         local = self.http01_response(path)
         if local is not None:
             return local
@@ -423,9 +470,37 @@ class AcmeIntegration:
                 self._follower = asyncio.ensure_future(self._follow())
 
     async def _follow(self) -> None:
-        """Follower: install the certificates the leader stored, as they appear."""
+        """Follower: install the certificates the leader stored, as they appear; with TLS-ALPN-01,
+        also keep the leader's pending challenge answers."""
         if self._storage_factory is None:
             return
+        alpn = None
+        if self.config.challenge == "tls-alpn-01" and self.shared is not None:
+            alpn = asyncio.ensure_future(self._follow_alpn(self.shared))
+        try:
+            await self._follow_certificates()
+        finally:
+            if alpn is not None:
+                alpn.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await alpn
+
+    async def _follow_alpn(self, shared: SharedChallenges) -> None:
+        failures = 0
+        while True:
+            try:
+                await shared.refresh_alpn()
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                if failures == 1:
+                    log.warning("ACME: cannot read the leader's TLS-ALPN-01 answers: %s", exc)
+            await asyncio.sleep(shared.alpn_poll)
+
+    async def _follow_certificates(self) -> None:
+        assert self._storage_factory is not None
         storage = self._storage_factory()
         failures = 0
         while True:
@@ -472,7 +547,10 @@ class AcmeIntegration:
 
     def _tls_alpn_context(self, server_name: str | None) -> Any:
         manager = self.manager
-        return manager.tls_alpn_context(server_name) if manager is not None else None
+        if manager is not None:
+            return manager.tls_alpn_context(server_name)
+        # A follower: the leader's answers, as last read from the shared store.
+        return self.shared.tls_alpn_context(server_name) if self.shared is not None else None
 
     def _on_demand(self, server_name: str) -> None:
         manager = self.manager

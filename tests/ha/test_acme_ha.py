@@ -8,6 +8,8 @@ A obtained (a real TLS client trusting Pebble's root), read from the Secret.
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import signal
 import ssl
 import time
@@ -35,7 +37,15 @@ async def backend() -> AsyncIterator[Backend]:
     await b.stop()
 
 
-def config(tmp_path: Path, name: str, pebble: Pebble, http_address: str, trigger: str = "onHostRule") -> Path:
+def config(
+    tmp_path: Path,
+    name: str,
+    pebble: Pebble,
+    http_address: str,
+    trigger: str = "onHostRule",
+    https_address: str = "127.0.0.1:0",
+    challenge: str = '[acme.httpChallenge]\n  entryPoint = "http"',
+) -> Path:
     path = tmp_path / f"{name}.toml"
     path.write_text(
         f"""
@@ -43,7 +53,7 @@ def config(tmp_path: Path, name: str, pebble: Pebble, http_address: str, trigger
   [entryPoints.http]
   address = "{http_address}"
   [entryPoints.https]
-  address = "127.0.0.1:0"
+  address = "{https_address}"
     [entryPoints.https.tls]
 
 [acme]
@@ -53,8 +63,7 @@ entryPoint = "https"
 caServer = "{pebble.directory_url}"
 caBundle = "{pebble.api_ca}"
 {trigger} = true
-  [acme.httpChallenge]
-  entryPoint = "http"
+{challenge}
 """
     )
     return path
@@ -68,12 +77,13 @@ def start(
     http: str,
     pebble: Pebble,
     trigger: str = "onHostRule",
+    **settings: str,
 ) -> ServeProcess:
     kube_api.add_token(f"token-{name}", name)
     kubeconfig = kube_api.write_kubeconfig(token=f"token-{name}", context=name)
     return serve(
         "--config",
-        str(config(tmp_path, name, pebble, http, trigger)),
+        str(config(tmp_path, name, pebble, http, trigger, **settings)),
         "--kubernetes",
         "--kubeconfig",
         str(kubeconfig),
@@ -193,3 +203,48 @@ async def test_on_demand_through_a_follower(
         "ACME: requesting a certificate for shop.example.test (on demand)" in line for line in leader.lines
     )
     assert not any("ACME: requesting" in line for line in follower.lines)
+
+
+async def test_follower_answers_tls_alpn01_for_the_leaders_order(
+    tmp_path: Path,
+    kube_api: KubeAPIServer,
+    pebble: Pebble,
+    backend: Backend,
+    serve: Callable[..., ServeProcess],
+) -> None:
+    """TLS-ALPN-01 with two replicas: Pebble connects to the follower only (its https entrypoint is
+    on Pebble's tlsPort), which must present the challenge certificate for the leader's order."""
+    kube_api.apply_many(
+        [service("shop", "shop"), endpoint_slice("shop-1", "shop", ["127.0.0.1"], "shop", port=backend.port)]
+    )
+    alpn = {"challenge": "[acme.tlsChallenge]"}
+    leader = start(kube_api, serve, tmp_path, "replica-a", "127.0.0.1:0", pebble, **alpn)
+    await asyncio.to_thread(leader.wait_for, r"became the leader")
+    follower = start(
+        kube_api,
+        serve,
+        tmp_path,
+        "replica-b",
+        "127.0.0.1:0",
+        pebble,
+        https_address=f"127.0.0.1:{pebble.tls_port}",
+        **alpn,
+    )
+    m = await asyncio.to_thread(follower.wait_for, r"listening: (.*)")
+    follower.addresses.update(part.partition("=")[::2] for part in m.group(1).split(", "))
+
+    kube_api.apply(tls_ingress())
+    await asyncio.to_thread(leader.wait_for, r"ACME: obtained a certificate for shop.example.test", 60.0)
+    assert not any("ACME: requesting" in line for line in follower.lines)
+    # The answer went through the shared Secret (the follower read it) and left it with the order.
+    shared = kube_api.get("Secret", "ingressctl", "acme-http01")
+    assert shared is not None
+    answers = json.loads(base64.b64decode(next(iter(shared["data"].values()))))
+    assert not any(key.startswith("tls-alpn-01:") for key in answers)
+    reads = [
+        r for r in kube_api.request_log() if r.method == "GET" and r.path.endswith("/secrets/acme-http01")
+    ]
+    assert "replica-b" in {r.user for r in reads}
+    root = pebble.root_file()
+    data = await served_with_a_valid_certificate(follower.addresses["https"], root, 15.0)
+    assert data.startswith(b"HTTP/1.1 200")

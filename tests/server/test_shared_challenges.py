@@ -60,6 +60,33 @@ async def test_a_follower_answers_what_the_leader_wrote() -> None:
     assert await follower.lookup("/other") is None
 
 
+async def test_tls_alpn_answers_reach_a_follower_before_the_ca_is_told() -> None:
+    """The SNI callback cannot wait for a read: the follower holds the leader's answers from its
+    periodic reads, and the leader's write returns only after a follower read has had time to pass."""
+    blob = MemoryBlob()
+    leader, follower = (
+        SharedChallenges(lambda: blob, alpn_poll=0.1),
+        SharedChallenges(lambda: blob, alpn_poll=0.1),
+    )
+    started = time.monotonic()
+    await asyncio.to_thread(leader.add_tls_alpn01, "Shop.Example.Test", "token.thumbprint")
+    assert time.monotonic() - started >= 0.15  # one poll period and a margin
+    assert leader.tls_alpn_context("shop.example.test") is not None
+    assert follower.tls_alpn_context("shop.example.test") is None  # not read yet
+    await follower.refresh_alpn()
+    context = follower.tls_alpn_context("shop.example.test.")
+    assert context is not None and context is not leader.tls_alpn_context("shop.example.test")
+    assert follower.tls_alpn_context("other.example.test") is None
+    assert await follower.lookup(PREFIX + "tls-alpn-01:shop.example.test") is None  # not an HTTP-01 token
+    # A new answer for the same name replaces the old one; a removed answer is gone after the next read.
+    await asyncio.to_thread(leader.add_tls_alpn01, "shop.example.test", "token2.thumbprint")
+    await follower.refresh_alpn()
+    assert follower.tls_alpn_context("shop.example.test") not in (None, context)
+    await asyncio.to_thread(leader.remove_tls_alpn01, "shop.example.test")
+    await follower.refresh_alpn()
+    assert follower.tls_alpn_context("shop.example.test") is None
+
+
 async def test_unknown_tokens_cannot_flood_the_api() -> None:
     blob = MemoryBlob()
     follower = SharedChallenges(lambda: blob, min_interval=0.2)
