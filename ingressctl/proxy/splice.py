@@ -27,6 +27,7 @@ log = logging.getLogger("ingressctl.proxy")
 SPLICE_MIN = 128 * 1024
 _PIPE_SIZE = 256 * 1024
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+_F_GETPIPE_SZ = getattr(fcntl, "F_GETPIPE_SZ", 1032)
 _FLAGS = getattr(os, "SPLICE_F_MOVE", 1) | getattr(os, "SPLICE_F_NONBLOCK", 2)
 _KEEP_PIPES = 32
 
@@ -81,9 +82,14 @@ class _Pipes:
         if self._free:
             return self._free.pop()
         r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        size = 65536
-        with contextlib.suppress(OSError):  # a smaller pipe only means more calls
-            size = fcntl.fcntl(w, _F_SETPIPE_SZ, _PIPE_SIZE)
+        with contextlib.suppress(OSError):  # refused past the per-user pipe quota: a smaller pipe
+            fcntl.fcntl(w, _F_SETPIPE_SZ, _PIPE_SIZE)
+        # What the pipe really holds (a user over the quota gets two pages): splice_body must never
+        # wait for upstream data while the pipe is in fact full.
+        try:
+            size = fcntl.fcntl(w, _F_GETPIPE_SZ)
+        except OSError:
+            size = 4096
         return r, w, size
 
     def give_back(self, pipe: tuple[int, int, int], empty: bool) -> None:
@@ -161,8 +167,13 @@ async def splice_body(
                     _pipes.moved += n
                     moved = moved or n > 0
             if not moved:
-                want_read = bool(remaining) and in_pipe < size
-                await _ready(loop, up if want_read else None, down if in_pipe else None, idle_timeout)
+                # Bytes in the pipe: only the client can unblock us (a full pipe also makes the
+                # upstream side fail with EAGAIN, even while the socket has data: waiting for the
+                # socket then would spin). An empty pipe: wait for the upstream.
+                if in_pipe:
+                    await _ready(loop, None, down, idle_timeout)
+                else:
+                    await _ready(loop, up, None, idle_timeout)
     finally:
         os.close(up)
         os.close(down)

@@ -292,3 +292,26 @@ async def test_running_out_of_descriptors_copies_that_body_and_splices_the_next(
         async with s.get(p.url("/blob")) as r:
             assert await r.read() == BLOB
         assert spliced_bytes() - before >= len(BLOB) - 512 * 1024  # spliced again
+
+
+async def test_a_client_that_stops_reading_costs_no_cpu(
+    backend: BackendFactory, proxy_server: ProxyFactory
+) -> None:
+    """While the client does not read, the splice waits for the client alone: no busy loop (a full
+    pipe makes the upstream side answer EAGAIN even while its socket has data to read)."""
+    b = await backend(extra=_blob_route)
+    p = await proxy_server([route("r", [b.addr])])
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", p.ports["web"]))
+    reader, writer = await asyncio.open_connection(sock=sock)
+    writer.write(b"GET /blob HTTP/1.1\r\nHost: x\r\n\r\n")
+    await reader.readuntil(b"\r\n\r\n")
+    first = await reader.readexactly(64 * 1024)  # the splice is under way; now the client stops reading
+    await asyncio.sleep(0.2)
+    cpu = time.process_time()
+    await asyncio.sleep(1.0)
+    assert time.process_time() - cpu < 0.3  # this process runs the proxy, the backend and the client
+    assert first + await reader.readexactly(len(BLOB) - len(first)) == BLOB
+    writer.close()
