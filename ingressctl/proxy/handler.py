@@ -544,23 +544,11 @@ class _EntrypointHandler:
         client_fd = splice.socket_fd(request.transport) if self._splice and splice.enabled() else None
         try:
             while True:
-                if client_fd is not None:
-                    source = conn.splice_source(splice.SPLICE_MIN)
-                    if source is not None:
-                        await _flush_client(request)
-                        loop = asyncio.get_running_loop()
-                        try:
-                            await splice.splice_body(loop, source[0], client_fd, source[1], idle)
-                        except splice.NotSpliced as exc:
-                            # Nothing was read: this body takes the buffered path, whole.
-                            conn.splice_abandoned()
-                            client_fd = None
-                            if exc.refused:
-                                splice.disable(str(exc))
-                            continue
-                        conn.splice_finished()
+                if client_fd is not None and (source := conn.splice_source(splice.SPLICE_MIN)):
+                    if await _splice_rest(request, conn, source, client_fd, idle):
                         result.size += source[1]
                         break
+                    client_fd = None  # nothing was moved: this body takes the buffered path, whole
                 data = await conn.read_body(idle)
                 if not data:
                     break
@@ -641,6 +629,23 @@ class _BodyState:
 def _peer(request: BaseRequest) -> str:
     # aiohttp caches the peer address per connection; `remote` reads it.
     return request.remote or ""
+
+
+async def _splice_rest(
+    request: BaseRequest, conn: UpstreamConnection, source: tuple[int, int], client_fd: int, idle: float
+) -> bool:
+    """Move the rest of the body (`source`: upstream fd, bytes left) by splice(2). False when nothing
+    was moved and the caller should read the body as usual; failures mid-body raise."""
+    await _flush_client(request)
+    try:
+        await splice.splice_body(asyncio.get_running_loop(), source[0], client_fd, source[1], idle)
+    except splice.NotSpliced as exc:
+        conn.splice_abandoned()
+        if exc.refused:
+            splice.disable(str(exc))
+        return False
+    conn.splice_finished()
+    return True
 
 
 async def _flush_client(request: BaseRequest) -> None:

@@ -654,9 +654,7 @@ class UpstreamConnection(asyncio.BufferedProtocol):
         """The kernel moved the rest of the body: the response is complete, reading resumes."""
         self._remaining = 0
         self.body_done = True
-        if self._read_paused and self.transport is not None:
-            self._read_paused = False
-            self.transport.resume_reading()
+        self.splice_abandoned()
 
     def splice_abandoned(self) -> None:
         """Splicing did not start (nothing was read): reading resumes for the usual path."""

@@ -12,10 +12,10 @@ After compile() removed conflicts, these four keys single out one route.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from operator import is_
 
 from ingressctl.model import HostKind, Match, PathType, Route, TLSCertificate
 from ingressctl.routing.hosts import normalize_request_host, wildcard_suffix
+from ingressctl.routing.memo import same_items
 from ingressctl.routing.paths import match_length, path_matches, prefix_key
 
 _TIER = {HostKind.EXACT: 0, HostKind.WILDCARD: 1, HostKind.ANY: 2}
@@ -263,7 +263,7 @@ class RoutingTable:
             self._wildcards = _reuse_finders(wildcards, old_wildcards, previous._wildcards)
             if not any_host:
                 self._any = None
-            elif _same_routes(any_host, old_any) and previous._any is not None:
+            elif same_items(any_host, old_any) and previous._any is not None:
                 self._any = previous._any
             else:
                 self._any = _build_finder(any_host)
@@ -319,17 +319,13 @@ class RoutingTable:
         )
 
 
-def _same_routes(a: Sequence[Route], b: Sequence[Route]) -> bool:
-    return len(a) == len(b) and all(map(is_, a, b))
-
-
 def _reuse_finders(
     buckets: dict[str, list[Route]], old_buckets: dict[str, list[Route]], old_finders: dict[str, Finder]
 ) -> dict[str, Finder]:
     finders: dict[str, Finder] = {}
     for host, routes in buckets.items():
         old = old_buckets.get(host)
-        if old is not None and _same_routes(routes, old):
+        if old is not None and same_items(routes, old):
             finders[host] = old_finders[host]
         else:
             finders[host] = _build_finder(routes)
