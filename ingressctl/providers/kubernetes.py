@@ -930,11 +930,10 @@ class KubernetesProvider:
         # An Ingress we served that is no longer ours (its class changed, it left the selection)
         # still shows our address: clear it while it says what we wrote. Only Ingresses this
         # process served: another controller publishing the same address is never fought.
-        known = state()
+        gone = self._served_keys - served
+        known = state() if gone else {}  # a copy of every Ingress state: only when needed
         stale = sorted(
-            key
-            for key in self._served_keys - served
-            if key in known and known[key].load_balancer in self._published_addresses
+            key for key in gone if key in known and known[key].load_balancer in self._published_addresses
         )
         self._served_keys = served | set(stale)
         writes += [(key, []) for key in stale]

@@ -23,7 +23,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -486,36 +486,22 @@ class AcmeIntegration:
                     await alpn
 
     async def _follow_alpn(self, shared: SharedChallenges) -> None:
-        failures = 0
-        while True:
-            try:
-                await shared.refresh_alpn()
-                failures = 0
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                failures += 1
-                if failures == 1:
-                    log.warning("ACME: cannot read the leader's TLS-ALPN-01 answers: %s", exc)
-            await asyncio.sleep(shared.alpn_poll)
+        await _repeat(
+            shared.refresh_alpn, shared.alpn_poll, "ACME: cannot read the leader's TLS-ALPN-01 answers"
+        )
 
     async def _follow_certificates(self) -> None:
         assert self._storage_factory is not None
         storage = self._storage_factory()
-        failures = 0
-        while True:
-            try:
-                resolver = await asyncio.to_thread(storage.load)
-                failures = 0
-                for record in resolver.certificates:
-                    self._on_certificate(record.main, tuple(record.sans), record.certificate, record.key)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                failures += 1
-                if failures == 1:
-                    log.warning("ACME: cannot read the stored certificates (%s): %s", storage.describe(), exc)
-            await asyncio.sleep(self.reload_seconds)
+
+        async def install() -> None:
+            resolver = await asyncio.to_thread(storage.load)
+            for record in resolver.certificates:
+                self._on_certificate(record.main, tuple(record.sans), record.certificate, record.key)
+
+        await _repeat(
+            install, self.reload_seconds, f"ACME: cannot read the stored certificates ({storage.describe()})"
+        )
 
     async def _relay_loop(self) -> None:
         """Leader: order (through the manager's gate) what followers' handshakes asked for."""
@@ -606,3 +592,19 @@ class AcmeIntegration:
         self._issued[main] = CertificateInput(cert_pem, key_pem, f"ACME {main}")
         self.store.replace(CertificateSource.ACME, list(self._issued.values()))
         log.info("ACME certificate for %s installed", ", ".join((main, *sans)))
+
+
+async def _repeat(step: Callable[[], Awaitable[None]], seconds: float, failing: str) -> None:
+    """Run `step` every `seconds` for ever; the first failure of a run of failures is logged."""
+    failures = 0
+    while True:
+        try:
+            await step()
+            failures = 0
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            failures += 1
+            if failures == 1:
+                log.warning("%s: %s", failing, exc)
+        await asyncio.sleep(seconds)
