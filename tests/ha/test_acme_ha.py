@@ -93,6 +93,52 @@ def start(
     )
 
 
+def shop_service(kube_api: KubeAPIServer, backend: Backend) -> None:
+    kube_api.apply_many(
+        [service("shop", "shop"), endpoint_slice("shop-1", "shop", ["127.0.0.1"], "shop", port=backend.port)]
+    )
+
+
+async def replicas(
+    kube_api: KubeAPIServer,
+    serve: Callable[..., ServeProcess],
+    tmp_path: Path,
+    pebble: Pebble,
+    trigger: str = "onHostRule",
+    follower_http: str = "127.0.0.1:0",
+    **settings: str,
+) -> tuple[ServeProcess, ServeProcess]:
+    """Replica A, once it leads, then replica B (where Pebble validates); both listening, with
+    their bound addresses in `.addresses`. `settings` go to both configs except `https_address`,
+    which is the follower's."""
+    https_address = settings.pop("https_address", "127.0.0.1:0")
+    leader = start(kube_api, serve, tmp_path, "replica-a", "127.0.0.1:0", pebble, trigger, **settings)
+    await asyncio.to_thread(leader.wait_for, r"became the leader")
+    follower = start(
+        kube_api,
+        serve,
+        tmp_path,
+        "replica-b",
+        follower_http,
+        pebble,
+        trigger,
+        https_address=https_address,
+        **settings,
+    )
+    for sp in (leader, follower):
+        m = await asyncio.to_thread(sp.wait_for, r"listening: (.*)")
+        sp.addresses.update(part.partition("=")[::2] for part in m.group(1).split(", "))
+    return leader, follower
+
+
+def shared_secret_readers(kube_api: KubeAPIServer) -> set[str]:
+    return {
+        r.user
+        for r in kube_api.request_log()
+        if r.method == "GET" and r.path.endswith("/secrets/acme-http01")
+    }
+
+
 def tls_ingress() -> dict[str, Any]:
     """An Ingress with a TLS section for HOST and no Secret: ACME's to provide."""
     backend = {"service": {"name": "shop", "port": {"number": 80}}}
@@ -138,26 +184,17 @@ async def test_leader_orders_follower_answers_http01_and_serves_the_certificate(
     backend: Backend,
     serve: Callable[..., ServeProcess],
 ) -> None:
-    kube_api.apply_many(
-        [service("shop", "shop"), endpoint_slice("shop-1", "shop", ["127.0.0.1"], "shop", port=backend.port)]
+    shop_service(kube_api, backend)
+    leader, follower = await replicas(
+        kube_api, serve, tmp_path, pebble, follower_http=f"127.0.0.1:{pebble.http_port}"
     )
-    leader = start(kube_api, serve, tmp_path, "replica-a", "127.0.0.1:0", pebble)
-    await asyncio.to_thread(leader.wait_for, r"became the leader")
-    follower = start(kube_api, serve, tmp_path, "replica-b", f"127.0.0.1:{pebble.http_port}", pebble)
-    await asyncio.to_thread(follower.wait_for, r"listening: ")
-    for sp in (leader, follower):
-        m = sp.wait_for(r"listening: (.*)")
-        sp.addresses.update(part.partition("=")[::2] for part in m.group(1).split(", "))
 
     kube_api.apply(tls_ingress())
     await asyncio.to_thread(leader.wait_for, r"ACME: obtained a certificate for shop.example.test", 60.0)
     assert not any("ACME: requesting" in line for line in follower.lines)  # the follower never orders
     # Pebble validated through the follower (the only one on its HTTP-01 port), from the shared Secret.
     assert kube_api.get("Secret", "ingressctl", "acme-http01") is not None
-    reads = [
-        r for r in kube_api.request_log() if r.method == "GET" and r.path.endswith("/secrets/acme-http01")
-    ]
-    assert "replica-b" in {r.user for r in reads}  # the leader reads it too, to update it
+    assert "replica-b" in shared_secret_readers(kube_api)  # the leader reads it too, to update it
 
     root = pebble.root_file()
     data = await served_with_a_valid_certificate(follower.addresses["https"], root, 15.0)
@@ -182,16 +219,12 @@ async def test_on_demand_through_a_follower(
     serve: Callable[..., ServeProcess],
 ) -> None:
     """onDemand: a handshake on the follower asks the leader (through a Secret), the leader orders."""
-    kube_api.apply_many(
-        [service("shop", "shop"), endpoint_slice("shop-1", "shop", ["127.0.0.1"], "shop", port=backend.port)]
-    )
+    shop_service(kube_api, backend)
     kube_api.apply(tls_ingress())
-    leader = start(kube_api, serve, tmp_path, "replica-a", "127.0.0.1:0", pebble, "onDemand")
-    await asyncio.to_thread(leader.wait_for, r"became the leader")
-    follower = start(
-        kube_api, serve, tmp_path, "replica-b", f"127.0.0.1:{pebble.http_port}", pebble, "onDemand"
+    leader, follower = await replicas(
+        kube_api, serve, tmp_path, pebble, "onDemand", follower_http=f"127.0.0.1:{pebble.http_port}"
     )
-    address = (await asyncio.to_thread(follower.wait_for, r"listening: .*https=(\S+)")).group(1)
+    address = follower.addresses["https"]
     await asyncio.to_thread(follower.wait_for, r"configuration applied")
     assert not any(
         "ACME: requesting" in line for line in leader.lines
@@ -214,24 +247,15 @@ async def test_follower_answers_tls_alpn01_for_the_leaders_order(
 ) -> None:
     """TLS-ALPN-01 with two replicas: Pebble connects to the follower only (its https entrypoint is
     on Pebble's tlsPort), which must present the challenge certificate for the leader's order."""
-    kube_api.apply_many(
-        [service("shop", "shop"), endpoint_slice("shop-1", "shop", ["127.0.0.1"], "shop", port=backend.port)]
-    )
-    alpn = {"challenge": "[acme.tlsChallenge]"}
-    leader = start(kube_api, serve, tmp_path, "replica-a", "127.0.0.1:0", pebble, **alpn)
-    await asyncio.to_thread(leader.wait_for, r"became the leader")
-    follower = start(
+    shop_service(kube_api, backend)
+    leader, follower = await replicas(
         kube_api,
         serve,
         tmp_path,
-        "replica-b",
-        "127.0.0.1:0",
         pebble,
+        challenge="[acme.tlsChallenge]",
         https_address=f"127.0.0.1:{pebble.tls_port}",
-        **alpn,
     )
-    m = await asyncio.to_thread(follower.wait_for, r"listening: (.*)")
-    follower.addresses.update(part.partition("=")[::2] for part in m.group(1).split(", "))
 
     kube_api.apply(tls_ingress())
     await asyncio.to_thread(leader.wait_for, r"ACME: obtained a certificate for shop.example.test", 60.0)
@@ -241,10 +265,7 @@ async def test_follower_answers_tls_alpn01_for_the_leaders_order(
     assert shared is not None
     answers = json.loads(base64.b64decode(next(iter(shared["data"].values()))))
     assert not any(key.startswith("tls-alpn-01:") for key in answers)
-    reads = [
-        r for r in kube_api.request_log() if r.method == "GET" and r.path.endswith("/secrets/acme-http01")
-    ]
-    assert "replica-b" in {r.user for r in reads}
+    assert "replica-b" in shared_secret_readers(kube_api)
     root = pebble.root_file()
     data = await served_with_a_valid_certificate(follower.addresses["https"], root, 15.0)
     assert data.startswith(b"HTTP/1.1 200")
