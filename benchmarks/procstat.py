@@ -35,3 +35,24 @@ def tree_pids(pid: int) -> list[int]:
     for kid in kids:
         out.extend(tree_pids(kid))
     return out
+
+
+def core_times() -> dict[int, tuple[int, int]]:
+    """Per CPU: (busy, total) clock ticks since boot, from /proc/stat. Idle, iowait and steal are
+    not busy: steal is time the hypervisor gave to another guest."""
+    out: dict[int, tuple[int, int]] = {}
+    with open("/proc/stat") as f:
+        for line in f:
+            name, _, rest = line.partition(" ")
+            if name.startswith("cpu") and name[3:].isdigit():
+                ticks = [int(x) for x in rest.split()]
+                total = sum(ticks[:8])  # guest time is already inside user
+                out[int(name[3:])] = (total - ticks[3] - ticks[4] - ticks[7], total)
+    return out
+
+
+def busy_percent(before: dict[int, tuple[int, int]], after: dict[int, tuple[int, int]], cpu: int) -> float:
+    """How busy one CPU was between two core_times() readings, in percent."""
+    busy = after[cpu][0] - before[cpu][0]
+    total = after[cpu][1] - before[cpu][1]
+    return 100.0 * busy / total if total else 0.0
