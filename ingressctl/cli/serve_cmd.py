@@ -397,40 +397,6 @@ def run(static: StaticConfig, options: ServeOptions | None = None) -> int:
     return 0
 
 
-def argument_parser() -> Any:
-    """The argparse twin of the Typer command (same option names: a test keeps them equal)."""
-    import argparse
-
-    bool_flag = argparse.BooleanOptionalAction
-    p = argparse.ArgumentParser(prog="ingressctl serve", add_help=False, allow_abbrev=False)
-    p.add_argument("--config", "-c")
-    p.add_argument("--manifests", "-m", action="append", default=[])
-    p.add_argument("--entrypoint", dest="entrypoints", action="append", default=[])
-    p.add_argument("--api-address")
-    p.add_argument("--api-insecure", action=bool_flag, default=None)
-    p.add_argument("--workers", type=int)
-    p.add_argument("--log-level")
-    p.add_argument("--log-format")
-    p.add_argument("--access-log", action=bool_flag, default=None)
-    p.add_argument("--access-log-format")
-    p.add_argument("--ingress-class")
-    p.add_argument("--controller-name")
-    p.add_argument("--allow-external-name-services", action=bool_flag, default=None)
-    p.add_argument("--kubernetes", action="store_true", default=False)
-    p.add_argument("--kubeconfig")
-    p.add_argument("--context")
-    p.add_argument("--namespace", "-n", dest="namespaces", action="append", default=[])
-    p.add_argument("--label-selector", "-l")
-    p.add_argument("--publish-service")
-    p.add_argument("--publish-address")
-    p.add_argument("--leader-election", action=bool_flag, default=None)
-    p.add_argument("--leader-election-namespace")
-    p.add_argument("--leader-election-id")
-    p.add_argument("--leader-election-lease-duration", type=int)
-    p.add_argument("--acme-storage")
-    return p
-
-
 def main_fast(argv: list[str]) -> int | None:
     """`ingressctl serve ARGS` without Typer and the other commands (None: let Typer handle it).
 
@@ -440,12 +406,11 @@ def main_fast(argv: list[str]) -> int | None:
     """
     if any(arg in ("-h", "--help") for arg in argv):
         return None
+    from ingressctl.cli.serve_flags import argument_parser, parsed_values
+
     args = argument_parser().parse_args(argv)  # a usage error exits 2 with argparse's one-line message
-    values = vars(args)
-    for name in ("manifests", "entrypoints", "namespaces"):
-        values[name] = tuple(values[name])
     try:
-        return _serve(ServeOptions(**values))
+        return _serve(ServeOptions(**parsed_values(vars(args))))
     except IngressctlError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return exc.exit_code
@@ -488,118 +453,9 @@ def register(app: typer.Typer) -> None:
     """Add the command to the app."""
     import typer
 
-    @app.command("serve", help=SERVE_HELP)
-    def serve(
-        config: str | None = typer.Option(None, "--config", "-c", help="traefik.toml (Traefik v1 subset)."),
-        manifests: list[str] = typer.Option(
-            [], "--manifests", "-m", help="File or directory of manifests to serve (repeatable; watched)."
-        ),
-        entrypoint: list[str] = typer.Option(
-            [], "--entrypoint", help="NAME=ADDRESS, e.g. http=:8000 (repeatable; overrides the file)."
-        ),
-        api_address: str | None = typer.Option(None, "--api-address", help="Address of the API/dashboard."),
-        api_insecure: bool | None = typer.Option(
-            None, "--api-insecure/--no-api-insecure", help="Serve the API/dashboard without authentication."
-        ),
-        workers: int | None = typer.Option(
-            None, "--workers", help="Processes sharing the ports (default 1)."
-        ),
-        log_level: str | None = typer.Option(None, "--log-level", help="debug, info, warning, error."),
-        log_format: str | None = typer.Option(None, "--log-format", help="text or json."),
-        access_log: bool | None = typer.Option(
-            None, "--access-log/--no-access-log", help="Log every request."
-        ),
-        access_log_format: str | None = typer.Option(
-            None, "--access-log-format", help="common or json (implies --access-log)."
-        ),
-        ingress_class: str | None = typer.Option(None, "--ingress-class", help="Ingress class to serve."),
-        controller_name: str | None = typer.Option(
-            None, "--controller-name", help="IngressClass spec.controller we claim."
-        ),
-        allow_external_name_services: bool | None = typer.Option(
-            None,
-            "--allow-external-name-services/--no-allow-external-name-services",
-            help="Proxy to ExternalName Services (off: an Ingress author could point us at any host).",
-        ),
-        kubernetes: bool = typer.Option(
-            False,
-            "--kubernetes",
-            help="Read Ingresses from the cluster (in-cluster, --kubeconfig, or [kubernetes] endpoint).",
-        ),
-        kubeconfig: str | None = typer.Option(
-            None, "--kubeconfig", metavar="FILE", help="kubeconfig to use (implies --kubernetes)."
-        ),
-        context: str | None = typer.Option(None, "--context", metavar="NAME", help="kubeconfig context."),
-        namespace: list[str] = typer.Option(
-            [], "--namespace", "-n", metavar="NS", help="Only this namespace (repeatable; default: all)."
-        ),
-        label_selector: str | None = typer.Option(
-            None, "--label-selector", "-l", metavar="SEL", help="Only Ingresses matching this label selector."
-        ),
-        publish_service: str | None = typer.Option(
-            None,
-            "--publish-service",
-            metavar="NS/NAME",
-            help="Write this Service's address into the status of the Ingresses we serve.",
-        ),
-        publish_address: str | None = typer.Option(
-            None,
-            "--publish-address",
-            metavar="ADDR[,ADDR]",
-            help="Write these IPs/host names into the status of the Ingresses we serve.",
-        ),
-        leader_election: bool | None = typer.Option(
-            None,
-            "--leader-election/--no-leader-election",
-            help="Elect one leader among replicas with a Lease (default on with --kubernetes; "
-            "off: this process always leads).",
-        ),
-        leader_election_namespace: str | None = typer.Option(
-            None, "--leader-election-namespace", metavar="NS", help="Namespace of the leader Lease."
-        ),
-        leader_election_id: str | None = typer.Option(
-            None, "--leader-election-id", metavar="NAME", help="Name of the leader Lease (ingressctl-leader)."
-        ),
-        leader_election_lease_duration: int | None = typer.Option(
-            None,
-            "--leader-election-lease-duration",
-            metavar="SECONDS",
-            help="Lease duration (default 15; renew deadline 2/3 of it, retry 2/15).",
-        ),
-        acme_storage: str | None = typer.Option(
-            None,
-            "--acme-storage",
-            metavar="FILE|secret:NS/NAME",
-            help="Where ACME keeps the account and certificates (a Secret: shared by replicas).",
-        ),
-    ) -> None:
-        code = _serve(
-            ServeOptions(
-                config=config,
-                manifests=tuple(manifests),
-                entrypoints=tuple(entrypoint),
-                api_address=api_address,
-                api_insecure=api_insecure,
-                workers=workers,
-                log_level=log_level,
-                log_format=log_format,
-                access_log=access_log,
-                access_log_format=access_log_format,
-                ingress_class=ingress_class,
-                controller_name=controller_name,
-                allow_external_name_services=allow_external_name_services,
-                kubernetes=kubernetes,
-                kubeconfig=kubeconfig,
-                context=context,
-                namespaces=tuple(namespace),
-                label_selector=label_selector,
-                publish_service=publish_service,
-                publish_address=publish_address,
-                leader_election=leader_election,
-                leader_election_namespace=leader_election_namespace,
-                leader_election_id=leader_election_id,
-                leader_election_lease_duration=leader_election_lease_duration,
-                acme_storage=acme_storage,
-            )
-        )
-        raise typer.Exit(code)
+    from ingressctl.cli.serve_flags import parsed_values, typer_command
+
+    def serve(values: dict[str, Any]) -> None:
+        raise typer.Exit(_serve(ServeOptions(**parsed_values(values))))
+
+    app.command("serve", help=SERVE_HELP)(typer_command(serve))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from ingressctl.cli import serve_cmd
+from ingressctl.cli import serve_cmd, serve_flags
 from ingressctl.cli.app import app
 
 
@@ -24,7 +24,7 @@ def _typer_options() -> set[str]:
 
 def _argparse_options() -> set[str]:
     names: set[str] = set()
-    for action in serve_cmd.argument_parser()._actions:
+    for action in serve_flags.argument_parser()._actions:
         names.update(action.option_strings)
     return names
 
@@ -40,7 +40,7 @@ def test_argparse_and_typer_define_the_same_options() -> None:
 
 def test_every_flag_lands_in_serve_options() -> None:
     """What argparse produces is exactly the ServeOptions fields (a flag cannot be parsed and then lost)."""
-    parsed = vars(serve_cmd.argument_parser().parse_args([]))
+    parsed = vars(serve_flags.argument_parser().parse_args([]))
     assert set(parsed) == set(serve_cmd.ServeOptions.__dataclass_fields__)
 
 

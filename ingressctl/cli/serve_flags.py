@@ -1,0 +1,178 @@
+"""The `serve` flags, declared once.
+
+`serve` is parsed two ways: argparse on the lean start path (the container entrypoint, which must not
+load Typer) and Typer for `serve --help` and completion. Both parsers are built from FLAGS, so a flag
+cannot exist in one and be missing, or differently named, in the other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+# text: one value (None when absent); count: an integer; many: repeatable (a tuple, empty when
+# absent); toggle: --x/--no-x (None when absent, so the config file decides); switch: --x only.
+Kind = Literal["text", "count", "many", "toggle", "switch"]
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    field: str  # the ServeOptions field it fills
+    names: tuple[str, ...]  # the long name first
+    help: str
+    kind: Kind = "text"
+    metavar: str | None = None
+
+
+FLAGS: tuple[Flag, ...] = (
+    Flag("config", ("--config", "-c"), "traefik.toml (Traefik v1 subset)."),
+    Flag(
+        "manifests",
+        ("--manifests", "-m"),
+        "File or directory of manifests to serve (repeatable; watched).",
+        "many",
+    ),
+    Flag(
+        "entrypoints",
+        ("--entrypoint",),
+        "NAME=ADDRESS, e.g. http=:8000 (repeatable; overrides the file).",
+        "many",
+    ),
+    Flag("api_address", ("--api-address",), "Address of the API/dashboard."),
+    Flag("api_insecure", ("--api-insecure",), "Serve the API/dashboard without authentication.", "toggle"),
+    Flag("workers", ("--workers",), "Processes sharing the ports (default 1).", "count"),
+    Flag("log_level", ("--log-level",), "debug, info, warning, error."),
+    Flag("log_format", ("--log-format",), "text or json."),
+    Flag("access_log", ("--access-log",), "Log every request.", "toggle"),
+    Flag("access_log_format", ("--access-log-format",), "common or json (implies --access-log)."),
+    Flag("ingress_class", ("--ingress-class",), "Ingress class to serve."),
+    Flag("controller_name", ("--controller-name",), "IngressClass spec.controller we claim."),
+    Flag(
+        "allow_external_name_services",
+        ("--allow-external-name-services",),
+        "Proxy to ExternalName Services (off: an Ingress author could point us at any host).",
+        "toggle",
+    ),
+    Flag(
+        "kubernetes",
+        ("--kubernetes",),
+        "Read Ingresses from the cluster (in-cluster, --kubeconfig, or [kubernetes] endpoint).",
+        "switch",
+    ),
+    Flag("kubeconfig", ("--kubeconfig",), "kubeconfig to use (implies --kubernetes).", metavar="FILE"),
+    Flag("context", ("--context",), "kubeconfig context.", metavar="NAME"),
+    Flag(
+        "namespaces", ("--namespace", "-n"), "Only this namespace (repeatable; default: all).", "many", "NS"
+    ),
+    Flag(
+        "label_selector",
+        ("--label-selector", "-l"),
+        "Only Ingresses matching this label selector.",
+        metavar="SEL",
+    ),
+    Flag(
+        "publish_service",
+        ("--publish-service",),
+        "Write this Service's address into the status of the Ingresses we serve.",
+        metavar="NS/NAME",
+    ),
+    Flag(
+        "publish_address",
+        ("--publish-address",),
+        "Write these IPs/host names into the status of the Ingresses we serve.",
+        metavar="ADDR[,ADDR]",
+    ),
+    Flag(
+        "leader_election",
+        ("--leader-election",),
+        "Elect one leader among replicas with a Lease (default on with --kubernetes; "
+        "off: this process always leads).",
+        "toggle",
+    ),
+    Flag(
+        "leader_election_namespace",
+        ("--leader-election-namespace",),
+        "Namespace of the leader Lease.",
+        metavar="NS",
+    ),
+    Flag(
+        "leader_election_id",
+        ("--leader-election-id",),
+        "Name of the leader Lease (ingressctl-leader).",
+        metavar="NAME",
+    ),
+    Flag(
+        "leader_election_lease_duration",
+        ("--leader-election-lease-duration",),
+        "Lease duration (default 15; renew deadline 2/3 of it, retry 2/15).",
+        "count",
+        "SECONDS",
+    ),
+    Flag(
+        "acme_storage",
+        ("--acme-storage",),
+        "Where ACME keeps the account and certificates (a Secret: shared by replicas).",
+        metavar="FILE|secret:NS/NAME",
+    ),
+)
+
+
+def parsed_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """What either parser produced, as ServeOptions keyword arguments (repeatable flags as tuples)."""
+    out = dict(values)
+    for flag in FLAGS:
+        if flag.kind == "many":
+            out[flag.field] = tuple(out[flag.field] or ())
+    return out
+
+
+def argument_parser() -> argparse.ArgumentParser:
+    """The argparse parser of the lean start path (no help: `serve --help` is Typer's)."""
+    parser = argparse.ArgumentParser(prog="ingressctl serve", add_help=False, allow_abbrev=False)
+    for flag in FLAGS:
+        if flag.kind == "many":
+            parser.add_argument(*flag.names, dest=flag.field, action="append", default=[])
+        elif flag.kind == "toggle":
+            parser.add_argument(
+                *flag.names, dest=flag.field, action=argparse.BooleanOptionalAction, default=None
+            )
+        elif flag.kind == "switch":
+            parser.add_argument(*flag.names, dest=flag.field, action="store_true", default=False)
+        else:
+            parser.add_argument(*flag.names, dest=flag.field, type=int if flag.kind == "count" else str)
+    return parser
+
+
+def typer_command(run: Callable[[dict[str, Any]], None]) -> Callable[..., None]:
+    """A function whose signature Typer reads as the same flags; it calls run(values)."""
+    import typer
+
+    def command(**values: Any) -> None:
+        run(values)
+
+    parameters = []
+    for flag in FLAGS:
+        long_name, *short_names = flag.names
+        if flag.kind == "toggle":
+            default: Any = typer.Option(
+                None, f"{long_name}/--no-{long_name[2:]}", *short_names, help=flag.help
+            )
+            annotation: Any = bool | None
+        elif flag.kind == "switch":
+            default, annotation = typer.Option(False, *flag.names, help=flag.help), bool
+        elif flag.kind == "many":
+            default = typer.Option([], *flag.names, help=flag.help, metavar=flag.metavar)
+            annotation = list[str]
+        else:
+            default = typer.Option(None, *flag.names, help=flag.help, metavar=flag.metavar)
+            annotation = (int if flag.kind == "count" else str) | None
+        parameters.append(
+            inspect.Parameter(
+                flag.field, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+            )
+        )
+    command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    return command
