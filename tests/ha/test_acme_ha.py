@@ -13,7 +13,7 @@ import json
 import signal
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +28,6 @@ from tests.serve.conftest import ServeProcess
 pytestmark = pytest.mark.timeout(120)
 
 HOST = "shop.example.test"
-
-
-@pytest.fixture
-async def backend() -> AsyncIterator[Backend]:
-    b = await Backend("127.0.0.1").start()
-    yield b
-    await b.stop()
 
 
 def config(

@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 import pytest
 
 from tests.kubeapi import KubeAPIServer
-from tests.kubeapi.fixtures import endpoint_slice, ingress, service
+from tests.kubeapi.fixtures import ingress_app, load_balancer
 from tests.serve.backends import Backend
 from tests.serve.conftest import ServeProcess
 
@@ -20,28 +20,6 @@ pytestmark = pytest.mark.timeout(120)
 
 LEASE = 2  # seconds: renew deadline 1.3 s, retry period 0.27 s
 WANT = [{"ip": "192.0.2.10"}]
-
-
-@pytest.fixture
-async def backend() -> AsyncIterator[Backend]:
-    b = await Backend("127.0.0.1").start()
-    yield b
-    await b.stop()
-
-
-def app(server: KubeAPIServer, name: str, port: int) -> None:
-    server.apply_many(
-        [
-            service(name, "shop"),
-            endpoint_slice(f"{name}-1", name, ["127.0.0.1"], "shop", port=port),
-            ingress(name, "shop", host=f"{name}.test", service_name=name),
-        ]
-    )
-
-
-def lb(server: KubeAPIServer, name: str) -> list[dict[str, str]]:
-    obj = server.get("Ingress", "shop", name) or {}
-    return ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
 
 
 def status_writers(server: KubeAPIServer) -> set[str]:
@@ -106,7 +84,7 @@ def leads(sp: ServeProcess) -> bool:
 async def test_one_leader_writes_status_and_hands_over(
     kube_api: KubeAPIServer, backend: Backend, serve: Callable[..., ServeProcess]
 ) -> None:
-    app(kube_api, "a", backend.port)
+    ingress_app(kube_api, "a", backend.port)
     replicas = {name: start_replica(kube_api, serve, name) for name in ("replica-1", "replica-2")}
     for sp in replicas.values():
         await asyncio.to_thread(sp.wait_ready)
@@ -115,7 +93,7 @@ async def test_one_leader_writes_status_and_hands_over(
     leader_name = holder(kube_api)
     follower_name = next(n for n in replicas if n != leader_name)
     leader, follower = replicas[leader_name], replicas[follower_name]
-    await until(lambda: lb(kube_api, "a") == WANT, "status written")
+    await until(lambda: load_balancer(kube_api, "a") == WANT, "status written")
     await asyncio.sleep(3 * LEASE / 2)  # a few renewals: leadership is stable, the follower stays one
     assert leads(leader) and not leads(follower)
     assert holder(kube_api) == leader_name
@@ -137,8 +115,8 @@ async def test_one_leader_writes_status_and_hands_over(
     assert took < LEASE, f"handover took {took:.2f}s; a released Lease needs no expiry"
     assert await asyncio.to_thread(leader.stop) == 0
     assert holder(kube_api) == follower_name
-    app(kube_api, "b", backend.port)
-    await until(lambda: lb(kube_api, "b") == WANT, "status of a new Ingress by the new leader")
+    ingress_app(kube_api, "b", backend.port)
+    await until(lambda: load_balancer(kube_api, "b") == WANT, "status of a new Ingress by the new leader")
     assert status_writers(kube_api) == {leader_name, follower_name}
     writes_by_old = [
         r for r in kube_api.request_log() if r.user == leader_name and r.path.endswith("/b/status")
@@ -162,7 +140,7 @@ async def test_workers_are_replicas_of_their_own(
     kube_api: KubeAPIServer, backend: Backend, serve: Callable[..., ServeProcess]
 ) -> None:
     """--workers 2: each worker process takes part in the election under its own identity; one leads."""
-    app(kube_api, "a", backend.port)
+    ingress_app(kube_api, "a", backend.port)
     kubeconfig = kube_api.write_kubeconfig(token="test-token", context="ctx")
     sp = serve(
         "--kubernetes",
@@ -180,7 +158,7 @@ async def test_workers_are_replicas_of_their_own(
     )
     await asyncio.to_thread(sp.wait_ready)
     await until(lambda: holder(kube_api) in ("pod-1-w0", "pod-1-w1"), "a worker to lead")
-    await until(lambda: lb(kube_api, "a") == WANT, "status written")
+    await until(lambda: load_balancer(kube_api, "a") == WANT, "status written")
     await asyncio.sleep(LEASE)
     assert sum("became the leader" in line for line in sp.lines) == 1
     assert await get(sp, "a.test") == 200

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tests.kubeapi.server import KubeAPIServer
 
 
 def service(
@@ -122,3 +125,22 @@ def ingress_class(
         "metadata": {"name": name, "annotations": annotations},
         "spec": {"controller": controller},
     }
+
+
+def ingress_app(
+    server: KubeAPIServer, name: str, port: int, ns: str = "shop", *, host: str = "", **ingress_fields: Any
+) -> None:
+    """Ingress NAME in NS for HOST (default NAME.test) → Service NAME → one ready endpoint 127.0.0.1:PORT."""
+    server.apply_many(
+        [
+            service(name, ns),
+            endpoint_slice(f"{name}-1", name, ["127.0.0.1"], ns, port=port),
+            ingress(name, ns, host=host or f"{name}.test", service_name=name, **ingress_fields),
+        ]
+    )
+
+
+def load_balancer(server: KubeAPIServer, name: str, ns: str = "shop") -> list[dict[str, str]]:
+    """The Ingress's status.loadBalancer.ingress as stored (empty when unset)."""
+    obj = server.get("Ingress", ns, name) or {}
+    return ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []

@@ -9,11 +9,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from tests.serve.backends import Backend
 
 _LISTENING = re.compile(r"listening: (.*)")
 
@@ -123,6 +125,14 @@ def run_cli(args: list[str], env: dict[str, str], timeout: float = 30) -> subpro
 
 
 # ---------------------------------------------------------------- cluster tests (the test API server)
+
+
+@pytest.fixture
+async def backend() -> AsyncIterator[Backend]:
+    """A real HTTP server on loopback that answers with its address and the Host it was asked for."""
+    b = await Backend("127.0.0.1").start()
+    yield b
+    await b.stop()
 
 
 @pytest.fixture

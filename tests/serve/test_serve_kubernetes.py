@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
 import yaml
 
 from tests.kubeapi import KubeAPIServer
-from tests.kubeapi.fixtures import endpoint_slice, ingress, ingress_class, service
+from tests.kubeapi.fixtures import ingress_app, ingress_class
 from tests.server.manifests import app_manifest
 
 from .backends import Backend
@@ -21,26 +20,8 @@ from .conftest import ServeProcess
 pytestmark = pytest.mark.timeout(90)
 
 
-@pytest.fixture
-async def backend() -> AsyncIterator[Backend]:
-    b = await Backend("127.0.0.1").start()
-    yield b
-    await b.stop()
-
-
 def apply(server: KubeAPIServer, host: str, port: int) -> None:
     server.apply_many([doc for doc in yaml.safe_load_all(app_manifest("app", host, "/", port)) if doc])
-
-
-def app(server: KubeAPIServer, name: str, ns: str, host: str, port: int, **kw: Any) -> None:
-    """Ingress NAME in NS for HOST → Service NAME → one ready endpoint 127.0.0.1:PORT."""
-    server.apply_many(
-        [
-            service(name, ns),
-            endpoint_slice(f"{name}-1", name, ["127.0.0.1"], ns, port=port),
-            ingress(name, ns, host=host, service_name=name, **kw),
-        ]
-    )
 
 
 async def get(sp: ServeProcess, host: str, path: str = "/") -> tuple[int, str]:
@@ -82,11 +63,17 @@ async def test_namespaces_label_selector_and_class_scope_what_is_served(
 ) -> None:
     port = backend.port
     kube_api.apply(ingress_class("edge", controller="example.com/edge-controller"))
-    app(kube_api, "a", "shop", "a.test", port, labels={"team": "web"}, ingress_class="edge")
-    app(kube_api, "b", "shop", "b.test", port, labels={"team": "data"}, ingress_class="edge")  # selector
-    app(kube_api, "c", "blog", "c.test", port, labels={"team": "web"}, ingress_class="edge")  # namespace
-    app(kube_api, "d", "shop", "d.test", port, labels={"team": "web"}, ingress_class="other")  # class
-    app(kube_api, "e", "misc", "e.test", port, labels={"team": "web"}, ingress_class="edge")
+    ingress_app(kube_api, "a", port, "shop", host="a.test", labels={"team": "web"}, ingress_class="edge")
+    ingress_app(
+        kube_api, "b", port, "shop", host="b.test", labels={"team": "data"}, ingress_class="edge"
+    )  # selector
+    ingress_app(
+        kube_api, "c", port, "blog", host="c.test", labels={"team": "web"}, ingress_class="edge"
+    )  # namespace
+    ingress_app(
+        kube_api, "d", port, "shop", host="d.test", labels={"team": "web"}, ingress_class="other"
+    )  # class
+    ingress_app(kube_api, "e", port, "misc", host="e.test", labels={"team": "web"}, ingress_class="edge")
     # The file's current context has a token the server rejects; --context picks the good one.
     kube_api.add_token("good-token", "kubernetes-admin")
     bad = kube_api.write_kubeconfig(token="rejected", context="bad")
@@ -131,9 +118,33 @@ async def test_kubernetes_section_of_the_config_file(
 ) -> None:
     assert kube_api.certs is not None
     kube_api.add_token("file-token", "kubernetes-admin")
-    app(kube_api, "a", "shop", "a.test", backend.port, labels={"tier": "front"}, ingress_class="traefik-edge")
-    app(kube_api, "b", "shop", "b.test", backend.port, labels={"tier": "back"}, ingress_class="traefik-edge")
-    app(kube_api, "c", "blog", "c.test", backend.port, labels={"tier": "front"}, ingress_class="traefik-edge")
+    ingress_app(
+        kube_api,
+        "a",
+        backend.port,
+        "shop",
+        host="a.test",
+        labels={"tier": "front"},
+        ingress_class="traefik-edge",
+    )
+    ingress_app(
+        kube_api,
+        "b",
+        backend.port,
+        "shop",
+        host="b.test",
+        labels={"tier": "back"},
+        ingress_class="traefik-edge",
+    )
+    ingress_app(
+        kube_api,
+        "c",
+        backend.port,
+        "blog",
+        host="c.test",
+        labels={"tier": "front"},
+        ingress_class="traefik-edge",
+    )
     config = tmp_path / "traefik.toml"
     config.write_text(
         f"""
@@ -160,7 +171,7 @@ ingressClass = "traefik-edge"
 async def test_api_trouble_keeps_the_last_good_routes(
     kube_api: KubeAPIServer, backend: Backend, serve: Callable[..., ServeProcess]
 ) -> None:
-    app(kube_api, "a", "shop", "a.test", backend.port)
+    ingress_app(kube_api, "a", backend.port, "shop", host="a.test")
     kubeconfig = kube_api.write_kubeconfig(token="test-token", context="ctx")
     sp = serve(
         "--kubernetes",
@@ -179,7 +190,7 @@ async def test_api_trouble_keeps_the_last_good_routes(
     await asyncio.to_thread(kube_api.restart)
     line = (await asyncio.to_thread(sp.wait_for, r"not allowed to (list|watch) .*403", 15.0, mark)).string
     assert "Forbidden" in line and "grant it to the controller's service account" in line
-    app(kube_api, "b", "shop", "b.test", backend.port)  # cannot be seen while forbidden
+    ingress_app(kube_api, "b", backend.port, "shop", host="b.test")  # cannot be seen while forbidden
     for _ in range(10):
         assert (await get(sp, "a.test"))[0] == 200  # the last good table keeps serving
         await asyncio.sleep(0.1)
@@ -204,7 +215,7 @@ async def test_manifests_and_cluster_together(
     tmp_path: Path, kube_api: KubeAPIServer, backend: Backend, serve: Callable[..., ServeProcess]
 ) -> None:
     """Both providers feed one table: a file's Ingress and a cluster's Ingress are both served."""
-    app(kube_api, "k", "shop", "cluster.test", backend.port)
+    ingress_app(kube_api, "k", backend.port, "shop", host="cluster.test")
     manifests = tmp_path / "apps.yaml"
     manifests.write_text(app_manifest("m", "file.test", "/", backend.port))
     kubeconfig = kube_api.write_kubeconfig(token="test-token", context="ctx")

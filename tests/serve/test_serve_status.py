@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import pytest
 
 from tests.kubeapi import KubeAPIServer
-from tests.kubeapi.fixtures import endpoint_slice, ingress, service
+from tests.kubeapi.fixtures import ingress, ingress_app, load_balancer, service
 
 from .backends import Backend
 from .conftest import ServeProcess
 
 pytestmark = pytest.mark.timeout(90)
-
-
-@pytest.fixture
-async def backend() -> AsyncIterator[Backend]:
-    b = await Backend("127.0.0.1").start()
-    yield b
-    await b.stop()
-
-
-def lb(server: KubeAPIServer, name: str, ns: str = "shop") -> list[dict[str, str]]:
-    obj = server.get("Ingress", ns, name) or {}
-    return ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
 
 
 def status_writes(server: KubeAPIServer, user: str | None = None) -> list[str]:
@@ -44,22 +32,12 @@ async def until(predicate: Callable[[], bool], what: str, timeout: float = 10.0)
         await asyncio.sleep(0.05)
 
 
-def app(server: KubeAPIServer, name: str, port: int, **kw: object) -> None:
-    server.apply_many(
-        [
-            service(name, "shop"),
-            endpoint_slice(f"{name}-1", name, ["127.0.0.1"], "shop", port=port),
-            ingress(name, "shop", host=f"{name}.test", service_name=name, **kw),  # type: ignore[arg-type]
-        ]
-    )
-
-
 async def test_status_follows_the_applied_tables(
     kube_api: KubeAPIServer, backend: Backend, serve: Callable[..., ServeProcess]
 ) -> None:
-    app(kube_api, "a", backend.port)
-    app(kube_api, "b", backend.port)
-    app(kube_api, "other", backend.port, ingress_class="someone-else")
+    ingress_app(kube_api, "a", backend.port)
+    ingress_app(kube_api, "b", backend.port)
+    ingress_app(kube_api, "other", backend.port, ingress_class="someone-else")
     kubeconfig = kube_api.write_kubeconfig(token="test-token", context="ctx")
     sp = serve(
         "--kubernetes",
@@ -74,24 +52,27 @@ async def test_status_follows_the_applied_tables(
     )
     await asyncio.to_thread(sp.wait_ready)
     want = [{"ip": "192.0.2.10"}, {"hostname": "lb.example.test"}]
-    await until(lambda: lb(kube_api, "a") == want and lb(kube_api, "b") == want, "status of a and b")
-    assert lb(kube_api, "other") == []  # not ours: not touched
+    await until(
+        lambda: load_balancer(kube_api, "a") == want and load_balancer(kube_api, "b") == want,
+        "status of a and b",
+    )
+    assert load_balancer(kube_api, "other") == []  # not ours: not touched
     lease = kube_api.get("Lease", "ingressctl", "ingressctl-leader")
     assert lease is not None and lease["spec"]["holderIdentity"]
 
     # A new Ingress gets its status after the table that serves it; the others are not written again.
     before = status_writes(kube_api)
     assert sorted(before) == ["a", "b"]
-    app(kube_api, "c", backend.port)
-    await until(lambda: lb(kube_api, "c") == want, "status of c")
+    ingress_app(kube_api, "c", backend.port)
+    await until(lambda: load_balancer(kube_api, "c") == want, "status of c")
     await asyncio.sleep(0.5)
     assert sorted(status_writes(kube_api)) == ["a", "b", "c"]
 
     # An Ingress handed to another controller loses the address we wrote; the one that was never
     # ours keeps whatever it has.
     kube_api.apply(ingress("a", "shop", host="a.test", service_name="a", ingress_class="someone-else"))
-    await until(lambda: lb(kube_api, "a") == [], "status of a cleared")
-    assert lb(kube_api, "b") == want and lb(kube_api, "other") == []
+    await until(lambda: load_balancer(kube_api, "a") == [], "status of a cleared")
+    assert load_balancer(kube_api, "b") == want and load_balancer(kube_api, "other") == []
     await asyncio.sleep(0.5)
     assert sorted(status_writes(kube_api)) == ["a", "a", "b", "c"]
     assert await asyncio.to_thread(sp.stop) == 0
@@ -103,7 +84,7 @@ async def test_status_follows_the_applied_tables(
 async def test_status_from_the_published_service(
     kube_api: KubeAPIServer, backend: Backend, serve: Callable[..., ServeProcess]
 ) -> None:
-    app(kube_api, "a", backend.port)
+    ingress_app(kube_api, "a", backend.port)
     lb_service = service("ingressctl", "ingressctl")
     lb_service["spec"]["type"] = "LoadBalancer"
     lb_service["status"] = {"loadBalancer": {"ingress": [{"ip": "203.0.113.7"}]}}
@@ -120,7 +101,7 @@ async def test_status_from_the_published_service(
         "--no-leader-election",
     )
     await asyncio.to_thread(sp.wait_ready)
-    await until(lambda: lb(kube_api, "a") == [{"ip": "203.0.113.7"}], "status from the Service")
+    await until(lambda: load_balancer(kube_api, "a") == [{"ip": "203.0.113.7"}], "status from the Service")
     assert kube_api.get("Lease", "default", "ingressctl-leader") is None  # no election asked for
 
 
