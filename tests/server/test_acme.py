@@ -32,16 +32,16 @@ from .manifests import app_manifest
 pytestmark = pytest.mark.timeout(90)
 
 
-async def test_on_host_rule_certificate_is_issued_and_served(
-    tmp_path: Path,
-    pebble: Pebble,
-    echo_backend: object,
-) -> None:
-    port = await echo_backend("shop")  # type: ignore[operator]
+def acme_server(
+    tmp_path: Path, pebble: Pebble, name: str, port: int, http: EntryPoint
+) -> tuple[Server, CertificateStore, Metrics]:
+    """A server (not started) for NAME.example.test → the backend on PORT, TLS without a Secret,
+    certificates from Pebble on host rules; HTTP-01 answered on `http`."""
+    host = f"{name}.example.test"
     manifests = tmp_path / "apps.yaml"
     manifests.write_text(
-        app_manifest("shop", "shop.example.test", "/", port).replace(
-            "spec:\n  rules:", "spec:\n  tls:\n  - hosts: [shop.example.test]\n  rules:", 1
+        app_manifest(name, host, "/", port).replace(
+            "spec:\n  rules:", f"spec:\n  tls:\n  - hosts: [{host}]\n  rules:", 1
         )
     )
     acme = AcmeConfig(
@@ -50,33 +50,38 @@ async def test_on_host_rule_certificate_is_issued_and_served(
         entrypoint="https",
         ca_server=pebble.directory_url,
         ca_bundle=str(pebble.api_ca),
-        http_entrypoint="http",
+        http_entrypoint=http.name,
         on_host_rule=True,
     )
     static = StaticConfig(
-        entrypoints=(
-            EntryPoint(
-                "http",
-                f"127.0.0.1:{pebble.http_port}",
-                redirect=EntryPointRedirect("https"),
-                auth=EntryPointAuth("edge", (("admin", apr1(b"secret", "saltsalt")),)),
-            ),
-            EntryPoint("https", "127.0.0.1:0", tls=EntryPointTLS()),
-        ),
+        entrypoints=(http, EntryPoint("https", "127.0.0.1:0", tls=EntryPointTLS())),
         acme=acme,
         manifests=(str(manifests),),
         throttle_seconds=0.01,
     )
     store = CertificateStore()
     metrics = Metrics()
-    server = Server(
-        static,
-        ServerParts(
-            providers=[ManifestsProvider([str(manifests)])],
-            tls=store,
-            acme=AcmeIntegration(acme, store, metrics=metrics),
-        ),
+    parts = ServerParts(
+        providers=[ManifestsProvider([str(manifests)])],
+        tls=store,
+        acme=AcmeIntegration(acme, store, metrics=metrics),
     )
+    return Server(static, parts), store, metrics
+
+
+async def test_on_host_rule_certificate_is_issued_and_served(
+    tmp_path: Path,
+    pebble: Pebble,
+    echo_backend: object,
+) -> None:
+    port = await echo_backend("shop")  # type: ignore[operator]
+    http = EntryPoint(
+        "http",
+        f"127.0.0.1:{pebble.http_port}",
+        redirect=EntryPointRedirect("https"),
+        auth=EntryPointAuth("edge", (("admin", apr1(b"secret", "saltsalt")),)),
+    )
+    server, store, metrics = acme_server(tmp_path, pebble, "shop", port, http)
     await server.start()
     try:
         loop = asyncio.get_running_loop()
@@ -103,38 +108,7 @@ async def test_on_host_rule_certificate_is_issued_and_served(
 async def test_refused_order_is_counted(tmp_path: Path, pebble: Pebble, echo_backend: object) -> None:
     """Pebble's blocklist refuses the name: the order counts as invalid, with the CA's problem code."""
     port = await echo_backend("blocked")  # type: ignore[operator]
-    manifests = tmp_path / "apps.yaml"
-    manifests.write_text(
-        app_manifest("blocked", "blocked.example.test", "/", port).replace(
-            "spec:\n  rules:", "spec:\n  tls:\n  - hosts: [blocked.example.test]\n  rules:", 1
-        )
-    )
-    acme = AcmeConfig(
-        email="ops@example.test",
-        storage=str(tmp_path / "acme.json"),
-        ca_server=pebble.directory_url,
-        ca_bundle=str(pebble.api_ca),
-        on_host_rule=True,
-    )
-    static = StaticConfig(
-        entrypoints=(
-            EntryPoint("http", "127.0.0.1:0"),
-            EntryPoint("https", "127.0.0.1:0", tls=EntryPointTLS()),
-        ),
-        acme=acme,
-        manifests=(str(manifests),),
-        throttle_seconds=0.01,
-    )
-    store = CertificateStore()
-    metrics = Metrics()
-    server = Server(
-        static,
-        ServerParts(
-            providers=[ManifestsProvider([str(manifests)])],
-            tls=store,
-            acme=AcmeIntegration(acme, store, metrics=metrics),
-        ),
-    )
+    server, store, metrics = acme_server(tmp_path, pebble, "blocked", port, EntryPoint("http", "127.0.0.1:0"))
     await server.start()
     try:
         loop = asyncio.get_running_loop()
