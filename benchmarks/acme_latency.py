@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.report import table
 from tests.pebble import PEBBLE, pebble_lab
 from tests.serve_acme.lab import Serve, acme_config, echo_backend, tls_ingress, wait_verified, write_manifest
 
@@ -115,20 +116,32 @@ def run(hosts: int = 10, challenges: tuple[str, ...] = ("http-01", "tls-alpn-01"
 
 
 def render(rows: list[dict[str, Any]]) -> str:
-    lines = [
-        "### ACME: new Ingress host → first verified HTTPS answer (ingressctl serve + Pebble, onHostRule)",
-        "",
-        "| challenge | hosts | first (with account registration) | p50 | p90 | max | min "
-        "| p50 write → order | p50 order → installed | Traefik 3.7 |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['challenge']} | {r['hosts']} | {r['first_s']:.3f} s | {r['p50_s']:.3f} s "
-            f"| {r['p90_s']:.3f} s | {r['max_s']:.3f} s | {r['min_s']:.3f} s "
-            f"| {_seconds(r['to_order_p50_s'])} | {_seconds(r['acme_p50_s'])} | {r['traefik']} |"
+    headers = (
+        "challenge",
+        "hosts",
+        "first (with account registration)",
+        "p50",
+        "p90",
+        "max",
+        "min",
+        "p50 write → order",
+        "p50 order → installed",
+        "Traefik 3.7",
+    )
+    cells = (
+        (
+            r["challenge"],
+            r["hosts"],
+            *(
+                _seconds(r[key])
+                for key in ("first_s", "p50_s", "p90_s", "max_s", "min_s", "to_order_p50_s", "acme_p50_s")
+            ),
+            r["traefik"],
         )
-    return "\n".join(lines)
+        for r in rows
+    )
+    title = "### ACME: new Ingress host → first verified HTTPS answer (ingressctl serve + Pebble, onHostRule)"
+    return "\n".join([title, "", *table(headers, cells, align="lrrrrrrrrl")])
 
 
 def _seconds(value: float | None) -> str:

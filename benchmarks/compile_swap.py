@@ -30,6 +30,7 @@ from typing import Any
 import aiohttp
 
 from benchmarks.procstat import peak_rss_mb
+from benchmarks.report import table
 from benchmarks.serve_propagation import _backend, _seed, _Serve
 from ingressctl.manifests import object_from_dict
 from ingressctl.model import Snapshot
@@ -187,31 +188,35 @@ def run(
 
 
 def render(rows: list[dict[str, Any]]) -> str:
-    lines = [
-        "A reload inside `serve`: compile + proxy plan (worker thread) + swap (event loop), medians",
-        "",
-        "| Ingresses | full compile (cold) | compile (reload, cached) | plan | swap | total |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for r in rows:
-        if r["kind"] == "reload":
-            lines.append(
-                f"| {r['ingresses']} | {r['full_compile_ms']} ms | {r['compile_ms']} ms | {r['plan_ms']} ms "
-                f"| {r['swap_ms']} ms | {r['total_ms']} ms |"
+    lines = ["A reload inside `serve`: compile + proxy plan (worker thread) + swap (event loop), medians", ""]
+    lines += table(
+        ("Ingresses", "full compile (cold)", "compile (reload, cached)", "plan", "swap", "total"),
+        (
+            (
+                r["ingresses"],
+                *(
+                    f"{r[key]} ms"
+                    for key in ("full_compile_ms", "compile_ms", "plan_ms", "swap_ms", "total_ms")
+                ),
             )
+            for r in rows
+            if r["kind"] == "reload"
+        ),
+    )
     memory = [r for r in rows if r["kind"] == "memory"]
     if memory:
         lines += [
             "",
             "`serve --kubernetes` holding the cluster (Traefik 3.7 peak RSS idle, one route: 114 MB)",
             "",
-            "| Ingresses | start → all routed | peak RSS (VmHWM) | RSS after settling |",
-            "| ---: | ---: | ---: | ---: |",
         ]
-        for r in memory:
-            lines.append(
-                f"| {r['ingresses']} | {r['routed_s']} s | {r['peak_rss_mb']} MB | {r['rss_mb']} MB |"
-            )
+        lines += table(
+            ("Ingresses", "start → all routed", "peak RSS (VmHWM)", "RSS after settling"),
+            (
+                (r["ingresses"], f"{r['routed_s']} s", f"{r['peak_rss_mb']} MB", f"{r['rss_mb']} MB")
+                for r in memory
+            ),
+        )
     return "\n".join(lines)
 
 

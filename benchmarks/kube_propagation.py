@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.report import table
 from ingressctl.model import Snapshot
 from ingressctl.model.config import KubernetesConfig
 from ingressctl.providers.base import ProviderStatus, ProviderUpdate
@@ -160,16 +161,20 @@ def run(sizes: tuple[int, ...] = (100, 1_000), events: int = 200) -> list[dict[s
 
 
 def render(rows: list[dict[str, Any]]) -> str:
-    lines = [
-        "| Ingresses | events | first snapshot | p50 | p99 | max |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['ingresses']} | {r['events']} | {r['first_snapshot_s']} s | {r['p50_ms']} ms "
-            f"| {r['p99_ms']} ms | {r['max_ms']} ms |"
+    return "\n".join(
+        table(
+            ("Ingresses", "events", "first snapshot", "p50", "p99", "max"),
+            (
+                (
+                    r["ingresses"],
+                    r["events"],
+                    f"{r['first_snapshot_s']} s",
+                    *(f"{r[key]} ms" for key in ("p50_ms", "p99_ms", "max_ms")),
+                )
+                for r in rows
+            ),
         )
-    return "\n".join(lines)
+    )
 
 
 def main() -> None:

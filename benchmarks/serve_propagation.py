@@ -32,6 +32,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from benchmarks.report import table
 from tests.kubeapi import KubeAPIServer
 from tests.kubeapi.fixtures import endpoint_slice, ingress, service
 
@@ -181,18 +182,19 @@ def run(sizes: tuple[int, ...] = (100, 1_000), events: int = 50, gap: float = 0.
 
 
 def render(rows: list[dict[str, Any]]) -> str:
-    lines = [
-        "Ingress change in the API server → first request routed by `serve` (Traefik: 1.4–2.2 s)",
-        "",
-        "| Ingresses | changes (gap) | start → all routed | p50 | p99 | max |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['ingresses']} | {r['events']} ({r.get('gap_s', 0)} s) | {r['first_routed_s']} s "
-            f"| {r['p50_ms']} ms "
-            f"| {r['p99_ms']} ms | {r['max_ms']} ms |"
-        )
+    lines = ["Ingress change in the API server → first request routed by `serve` (Traefik: 1.4–2.2 s)", ""]
+    lines += table(
+        ("Ingresses", "changes (gap)", "start → all routed", "p50", "p99", "max"),
+        (
+            (
+                r["ingresses"],
+                f"{r['events']} ({r.get('gap_s', 0)} s)",
+                f"{r['first_routed_s']} s",
+                *(f"{r[key]} ms" for key in ("p50_ms", "p99_ms", "max_ms")),
+            )
+            for r in rows
+        ),
+    )
     return "\n".join(lines)
 
 
