@@ -4,6 +4,7 @@ prometheus_client's labelled children take a lock and do several lookups per inc
 calls the observer for every request, so counts live in dicts keyed by label tuples (one
 lookup per request) and are turned into metric families only when Prometheus scrapes.
 `tests/api/test_metrics.py::test_observer_is_cheaper_than_prometheus_children` measures the difference.
+prometheus_client itself is imported at the first scrape: a proxy nobody scrapes does not carry it.
 
 The observer methods are called from the event loop thread only (like everything in the proxy).
 """
@@ -15,14 +16,17 @@ import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-
-from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
-from prometheus_client.registry import Collector
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from ingressctl import __version__
 from ingressctl.api.view import RuntimeView
 from ingressctl.proxy.splice import spliced_bytes
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.core import GaugeMetricFamily, Metric
+    from prometheus_client.registry import Collector
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -142,16 +146,30 @@ class Metrics:
         self._acme_orders: dict[str, int] = {}
         self._acme_failures: dict[str, int] = {}
         self._le_texts = [f'le="{_number(b)}"' for b in self._bounds] + ['le="+Inf"']
-        # process_cpu_seconds_total, process_resident_memory_bytes, ..., python_info
-        self._process_registry = CollectorRegistry(auto_describe=False)
-        process, platform = ProcessCollector(registry=None), PlatformCollector(registry=None)
-        self._process_registry.register(process)
-        self._process_registry.register(platform)
-        # Everything, for prometheus_client's own tools (push gateway, WSGI/ASGI apps).
-        self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(_Collector(self))
-        self.registry.register(process)
-        self.registry.register(platform)
+
+    @cached_property
+    def _process_collectors(self) -> tuple[Collector, ...]:
+        """process_cpu_seconds_total, process_resident_memory_bytes, ..., python_info."""
+        from prometheus_client import PlatformCollector, ProcessCollector
+
+        return ProcessCollector(registry=None), PlatformCollector(registry=None)
+
+    @cached_property
+    def _process_registry(self) -> CollectorRegistry:
+        return _registry(self._process_collectors)
+
+    @cached_property
+    def registry(self) -> CollectorRegistry:
+        """Everything, for prometheus_client's own tools (push gateway, WSGI/ASGI apps)."""
+        from prometheus_client.registry import Collector
+
+        metrics = self
+
+        class Ours(Collector):
+            def collect(self) -> Iterator[Metric]:
+                return metrics.collect()
+
+        return _registry((Ours(), *self._process_collectors))
 
     # ------------------------------------------------------------ proxy observer (hot path)
 
@@ -248,6 +266,8 @@ class Metrics:
         for family in self._other_families():
             _family_text(family, out)
         out.append("")
+        from prometheus_client import generate_latest
+
         process: bytes = generate_latest(self._process_registry)
         return "\n".join(out).encode() + process
 
@@ -278,6 +298,8 @@ class Metrics:
         yield from self._other_families()
 
     def _route_families(self) -> Iterator[Metric]:
+        from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+
         route_labels = list(_ROUTE_LABELS)
         requests = CounterMetricFamily("ingressctl_requests", _REQUESTS_HELP, labels=[*route_labels, "code"])
         latency = HistogramMetricFamily(
@@ -293,6 +315,8 @@ class Metrics:
         yield latency
 
     def _other_families(self) -> Iterator[Metric]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+
         route_labels = list(_ROUTE_LABELS)
         errors = CounterMetricFamily(
             "ingressctl_upstream_errors",
@@ -353,6 +377,8 @@ class Metrics:
 
     def _collect_view(self) -> Iterator[GaugeMetricFamily]:
         """Gauges read from the runtime at scrape time, so they are never stale."""
+        from prometheus_client.core import GaugeMetricFamily
+
         expiry = GaugeMetricFamily(
             "ingressctl_certificate_expiry_seconds",
             "Seconds until the certificate expires (negative: expired).",
@@ -396,9 +422,20 @@ class Metrics:
         yield info
 
 
+def _registry(collectors: Sequence[Collector]) -> CollectorRegistry:
+    from prometheus_client import CollectorRegistry
+
+    registry = CollectorRegistry(auto_describe=False)
+    for collector in collectors:
+        registry.register(collector)
+    return registry
+
+
 def _leader_gauge(view: RuntimeView) -> GaugeMetricFamily | None:
     """ingressctl_leader from the runtime's leadership; None (no series) without leader election,
     where every replica acts on the cluster and "leader" would mean nothing."""
+    from prometheus_client.core import GaugeMetricFamily
+
     leadership = view.config_summary().get("leadership")
     if not leadership or not leadership.get("election"):
         return None
@@ -408,11 +445,3 @@ def _leader_gauge(view: RuntimeView) -> GaugeMetricFamily | None:
     )
     gauge.add_metric([], 1 if leadership.get("leader") else 0)
     return gauge
-
-
-class _Collector(Collector):
-    def __init__(self, metrics: Metrics) -> None:
-        self._metrics = metrics
-
-    def collect(self) -> Iterator[Metric]:
-        return self._metrics.collect()

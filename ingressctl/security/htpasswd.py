@@ -23,8 +23,6 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import bcrypt
-
 _BCRYPT_PREFIXES = ("$2y$", "$2a$", "$2b$")
 _DES_CRYPT = re.compile(r"[./0-9A-Za-z]{13}")
 # The complete form of each supported hash: a cut or edited hash is reported when the file is read,
@@ -161,6 +159,8 @@ def _check_hash(hashed: str, password: bytes) -> bool:
         salt = hashed[len("$apr1$") :].split("$", 1)[0]
         return hmac.compare_digest(apr1(password, salt).encode(), hashed.encode())
     if scheme == "bcrypt":
+        import bcrypt  # loaded by the first bcrypt user only: most tables are apr1
+
         try:
             return bcrypt.checkpw(password, hashed.encode("ascii"))
         except (ValueError, UnicodeEncodeError):
