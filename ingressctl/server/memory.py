@@ -37,10 +37,12 @@ def limit_arenas(count: int = 2) -> None:
     libc = _load()
     if libc is not None and hasattr(libc, "mallopt"):
         libc.mallopt(_M_ARENA_MAX, count)
-        # Blocks of 64 KiB and more (the proxy's 128 KiB body buffers) get their own mapping and go
-        # back to the OS when freed; a fixed threshold also stops glibc from raising it after the
-        # first free, which would move such blocks into the heap, where they fragment and RSS only grows.
-        libc.mallopt(_M_MMAP_THRESHOLD, 64 * 1024)
+        # Blocks of 512 KiB and more get their own mapping and go back to the OS when freed; a fixed
+        # threshold also stops glibc from raising it after the first free, which would move large
+        # blocks into the heap, where they fragment and RSS only grows. Not lower: every TLS read
+        # allocates 256 KiB (uvloop asks SSLObject.read() for up to 256 KiB, which allocates that
+        # much and then shrinks it), and a mapping per read cost 20-35 % of TLS requests/s.
+        libc.mallopt(_M_MMAP_THRESHOLD, 512 * 1024)
 
 
 def trim(full: bool = True) -> None:
