@@ -63,17 +63,16 @@ async def test_namespaces_label_selector_and_class_scope_what_is_served(
 ) -> None:
     port = backend.port
     kube_api.apply(ingress_class("edge", controller="example.com/edge-controller"))
-    ingress_app(kube_api, "a", port, "shop", host="a.test", labels={"team": "web"}, ingress_class="edge")
-    ingress_app(
-        kube_api, "b", port, "shop", host="b.test", labels={"team": "data"}, ingress_class="edge"
-    )  # selector
-    ingress_app(
-        kube_api, "c", port, "blog", host="c.test", labels={"team": "web"}, ingress_class="edge"
-    )  # namespace
-    ingress_app(
-        kube_api, "d", port, "shop", host="d.test", labels={"team": "web"}, ingress_class="other"
-    )  # class
-    ingress_app(kube_api, "e", port, "misc", host="e.test", labels={"team": "web"}, ingress_class="edge")
+    for name, ns, team, class_name in (
+        ("a", "shop", "web", "edge"),
+        ("b", "shop", "data", "edge"),  # left out by the label selector
+        ("c", "blog", "web", "edge"),  # by the namespace
+        ("d", "shop", "web", "other"),  # by the class
+        ("e", "misc", "web", "edge"),
+    ):
+        ingress_app(
+            kube_api, name, port, ns, host=f"{name}.test", labels={"team": team}, ingress_class=class_name
+        )
     # The file's current context has a token the server rejects; --context picks the good one.
     kube_api.add_token("good-token", "kubernetes-admin")
     bad = kube_api.write_kubeconfig(token="rejected", context="bad")
@@ -118,33 +117,11 @@ async def test_kubernetes_section_of_the_config_file(
 ) -> None:
     assert kube_api.certs is not None
     kube_api.add_token("file-token", "kubernetes-admin")
-    ingress_app(
-        kube_api,
-        "a",
-        backend.port,
-        "shop",
-        host="a.test",
-        labels={"tier": "front"},
-        ingress_class="traefik-edge",
-    )
-    ingress_app(
-        kube_api,
-        "b",
-        backend.port,
-        "shop",
-        host="b.test",
-        labels={"tier": "back"},
-        ingress_class="traefik-edge",
-    )
-    ingress_app(
-        kube_api,
-        "c",
-        backend.port,
-        "blog",
-        host="c.test",
-        labels={"tier": "front"},
-        ingress_class="traefik-edge",
-    )
+    for name, ns, tier in (("a", "shop", "front"), ("b", "shop", "back"), ("c", "blog", "front")):
+        labels = {"tier": tier}
+        ingress_app(
+            kube_api, name, backend.port, ns, host=f"{name}.test", labels=labels, ingress_class="traefik-edge"
+        )
     config = tmp_path / "traefik.toml"
     config.write_text(
         f"""
