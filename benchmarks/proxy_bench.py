@@ -329,6 +329,22 @@ def run() -> dict[str, dict[str, dict[str, float]]]:
                     for scenario, runs in proxy.results.items()
                 }
                 summary[proxy.name]["memory"] = {"peak_rss_mb": proxy.rss()}
+            # Each round's two runs were back to back: their ratios show the spread a single
+            # run can land anywhere in, which the ratio of medians hides.
+            mine, theirs = proxies[0].results, proxies[1].results
+            paired = {
+                scenario: {
+                    key: [a[key] / b[key] for a, b in zip(runs, theirs[scenario], strict=True) if b[key]]
+                    for key in runs[0]
+                }
+                for scenario, runs in mine.items()
+            }
+            summary["rounds_min"] = {
+                sc: {k: min(v, default=0.0) for k, v in r.items()} for sc, r in paired.items()
+            }
+            summary["rounds_max"] = {
+                sc: {k: max(v, default=0.0) for k, v in r.items()} for sc, r in paired.items()
+            }
             return summary
         finally:
             for proxy in proxies:
@@ -346,8 +362,8 @@ def render(summary: dict[str, dict[str, dict[str, float]]]) -> str:
     lines = [
         f"## Proxy: ingressctl vs Traefik (medians of {ROUNDS} rounds of {DURATION:g} s, one core each)",
         "",
-        "| scenario | metric | ingressctl | Traefik | ratio | target |",
-        "|---|---|---|---|---|---|",
+        "| scenario | metric | ingressctl | Traefik | ratio | each round | target |",
+        "|---|---|---|---|---|---|---|",
     ]
     rows = [
         ("small GET -c64", "small", "rps", "req/s", "≥ 0.6×"),
@@ -369,11 +385,14 @@ def render(summary: dict[str, dict[str, dict[str, float]]]) -> str:
         if scenario not in me:
             continue
         a, b = me[scenario][key], ref[scenario][key]
-        lines.append(f"| {label} | {unit} | {a:,.1f} | {b:,.1f} | {ratio(a, b)} | {target} |")
+        low, high = summary["rounds_min"][scenario][key], summary["rounds_max"][scenario][key]
+        spread = f"{low:.2f}–{high:.2f}×"
+        lines.append(f"| {label} | {unit} | {a:,.1f} | {b:,.1f} | {ratio(a, b)} | {spread} | {target} |")
     a, b = me["memory"]["peak_rss_mb"], ref["memory"]["peak_rss_mb"]
-    lines.append(f"| all | peak RSS MB | {a:.1f} | {b:.1f} | {ratio(a, b)} | ≤ 0.5× |")
+    lines.append(f"| all | peak RSS MB | {a:.1f} | {b:.1f} | {ratio(a, b)} | | ≤ 0.5× |")
     lines.append("")
-    for name, results in summary.items():
+    for name in ("ingressctl", "traefik"):
+        results = summary[name]
         errs = ", ".join(f"{k} {v['errors']:.0f}" for k, v in results.items() if k != "memory")
         lines.append(f"Errors {name} (non-2xx/3xx + socket errors, median per run): {errs}")
     return "\n".join(lines)
