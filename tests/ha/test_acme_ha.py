@@ -14,6 +14,7 @@ import signal
 import ssl
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,66 +63,63 @@ caBundle = "{pebble.api_ca}"
     return path
 
 
-def start(
-    kube_api: KubeAPIServer,
-    serve: Callable[..., ServeProcess],
+@dataclass
+class Replicas:
+    """What the HA tests share: the API server, Pebble, a backend, and `serve` to start replicas."""
+
+    tmp_path: Path
+    kube_api: KubeAPIServer
+    pebble: Pebble
+    backend: Backend
+    serve: Callable[..., ServeProcess]
+
+    def start(self, name: str, http: str, trigger: str = "onHostRule", **settings: str) -> ServeProcess:
+        self.kube_api.add_token(f"token-{name}", name)
+        kubeconfig = self.kube_api.write_kubeconfig(token=f"token-{name}", context=name)
+        return self.serve(
+            "--config",
+            str(config(self.tmp_path, name, self.pebble, http, trigger, **settings)),
+            "--kubernetes",
+            "--kubeconfig",
+            str(kubeconfig),
+            "--leader-election-lease-duration",
+            "4",
+            env={"POD_NAME": name, "POD_NAMESPACE": "ingressctl", "INGRESSCTL_ACME_RELOAD_SECONDS": "0.3"},
+        )
+
+    def shop_service(self) -> None:
+        self.kube_api.apply_many(
+            [
+                service("shop", "shop"),
+                endpoint_slice("shop-1", "shop", ["127.0.0.1"], "shop", port=self.backend.port),
+            ]
+        )
+
+    async def leader_and_follower(
+        self, trigger: str = "onHostRule", follower_http: str = "127.0.0.1:0", **settings: str
+    ) -> tuple[ServeProcess, ServeProcess]:
+        """Replica A, once it leads, then replica B (where Pebble validates); both listening, with
+        their bound addresses in `.addresses`. `settings` go to both configs except `https_address`,
+        which is the follower's."""
+        https_address = settings.pop("https_address", "127.0.0.1:0")
+        leader = self.start("replica-a", "127.0.0.1:0", trigger, **settings)
+        await asyncio.to_thread(leader.wait_for, r"became the leader")
+        follower = self.start("replica-b", follower_http, trigger, https_address=https_address, **settings)
+        for sp in (leader, follower):
+            m = await asyncio.to_thread(sp.wait_for, r"listening: (.*)")
+            sp.addresses.update(part.partition("=")[::2] for part in m.group(1).split(", "))
+        return leader, follower
+
+
+@pytest.fixture
+def ha(
     tmp_path: Path,
-    name: str,
-    http: str,
-    pebble: Pebble,
-    trigger: str = "onHostRule",
-    **settings: str,
-) -> ServeProcess:
-    kube_api.add_token(f"token-{name}", name)
-    kubeconfig = kube_api.write_kubeconfig(token=f"token-{name}", context=name)
-    return serve(
-        "--config",
-        str(config(tmp_path, name, pebble, http, trigger, **settings)),
-        "--kubernetes",
-        "--kubeconfig",
-        str(kubeconfig),
-        "--leader-election-lease-duration",
-        "4",
-        env={"POD_NAME": name, "POD_NAMESPACE": "ingressctl", "INGRESSCTL_ACME_RELOAD_SECONDS": "0.3"},
-    )
-
-
-def shop_service(kube_api: KubeAPIServer, backend: Backend) -> None:
-    kube_api.apply_many(
-        [service("shop", "shop"), endpoint_slice("shop-1", "shop", ["127.0.0.1"], "shop", port=backend.port)]
-    )
-
-
-async def replicas(
     kube_api: KubeAPIServer,
-    serve: Callable[..., ServeProcess],
-    tmp_path: Path,
     pebble: Pebble,
-    trigger: str = "onHostRule",
-    follower_http: str = "127.0.0.1:0",
-    **settings: str,
-) -> tuple[ServeProcess, ServeProcess]:
-    """Replica A, once it leads, then replica B (where Pebble validates); both listening, with
-    their bound addresses in `.addresses`. `settings` go to both configs except `https_address`,
-    which is the follower's."""
-    https_address = settings.pop("https_address", "127.0.0.1:0")
-    leader = start(kube_api, serve, tmp_path, "replica-a", "127.0.0.1:0", pebble, trigger, **settings)
-    await asyncio.to_thread(leader.wait_for, r"became the leader")
-    follower = start(
-        kube_api,
-        serve,
-        tmp_path,
-        "replica-b",
-        follower_http,
-        pebble,
-        trigger,
-        https_address=https_address,
-        **settings,
-    )
-    for sp in (leader, follower):
-        m = await asyncio.to_thread(sp.wait_for, r"listening: (.*)")
-        sp.addresses.update(part.partition("=")[::2] for part in m.group(1).split(", "))
-    return leader, follower
+    backend: Backend,
+    serve: Callable[..., ServeProcess],
+) -> Replicas:
+    return Replicas(tmp_path, kube_api, pebble, backend, serve)
 
 
 def shared_secret_readers(kube_api: KubeAPIServer) -> set[str]:
@@ -170,26 +168,18 @@ async def handshake(address: str, root: Path) -> bytes:
     return data
 
 
-async def test_leader_orders_follower_answers_http01_and_serves_the_certificate(
-    tmp_path: Path,
-    kube_api: KubeAPIServer,
-    pebble: Pebble,
-    backend: Backend,
-    serve: Callable[..., ServeProcess],
-) -> None:
-    shop_service(kube_api, backend)
-    leader, follower = await replicas(
-        kube_api, serve, tmp_path, pebble, follower_http=f"127.0.0.1:{pebble.http_port}"
-    )
+async def test_leader_orders_follower_answers_http01_and_serves_the_certificate(ha: Replicas) -> None:
+    ha.shop_service()
+    leader, follower = await ha.leader_and_follower(follower_http=f"127.0.0.1:{ha.pebble.http_port}")
 
-    kube_api.apply(tls_ingress())
+    ha.kube_api.apply(tls_ingress())
     await asyncio.to_thread(leader.wait_for, r"ACME: obtained a certificate for shop.example.test", 60.0)
     assert not any("ACME: requesting" in line for line in follower.lines)  # the follower never orders
     # Pebble validated through the follower (the only one on its HTTP-01 port), from the shared Secret.
-    assert kube_api.get("Secret", "ingressctl", "acme-http01") is not None
-    assert "replica-b" in shared_secret_readers(kube_api)  # the leader reads it too, to update it
+    assert ha.kube_api.get("Secret", "ingressctl", "acme-http01") is not None
+    assert "replica-b" in shared_secret_readers(ha.kube_api)  # the leader reads it too, to update it
 
-    root = pebble.root_file()
+    root = ha.pebble.root_file()
     data = await served_with_a_valid_certificate(follower.addresses["https"], root, 15.0)
     assert data.startswith(b"HTTP/1.1 200") and data.endswith(f"127.0.0.1 {HOST}".encode())
     assert (await handshake(leader.addresses["https"], root)).startswith(b"HTTP/1.1 200")
@@ -204,25 +194,19 @@ async def test_leader_orders_follower_answers_http01_and_serves_the_certificate(
     assert (await handshake(follower.addresses["https"], root)).startswith(b"HTTP/1.1 200")
 
 
-async def test_on_demand_through_a_follower(
-    tmp_path: Path,
-    kube_api: KubeAPIServer,
-    pebble: Pebble,
-    backend: Backend,
-    serve: Callable[..., ServeProcess],
-) -> None:
+async def test_on_demand_through_a_follower(ha: Replicas) -> None:
     """onDemand: a handshake on the follower asks the leader (through a Secret), the leader orders."""
-    shop_service(kube_api, backend)
-    kube_api.apply(tls_ingress())
-    leader, follower = await replicas(
-        kube_api, serve, tmp_path, pebble, "onDemand", follower_http=f"127.0.0.1:{pebble.http_port}"
+    ha.shop_service()
+    ha.kube_api.apply(tls_ingress())
+    leader, follower = await ha.leader_and_follower(
+        "onDemand", follower_http=f"127.0.0.1:{ha.pebble.http_port}"
     )
     address = follower.addresses["https"]
     await asyncio.to_thread(follower.wait_for, r"configuration applied")
     assert not any(
         "ACME: requesting" in line for line in leader.lines
     )  # onDemand: nothing without a handshake
-    data = await served_with_a_valid_certificate(address, pebble.root_file())
+    data = await served_with_a_valid_certificate(address, ha.pebble.root_file())
     assert data.startswith(b"HTTP/1.1 200")
     assert any("ACME on-demand: asked the leader for shop.example.test" in line for line in follower.lines)
     assert any(
@@ -231,34 +215,23 @@ async def test_on_demand_through_a_follower(
     assert not any("ACME: requesting" in line for line in follower.lines)
 
 
-async def test_follower_answers_tls_alpn01_for_the_leaders_order(
-    tmp_path: Path,
-    kube_api: KubeAPIServer,
-    pebble: Pebble,
-    backend: Backend,
-    serve: Callable[..., ServeProcess],
-) -> None:
+async def test_follower_answers_tls_alpn01_for_the_leaders_order(ha: Replicas) -> None:
     """TLS-ALPN-01 with two replicas: Pebble connects to the follower only (its https entrypoint is
     on Pebble's tlsPort), which must present the challenge certificate for the leader's order."""
-    shop_service(kube_api, backend)
-    leader, follower = await replicas(
-        kube_api,
-        serve,
-        tmp_path,
-        pebble,
-        challenge="[acme.tlsChallenge]",
-        https_address=f"127.0.0.1:{pebble.tls_port}",
+    ha.shop_service()
+    leader, follower = await ha.leader_and_follower(
+        challenge="[acme.tlsChallenge]", https_address=f"127.0.0.1:{ha.pebble.tls_port}"
     )
 
-    kube_api.apply(tls_ingress())
+    ha.kube_api.apply(tls_ingress())
     await asyncio.to_thread(leader.wait_for, r"ACME: obtained a certificate for shop.example.test", 60.0)
     assert not any("ACME: requesting" in line for line in follower.lines)
     # The answer went through the shared Secret (the follower read it) and left it with the order.
-    shared = kube_api.get("Secret", "ingressctl", "acme-http01")
+    shared = ha.kube_api.get("Secret", "ingressctl", "acme-http01")
     assert shared is not None
     answers = json.loads(base64.b64decode(next(iter(shared["data"].values()))))
     assert not any(key.startswith("tls-alpn-01:") for key in answers)
-    assert "replica-b" in shared_secret_readers(kube_api)
-    root = pebble.root_file()
+    assert "replica-b" in shared_secret_readers(ha.kube_api)
+    root = ha.pebble.root_file()
     data = await served_with_a_valid_certificate(follower.addresses["https"], root, 15.0)
     assert data.startswith(b"HTTP/1.1 200")
