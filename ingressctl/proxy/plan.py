@@ -34,6 +34,13 @@ class Table(Protocol):
 
 
 class TableFactory(Protocol):
+    """Builds a Table; `previous` is a table this factory built before (for reuse).
+
+    `previous` is typed Any because a factory's parameter is its own table type (RoutingTable);
+    a Protocol parameter of type `Table` would reject it (parameters are contravariant), and the
+    proxy must not import the routing package to name it.
+    """
+
     def __call__(
         self,
         routes: Sequence[Route],
