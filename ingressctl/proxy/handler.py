@@ -28,6 +28,8 @@ from ingressctl.proxy.observer import NULL_OBSERVER, ProxyObserver
 from ingressctl.proxy.options import ProxyOptions
 from ingressctl.proxy.plan import Authenticator, RoutePlan, TablePlan, strip
 from ingressctl.proxy.pool import UpstreamPool
+from ingressctl.proxy.relayed import RelayedComplete, RelayedStream
+from ingressctl.proxy.target import origin_form, valid_host
 from ingressctl.proxy.upstream import UpstreamConnection, UpstreamError
 from ingressctl.routing.paths import canonical_path
 
@@ -193,13 +195,23 @@ class _EntrypointHandler:
         if plan is None:
             return _error(503, "Service Unavailable: no configuration loaded yet")
         headers = request.headers
-        host = headers.get("Host", "")
-        if ep.redirect is not None:
-            return self._redirect(request, plan, host, ep.redirect.entrypoint, ep.redirect.permanent)
         raw_target = request.raw_path
-        path, qmark, query = raw_target.partition("?")
-        if not path.startswith("/"):
+        if raw_target[:1] == "/":
+            host = headers.get("Host", "")
+        elif (absolute := origin_form(raw_target)) is not None:
+            # Absolute form (a client configured to use us as its proxy): the target's authority is
+            # the host, whatever the Host header says (RFC 9112 3.2.2).
+            host, raw_target = absolute
+        else:
             return _error(400, "Bad Request: unsupported request target")
+        # (A missing or repeated Host in HTTP/1.1 is refused by aiohttp's parser already.)
+        if not valid_host(host):
+            return _error(400, "Bad Request: invalid Host header")
+        if ep.redirect is not None and not self._arrived_as(request, plan, ep.redirect.entrypoint):
+            return self._redirect(
+                request, plan, host, raw_target, ep.redirect.entrypoint, ep.redirect.permanent
+            )
+        path, qmark, query = raw_target.partition("?")
         path, _, _ = path.partition("#")
         canon = canonical_path(path)
         if canon is None:
@@ -225,11 +237,19 @@ class _EntrypointHandler:
             return _error(403, "Forbidden")
         # A route's redirect (ssl-redirect, redirect-entry-point) applies on the other entrypoints only:
         # on its own target it would send the client to the URL it just asked for (Traefik v1 does the same).
-        if rp.redirect is not None and rp.redirect.entrypoint != ep.name:
-            return self._redirect(request, plan, host, rp.redirect.entrypoint, rp.redirect.permanent)
+        if (
+            rp.redirect is not None
+            and rp.redirect.entrypoint != ep.name
+            and not self._arrived_as(request, plan, rp.redirect.entrypoint)
+        ):
+            return self._redirect(
+                request, plan, host, raw_target, rp.redirect.entrypoint, rp.redirect.permanent
+            )
         if rp.problem is BackendProblem.AUTH_SECRET_INVALID:
+            # 503, not 401 (as ingress-nginx): no credentials can pass, so a challenge would only
+            # make browsers prompt for a password that cannot work.
             log.warning("refused request for route %s: %s (failing closed)", rp.route_id, rp.problem_detail)
-            return _error(401, "Unauthorized", {"WWW-Authenticate": 'Basic realm="ingressctl"'})
+            return _error(503, "Service Unavailable: the route's basic auth is misconfigured")
         for auth in (ep.auth, rp.auth):
             if auth is not None:
                 denied = await self._authenticate(request, auth, result)
@@ -248,7 +268,12 @@ class _EntrypointHandler:
         target_path = strip(canon, rp.strip_prefix) if rp.strip_prefix is not None else canon
         target = target_path + "?" + query if qmark else target_path
         upgrade = headers.get("Upgrade")
-        if upgrade is not None and upgrade.lower() == "websocket" and request.method == "GET":
+        if (
+            upgrade is not None
+            and upgrade.lower() == "websocket"
+            and request.method == "GET"
+            and _lists_upgrade(headers.get("Connection", ""))
+        ):
             from ingressctl.proxy.websocket import bridge
 
             return await bridge(self, request, rp, target, host, result)
@@ -275,8 +300,27 @@ class _EntrypointHandler:
             known.clear()
         return allowed
 
+    def _arrived_as(self, request: BaseRequest, plan: TablePlan, entrypoint: str) -> bool:
+        """A trusted proxy in front (a TLS-terminating load balancer) says the client already used the
+        redirect's scheme: redirecting would loop (ingress-nginx skips it the same way)."""
+        trusted = self.ep.trusted
+        if not trusted:
+            return False
+        proto = request.headers.get("X-Forwarded-Proto")
+        target = plan.entrypoints.get(entrypoint)
+        if proto is None or target is None or not trusted.contains(_peer(request)):
+            return False
+        # The leftmost value is what the client used, when several proxies appended theirs.
+        return proto.partition(",")[0].strip().lower() == target.scheme
+
     def _redirect(
-        self, request: BaseRequest, plan: TablePlan, host: str, entrypoint: str, permanent: bool
+        self,
+        request: BaseRequest,
+        plan: TablePlan,
+        host: str,
+        target_uri: str,
+        entrypoint: str,
+        permanent: bool,
     ) -> web.Response:
         target = plan.entrypoints.get(entrypoint)
         if target is None:
@@ -291,7 +335,7 @@ class _EntrypointHandler:
             return _error(400, "Bad Request: missing Host header")
         default = 443 if target.scheme == "https" else 80
         port = "" if target.port == default else f":{target.port}"
-        location = f"{target.scheme}://{hostname}{port}{request.raw_path}"
+        location = f"{target.scheme}://{hostname}{port}{target_uri}"
         status = (301 if request.method in ("GET", "HEAD") else 308) if permanent else 302
         return web.Response(
             status=status, text=f"Redirecting to {location}\n", headers={"Location": location}
@@ -336,6 +380,7 @@ class _EntrypointHandler:
             trusted_peer = True
         incoming: dict[bytes, bytes] | None = {} if trusted_peer else None
         has_host = False
+        absolute_form = request.raw_path[:1] != "/"
         for name, value in raw:
             lname = name.lower()
             if lname in drop:
@@ -346,6 +391,8 @@ class _EntrypointHandler:
                     incoming[lname] = previous + b", " + value if previous else value
                 continue
             if lname == b"host":
+                if absolute_form:  # the target's authority is the host: sent below instead
+                    continue
                 has_host = True
             parts += (name, b": ", value, b"\r\n")
         if not has_host:
@@ -398,7 +445,12 @@ class _EntrypointHandler:
         chunked = has_body and "chunked" in request.headers.get("Transfer-Encoding", "").lower()
         head = self.request_head(request, method, target, host, chunked)
         idempotent = method in IDEMPOTENT
-        expect_continue = has_body and request.headers.get("Expect", "").lower() == "100-continue"
+        # An HTTP/1.0 client cannot take a 100 response: its expectation is ignored (RFC 9110 10.1.1).
+        expect_continue = (
+            has_body
+            and request.version >= (1, 1)
+            and request.headers.get("Expect", "").lower() == "100-continue"
+        )
         body_state = _BodyState()
         failed_key: tuple[str, int] | None = None
         endpoint_retry_left = 1
@@ -531,8 +583,8 @@ class _EntrypointHandler:
         body = conn.take_complete_body()
         if body is not None and (sender is None or sender.done()):
             pool.release(conn)
-            return web.Response(status=status, reason=head.reason, headers=headers, body=body or None)
-        response = web.StreamResponse(status=status, reason=head.reason, headers=headers)
+            return RelayedComplete(status=status, reason=head.reason, headers=headers, body=body or None)
+        response = RelayedStream(status=status, reason=head.reason, headers=headers)
         try:
             await response.prepare(request)
         except (ConnectionError, OSError):
@@ -624,6 +676,12 @@ class _BodyState:
     def __init__(self) -> None:
         self.started = False
         self.client_error: BaseException | None = None
+
+
+def _lists_upgrade(connection: str) -> bool:
+    """An Upgrade header counts only when Connection names it (RFC 9110 7.8); otherwise the request
+    is an ordinary one (and its Upgrade header, hop-by-hop, is not forwarded)."""
+    return any(token.strip().lower() == "upgrade" for token in connection.split(","))
 
 
 def _peer(request: BaseRequest) -> str:

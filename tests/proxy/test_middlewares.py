@@ -123,7 +123,9 @@ async def test_invalid_auth_secret_fails_closed(backend: BackendFactory, proxy_s
         for creds in (None, basic("alice", "wonderland")):
             headers = {"Authorization": creds} if creds else {}
             async with s.get(p.url("/"), headers=headers) as r:
-                assert r.status == 401
+                assert r.status == 503
+                assert "WWW-Authenticate" not in r.headers  # no password can work: no prompt
+                assert "basic auth is misconfigured" in await r.text()
     assert b.seen == []
 
 
