@@ -442,7 +442,14 @@ class _EntrypointHandler:
         opts = proxy.options
         method = request.method
         has_body = request.body_exists
-        chunked = has_body and "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+        coding = request.headers.get("Transfer-Encoding")
+        chunked = False
+        if coding is not None:
+            if coding.strip().lower() != "chunked":
+                # aiohttp removed the chunked framing; any other coding (gzip, ...) would be dropped
+                # silently on the way to the backend. Go's server answers the same.
+                return _error(501, "Not Implemented: transfer codings other than chunked")
+            chunked = has_body
         head = self.request_head(request, method, target, host, chunked)
         idempotent = method in IDEMPOTENT
         # An HTTP/1.0 client cannot take a 100 response: its expectation is ignored (RFC 9110 10.1.1).

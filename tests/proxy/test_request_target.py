@@ -176,3 +176,24 @@ async def test_redirects_skip_requests_a_trusted_proxy_says_arrived_over_https(
         async with s.get(p.url("/p", "untrusted"), headers=https, allow_redirects=False) as r:
             assert r.status == 302
             assert r.headers["Location"].startswith("https://")
+
+
+async def test_transfer_codings_other_than_chunked_are_501(
+    backend: BackendFactory, proxy_server: ProxyFactory
+) -> None:
+    """aiohttp would undo the chunked framing and the gzip coding would be lost on the way."""
+    b = await backend()
+    p = await proxy_server([route("any", [b.addr])])
+    body = b"3\r\nabc\r\n0\r\n\r\n"
+    status, _, _ = await exchange(
+        p,
+        b"POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n"
+        + body,
+    )
+    assert status.split()[1] == "501"
+    status, _, answer = await exchange(
+        p,
+        b"POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + body,
+    )
+    assert status == "HTTP/1.1 200 OK" and json.loads(answer)["body_len"] == 3
+    assert len(b.seen) == 1
