@@ -2,6 +2,11 @@
 
 Relaying messages (rather than raw bytes) keeps both sides' framing valid: pings, pongs and close
 codes are passed through as they come (autoping and autoclose are off on both sides).
+
+An upstream that answers the handshake with anything but 101 has refused the upgrade: its response
+goes to the client as it is (status, end-to-end headers, body), as for any other proxied request,
+and nothing is upgraded (Traefik and nginx do the same). Only a failed upstream (connect error,
+reset, timeout, malformed handshake) is a 502 or 504, logged like the HTTP path's failures.
 """
 
 from __future__ import annotations
@@ -9,13 +14,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Final
 
 import aiohttp
 from aiohttp import WSMsgType, web
+from aiohttp.connector import Connection
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
+from ingressctl.proxy.headers import RESPONSE_DROP, connection_tokens
 from ingressctl.proxy.plan import RoutePlan
 from ingressctl.proxy.upstream import UpstreamError
 
@@ -35,12 +43,77 @@ _HANDSHAKE: Final = frozenset(
     }
 )
 
+# aiohttp would add these when the client did not send them; a proxy must not invent request
+# headers (an Accept-Encoding the client never sent could get it a compressed refusal body).
+_NO_AUTO_HEADERS: Final = ("Accept", "Accept-Encoding", "User-Agent")
+
+# Statuses whose responses have no body (RFC 9110 6.4.1).
+_NO_BODY: Final = frozenset({204, 304})
+
+
+class _Refusal:
+    """Where a bridge waits for the upstream's response when the upstream refuses the upgrade."""
+
+    __slots__ = ("passed", "response", "status")
+
+    def __init__(self) -> None:
+        self.response: _HandshakeResponse | None = None
+        self.status = 0
+        self.passed = False  # `_pass_refusal` owns the response (and discards it)
+
+
+# Set by `bridge` around ws_connect; read by the response class in the same task.
+_REFUSAL: ContextVar[_Refusal | None] = ContextVar("ingressctl_ws_refusal", default=None)
+
+
+class _HandshakeResponse(aiohttp.ClientResponse):
+    """The upstream's answer to a handshake, kept open (body unread) when it is not 101.
+
+    ws_connect turns any status but 101 into WSServerHandshakeError and closes the response with
+    its body unread, and the request under it follows redirects itself; the client must get that
+    response instead. So a refusal hands itself to the waiting bridge, hides its status from
+    aiohttp (no redirect is followed; ws_connect still raises) and ignores ws_connect's close():
+    the bridge streams the body and then calls `discard`.
+    """
+
+    _held = False
+
+    async def start(self, connection: Connection) -> aiohttp.ClientResponse:
+        await super().start(connection)
+        refusal = _REFUSAL.get()
+        if self.status != 101 and refusal is not None and refusal.response is None:
+            refusal.response = self
+            refusal.status = self.status
+            self._held = True
+            self.status = 0
+        return self
+
+    def close(self) -> None:
+        if not self._held:
+            super().close()
+
+    def discard(self) -> None:
+        self._held = False
+        super().close()
+
 
 def _session(proxy: Proxy) -> aiohttp.ClientSession:
     session = proxy._ws_session
     if not isinstance(session, aiohttp.ClientSession) or session.closed:
+        opts = proxy.options
         session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(force_close=True, ssl=False), auto_decompress=False
+            connector=aiohttp.TCPConnector(force_close=True, ssl=False),
+            auto_decompress=False,
+            # One session serves every client: cookies one backend sets must not reach the next
+            # client's handshake.
+            cookie_jar=aiohttp.DummyCookieJar(),
+            response_class=_HandshakeResponse,
+            skip_auto_headers=_NO_AUTO_HEADERS,
+            # sock_read bounds the wait for the handshake response; ws_connect lifts it once the
+            # connection is upgraded (a websocket may stay quiet for as long as it likes).
+            timeout=aiohttp.ClientTimeout(
+                total=None, sock_connect=opts.connect_timeout, sock_read=opts.response_header_timeout
+            ),
         )
         proxy._ws_session = session
     return session
@@ -60,6 +133,7 @@ async def bridge(
     pool = proxy.pool
     peer = rp.balancer.pick(pool.is_ejected) or rp.balancer.pick_any(None, pool.eject_remaining)
     if peer is None:
+        log.warning("503 for route %s (%s): no usable endpoint", rp.route_id, rp.backend_label)
         return web.Response(status=503, text="Service Unavailable\n")
     result.upstream = peer.label
     # Reuse the HTTP path's header rules (hop-by-hop removal, forwarded headers), then drop the
@@ -80,6 +154,8 @@ async def bridge(
     scheme = "wss" if rp.scheme == "https" else "ws"
     url = f"{scheme}://{peer.label}{target}"
     session = _session(proxy)
+    refusal = _Refusal()
+    token = _REFUSAL.set(refusal)
     try:
         upstream_ws = await session.ws_connect(
             url,
@@ -92,14 +168,36 @@ async def bridge(
             compress=0,
         )
     except aiohttp.WSServerHandshakeError as exc:
-        handler._upstream_error(rp, peer.label, UpstreamError("protocol", str(exc)))
-        status = exc.status if 400 <= exc.status < 600 else 502
-        return web.Response(status=status, text=f"{exc.message}\n")
-    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        if refusal.response is not None:
+            pool.record_success(peer.key)  # it answered: alive, just not upgrading this request
+            refusal.passed = True
+            return await _pass_refusal(handler, request, rp, peer.label, refusal, result)
+        # A 101 that does not complete the handshake (wrong accept key, missing Upgrade).
         pool.record_failure(peer.key)
-        err = UpstreamError("connect", f"websocket to {peer.label} failed: {exc}")
-        handler._upstream_error(rp, peer.label, err)
-        return handler._fail(rp, peer.label, err)
+        return _failed(
+            handler, rp, peer.label, UpstreamError("protocol", f"websocket handshake: {exc.message}")
+        )
+    except aiohttp.ConnectionTimeoutError as exc:
+        pool.record_failure(peer.key)
+        return _failed(handler, rp, peer.label, UpstreamError("connect", f"connect timed out: {exc}"))
+    except TimeoutError:
+        return _failed(
+            handler, rp, peer.label, UpstreamError("timeout", "timed out waiting for the handshake response")
+        )
+    except (aiohttp.ClientError, OSError) as exc:
+        pool.record_failure(peer.key)
+        # The kinds the HTTP path reports for the same failures (the observer counts them by kind).
+        if isinstance(exc, (aiohttp.ClientConnectorError, ConnectionRefusedError)):
+            kind = "connect"
+        elif isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, OSError)):
+            kind = "reset"
+        else:  # a response aiohttp could not parse
+            kind = "protocol"
+        return _failed(handler, rp, peer.label, UpstreamError(kind, f"websocket handshake failed: {exc}"))
+    finally:
+        _REFUSAL.reset(token)
+        if refusal.response is not None and not refusal.passed:
+            refusal.response.discard()  # cancelled between the handshake and its pass-through
     pool.record_success(peer.key)
     client_ws = web.WebSocketResponse(
         protocols=(upstream_ws.protocol,) if upstream_ws.protocol else (),
@@ -157,3 +255,67 @@ async def bridge(
         with contextlib.suppress(Exception):
             await client_ws.close()
     return client_ws
+
+
+def _failed(handler: _EntrypointHandler, rp: RoutePlan, upstream: str, exc: UpstreamError) -> web.Response:
+    # The HTTP path's reporting: the observer's upstream-error count, then the 502/504 and its log line.
+    handler._upstream_error(rp, upstream, exc)
+    return handler._fail(rp, upstream, exc)
+
+
+async def _pass_refusal(
+    handler: _EntrypointHandler,
+    request: BaseRequest,
+    rp: RoutePlan,
+    upstream: str,
+    refusal: _Refusal,
+    result: _Result,
+) -> StreamResponse:
+    """Send the upstream's non-101 answer to the client: status, end-to-end headers, body."""
+    resp = refusal.response
+    assert resp is not None
+    try:
+        drop = RESPONSE_DROP
+        listed = resp.headers.get("Connection")
+        if listed:
+            drop = drop | connection_tokens(listed.encode("latin-1"))
+        headers = [
+            (name.decode("latin-1"), value.decode("latin-1"))
+            for name, value in resp.raw_headers
+            if name.lower() not in drop
+        ]
+        status = refusal.status
+        if status in _NO_BODY:
+            return web.Response(status=status, reason=resp.reason, headers=headers)
+        response = web.StreamResponse(status=status, reason=resp.reason, headers=headers)
+        if resp.content_length is not None:
+            response.content_length = resp.content_length
+        try:
+            await response.prepare(request)
+        except (ConnectionError, OSError):
+            return response
+        try:
+            while data := await resp.content.readany():
+                result.size += len(data)
+                await response.write(data)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            # Headers are gone already: cut the client connection so the truncation is visible.
+            err = UpstreamError("timeout" if isinstance(exc, TimeoutError) else "reset", str(exc))
+            handler._upstream_error(rp, upstream, err)
+            log.warning("route %s: upstream %s failed mid-body: %s", rp.route_id, upstream, err)
+            _abort(request)
+            return response
+        except (ConnectionError, OSError):
+            _abort(request)
+            return response
+        await response.write_eof()
+        return response
+    finally:
+        resp.discard()
+
+
+def _abort(request: BaseRequest) -> None:
+    transport = request.transport
+    if transport is not None:
+        with contextlib.suppress(Exception):
+            transport.abort()
