@@ -446,6 +446,14 @@ $POD_NAME): only the leader writes Ingress status and orders ACME certificates. 
 --acme-storage secret:NS/NAME every replica serves the stored certificates (followers read the Secret
 every 10 s, $INGRESSCTL_ACME_RELOAD_SECONDS), answers HTTP-01 for the leader's orders (Secret NAME-http01)
 and hands onDemand names to the leader (Secret NAME-ondemand).
+
+Entrypoints come from --config, and --entrypoint NAME=ADDRESS defines plain-HTTP ones: a plain-HTTP
+entrypoint of the file with that name keeps its redirect, auth and trustedIPs and only moves to ADDRESS;
+a TLS entrypoint of the file is refused (TLS entrypoints and their certificates come from the file).
+
+SIGHUP re-reads the manifests and recompiles the routes (the cluster is watched, SIGHUP does not re-list
+it); the config file and the files it names (certificates, usersFile) are read at start: restart to apply
+changes to them.
 """
 
 

@@ -28,7 +28,11 @@ class Flag:
 
 
 FLAGS: tuple[Flag, ...] = (
-    Flag("config", ("--config", "-c"), "traefik.toml (Traefik v1 subset)."),
+    Flag(
+        "config",
+        ("--config", "-c"),
+        "traefik.toml (Traefik v1 subset), read at start (SIGHUP re-reads the manifests, not this file).",
+    ),
     Flag(
         "manifests",
         ("--manifests", "-m"),
@@ -38,7 +42,10 @@ FLAGS: tuple[Flag, ...] = (
     Flag(
         "entrypoints",
         ("--entrypoint",),
-        "NAME=ADDRESS, e.g. http=:8000 (repeatable; overrides the file).",
+        "NAME=ADDRESS, e.g. http=:8000 (repeatable): a plain-HTTP entrypoint. One of that name in "
+        "--config moves to ADDRESS and keeps its redirect, auth and trustedIPs; a TLS one is refused "
+        "(TLS entrypoints come from the file). Without [entryPoints] in the file, replaces the default "
+        "http=:80 and https=:443.",
         "many",
     ),
     Flag("api_address", ("--api-address",), "Address of the API/dashboard."),
@@ -149,6 +156,7 @@ def argument_parser() -> argparse.ArgumentParser:
 def typer_command(run: Callable[[dict[str, Any]], None]) -> Callable[..., None]:
     """A function whose signature Typer reads as the same flags; it calls run(values)."""
     import typer
+    from rich.markup import escape
 
     def command(**values: Any) -> None:
         run(values)
@@ -156,18 +164,20 @@ def typer_command(run: Callable[[dict[str, Any]], None]) -> Callable[..., None]:
     parameters = []
     for flag in FLAGS:
         long_name, *short_names = flag.names
+        # Typer renders help as rich markup, where "[kubernetes]" would vanish as an unknown tag.
+        help_text = escape(flag.help)
         if flag.kind == "toggle":
             default: Any = typer.Option(
-                None, f"{long_name}/--no-{long_name[2:]}", *short_names, help=flag.help
+                None, f"{long_name}/--no-{long_name[2:]}", *short_names, help=help_text
             )
             annotation: Any = bool | None
         elif flag.kind == "switch":
-            default, annotation = typer.Option(False, *flag.names, help=flag.help), bool
+            default, annotation = typer.Option(False, *flag.names, help=help_text), bool
         elif flag.kind == "many":
-            default = typer.Option([], *flag.names, help=flag.help, metavar=flag.metavar)
+            default = typer.Option([], *flag.names, help=help_text, metavar=flag.metavar)
             annotation = list[str]
         else:
-            default = typer.Option(None, *flag.names, help=flag.help, metavar=flag.metavar)
+            default = typer.Option(None, *flag.names, help=help_text, metavar=flag.metavar)
             annotation = (int if flag.kind == "count" else str) | None
         parameters.append(
             inspect.Parameter(

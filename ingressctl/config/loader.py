@@ -16,8 +16,8 @@ import tomlkit.exceptions
 
 from ingressctl.config.addresses import address_problem
 from ingressctl.config.overrides import ConfigOverrides
-from ingressctl.config.positions import Positions
-from ingressctl.config.reader import ConfigProblem, Problems, Section, show, suggest
+from ingressctl.config.positions import KeyPath, Positions
+from ingressctl.config.reader import ConfigProblem, Problems, Section, dotted, show, suggest
 from ingressctl.config.sections import (
     CA_SHORTCUTS,
     UNSUPPORTED_PROVIDERS,
@@ -92,6 +92,8 @@ class _FileValues:
     entrypoints: dict[str, EntryPoint] = dataclasses.field(default_factory=dict)
     # Names declared in the file, also the invalid ones: references to them are not reported again.
     declared: set[str] = dataclasses.field(default_factory=set)
+    # The entrypoint [api] entryPoint took over (it serves the API, not routes) and where it says so.
+    api_entrypoint: tuple[str, KeyPath] | None = None
     default_entrypoints: tuple[str, ...] | None = None
     acme: AcmeConfig | None = None
     kubernetes: KubernetesConfig | None = None
@@ -181,6 +183,12 @@ def _read_ingressctl(section: Section, ctx: Context, values: _FileValues) -> Non
     section.finish()
 
 
+def _has_tls(entrypoint: object) -> bool:
+    return isinstance(entrypoint, dict) and any(
+        key.lower() == "tls" and isinstance(value, dict) for key, value in entrypoint.items()
+    )
+
+
 def _read_file(root: Section, ctx: Context) -> _FileValues:
     values = _FileValues()
     values.default_entrypoints = root.str_list("defaultEntryPoints", example="http")
@@ -199,7 +207,9 @@ def _read_file(root: Section, ctx: Context) -> _FileValues:
 
     entrypoints = root.table("entryPoints")
     if entrypoints is not None:
-        for name, value in entrypoints.children():
+        children = entrypoints.children()
+        ctx = dataclasses.replace(ctx, tls_entrypoints=tuple(n for n, v in children if _has_tls(v)))
+        for name, value in children:
             values.declared.add(name)
             if not isinstance(value, dict):
                 root.problems.error(
@@ -226,6 +236,7 @@ def _read_file(root: Section, ctx: Context) -> _FileValues:
             values.api, taken = read_api(section, ctx, values.entrypoints)
             if taken is not None:
                 del values.entrypoints[taken]
+                values.api_entrypoint = (taken, (*section.path, "entryPoint"))
     ours = root.table("ingressctl")
     if ours is not None:
         _read_ingressctl(ours, ctx, values)
@@ -245,7 +256,15 @@ def _read_file(root: Section, ctx: Context) -> _FileValues:
     return values
 
 
-def _apply_overrides(values: _FileValues, overrides: ConfigOverrides, problems: Problems) -> None:
+def _apply_entrypoint_flags(
+    values: _FileValues, overrides: ConfigOverrides, problems: Problems, source: str
+) -> None:
+    """--entrypoint NAME=ADDRESS defines a plain-HTTP entrypoint.
+
+    A plain-HTTP entrypoint of the file keeps its redirect, auth and trustedIPs and only moves (the
+    common use: another port in a test or a container). A TLS one is refused rather than turned
+    into plain HTTP, or moved with certificates the flag does not show: TLS comes from the file.
+    """
     for name, address in overrides.entrypoints:
         flag = f"--entrypoint {name}={address}"
         bad = entrypoint_name_problem(name) or (
@@ -253,14 +272,29 @@ def _apply_overrides(values: _FileValues, overrides: ConfigOverrides, problems: 
             if address_problem(address) is None
             else f"address {show(address)} {address_problem(address)}"
         )
+        existing = values.entrypoints.get(name)
+        if bad is None and existing is not None and existing.tls is not None:
+            where = f"{source}:{problems.positions.line(('entryPoints', name, 'tls'))}"
+            bad = (
+                f"entrypoint {name} is a TLS entrypoint in {where}; --entrypoint defines plain-HTTP "
+                f"entrypoints only: change entryPoints.{name}.address in the file"
+            )
+        if bad is None and values.api_entrypoint is not None and values.api_entrypoint[0] == name:
+            where = f"{source}:{problems.positions.line(values.api_entrypoint[1])}"
+            bad = (
+                f"entrypoint {name} serves the API ({dotted(values.api_entrypoint[1])} in {where}): "
+                f"use --api-address {address}"
+            )
         if bad is not None:
             problems.items.append(ConfigProblem(-1, f"{flag}: {bad}"))
             continue
-        existing = values.entrypoints.get(name)
         if existing is not None:
             values.entrypoints[name] = dataclasses.replace(existing, address=address)
         else:
             values.entrypoints[name] = EntryPoint(name=name, address=address)
+
+
+def _apply_overrides(values: _FileValues, overrides: ConfigOverrides, problems: Problems) -> None:
     if overrides.api_address is not None or overrides.api_insecure is not None:
         api = values.api or ApiConfig()
         if overrides.api_address is not None:
@@ -426,6 +460,7 @@ def load_static_config(path: str | None, overrides: ConfigOverrides) -> StaticCo
         )
     if not values.declared and not overrides.entrypoints:
         values.entrypoints = {e.name: e for e in _default_entrypoints()}
+    _apply_entrypoint_flags(values, overrides, problems, source)
     _apply_overrides(values, overrides, problems)
     default_entrypoints = _check_references(values, problems)
 

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True, slots=True)
 class ConfigOverrides:
-    # (name, address) pairs. A new name adds a plain-HTTP entrypoint; an existing name keeps its
-    # TLS/redirect/auth settings and only moves to the new address.
+    # (name, address) pairs, each a plain-HTTP entrypoint. A plain-HTTP entrypoint of the file with
+    # that name keeps its redirect/auth/trustedIPs and only moves; a TLS one is refused (TLS comes from
+    # the file). Given without [entryPoints] in the file, they replace the default http and https.
     entrypoints: list[tuple[str, str]] = field(default_factory=list)
     api_address: str | None = None
     api_insecure: bool | None = None

@@ -64,6 +64,9 @@ UNSUPPORTED_PROVIDERS = (
 @dataclass(frozen=True, slots=True)
 class Context:
     base_dir: Path  # relative paths in the file are resolved against the file's directory
+    # Entrypoints the file gives a [tls] table, found before any entrypoint is read: a refused regex
+    # redirect names one as the entryPoint to use, and the TLS entrypoint usually comes after it.
+    tls_entrypoints: tuple[str, ...] = ()
 
     def resolve(self, path: str) -> Path:
         candidate = Path(path).expanduser()
@@ -173,15 +176,29 @@ def _read_tls(section: Section, ctx: Context) -> EntryPointTLS:
     return EntryPointTLS(certificates=tuple(certificates), min_version=min_version)
 
 
-def _read_redirect(section: Section) -> EntryPointRedirect | None:
+def _read_redirect(name: str, section: Section, ctx: Context) -> EntryPointRedirect | None:
     target = section.string("entryPoint", example="https")
     permanent = section.boolean("permanent") or False
-    section.unsupported("regex", "only redirects to another entrypoint are implemented")
-    section.unsupported("replacement", "only redirects to another entrypoint are implemented")
+    rewrite = [key for key in ("regex", "replacement") if section.has(key)]
+    if section.has("entryPoint"):
+        # Traefik v1 also lets entryPoint win over regex/replacement: the redirect still happens.
+        for key in rewrite:
+            section.unsupported(key, "the redirect goes to entryPoint, as in Traefik v1")
+    elif rewrite:
+        # Ignoring the only redirect would serve what was meant to be redirected (often plain HTTP
+        # that should have gone to HTTPS): refused, like every setting ingressctl cannot enforce.
+        label = section.name(rewrite[0]) + ("/replacement" if len(rewrite) == 2 else "")
+        verb = "are" if len(rewrite) == 2 else "is"
+        to = next((n for n in ctx.tls_entrypoints if n != name), "https")
+        section.problems.error(
+            (*section.path, rewrite[0]),
+            f"{label} {verb} not supported (ingressctl redirects to entrypoints only): for http→https "
+            f'use entryPoint = "{to}" in [{dotted(section.path)}]',
+        )
+    else:
+        section.problems.error(section.path, f"{section.name('entryPoint')} is required")
     section.finish()
     if target is None:
-        if not section.has("regex"):
-            section.problems.error(section.path, f"{section.name('entryPoint')} is required")
         return None
     return EntryPointRedirect(entrypoint=target, permanent=permanent)
 
@@ -210,7 +227,7 @@ def read_entrypoint(name: str, section: Section, ctx: Context) -> EntryPoint | N
     tls_section = section.table("tls")
     tls = _read_tls(tls_section, ctx) if tls_section is not None else None
     redirect_section = section.table("redirect")
-    redirect = _read_redirect(redirect_section) if redirect_section is not None else None
+    redirect = _read_redirect(name, redirect_section, ctx) if redirect_section is not None else None
     auth_section = section.table("auth")
     auth = read_auth(auth_section, ctx, "ingressctl") if auth_section is not None else None
     trusted: tuple[str, ...] = ()

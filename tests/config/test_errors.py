@@ -310,3 +310,74 @@ def test_users_file_with_a_bom(write_config, tmp_path: Path, apr1_hash) -> None:
     config = load_static_config(str(path), ConfigOverrides())
     (entrypoint,) = config.entrypoints
     assert entrypoint.auth is not None and [user for user, _ in entrypoint.auth.users] == ["alice"]
+
+
+def test_regex_redirect_alone_is_refused_and_names_the_tls_entrypoint(problems: Problems) -> None:
+    # The classic Traefik v1 http→https setup: ignoring it would serve plain HTTP instead of redirecting.
+    assert problems(
+        """
+        [entryPoints]
+          [entryPoints.http]
+          address = ":80"
+            [entryPoints.http.redirect]
+            regex = "^http://(.*)"
+            replacement = "https://$1"
+          [entryPoints.websecure]
+          address = ":443"
+            [entryPoints.websecure.tls]
+        """
+    ) == [
+        "traefik.toml:5: entryPoints.http.redirect.regex/replacement are not supported (ingressctl "
+        'redirects to entrypoints only): for http→https use entryPoint = "websecure" in '
+        "[entryPoints.http.redirect]"
+    ]
+
+
+def test_half_a_regex_redirect_is_refused_too(problems: Problems) -> None:
+    assert problems(
+        """
+        [entryPoints.http]
+        address = ":80"
+        [entryPoints.http.redirect]
+        replacement = "https://example.com"
+        """
+    ) == [
+        "traefik.toml:4: entryPoints.http.redirect.replacement is not supported (ingressctl redirects to "
+        'entrypoints only): for http→https use entryPoint = "https" in [entryPoints.http.redirect]'
+    ]
+
+
+def test_regex_next_to_entry_point_is_a_warning_and_the_redirect_stays(write_config) -> None:  # type: ignore[no-untyped-def]
+    path = write_config(
+        """
+        [entryPoints.http]
+        address = ":80"
+          [entryPoints.http.redirect]
+          entryPoint = "https"
+          regex = "^http://(.*)"
+          replacement = "https://$1"
+        [entryPoints.https]
+        address = ":443"
+          [entryPoints.https.tls]
+        """
+    )
+    config = load_static_config(str(path), ConfigOverrides())
+    http = config.entrypoint("http")
+    assert http is not None and http.redirect is not None and http.redirect.entrypoint == "https"
+    assert config.warnings == (
+        f"{path}:5: entryPoints.http.redirect.regex is not supported: the redirect goes to entryPoint, "
+        "as in Traefik v1 (ignored)",
+        f"{path}:6: entryPoints.http.redirect.replacement is not supported: the redirect goes to "
+        "entryPoint, as in Traefik v1 (ignored)",
+    )
+
+
+def test_redirect_without_a_target_still_asks_for_entry_point(problems: Problems) -> None:
+    assert problems(
+        """
+        [entryPoints.http]
+        address = ":80"
+        [entryPoints.http.redirect]
+        permanent = true
+        """
+    ) == ["traefik.toml:3: entryPoints.http.redirect.entryPoint is required"]

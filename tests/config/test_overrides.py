@@ -28,30 +28,74 @@ def test_defaults_without_a_file_are_http_and_https_like_traefik() -> None:
     assert compile_options(config) == CompileOptions(default_entrypoints=("http", "https"))
 
 
-def test_entrypoint_flags_replace_the_defaults_and_keep_file_settings(load: Load) -> None:
+def test_entrypoint_flags_replace_the_defaults_and_move_plain_http_entrypoints(
+    load: Load, apr1_hash: Callable[[str], str]
+) -> None:
     assert [
-        (e.name, e.address)
+        (e.name, e.address, e.tls)
         for e in load_static_config(None, ConfigOverrides(entrypoints=[("web", ":0")])).entrypoints
-    ] == [("web", ":0")]
+    ] == [("web", ":0", None)]
     config = load(
-        """
+        f"""
         [entryPoints.http]
         address = ":80"
         [entryPoints.http.redirect]
         entryPoint = "https"
+        [entryPoints.http.auth.basic]
+        users = ["ops:{apr1_hash("pw")}"]
+        [entryPoints.http.forwardedHeaders]
+        trustedIPs = ["10.0.0.0/8"]
         [entryPoints.https]
         address = ":443"
         [entryPoints.https.tls]
         """,
-        ConfigOverrides(entrypoints=[("https", "127.0.0.1:8443"), ("extra", ":9000")]),
+        ConfigOverrides(entrypoints=[("http", "127.0.0.1:8000"), ("extra", ":9000")]),
     )
-    https = config.entrypoint("https")
-    assert https is not None and https.address == "127.0.0.1:8443" and https.tls is not None
-    extra = config.entrypoint("extra")
-    assert extra is not None and extra.tls is None and extra.redirect is None
     http = config.entrypoint("http")
-    assert http is not None and http.redirect is not None and http.redirect.entrypoint == "https"
+    # Only the address comes from the flag: the redirect, auth and trust of the file still apply.
+    assert http is not None and http.address == "127.0.0.1:8000" and http.tls is None
+    assert http.redirect is not None and http.redirect.entrypoint == "https"
+    assert http.auth is not None and [user for user, _ in http.auth.users] == ["ops"]
+    assert http.trusted_ips == ("10.0.0.0/8",)
+    https = config.entrypoint("https")
+    assert https is not None and https.address == ":443" and https.tls is not None
+    extra = config.entrypoint("extra")
+    assert extra is not None and extra.address == ":9000"
+    assert (extra.tls, extra.redirect, extra.auth, extra.trusted_ips) == (None, None, None, ())
     assert config.default_entrypoints == ("http", "https", "extra")
+
+
+def test_entrypoint_flag_refuses_a_tls_entrypoint_of_the_file(problems: Callable[..., list[str]]) -> None:
+    assert problems(
+        """
+        [entryPoints.http]
+        address = ":80"
+        [entryPoints.https]
+        address = ":443"
+          [entryPoints.https.tls]
+        """,
+        ConfigOverrides(entrypoints=[("https", "127.0.0.1:8443"), ("http", ":8000")]),
+    ) == [
+        "--entrypoint https=127.0.0.1:8443: entrypoint https is a TLS entrypoint in traefik.toml:5; "
+        "--entrypoint defines plain-HTTP entrypoints only: change entryPoints.https.address in the file"
+    ]
+
+
+def test_entrypoint_flag_refuses_the_entrypoint_the_api_took_over(problems: Callable[..., list[str]]) -> None:
+    assert problems(
+        """
+        [entryPoints.http]
+        address = ":80"
+        [entryPoints.traefik]
+        address = ":8080"
+        [api]
+        entryPoint = "traefik"
+        """,
+        ConfigOverrides(entrypoints=[("traefik", "127.0.0.1:9090")]),
+    ) == [
+        "--entrypoint traefik=127.0.0.1:9090: entrypoint traefik serves the API (api.entryPoint in "
+        "traefik.toml:6): use --api-address 127.0.0.1:9090"
+    ]
 
 
 def test_a_flag_can_define_the_entrypoint_a_file_refers_to(load: Load) -> None:
