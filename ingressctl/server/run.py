@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
 
 from ingressctl.model import Diagnostic, IngressctlError, Snapshot, TLSCertificate
 from ingressctl.model.config import EntryPoint, StaticConfig
@@ -26,6 +27,7 @@ from ingressctl.proxy.plan import Table, TableFactory
 from ingressctl.routing.options import CompileOptions
 from ingressctl.server import memory
 from ingressctl.server.listeners import bind_socket, bound_address
+from ingressctl.server.protocol import ABORT_UNWIND_SECONDS, EntrypointRequestHandler, aborted_message, drain
 from ingressctl.server.state import RuntimeState
 from ingressctl.server.watcher import Watcher
 
@@ -232,9 +234,9 @@ class Server:
             max_field_size=16384,
             keepalive_timeout=180.0,
         )
-        runner = web.ServerRunner(
-            server, handle_signals=False, shutdown_timeout=self.static.grace_period_seconds
-        )
+        # stop() drains the requests in flight itself (one deadline for all); by the time the runner
+        # cleans up, what is left is unwinding from being aborted.
+        runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=ABORT_UNWIND_SECONDS)
         await runner.setup()
         site = web.SockSite(runner, sock, ssl_context=ssl_context, backlog=1024)
         await site.start()
@@ -265,6 +267,8 @@ class Server:
 
     async def stop(self) -> None:
         """Stop accepting, let requests in flight finish within the grace period, close everything."""
+        grace = self.static.grace_period_seconds
+        deadline = asyncio.get_running_loop().time() + grace
         self.state.set_listening(False)
         if self._trim is not None:
             self._trim.cancel()
@@ -278,8 +282,7 @@ class Server:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
-        # Each runner: stop its listening socket, close idle keep-alive connections, wait for
-        # handlers still running (up to shutdown_timeout = grace period).
+        await self._drain(deadline, grace)
         await asyncio.gather(*(runner.cleanup() for runner in self._runners), return_exceptions=True)
         self._runners.clear()
         if self._api is not None:
@@ -292,6 +295,23 @@ class Server:
         await self.proxy.close()
         self._stopped.set()
 
+    async def _drain(self, deadline: float, grace: float) -> None:
+        """Close the listeners and idle connections, give requests in flight until `deadline`, abort
+        (and name) the rest. aiohttp's runner.cleanup() would wait up to twice its timeout and cut
+        requests silently (see ingressctl.server.protocol)."""
+        servers = [runner.server for runner in self._runners if runner.server is not None]
+        for runner in self._runners:
+            for site in list(runner.sites):
+                with contextlib.suppress(Exception):
+                    await site.stop()
+        # As runner.cleanup() does: let connections accepted just before start their request.
+        await asyncio.sleep(0)
+        for server in servers:
+            server.pre_shutdown()
+        aborted = await drain(servers, deadline)
+        if aborted:
+            log.warning(aborted_message(aborted, grace))
+
     async def serve_until_signal(self) -> None:
         """Run until SIGTERM or SIGINT; SIGHUP reloads."""
         loop = asyncio.get_running_loop()
@@ -302,7 +322,7 @@ class Server:
         try:
             await stop.wait()
             log.info(
-                "shutting down: draining requests in flight (grace %.0fs)", self.static.grace_period_seconds
+                "shutting down: draining requests in flight (grace %gs)", self.static.grace_period_seconds
             )
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -332,13 +352,18 @@ def server_compile_options(static: StaticConfig) -> CompileOptions:
 
 
 class _EntrypointServer(web.Server):
-    """aiohttp's low-level server, telling the observer (metrics) about connections opening/closing."""
+    """aiohttp's low-level server, telling the observer (metrics) about connections opening/closing,
+    its connections answering malformed requests without tracebacks (ingressctl.server.protocol)."""
 
     def __init__(self, handler: Any, entrypoint: str, observer: Any, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
         self._entrypoint = entrypoint
         self._on_open = getattr(observer, "on_connection_open", None)
         self._on_close = getattr(observer, "on_connection_close", None)
+
+    def __call__(self) -> RequestHandler:
+        # As web.Server.__call__, with the protocol that answers malformed requests concisely.
+        return EntrypointRequestHandler(self, loop=self._loop, **self._kwargs)
 
     def connection_made(self, handler: Any, transport: Any) -> None:
         super().connection_made(handler, transport)

@@ -4,7 +4,8 @@ The parent binds every entrypoint first (bound, never listening: it reserves the
 "address in use" into one clear error before any worker starts), then forks. Each worker binds
 its own socket on the same port with SO_REUSEPORT, so the kernel spreads connections across
 workers, and runs its own event loop, providers and watch loop. The parent forwards SIGTERM,
-SIGINT and SIGHUP, restarts a worker that dies unexpectedly, and exits 0 after a clean drain.
+SIGINT and SIGHUP, restarts a worker that dies unexpectedly, and exits 0 after a clean drain
+(each worker drains for one grace period; one stuck well past it is killed).
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ from ingressctl.server.listeners import bind_socket
 log = logging.getLogger("ingressctl.server")
 
 WorkerMain = Callable[[int, dict[str, socket.socket]], None]
+
+# A worker stops within its grace period (Server.stop drains with one deadline); past this much
+# more, it is stuck (a blocked event loop), and the parent kills it rather than hang forever.
+STOP_MARGIN_SECONDS = 5.0
 
 
 def _spawn(
@@ -68,6 +73,7 @@ def supervise(static: StaticConfig, count: int, worker_main: WorkerMain) -> int:
     reserved = [bind_socket(ep.name, ep.address, reuse_port=True) for ep in static.entrypoints]
     ports = {ep.name: sock.getsockname()[1] for ep, sock in zip(static.entrypoints, reserved, strict=True)}
     stopping = False
+    kill_at: float | None = None
     pending_signals: list[int] = []
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -86,6 +92,8 @@ def supervise(static: StaticConfig, count: int, worker_main: WorkerMain) -> int:
             signum = pending_signals.pop(0)
             if signum in (signal.SIGTERM, signal.SIGINT):
                 stopping = True
+                if kill_at is None:
+                    kill_at = time.monotonic() + static.grace_period_seconds + STOP_MARGIN_SECONDS
             for pid in workers:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGTERM if signum == signal.SIGINT else signum)
@@ -94,6 +102,9 @@ def supervise(static: StaticConfig, count: int, worker_main: WorkerMain) -> int:
         except ChildProcessError:
             break
         if pid == 0:
+            if kill_at is not None and time.monotonic() > kill_at:
+                _kill_stuck(workers)
+                kill_at = None
             time.sleep(0.05)
             continue
         index = workers.pop(pid)
@@ -107,6 +118,7 @@ def supervise(static: StaticConfig, count: int, worker_main: WorkerMain) -> int:
             log.error("worker %d exited with a configuration error; stopping", index)
             exit_code = 2
             stopping = True
+            kill_at = time.monotonic() + static.grace_period_seconds + STOP_MARGIN_SECONDS
             for other in workers:
                 os.kill(other, signal.SIGTERM)
             continue
@@ -119,3 +131,13 @@ def supervise(static: StaticConfig, count: int, worker_main: WorkerMain) -> int:
     for sock in reserved:
         sock.close()
     return exit_code
+
+
+def _kill_stuck(workers: dict[int, int]) -> None:
+    log.error(
+        "workers %s did not stop within the grace period; killing them",
+        ", ".join(f"{index} (pid {pid})" for pid, index in workers.items()),
+    )
+    for pid in workers:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
