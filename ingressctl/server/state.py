@@ -85,6 +85,12 @@ class RuntimeState:
             return tuple(infos())
         return ()
 
+    def certificate_status(self, origin: str) -> str:
+        """What the certificate store serves from `origin` ("Secret ns/name"), in a few words ("" if
+        unknown): the reload summary shows it next to a rotated certificate."""
+        describe = getattr(self.certificate_store, "describe", None)
+        return str(describe(origin)) if callable(describe) else ""
+
     def last_reload(self) -> float | None:
         return self._last_reload
 

@@ -30,7 +30,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
-from ingressctl.model import TLSCertificate
+from ingressctl.model import ConfigError, TLSCertificate
 from ingressctl.model.config import CertificateFile, EntryPoint, StaticConfig
 from ingressctl.tls import names as tlsnames
 from ingressctl.tls.contexts import certificate_context, load_into, server_context
@@ -70,6 +70,9 @@ class CertificateInput:
     key_pem: bytes = field(repr=False)
     origin: str  # "Secret default/web-tls", "acme.json", "/etc/certs/site.crt"
     hosts: tuple[str, ...] = ()  # names claimed for it (Ingress spec.tls[].hosts)
+    # What messages call the two halves, as their owner knows them ("tls.crt", "certFile PATH").
+    cert_name: str = "the certificate PEM"
+    key_name: str = "the key PEM"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +82,12 @@ class CertificateProblem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.origin}: {self.message}"
+        return f"{self.subject}: {self.message}"
+
+    @property
+    def subject(self) -> str:
+        """What the message is about: "Secret web/app-tls" says it already, a path or "ACME x" does not."""
+        return self.origin if self.source is CertificateSource.SECRET else f"certificate {self.origin}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,10 +205,14 @@ class CertificateStore:
         self, source: CertificateSource, item: CertificateInput
     ) -> tuple[StoredCertificate | None, list[CertificateProblem]]:
         try:
-            parsed = parse_pair(item.cert_pem, item.key_pem)
-            context = self._context_for(parsed)
+            parsed = parse_pair(item.cert_pem, item.key_pem, cert_name=item.cert_name, key_name=item.key_name)
         except CertificateError as exc:
             return None, [CertificateProblem(source, item.origin, f"{exc}; not served")]
+        try:
+            context = self._context_for(parsed)
+        except CertificateError as exc:  # OpenSSL's own checks (key size, signature algorithm)
+            message = f"{item.cert_name} and {item.key_name}: {exc}; not served"
+            return None, [CertificateProblem(source, item.origin, message)]
         problems: list[str] = []
         served = set(parsed.names)
         for host in item.hosts:
@@ -222,12 +234,13 @@ class CertificateStore:
         return stored, [CertificateProblem(source, item.origin, p) for p in problems]
 
     def replace(
-        self, source: CertificateSource, items: Sequence[CertificateInput]
+        self, source: CertificateSource, items: Sequence[CertificateInput], *, report: bool = True
     ) -> tuple[CertificateProblem, ...]:
         """Make `items` the whole set of certificates from `source`; returns the problems found.
 
         Blocking work (parsing, loading keys into OpenSSL) happens here, never in the SNI callback;
-        unchanged pairs reuse their SSLContext.
+        unchanged pairs reuse their SSLContext. New problems are logged unless `report` is False
+        (the caller reports them itself).
         """
         if source is CertificateSource.DEFAULT:
             raise ValueError("use set_default() for the default certificate")
@@ -243,10 +256,36 @@ class CertificateStore:
             self._entries[source] = tuple(stored)
             self._problems[source] = tuple(problems)
             self._rebuild()
-        for problem in problems:
-            if problem not in previous:
-                log.warning("certificate %s: %s", problem.origin, problem.message)
+        if report:
+            self._report([p for p in problems if p not in previous], items)
         return tuple(problems)
+
+    def _report(self, problems: Sequence[CertificateProblem], items: Sequence[CertificateInput]) -> None:
+        """Log each problem once, saying what the hosts of a certificate that is not served get
+        instead: the fallback is intended (as in Traefik and ingress-nginx), but must not be silent."""
+        hosts = {item.origin: item.hosts for item in items}
+        for problem in problems:
+            note = ""
+            if problem.message.endswith("; not served"):
+                note = self._fallback(hosts.get(problem.origin, ()))
+            log.warning("%s%s", problem, f", {note}" if note else "")
+
+    def _fallback(self, hosts: Sequence[str]) -> str:
+        """ "a.example.com gets the default certificate instead" (what the SNI lookup now returns)."""
+        index = self._index
+        by_served: dict[str, list[str]] = {}
+        for raw in hosts:
+            host = tlsnames.normalize(raw)
+            if not host:
+                continue
+            entry = index.lookup(host)
+            served = "the default certificate" if entry.source is CertificateSource.DEFAULT else entry.origin
+            by_served.setdefault(served, []).append(host)
+        parts = [
+            f"{', '.join(names)} {'gets' if len(names) == 1 else 'get'} {served} instead"
+            for served, names in by_served.items()
+        ]
+        return "; ".join(parts)
 
     def add(
         self, source: CertificateSource, items: Sequence[CertificateInput]
@@ -264,8 +303,7 @@ class CertificateStore:
             old_problems = [p for p in self._problems.get(source, ()) if p.origin not in origins]
             self._problems[source] = (*old_problems, *problems)
             self._rebuild()
-        for problem in problems:
-            log.warning("certificate %s: %s", problem.origin, problem.message)
+        self._report(problems, items)
         return tuple(problems)
 
     def remove(self, source: CertificateSource, origin: str) -> None:
@@ -293,39 +331,65 @@ class CertificateStore:
             return
         self.replace(
             CertificateSource.SECRET,
-            [CertificateInput(c.cert_pem, c.key_pem, str(c.secret), tuple(c.hosts)) for c in current],
+            [
+                CertificateInput(c.cert_pem, c.key_pem, str(c.secret), tuple(c.hosts), "tls.crt", "tls.key")
+                for c in current
+            ],
         )
         self._last_secrets = current
 
     def load_files(self, files: Sequence[CertificateFile]) -> tuple[CertificateProblem, ...]:
-        """Certificates from the configuration file (paths, or PEM text as Traefik v1 allowed)."""
-        items: list[CertificateInput] = []
-        unreadable: list[CertificateProblem] = []
-        for number, pair in enumerate(files, start=1):
-            inline = pair.cert_file.lstrip().startswith("-----BEGIN")
-            origin = f"inline certificate {number}" if inline else pair.cert_file
-            try:
-                cert = _read_pem(pair.cert_file)
-                key = _read_pem(pair.key_file)
-            except OSError as exc:
-                message = f"cannot read {exc.filename}: {exc.strerror or exc}; not served"
-                unreadable.append(CertificateProblem(CertificateSource.FILE, origin, message))
-                continue
-            items.append(CertificateInput(cert, key, origin))
-        problems = self.replace(CertificateSource.FILE, items)
-        if unreadable:
-            with self._lock:
-                self._problems[CertificateSource.FILE] = (
-                    tuple(unreadable) + self._problems[CertificateSource.FILE]
-                )
-            for problem in unreadable:
-                log.warning("certificate %s: %s", problem.origin, problem.message)
-        return tuple(unreadable) + problems
+        """Certificates from the configuration file (paths, or PEM text as Traefik v1 allowed).
+
+        Like a missing file, one that cannot be served is a configuration error (ConfigError, exit 2),
+        one line per certificate: a server that starts without the certificate it was given serves
+        the default certificate to every client of those names. An expired certificate is not an
+        error (a restart must not stop a server whose HTTP routes work): it is returned, not logged,
+        for the caller to report, and not served.
+        """
+        return self._load_files([(f"certificate {n}", pair) for n, pair in enumerate(files, start=1)], "")
 
     def load_static(self, static: StaticConfig) -> tuple[CertificateProblem, ...]:
-        """The certificate files of every TLS entrypoint (they share one store, as in Traefik)."""
-        files = [c for e in static.entrypoints if e.tls is not None for c in e.tls.certificates]
-        return self.load_files(files)
+        """The certificate files of every TLS entrypoint (they share one store, as in Traefik); errors
+        name the file's `[[entryPoints.NAME.tls.certificates]]` table. See load_files."""
+        files = [
+            (f"entryPoints.{e.name}.tls.certificates[{n}]", pair)
+            for e in static.entrypoints
+            if e.tls is not None
+            for n, pair in enumerate(e.tls.certificates)
+        ]
+        return self._load_files(files, static.source)
+
+    def _load_files(
+        self, files: Sequence[tuple[str, CertificateFile]], source: str
+    ) -> tuple[CertificateProblem, ...]:
+        items: list[CertificateInput] = []
+        errors: list[str] = []
+        prefix = f"{source}: " if source else ""
+        for where, pair in files:
+            inline = pair.cert_file.lstrip().startswith("-----BEGIN")
+            item = CertificateInput(
+                b"",
+                b"",
+                f"inline {where}" if inline else pair.cert_file,
+                cert_name=_file_name("certFile", pair.cert_file),
+                key_name=_file_name("keyFile", pair.key_file),
+            )
+            try:
+                item = replace(item, cert_pem=_read_pem(pair.cert_file), key_pem=_read_pem(pair.key_file))
+            except OSError as exc:
+                name = item.cert_name if exc.filename == pair.cert_file else item.key_name
+                errors.append(f"{prefix}{where}: {name} cannot be read: {exc.strerror or exc}")
+                continue
+            # Built here only to find the errors first (replace() builds again: a few files, once).
+            entry, found = self._build(CertificateSource.FILE, item)
+            if entry is None:
+                errors.extend(f"{prefix}{where}: {p.message.removesuffix('; not served')}" for p in found)
+                continue
+            items.append(item)
+        if errors:
+            raise ConfigError("\n".join(errors))
+        return self.replace(CertificateSource.FILE, items, report=False)
 
     def _rebuild(self) -> None:
         """Build and swap the index; caller holds the lock."""
@@ -459,9 +523,28 @@ class CertificateStore:
         entries = self._entries
         return [e.info() for source in PRECEDENCE for e in entries.get(source, ())]
 
+    def describe(self, origin: str) -> str:
+        """What is served from `origin`, in a few words for the reload summary: "serial 3f2a, expires
+        2027-01-25" (and its problems), "not served: <why>", or "" for an origin the store never saw."""
+        for entry in self.certificates():
+            if entry.origin == origin:
+                parsed = entry.parsed
+                return ", ".join(
+                    (f"serial {parsed.serial}", f"expires {parsed.not_after:%Y-%m-%d}", *entry.problems)
+                )
+        for problem in self.problems:
+            if problem.origin == origin:
+                return "not served: " + problem.message.removesuffix("; not served")
+        return ""
+
     def certificates(self, source: CertificateSource | None = None) -> tuple[StoredCertificate, ...]:
         entries = self._entries
         return tuple(e for s in PRECEDENCE if source in (None, s) for e in entries.get(s, ()))
+
+
+def _file_name(key: str, value: str) -> str:
+    """ "certFile /etc/certs/site.crt"; PEM text given in place of a path is not repeated."""
+    return f"{key} (inline PEM)" if value.lstrip().startswith("-----BEGIN") else f"{key} {value}"
 
 
 def _read_pem(value: str) -> bytes:

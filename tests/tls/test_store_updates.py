@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from ingressctl.model import ObjectRef, TLSCertificate
+from ingressctl.model import ConfigError, ObjectRef, TLSCertificate
 from ingressctl.model.config import CertificateFile, EntryPoint, EntryPointTLS, StaticConfig
 from ingressctl.tls.contexts import certificate_context
 from ingressctl.tls.pem import parse_pair
@@ -83,13 +84,13 @@ async def test_bad_pem_is_skipped_and_recorded(ca: CA, serve: Serve) -> None:
     )
     messages = {p.origin: p.message for p in store.problems}
     assert messages == {
-        "Secret web/garbage": "the certificate is not PEM (no -----BEGIN line); not served",
-        "Secret web/truncated": messages["Secret web/truncated"],
-        "Secret web/mismatch": (
-            "the private key does not belong to the certificate (first in the PEM); not served"
+        "Secret web/garbage": "tls.crt is not PEM (no -----BEGIN line); not served",
+        "Secret web/truncated": (
+            "tls.crt is not valid PEM (a -----BEGIN line without its matching -----END line: truncated?)"
+            "; not served"
         ),
+        "Secret web/mismatch": "tls.key does not belong to the certificate in tls.crt; not served",
     }
-    assert messages["Secret web/truncated"].startswith("the certificate PEM cannot be parsed")
     assert all(p.source is CertificateSource.SECRET for p in store.problems)
     server = await serve(store)
     assert (await server.handshake("good.example.test")).names == ("good.example.test",)
@@ -121,39 +122,80 @@ async def test_expired_and_uncovered_hosts_are_problems(ca: CA, serve: Serve) ->
     assert infos["default"].source.value == "default" and infos["default"].names[0] == DEFAULT_COMMON_NAME
 
 
-async def test_files_inline_pem_and_unreadable(ca: CA, tmp_path: Path, serve: Serve) -> None:
+def _static(*pairs: CertificateFile) -> StaticConfig:
+    return StaticConfig(
+        entrypoints=(EntryPoint("https", ":0", tls=EntryPointTLS(tuple(pairs))),), source="/etc/traefik.toml"
+    )
+
+
+async def test_files_and_inline_pem(ca: CA, tmp_path: Path, serve: Serve) -> None:
     cert, key = ca.issue(["file.example.test"])
     (tmp_path / "f.crt").write_bytes(cert)
     (tmp_path / "f.key").write_bytes(key)
     inline = ca.issue(["inline.example.test"])
-    static = StaticConfig(
-        entrypoints=(
-            EntryPoint(
-                "https",
-                ":0",
-                tls=EntryPointTLS(
-                    (
-                        CertificateFile(str(tmp_path / "f.crt"), str(tmp_path / "f.key")),
-                        CertificateFile(inline[0].decode(), inline[1].decode()),
-                        CertificateFile(str(tmp_path / "gone.crt"), str(tmp_path / "gone.key")),
-                    )
-                ),
-            ),
-        )
+    static = _static(
+        CertificateFile(str(tmp_path / "f.crt"), str(tmp_path / "f.key")),
+        CertificateFile(inline[0].decode(), inline[1].decode()),
     )
     store = CertificateStore()
-    problems = store.load_static(static)
-    assert [(p.origin, p.message) for p in problems] == [
-        (
-            str(tmp_path / "gone.crt"),
-            f"cannot read {tmp_path / 'gone.crt'}: No such file or directory; not served",
-        )
-    ]
-    assert store.problems == problems
+    assert store.load_static(static) == ()
     server = await serve(store)
     assert (await server.handshake("file.example.test")).names == ("file.example.test",)
     assert (await server.handshake("inline.example.test")).names == ("inline.example.test",)
     assert store.select("file.example.test").origin == str(tmp_path / "f.crt")
+
+
+async def test_config_certificates_that_cannot_be_served_are_config_errors(
+    ca: CA, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cert, key = ca.issue(["file.example.test"])
+    _, other_key = ca.issue(["other.example.test"])
+    files = {"ok.crt": cert, "ok.key": key, "other.key": other_key, "text.crt": b"hello\n"}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    encrypted = serialization.load_pem_private_key(key, None).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"pw"),
+    )
+    (tmp_path / "locked.key").write_bytes(encrypted)
+    p = tmp_path
+    static = _static(
+        CertificateFile(str(p / "text.crt"), str(p / "ok.key")),
+        CertificateFile(str(p / "ok.crt"), str(p / "other.key")),
+        CertificateFile(str(p / "ok.crt"), str(p / "locked.key")),
+        CertificateFile(str(p / "gone.crt"), str(p / "ok.key")),
+        CertificateFile(str(p / "ok.crt"), str(p / "ok.key")),
+    )
+    store = CertificateStore()
+    with pytest.raises(ConfigError) as raised:
+        store.load_static(static)
+    where = "/etc/traefik.toml: entryPoints.https.tls.certificates"
+    assert str(raised.value).splitlines() == [
+        f"{where}[0]: certFile {p}/text.crt is not PEM (no -----BEGIN line)",
+        f"{where}[1]: keyFile {p}/other.key does not belong to the certificate in certFile {p}/ok.crt",
+        f"{where}[2]: keyFile {p}/locked.key is encrypted: give the key without a passphrase "
+        "(openssl pkey -in KEY -out PLAIN)",
+        f"{where}[3]: certFile {p}/gone.crt cannot be read: No such file or directory",
+    ]
+    assert caplog.records == []  # the caller reports the error (exit 2), once
+    assert store.certificates(CertificateSource.FILE) == ()
+
+
+async def test_an_expired_config_certificate_is_returned_not_logged(
+    ca: CA, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cert, key = ca.issue(["old.example.test"], expired=True)
+    (tmp_path / "old.crt").write_bytes(cert)
+    (tmp_path / "old.key").write_bytes(key)
+    store = CertificateStore()
+    (problem,) = store.load_static(
+        _static(CertificateFile(str(tmp_path / "old.crt"), str(tmp_path / "old.key")))
+    )
+    assert str(problem).startswith(f"certificate {tmp_path}/old.crt: expired on ")
+    assert problem.message.endswith("; not served")
+    assert caplog.records == []  # serve logs what load_static returns: logging here too said it twice
+    assert store.select("old.example.test").source is CertificateSource.DEFAULT
 
 
 async def test_tls_alpn_challenge_is_consulted_first(ca: CA, serve: Serve) -> None:
@@ -302,8 +344,10 @@ def test_a_certificate_with_an_unparseable_extension_is_a_problem_not_an_excepti
     store.update([secret("broken", pair)])
     (problem,) = store.problems
     assert problem.origin == "Secret web/broken"
-    assert problem.message.startswith("the certificate cannot be read")
-    assert problem.message.endswith("; not served")
+    # Named in words, with only the first words of cryptography's message (not its Rust debug output).
+    assert problem.message == (
+        "tls.crt holds a certificate with a malformed field (error parsing asn1 value); not served"
+    )
 
 
 async def test_a_certificate_that_expires_while_serving_gives_way(ca: CA, serve: Serve) -> None:
@@ -321,3 +365,37 @@ async def test_a_certificate_that_expires_while_serving_gives_way(ca: CA, serve:
     assert store.select("app.example.test").source is CertificateSource.ACME
     ((origin, message),) = [(p.origin, p.message) for p in store.problems]
     assert origin == "Secret web/app" and message.startswith("expired on ") and message.endswith("not served")
+
+
+def test_a_key_openssl_refuses_is_a_config_error(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # below OpenSSL's level 1
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "weak.example.test")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "weak.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "weak.key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    with pytest.raises(ConfigError) as raised:
+        CertificateStore().load_files(
+            [CertificateFile(str(tmp_path / "weak.crt"), str(tmp_path / "weak.key"))]
+        )
+    assert str(raised.value).startswith(
+        f"certificate 1: certFile {tmp_path}/weak.crt and keyFile {tmp_path}/weak.key: "
+        "OpenSSL refused the certificate"
+    )
