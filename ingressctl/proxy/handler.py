@@ -23,12 +23,12 @@ from ingressctl.model import BackendProblem
 from ingressctl.model.config import EntryPointRedirect
 from ingressctl.proxy import splice
 from ingressctl.proxy.accesslog import AccessLog
+from ingressctl.proxy.bare import BareResponse, BareStream
 from ingressctl.proxy.headers import FORWARDED, HOP_BY_HOP, TrustedNetworks, connection_tokens, host_port
 from ingressctl.proxy.observer import NULL_OBSERVER, ProxyObserver
 from ingressctl.proxy.options import ProxyOptions
 from ingressctl.proxy.plan import Authenticator, RoutePlan, TablePlan, strip
 from ingressctl.proxy.pool import UpstreamPool
-from ingressctl.proxy.relayed import RelayedComplete, RelayedStream
 from ingressctl.proxy.target import origin_form, valid_host
 from ingressctl.proxy.upstream import UpstreamConnection, UpstreamError
 from ingressctl.routing.paths import canonical_path
@@ -81,7 +81,7 @@ class _Result:
 
 
 def _error(status: int, text: str, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(status=status, text=text + "\n", headers=headers)
+    return BareResponse(status=status, text=text + "\n", headers=headers)
 
 
 class Proxy:
@@ -337,7 +337,7 @@ class _EntrypointHandler:
         port = "" if target.port == default else f":{target.port}"
         location = f"{target.scheme}://{hostname}{port}{target_uri}"
         status = (301 if request.method in ("GET", "HEAD") else 308) if permanent else 302
-        return web.Response(
+        return BareResponse(
             status=status, text=f"Redirecting to {location}\n", headers={"Location": location}
         )
 
@@ -590,8 +590,8 @@ class _EntrypointHandler:
         body = conn.take_complete_body()
         if body is not None and (sender is None or sender.done()):
             pool.release(conn)
-            return RelayedComplete(status=status, reason=head.reason, headers=headers, body=body or None)
-        response = RelayedStream(status=status, reason=head.reason, headers=headers)
+            return BareResponse(status=status, reason=head.reason, headers=headers, body=body or None)
+        response = BareStream(status=status, reason=head.reason, headers=headers)
         try:
             await response.prepare(request)
         except (ConnectionError, OSError):

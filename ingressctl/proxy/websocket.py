@@ -23,6 +23,7 @@ from aiohttp.connector import Connection
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
+from ingressctl.proxy.bare import BareResponse, BareStream
 from ingressctl.proxy.headers import RESPONSE_DROP, connection_tokens
 from ingressctl.proxy.plan import RoutePlan
 from ingressctl.proxy.upstream import UpstreamError
@@ -134,7 +135,7 @@ async def bridge(
     peer = rp.balancer.pick(pool.is_ejected) or rp.balancer.pick_any(None, pool.eject_remaining)
     if peer is None:
         log.warning("503 for route %s (%s): no usable endpoint", rp.route_id, rp.backend_label)
-        return web.Response(status=503, text="Service Unavailable\n")
+        return BareResponse(status=503, text="Service Unavailable\n")
     result.upstream = peer.label
     # Reuse the HTTP path's header rules (hop-by-hop removal, forwarded headers), then drop the
     # handshake headers aiohttp regenerates.
@@ -286,8 +287,8 @@ async def _pass_refusal(
         ]
         status = refusal.status
         if status in _NO_BODY:
-            return web.Response(status=status, reason=resp.reason, headers=headers)
-        response = web.StreamResponse(status=status, reason=resp.reason, headers=headers)
+            return BareResponse(status=status, reason=resp.reason, headers=headers)
+        response = BareStream(status=status, reason=resp.reason, headers=headers)
         if resp.content_length is not None:
             response.content_length = resp.content_length
         try:

@@ -23,6 +23,8 @@ from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
+from ingressctl.proxy.bare import BareResponse
+
 log = logging.getLogger("ingressctl.server")
 
 # How long aborted handlers get to unwind (close their upstream connection) once cancelled.
@@ -54,7 +56,7 @@ class EntrypointRequestHandler(RequestHandler):
             log.debug("malformed request from %s: %s", request.remote, _summary(exc))
         else:
             log.debug("malformed request from %s: %s (%s)", request.remote, reason, _summary(exc))
-        resp = web.Response(status=status, text=body)
+        resp = BareResponse(status=status, text=body)
         resp.force_close()
         return resp
 

@@ -197,3 +197,11 @@ async def test_transfer_codings_other_than_chunked_are_501(
     )
     assert status == "HTTP/1.1 200 OK" and json.loads(answer)["body_len"] == 3
     assert len(b.seen) == 1
+
+
+async def test_the_proxys_own_answers_do_not_name_its_software(proxy_server: ProxyFactory) -> None:
+    p = await proxy_server([route("only", [("127.0.0.1", 9)], host="a.test")])
+    async with aiohttp.ClientSession() as s, s.get(p.url("/"), headers={"Host": "b.test"}) as r:
+        assert r.status == 404
+        assert "Server" not in r.headers  # not "Python/3.x aiohttp/3.x"
+        assert r.headers["Content-Type"] == "text/plain; charset=utf-8"
