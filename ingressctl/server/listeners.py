@@ -17,7 +17,7 @@ def split_address(address: str) -> tuple[str, int]:
 
 
 def bind_socket(
-    name: str, address: str, *, reuse_port: bool = False, port: int | None = None
+    name: str, address: str, *, reuse_port: bool = False, port: int | None = None, tls: bool = False
 ) -> socket.socket:
     """A bound (not yet listening) TCP socket for entrypoint `name`; ConfigError naming the fix on failure.
 
@@ -36,19 +36,23 @@ def bind_socket(
         sock.bind((bind_host, port))
     except OSError as exc:
         sock.close()
-        raise ConfigError(bind_error_message(name, address, exc)) from None
+        raise ConfigError(bind_error_message(name, address, exc, tls=tls)) from None
     sock.setblocking(False)
     return sock
 
 
-def bind_error_message(name: str, address: str, exc: OSError) -> str:
+def bind_error_message(name: str, address: str, exc: OSError, *, tls: bool = False) -> str:
+    """`tls`: the entrypoint has TLS, whose address only the file can change (--entrypoint refuses it)."""
     where = f"cannot listen on {address} for entrypoint {name!r}"
+    in_file = f"change entryPoints.{name}.address in the configuration file"
     if exc.errno == errno.EADDRINUSE:
-        return f"{where}: address already in use; stop the other server or pass --entrypoint {name}=:PORT"
+        move = in_file if tls else f"pass --entrypoint {name}=:PORT"
+        return f"{where}: address already in use; stop the other server or {move}"
     if exc.errno in (errno.EACCES, errno.EPERM):
+        move = in_file + " to" if tls else f"pass --entrypoint {name}=:8000 or another"
         return (
             f"{where}: permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE); "
-            f"pass --entrypoint {name}=:8000 or another port above 1023"
+            f"{move} port above 1023"
         )
     if exc.errno == errno.EADDRNOTAVAIL:
         return f"{where}: the address is not on this machine; use :PORT to listen on every interface"

@@ -108,7 +108,9 @@ class Server:
         try:
             for ep in static.entrypoints:
                 if ep.name not in sockets:
-                    sockets[ep.name] = bind_socket(ep.name, ep.address, reuse_port=parts.reuse_port)
+                    sockets[ep.name] = bind_socket(
+                        ep.name, ep.address, reuse_port=parts.reuse_port, tls=ep.tls is not None
+                    )
         except Exception:
             for sock in sockets.values():
                 sock.close()

@@ -50,7 +50,9 @@ def _spawn(
         for sock in reserved:
             sock.close()
         sockets = {
-            ep.name: bind_socket(ep.name, ep.address, reuse_port=True, port=ports[ep.name])
+            ep.name: bind_socket(
+                ep.name, ep.address, reuse_port=True, port=ports[ep.name], tls=ep.tls is not None
+            )
             for ep in static.entrypoints
         }
         worker_main(index, sockets)
@@ -70,7 +72,9 @@ def _spawn(
 
 def supervise(static: StaticConfig, count: int, worker_main: WorkerMain) -> int:
     """Run `count` workers until SIGTERM/SIGINT; returns the exit code for the whole server."""
-    reserved = [bind_socket(ep.name, ep.address, reuse_port=True) for ep in static.entrypoints]
+    reserved = [
+        bind_socket(ep.name, ep.address, reuse_port=True, tls=ep.tls is not None) for ep in static.entrypoints
+    ]
     ports = {ep.name: sock.getsockname()[1] for ep, sock in zip(static.entrypoints, reserved, strict=True)}
     stopping = False
     kill_at: float | None = None

@@ -45,6 +45,16 @@ def test_address_in_use() -> None:
         f"cannot listen on 127.0.0.1:{port} for entrypoint 'web': address already in use; "
         "stop the other server or pass --entrypoint web=:PORT"
     )
+    # A TLS entrypoint's address comes from the file only (--entrypoint refuses TLS entrypoints).
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(ConfigError) as info:
+            bind_socket("websecure", f"127.0.0.1:{port}", tls=True)
+    assert str(info.value).endswith(
+        "stop the other server or change entryPoints.websecure.address in the configuration file"
+    )
 
 
 def test_split_address() -> None:
