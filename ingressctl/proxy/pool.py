@@ -71,7 +71,10 @@ class UpstreamPool:
         return None
 
     async def acquire(self, key: Key, scheme: str = "http") -> tuple[UpstreamConnection, bool]:
-        """A connection to `key`: an idle one when available (reused=True), else a new one."""
+        """A connection to `key`: an idle one when available (reused=True), else a new one.
+
+        Raises UpstreamError (kind "connect", before_send True) when no connection could be made.
+        """
         conn = self.take_idle(key)
         if conn is not None:
             return conn, True
@@ -105,10 +108,11 @@ class UpstreamPool:
                     server_hostname=host if ssl_ctx is not None else None,
                 )
         except TimeoutError:
-            raise UpstreamError("connect", f"connect to {host}:{port} timed out") from None
+            raise UpstreamError("connect", f"connect to {host}:{port} timed out", before_send=True) from None
         except (OSError, ssl.SSLError) as exc:
+            # A failed TLS handshake is still before the request: nothing of it was written.
             raise UpstreamError(
-                "connect", f"connect to {host}:{port} failed: {exc.strerror or exc}"
+                "connect", f"connect to {host}:{port} failed: {exc.strerror or exc}", before_send=True
             ) from None
         transport = proto.transport
         if transport is not None:

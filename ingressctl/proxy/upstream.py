@@ -10,6 +10,7 @@ writers wait for `drain()` when the kernel buffer is full.
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from collections import deque
 from typing import Final, cast
@@ -93,11 +94,17 @@ class ReadBuffer:
 
 
 class UpstreamError(Exception):
-    """The upstream failed. kind: "connect", "timeout", "reset" or "protocol"."""
+    """The upstream failed. kind: "connect", "timeout", "reset" or "protocol".
 
-    def __init__(self, kind: str, message: str) -> None:
+    before_send: no byte of the request can have reached the upstream (the connection was never
+    established), so any request, idempotent or not, may be retried on another endpoint; this is
+    when ingress-nginx and Traefik retry a POST.
+    """
+
+    def __init__(self, kind: str, message: str, *, before_send: bool = False) -> None:
         super().__init__(message)
         self.kind = kind
+        self.before_send = before_send
 
 
 # Response headers that describe this hop only (RFC 9110 7.6.1): never passed to the client.
@@ -140,33 +147,77 @@ class ResponseHead:
         self.keep_alive = keep_alive
 
 
+# RFC 9110 5.1: a field name is a token. Checked once per distinct name: names already seen map
+# to their lowercase form, so validating a common name costs no more than lowering it did.
+_TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# RFC 9110 5.5: VCHAR, SP, HTAB and obs-text. A bare CR or LF (or NUL) that reached the client
+# would split one header into two (response splitting). Only values that fail the cheaper
+# str.isprintable (a tab, obs-text, or a control) are matched against this.
+_FIELD_VALUE: Final = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
+# RFC 9112 4: HTTP-version SP 3DIGIT SP reason; the SP before an empty reason is optional, as
+# recipients SHOULD accept. Status codes outside 100..599 are invalid (RFC 9110 15).
+_STATUS_LINE: Final = re.compile(r"(HTTP/1\.[0-9]) ([1-5][0-9][0-9])(?: ([\t\x20-\x7e\x80-\xff]*))?")
+# Both caches only ever hold names and status lines that passed the checks; bounded so that an
+# upstream inventing names cannot grow them (beyond the bound names are checked every time).
+_names: dict[str, str] = {}
+_statuses: dict[str, tuple[str, int, str]] = {}
+_CACHE_MAX: Final = 512
+
+
+def _status_line(line: str) -> tuple[str, int, str]:
+    parsed = _statuses.get(line)
+    if parsed is None:
+        match = _STATUS_LINE.fullmatch(line)
+        if match is None:
+            raise ValueError(f"upstream sent an invalid status line {line[:80]!r}")
+        version, code, reason = match.groups()
+        parsed = (version, int(code), reason or "")
+        if len(_statuses) < _CACHE_MAX:
+            _statuses[line] = parsed
+    return parsed
+
+
+def _field_name(name: str, line: str) -> str:
+    if _TOKEN.fullmatch(name) is None:
+        # Also a line starting with whitespace: obs-fold, which a proxy must not forward as is
+        # (RFC 9112 5.2); refusing it is what nginx does.
+        raise ValueError(f"upstream sent an invalid header {line[:80]!r}")
+    lname = name.lower()
+    if len(_names) < _CACHE_MAX:
+        _names[name] = lname
+    return lname
+
+
 def parse_head(data: bytes) -> ResponseHead:
-    """Parse a status line and headers (without the final blank line). Raises ValueError.
+    """Parse a status line and headers (without the final blank line). Raises ValueError when the
+    head is malformed (RFC 9112): the response is then refused, never forwarded as sent.
 
     Hop-by-hop headers, and those the upstream's Connection header names, are left out of
     `headers`; Content-Length is kept only when it frames the body (not with chunked encoding).
     """
     lines = data.decode("latin-1").split("\r\n")
-    status_line = lines[0]
-    version, _, rest = status_line.partition(" ")
-    code, _, reason = rest.partition(" ")
-    if not version.startswith("HTTP/1.") or len(code) != 3 or not code.isdigit():
-        raise ValueError(f"bad status line {status_line[:80]!r}")
+    version, status, reason = _status_line(lines[0])
     headers: list[tuple[str, str]] = []
     content_length: int | None = None
-    chunked = False
+    transfer_encoding: str | None = None
     keep_alive = version == "HTTP/1.1"
     listed: set[str] | None = None
+    names = _names
     for line in lines[1:]:
         name, sep, value = line.partition(":")
-        if not sep or not name or name[-1] in " \t":
-            raise ValueError(f"bad header line {line[:80]!r}")
+        if not sep:
+            raise ValueError(f"upstream sent an invalid header {line[:80]!r}")
+        lname = names.get(name)
+        if lname is None:
+            lname = _field_name(name, line)
         value = value.strip(" \t")
-        lname = name.lower()
+        if not value.isprintable() and _FIELD_VALUE.fullmatch(value) is None:
+            raise ValueError(f"upstream sent an invalid header {line[:80]!r}")
         if lname in _HOP:
             if lname == "transfer-encoding":
-                # Only a final "chunked" frames the body; anything else reads until close.
-                chunked = value.lower().rsplit(",", 1)[-1].strip() == "chunked"
+                if transfer_encoding is not None:
+                    raise ValueError("upstream sent Transfer-Encoding twice")
+                transfer_encoding = value
             elif lname == "connection":
                 tokens = value.lower()
                 if tokens not in _CONNECTION_PLAIN:
@@ -177,17 +228,34 @@ def parse_head(data: bytes) -> ResponseHead:
                     keep_alive = True
             continue
         if lname == "content-length":
-            if not value.isdigit() or (content_length is not None and content_length != int(value)):
-                raise ValueError("bad Content-Length")
-            content_length = int(value)
+            if not (value.isascii() and value.isdigit()):
+                raise ValueError(f"upstream sent an invalid Content-Length {value[:40]!r}")
+            n = int(value)
+            if content_length is not None:
+                if n != content_length:
+                    raise ValueError("upstream sent two different Content-Length headers")
+                continue  # the same length twice: forwarded once
+            content_length = n
         headers.append((name, value))
-    if chunked:
-        content_length = None
-        headers = [h for h in headers if h[0].lower() != "content-length"]
+    chunked = False
+    if transfer_encoding is not None:
+        # Only chunked is decoded; forwarding another coding's bytes without its header would
+        # corrupt the body, so it is refused (as nginx does).
+        if transfer_encoding.lower() != "chunked":
+            raise ValueError(f"upstream sent an unsupported Transfer-Encoding {transfer_encoding[:40]!r}")
+        chunked = True
+        # RFC 9112 6.1 and 6.3: Transfer-Encoding overrides Content-Length, which is dropped; both
+        # together (or Transfer-Encoding in HTTP/1.0) hint at smuggling: the connection is not reused.
+        if content_length is not None:
+            content_length = None
+            headers = [h for h in headers if h[0].lower() != "content-length"]
+            keep_alive = False
+        if version == "HTTP/1.0":
+            keep_alive = False
     if listed:
         listed -= {"content-length", "content-type", "close", "keep-alive"}
         headers = [h for h in headers if h[0].lower() not in listed]
-    return ResponseHead(int(code), reason, version, headers, content_length, chunked, keep_alive)
+    return ResponseHead(status, reason, version, headers, content_length, chunked, keep_alive)
 
 
 class Deadlines:
@@ -458,7 +526,7 @@ class UpstreamConnection(asyncio.BufferedProtocol):
                 try:
                     head = parse_head(buf[:end])
                 except ValueError as exc:
-                    self._fail(UpstreamError("protocol", f"invalid response from upstream: {exc}"))
+                    self._fail(UpstreamError("protocol", str(exc)))
                     self.abort()
                     return
                 buf = buf[end + 4 :]
