@@ -490,7 +490,10 @@ class _EntrypointHandler:
                     seconds,
                     extra={"router": rp.route_id, "upstream": peer.label},
                 )
-                if idempotent and endpoint_retry_left and not body_state.started and len(rp.balancer) > 1:
+                # A failed connect sent nothing: any method may go to another endpoint. After that,
+                # only an idempotent request may (the first endpoint may have acted on it).
+                retryable = idempotent or exc.before_send
+                if retryable and endpoint_retry_left and not body_state.started and len(rp.balancer) > 1:
                     endpoint_retry_left -= 1
                     last_error = exc
                     failed_key = peer.key

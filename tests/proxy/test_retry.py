@@ -35,10 +35,6 @@ async def test_a_refused_connect_says_nothing_was_sent() -> None:
     assert info.value.before_send
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs handler.py to retry when exc.before_send (the endpoint retry is decided there)",
-)
 async def test_post_is_retried_on_another_endpoint_when_the_connect_is_refused(
     backend: BackendFactory, proxy_server: ProxyFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
