@@ -31,7 +31,9 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from tests.certificates import name, pem_key
 
 PEBBLE = "/usr/bin/pebble"
 CHALLTESTSRV = "/usr/bin/pebble-challtestsrv"
@@ -77,7 +79,7 @@ def make_api_tls(directory: Path) -> tuple[Path, Path, Path]:
     """A CA and a server certificate for Pebble's HTTPS API: returns (ca.pem, cert.pem, key.pem)."""
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ingressctl test CA for pebble API")])
+    ca_name = name("ingressctl test CA for pebble API")
     ca = (
         x509.CertificateBuilder()
         .subject_name(ca_name)
@@ -96,7 +98,7 @@ def make_api_tls(directory: Path) -> tuple[Path, Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .subject_name(name("localhost"))
         .issuer_name(ca_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
@@ -122,11 +124,7 @@ def make_api_tls(directory: Path) -> tuple[Path, Path, Path]:
     ca_path, cert_path, key_path = directory / "api-ca.pem", directory / "cert.pem", directory / "key.pem"
     ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
+    key_path.write_bytes(pem_key(key))
     os.chmod(key_path, 0o600)
     return ca_path, cert_path, key_path
 

@@ -12,7 +12,8 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
+
+from tests.certificates import name
 
 ACCOUNT_URI = "https://127.0.0.1:14000/my-account/1"
 
@@ -27,7 +28,7 @@ def make_chain(
     """(fullchain PEM: leaf + issuer, key PEM) with the given issuer CN and remaining validity."""
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)])
+    ca_name = name(issuer)
     ca = (
         x509.CertificateBuilder()
         .subject_name(ca_name)
@@ -42,7 +43,7 @@ def make_chain(
     key = ec.generate_private_key(ec.SECP256R1())
     leaf = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+        .subject_name(name(names[0]))
         .issuer_name(ca_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())

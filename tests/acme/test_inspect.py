@@ -8,24 +8,21 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from ingressctl.model import InputError
 from ingressctl.tls.inspect import ca_kind, describe, key_matches, parse_certificates
+from tests.certificates import name, pem_key
 
 NOW = datetime.datetime.now(datetime.UTC)
-
-
-def _name(cn: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
 def _pki(names: list[str], key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, root_cn: str = "Test Root"):  # type: ignore[no-untyped-def]
     root_key = ec.generate_private_key(ec.SECP256R1())
     root = (
         x509.CertificateBuilder()
-        .subject_name(_name(root_cn))
-        .issuer_name(_name(root_cn))
+        .subject_name(name(root_cn))
+        .issuer_name(name(root_cn))
         .public_key(root_key.public_key())
         .serial_number(1)
         .not_valid_before(NOW - datetime.timedelta(days=1))
@@ -39,8 +36,8 @@ def _pki(names: list[str], key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, 
     )
     leaf = (
         x509.CertificateBuilder()
-        .subject_name(_name(names[0]))
-        .issuer_name(_name(root_cn))
+        .subject_name(name(names[0]))
+        .issuer_name(name(root_cn))
         .public_key(key.public_key())
         .serial_number(2)
         .not_valid_before(NOW - datetime.timedelta(days=1))
@@ -84,9 +81,7 @@ def test_rsa_wildcard_verified_against_its_root_only() -> None:
 def test_key_matching() -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     _, leaf = _pki(["a.example.test"], key)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+    pem = pem_key(key)
     other = ec.generate_private_key(ec.SECP256R1()).private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.TraditionalOpenSSL,

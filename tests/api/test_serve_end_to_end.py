@@ -19,14 +19,11 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.api.browser import Page
 from tests.api.conftest import APR1_HASH, SECRET_MARKERS
+from tests.certificates import self_signed
 
 MANIFEST = """\
 apiVersion: v1
@@ -225,28 +222,6 @@ async def test_api_metrics_and_dashboard_of_a_running_server(
     assert page.console_errors == []
 
 
-def _certificate(names: list[str]) -> tuple[bytes, bytes]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
-    issuer = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "End-to-end Test CA")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=45))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return cert.public_bytes(serialization.Encoding.PEM), key_pem
-
-
 TLS_MANIFEST = """\
 apiVersion: v1
 kind: Secret
@@ -286,7 +261,13 @@ async def test_auth_certificates_and_json_logs_of_a_running_server(tmp_path: Pat
     (manifests / "dead.yaml").write_text(
         MANIFEST.format(name="dead", host="dead.example.com", port=dead_port)
     )
-    crt, key = _certificate(["shop.example.com", "www.shop.example.com"])
+    crt, key = self_signed(
+        "shop.example.com",
+        names=["shop.example.com", "www.shop.example.com"],
+        issuer="End-to-end Test CA",
+        days=45,
+        not_before=datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=1),
+    )
     (manifests / "tls.yaml").write_text(
         TLS_MANIFEST.format(crt=base64.b64encode(crt).decode(), key=base64.b64encode(key).decode())
     )

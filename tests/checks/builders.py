@@ -5,11 +5,6 @@ from __future__ import annotations
 import datetime
 from collections.abc import Mapping, Sequence
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
 from ingressctl.model import (
     Ingress,
     IngressBackend,
@@ -23,6 +18,7 @@ from ingressctl.model import (
     Service,
     ServicePort,
 )
+from tests.certificates import self_signed
 
 FILE = "manifests/app.yaml"
 
@@ -116,26 +112,8 @@ def certificate(
     common_name: str = "",
 ) -> tuple[bytes, bytes]:
     """(certificate PEM, unencrypted key PEM), self-signed, naming `names` in its SAN."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name(
-        [x509.NameAttribute(NameOID.COMMON_NAME, common_name or (names[0] if names else "x"))]
-    )
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-    )
-    if names:
-        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), False)
-    cert = builder.sign(key, hashes.SHA256())
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+    common_name = common_name or (names[0] if names else "x")
+    return self_signed(common_name, names=names, not_before=not_before, not_after=not_after)
 
 
 def tls_secret(

@@ -8,11 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
+from tests.certificates import self_signed
 from tests.cli.conftest import Run, assert_no_traceback
 from tests.conftest import EXAMPLES
 
@@ -138,33 +135,14 @@ def test_routes_explain_rejects_a_url_without_host(run: Run, fixtures: Path) -> 
     assert_no_traceback(result)
 
 
-def _self_signed(host: str) -> tuple[bytes, bytes]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return cert.public_bytes(serialization.Encoding.PEM), key_pem
-
-
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
 def test_routes_lists_certificates_but_never_key_material(run: Run, tmp_path: Path) -> None:
-    cert, key = _self_signed("secure.example.test")
+    now = datetime.datetime.now(datetime.UTC)
+    host = "secure.example.test"
+    cert, key = self_signed(host, names=[host], not_before=now - datetime.timedelta(days=1))
     (tmp_path / "tls.yaml").write_text(
         f"""apiVersion: networking.k8s.io/v1
 kind: Ingress

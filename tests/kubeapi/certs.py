@@ -10,7 +10,8 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+
+from tests.certificates import name, pem_key
 
 
 @dataclass(frozen=True)
@@ -20,17 +21,13 @@ class ServingCerts:
     key_file: Path
 
 
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
 def generate(directory: Path) -> ServingCerts:
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_cert = (
         x509.CertificateBuilder()
-        .subject_name(_name("kubeapi-test-ca"))
-        .issuer_name(_name("kubeapi-test-ca"))
+        .subject_name(name("kubeapi-test-ca"))
+        .issuer_name(name("kubeapi-test-ca"))
         .public_key(ca_key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
@@ -56,7 +53,7 @@ def generate(directory: Path) -> ServingCerts:
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
         x509.CertificateBuilder()
-        .subject_name(_name("kube-apiserver"))
+        .subject_name(name("kube-apiserver"))
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
@@ -82,9 +79,5 @@ def generate(directory: Path) -> ServingCerts:
     files = ServingCerts(directory / "ca.crt", directory / "apiserver.crt", directory / "apiserver.key")
     files.ca_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     files.cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    files.key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
+    files.key_file.write_bytes(pem_key(key))
     return files

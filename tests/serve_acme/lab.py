@@ -8,7 +8,6 @@ check is a real handshake verified against Pebble's issuing root (management API
 from __future__ import annotations
 
 import base64
-import datetime
 import http.server
 import json
 import os
@@ -25,10 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
+from tests import certificates
 from tests.pebble import Pebble
 from tests.server.manifests import app_manifest, write_atomically
 
@@ -129,25 +126,8 @@ def htpasswd_secret(name: str, lines: tuple[str, ...]) -> str:
 
 def self_signed(host: str) -> tuple[bytes, bytes]:
     """A self-signed certificate for `host` (what a user puts into a TLS Secret): (cert PEM, key PEM)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+    ca = x509.BasicConstraints(ca=True, path_length=None)
+    return certificates.self_signed(host, names=[host], extensions=[(ca, True)])
 
 
 # ---------------------------------------------------------------- loopback backend

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import datetime
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -12,39 +11,17 @@ from pathlib import Path
 import aiohttp
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 
 from ingressctl.model.config import EntryPoint, EntryPointTLS, StaticConfig
 from ingressctl.providers.manifests import ManifestsProvider
 from ingressctl.server import Server, ServerParts
 from ingressctl.tls.store import CertificateStore
+from tests.certificates import self_signed
 
 from .manifests import app_manifest
 
 pytestmark = [pytest.mark.timeout(30), pytest.mark.filterwarnings("ignore::DeprecationWarning")]
-
-
-def make_cert(names: list[str]) -> tuple[bytes, bytes]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.UTC)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return cert.public_bytes(serialization.Encoding.PEM), key_pem
 
 
 def tls_manifests(port: int, cert_pem: bytes, key_pem: bytes) -> str:
@@ -68,7 +45,7 @@ async def tls_server(
     tmp_path: Path, echo_backend: Callable[..., Awaitable[int]]
 ) -> AsyncIterator[tuple[Server, bytes]]:
     port = await echo_backend("secure")
-    cert_pem, key_pem = make_cert(["secure.test"])
+    cert_pem, key_pem = self_signed("secure.test", names=["secure.test"])
     manifests = tmp_path / "apps.yaml"
     manifests.write_text(tls_manifests(port, cert_pem, key_pem))
     static = StaticConfig(

@@ -16,24 +16,17 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
 from ingressctl.tls.store import CertificateStore, host_allowed
+from tests import certificates
 
 NOW = datetime.datetime.now(datetime.UTC)
 
-PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 
-
-def _key(kind: str) -> PrivateKey:
+def _key(kind: str) -> certificates.PrivateKey:
     if kind == "rsa":
         return rsa.generate_private_key(public_exponent=65537, key_size=2048)
     if kind == "ed25519":
         return ed25519.Ed25519PrivateKey.generate()
     return ec.generate_private_key(ec.SECP256R1())
-
-
-def _pem_key(key: PrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
 
 
 class CA:
@@ -42,7 +35,7 @@ class CA:
     def __init__(self, name: str = "ingressctl test root", parent: CA | None = None) -> None:
         self.key = ec.generate_private_key(ec.SECP256R1())
         self.parent = parent
-        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        subject = certificates.name(name)
         issuer_key = parent.key if parent else self.key
         self.cert: x509.Certificate = (
             x509.CertificateBuilder()
@@ -91,7 +84,7 @@ class CA:
         end = NOW - datetime.timedelta(days=1) if expired else NOW + datetime.timedelta(days=days)
         builder = (
             x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name or names[0])]))
+            .subject_name(certificates.name(common_name or names[0]))
             .issuer_name(self.cert.subject)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
@@ -108,7 +101,7 @@ class CA:
         while ca is not None and ca.parent is not None:  # intermediates, not the root
             chain += ca.pem
             ca = ca.parent
-        return chain, _pem_key(key)
+        return chain, certificates.pem_key(key)
 
 
 @pytest.fixture(scope="session")

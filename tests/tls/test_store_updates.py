@@ -23,6 +23,7 @@ from ingressctl.tls.store import (
     CertificateStore,
     challenge_connection,
 )
+from tests.certificates import self_signed
 from tests.tls.conftest import CA, Serve
 
 
@@ -316,29 +317,15 @@ async def test_acme_certificates_arrive_one_at_a_time(ca: CA, serve: Serve) -> N
 
 
 def test_a_certificate_with_an_unparseable_extension_is_a_problem_not_an_exception() -> None:
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.x509.oid import ExtensionOID, NameOID
+    from cryptography.x509.oid import ExtensionOID
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "broken.example.test")])
-    now = datetime.datetime.now(datetime.UTC)
     garbage_san = x509.UnrecognizedExtension(ExtensionOID.SUBJECT_ALTERNATIVE_NAME, b"\x00garbage")
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(garbage_san, critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    pair = (
-        cert.public_bytes(serialization.Encoding.PEM),
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        ),
+    pair = self_signed(
+        "broken.example.test",
+        serial=1,
+        not_before=datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=1),
+        days=1,
+        extensions=[(garbage_san, False)],
     )
     store = CertificateStore()
     store.update([secret("broken", pair)])
@@ -368,29 +355,17 @@ async def test_a_certificate_that_expires_while_serving_gives_way(ca: CA, serve:
 
 
 def test_a_key_openssl_refuses_is_a_config_error(tmp_path: Path) -> None:
-    from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # below OpenSSL's level 1
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "weak.example.test")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
+    cert, key = self_signed(
+        "weak.example.test",
+        key=rsa.generate_private_key(public_exponent=65537, key_size=1024),  # below OpenSSL's level 1
+        serial=1,
+        not_before=datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=1),
+        days=1,
     )
-    (tmp_path / "weak.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "weak.key").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
+    (tmp_path / "weak.crt").write_bytes(cert)
+    (tmp_path / "weak.key").write_bytes(key)
     with pytest.raises(ConfigError) as raised:
         CertificateStore().load_files(
             [CertificateFile(str(tmp_path / "weak.crt"), str(tmp_path / "weak.key"))]
