@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMethod, BadStatusLine, HttpProcessingError, LineTooLong
-from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_protocol import RequestHandler, _ErrInfo
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
@@ -38,6 +38,28 @@ class EntrypointRequestHandler(RequestHandler):
     """aiohttp's protocol with concise answers to malformed requests."""
 
     __slots__ = ()
+
+    def data_received(self, data: bytes) -> None:
+        queued = len(self._messages)
+        super().data_received(data)
+        # A parse error in the body of the request being served (a bad chunk size) is queued by
+        # aiohttp as the *next* message, and that request's body stream is left open: the proxy would
+        # wait on it until the idle timeout. Fail the stream instead, so the request ends now.
+        if self._current_request is not None and len(self._messages) > queued:
+            self._fail_running_body()
+
+    def _fail_running_body(self) -> None:
+        error = self._messages[-1][0]
+        request = self._current_request
+        if not isinstance(error, _ErrInfo) or request is None or request.content.is_eof():
+            return
+        log.debug("malformed request body from %s: %s", request.remote, _summary_of(error.exc))
+        # Answered by the running request (its body fails: the proxy says 400), not as a second
+        # response after it; and the stream ends, so aiohttp does not linger reading it.
+        self._messages.pop()
+        request.content.set_exception(error.exc)
+        request.content.feed_eof()
+        self.close()  # the parser cannot find the next request after a broken body
 
     def handle_error(
         self,
@@ -74,6 +96,10 @@ def _answer(exc: HttpProcessingError) -> tuple[int, str, str]:
     else:
         reason = GENERIC
     return 400, f"Bad Request: {reason}\n", reason
+
+
+def _summary_of(exc: BaseException) -> str:
+    return _summary(exc) if isinstance(exc, HttpProcessingError) else repr(str(exc)[:120])
 
 
 def _summary(exc: HttpProcessingError) -> str:

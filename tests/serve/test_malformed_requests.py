@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -41,6 +42,7 @@ INTERNALS = ("Traceback", "Invalid", "Bad status line", "Pause on", "aiohttp", "
 @pytest.fixture
 async def backend_port() -> AsyncIterator[int]:
     async def handler(request: web.Request) -> web.Response:
+        await request.read()  # the whole body first: the answer cannot overtake a bad chunk
         return web.Response(text=f"hello {request.path}")
 
     app = web.Application()
@@ -123,3 +125,33 @@ async def test_many_bad_requests_leave_one_line_each(sp: ServeProcess) -> None:
 def _assert_concise_log(sp: ServeProcess) -> None:
     assert "Traceback" not in sp.text, sp.text
     assert "ERROR" not in sp.text and "Error handling request" not in sp.text, sp.text
+
+
+def _bad_chunk_later(address: str) -> tuple[bytes, float]:
+    """A chunked POST whose first chunk is fine and whose second, sent once the proxy is already
+    forwarding the request, has no valid size: the answer and how long it took."""
+    host, _, port = address.rpartition(":")
+    with socket.create_connection((host, int(port)), timeout=20) as sock:
+        sock.sendall(
+            b"POST /up HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
+        )
+        time.sleep(0.5)  # the request is being forwarded: its body stream is open
+        started = time.monotonic()
+        sock.sendall(b"zz\r\nworld\r\n0\r\n\r\n")
+        chunks = []
+        while data := sock.recv(65536):
+            chunks.append(data)
+        return b"".join(chunks), time.monotonic() - started
+
+
+async def test_a_bad_chunk_after_the_request_started_ends_it_at_once(sp: ServeProcess) -> None:
+    # aiohttp queues that parse error behind the running request and leaves its body open: without
+    # failing the body, the request waited for the idle timeout (minutes).
+    response, seconds = await asyncio.to_thread(_bad_chunk_later, sp.addresses["web"])
+    status, body = _split(response)
+    assert re.fullmatch(rb"HTTP/1\.[01] 400 Bad Request", status), response
+    assert body == b"Bad Request: request body incomplete\n"
+    assert seconds < 5
+    assert any("malformed request body from 127.0.0.1" in line for line in sp.lines), sp.text
+    await _still_serves(sp)
+    _assert_concise_log(sp)
