@@ -193,22 +193,27 @@ async def test_smooth_weighted_round_robin(backend: BackendFactory, proxy_server
     assert collections.Counter(order) == {"a": 10, "b": 2, "c": 2}
 
 
+@pytest.mark.parametrize("method", ["GET", "POST"])
 async def test_connect_failure_retries_other_endpoint_and_ejects(
-    backend: BackendFactory, proxy_server: ProxyFactory, caplog: pytest.LogCaptureFixture
+    method: str, backend: BackendFactory, proxy_server: ProxyFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """A refused connect sent nothing, so a POST goes to the other endpoint as well as a GET."""
     good = await backend("good")
     dead = ("127.0.0.1", free_port())
+    # The refusing endpoint is listed first: smooth round robin picks it for the first request.
     p = await proxy_server([route("r", [dead, good.addr])], options=ProxyOptions(eject_base_seconds=30))
     caplog.set_level(logging.WARNING, "ingressctl.proxy")
+    body = b"payload" if method == "POST" else None
     async with aiohttp.ClientSession() as s:
         for _ in range(6):
-            async with s.get(p.url("/")) as r:
+            async with s.request(method, p.url("/"), data=body) as r:
                 assert r.status == 200
                 assert r.headers["X-Backend"] == "good"
+    # Each request reached the healthy endpoint exactly once, its body intact.
+    assert [(seen["method"], seen["body_len"]) for seen in good.seen] == [(method, len(body or b""))] * 6
     # The dead endpoint was tried once, then ejected: one failure logged, not three.
     assert caplog.text.count(f"upstream 127.0.0.1:{dead[1]} failed") == 1
     assert "ejected for 30.0s" in caplog.text
-    # Other methods after a failed connect: tests/proxy/test_retry.py.
 
 
 async def test_strip_prefix(backend: BackendFactory, proxy_server: ProxyFactory) -> None:

@@ -2,13 +2,13 @@
 
 A connection that could not be established carried no byte of the request, so any method may be
 retried elsewhere (as ingress-nginx and Traefik do); once the request may have reached an
-upstream, only requests that are safe to repeat are.
+upstream, only requests that are safe to repeat are. (A GET and a POST to a refusing endpoint going
+to the other one: test_forwarding.py, test_connect_failure_retries_other_endpoint_and_ejects.)
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -33,29 +33,6 @@ async def test_a_refused_connect_says_nothing_was_sent() -> None:
         pool.close()
     assert info.value.kind == "connect"
     assert info.value.before_send
-
-
-async def test_post_is_retried_on_another_endpoint_when_the_connect_is_refused(
-    backend: BackendFactory, proxy_server: ProxyFactory, caplog: pytest.LogCaptureFixture
-) -> None:
-    good = await backend("good")
-    dead = ("127.0.0.1", free_port())
-    # The refusing endpoint is listed first: smooth round robin picks it for the first request.
-    p = await proxy_server([route("r", [dead, good.addr])], options=ProxyOptions(eject_base_seconds=30))
-    caplog.set_level(logging.WARNING, "ingressctl.proxy")
-    statuses = []
-    async with aiohttp.ClientSession() as s:
-        for i in range(6):
-            async with s.post(p.url("/"), data=b"payload-%d" % i) as r:
-                statuses.append(r.status)
-                if r.status == 200:
-                    assert r.headers["X-Backend"] == "good"
-    assert statuses == [200] * 6
-    # Each POST reached the healthy endpoint exactly once, body intact.
-    assert [(seen["method"], seen["body_len"]) for seen in good.seen] == [("POST", 9)] * 6
-    # Tried once, then ejected: later requests no longer try it.
-    assert caplog.text.count(f"upstream 127.0.0.1:{dead[1]} failed") == 1
-    assert "ejected for 30.0s" in caplog.text
 
 
 @pytest.fixture
