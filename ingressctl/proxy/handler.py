@@ -624,21 +624,18 @@ class _EntrypointHandler:
                 sender.cancel()
             raise
         except (UpstreamError, splice.SpliceError) as exc:
-            # Headers are gone already: cut the client connection so the truncation is visible.
             if isinstance(exc, splice.SpliceError):
                 exc = UpstreamError(exc.kind, str(exc))
-            self._upstream_error(rp, upstream, exc)
-            log.warning("route %s: upstream %s failed mid-body: %s", rp.route_id, upstream, exc)
             conn.abort()
             if sender is not None:
                 sender.cancel()
-            _abort_client(request)
+            self.failed_mid_body(request, rp, upstream, exc)
             return response
         except (ConnectionError, OSError):
             conn.abort()
             if sender is not None:
                 sender.cancel()
-            _abort_client(request)
+            abort_client(request)
             return response
         if sender is not None and not sender.done():
             # The upstream answered without reading the whole request body: do not reuse it.
@@ -656,6 +653,12 @@ class _EntrypointHandler:
             self.proxy.observer.on_upstream_error(
                 self.ep.name, rp.route_id, rp.backend_label, upstream, exc.kind
             )
+
+    def failed_mid_body(self, request: BaseRequest, rp: RoutePlan, upstream: str, exc: UpstreamError) -> None:
+        """The response's head is gone already: cut the client connection so the truncation is visible."""
+        self._upstream_error(rp, upstream, exc)
+        log.warning("route %s: upstream %s failed mid-body: %s", rp.route_id, upstream, exc)
+        abort_client(request)
 
     def _fail(self, rp: RoutePlan, upstream: str, exc: UpstreamError) -> web.Response:
         fields = {"router": rp.route_id, "service": rp.backend_label, "upstream": upstream}
@@ -742,7 +745,7 @@ async def _flush_client(request: BaseRequest) -> None:
         raise ConnectionResetError("client connection closed")
 
 
-def _abort_client(request: BaseRequest) -> None:
+def abort_client(request: BaseRequest) -> None:
     transport = request.transport
     if transport is not None:
         with contextlib.suppress(Exception):

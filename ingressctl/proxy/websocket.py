@@ -24,6 +24,7 @@ from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
 from ingressctl.proxy.bare import BareResponse, BareStream
+from ingressctl.proxy.handler import abort_client
 from ingressctl.proxy.headers import RESPONSE_DROP, connection_tokens
 from ingressctl.proxy.plan import RoutePlan
 from ingressctl.proxy.upstream import UpstreamError
@@ -300,23 +301,13 @@ async def _pass_refusal(
                 result.size += len(data)
                 await response.write(data)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            # Headers are gone already: cut the client connection so the truncation is visible.
             err = UpstreamError("timeout" if isinstance(exc, TimeoutError) else "reset", str(exc))
-            handler._upstream_error(rp, upstream, err)
-            log.warning("route %s: upstream %s failed mid-body: %s", rp.route_id, upstream, err)
-            _abort(request)
+            handler.failed_mid_body(request, rp, upstream, err)
             return response
         except (ConnectionError, OSError):
-            _abort(request)
+            abort_client(request)
             return response
         await response.write_eof()
         return response
     finally:
         resp.discard()
-
-
-def _abort(request: BaseRequest) -> None:
-    transport = request.transport
-    if transport is not None:
-        with contextlib.suppress(Exception):
-            transport.abort()
