@@ -283,16 +283,19 @@ def _names(ids: Iterable[str], limit: int = 5) -> str:
     return shown + (f" and {len(ordered) - limit} more" if len(ordered) > limit else "")
 
 
-def summarize_change(old: _Table | None, new: _Table | None) -> str:
-    """One line saying what a reload changed: `routes 12 (+2 -1 ~1); added: a, b; removed: c; changed: d`."""
+def summarize_change(old: _Table | None, new: _Table | None, also: str = "") -> str:
+    """One line saying what a reload changed: `routes 12 (+2 -1 ~1); added: a, b; removed: c; changed: d`.
+
+    `also`: other changes the reload made (certificates), appended; with it, never "no change".
+    """
     before, after = _routes(old), _routes(new)
     added = after.keys() - before.keys()
     removed = before.keys() - after.keys()
     changed = {k for k in after.keys() & before.keys() if after[k] != before[k]}
     line = f"routes {len(after)} (+{len(added)} -{len(removed)} ~{len(changed)})"
-    if not (added or removed or changed):
-        return line + "; no change"
     for label, ids in (("added", added), ("removed", removed), ("changed", changed)):
         if ids:
             line += f"; {label}: {_names(ids)}"
-    return line
+    if also:
+        return f"{line}; {also}"
+    return line if added or removed or changed else line + "; no change"

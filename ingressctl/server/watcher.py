@@ -192,14 +192,11 @@ class Watcher:
         """Routes, then the TLS Secrets whose certificate changed: a rotation changes no route, and
         "no change" would hide that it was applied. Runs after the swap, so the certificate store
         already says what it serves for each."""
-        routes = summarize_change(previous, table)
         if self.state.certificate_store is None:  # no TLS entrypoint: Secrets are not served at all
-            return routes
+            return summarize_change(previous, table)
         old = previous.certificates if previous is not None else None
         certificates = summarize_certificates(old, table.certificates, self.state.certificate_status)
-        if not certificates:
-            return routes
-        return f"{routes.removesuffix('; no change')}; {certificates}"
+        return summarize_change(previous, table, also=certificates)
 
     def _apply_table(self, table: Table, diagnostics: list[Diagnostic]) -> None:
         self._apply(table)
