@@ -79,7 +79,12 @@ class CertificateInput:
 class CertificateProblem:
     source: CertificateSource
     origin: str
-    message: str
+    reason: str
+    served: bool = True  # False: the certificate is left out (unusable or expired)
+
+    @property
+    def message(self) -> str:
+        return self.reason if self.served else f"{self.reason}; not served"
 
     def __str__(self) -> str:
         return f"{self.subject}: {self.message}"
@@ -207,13 +212,13 @@ class CertificateStore:
         try:
             parsed = parse_pair(item.cert_pem, item.key_pem, cert_name=item.cert_name, key_name=item.key_name)
         except CertificateError as exc:
-            return None, [CertificateProblem(source, item.origin, f"{exc}; not served")]
+            return None, [CertificateProblem(source, item.origin, str(exc), served=False)]
         try:
             context = self._context_for(parsed)
         except CertificateError as exc:  # OpenSSL's own checks (key size, signature algorithm)
-            message = f"{item.cert_name} and {item.key_name}: {exc}; not served"
-            return None, [CertificateProblem(source, item.origin, message)]
-        problems: list[str] = []
+            reason = f"{item.cert_name} and {item.key_name}: {exc}"
+            return None, [CertificateProblem(source, item.origin, reason, served=False)]
+        problems: list[CertificateProblem] = []
         served = set(parsed.names)
         for host in item.hosts:
             host = tlsnames.normalize(host)
@@ -222,16 +227,13 @@ class CertificateStore:
             if tlsnames.covers(parsed.names, host):
                 served.add(host)
             else:
-                problems.append(f"does not cover host {host}")
-        usable = True
-        now = self._clock()
-        if parsed.not_after <= now:
-            problems.append(f"expired on {parsed.not_after:%Y-%m-%d %H:%M} UTC; not served")
-            usable = False
-        stored = StoredCertificate(
-            source, item.origin, parsed, context, frozenset(served), tuple(problems), usable
-        )
-        return stored, [CertificateProblem(source, item.origin, p) for p in problems]
+                problems.append(CertificateProblem(source, item.origin, f"does not cover host {host}"))
+        usable = parsed.not_after > self._clock()
+        if not usable:
+            problems.append(_expired(source, item.origin, parsed.not_after))
+        messages = tuple(p.message for p in problems)
+        stored = StoredCertificate(source, item.origin, parsed, context, frozenset(served), messages, usable)
+        return stored, problems
 
     def replace(
         self, source: CertificateSource, items: Sequence[CertificateInput], *, report: bool = True
@@ -266,7 +268,7 @@ class CertificateStore:
         hosts = {item.origin: item.hosts for item in items}
         for problem in problems:
             note = ""
-            if problem.message.endswith("; not served"):
+            if not problem.served:
                 note = self._fallback(hosts.get(problem.origin, ()))
             log.warning("%s%s", problem, f", {note}" if note else "")
 
@@ -384,7 +386,7 @@ class CertificateStore:
             # Built here only to find the errors first (replace() builds again: a few files, once).
             entry, found = self._build(CertificateSource.FILE, item)
             if entry is None:
-                errors.extend(f"{prefix}{where}: {p.message.removesuffix('; not served')}" for p in found)
+                errors.extend(f"{prefix}{where}: {p.reason}" for p in found)
                 continue
             items.append(item)
         if errors:
@@ -424,9 +426,9 @@ class CertificateStore:
                 kept: list[StoredCertificate] = []
                 for entry in entries:
                     if entry.usable and entry.parsed.not_after <= now:
-                        message = f"expired on {entry.parsed.not_after:%Y-%m-%d %H:%M} UTC; not served"
-                        entry = replace(entry, usable=False, problems=(*entry.problems, message))
-                        retired.append(CertificateProblem(source, entry.origin, message))
+                        expired = _expired(source, entry.origin, entry.parsed.not_after)
+                        entry = replace(entry, usable=False, problems=(*entry.problems, expired.message))
+                        retired.append(expired)
                     kept.append(entry)
                 self._entries[source] = tuple(kept)
             for problem in retired:
@@ -534,12 +536,16 @@ class CertificateStore:
                 )
         for problem in self.problems:
             if problem.origin == origin:
-                return "not served: " + problem.message.removesuffix("; not served")
+                return f"not served: {problem.reason}"
         return ""
 
     def certificates(self, source: CertificateSource | None = None) -> tuple[StoredCertificate, ...]:
         entries = self._entries
         return tuple(e for s in PRECEDENCE if source in (None, s) for e in entries.get(s, ()))
+
+
+def _expired(source: CertificateSource, origin: str, not_after: datetime.datetime) -> CertificateProblem:
+    return CertificateProblem(source, origin, f"expired on {not_after:%Y-%m-%d %H:%M} UTC", served=False)
 
 
 def _file_name(key: str, value: str) -> str:
