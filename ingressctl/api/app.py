@@ -13,7 +13,7 @@ Routes:
   /api/rawdata              all of the above in one document (for scripts and bug reports)
   /ping                     liveness: 200 "OK" while the process serves requests
   /ready                    readiness: 503 until the first configuration is applied
-  /metrics                  Prometheus text format
+  /metrics                  Prometheus text format 0.0.4, or OpenMetrics when asked (Accept); gzip when accepted
 With basic auth configured, every path except /ping and /ready requires it (probes send no
 credentials). Every JSON document has a "schema" version; routers, services and diagnostics carry
 an ETag and answer 304 while the configuration is unchanged (the dashboard polls them every 2 s).
@@ -37,7 +37,8 @@ from ingressctl.api.adapter import runtime_view
 from ingressctl.api.auth import BasicAuthGate, auth_middleware
 from ingressctl.api.documents import DocumentCache, Documents
 from ingressctl.api.exposure import check_api_exposure, split_address
-from ingressctl.api.metrics import CONTENT_TYPE, Metrics
+from ingressctl.api.exposition import negotiate
+from ingressctl.api.metrics import Metrics
 from ingressctl.api.view import RuntimeView
 from ingressctl.model import ConfigError
 from ingressctl.model.config import ApiConfig, EntryPointAuth
@@ -155,12 +156,18 @@ class _Handlers:
         return web.Response(status=503, text="not ready: no configuration applied yet")
 
     async def metrics_text(self, request: web.Request) -> web.Response:
+        exposition = negotiate(request.headers.get("Accept", ""), request.headers.get("Accept-Encoding", ""))
+        render = self.metrics.render_openmetrics if exposition.openmetrics else self.metrics.render
+
+        def body() -> bytes:
+            return exposition.encode(render())
+
         # Thousands of series take tens of milliseconds to write: not on the loop the proxy runs on.
         if self.metrics.series > _INLINE_METRICS_SERIES:
-            body = await asyncio.to_thread(self.metrics.render)
+            data = await asyncio.to_thread(body)
         else:
-            body = self.metrics.render()
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+            data = body()
+        return web.Response(body=data, headers=exposition.headers())
 
     def _entrypoints(self) -> list[dict[str, Any]]:
         return [

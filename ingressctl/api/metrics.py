@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from prometheus_client.core import GaugeMetricFamily, Metric
     from prometheus_client.registry import Collector
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 # Request latency buckets (seconds): a proxy's own overhead is sub-millisecond, upstreams vary widely.
 REQUEST_BUCKETS: tuple[float, ...] = (
@@ -270,6 +269,14 @@ class Metrics:
 
         process: bytes = generate_latest(self._process_registry)
         return "\n".join(out).encode() + process
+
+    def render_openmetrics(self) -> bytes:
+        """The same samples in the OpenMetrics 1.0.0 format, written by prometheus_client (slower
+        than render(): only scrapers that ask for it pay for it)."""
+        from prometheus_client.openmetrics.exposition import generate_latest
+
+        body: bytes = generate_latest(self.registry)
+        return body
 
     def _route_text(self, out: list[str]) -> None:
         routes = [series for _, series in list(self._routes.items())]
