@@ -13,7 +13,7 @@ Routes:
   /api/rawdata              all of the above in one document (for scripts and bug reports)
   /ping                     liveness: 200 "OK" while the process serves requests
   /ready                    readiness: 503 until the first configuration is applied
-  /metrics                  Prometheus text format 0.0.4, or OpenMetrics when asked (Accept); gzip when accepted
+  /metrics                  Prometheus text format 0.0.4, OpenMetrics when asked (Accept), gzip if accepted
 With basic auth configured, every path except /ping and /ready requires it (probes send no
 credentials). Every JSON document has a "schema" version; routers, services and diagnostics carry
 an ETag and answer 304 while the configuration is unchanged (the dashboard polls them every 2 s).
@@ -36,8 +36,8 @@ from ingressctl.api import serialize
 from ingressctl.api.adapter import runtime_view
 from ingressctl.api.auth import BasicAuthGate, auth_middleware
 from ingressctl.api.documents import DocumentCache, Documents
-from ingressctl.api.exposure import check_api_exposure, split_address
 from ingressctl.api.exposition import negotiate
+from ingressctl.api.exposure import check_api_exposure, split_address
 from ingressctl.api.metrics import Metrics
 from ingressctl.api.view import RuntimeView
 from ingressctl.model import ConfigError

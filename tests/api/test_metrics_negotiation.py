@@ -46,9 +46,12 @@ async def metrics_url(aiohttp_server: Any, view: FakeView) -> AsyncIterator[str]
 async def scrape(url: str, headers: dict[str, str]) -> tuple[aiohttp.ClientResponse, bytes]:
     # auto_decompress off: the test sees the bytes on the wire, as Prometheus does; and no
     # Accept/Accept-Encoding but the ones given (aiohttp would add its own).
-    async with aiohttp.ClientSession(auto_decompress=False) as session:
-        async with session.get(url, headers=headers, skip_auto_headers=("Accept", "Accept-Encoding")) as response:
-            return response, await response.read()
+    skip = ("Accept", "Accept-Encoding")
+    async with (
+        aiohttp.ClientSession(auto_decompress=False) as session,
+        session.get(url, headers=headers, skip_auto_headers=skip) as response,
+    ):
+        return response, await response.read()
 
 
 def requests_of(families: Any) -> float:
