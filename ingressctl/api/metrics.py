@@ -273,10 +273,11 @@ class Metrics:
     def render_openmetrics(self) -> bytes:
         """The same samples in the OpenMetrics 1.0.0 format, written by prometheus_client (slower
         than render(): only scrapers that ask for it pay for it)."""
-        from prometheus_client.openmetrics.exposition import generate_latest
+        from prometheus_client.openmetrics import exposition
 
-        body: bytes = generate_latest(self.registry)
-        return body
+        # The library leaves this function unannotated: state its type once, here.
+        generate: Callable[[CollectorRegistry], bytes] = exposition.generate_latest
+        return generate(self.registry)
 
     def _route_text(self, out: list[str]) -> None:
         routes = [series for _, series in list(self._routes.items())]
