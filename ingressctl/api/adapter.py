@@ -10,6 +10,7 @@ from ingressctl.api.view import CertificateInfo, RouteTable, RuntimeView
 from ingressctl.model import Diagnostic
 from ingressctl.model.config import EntryPoint
 from ingressctl.providers.base import ProviderStatus
+from ingressctl.proxy.pool import EndpointFailing
 from ingressctl.server import RuntimeState
 
 
@@ -40,6 +41,9 @@ class RuntimeStateView:
 
     def last_reload(self) -> float | None:
         return self._state.last_reload()
+
+    def failing_endpoints(self) -> Mapping[tuple[str, int], EndpointFailing]:
+        return self._state.failing_endpoints()
 
     def last_error(self) -> str | None:
         return self._state.last_error()

@@ -4,7 +4,7 @@ Routes:
   /, /dashboard/            the dashboard (static HTML + JS + CSS shipped in the package)
   /api/overview             counts, readiness, last reload, providers
   /api/routers[/{id}]       routers with status and the diagnostics attached to them
-  /api/services             services with their endpoints, weights and health
+  /api/services             services with their endpoints, weights and live health (api/health.py)
   /api/certificates         certificates with issuer, SANs and days left
   /api/diagnostics          every finding of the last compile
   /api/entrypoints          entrypoints with open connections
@@ -38,6 +38,7 @@ from ingressctl.api.auth import BasicAuthGate, auth_middleware
 from ingressctl.api.documents import DocumentCache, Documents
 from ingressctl.api.exposition import negotiate
 from ingressctl.api.exposure import check_api_exposure, split_address
+from ingressctl.api.health import HealthOverlay, LiveServices
 from ingressctl.api.metrics import Metrics
 from ingressctl.api.view import RuntimeView
 from ingressctl.model import ConfigError
@@ -130,6 +131,7 @@ class _Handlers:
         self.clock = clock
         self.static = _load_static()
         self.documents = DocumentCache(view)
+        self.health = HealthOverlay()
 
     def _file(self, name: str) -> web.Response:
         body, content_type = self.static[name]
@@ -175,12 +177,26 @@ class _Handlers:
             for ep in self.view.entrypoints()
         ]
 
+    def _services(self, docs: Documents) -> LiveServices:
+        """The services document with the proxy's live view of its endpoints laid over it."""
+        live = self.health.apply(
+            docs.etag,
+            docs.services,
+            docs.service_parts,
+            docs.services_by_address,
+            docs.service_counts,
+            self.view.failing_endpoints(),
+            self.metrics.upstream_failures,
+            self.clock(),
+        )
+        return live or LiveServices(docs.services_json, docs.etag, docs.service_counts)
+
     def _overview(self, docs: Documents, certificates: list[dict[str, Any]]) -> dict[str, Any]:
         return serialize.overview_json(
             self.view,
             self.clock(),
             docs.router_counts,
-            docs.service_counts,
+            self._services(docs).counts,
             docs.diagnostic_counts,
             certificates,
         )
@@ -204,8 +220,8 @@ class _Handlers:
         return _json({"router": router})
 
     async def services(self, request: web.Request) -> web.Response:
-        docs = await self.documents.get()
-        return _cached(request, docs.etag, "services", docs.services_json)
+        services = self._services(await self.documents.get())
+        return _cached(request, services.etag, "services", services.body)
 
     async def diagnostics(self, request: web.Request) -> web.Response:
         docs = await self.documents.get()
@@ -249,7 +265,7 @@ class _Handlers:
             b'{"schema":' + str(serialize.SCHEMA).encode(),
             b',"overview":' + _dumps(self._overview(docs, certificates)),
             b',"routers":' + docs.routers_json,
-            b',"services":' + docs.services_json,
+            b',"services":' + self._services(docs).body,
             b',"certificates":' + _dumps(certificates),
             b',"entrypoints":' + _dumps(self._entrypoints()),
             b',"diagnostics":' + docs.diagnostics_json,

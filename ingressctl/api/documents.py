@@ -13,7 +13,7 @@ import asyncio
 import json
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ingressctl.api import serialize
@@ -38,22 +38,35 @@ class Documents:
     service_counts: dict[str, int]
     diagnostic_counts: dict[str, int]
     etag: str
+    # For the live health overlay (health.py): each service, its own JSON, and which services
+    # each endpoint address belongs to.
+    services: tuple[serialize.Json, ...] = ()
+    service_parts: tuple[bytes, ...] = ()
+    services_by_address: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
 
 def build_documents(table: RouteTable | None, diagnostics: Sequence[Diagnostic], etag: str) -> Documents:
     routes = serialize.all_routes(table)
     routers = serialize.routers_json(routes, diagnostics)
     services = serialize.services_json(routes)
+    service_parts = tuple(_dumps(s) for s in services)
+    by_address: dict[str, list[int]] = {}
+    for i, service in enumerate(services):
+        for endpoint in service["endpoints"]:
+            by_address.setdefault(endpoint["address"], []).append(i)
     diags = [serialize.diagnostic_json(d) for d in diagnostics]
     return Documents(
         routers={r["id"]: r for r in routers},
         routers_json=_dumps(routers),
-        services_json=_dumps(services),
+        services_json=b"[" + b",".join(service_parts) + b"]",
         diagnostics_json=_dumps(diags),
         router_counts=serialize.count_by(routers, "status"),
         service_counts=serialize.count_by(services, "status"),
         diagnostic_counts=serialize.count_by(diags, "severity"),
         etag=etag,
+        services=tuple(services),
+        service_parts=service_parts,
+        services_by_address={k: tuple(v) for k, v in by_address.items()},
     )
 
 

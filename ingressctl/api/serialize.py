@@ -193,6 +193,7 @@ def services_json(routes: Sequence[Route]) -> list[Json]:
                 "problem_detail": redact(backend.problem_detail),
                 # service-weights: the Services whose endpoints are merged here, with their percent
                 "split": [{"service": name, "percent": percent} for name, percent in backend.split],
+                "failing_endpoints": 0,
                 "endpoints": [
                     {
                         "address": u.authority,
@@ -201,6 +202,11 @@ def services_json(routes: Sequence[Route]) -> list[Json]:
                         "fallback": u.fallback,
                         # serving+terminating endpoints used only because none is ready
                         "health": "fallback" if u.fallback else "ready",
+                        # What the proxy saw (ingressctl.api.health fills these in while it fails).
+                        "state": "healthy",
+                        "consecutive_failures": 0,
+                        "ejected_until": None,
+                        "last_error": None,
                     }
                     for u in backend.upstreams
                 ],
@@ -227,8 +233,8 @@ def certificate_json(cert: CertificateInfo, now: float) -> Json:
         "names": list(cert.names),
         "sans": list(cert.names[1:]),
         "issuer": cert.issuer,
-        "not_before": _iso(cert.not_before) if cert.not_before is not None else None,
-        "not_after": _iso(cert.not_after),
+        "not_before": iso(cert.not_before) if cert.not_before is not None else None,
+        "not_after": iso(cert.not_after),
         "days_left": int(seconds_left // 86400),
         "source": cert.source.value,
         "origin": cert.origin,
@@ -259,7 +265,7 @@ def upstream_failures_json(address: str, count: int, last: float, kind: str, now
     return {
         "address": address,
         "failures": count,
-        "last_failure": _iso(last),
+        "last_failure": iso(last),
         "last_failure_kind": kind,
         "seconds_since": max(0, int(now - last)),
     }
@@ -270,7 +276,7 @@ def provider_json(status: ProviderStatus) -> Json:
         "provider": status.provider,
         "healthy": status.healthy,
         "message": redact(status.message),
-        "last_sync": _iso(status.last_sync) if status.last_sync is not None else None,
+        "last_sync": iso(status.last_sync) if status.last_sync is not None else None,
     }
 
 
@@ -293,7 +299,7 @@ def scrub(value: Any, key: str = "") -> Any:
     return redact(str(value))
 
 
-def _iso(ts: float) -> str:
+def iso(ts: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
@@ -319,9 +325,9 @@ def overview_json(
     return {
         "version": __version__,
         "ready": view.ready(),
-        "started_at": _iso(view.started_at()),
+        "started_at": iso(view.started_at()),
         "uptime_seconds": int(now - view.started_at()),
-        "last_reload": _iso(reloaded) if reloaded is not None else None,
+        "last_reload": iso(reloaded) if reloaded is not None else None,
         "last_error": _redact_optional(view.last_error()),
         "routers": dict(routers),
         "services": dict(services),

@@ -13,10 +13,11 @@ from typing import Any, Protocol
 from ingressctl.model import Diagnostic, Route
 from ingressctl.model.config import EntryPoint
 from ingressctl.providers.base import ProviderStatus
+from ingressctl.proxy.pool import EndpointFailing
 from ingressctl.tls.store import CertificateInfo, CertificateSource
 
 # CertificateInfo (what the dashboard shows about a certificate) is defined once, by the store.
-__all__ = ["CertificateInfo", "CertificateSource", "RouteTable", "RuntimeView"]
+__all__ = ["CertificateInfo", "CertificateSource", "EndpointFailing", "RouteTable", "RuntimeView"]
 
 
 class RouteTable(Protocol):
@@ -50,6 +51,11 @@ class RuntimeView(Protocol):
 
     def last_error(self) -> str | None:
         """The last failed reload, one line; None when the last reload succeeded."""
+        ...
+
+    def failing_endpoints(self) -> Mapping[tuple[str, int], EndpointFailing]:
+        """Upstream (host, port) whose last attempt failed with no success since: the proxy's passive
+        health, learnt from its own connect failures, resets and ejections (no probes are sent)."""
         ...
 
     def ready(self) -> bool:

@@ -10,11 +10,20 @@ import asyncio
 import contextlib
 import socket
 import ssl
+from dataclasses import dataclass
 
 from ingressctl.proxy.options import ProxyOptions
 from ingressctl.proxy.upstream import Deadlines, ReadBuffer, UpstreamConnection, UpstreamError
 
 Key = tuple[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointFailing:
+    """An address whose last attempt failed, with no success since (passive health)."""
+
+    failures: int  # consecutive failed attempts
+    ejected_for: float  # seconds it is still skipped by the balancer; 0: it may be tried again
 
 
 class UpstreamPool:
@@ -54,6 +63,10 @@ class UpstreamPool:
     def record_success(self, key: Key) -> None:
         if self._ejected:
             self._ejected.pop(key, None)
+
+    def failing(self) -> dict[Key, EndpointFailing]:
+        """Every address failing now: what the API and dashboard show as endpoint health."""
+        return {key: EndpointFailing(n, self.eject_remaining(key)) for key, (_, n) in self._ejected.items()}
 
     # ------------------------------------------------------------ connections
 

@@ -84,6 +84,7 @@ class Server:
         self.state.cluster = parts.cluster
         access = AccessLog(static.access_log_format) if static.access_log else None
         self.proxy = Proxy(parts.proxy_options, parts.observer, access)
+        self.state.failing_source = lambda: self.proxy.pool.failing()
         if parts.acme is not None:
             self.proxy.hooks.append(parts.acme.http01_hook)
         self.proxy.hooks.extend(parts.hooks)

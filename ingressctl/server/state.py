@@ -7,13 +7,20 @@ immutable), so no locking is needed on the single event loop.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ingressctl.model import Diagnostic
 from ingressctl.model.config import EntryPoint, StaticConfig
 from ingressctl.providers.base import ProviderStatus
 from ingressctl.proxy.plan import Table
+from ingressctl.proxy.pool import EndpointFailing
+
+FailingSource = Callable[[], Mapping[tuple[str, int], EndpointFailing]]
+
+
+def _none_failing() -> Mapping[tuple[str, int], EndpointFailing]:
+    return {}
 
 
 class RuntimeState:
@@ -39,6 +46,8 @@ class RuntimeState:
         self.reloads = 0
         # The ClusterControl (leadership, status) when serving a cluster; None otherwise.
         self.cluster: Any = None
+        # The proxy's passive health (its upstream pool), set by the server.
+        self.failing_source: FailingSource = _none_failing
 
     # ------------------------------------------------------------ writers (the server)
 
@@ -93,6 +102,9 @@ class RuntimeState:
 
     def last_reload(self) -> float | None:
         return self._last_reload
+
+    def failing_endpoints(self) -> Mapping[tuple[str, int], EndpointFailing]:
+        return self.failing_source()
 
     def last_error(self) -> str | None:
         return self._last_error

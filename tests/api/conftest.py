@@ -33,6 +33,7 @@ from ingressctl.model import (
 )
 from ingressctl.model.config import EntryPoint, EntryPointAuth, EntryPointRedirect, EntryPointTLS
 from ingressctl.providers.base import ProviderStatus
+from ingressctl.proxy.pool import EndpointFailing
 from ingressctl.security.htpasswd import apr1
 from tests.api.browser import Browser, Page
 
@@ -64,6 +65,7 @@ class FakeView:
     error: str | None = None
     started: float = field(default_factory=lambda: time.time() - 3600)
     summary: Mapping[str, Any] = field(default_factory=dict)
+    failing: dict[tuple[str, int], EndpointFailing] = field(default_factory=dict)
     _table: Table | None = None
 
     def table(self) -> Table | None:
@@ -101,6 +103,9 @@ class FakeView:
 
     def config_summary(self) -> Mapping[str, Any]:
         return self.summary
+
+    def failing_endpoints(self) -> Mapping[tuple[str, int], EndpointFailing]:
+        return self.failing
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestServer
 
 from ingressctl.api import Metrics, build_api_app
 from ingressctl.model import Diagnostic, ObjectRef, Severity
+from ingressctl.proxy.pool import EndpointFailing
 from tests.api.browser import Page
 from tests.api.conftest import SECRET_MARKERS, FakeView, make_route
 
@@ -24,6 +25,7 @@ ROUTER_HOSTS = (
 VISIBLE_ROUTERS = (
     "[...document.querySelectorAll('#routers tbody tr[data-router]')].map(r => r.dataset.router)"
 )
+SHOP_STATUS = "document.querySelector('tr[data-service=\"default/shop:80\"] .badge').textContent"
 VISIBLE_SERVICES = (
     "[...document.querySelectorAll('#services tbody tr[data-service]')].map(r => r.dataset.service)"
 )
@@ -60,12 +62,35 @@ async def test_dashboard_shows_routers_services_certificates_and_providers(
     text = await page.eval("document.body.innerText")
     for marker in SECRET_MARKERS:
         assert marker not in text
-    # The proxy fails to reach an endpoint: the service shows it at the next refresh.
+    # The proxy failed to reach an endpoint once, and it has worked since: history, not "failing".
     metrics.on_upstream_error("web", "default/shop#0.0", "default/shop:80", "10.0.0.2:8080", "connect")
     note = await page.wait_for(
         "(n => n && n.textContent)(document.querySelector('tr[data-service=\"default/shop:80\"] .failure'))"
     )
-    assert re.fullmatch(r"failing: 1 failure, last connect \d s ago", note.strip())
+    assert re.fullmatch(r"1 failure, last connect \d s ago", note.strip())
+    assert await page.eval(SHOP_STATUS) == "up"
+    # Now it fails and is ejected (the proxy's pool says so): the service is degraded, the
+    # endpoint ejected until a time, with the failure that put it there.
+    view.failing = {("10.0.0.2", 8080): EndpointFailing(failures=2, ejected_for=30.0)}
+    await page.wait_for(f"{SHOP_STATUS} === 'degraded'")
+    endpoint = await page.eval(
+        "document.querySelector('tr[data-service=\"default/shop:80\"] li[data-endpoint=\"10.0.0.2:8080\"]')"
+        ".textContent"
+    )
+    assert re.fullmatch(
+        r"10\.0\.0\.2:8080 w1 · 25% ejected until \S+( [AP]M)? · 2 failures in a row"
+        r" · last connect \d+ s ago",
+        endpoint,
+    ), endpoint
+    cards = await page.wait_for(
+        "(t => t.includes('2 degraded') && t)(document.getElementById('cards').textContent)"
+    )
+    assert "Services6 3 up1 down2 degraded" in cards  # was 4 up, 1 down, 1 degraded (all fallback)
+    # Every endpoint failing: down. Then one answers again: up.
+    view.failing[("10.0.0.1", 8080)] = EndpointFailing(failures=1, ejected_for=0.0)
+    await page.wait_for(f"{SHOP_STATUS} === 'down'")
+    view.failing = {}
+    await page.wait_for(f"{SHOP_STATUS} === 'up'")
     # Requests through the proxy show up in the router's traffic cell.
     for _ in range(3):
         metrics.on_request("web", "default/shop#0.0", "default/shop:80", 200, 0.004)

@@ -23,7 +23,7 @@ function el(tag, attrs, ...children) {
 const STATUS_CLASS = {
   enabled: "ok", ok: "ok", up: "ok", ready: "ok", healthy: "ok",
   warning: "warn", degraded: "warn", fallback: "warn",
-  error: "err", down: "err", unhealthy: "err", info: "info",
+  error: "err", down: "err", unhealthy: "err", ejected: "err", failing: "err", info: "info",
 };
 
 function badge(text) {
@@ -76,7 +76,7 @@ function routerText(r) {
 
 function serviceText(s) {
   return [s.name, s.status, s.problem || "", s.routers.join(" "),
-    s.endpoints.map((e) => e.address).join(" ")].join(" ").toLowerCase();
+    s.endpoints.map((e) => e.address + " " + e.state).join(" ")].join(" ").toLowerCase();
 }
 
 // ------------------------------------------------------------------ sorting
@@ -205,12 +205,26 @@ function renderRouters(routers, words) {
   return shown.length;
 }
 
+function plural(n, word) {
+  return n + " " + word + (n === 1 ? "" : "s");
+}
+
+// A working endpoint's past failures (from /api/upstreams): history, shown muted.
 function failureNote(f) {
   if (!f) return null;
-  const recent = f.seconds_since < RECENT_FAILURE_SECONDS;
-  const text = (recent ? "failing: " : "") + f.failures + (f.failures === 1 ? " failure" : " failures") +
-    ", last " + f.last_failure_kind + " " + ago(f.last_failure);
-  return el("span", { class: recent ? "failure err" : "failure muted", title: f.last_failure }, " ", text);
+  const text = plural(f.failures, "failure") + ", last " + f.last_failure_kind + " " + ago(f.last_failure);
+  return el("span", { class: "failure muted", title: f.last_failure }, " ", text);
+}
+
+// What the proxy sees of an endpoint now: healthy (its readiness badge), or ejected/failing.
+function endpointHealth(e, history) {
+  if (e.state === "healthy") return [badge(e.health), failureNote(history)];
+  const details = [];
+  if (e.ejected_until) details.push("until " + new Date(e.ejected_until).toLocaleTimeString());
+  details.push(plural(e.consecutive_failures, "failure") + " in a row");
+  if (e.last_error) details.push("last " + e.last_error.kind + " " + ago(e.last_error.at));
+  return [badge(e.state), el("span", { class: "failure err", title: e.last_error ? e.last_error.at : "" },
+    " " + details.join(" · "))];
 }
 
 // Traffic changes on every poll: update those cells in place instead of rebuilding the table.
@@ -239,16 +253,16 @@ function updateTraffic(traffic) {
 function renderServices(services, upstreams, words) {
   const failures = Object.fromEntries(upstreams.map((u) => [u.address, u]));
   const shown = sorted("services", services.filter((s) => matches(serviceText(s), words)));
-  const rows = limitedRows("services", shown, (s) => el("tr", { "data-service": s.name },
+  const rows = limitedRows("services", shown, (s) => el("tr", { "data-service": s.name, class: "status-" + s.status },
     el("td", {}, badge(s.status)),
     el("td", { class: "mono" }, s.name, s.split.length
       ? el("div", { class: "muted small" }, "split: " + s.split.map((x) => x.service + " " + x.percent + "%").join(", "))
       : null),
     el("td", {}, s.endpoints.length
-      ? el("ul", { class: "endpoints" }, s.endpoints.map((e) => el("li", {},
+      ? el("ul", { class: "endpoints" }, s.endpoints.map((e) => el("li", { "data-endpoint": e.address, "data-state": e.state },
           el("span", { class: "mono" }, e.address), " ",
           el("span", { class: "muted" }, "w" + e.weight + " · " + Math.round(e.share * 100) + "%"), " ",
-          badge(e.health), failureNote(failures[e.address]))))
+          endpointHealth(e, failures[e.address]))))
       : el("span", { class: "muted" }, "no endpoints")),
     el("td", {}, s.routers.length),
     el("td", { class: "problems" }, s.problem ? s.problem + (s.problem_detail ? ": " + s.problem_detail : "") : "")));
@@ -328,8 +342,6 @@ function render(force) {
 // Large documents carry an ETag: the browser revalidates them (a 304 without a body while the
 // configuration is unchanged) and an unchanged ETag skips parsing altogether.
 const SOURCES = ["overview", "routers", "services", "certificates", "entrypoints", "diagnostics", "upstreams", "traffic"];
-// An upstream that failed this recently is shown as failing (the proxy ejects it for a while).
-const RECENT_FAILURE_SECONDS = 60;
 
 async function load(name) {
   const response = await fetch("/api/" + name, { cache: "no-cache", credentials: "same-origin" });
