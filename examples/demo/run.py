@@ -17,7 +17,9 @@ drains aborts the drain). They are also told to stop if this process dies withou
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import io
 import ipaddress
 import signal
 import subprocess
@@ -61,7 +63,9 @@ def demo_backends(serve_args: Sequence[str]) -> dict[tuple[str, int], list[str]]
     from ingressctl.server.run import server_compile_options
 
     try:
-        parsed = argument_parser().parse_args(list(serve_args))
+        # `serve` prints usage errors and --help itself: do not say it twice.
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            parsed = argument_parser().parse_args(list(serve_args))
         static = load_config(ServeOptions(**parsed_values(vars(parsed))))
         if not static.manifests:
             return {}
