@@ -179,17 +179,9 @@ class _Handlers:
 
     def _services(self, docs: Documents) -> LiveServices:
         """The services document with the proxy's live view of its endpoints laid over it."""
-        live = self.health.apply(
-            docs.etag,
-            docs.services,
-            docs.service_parts,
-            docs.services_by_address,
-            docs.service_counts,
-            self.view.failing_endpoints(),
-            self.metrics.upstream_failures,
-            self.clock(),
+        return self.health.apply(
+            docs, self.view.failing_endpoints(), self.metrics.upstream_failures, self.clock()
         )
-        return live or LiveServices(docs.services_json, docs.etag, docs.service_counts)
 
     def _overview(self, docs: Documents, certificates: list[dict[str, Any]]) -> dict[str, Any]:
         return serialize.overview_json(

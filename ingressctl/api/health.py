@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from ingressctl.api.documents import Documents
 from ingressctl.api.metrics import UpstreamFailures
 from ingressctl.api.serialize import Json, iso
 from ingressctl.proxy.pool import EndpointFailing
@@ -88,21 +89,20 @@ class HealthOverlay:
 
     def apply(
         self,
-        etag: str,
-        services: Sequence[Json],
-        parts: Sequence[bytes],
-        by_address: Mapping[str, tuple[int, ...]],
-        counts: dict[str, int],
+        docs: Documents,
         failing: Mapping[tuple[str, int], EndpointFailing],
         failures: Callable[[], Mapping[str, UpstreamFailures]],
         now: float,
-    ) -> LiveServices | None:
-        """The services with their live health; None when no endpoint of theirs is failing."""
+    ) -> LiveServices:
+        """The services of `docs` with the live health of their endpoints."""
+        unchanged = LiveServices(docs.services_json, docs.etag, docs.service_counts)
         if not failing:
-            return None
+            return unchanged
+        by_address = docs.services_by_address
         current = {authority(h, p): f for (h, p), f in failing.items() if authority(h, p) in by_address}
         if not current:
-            return None
+            return unchanged
+        etag, services = docs.etag, docs.services
         last_failures = failures()
         affected = sorted({i for address in current for i in by_address[address]})
         updated = {i: service_with_health(services[i], current, last_failures, now) for i in affected}
@@ -114,8 +114,8 @@ class HealthOverlay:
         )
         if self._last is not None and self._last[0] == etag and self._last[1] == fingerprint:
             return self._last[2]
-        body_parts = list(parts)
-        live_counts = dict(counts)
+        body_parts = list(docs.service_parts)
+        live_counts = dict(docs.service_counts)
         for i, service in updated.items():
             before, after = services[i]["status"], service["status"]
             if before != after:
