@@ -117,8 +117,10 @@ async def test_refused_endpoints_make_services_degraded_and_down_until_they_answ
         mixed, dead = found["mixed"], found["dead"]
         assert mixed["status"] == "degraded" and mixed["failing_endpoints"] == 1
         refused = next(e for e in mixed["endpoints"] if e["address"] == f"127.0.0.2:{live.port}")
-        assert refused["state"] == "ejected", refused
-        assert refused["ejected_until"] is not None
+        # Ejected for 1 s after its first failure; a loaded machine may ask later than that, when it
+        # is "failing" (to be tried again). Either way not healthy, and it says why.
+        assert refused["state"] in ("ejected", "failing"), refused
+        assert (refused["ejected_until"] is not None) == (refused["state"] == "ejected")
         assert refused["last_error"]["kind"] == "connect"
         working = next(e for e in mixed["endpoints"] if e["address"] == f"127.0.0.1:{live.port}")
         assert working["state"] == "healthy"
