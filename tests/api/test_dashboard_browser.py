@@ -25,6 +25,8 @@ ROUTER_HOSTS = (
 VISIBLE_ROUTERS = (
     "[...document.querySelectorAll('#routers tbody tr[data-router]')].map(r => r.dataset.router)"
 )
+# The page polls every 2 s; a loaded machine may take several polls to show a change.
+REFRESH_WAIT = 30.0
 SHOP_STATUS = "document.querySelector('tr[data-service=\"default/shop:80\"] .badge').textContent"
 VISIBLE_SERVICES = (
     "[...document.querySelectorAll('#services tbody tr[data-service]')].map(r => r.dataset.service)"
@@ -72,7 +74,7 @@ async def test_dashboard_shows_routers_services_certificates_and_providers(
     # Now it fails and is ejected (the proxy's pool says so): the service is degraded, the
     # endpoint ejected until a time, with the failure that put it there.
     view.failing = {("10.0.0.2", 8080): EndpointFailing(failures=2, ejected_for=30.0)}
-    await page.wait_for(f"{SHOP_STATUS} === 'degraded'")
+    await page.wait_for(f"{SHOP_STATUS} === 'degraded'", timeout=REFRESH_WAIT)
     endpoint = await page.eval(
         "document.querySelector('tr[data-service=\"default/shop:80\"] li[data-endpoint=\"10.0.0.2:8080\"]')"
         ".textContent"
@@ -83,14 +85,15 @@ async def test_dashboard_shows_routers_services_certificates_and_providers(
         endpoint,
     ), endpoint
     cards = await page.wait_for(
-        "(t => t.includes('2 degraded') && t)(document.getElementById('cards').textContent)"
+        "(t => t.includes('2 degraded') && t)(document.getElementById('cards').textContent)",
+        timeout=REFRESH_WAIT,
     )
     assert "Services6 3 up1 down2 degraded" in cards  # was 4 up, 1 down, 1 degraded (all fallback)
     # Every endpoint failing: down. Then one answers again: up.
     view.failing[("10.0.0.1", 8080)] = EndpointFailing(failures=1, ejected_for=0.0)
-    await page.wait_for(f"{SHOP_STATUS} === 'down'")
+    await page.wait_for(f"{SHOP_STATUS} === 'down'", timeout=REFRESH_WAIT)
     view.failing = {}
-    await page.wait_for(f"{SHOP_STATUS} === 'up'")
+    await page.wait_for(f"{SHOP_STATUS} === 'up'", timeout=REFRESH_WAIT)
     # Requests through the proxy show up in the router's traffic cell.
     for _ in range(3):
         metrics.on_request("web", "default/shop#0.0", "default/shop:80", 200, 0.004)
