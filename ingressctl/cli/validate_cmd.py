@@ -77,6 +77,27 @@ def exit_code(result: CheckResult, *, strict: bool) -> int:
     return 0
 
 
+def refuse_empty_input(result: CheckResult, paths: list[str]) -> None:
+    """No input is not success: no manifest files, or files whose every document was skipped, exit 2.
+
+    Most often a wrong path or glob in a CI job, which would otherwise pass the gate forever.
+    """
+    where = ", ".join(paths) or "(no PATH given)"
+    if not result.files:
+        raise InputError(
+            f"no manifest files found in {where}; give files or directories holding YAML manifests"
+        )
+    skipped = sum(result.skipped.values())
+    if result.findings or result.documents > skipped:
+        return
+    kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(result.skipped.items()))
+    what = f"all {skipped} documents were skipped ({kinds})" if skipped else "there are no documents"
+    raise InputError(
+        f"nothing to validate in {where}: {what}; validate reads Ingress, IngressClass, Service, "
+        "EndpointSlice, Endpoints and Secret objects"
+    )
+
+
 def _write(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text)
@@ -146,15 +167,14 @@ def validate(
     require_services = require_services or cluster is not None
     options = compile_options(ingress_class, controller_name, allow_external_name_services, require_services)
     result = check_cluster(cluster, options) if cluster is not None else load_and_check(paths, options)
+    if cluster is None:
+        refuse_empty_input(result, paths)
     formatter = get_format(output_format.value)
     color = output is None and not formatter.machine and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     _write(formatter.render(result, color=color), output)
     err = Console(stderr=True, highlight=False)
     if formatter.machine or output is not None:
         err.print(summary_line(result), soft_wrap=True)
-    if cluster is None and not result.files:
-        # Most often a wrong path in a CI job: say so rather than pass quietly.
-        err.print(f"warning: no manifest files found in {', '.join(paths)}", soft_wrap=True, markup=False)
     raise typer.Exit(exit_code(result, strict=strict))
 
 

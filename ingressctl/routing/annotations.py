@@ -107,10 +107,11 @@ def _parse_bool(value: str) -> bool | None:
 
 
 class _Parser:
-    def __init__(self, ingress: Ingress, lookup_secret: SecretLookup) -> None:
+    def __init__(self, ingress: Ingress, lookup_secret: SecretLookup, secrets_in_input: bool = True) -> None:
         self.ingress = ingress
         self.annotations = ingress.meta.annotations
         self.lookup_secret = lookup_secret
+        self.secrets_in_input = secrets_in_input
         self.diagnostics: list[Diagnostic] = []
 
     def bad(self, key: str, message: str, hint: str, severity: Severity = Severity.WARNING) -> None:
@@ -284,6 +285,23 @@ class _Parser:
             key = AUTH_SECRET
             name = secret_name.strip()
             secret = self.lookup_secret(ns, name)
+            if secret is None and not self.secrets_in_input:
+                # The rule of TLS Secrets and Services: not in an input not declared complete is
+                # information. The routes still answer 503 until the Secret is there (fail closed).
+                problem = f"Secret {ns}/{name} is not part of the input"
+                self.diagnostics.append(
+                    finding(
+                        codes.AUTH_INVALID,
+                        Severity.INFO,
+                        self.ingress,
+                        f"basic auth Secret {ns}/{name} is not part of the input; if the cluster lacks it, "
+                        "every route of this Ingress answers 503",
+                        "Pass the Secret manifest too, and --require-services to make a missing one "
+                        "an error.",
+                        annotation_location(self.ingress, key),
+                    )
+                )
+                return None, problem
             if secret is None:
                 problem = f"Secret {ns}/{name} does not exist"
             else:
@@ -327,10 +345,14 @@ def _htpasswd_users(secret: Secret) -> tuple[tuple[tuple[str, str], ...], str]:
 
 
 def parse_annotations(
-    ingress: Ingress, lookup_secret: SecretLookup
+    ingress: Ingress, lookup_secret: SecretLookup, secrets_in_input: bool = True
 ) -> tuple[IngressAnnotations, list[Diagnostic]]:
-    """Every annotation we honour on `ingress`, typed; bad values become Diagnostics."""
-    parser = _Parser(ingress, lookup_secret)
+    """Every annotation we honour on `ingress`, typed; bad values become Diagnostics.
+
+    secrets_in_input: False when the input is not declared complete: a missing Secret is then
+    information (the routes still answer 503), as in `ingress_tls`.
+    """
+    parser = _Parser(ingress, lookup_secret, secrets_in_input)
     path_type, strip = parser.rule_type()
     priority = parser.integer(ROUTER_PRIORITY)
     if priority is None:

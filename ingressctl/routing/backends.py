@@ -54,9 +54,9 @@ def _port_of(ports: Iterable[EndpointPort], service_port: ServicePort) -> int | 
 
 
 _Resolved = tuple[RouteBackend, str, Severity, str, str]
-# What a resolution read: the Service, its EndpointSlices, its Endpoints, and whether the namespace
-# has Services / endpoints in the input at all (which decides a finding's severity).
-_Inputs = tuple[Service | None, list[EndpointSlice] | None, Endpoints | None, bool, bool]
+# What a resolution read: the Service, its EndpointSlices and its Endpoints. A finding's severity
+# depends on these and on the options only, never on what else the input holds.
+_Inputs = tuple[Service | None, list[EndpointSlice] | None, Endpoints | None]
 
 
 class BackendResolver:
@@ -66,15 +66,11 @@ class BackendResolver:
         self.options = options
         self.memo = memo
         self.services = {(s.meta.namespace, s.meta.name): s for s in snapshot.services}
-        self.namespaces_with_services = {s.meta.namespace for s in snapshot.services}
         self.slices: dict[tuple[str, str], list[EndpointSlice]] = {}
         for eps in sorted(snapshot.endpoint_slices, key=lambda s: (s.meta.namespace, s.meta.name)):
             key = (eps.meta.namespace, eps.service_name)
             self.slices.setdefault(key, []).append(eps)
         self.legacy = {(e.meta.namespace, e.meta.name): e for e in snapshot.endpoints}
-        self.namespaces_with_endpoints = {e.meta.namespace for e in snapshot.endpoint_slices} | {
-            e.meta.namespace for e in snapshot.endpoints
-        }
         self._reported: set[tuple[str, str, str, str, str]] = set()
         # Many routes share a backend: resolve each (namespace, backend) once per compile.
         self._cache: dict[tuple[object, ...], _Resolved] = {}
@@ -118,8 +114,6 @@ class BackendResolver:
             self.services.get(key),
             self.slices.get(key),
             self.legacy.get(key),
-            ns in self.namespaces_with_services,
-            ns in self.namespaces_with_endpoints,
         )
         previous = memo.backends.get(cache_key)
         if previous is not None and _same_inputs(previous[0], inputs):
@@ -172,7 +166,9 @@ class BackendResolver:
         if service is None:
             detail = f"Service {ns}/{name} not found"
             result = _with_problem(base, BackendProblem.SERVICE_NOT_FOUND, detail)
-            if self.options.require_services or ns in self.namespaces_with_services:
+            # One rule, whatever else the input holds: a Service missing from the input is an
+            # error only when the input is declared complete (--require-services, --kubernetes).
+            if self.options.require_services:
                 return (
                     result,
                     codes.SERVICE_NOT_FOUND,
@@ -185,7 +181,7 @@ class BackendResolver:
                 codes.SERVICE_NOT_IN_INPUT,
                 Severity.INFO,
                 f"backend Service {ns}/{name} is not part of the input; it could not be checked",
-                "Pass the Service manifests too (or --require-services to make this an error).",
+                "Pass the Service manifests too, and --require-services to make a missing one an error.",
             )
         if service.type == "ExternalName":
             return self._external(base, service, backend)
@@ -295,7 +291,9 @@ class BackendResolver:
                 for address in subset.addresses:
                     ready[(address, number)] = None
         else:
-            severity = Severity.WARNING if key[0] in self.namespaces_with_endpoints else Severity.INFO
+            # Manifest repositories rarely hold EndpointSlices (the cluster makes them): only a
+            # complete input (--require-services, --kubernetes) makes their absence a warning.
+            severity = Severity.WARNING if self.options.require_services else Severity.INFO
             return (
                 _with_problem(base, BackendProblem.NO_ENDPOINTS, f"no EndpointSlice or Endpoints for {ref}"),
                 codes.NO_ENDPOINTS,
@@ -331,7 +329,7 @@ class BackendResolver:
 
 
 def _same_inputs(a: _Inputs, b: _Inputs) -> bool:
-    return a[0] is b[0] and a[2] is b[2] and a[3] == b[3] and a[4] == b[4] and same_items(a[1], b[1])
+    return a[0] is b[0] and a[2] is b[2] and same_items(a[1], b[1])
 
 
 def _ok(result: RouteBackend) -> _Resolved:

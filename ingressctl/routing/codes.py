@@ -22,10 +22,14 @@ INVALID_PATH = "IC217"
 MISSING_BACKEND = "IC218"
 
 CODES: dict[str, str] = {
-    CONFLICT: "Two Ingresses (or two paths) claim the same host, path and pathType; the oldest wins.",
+    CONFLICT: "Two Ingresses (or two paths) claim the same host, path and pathType; the oldest wins and the "
+    "other is never routed. An error for Exact and Prefix paths (ingress-nginx's admission webhook refuses "
+    "them too), a warning for ImplementationSpecific; across namespaces, one team taking another's traffic.",
     DUPLICATE_DEFAULT_BACKEND: "More than one served Ingress sets defaultBackend; the oldest wins.",
-    SERVICE_NOT_FOUND: "The backend Service does not exist in the Ingress namespace; the route answers 503.",
-    SERVICE_NOT_IN_INPUT: "The backend Service was not part of the input, so it could not be checked.",
+    SERVICE_NOT_FOUND: "The backend Service does not exist in the Ingress namespace; the route answers 503 "
+    "(reported when the input is complete: --require-services or --kubernetes).",
+    SERVICE_NOT_IN_INPUT: "The backend Service was not part of the input, so it could not be checked "
+    "(info, whatever else the input holds; --require-services makes it IC203).",
     PORT_NOT_FOUND: "The backend port (number or name) is not a port of the Service; the route answers 503.",
     NO_ENDPOINTS: "No EndpointSlice or Endpoints exist for the Service; the route answers 503.",
     NO_READY_ENDPOINTS: "The Service has endpoints but none is usable; the route answers 503.",

@@ -106,7 +106,6 @@ class _Compiler:
         self.memo = memo
         self.diagnostics: list[Diagnostic] = []
         self.secrets = {(s.meta.namespace, s.meta.name): s for s in snapshot.secrets}
-        self.namespaces_with_secrets = {s.meta.namespace for s in snapshot.secrets}
         self.resolver = BackendResolver(snapshot, options, memo)
         self.tls_fallback = TLSSource.ACME if options.acme_enabled else TLSSource.DEFAULT
         self.tls_hosts = IngressTLSResult()
@@ -155,9 +154,9 @@ class _Compiler:
     # ------------------------------------------------------------ one Ingress
 
     def _ingress_part(self, ingress: Ingress, selector: ClassSelector) -> _IngressPart:
-        secrets_in_input = (
-            self.options.require_services or ingress.meta.namespace in self.namespaces_with_secrets
-        )
+        # A missing Secret follows the Services' rule: an error only when the input is declared
+        # complete, whatever other Secrets the input holds.
+        secrets_in_input = self.options.require_services
         memo = self.memo
         if memo is not None:
             hit: _IngressPart | None = memo.ingresses.get(id(ingress))
@@ -192,7 +191,7 @@ class _Compiler:
         if not_ours is not None:
             part.diagnostics.append(not_ours)
         else:
-            annotations, found = parse_annotations(ingress, lookup)
+            annotations, found = parse_annotations(ingress, lookup, secrets_in_input)
             part.diagnostics.extend(found)
             tls = ingress_tls(ingress, lookup, secrets_in_input)
             part.diagnostics.extend(tls.diagnostics)
@@ -294,21 +293,7 @@ class _Compiler:
             winner = group[0]
             winners.append(winner)
             for loser in group[1:]:
-                where = winner.location or winner.ingress.meta.location
-                host = winner.host or "(any host)"
-                self.diagnostics.append(
-                    finding(
-                        codes.CONFLICT,
-                        Severity.WARNING,
-                        loser.ingress,
-                        f"host {host} {loser.path_type.value} {loser.path} is also claimed by "
-                        f"{winner.ingress.ref} ({where or 'unknown location'}); {winner.ingress.ref} wins "
-                        f"({_why_wins(winner, loser)}) and this path is not routed",
-                        "Remove one of the two paths, or give them different hosts or paths.",
-                        loser.location,
-                        related=(where,),
-                    )
-                )
+                self.diagnostics.append(_conflict(winner, loser))
         return winners
 
     # ------------------------------------------------------------ candidates → routes
@@ -448,6 +433,34 @@ def _split(resolved: list[RouteBackend], weights: dict[str, float]) -> RouteBack
     return RouteBackend(
         first.namespace, first.service, first.port, upstreams=tuple(upstreams), split=tuple(split)
     )
+
+
+def _conflict(winner: _Candidate, loser: _Candidate) -> Diagnostic:
+    """The finding for a path that another one claims first.
+
+    Exact and Prefix paths of equal text are an error, as ingress-nginx's admission webhook refuses
+    them: one of the two is never routed. ImplementationSpecific paths stay a warning (their meaning
+    is the controller's). Across namespaces this is how one team takes another team's traffic.
+    """
+    where = winner.location or winner.ingress.meta.location
+    host = winner.host or "(any host)"
+    severity = Severity.WARNING if loser.path_type is PathType.IMPLEMENTATION_SPECIFIC else Severity.ERROR
+    message = (
+        f"host {host} {loser.path_type.value} {loser.path} is also claimed by "
+        f"{winner.ingress.ref} ({where or 'unknown location'}); {winner.ingress.ref} wins "
+        f"({_why_wins(winner, loser)}) and this path is not routed"
+    )
+    hint = "Remove one of the two paths, or give them different hosts or paths."
+    if winner.ingress.meta.namespace != loser.ingress.meta.namespace:
+        message += (
+            f"; across namespaces ({winner.ingress.meta.namespace} and {loser.ingress.meta.namespace}) "
+            "this is how one team can take another team's traffic"
+        )
+        hint = (
+            "Decide which namespace owns the host; an admission policy that gives each host to one "
+            "namespace prevents it."
+        )
+    return finding(codes.CONFLICT, severity, loser.ingress, message, hint, loser.location, related=(where,))
 
 
 def _why_wins(winner: _Candidate, loser: _Candidate) -> str:

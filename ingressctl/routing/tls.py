@@ -67,9 +67,9 @@ def ingress_tls(
 ) -> IngressTLSResult:
     """TLS hosts and certificates of one Ingress.
 
-    secrets_in_input: False when the input holds no Secrets for the Ingress's namespace (a manifests
-    repository whose Secrets come from cert-manager or a vault): a missing Secret is then information,
-    not an error.
+    secrets_in_input: False unless the input is declared complete (--require-services, a cluster): a
+    manifests repository's Secrets often come from cert-manager or a vault, so a missing Secret is
+    then information, not an error, whatever other Secrets the input holds.
     """
     result = IngressTLSResult()
     ns = ingress.meta.namespace

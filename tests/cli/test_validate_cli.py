@@ -241,20 +241,21 @@ def test_validate_flags_reach_the_compiler(run: Run, fixtures: Path, tmp_path: P
     assert _codes(run("validate", path, "--format", "json").stdout) == [("IC214", "info")]
     ours = run("validate", path, "--format", "json", "--ingress-class", "edge")
     assert ours.returncode == 1
-    assert _codes(ours.stdout) == [("IC203", "error"), ("IC209", "error")]
+    assert _codes(ours.stdout) == [("IC204", "info"), ("IC209", "error")]
     allowed = run(
         "validate", path, "--format", "json", "--ingress-class", "edge", "--allow-external-name-services"
     )
-    assert _codes(allowed.stdout) == [("IC203", "error")]
-    # Without any Service in the input, a missing one is only noted, unless --require-services.
+    assert allowed.returncode == 0
+    assert _codes(allowed.stdout) == [("IC204", "info")]
+    # The missing Service gets the same finding with or without the other Services of its namespace;
+    # --require-services makes it an error.
     ingress_only = tmp_path / "ingress.yaml"
     ingress_only.write_text(Path(path).read_text(encoding="utf-8").split("---")[0], encoding="utf-8")
     lenient = run("validate", str(ingress_only), "--ingress-class", "edge", "--format", "json")
-    assert lenient.returncode == 0 and {s for _, s in _codes(lenient.stdout)} == {"info"}
-    strict = run(
-        "validate", str(ingress_only), "--ingress-class", "edge", "--require-services", "--format", "json"
-    )
-    assert strict.returncode == 1 and ("IC203", "error") in _codes(strict.stdout)
+    assert lenient.returncode == 0 and ("IC204", "info") in _codes(lenient.stdout)
+    for target in (str(ingress_only), path):
+        strict = run("validate", target, "--ingress-class", "edge", "--require-services", "--format", "json")
+        assert strict.returncode == 1 and ("IC203", "error") in _codes(strict.stdout)
 
 
 def test_validate_controller_name_claims_an_ingress_class(run: Run, tmp_path: Path) -> None:
@@ -272,12 +273,29 @@ def test_validate_controller_name_claims_an_ingress_class(run: Run, tmp_path: Pa
     assert "IC214" not in [c for c, _ in _codes(claimed.stdout)]
 
 
-def test_validate_empty_directory_warns_on_stderr(run: Run, tmp_path: Path) -> None:
+def test_validate_without_input_exits_2_with_one_line(run: Run, tmp_path: Path) -> None:
+    """No input is not success: a wrong path in a CI job must not pass the gate."""
     (tmp_path / "README.md").write_text("not a manifest\n", encoding="utf-8")
     result = run("validate", str(tmp_path))
-    assert result.returncode == 0
-    assert result.stdout.strip() == "0 errors, 0 warnings, 0 info in 0 files (0 documents, 0 skipped objects)"
-    assert result.stderr.strip() == f"warning: no manifest files found in {tmp_path}"
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip() == (
+        f"error: no manifest files found in {tmp_path}; give files or directories holding YAML manifests"
+    )
+    missing = run("validate", str(tmp_path / "nope"))
+    assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1
+    deployments = tmp_path / "deploy.yaml"
+    deployments.write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a}\n---\n"
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n",
+        encoding="utf-8",
+    )
+    skipped = run("validate", str(deployments), "--format", "json")
+    assert skipped.returncode == 2 and skipped.stdout == ""
+    assert skipped.stderr.strip().splitlines() == [
+        f"error: nothing to validate in {deployments}: all 2 documents were skipped (ConfigMap 1, "
+        "Deployment 1); validate reads Ingress, IngressClass, Service, EndpointSlice, Endpoints and Secret "
+        "objects"
+    ]
 
 
 def test_validate_output_is_deterministic(run: Run, fixtures: Path) -> None:

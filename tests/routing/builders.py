@@ -30,6 +30,7 @@ from ingressctl.routing import CompileOptions, RoutingTable, compile
 
 EXACT = PathType.EXACT
 PREFIX = PathType.PREFIX
+IMPLEMENTATION_SPECIFIC = PathType.IMPLEMENTATION_SPECIFIC
 IMPL = PathType.IMPLEMENTATION_SPECIFIC
 
 CERT_PEM = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"

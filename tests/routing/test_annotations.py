@@ -41,10 +41,13 @@ HTPASSWD = f"alice:{ALICE_HASH}\n# comment\n\nbob:{BOB_HASH}\n".encode()
 
 
 def compile_one(
-    annotations: Mapping[str, str], path_type: PathType | None = PREFIX, **world: object
+    annotations: Mapping[str, str],
+    path_type: PathType | None = PREFIX,
+    require_services: bool = False,
+    **world: object,
 ) -> tuple[Route, list[Diagnostic]]:
     snapshot = web_world(ingress("app", rule("h", path("/api", path_type)), annotations=annotations), **world)
-    table, diagnostics = build(snapshot)
+    table, diagnostics = build(snapshot, require_services=require_services)
     [route] = table.routes
     return route, diagnostics
 
@@ -120,7 +123,10 @@ def test_basic_auth_from_secret(key: str) -> None:
     ],
 )
 def test_broken_auth_fails_closed(annotations: dict[str, str], secrets: dict[str, bytes], why: str) -> None:
-    route, diagnostics = compile_one(annotations, secrets=(secret("creds", secrets),) if secrets else ())
+    # With a complete input (--require-services, a cluster) every broken auth is an error.
+    route, diagnostics = compile_one(
+        annotations, secrets=(secret("creds", secrets),) if secrets else (), require_services=True
+    )
     assert route.backend.problem is BackendProblem.AUTH_SECRET_INVALID
     assert route.backend.upstreams == ()  # nothing to forward to, even by mistake
     assert route.middlewares.basic_auth is None
@@ -128,6 +134,20 @@ def test_broken_auth_fails_closed(annotations: dict[str, str], secrets: dict[str
     assert (d.code, d.severity) == ("IC212", Severity.ERROR)
     assert why in d.message
     assert "answers 503" in d.message
+
+
+def test_auth_secret_missing_from_the_input_is_info_and_still_fails_closed() -> None:
+    """The rule of every referenced object: not in the input is information, the same whatever else
+    the input holds (here another Secret of the namespace); the routes still answer 503."""
+    annotations = {"ingress.kubernetes.io/auth-type": "basic", "ingress.kubernetes.io/auth-secret": "creds"}
+    for secrets in ((), (secret("other", {"auth": HTPASSWD}),)):
+        route, diagnostics = compile_one(annotations, secrets=secrets)
+        assert route.backend.problem is BackendProblem.AUTH_SECRET_INVALID
+        assert route.middlewares.basic_auth is None
+        [d] = diagnostics
+        assert (d.code, d.severity) == ("IC212", Severity.INFO)
+        assert "Secret default/creds is not part of the input" in d.message
+        assert "--require-services" in d.hint
 
 
 def test_auth_failure_points_at_the_annotation() -> None:
@@ -353,7 +373,7 @@ def test_weighted_service_without_endpoints_leaves_the_others() -> None:
         services=(service("v1"),),
         endpoint_slices=(endpoint_slice("v1", ep("10.0.1.1")),),
     )
-    table, diagnostics = build(snapshot)
+    table, diagnostics = build(snapshot, require_services=True)
     [route] = table.routes
     assert route.backend.problem is None
     assert route.backend.upstreams == (Upstream("10.0.1.1", 8080, weight=9000),)

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from ingressctl.model import BackendProblem, EndpointPort, Route, ServicePort, Severity, Snapshot, Upstream
+import pytest
+
+from ingressctl.model import (
+    BackendProblem,
+    EndpointPort,
+    Route,
+    Service,
+    ServicePort,
+    Severity,
+    Snapshot,
+    Upstream,
+)
 from tests.routing.builders import (
     backend,
     build,
@@ -126,16 +137,19 @@ def test_no_endpoint_objects_at_all() -> None:
     assert found == ["IC206"]
 
 
-def test_no_endpoints_is_a_warning_when_the_namespace_has_endpoint_data() -> None:
-    snapshot = Snapshot(
+def test_no_endpoints_is_info_unless_the_input_is_complete() -> None:
+    """Manifest repositories hold no EndpointSlices: info, whatever other slices the input holds;
+    a warning when the input is declared complete (--require-services, --kubernetes)."""
+    with_other_slices = Snapshot(
         ingresses=one_ingress(svc="web"),
         services=(service(),),
         endpoint_slices=(endpoint_slice("other", ep("10.0.0.9")),),
     )
-    _, diagnostics = build(snapshot)
-    assert [(d.code, d.severity) for d in diagnostics] == [("IC206", Severity.WARNING)]
-    _, quiet = build(Snapshot(ingresses=one_ingress(), services=(service(),)))
-    assert [(d.code, d.severity) for d in quiet] == [("IC206", Severity.INFO)]
+    for snapshot in (with_other_slices, Snapshot(ingresses=one_ingress(), services=(service(),))):
+        _, quiet = build(snapshot)
+        assert [(d.code, d.severity) for d in quiet] == [("IC206", Severity.INFO)]
+        _, complete = build(snapshot, require_services=True)
+        assert [(d.code, d.severity) for d in complete] == [("IC206", Severity.WARNING)]
 
 
 def test_legacy_endpoints_are_used_when_no_slice_exists() -> None:
@@ -196,9 +210,9 @@ def test_endpoint_without_the_port_is_not_usable() -> None:
     assert "do not carry port 80 (http)" in messages[0]
 
 
-def test_missing_service_is_error_when_namespace_has_services() -> None:
+def test_missing_service_is_error_with_require_services() -> None:
     snapshot = Snapshot(ingresses=one_ingress(svc="gone"), services=(service("web"),))
-    table, diagnostics = build(snapshot)
+    table, diagnostics = build(snapshot, require_services=True)
     [route] = table.routes
     assert route.backend.problem is BackendProblem.SERVICE_NOT_FOUND
     [d] = diagnostics
@@ -210,8 +224,13 @@ def test_missing_service_is_error_when_namespace_has_services() -> None:
     assert "Create Service gone" in d.hint
 
 
-def test_missing_service_is_info_when_services_are_not_in_the_input() -> None:
-    snapshot = Snapshot(ingresses=one_ingress(svc="gone"), services=(service("web", ns="elsewhere"),))
+@pytest.mark.parametrize("others", [(), (service("web", ns="elsewhere"),), (service("web"),)])
+def test_missing_service_finding_does_not_depend_on_the_rest_of_the_input(
+    others: tuple[Service, ...],
+) -> None:
+    """The same Ingress gets the same finding whatever else is in the input (none, other namespaces,
+    other Services of its own namespace): IC204 info, or IC203 error with --require-services."""
+    snapshot = Snapshot(ingresses=one_ingress(svc="gone"), services=others)
     table, diagnostics = build(snapshot)
     assert table.routes[0].backend.problem is BackendProblem.SERVICE_NOT_FOUND
     assert [(d.code, d.severity) for d in diagnostics] == [("IC204", Severity.INFO)]
@@ -224,7 +243,7 @@ def test_missing_service_reported_once_per_ingress() -> None:
         ingresses=(ingress("app", rule("h", path("/a", service="gone"), path("/b", service="gone"))),),
         services=(service(),),
     )
-    table, diagnostics = build(snapshot)
+    table, diagnostics = build(snapshot, require_services=True)
     assert len(table.routes) == 2
     assert all(r.backend.problem is BackendProblem.SERVICE_NOT_FOUND for r in table.routes)
     assert codes_of(diagnostics) == ["IC203"]
@@ -274,7 +293,7 @@ def test_backend_without_service_is_503() -> None:
 
 def test_default_backend_is_resolved_like_a_path() -> None:
     snapshot = Snapshot(ingresses=(ingress("app", default=backend("gone", 80)),), services=(service(),))
-    table, diagnostics = build(snapshot)
+    table, diagnostics = build(snapshot, require_services=True)
     assert table.routes == ()
     assert table.default_route is not None
     assert table.default_route.backend.problem is BackendProblem.SERVICE_NOT_FOUND

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ingressctl.model import Severity
 from tests.routing.builders import (
     EXACT,
+    IMPLEMENTATION_SPECIFIC,
     backend,
     build,
     codes_of,
@@ -26,8 +27,10 @@ def test_oldest_creation_timestamp_wins() -> None:
     assert route_id(table, "h", "/api") == "default/zzz#r0p0"
     assert [r.id for r in table.routes] == ["default/zzz#r0p0"]
     [conflict] = [d for d in diagnostics if d.code == "IC201"]
-    assert conflict.severity is Severity.WARNING
+    # One of the two is never routed: an error, as ingress-nginx's admission webhook refuses it.
+    assert conflict.severity is Severity.ERROR
     assert conflict.message.startswith("Ingress default/aaa:")
+    assert "across namespaces" not in conflict.message
     assert "also claimed by Ingress default/zzz (z.yaml:20:1)" in conflict.message
     assert "Ingress default/zzz wins (created earlier: 2024-05-01T00:00:00Z vs 2024-05-02T00:00:00Z)" in (
         conflict.message
@@ -51,6 +54,12 @@ def test_same_timestamp_then_namespace_and_name_decide() -> None:
     )
     assert losers == ["a@zeta", "b@default"]
     assert all("namespace/name sorts first" in d.message for d in diagnostics if d.code == "IC201")
+    [foreign] = [d for d in diagnostics if d.code == "IC201" and d.object and d.object.namespace == "zeta"]
+    assert (
+        "across namespaces (default and zeta) this is how one team can take another team's traffic"
+        in foreign.message
+    )
+    assert "which namespace owns the host" in foreign.hint
 
 
 def test_missing_timestamp_counts_as_newest() -> None:
@@ -100,3 +109,15 @@ def test_duplicate_default_backend_oldest_wins() -> None:
     assert dup.message.startswith("Ingress default/new:")
     assert "Ingress default/old wins" in dup.message
     assert dup.related == (loc(1, "old.yaml"),)
+
+
+def test_implementation_specific_duplicates_stay_a_warning() -> None:
+    """Only Exact and Prefix have a meaning the API defines; ImplementationSpecific is the
+    controller's, so a duplicate there is a warning (still explained)."""
+    snapshot = web_world(
+        ingress("a", rule("h", path("/x", IMPLEMENTATION_SPECIFIC))),
+        ingress("b", rule("h", path("/x", IMPLEMENTATION_SPECIFIC))),
+    )
+    _, diagnostics = build(snapshot)
+    [conflict] = [d for d in diagnostics if d.code == "IC201"]
+    assert conflict.severity is Severity.WARNING and "Ingress default/a wins" in conflict.message

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ingressctl.model import IngressTLS, ObjectRef, Severity, TLSSource
 from tests.routing.builders import (
     CERT_PEM,
@@ -71,9 +73,9 @@ def test_tls_section_without_hosts_covers_the_rule_hosts() -> None:
 
 
 def test_missing_secret_falls_back_with_diagnostic() -> None:
-    # Another Secret of the namespace is in the input, so Secrets are being supplied: an error.
+    # A complete input (--require-services, a cluster): a missing Secret is an error.
     snapshot = web_world(app(IngressTLS(("a.example.com",), "nope")), secrets=(tls_secret("other-tls"),))
-    table, diagnostics = build(snapshot, acme_enabled=True)
+    table, diagnostics = build(snapshot, acme_enabled=True, require_services=True)
     assert table.certificates == ()
     assert sources(table)["a.example.com"] is TLSSource.ACME
     [d] = diagnostics
@@ -81,9 +83,13 @@ def test_missing_secret_falls_back_with_diagnostic() -> None:
     assert "TLS Secret default/nope does not exist; a.example.com fall back" in d.message
 
 
-def test_missing_secret_is_info_when_the_input_has_no_secrets() -> None:
-    """Repositories often leave TLS Secrets to cert-manager: not an error unless asked for."""
-    snapshot = web_world(app(IngressTLS(("a.example.com",), "nope")))
+@pytest.mark.parametrize("others", [(), ("other-tls",)])
+def test_missing_secret_is_info_unless_the_input_is_complete(others: tuple[str, ...]) -> None:
+    """Repositories often leave TLS Secrets to cert-manager: not an error unless asked for, and the
+    same finding whether or not other Secrets of the namespace are in the input."""
+    snapshot = web_world(
+        app(IngressTLS(("a.example.com",), "nope")), secrets=tuple(tls_secret(n) for n in others)
+    )
     table, diagnostics = build(snapshot)
     [d] = diagnostics
     assert (d.code, d.severity) == ("IC210", Severity.INFO)

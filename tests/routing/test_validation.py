@@ -50,7 +50,7 @@ def test_every_diagnostic_names_its_ingress_and_has_a_hint() -> None:
         ),
         ingress("other", rule("h", path("/")), class_name="nginx"),
     )
-    _, diagnostics = build(snapshot)
+    _, diagnostics = build(snapshot, require_services=True)
     assert sorted(set(codes_of(diagnostics))) == [
         "IC203",
         "IC205",
