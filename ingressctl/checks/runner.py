@@ -72,6 +72,22 @@ def _ordered(findings: Iterable[Diagnostic]) -> list[Diagnostic]:
     return sorted(unique, key=lambda d: (*d.sort_key(), d.message))
 
 
+# A host the API server refuses (IC114, on every Ingress) is also one the compiler skips (IC216, on
+# ours): one mistake, one finding, the one that says why kubectl would fail.
+_RESTATED = {"IC216": "IC114"}
+
+
+def _without_restated(loaded: Sequence[Diagnostic], compiled: list[Diagnostic]) -> list[Diagnostic]:
+    refused = {(d.code, d.object, d.location) for d in loaded if d.code in _RESTATED.values()}
+    if not refused:
+        return compiled
+    return [
+        d
+        for d in compiled
+        if d.code not in _RESTATED or (_RESTATED[d.code], d.object, d.location) not in refused
+    ]
+
+
 def _objects(snapshot: Snapshot) -> int:
     return (
         len(snapshot.ingresses)
@@ -117,6 +133,7 @@ def check(
     lint_findings = linter.result() if linter is not None else None
     if lint_findings is None:  # no worker, or it failed: lint here (same findings, or the same error)
         lint_findings = lint(snapshot, options, now=now)
+    compile_findings = _without_restated(load_result.diagnostics, compile_findings)
     findings = _ordered([*load_result.diagnostics, *compile_findings, *lint_findings])
     return CheckResult(
         findings=tuple(findings),

@@ -22,6 +22,7 @@
 | IC111 | warning  | EndpointSlice without the kubernetes.io/service-name label: it belongs to no Service. |
 | IC112 | error    | Fields that exclude each other (service and resource, port number and name). |
 | IC113 | warning  | Unknown field in a Service, EndpointSlice, Endpoints, Secret (maybe a newer one). |
+| IC114 | error    | A value the API server refuses (names, keys, hosts, paths, ports), on every Ingress. |
 
 A `Diagnostic`'s location points at the offending key or value; a missing field points at the
 mapping that should hold it.
@@ -57,6 +58,10 @@ CODES: Final[dict[str, str]] = {
     "IC113": "Unknown field in a Service, EndpointSlice, Endpoints or Secret: a typo, or a field added by a "
     "Kubernetes version newer than ingressctl (a warning, as these schemas grow); the closest known field "
     "is suggested.",
+    "IC114": "A value the Kubernetes API server refuses, checked with its own rules on Ingresses of every "
+    "class: metadata.name/namespace, label and annotation keys and sizes, hosts (lower-case DNS names, one "
+    "leading `*.` label, no port, no IP), Exact/Prefix paths with `//`, `/./`, `/../` or `%2F`, Service "
+    "names, port names, TLS hosts and Secret names.",
 }
 
 SEVERITIES: Final[dict[str, Severity]] = {code: Severity.ERROR for code in CODES} | {

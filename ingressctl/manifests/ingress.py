@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ingressctl.manifests import apirules
 from ingressctl.manifests.fields import Context, Fields
 from ingressctl.manifests.meta import read_meta
 from ingressctl.model import (
@@ -11,6 +12,7 @@ from ingressctl.model import (
     IngressPath,
     IngressRule,
     IngressTLS,
+    Location,
     PathType,
 )
 
@@ -42,11 +44,33 @@ _LEGACY_HINTS = {
     "service": "v1beta1 writes serviceName and servicePort; service: {name, port} is the v1 form.",
 }
 _PATH_TYPES = {t.value: t for t in PathType}
+_HOST_HINT = (
+    "Write a lower-case DNS name (shop.example.com) or one leading wildcard label (*.example.com), "
+    "without a port; an IP address is not a host."
+)
+_NAME_HINT = "Use lower-case letters, digits, '-' and '.', starting and ending with a letter or digit."
+_PORT_NAME_HINT = (
+    "A port name is at most 15 lower-case letters, digits and single '-', with at least one letter."
+)
+
+
+def refused(
+    fields: Fields, key: str, value: object, errors: list[str], hint: str, where: Location | None = None
+) -> None:
+    """Report what the API server would refuse (IC114): `kubectl apply` fails, whatever the class."""
+    if not errors:
+        return
+    fields.ctx.report(
+        "IC114",
+        where or fields.value_loc(key),
+        f"{fields.sub(key)}: {value!r} {'; '.join(errors)}; the API server refuses this Ingress",
+        hint,
+    )
 
 
 def read_ingress(top: Fields, ctx: Context) -> Ingress | None:
     v1 = ctx.api_version == V1
-    meta = read_meta(top, ctx)
+    meta = read_meta(top, ctx, api_rules=True)
     if meta is None:
         return None
     spec = top.mapping("spec", required="An Ingress needs a spec with rules or a defaultBackend.")
@@ -62,11 +86,21 @@ def read_ingress(top: Fields, ctx: Context) -> Ingress | None:
     tls: list[IngressTLS] = []
     for item in spec.mappings("tls"):
         item.check_known(_TLS)
-        tls.append(IngressTLS(item.strings("hosts"), item.string("secretName"), location=item.location))
+        hosts = item.strings("hosts")
+        for host in hosts:
+            # At the section's location, where the compiler reports the host it leaves out.
+            refused(item, "hosts", host, apirules.tls_host(host), _HOST_HINT, where=item.location)
+        secret_name = item.string("secretName")
+        if secret_name:
+            refused(item, "secretName", secret_name, apirules.dns1123_subdomain(secret_name), _NAME_HINT)
+        tls.append(IngressTLS(hosts, secret_name, location=item.location))
+    class_name = spec.string("ingressClassName", allow_empty=False)
+    if class_name:
+        refused(spec, "ingressClassName", class_name, apirules.dns1123_subdomain(class_name), _NAME_HINT)
     return Ingress(
         meta=meta,
         api_version=ctx.api_version,
-        ingress_class_name=spec.string("ingressClassName", allow_empty=False),
+        ingress_class_name=class_name,
         default_backend=default_backend,
         rules=rules,
         tls=tuple(tls),
@@ -76,6 +110,8 @@ def read_ingress(top: Fields, ctx: Context) -> Ingress | None:
 def _rule(rule: Fields, v1: bool) -> IngressRule:
     rule.check_known(_RULE)
     host = rule.string("host")
+    if host:
+        refused(rule, "host", host, apirules.rule_host(host), _HOST_HINT)
     http = rule.mapping("http")
     paths: list[IngressPath] = []
     if http is not None:
@@ -120,6 +156,14 @@ def _path(item: Fields, v1: bool) -> IngressPath:
                 item.value_loc("path"),
                 f"{item.sub('path')}: {path!r} does not start with '/'",
                 f"Write the path as an absolute path: /{path.lstrip('/')}.",
+            )
+        elif path_type in (PathType.EXACT, PathType.PREFIX):
+            refused(
+                item,
+                "path",
+                path,
+                apirules.http_path(path, path_type.value),
+                "Write the path without empty, '.' or '..' segments and without an encoded '/' (%2F).",
             )
     elif path_type in (PathType.EXACT, PathType.PREFIX):
         item.ctx.report(
@@ -178,12 +222,22 @@ def _backend_v1(
     port = service.mapping(
         "port", required="Give the Service port: port: {number: 80} or port: {name: http}."
     )
+    if name:
+        refused(
+            service,
+            "name",
+            name,
+            apirules.dns1035_label(name),
+            "A Service name is a DNS-1035 label: lower-case letters, digits and '-', starting with a letter.",
+        )
     number = port_name = None
     port_location = service.location
     if port is not None:
         port.check_known(_PORT)
         number = port.integer("number", port=True)
         port_name = port.string("name", allow_empty=False)
+        if port_name:
+            refused(port, "name", port_name, apirules.port_name(port_name), _PORT_NAME_HINT)
         if port.has("number") and port.has("name"):
             port.ctx.report(
                 "IC112",
@@ -221,6 +275,10 @@ def _backend_legacy(fields: Fields, resource_kind: str | None, resource_name: st
     required = None if fields.has("service") else "Name the Service this backend sends requests to."
     name = fields.string("serviceName", required=required, allow_empty=False)
     number, port_name = fields.int_or_string("servicePort", required=required is not None)
+    if name:
+        refused(fields, "serviceName", name, apirules.dns1035_label(name), _NAME_HINT)
+    if port_name:
+        refused(fields, "servicePort", port_name, apirules.port_name(port_name), _PORT_NAME_HINT)
     return IngressBackend(
         service_name=name,
         port_number=number,
