@@ -10,6 +10,7 @@ from typing import Protocol
 
 from ingressctl.checks.context import LintContext
 from ingressctl.checks.lint import RULES
+from ingressctl.checks.quiet import Quiet, apply, ignored_by_object
 from ingressctl.manifests.parallel import Worker, available_processes
 from ingressctl.model import Diagnostic, Severity, Snapshot
 from ingressctl.routing import CompileCache, RoutingTable, compile
@@ -46,6 +47,8 @@ class CheckResult:
     table: RoutingTable | None = None
     # What was read when it was not files (e.g. "the cluster at https://10.0.0.1:6443"); "" for files.
     origin: str = ""
+    # Findings not reported, per reason (see checks.quiet): the summary counts them.
+    suppressed: Mapping[str, int] = field(default_factory=dict)
 
     def count(self, severity: Severity) -> int:
         return sum(1 for finding in self.findings if finding.severity is severity)
@@ -118,7 +121,8 @@ def check(
 
     `parallel` lints a large snapshot in a forked process while this one compiles (same result);
     only for single-threaded programs (the CLI), as for `load_paths`. `cache`: see CompileCache
-    (a watch that checks one cluster change after another).
+    (a watch that checks one cluster change after another). Findings an object's
+    `ingressctl.io/ignore` annotation names are not reported (they are counted in `suppressed`).
     """
     snapshot = load_result.snapshot
     linter = None
@@ -135,8 +139,13 @@ def check(
         lint_findings = lint(snapshot, options, now=now)
     compile_findings = _without_restated(load_result.diagnostics, compile_findings)
     findings = _ordered([*load_result.diagnostics, *compile_findings, *lint_findings])
+    suppressed: dict[str, int] = {}
+    per_object = ignored_by_object(snapshot)
+    if per_object:
+        findings, suppressed = apply(findings, Quiet(), per_object)
     return CheckResult(
         findings=tuple(findings),
+        suppressed=suppressed,
         files=tuple(load_result.files),
         documents=_document_count(load_result),
         skipped=dict(load_result.skipped),

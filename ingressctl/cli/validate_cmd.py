@@ -1,42 +1,29 @@
 """`ingressctl validate PATH...` / `validate --kubernetes`: the findings of loading, compiling and
-linting, for people and for CI."""
+linting, for people and for CI.
+
+A CI job runs this many times, so it starts lean: no Typer, Rich, cryptography or kubernetes
+unless the command needs them (`main_fast` is called by the entry point; `validate --help` and
+usage errors go through Typer). tests/cli/test_validate_startup.py keeps it so.
+"""
 
 from __future__ import annotations
 
 import datetime
 import os
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import typer
-from rich.console import Console
-
-from ingressctl.cli.cluster import (
-    CONTEXT_OPTION,
-    KUBECONFIG_OPTION,
-    KUBERNETES_OPTION,
-    LABEL_SELECTOR_OPTION,
-    NAMESPACE_OPTION,
-    check_cluster,
-    cluster_source,
-)
-from ingressctl.model import InputError, Severity
+from ingressctl.cli.validate_flags import ValidateOptions
+from ingressctl.model import IngressctlError, InputError, Severity, UsageError
 from ingressctl.routing.options import CompileOptions
 
 if TYPE_CHECKING:
+    import typer
+
     from ingressctl.checks import CheckResult
-
-# The core (loader, compiler, checks) is imported when a command runs, not when the app is built:
-# `ingressctl --help` and shell completion stay fast.
-
-
-class ValidateFormat(StrEnum):
-    TEXT = "text"
-    JSON = "json"
-    SARIF = "sarif"
-    GITHUB = "github"
+    from ingressctl.checks.quiet import Quiet
+    from ingressctl.cli.project import ProjectSettings
 
 
 def compile_options(
@@ -54,7 +41,7 @@ def compile_options(
     )
 
 
-def load_and_check(paths: list[str], options: CompileOptions) -> CheckResult:
+def load_and_check(paths: list[str], options: CompileOptions, *, parallel: bool = True) -> CheckResult:
     """Read PATHs (`-` is stdin) and run every check. Raises InputError for unreadable input."""
     from ingressctl.checks import check
     from ingressctl.manifests import load_paths
@@ -62,10 +49,10 @@ def load_and_check(paths: list[str], options: CompileOptions) -> CheckResult:
     stdin = sys.stdin if "-" in paths else None
     # The CLI is the edge that reads the clock; the checks take it as data.
     return check(
-        load_paths(paths, stdin=stdin, parallel=True),
+        load_paths(paths, stdin=stdin, parallel=parallel),
         options,
         now=datetime.datetime.now(datetime.UTC),
-        parallel=True,
+        parallel=parallel,
     )
 
 
@@ -88,7 +75,7 @@ def refuse_empty_input(result: CheckResult, paths: list[str]) -> None:
             f"no manifest files found in {where}; give files or directories holding YAML manifests"
         )
     skipped = sum(result.skipped.values())
-    if result.findings or result.documents > skipped:
+    if result.findings or result.suppressed or result.documents > skipped:
         return
     kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(result.skipped.items()))
     what = f"all {skipped} documents were skipped ({kinds})" if skipped else "there are no documents"
@@ -98,86 +85,178 @@ def refuse_empty_input(result: CheckResult, paths: list[str]) -> None:
     )
 
 
-def _write(text: str, output: Path | None) -> None:
+def refuse_static_configuration(paths: list[str]) -> None:
+    """A TOML file is ingressctl's static configuration (traefik.toml), not a manifest: say where it
+    is checked instead of reporting YAML errors about it."""
+    for path in paths:
+        if path.lower().endswith(".toml") and not Path(path).is_dir():
+            raise UsageError(
+                f"{path} is a TOML file: the static configuration (traefik.toml), not Kubernetes "
+                f"manifests; check it with `ingressctl serve --check --config {path}`"
+            )
+
+
+def quiet_settings(options: ValidateOptions, project: ProjectSettings) -> Quiet:
+    """--ignore, --min-severity and --baseline, over the project file's settings."""
+    from ingressctl.checks.quiet import Baseline, Quiet, parse_codes
+
+    try:
+        ignore = parse_codes([*project.ignore, *options.ignore])
+    except ValueError as exc:
+        where = f"ignore in {project.path}" if project.path and not options.ignore else "--ignore"
+        raise UsageError(f"{where}: {exc}") from exc
+    severity = Severity(options.min_severity or project.min_severity or "info")
+    baseline_file = options.baseline or (str(project.baseline) if project.baseline else None)
+    baseline = None
+    if baseline_file is not None:
+        try:
+            text = Path(baseline_file).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InputError(
+                f"cannot read the baseline {baseline_file}: {exc.strerror or exc}; "
+                "create it with validate --write-baseline FILE"
+            ) from exc
+        baseline = Baseline.parse(text, baseline_file)
+    return Quiet(ignore=ignore, min_severity=severity, baseline=baseline)
+
+
+def quieted(result: CheckResult, quiet: Quiet) -> CheckResult:
+    """`result` without what `quiet` suppresses; the counts add to those check() suppressed."""
+    import dataclasses
+
+    from ingressctl.checks.quiet import apply
+
+    if not quiet.active:
+        return result
+    kept, suppressed = apply(result.findings, quiet, {})
+    counts = dict(result.suppressed)
+    for reason, count in suppressed.items():
+        counts[reason] = counts.get(reason, 0) + count
+    return dataclasses.replace(result, findings=tuple(kept), suppressed=counts)
+
+
+def _write(text: str, output: str | None) -> None:
     if output is None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
     try:
-        output.write_text(text, encoding="utf-8")
+        Path(output).write_text(text, encoding="utf-8")
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise InputError(f"cannot write {output}: {reason}; choose another --output path") from exc
 
 
-def validate(
-    paths: list[str] | None = typer.Argument(
-        None,
-        metavar="PATH",
-        help="Manifest files or directories (YAML, multi-document); '-' reads stdin. Not with --kubernetes.",
-        show_default=False,
-    ),
-    output_format: ValidateFormat = typer.Option(
-        ValidateFormat.TEXT, "--format", "-f", case_sensitive=False, help="Output format."
-    ),
-    strict: bool = typer.Option(False, "--strict", help="Warnings fail the check too (exit 1)."),
-    require_services: bool = typer.Option(
-        False,
-        "--require-services",
-        help="A Service an Ingress names but the input lacks is an error (even with no Services given; "
-        "always on with --kubernetes).",
-    ),
-    ingress_class: str = typer.Option(
-        "ingressctl", "--ingress-class", help="Ingress class ingressctl serves (kubernetes.io/ingress.class)."
-    ),
-    controller_name: str = typer.Option(
-        "ingressctl.io/ingress-controller",
-        "--controller-name",
-        help="IngressClass spec.controller that ingressctl claims.",
-    ),
-    allow_external_name_services: bool = typer.Option(
-        False, "--allow-external-name-services", help="Proxy ExternalName Services (off: they are findings)."
-    ),
-    output: Path | None = typer.Option(
-        None, "--output", "-o", dir_okay=False, help="Write the report to FILE instead of stdout."
-    ),
-    kubernetes: bool = KUBERNETES_OPTION,
-    kubeconfig: str | None = KUBECONFIG_OPTION,
-    context: str | None = CONTEXT_OPTION,
-    namespaces: list[str] | None = NAMESPACE_OPTION,
-    label_selector: str | None = LABEL_SELECTOR_OPTION,
-) -> None:
-    """Check Ingress manifests (or, with --kubernetes, a cluster) the way the controller would read them.
+def run(options: ValidateOptions) -> int:
+    """Validate as the options say; the exit code."""
+    from ingressctl.cli import project
+    from ingressctl.cli.progress import progress
 
-    Exit codes: 0 clean (info findings only), 1 errors (or warnings with --strict),
-    2 unreadable input, an unreachable or refusing API server, or bad usage.
-    """
+    settings = project.ProjectSettings() if options.no_config else project.load(Path.cwd())
+    quiet = quiet_settings(options, settings)
+    paths = list(options.paths)
+    cluster = None
+    cluster_flags = (options.kubeconfig, options.context, options.namespaces, options.label_selector)
+    if not paths or options.kubernetes or any(cluster_flags):
+        from ingressctl.cli.cluster import cluster_source
+
+        cluster = cluster_source(
+            paths=paths,
+            kubernetes=options.kubernetes,
+            kubeconfig=options.kubeconfig,
+            context=options.context,
+            namespaces=options.namespaces,
+            label_selector=options.label_selector,
+        )
+    refuse_static_configuration(paths)
+    # A cluster snapshot holds every Service and every referenced Secret: a missing one is really missing.
+    require = options.require_services or settings.require_services or cluster is not None
+    compile_opts = compile_options(
+        options.ingress_class, options.controller_name, options.allow_external_name_services, require
+    )
+    if options.watch:
+        if cluster is not None:
+            raise UsageError("validate --watch follows files: give PATHs instead of --kubernetes")
+        from ingressctl.cli.validate_watch import watch
+
+        return watch(paths, compile_opts, quiet, options)
+    if cluster is not None:
+        from ingressctl.cli.cluster import check_cluster
+
+        with progress("reading the cluster"):
+            result = check_cluster(cluster, compile_opts)
+    else:
+        with progress(f"validating {', '.join(paths)}"):
+            result = load_and_check(paths, compile_opts)
+        refuse_empty_input(result, paths)
+    if options.write_baseline is not None:
+        return write_baseline(result, quiet, options.write_baseline)
+    result = quieted(result, quiet)
+    report(result, options)
+    return exit_code(result, strict=options.strict)
+
+
+def write_baseline(result: CheckResult, quiet: Quiet, file: str) -> int:
+    """Record every finding not otherwise suppressed, so that only new ones are reported from now on."""
+    import dataclasses
+
+    from ingressctl.checks.quiet import Baseline
+
+    kept = quieted(result, dataclasses.replace(quiet, baseline=None))
+    try:
+        Path(file).write_text(Baseline.of(kept.findings).dump(), encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write {file}: {exc.strerror or exc}; choose another path") from exc
+    print(f"wrote {len(kept.findings)} findings to the baseline {file}", file=sys.stderr, flush=True)
+    return 0
+
+
+def report(result: CheckResult, options: ValidateOptions) -> None:
+    """The report on stdout (or --output), the summary on stderr when stdout is for machines."""
     from ingressctl.checks.formats import get_format, summary_line
 
-    cluster = cluster_source(
-        paths=paths,
-        kubernetes=kubernetes,
-        kubeconfig=kubeconfig,
-        context=context,
-        namespaces=namespaces,
-        label_selector=label_selector,
+    formatter = get_format(options.output_format, verbose=options.verbose)
+    color = (
+        options.output is None
+        and not formatter.machine
+        and sys.stdout.isatty()
+        and "NO_COLOR" not in os.environ
     )
-    paths = paths or []
-    # A cluster snapshot holds every Service and every referenced Secret: a missing one is really missing.
-    require_services = require_services or cluster is not None
-    options = compile_options(ingress_class, controller_name, allow_external_name_services, require_services)
-    result = check_cluster(cluster, options) if cluster is not None else load_and_check(paths, options)
-    if cluster is None:
-        refuse_empty_input(result, paths)
-    formatter = get_format(output_format.value)
-    color = output is None and not formatter.machine and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    _write(formatter.render(result, color=color), output)
-    err = Console(stderr=True, highlight=False)
-    if formatter.machine or output is not None:
-        err.print(summary_line(result), soft_wrap=True)
-    raise typer.Exit(exit_code(result, strict=strict))
+    _write(formatter.render(result, color=color), options.output)
+    if formatter.machine or options.output is not None:
+        print(summary_line(result), file=sys.stderr, flush=True)
+
+
+def main_fast(argv: list[str]) -> int | None:
+    """`ingressctl validate ARGS` without Typer (None: let Typer handle help and usage errors)."""
+    from ingressctl.cli.validate_flags import parse
+
+    options = parse(argv)
+    if options is None:
+        return None
+    try:
+        return run(options)
+    except IngressctlError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if os.environ.get("INGRESSCTL_DEBUG"):
+            raise
+        from ingressctl.cli.failure import INTERNAL_ERROR_EXIT_CODE, internal_error_line
+
+        print(internal_error_line(exc), file=sys.stderr, flush=True)
+        return INTERNAL_ERROR_EXIT_CODE
 
 
 def register(app: typer.Typer) -> None:
-    """Add the command to the app."""
-    app.command("validate")(validate)
+    """Add the command to the app (`validate --help`, completion, and usage errors in Typer's words)."""
+    import typer
+
+    from ingressctl.cli.validate_flags import typer_command
+
+    def validate(options: ValidateOptions) -> None:
+        raise typer.Exit(run(options))
+
+    app.command("validate")(typer_command(validate))

@@ -73,6 +73,7 @@ def test_json_document_has_stable_keys() -> None:
         "files": 2,
         "documents": 4,
         "skipped": {"ConfigMap": 1, "Deployment": 2},
+        "suppressed": {},
     }
     first, second, third = document["findings"]
     assert list(first) == [

@@ -72,6 +72,7 @@ def test_validate_json_is_the_only_thing_on_stdout(run: Run, fixtures: Path) -> 
         "files": 1,
         "documents": 2,
         "skipped": {},
+        "suppressed": {},
     }
     first = document["findings"][0]
     assert list(first) == [

@@ -13,9 +13,9 @@ FORMATS: dict[str, type[Format]] = {
 }
 
 
-def get_format(name: str) -> Format:
+def get_format(name: str, *, verbose: bool = False) -> Format:
     """The format called `name` (one of FORMATS)."""
-    return FORMATS[name]()
+    return FORMATS[name](verbose=verbose)
 
 
 __all__ = ["FORMATS", "Format", "get_format", "summary_line"]

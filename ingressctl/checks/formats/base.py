@@ -16,6 +16,10 @@ class Format(ABC):
     name: ClassVar[str]
     machine: ClassVar[bool] = True
 
+    def __init__(self, *, verbose: bool = False) -> None:
+        # verbose: list every finding (text collapses repeated info findings per code).
+        self.verbose = verbose
+
     @abstractmethod
     def render(self, result: CheckResult, *, color: bool = False) -> str:
         """The whole document, ending with a newline."""
@@ -35,11 +39,16 @@ def summary_line(result: CheckResult) -> str:
         f"{result.count(Severity.INFO)} info"
     )
     if result.origin and not result.files:
-        return f"{counts} in {result.origin} ({_plural(result.documents, 'object')})"
-    return (
-        f"{counts} in {_plural(len(result.files), 'file')} "
-        f"({_plural(result.documents, 'document')}, {_plural(skipped, 'skipped object')})"
-    )
+        line = f"{counts} in {result.origin} ({_plural(result.documents, 'object')})"
+    else:
+        line = (
+            f"{counts} in {_plural(len(result.files), 'file')} "
+            f"({_plural(result.documents, 'document')}, {_plural(skipped, 'skipped object')})"
+        )
+    if result.suppressed:
+        reasons = ", ".join(f"{reason} {count}" for reason, count in result.suppressed.items())
+        line += f"; {sum(result.suppressed.values())} suppressed ({reasons})"
+    return line
 
 
 def relative_path(file: str) -> str:

@@ -44,6 +44,7 @@ def summary_dict(result: CheckResult) -> dict[str, Any]:
         "files": len(result.files),
         "documents": result.documents,
         "skipped": dict(sorted(result.skipped.items())),
+        "suppressed": dict(result.suppressed),
     }
     if result.origin:  # read from a cluster, not files
         summary["source"] = result.origin

@@ -1,0 +1,300 @@
+"""The `validate` flags, declared once.
+
+`validate` runs many times per CI job, so it starts without Typer and Rich: argparse reads the flags
+on the lean start path, and Typer (loaded only for `validate --help`, completion, and usage errors,
+which it words) builds its command from the same FLAGS, as `serve_flags` does for `serve`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import enum
+
+# text: one value; many: repeatable (a list); switch: --x only; choice: one of `choices`.
+Kind = Literal["text", "many", "switch", "choice"]
+
+FORMATS = ("text", "json", "sarif", "github")
+SEVERITIES = ("error", "warning", "info")
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    field: str  # the ValidateOptions field it fills
+    names: tuple[str, ...]  # the long name first
+    help: str  # "" for the cluster flags: their help is cluster.py's, shared with `routes`
+    kind: Kind = "text"
+    metavar: str | None = None
+    default: Any = None
+    choices: tuple[str, ...] = ()
+
+
+FLAGS: tuple[Flag, ...] = (
+    Flag(
+        "output_format",
+        ("--format", "-f"),
+        "Output format: text, json, sarif or github.",
+        "choice",
+        "FORMAT",
+        "text",
+        FORMATS,
+    ),
+    Flag("strict", ("--strict",), "Warnings fail the check too (exit 1).", "switch", default=False),
+    Flag(
+        "min_severity",
+        ("--min-severity",),
+        "Report only findings of this severity or worse: error, warning or info (default info, or "
+        "min-severity in .ingressctl.toml).",
+        "choice",
+        "SEVERITY",
+        None,
+        SEVERITIES,
+    ),
+    Flag(
+        "ignore",
+        ("--ignore",),
+        "Do not report these codes, e.g. --ignore IC204,IC206 (repeatable; added to ignore in "
+        ".ingressctl.toml). Per object: the annotation ingressctl.io/ignore: IC204,IC206.",
+        "many",
+        "CODES",
+        [],
+    ),
+    Flag(
+        "baseline",
+        ("--baseline",),
+        "Report only findings that FILE (written by --write-baseline) does not list.",
+        metavar="FILE",
+    ),
+    Flag(
+        "write_baseline",
+        ("--write-baseline",),
+        "Write the current findings to FILE as the baseline, and exit 0.",
+        metavar="FILE",
+    ),
+    Flag(
+        "verbose",
+        ("--verbose", "-v"),
+        "List every finding (text output collapses repeated info findings to one line per code).",
+        "switch",
+        default=False,
+    ),
+    Flag(
+        "watch",
+        ("--watch",),
+        "Validate again on every change of the files, showing the findings that appeared and those fixed.",
+        "switch",
+        default=False,
+    ),
+    Flag(
+        "no_config",
+        ("--no-config",),
+        "Do not read .ingressctl.toml (found from the working directory upwards).",
+        "switch",
+        default=False,
+    ),
+    Flag(
+        "require_services",
+        ("--require-services",),
+        "The input is complete: a Service, Secret or endpoints an Ingress needs but the input lacks "
+        "is an error, not info (always on with --kubernetes).",
+        "switch",
+        default=False,
+    ),
+    Flag(
+        "ingress_class",
+        ("--ingress-class",),
+        "Ingress class ingressctl serves (kubernetes.io/ingress.class).",
+        metavar="NAME",
+        default="ingressctl",
+    ),
+    Flag(
+        "controller_name",
+        ("--controller-name",),
+        "IngressClass spec.controller that ingressctl claims.",
+        metavar="NAME",
+        default="ingressctl.io/ingress-controller",
+    ),
+    Flag(
+        "allow_external_name_services",
+        ("--allow-external-name-services",),
+        "Proxy ExternalName Services (off: they are findings).",
+        "switch",
+        default=False,
+    ),
+    Flag(
+        "output",
+        ("--output", "-o"),
+        "Write the report to FILE instead of stdout.",
+        metavar="FILE",
+    ),
+    Flag("kubernetes", ("--kubernetes",), "", "switch", default=False),
+    Flag("kubeconfig", ("--kubeconfig",), "", metavar="FILE"),
+    Flag("context", ("--context",), "", metavar="NAME"),
+    Flag("namespaces", ("--namespace", "-n"), "", "many", "NS", []),
+    Flag("label_selector", ("--label-selector", "-l"), "", metavar="SEL"),
+)
+
+PATHS_HELP = "Manifest files or directories (YAML, multi-document); '-' reads stdin. Not with --kubernetes."
+
+
+@dataclass(frozen=True, slots=True)
+class ValidateOptions:
+    """Every flag of `validate`, as given (defaults as declared in FLAGS)."""
+
+    paths: list[str] = field(default_factory=list)
+    output_format: str = "text"
+    strict: bool = False
+    min_severity: str | None = None
+    ignore: list[str] = field(default_factory=list)
+    baseline: str | None = None
+    write_baseline: str | None = None
+    verbose: bool = False
+    watch: bool = False
+    no_config: bool = False
+    require_services: bool = False
+    ingress_class: str = "ingressctl"
+    controller_name: str = "ingressctl.io/ingress-controller"
+    allow_external_name_services: bool = False
+    output: str | None = None
+    kubernetes: bool = False
+    kubeconfig: str | None = None
+    context: str | None = None
+    namespaces: list[str] = field(default_factory=list)
+    label_selector: str | None = None
+
+
+class _Refused(Exception):
+    """argparse met something it would word worse than Typer: let Typer parse (and explain) it."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse's signature says NoReturn; raising is that
+        raise _Refused(message)
+
+
+def argument_parser() -> argparse.ArgumentParser:
+    """The argparse parser of the lean start path (no help: `validate --help` is Typer's)."""
+    parser = _Parser(prog="ingressctl validate", add_help=False, allow_abbrev=False)
+    parser.add_argument("paths", nargs="*")
+    for flag in FLAGS:
+        if flag.kind == "many":
+            parser.add_argument(*flag.names, dest=flag.field, action="append", default=[])
+        elif flag.kind == "switch":
+            parser.add_argument(*flag.names, dest=flag.field, action="store_true", default=False)
+        elif flag.kind == "choice":
+            # Typer reads these case-insensitively; so does this parser.
+            parser.add_argument(
+                *flag.names, dest=flag.field, type=str.lower, choices=flag.choices, default=flag.default
+            )
+        else:
+            parser.add_argument(*flag.names, dest=flag.field, default=flag.default)
+    return parser
+
+
+def parse(argv: list[str]) -> ValidateOptions | None:
+    """The options in `argv`, or None when Typer should handle it (help, completion, a usage error)."""
+    if any(
+        arg in ("-h", "--help") or arg.startswith(("--install-completion", "--show-completion"))
+        for arg in argv
+    ):
+        return None
+    try:
+        values = vars(argument_parser().parse_args(argv))
+    except _Refused:
+        return None
+    return ValidateOptions(**values)
+
+
+def typer_command(run: Callable[[ValidateOptions], None]) -> Callable[..., None]:
+    """A function whose signature Typer reads as the same flags; it calls run(options)."""
+    import inspect
+
+    import typer
+    from rich.markup import escape
+
+    from ingressctl.cli import cluster
+
+    shared_help = {
+        "kubernetes": cluster.KUBERNETES_OPTION.help,
+        "kubeconfig": cluster.KUBECONFIG_OPTION.help,
+        "context": cluster.CONTEXT_OPTION.help,
+        "namespaces": cluster.NAMESPACE_OPTION.help,
+        "label_selector": cluster.LABEL_SELECTOR_OPTION.help,
+    }
+
+    def command(**values: Any) -> None:
+        values["paths"] = list(values["paths"] or [])
+        values["namespaces"] = list(values["namespaces"] or [])
+        values["ignore"] = list(values["ignore"] or [])
+        for flag in FLAGS:
+            if flag.kind == "choice" and values[flag.field] is not None:
+                values[flag.field] = str(values[flag.field].value).lower()
+        run(ValidateOptions(**values))
+
+    parameters = [
+        inspect.Parameter(
+            "paths",
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            default=typer.Argument(None, metavar="PATH…", help=PATHS_HELP, show_default=False),
+            annotation=list[str] | None,
+        )
+    ]
+    for flag in FLAGS:
+        # Typer renders help as rich markup, where "[...]" would vanish as an unknown tag.
+        help_text = escape(flag.help or shared_help[flag.field] or "")
+        if flag.kind == "switch":
+            default: Any = typer.Option(False, *flag.names, help=help_text)
+            annotation: Any = bool
+        elif flag.kind == "many":
+            default = typer.Option([], *flag.names, help=help_text, metavar=flag.metavar, show_default=False)
+            annotation = list[str]
+        elif flag.kind == "choice":
+            # An enum Typer checks (case-insensitively); the metavar stays a word, the help names the choices.
+            choices = _choices(flag.field, flag.choices)
+            default = typer.Option(
+                None if flag.default is None else choices(flag.default),
+                *flag.names,
+                help=help_text,
+                metavar=flag.metavar,
+                case_sensitive=False,
+                show_default=flag.default is not None,
+            )
+            annotation = choices | None
+        else:
+            default = typer.Option(
+                flag.default,
+                *flag.names,
+                help=help_text,
+                metavar=flag.metavar,
+                show_default=flag.default is not None,
+            )
+            annotation = str | None
+        parameters.append(
+            inspect.Parameter(
+                flag.field, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+            )
+        )
+    command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    command.__doc__ = VALIDATE_HELP
+    return command
+
+
+def _choices(name: str, choices: tuple[str, ...]) -> type[enum.StrEnum]:
+    import enum
+
+    return enum.StrEnum(name, {choice.upper(): choice for choice in choices})  # type: ignore[return-value]
+
+
+VALIDATE_HELP = """Check Ingress manifests (or, with --kubernetes, a cluster) the way the API server and the \
+controller would read them.
+
+Severities do not depend on what else the input holds: a Service, Secret or EndpointSlice an Ingress \
+names but the input lacks is info, an error with --require-services (always with --kubernetes).
+
+Exit codes: 0 clean (info findings only), 1 errors (or warnings with --strict), 2 no input, unreadable \
+input, an unreachable or refusing API server, or bad usage.
+"""
