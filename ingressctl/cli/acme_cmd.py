@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ingressctl.cli.tables import print_whole
 from ingressctl.model import InputError, UsageError
 
 # The readers (cryptography) are imported inside the commands: every other command starts faster.
@@ -67,7 +68,7 @@ def inspect(
             row.issuer or row.error,
             "yes" if row.ca in ("staging", "pebble") else "no",
         )
-    out.print(table)
+    print_whole(out, table)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     for warning in findings.warnings:
         err.print(f"[yellow]warning:[/] {warning}")

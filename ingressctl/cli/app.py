@@ -18,6 +18,7 @@ from typer._click.exceptions import UsageError as ClickUsageError
 
 from ingressctl import __version__
 from ingressctl.cli import acme_cmd, certs_cmd, migrate_cmd, routes_cmd, serve_cmd, validate_cmd
+from ingressctl.cli.help_style import use_word_metavars
 from ingressctl.model import IngressctlError
 
 INTERNAL_ERROR_EXIT_CODE = 3
@@ -27,6 +28,7 @@ app = typer.Typer(
     help="Kubernetes ingress controller and reverse proxy with automatic HTTPS, and the CI tool around it.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -48,6 +50,7 @@ def _root(
 
 for module in (validate_cmd, routes_cmd, migrate_cmd, serve_cmd, certs_cmd, acme_cmd):
     module.register(app)
+use_word_metavars()
 
 
 def main() -> None:

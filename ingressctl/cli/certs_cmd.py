@@ -14,6 +14,7 @@ from rich.table import Table
 
 from ingressctl.acme.ca import resolve_ca_server
 from ingressctl.acme.storage import read_acme_file
+from ingressctl.cli.tables import print_whole
 from ingressctl.model import InputError, UsageError
 
 # cryptography and the ACME stack are imported inside the commands: every other command starts faster.
@@ -109,17 +110,38 @@ def request(
 @certs.command("revoke")
 def revoke(
     cert_file: Path | None = typer.Argument(
-        None, help="PEM certificate to revoke (or use --storage/--domain)."
+        None, metavar="CERT_FILE", help="PEM certificate to revoke (or use --storage and --domain)."
     ),
-    key: Path | None = typer.Option(None, "--key", help="The certificate's private key (signs the request)."),
+    key: Path | None = typer.Option(
+        None,
+        "--key",
+        metavar="FILE",
+        help="The certificate's private key, which signs the request (else the account in --storage).",
+    ),
     storage: Path | None = typer.Option(
-        None, "--storage", help="acme.json holding the account and certificate."
+        None, "--storage", metavar="FILE", help="acme.json holding the account and the certificate."
     ),
-    resolver: str = typer.Option("default", "--resolver"),
-    domain: str = typer.Option("", "--domain", help="Main domain of the certificate in --storage."),
-    ca_server: str = typer.Option("letsencrypt", "--ca-server"),
-    ca_bundle: str = typer.Option("", "--ca-bundle"),
-    reason: str = typer.Option("unspecified", "--reason", help=", ".join(REVOCATION_REASONS)),
+    resolver: str = typer.Option(
+        "default", "--resolver", metavar="NAME", help="Resolver name inside acme.json."
+    ),
+    domain: str = typer.Option(
+        "", "--domain", metavar="DOMAIN", help="Main domain of the certificate in --storage."
+    ),
+    ca_server: str = typer.Option(
+        "letsencrypt",
+        "--ca-server",
+        metavar="URL",
+        help="letsencrypt, letsencrypt-staging, or an ACME directory URL: the CA that issued it.",
+    ),
+    ca_bundle: str = typer.Option(
+        "", "--ca-bundle", metavar="FILE", help="PEM file trusted for the CA's API (private CAs)."
+    ),
+    reason: str = typer.Option(
+        "unspecified",
+        "--reason",
+        metavar="REASON",
+        help="Why (RFC 5280 reason): " + ", ".join(REVOCATION_REASONS) + ".",
+    ),
 ) -> None:
     """Revoke a certificate at the CA that issued it."""
     from ingressctl.acme.oneshot import revoke_certificate
@@ -223,7 +245,7 @@ def _render(reports: list[CertificateReport], console: Console) -> None:
         table.add_row("serial", rep.serial)
         for warning in rep.warnings:
             table.add_row("warning", f"[yellow]{warning}[/]")
-        console.print(table)
+        print_whole(console, table)
 
 
 @certs.command("inspect")

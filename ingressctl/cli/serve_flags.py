@@ -156,7 +156,6 @@ def argument_parser() -> argparse.ArgumentParser:
 def typer_command(run: Callable[[dict[str, Any]], None]) -> Callable[..., None]:
     """A function whose signature Typer reads as the same flags; it calls run(values)."""
     import typer
-    from rich.markup import escape
 
     def command(**values: Any) -> None:
         run(values)
@@ -164,8 +163,7 @@ def typer_command(run: Callable[[dict[str, Any]], None]) -> Callable[..., None]:
     parameters = []
     for flag in FLAGS:
         long_name, *short_names = flag.names
-        # Typer renders help as rich markup, where "[kubernetes]" would vanish as an unknown tag.
-        help_text = escape(flag.help)
+        help_text = flag.help  # plain help (the app's rich_markup_mode is None): no markup to escape
         if flag.kind == "toggle":
             default: Any = typer.Option(
                 None, f"{long_name}/--no-{long_name[2:]}", *short_names, help=help_text

@@ -214,7 +214,6 @@ def typer_command(run: Callable[[ValidateOptions], None]) -> Callable[..., None]
     import inspect
 
     import typer
-    from rich.markup import escape
 
     from ingressctl.cli import cluster
 
@@ -239,13 +238,12 @@ def typer_command(run: Callable[[ValidateOptions], None]) -> Callable[..., None]
         inspect.Parameter(
             "paths",
             inspect.Parameter.POSITIONAL_OR_KEYWORD,
-            default=typer.Argument(None, metavar="PATH…", help=PATHS_HELP, show_default=False),
+            default=typer.Argument(None, metavar="PATH", help=PATHS_HELP, show_default=False),
             annotation=list[str] | None,
         )
     ]
     for flag in FLAGS:
-        # Typer renders help as rich markup, where "[...]" would vanish as an unknown tag.
-        help_text = escape(flag.help or shared_help[flag.field] or "")
+        help_text = flag.help or shared_help[flag.field] or ""
         if flag.kind == "switch":
             default: Any = typer.Option(False, *flag.names, help=help_text)
             annotation: Any = bool

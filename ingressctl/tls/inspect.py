@@ -10,6 +10,7 @@ import datetime
 import ipaddress
 import socket
 import ssl
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
@@ -27,6 +29,14 @@ _ENCODING_DER = 2  # _ssl.ENCODING_DER: the private chain API takes the raw cons
 
 def parse_certificates(data: bytes, source: str) -> list[x509.Certificate]:
     """All certificates in PEM (any number, leaf first) or a single DER certificate."""
+    # cryptography warns on every load of a certificate with a non-positive serial (the system
+    # store holds such old roots): a library's note to developers, not output for the user.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        return _parse_certificates(data, source)
+
+
+def _parse_certificates(data: bytes, source: str) -> list[x509.Certificate]:
     if b"-----BEGIN" in data:
         try:
             certs = x509.load_pem_x509_certificates(data)

@@ -40,3 +40,16 @@ def run(ingressctl_cmd: list[str], cli_env: dict[str, str]) -> Run:
 def assert_no_traceback(result: subprocess.CompletedProcess[str]) -> None:
     assert "Traceback" not in result.stderr, result.stderr
     assert "Traceback" not in result.stdout, result.stdout
+
+
+@pytest.fixture
+def run_80(ingressctl_cmd: list[str], cli_env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`ingressctl validate --help` in an 80-column terminal."""
+    return subprocess.run(
+        [*ingressctl_cmd, "validate", "--help"],
+        capture_output=True,
+        text=True,
+        env={**cli_env, "COLUMNS": "80"},
+        timeout=60,
+        check=False,
+    )
