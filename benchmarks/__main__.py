@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, printed as Markdown tables with ratios against peers.
 
-`python -m benchmarks [compile] [kube] [serve] [acme] [proxy]` runs a subset; no argument runs all.
+`python -m benchmarks [compile] [startup] [kube] [serve] [acme] [proxy]` runs a subset; no argument runs all.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import sys
 # it is the longest and wants the machine to itself).
 SUITES = {
     "compile": "benchmarks.compile_bench",
+    "startup": "benchmarks.validate_startup",
     "kube": "benchmarks.kube_propagation",
     "serve": "benchmarks.serve_propagation",
     "compile_swap": "benchmarks.compile_swap",

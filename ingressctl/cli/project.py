@@ -12,7 +12,6 @@ The same keys may sit under a `[validate]` table. Flags win over the file; `--ig
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -49,6 +48,8 @@ def load(start: Path) -> ProjectSettings:
     path = find(start.resolve())
     if path is None:
         return ProjectSettings()
+    import tomllib  # only when there is a file to read
+
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
