@@ -108,7 +108,7 @@ def quiet_settings(options: ValidateOptions, project: ProjectSettings) -> Quiet:
     severity = Severity(options.min_severity or project.min_severity or "info")
     baseline_file = options.baseline or (str(project.baseline) if project.baseline else None)
     baseline = None
-    if baseline_file is not None:
+    if baseline_file is not None and options.write_baseline is None:  # writing one: the old one is not read
         try:
             text = Path(baseline_file).read_text(encoding="utf-8")
         except OSError as exc:

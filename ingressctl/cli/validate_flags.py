@@ -203,7 +203,8 @@ def parse(argv: list[str]) -> ValidateOptions | None:
     ):
         return None
     try:
-        values = vars(argument_parser().parse_args(argv))
+        # Intermixed: `validate a.yaml --format json b.yaml` reads both files, as Typer does.
+        values = vars(argument_parser().parse_intermixed_args(argv))
     except _Refused:
         return None
     return ValidateOptions(**values)

@@ -145,3 +145,22 @@ def test_toml_input_points_to_serve_check(run: Run, tmp_path: Path) -> None:
         f"error: {config} is a TOML file: the static configuration (traefik.toml), not Kubernetes "
         f"manifests; check it with `ingressctl serve --check --config {config}`"
     ]
+
+
+def test_project_file_names_the_baseline(run: Run, tmp_path: Path) -> None:
+    path = _manifest(tmp_path)
+    repo = tmp_path / "repo"
+    (repo / ".ingressctl.toml").write_text('baseline = "known.json"\n', encoding="utf-8")
+    # The baseline the file names does not exist yet: writing it must not need it.
+    written = run("validate", str(path), "--write-baseline", str(repo / "known.json"), cwd=repo)
+    assert written.returncode == 0, written.stderr
+    checked = run("validate", str(path), "--format", "json", cwd=repo)
+    assert checked.returncode == 0 and json.loads(checked.stdout)["findings"] == []
+    assert "4 suppressed (baseline 4)" in checked.stderr
+    # Files before and after flags, as Typer reads them: both files are read.
+    other = repo / "other.yaml"
+    other.write_text(
+        MANIFEST.replace("name: shop", "name: shop2").replace("name: blog", "name: blog2"), "utf-8"
+    )
+    intermixed = run("validate", str(path), "--format", "json", str(other), "--no-config", cwd=repo)
+    assert intermixed.returncode == 1 and len(json.loads(intermixed.stdout)["findings"]) == 8
