@@ -114,16 +114,31 @@ def export(
 def check(
     file: Path = typer.Argument(..., help="acme.json"),
     fail_under: float = typer.Option(
-        14.0, "--fail-under", help="Exit 1 if a certificate has fewer days left."
+        14.0, "--fail-under", metavar="DAYS", help="Exit 1 if a certificate has fewer days left."
     ),
+    output: str = typer.Option("text", "--format", metavar="FORMAT", help="text or json."),
 ) -> None:
     """For monitoring: exit 1 when a certificate expires within --fail-under days or is broken."""
+    if output not in ("text", "json"):
+        raise UsageError(f"--format {output!r}: use text or json")
     _require(file)
     from ingressctl.acme.report import analyse
 
     findings = analyse(file, fail_under)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     bad = [r for r in findings.rows if r.error or r.days_left is None or r.days_left < fail_under]
+    if output == "json":
+        doc = {
+            "schema": 1,
+            "file": str(file),
+            "fail_under_days": fail_under,
+            "certificates": [{**r.to_json(), "ok": r not in bad} for r in findings.rows],
+            "unreadable": list(findings.file.problems),
+        }
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        if bad or findings.file.problems:
+            raise SystemExit(1)
+        return
     for row in findings.rows:
         status = "FAIL" if row in bad else "ok"
         days = f"{row.days_left:.1f}" if row.days_left is not None else "?"

@@ -4,6 +4,7 @@ warnings, and every option of `certs revoke` explained."""
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 from pathlib import Path
 
@@ -94,3 +95,22 @@ def test_progress_shows_on_a_terminal_only_after_the_delay_and_is_erased() -> No
     with progress("validating big/", stream=pipe, delay=0):
         time.sleep(0.2)
     assert pipe.getvalue() == ""
+
+
+def test_acme_check_has_json_for_monitoring(run: Run, tmp_path: Path) -> None:
+    fresh, fresh_key = make_chain(["fresh.example.test"], days=60)
+    soon, soon_key = make_chain(["soon.example.test"], days=3)
+    storage = write(
+        tmp_path / "acme.json",
+        v1_file([("fresh.example.test", [], fresh, fresh_key), ("soon.example.test", [], soon, soon_key)]),
+    )
+    result = run("acme", "check", str(storage), "--format", "json")
+    assert result.returncode == 1
+    document = json.loads(result.stdout)
+    assert document["fail_under_days"] == 14.0
+    assert {c["main"]: c["ok"] for c in document["certificates"]} == {
+        "fresh.example.test": True,
+        "soon.example.test": False,
+    }
+    relaxed = run("acme", "check", str(storage), "--format", "json", "--fail-under", "1")
+    assert relaxed.returncode == 0 and all(c["ok"] for c in json.loads(relaxed.stdout)["certificates"])
