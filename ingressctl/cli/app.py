@@ -29,7 +29,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    # Help re-flows to the terminal, up to 120 columns (80 on an 80-column terminal).
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120},
 )
 
 
