@@ -82,11 +82,16 @@ def export(
         ..., "--out", help="Directory for cert.pem, chain.pem, fullchain.pem, privkey.pem."
     ),
     resolver: str = typer.Option("", "--resolver", help="Only this resolver (v2/v3 files)."),
+    output: str = typer.Option(
+        "text", "--format", metavar="FORMAT", help="text (the files written, one a line) or json."
+    ),
 ) -> None:
     """Write one certificate from acme.json as PEM files."""
     from ingressctl.acme.pemfiles import write_pem_files
     from ingressctl.acme.storage import read_acme_file
 
+    if output not in ("text", "json"):
+        raise UsageError(f"--format {output!r}: use text or json")
     _require(file)
     parsed = read_acme_file(file)
     matches = [
@@ -106,7 +111,12 @@ def export(
         raise InputError(
             f"{file}: the certificate for {domain!r} (resolver {name}) has no certificate or key"
         )
-    for path in write_pem_files(out, rec.certificate, rec.key):
+    written = write_pem_files(out, rec.certificate, rec.key)
+    if output == "json":
+        doc = {"schema": 1, "resolver": name, "main": rec.main, "written": [str(p) for p in written]}
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return
+    for path in written:
         typer.echo(path)
 
 

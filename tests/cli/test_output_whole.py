@@ -114,3 +114,20 @@ def test_acme_check_has_json_for_monitoring(run: Run, tmp_path: Path) -> None:
     }
     relaxed = run("acme", "check", str(storage), "--format", "json", "--fail-under", "1")
     assert relaxed.returncode == 0 and all(c["ok"] for c in json.loads(relaxed.stdout)["certificates"])
+
+
+def test_acme_export_has_json(run: Run, tmp_path: Path) -> None:
+    chain, key = make_chain(NAMES)
+    storage = write(tmp_path / "acme.json", v1_file([(NAMES[0], NAMES[1:], chain, key)]))
+    out = tmp_path / "pem"
+    result = run("acme", "export", str(storage), "--domain", NAMES[2], "--out", str(out), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["main"] == NAMES[0] and document["resolver"] == "default"
+    assert [Path(p).name for p in document["written"]] == [
+        "cert.pem",
+        "chain.pem",
+        "fullchain.pem",
+        "privkey.pem",
+    ]
+    assert all(Path(p).is_file() for p in document["written"])
