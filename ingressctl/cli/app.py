@@ -18,10 +18,9 @@ from typer._click.exceptions import UsageError as ClickUsageError
 
 from ingressctl import __version__
 from ingressctl.cli import acme_cmd, certs_cmd, migrate_cmd, routes_cmd, serve_cmd, validate_cmd
+from ingressctl.cli.failure import INTERNAL_ERROR_EXIT_CODE
 from ingressctl.cli.help_style import use_word_metavars
 from ingressctl.model import IngressctlError
-
-INTERNAL_ERROR_EXIT_CODE = 3
 
 app = typer.Typer(
     name="ingressctl",
