@@ -14,7 +14,7 @@ from typing import Any
 import tomlkit
 import tomlkit.exceptions
 
-from ingressctl.config.addresses import address_problem
+from ingressctl.config.addresses import address_problem, addresses_overlap
 from ingressctl.config.entrypoint_flags import (
     EntrypointFlag,
     FlagError,
@@ -425,18 +425,17 @@ def _check_references(values: _FileValues, problems: Problems) -> tuple[str, ...
             undefined(
                 ("acme", "httpChallenge", "entryPoint"), "acme.httpChallenge.entryPoint", acme.http_entrypoint
             )
-    seen: dict[tuple[str, int], str] = {}
+    seen: list[EntryPoint] = []
     for entrypoint in values.entrypoints.values():
-        if entrypoint.port == 0:
-            continue
-        key = (entrypoint.host, entrypoint.port)
-        if key in seen:
+        other = next((e for e in seen if addresses_overlap(e.address, entrypoint.address)), None)
+        if other is not None:
             problems.error(
                 ("entryPoints", entrypoint.name, "address"),
                 f"entryPoints.{entrypoint.name}.address {show(entrypoint.address)} is already used by "
-                f"entrypoint {seen[key]!r}",
+                f"entrypoint {other.name!r}"
+                + (f" ({show(other.address)})" if other.address != entrypoint.address else ""),
             )
-        seen[key] = entrypoint.name
+        seen.append(entrypoint)
     return defaults if defaults is not None else tuple(names)
 
 

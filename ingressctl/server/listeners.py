@@ -26,20 +26,26 @@ def bind_socket(
     IPv4 only (where Go would listen on both: an explicit IPv4 address means IPv4 here).
     `port` overrides the address's port (workers bind the port the supervisor already reserved).
     """
+    try:
+        return open_listener(address, reuse_port=reuse_port, port=port)
+    except OSError as exc:
+        raise ConfigError(bind_error_message(name, address, exc, tls=tls)) from None
+
+
+def open_listener(address: str, *, reuse_port: bool = False, port: int | None = None) -> socket.socket:
+    """A bound, non-blocking TCP socket for `address` (every listener: entrypoints, API, ping), with
+    ":PORT" dual stack as bind_socket says; OSError when it cannot be bound."""
     host, addr_port = split_address(address)
     if port is None:
         port = addr_port
-    try:
-        if host in ("", "::"):
-            try:
-                return _bind(socket.AF_INET6, "::", port, reuse_port, dual_stack=True)
-            except OSError as exc:
-                if host or exc.errno not in _NO_IPV6:
-                    raise
-            return _bind(socket.AF_INET, "0.0.0.0", port, reuse_port)
-        return _bind(socket.AF_INET6 if ":" in host else socket.AF_INET, host, port, reuse_port)
-    except OSError as exc:
-        raise ConfigError(bind_error_message(name, address, exc, tls=tls)) from None
+    if host in ("", "::"):
+        try:
+            return _bind(socket.AF_INET6, "::", port, reuse_port, dual_stack=True)
+        except OSError as exc:
+            if host or exc.errno not in _NO_IPV6:
+                raise
+        return _bind(socket.AF_INET, "0.0.0.0", port, reuse_port)
+    return _bind(socket.AF_INET6 if ":" in host else socket.AF_INET, host, port, reuse_port)
 
 
 # What binding "::" fails with on a host whose kernel has IPv6 off.
