@@ -171,7 +171,7 @@ def default_certificate_files(value: str) -> tuple[CertificateFile | None, str |
     for path in (cert, key):
         file = Path(path)
         if not file.is_file():
-            return None, f"{flag}: file {show(path)} does not exist"
+            return None, f"{flag}: file {path!r} does not exist"
         if not os.access(file, os.R_OK):
-            return None, f"{flag}: file {show(path)} is not readable by this user"
+            return None, f"{flag}: file {path!r} is not readable by this user"
     return CertificateFile(cert_file=str(Path(cert).resolve()), key_file=str(Path(key).resolve())), None
