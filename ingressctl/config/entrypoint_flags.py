@@ -33,6 +33,7 @@ from ingressctl.model.config import (
 
 FORMAT = "NAME=ADDR[,tls][,redirect=OTHER][,proxy-protocol=CIDR;CIDR]"
 _OPTIONS = ("tls", "redirect=OTHER", "proxy-protocol=CIDR;CIDR")
+_FORMS = {"tls": "tls", "redirect": "redirect=OTHER", "proxy-protocol": "proxy-protocol=CIDR;CIDR"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,8 @@ def parse_entrypoint_flag(name: str, spec: str) -> EntrypointFlag:
             redirect = value
         elif key == "proxy-protocol" and sep:
             proxy = _cidrs(flag, value)
+        elif key in _FORMS:
+            raise FlagError(f"{flag}: write {_FORMS[key]}, not {show(option)}")
         else:
             shown = show(option)
             raise FlagError(
