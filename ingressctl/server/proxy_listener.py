@@ -36,7 +36,7 @@ from typing import Any
 from aiohttp import web
 
 from ingressctl.server.protocol import EntrypointRequestHandler
-from ingressctl.server.proxy_protocol import ProxyHeaderError, peek_start, read_header
+from ingressctl.server.proxy_protocol import ConnectionClosed, ProxyHeaderError, peek_start, read_header
 
 log = logging.getLogger("ingressctl.server")
 
@@ -107,8 +107,10 @@ class _Acceptor(asyncio.AbstractServer):
         ssl_context: ssl.SSLContext | None,
         trusted: _Networks,
         entrypoint: str,
+        header_timeout: float,
     ) -> None:
         self._loop = asyncio.get_running_loop()
+        self._header_timeout = header_timeout
         self._sock = sock
         self._protocol = protocol
         self._ssl = ssl_context
@@ -191,13 +193,17 @@ class _Acceptor(asyncio.AbstractServer):
 
     async def _handshake(self, conn: socket.socket, peer: Peer) -> None:
         try:
-            async with asyncio.timeout(HEADER_TIMEOUT_SECONDS):
+            async with asyncio.timeout(self._header_timeout):
                 if self._trusted.contains(peer[0]):
                     client = (await read_header(conn)).client or peer
                 elif await peek_start(conn):
                     raise ProxyHeaderError("a PROXY header from a peer not in trustedIPs")
                 else:
                     client = peer
+        except (ConnectionClosed, ConnectionError) as exc:
+            log.debug("entrypoint %s: connection from %s closed: %s", self._entrypoint, peer[0], exc)
+            conn.close()
+            return
         except (ProxyHeaderError, TimeoutError, OSError) as exc:
             reason = "no PROXY header in time" if isinstance(exc, TimeoutError) else str(exc)
             self._refuse(conn, peer, reason)
@@ -234,7 +240,7 @@ class _Acceptor(asyncio.AbstractServer):
 class ProxyProtocolSite(web.BaseSite):
     """A SockSite whose connections start with a PROXY header when they come from `trusted`."""
 
-    __slots__ = ("_entrypoint", "_sock", "_trusted")
+    __slots__ = ("_entrypoint", "_header_timeout", "_sock", "_trusted")
 
     def __init__(
         self,
@@ -245,8 +251,10 @@ class ProxyProtocolSite(web.BaseSite):
         entrypoint: str,
         ssl_context: ssl.SSLContext | None = None,
         backlog: int = 128,
+        header_timeout: float = HEADER_TIMEOUT_SECONDS,
     ) -> None:
         super().__init__(runner, ssl_context=ssl_context, backlog=backlog)
+        self._header_timeout = header_timeout
         self._sock = sock
         self._trusted = _Networks(trusted)
         self._entrypoint = entrypoint
@@ -264,11 +272,14 @@ class ProxyProtocolSite(web.BaseSite):
 
         def protocol(client: Peer) -> asyncio.Protocol:
             handler = server()
-            if isinstance(handler, PeerRequestHandler):
-                handler.set_client(client)
+            if not isinstance(handler, PeerRequestHandler):  # the header's client would be lost
+                raise TypeError(f"a PROXY protocol entrypoint needs PeerRequestHandler, not {handler!r}")
+            handler.set_client(client)
             return handler
 
         self._sock.listen(self._backlog)
-        acceptor = _Acceptor(self._sock, protocol, self._ssl_context, self._trusted, self._entrypoint)
+        acceptor = _Acceptor(
+            self._sock, protocol, self._ssl_context, self._trusted, self._entrypoint, self._header_timeout
+        )
         await acceptor.start_serving()
         self._server = acceptor

@@ -29,7 +29,11 @@ Client = tuple[str, int]
 
 
 class ProxyHeaderError(Exception):
-    """Why a connection's PROXY header is refused (one line, for a DEBUG log)."""
+    """Why a connection's PROXY header is refused (one line, for the log)."""
+
+
+class ConnectionClosed(ProxyHeaderError):
+    """The peer closed before its header was complete (health checks that connect and leave do)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +174,7 @@ async def _recv(sock: socket.socket, limit: int, *, peek: bool = False) -> bytes
             await _readable(sock)
             continue
         if not data:
-            raise ProxyHeaderError("connection closed before the PROXY header was complete")
+            raise ConnectionClosed("connection closed before the PROXY header was complete")
         return data
 
 
