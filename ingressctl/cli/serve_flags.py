@@ -157,7 +157,7 @@ def parsed_values(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 _TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
-_FALSE = frozenset({"0", "false", "f", "no", "n", "off", ""})
+_FALSE = frozenset({"0", "false", "f", "no", "n", "off"})
 
 
 class EnvironmentValueError(ValueError):
@@ -169,7 +169,8 @@ def environment_values(values: Mapping[str, Any], environ: Mapping[str, str]) ->
     out = dict(values)
     for flag in FLAGS:
         raw = environ.get(flag.envvar)
-        if raw is None or out.get(flag.field) not in (None, [], (), False):
+        # As Click: an empty variable is no value (so `VAR=` in a manifest unsets nothing by accident).
+        if not raw or out.get(flag.field) not in (None, [], (), False):
             continue
         out[flag.field] = _from_environment(flag, raw)
     return out
@@ -184,7 +185,7 @@ def _from_environment(flag: Flag, raw: str) -> Any:
         if word in _TRUE:
             return True
         if word in _FALSE:
-            return None if flag.kind == "toggle" and not word else False
+            return False
         raise EnvironmentValueError(f"{where}: use 1, true, yes or on; 0, false, no or off")
     if flag.kind == "count":
         try:

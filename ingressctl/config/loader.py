@@ -280,6 +280,9 @@ def _apply_entrypoint_flags(
             report(str(exc))
             continue
         bad = entrypoint_name_problem(name)
+        earlier = next((f for f in flags if f.name == name), None)
+        if bad is None and earlier is not None:
+            bad = f"entrypoint {name} is already given by --entrypoint {earlier.text}"
         if bad is None and values.api_entrypoint is not None and values.api_entrypoint[0] == name:
             where = f"{source}:{problems.positions.line(values.api_entrypoint[1])}"
             bad = (

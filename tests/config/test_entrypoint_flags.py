@@ -119,6 +119,14 @@ def test_errors_name_the_flag_and_the_bad_part(value: str, message: str) -> None
     assert caught.value.problems == [message]
 
 
+def test_an_entrypoint_given_twice_is_refused() -> None:
+    with pytest.raises(StaticConfigError) as caught:
+        load_static_config(None, flags("web=:8000", "web=:8001,tls"))
+    assert caught.value.problems == [
+        "--entrypoint web=:8001,tls: entrypoint web is already given by --entrypoint web=:8000"
+    ]
+
+
 def test_a_file_proxy_protocol_without_trusted_addresses_is_refused(
     problems: Callable[..., list[str]],
 ) -> None:

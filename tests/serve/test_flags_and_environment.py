@@ -83,8 +83,9 @@ async def test_a_flag_wins_over_its_environment_variable(
 ) -> None:
     manifests = tmp_path / "apps.yaml"
     write_atomically(manifests, app_manifest("app", "app.test", "/", echo))
-    # The variable's entrypoint (port 1 needs root, and "bad" is not a log level) would not start.
-    env = {"INGRESSCTL_ENTRYPOINT": "web=127.0.0.1:1", "INGRESSCTL_LOG_LEVEL": "bad"}
+    # The variable's entrypoint (port 1 needs root, and "bad" is not a log level) would not start;
+    # an empty variable is no value (as in Click), not a configuration file named "".
+    env = {"INGRESSCTL_ENTRYPOINT": "web=127.0.0.1:1", "INGRESSCTL_LOG_LEVEL": "bad", "INGRESSCTL_CONFIG": ""}
     sp = serve(
         "--manifests", str(manifests), "--entrypoint", "web=127.0.0.1:0", "--log-level", "info", env=env
     )
