@@ -5,6 +5,7 @@ TLS and redirect entrypoints from --entrypoint, --default-certificate, INGRESSCT
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
 import socket
 import ssl
@@ -18,6 +19,8 @@ from cryptography.x509.oid import NameOID
 
 from ingressctl.cli.serve_flags import FLAGS
 from tests.certificates import self_signed
+from tests.kubeapi import KubeAPIServer
+from tests.kubeapi.fixtures import ingress_app, ingress_class, load_balancer, secret
 from tests.server.manifests import app_manifest, write_atomically
 
 from .conftest import ServeProcess, run_cli
@@ -150,3 +153,40 @@ def test_no_variable_is_one_kubernetes_sets_for_a_service() -> None:
     # every Service of their namespace: a Service named "ingressctl" must not set a flag by accident.
     service_link = re.compile(r"_(SERVICE_HOST|SERVICE_PORT(_\w+)?|PORT(_\d+_(TCP|UDP|SCTP)\w*)?)$")
     assert [f.envvar for f in FLAGS if service_link.search(f.envvar)] == []
+
+
+async def test_a_cluster_install_by_flags_alone(
+    tmp_path: Path, kube_api: KubeAPIServer, echo: int, serve: Callable[..., ServeProcess]
+) -> None:
+    """The issue's "done when": TLS host rules, ingress class and status address with flags only."""
+    cert, key = self_signed("secure.test", names=["secure.test"])
+    kube_api.apply(ingress_class("public", controller="example.com/ingress"))
+    kube_api.apply(
+        secret(
+            "secure-tls",
+            "shop",
+            type_="kubernetes.io/tls",
+            data={"tls.crt": base64.b64encode(cert).decode(), "tls.key": base64.b64encode(key).decode()},
+        )
+    )
+    ingress_app(kube_api, "secure", echo, tls_secret="secure-tls", ingress_class="public")
+    kubeconfig = kube_api.write_kubeconfig(token="test-token", context="ctx")
+    sp = serve(
+        *("--kubernetes", "--kubeconfig", str(kubeconfig), "--leader-election-namespace", "ingressctl"),
+        *("--entrypoint", "web=127.0.0.1:0", "--entrypoint", "websecure=127.0.0.1:0,tls"),
+        *("--ingress-class", "public", "--controller-name", "example.com/ingress"),
+        *("--publish-address", "192.0.2.10"),
+    )
+    await asyncio.to_thread(sp.wait_ready)
+    websecure = sp.addresses["websecure"]
+    assert await asyncio.to_thread(_served_common_name, websecure, "secure.test") == "secure.test"
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as session,
+        session.get(f"https://{websecure}/", headers={"Host": "secure.test"}, ssl=False) as r,
+    ):
+        assert r.status == 200
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while load_balancer(kube_api, "secure") != [{"ip": "192.0.2.10"}]:
+        assert loop.time() < deadline, sp.text
+        await asyncio.sleep(0.05)
