@@ -172,7 +172,7 @@ def _read_tls(section: Section, ctx: Context) -> EntryPointTLS:
     section.unsupported("cipherSuites", "OpenSSL's modern defaults are used (ECDHE with AEAD ciphers)")
     section.unsupported("sniStrict", "unknown names get the default certificate")
     section.unsupported("clientCA", "client certificate authentication is not implemented", error=True)
-    section.unsupported("defaultCertificate", "ingressctl generates its own default certificate")
+    section.unsupported("defaultCertificate", "give it with serve --default-certificate CERT,KEY")
     section.finish()
     return EntryPointTLS(certificates=tuple(certificates), min_version=min_version)
 
