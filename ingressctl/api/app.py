@@ -44,6 +44,7 @@ from ingressctl.api.view import RuntimeView
 from ingressctl.model import ConfigError
 from ingressctl.model.config import ApiConfig, EntryPointAuth
 from ingressctl.server import RuntimeState
+from ingressctl.server.listeners import open_listener
 
 log = logging.getLogger("ingressctl.api")
 
@@ -320,12 +321,13 @@ async def start_api(view: RuntimeView | RuntimeState, metrics: Metrics, config: 
     """
     view = runtime_view(view)
     check_api_exposure(config.address, config.auth, config.insecure)
-    host, port = split_address(config.address)
+    split_address(config.address)  # a malformed address is a ConfigError saying how to write it
     app = build_api_app(view, metrics, auth=config.auth, insecure=config.insecure, dashboard=config.dashboard)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, host or None, port, reuse_address=True)
     try:
+        # ":PORT" listens on IPv6 and IPv4, "0.0.0.0:PORT" on IPv4 only: as the entrypoints.
+        site = web.SockSite(runner, open_listener(config.address))
         await site.start()
     except OSError as exc:
         await runner.cleanup()

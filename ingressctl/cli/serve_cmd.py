@@ -21,13 +21,12 @@ log = logging.getLogger("ingressctl.server")
 
 
 def _parse_entrypoints(values: list[str]) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
-    for value in values:
-        name, sep, address = value.partition("=")
-        if not sep or not name.strip() or not address.strip():
-            raise UsageError(f"--entrypoint {value!r}: expected NAME=ADDRESS, e.g. --entrypoint http=:8000")
-        out.append((name.strip(), address.strip()))
-    return out
+    from ingressctl.config.entrypoint_flags import FlagError, split_entrypoint_value
+
+    try:
+        return [split_entrypoint_value(value) for value in values]
+    except FlagError as exc:
+        raise UsageError(str(exc)) from None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -59,6 +58,7 @@ class ServeOptions:
     leader_election_id: str | None = None
     leader_election_lease_duration: int | None = None
     acme_storage: str | None = None
+    default_certificate: str | None = None
 
 
 def load_config(options: ServeOptions) -> StaticConfig:
@@ -80,6 +80,7 @@ def load_config(options: ServeOptions) -> StaticConfig:
         kubeconfig=options.kubeconfig,
         kube_context=options.context,
         acme_storage=options.acme_storage,
+        default_certificate=options.default_certificate,
     )
     static = load_static_config(options.config, overrides)
     if options.access_log_format is not None:
@@ -125,6 +126,7 @@ def load_config(options: ServeOptions) -> StaticConfig:
     for path in static.manifests:
         if not os.path.exists(path):
             raise InputError(f"{path}: no such file or directory (given to --manifests)")
+    _default_certificate(static)  # a pair that cannot be served is exit 2 before any port is bound
     return static
 
 
@@ -204,10 +206,29 @@ def _certificate_store(static: StaticConfig) -> Any:
         return None
     from ingressctl.tls.store import CertificateStore
 
-    store = CertificateStore()
+    store = CertificateStore(default=_default_certificate(static))
     for problem in store.load_static(static):
         log.warning("%s", problem)
     return store
+
+
+def _default_certificate(static: StaticConfig) -> tuple[bytes, bytes] | None:
+    """The --default-certificate pair, checked (ConfigError naming the flag), or None: generate one."""
+    files = static.default_certificate
+    if files is None:
+        return None
+    from ingressctl.tls.pem import CertificateError, parse_pair
+
+    flag = f"--default-certificate {files.cert_file},{files.key_file}"
+    try:
+        with open(files.cert_file, "rb") as cert, open(files.key_file, "rb") as key:
+            pair = cert.read(), key.read()
+        parse_pair(*pair, cert_name=files.cert_file, key_name=files.key_file)
+    except OSError as exc:
+        raise ConfigError(f"{flag}: cannot read {exc.filename}: {exc.strerror or exc}") from None
+    except CertificateError as exc:
+        raise ConfigError(f"{flag}: {exc}") from None
+    return pair
 
 
 def _acme(
@@ -406,11 +427,21 @@ def main_fast(argv: list[str]) -> int | None:
     """
     if any(arg in ("-h", "--help") for arg in argv):
         return None
-    from ingressctl.cli.serve_flags import argument_parser, parsed_values
+    from ingressctl.cli.serve_flags import (
+        EnvironmentValueError,
+        argument_parser,
+        environment_values,
+        parsed_values,
+    )
 
     args = argument_parser().parse_args(argv)  # a usage error exits 2 with argparse's one-line message
     try:
-        return _serve(ServeOptions(**parsed_values(vars(args))))
+        values = environment_values(vars(args), os.environ)
+    except EnvironmentValueError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 2
+    try:
+        return _serve(ServeOptions(**parsed_values(values)))
     except IngressctlError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return exc.exit_code
@@ -447,9 +478,16 @@ $POD_NAME): only the leader writes Ingress status and orders ACME certificates. 
 every 10 s, $INGRESSCTL_ACME_RELOAD_SECONDS), answers HTTP-01 for the leader's orders (Secret NAME-http01)
 and hands onDemand names to the leader (Secret NAME-ondemand).
 
-Entrypoints come from --config, and --entrypoint NAME=ADDRESS defines plain-HTTP ones: a plain-HTTP
-entrypoint of the file with that name keeps its redirect, auth and trustedIPs and only moves to ADDRESS;
-a TLS entrypoint of the file is refused (TLS entrypoints and their certificates come from the file).
+Entrypoints: --entrypoint NAME=ADDR[,tls][,redirect=OTHER][,proxy-protocol=CIDR;CIDR] defines one, or
+changes the entrypoint of --config with that name: what the flag says wins (the address always; tls, the
+redirect and the PROXY protocol's trusted addresses when given), the rest of the file's entrypoint (its
+certificates, auth, forwardedHeaders, and redirect or proxyProtocol when the flag names none) stays. A
+TLS entrypoint of the file needs ,tls in the flag: leaving it out is refused, never a silent plain HTTP.
+":PORT" (and "[::]:PORT") listens on IPv6 and IPv4, "0.0.0.0:PORT" on IPv4 only.
+
+Every flag can also come from the environment variable shown next to it (INGRESSCTL_ and the flag's
+name, upper case, '-' as '_'); a flag on the command line wins. Repeatable flags take several values
+separated by spaces there, switches 1/true/yes or 0/false/no.
 
 SIGHUP re-reads the manifests and recompiles the routes (the cluster is watched, SIGHUP does not re-list
 it); the config file and the files it names (certificates, usersFile) are read at start: restart to apply

@@ -3,6 +3,11 @@
 `serve` is parsed two ways: argparse on the lean start path (the container entrypoint, which must not
 load Typer) and Typer for `serve --help` and completion. Both parsers are built from FLAGS, so a flag
 cannot exist in one and be missing, or differently named, in the other.
+
+Every flag also comes from the environment variable INGRESSCTL_<LONG NAME> (upper case, '-' as '_'),
+read when the flag is not on the command line: Click does it for Typer, `environment_values` for
+argparse, with Click's rules (repeatable flags split at whitespace; switches 1/true/yes/on or
+0/false/no/off).
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+
+ENV_PREFIX = "INGRESSCTL_"
 
 # text: one value (None when absent); count: an integer; many: repeatable (a tuple, empty when
 # absent); toggle: --x/--no-x (None when absent, so the config file decides); switch: --x only.
@@ -25,6 +32,10 @@ class Flag:
     help: str
     kind: Kind = "text"
     metavar: str | None = None
+
+    @property
+    def envvar(self) -> str:
+        return ENV_PREFIX + self.names[0].removeprefix("--").upper().replace("-", "_")
 
 
 FLAGS: tuple[Flag, ...] = (
@@ -42,11 +53,20 @@ FLAGS: tuple[Flag, ...] = (
     Flag(
         "entrypoints",
         ("--entrypoint",),
-        "NAME=ADDRESS, e.g. http=:8000 (repeatable): a plain-HTTP entrypoint. One of that name in "
-        "--config moves to ADDRESS and keeps its redirect, auth and trustedIPs; a TLS one is refused "
-        "(TLS entrypoints come from the file). Without [entryPoints] in the file, replaces the default "
-        "http=:80 and https=:443.",
+        "An entrypoint (repeatable), e.g. web=:8000, websecure=:8443,tls or web=:8000,redirect=websecure; "
+        "proxy-protocol=10.0.0.0/8;192.168.1.5 requires a PROXY header (v1 or v2) from those peers. "
+        ":PORT listens on IPv6 and IPv4, 0.0.0.0:PORT on IPv4 only. One of that name in --config takes "
+        "what the flag says and keeps the rest (a TLS one needs ,tls). Without [entryPoints] in the "
+        "file, replaces the default http=:80 and https=:443.",
         "many",
+        "NAME=ADDR[,tls][,redirect=OTHER][,proxy-protocol=CIDR;CIDR]",
+    ),
+    Flag(
+        "default_certificate",
+        ("--default-certificate",),
+        "PEM certificate and key files served to TLS clients whose name matches no other certificate "
+        "(default: a generated self-signed one).",
+        metavar="CERT,KEY",
     ),
     Flag("api_address", ("--api-address",), "Address of the API/dashboard."),
     Flag("api_insecure", ("--api-insecure",), "Serve the API/dashboard without authentication.", "toggle"),
@@ -136,6 +156,45 @@ def parsed_values(values: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+_TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
+_FALSE = frozenset({"0", "false", "f", "no", "n", "off"})
+
+
+class EnvironmentValueError(ValueError):
+    """An environment variable whose value its flag cannot take (the message names both)."""
+
+
+def environment_values(values: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """argparse's `values` with every flag that was not given taken from its environment variable."""
+    out = dict(values)
+    for flag in FLAGS:
+        raw = environ.get(flag.envvar)
+        # As Click: an empty variable is no value (so `VAR=` in a manifest unsets nothing by accident).
+        if not raw or out.get(flag.field) not in (None, [], (), False):
+            continue
+        out[flag.field] = _from_environment(flag, raw)
+    return out
+
+
+def _from_environment(flag: Flag, raw: str) -> Any:
+    where = f"{flag.envvar}={raw!r} (for {flag.names[0]})"
+    if flag.kind == "many":
+        return raw.split()
+    if flag.kind in ("toggle", "switch"):
+        word = raw.strip().lower()
+        if word in _TRUE:
+            return True
+        if word in _FALSE:
+            return False
+        raise EnvironmentValueError(f"{where}: use 1, true, yes or on; 0, false, no or off")
+    if flag.kind == "count":
+        try:
+            return int(raw.strip())
+        except ValueError:
+            raise EnvironmentValueError(f"{where}: not a whole number") from None
+    return raw
+
+
 def argument_parser() -> argparse.ArgumentParser:
     """The argparse parser of the lean start path (no help: `serve --help` is Typer's)."""
     parser = argparse.ArgumentParser(prog="ingressctl serve", add_help=False, allow_abbrev=False)
@@ -166,16 +225,26 @@ def typer_command(run: Callable[[dict[str, Any]], None]) -> Callable[..., None]:
         help_text = flag.help  # plain help (the app's rich_markup_mode is None): no markup to escape
         if flag.kind == "toggle":
             default: Any = typer.Option(
-                None, f"{long_name}/--no-{long_name[2:]}", *short_names, help=help_text
+                None,
+                f"{long_name}/--no-{long_name[2:]}",
+                *short_names,
+                help=help_text,
+                envvar=flag.envvar,
+                show_envvar=True,
             )
             annotation: Any = bool | None
         elif flag.kind == "switch":
-            default, annotation = typer.Option(False, *flag.names, help=help_text), bool
+            default = typer.Option(False, *flag.names, help=help_text, envvar=flag.envvar, show_envvar=True)
+            annotation = bool
         elif flag.kind == "many":
-            default = typer.Option([], *flag.names, help=help_text, metavar=flag.metavar)
+            default = typer.Option(
+                [], *flag.names, help=help_text, metavar=flag.metavar, envvar=flag.envvar, show_envvar=True
+            )
             annotation = list[str]
         else:
-            default = typer.Option(None, *flag.names, help=help_text, metavar=flag.metavar)
+            default = typer.Option(
+                None, *flag.names, help=help_text, metavar=flag.metavar, envvar=flag.envvar, show_envvar=True
+            )
             annotation = (int if flag.kind == "count" else str) | None
         parameters.append(
             inspect.Parameter(

@@ -1,4 +1,7 @@
-"""Listen addresses as Traefik writes them: ":80", "0.0.0.0:443", "[::1]:8080", "localhost:8000"."""
+"""Listen addresses as Traefik writes them: ":80", "0.0.0.0:443", "[::1]:8080", "localhost:8000".
+
+":PORT" and "[::]:PORT" listen on IPv6 and IPv4 (dual stack, as Go does), "0.0.0.0:PORT" on IPv4 only.
+"""
 
 from __future__ import annotations
 
@@ -30,3 +33,25 @@ def address_problem(address: str) -> str | None:
     if host and not _HOSTNAME.fullmatch(host):
         return f"{host!r} is not an IP address or host name"
     return None
+
+
+def addresses_overlap(a: str, b: str) -> bool:
+    """Whether two valid listen addresses would claim the same port on some address (port 0 never)."""
+    host_a, _, port_a = a.rpartition(":")
+    host_b, _, port_b = b.rpartition(":")
+    if int(port_a) == 0 or int(port_a) != int(port_b):
+        return False
+    ha, hb = _listen_host(host_a), _listen_host(host_b)
+    if ha == hb or "::" in (ha, hb):  # the dual-stack wildcard covers every address
+        return True
+    return "0.0.0.0" in (ha, hb) and ":" not in ha + hb  # the IPv4 wildcard covers IPv4 addresses
+
+
+def _listen_host(host: str) -> str:
+    host = host.strip("[]").lower()
+    if not host:
+        return "::"
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return host  # a host name: only the same name is known to overlap

@@ -14,7 +14,14 @@ from typing import Any
 import tomlkit
 import tomlkit.exceptions
 
-from ingressctl.config.addresses import address_problem
+from ingressctl.config.addresses import address_problem, addresses_overlap
+from ingressctl.config.entrypoint_flags import (
+    EntrypointFlag,
+    FlagError,
+    apply_entrypoint_flags,
+    default_certificate_files,
+    parse_entrypoint_flag,
+)
 from ingressctl.config.overrides import ConfigOverrides
 from ingressctl.config.positions import KeyPath, Positions
 from ingressctl.config.reader import ConfigProblem, Problems, Section, dotted, show, suggest
@@ -259,39 +266,38 @@ def _read_file(root: Section, ctx: Context) -> _FileValues:
 def _apply_entrypoint_flags(
     values: _FileValues, overrides: ConfigOverrides, problems: Problems, source: str
 ) -> None:
-    """--entrypoint NAME=ADDRESS defines a plain-HTTP entrypoint.
+    """--entrypoint NAME=ADDR[,tls][,redirect=OTHER][,proxy-protocol=CIDRS]: what the flag says wins,
+    the rest of the file's entrypoint of that name stays (ingressctl.config.entrypoint_flags)."""
 
-    A plain-HTTP entrypoint of the file keeps its redirect, auth and trustedIPs and only moves (the
-    common use: another port in a test or a container). A TLS one is refused rather than turned
-    into plain HTTP, or moved with certificates the flag does not show: TLS comes from the file.
-    """
-    for name, address in overrides.entrypoints:
-        flag = f"--entrypoint {name}={address}"
-        bad = entrypoint_name_problem(name) or (
-            None
-            if address_problem(address) is None
-            else f"address {show(address)} {address_problem(address)}"
-        )
-        existing = values.entrypoints.get(name)
-        if bad is None and existing is not None and existing.tls is not None:
-            where = f"{source}:{problems.positions.line(('entryPoints', name, 'tls'))}"
-            bad = (
-                f"entrypoint {name} is a TLS entrypoint in {where}; --entrypoint defines plain-HTTP "
-                f"entrypoints only: change entryPoints.{name}.address in the file"
-            )
+    def report(message: str) -> None:
+        problems.items.append(ConfigProblem(-1, message))
+
+    flags: list[EntrypointFlag] = []
+    for name, spec in overrides.entrypoints:
+        try:
+            flag = parse_entrypoint_flag(name, spec)
+        except FlagError as exc:
+            report(str(exc))
+            continue
+        bad = entrypoint_name_problem(name)
+        earlier = next((f for f in flags if f.name == name), None)
+        if bad is None and earlier is not None:
+            bad = f"entrypoint {name} is already given by --entrypoint {earlier.text}"
         if bad is None and values.api_entrypoint is not None and values.api_entrypoint[0] == name:
             where = f"{source}:{problems.positions.line(values.api_entrypoint[1])}"
             bad = (
                 f"entrypoint {name} serves the API ({dotted(values.api_entrypoint[1])} in {where}): "
-                f"use --api-address {address}"
+                f"use --api-address {flag.address}"
             )
         if bad is not None:
-            problems.items.append(ConfigProblem(-1, f"{flag}: {bad}"))
+            report(f"--entrypoint {flag.text}: {bad}")
             continue
-        if existing is not None:
-            values.entrypoints[name] = dataclasses.replace(existing, address=address)
-        else:
-            values.entrypoints[name] = EntryPoint(name=name, address=address)
+        flags.append(flag)
+
+    def tls_line(name: str) -> str:
+        return f"{source}:{problems.positions.line(('entryPoints', name, 'tls'))}"
+
+    apply_entrypoint_flags(values.entrypoints, flags, tls_line, report)
 
 
 def _apply_overrides(values: _FileValues, overrides: ConfigOverrides, problems: Problems) -> None:
@@ -422,18 +428,17 @@ def _check_references(values: _FileValues, problems: Problems) -> tuple[str, ...
             undefined(
                 ("acme", "httpChallenge", "entryPoint"), "acme.httpChallenge.entryPoint", acme.http_entrypoint
             )
-    seen: dict[tuple[str, int], str] = {}
+    seen: list[EntryPoint] = []
     for entrypoint in values.entrypoints.values():
-        if entrypoint.port == 0:
-            continue
-        key = (entrypoint.host, entrypoint.port)
-        if key in seen:
+        other = next((e for e in seen if addresses_overlap(e.address, entrypoint.address)), None)
+        if other is not None:
             problems.error(
                 ("entryPoints", entrypoint.name, "address"),
                 f"entryPoints.{entrypoint.name}.address {show(entrypoint.address)} is already used by "
-                f"entrypoint {seen[key]!r}",
+                f"entrypoint {other.name!r}"
+                + (f" ({show(other.address)})" if other.address != entrypoint.address else ""),
             )
-        seen[key] = entrypoint.name
+        seen.append(entrypoint)
     return defaults if defaults is not None else tuple(names)
 
 
@@ -462,6 +467,11 @@ def load_static_config(path: str | None, overrides: ConfigOverrides) -> StaticCo
         values.entrypoints = {e.name: e for e in _default_entrypoints()}
     _apply_entrypoint_flags(values, overrides, problems, source)
     _apply_overrides(values, overrides, problems)
+    default_certificate = None
+    if overrides.default_certificate is not None:
+        default_certificate, problem = default_certificate_files(overrides.default_certificate)
+        if problem is not None:
+            problems.items.append(ConfigProblem(-1, problem))
     default_entrypoints = _check_references(values, problems)
 
     ordered = sorted(problems.errors, key=lambda p: p.line)
@@ -482,6 +492,7 @@ def load_static_config(path: str | None, overrides: ConfigOverrides) -> StaticCo
         access_log=values.access_log,
         access_log_format=values.access_log_format or defaults.access_log_format,
         workers=values.workers or defaults.workers,
+        default_certificate=default_certificate,
         ingress_class=ingress_class or defaults.ingress_class,
         controller_name=values.controller_name or defaults.controller_name,
         allow_external_name_services=bool(values.allow_external_name_services),

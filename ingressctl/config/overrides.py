@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True, slots=True)
 class ConfigOverrides:
-    # (name, address) pairs, each a plain-HTTP entrypoint. A plain-HTTP entrypoint of the file with
-    # that name keeps its redirect/auth/trustedIPs and only moves; a TLS one is refused (TLS comes from
-    # the file). Given without [entryPoints] in the file, they replace the default http and https.
+    # (NAME, "ADDR[,tls][,redirect=OTHER][,proxy-protocol=CIDR;CIDR]") pairs: what a flag says wins
+    # over the file's entrypoint of that name, the rest of it stays (config.entrypoint_flags). Given
+    # without [entryPoints] in the file, they replace the default http and https.
     entrypoints: list[tuple[str, str]] = field(default_factory=list)
+    # --default-certificate "CERT,KEY" (two PEM files).
+    default_certificate: str | None = None
     api_address: str | None = None
     api_insecure: bool | None = None
     workers: int | None = None

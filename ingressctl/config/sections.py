@@ -26,6 +26,7 @@ from ingressctl.model.config import (
     EntryPointRedirect,
     EntryPointTLS,
     KubernetesConfig,
+    ProxyProtocol,
 )
 from ingressctl.routing.hosts import validate_host
 from ingressctl.security import htpasswd
@@ -171,7 +172,7 @@ def _read_tls(section: Section, ctx: Context) -> EntryPointTLS:
     section.unsupported("cipherSuites", "OpenSSL's modern defaults are used (ECDHE with AEAD ciphers)")
     section.unsupported("sniStrict", "unknown names get the default certificate")
     section.unsupported("clientCA", "client certificate authentication is not implemented", error=True)
-    section.unsupported("defaultCertificate", "ingressctl generates its own default certificate")
+    section.unsupported("defaultCertificate", "give it with serve --default-certificate CERT,KEY")
     section.finish()
     return EntryPointTLS(certificates=tuple(certificates), min_version=min_version)
 
@@ -237,7 +238,8 @@ def read_entrypoint(name: str, section: Section, ctx: Context) -> EntryPoint | N
         if forwarded.boolean("insecure"):
             trusted = ("0.0.0.0/0", "::/0")
         forwarded.finish()
-    section.unsupported("proxyProtocol", "the PROXY protocol header is not parsed")
+    proxy_section = section.table("proxyProtocol")
+    proxy = _read_proxy_protocol(proxy_section) if proxy_section is not None else None
     section.unsupported("compress", "responses are passed through as the backend sent them")
     for key in ("whiteList", "whitelistSourceRange"):
         section.unsupported(
@@ -248,7 +250,35 @@ def read_entrypoint(name: str, section: Section, ctx: Context) -> EntryPoint | N
     section.finish()
     if address is None:
         return None
-    return EntryPoint(name=name, address=address, tls=tls, redirect=redirect, auth=auth, trusted_ips=trusted)
+    return EntryPoint(
+        name=name,
+        address=address,
+        tls=tls,
+        redirect=redirect,
+        auth=auth,
+        trusted_ips=trusted,
+        proxy_protocol=proxy,
+    )
+
+
+def _read_proxy_protocol(section: Section) -> ProxyProtocol | None:
+    """[entryPoints.X.proxyProtocol] trustedIPs / insecure (Traefik's keys): which peers must send a
+    PROXY header (insecure: every peer)."""
+    errors_before = len(section.problems.errors)
+    trusted = _cidrs(section, "trustedIPs")
+    insecure = section.boolean("insecure") or False
+    section.finish()
+    if insecure:
+        return ProxyProtocol(trusted_ips=("0.0.0.0/0", "::/0"))
+    if not trusted:
+        if len(section.problems.errors) == errors_before:
+            section.problems.error(
+                section.path,
+                f"[{dotted(section.path)}] needs trustedIPs (the load balancers' addresses) or "
+                "insecure = true (every peer must send a PROXY header)",
+            )
+        return None
+    return ProxyProtocol(trusted_ips=trusted)
 
 
 def read_acme(section: Section, ctx: Context) -> AcmeConfig:

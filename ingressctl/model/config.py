@@ -31,6 +31,14 @@ class EntryPointAuth:
 
 
 @dataclass(frozen=True, slots=True)
+class ProxyProtocol:
+    """PROXY protocol (v1 and v2) on an entrypoint: connections from `trusted_ips` must start with a
+    PROXY header, whose client address then stands for the connection's peer."""
+
+    trusted_ips: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class EntryPoint:
     name: str
     address: str  # "host:port" or ":port" (all interfaces)
@@ -39,6 +47,7 @@ class EntryPoint:
     auth: EntryPointAuth | None = None
     # Addresses/CIDRs whose X-Forwarded-* headers are trusted.
     trusted_ips: tuple[str, ...] = ()
+    proxy_protocol: ProxyProtocol | None = None
 
     @property
     def host(self) -> str:
@@ -112,6 +121,9 @@ class StaticConfig:
     access_log: bool = False
     access_log_format: str = "common"  # or "json"
     workers: int = 1
+    # --default-certificate: served to clients whose SNI name matches no other certificate (None: a
+    # generated self-signed one).
+    default_certificate: CertificateFile | None = None
     ingress_class: str = "ingressctl"
     controller_name: str = "ingressctl.io/ingress-controller"
     allow_external_name_services: bool = False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ingressctl.server.listeners import split_address
+from ingressctl.server.listeners import open_listener
 from ingressctl.server.state import RuntimeState
 
 
@@ -23,7 +23,6 @@ async def start_ping_api(state: RuntimeState, address: str) -> web.AppRunner:
     app.router.add_get("/ready", ready)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    host, port = split_address(address)
-    site = web.TCPSite(runner, host or None, port, reuse_address=True)
+    site = web.SockSite(runner, open_listener(address))  # ":PORT" dual stack, as entrypoints
     await site.start()
     return runner

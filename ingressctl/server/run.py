@@ -26,8 +26,9 @@ from ingressctl.proxy.handler import HostCheck, entrypoint_runtime
 from ingressctl.proxy.plan import Table, TableFactory
 from ingressctl.routing.options import CompileOptions
 from ingressctl.server import memory
-from ingressctl.server.listeners import bind_socket, bound_address
+from ingressctl.server.listeners import bind_socket, bound_address, sees_mapped_ipv4
 from ingressctl.server.protocol import ABORT_UNWIND_SECONDS, EntrypointRequestHandler, aborted_message, drain
+from ingressctl.server.proxy_listener import PeerRequestHandler, ProxyProtocolSite
 from ingressctl.server.state import RuntimeState
 from ingressctl.server.watcher import Watcher
 
@@ -227,10 +228,13 @@ class Server:
             ep.trusted_ips,
             host_check,
         )
+        # The PROXY header's client, or an IPv4 client of a dual-stack socket as IPv4, is the peer.
+        peer_aware = ep.proxy_protocol is not None or sees_mapped_ipv4(sock)
         server = _EntrypointServer(
             self.proxy.handler(runtime),
             ep.name,
             self.parts.observer,
+            handler_class=PeerRequestHandler if peer_aware else EntrypointRequestHandler,
             access_log=None,
             # aiohttp's own limits: generous header size, keep-alive like Traefik's idle timeout.
             max_line_size=16384,
@@ -241,7 +245,18 @@ class Server:
         # cleans up, what is left is unwinding from being aborted.
         runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=ABORT_UNWIND_SECONDS)
         await runner.setup()
-        site = web.SockSite(runner, sock, ssl_context=ssl_context, backlog=1024)
+        site: web.BaseSite
+        if ep.proxy_protocol is not None:
+            site = ProxyProtocolSite(
+                runner,
+                sock,
+                trusted=ep.proxy_protocol.trusted_ips,
+                entrypoint=ep.name,
+                ssl_context=ssl_context,
+                backlog=1024,
+            )
+        else:
+            site = web.SockSite(runner, sock, ssl_context=ssl_context, backlog=1024)
         await site.start()
         self._runners.append(runner)
 
@@ -358,15 +373,23 @@ class _EntrypointServer(web.Server):
     """aiohttp's low-level server, telling the observer (metrics) about connections opening/closing,
     its connections answering malformed requests without tracebacks (ingressctl.server.protocol)."""
 
-    def __init__(self, handler: Any, entrypoint: str, observer: Any, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        handler: Any,
+        entrypoint: str,
+        observer: Any,
+        handler_class: type[EntrypointRequestHandler] = EntrypointRequestHandler,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(handler, **kwargs)
         self._entrypoint = entrypoint
+        self._handler_class = handler_class
         self._on_open = getattr(observer, "on_connection_open", None)
         self._on_close = getattr(observer, "on_connection_close", None)
 
     def __call__(self) -> RequestHandler:
         # As web.Server.__call__, with the protocol that answers malformed requests concisely.
-        return EntrypointRequestHandler(self, loop=self._loop, **self._kwargs)
+        return self._handler_class(self, loop=self._loop, **self._kwargs)
 
     def connection_made(self, handler: Any, transport: Any) -> None:
         super().connection_made(handler, transport)

@@ -149,6 +149,7 @@ def test_every_key(tmp_path: Path, apr1_hash: Callable[[str], str]) -> None:
     assert https.auth is not None and https.auth.realm == "staff"
     # `users` first; the file adds bob, and its second alice does not replace the first.
     assert [u for u, _ in https.auth.users] == ["alice", "bob"]
+    assert https.proxy_protocol is not None and https.proxy_protocol.trusted_ips == ("127.0.0.1/32",)
 
     admin = config.entrypoint("admin")
     assert admin is not None and admin.host == "::1" and admin.port == 9000
@@ -192,7 +193,6 @@ def test_every_key(tmp_path: Path, apr1_hash: Callable[[str], str]) -> None:
         "insecureSkipVerify",
         "entryPoints.https.compress",
         "entryPoints.https.tls.cipherSuites",
-        "[entryPoints.https.proxyProtocol]",
         "entryPoints.admin.redirect.regex",
         "entryPoints.admin.redirect.replacement",
         "accessLog.filePath",

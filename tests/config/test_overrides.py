@@ -76,8 +76,8 @@ def test_entrypoint_flag_refuses_a_tls_entrypoint_of_the_file(problems: Callable
         """,
         ConfigOverrides(entrypoints=[("https", "127.0.0.1:8443"), ("http", ":8000")]),
     ) == [
-        "--entrypoint https=127.0.0.1:8443: entrypoint https is a TLS entrypoint in traefik.toml:5; "
-        "--entrypoint defines plain-HTTP entrypoints only: change entryPoints.https.address in the file"
+        "--entrypoint https=127.0.0.1:8443: entrypoint https is a TLS entrypoint in traefik.toml:5; add ,tls "
+        "to keep it one (--entrypoint https=127.0.0.1:8443,tls)"
     ]
 
 

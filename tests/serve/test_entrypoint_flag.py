@@ -55,7 +55,9 @@ def test_traefik_v1_regex_redirect_is_refused_at_start(tmp_path: Path, cli_env: 
     )
 
 
-def test_entrypoint_flag_refuses_to_touch_a_tls_entrypoint(tmp_path: Path, cli_env: dict[str, str]) -> None:
+def test_entrypoint_flag_without_tls_refuses_to_make_a_tls_entrypoint_plain(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
     config = _write(
         tmp_path / "traefik.toml",
         """
@@ -72,7 +74,7 @@ def test_entrypoint_flag_refuses_to_touch_a_tls_entrypoint(tmp_path: Path, cli_e
     )
     assert _refused(result) == (
         f"error: --entrypoint https=127.0.0.1:0: entrypoint https is a TLS entrypoint in {config}:5; "
-        "--entrypoint defines plain-HTTP entrypoints only: change entryPoints.https.address in the file"
+        "add ,tls to keep it one (--entrypoint https=127.0.0.1:0,tls)"
     )
 
 
@@ -115,9 +117,9 @@ def test_help_says_what_entrypoint_and_sighup_do(cli_env: dict[str, str]) -> Non
     assert result.returncode == 0, result.stderr
     text = " ".join(result.stdout.replace("│", " ").split())
     assert (
-        "--entrypoint NAME=ADDRESS defines plain-HTTP ones: a plain-HTTP entrypoint of the file with that "
-        "name keeps its redirect, auth and trustedIPs and only moves to ADDRESS; a TLS entrypoint of the "
-        "file is refused (TLS entrypoints and their certificates come from the file)."
+        "what the flag says wins (the address always; tls, the redirect and the PROXY protocol's trusted "
+        "addresses when given), the rest of the file's entrypoint (its certificates, auth, forwardedHeaders, "
+        "and redirect or proxyProtocol when the flag names none) stays."
     ) in text
     assert (
         "SIGHUP re-reads the manifests and recompiles the routes (the cluster is watched, SIGHUP does not "

@@ -188,5 +188,6 @@ def test_lean_entry_usage_error_exits_2(cli_env: dict[str, str]) -> None:
     assert result.returncode == 2
     assert (
         result.stderr.strip()
-        == "error: --entrypoint 'web': expected NAME=ADDRESS, e.g. --entrypoint http=:8000"
+        == "error: --entrypoint 'web': expected NAME=ADDR[,tls][,redirect=OTHER][,proxy-protocol=CIDR;CIDR], "
+        "e.g. --entrypoint web=:8000"
     )
