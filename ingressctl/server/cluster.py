@@ -25,7 +25,7 @@ from typing import Any
 
 from ingressctl.model import Ingress, IngressctlError, Snapshot
 from ingressctl.providers.base import ProviderUpdate
-from ingressctl.providers.kube_status import PublishAddress
+from ingressctl.providers.kubernetes.status import PublishAddress
 
 log = logging.getLogger("ingressctl.server")
 
@@ -107,7 +107,7 @@ class ClusterControl:
 
     async def start(self) -> None:
         if self.settings.leader_election:
-            from ingressctl.providers.kubernetes import LeaderElector
+            from ingressctl.providers.kubernetes.lease import LeaderElector
 
             connection = await asyncio.to_thread(lambda: self.provider.connection)
             namespace = (

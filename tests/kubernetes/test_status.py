@@ -9,8 +9,12 @@ from typing import Any
 import pytest
 
 from ingressctl.model import UsageError
-from ingressctl.providers.kube_status import PublishAddress, parse_publish_address, parse_publish_service
 from ingressctl.providers.kubernetes import KubernetesProvider, list_snapshot
+from ingressctl.providers.kubernetes.status import (
+    PublishAddress,
+    parse_publish_address,
+    parse_publish_service,
+)
 from tests.kubeapi import KubeAPIServer
 from tests.kubeapi.fixtures import ingress, service
 from tests.kubernetes.conftest import kube_config, running

@@ -1,0 +1,250 @@
+"""Ingress status: the address to publish (flags, a Service) and writing `status.loadBalancer.ingress`.
+
+Writing needs the watch running: what each Ingress says now (and its resourceVersion) comes from
+the watch, so the only API call is the write itself (RBAC: `update` on `ingresses/status`, no `get`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ingressctl.model import Ingress, UsageError
+from ingressctl.providers.kubernetes.client import RECOVERABLE, ApiError, KubeApi, StreamBroken
+from ingressctl.providers.kubernetes.errors import describe_transport_error
+from ingressctl.providers.kubernetes.kinds import INGRESS, Key
+from ingressctl.providers.kubernetes.problems import ProblemLog
+from ingressctl.providers.kubernetes.resources import (
+    IngressStatusUpdate,
+    KubeObject,
+    LoadBalancerIngress,
+    ServiceObject,
+)
+
+log = logging.getLogger(__package__)  # one logger for the whole provider
+
+STATUS_PROBLEM = "ingress-status"
+
+
+@dataclass(frozen=True, slots=True)
+class PublishAddress:
+    ips: tuple[str, ...] = ()
+    hostnames: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.ips or self.hostnames)
+
+    def load_balancer_ingress(self) -> list[LoadBalancerIngress]:
+        ips: list[LoadBalancerIngress] = [{"ip": ip} for ip in self.ips]
+        return ips + [{"hostname": h} for h in self.hostnames]
+
+    def __str__(self) -> str:
+        return ",".join((*self.ips, *self.hostnames)) or "(none)"
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_publish_address(text: str) -> PublishAddress:
+    """`--publish-address 192.0.2.10,lb.example.com`: IPs and host names, comma separated."""
+    ips: list[str] = []
+    hostnames: list[str] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        if _is_ip(part):
+            ips.append(part)
+        elif all(label and len(label) <= 63 for label in part.rstrip(".").split(".")) and " " not in part:
+            hostnames.append(part.rstrip(".").lower())
+        else:
+            raise UsageError(f"--publish-address: {part!r} is neither an IP address nor a host name")
+    if not ips and not hostnames:
+        raise UsageError("--publish-address: give at least one IP address or host name")
+    return PublishAddress(tuple(ips), tuple(hostnames))
+
+
+def parse_publish_service(text: str) -> tuple[str, str]:
+    """`--publish-service NAMESPACE/NAME`."""
+    namespace, sep, name = text.partition("/")
+    if not sep or not namespace or not name or "/" in name:
+        raise UsageError(f"--publish-service {text!r}: expected NAMESPACE/NAME (e.g. ingressctl/ingressctl)")
+    return namespace, name
+
+
+def address_from_service(service: ServiceObject | Mapping[str, Any]) -> PublishAddress:
+    """A LoadBalancer's assigned addresses; else externalIPs; else the clusterIP (as ingress-nginx does)."""
+    lb: Sequence[Mapping[str, Any]] = (service.get("status") or {}).get("loadBalancer", {}).get(
+        "ingress"
+    ) or []
+    ips = tuple(str(e["ip"]) for e in lb if e.get("ip"))
+    hostnames = tuple(str(e["hostname"]) for e in lb if e.get("hostname"))
+    if ips or hostnames:
+        return PublishAddress(ips, hostnames)
+    spec = service.get("spec") or {}
+    if spec.get("type") == "ExternalName" and spec.get("externalName"):
+        return PublishAddress((), (str(spec["externalName"]),))
+    external = tuple(str(ip) for ip in spec.get("externalIPs") or ())
+    if external:
+        return PublishAddress(external)
+    cluster_ip = spec.get("clusterIP")
+    if cluster_ip and cluster_ip != "None":
+        return PublishAddress((str(cluster_ip),))
+    return PublishAddress()
+
+
+def current_load_balancer(ingress: KubeObject) -> list[LoadBalancerIngress]:
+    """An Ingress's `status.loadBalancer.ingress`, reduced to the ip/hostname we write."""
+    entries = ((ingress.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    out: list[LoadBalancerIngress] = []
+    for entry in entries:
+        item: LoadBalancerIngress = {}
+        if entry.get("ip"):
+            item["ip"] = str(entry["ip"])
+        if entry.get("hostname"):
+            item["hostname"] = str(entry["hostname"])
+        if item:
+            out.append(item)
+    return out
+
+
+# ====================================================================== writing
+
+
+@dataclass(frozen=True, slots=True)
+class IngressState:
+    """What the status writer needs of an Ingress as last watched."""
+
+    resource_version: str
+    load_balancer: list[LoadBalancerIngress]
+
+    @classmethod
+    def of(cls, raw: KubeObject) -> IngressState:
+        version = str((raw.get("metadata") or {}).get("resourceVersion") or "")
+        return cls(version, current_load_balancer(raw))
+
+
+IngressStates = Callable[[], Mapping[Key, IngressState]]
+
+
+class StatusWriter:
+    """Writes the published address into the status of the Ingresses served, and clears it when they leave.
+
+    A write that loses a race (409) waits for the watch to bring the newer version and tries again.
+    An Ingress this process served that is served no more, and still holds an address this process
+    wrote, is cleared. A failed write does not stop the others; the failures of one pass are logged
+    as one problem (see `problems`: once, reminders, a line when writes work again).
+    """
+
+    def __init__(self, problems: ProblemLog) -> None:
+        self._problems = problems
+        # Every address this process wrote into Ingress status (usually one; a Service's can change).
+        self._published_addresses: list[list[LoadBalancerIngress]] = []
+        self._served_keys: set[Key] = set()  # Ingresses the last status pass published to
+
+    async def publish(
+        self, api: KubeApi, ingresses: Iterable[Ingress], address: PublishAddress, state: IngressStates
+    ) -> int:
+        """Write each Ingress that does not already say `address`; how many were written."""
+        desired = address.load_balancer_ingress()
+        if desired and desired not in self._published_addresses:
+            self._published_addresses.append(desired)
+        served = {(i.meta.namespace, i.meta.name) for i in ingresses}
+        writes = [(key, desired) for key in sorted(served)]
+        # An Ingress we served that is no longer ours (its class changed, it left the selection)
+        # still shows our address: clear it while it says what we wrote. Only Ingresses this
+        # process served: another controller publishing the same address is never fought.
+        gone = self._served_keys - served
+        known = state() if gone else {}  # a copy of every Ingress state: only when needed
+        stale = sorted(
+            key for key in gone if key in known and known[key].load_balancer in self._published_addresses
+        )
+        self._served_keys = served | set(stale)
+        writes += [(key, []) for key in stale]
+        return await asyncio.to_thread(_write_statuses, api, writes, state, self._problems)
+
+
+def _write_statuses(
+    api: KubeApi,
+    writes: list[tuple[Key, list[LoadBalancerIngress]]],
+    state: IngressStates,
+    problems: ProblemLog,
+) -> int:
+    written = 0
+    failures: list[tuple[str, BaseException]] = []
+    for (namespace, name), desired in writes:
+        for attempt in range(3):
+            known = state().get((namespace, name))
+            if known is None:
+                log.warning(
+                    "kubernetes: not writing the status of Ingress %s/%s: it is not (yet) in the watch",
+                    namespace,
+                    name,
+                )
+                break
+            if known.load_balancer == desired:
+                break
+            body: IngressStatusUpdate = {
+                "apiVersion": INGRESS.api_version,
+                "kind": INGRESS.kind,
+                "metadata": {"name": name, "namespace": namespace, "resourceVersion": known.resource_version},
+                "status": {"loadBalancer": {"ingress": desired}},
+            }
+            try:
+                api.replace_ingress_status(namespace, name, body)
+            except ApiError as exc:
+                if exc.status == 409 and attempt < 2:  # changed under us: wait for the watch to catch up
+                    _wait_for_change(state, (namespace, name), known.resource_version)
+                    continue
+                if exc.status != 404:
+                    failures.append((f"{namespace}/{name}", exc))
+                break
+            except RECOVERABLE as exc:
+                failures.append((f"{namespace}/{name}", exc))
+                break
+            written += 1
+            log.info("kubernetes: Ingress %s/%s status set to %s", namespace, name, desired or "(none)")
+            break
+    if failures:
+        _status_problem(problems, failures, api.endpoint)
+    else:
+        problems.recovered(STATUS_PROBLEM, "writing Ingress status")
+    return written
+
+
+def _status_problem(problems: ProblemLog, failures: list[tuple[str, BaseException]], endpoint: str) -> None:
+    """One problem for a pass, whatever the number of Ingresses: with RBAC wrong, every write fails alike."""
+    first, exc = failures[0]
+    if len(failures) == 1:
+        subject = f"Ingress {first}"
+    else:
+        names = ", ".join(name for name, _ in failures[:3])
+        subject = f"{len(failures)} Ingresses ({names}{', ...' if len(failures) > 3 else ''})"
+    if isinstance(exc, ApiError):
+        signature, level, cause = f"api {exc.status}", exc.log_level, str(exc)
+    elif isinstance(exc, StreamBroken):
+        signature, level, cause = "broken", logging.WARNING, str(exc)
+    else:
+        signature, level = f"transport {type(exc).__name__}", logging.WARNING
+        cause = describe_transport_error("update", "ingresses/status", endpoint, exc)
+    problems.failed(
+        STATUS_PROBLEM, f"cannot write the status of {subject}: {cause}", level=level, signature=signature
+    )
+
+
+def _wait_for_change(state: IngressStates, key: Key, version: str) -> None:
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        known = state().get(key)
+        if known is None or known.resource_version != version:
+            return
+        time.sleep(0.02)
