@@ -33,11 +33,14 @@ from ingressctl.providers.kubernetes.kinds import INGRESS, Key
 from ingressctl.providers.kubernetes.problems import ProblemLog
 from ingressctl.providers.kubernetes.status import (
     IngressState,
+    PodReference,
     PublishAddress,
+    RunningAddress,
     StatusWriter,
     address_from_service,
     parse_publish_address,
     parse_publish_service,
+    running_address,
 )
 from ingressctl.providers.kubernetes.watch import (
     Deleted,
@@ -226,6 +229,10 @@ class KubernetesProvider:
         if not publish_service:
             return PublishAddress()
         return await self.resolve_publish_service_address(publish_service)
+
+    async def resolve_running_address(self, pod: PodReference) -> RunningAddress:
+        """The address of the node `pod` runs on, when neither flag is given (`status.running_address`)."""
+        return await asyncio.to_thread(lambda: running_address(self.api(), pod))
 
     async def resolve_publish_service_address(self, publish_service: str) -> PublishAddress:
         """The addresses of Service NS/NAME (load balancer, else external IPs, else cluster IP)."""

@@ -1,4 +1,4 @@
-"""Ingress status: the address to publish (flags, a Service) and writing `status.loadBalancer.ingress`.
+"""Ingress status: the address to publish (flags, a Service, this pod's node) and writing it.
 
 Writing needs the watch running: what each Ingress says now (and its resourceVersion) comes from
 the watch, so the only API call is the write itself (RBAC: `update` on `ingresses/status`, no `get`).
@@ -23,6 +23,8 @@ from ingressctl.providers.kubernetes.resources import (
     IngressStatusUpdate,
     KubeObject,
     LoadBalancerIngress,
+    Node,
+    NodeAddress,
     ServiceObject,
 )
 
@@ -100,6 +102,84 @@ def address_from_service(service: ServiceObject | Mapping[str, Any]) -> PublishA
     if cluster_ip and cluster_ip != "None":
         return PublishAddress((str(cluster_ip),))
     return PublishAddress()
+
+
+# ====================================================================== this pod's node
+
+# The node address types published, in order of preference (ingress-nginx's: ExternalIP, else InternalIP).
+NODE_ADDRESS_TYPES = ("ExternalIP", "InternalIP")
+
+
+@dataclass(frozen=True, slots=True)
+class PodReference:
+    """The pod this process runs in, as the downward API tells it (POD_NAME, POD_NAMESPACE)."""
+
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+def pod_reference(environ: Mapping[str, str], default_namespace: str) -> PodReference | None:
+    """POD_NAME (and POD_NAMESPACE, else `default_namespace`); None outside a pod that sets them."""
+    name = environ.get("POD_NAME", "").strip()
+    if not name:
+        return None
+    return PodReference(environ.get("POD_NAMESPACE", "").strip() or default_namespace, name)
+
+
+def node_address(node: Node) -> NodeAddress | None:
+    """The node's first ExternalIP, else its first InternalIP (ingress-nginx's `GetNodeIPOrName`)."""
+    addresses = (node.get("status") or {}).get("addresses") or []
+    for wanted in NODE_ADDRESS_TYPES:
+        for entry in addresses:
+            if entry.get("type") == wanted and entry.get("address"):
+                return entry
+    return None
+
+
+def _single(address: str) -> PublishAddress:
+    return PublishAddress((address,)) if _is_ip(address) else PublishAddress((), (address.lower(),))
+
+
+@dataclass(frozen=True, slots=True)
+class RunningAddress:
+    """Where this pod can be reached from outside the cluster, and where that was found (for the log)."""
+
+    address: PublishAddress
+    source: str
+
+
+def running_address(api: KubeApi, pod: PodReference) -> RunningAddress:
+    """The address of the node this pod runs on (blocking: call it from a thread).
+
+    As ingress-nginx does without --publish-service: the node's ExternalIP, else its InternalIP.
+    When the node cannot be read (no `get nodes` permission, or it is gone) the pod's `status.hostIP`
+    (the node's IP as its kubelet reports it) is used instead, where ingress-nginx would publish
+    nothing. The pod IP is never published: it is reachable only inside the cluster.
+    Errors reading the pod itself propagate (ApiError, transport errors).
+    """
+    found = api.get_pod(pod.namespace, pod.name)
+    node_name = str((found.get("spec") or {}).get("nodeName") or "")
+    host_ip = str((found.get("status") or {}).get("hostIP") or "")
+    why = f"pod {pod} is not scheduled on a node yet"
+    if node_name:
+        try:
+            node = api.get_node(node_name)
+        except ApiError as exc:
+            if exc.status not in (401, 403, 404):
+                raise
+            why = f"cannot read node {node_name}: {exc}"
+        else:
+            chosen = node_address(node)
+            if chosen is not None:
+                source = f"the {chosen.get('type')} of node {node_name}, where pod {pod} runs"
+                return RunningAddress(_single(str(chosen.get("address"))), source)
+            why = f"node {node_name} has no ExternalIP or InternalIP address"
+    if host_ip:
+        return RunningAddress(_single(host_ip), f"the host IP of pod {pod} ({why})")
+    return RunningAddress(PublishAddress(), why)
 
 
 def current_load_balancer(ingress: KubeObject) -> list[LoadBalancerIngress]:
