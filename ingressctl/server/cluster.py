@@ -21,11 +21,20 @@ import os
 import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ingressctl.model import Ingress, IngressctlError, Snapshot
 from ingressctl.providers.base import ProviderUpdate
-from ingressctl.providers.kubernetes.status import PodReference, PublishAddress, RunningAddress, pod_reference
+from ingressctl.providers.kubernetes.address import (
+    PodReference,
+    PublishAddress,
+    RunningAddress,
+    pod_reference,
+)
+
+if TYPE_CHECKING:  # imported when used: the kubernetes client library is slow to import
+    from ingressctl.providers.kubernetes.lease import LeaderElector
+    from ingressctl.providers.kubernetes.provider import KubernetesProvider
 
 log = logging.getLogger("ingressctl.server")
 
@@ -62,12 +71,12 @@ def default_identity(environ: Mapping[str, str] | None = None) -> str:
 class ClusterControl:
     """Leader election and Ingress status for one `serve` process (the Kubernetes provider's companion)."""
 
-    def __init__(self, provider: Any, settings: ClusterSettings, served: ServedFn) -> None:
-        self.provider = provider  # ingressctl.providers.kubernetes.KubernetesProvider
+    def __init__(self, provider: KubernetesProvider, settings: ClusterSettings, served: ServedFn) -> None:
+        self.provider = provider
         self.settings = settings
         self._served = served
         self.identity = settings.identity or default_identity()
-        self.elector: Any = None
+        self.elector: LeaderElector | None = None
         self._leading = not settings.leader_election
         self._listeners: list[LeadershipListener] = []
         self._ingresses: tuple[Ingress, ...] = ()

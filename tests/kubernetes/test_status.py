@@ -10,14 +10,14 @@ import pytest
 
 from ingressctl.model import UsageError
 from ingressctl.providers.kubernetes import KubernetesProvider, list_snapshot
-from ingressctl.providers.kubernetes.client import ApiError
-from ingressctl.providers.kubernetes.status import (
+from ingressctl.providers.kubernetes.address import (
     PodReference,
     PublishAddress,
     parse_publish_address,
     parse_publish_service,
     pod_reference,
 )
+from ingressctl.providers.kubernetes.client import ApiError
 from tests.kubeapi import KubeAPIServer
 from tests.kubeapi.fixtures import ingress, node, pod, service
 from tests.kubernetes.conftest import kube_config, running

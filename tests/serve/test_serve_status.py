@@ -132,16 +132,21 @@ def serve_in_pod(
 IN_POD = {"POD_NAME": "ingressctl-5f7b9", "POD_NAMESPACE": "ingressctl"}
 
 
-async def test_without_publish_flags_the_nodes_address_is_published(
-    kube_api: KubeAPIServer, backend: Backend, serve: Callable[..., ServeProcess]
-) -> None:
-    ingress_app(kube_api, "a", backend.port)
+def on_node_1(kube_api: KubeAPIServer) -> None:
+    """The pod of IN_POD runs on node-1 (InternalIP 10.0.0.5, ExternalIP 203.0.113.9)."""
     kube_api.apply_many(
         [
             pod("ingressctl-5f7b9", "ingressctl", node_name="node-1", host_ip="10.0.0.5"),
             node("node-1", {"InternalIP": "10.0.0.5", "ExternalIP": "203.0.113.9"}),
         ]
     )
+
+
+async def test_without_publish_flags_the_nodes_address_is_published(
+    kube_api: KubeAPIServer, backend: Backend, serve: Callable[..., ServeProcess]
+) -> None:
+    ingress_app(kube_api, "a", backend.port)
+    on_node_1(kube_api)
     sp = serve_in_pod(kube_api, serve, IN_POD)
     await asyncio.to_thread(sp.wait_ready)
     await until(lambda: load_balancer(kube_api, "a") == [{"ip": "203.0.113.9"}], "status from the node")
@@ -160,12 +165,7 @@ async def test_node_not_readable_falls_back_to_the_pods_host_ip(
     kube_api: KubeAPIServer, backend: Backend, serve: Callable[..., ServeProcess]
 ) -> None:
     ingress_app(kube_api, "a", backend.port)
-    kube_api.apply_many(
-        [
-            pod("ingressctl-5f7b9", "ingressctl", node_name="node-1", host_ip="10.0.0.5"),
-            node("node-1", {"InternalIP": "10.0.0.5", "ExternalIP": "203.0.113.9"}),
-        ]
-    )
+    on_node_1(kube_api)
     # Everything serve needs except `get nodes`.
     watched = ["ingresses", "ingressclasses", "services", "endpointslices", "endpoints", "secrets"]
     kube_api.set_rules(

@@ -240,7 +240,7 @@ def cut_off(exc: BaseException) -> str | None:
 class WatchStream:
     """An open watch request: newline-delimited JSON events, read line by line in a thread."""
 
-    def __init__(self, response: Any) -> None:  # a urllib3 response from the client
+    def __init__(self, response: urllib3.BaseHTTPResponse) -> None:
         self._response = response
 
     def lines(self) -> Iterator[bytes]:

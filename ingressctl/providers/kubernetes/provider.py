@@ -27,21 +27,19 @@ from collections.abc import Iterable, Sequence
 from ingressctl.model import ConfigError, Ingress, Snapshot
 from ingressctl.model.config import KubernetesConfig
 from ingressctl.providers.base import ProviderStatus, ProviderUpdate, Publish, ReportStatus
+from ingressctl.providers.kubernetes.address import (
+    PodReference,
+    PublishAddress,
+    RunningAddress,
+    address_from_service,
+    parse_publish_address,
+    parse_publish_service,
+)
 from ingressctl.providers.kubernetes.cache import Cache
 from ingressctl.providers.kubernetes.client import Connection, KubeApi, connect
 from ingressctl.providers.kubernetes.kinds import INGRESS, Key
 from ingressctl.providers.kubernetes.problems import ProblemLog
-from ingressctl.providers.kubernetes.status import (
-    IngressState,
-    PodReference,
-    PublishAddress,
-    RunningAddress,
-    StatusWriter,
-    address_from_service,
-    parse_publish_address,
-    parse_publish_service,
-    running_address,
-)
+from ingressctl.providers.kubernetes.status import IngressState, StatusWriter, running_address
 from ingressctl.providers.kubernetes.watch import (
     Deleted,
     KindSwitched,
