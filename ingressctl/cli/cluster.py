@@ -124,7 +124,8 @@ class ClusterLoad:
 
 def read_cluster(source: ClusterSource) -> ClusterLoad:
     """LIST every kind once. Raises InputError (unreachable, 401, 403) or ConfigError (bad kubeconfig)."""
-    from ingressctl.providers.kubernetes import connect, list_update
+    from ingressctl.providers.kubernetes.client import connect
+    from ingressctl.providers.kubernetes.oneshot import list_update
 
     config = source.config()
     connection = connect(config)

@@ -236,7 +236,9 @@ class RoutesWatch:
 
 
 async def _run(source: ClusterSource, watch: RoutesWatch) -> None:
-    from ingressctl.providers.kubernetes import KubernetesProvider, connect, stream_specs
+    from ingressctl.providers.kubernetes.client import connect
+    from ingressctl.providers.kubernetes.provider import KubernetesProvider
+    from ingressctl.providers.kubernetes.watch import stream_specs
 
     config = source.config()
     # Connect first: a kubeconfig that cannot be used is one error and exit 2, before any watching.

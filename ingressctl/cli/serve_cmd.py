@@ -360,7 +360,7 @@ def cluster_settings(options: ServeOptions, kube: KubernetesConfig | None = None
     The status address comes from `kube` (the configuration file's ingressEndpoint with the
     --publish-* flags applied by load_config); without it, from the flags alone.
     """
-    from ingressctl.providers.kube_status import parse_publish_address, parse_publish_service
+    from ingressctl.providers.kubernetes.address import parse_publish_address, parse_publish_service
     from ingressctl.server.cluster import ClusterSettings
 
     if kube is not None:

@@ -21,11 +21,20 @@ import os
 import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ingressctl.model import Ingress, IngressctlError, Snapshot
 from ingressctl.providers.base import ProviderUpdate
-from ingressctl.providers.kube_status import PublishAddress
+from ingressctl.providers.kubernetes.address import (
+    PodReference,
+    PublishAddress,
+    RunningAddress,
+    pod_reference,
+)
+
+if TYPE_CHECKING:  # imported when used: the kubernetes client library is slow to import
+    from ingressctl.providers.kubernetes.lease import LeaderElector
+    from ingressctl.providers.kubernetes.provider import KubernetesProvider
 
 log = logging.getLogger("ingressctl.server")
 
@@ -62,17 +71,20 @@ def default_identity(environ: Mapping[str, str] | None = None) -> str:
 class ClusterControl:
     """Leader election and Ingress status for one `serve` process (the Kubernetes provider's companion)."""
 
-    def __init__(self, provider: Any, settings: ClusterSettings, served: ServedFn) -> None:
-        self.provider = provider  # ingressctl.providers.kubernetes.KubernetesProvider
+    def __init__(self, provider: KubernetesProvider, settings: ClusterSettings, served: ServedFn) -> None:
+        self.provider = provider
         self.settings = settings
         self._served = served
         self.identity = settings.identity or default_identity()
-        self.elector: Any = None
+        self.elector: LeaderElector | None = None
         self._leading = not settings.leader_election
         self._listeners: list[LeadershipListener] = []
         self._ingresses: tuple[Ingress, ...] = ()
         self._have_table = False
         self._address: PublishAddress | None = None
+        # Neither --publish-service nor --publish-address: publish the address of this pod's node.
+        self._pod: PodReference | None = None
+        self._pod_outcome = ""  # what was last logged about it (log each outcome once)
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.status_passes = 0
@@ -107,7 +119,7 @@ class ClusterControl:
 
     async def start(self) -> None:
         if self.settings.leader_election:
-            from ingressctl.providers.kubernetes import LeaderElector
+            from ingressctl.providers.kubernetes.lease import LeaderElector
 
             connection = await asyncio.to_thread(lambda: self.provider.connection)
             namespace = (
@@ -136,13 +148,30 @@ class ClusterControl:
             )
             self._tasks.append(asyncio.ensure_future(self.elector.run()))
         if not (self.settings.publish_service or self.settings.publish_address):
+            self._pod = pod_reference(os.environ, await self._own_namespace())
+            if self._pod is None:
+                log.warning(
+                    "kubernetes: Ingress status is not written and stays empty: no --publish-service "
+                    "NS/NAME or --publish-address ADDR (or [kubernetes.ingressEndpoint] in the "
+                    "configuration file) is given, and POD_NAME is not set to find the node this pod "
+                    "runs on; set --publish-service to the Service in front of ingressctl, or "
+                    "--publish-address, or POD_NAME and POD_NAMESPACE from the downward API"
+                )
+                return
             log.info(
-                "kubernetes: Ingress status is not written (give --publish-service NS/NAME or "
-                "--publish-address ADDR, or [kubernetes.ingressEndpoint] in the configuration file, to "
-                "publish where the Ingresses are reachable)"
+                "kubernetes: no --publish-service or --publish-address: Ingress status gets the address "
+                "of the node pod %s runs on",
+                self._pod,
             )
-        else:
-            self._tasks.append(asyncio.ensure_future(self._status_loop()))
+        self._tasks.append(asyncio.ensure_future(self._status_loop()))
+
+    async def _own_namespace(self) -> str:
+        """The namespace of the service account (in a pod) or of the kubeconfig context."""
+        try:
+            connection = await asyncio.to_thread(lambda: self.provider.connection)
+        except IngressctlError:
+            return "default"  # the provider reports the broken connection itself
+        return str(connection.namespace)
 
     async def stop(self) -> None:
         """Stop writing status and give the Lease up (the elector releases it when cancelled)."""
@@ -173,6 +202,13 @@ class ClusterControl:
             self._wake.clear()
             if not (self._leading and self._have_table):
                 continue
+            if self._pod is not None:
+                if self._address is None and loop.time() - last_lookup >= REPUBLISH_SECONDS:
+                    last_lookup = loop.time()
+                    self._address = await self._running_address(self._pod)
+                if self._address is not None:
+                    await self._publish(self._address)
+                continue
             try:
                 if self._address is None or (
                     self.settings.publish_service and loop.time() - last_lookup >= REPUBLISH_SECONDS
@@ -199,3 +235,45 @@ class ClusterControl:
             except Exception as exc:  # an API outage: the next table or the periodic pass retries
                 log.warning("kubernetes: Ingress status not written: %s: %s", type(exc).__name__, exc)
                 self._address = None
+
+    async def _publish(self, address: PublishAddress) -> None:
+        try:
+            await self.provider.publish_status(self._ingresses, address)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # an API outage: the next table or the periodic pass retries
+            log.warning("kubernetes: Ingress status not written: %s: %s", type(exc).__name__, exc)
+            return
+        self.status_passes += 1
+
+    async def _running_address(self, pod: PodReference) -> PublishAddress | None:
+        """This pod's node address, or None (logged: each outcome once, retried every REPUBLISH_SECONDS)."""
+        stays_empty = (
+            "Ingress status stays empty until it is found; set --publish-service NS/NAME (the Service in "
+            "front of ingressctl) or --publish-address ADDR to publish an address of your choice"
+        )
+        try:
+            running: RunningAddress = await self.provider.resolve_running_address(pod)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # RBAC (get pods) or an API outage: retried
+            self._log_pod_outcome(
+                logging.WARNING,
+                f"kubernetes: cannot find the node address of pod {pod}: {exc}; {stays_empty}",
+            )
+            return None
+        if not running.address:
+            self._log_pod_outcome(
+                logging.WARNING,
+                f"kubernetes: no address to publish for pod {pod}: {running.source}; {stays_empty}",
+            )
+            return None
+        self._log_pod_outcome(
+            logging.INFO, f"kubernetes: Ingress status gets {running.address}: {running.source}"
+        )
+        return running.address
+
+    def _log_pod_outcome(self, level: int, message: str) -> None:
+        if message != self._pod_outcome:
+            self._pod_outcome = message
+            log.log(level, message)

@@ -127,6 +127,34 @@ def ingress_class(
     }
 
 
+def pod(
+    name: str, ns: str = "default", *, node_name: str = "", host_ip: str = "", pod_ip: str = "10.244.1.17"
+) -> dict[str, Any]:
+    """A running pod, as the kubelet reports it (`status.hostIP` is its node's IP)."""
+    status: dict[str, Any] = {"phase": "Running", "podIP": pod_ip, "podIPs": [{"ip": pod_ip}]}
+    if host_ip:
+        status |= {"hostIP": host_ip, "hostIPs": [{"ip": host_ip}]}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": ns, "labels": {"app.kubernetes.io/name": "ingressctl"}},
+        "spec": {"nodeName": node_name, "containers": [{"name": "ingressctl", "image": "ingressctl"}]},
+        "status": status,
+    }
+
+
+def node(name: str, addresses: dict[str, str]) -> dict[str, Any]:
+    """A node with `status.addresses` ({"InternalIP": "10.0.0.5", "ExternalIP": ...}), hostname last."""
+    listed = [{"type": kind, "address": address} for kind, address in addresses.items()]
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+        "spec": {},
+        "status": {"addresses": [*listed, {"type": "Hostname", "address": name}]},
+    }
+
+
 def ingress_app(
     server: KubeAPIServer, name: str, port: int, ns: str = "shop", *, host: str = "", **ingress_fields: Any
 ) -> None:

@@ -43,6 +43,17 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("ingressclasses", "IngressClass", "networking.k8s.io", "v1", namespaced=False),
     Resource("endpointslices", "EndpointSlice", "discovery.k8s.io", "v1"),
     Resource("leases", "Lease", "coordination.k8s.io", "v1"),
+    # Read by `serve` to publish its node's address in Ingress status (no --publish-service/-address).
+    Resource(
+        "pods",
+        "Pod",
+        "",
+        "v1",
+        subresources=("status",),
+        field_selectors=_COMMON_FIELDS | frozenset({"spec.nodeName", "status.phase"}),
+        short_names=("po",),
+    ),
+    Resource("nodes", "Node", "", "v1", namespaced=False, subresources=("status",), short_names=("no",)),
 )
 
 VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]

@@ -16,8 +16,8 @@ import pytest
 from ingressctl.model import Snapshot
 from ingressctl.model.config import KubernetesConfig
 from ingressctl.providers.base import ProviderStatus, ProviderUpdate
-from ingressctl.providers.kube_backoff import Backoff
 from ingressctl.providers.kubernetes import KubernetesProvider, Timing
+from ingressctl.providers.kubernetes.backoff import Backoff
 from tests.kubeapi import KubeAPIServer
 
 FAST = Timing(

@@ -89,7 +89,7 @@ def test_tls_verification_is_on(kube_api: KubeAPIServer, tmp_path: Path) -> None
 def test_rotated_service_account_token_is_picked_up(
     kube_api: KubeAPIServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ingressctl.providers import kubernetes as provider_module
+    from ingressctl.providers.kubernetes import client as provider_module
 
     monkeypatch.setattr(provider_module, "TOKEN_REFRESH_SECONDS", 0.0)
     kube_api.add_token("first", "system:serviceaccount:ingressctl:ingressctl")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from ingressctl.model import Ingress, IngressTLS, ObjectMeta
-from ingressctl.providers.kube_backoff import Backoff
-from ingressctl.providers.kube_cache import referenced_secrets
-from ingressctl.providers.kube_errors import describe_api_error
-from ingressctl.providers.kube_lease import LeaseObserver, LeaseRecord, claim, micro_time, released
+from ingressctl.providers.kubernetes.backoff import Backoff
+from ingressctl.providers.kubernetes.cache import referenced_secrets
+from ingressctl.providers.kubernetes.errors import describe_api_error
+from ingressctl.providers.kubernetes.lease import LeaseObserver, LeaseRecord, claim, micro_time, released
 
 
 def test_backoff_grows_to_the_cap_with_bounded_jitter() -> None:

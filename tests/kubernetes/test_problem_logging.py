@@ -15,10 +15,10 @@ from collections.abc import Callable
 
 import pytest
 
-from ingressctl.providers.kube_backoff import Backoff
-from ingressctl.providers.kube_problems import ProblemLog, describe_duration
-from ingressctl.providers.kube_status import PublishAddress
 from ingressctl.providers.kubernetes import KubernetesProvider, LeaderElector
+from ingressctl.providers.kubernetes.address import PublishAddress
+from ingressctl.providers.kubernetes.backoff import Backoff
+from ingressctl.providers.kubernetes.problems import ProblemLog, describe_duration
 from tests.kubeapi import KubeAPIServer, Rule, rule
 from tests.kubeapi.fixtures import ingress
 from tests.kubernetes.conftest import FAST, kube_config, running

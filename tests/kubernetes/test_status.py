@@ -9,10 +9,17 @@ from typing import Any
 import pytest
 
 from ingressctl.model import UsageError
-from ingressctl.providers.kube_status import PublishAddress, parse_publish_address, parse_publish_service
 from ingressctl.providers.kubernetes import KubernetesProvider, list_snapshot
+from ingressctl.providers.kubernetes.address import (
+    PodReference,
+    PublishAddress,
+    parse_publish_address,
+    parse_publish_service,
+    pod_reference,
+)
+from ingressctl.providers.kubernetes.client import ApiError
 from tests.kubeapi import KubeAPIServer
-from tests.kubeapi.fixtures import ingress, service
+from tests.kubeapi.fixtures import ingress, node, pod, service
 from tests.kubernetes.conftest import kube_config, running
 
 pytestmark = pytest.mark.timeout(60)
@@ -119,3 +126,45 @@ def test_publish_flags_are_validated() -> None:
     )
     with pytest.raises(UsageError, match="neither an IP address nor a host name"):
         parse_publish_address("not an address")
+
+
+async def test_running_address_external_then_internal_ip_then_host_ip(
+    kube_api: KubeAPIServer, provider_factory: Callable[..., KubernetesProvider]
+) -> None:
+    provider = provider_factory()
+    me = PodReference("ingressctl", "ingressctl-0")
+    kube_api.apply_many(
+        [
+            pod("ingressctl-0", "ingressctl", node_name="node-1", host_ip="10.0.0.5"),
+            node("node-1", {"InternalIP": "10.0.0.6"}),
+        ]
+    )
+    running = await provider.resolve_running_address(me)
+    assert running.address == PublishAddress(("10.0.0.6",))
+    assert running.source == "the InternalIP of node node-1, where pod ingressctl/ingressctl-0 runs"
+    kube_api.apply(node("node-1", {"InternalIP": "10.0.0.6", "ExternalIP": "2001:db8::7"}))
+    assert (await provider.resolve_running_address(me)).address == PublishAddress(("2001:db8::7",))
+
+    # The node is gone (or may not be read): the pod's hostIP, saying why.
+    kube_api.delete("Node", "", "node-1")
+    running = await provider.resolve_running_address(me)
+    assert running.address == PublishAddress(("10.0.0.5",))
+    assert (
+        "host IP of pod ingressctl/ingressctl-0" in running.source
+        and "cannot read node node-1" in running.source
+    )
+
+    # Not scheduled: nothing. The pod IP (reachable inside the cluster only) is never published.
+    kube_api.apply(pod("ingressctl-0", "ingressctl"))
+    running = await provider.resolve_running_address(me)
+    assert not running.address and "not scheduled on a node" in running.source
+
+    # The pod itself missing is an error the caller reports (and retries).
+    with pytest.raises(ApiError, match="not found"):
+        await provider.resolve_running_address(PodReference("ingressctl", "gone"))
+
+
+def test_pod_reference_from_the_downward_api() -> None:
+    assert pod_reference({}, "default") is None
+    assert pod_reference({"POD_NAME": "p"}, "sa-ns") == PodReference("sa-ns", "p")
+    assert pod_reference({"POD_NAME": "p", "POD_NAMESPACE": "ns"}, "sa-ns") == PodReference("ns", "p")

@@ -1,13 +1,13 @@
-"""The address written to Ingress status (`status.loadBalancer.ingress`), from flags or a Service."""
+"""The address Ingress status publishes: from the flags, a Service, or the node this pod runs on (pure)."""
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from ingressctl.model import UsageError
+from ingressctl.providers.kubernetes.resources import LoadBalancerIngress, Node, NodeAddress, ServiceObject
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,8 +18,9 @@ class PublishAddress:
     def __bool__(self) -> bool:
         return bool(self.ips or self.hostnames)
 
-    def load_balancer_ingress(self) -> list[dict[str, str]]:
-        return [{"ip": ip} for ip in self.ips] + [{"hostname": h} for h in self.hostnames]
+    def load_balancer_ingress(self) -> list[LoadBalancerIngress]:
+        ips: list[LoadBalancerIngress] = [{"ip": ip} for ip in self.ips]
+        return ips + [{"hostname": h} for h in self.hostnames]
 
     def __str__(self) -> str:
         return ",".join((*self.ips, *self.hostnames)) or "(none)"
@@ -59,11 +60,9 @@ def parse_publish_service(text: str) -> tuple[str, str]:
     return namespace, name
 
 
-def address_from_service(service: Mapping[str, Any]) -> PublishAddress:
+def address_from_service(service: ServiceObject) -> PublishAddress:
     """A LoadBalancer's assigned addresses; else externalIPs; else the clusterIP (as ingress-nginx does)."""
-    lb: Sequence[Mapping[str, Any]] = (service.get("status") or {}).get("loadBalancer", {}).get(
-        "ingress"
-    ) or []
+    lb = (service.get("status") or {}).get("loadBalancer", {}).get("ingress") or []
     ips = tuple(str(e["ip"]) for e in lb if e.get("ip"))
     hostnames = tuple(str(e["hostname"]) for e in lb if e.get("hostname"))
     if ips or hostnames:
@@ -80,12 +79,48 @@ def address_from_service(service: Mapping[str, Any]) -> PublishAddress:
     return PublishAddress()
 
 
-def current_load_balancer(ingress: Mapping[str, Any]) -> list[dict[str, str]]:
-    """An Ingress's `status.loadBalancer.ingress`, reduced to the ip/hostname we write."""
-    entries = ((ingress.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-    out: list[dict[str, str]] = []
-    for entry in entries:
-        item = {k: str(entry[k]) for k in ("ip", "hostname") if entry.get(k)}
-        if item:
-            out.append(item)
-    return out
+# ====================================================================== this pod's node
+
+# The node address types published, in order of preference (ingress-nginx's: ExternalIP, else InternalIP).
+NODE_ADDRESS_TYPES = ("ExternalIP", "InternalIP")
+
+
+@dataclass(frozen=True, slots=True)
+class PodReference:
+    """The pod this process runs in, as the downward API tells it (POD_NAME, POD_NAMESPACE)."""
+
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+def pod_reference(environ: Mapping[str, str], default_namespace: str) -> PodReference | None:
+    """POD_NAME (and POD_NAMESPACE, else `default_namespace`); None outside a pod that sets them."""
+    name = environ.get("POD_NAME", "").strip()
+    if not name:
+        return None
+    return PodReference(environ.get("POD_NAMESPACE", "").strip() or default_namespace, name)
+
+
+def node_address(node: Node) -> NodeAddress | None:
+    """The node's first ExternalIP, else its first InternalIP (ingress-nginx's `GetNodeIPOrName`)."""
+    addresses = (node.get("status") or {}).get("addresses") or []
+    for wanted in NODE_ADDRESS_TYPES:
+        for entry in addresses:
+            if entry.get("type") == wanted and entry.get("address"):
+                return entry
+    return None
+
+
+def single_address(address: str) -> PublishAddress:
+    return PublishAddress((address,)) if _is_ip(address) else PublishAddress((), (address.lower(),))
+
+
+@dataclass(frozen=True, slots=True)
+class RunningAddress:
+    """Where this pod can be reached from outside the cluster, and where that was found (for the log)."""
+
+    address: PublishAddress
+    source: str

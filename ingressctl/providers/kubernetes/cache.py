@@ -7,7 +7,7 @@ whole configurations, never deltas).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,8 @@ from ingressctl.model import (
     Service,
     Snapshot,
 )
+from ingressctl.providers.kubernetes.kinds import Key, Kind, key_of
+from ingressctl.providers.kubernetes.resources import KubeObject
 
 # The annotations whose value names a Secret (htpasswd users) in the Ingress's namespace.
 AUTH_SECRET_ANNOTATIONS = (
@@ -39,42 +41,29 @@ IGNORED_SECRET_TYPES = (
     "bootstrap.kubernetes.io/token",
 )
 
-Key = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped kinds
-
 
 @dataclass(frozen=True, slots=True)
-class Kind:
-    """A resource the provider lists and watches."""
+class Converted:
+    """An object as the manifests loader made it, under its key, with what the loader found wrong."""
 
-    kind: str
-    api_version: str
-    plural: str
-    group: str
-    namespaced: bool = True
-
-    @property
-    def qualified(self) -> str:
-        return f"{self.plural}.{self.group}" if self.group else self.plural
+    key: Key
+    obj: object
+    diagnostics: tuple[Diagnostic, ...]
 
 
-INGRESS = Kind("Ingress", "networking.k8s.io/v1", "ingresses", "networking.k8s.io")
-INGRESS_CLASS = Kind("IngressClass", "networking.k8s.io/v1", "ingressclasses", "networking.k8s.io", False)
-SERVICE = Kind("Service", "v1", "services", "")
-ENDPOINT_SLICE = Kind("EndpointSlice", "discovery.k8s.io/v1", "endpointslices", "discovery.k8s.io")
-ENDPOINTS = Kind("Endpoints", "v1", "endpoints", "")
-SECRET = Kind("Secret", "v1", "secrets", "")
+def convert(kind: Kind, raw: KubeObject) -> Converted | None:
+    """List items carry no kind/apiVersion: fill them in before handing the object to the loader.
 
-
-def key_of(obj: Mapping[str, Any]) -> Key:
-    meta = obj.get("metadata") or {}
-    return (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
-
-
-def convert(kind: Kind, raw: Mapping[str, Any]) -> tuple[object | None, list[Diagnostic]]:
-    """List items carry no kind/apiVersion: fill them in before handing the object to the loader."""
-    if raw.get("kind") != kind.kind or raw.get("apiVersion") != kind.api_version:
-        raw = {**raw, "kind": kind.kind, "apiVersion": kind.api_version}
-    return object_from_dict(raw)
+    None: the loader could not make an object of it (its diagnostics are lost with it, as before:
+    an object that is not one cannot be routed to).
+    """
+    doc: dict[str, object] = dict(raw)
+    if doc.get("kind") != kind.kind or doc.get("apiVersion") != kind.api_version:
+        doc = {**doc, "kind": kind.kind, "apiVersion": kind.api_version}
+    obj, diagnostics = object_from_dict(doc)
+    if obj is None:
+        return None
+    return Converted(key_of(raw), obj, tuple(diagnostics))
 
 
 @dataclass(slots=True)
@@ -126,15 +115,15 @@ class Cache:
     def synced(self) -> bool:
         return all(p.synced for p in self._parts.values())
 
-    def replace(self, stream: str, items: Iterable[tuple[Key, object, Iterable[Diagnostic]]]) -> None:
+    def replace(self, stream: str, items: Iterable[Converted]) -> None:
         part = self._parts[stream]
-        part.objects = {k: _Entry(o, tuple(d)) for k, o, d in items}
+        part.objects = {c.key: _Entry(c.obj, c.diagnostics) for c in items}
         part.synced = True
         self._dirty.add(part.kind.kind)
 
-    def upsert(self, stream: str, key: Key, obj: object, diagnostics: Iterable[Diagnostic] = ()) -> None:
+    def upsert(self, stream: str, item: Converted) -> None:
         part = self._parts[stream]
-        part.objects[key] = _Entry(obj, tuple(diagnostics))
+        part.objects[item.key] = _Entry(item.obj, item.diagnostics)
         self._dirty.add(part.kind.kind)
 
     def remove(self, stream: str, key: Key) -> None:

@@ -1,0 +1,397 @@
+"""List → watch → relist for one kind and scope, in a thread; typed events to the event loop.
+
+- LIST (paginated), then WATCH from the list's resourceVersion with bookmarks, read line by line.
+  The server ends a watch after `timeoutSeconds`: re-watch from the last version seen (a BOOKMARK
+  moves that version on without an object). `410 Gone` (on the request or as an ERROR event): LIST
+  again. A dropped connection, a line cut in half, or a stream silent for longer than
+  `stall_timeout` (the socket read timeout; bookmarks keep a healthy stream talking): back off with
+  jitter and re-watch. Errors become a `StreamFailed` event and one logged problem (`problems`),
+  and the stream keeps retrying.
+- A server that does not serve EndpointSlices (404) is watched for legacy Endpoints instead:
+  `legacy_kind` is that one decision, for the watch and for the one-shot listing alike.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import cast
+
+from ingressctl.providers.kubernetes.backoff import Backoff
+from ingressctl.providers.kubernetes.cache import IGNORED_SECRET_TYPES, Converted, convert
+from ingressctl.providers.kubernetes.client import (
+    TRANSPORT_ERRORS,
+    ApiError,
+    KubeApi,
+    StreamBroken,
+    WatchStream,
+    cut_off,
+    stalled,
+)
+from ingressctl.providers.kubernetes.errors import describe_transport_error
+from ingressctl.providers.kubernetes.kinds import (
+    ENDPOINT_SLICE,
+    ENDPOINTS,
+    INGRESS,
+    INGRESS_CLASS,
+    SECRET,
+    SERVICE,
+    Key,
+    Kind,
+    describe_scope,
+    key_of,
+)
+from ingressctl.providers.kubernetes.problems import REMINDER_SECONDS, ProblemLog
+from ingressctl.providers.kubernetes.resources import KubeObject
+from ingressctl.providers.kubernetes.status import IngressState
+
+log = logging.getLogger(__package__)  # one logger for the whole provider
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSpec:
+    id: str
+    kind: Kind
+    namespace: str | None  # None: cluster scope
+    label_selector: str = ""
+    field_selector: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """Every timeout of the watch loops; tests pass short ones."""
+
+    watch_timeout: int = 300  # server-side timeoutSeconds of each watch request (jittered down to 80%)
+    stall_timeout: float = 150.0  # no byte for this long (not even a bookmark): the stream is dead
+    connect_timeout: float = 10.0
+    request_timeout: float = 30.0  # LIST and single-object calls
+    backoff: Backoff = field(default_factory=Backoff)
+    # A problem that persists (a 403, an unreachable server) is logged again this often; DEBUG in between.
+    problem_reminder: float = REMINDER_SECONDS
+
+
+def _secret_field_selector() -> str:
+    return ",".join(f"type!={t}" for t in IGNORED_SECRET_TYPES)
+
+
+def stream_specs(namespaces: Sequence[str], label_selector: str) -> list[StreamSpec]:
+    """One stream per kind and scope: per watched namespace, or cluster-wide when none are given."""
+    scopes: list[str | None] = list(dict.fromkeys(namespaces)) or [None]
+    specs = [StreamSpec("ingressclasses", INGRESS_CLASS, None)]
+    for ns in scopes:
+        suffix = f"@{ns}" if ns else ""
+        specs += [
+            StreamSpec(f"ingresses{suffix}", INGRESS, ns, label_selector=label_selector),
+            StreamSpec(f"services{suffix}", SERVICE, ns),
+            StreamSpec(f"endpointslices{suffix}", ENDPOINT_SLICE, ns),
+            StreamSpec(f"secrets{suffix}", SECRET, ns, field_selector=_secret_field_selector()),
+        ]
+    return specs
+
+
+# ====================================================================== events (thread → loop)
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """A LIST: the stream now holds exactly these objects."""
+
+    stream: str
+    items: tuple[Converted, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Upserted:
+    stream: str
+    item: Converted
+
+
+@dataclass(frozen=True, slots=True)
+class Deleted:
+    stream: str
+    key: Key
+
+
+@dataclass(frozen=True, slots=True)
+class KindSwitched:
+    """EndpointSlices are not served: the stream carries legacy Endpoints from now on."""
+
+    stream: str
+    kind: Kind
+
+
+@dataclass(frozen=True, slots=True)
+class StreamFailed:
+    stream: str
+    message: str  # one line for people
+
+
+@dataclass(frozen=True, slots=True)
+class StreamWorking:
+    stream: str
+
+
+StreamEvent = Listed | Upserted | Deleted | KindSwitched | StreamFailed | StreamWorking
+Emit = Callable[[StreamEvent], None]
+
+
+# ====================================================================== listing
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """One LIST of a stream, converted."""
+
+    kind: Kind  # the spec's, or legacy Endpoints when EndpointSlices are not served
+    items: tuple[Converted, ...]
+    ingresses: dict[Key, IngressState]  # Ingress streams only: the status each Ingress shows
+    version: str  # the resourceVersion to watch from
+
+
+def legacy_kind(kind: Kind, exc: ApiError) -> Kind | None:
+    """The kind to read instead when the server does not serve `kind`: EndpointSlices → Endpoints."""
+    if exc.status == 404 and kind is ENDPOINT_SLICE:
+        return ENDPOINTS
+    return None
+
+
+def list_stream(api: KubeApi, spec: StreamSpec, kind: Kind | None = None) -> Listing:
+    """LIST one stream (as `kind` when given: the stream may have switched to Endpoints)."""
+    kind = kind or spec.kind
+    raw_items, version = api.list_all(
+        kind, spec.namespace, label_selector=spec.label_selector, field_selector=spec.field_selector
+    )
+    items: list[Converted] = []
+    ingresses: dict[Key, IngressState] = {}
+    for raw in raw_items:
+        if kind is INGRESS:
+            ingresses[key_of(raw)] = IngressState.of(raw)
+        converted = convert(kind, raw)
+        if converted is not None:
+            items.append(converted)
+    return Listing(kind, tuple(items), ingresses, version)
+
+
+def list_stream_once(api: KubeApi, spec: StreamSpec) -> Listing:
+    """LIST one stream, falling back to legacy Endpoints as the watch does (for one-shot reads)."""
+    try:
+        return list_stream(api, spec)
+    except ApiError as exc:
+        instead = legacy_kind(spec.kind, exc)
+        if instead is None:
+            raise
+        return list_stream(api, spec, instead)
+
+
+# ====================================================================== one watch stream
+
+
+class _Expired(Exception):
+    """410 Gone: the version we watch from is history the server forgot; LIST again."""
+
+
+def _parse_event(line: bytes) -> tuple[str, Mapping[str, object]]:
+    try:
+        event = json.loads(line)
+        kind, obj = event["type"], event["object"]
+    except (ValueError, KeyError, TypeError):
+        raise StreamBroken("the watch stream sent a line that is not a JSON event") from None
+    if not isinstance(kind, str) or not isinstance(obj, dict):
+        raise StreamBroken("the watch stream sent a line that is not a JSON event")
+    return kind, obj
+
+
+def _status_code(value: object) -> int:
+    if isinstance(value, int):
+        return value
+    return int(value) if isinstance(value, str) and value.isdigit() else 0
+
+
+class StreamWorker:
+    """LIST + WATCH for one kind and scope, in its own thread, until stopped."""
+
+    def __init__(
+        self, api: KubeApi, spec: StreamSpec, timing: Timing, emit: Emit, problems: ProblemLog | None = None
+    ) -> None:
+        self.api = api
+        self.problems = problems or ProblemLog(log, reminder=timing.problem_reminder)
+        self.spec = spec
+        self.kind = spec.kind
+        self.timing = timing
+        self._emit = emit
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"kube-{spec.id}", daemon=True)
+        self._stream: WatchStream | None = None
+        # Ingress status as last seen, so the status writer skips Ingresses that already say the right thing.
+        self._ingresses: dict[Key, IngressState] = {}
+        self._lb_lock = threading.Lock()
+
+    def emit(self, event: StreamEvent) -> None:
+        try:
+            self._emit(event)
+        except RuntimeError:  # the event loop is closed: the provider is gone
+            self.stop_event.set()
+
+    def ingress_state(self) -> dict[Key, IngressState]:
+        with self._lb_lock:
+            return dict(self._ingresses)
+
+    def _set_ingress_state(self, key: Key, raw: KubeObject | None) -> None:
+        with self._lb_lock:
+            if raw is None:
+                self._ingresses.pop(key, None)
+            else:
+                self._ingresses[key] = IngressState.of(raw)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        stream = self._stream
+        if stream is not None:
+            stream.shutdown()
+
+    @property
+    def what(self) -> str:
+        return describe_scope(self.kind, self.spec.namespace)
+
+    def _run(self) -> None:
+        failures = 0
+        quick = 0  # watches in a row that ended at once with nothing in them, and relists in a row
+        version: str | None = None
+        while not self.stop_event.is_set():
+            try:
+                if version is None:
+                    version = self._list()
+                    failures = 0
+                started = time.monotonic()
+                version, delivered = self._watch(version)
+                failures = 0  # the server ended the watch (timeoutSeconds): re-watch at once ...
+                if delivered or time.monotonic() - started >= 1.0:
+                    quick = 0
+                else:  # ... unless something keeps ending it at once: do not spin against the server
+                    quick += 1
+                    self.stop_event.wait(self.timing.backoff.delay(quick))
+            except _Expired:
+                quick += 1
+                self._expired(version, quick)
+                version = None
+            except ApiError as exc:
+                if exc.status == 410:  # refused on the request rather than as an ERROR event
+                    quick += 1
+                    self._expired(version, quick)
+                    version = None
+                    continue
+                instead = legacy_kind(self.kind, exc)
+                if instead is not None:
+                    log.info(
+                        "kubernetes: EndpointSlices (discovery.k8s.io/v1) are not served by %s; "
+                        "watching legacy Endpoints instead",
+                        self.api.endpoint,
+                    )
+                    self.kind = instead
+                    self.emit(KindSwitched(self.spec.id, instead))
+                    version = None
+                    continue
+                failures += 1
+                self._failed(str(exc), failures, level=exc.log_level)
+            except StreamBroken as exc:
+                failures += 1
+                self._failed(f"{self.what}: {exc}", failures)
+            except TRANSPORT_ERRORS as exc:
+                if self.stop_event.is_set():
+                    break
+                failures += 1
+                verb = "watch" if version else "list"
+                self._failed(self._transport_message(verb, exc), failures)
+
+    def _expired(self, version: str | None, in_a_row: int) -> None:
+        log.info(
+            "kubernetes: %s: resourceVersion %s is too old (410 Gone), listing again", self.what, version
+        )
+        if in_a_row > 1:  # history keeps vanishing under us: relist, but not in a tight loop
+            self.stop_event.wait(self.timing.backoff.delay(in_a_row - 1))
+
+    def _transport_message(self, verb: str, exc: BaseException) -> str:
+        if verb == "watch" and stalled(exc):
+            return (
+                f"the watch of {self.what} at {self.api.endpoint} stalled (nothing for "
+                f"{self.timing.stall_timeout:g}s, not even a bookmark); restarting it"
+            )
+        cause = cut_off(exc) if verb == "watch" else None
+        if cause is not None:
+            return f"the watch of {self.what} at {self.api.endpoint} was cut off ({cause})"
+        return describe_transport_error(verb, self.what, self.api.endpoint, exc)
+
+    def _failed(self, message: str, failures: int, *, level: int = logging.WARNING) -> None:
+        backoff = self.timing.backoff
+        delay = backoff.delay(failures)
+        detail = f"retrying in {delay:.1f}s ({backoff.describe(failures)})"
+        self.problems.failed(self.spec.id, message, level=level, detail=detail)
+        self.emit(StreamFailed(self.spec.id, message))
+        self.stop_event.wait(delay)
+
+    def _working(self) -> None:
+        self.emit(StreamWorking(self.spec.id))
+        self.problems.recovered(self.spec.id, f"watch of {self.what}")
+
+    def _list(self) -> str:
+        listing = list_stream(self.api, self.spec, self.kind)
+        with self._lb_lock:
+            self._ingresses = listing.ingresses
+        self.emit(Listed(self.spec.id, listing.items))
+        self._working()
+        return listing.version
+
+    def _watch(self, version: str) -> tuple[str, bool]:
+        """Follow the stream until it ends; the last version seen, and whether any line came at all."""
+        timeout = max(1, int(self.timing.watch_timeout * random.uniform(0.8, 1.0)))
+        stream = self.api.open_watch(
+            self.kind,
+            self.spec.namespace,
+            version,
+            label_selector=self.spec.label_selector,
+            field_selector=self.spec.field_selector,
+            timeout_seconds=timeout,
+            read_timeout=self.timing.stall_timeout,
+        )
+        self._stream = stream
+        healthy = False
+        try:
+            for line in stream.lines():
+                if self.stop_event.is_set():
+                    break
+                kind, obj = _parse_event(line)
+                if kind == "ERROR":
+                    code = _status_code(obj.get("code"))
+                    if code == 410:
+                        raise _Expired()
+                    message = obj.get("message", "")
+                    raise ApiError(code, f"watch {self.what}: the server sent an error: {code} {message}")
+                if not healthy:
+                    healthy = True
+                    self._working()
+                raw = cast(KubeObject, obj)  # the API's JSON for this stream's kind
+                version = str((raw.get("metadata") or {}).get("resourceVersion") or version)
+                if kind == "BOOKMARK":
+                    continue
+                key = key_of(raw)
+                if kind == "DELETED":
+                    self._set_ingress_state(key, None)
+                    self.emit(Deleted(self.spec.id, key))
+                    continue
+                if self.kind is INGRESS:
+                    self._set_ingress_state(key, raw)
+                converted = convert(self.kind, raw)
+                if converted is not None:
+                    self.emit(Upserted(self.spec.id, converted))
+        finally:
+            self._stream = None
+            stream.release()
+        return version, healthy
