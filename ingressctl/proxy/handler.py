@@ -580,7 +580,7 @@ class _EntrypointHandler:
         upstream: str,
         result: _Result,
     ) -> StreamResponse:
-        from ingressctl.proxy.upstream import ResponseHead
+        from ingressctl.proxy.upstream_parser import ResponseHead
 
         assert isinstance(head, ResponseHead)
         pool = self.proxy.pool
