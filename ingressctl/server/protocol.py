@@ -8,22 +8,40 @@
   proxied request waiting on its upstream), so draining took two grace periods, and the requests cut
   at the end went unlogged. `drain` waits once, up to one deadline, then aborts and names the rest.
 
-Both touch only error and shutdown paths: a good request runs exactly aiohttp's code.
+- Limits (server/limits.py): a connection over the entrypoint's maxConnections gets a 503 and is
+  closed; a request head must arrive within readHeaderTimeout (from the connection's start, or
+  from the first byte of a request after a keep-alive wait); the next request is not handled while
+  the previous response sits on a full socket, nor, after maxPipelinedRequests requests, until the
+  client has read what it was sent (a client pipelining without reading cannot make the proxy
+  forward its requests at the backend's pace).
+- Pipelining: a valid request followed in the same read by garbage is served, then the garbage is
+  answered 400 (aiohttp's parser raised on the garbage and lost the requests parsed before it).
+
+A good request that arrives in one read pays a few attribute checks for all of this.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMethod, BadStatusLine, HttpProcessingError, LineTooLong
-from aiohttp.web_protocol import RequestHandler, _ErrInfo
+from aiohttp.http_parser import HttpRequestParser
+from aiohttp.web_protocol import MAX_MSG_QUEUE_SIZE, RequestHandler, RequestPayloadError, _ErrInfo
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
+from ingressctl.model.config import ConnectionLimits
 from ingressctl.proxy.bare import BareResponse
+from ingressctl.server.limits import (
+    BUSY_RESPONSE,
+    HEADER_TIMEOUT_RESPONSE,
+    EntrypointGate,
+    unacknowledged_bytes,
+)
 
 log = logging.getLogger("ingressctl.server")
 
@@ -32,21 +50,167 @@ ABORT_UNWIND_SECONDS = 0.5
 GENERIC = "malformed request"
 # At most this many aborted requests are named in the shutdown warning; the rest are counted.
 NAMED_ABORTS = 10
+# How often a connection past its pipeline depth checks whether the client has read its responses.
+CATCH_UP_POLL_SECONDS = (0.005, 0.1)
+_HEAD_END = b"\r\n\r\n"
 
 
 class EntrypointRequestHandler(RequestHandler):
-    """aiohttp's protocol with concise answers to malformed requests."""
+    """aiohttp's protocol with concise answers to malformed requests, and the entrypoint's limits."""
 
-    __slots__ = ()
+    __slots__ = ("_at_boundary", "_auto_decompress", "_depth", "_gate")
+
+    def __init__(self, manager: web.Server, *, gate: EntrypointGate | None = None, **kwargs: Any) -> None:
+        limits = gate.limits if gate is not None else ConnectionLimits()
+        kwargs.setdefault("keepalive_timeout", limits.idle_timeout)
+        super().__init__(manager, **kwargs)
+        self._gate = gate
+        self._auto_decompress: bool = kwargs.get("auto_decompress", True)
+        # Requests handled since the client was last seen to have read every response.
+        self._depth = 0
+        # The parser stands between two requests (nothing of one is buffered): see _recover.
+        self._at_boundary = True
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        gate = self._gate
+        if gate is not None:
+            if not gate.admit(self._loop):
+                self._manager = None  # never registered: connection_lost has nothing to undo
+                if isinstance(transport, asyncio.WriteTransport):
+                    transport.write(BUSY_RESPONSE)
+                transport.close()
+                return
+            gate.wait_head(self, self._loop)
+        super().connection_made(transport)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        gate = self._gate
+        if gate is not None and self._manager is not None:
+            gate.release()
+            gate.head_arrived(self)
+        super().connection_lost(exc)
+
+    def head_timed_out(self) -> None:
+        """The request head did not arrive within readHeaderTimeout (a slow or stalled client)."""
+        if self.transport is None or self._force_close:
+            return
+        peer = self.peername
+        client = peer[0] if isinstance(peer, tuple) else "?"
+        log.debug("closing connection from %s: no complete request head in time", client)
+        if self._current_request is None and not self._messages and not self._request_in_progress:
+            self.transport.write(HEADER_TIMEOUT_RESPONSE)
+            self.force_close()
+        else:  # a pipelined head trickling in behind a request being answered: finish that one
+            self.close()
 
     def data_received(self, data: bytes) -> None:
         queued = len(self._messages)
+        at_boundary = self._at_boundary
         super().data_received(data)
+        added = len(self._messages) - queued
+        request = self._current_request
+        if added:
+            last = self._messages[-1]
+            if isinstance(last[0], _ErrInfo):
+                if added == 1 and at_boundary and _HEAD_END in data:
+                    self._recover(data)
+                self._at_boundary = False
+            else:
+                # Between requests again only if this read ended exactly after a complete request.
+                self._at_boundary = (
+                    data.endswith(_HEAD_END)
+                    and last[1].is_eof()
+                    and len(self._messages) < MAX_MSG_QUEUE_SIZE - 1
+                )
+            if self._gate is not None:
+                self._gate.head_arrived(self)
+        elif data:
+            self._at_boundary = False
+            gate = self._gate
+            # The first bytes of a request head that did not arrive whole: its deadline starts.
+            if (
+                gate is not None
+                and (request is None or request.content.is_eof())
+                and not self._upgraded
+                and self._payload_parser is None
+                and not gate.waiting_head(self)
+            ):
+                gate.wait_head(self, self._loop)
         # A parse error in the body of the request being served (a bad chunk size) is queued by
         # aiohttp as the *next* message, and that request's body stream is left open: the proxy would
         # wait on it until the idle timeout. Fail the stream instead, so the request ends now.
-        if self._current_request is not None and len(self._messages) > queued:
+        if request is not None and added:
             self._fail_running_body()
+
+    def _recover(self, data: bytes) -> None:
+        """The read that began at a request boundary held complete requests and then garbage: aiohttp's
+        parser raised on the garbage and dropped the requests before it. Parse the read again with a
+        fresh parser, one head at a time, and queue the complete requests before the error (nginx,
+        HAProxy and Go serve those, then refuse the rest)."""
+        parser = HttpRequestParser(
+            self,
+            self._loop,
+            self._read_bufsize,
+            max_line_size=self.max_line_size,
+            max_field_size=self.max_field_size,
+            max_headers=self.max_headers,
+            payload_exception=RequestPayloadError,
+            auto_decompress=self._auto_decompress,
+        )
+        recovered: list[Any] = []
+        pos = 0
+        try:
+            while (end := data.find(_HEAD_END, pos)) >= 0 and len(recovered) < MAX_MSG_QUEUE_SIZE - 1:
+                messages, upgraded, _ = parser.feed_data(data[pos : end + 4])
+                pos = end + 4
+                recovered.extend(messages)
+                if upgraded:
+                    return  # an upgrade's bytes are not requests: leave the refusal as it is
+        except HttpProcessingError:
+            pass
+        complete = []
+        for message in recovered:
+            if not message[1].is_eof():  # the error came inside this request's body: not served
+                break
+            complete.append(message)
+        if complete:
+            error = self._messages.pop()
+            self._messages.extend(complete)
+            self._messages.append(error)
+
+    async def _handle_request(
+        self,
+        request: BaseRequest,
+        start_time: float | None,
+        request_handler: Callable[[BaseRequest], Awaitable[StreamResponse]],
+    ) -> tuple[StreamResponse, bool]:
+        gate = self._gate
+        if gate is not None and (self._paused or self._depth >= gate.limits.max_pipelined_requests):
+            await self._catch_up(gate.limits)
+        self._depth += 1
+        return await super()._handle_request(request, start_time, request_handler)
+
+    async def _catch_up(self, limits: ConnectionLimits) -> None:
+        """Before the next request: wait until the previous responses left (the write buffer drained),
+        and past the pipeline depth until the client has read them all, within the idle timeout."""
+        loop = self._loop
+        deadline = loop.time() + limits.idle_timeout
+        try:
+            async with asyncio.timeout_at(deadline):
+                if self._paused:
+                    await self._drain_helper()
+                if self._depth < limits.max_pipelined_requests:
+                    return
+                delay = CATCH_UP_POLL_SECONDS[0]
+                while (transport := self.transport) is not None and unacknowledged_bytes(transport):
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, CATCH_UP_POLL_SECONDS[1])
+        except TimeoutError:
+            log.debug("closing connection from %s: it does not read its responses", self.peername)
+            self.force_close()
+        if self.transport is None:
+            raise ConnectionResetError("client connection closed")
+        self._depth = 0
 
     def _fail_running_body(self) -> None:
         error = self._messages[-1][0]
