@@ -6,11 +6,8 @@ shared by one entrypoint's connections, and the process-wide open-files limit.
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import logging
 import resource
-import struct
-import termios
 from typing import Protocol
 
 from ingressctl.model.config import ConnectionLimits
@@ -114,20 +111,6 @@ class EntrypointGate:
             conn.head_timed_out()
         if self._waiting:
             self._timer = loop.call_later(self._tick(), self._check, loop)
-
-
-def unacknowledged_bytes(transport: asyncio.BaseTransport) -> int:
-    """Bytes written to the client that it has not acknowledged yet: the transport's buffer plus the
-    kernel's send queue (SIOCOUTQ). A client that reads what it is sent brings this to 0."""
-    pending = transport.get_write_buffer_size() if isinstance(transport, asyncio.WriteTransport) else 0
-    sock = transport.get_extra_info("socket")
-    if sock is None:
-        return pending
-    try:
-        raw = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
-    except (OSError, ValueError):
-        return pending
-    return pending + int(struct.unpack("i", raw)[0])
 
 
 def raise_open_files_limit() -> tuple[int, int]:

@@ -11,9 +11,9 @@
 - Limits (server/limits.py): a connection over the entrypoint's maxConnections gets a 503 and is
   closed; a request head must arrive within readHeaderTimeout (from the connection's start, or
   from the first byte of a request after a keep-alive wait); the next request is not handled while
-  the previous response sits on a full socket, nor, after maxPipelinedRequests requests, until the
-  client has read what it was sent (a client pipelining without reading cannot make the proxy
-  forward its requests at the backend's pace).
+  the previous response sits on a full socket, and a connection ends after maxPipelinedRequests
+  requests in a row that were each sent before the previous answer was finished (a client
+  pipelining without reading cannot make the proxy forward its requests at the backend's pace).
 - Pipelining: a valid request followed in the same read by garbage is served, then the garbage is
   answered 400 (aiohttp's parser raised on the garbage and lost the requests parsed before it).
 
@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMethod, BadStatusLine, HttpProcessingError, LineTooLong
@@ -40,7 +40,6 @@ from ingressctl.server.limits import (
     BUSY_RESPONSE,
     HEADER_TIMEOUT_RESPONSE,
     EntrypointGate,
-    unacknowledged_bytes,
 )
 
 log = logging.getLogger("ingressctl.server")
@@ -50,15 +49,15 @@ ABORT_UNWIND_SECONDS = 0.5
 GENERIC = "malformed request"
 # At most this many aborted requests are named in the shutdown warning; the rest are counted.
 NAMED_ABORTS = 10
-# How often a connection past its pipeline depth checks whether the client has read its responses.
-CATCH_UP_POLL_SECONDS = (0.005, 0.1)
 _HEAD_END = b"\r\n\r\n"
+# A refused connection is closed when the client closes its side, or after this long.
+REFUSED_LINGER_SECONDS = 1.0
 
 
 class EntrypointRequestHandler(RequestHandler):
     """aiohttp's protocol with concise answers to malformed requests, and the entrypoint's limits."""
 
-    __slots__ = ("_at_boundary", "_auto_decompress", "_depth", "_gate")
+    __slots__ = ("_at_boundary", "_auto_decompress", "_depth", "_gate", "_pipelined")
 
     def __init__(self, manager: web.Server, *, gate: EntrypointGate | None = None, **kwargs: Any) -> None:
         limits = gate.limits if gate is not None else ConnectionLimits()
@@ -66,8 +65,9 @@ class EntrypointRequestHandler(RequestHandler):
         super().__init__(manager, **kwargs)
         self._gate = gate
         self._auto_decompress: bool = kwargs.get("auto_decompress", True)
-        # Requests handled since the client was last seen to have read every response.
+        # Requests in the current pipeline: each one sent before the previous response was finished.
         self._depth = 0
+        self._pipelined = False
         # The parser stands between two requests (nothing of one is buffered): see _recover.
         self._at_boundary = True
 
@@ -75,13 +75,23 @@ class EntrypointRequestHandler(RequestHandler):
         gate = self._gate
         if gate is not None:
             if not gate.admit(self._loop):
-                self._manager = None  # never registered: connection_lost has nothing to undo
-                if isinstance(transport, asyncio.WriteTransport):
-                    transport.write(BUSY_RESPONSE)
-                transport.close()
+                self._refuse(transport)
                 return
             gate.wait_head(self, self._loop)
         super().connection_made(transport)
+
+    def _refuse(self, transport: asyncio.BaseTransport) -> None:
+        """Over maxConnections: answer 503 and close, reading (and dropping) what the client sends
+        meanwhile: closing with its request unread would reset the connection, and the reset can
+        destroy the 503 before the client reads it."""
+        self._manager = None  # never registered: connection_lost has nothing to undo
+        self._close = True  # data_received drops everything
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        writer = cast(asyncio.Transport, transport)
+        writer.write(BUSY_RESPONSE)
+        if writer.can_write_eof():
+            writer.write_eof()
+        self._loop.call_later(REFUSED_LINGER_SECONDS, writer.close)
 
     def connection_lost(self, exc: BaseException | None) -> None:
         gate = self._gate
@@ -104,6 +114,8 @@ class EntrypointRequestHandler(RequestHandler):
             self.close()
 
     def data_received(self, data: bytes) -> None:
+        if self._close or self._force_close:
+            return  # closing (or refused): aiohttp drops the bytes too
         queued = len(self._messages)
         at_boundary = self._at_boundary
         super().data_received(data)
@@ -185,32 +197,44 @@ class EntrypointRequestHandler(RequestHandler):
         request_handler: Callable[[BaseRequest], Awaitable[StreamResponse]],
     ) -> tuple[StreamResponse, bool]:
         gate = self._gate
-        if gate is not None and (self._paused or self._depth >= gate.limits.max_pipelined_requests):
-            await self._catch_up(gate.limits)
-        self._depth += 1
-        return await super()._handle_request(request, start_time, request_handler)
-
-    async def _catch_up(self, limits: ConnectionLimits) -> None:
-        """Before the next request: wait until the previous responses left (the write buffer drained),
-        and past the pipeline depth until the client has read them all, within the idle timeout."""
-        loop = self._loop
-        deadline = loop.time() + limits.idle_timeout
+        if gate is None:
+            return await super()._handle_request(request, start_time, request_handler)
+        if self._paused:
+            await self._wait_written(gate.limits.idle_timeout)
+        # A request already waiting when the previous response was finished was pipelined: the
+        # client sent it without reading that response. Past the pipeline depth the connection ends
+        # after the answers already given; the client retries the requests it still wants (RFC 9112
+        # 9.3.2). A client that reads before sending starts again at 1.
+        self._depth = self._depth + 1 if self._pipelined else 1
+        if self._depth > gate.limits.max_pipelined_requests:
+            self._end_pipeline(gate.limits.idle_timeout)
         try:
-            async with asyncio.timeout_at(deadline):
-                if self._paused:
-                    await self._drain_helper()
-                if self._depth < limits.max_pipelined_requests:
-                    return
-                delay = CATCH_UP_POLL_SECONDS[0]
-                while (transport := self.transport) is not None and unacknowledged_bytes(transport):
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, CATCH_UP_POLL_SECONDS[1])
+            return await super()._handle_request(request, start_time, request_handler)
+        finally:
+            self._pipelined = bool(self._messages)
+
+    def _end_pipeline(self, idle_timeout: float) -> None:
+        transport = self.transport
+        log.debug("closing connection from %s: more than maxPipelinedRequests pipelined", self.peername)
+        self.close()
+        if transport is not None:
+            # Closing waits for the answers to be sent; a client that never reads them would hold
+            # the connection (and its buffer) forever.
+            self._loop.call_later(idle_timeout, transport.abort)
+        raise ConnectionResetError("pipeline depth exceeded")
+
+    async def _wait_written(self, idle_timeout: float) -> None:
+        """The previous response sits on a full socket: handle no other request before it is sent (a
+        small response never waits in aiohttp, so a client that does not read would otherwise have
+        the proxy forward every request it pipelines and hold all the answers in memory)."""
+        try:
+            async with asyncio.timeout(idle_timeout):
+                await self._drain_helper()
         except TimeoutError:
             log.debug("closing connection from %s: it does not read its responses", self.peername)
             self.force_close()
         if self.transport is None:
             raise ConnectionResetError("client connection closed")
-        self._depth = 0
 
     def _fail_running_body(self) -> None:
         error = self._messages[-1][0]

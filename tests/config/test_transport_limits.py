@@ -52,7 +52,8 @@ def test_bad_values_are_refused_with_their_line(problems: Problems) -> None:
     ) == [
         "traefik.toml:4: entryPoints.web.transport.maxConnections must be an integer >= 0, got -1",
         "traefik.toml:5: entryPoints.web.transport.maxPipelinedRequests must be an integer >= 1, got 0",
-        'traefik.toml:6: unknown key entryPoints.web.transport.maxConnection (did you mean "maxConnections"?)',
+        "traefik.toml:6: unknown key entryPoints.web.transport.maxConnection "
+        '(did you mean "maxConnections"?)',
         "traefik.toml:8: entryPoints.web.transport.respondingTimeouts.readHeaderTimeout must be a duration "
         'in seconds or like "10s", "500ms", got "soon"',
         "traefik.toml:9: entryPoints.web.transport.respondingTimeouts.idleTimeout must be more than 0 "
@@ -69,4 +70,5 @@ def test_traefik_whole_request_timeouts_are_a_warning(load: Load) -> None:
           readTimeout = "10s"
         """
     )
-    assert any("respondingTimeouts.readTimeout is not supported" in w for w in config.warnings), config.warnings
+    warnings = config.warnings
+    assert any("respondingTimeouts.readTimeout is not supported" in w for w in warnings), warnings
