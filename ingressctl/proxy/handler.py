@@ -597,11 +597,13 @@ class _EntrypointHandler:
         response = BareStream(status=status, reason=head.reason, headers=headers)
         try:
             await response.prepare(request)
-        except (ConnectionError, OSError):
+        except BaseException as exc:
             conn.abort()
             if sender is not None:
                 sender.cancel()
-            return response
+            if isinstance(exc, ConnectionError | OSError):
+                return response
+            raise  # a head aiohttp refuses to write: the server answers 500 (server/protocol.py)
         idle = self.proxy.options.idle_timeout
         client_fd = splice.socket_fd(request.transport) if self._splice and splice.enabled() else None
         try:

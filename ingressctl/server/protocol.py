@@ -256,6 +256,8 @@ class EntrypointRequestHandler(RequestHandler):
         exc: BaseException | None = None,
         message: str | None = None,
     ) -> StreamResponse:
+        if exc is not None and status == 500 and not isinstance(exc, HttpProcessingError):
+            return self._internal_error(request, exc, "handling")
         if not isinstance(exc, HttpProcessingError):
             return super().handle_error(request, status, exc, message)
         # Some of a response already went out: the connection can only be dropped (as aiohttp does).
@@ -267,6 +269,32 @@ class EntrypointRequestHandler(RequestHandler):
         else:
             log.debug("malformed request from %s: %s (%s)", request.remote, reason, _summary(exc))
         resp = BareResponse(status=status, text=body)
+        resp.force_close()
+        return resp
+
+    async def finish_response(
+        self, request: BaseRequest, resp: StreamResponse, start_time: float | None
+    ) -> tuple[StreamResponse, bool]:
+        try:
+            return await super().finish_response(request, resp, start_time)
+        except (ValueError, TypeError, UnicodeError, LookupError) as exc:
+            # The response cannot be written as built (aiohttp refuses a header value with a CR or
+            # LF, say): aiohttp would log a traceback and drop the connection, for every request.
+            try:
+                fallback = self._internal_error(request, exc, "writing the response to")
+            except ConnectionError:  # part of it went out already: the connection can only end
+                self.force_close()
+                return resp, True
+            return await super().finish_response(request, fallback, start_time)
+
+    def _internal_error(self, request: BaseRequest, exc: BaseException | None, doing: str) -> StreamResponse:
+        """One log line (the traceback only at DEBUG level) and a plain 500 that closes the connection."""
+        target = f"{request.method} {request.headers.get('Host', '')}{request.path}"[:200]
+        log.error("500 while %s %s from %s: %s", doing, target, request.remote, _summary_of(exc))
+        log.debug("the error while %s %s", doing, target, exc_info=exc)
+        if request.writer.output_size > 0:
+            raise ConnectionError("response already started; cannot answer with an error")
+        resp = BareResponse(status=500, text="Internal Server Error\n")
         resp.force_close()
         return resp
 
@@ -286,8 +314,12 @@ def _answer(exc: HttpProcessingError) -> tuple[int, str, str]:
     return 400, f"Bad Request: {reason}\n", reason
 
 
-def _summary_of(exc: BaseException) -> str:
-    return _summary(exc) if isinstance(exc, HttpProcessingError) else repr(str(exc)[:120])
+def _summary_of(exc: BaseException | None) -> str:
+    if exc is None:
+        return "unknown error"
+    if isinstance(exc, HttpProcessingError):
+        return _summary(exc)
+    return f"{type(exc).__name__}: {str(exc)[:120]!r}"
 
 
 def _summary(exc: HttpProcessingError) -> str:
