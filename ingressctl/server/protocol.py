@@ -10,10 +10,11 @@
 
 - Limits (server/limits.py): a connection over the entrypoint's maxConnections gets a 503 and is
   closed; a request head must arrive within readHeaderTimeout (from the connection's start, or
-  from the first byte of a request after a keep-alive wait); the next request is not handled while
-  the previous response sits on a full socket, and a connection ends after maxPipelinedRequests
-  requests in a row that were each sent before the previous answer was finished (a client
-  pipelining without reading cannot make the proxy forward its requests at the backend's pace).
+  from the first byte of a request after a keep-alive wait); a connection ends after
+  maxPipelinedRequests requests in a row that were each sent before the previous answer was
+  finished. aiohttp already holds the next request while an answer waits on a full socket (its
+  write_eof drains), but the kernel's socket buffers hold thousands of small answers: without the
+  depth cap a client pipelining without reading had the proxy forward thousands of requests.
 - Pipelining: a valid request followed in the same read by garbage is served, then the garbage is
   answered 400 (aiohttp's parser raised on the garbage and lost the requests parsed before it).
 
@@ -199,8 +200,6 @@ class EntrypointRequestHandler(RequestHandler):
         gate = self._gate
         if gate is None:
             return await super()._handle_request(request, start_time, request_handler)
-        if self._paused:
-            await self._wait_written(gate.limits.idle_timeout)
         # A request already waiting when the previous response was finished was pipelined: the
         # client sent it without reading that response. Past the pipeline depth the connection ends
         # after the answers already given; the client retries the requests it still wants (RFC 9112
@@ -222,19 +221,6 @@ class EntrypointRequestHandler(RequestHandler):
             # the connection (and its buffer) forever.
             self._loop.call_later(idle_timeout, transport.abort)
         raise ConnectionResetError("pipeline depth exceeded")
-
-    async def _wait_written(self, idle_timeout: float) -> None:
-        """The previous response sits on a full socket: handle no other request before it is sent (a
-        small response never waits in aiohttp, so a client that does not read would otherwise have
-        the proxy forward every request it pipelines and hold all the answers in memory)."""
-        try:
-            async with asyncio.timeout(idle_timeout):
-                await self._drain_helper()
-        except TimeoutError:
-            log.debug("closing connection from %s: it does not read its responses", self.peername)
-            self.force_close()
-        if self.transport is None:
-            raise ConnectionResetError("client connection closed")
 
     def _fail_running_body(self) -> None:
         error = self._messages[-1][0]

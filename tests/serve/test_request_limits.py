@@ -180,6 +180,57 @@ async def test_a_client_that_reads_between_pipelines_keeps_its_connection(
     assert backend.hits == 24
 
 
+async def test_a_response_waiting_on_a_full_socket_holds_the_next_request(
+    tmp_path: Path, serve: Callable[..., ServeProcess]
+) -> None:
+    """The answer to one request waiting on a full socket holds the next request (aiohttp's write_eof
+    drains; this guards it, for answers small enough not to be drained while written). With a
+    pipeline depth that never applies, the full socket alone must stop the forwarding."""
+    from aiohttp import web
+
+    hits = 0
+    body = b"x" * 60_000
+
+    async def big(request: web.Request) -> web.Response:
+        nonlocal hits
+        hits += 1
+        return web.Response(body=body)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", big)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        port = int(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+        write_apps(tmp_path / "apps.yaml", [("app", "app.test", "/", port)])
+        config = tmp_path / "traefik.toml"
+        config.write_text(
+            '[entryPoints.web]\naddress = "127.0.0.1:0"\n'
+            "[entryPoints.web.transport]\nmaxPipelinedRequests = 100000\n"
+        )
+        sp = serve("--config", str(config), "--manifests", str(tmp_path / "apps.yaml"))
+        await asyncio.to_thread(sp.wait_ready)
+        total = 300  # 18 MB of answers: far more than the socket buffers hold (about 4 MB here)
+        with connect(sp) as sock:
+            await asyncio.to_thread(sock.sendall, GET * total)
+            await poll(lambda: hits > 0, "forwarding started")
+            # Wait until forwarding stops (the count holds for a second), within the deadline.
+            deadline = time.monotonic() + 30
+            last = -1
+            while hits != last:
+                assert time.monotonic() < deadline, f"still forwarding: {hits}"
+                last = hits
+                await asyncio.sleep(1.0)
+            assert hits < total // 2, hits
+            statuses = await asyncio.to_thread(read_responses, sock, total)
+        assert statuses == [b"HTTP/1.1 200 OK"] * total
+        assert hits == total
+    finally:
+        await runner.cleanup()
+
+
 # ---------------------------------------------------------------- connection limits
 
 
