@@ -31,6 +31,7 @@ from typing import Any, cast
 from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMethod, BadStatusLine, HttpProcessingError, LineTooLong
 from aiohttp.http_parser import HttpRequestParser
+from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import MAX_MSG_QUEUE_SIZE, RequestHandler, RequestPayloadError, _ErrInfo
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
@@ -51,14 +52,14 @@ GENERIC = "malformed request"
 # At most this many aborted requests are named in the shutdown warning; the rest are counted.
 NAMED_ABORTS = 10
 _HEAD_END = b"\r\n\r\n"
-# A refused connection is closed when the client closes its side, or after this long.
-REFUSED_LINGER_SECONDS = 1.0
+# A refused or timed-out connection is closed when the client closes its side, or after this long.
+LINGER_SECONDS = 1.0
 
 
 class EntrypointRequestHandler(RequestHandler):
     """aiohttp's protocol with concise answers to malformed requests, and the entrypoint's limits."""
 
-    __slots__ = ("_at_boundary", "_auto_decompress", "_depth", "_gate", "_pipelined")
+    __slots__ = ("_at_boundary", "_auto_decompress", "_depth", "_gate", "_last_body", "_pipelined")
 
     def __init__(self, manager: web.Server, *, gate: EntrypointGate | None = None, **kwargs: Any) -> None:
         limits = gate.limits if gate is not None else ConnectionLimits()
@@ -71,6 +72,8 @@ class EntrypointRequestHandler(RequestHandler):
         self._pipelined = False
         # The parser stands between two requests (nothing of one is buffered): see _recover.
         self._at_boundary = True
+        # The body stream of the last request parsed (its end means the next bytes are a new head).
+        self._last_body: StreamReader | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         gate = self._gate
@@ -92,7 +95,7 @@ class EntrypointRequestHandler(RequestHandler):
         writer.write(BUSY_RESPONSE)
         if writer.can_write_eof():
             writer.write_eof()
-        self._loop.call_later(REFUSED_LINGER_SECONDS, writer.close)
+        self._loop.call_later(LINGER_SECONDS, writer.close)
 
     def connection_lost(self, exc: BaseException | None) -> None:
         gate = self._gate
@@ -109,8 +112,12 @@ class EntrypointRequestHandler(RequestHandler):
         client = peer[0] if isinstance(peer, tuple) else "?"
         log.debug("closing connection from %s: no complete request head in time", client)
         if self._current_request is None and not self._messages and not self._request_in_progress:
+            # Half-close and linger, dropping what still comes (as for a refused connection).
+            self._close = True
             self.transport.write(HEADER_TIMEOUT_RESPONSE)
-            self.force_close()
+            if self.transport.can_write_eof():
+                self.transport.write_eof()
+            self._loop.call_later(LINGER_SECONDS, self.force_close)
         else:  # a pipelined head trickling in behind a request being answered: finish that one
             self.close()
 
@@ -124,6 +131,7 @@ class EntrypointRequestHandler(RequestHandler):
         request = self._current_request
         if added:
             last = self._messages[-1]
+            self._last_body = last[1]
             if isinstance(last[0], _ErrInfo):
                 if added == 1 and at_boundary and _HEAD_END in data:
                     self._recover(data)
@@ -140,10 +148,12 @@ class EntrypointRequestHandler(RequestHandler):
         elif data:
             self._at_boundary = False
             gate = self._gate
-            # The first bytes of a request head that did not arrive whole: its deadline starts.
+            # The first bytes of a request head that did not arrive whole: its deadline starts (not
+            # for the body of the last request, which may not have reached its handler yet).
+            body = self._last_body
             if (
                 gate is not None
-                and (request is None or request.content.is_eof())
+                and (body is None or body.is_eof())
                 and not self._upgraded
                 and self._payload_parser is None
                 and not gate.waiting_head(self)
