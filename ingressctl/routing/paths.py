@@ -73,6 +73,12 @@ def canonical_path(raw_path: str) -> str | None:
     return "/" + "/".join(out) + ("/" if trailing else "")
 
 
+def without_parameters(path: str) -> str:
+    """The path as a servlet container routes it: each segment's `;parameters` removed
+    (`/admin;jsessionid=1/x` → `/admin/x`)."""
+    return "/".join(segment.partition(";")[0] for segment in path.split("/"))
+
+
 def _decode_segment(segment: str) -> str | None:
     parts: list[str] = []
     i = 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ingressctl.routing import canonical_path
+from ingressctl.routing.paths import without_parameters
 
 
 @pytest.mark.parametrize(
@@ -93,3 +94,16 @@ def test_canonical_path_is_idempotent() -> None:
         once = canonical_path(raw)
         assert once is not None
         assert canonical_path(once) == once
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/admin;jsessionid=1/x", "/admin/x"),
+        ("/a;b;c/d;e", "/a/d"),
+        ("/;x/y", "//y"),
+        ("/plain/path", "/plain/path"),
+    ],
+)
+def test_without_parameters(path: str, expected: str) -> None:
+    assert without_parameters(path) == expected

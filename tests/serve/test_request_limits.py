@@ -138,6 +138,31 @@ async def test_dot_segments_with_parameters_are_refused(start: Start, backend: B
     assert backend.hits == 1
 
 
+async def test_path_parameters_that_would_change_the_route_are_refused(
+    tmp_path: Path, backend: Backend, serve: Callable[..., ServeProcess]
+) -> None:
+    """To Tomcat `/admin;x/secret` is `/admin/secret`: routed by its full text it would take the
+    public route and skip what guards /admin."""
+    write_apps(
+        tmp_path / "apps.yaml",
+        [("admin", "app.test", "/admin", backend.port), ("app", "app.test", "/", backend.port)],
+    )
+    sp = serve("--manifests", str(tmp_path / "apps.yaml"), "--entrypoint", "web=127.0.0.1:0")
+    await asyncio.to_thread(sp.wait_ready)
+
+    def get(path: str) -> bytes:
+        with connect(sp) as sock:
+            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n".encode())
+            return read_until_closed(sock)
+
+    for path in ("/admin;x/secret", "/admin;/secret", "/admin;jsessionid=1"):
+        assert (await asyncio.to_thread(get, path)).startswith(b"HTTP/1.1 400 "), path
+    assert backend.hits == 0
+    for path in ("/public;jsessionid=1/x", "/admin/x;jsessionid=1", "/admin/y;z"):
+        assert (await asyncio.to_thread(get, path)).startswith(b"HTTP/1.1 200 "), path
+    assert backend.hits == 3
+
+
 # ---------------------------------------------------------------- pipelining
 
 
