@@ -21,6 +21,7 @@ from ingressctl.model.config import (
     AcmeDomain,
     ApiConfig,
     CertificateFile,
+    ConnectionLimits,
     EntryPoint,
     EntryPointAuth,
     EntryPointRedirect,
@@ -217,6 +218,39 @@ def _cidrs(section: Section, key: str) -> tuple[str, ...]:
     return tuple(good)
 
 
+def _read_transport(section: Section) -> ConnectionLimits:
+    """[entryPoints.NAME.transport]: connection limits (Traefik v2's table; its respondingTimeouts
+    idleTimeout, plus Go's readHeaderTimeout, and our own caps)."""
+    defaults = ConnectionLimits()
+    max_connections = section.integer("maxConnections", minimum=0)
+    pipelined = section.integer("maxPipelinedRequests", minimum=1)
+    header_timeout = idle_timeout = None
+    timeouts = section.table("respondingTimeouts")
+    if timeouts is not None:
+        header_timeout = timeouts.duration("readHeaderTimeout")
+        idle_timeout = timeouts.duration("idleTimeout")
+        for key, zero in (("readHeaderTimeout", header_timeout), ("idleTimeout", idle_timeout)):
+            if zero == 0:  # Traefik's 0 means "no timeout": a slow client could hold a connection forever
+                timeouts.problems.error(
+                    (*timeouts.path, key), f'{timeouts.name(key)} must be more than 0 (a duration like "30s")'
+                )
+        for key in ("readTimeout", "writeTimeout"):
+            timeouts.unsupported(
+                key,
+                "whole requests and responses have no deadline; readHeaderTimeout bounds the request head "
+                "and a body may pause at most 90s",
+            )
+        timeouts.finish()
+    section.unsupported("lifeCycle", "the shutdown grace period is the top-level [lifeCycle] graceTimeOut")
+    section.finish()
+    return ConnectionLimits(
+        read_header_timeout=header_timeout or defaults.read_header_timeout,
+        idle_timeout=idle_timeout or defaults.idle_timeout,
+        max_connections=defaults.max_connections if max_connections is None else max_connections,
+        max_pipelined_requests=pipelined or defaults.max_pipelined_requests,
+    )
+
+
 def read_entrypoint(name: str, section: Section, ctx: Context) -> EntryPoint | None:
     if not _ENTRYPOINT_NAME.fullmatch(name):
         section.problems.error(
@@ -240,6 +274,8 @@ def read_entrypoint(name: str, section: Section, ctx: Context) -> EntryPoint | N
         forwarded.finish()
     proxy_section = section.table("proxyProtocol")
     proxy = _read_proxy_protocol(proxy_section) if proxy_section is not None else None
+    transport = section.table("transport")
+    limits = _read_transport(transport) if transport is not None else ConnectionLimits()
     section.unsupported("compress", "responses are passed through as the backend sent them")
     for key in ("whiteList", "whitelistSourceRange"):
         section.unsupported(
@@ -258,6 +294,7 @@ def read_entrypoint(name: str, section: Section, ctx: Context) -> EntryPoint | N
         auth=auth,
         trusted_ips=trusted,
         proxy_protocol=proxy,
+        limits=limits,
     )
 
 

@@ -39,6 +39,20 @@ class ProxyProtocol:
 
 
 @dataclass(frozen=True, slots=True)
+class ConnectionLimits:
+    """What one client connection may hold ([entryPoints.NAME.transport]); README "Security limits"."""
+
+    # Seconds to receive a whole request head, from the connection's start or the request's first byte.
+    read_header_timeout: float = 30.0
+    # Seconds a keep-alive connection may wait for its next request (Traefik's idleTimeout default).
+    idle_timeout: float = 180.0
+    # Open client connections per entrypoint (per worker process); 0: no cap.
+    max_connections: int = 0
+    # Requests answered on a connection before the client must have read the earlier responses.
+    max_pipelined_requests: int = 32
+
+
+@dataclass(frozen=True, slots=True)
 class EntryPoint:
     name: str
     address: str  # "host:port" or ":port" (all interfaces)
@@ -48,6 +62,7 @@ class EntryPoint:
     # Addresses/CIDRs whose X-Forwarded-* headers are trusted.
     trusted_ips: tuple[str, ...] = ()
     proxy_protocol: ProxyProtocol | None = None
+    limits: ConnectionLimits = ConnectionLimits()
 
     @property
     def host(self) -> str:

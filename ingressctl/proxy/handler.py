@@ -19,7 +19,7 @@ from aiohttp import web
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
-from ingressctl.model import BackendProblem
+from ingressctl.model import BackendProblem, Match
 from ingressctl.model.config import EntryPointRedirect
 from ingressctl.proxy import splice
 from ingressctl.proxy.accesslog import AccessLog
@@ -31,7 +31,7 @@ from ingressctl.proxy.plan import Authenticator, RoutePlan, TablePlan, strip
 from ingressctl.proxy.pool import UpstreamPool
 from ingressctl.proxy.target import origin_form, valid_host
 from ingressctl.proxy.upstream import UpstreamConnection, UpstreamError
-from ingressctl.routing.paths import canonical_path
+from ingressctl.routing.paths import canonical_path, without_parameters
 
 log = logging.getLogger("ingressctl.proxy")
 
@@ -220,7 +220,12 @@ class _EntrypointHandler:
             return _error(
                 421, "Misdirected Request: the host is not covered by this connection's certificate"
             )
-        match = plan.table_for(ep.name).match(host, canon)
+        table = plan.table_for(ep.name)
+        match = table.match(host, canon)
+        # `/admin;x/y` is `/admin/y` to a servlet container: refused when the two views would take
+        # different routes (a rule on /admin bypassed by a request the / route forwards).
+        if ";" in canon and _route_of(match) != _route_of(table.match(host, without_parameters(canon))):
+            return _error(400, "Bad Request: path parameters would change the route")
         if match is None:
             return _error(404, "404 page not found")
         rp = plan.routes.get(match.route.id)
@@ -580,7 +585,7 @@ class _EntrypointHandler:
         upstream: str,
         result: _Result,
     ) -> StreamResponse:
-        from ingressctl.proxy.upstream import ResponseHead
+        from ingressctl.proxy.upstream_parser import ResponseHead
 
         assert isinstance(head, ResponseHead)
         pool = self.proxy.pool
@@ -597,11 +602,13 @@ class _EntrypointHandler:
         response = BareStream(status=status, reason=head.reason, headers=headers)
         try:
             await response.prepare(request)
-        except (ConnectionError, OSError):
+        except BaseException as exc:
             conn.abort()
             if sender is not None:
                 sender.cancel()
-            return response
+            if isinstance(exc, ConnectionError | OSError):
+                return response
+            raise  # a head aiohttp refuses to write: the server answers 500 (server/protocol.py)
         idle = self.proxy.options.idle_timeout
         client_fd = splice.socket_fd(request.transport) if self._splice and splice.enabled() else None
         try:
@@ -695,6 +702,10 @@ def _lists_upgrade(connection: str) -> bool:
     """An Upgrade header counts only when Connection names it (RFC 9110 7.8); otherwise the request
     is an ordinary one (and its Upgrade header, hop-by-hop, is not forwarded)."""
     return any(token.strip().lower() == "upgrade" for token in connection.split(","))
+
+
+def _route_of(match: Match | None) -> str | None:
+    return match.route.id if match is not None else None
 
 
 def _peer(request: BaseRequest) -> str:

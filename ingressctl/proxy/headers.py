@@ -1,8 +1,11 @@
 """Which headers cross the proxy, and the forwarded headers it adds.
 
-One list of hop-by-hop headers (RFC 9110 7.6.1) for both directions, plus any header a
-`Connection` header names — except the forwarded headers the proxy itself sets, which a client
-must not be able to delete that way.
+One list of hop-by-hop headers (RFC 9110 7.6.1) for both directions (the request head built in
+proxy/handler.py, the response head parsed in proxy/upstream_parser.py, the websocket handshake),
+plus any header the peer's `Connection` header names — except those in KEPT_DESPITE_CONNECTION:
+the forwarded headers the proxy itself sets (a client must not delete them that way) and the
+headers that frame or type a message (dropping Content-Length from a request whose body is still
+forwarded would let the backend read that body as the next request).
 """
 
 from __future__ import annotations
@@ -37,8 +40,15 @@ FORWARDED: Final = frozenset(
     }
 )
 
+# The same list as str, for the response parser (which works on decoded lines).
+HOP_BY_HOP_NAMES: Final = frozenset(name.decode() for name in HOP_BY_HOP)
+
 # Response headers never passed to the client as they are (aiohttp writes its own framing).
 RESPONSE_DROP: Final = HOP_BY_HOP | {b"content-length"}
+
+# Names a Connection header cannot remove (see the module docstring).
+_KEPT: Final = FORWARDED | {b"host", b"content-length", b"content-type"}
+KEPT_DESPITE_CONNECTION: Final = frozenset(name.decode() for name in _KEPT)
 
 
 _PLAIN: Final = frozenset({b"keep-alive", b"close", b"Keep-Alive", b"Close", b"upgrade", b"Upgrade"})
@@ -51,7 +61,7 @@ def connection_tokens(value: bytes) -> frozenset[bytes]:
         return _NONE
     tokens = {t.strip().lower() for t in value.split(b",")}
     tokens.discard(b"")
-    return frozenset(tokens - FORWARDED - {b"host"})
+    return frozenset(tokens - _KEPT)
 
 
 class TrustedNetworks:

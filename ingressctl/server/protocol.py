@@ -8,22 +8,41 @@
   proxied request waiting on its upstream), so draining took two grace periods, and the requests cut
   at the end went unlogged. `drain` waits once, up to one deadline, then aborts and names the rest.
 
-Both touch only error and shutdown paths: a good request runs exactly aiohttp's code.
+- Limits (server/limits.py): a connection over the entrypoint's maxConnections gets a 503 and is
+  closed; a request head must arrive within readHeaderTimeout (from the connection's start, or
+  from the first byte of a request after a keep-alive wait); a connection ends after
+  maxPipelinedRequests requests in a row that were each sent before the previous answer was
+  finished. aiohttp already holds the next request while an answer waits on a full socket (its
+  write_eof drains), but the kernel's socket buffers hold thousands of small answers: without the
+  depth cap a client pipelining without reading had the proxy forward thousands of requests.
+- Pipelining: a valid request followed in the same read by garbage is served, then the garbage is
+  answered 400 (aiohttp's parser raised on the garbage and lost the requests parsed before it).
+
+A good request that arrives in one read pays a few attribute checks for all of this.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, cast
 
 from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMethod, BadStatusLine, HttpProcessingError, LineTooLong
-from aiohttp.web_protocol import RequestHandler, _ErrInfo
+from aiohttp.http_parser import HttpRequestParser
+from aiohttp.streams import StreamReader
+from aiohttp.web_protocol import MAX_MSG_QUEUE_SIZE, RequestHandler, RequestPayloadError, _ErrInfo
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
+from ingressctl.model.config import ConnectionLimits
 from ingressctl.proxy.bare import BareResponse
+from ingressctl.server.limits import (
+    BUSY_RESPONSE,
+    HEADER_TIMEOUT_RESPONSE,
+    EntrypointGate,
+)
 
 log = logging.getLogger("ingressctl.server")
 
@@ -32,21 +51,186 @@ ABORT_UNWIND_SECONDS = 0.5
 GENERIC = "malformed request"
 # At most this many aborted requests are named in the shutdown warning; the rest are counted.
 NAMED_ABORTS = 10
+_HEAD_END = b"\r\n\r\n"
+# A refused or timed-out connection is closed when the client closes its side, or after this long.
+LINGER_SECONDS = 1.0
 
 
 class EntrypointRequestHandler(RequestHandler):
-    """aiohttp's protocol with concise answers to malformed requests."""
+    """aiohttp's protocol with concise answers to malformed requests, and the entrypoint's limits."""
 
-    __slots__ = ()
+    __slots__ = ("_at_boundary", "_auto_decompress", "_depth", "_gate", "_last_body", "_pipelined")
+
+    def __init__(self, manager: web.Server, *, gate: EntrypointGate | None = None, **kwargs: Any) -> None:
+        limits = gate.limits if gate is not None else ConnectionLimits()
+        kwargs.setdefault("keepalive_timeout", limits.idle_timeout)
+        super().__init__(manager, **kwargs)
+        self._gate = gate
+        self._auto_decompress: bool = kwargs.get("auto_decompress", True)
+        # Requests in the current pipeline: each one sent before the previous response was finished.
+        self._depth = 0
+        self._pipelined = False
+        # The parser stands between two requests (nothing of one is buffered): see _recover.
+        self._at_boundary = True
+        # The body stream of the last request parsed (its end means the next bytes are a new head).
+        self._last_body: StreamReader | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        gate = self._gate
+        if gate is not None:
+            if not gate.admit(self._loop):
+                self._refuse(transport)
+                return
+            gate.wait_head(self, self._loop)
+        super().connection_made(transport)
+
+    def _refuse(self, transport: asyncio.BaseTransport) -> None:
+        """Over maxConnections: answer 503 and close, reading (and dropping) what the client sends
+        meanwhile: closing with its request unread would reset the connection, and the reset can
+        destroy the 503 before the client reads it."""
+        self._manager = None  # never registered: connection_lost has nothing to undo
+        self._close = True  # data_received drops everything
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        writer = cast(asyncio.Transport, transport)
+        writer.write(BUSY_RESPONSE)
+        if writer.can_write_eof():
+            writer.write_eof()
+        self._loop.call_later(LINGER_SECONDS, writer.close)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        gate = self._gate
+        if gate is not None and self._manager is not None:
+            gate.release()
+            gate.head_arrived(self)
+        super().connection_lost(exc)
+
+    def head_timed_out(self) -> None:
+        """The request head did not arrive within readHeaderTimeout (a slow or stalled client)."""
+        if self.transport is None or self._force_close:
+            return
+        peer = self.peername
+        client = peer[0] if isinstance(peer, tuple) else "?"
+        log.debug("closing connection from %s: no complete request head in time", client)
+        if self._current_request is None and not self._messages and not self._request_in_progress:
+            # Half-close and linger, dropping what still comes (as for a refused connection).
+            self._close = True
+            self.transport.write(HEADER_TIMEOUT_RESPONSE)
+            if self.transport.can_write_eof():
+                self.transport.write_eof()
+            self._loop.call_later(LINGER_SECONDS, self.force_close)
+        else:  # a pipelined head trickling in behind a request being answered: finish that one
+            self.close()
 
     def data_received(self, data: bytes) -> None:
+        if self._close or self._force_close:
+            return  # closing (or refused): aiohttp drops the bytes too
         queued = len(self._messages)
+        at_boundary = self._at_boundary
         super().data_received(data)
+        added = len(self._messages) - queued
+        request = self._current_request
+        if added:
+            last = self._messages[-1]
+            self._last_body = last[1]
+            if isinstance(last[0], _ErrInfo):
+                if added == 1 and at_boundary and _HEAD_END in data:
+                    self._recover(data)
+                self._at_boundary = False
+            else:
+                # Between requests again only if this read ended exactly after a complete request.
+                self._at_boundary = (
+                    data.endswith(_HEAD_END)
+                    and last[1].is_eof()
+                    and len(self._messages) < MAX_MSG_QUEUE_SIZE - 1
+                )
+            if self._gate is not None:
+                self._gate.head_arrived(self)
+        elif data:
+            self._at_boundary = False
+            gate = self._gate
+            # The first bytes of a request head that did not arrive whole: its deadline starts (not
+            # for the body of the last request, which may not have reached its handler yet).
+            body = self._last_body
+            if (
+                gate is not None
+                and (body is None or body.is_eof())
+                and not self._upgraded
+                and self._payload_parser is None
+                and not gate.waiting_head(self)
+            ):
+                gate.wait_head(self, self._loop)
         # A parse error in the body of the request being served (a bad chunk size) is queued by
         # aiohttp as the *next* message, and that request's body stream is left open: the proxy would
         # wait on it until the idle timeout. Fail the stream instead, so the request ends now.
-        if self._current_request is not None and len(self._messages) > queued:
+        if request is not None and added:
             self._fail_running_body()
+
+    def _recover(self, data: bytes) -> None:
+        """The read that began at a request boundary held complete requests and then garbage: aiohttp's
+        parser raised on the garbage and dropped the requests before it. Parse the read again with a
+        fresh parser, one head at a time, and queue the complete requests before the error (nginx,
+        HAProxy and Go serve those, then refuse the rest)."""
+        parser = HttpRequestParser(
+            self,
+            self._loop,
+            self._read_bufsize,
+            max_line_size=self.max_line_size,
+            max_field_size=self.max_field_size,
+            max_headers=self.max_headers,
+            payload_exception=RequestPayloadError,
+            auto_decompress=self._auto_decompress,
+        )
+        recovered: list[Any] = []
+        pos = 0
+        try:
+            while (end := data.find(_HEAD_END, pos)) >= 0 and len(recovered) < MAX_MSG_QUEUE_SIZE - 1:
+                messages, upgraded, _ = parser.feed_data(data[pos : end + 4])
+                pos = end + 4
+                recovered.extend(messages)
+                if upgraded:
+                    return  # an upgrade's bytes are not requests: leave the refusal as it is
+        except HttpProcessingError:
+            pass
+        complete = []
+        for message in recovered:
+            if not message[1].is_eof():  # the error came inside this request's body: not served
+                break
+            complete.append(message)
+        if complete:
+            error = self._messages.pop()
+            self._messages.extend(complete)
+            self._messages.append(error)
+
+    async def _handle_request(
+        self,
+        request: BaseRequest,
+        start_time: float | None,
+        request_handler: Callable[[BaseRequest], Awaitable[StreamResponse]],
+    ) -> tuple[StreamResponse, bool]:
+        gate = self._gate
+        if gate is None:
+            return await super()._handle_request(request, start_time, request_handler)
+        # A request already waiting when the previous response was finished was pipelined: the
+        # client sent it without reading that response. Past the pipeline depth the connection ends
+        # after the answers already given; the client retries the requests it still wants (RFC 9112
+        # 9.3.2). A client that reads before sending starts again at 1.
+        self._depth = self._depth + 1 if self._pipelined else 1
+        if self._depth > gate.limits.max_pipelined_requests:
+            self._end_pipeline(gate.limits.idle_timeout)
+        try:
+            return await super()._handle_request(request, start_time, request_handler)
+        finally:
+            self._pipelined = bool(self._messages)
+
+    def _end_pipeline(self, idle_timeout: float) -> None:
+        transport = self.transport
+        log.debug("closing connection from %s: more than maxPipelinedRequests pipelined", self.peername)
+        self.close()
+        if transport is not None:
+            # Closing waits for the answers to be sent; a client that never reads them would hold
+            # the connection (and its buffer) forever.
+            self._loop.call_later(idle_timeout, transport.abort)
+        raise ConnectionResetError("pipeline depth exceeded")
 
     def _fail_running_body(self) -> None:
         error = self._messages[-1][0]
@@ -68,6 +252,8 @@ class EntrypointRequestHandler(RequestHandler):
         exc: BaseException | None = None,
         message: str | None = None,
     ) -> StreamResponse:
+        if exc is not None and status == 500 and not isinstance(exc, HttpProcessingError):
+            return self._internal_error(request, exc, "handling")
         if not isinstance(exc, HttpProcessingError):
             return super().handle_error(request, status, exc, message)
         # Some of a response already went out: the connection can only be dropped (as aiohttp does).
@@ -79,6 +265,32 @@ class EntrypointRequestHandler(RequestHandler):
         else:
             log.debug("malformed request from %s: %s (%s)", request.remote, reason, _summary(exc))
         resp = BareResponse(status=status, text=body)
+        resp.force_close()
+        return resp
+
+    async def finish_response(
+        self, request: BaseRequest, resp: StreamResponse, start_time: float | None
+    ) -> tuple[StreamResponse, bool]:
+        try:
+            return await super().finish_response(request, resp, start_time)
+        except (ValueError, TypeError, UnicodeError, LookupError) as exc:
+            # The response cannot be written as built (aiohttp refuses a header value with a CR or
+            # LF, say): aiohttp would log a traceback and drop the connection, for every request.
+            try:
+                fallback = self._internal_error(request, exc, "writing the response to")
+            except ConnectionError:  # part of it went out already: the connection can only end
+                self.force_close()
+                return resp, True
+            return await super().finish_response(request, fallback, start_time)
+
+    def _internal_error(self, request: BaseRequest, exc: BaseException | None, doing: str) -> StreamResponse:
+        """One log line (the traceback only at DEBUG level) and a plain 500 that closes the connection."""
+        target = f"{request.method} {request.headers.get('Host', '')}{request.path}"[:200]
+        log.error("500 while %s %s from %s: %s", doing, target, request.remote, _summary_of(exc))
+        log.debug("the error while %s %s", doing, target, exc_info=exc)
+        if request.writer.output_size > 0:
+            raise ConnectionError("response already started; cannot answer with an error")
+        resp = BareResponse(status=500, text="Internal Server Error\n")
         resp.force_close()
         return resp
 
@@ -98,8 +310,12 @@ def _answer(exc: HttpProcessingError) -> tuple[int, str, str]:
     return 400, f"Bad Request: {reason}\n", reason
 
 
-def _summary_of(exc: BaseException) -> str:
-    return _summary(exc) if isinstance(exc, HttpProcessingError) else repr(str(exc)[:120])
+def _summary_of(exc: BaseException | None) -> str:
+    if exc is None:
+        return "unknown error"
+    if isinstance(exc, HttpProcessingError):
+        return _summary(exc)
+    return f"{type(exc).__name__}: {str(exc)[:120]!r}"
 
 
 def _summary(exc: HttpProcessingError) -> str:

@@ -26,6 +26,7 @@ from ingressctl.proxy.handler import HostCheck, entrypoint_runtime
 from ingressctl.proxy.plan import Table, TableFactory
 from ingressctl.routing.options import CompileOptions
 from ingressctl.server import memory
+from ingressctl.server.limits import EntrypointGate, raise_open_files_limit
 from ingressctl.server.listeners import bind_socket, bound_address, sees_mapped_ipv4
 from ingressctl.server.protocol import ABORT_UNWIND_SECONDS, EntrypointRequestHandler, aborted_message, drain
 from ingressctl.server.proxy_listener import PeerRequestHandler, ProxyProtocolSite
@@ -235,11 +236,12 @@ class Server:
             ep.name,
             self.parts.observer,
             handler_class=PeerRequestHandler if peer_aware else EntrypointRequestHandler,
+            gate=EntrypointGate(ep.name, ep.limits),
             access_log=None,
-            # aiohttp's own limits: generous header size, keep-alive like Traefik's idle timeout.
+            # aiohttp's own limits: generous header size (README "Security limits").
             max_line_size=16384,
             max_field_size=16384,
-            keepalive_timeout=180.0,
+            keepalive_timeout=ep.limits.idle_timeout,
         )
         # stop() drains the requests in flight itself (one deadline for all); by the time the runner
         # cleans up, what is left is unwinding from being aborted.
@@ -379,17 +381,24 @@ class _EntrypointServer(web.Server):
         entrypoint: str,
         observer: Any,
         handler_class: type[EntrypointRequestHandler] = EntrypointRequestHandler,
+        gate: EntrypointGate | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(handler, **kwargs)
         self._entrypoint = entrypoint
         self._handler_class = handler_class
+        self._gate = gate
         self._on_open = getattr(observer, "on_connection_open", None)
         self._on_close = getattr(observer, "on_connection_close", None)
 
     def __call__(self) -> RequestHandler:
         # As web.Server.__call__, with the protocol that answers malformed requests concisely.
-        return self._handler_class(self, loop=self._loop, **self._kwargs)
+        return self._handler_class(self, loop=self._loop, gate=self._gate, **self._kwargs)
+
+    async def shutdown(self, timeout: float | None = None) -> None:
+        await super().shutdown(timeout)
+        if self._gate is not None:
+            self._gate.close()  # its deadline timer
 
     def connection_made(self, handler: Any, transport: Any) -> None:
         super().connection_made(handler, transport)
@@ -450,6 +459,7 @@ def install_uvloop() -> bool:
 
 async def run_server(static: StaticConfig, parts: ServerParts) -> None:
     memory.limit_arenas()
+    raise_open_files_limit()
     server = Server(static, parts)
     await server.start()
     await server.serve_until_signal()

@@ -196,3 +196,71 @@ async def test_unusual_but_valid_heads_are_forwarded(
     # obs-text is let through; its bytes are not compared: aiohttp writes header values as UTF-8.
     assert len(header_values(lines, b"x-latin")) == 1
     assert header_values(lines, b"x-padded") == [b"padded"]
+
+
+CHUNKED_HEAD = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    "size_line",
+    [
+        pytest.param(b"0x5", id="0x-prefix"),
+        pytest.param(b"+5", id="plus-sign"),
+        pytest.param(b"-5", id="minus-sign"),
+        pytest.param(b"0_5", id="underscore"),
+        pytest.param(b" 5 ", id="spaces-around"),
+        pytest.param(b" 5", id="leading-space"),
+        pytest.param(b"5 ", id="trailing-space"),
+        pytest.param(b"5\t", id="trailing-tab"),
+        pytest.param(b"", id="empty"),
+        pytest.param(b"5;", id="empty-extension"),
+        pytest.param(b"5;a b", id="space-in-extension-name"),
+        pytest.param(b'5;a="unterminated', id="unterminated-quoted-extension"),
+        pytest.param(b"5;a=b\x00", id="nul-in-extension"),
+        pytest.param(b"1" + b"0" * 16, id="seventeen-digits"),
+    ],
+)
+async def test_chunk_size_outside_the_rfc_grammar_is_a_502_and_not_reused(
+    raw_upstream: UpstreamFactory,
+    proxy_server: ProxyFactory,
+    caplog: pytest.LogCaptureFixture,
+    size_line: bytes,
+) -> None:
+    """Python's int(x, 16) reads all of these as 5 (or some size); llhttp refuses them: a backend or
+    cache reading the body differently than the proxy is a desync on a keep-alive connection."""
+    port, connections = await raw_upstream(CHUNKED_HEAD + size_line + b"\r\nhello\r\n0\r\n\r\n")
+    p = await proxy_server([route("r", [("127.0.0.1", port)])])
+    caplog.set_level(logging.WARNING, "ingressctl.proxy")
+    for attempt in range(2):
+        status, _, body = await fetch(p.ports["web"])
+        assert status == 502, (attempt, body)
+        assert b"hello" not in body
+    assert "invalid chunked body from upstream" in caplog.text
+    assert len(connections) == 2  # the connection was never put back into the pool
+
+
+async def test_bad_trailer_line_is_refused(raw_upstream: UpstreamFactory, proxy_server: ProxyFactory) -> None:
+    port, connections = await raw_upstream(CHUNKED_HEAD + b"5\r\nhello\r\n0\r\nno colon\r\n\r\n")
+    p = await proxy_server([route("r", [("127.0.0.1", port)])])
+    for _ in range(2):
+        status, _, body = await fetch(p.ports["web"])
+        assert status == 502 and b"hello" not in body
+    assert len(connections) == 2
+
+
+@pytest.mark.parametrize(
+    "size_line",
+    [b"5", b"05", b"5;name", b"5;name=value", b"5 ; name = value", b'5;q="a \\" b";x=1', b"5\t;n"],
+)
+async def test_chunk_sizes_with_extensions_by_the_grammar_are_accepted(
+    raw_upstream: UpstreamFactory, proxy_server: ProxyFactory, size_line: bytes
+) -> None:
+    port, connections = await raw_upstream(
+        CHUNKED_HEAD + size_line + b"\r\nhello\r\nA\r\n 0123456xy\r\n0;end=1\r\nX-Trailer: t\r\n\r\n"
+    )
+    p = await proxy_server([route("r", [("127.0.0.1", port)])])
+    for _ in range(2):
+        status, _, body = await fetch(p.ports["web"])
+        assert status == 200
+        assert body == b"hello 0123456xy"
+    assert len(connections) == 1  # well framed: the connection was reused

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ingressctl.routing import canonical_path
+from ingressctl.routing.paths import without_parameters
 
 
 @pytest.mark.parametrize(
@@ -32,6 +33,9 @@ from ingressctl.routing import canonical_path
         ("/a%3fb", "/a%3Fb"),
         ("/caf%C3%A9", "/caf%C3%A9"),
         ("/%61pi/../admin", "/admin"),
+        ("/app;jsessionid=1/x", "/app;jsessionid=1/x"),  # parameters on a name are the name's
+        ("/a/..b;x/c", "/a/..b;x/c"),
+        ("/a/;x/../b", "/a/b"),
     ],
 )
 def test_canonical_form(raw: str, expected: str) -> None:
@@ -57,6 +61,28 @@ def test_canonical_form(raw: str, expected: str) -> None:
         "*",
         "/a\x00b",
         "/a\nb",
+        # Dot segments with path parameters: servlet containers resolve them as `.`/`..`.
+        "/public/..;/admin",
+        "/public/..;jsessionid=x/admin",
+        "/.;/admin",
+        "/public/.;x/admin",
+        "/public/..;",
+        "/public/..%3b/admin",
+        "/public/..%3B/admin",
+        "/public/.%3bx/admin",
+        "/public/%2e%2e;/admin",
+        "/public/.%2e;/admin",
+        "/public/..;\\admin",
+        "/public/..;%5cadmin",
+        # Lookalikes some decoders turn into `.`, `/` or `\\`.
+        "/public/%c0%ae%c0%ae/admin",
+        "/public/%C0%AE./admin",
+        "/public/%e0%80%ae%e0%80%ae/admin",
+        "/public/..%c0%afadmin",
+        "/public/%ef%bc%8e%ef%bc%8e/admin",
+        "/public/..%ef%bc%8fadmin",
+        "/public/\uff0e\uff0e/admin",
+        "/public/..\uff0fadmin",
     ],
 )
 def test_ambiguous_or_malformed_paths_are_refused(raw: str) -> None:
@@ -68,3 +94,16 @@ def test_canonical_path_is_idempotent() -> None:
         once = canonical_path(raw)
         assert once is not None
         assert canonical_path(once) == once
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/admin;jsessionid=1/x", "/admin/x"),
+        ("/a;b;c/d;e", "/a/d"),
+        ("/;x/y", "//y"),
+        ("/plain/path", "/plain/path"),
+    ],
+)
+def test_without_parameters(path: str, expected: str) -> None:
+    assert without_parameters(path) == expected
