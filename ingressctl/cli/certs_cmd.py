@@ -57,8 +57,12 @@ def request(
         None, "--out-dir", help="Write cert/chain/fullchain/privkey PEM files."
     ),
     timeout: float = typer.Option(90.0, "--timeout", help="Seconds to wait for the CA."),
+    output: str = typer.Option(
+        "text", "--format", metavar="FORMAT", help="text (the files written, one a line) or json."
+    ),
 ) -> None:
     """Obtain a certificate with a standalone challenge responder."""
+    _check_format(output)
     # Imported here: the ACME stack is heavy and every other command starts faster without it.
     from ingressctl.acme.keys import KEY_TYPES
     from ingressctl.acme.oneshot import RequestOptions, request_certificate
@@ -103,8 +107,38 @@ def request(
         f"[green]✓[/] certificate for {', '.join(result.domains)} obtained in {result.seconds:.2f}s ({acct} "
         f"{result.account_uri})"
     )
+    if output == "json":
+        doc = {
+            "schema": 1,
+            "domains": list(result.domains),
+            "account": {"uri": result.account_uri, "reused": result.account_reused},
+            **_certificate_facts(result.fullchain_pem),
+            "seconds": round(result.seconds, 3),
+            "written": list(result.written),
+        }
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return
     for path in result.written:
         typer.echo(path)
+
+
+def _check_format(output: str) -> None:
+    if output not in ("text", "json"):
+        raise UsageError(f"--format {output!r}: use text or json")
+
+
+def _certificate_facts(pem: bytes) -> dict[str, str]:
+    """Serial (hex) and expiry of the first certificate of a PEM chain, for the JSON outputs."""
+    from cryptography import x509
+
+    try:
+        cert = x509.load_pem_x509_certificates(pem)[0]
+    except (ValueError, IndexError):
+        return {}
+    return {
+        "serial": f"{cert.serial_number:x}",
+        "not_after": cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
 
 
 @certs.command("revoke")
@@ -142,10 +176,14 @@ def revoke(
         metavar="REASON",
         help="Why (RFC 5280 reason): " + ", ".join(REVOCATION_REASONS) + ".",
     ),
+    output: str = typer.Option(
+        "text", "--format", metavar="FORMAT", help="text or json (what was revoked, on stdout)."
+    ),
 ) -> None:
     """Revoke a certificate at the CA that issued it."""
     from ingressctl.acme.oneshot import revoke_certificate
 
+    _check_format(output)
     if reason not in REVOCATION_REASONS:
         raise UsageError(f"--reason {reason!r}: use one of {', '.join(REVOCATION_REASONS)}")
     ca_url = resolve_ca_server(ca_server)
@@ -174,6 +212,16 @@ def revoke(
         account=account,
         reason=REVOCATION_REASONS[reason],
     )
+    if output == "json":
+        doc = {
+            "schema": 1,
+            "revoked": True,
+            **_certificate_facts(cert_pem),
+            "reason": reason,
+            "reason_code": REVOCATION_REASONS[reason],
+            "ca_server": ca_url,
+        }
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     _err().print("[green]✓[/] certificate revoked")
 
 
@@ -258,8 +306,7 @@ def inspect(
     timeout: float = typer.Option(10.0, "--timeout", help="Seconds for a live connection."),
 ) -> None:
     """Show subject, names, issuer, chain, trust, validity and key of certificates."""
-    if output not in ("text", "json"):
-        raise UsageError(f"--format {output!r}: use text or json")
+    _check_format(output)
     from ingressctl.tls.inspect import load_trust
 
     trust = load_trust(ca_bundle or None)

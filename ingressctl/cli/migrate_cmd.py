@@ -7,6 +7,7 @@ left as it was, 2 unreadable input or a bad combination of flags.
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import sys
 import tempfile
@@ -33,6 +34,12 @@ def migrate(
     diff: bool = typer.Option(
         False, "--diff", help="Print a unified diff of the changes instead of the YAML."
     ),
+    output: str = typer.Option(
+        "text",
+        "--format",
+        metavar="FORMAT",
+        help="text, or json: each input with its changes, problems and its result (text, diff or written).",
+    ),
 ) -> None:
     """Rewrite extensions/v1beta1 and networking.k8s.io/v1beta1 Ingresses into networking.k8s.io/v1.
 
@@ -40,19 +47,23 @@ def migrate(
     defaultBackend, and paths without pathType get ImplementationSpecific, which keeps the v1beta1
     matching exactly. Comments, key order and every other document are kept as they are.
     """
+    if output not in ("text", "json"):
+        raise UsageError(f"--format {output!r}: use text or json")
     if in_place and STDIN in paths:
         raise UsageError("--in-place cannot rewrite stdin; drop --in-place or name the files")
     inputs = read_inputs(paths)
     results = [(name, text, migrate_text(text, name)) for name, text in inputs]
     changed = [item for item in results if item[2].modified]
-    if diff:
+    if in_place:
+        for name, _, migration in changed:
+            _write_atomically(name, migration.text)
+    if output == "json":
+        sys.stdout.write(json.dumps(_json_report(results, in_place=in_place, diff=diff), indent=2) + "\n")
+    elif diff:
         for name, before, migration in changed:
             sys.stdout.write(_unified_diff(name, before, migration.text))
     elif not in_place:
         _print_all(results)
-    if in_place:
-        for name, _, migration in changed:
-            _write_atomically(name, migration.text)
     _report(results, in_place=in_place)
     if any(migration.problems for _, _, migration in results):
         # SystemExit, not typer.Exit: app(standalone_mode=False) turns typer.Exit into a return value.
@@ -70,6 +81,37 @@ def _print_all(results: list[tuple[str, str, Migration]]) -> None:
         sys.stdout.write(text)
         if text and not text.endswith("\n"):
             sys.stdout.write("\n")
+
+
+def _json_report(
+    results: list[tuple[str, str, Migration]], *, in_place: bool, diff: bool
+) -> dict[str, object]:
+    """`--format json`: schema 1, one entry per input in input order, the same keys for every input.
+
+    The result of an input is `written` (--in-place: the file was rewritten), `diff` (--diff: a
+    unified diff, empty when nothing changed) or `text` (the migrated text, the input's when nothing changed).
+    """
+    files: list[dict[str, object]] = []
+    for name, before, migration in results:
+        entry: dict[str, object] = {
+            "file": name,
+            "modified": migration.modified,
+            "changes": list(migration.changed),
+            "problems": list(migration.problems),
+        }
+        if in_place:
+            entry["written"] = migration.modified
+        elif diff:
+            entry["diff"] = _unified_diff(name, before, migration.text) if migration.modified else ""
+        else:
+            entry["text"] = migration.text
+        files.append(entry)
+    return {
+        "schema": 1,
+        "files": files,
+        "migrated": sum(len(migration.changed) for _, _, migration in results),
+        "problems": sum(len(migration.problems) for _, _, migration in results),
+    }
 
 
 def _unified_diff(name: str, before: str, after: str) -> str:

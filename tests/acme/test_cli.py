@@ -340,3 +340,44 @@ def test_revoke_from_storage_with_the_account(pebble: Pebble, tmp_path: Path) ->
 
     serial = x509.load_pem_x509_certificate(base64.b64decode(cert)).serial_number
     assert pebble.cert_status(serial) == "Revoked"
+
+
+def test_request_and_revoke_format_json(pebble: Pebble, tmp_path: Path) -> None:
+    """Data on stdout as one JSON document (schema 1), the progress messages on stderr."""
+    out = tmp_path / "json"
+    requested = run(
+        "certs", "request", "json.example.test", "alt.example.test", *ca_args(pebble),
+        "--out-dir", str(out), "--format", "json",
+    )  # fmt: skip
+    assert requested.returncode == 0, requested.stderr
+    doc = json.loads(requested.stdout)
+    cert = x509.load_pem_x509_certificate((out / "cert.pem").read_bytes())
+    assert doc["schema"] == 1 and doc["domains"] == ["json.example.test", "alt.example.test"]
+    assert doc["serial"] == f"{cert.serial_number:x}"
+    assert doc["not_after"] == cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert doc["account"]["uri"].startswith("https://") and doc["account"]["reused"] is False
+    assert sorted(Path(p).name for p in doc["written"]) == [
+        "cert.pem", "chain.pem", "fullchain.pem", "privkey.pem"
+    ]  # fmt: skip
+    assert doc["seconds"] > 0 and "obtained" in requested.stderr
+
+    ca = ["--ca-server", pebble.directory_url, "--ca-bundle", str(pebble.api_ca)]
+    revoked = run(
+        "certs", "revoke", str(out / "fullchain.pem"), "--key", str(out / "privkey.pem"),
+        "--reason", "superseded", "--format", "json", *ca,
+    )  # fmt: skip
+    assert revoked.returncode == 0, revoked.stderr
+    assert json.loads(revoked.stdout) == {
+        "schema": 1,
+        "revoked": True,
+        "serial": doc["serial"],
+        "not_after": doc["not_after"],
+        "reason": "superseded",
+        "reason_code": 4,
+        "ca_server": pebble.directory_url,
+    }
+    assert pebble.cert_status(cert.serial_number) == "Revoked"
+    assert "revoked" in revoked.stderr
+
+    bad = run("certs", "revoke", str(out / "cert.pem"), "--format", "yaml", *ca)
+    assert bad.returncode == 2 and "--format 'yaml'" in bad.stderr and bad.stdout == ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -235,3 +236,57 @@ def test_in_place_through_a_symlink_rewrites_the_target_and_keeps_the_link(
     assert "apiVersion: networking.k8s.io/v1\nkind: Ingress" in real.read_text()
     assert proc.stderr.count("migrated ") == 1, proc.stderr
     assert [p.name for p in real.parent.iterdir()] == ["ingress.yaml"]
+
+
+def test_format_json_each_input_with_its_result(
+    ingressctl_cmd: list[str], cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """`--format json`: one document on stdout (schema 1), the same keys per input, messages on stderr."""
+    legacy = tmp_path / "legacy.yaml"
+    legacy.write_text(COMMENTED)
+    current = tmp_path / "current.yaml"
+    v1 = (EXAMPLES / "v1" / "seedbox-ingress.yaml").read_text()
+    current.write_text(v1)
+
+    printed = _run(ingressctl_cmd, cli_env, "--format", "json", str(legacy), str(current))
+    assert printed.returncode == 0, printed.stderr
+    doc = json.loads(printed.stdout)
+    assert doc["schema"] == 1 and doc["problems"] == 0
+    by_file = {entry["file"]: entry for entry in doc["files"]}
+    assert set(by_file) == {str(legacy), str(current)}
+    migrated = by_file[str(legacy)]
+    assert migrated["modified"] is True and migrated["problems"] == []
+    assert migrated["changes"] == [
+        f"Ingress default/web (networking.k8s.io/v1beta1 -> networking.k8s.io/v1, line 9) in {legacy}"
+    ]
+    assert doc["migrated"] == 1
+    assert "pathType: ImplementationSpecific" in migrated["text"]
+    assert "networking.k8s.io/v1beta1" not in migrated["text"]
+    assert by_file[str(current)] == {
+        "file": str(current), "modified": False, "changes": [], "problems": [], "text": v1
+    }  # fmt: skip
+    assert "migrates Ingress default/web" in printed.stderr
+
+    diffed = json.loads(_run(ingressctl_cmd, cli_env, "--format", "json", "--diff", str(legacy)).stdout)
+    assert "+apiVersion: networking.k8s.io/v1" in diffed["files"][0]["diff"]
+    assert "text" not in diffed["files"][0] and legacy.read_text() == COMMENTED
+
+    written = _run(ingressctl_cmd, cli_env, "--format", "json", "--in-place", str(legacy), str(current))
+    assert written.returncode == 0, written.stderr
+    entries = {e["file"]: e for e in json.loads(written.stdout)["files"]}
+    assert entries[str(legacy)]["written"] is True and entries[str(current)]["written"] is False
+    assert "apiVersion: networking.k8s.io/v1\nkind: Ingress" in legacy.read_text()
+    assert current.read_text() == v1
+
+
+def test_format_json_reports_unparseable_documents_and_exits_1(
+    ingressctl_cmd: list[str], cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("apiVersion: extensions/v1beta1\nkind: Ingress\nmetadata: {name: broken\n")
+    proc = _run(ingressctl_cmd, cli_env, "--format", "json", str(path))
+    assert proc.returncode == 1
+    doc = json.loads(proc.stdout)
+    assert doc["problems"] == 1 and "not migrated" in doc["files"][0]["problems"][0]
+    bad = _run(ingressctl_cmd, cli_env, "--format", "xml", str(path))
+    assert bad.returncode == 2 and "--format 'xml'" in bad.stderr
