@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 _BCRYPT_PREFIXES = ("$2y$", "$2a$", "$2b$")
 _DES_CRYPT = re.compile(r"[./0-9A-Za-z]{13}")
+# A user name reaches log lines and the dashboard: CR, LF, NUL, ESC and the other controls must not.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # The complete form of each supported hash: a cut or edited hash is reported when the file is read,
 # not discovered as a login that can never succeed.
 _WELL_FORMED = {
@@ -90,6 +92,9 @@ def parse(text: str) -> HtpasswdResult:
         user, sep, hashed = line.partition(":")
         if not sep or not user or not hashed:
             problems.append(HtpasswdProblem(number, 'expected "user:hash"'))
+            continue
+        if _CONTROL.search(user):
+            problems.append(HtpasswdProblem(number, f"user name {user!r} holds control characters"))
             continue
         reason = unsupported_reason(hashed)
         if reason is not None:
