@@ -68,6 +68,76 @@ _TRAEFIK_EXACT: dict[str, str] = {
 }
 
 
+# Traefik's own annotations that ingressctl does not implement and that protect nothing: not typos
+# (IC302) but "not supported, served without it" (IC307).
+_TRAEFIK_V1_HARMLESS = frozenset(
+    {
+        "auth-remove-header",
+        "browser-xss-filter",
+        "content-security-policy",
+        "content-type-nosniff",
+        "custom-browser-xss-value",
+        "custom-frame-options-value",
+        "custom-request-headers",
+        "custom-response-headers",
+        "force-hsts",
+        "frame-deny",
+        "hsts-include-subdomains",
+        "hsts-max-age",
+        "hsts-preload",
+        "is-development",
+        "protocol",
+        "proxy-headers",
+        "public-key",
+        "referrer-policy",
+        "ssl-force-host",
+        "ssl-host",
+        "ssl-proxy-headers",
+        "ssl-temporary-redirect",
+    }
+)
+_TRAEFIK_HARMLESS = frozenset(
+    {
+        "app-root",
+        "error-pages",
+        "pass-client-tls-cert",
+        "pass-tls-cert",
+        "preserve-host",
+        "redirect-regex",
+        "redirect-replacement",
+        "request-modifier",
+        "rewrite-target",
+        "buffering",
+        "affinity",
+        "session-cookie-name",
+        "circuit-breaker-expression",
+        "load-balancer-method",
+        "responseforwarding-flushinterval",
+        "router.pathmatcher",
+        "router.observability.accesslogs",
+        "router.observability.metrics",
+        "router.observability.tracing",
+        "service.serversscheme",
+        "service.serverstransport",
+        "service.passhostheader",
+        "service.sticky.cookie",
+        "service.sticky.cookie.name",
+        "service.sticky.cookie.secure",
+        "service.sticky.cookie.httponly",
+        "service.sticky.cookie.samesite",
+        "service.sticky.cookie.maxage",
+        "service.nativelb",
+    }
+)
+
+
+def unsupported_traefik(key: str) -> bool:
+    """True for a real Traefik annotation that ingressctl does not implement and that protects nothing."""
+    if key.startswith(TRAEFIK):
+        return key[len(TRAEFIK) :] in _TRAEFIK_HARMLESS
+    return key.startswith(TRAEFIK_V1) and key[len(TRAEFIK_V1) :] in _TRAEFIK_V1_HARMLESS
+
+
 def protection(key: str) -> str | None:
     """What the annotation `key` protects, when it is another controller's protection ingressctl
     cannot honour (the route must fail closed); None for every other key."""

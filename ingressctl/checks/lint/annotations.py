@@ -13,7 +13,7 @@ from itertools import takewhile
 from ingressctl.checks.context import LintContext
 from ingressctl.model import Diagnostic, Ingress, Location, Severity
 from ingressctl.routing import ANNOTATION_PREFIXES, KNOWN_ANNOTATIONS
-from ingressctl.routing.refusals import protection
+from ingressctl.routing.refusals import protection, unsupported_traefik
 
 # Annotation prefixes of other ingress controllers: on an Ingress we serve they silently do nothing.
 FOREIGN_PREFIXES: tuple[tuple[str, str], ...] = (
@@ -72,6 +72,8 @@ def check_unknown_annotations(ctx: LintContext) -> Iterator[Diagnostic]:
         for key in sorted(ingress.meta.annotations):
             if key in known or not key.startswith(prefixes) or protection(key) is not None:
                 continue
+            if unsupported_traefik(key):
+                continue  # a real Traefik key, not a typo: IC307
             suggestion = nearest_known(key, known)
             hint = (
                 f"did you mean {suggestion}?"
@@ -93,6 +95,8 @@ def check_foreign_annotations(ctx: LintContext) -> Iterator[Diagnostic]:
     for ingress in ctx.served_ingresses():
         for key in sorted(ingress.meta.annotations):
             owner = next((name for prefix, name in FOREIGN_PREFIXES if key.startswith(prefix)), None)
+            if owner is None and unsupported_traefik(key):
+                owner = "Traefik"
             if owner is None or protection(key) is not None:
                 continue
             equivalent = None
@@ -100,6 +104,8 @@ def check_foreign_annotations(ctx: LintContext) -> Iterator[Diagnostic]:
                 equivalent = _NGINX_EQUIVALENTS.get(key.rsplit("/", 1)[-1])
             if equivalent is not None and equivalent in known:
                 hint = f"use {equivalent} instead"
+            elif owner == "Traefik":
+                hint = "remove it, or see the README's list of supported annotations"
             else:
                 hint = "remove it, or give the Ingress the class of the controller it was written for"
             yield Diagnostic(
