@@ -232,10 +232,8 @@ class CertificateManager:
             return
         wanted = self._hosts - self._from_secrets
         # A host that left the table before it got a certificate stops being retried.
-        for main, entry in list(self._entries.items()):
-            idle = entry.leaf is None and main not in self._inflight
-            if idle and entry.info.reason == "host rule" and main not in wanted:
-                del self._entries[main]
+        for main in list(self._entries):
+            self._forget_if_unwanted(main)
         for host in sorted(wanted):
             if host.startswith("*."):
                 if host not in self._warned:
@@ -292,6 +290,14 @@ class CertificateManager:
             return asyncio.get_running_loop() is self._loop
         except RuntimeError:
             return False
+
+    def _forget_if_unwanted(self, main: str) -> None:
+        """Drop an idle, certificate-less host-rule entry whose host left the table (no retry for it)."""
+        entry = self._entries.get(main)
+        if entry is None or entry.leaf is not None or main in self._inflight:
+            return
+        if entry.info.reason == "host rule" and main not in self._hosts - self._from_secrets:
+            del self._entries[main]
 
     # -- gate -----------------------------------------------------------------------------------------
     def _allowed_without_ask(self, name: str) -> bool:
@@ -407,7 +413,14 @@ class CertificateManager:
         entry.due = 0.0
         task = asyncio.create_task(self._issue(entry, reason), name=f"acme-issue-{main}")
         self._inflight[main] = task
-        task.add_done_callback(lambda _t: self._inflight.pop(main, None))
+
+        def finished(_task: asyncio.Task[None]) -> None:
+            self._inflight.pop(main, None)
+            # The host may have left the table while this order was under way.
+            if self.config.on_host_rule:
+                self._forget_if_unwanted(main)
+
+        task.add_done_callback(finished)
 
     # -- the work -------------------------------------------------------------------------------------
     async def _run(self) -> None:

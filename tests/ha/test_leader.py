@@ -110,7 +110,8 @@ async def test_one_leader_writes_status_and_hands_over(
     # SIGTERM: the leader releases the Lease; the follower takes over at its next retry.
     leader.signal(signal.SIGTERM)
     await until(lambda: leads(follower), "the follower to lead", timeout=LEASE + 10)
-    assert await asyncio.to_thread(leader.stop) == 0
+    # Wait for the exit: stop() would send a second SIGTERM, which ends a draining server at once.
+    assert await asyncio.to_thread(leader.proc.wait, 30) == 0
     # Released on the way out, so the follower did not have to wait for it to expire (how fast the
     # handover is belongs to tests/kubernetes/test_leader.py's release test, with a long lease).
     assert any("released the leader Lease" in line for line in leader.lines), leader.text
