@@ -30,6 +30,7 @@ from ingressctl.model.config import (
     ProxyProtocol,
 )
 from ingressctl.routing.hosts import validate_host
+from ingressctl.routing.refusals import control_characters
 from ingressctl.security import htpasswd
 from ingressctl.security.tls_profile import GO_TLS12_SUITES, choose_ciphers
 
@@ -128,6 +129,12 @@ def read_auth(section: Section, ctx: Context, default_realm: str) -> EntryPointA
             known = {u for u, _ in users}
             users.extend((u, h) for u, h in result.users if u not in known)
     realm = basic.string("realm") or default_realm
+    unsafe = control_characters(realm)
+    if unsafe:  # it is sent in every WWW-Authenticate header
+        basic.problems.error(
+            (*basic.path, "realm"),
+            f"{basic.name('realm')} holds control characters ({', '.join(unsafe)}); write it on one line",
+        )
     basic.unsupported("removeHeader", "the Authorization header is always passed to the backend")
     basic.finish()
     if not users and len(basic.problems.errors) == errors_before:
