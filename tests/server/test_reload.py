@@ -143,9 +143,10 @@ async def test_bursts_coalesce_into_one_compile() -> None:
         compiled.append(snapshot)
         return RoutingTable([]), []
 
-    # The quiet period is far longer than the 2 ms gaps: a loaded CI machine that stalls this test
-    # for 100 ms between two updates must not split the burst.
-    watcher = Watcher(state, compile_fn, lambda t: None, throttle=0.5)
+    # The quiet period, and the settle of an idle loop's first update, are far longer than the 2 ms
+    # gaps: a loaded CI machine that stalls this test between two updates must not split the burst
+    # (with the default 5 ms settle, a stall after the first update applied it alone).
+    watcher = Watcher(state, compile_fn, lambda t: None, throttle=1.0, settle=1.0, max_delay=30.0)
     task = asyncio.ensure_future(watcher.run())
     try:
         from ingressctl.model import IngressClass, ObjectMeta
@@ -154,7 +155,7 @@ async def test_bursts_coalesce_into_one_compile() -> None:
             classes = (IngressClass(ObjectMeta(name=f"c{i}")),)
             watcher.publish(ProviderUpdate("manifests", Snapshot(ingress_classes=classes)))
             await asyncio.sleep(0.002)
-        await watcher.wait_applied(1, 5)
+        await watcher.wait_applied(1, 15)
         await asyncio.sleep(0.7)
     finally:
         task.cancel()
