@@ -18,6 +18,7 @@ from pathlib import Path
 
 from cryptography import x509
 
+from ingressctl.security.tls_profile import cipher_string
 from ingressctl.tls.selfsigned import self_signed_certificate
 
 HTTP01_PREFIX = "/.well-known/acme-challenge/"
@@ -41,6 +42,8 @@ def tls_alpn_certificate(domain: str, key_authorization: str) -> tuple[bytes, by
 def _context_from_pem(cert_pem: bytes, key_pem: bytes) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    # Swapped into entrypoint connections by the SNI callback: the same suites as every certificate.
+    ctx.set_ciphers(cipher_string())
     ctx.set_alpn_protocols([ACME_TLS_ALPN])
     # ssl only loads certificates from files; the file lives for microseconds in a private temp dir.
     with tempfile.TemporaryDirectory(prefix="ingressctl-alpn-") as tmp:

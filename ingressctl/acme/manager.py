@@ -5,7 +5,8 @@ results come back to the loop, which calls `on_certificate` so the TLS store ser
 
 - onHostRule: `set_hosts()` requests a certificate for every TLS host without a Secret as soon as it appears.
 - onDemand: `request_on_demand()` from the SNI callback, behind a gate (Ingress hosts, allow-list, ask URL),
-  a per-name cooldown and a global hourly cap; it never blocks the handshake.
+  a per-name cooldown and a global hourly cap; calls to the ask URL are rate- and concurrency-limited and
+  the names remembered are capped (acme/gate.py); it never blocks the handshake.
 - Renewal when a third of the lifetime remains (jittered earlier), retried with back-off; failures are
   logged at ERROR and shown in `certificates()`; the old certificate keeps serving meanwhile.
 - Every order passes the persistent `RateLimitLedger` first.
@@ -24,7 +25,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -34,6 +35,7 @@ from ingressctl.acme.ca import resolve_ca_server, same_ca
 from ingressctl.acme.challenges import ChallengeStore
 from ingressctl.acme.client import AcmeClient, Issued
 from ingressctl.acme.errors import AcmeError
+from ingressctl.acme.gate import OnDemandGate
 from ingressctl.acme.keys import (
     KEY_TYPES,
     account_key_from_der,
@@ -98,17 +100,6 @@ class _Entry:
     pending_reason: str = ""
 
 
-@dataclass(slots=True)
-class _OnDemandGate:
-    cooldown: float
-    hourly_cap: int
-    ask_ttl: float
-    ask_negative_ttl: float
-    last_attempt: dict[str, float] = field(default_factory=dict)
-    attempts: list[float] = field(default_factory=list)
-    answers: dict[str, tuple[bool, float]] = field(default_factory=dict)  # name -> (allowed, expires)
-
-
 class CertificateManager:
     def __init__(
         self,
@@ -126,6 +117,7 @@ class CertificateManager:
         on_demand_cooldown: float = 300.0,
         on_demand_hourly_cap: int = 20,
         ask_cache_seconds: float = 3600.0,
+        on_demand_gate: OnDemandGate | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
@@ -165,7 +157,14 @@ class CertificateManager:
         self.max_sleep = max_sleep
         self.issue_timeout = issue_timeout
         self.clock = clock
-        self._gate = _OnDemandGate(on_demand_cooldown, on_demand_hourly_cap, ask_cache_seconds, 300.0)
+        if on_demand_gate is None:
+            on_demand_gate = OnDemandGate(
+                clock=clock,
+                cooldown=on_demand_cooldown,
+                hourly_cap=on_demand_hourly_cap,
+                ask_ttl=ask_cache_seconds,
+            )
+        self.gate = on_demand_gate
         self._entries: dict[str, _Entry] = {}  # by main domain
         self._inflight: dict[str, asyncio.Task[None]] = {}  # by main domain
         self._resolver = Resolver(resolver)
@@ -233,10 +232,8 @@ class CertificateManager:
             return
         wanted = self._hosts - self._from_secrets
         # A host that left the table before it got a certificate stops being retried.
-        for main, entry in list(self._entries.items()):
-            idle = entry.leaf is None and main not in self._inflight
-            if idle and entry.info.reason == "host rule" and main not in wanted:
-                del self._entries[main]
+        for main in list(self._entries):
+            self._forget_if_unwanted(main)
         for host in sorted(wanted):
             if host.startswith("*."):
                 if host not in self._warned:
@@ -259,22 +256,25 @@ class CertificateManager:
             return
         if name in self._from_secrets or self._covered(name) or self._busy(name):
             return
-        now = self.clock()
-        gate = self._gate
-        if now - gate.last_attempt.get(name, -1e18) < gate.cooldown:
+        gate = self.gate
+        if gate.cooling_down(name):
             return
-        gate.attempts = [t for t in gate.attempts if now - t < 3600]
-        if len(gate.attempts) >= gate.hourly_cap:
+        if not gate.under_hourly_cap():
             log.warning("ACME on-demand: hourly cap of %d reached; not requesting %s", gate.hourly_cap, name)
             return
         if self._allowed_without_ask(name):
-            self._on_demand_accept(name, now)
+            self._on_demand_accept(name)
             return
         if not self.config.on_demand_ask:
             log.info("ACME on-demand: %s is neither an Ingress host nor allowed; not requesting", name)
             return
-        gate.last_attempt[name] = now  # one ask per cooldown, even while the ask is in flight
-        self._spawn(self._ask_then_issue(name))
+        cached = gate.cached_answer(name)
+        if cached is not None:
+            if cached:
+                self._on_demand_accept(name)
+            return
+        if gate.begin_ask(name):
+            self._spawn(self._ask_then_issue(name))
 
     def http01_response(self, path: str) -> str | None:
         return self.challenges.http01_response(path)
@@ -291,30 +291,32 @@ class CertificateManager:
         except RuntimeError:
             return False
 
+    def _forget_if_unwanted(self, main: str) -> None:
+        """Drop an idle, certificate-less host-rule entry whose host left the table (no retry for it)."""
+        entry = self._entries.get(main)
+        if entry is None or entry.leaf is not None or main in self._inflight:
+            return
+        if entry.info.reason == "host rule" and main not in self._hosts - self._from_secrets:
+            del self._entries[main]
+
     # -- gate -----------------------------------------------------------------------------------------
     def _allowed_without_ask(self, name: str) -> bool:
         if any(_matches(h, name) for h in self._hosts):
             return True
         return any(_matches(p, name) for p in self.config.on_demand_allow)
 
-    def _on_demand_accept(self, name: str, now: float) -> None:
-        self._gate.last_attempt[name] = now
-        self._gate.attempts.append(now)
+    def _on_demand_accept(self, name: str) -> None:
+        self.gate.accept(name)
         self._want((name,), "on demand")
 
     async def _ask_then_issue(self, name: str) -> None:
-        now = self.clock()
-        cached = self._gate.answers.get(name)
-        if cached and cached[1] > now:
-            allowed = cached[0]
-        else:
+        allowed = False
+        try:
             allowed = await self._ask(name)
-            ttl = self._gate.ask_ttl if allowed else self._gate.ask_negative_ttl
-            self._gate.answers[name] = (allowed, now + ttl)
-        if allowed and not self._covered(name) and not self._busy(name):
-            self._gate.attempts = [t for t in self._gate.attempts if now - t < 3600]
-            if len(self._gate.attempts) < self._gate.hourly_cap:
-                self._on_demand_accept(name, now)
+        finally:
+            self.gate.end_ask(name, allowed)
+        if allowed and not self._covered(name) and not self._busy(name) and self.gate.under_hourly_cap():
+            self._on_demand_accept(name)
 
     async def _ask(self, name: str) -> bool:
         try:
@@ -411,7 +413,14 @@ class CertificateManager:
         entry.due = 0.0
         task = asyncio.create_task(self._issue(entry, reason), name=f"acme-issue-{main}")
         self._inflight[main] = task
-        task.add_done_callback(lambda _t: self._inflight.pop(main, None))
+
+        def finished(_task: asyncio.Task[None]) -> None:
+            self._inflight.pop(main, None)
+            # The host may have left the table while this order was under way.
+            if self.config.on_host_rule:
+                self._forget_if_unwanted(main)
+
+        task.add_done_callback(finished)
 
     # -- the work -------------------------------------------------------------------------------------
     async def _run(self) -> None:

@@ -16,7 +16,8 @@ CODES: Final[dict[str, str]] = {
     "IC304": "Rule host without TLS while the Ingress has TLS for other hosts.",
     "IC305": "Backend port does not name a port of the Service (explains why, e.g. unnamed ports).",
     "IC306": "Several Ingresses give TLS for the same host with different Secrets.",
-    "IC307": "Annotation of another ingress controller on an Ingress ingressctl serves: it has no effect.",
+    "IC307": "Annotation of another ingress controller on an Ingress ingressctl serves: not supported, "
+    "served without it (protections it cannot honour are IC220 errors instead).",
     "IC308": "The same object is defined more than once in the input; only one of them is applied.",
     "IC309": "The certificate in a TLS Secret cannot serve its hosts: unparsable, key mismatch, expired, "
     "not yet valid, expiring within 30 days (info), or not naming the host.",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingressctl.config.addresses import address_problem
-from ingressctl.config.reader import Section, dotted, show
+from ingressctl.config.reader import Section, dotted, show, suggest
 from ingressctl.model.config import (
     AcmeConfig,
     AcmeDomain,
@@ -30,7 +30,9 @@ from ingressctl.model.config import (
     ProxyProtocol,
 )
 from ingressctl.routing.hosts import validate_host
+from ingressctl.routing.refusals import control_characters
 from ingressctl.security import htpasswd
+from ingressctl.security.tls_profile import GO_TLS12_SUITES, choose_ciphers
 
 LETSENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
 LETSENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
@@ -127,6 +129,12 @@ def read_auth(section: Section, ctx: Context, default_realm: str) -> EntryPointA
             known = {u for u, _ in users}
             users.extend((u, h) for u, h in result.users if u not in known)
     realm = basic.string("realm") or default_realm
+    unsafe = control_characters(realm)
+    if unsafe:  # it is sent in every WWW-Authenticate header
+        basic.problems.error(
+            (*basic.path, "realm"),
+            f"{basic.name('realm')} holds control characters ({', '.join(unsafe)}); write it on one line",
+        )
     basic.unsupported("removeHeader", "the Authorization header is always passed to the backend")
     basic.finish()
     if not users and len(basic.problems.errors) == errors_before:
@@ -170,12 +178,51 @@ def _read_tls(section: Section, ctx: Context) -> EntryPointTLS:
         cert.finish()
         if len(files) == 2:
             certificates.append(CertificateFile(cert_file=files["certFile"], key_file=files["keyFile"]))
-    section.unsupported("cipherSuites", "OpenSSL's modern defaults are used (ECDHE with AEAD ciphers)")
+    cipher_suites = _read_cipher_suites(section)
     section.unsupported("sniStrict", "unknown names get the default certificate")
     section.unsupported("clientCA", "client certificate authentication is not implemented", error=True)
     section.unsupported("defaultCertificate", "give it with serve --default-certificate CERT,KEY")
     section.finish()
-    return EntryPointTLS(certificates=tuple(certificates), min_version=min_version)
+    return EntryPointTLS(
+        certificates=tuple(certificates), min_version=min_version, cipher_suites=cipher_suites
+    )
+
+
+_EXAMPLE_SUITE = "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+
+
+def _read_cipher_suites(section: Section) -> tuple[str, ...]:
+    """Traefik v1's cipherSuites (Go names) as OpenSSL names; unknown or broken names are errors."""
+    names = section.str_list("cipherSuites", example=_EXAMPLE_SUITE)
+    if not names:
+        return ()
+    key = (*section.path, "cipherSuites")
+    choice = choose_ciphers(names)
+    for name in choice.unknown:
+        go_name = next((g for g, o in GO_TLS12_SUITES.items() if o == name.strip().upper()), None)
+        if go_name is not None:
+            hint = f" (that is OpenSSL's name; write Go's, as Traefik did: {show(go_name)})"
+        else:
+            hint = suggest(name, list(GO_TLS12_SUITES)) or f" (write Go's names, e.g. {show(_EXAMPLE_SUITE)})"
+        section.problems.error(
+            key, f"{section.name('cipherSuites')}: unknown cipher suite {show(name)}{hint}"
+        )
+    for name, why in choice.broken:
+        section.problems.error(key, f"{section.name('cipherSuites')}: {show(name)} is refused: {why}")
+    if choice.outside_profile:
+        listed = ", ".join(choice.outside_profile)
+        section.problems.warn(
+            key,
+            f"{section.name('cipherSuites')}: {listed} are outside Mozilla's intermediate profile "
+            "(CBC, SHA-1 MAC or RSA key exchange); offered because they are listed",
+        )
+    if not choice.openssl_names and not choice.unknown and not choice.broken:
+        section.problems.warn(
+            key,
+            f"{section.name('cipherSuites')} lists only TLS 1.3 suites, which cannot be chosen; "
+            "TLS 1.2 offers the default profile",
+        )
+    return choice.openssl_names
 
 
 def _read_redirect(name: str, section: Section, ctx: Context) -> EntryPointRedirect | None:

@@ -15,6 +15,8 @@ class CertificateFile:
 class EntryPointTLS:
     certificates: tuple[CertificateFile, ...] = ()
     min_version: str = "1.2"  # "1.2" or "1.3"
+    # TLS 1.2 cipher suites (OpenSSL names) from cipherSuites; empty: the default profile.
+    cipher_suites: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

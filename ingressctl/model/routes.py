@@ -30,6 +30,8 @@ class BackendProblem(str, Enum):
     RESOURCE_BACKEND = "resource-backend"  # `resource:` backends are not proxied
     AUTH_SECRET_INVALID = "auth-secret-invalid"  # fail closed: every request refused
     ACCESS_RULE_INVALID = "access-rule-invalid"  # unusable source allow-list: fail closed too
+    # An annotation asks for a protection ingressctl lacks, or holds control characters: fail closed.
+    ANNOTATION_REFUSED = "annotation-refused"
 
 
 @dataclass(frozen=True, slots=True)

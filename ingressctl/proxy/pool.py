@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ingressctl.proxy.options import ProxyOptions
@@ -27,11 +28,18 @@ class EndpointFailing:
 
 
 class UpstreamPool:
-    def __init__(self, options: ProxyOptions, loop: asyncio.AbstractEventLoop | None = None) -> None:
+    def __init__(
+        self,
+        options: ProxyOptions,
+        loop: asyncio.AbstractEventLoop | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         self.options = options
         self._loop = loop or asyncio.get_running_loop()
+        # What ejection is measured with (seconds, monotonic): the loop's time unless a test sets one.
+        self._clock = clock or self._loop.time
         self._idle: dict[Key, list[UpstreamConnection]] = {}
-        # address -> (ejected until loop.time(), consecutive connect failures)
+        # address -> (ejected until clock(), consecutive connect failures)
         self._ejected: dict[Key, tuple[float, int]] = {}
         self._sweeper: asyncio.TimerHandle | None = None
         self._closed = False
@@ -45,11 +53,11 @@ class UpstreamPool:
         entry = self._ejected.get(key)
         if entry is None:
             return False
-        return not entry[0] <= self._loop.time()
+        return not entry[0] <= self._clock()
 
     def eject_remaining(self, key: Key) -> float:
         entry = self._ejected.get(key)
-        return 0.0 if entry is None else max(0.0, entry[0] - self._loop.time())
+        return 0.0 if entry is None else max(0.0, entry[0] - self._clock())
 
     def record_failure(self, key: Key) -> float:
         """Eject the address for a time that doubles with each consecutive failure. Returns seconds."""
@@ -57,7 +65,7 @@ class UpstreamPool:
         failures += 1
         opts = self.options
         seconds = float(min(opts.eject_max_seconds, opts.eject_base_seconds * 2.0 ** (failures - 1)))
-        self._ejected[key] = (self._loop.time() + seconds, failures)
+        self._ejected[key] = (self._clock() + seconds, failures)
         return seconds
 
     def record_success(self, key: Key) -> None:

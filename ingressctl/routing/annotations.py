@@ -1,7 +1,8 @@
 """The annotations we honour, parsed into typed values.
 
 A value that cannot be parsed is a Diagnostic and the route is built without that middleware,
-except basic auth: a broken auth configuration fails closed (the route answers 503).
+except what protects something: broken basic auth or allow-lists, values with control characters,
+and other controllers' protections (routing/refusals.py) fail closed (the route answers 503).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 
 from ingressctl.model import BasicAuth, Diagnostic, Ingress, PathType, Redirect, Secret, Severity
 from ingressctl.routing import codes
+from ingressctl.routing.refusals import control_characters, refuse_foreign_protections
 from ingressctl.routing.report import annotation_location, finding
 from ingressctl.security import htpasswd
 
@@ -56,6 +58,18 @@ KNOWN_ANNOTATIONS: dict[str, str] = {
     ROUTER_CERTRESOLVER: "Name of the certificate resolver (ACME) for the hosts; recorded on the routes.",
 }
 
+# Values parsed as lists, line by line: line breaks and tabs in them are separators, not injections.
+_MULTI_LINE = frozenset(
+    {
+        SERVICE_WEIGHTS,
+        WHITELIST,
+        TRAEFIK_WHITELIST,
+        ROUTER_ENTRYPOINTS,
+        FRONTEND_ENTRYPOINTS,
+        FRONTEND_ENTRY_POINTS_17,
+    }
+)
+
 # Keys under these prefixes that are not in KNOWN_ANNOTATIONS are typos or unsupported features.
 ANNOTATION_PREFIXES: tuple[str, ...] = (
     "ingress.kubernetes.io/",
@@ -92,6 +106,8 @@ class IngressAnnotations:
     entrypoints: tuple[str, ...] = ()
     tls_only: bool = False
     cert_resolver: str = ""
+    # Set when an annotation cannot be honoured safely (routing/refusals.py): every route fails closed.
+    refusal: str = ""
 
 
 SecretLookup = Callable[[str, str], Secret | None]
@@ -125,6 +141,30 @@ class _Parser:
                 annotation_location(self.ingress, key),
             )
         )
+
+    def unsafe_values(self) -> list[str]:
+        """Our annotations whose values hold control characters; each is an error at its line.
+        Checked once for every key: any of them may reach a header, a redirect or a log line."""
+        unsafe: list[str] = []
+        for key in sorted(self.annotations):
+            if key not in KNOWN_ANNOTATIONS:
+                continue
+            found = control_characters(self.annotations[key], multi_line=key in _MULTI_LINE)
+            if not found:
+                continue
+            unsafe.append(key)
+            self.diagnostics.append(
+                finding(
+                    codes.UNSAFE_ANNOTATION_VALUE,
+                    Severity.ERROR,
+                    self.ingress,
+                    f"annotation {key} holds control characters ({', '.join(found)}); "
+                    "every route of this Ingress answers 503 until it is fixed",
+                    "Write the value on one line without control characters (check the YAML quoting).",
+                    annotation_location(self.ingress, key),
+                )
+            )
+        return unsafe
 
     def boolean(self, key: str) -> bool | None:
         raw = self.annotations.get(key)
@@ -272,6 +312,12 @@ class _Parser:
         if auth_type is None and secret_name is None:
             return None, ""
         ns = self.ingress.meta.namespace
+        unsafe = [
+            k for k in (AUTH_TYPE, AUTH_SECRET, AUTH_REALM) if control_characters(self.annotations.get(k, ""))
+        ]
+        if unsafe:
+            # Already an error (unsafe_values); refuse before a challenge or a log line carries it.
+            return None, f"{', '.join(unsafe)} holds control characters"
         realm = self.annotations.get(AUTH_REALM, "").strip() or "ingressctl"
         problem = ""
         key = AUTH_TYPE
@@ -353,6 +399,12 @@ def parse_annotations(
     information (the routes still answer 503), as in `ingress_tls`.
     """
     parser = _Parser(ingress, lookup_secret, secrets_in_input)
+    unsafe = parser.unsafe_values()
+    foreign = refuse_foreign_protections(ingress)
+    parser.diagnostics.extend(foreign.diagnostics)
+    reasons = [foreign.reason] if foreign.reason else []
+    if unsafe:
+        reasons.insert(0, f"control characters in annotation {', '.join(unsafe)}")
     path_type, strip = parser.rule_type()
     priority = parser.integer(ROUTER_PRIORITY)
     if priority is None:
@@ -364,7 +416,9 @@ def parse_annotations(
             entrypoints = parsed
     auth, auth_error = parser.basic_auth()
     allow_source_ranges, allow_error = parser.source_ranges()
-    resolver = ingress.meta.annotations.get(ROUTER_CERTRESOLVER, "").strip()
+    resolver = (
+        "" if ROUTER_CERTRESOLVER in unsafe else ingress.meta.annotations.get(ROUTER_CERTRESOLVER, "").strip()
+    )
     result = IngressAnnotations(
         redirect=parser.redirect(),
         basic_auth=auth,
@@ -378,5 +432,6 @@ def parse_annotations(
         entrypoints=entrypoints or (),
         tls_only=bool(parser.boolean(ROUTER_TLS)),
         cert_resolver=resolver,
+        refusal="; ".join(reasons),
     )
     return result, parser.diagnostics

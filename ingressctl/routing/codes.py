@@ -20,6 +20,8 @@ RESOURCE_BACKEND = "IC215"
 INVALID_HOST = "IC216"
 INVALID_PATH = "IC217"
 MISSING_BACKEND = "IC218"
+UNSAFE_ANNOTATION_VALUE = "IC219"
+UNSUPPORTED_PROTECTION = "IC220"
 
 CODES: dict[str, str] = {
     CONFLICT: "Two Ingresses (or two paths) claim the same host, path and pathType; the oldest wins and the "
@@ -44,4 +46,9 @@ CODES: dict[str, str] = {
     INVALID_HOST: "The rule host is not a valid DNS name or wildcard; the rule is skipped.",
     INVALID_PATH: "The path does not start with '/'; the path is skipped.",
     MISSING_BACKEND: "The backend names neither a Service nor a resource; the route answers 503.",
+    UNSAFE_ANNOTATION_VALUE: "An annotation value holds control characters (CR, LF, "
+    "NUL, other C0, DEL) that would end up in a header, redirect or log line; the route answers 503.",
+    UNSUPPORTED_PROTECTION: "An annotation of ingress-nginx or Traefik asks for a protection ingressctl does "
+    "not implement (auth, allow/deny lists, client certificates, rate limits, WAF, snippets, middlewares); "
+    "the route answers 503 rather than serve without it.",
 }

@@ -326,6 +326,15 @@ class _Compiler:
                 problem_detail=candidate.annotations.allow_error,
                 split=backend_result.split,
             )
+        if candidate.annotations.refusal:
+            return RouteBackend(
+                backend_result.namespace,
+                backend_result.service,
+                backend_result.port,
+                problem=BackendProblem.ANNOTATION_REFUSED,
+                problem_detail=candidate.annotations.refusal,
+                split=backend_result.split,
+            )
         return backend_result
 
     def _middlewares(self, ann: IngressAnnotations) -> RouteMiddlewares:

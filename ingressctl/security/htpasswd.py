@@ -3,6 +3,10 @@
 Supported hashes: apr1-MD5 (`$apr1$`, Apache's default), bcrypt (`$2y$`, `$2a$`, `$2b$`), SHA1 (`{SHA}`).
 Plain text and crypt(3) are refused with a reason: accepting them would let a leaked file log anyone in.
 
+bcrypt reads at most 72 bytes of a password. A longer password is checked on its first 72 bytes (UTF-8),
+as Apache's htpasswd hashed it and as Traefik (Go's CompareHashAndPassword) and bcrypt 4 check it; the
+cut is made here, so bcrypt 5 (which raises for longer input) behaves the same.
+
 Timing: an unknown user costs the same as a known one (the password is checked against a real hash
 of the table and the result dropped), and every comparison is `hmac.compare_digest`. bcrypt takes
 50-250 ms, so successful verifications are remembered in a small LRU keyed by an HMAC of the
@@ -24,7 +28,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 _BCRYPT_PREFIXES = ("$2y$", "$2a$", "$2b$")
+BCRYPT_MAX_PASSWORD_BYTES = 72
 _DES_CRYPT = re.compile(r"[./0-9A-Za-z]{13}")
+# A user name reaches log lines and the dashboard: CR, LF, NUL, ESC and the other controls must not.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # The complete form of each supported hash: a cut or edited hash is reported when the file is read,
 # not discovered as a login that can never succeed.
 _WELL_FORMED = {
@@ -90,6 +97,9 @@ def parse(text: str) -> HtpasswdResult:
         user, sep, hashed = line.partition(":")
         if not sep or not user or not hashed:
             problems.append(HtpasswdProblem(number, 'expected "user:hash"'))
+            continue
+        if _CONTROL.search(user):
+            problems.append(HtpasswdProblem(number, f"user name {user!r} holds control characters"))
             continue
         reason = unsupported_reason(hashed)
         if reason is not None:
@@ -162,7 +172,7 @@ def _check_hash(hashed: str, password: bytes) -> bool:
         import bcrypt  # loaded by the first bcrypt user only: most tables are apr1
 
         try:
-            return bcrypt.checkpw(password, hashed.encode("ascii"))
+            return bcrypt.checkpw(password[:BCRYPT_MAX_PASSWORD_BYTES], hashed.encode("ascii"))
         except (ValueError, UnicodeEncodeError):
             return False
     if scheme == "sha1":

@@ -6,16 +6,20 @@ import ssl
 import tempfile
 from pathlib import Path
 
+from ingressctl.security.tls_profile import cipher_string
 from ingressctl.tls.pem import CertificateError, ParsedCertificate
 
 ALPN_HTTP1 = "http/1.1"
 _VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 
 
-def server_context(min_version: str = "1.2") -> ssl.SSLContext:
-    """A server context with safe defaults: TLS 1.2+ and Python's modern cipher list (ECDHE + AEAD)."""
+def server_context(min_version: str = "1.2", ciphers: tuple[str, ...] = ()) -> ssl.SSLContext:
+    """A server context with the TLS profile of ingressctl/tls/profile.py: TLS 1.2+, and for TLS 1.2
+    Mozilla's intermediate suites (or `ciphers`, OpenSSL names); TLS 1.3 keeps OpenSSL's suites."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = _VERSIONS.get(min_version, ssl.TLSVersion.TLSv1_2)
+    # Python's default list still allows CBC suites with SHA-1 MACs and RSA key exchange.
+    ctx.set_ciphers(cipher_string(ciphers))
     # Renegotiation is a DoS lever and no HTTP/1.1 client needs it.
     ctx.options |= ssl.OP_NO_RENEGOTIATION | ssl.OP_CIPHER_SERVER_PREFERENCE
     ctx.set_alpn_protocols([ALPN_HTTP1])

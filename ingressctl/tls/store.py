@@ -35,6 +35,7 @@ from ingressctl.model.config import CertificateFile, EntryPoint, StaticConfig
 from ingressctl.tls import names as tlsnames
 from ingressctl.tls.contexts import certificate_context, load_into, server_context
 from ingressctl.tls.pem import CertificateError, ParsedCertificate, parse_pair
+from ingressctl.tls.profiles import CipherProfiles
 from ingressctl.tls.selfsigned import generate_default_certificate
 
 log = logging.getLogger("ingressctl.tls")
@@ -180,6 +181,7 @@ class CertificateStore:
         self._problems: dict[CertificateSource, tuple[CertificateProblem, ...]] = {}
         self._contexts: dict[str, ssl.SSLContext] = {}
         self._bases: list[tuple[ssl.SSLContext, str]] = []
+        self._profiles = CipherProfiles()  # contexts for entrypoints with their own cipherSuites
         self._last_secrets: tuple[TLSCertificate, ...] | None = None
         self._challenge_provider: ChallengeProvider | None = None
         self._miss_listener: MissListener | None = None
@@ -198,6 +200,7 @@ class CertificateStore:
 
     def _build_default(self, cert_pem: bytes, key_pem: bytes) -> StoredCertificate:
         parsed = parse_pair(cert_pem, key_pem)  # ours or the caller's: a bad one is a bug, so raise
+        self._profiles.prepare((parsed,))
         return StoredCertificate(
             CertificateSource.DEFAULT,
             "default",
@@ -215,6 +218,7 @@ class CertificateStore:
             return None, [CertificateProblem(source, item.origin, str(exc), served=False)]
         try:
             context = self._context_for(parsed)
+            self._profiles.prepare((parsed,))
         except CertificateError as exc:  # OpenSSL's own checks (key size, signature algorithm)
             reason = f"{item.cert_name} and {item.key_name}: {exc}"
             return None, [CertificateProblem(source, item.origin, reason, served=False)]
@@ -408,6 +412,7 @@ class CertificateStore:
                         exact.setdefault(name, entry)
         default = self._entries[CertificateSource.DEFAULT][0]
         self._contexts = {e.parsed.digest: e.context for entries in self._entries.values() for e in entries}
+        self._profiles.retain(set(self._contexts))
         indexed = {id(e): e for e in (*exact.values(), *wildcard.values())}.values()
         expires = min((e.parsed.not_after for e in indexed), default=None)
         self._index = _Index(exact, wildcard, default, expires)
@@ -476,7 +481,7 @@ class CertificateStore:
                     setattr(ssl_object, _CHALLENGE_ATTR, True)
                     return None
             entry = self._current().lookup(name)
-            ssl_object.context = entry.context
+            ssl_object.context = self._profiles.context_for(ssl_context, entry.parsed) or entry.context
             setattr(ssl_object, _SNI_ATTR, name)
             setattr(ssl_object, _NAMES_ATTR, entry.served_names)
             listener = self._miss_listener
@@ -486,20 +491,27 @@ class CertificateStore:
             log.exception("SNI selection failed for %r; serving the entrypoint's default", server_name)
         return None
 
-    def ssl_context_for_entrypoint(self, min_version: str = "1.2") -> ssl.SSLContext:
-        """A base context for one TLS entrypoint: its minimum version, the default certificate, and
-        this store's SNI callback. The minimum version stays the base context's even after the
-        callback swaps in a certificate's context (OpenSSL keeps it per connection)."""
-        ctx = server_context(min_version)
+    def ssl_context_for_entrypoint(
+        self, min_version: str = "1.2", ciphers: tuple[str, ...] = ()
+    ) -> ssl.SSLContext:
+        """A base context for one TLS entrypoint: its minimum version and TLS 1.2 ciphers, the
+        default certificate, and this store's SNI callback. Version and ciphers stay the base
+        context's even after the callback swaps in a certificate's context (OpenSSL keeps them per
+        connection)."""
+        ctx = server_context(min_version, ciphers)
         with self._lock:
             load_into(ctx, self._entries[CertificateSource.DEFAULT][0].parsed)
             self._bases.append((ctx, min_version))
+            stored = [e.parsed for entries in self._entries.values() for e in entries]
+        self._profiles.register(ctx, ciphers, stored)
         ctx.sni_callback = self.sni_callback
         return ctx
 
     def ssl_context(self, entrypoint: EntryPoint) -> ssl.SSLContext:
         """The server's TLSProvider interface: the base context for a TLS entrypoint."""
-        return self.ssl_context_for_entrypoint(entrypoint.tls.min_version if entrypoint.tls else "1.2")
+        if entrypoint.tls is None:
+            return self.ssl_context_for_entrypoint()
+        return self.ssl_context_for_entrypoint(entrypoint.tls.min_version, entrypoint.tls.cipher_suites)
 
     def host_check(self, entrypoint: EntryPoint) -> HostCheck | None:
         """For the proxy: False (answer 421) when a client reuses a connection for a Host the

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 from urllib.parse import quote
 
@@ -230,13 +229,10 @@ async def test_thousands_of_routes_are_built_once_per_configuration(
     response = await client.get("/api/routers")
     assert len((await response.json())["routers"]) == 3001
     etag = response.headers["ETag"]
-    started = time.perf_counter()
-    for _ in range(20):
+    for _ in range(20):  # (how fast an unchanged poll is belongs in `make bench`)
         assert (await client.get("/api/routers", headers={"If-None-Match": etag})).status == 304
-    per_poll = (time.perf_counter() - started) / 20
     overview = await get_json(client, "/api/overview")
     assert overview["routers"]["total"] == 3001
-    assert per_poll < 0.02, f"{per_poll * 1000:.1f} ms per unchanged poll"
     data = await get_json(client, "/api/routers/" + quote("ns7/app2047#0.0", safe=""))
     assert data["router"]["host"] == "app2047.example.com"
     # Pollers arriving together after a change share one build (one new version).

@@ -247,6 +247,26 @@ def test_ic307_nginx_annotations_on_a_served_ingress_with_equivalent() -> None:
     assert findings(Snapshot((nginx_class,)), "IC307") == []
 
 
+def test_ic307_says_served_without_it_and_leaves_protections_to_the_compiler() -> None:
+    subject = ingress(
+        rules=[rule("a.test")],
+        annotations={
+            "nginx.ingress.kubernetes.io/proxy-body-size": "8m",
+            "nginx.ingress.kubernetes.io/auth-url": "http://auth.test/",  # IC220, an error of the compiler
+            "ingress.kubernetes.io/auth-url": "http://auth.test/",  # Traefik's: IC220 too, not a typo (IC302)
+            "ingress.kubernetes.io/hsts-max-age": "31536000",  # Traefik's, harmless: IC307, not a typo
+        },
+    )
+    got = findings(Snapshot((subject,)), "IC307")
+    assert [d.message for d in got] == [
+        "Ingress default/web: annotation ingress.kubernetes.io/hsts-max-age (Traefik) is not supported by "
+        "ingressctl; served without it",
+        "Ingress default/web: annotation nginx.ingress.kubernetes.io/proxy-body-size (ingress-nginx) is not "
+        "supported by ingressctl; served without it"
+    ]
+    assert findings(Snapshot((subject,)), "IC302") == []
+
+
 # ------------------------------------------------------------------ IC308
 
 

@@ -395,3 +395,21 @@ def test_redirect_without_a_target_still_asks_for_entry_point(problems: Problems
         permanent = true
         """
     ) == ["traefik.toml:3: entryPoints.http.redirect.entryPoint is required"]
+
+
+def test_a_realm_with_control_characters_is_refused(
+    problems: Problems, apr1_hash: Callable[[str], str]
+) -> None:
+    # The realm is sent in every WWW-Authenticate header: CR/LF there would split the response.
+    assert problems(
+        f"""
+        [entryPoints.https]
+        address = ":443"
+          [entryPoints.https.auth.basic]
+          realm = "Staff\\r\\nX-Injected: 1"
+          users = ["alice:{apr1_hash("pw")}"]
+        """
+    ) == [
+        "traefik.toml:4: entryPoints.https.auth.basic.realm holds control characters (\\r, \\n); "
+        "write it on one line"
+    ]

@@ -188,7 +188,8 @@ async def test_leader_orders_follower_answers_http01_and_serves_the_certificate(
     # (no new order) and keeps serving it.
     leader.signal(signal.SIGTERM)
     await asyncio.to_thread(follower.wait_for, r"ACME: this replica leads", 15.0)
-    assert await asyncio.to_thread(leader.stop) == 0
+    # Wait for the exit: stop() would send a second SIGTERM, which ends a draining server at once.
+    assert await asyncio.to_thread(leader.proc.wait, 30) == 0
     await asyncio.sleep(1.0)
     assert not any("ACME: requesting" in line for line in follower.lines)
     assert (await handshake(follower.addresses["https"], root)).startswith(b"HTTP/1.1 200")

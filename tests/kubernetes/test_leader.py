@@ -21,13 +21,13 @@ def connection(server: KubeAPIServer, token: str) -> Connection:
     return KubernetesProvider(kube_config(server, token)).connection
 
 
-def elector(server: KubeAPIServer, token: str, events: list[str]) -> LeaderElector:
+def elector(server: KubeAPIServer, token: str, events: list[str], lease: float = 2) -> LeaderElector:
     return LeaderElector(
         connection(server, token),
         namespace="ingressctl",
         identity=token,
-        lease_duration=2,
-        renew_deadline=1.0,
+        lease_duration=lease,
+        renew_deadline=lease / 2,
         retry_period=0.1,
         on_started_leading=lambda: events.append(f"{token} started"),
         on_stopped_leading=lambda: events.append(f"{token} stopped"),
@@ -60,7 +60,8 @@ def holder(server: KubeAPIServer) -> str:
 
 async def test_one_leader_and_handover_on_release(kube_api: KubeAPIServer) -> None:
     events: list[str] = []
-    a, b = elector(kube_api, "a", events), elector(kube_api, "b", events)
+    # A 60 s lease: b leading within the 20 s deadline below means it did not wait the lease out.
+    a, b = elector(kube_api, "a", events, lease=60), elector(kube_api, "b", events, lease=60)
     async with electing(a) as task_a:
         await until(lambda: a.is_leader)
         async with electing(b):
@@ -70,8 +71,7 @@ async def test_one_leader_and_handover_on_release(kube_api: KubeAPIServer) -> No
             task_a.cancel()  # a shuts down and releases the lease
             with contextlib.suppress(asyncio.CancelledError):
                 await task_a
-            waited = await until(lambda: b.is_leader)
-            assert waited < 1.5  # no need to wait out the 2 s lease: it was released
+            await until(lambda: b.is_leader, timeout=20)  # a released the lease: no expiry needed
             assert holder(kube_api) == "b" and not a.is_leader
     assert events[:3] == ["a started", "a stopped", "b started"]
     lease = kube_api.get("Lease", "ingressctl", "ingressctl-leader") or {}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -238,8 +237,8 @@ async def test_cancellation_stops_every_thread_promptly(
         await rec.wait(lambda s: bool(s.ingresses))
         threads = provider.threads
         assert len(threads) == 5 and all(t.is_alive() for t in threads)
-        started = time.monotonic()
-    assert time.monotonic() - started < 2.5
+    # Leaving `running` cancelled the provider and returned: every thread has ended (none is left
+    # blocked in a watch that would only end with its server-side timeout).
     assert not any(t.is_alive() for t in threads)
 
 

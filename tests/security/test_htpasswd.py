@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import shutil
 import subprocess
 import time
 
@@ -13,6 +12,7 @@ import pytest
 
 from ingressctl.security import htpasswd
 from ingressctl.security.htpasswd import parse, parse_basic_authorization, verify
+from tests.needs import tool
 
 
 def openssl_apr1(password: str, salt: str | None = None) -> str:
@@ -63,15 +63,57 @@ def test_bcrypt_variants(prefix: str) -> None:
     assert not verify([("carol", hashed)], "carol", "S3cret")
 
 
-@pytest.mark.skipif(shutil.which("htpasswd") is None, reason="apache2-utils (htpasswd) is not installed")
-def test_bcrypt_from_apache_htpasswd() -> None:
+def apache_bcrypt(user: str, password: str) -> str:
+    """An htpasswd line made by Apache's own tool (cost 4: fast)."""
     out = subprocess.run(
-        ["htpasswd", "-nbB", "-C", "4", "dave", "pw"], check=True, capture_output=True, text=True, timeout=10
+        [tool("htpasswd", "apache2-utils"), "-nbB", "-C", "4", user, password],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=10,
     )
-    result = parse(out.stdout)
+    return out.stdout
+
+
+def test_bcrypt_from_apache_htpasswd() -> None:
+    result = parse(apache_bcrypt("dave", "pw"))
     assert result.problems == ()
     assert verify(result.users, "dave", "pw")
     assert not verify(result.users, "dave", "pw2")
+
+
+LONG = "correct horse battery staple " * 3 + "and then some"  # 100 bytes
+assert len(LONG.encode()) == 100
+
+
+def test_bcrypt_passwords_longer_than_72_bytes_are_checked_on_their_first_72() -> None:
+    """Apache's htpasswd hashes the first 72 bytes; Traefik (Go) and bcrypt 4 check those; bcrypt 5
+    raises instead. ingressctl cuts the password itself: the same answer whatever bcrypt is installed."""
+    result = parse(apache_bcrypt("frank", LONG))
+    assert result.problems == ()
+    assert verify(result.users, "frank", LONG)
+    htpasswd.clear_cache()
+    assert verify(result.users, "frank", LONG[:72] + "anything after byte 72 is not part of the hash")
+    htpasswd.clear_cache()
+    assert not verify(result.users, "frank", LONG[:71])
+    assert not verify(result.users, "frank", "X" + LONG[1:])
+
+
+def test_bcrypt_is_never_given_more_than_72_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cut does not depend on the installed bcrypt: checkpw (the real one, observed) never sees
+    more than 72 bytes, so bcrypt 4 (which cuts) and bcrypt 5 (which raises) cannot answer differently."""
+    seen: list[int] = []
+    real = bcrypt.checkpw
+
+    def observed(password: bytes, hashed: bytes) -> bool:
+        seen.append(len(password))
+        return real(password, hashed)
+
+    monkeypatch.setattr(bcrypt, "checkpw", observed)
+    hashed = bcrypt.hashpw(LONG.encode()[:72], bcrypt.gensalt(rounds=4)).decode()
+    assert verify([("gina", hashed)], "gina", LONG * 2)
+    assert not verify([("gina", hashed)], "gina", "ü" * 100)  # 200 bytes of UTF-8
+    assert seen and max(seen) == 72
 
 
 def test_sha1() -> None:

@@ -20,9 +20,9 @@ from .conftest import ServeProcess
 pytestmark = pytest.mark.timeout(60)
 
 GRACE = 2.0
-# Upper bound on what stopping costs besides the grace period itself (closing providers, the
-# interpreter's exit), generous for a loaded 2-core CI machine.
-MARGIN = 1.5
+# For tests about NOT waiting for the grace period: so long that a server that waited would fail the
+# deadline by far, while a loaded machine stays far within it (no wall-clock limit near the goal).
+LONG_GRACE = 60.0
 
 
 @dataclass
@@ -54,11 +54,11 @@ async def slow_backend() -> AsyncIterator[SlowBackend]:
 
 
 def _start(
-    tmp_path: Path, serve: Callable[..., ServeProcess], backend: SlowBackend, *args: str
+    tmp_path: Path, serve: Callable[..., ServeProcess], backend: SlowBackend, *args: str, grace: float = GRACE
 ) -> ServeProcess:
     write_apps(tmp_path / "apps.yaml", [("app", "app.test", "/", backend.port)])
     config = tmp_path / "traefik.toml"
-    config.write_text(f'graceTimeOut = "{GRACE:g}s"\n')
+    config.write_text(f'graceTimeOut = "{grace:g}s"\n')
     return serve(
         "--config",
         str(config),
@@ -77,11 +77,11 @@ def _wait_applied(sp: ServeProcess, count: int, timeout: float = 30.0) -> None:
         time.sleep(0.05)
 
 
-async def _sigterm_and_wait(sp: ServeProcess) -> tuple[int, float]:
-    """SIGTERM, then (exit code, seconds until the process was gone)."""
+async def _sigterm_and_wait(sp: ServeProcess, deadline: float = GRACE + 20) -> tuple[int, float]:
+    """SIGTERM, then (exit code, seconds until the process was gone); fails after `deadline` seconds."""
     started = time.monotonic()
     sp.signal(signal.SIGTERM)
-    code = await asyncio.to_thread(sp.proc.wait, GRACE + 20)
+    code = await asyncio.to_thread(sp.proc.wait, deadline)
     return code, time.monotonic() - started
 
 
@@ -101,8 +101,8 @@ async def test_request_slower_than_the_grace_period_is_aborted_and_named(
             await slow
 
     assert code == 0, sp.text
-    # It waited for the request for the grace period, and only once (not twice).
-    assert GRACE - 0.2 <= elapsed <= GRACE + MARGIN, f"stopped {elapsed:.2f}s after SIGTERM:\n{sp.text}"
+    # It waited for the request for the grace period (and then aborted it, once: see below).
+    assert elapsed >= GRACE - 0.2, f"stopped {elapsed:.2f}s after SIGTERM:\n{sp.text}"
     aborted = [line for line in sp.lines if "aborted" in line]
     assert len(aborted) == 1, sp.text
     assert "WARNING" in aborted[0] or "warning" in aborted[0], aborted[0]
@@ -116,19 +116,18 @@ async def test_request_slower_than_the_grace_period_is_aborted_and_named(
 async def test_request_within_the_grace_period_completes_after_sigterm(
     tmp_path: Path, slow_backend: SlowBackend, serve: Callable[..., ServeProcess]
 ) -> None:
-    sp = _start(tmp_path, serve, slow_backend)
+    sp = _start(tmp_path, serve, slow_backend, grace=LONG_GRACE)
     await asyncio.to_thread(sp.wait_ready)
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as s:
         quick = asyncio.ensure_future(s.get(sp.url("/sleep?s=0.8"), headers={"Host": "app.test"}))
         await asyncio.wait_for(slow_backend.started.get(), 10)
-        code, elapsed = await _sigterm_and_wait(sp)
+        # The drain ends with the last request, not with the (60 s) grace period.
+        code, _ = await _sigterm_and_wait(sp, deadline=LONG_GRACE / 3)
         response = await quick
         assert response.status == 200
         assert await response.text() == "slept 0.8"
 
     assert code == 0, sp.text
-    # The drain ends with the last request, not with the grace period.
-    assert elapsed <= 0.8 + MARGIN, f"stopped {elapsed:.2f}s after SIGTERM:\n{sp.text}"
     assert not [line for line in sp.lines if "aborted" in line], sp.text
     assert "Traceback" not in sp.text
 
@@ -136,12 +135,11 @@ async def test_request_within_the_grace_period_completes_after_sigterm(
 async def test_idle_server_stops_at_once(
     tmp_path: Path, slow_backend: SlowBackend, serve: Callable[..., ServeProcess]
 ) -> None:
-    sp = _start(tmp_path, serve, slow_backend)
+    sp = _start(tmp_path, serve, slow_backend, grace=LONG_GRACE)
     await asyncio.to_thread(sp.wait_ready)
-    # An idle keep-alive connection holds no request: it must not hold the shutdown either.
+    # An idle keep-alive connection holds no request: it must not hold the shutdown (60 s grace) either.
     async with aiohttp.ClientSession() as s:
         async with s.get(sp.url("/sleep?s=0"), headers={"Host": "app.test"}) as r:
             assert r.status == 200
-        code, elapsed = await _sigterm_and_wait(sp)
+        code, _ = await _sigterm_and_wait(sp, deadline=LONG_GRACE / 3)
     assert code == 0, sp.text
-    assert elapsed < GRACE, f"stopped {elapsed:.2f}s after SIGTERM:\n{sp.text}"

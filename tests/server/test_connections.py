@@ -11,6 +11,7 @@ import pytest
 from ingressctl.model.config import EntryPoint, StaticConfig
 from ingressctl.providers.manifests import ManifestsProvider
 from ingressctl.server import Server, ServerParts
+from tests.polling import eventually
 
 from .manifests import write_apps
 
@@ -45,11 +46,9 @@ async def test_open_connections_counted(tmp_path: Path, echo_backend: Callable[.
     try:
         host, _, p = server.state.bound["web"].rpartition(":")
         conns = [await asyncio.open_connection(host, int(p)) for _ in range(3)]
-        await asyncio.sleep(0.2)
-        assert counter.open == {"web": 3}
+        await eventually(lambda: counter.open == {"web": 3}, "three connections counted")
         for _, writer in conns:
             writer.close()
-        await asyncio.sleep(0.3)
-        assert counter.open == {"web": 0}
+        await eventually(lambda: counter.open == {"web": 0}, "closed connections uncounted")
     finally:
         await server.stop()

@@ -50,9 +50,7 @@ async def test_a_follower_answers_what_the_leader_wrote() -> None:
     assert await follower.lookup(PREFIX + "t1") is None  # nothing pending: falls through to the routes
     # Written right after the follower's read: the next request must not be answered from that stale read.
     await asyncio.to_thread(leader.add_http01, "t1", "t1.key-auth")
-    started = time.monotonic()
-    assert await follower.lookup(PREFIX + "t1") == "t1.key-auth"
-    assert time.monotonic() - started < 1.0
+    assert await asyncio.wait_for(follower.lookup(PREFIX + "t1"), 10) == "t1.key-auth"
     await asyncio.to_thread(leader.remove_http01, "t1")
     await asyncio.to_thread(leader.add_http01, "t2", "t2.key-auth")
     assert leader.http01_response(PREFIX + "t1") is None
@@ -91,11 +89,12 @@ async def test_unknown_tokens_cannot_flood_the_api() -> None:
     blob = MemoryBlob()
     follower = SharedChallenges(lambda: blob, min_interval=0.2)
     started = time.monotonic()
-    answers = await asyncio.gather(*(follower.lookup(f"{PREFIX}guess-{i}") for i in range(200)))
+    lookups = asyncio.gather(*(follower.lookup(f"{PREFIX}guess-{i}") for i in range(200)))
+    answers = await asyncio.wait_for(lookups, 15)
     elapsed = time.monotonic() - started
     assert answers == [None] * 200
+    # At most one read per interval, however many guesses arrive (a bound that a slow machine widens).
     assert blob.loads <= 1 + int(elapsed / 0.2) + 1, (blob.loads, elapsed)
-    assert elapsed < 2.0
 
 
 async def test_garbage_in_the_store_is_no_answer() -> None:

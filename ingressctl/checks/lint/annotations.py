@@ -1,4 +1,8 @@
-"""IC302 (typos under the prefixes ingressctl reads) and IC307 (other controllers' annotations)."""
+"""IC302 (typos under the prefixes ingressctl reads) and IC307 (other controllers' annotations).
+
+Annotations that ask for a protection ingressctl lacks are the compiler's (IC220, the route fails
+closed, routing/refusals.py): they are not reported here a second time.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from itertools import takewhile
 from ingressctl.checks.context import LintContext
 from ingressctl.model import Diagnostic, Ingress, Location, Severity
 from ingressctl.routing import ANNOTATION_PREFIXES, KNOWN_ANNOTATIONS
+from ingressctl.routing.refusals import protection, unsupported_traefik
 
 # Annotation prefixes of other ingress controllers: on an Ingress we serve they silently do nothing.
 FOREIGN_PREFIXES: tuple[tuple[str, str], ...] = (
@@ -65,8 +70,10 @@ def check_unknown_annotations(ctx: LintContext) -> Iterator[Diagnostic]:
     prefixes = tuple(ANNOTATION_PREFIXES)
     for ingress in ctx.served_ingresses():
         for key in sorted(ingress.meta.annotations):
-            if key in known or not key.startswith(prefixes):
+            if key in known or not key.startswith(prefixes) or protection(key) is not None:
                 continue
+            if unsupported_traefik(key):
+                continue  # a real Traefik key, not a typo: IC307
             suggestion = nearest_known(key, known)
             hint = (
                 f"did you mean {suggestion}?"
@@ -88,19 +95,24 @@ def check_foreign_annotations(ctx: LintContext) -> Iterator[Diagnostic]:
     for ingress in ctx.served_ingresses():
         for key in sorted(ingress.meta.annotations):
             owner = next((name for prefix, name in FOREIGN_PREFIXES if key.startswith(prefix)), None)
-            if owner is None:
+            if owner is None and unsupported_traefik(key):
+                owner = "Traefik"
+            if owner is None or protection(key) is not None:
                 continue
             equivalent = None
             if key.startswith("nginx.ingress.kubernetes.io/"):
                 equivalent = _NGINX_EQUIVALENTS.get(key.rsplit("/", 1)[-1])
             if equivalent is not None and equivalent in known:
                 hint = f"use {equivalent} instead"
+            elif owner == "Traefik":
+                hint = "remove it, or see the README's list of supported annotations"
             else:
                 hint = "remove it, or give the Ingress the class of the controller it was written for"
             yield Diagnostic(
                 code="IC307",
                 severity=Severity.WARNING,
-                message=f"{ingress.ref}: annotation {key} is for {owner}; it has no effect in ingressctl",
+                message=f"{ingress.ref}: annotation {key} ({owner}) is not supported by ingressctl; "
+                "served without it",
                 location=_annotation_location(ingress, key),
                 hint=hint,
                 object=ingress.ref,

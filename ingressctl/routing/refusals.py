@@ -1,0 +1,210 @@
+"""Annotations ingressctl refuses to serve around: protections it does not implement, and values that
+would inject control characters into headers, status lines, redirects or log lines.
+
+Fail closed: an Ingress that asks for a protection ingressctl cannot give (an ingress-nginx or Traefik
+spelling of auth, allow/deny lists, client certificates, rate limits, WAF, snippets, middlewares) has
+every route answer 503, and `validate` reports an error at the annotation's line. Serving it without
+the protection would open what its author closed. Other controllers' harmless annotations stay
+warnings (IC307, in ingressctl.checks): served without them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ingressctl.model import Diagnostic, Ingress, Severity
+from ingressctl.routing import codes
+from ingressctl.routing.report import annotation_location, finding
+
+NGINX = "nginx.ingress.kubernetes.io/"
+NGINX_INC = "nginx.org/"
+TRAEFIK_V1 = "ingress.kubernetes.io/"
+TRAEFIK = "traefik.ingress.kubernetes.io/"
+
+# ingress-nginx (its annotations page): exact names, and families by prefix or suffix.
+_NGINX_EXACT: dict[str, str] = {
+    "whitelist-source-range": "a source IP allow-list",
+    "allowlist-source-range": "a source IP allow-list",
+    "denylist-source-range": "a source IP deny-list",
+    "satisfy": "how auth and the allow-list combine",
+    "enable-modsecurity": "the ModSecurity web application firewall",
+    "enable-owasp-core-rules": "the OWASP core rules of ModSecurity",
+    "modsecurity-transaction-id": "the ModSecurity web application firewall",
+    "ssl-passthrough": "TLS passthrough (the backend terminates TLS, and may check client certificates)",
+}
+_NGINX_FAMILIES: tuple[tuple[str, str], ...] = (
+    ("auth-tls-", "client certificate authentication"),
+    ("auth-", "authentication"),
+    ("limit-", "rate or connection limits"),
+    ("global-rate-limit", "rate limits"),
+)
+# auth-realm alone only names the prompt of an auth-type that is reported anyway.
+_NGINX_HARMLESS = frozenset({"auth-realm"})
+
+_NGINX_INC_EXACT: dict[str, str] = {
+    "basic-auth-secret": "authentication",
+    "jwt-key": "JWT authentication",
+    "jwt-policy": "JWT authentication",
+}
+
+# Traefik 1.7 Ingress annotations (and v2/v3 router annotations) that ingressctl does not implement.
+_TRAEFIK_V1_EXACT: dict[str, str] = {
+    "auth-url": "forward authentication",
+    "auth-response-headers": "forward authentication",
+    "auth-trust-headers": "forward authentication",
+    "auth-header-field": "authentication",
+    "auth-tls-secret": "forward authentication over TLS",
+    "auth-tls-insecure": "forward authentication over TLS",
+    "whitelist-x-forwarded-for": "a source IP allow-list checked against X-Forwarded-For",
+    "allowed-hosts": "a list of allowed Host headers",
+}
+_TRAEFIK_EXACT: dict[str, str] = {
+    "rate-limit": "rate limits",
+    "max-conn": "connection limits",
+    "router.middlewares": "Traefik middlewares (authentication, allow-lists, limits, ...)",
+    "router.tls.options": "Traefik TLS options (client certificates, versions)",
+    "whitelist-x-forwarded-for": "a source IP allow-list checked against X-Forwarded-For",
+}
+
+
+# Traefik's own annotations that ingressctl does not implement and that protect nothing: not typos
+# (IC302) but "not supported, served without it" (IC307).
+_TRAEFIK_V1_HARMLESS = frozenset(
+    {
+        "auth-remove-header",
+        "browser-xss-filter",
+        "content-security-policy",
+        "content-type-nosniff",
+        "custom-browser-xss-value",
+        "custom-frame-options-value",
+        "custom-request-headers",
+        "custom-response-headers",
+        "force-hsts",
+        "frame-deny",
+        "hsts-include-subdomains",
+        "hsts-max-age",
+        "hsts-preload",
+        "is-development",
+        "protocol",
+        "proxy-headers",
+        "public-key",
+        "referrer-policy",
+        "ssl-force-host",
+        "ssl-host",
+        "ssl-proxy-headers",
+        "ssl-temporary-redirect",
+    }
+)
+_TRAEFIK_HARMLESS = frozenset(
+    {
+        "app-root",
+        "error-pages",
+        "pass-client-tls-cert",
+        "pass-tls-cert",
+        "preserve-host",
+        "redirect-regex",
+        "redirect-replacement",
+        "request-modifier",
+        "rewrite-target",
+        "buffering",
+        "affinity",
+        "session-cookie-name",
+        "circuit-breaker-expression",
+        "load-balancer-method",
+        "responseforwarding-flushinterval",
+        "router.pathmatcher",
+        "router.observability.accesslogs",
+        "router.observability.metrics",
+        "router.observability.tracing",
+        "service.serversscheme",
+        "service.serverstransport",
+        "service.passhostheader",
+        "service.sticky.cookie",
+        "service.sticky.cookie.name",
+        "service.sticky.cookie.secure",
+        "service.sticky.cookie.httponly",
+        "service.sticky.cookie.samesite",
+        "service.sticky.cookie.maxage",
+        "service.nativelb",
+    }
+)
+
+
+def unsupported_traefik(key: str) -> bool:
+    """True for a real Traefik annotation that ingressctl does not implement and that protects nothing."""
+    if key.startswith(TRAEFIK):
+        return key[len(TRAEFIK) :] in _TRAEFIK_HARMLESS
+    return key.startswith(TRAEFIK_V1) and key[len(TRAEFIK_V1) :] in _TRAEFIK_V1_HARMLESS
+
+
+def protection(key: str) -> str | None:
+    """What the annotation `key` protects, when it is another controller's protection ingressctl
+    cannot honour (the route must fail closed); None for every other key."""
+    if key.startswith(NGINX):
+        name = key[len(NGINX) :]
+        if name in _NGINX_HARMLESS:
+            return None
+        if name.endswith("-snippet") or name.endswith("-snippets"):
+            return "nginx configuration (a snippet, never executed by ingressctl)"
+        found = _NGINX_EXACT.get(name)
+        if found is not None:
+            return found
+        return next((what for prefix, what in _NGINX_FAMILIES if name.startswith(prefix)), None)
+    if key.startswith(NGINX_INC):
+        name = key[len(NGINX_INC) :]
+        if name.endswith("-snippets") or name.endswith("-snippet"):
+            return "nginx configuration (a snippet, never executed by ingressctl)"
+        return _NGINX_INC_EXACT.get(name)
+    if key.startswith(TRAEFIK):
+        return _TRAEFIK_EXACT.get(key[len(TRAEFIK) :])
+    if key.startswith(TRAEFIK_V1):
+        return _TRAEFIK_V1_EXACT.get(key[len(TRAEFIK_V1) :])
+    return None
+
+
+# C0 controls and DEL: CR/LF split headers and log lines, NUL cuts them, ESC drives terminals.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_BUT_LINE_BREAKS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def control_characters(value: str, *, multi_line: bool = False) -> list[str]:
+    """The control characters in `value` as escapes ("\\r", "\\x00"); a multi-line value (a list
+    parsed line by line) may hold line breaks and tabs. Surrounding whitespace is ignored: YAML
+    block scalars end with a newline."""
+    pattern = _CONTROL_BUT_LINE_BREAKS if multi_line else _CONTROL
+    found = dict.fromkeys(pattern.findall(value.strip()))
+    return [repr(c)[1:-1] for c in found]
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why every route of an Ingress answers 503 ("" when it does not), and the findings."""
+
+    reason: str
+    diagnostics: tuple[Diagnostic, ...]
+
+
+def refuse_foreign_protections(ingress: Ingress) -> Refusal:
+    """Every annotation of `ingress` that asks for a protection ingressctl does not implement."""
+    found: list[Diagnostic] = []
+    keys: list[str] = []
+    for key in sorted(ingress.meta.annotations):
+        what = protection(key)
+        if what is None:
+            continue
+        keys.append(key)
+        found.append(
+            finding(
+                codes.UNSUPPORTED_PROTECTION,
+                Severity.ERROR,
+                ingress,
+                f"annotation {key} asks for {what}, which ingressctl does not implement; "
+                "every route of this Ingress answers 503 rather than serve without it",
+                "Remove the annotation, give the Ingress the class of the controller it was written for, "
+                "or use ingressctl's own annotations (see the README's annotation table).",
+                annotation_location(ingress, key),
+            )
+        )
+    reason = f"unsupported protection annotations: {', '.join(keys)}" if keys else ""
+    return Refusal(reason, tuple(found))
