@@ -38,6 +38,8 @@ class ServeOptions:
     entrypoints: tuple[str, ...] = ()
     api_address: str | None = None
     api_insecure: bool | None = None
+    ping_address: str | None = None
+    check: bool = False
     workers: int | None = None
     log_level: str | None = None
     log_format: str | None = None
@@ -69,6 +71,7 @@ def load_config(options: ServeOptions) -> StaticConfig:
         entrypoints=_parse_entrypoints(list(options.entrypoints)),
         api_address=options.api_address,
         api_insecure=options.api_insecure,
+        ping_address=options.ping_address,
         workers=options.workers,
         log_level=options.log_level,
         log_format=options.log_format,
@@ -336,6 +339,10 @@ def _parts(
             assert api_config is not None
             return await start_ping_api(state, api_config.address)
 
+    if static.ping_address:
+        from ingressctl.server.ping import with_ping_listener
+
+        start_api = with_ping_listener(start_api, static.ping_address)
     kubernetes = _kubernetes_provider(static) if static.kubernetes is not None else None
     cluster = _cluster(static, options, kubernetes, worker) if kubernetes is not None else None
     tls = _certificate_store(static)
