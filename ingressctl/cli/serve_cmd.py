@@ -467,6 +467,10 @@ def _serve(options: ServeOptions) -> int:
         # Reads the kubeconfig / service account files only (no request): a broken one is exit 2 now,
         # not a server that runs without routes.
         connect(static.kubernetes).close()
+    if options.check:
+        from ingressctl.cli.serve_check import run_check
+
+        return run_check(static)
     configure_logging(static.log_level, static.log_format)
     for warning in static.warnings:
         log.warning("%s", warning)
