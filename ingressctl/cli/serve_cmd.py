@@ -500,9 +500,10 @@ Every flag can also come from the environment variable shown next to it (INGRESS
 name, upper case, '-' as '_'); a flag on the command line wins. Repeatable flags take several values
 separated by spaces there, switches 1/true/yes or 0/false/no.
 
-Probes: --ping-address ADDR (ping.address in the file) serves /ping and /ready alone, without authentication, so
-the API can stay on loopback or behind basic auth. --check loads and compiles everything (one LIST of the
-cluster), prints the routes and every problem and exits 0/1/2 without listening.
+Probes: --ping-address ADDR (ping.address in the file) serves /ping and /ready alone, without
+authentication, so the API can stay on loopback or behind basic auth. --check loads and compiles
+everything (one LIST of the cluster), prints the routes and every problem and exits 0/1/2 without
+listening.
 
 SIGHUP re-reads the manifests and recompiles the routes (the cluster is watched, SIGHUP does not re-list
 it); the config file and the files it names (certificates, usersFile) are read at start: restart to apply
