@@ -29,6 +29,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "kubernetes"
 POD_IP = "10.0.0.5"  # only ever assigned inside the tests' own network namespaces
 # A cloud load balancer's address, as the Service controller writes it into the Service's status.
 LB_IP = "192.0.2.80"
+NODE_IP = "203.0.113.9"  # the ExternalIP of the node the pods run on
 
 
 def documents(name: str) -> list[dict[str, Any]]:
@@ -195,7 +196,7 @@ def prepare_cluster(kube_api: KubeAPIServer, workload: dict[str, Any], backend_p
     service account (returned: the token), and one application behind an Ingress of the example's class."""
     from tests.examples.pod import pod_spec
     from tests.kubeapi import rules_from_rbac
-    from tests.kubeapi.fixtures import endpoint_slice, ingress, service
+    from tests.kubeapi.fixtures import endpoint_slice, ingress, node, service
 
     namespace = workload["metadata"]["namespace"]
     user = f"system:serviceaccount:{namespace}:{pod_spec(workload)['serviceAccountName']}"
@@ -204,6 +205,8 @@ def prepare_cluster(kube_api: KubeAPIServer, workload: dict[str, Any], backend_p
     kube_api.apply_many(by_kind("IngressClass"))
     for svc in by_kind("Service"):  # with the address a cloud load balancer gives it
         kube_api.apply({**svc, "status": {"loadBalancer": {"ingress": [{"ip": LB_IP}]}}})
+    # The pods' node, for the status address without --publish-service (the DaemonSet).
+    kube_api.apply(node("node-1", {"InternalIP": "10.0.0.1", "ExternalIP": NODE_IP}))
     (class_name,) = [c["metadata"]["name"] for c in by_kind("IngressClass")]
     kube_api.apply_many(
         [
@@ -225,9 +228,12 @@ def start_pod(
 ) -> ServeProcess:
     """The workload's container as pod `pod_name` in `network`, with its service account files."""
     from tests.examples.pod import launch
+    from tests.kubeapi.fixtures import pod
 
     root.mkdir(parents=True)
     namespace = workload["metadata"]["namespace"]
+    # The Pod object the kubelet reports, on node-1 (see field_value in pod.py).
+    kube_api.apply(pod(pod_name, namespace, node_name="node-1", host_ip="10.0.0.1", pod_ip=network.pod_ip))
     cluster_env = kube_api.write_serviceaccount(root / "sa", token="pod-token", namespace=namespace)
     cluster_env["INGRESSCTL_SERVICEACCOUNT_DIR"] = str(root / "sa")
     configmaps = {c["metadata"]["name"]: c for c in by_kind("ConfigMap")}

@@ -26,6 +26,7 @@ import yaml
 from tests.examples.harness import (
     EXAMPLES,
     LB_IP,
+    NODE_IP,
     POD_IP,
     api_server_in_pod,
     backend_in_pod_network,
@@ -110,10 +111,11 @@ async def check_the_install_serves(
         0
     ] == 200  # port-forward
     assert (await asyncio.to_thread(get, f"http://{POD_IP}:{api_port}/api/overview"))[0] == 0  # not exposed
-    if "--publish-service" not in container(workload)["args"]:
-        return  # the DaemonSet names no address to publish (its nodes' addresses are the entry)
+    # The Deployment publishes its Service's load balancer; the DaemonSet (no --publish-service) the
+    # address of the node it runs on, where its hostPorts are.
+    want = LB_IP if "--publish-service" in container(workload)["args"] else NODE_IP
     deadline = asyncio.get_running_loop().time() + 30
-    while load_balancer(kube_api, "app") != [{"ip": LB_IP}]:
+    while load_balancer(kube_api, "app") != [{"ip": want}]:
         assert asyncio.get_running_loop().time() < deadline, f"no Ingress status written:\n{sp.text}"
         await asyncio.sleep(0.1)
 
