@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ingressctl.config.addresses import address_problem
+from ingressctl.config.addresses import address_problem, addresses_overlap
 from ingressctl.config.reader import Section, show
 from ingressctl.model.config import ApiConfig, EntryPoint
 
@@ -80,26 +80,12 @@ def read_ping(
     return PingSetting(address=entrypoint.address, taken=name)
 
 
-def _host_port(address: str) -> tuple[str, int]:
-    host, _, port = address.rpartition(":")
-    return host.strip("[]"), int(port)
-
-
-def _overlap(a: str, b: str) -> bool:
-    """Whether two listen addresses would fight for one port (a wildcard host overlaps every host)."""
-    (host_a, port_a), (host_b, port_b) = _host_port(a), _host_port(b)
-    if port_a == 0 or port_a != port_b:
-        return False
-    wildcard = ("", "0.0.0.0", "::")
-    return host_a == host_b or host_a in wildcard or host_b in wildcard
-
-
 def ping_conflict(address: str, entrypoints: dict[str, EntryPoint], api: ApiConfig | None) -> str | None:
     """Why the ping address cannot be bound next to the others, or None."""
     for entrypoint in entrypoints.values():
-        if _overlap(address, entrypoint.address):
+        if addresses_overlap(address, entrypoint.address):
             return f"is already used by entrypoint {entrypoint.name!r} ({entrypoint.address})"
-    if api is not None and _overlap(address, api.address):
+    if api is not None and addresses_overlap(address, api.address):
         return (
             f"is already used by the API ({api.address}), which answers /ping and /ready itself: "
             "choose another port, or drop the ping address"
