@@ -16,8 +16,7 @@ from rich.markup import escape
 from typer._click.exceptions import ClickException
 from typer._click.exceptions import UsageError as ClickUsageError
 
-from ingressctl import __version__
-from ingressctl.cli import acme_cmd, certs_cmd, migrate_cmd, routes_cmd, serve_cmd, validate_cmd
+from ingressctl.cli import acme_cmd, certs_cmd, migrate_cmd, routes_cmd, serve_cmd, validate_cmd, version_cmd
 from ingressctl.cli.failure import INTERNAL_ERROR_EXIT_CODE
 from ingressctl.cli.help_style import use_word_metavars
 from ingressctl.model import IngressctlError
@@ -35,20 +34,24 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"ingressctl {__version__}")
+        sys.stdout.write(version_cmd.render(version_cmd.VersionFormat.TEXT))
         raise typer.Exit(0)
 
 
 @app.callback()
 def _root(
     version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        False,
+        "--version",
+        callback=_version,
+        is_eager=True,
+        help="Print the version (as `ingressctl version`) and exit.",
     ),
 ) -> None:
     """Kubernetes ingress controller and reverse proxy with automatic HTTPS."""
 
 
-for module in (validate_cmd, routes_cmd, migrate_cmd, serve_cmd, certs_cmd, acme_cmd):
+for module in (validate_cmd, routes_cmd, migrate_cmd, serve_cmd, certs_cmd, acme_cmd, version_cmd):
     module.register(app)
 use_word_metavars()
 

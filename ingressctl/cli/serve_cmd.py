@@ -38,6 +38,8 @@ class ServeOptions:
     entrypoints: tuple[str, ...] = ()
     api_address: str | None = None
     api_insecure: bool | None = None
+    ping_address: str | None = None
+    check: bool = False
     workers: int | None = None
     log_level: str | None = None
     log_format: str | None = None
@@ -69,6 +71,7 @@ def load_config(options: ServeOptions) -> StaticConfig:
         entrypoints=_parse_entrypoints(list(options.entrypoints)),
         api_address=options.api_address,
         api_insecure=options.api_insecure,
+        ping_address=options.ping_address,
         workers=options.workers,
         log_level=options.log_level,
         log_format=options.log_format,
@@ -336,6 +339,10 @@ def _parts(
             assert api_config is not None
             return await start_ping_api(state, api_config.address)
 
+    if static.ping_address:
+        from ingressctl.server.ping import with_ping_listener
+
+        start_api = with_ping_listener(start_api, static.ping_address)
     kubernetes = _kubernetes_provider(static) if static.kubernetes is not None else None
     cluster = _cluster(static, options, kubernetes, worker) if kubernetes is not None else None
     tls = _certificate_store(static)
@@ -460,6 +467,10 @@ def _serve(options: ServeOptions) -> int:
         # Reads the kubeconfig / service account files only (no request): a broken one is exit 2 now,
         # not a server that runs without routes.
         connect(static.kubernetes).close()
+    if options.check:
+        from ingressctl.cli.serve_check import run_check
+
+        return run_check(static)
     configure_logging(static.log_level, static.log_format)
     for warning in static.warnings:
         log.warning("%s", warning)
@@ -488,6 +499,11 @@ TLS entrypoint of the file needs ,tls in the flag: leaving it out is refused, ne
 Every flag can also come from the environment variable shown next to it (INGRESSCTL_ and the flag's
 name, upper case, '-' as '_'); a flag on the command line wins. Repeatable flags take several values
 separated by spaces there, switches 1/true/yes or 0/false/no.
+
+Probes: --ping-address ADDR (ping.address in the file) serves /ping and /ready alone, without
+authentication, so the API can stay on loopback or behind basic auth. --check loads and compiles
+everything (one LIST of the cluster), prints the routes and every problem and exits 0/1/2 without
+listening.
 
 SIGHUP re-reads the manifests and recompiles the routes (the cluster is watched, SIGHUP does not re-list
 it); the config file and the files it names (certificates, usersFile) are read at start: restart to apply

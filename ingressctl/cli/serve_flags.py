@@ -70,6 +70,20 @@ FLAGS: tuple[Flag, ...] = (
     ),
     Flag("api_address", ("--api-address",), "Address of the API/dashboard."),
     Flag("api_insecure", ("--api-insecure",), "Serve the API/dashboard without authentication.", "toggle"),
+    Flag(
+        "ping_address",
+        ("--ping-address",),
+        "Serve /ping (liveness) and /ready (readiness) here, unauthenticated and nothing else, for "
+        "kubelet probes while the API stays on loopback or behind auth ([ping] address).",
+        metavar="ADDR",
+    ),
+    Flag(
+        "check",
+        ("--check",),
+        "Load the configuration, the manifests and/or one list of the cluster, compile, print the routes "
+        "and every problem, and exit (0 clean, 1 errors, 2 unusable configuration) without listening.",
+        "switch",
+    ),
     Flag("workers", ("--workers",), "Processes sharing the ports (default 1).", "count"),
     Flag("log_level", ("--log-level",), "debug, info, warning, error."),
     Flag("log_format", ("--log-format",), "text or json."),

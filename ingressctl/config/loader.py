@@ -23,6 +23,7 @@ from ingressctl.config.entrypoint_flags import (
     parse_entrypoint_flag,
 )
 from ingressctl.config.overrides import ConfigOverrides
+from ingressctl.config.ping import ping_conflict, read_ping
 from ingressctl.config.positions import KeyPath, Positions
 from ingressctl.config.reader import ConfigProblem, Problems, Section, dotted, show, suggest
 from ingressctl.config.sections import (
@@ -70,7 +71,6 @@ _IGNORED_GLOBALS = {
     "keepTrailingSlash": "paths keep their trailing slash",
     "tracing": "tracing is not implemented",
     "metrics": "/metrics on the API is always Prometheus format",
-    "ping": "/ping is always served by the API",
     "constraints": "use ingressClass to select Ingresses",
     "AllowMinWeightZero": "weights are taken as given",
 }
@@ -105,6 +105,7 @@ class _FileValues:
     acme: AcmeConfig | None = None
     kubernetes: KubernetesConfig | None = None
     api: ApiConfig | None = None
+    ping_address: str = ""
     manifests: tuple[str, ...] = ()
     log_level: str | None = None
     log_format: str | None = None
@@ -244,6 +245,13 @@ def _read_file(root: Section, ctx: Context) -> _FileValues:
             if taken is not None:
                 del values.entrypoints[taken]
                 values.api_entrypoint = (taken, (*section.path, "entryPoint"))
+    ping = root.table("ping")
+    if ping is not None:
+        api_entrypoint = values.api_entrypoint[0] if values.api_entrypoint is not None else None
+        setting = read_ping(ping, values.entrypoints, api_entrypoint)
+        values.ping_address = setting.address
+        if setting.taken is not None:
+            del values.entrypoints[setting.taken]
     ours = root.table("ingressctl")
     if ours is not None:
         _read_ingressctl(ours, ctx, values)
@@ -314,6 +322,14 @@ def _apply_overrides(values: _FileValues, overrides: ConfigOverrides, problems: 
         if overrides.api_insecure is not None:
             api = dataclasses.replace(api, insecure=overrides.api_insecure)
         values.api = api
+    if overrides.ping_address is not None:
+        problem = address_problem(overrides.ping_address)
+        if problem is not None:
+            problems.items.append(
+                ConfigProblem(-1, f"--ping-address {show(overrides.ping_address)}: {problem}")
+            )
+        else:
+            values.ping_address = overrides.ping_address
     if overrides.log_level is not None:
         level = LOG_LEVELS.get(overrides.log_level.upper())
         if level is None:
@@ -439,6 +455,10 @@ def _check_references(values: _FileValues, problems: Problems) -> tuple[str, ...
                 + (f" ({show(other.address)})" if other.address != entrypoint.address else ""),
             )
         seen.append(entrypoint)
+    if values.ping_address:
+        conflict = ping_conflict(values.ping_address, values.entrypoints, values.api)
+        if conflict is not None:
+            problems.error(("ping", "address"), f"ping address {show(values.ping_address)} {conflict}")
     return defaults if defaults is not None else tuple(names)
 
 
@@ -486,6 +506,7 @@ def load_static_config(path: str | None, overrides: ConfigOverrides) -> StaticCo
         acme=values.acme,
         kubernetes=values.kubernetes,
         api=values.api,
+        ping_address=values.ping_address,
         manifests=values.manifests,
         log_level=values.log_level or defaults.log_level,
         log_format=values.log_format or defaults.log_format,

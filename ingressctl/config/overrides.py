@@ -15,6 +15,7 @@ class ConfigOverrides:
     default_certificate: str | None = None
     api_address: str | None = None
     api_insecure: bool | None = None
+    ping_address: str | None = None  # the unauthenticated /ping + /ready listener ([ping] address)
     workers: int | None = None
     log_level: str | None = None
     log_format: str | None = None  # "text" or "json"

@@ -132,6 +132,8 @@ class StaticConfig:
     acme: AcmeConfig | None = None
     kubernetes: KubernetesConfig | None = None
     api: ApiConfig | None = None
+    # Where /ping and /ready are served without authentication, apart from the API ("": not at all).
+    ping_address: str = ""
     manifests: tuple[str, ...] = ()  # paths watched by the manifests provider
     log_level: str = "INFO"
     log_format: str = "text"

@@ -7,7 +7,6 @@ import contextlib
 import dataclasses
 import ipaddress
 import logging
-import os
 import signal
 import socket
 import ssl
@@ -447,7 +446,9 @@ def _is_ip(name: str) -> bool:
 
 def install_uvloop() -> bool:
     """Use uvloop when installed (measured faster); INGRESSCTL_EVENT_LOOP=asyncio opts out."""
-    if os.environ.get("INGRESSCTL_EVENT_LOOP", "") == "asyncio":
+    from ingressctl.server.eventloop import uvloop_wanted
+
+    if not uvloop_wanted():
         return False
     try:
         import uvloop

@@ -27,7 +27,8 @@ def test_examples_load_without_findings() -> None:
     result = load_paths([str(EXAMPLES)])
     assert result.diagnostics == []
     assert [c.controller for c in result.snapshot.ingress_classes] == ["ingressctl.io/ingress-controller"]
-    assert [s.type for s in result.snapshot.services] == ["LoadBalancer"]
+    # extras/servicemonitor.yaml adds the metrics Service.
+    assert sorted(s.type for s in result.snapshot.services) == ["ClusterIP", "LoadBalancer"]
     assert result.skipped.get("Deployment") == 1 and result.skipped.get("DaemonSet") == 1
 
 
@@ -37,21 +38,29 @@ def test_configmap_holds_a_valid_static_config(tmp_path: Path) -> None:
     path.write_text(docs[0]["data"]["traefik.toml"])
     static = load_static_config(str(path), ConfigOverrides())
     assert static.kubernetes is not None and static.kubernetes.ingress_class == "ingressctl"
-    assert static.acme is not None and static.acme.storage == "secret:ingressctl/ingressctl-acme"
+    assert static.acme is None  # optional: a commented block, which must load once uncommented
     assert {e.name: e.port for e in static.entrypoints} == {"http": 8000, "https": 8443}
+    assert (
+        static.ping_address == ":8082" and static.api is not None and static.api.address == "127.0.0.1:8080"
+    )
+    text = docs[0]["data"]["traefik.toml"]
+    block = text[text.index("# [acme]") :]
+    path.write_text(text.replace(block, "\n".join(line.replace("# ", "", 1) for line in block.splitlines())))
+    with_acme = load_static_config(str(path), ConfigOverrides())
+    assert with_acme.acme is not None and with_acme.acme.storage == "secret:ingressctl/ingressctl-acme"
 
 
-def test_workloads_run_unprivileged_with_probes_on_the_api_port() -> None:
+def test_workloads_run_unprivileged_with_probes_on_the_ping_port() -> None:
     for name in ("40-deployment.yaml", "daemonset.yaml"):
         pod = yaml.safe_load((EXAMPLES / name).read_text())["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True
         container = pod["containers"][0]
         assert container["args"][:4] == ["serve", "--kubernetes", "--config", "/config/traefik.toml"]
         assert container["securityContext"]["readOnlyRootFilesystem"] is True
-        assert container["livenessProbe"]["httpGet"] == {"path": "/ping", "port": "api"}
-        assert container["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "api"}
-        api_port = next(p for p in container["ports"] if p["name"] == "api")
-        assert api_port["containerPort"] == 8080
+        assert container["livenessProbe"]["httpGet"] == {"path": "/ping", "port": "ping"}
+        assert container["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "ping"}
+        ping_port = next(p for p in container["ports"] if p["name"] == "ping")
+        assert ping_port["containerPort"] == 8082
     daemon = yaml.safe_load((EXAMPLES / "daemonset.yaml").read_text())["spec"]["template"]["spec"]
     assert {p.get("hostPort") for p in daemon["containers"][0]["ports"]} == {80, 443, None}
 
@@ -87,5 +96,7 @@ async def test_rbac_allows_everything_the_controller_does_and_nothing_unused(kub
     granted = {
         (v, res) for rule in rules_from_rbac(USER, documents) for v in rule.verbs for res in rule.resources
     }
-    # Legacy Endpoints are only read where EndpointSlices are not served (test_watch covers that path).
-    assert used == granted - {("list", "endpoints"), ("watch", "endpoints")}
+    # Legacy Endpoints are only read where EndpointSlices are not served (test_watch covers that path);
+    # the Pod and its Node only without --publish-service (tests/examples runs the DaemonSet that way).
+    unused_here = {("list", "endpoints"), ("watch", "endpoints"), ("get", "pods"), ("get", "nodes")}
+    assert used == granted - unused_here
