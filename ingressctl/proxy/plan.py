@@ -1,21 +1,35 @@
 """Everything the request path needs, computed once per routing table instead of once per request.
 
 A `TablePlan` wraps one RoutingTable: per-entrypoint tables (so a route restricted to other
-entrypoints never shadows one that serves this entrypoint), and per route its balancer, parsed
-allow-list, authenticator and strip-prefix. The server swaps one TablePlan reference on reload;
-a request keeps the plan it started with.
+entrypoints never shadows one that serves this entrypoint), and per route its balancer and
+its middleware chain (built once, from ingressctl.routing.chain's specs). The server swaps one
+TablePlan reference on reload; a request keeps the plan it started with.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ingressctl.model import BackendProblem, BasicAuth, Match, Redirect, Route, TLSCertificate
+from ingressctl.model import BackendProblem, Match, Route, TLSCertificate
 from ingressctl.proxy.balancer import SmoothWeightedRoundRobin
-from ingressctl.proxy.headers import SourceRanges
-from ingressctl.security import htpasswd
+from ingressctl.proxy.exchange import EntrypointInfo, Middleware
+from ingressctl.proxy.middlewares.allow_list import AllowList
+from ingressctl.proxy.middlewares.basic_auth import Authenticator
+from ingressctl.proxy.middlewares.fail_closed import FailClosed
+from ingressctl.proxy.middlewares.redirect import Redirect
+from ingressctl.proxy.middlewares.strip_prefix import StripPrefix
+from ingressctl.routing.chain import (
+    AllowListSpec,
+    BasicAuthSpec,
+    FailClosedSpec,
+    MiddlewareSpec,
+    RedirectSpec,
+    auth_position,
+    route_chain,
+)
+
+__all__ = ["Authenticator", "EntrypointInfo", "RoutePlan", "Table", "TableFactory", "TablePlan"]
 
 
 class Table(Protocol):
@@ -51,56 +65,20 @@ class TableFactory(Protocol):
     ) -> Table: ...
 
 
-@dataclass(frozen=True, slots=True)
-class EntrypointInfo:
-    """What a redirect or a route restriction needs to know about an entrypoint."""
-
-    name: str
-    scheme: str  # "http" or "https"
-    port: int  # the port it listens on
-
-
-class Authenticator:
-    """Basic auth against htpasswd pairs; verification through ingressctl.security (cached)."""
-
-    __slots__ = ("challenge", "realm", "source", "users")
-
-    def __init__(self, users: Sequence[tuple[str, str]], realm: str, source: str) -> None:
-        self.users = tuple(users)
-        self.realm = realm or "ingressctl"
-        self.source = source
-        escaped = self.realm.replace("\\", "\\\\").replace('"', '\\"')
-        self.challenge = f'Basic realm="{escaped}"'
-
-    @classmethod
-    def from_basic_auth(cls, auth: BasicAuth) -> Authenticator:
-        return cls(auth.users, auth.realm, auth.source)
-
-    def credentials(self, header: str | None) -> tuple[str, str] | None:
-        if not header:
-            return None
-        return htpasswd.parse_basic_authorization(header)
-
-    def is_slow(self, user: str, password: str) -> bool:
-        return htpasswd.is_slow(self.users, user, password)
-
-    def verify(self, user: str, password: str) -> bool:
-        return bool(self.users) and htpasswd.verify(self.users, user, password)
-
-
 class RoutePlan:
+    """One route, prepared: its balancer and its middleware chain, built once from the route."""
+
     __slots__ = (
-        "auth",
+        "auth_at",
         "backend_label",
         "balancer",
+        "chain",
         "problem",
         "problem_detail",
-        "redirect",
         "route",
         "route_id",
         "scheme",
-        "source_ranges",
-        "strip_prefix",
+        "specs",
     )
 
     def __init__(self, route: Route) -> None:
@@ -115,33 +93,29 @@ class RoutePlan:
         if self.problem is None and not len(self.balancer):
             self.problem = BackendProblem.NO_READY_ENDPOINTS
             self.problem_detail = self.problem_detail or "no usable endpoint"
-        mw = route.middlewares
-        self.redirect: Redirect | None = mw.redirect
-        self.auth = Authenticator.from_basic_auth(mw.basic_auth) if mw.basic_auth is not None else None
-        self.source_ranges = SourceRanges(mw.allow_source_ranges) if mw.allow_source_ranges else None
-        self.strip_prefix = _strip_prefix(route)
+        self.specs = route_chain(route)
+        self.chain: tuple[Middleware, ...] = tuple(_middleware(spec) for spec in self.specs)
+        # Where an entrypoint's own basic auth joins this chain (see routing.chain.auth_position).
+        self.auth_at = auth_position(self.specs)
+
+    def chain_on(self, entrypoint_auth: Middleware | None) -> tuple[Middleware, ...]:
+        """The chain as it runs on an entrypoint with (or without) basic auth of its own."""
+        if entrypoint_auth is None:
+            return self.chain
+        at = self.auth_at
+        return (*self.chain[:at], entrypoint_auth, *self.chain[at:])
 
 
-def _strip_prefix(route: Route) -> str | None:
-    """The prefix removed before forwarding (Route.strip_prefix, when the compiler sets it)."""
-    value = getattr(route, "strip_prefix", None)
-    if not value:
-        return None
-    if value is True:
-        value = route.path
-    if not isinstance(value, str) or value in ("", "/"):
-        return None
-    return value.rstrip("/")
-
-
-def strip(path: str, prefix: str) -> str:
-    """Remove `prefix` (no trailing slash) from the start of `path`; the result starts with "/"."""
-    if not path.startswith(prefix):
-        return path
-    rest = path[len(prefix) :]
-    if not rest:
-        return "/"
-    return rest if rest[0] == "/" else "/" + rest
+def _middleware(spec: MiddlewareSpec) -> Middleware:
+    if isinstance(spec, AllowListSpec):
+        return AllowList(spec)
+    if isinstance(spec, FailClosedSpec):
+        return FailClosed(spec)
+    if isinstance(spec, RedirectSpec):
+        return Redirect(spec)
+    if isinstance(spec, BasicAuthSpec):
+        return Authenticator.from_spec(spec)
+    return StripPrefix(spec)
 
 
 class TablePlan:
@@ -158,7 +132,7 @@ class TablePlan:
         previous: TablePlan | None = None,
     ) -> None:
         """`previous`: the plan being replaced; a route that is the very same Route object keeps its
-        RoutePlan (balancer position, parsed allow-list, authenticator), and an entrypoint table
+        RoutePlan (balancer position, middleware chain), and an entrypoint table
         is built from the previous one (see RoutingTable's `previous`)."""
         self.table = table
         self.entrypoints: Mapping[str, EntrypointInfo] = {e.name: e for e in entrypoints}

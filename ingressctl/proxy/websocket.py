@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 import aiohttp
 from aiohttp import WSMsgType, web
@@ -23,14 +23,13 @@ from aiohttp.connector import Connection
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
+from ingressctl.proxy.answers import abort_client
 from ingressctl.proxy.bare import BareResponse, BareStream
-from ingressctl.proxy.handler import abort_client
+from ingressctl.proxy.exchange import Outcome
+from ingressctl.proxy.forward import Forwarder, ProxyCore
 from ingressctl.proxy.headers import RESPONSE_DROP, connection_tokens
 from ingressctl.proxy.plan import RoutePlan
 from ingressctl.proxy.upstream import UpstreamError
-
-if TYPE_CHECKING:
-    from ingressctl.proxy.handler import Proxy, _EntrypointHandler, _Result
 
 log = logging.getLogger("ingressctl.proxy")
 
@@ -99,8 +98,8 @@ class _HandshakeResponse(aiohttp.ClientResponse):
         super().close()
 
 
-def _session(proxy: Proxy) -> aiohttp.ClientSession:
-    session = proxy._ws_session
+def _session(proxy: ProxyCore) -> aiohttp.ClientSession:
+    session = proxy.ws_session
     if not isinstance(session, aiohttp.ClientSession) or session.closed:
         opts = proxy.options
         session = aiohttp.ClientSession(
@@ -117,21 +116,21 @@ def _session(proxy: Proxy) -> aiohttp.ClientSession:
                 total=None, sock_connect=opts.connect_timeout, sock_read=opts.response_header_timeout
             ),
         )
-        proxy._ws_session = session
+        proxy.ws_session = session
     return session
 
 
-async def close_session(proxy: Proxy) -> None:
-    session = proxy._ws_session
+async def close_session(proxy: ProxyCore) -> None:
+    session = proxy.ws_session
     if isinstance(session, aiohttp.ClientSession):
         await session.close()
-    proxy._ws_session = None
+    proxy.ws_session = None
 
 
 async def bridge(
-    handler: _EntrypointHandler, request: BaseRequest, rp: RoutePlan, target: str, host: str, result: _Result
+    forwarder: Forwarder, request: BaseRequest, rp: RoutePlan, target: str, host: str, result: Outcome
 ) -> StreamResponse:
-    proxy = handler.proxy
+    proxy = forwarder.proxy
     pool = proxy.pool
     peer = rp.balancer.pick(pool.is_ejected) or rp.balancer.pick_any(None, pool.eject_remaining)
     if peer is None:
@@ -140,7 +139,7 @@ async def bridge(
     result.upstream = peer.label
     # Reuse the HTTP path's header rules (hop-by-hop removal, forwarded headers), then drop the
     # handshake headers aiohttp regenerates.
-    head = handler.request_head(request, "GET", target, host, chunked=False)
+    head = forwarder.request_head(request, "GET", target, host, chunked=False)
     headers: list[tuple[str, str]] = []
     for line in head.split(b"\r\n")[1:]:
         if not line:
@@ -173,18 +172,18 @@ async def bridge(
         if refusal.response is not None:
             pool.record_success(peer.key)  # it answered: alive, just not upgrading this request
             refusal.passed = True
-            return await _pass_refusal(handler, request, rp, peer.label, refusal, result)
+            return await _pass_refusal(forwarder, request, rp, peer.label, refusal, result)
         # A 101 that does not complete the handshake (wrong accept key, missing Upgrade).
         pool.record_failure(peer.key)
-        return _failed(
-            handler, rp, peer.label, UpstreamError("protocol", f"websocket handshake: {exc.message}")
+        return forwarder.failed(
+            rp, peer.label, UpstreamError("protocol", f"websocket handshake: {exc.message}")
         )
     except aiohttp.ConnectionTimeoutError as exc:
         pool.record_failure(peer.key)
-        return _failed(handler, rp, peer.label, UpstreamError("connect", f"connect timed out: {exc}"))
+        return forwarder.failed(rp, peer.label, UpstreamError("connect", f"connect timed out: {exc}"))
     except TimeoutError:
-        return _failed(
-            handler, rp, peer.label, UpstreamError("timeout", "timed out waiting for the handshake response")
+        return forwarder.failed(
+            rp, peer.label, UpstreamError("timeout", "timed out waiting for the handshake response")
         )
     except (aiohttp.ClientError, OSError) as exc:
         pool.record_failure(peer.key)
@@ -195,7 +194,7 @@ async def bridge(
             kind = "reset"
         else:  # a response aiohttp could not parse
             kind = "protocol"
-        return _failed(handler, rp, peer.label, UpstreamError(kind, f"websocket handshake failed: {exc}"))
+        return forwarder.failed(rp, peer.label, UpstreamError(kind, f"websocket handshake failed: {exc}"))
     finally:
         _REFUSAL.reset(token)
         if refusal.response is not None and not refusal.passed:
@@ -259,19 +258,13 @@ async def bridge(
     return client_ws
 
 
-def _failed(handler: _EntrypointHandler, rp: RoutePlan, upstream: str, exc: UpstreamError) -> web.Response:
-    # The HTTP path's reporting: the observer's upstream-error count, then the 502/504 and its log line.
-    handler._upstream_error(rp, upstream, exc)
-    return handler._fail(rp, upstream, exc)
-
-
 async def _pass_refusal(
-    handler: _EntrypointHandler,
+    forwarder: Forwarder,
     request: BaseRequest,
     rp: RoutePlan,
     upstream: str,
     refusal: _Refusal,
-    result: _Result,
+    result: Outcome,
 ) -> StreamResponse:
     """Send the upstream's non-101 answer to the client: status, end-to-end headers, body."""
     resp = refusal.response
@@ -302,7 +295,7 @@ async def _pass_refusal(
                 await response.write(data)
         except (aiohttp.ClientError, TimeoutError) as exc:
             err = UpstreamError("timeout" if isinstance(exc, TimeoutError) else "reset", str(exc))
-            handler.failed_mid_body(request, rp, upstream, err)
+            forwarder.failed_mid_body(request, rp, upstream, err)
             return response
         except (ConnectionError, OSError):
             abort_client(request)

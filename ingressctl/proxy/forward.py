@@ -1,0 +1,440 @@
+"""Forwarding: the upstream request head (forwarded headers included), retries over endpoints,
+request and response bodies relayed (spliced where the kernel can), and upstream failures reported.
+
+A `Forwarder` serves one entrypoint; the websocket bridge uses its public parts too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Final, Protocol
+
+from aiohttp.web_request import BaseRequest
+from aiohttp.web_response import StreamResponse
+
+from ingressctl.proxy import splice
+from ingressctl.proxy.answers import abort_client, error, upstream_failed
+from ingressctl.proxy.bare import BareResponse, BareStream
+from ingressctl.proxy.exchange import Outcome
+from ingressctl.proxy.headers import FORWARDED, HOP_BY_HOP, TrustedNetworks, connection_tokens, host_port
+from ingressctl.proxy.observer import NULL_OBSERVER, ProxyObserver
+from ingressctl.proxy.options import ProxyOptions
+from ingressctl.proxy.plan import RoutePlan
+from ingressctl.proxy.pool import UpstreamPool
+from ingressctl.proxy.upstream import UpstreamConnection, UpstreamError
+from ingressctl.proxy.upstream_parser import ResponseHead
+
+log = logging.getLogger("ingressctl.proxy")
+
+IDEMPOTENT: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+_REQUEST_DROP: Final = HOP_BY_HOP | {b"expect"}
+_CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
+_METHODS: Final = {m: m.encode() for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH")}
+
+
+class ProxyCore(Protocol):
+    """The parts of the Proxy that forwarding uses."""
+
+    @property
+    def options(self) -> ProxyOptions: ...
+
+    @property
+    def observer(self) -> ProxyObserver: ...
+
+    @property
+    def pool(self) -> UpstreamPool: ...
+
+    @property
+    def server_name(self) -> str: ...
+
+    # The websocket bridge's client session, created on first use (ingressctl.proxy.websocket).
+    ws_session: object | None
+
+
+class ForwardingEntrypoint(Protocol):
+    """The parts of the entrypoint that forwarding uses."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def scheme(self) -> str: ...
+
+    @property
+    def trusted(self) -> TrustedNetworks: ...
+
+
+class Forwarder:
+    __slots__ = ("_fixed_forwarded", "_observe", "_splice", "ep", "proxy")
+
+    def __init__(self, proxy: ProxyCore, ep: ForwardingEntrypoint) -> None:
+        self.proxy = proxy
+        self.ep = ep
+        self._observe = proxy.observer is not NULL_OBSERVER
+        self._splice = proxy.options.splice
+        self._fixed_forwarded = f"X-Forwarded-Server: {proxy.server_name}\r\n".encode("latin-1", "replace")
+
+    def request_head(self, request: BaseRequest, method: str, target: str, host: str, chunked: bool) -> bytes:
+        """Request line and headers for the upstream, forwarded headers included."""
+        ep = self.ep
+        raw = request.raw_headers
+        drop: frozenset[bytes] = _REQUEST_DROP
+        parts = [
+            _METHODS.get(method) or method.encode("latin-1"),
+            b" ",
+            target.encode("utf-8", "surrogateescape"),
+        ]
+        parts.append(b" HTTP/1.1\r\n")
+        conn_value = request.headers.get("Connection")
+        if conn_value:
+            tokens = connection_tokens(conn_value.encode("latin-1"))
+            if tokens:
+                drop = drop | tokens
+        trusted_peer = False
+        peer = request.remote or ""
+        if ep.trusted and ep.trusted.contains(peer):
+            trusted_peer = True
+        incoming: dict[bytes, bytes] | None = {} if trusted_peer else None
+        has_host = False
+        absolute_form = request.raw_path[:1] != "/"
+        for name, value in raw:
+            lname = name.lower()
+            if lname in drop:
+                continue
+            if lname in FORWARDED:
+                if incoming is not None:
+                    previous = incoming.get(lname)
+                    incoming[lname] = previous + b", " + value if previous else value
+                continue
+            if lname == b"host":
+                if absolute_form:  # the target's authority is the host: sent below instead
+                    continue
+                has_host = True
+            parts += (name, b": ", value, b"\r\n")
+        if not has_host:
+            parts.append(b"Host: " + host.encode("latin-1", "replace") + b"\r\n")
+        if chunked:
+            parts.append(b"Transfer-Encoding: chunked\r\n")
+        peer_b = peer.encode()
+        host_b = host.encode("latin-1", "replace")
+        if incoming:
+            xff = incoming.get(b"x-forwarded-for")
+            parts += (b"X-Forwarded-For: ", xff + b", " + peer_b if xff else peer_b, b"\r\n")
+            parts += (
+                b"X-Forwarded-Proto: ",
+                incoming.get(b"x-forwarded-proto") or ep.scheme.encode(),
+                b"\r\n",
+            )
+            parts += (b"X-Forwarded-Host: ", incoming.get(b"x-forwarded-host") or host_b, b"\r\n")
+            port = incoming.get(b"x-forwarded-port")
+            if port is None:
+                port = str(host_port(host, 443 if ep.scheme == "https" else 80)).encode()
+            parts += (b"X-Forwarded-Port: ", port, b"\r\n")
+            parts += (b"X-Real-Ip: ", incoming.get(b"x-real-ip") or peer_b, b"\r\n")
+        else:
+            port_s = str(host_port(host, 443 if ep.scheme == "https" else 80)).encode()
+            parts += (
+                b"X-Forwarded-For: ",
+                peer_b,
+                b"\r\nX-Forwarded-Proto: ",
+                ep.scheme.encode(),
+                b"\r\nX-Forwarded-Host: ",
+                host_b,
+                b"\r\nX-Forwarded-Port: ",
+                port_s,
+                b"\r\nX-Real-Ip: ",
+                peer_b,
+                b"\r\n",
+            )
+        parts.append(self._fixed_forwarded)
+        parts.append(b"\r\n")
+        return b"".join(parts)
+
+    async def forward(
+        self, request: BaseRequest, rp: RoutePlan, target: str, host: str, result: Outcome
+    ) -> StreamResponse:
+        proxy = self.proxy
+        pool = proxy.pool
+        opts = proxy.options
+        method = request.method
+        has_body = request.body_exists
+        coding = request.headers.get("Transfer-Encoding")
+        chunked = False
+        if coding is not None:
+            if coding.strip().lower() != "chunked":
+                # aiohttp removed the chunked framing; any other coding (gzip, ...) would be dropped
+                # silently on the way to the backend. Go's server answers the same.
+                return error(501, "Not Implemented: transfer codings other than chunked")
+            chunked = has_body
+        head = self.request_head(request, method, target, host, chunked)
+        idempotent = method in IDEMPOTENT
+        # An HTTP/1.0 client cannot take a 100 response: its expectation is ignored (RFC 9110 10.1.1).
+        expect_continue = (
+            has_body
+            and request.version >= (1, 1)
+            and request.headers.get("Expect", "").lower() == "100-continue"
+        )
+        body_state = _BodyState()
+        failed_key: tuple[str, int] | None = None
+        endpoint_retry_left = 1
+        stale_retries_left = 2
+        last_error: UpstreamError | None = None
+        while True:
+            peer = rp.balancer.pick(pool.is_ejected, failed_key)
+            if peer is None:
+                peer = rp.balancer.pick_any(failed_key, pool.eject_remaining)
+            if peer is None:
+                if last_error is not None:
+                    return upstream_failed(rp.route_id, rp.backend_label, result.upstream, last_error)
+                log.warning("503 for route %s (%s): no usable endpoint", rp.route_id, rp.backend_label)
+                return error(503, "Service Unavailable")
+            result.upstream = peer.label
+            conn_or_none = pool.take_idle(peer.key)
+            try:
+                if conn_or_none is not None:
+                    conn, reused = conn_or_none, True
+                else:
+                    conn, reused = await pool.acquire(peer.key, rp.scheme)
+            except UpstreamError as exc:
+                seconds = pool.record_failure(peer.key)
+                self.upstream_error(rp, peer.label, exc)
+                log.warning(
+                    "route %s: upstream %s failed (%s); ejected for %.1fs",
+                    rp.route_id,
+                    peer.label,
+                    exc,
+                    seconds,
+                    extra={"router": rp.route_id, "upstream": peer.label},
+                )
+                # A failed connect sent nothing: any method may go to another endpoint. After that,
+                # only an idempotent request may (the first endpoint may have acted on it).
+                retryable = idempotent or exc.before_send
+                if retryable and endpoint_retry_left and not body_state.started and len(rp.balancer) > 1:
+                    endpoint_retry_left -= 1
+                    last_error = exc
+                    failed_key = peer.key
+                    if self._observe:
+                        proxy.observer.on_retry(self.ep.name, rp.route_id, rp.backend_label, peer.label)
+                    continue
+                return upstream_failed(rp.route_id, rp.backend_label, peer.label, exc)
+            conn.start_request(head, method == "HEAD")
+            sender: asyncio.Task[None] | None = None
+            if has_body:
+                sender = asyncio.ensure_future(
+                    self._send_body(request, conn, chunked, expect_continue, body_state)
+                )
+            try:
+                response_head = await conn.read_head(None if has_body else opts.response_header_timeout)
+            except UpstreamError as exc:
+                if sender is not None:
+                    sender.cancel()
+                conn.abort()
+                if (
+                    reused
+                    and exc.kind == "reset"
+                    and not conn.got_bytes
+                    and not body_state.started
+                    and (idempotent or not has_body)
+                    and stale_retries_left
+                ):
+                    # A pooled connection the upstream closed just as we reused it: try a fresh one.
+                    stale_retries_left -= 1
+                    continue
+                if exc.kind != "timeout":
+                    pool.record_failure(peer.key)
+                self.upstream_error(rp, peer.label, exc)
+                if body_state.client_error is not None:
+                    return error(400, "Bad Request: request body incomplete")
+                return upstream_failed(rp.route_id, rp.backend_label, peer.label, exc)
+            pool.record_success(peer.key)
+            return await self._respond(request, rp, conn, response_head, sender, peer.label, result)
+
+    async def _send_body(
+        self,
+        request: BaseRequest,
+        conn: UpstreamConnection,
+        chunked: bool,
+        expect_continue: bool,
+        state: _BodyState,
+    ) -> None:
+        content = request.content
+        idle = self.proxy.options.idle_timeout
+        loop = asyncio.get_running_loop()
+        try:
+            if expect_continue:
+                await request.writer.write(_CONTINUE)
+            async with asyncio.timeout(idle) as deadline:
+                while True:
+                    data = await content.readany()
+                    if not data:
+                        break
+                    state.started = True
+                    deadline.reschedule(loop.time() + idle)
+                    if chunked:
+                        conn.write(b"%x\r\n" % len(data) + data + b"\r\n")
+                    else:
+                        conn.write(data)
+                    await conn.drain()
+                if chunked:
+                    conn.write(b"0\r\n\r\n")
+            conn.start_head_timer(self.proxy.options.response_header_timeout)
+        except UpstreamError:
+            pass  # the response side reports the upstream failure
+        except (TimeoutError, ConnectionError, OSError, Exception) as exc:
+            # The client stopped sending (reset, timeout, malformed chunking): the upstream must
+            # not take a truncated body for a complete one.
+            state.client_error = exc
+            conn.abort()
+
+    async def _respond(
+        self,
+        request: BaseRequest,
+        rp: RoutePlan,
+        conn: UpstreamConnection,
+        head: object,
+        sender: asyncio.Task[None] | None,
+        upstream: str,
+        result: Outcome,
+    ) -> StreamResponse:
+        assert isinstance(head, ResponseHead)
+        pool = self.proxy.pool
+        # aiohttp builds its CIMultiDict from the pairs once; building one here would copy twice.
+        headers = head.headers
+        status = head.status
+        if status == 101:
+            conn.abort()
+            return upstream_failed(
+                rp.route_id,
+                rp.backend_label,
+                upstream,
+                UpstreamError("protocol", "unexpected 101 Switching Protocols"),
+            )
+        body = conn.take_complete_body()
+        if body is not None and (sender is None or sender.done()):
+            pool.release(conn)
+            return BareResponse(status=status, reason=head.reason, headers=headers, body=body or None)
+        response = BareStream(status=status, reason=head.reason, headers=headers)
+        try:
+            await response.prepare(request)
+        except BaseException as exc:
+            conn.abort()
+            if sender is not None:
+                sender.cancel()
+            if isinstance(exc, ConnectionError | OSError):
+                return response
+            raise  # a head aiohttp refuses to write: the server answers 500 (server/protocol.py)
+        idle = self.proxy.options.idle_timeout
+        client_fd = splice.socket_fd(request.transport) if self._splice and splice.enabled() else None
+        try:
+            while True:
+                if client_fd is not None and (source := conn.splice_source(splice.SPLICE_MIN)):
+                    if await _splice_rest(request, conn, source, client_fd, idle):
+                        result.size += source[1]
+                        break
+                    client_fd = None  # nothing was moved: this body takes the buffered path, whole
+                data = await conn.read_body(idle)
+                if not data:
+                    break
+                result.size += len(data)
+                await response.write(data)
+        except asyncio.CancelledError:
+            # The server is stopping (or aiohttp gave up on the client): the upstream connection is
+            # mid-body, possibly paused for a splice; it cannot be reused.
+            conn.abort()
+            if sender is not None:
+                sender.cancel()
+            raise
+        except (UpstreamError, splice.SpliceError) as exc:
+            if isinstance(exc, splice.SpliceError):
+                exc = UpstreamError(exc.kind, str(exc))
+            conn.abort()
+            if sender is not None:
+                sender.cancel()
+            self.failed_mid_body(request, rp, upstream, exc)
+            return response
+        except (ConnectionError, OSError):
+            conn.abort()
+            if sender is not None:
+                sender.cancel()
+            abort_client(request)
+            return response
+        if sender is not None and not sender.done():
+            # The upstream answered without reading the whole request body: do not reuse it.
+            sender.cancel()
+            conn.close()
+        else:
+            pool.release(conn)
+        await response.write_eof()
+        return response
+
+    # ------------------------------------------------------------ failures
+
+    def upstream_error(self, rp: RoutePlan, upstream: str, exc: UpstreamError) -> None:
+        """Count a failed upstream for the observer."""
+        if self._observe:
+            self.proxy.observer.on_upstream_error(
+                self.ep.name, rp.route_id, rp.backend_label, upstream, exc.kind
+            )
+
+    def failed_mid_body(self, request: BaseRequest, rp: RoutePlan, upstream: str, exc: UpstreamError) -> None:
+        """The response's head is gone already: cut the client connection so the truncation is visible."""
+        self.upstream_error(rp, upstream, exc)
+        log.warning("route %s: upstream %s failed mid-body: %s", rp.route_id, upstream, exc)
+        abort_client(request)
+
+    def failed(self, rp: RoutePlan, upstream: str, exc: UpstreamError) -> StreamResponse:
+        """A failed upstream before the response started: counted, logged, answered 502 or 504."""
+        self.upstream_error(rp, upstream, exc)
+        return upstream_failed(rp.route_id, rp.backend_label, upstream, exc)
+
+
+class _BodyState:
+    __slots__ = ("client_error", "started")
+
+    def __init__(self) -> None:
+        self.started = False
+        self.client_error: BaseException | None = None
+
+
+async def _splice_rest(
+    request: BaseRequest, conn: UpstreamConnection, source: tuple[int, int], client_fd: int, idle: float
+) -> bool:
+    """Move the rest of the body (`source`: upstream fd, bytes left) by splice(2). False when nothing
+    was moved and the caller should read the body as usual; failures mid-body raise."""
+    await _flush_client(request)
+    try:
+        await splice.splice_body(asyncio.get_running_loop(), source[0], client_fd, source[1], idle)
+    except splice.NotSpliced as exc:
+        conn.splice_abandoned()
+        if exc.refused:
+            splice.disable(str(exc))
+        return False
+    conn.splice_finished()
+    return True
+
+
+async def _flush_client(request: BaseRequest) -> None:
+    """Wait until everything aiohttp queued for the client (headers, first body bytes) is in the
+    socket: spliced bytes go straight to the socket and must not overtake them."""
+    writer = request.writer
+    # aiohttp (3.11+) holds headers back to send them with the first body bytes; older versions
+    # wrote them in prepare().
+    send_headers = getattr(writer, "send_headers", None)
+    if send_headers is not None:
+        send_headers()
+    transport = request.transport
+    if transport is None or transport.is_closing():
+        raise ConnectionResetError("client connection closed")
+    if not transport.get_write_buffer_size():
+        return
+    # Drain to empty: with both limits at 0 the protocol stays paused until the buffer is empty.
+    low, high = transport.get_write_buffer_limits()
+    transport.set_write_buffer_limits(high=0, low=0)
+    try:
+        await writer.drain()
+    finally:
+        if not transport.is_closing():
+            transport.set_write_buffer_limits(high=high, low=low)
+    if transport.is_closing() or transport.get_write_buffer_size():
+        raise ConnectionResetError("client connection closed")

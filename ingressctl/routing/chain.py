@@ -1,0 +1,188 @@
+"""Each route's middleware chain as data: which middlewares, in the order the proxy applies them,
+with their parameters parsed once.
+
+The proxy builds its runtime middlewares from these specs (ingressctl.proxy.plan), and `routes`,
+`routes --explain`, the API and the dashboard describe the same specs: one compiler, one truth.
+A setting that protects a route but cannot be honoured (an unusable allow-list, a broken auth
+Secret) becomes a `FailClosed` spec at the place of the middleware it stands for, never nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ingressctl.model import BackendProblem, Route
+
+Description = dict[str, str | int | bool | list[str]]
+"""A middleware described for people and JSON: `name`, `effect`, then its parameters."""
+
+
+@dataclass(frozen=True, slots=True)
+class AllowListSpec:
+    """Refuse (403) a client whose address is outside the source ranges."""
+
+    name: ClassVar[str] = "ip-allow-list"
+    source_ranges: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return self.name
+
+    def describe(self) -> Description:
+        return {
+            "name": self.name,
+            "effect": "403 unless the client address is in " + ", ".join(self.source_ranges),
+            "source_ranges": list(self.source_ranges),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FailClosedSpec:
+    """Refuse every request: the protecting setting `guards` cannot be honoured."""
+
+    name: ClassVar[str] = "fail-closed"
+    guards: str  # the name of the middleware this stands for
+    status: int
+    text: str  # the answer's body
+    detail: str  # why, for the log
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}({self.guards})"
+
+    def describe(self) -> Description:
+        return {
+            "name": self.name,
+            "effect": f"{self.status} for every request: {self.guards} cannot be honoured ({self.detail})",
+            "guards": self.guards,
+            "status": self.status,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RedirectSpec:
+    """Send the client to another entrypoint's scheme and port, keeping path and query."""
+
+    name: ClassVar[str] = "redirect"
+    entrypoint: str
+    permanent: bool
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}->{self.entrypoint}"
+
+    def describe(self) -> Description:
+        status = "301/308" if self.permanent else "302"
+        return {
+            "name": self.name,
+            "effect": f"{status} to entrypoint {self.entrypoint} (not on {self.entrypoint} itself)",
+            "entrypoint": self.entrypoint,
+            "permanent": self.permanent,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class BasicAuthSpec:
+    """Ask for a user and password (401) checked against htpasswd hashes."""
+
+    name: ClassVar[str] = "basic-auth"
+    realm: str
+    users: tuple[tuple[str, str], ...]  # (user, hash): hashes never leave the process
+    source: str
+
+    @property
+    def label(self) -> str:
+        return self.name
+
+    def describe(self) -> Description:
+        return {
+            "name": self.name,
+            "effect": f"401 unless the credentials match one of {len(self.users)} user(s)",
+            "realm": self.realm,
+            "users": len(self.users),
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class StripPrefixSpec:
+    """Remove the matched path prefix before forwarding."""
+
+    name: ClassVar[str] = "strip-prefix"
+    prefix: str  # no trailing slash
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}({self.prefix})"
+
+    def describe(self) -> Description:
+        return {"name": self.name, "effect": f"removes {self.prefix} from the path", "prefix": self.prefix}
+
+
+MiddlewareSpec = AllowListSpec | FailClosedSpec | RedirectSpec | BasicAuthSpec | StripPrefixSpec
+
+
+def route_chain(route: Route) -> tuple[MiddlewareSpec, ...]:
+    """The route's middlewares in the order the proxy applies them.
+
+    Allow-list first (a refused client learns nothing else about the route), then the redirect,
+    then authentication (an entrypoint's own basic auth runs just before the route's: see
+    `auth_position`), then path rewriting.
+    """
+    mw = route.middlewares
+    problem = route.backend.problem
+    chain: list[MiddlewareSpec] = []
+    if mw.allow_source_ranges:
+        chain.append(AllowListSpec(mw.allow_source_ranges))
+    if problem is BackendProblem.ACCESS_RULE_INVALID:
+        chain.append(FailClosedSpec("ip-allow-list", 403, "Forbidden", route.backend.problem_detail))
+    if mw.redirect is not None:
+        chain.append(RedirectSpec(mw.redirect.entrypoint, mw.redirect.permanent))
+    if problem is BackendProblem.AUTH_SECRET_INVALID:
+        # 503, not 401 (as ingress-nginx): no credentials can pass, so a challenge would only
+        # make browsers prompt for a password that cannot work.
+        chain.append(
+            FailClosedSpec(
+                "basic-auth",
+                503,
+                "Service Unavailable: the route's basic auth is misconfigured",
+                route.backend.problem_detail,
+            )
+        )
+    if mw.basic_auth is not None:
+        auth = mw.basic_auth
+        chain.append(BasicAuthSpec(auth.realm, auth.users, auth.source))
+    prefix = strip_prefix_of(route)
+    if prefix is not None:
+        chain.append(StripPrefixSpec(prefix))
+    return tuple(chain)
+
+
+def auth_position(chain: tuple[MiddlewareSpec, ...]) -> int:
+    """Where an entrypoint's basic auth runs in this chain: after every check that answers without
+    asking for credentials (allow-list, redirect, fail-closed), before the route's own auth."""
+    for index, spec in enumerate(chain):
+        if isinstance(spec, BasicAuthSpec | StripPrefixSpec):
+            return index
+    return len(chain)
+
+
+def strip_prefix_of(route: Route) -> str | None:
+    """The prefix removed before forwarding (PathPrefixStrip); None for none or "/"."""
+    if not route.strip_prefix:
+        return None
+    value = route.path
+    if value in ("", "/"):
+        return None
+    return value.rstrip("/")
+
+
+def chain_labels(route: Route) -> list[str]:
+    """Short names of the route's chain, in order ("ip-allow-list", "redirect->websecure", ...)."""
+    return [spec.label for spec in route_chain(route)]
+
+
+def chain_descriptions(route: Route) -> list[Description]:
+    """The route's chain, in order, each middleware with its effect and parameters."""
+    return [spec.describe() for spec in route_chain(route)]
