@@ -18,6 +18,7 @@ from ingressctl.logging_setup import REDACTED, is_sensitive_field, redact
 from ingressctl.model import Diagnostic, Location, ObjectRef, PathType, Route, Severity
 from ingressctl.model.config import EntryPoint
 from ingressctl.providers.base import ProviderStatus
+from ingressctl.routing.chain import chain_descriptions
 
 SCHEMA = 1
 # A certificate this close to expiry is shown as a warning (ACME renews at 30 days).
@@ -139,6 +140,8 @@ def router_json(route: Route, index: _DiagnosticIndex) -> Json:
         "service": service_name(route),
         "middlewares": [m["type"] for m in _middlewares(route)],
         "middleware_details": _middlewares(route),
+        # The chain the proxy runs, in its order (ingressctl.routing.chain, the proxy's own specs).
+        "chain": chain_descriptions(route),
         "tls": route.tls.value if route.tls is not None else None,
         "tls_only": route.tls_only,
         "cert_resolver": route.cert_resolver or None,

@@ -12,7 +12,9 @@ the `--explain URL` answer. Never key material: certificates are listed by hosts
              "path", "path_type", "priority", "is_default_backend",
              "backend": {"namespace", "service", "port", "scheme", "problem": str|null, "problem_detail"},
              "endpoints": {"ready": int, "fallback": int, "addresses": ["host:port"]},
-             "tls": "secret"|"acme"|"default"|null, "middlewares": [str],
+             "tls": "secret"|"acme"|"default"|null,
+             "middlewares": [str],                # the chain's labels, in the order the proxy applies them
+             "chain": [{"name", "effect", ...parameters}],  # the same chain, described
              "source": {"kind", "namespace", "name"}, "location": {"file", "line", "column"}|null,
              "status": "ok" | BackendProblem value}
 
@@ -33,6 +35,7 @@ from urllib.parse import urlsplit
 
 from ingressctl.model import Match, Route, UsageError
 from ingressctl.routing import RoutingTable, canonical_path
+from ingressctl.routing.chain import chain_descriptions, chain_labels
 
 ROUTES_SCHEMA = "ingressctl.routes/v1"
 EXPLAIN_SCHEMA = "ingressctl.routes.explain/v1"
@@ -68,7 +71,8 @@ def route_dict(route: Route) -> dict[str, Any]:
             "addresses": [u.authority for u in backend.upstreams],
         },
         "tls": route.tls.value if route.tls is not None else None,
-        "middlewares": list(route.middlewares.names),
+        "middlewares": chain_labels(route),
+        "chain": chain_descriptions(route),
         "source": {"kind": route.source.kind, "namespace": route.source.namespace, "name": route.source.name},
         "location": (
             {"file": location.file, "line": location.line or None, "column": location.column or None}

@@ -77,6 +77,7 @@ def routes_table(
     routes are appended in `removed_style` (they are gone from `table`).
     """
     from ingressctl.cli.routes_watch import route_key
+    from ingressctl.routing.chain import chain_labels
 
     out = Table(title="Routes", title_justify="left", expand=False)
     current = [*table.routes, *([table.default_route] if table.default_route is not None else [])]
@@ -127,7 +128,7 @@ def routes_table(
             route.backend.label,
             _endpoints(route),
             route.tls.value if route.tls is not None else "-",
-            ", ".join(route.middlewares.names) or "-",
+            ", ".join(chain_labels(route)) or "-",
             f"{route.source.namespace}/{route.source.name}",
             _status_cell(route, detailed=True),
             style=style(index, route),
@@ -160,6 +161,15 @@ def _print_explanation(console: Console, explanation: Explanation) -> None:
         return
     console.print(Text("winner: ", style="bold") + Text(_route_line(match.route)))
     console.print(Text("reason: ", style="bold") + Text(explanation.reason))
+    from ingressctl.routing.chain import route_chain
+
+    chain = route_chain(match.route)
+    if chain:
+        console.print(Text("middlewares, in the order the proxy applies them:", style="bold"))
+        for number, spec in enumerate(chain, 1):
+            console.print(Text(f"  {number}. {spec.label}: {spec.describe()['effect']}"))
+    else:
+        console.print(Text("middlewares: none"))
     if explanation.status == 503:
         problem = f"{route_status(match.route)} {match.route.backend.problem_detail}".rstrip()
         console.print(Text(f"the proxy answers 503: {problem}", style="red"))

@@ -229,3 +229,31 @@ def test_routes_compact_table_for_narrow_terminals(fixtures: Path) -> None:
         "broken.example.test" in line and "0/0" in line and "503 service-not-found" in line
         for line in text.splitlines()
     )
+
+
+def test_routes_explain_lists_the_chain_in_the_order_the_proxy_applies_it(run: Run, fixtures: Path) -> None:
+    manifest = str(fixtures / "test_routes_explain_lists_the_chain.yaml")
+    text = run("routes", manifest, "--explain", "admin.example.test/console/x")
+    assert text.returncode == 0, text.stderr
+    lines = text.stdout.splitlines()
+    start = lines.index("middlewares, in the order the proxy applies them:")
+    assert [line.split(":")[0].strip() for line in lines[start + 1 : start + 5]] == [
+        "1. ip-allow-list",
+        "2. redirect->https",
+        "3. basic-auth",
+        "4. strip-prefix(/console)",
+    ]
+    assert "alice" not in text.stdout and "{SHA}" not in text.stdout
+    document = json.loads(
+        run("routes", manifest, "--explain", "admin.example.test/console/x", "--format", "json").stdout
+    )
+    chain = document["route"]["chain"]
+    assert [m["name"] for m in chain] == ["ip-allow-list", "redirect", "basic-auth", "strip-prefix"]
+    assert chain[0]["source_ranges"] == ["10.0.0.0/8", "192.168.0.0/16"]
+    assert (chain[1]["entrypoint"], chain[2]["realm"], chain[3]["prefix"]) == (
+        "https",
+        "Staff only",
+        "/console",
+    )
+    table = run("routes", manifest)
+    assert "ip-allow-list, redirect->https, basic-auth, strip-prefix(/console)" in table.stdout

@@ -69,7 +69,7 @@ function matches(text, words) {
 
 function routerText(r) {
   return [r.id, r.host || "*", r.path, r.path_type, r.service, r.status, r.tls || "", r.rule,
-    r.middlewares.join(" "), r.entrypoints.join(" "),
+    r.middlewares.join(" "), r.chain.map((m) => m.name).join(" "), r.entrypoints.join(" "),
     r.source ? r.source.namespace + "/" + r.source.name : "", r.problem || "",
     r.diagnostics.map((d) => d.code + " " + d.message).join(" ")].join(" ").toLowerCase();
 }
@@ -192,7 +192,9 @@ function renderRouters(routers, words) {
     el("td", { class: "mono" }, r.default_backend ? "—" : (r.path || "/")),
     el("td", {}, r.default_backend ? "default backend" : r.path_type),
     el("td", { class: "mono" }, r.service),
-    el("td", {}, r.middlewares.join(", ")),
+    // The chain in the order the proxy applies it; each stage's effect on hover.
+    el("td", { class: "chain", title: r.chain.map((m, i) => (i + 1) + ". " + m.name + ": " + m.effect).join("\n") },
+      r.chain.map((m) => m.name).join(" → ")),
     el("td", {}, (r.tls || "—") + (r.tls_only ? " (TLS only)" : "")),
     el("td", {}, r.entrypoints.length ? r.entrypoints.join(", ") : "default"),
     el("td", { class: "traffic num" }),
