@@ -49,3 +49,37 @@ golden: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+
+# --- Container image (README "Container image"): podman, buildah or docker, whichever is installed.
+# BASE_IMAGE defaults to the Containerfile's (official python slim); `make image-base` makes one from
+# Debian packages for places without a registry. The host CA bundle is mounted into the build when
+# it exists (for TLS-intercepting proxies); the Containerfile stays standard.
+IMAGE ?= localhost/ingressctl:dev
+BASE_IMAGE ?=
+DEBIAN_BASE_IMAGE ?= localhost/ingressctl-base:bookworm
+IMAGE_ENGINE ?= $(firstword $(foreach e,podman buildah docker,$(if $(shell command -v $(e) 2>/dev/null),$(e))))
+HOST_CA := /etc/ssl/certs/ca-certificates.crt
+IMAGE_VERSION = $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+IMAGE_BUILD_ARGS = --build-arg VERSION=$(IMAGE_VERSION) \
+  --build-arg REVISION=$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown) \
+  $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE))
+IMAGE_CA_ARGS = $(if $(wildcard $(HOST_CA)),-v $(HOST_CA):$(HOST_CA):ro --build-arg PIP_CERT=$(HOST_CA))
+
+.PHONY: image image-base image-test test-floors
+
+image:
+	@test -n "$(IMAGE_ENGINE)" || { echo "error: install podman, buildah or docker" >&2; exit 2; }
+ifeq ($(IMAGE_ENGINE),docker)
+	docker build $(IMAGE_BUILD_ARGS) -f Containerfile -t $(IMAGE) .
+else
+	$(IMAGE_ENGINE) $(if $(filter podman,$(IMAGE_ENGINE)),build,bud) --isolation chroot --layers \
+	  $(IMAGE_BUILD_ARGS) $(IMAGE_CA_ARGS) -f Containerfile -t $(IMAGE) .
+endif
+
+image-base:
+	packaging/make-base.sh $(DEBIAN_BASE_IMAGE)
+
+# Builds the Debian-packages base (kept when present) and the image from it, then smoke-tests it.
+image-test: install image-base
+	$(MAKE) image BASE_IMAGE=$(DEBIAN_BASE_IMAGE)
+	INGRESSCTL_IMAGE=$(IMAGE) $(PY) -m pytest -p no:cacheprovider -q tests/image
