@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Install the oldest versions pyproject.toml allows for every direct dependency (uv's
+# --resolution lowest-direct) into a separate venv, then run a fast subset of the tests against
+# them, so the lower bounds stay true. Test tools are resolved normally, constrained to the floors.
+#
+#   packaging/test-floors.sh [PYTEST ARGS...]     default: the FLOOR_TESTS subset below
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv="${FLOORS_VENV:-.venv-floors}"
+# Wherever a dependency is used: the CLI (typer, rich), manifests (pyyaml, ruamel.yaml), the config
+# (tomlkit), serve and the proxy (aiohttp, uvloop), the cluster provider (kubernetes, urllib3) and
+# ACME against Pebble (acme, josepy, requests, cryptography), the API (prometheus-client, bcrypt).
+FLOOR_TESTS=(
+  tests/cli/test_validate_cli.py tests/cli/test_usage_errors.py tests/cli/test_routes_cli.py
+  tests/config tests/manifests/test_migrate_cli.py
+  tests/serve/test_serve_cli.py tests/serve/test_shutdown.py tests/proxy/test_forwarding.py
+  tests/kubernetes/test_watch.py tests/kubernetes/test_status.py
+  tests/acme/test_issuance.py tests/api/test_metrics.py tests/api/test_exposure_and_auth.py
+)
+
+export UV_NATIVE_TLS=1 UV_NO_PROGRESS=1
+rm -rf "$venv"
+python3 -m venv "$venv"
+"$venv/bin/python" -m pip install -q uv
+uv=("$venv/bin/uv" pip)
+py=(--python "$venv/bin/python")
+"${uv[@]}" install -q "${py[@]}" --resolution lowest-direct -e .
+"${uv[@]}" freeze "${py[@]}" | grep -v '^-e ' >"$venv/floors.txt"
+"${uv[@]}" install -q "${py[@]}" -c "$venv/floors.txt" \
+  pytest pytest-xdist pytest-timeout pytest-aiohttp hypothesis
+echo "direct dependencies at their floors:"
+"$venv/bin/python" - <<'PY'
+import re, tomllib
+from importlib.metadata import version
+deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]
+names = [re.split(r"[<>=;\[ ]", d, maxsplit=1)[0] for d in deps]
+print("  " + ", ".join(f"{n} {version(n)}" for n in names))
+PY
+if [ $# -eq 0 ]; then set -- "${FLOOR_TESTS[@]}"; fi
+"$venv/bin/python" -m pytest -p no:cacheprovider -n "${PYTEST_WORKERS:-2}" -q "$@"
