@@ -83,3 +83,8 @@ image-base:
 image-test: install image-base
 	$(MAKE) image BASE_IMAGE=$(DEBIAN_BASE_IMAGE)
 	INGRESSCTL_IMAGE=$(IMAGE) $(PY) -m pytest -p no:cacheprovider -q tests/image
+
+# The oldest allowed direct dependencies (uv --resolution lowest-direct, in .venv-floors) against a
+# fast subset of the tests: keeps pyproject's lower bounds true.
+test-floors:
+	packaging/test-floors.sh

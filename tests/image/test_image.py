@@ -113,7 +113,9 @@ def test_user_and_dependencies_inside(container: str) -> None:
 
 
 def test_final_stage_has_no_compiler_and_no_pip_in_the_venv(container: str) -> None:
-    done = run_in(container, "sh", "-c", "for c in cc gcc c++ make; do command -v $c; done; ls /opt/ingressctl/bin")
+    done = run_in(
+        container, "sh", "-c", "for c in cc gcc c++ make; do command -v $c; done; ls /opt/ingressctl/bin"
+    )
     assert done.returncode == 0, done.stderr
     found = done.stdout.split()
     assert not [p for p in found if p.rsplit("/", 1)[-1] in ("cc", "gcc", "c++", "make")], found
@@ -141,7 +143,7 @@ def backend() -> Iterator[SlowBackend]:
     holder: list[SlowBackend] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        def do_GET(self) -> None:
             seconds = float(self.path.partition("s=")[2] or 0)
             holder[0].started.set()
             time.sleep(seconds)
@@ -190,7 +192,9 @@ class Serve:
     def wait_for(self, pattern: str, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
         while not any(re.search(pattern, line) for line in self.lines):
-            assert self.proc.poll() is None, f"exited ({self.proc.returncode}) before {pattern!r}:\n{self.text}"
+            assert self.proc.poll() is None, (
+                f"exited ({self.proc.returncode}) before {pattern!r}:\n{self.text}"
+            )
             assert time.monotonic() < deadline, f"no {pattern!r} within {timeout}s:\n{self.text}"
             time.sleep(0.05)
 
@@ -254,7 +258,9 @@ def get(port: int, path: str, host: str = "app.test", tls: bool = False) -> tupl
         context = ssl.create_default_context()
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-        conn: http.client.HTTPConnection = http.client.HTTPSConnection("127.0.0.1", port, timeout=60, context=context)
+        conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+            "127.0.0.1", port, timeout=60, context=context
+        )
     else:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:

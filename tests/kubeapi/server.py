@@ -468,7 +468,7 @@ class KubeAPIServer:
 
     async def _dispatch(self, request: web.Request, record: RequestRecord) -> web.StreamResponse:
         parts = [p for p in request.path.split("/") if p]
-        watching = request.query.get("watch") in ("true", "1")
+        watching = _query_bool(request.query.get("watch"))
         await self._delay(request, watching)
         if parts == ["version"]:
             return web.json_response(
@@ -651,7 +651,7 @@ class KubeAPIServer:
         if expired and self.expired_watch == "status":
             raise ApiError(410, "Expired", f"too old resource version: {since} ({self.store.floor})")
         timeout = float(query.get("timeoutSeconds", self.default_watch_timeout) or self.default_watch_timeout)
-        bookmarks = query.get("allowWatchBookmarks") in ("true", "1")
+        bookmarks = _query_bool(query.get("allowWatchBookmarks"))
 
         response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
         response.enable_chunked_encoding()
@@ -714,6 +714,13 @@ class KubeAPIServer:
         with contextlib.suppress(ConnectionResetError, RuntimeError):
             await response.write_eof()
         return response
+
+
+def _query_bool(value: str | None) -> bool:
+    """A boolean query parameter as the API server reads it (apimachinery's
+    Convert_Slice_string_To_bool): absent, "0" or "false" in any case is false, anything else true.
+    Clients before kubernetes 37 send Python's "True"."""
+    return value is not None and value != "0" and value.lower() != "false"
 
 
 def _expired_status(since: int | None) -> Obj:
