@@ -158,7 +158,7 @@ async def test_namespaces_filter_uses_one_watch_per_namespace(
         kube_api.apply(ingress("other", "b"))
         snap = await rec.wait(lambda s: len(s.ingresses) == 3)
         assert names(snap.ingresses) == ["a/web", "b/other", "b/web"]
-    paths = {r.path for r in kube_api.request_log() if r.query.get("watch") == "true"}
+    paths = {r.path for r in kube_api.request_log() if r.verb == "watch"}
     assert "/apis/networking.k8s.io/v1/namespaces/a/ingresses" in paths
     assert "/apis/networking.k8s.io/v1/namespaces/b/ingresses" in paths
     assert not any("/namespaces/c/" in p for p in paths)
