@@ -14,7 +14,8 @@ venv="${FLOORS_VENV:-.venv-floors}"
 FLOOR_TESTS=(
   tests/cli/test_validate_cli.py tests/cli/test_usage_errors.py
   tests/config/test_full_file.py tests/config/test_errors.py tests/manifests/test_migrate_cli.py
-  tests/serve/test_shutdown.py tests/serve/test_malformed_requests.py tests/proxy/test_forwarding.py
+  tests/serve/test_shutdown.py tests/serve/test_malformed_requests.py tests/serve/test_proxy_protocol.py
+  tests/proxy/test_forwarding.py
   tests/kubernetes/test_watch.py tests/kubernetes/test_status.py
   tests/acme/test_issuance.py tests/api/test_metrics.py tests/api/test_exposure_and_auth.py
 )
