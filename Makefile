@@ -69,12 +69,9 @@ IMAGE_CA_ARGS = $(if $(wildcard $(HOST_CA)),-v $(HOST_CA):$(HOST_CA):ro --build-
 
 image:
 	@test -n "$(IMAGE_ENGINE)" || { echo "error: install podman, buildah or docker" >&2; exit 2; }
-ifeq ($(IMAGE_ENGINE),docker)
-	docker build $(IMAGE_BUILD_ARGS) -f Containerfile -t $(IMAGE) .
-else
-	$(IMAGE_ENGINE) $(if $(filter podman,$(IMAGE_ENGINE)),build,bud) --isolation chroot --layers \
-	  $(IMAGE_BUILD_ARGS) $(IMAGE_CA_ARGS) -f Containerfile -t $(IMAGE) .
-endif
+	$(if $(filter docker,$(IMAGE_ENGINE)),docker build $(IMAGE_BUILD_ARGS),$(IMAGE_ENGINE) \
+	  $(if $(filter podman,$(IMAGE_ENGINE)),build,bud) --isolation chroot --layers $(IMAGE_BUILD_ARGS) \
+	  $(IMAGE_CA_ARGS)) -f Containerfile -t $(IMAGE) .
 
 image-base:
 	packaging/make-base.sh $(DEBIAN_BASE_IMAGE)
