@@ -100,7 +100,10 @@ def test_oci_labels_name_source_version_and_license(image_config: dict[str, Any]
 def test_version_inside(container: str) -> None:
     done = run_in(container, "ingressctl", "--version")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == f"ingressctl {PROJECT['version']}"
+    lines = done.stdout.splitlines()
+    assert lines[0].strip() == f"ingressctl {PROJECT['version']}", done.stdout
+    # The image's event loop is uvloop (a default dependency on Linux).
+    assert any(line.startswith("event loop") and "uvloop" in line for line in lines), done.stdout
     assert "Traceback" not in done.stderr
 
 
