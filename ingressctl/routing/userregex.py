@@ -1,0 +1,102 @@
+"""Regular expressions written by Ingress authors, matched in linear time.
+
+Patterns in annotations (redirect-regex, ReplacePathRegex, ingress-nginx regex paths and
+rewrite-target) come from whoever may edit an Ingress. Python's `re` backtracks: `(a+)+$` against a
+long path stalls the event loop, and with it every request of every route. RE2 (Google's engine,
+the `google-re2` package: maintained, manylinux wheels) matches in time linear in the input, so no
+pattern can do that. It refuses what needs backtracking (back-references, look-around); those are
+reported at compile time as findings, never at request time.
+
+Replacements use the `$1` / `${1}` / `${name}` spelling of Traefik and nginx.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Protocol
+
+import re2
+
+
+class UserMatch(Protocol):
+    def group(self, index: int | str = 0, /) -> str | None: ...
+
+    def start(self, index: int | str = 0, /) -> int: ...
+
+    def end(self, index: int | str = 0, /) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class UserRegex:
+    """A compiled user pattern; `source` is what the author wrote."""
+
+    source: str
+    compiled: object  # re2._Regexp: the binding ships no type information
+    groups: int
+
+    def search(self, text: str) -> UserMatch | None:
+        found: UserMatch | None = self.compiled.search(text)  # type: ignore[attr-defined]
+        return found
+
+    def match(self, text: str) -> UserMatch | None:
+        """Anchored at the start of `text` (as nginx's `location ~` is not: use search for that)."""
+        found: UserMatch | None = self.compiled.match(text)  # type: ignore[attr-defined]
+        return found
+
+
+class UserRegexError(ValueError):
+    """The pattern cannot be compiled; the message says why, for a finding."""
+
+
+def compile_user_regex(pattern: str, *, ignore_case: bool = False) -> UserRegex:
+    """Compile `pattern` with RE2, or raise UserRegexError with a message fit for a finding."""
+    options = re2.Options()
+    options.log_errors = False  # the binding would print to stderr; the caller reports instead
+    options.case_sensitive = not ignore_case
+    try:
+        compiled = re2.compile(pattern, options=options)
+    except re2.error as exc:
+        detail = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise UserRegexError(
+            f"{pattern!r} is not a regular expression ingressctl can match in linear time ({detail}); "
+            "back-references and look-around are not supported"
+        ) from None
+    return UserRegex(pattern, compiled, int(compiled.groups))
+
+
+_REFERENCE = re.compile(r"\$(?:\{(\w+)\}|(\d+))")
+
+
+def replacement_references(replacement: str) -> list[str]:
+    """The group references in a `$1` / `${name}` replacement, in order."""
+    return [braced or digits for braced, digits in _REFERENCE.findall(replacement)]
+
+
+def check_replacement(regex: UserRegex, replacement: str) -> str:
+    """An error message when `replacement` names a group `regex` does not have, else ""."""
+    for ref in replacement_references(replacement):
+        if ref.isdigit() and int(ref) > regex.groups:
+            return f"{replacement!r} uses ${ref} but {regex.source!r} has {regex.groups} group(s)"
+        if not ref.isdigit() and ref not in _group_names(regex):
+            return f"{replacement!r} uses ${{{ref}}} but {regex.source!r} has no group named {ref!r}"
+    return ""
+
+
+def expand(match: UserMatch, replacement: str) -> str:
+    """`replacement` with `$1`, `${1}` and `${name}` replaced by the match's groups (unmatched: "")."""
+
+    def group(ref: re.Match[str]) -> str:
+        name = ref.group(1) or ref.group(2)
+        key: int | str = int(name) if name.isdigit() else name
+        try:
+            return match.group(key) or ""
+        except (IndexError, KeyError):
+            return ""
+
+    return _REFERENCE.sub(group, replacement)
+
+
+def _group_names(regex: UserRegex) -> frozenset[str]:
+    names: dict[str, int] = regex.compiled.groupindex  # type: ignore[attr-defined]
+    return frozenset(names)
