@@ -23,7 +23,7 @@ from ingressctl.proxy.options import ProxyOptions
 from ingressctl.proxy.plan import RoutePlan
 from ingressctl.proxy.pool import UpstreamPool
 from ingressctl.proxy.upstream import UpstreamConnection, UpstreamError
-from ingressctl.proxy.upstream_parser import ResponseHead
+from ingressctl.proxy.upstream.parser import ResponseHead
 
 log = logging.getLogger("ingressctl.proxy")
 

@@ -1,7 +1,7 @@
 """Which headers cross the proxy, and the forwarded headers it adds.
 
 One list of hop-by-hop headers (RFC 9110 7.6.1) for both directions (the request head built in
-proxy/handler.py, the response head parsed in proxy/upstream_parser.py, the websocket handshake),
+proxy/handler.py, the response head parsed in proxy/upstream/parser.py, the websocket handshake),
 plus any header the peer's `Connection` header names — except those in KEPT_DESPITE_CONNECTION:
 the forwarded headers the proxy itself sets (a client must not delete them that way) and the
 headers that frame or type a message (dropping Content-Length from a request whose body is still

@@ -37,7 +37,7 @@ class HeadWaiter(Protocol):
 class EntrypointGate:
     """One entrypoint's connection count and request-head deadlines (one per worker process).
 
-    Deadlines are checked by one periodic timer, as upstream deadlines are (proxy/upstream.py): a
+    Deadlines are checked by one periodic timer, as upstream deadlines are (proxy/upstream/deadlines.py): a
     timer per request head would cost a timer allocation per request; here waiting for a head that
     spans several reads is a dict insert and removal, and a head that arrives in one read costs
     nothing. Expiry is noticed within a quarter of the timeout (at most a second late).

@@ -10,12 +10,14 @@ writers wait for `drain()` when the kernel buffer is full.
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections import deque
 from typing import Final, cast
 
 from ingressctl.proxy.splice import socket_fd
-from ingressctl.proxy.upstream_parser import ResponseHead, check_trailer, chunk_size, parse_head
+from ingressctl.proxy.upstream.buffers import DETACH_MIN, ReadBuffer
+from ingressctl.proxy.upstream.deadlines import Deadlines
+from ingressctl.proxy.upstream.errors import UpstreamError
+from ingressctl.proxy.upstream.parser import ResponseHead, check_trailer, chunk_size, parse_head
 
 _HEAD_END: Final = b"\r\n\r\n"
 _CRLF: Final = b"\r\n"
@@ -31,132 +33,6 @@ _CH_SIZE: Final = 0  # reading "hex[;ext]\r\n"
 _CH_DATA: Final = 1
 _CH_DATA_CRLF: Final = 2
 _CH_TRAILER: Final = 3
-
-
-# Socket reads go into one buffer shared by every upstream connection of an event loop
-# (asyncio.BufferedProtocol: `get_buffer` and `buffer_updated` run back to back, with no other
-# callback in between). Heads and small reads are copied out, so an idle keep-alive connection
-# holds no buffer: a private 128 KiB buffer per connection cost 8 MB of RSS at 64 connections.
-# A large body read hands the buffer itself to the client side as a memoryview (no copy between
-# the two sockets) and the next read takes another one. 256 KiB reads (with the newest free
-# buffer reused first) cost ~10 % less CPU per MiB than 128 KiB, 64 KiB ~40 % more.
-# A handed-out buffer is reused once nothing refers to it any more: every memoryview of it
-# (ours, or one a transport still holds to send later) keeps a reference, so its reference
-# count says when it is free. Allocating a
-# fresh 128 KiB buffer per read instead (zeroed, often a new mmap) cost about 10 % of the CPU
-# of a 1 MiB response.
-_READ_SIZE: Final = 256 * 1024
-# Body reads smaller than this are copied (cheap) instead of giving away a whole buffer.
-_DETACH_MIN: Final = 16 * 1024
-# Buffers handed out and watched for reuse; beyond this many the oldest are left to the GC.
-_TRACKED_MAX: Final = 32
-# sys.getrefcount of a tracked buffer nothing else refers to: the list, the local, the argument.
-_UNREFERENCED: Final = 3
-
-
-class ReadBuffer:
-    """The read buffer shared by the upstream connections of one event loop (one per pool)."""
-
-    __slots__ = ("_given", "_view")
-
-    def __init__(self) -> None:
-        self._view: memoryview | None = None
-        self._given: list[bytearray] = []
-
-    def view(self) -> memoryview:
-        view = self._view
-        if view is None:
-            view = self._view = memoryview(self._reusable() or bytearray(_READ_SIZE))
-        return view
-
-    def detach(self) -> memoryview:
-        """The current buffer, now owned by the caller; the next read gets another one."""
-        view = self.view()
-        self._view = None
-        given = self._given
-        owner = view.obj
-        assert isinstance(owner, bytearray)
-        if len(given) >= _TRACKED_MAX:
-            del given[0]
-        given.append(owner)
-        return view
-
-    def _reusable(self) -> bytearray | None:
-        given = self._given
-        # Newest first: the buffer just sent is usually free again and still in the CPU cache;
-        # cycling through all of them (oldest first) made the kernel's copies miss it.
-        for i in range(len(given) - 1, -1, -1):
-            buf = given[i]
-            if sys.getrefcount(buf) <= _UNREFERENCED:
-                del given[i]
-                return buf
-        return None
-
-
-class UpstreamError(Exception):
-    """The upstream failed. kind: "connect", "timeout", "reset" or "protocol".
-
-    before_send: no byte of the request can have reached the upstream (the connection was never
-    established), so any request, idempotent or not, may be retried on another endpoint; this is
-    when ingress-nginx and Traefik retry a POST.
-    """
-
-    def __init__(self, kind: str, message: str, *, before_send: bool = False) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.before_send = before_send
-
-
-class Deadlines:
-    """The timeouts of the upstream connections of one event loop, checked by one periodic timer.
-
-    A timer per request (`call_later`, then `cancel`: with uvloop a libuv timer allocated,
-    started and stopped) cost more than the rest of waiting for a small response's head; here
-    a wait is a set insert and removal. Expiry is noticed within a quarter of the shortest
-    timeout seen (at most a second late).
-    """
-
-    __slots__ = ("_loop", "_tick", "_timer", "_waiting")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._tick = 1.0
-        self._timer: asyncio.TimerHandle | None = None
-        self._waiting: set[UpstreamConnection] = set()
-
-    def watch(self, conn: UpstreamConnection, timeout: float, what: str) -> None:
-        conn._deadline = self._loop.time() + timeout
-        conn._deadline_what = what
-        self._waiting.add(conn)
-        if timeout < 4 * self._tick:
-            self._tick = max(timeout / 4, 0.005)
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-        if self._timer is None:
-            self._timer = self._loop.call_later(self._tick, self._check)
-
-    def unwatch(self, conn: UpstreamConnection) -> None:
-        self._waiting.discard(conn)
-
-    def watching(self, conn: UpstreamConnection) -> bool:
-        return conn in self._waiting
-
-    def close(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-    def _check(self) -> None:
-        self._timer = None
-        now = self._loop.time()
-        waiting = self._waiting
-        expired = [c for c in waiting if c._deadline <= now]
-        for conn in expired:
-            waiting.discard(conn)
-            conn._expire()
-        if waiting:
-            self._timer = self._loop.call_later(self._tick, self._check)
 
 
 class UpstreamConnection(asyncio.BufferedProtocol):
@@ -326,7 +202,7 @@ class UpstreamConnection(asyncio.BufferedProtocol):
 
     def buffer_updated(self, nbytes: int) -> None:
         if (
-            nbytes >= _DETACH_MIN
+            nbytes >= DETACH_MIN
             and self.head is not None
             and not self.body_done
             and not self._buf
@@ -337,14 +213,14 @@ class UpstreamConnection(asyncio.BufferedProtocol):
             self._feed_body(self._rb.detach()[:nbytes])
             return
         view = self._rb.view()
-        if nbytes >= 2 * _DETACH_MIN and self.head is None and not self._buf:
+        if nbytes >= 2 * DETACH_MIN and self.head is None and not self._buf:
             # The first read of a large response: head and the start of the body. Copying it
             # whole, then slicing the body off the head, cost two 128 KiB copies (each a fresh
             # mmap with its page faults) per response, a fifth of a 1 MiB response's CPU.
             owner = view.obj
             assert isinstance(owner, bytearray)
             end = owner.find(_HEAD_END, 0, nbytes)
-            if end >= 0 and nbytes - end - 4 >= _DETACH_MIN:
+            if end >= 0 and nbytes - end - 4 >= DETACH_MIN:
                 self.data_received(bytes(view[: end + 4]))
                 if (
                     self.head is not None
