@@ -2,7 +2,8 @@
 
 Public names, imported lazily so that `ingressctl.acme.storage` (used by the CLI's readers) does not pull
 in the ACME protocol stack:
-- `CertificateManager`, `ManagedCertificate` (manager.py): what `serve` runs.
+- `CertificateManager` (manager.py): what `serve` runs; `ManagedCertificate`, `AcmeEvent`, `EventKind`
+  (events.py): what it reports.
 - `Storage`, `AcmeJsonStorage`, `Resolver`, `AccountRecord`, `CertRecord` (storage.py).
 - `RateLimitLedger` (ledger.py), `AcmeError` (errors.py).
 """
@@ -14,14 +15,18 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # real types for mypy; at run time the names load on first use
     from ingressctl.acme.errors import AcmeError
+    from ingressctl.acme.events import AcmeEvent, EventKind, ManagedCertificate, OnCertificate, OnEvent
     from ingressctl.acme.ledger import RateLimitLedger
-    from ingressctl.acme.manager import CertificateManager, ManagedCertificate, OnCertificate
+    from ingressctl.acme.manager import CertificateManager
     from ingressctl.acme.storage import AccountRecord, AcmeJsonStorage, CertRecord, Resolver, Storage
 
 _EXPORTS = {
     "CertificateManager": "manager",
-    "ManagedCertificate": "manager",
-    "OnCertificate": "manager",
+    "ManagedCertificate": "events",
+    "OnCertificate": "events",
+    "OnEvent": "events",
+    "AcmeEvent": "events",
+    "EventKind": "events",
     "Storage": "storage",
     "AcmeJsonStorage": "storage",
     "Resolver": "storage",
@@ -34,11 +39,14 @@ _EXPORTS = {
 __all__ = [
     "AccountRecord",
     "AcmeError",
+    "AcmeEvent",
     "AcmeJsonStorage",
     "CertRecord",
     "CertificateManager",
+    "EventKind",
     "ManagedCertificate",
     "OnCertificate",
+    "OnEvent",
     "RateLimitLedger",
     "Resolver",
     "Storage",

@@ -247,8 +247,15 @@ class AcmeClient:
         challenge: str = "http-01",
         timeout: float = 90.0,
         progress: Progress = _quiet,
+        resume_url: str = "",
+        on_order: Callable[[str], None] | None = None,
     ) -> Issued:
-        """Order a certificate for `domains` (first is the subject), answering challenges via `store`."""
+        """Order a certificate for `domains` (first is the subject), answering challenges via `store`.
+
+        `resume_url`: carry on with that existing order (RFC 8555 §7.4: fetch it and its authorizations,
+        answer what is still pending, finalize with `key_pem`) instead of placing a new one.
+        `on_order(url)` is called as soon as the CA has accepted a new order, before any challenge.
+        """
         if self._account is None:
             raise AcmeError("no ACME account: register first")
         if challenge not in CHALLENGE_TYPES:
@@ -259,8 +266,14 @@ class AcmeClient:
         first = domains[0]
         csr = crypto_util.make_csr(key_pem, list(domains))
         with self._translate(f"ordering a certificate for {', '.join(domains)}", net, first, challenge):
-            progress(f"ordering a certificate for {', '.join(domains)}")
-            order = acme.new_order(csr)
+            if resume_url:
+                progress(f"resuming the order {resume_url}")
+                order = self._fetch_order(acme, net, resume_url, csr)
+            else:
+                progress(f"ordering a certificate for {', '.join(domains)}")
+                order = acme.new_order(csr)
+                if on_order is not None:
+                    on_order(str(order.uri))
             answered: list[tuple[messages.AuthorizationResource, str]] = []
             try:
                 for authzr in order.authorizations:
@@ -268,6 +281,8 @@ class AcmeClient:
                     if authzr.body.status == messages.STATUS_VALID:
                         progress(f"{name}: already authorized")
                         continue
+                    if authzr.body.status != messages.STATUS_PENDING:  # a resumed order that failed
+                        raise errors.ValidationError([authzr])
                     challb = next((c for c in authzr.body.challenges if c.chall.typ == challenge), None)
                     if challb is None:
                         offered = ", ".join(sorted(c.chall.typ for c in authzr.body.challenges))
@@ -283,8 +298,9 @@ class AcmeClient:
                     else:
                         store.add_tls_alpn01(name, validation)
                     answered.append((authzr, token))
-                    progress(f"{name}: answering {challenge}")
-                    acme.answer_challenge(challb, response)
+                    if challb.status == messages.STATUS_PENDING:  # not yet answered (a resumed one may be)
+                        progress(f"{name}: answering {challenge}")
+                        acme.answer_challenge(challb, response)
                 for authzr, _ in answered:
                     self._wait_authorization(acme, authzr, deadline, progress)
             finally:
@@ -299,6 +315,23 @@ class AcmeClient:
             key_pem=key_pem,
             cert_url=str(order.body.certificate or ""),
         )
+
+    def _fetch_order(
+        self, acme: client.ClientV2, net: _Network, url: str, csr_pem: bytes
+    ) -> messages.OrderResource:
+        """An existing order and its authorizations, by POST-as-GET (RFC 8555 §7.4, §7.5)."""
+        new_nonce = acme.directory["newNonce"]
+        body = messages.Order.from_json(net.post(url, None, new_nonce_url=new_nonce).json())
+        authorizations = [
+            messages.AuthorizationResource(
+                uri=authz_url,
+                body=messages.Authorization.from_json(
+                    net.post(authz_url, None, new_nonce_url=new_nonce).json()
+                ),
+            )
+            for authz_url in body.authorizations
+        ]
+        return messages.OrderResource(uri=url, body=body, authorizations=authorizations, csr_pem=csr_pem)
 
     def _wait_authorization(
         self,
@@ -322,7 +355,8 @@ class AcmeClient:
     def _finalize(
         self, acme: client.ClientV2, net: _Network, order: messages.OrderResource, deadline: float
     ) -> messages.OrderResource:
-        while True:
+        # A resumed order may be finalized already (processing, valid): then only wait for it.
+        while order.body.status in (messages.STATUS_PENDING, messages.STATUS_READY):
             try:
                 order = acme.begin_finalization(order)
                 break

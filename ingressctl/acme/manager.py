@@ -9,7 +9,10 @@ results come back to the loop, which calls `on_certificate` so the TLS store ser
   the names remembered are capped (acme/gate.py); it never blocks the handshake.
 - Renewal when a third of the lifetime remains (jittered earlier), retried with back-off; failures are
   logged at ERROR and shown in `certificates()`; the old certificate keeps serving meanwhile.
-- Every order passes the persistent `RateLimitLedger` first.
+- Every order passes the persistent `RateLimitLedger` first, and is written down in its journal before
+  it is placed: an order a dead process left behind is resumed, not placed again. An order the guard
+  holds back is reported once (log line, `on_event(HELD)`) with the time of the next attempt.
+- A stored account is used as it is: no newAccount request at start.
 - A change of CA (caServer) registers at the new CA and re-issues every stored certificate from it.
 """
 
@@ -22,8 +25,8 @@ import logging
 import random
 import re
 import ssl
-import threading
 import time
+import uuid
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,26 +36,26 @@ from cryptography import x509
 
 from ingressctl.acme.ca import resolve_ca_server, same_ca
 from ingressctl.acme.challenges import ChallengeStore
-from ingressctl.acme.client import AcmeClient, Issued
 from ingressctl.acme.errors import AcmeError
+from ingressctl.acme.events import AcmeEvent, EventKind, ManagedCertificate, OnCertificate, OnEvent
+from ingressctl.acme.files import LockedFile
 from ingressctl.acme.gate import OnDemandGate
 from ingressctl.acme.keys import (
     KEY_TYPES,
-    account_key_from_der,
-    account_key_to_der,
-    generate_account_key,
-    generate_key,
-    key_to_pem,
 )
-from ingressctl.acme.ledger import RateLimitLedger
-from ingressctl.acme.storage import AccountRecord, AcmeJsonStorage, CertRecord, Resolver, Storage
+from ingressctl.acme.ledger import Decision, Outcome, RateLimitLedger
+from ingressctl.acme.ordering import OrderDesk
+from ingressctl.acme.storage import AcmeJsonStorage, BlobStore, CertRecord, Storage
 from ingressctl.model import ConfigError, UsageError
 from ingressctl.model.config import AcmeConfig
 
 log = logging.getLogger("ingressctl.acme")
 
-OnCertificate = Callable[[str, tuple[str, ...], bytes, bytes], None]
+__all__ = ["CertificateManager", "ManagedCertificate", "OnCertificate"]
 
+# Problem codes after which no certificate can exist: the CA refused the order. Anything else (no
+# answer, a timeout, our own failure) may have left a certificate behind at the CA.
+_NOT_REFUSALS = frozenset({"", "timeout", "network", "tls", "client", "badNonce", "serverInternal"})
 _HOSTNAME = re.compile(
     r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
 )
@@ -72,32 +75,13 @@ def _matches(pattern: str, name: str) -> bool:
 
 
 @dataclass(slots=True)
-class ManagedCertificate:
-    """What the dashboard shows for one certificate the manager owns (or is trying to obtain)."""
-
-    main: str
-    sans: tuple[str, ...] = ()
-    status: str = "pending"  # pending | valid | renewing | failed
-    not_before: datetime.datetime | None = None
-    not_after: datetime.datetime | None = None
-    renew_at: datetime.datetime | None = None
-    issuer: str = ""
-    last_error: str = ""
-    retry_at: datetime.datetime | None = None
-    reason: str = ""  # why it was requested: host rule, on demand, domains, renewal, CA change
-
-    @property
-    def domains(self) -> tuple[str, ...]:
-        return (self.main, *[s for s in self.sans if s != self.main])
-
-
-@dataclass(slots=True)
 class _Entry:
     info: ManagedCertificate
     record: CertRecord | None = None
     leaf: x509.Certificate | None = None
     due: float = 0.0  # epoch seconds of the next attempt (renewal or retry); 0 = none
     pending_reason: str = ""
+    held_until: float = 0.0  # the guard holds this name set back until then (reported once)
 
 
 class CertificateManager:
@@ -106,8 +90,10 @@ class CertificateManager:
         config: AcmeConfig,
         *,
         on_certificate: OnCertificate | None = None,
+        on_event: OnEvent | None = None,
         storage: Storage | None = None,
         ledger: RateLimitLedger | None = None,
+        ledger_store: BlobStore | None = None,
         resolver: str = "default",
         renew_fraction: float = 1 / 3,
         jitter_fraction: float = 0.05,
@@ -144,12 +130,19 @@ class CertificateManager:
             storage = AcmeJsonStorage(config.storage, resolver)
         self.storage = storage
         if ledger is None:
-            ledger_path = None
-            if isinstance(storage, AcmeJsonStorage):
-                ledger_path = storage.path.with_name(storage.path.name + ".ratelimits")
-            ledger = RateLimitLedger(ledger_path, clock=clock)
+            # The ledger lives where the certificates live: next to acme.json, or in the Secret's sibling.
+            if ledger_store is None and isinstance(storage, AcmeJsonStorage):
+                ledger_store = LockedFile(storage.path.with_name(storage.path.name + ".ratelimits"))
+            ledger = RateLimitLedger(
+                ledger_store,
+                set_hourly_cap=config.orders_per_hour,
+                set_weekly_cap=config.orders_per_week,
+                clock=clock,
+            )
         self.ledger = ledger
+        self.owner = f"{uuid.uuid4().hex[:12]}"  # this manager's journal entries (others' are left-overs)
         self.on_certificate = on_certificate
+        self.on_event = on_event
         self.challenges = ChallengeStore()
         self.renew_fraction = renew_fraction
         self.jitter_fraction = jitter_fraction
@@ -167,9 +160,15 @@ class CertificateManager:
         self.gate = on_demand_gate
         self._entries: dict[str, _Entry] = {}  # by main domain
         self._inflight: dict[str, asyncio.Task[None]] = {}  # by main domain
-        self._resolver = Resolver(resolver)
-        self._client: AcmeClient | None = None
-        self._state_lock = threading.Lock()
+        self._desk = OrderDesk(
+            config,
+            self.ca_url,
+            storage,
+            ledger,
+            resolver=resolver,
+            owner=self.owner,
+            issue_timeout=issue_timeout,
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wakeup: asyncio.Event | None = None
         self._loop_task: asyncio.Task[None] | None = None
@@ -184,8 +183,9 @@ class CertificateManager:
         """Load the storage (ConfigError when unsafe or corrupt), publish stored certificates, start work."""
         self._loop = asyncio.get_running_loop()
         self._wakeup = asyncio.Event()
-        self._resolver = await asyncio.to_thread(self.storage.load)
-        account = self._resolver.account
+        self._desk.resolver = await asyncio.to_thread(self.storage.load)
+        await asyncio.to_thread(self.ledger.verify)  # an unreadable ledger is a ConfigError, as storage
+        account = self._desk.resolver.account
         ca_changed = False
         if account is not None and account.private_key:
             stored_ca = account.ca_server or ""
@@ -197,9 +197,9 @@ class CertificateManager:
                     "ACME CA changed from %s to %s: registering there and re-issuing %d certificate(s)",
                     stored_ca or account.uri,
                     self.ca_url,
-                    len(self._resolver.certificates),
+                    len(self._desk.resolver.certificates),
                 )
-        for record in self._resolver.certificates:
+        for record in self._desk.resolver.certificates:
             self._adopt(record, reason="CA change" if ca_changed else "")
         for domain in self.config.domains:
             names = tuple(dict.fromkeys(_normal(n) for n in (domain.main, *domain.sans)))
@@ -211,6 +211,7 @@ class CertificateManager:
 
     async def stop(self) -> None:
         self._stopped = True
+        self._desk.stopped = True
         tasks = [t for t in (self._loop_task, *self._inflight.values(), *self._side_tasks) if t is not None]
         for task in tasks:
             task.cancel()
@@ -443,30 +444,46 @@ class CertificateManager:
 
     async def _issue(self, entry: _Entry, reason: str) -> None:
         names = entry.info.domains
-        decision = self.ledger.check(names)
-        if not decision.allowed:
-            self._failed(entry, f"rate-limit guard: {decision.reason}", decision.retry_at, reason)
+        try:
+            resume_url = await self._left_over(names)
+            if not resume_url:
+                decision = await asyncio.to_thread(self.ledger.check, names)
+                if not decision.allowed:
+                    self._held(entry, decision, reason)
+                    return
+        except (ConfigError, OSError) as exc:  # the ledger cannot be read: never order blind
+            self._failed(entry, str(exc), self.clock() + self.retry_base, reason)
             return
+        self._release(entry)
         renewing = entry.leaf is not None
         entry.info.status = "renewing" if renewing else "pending"
         log.info("ACME: requesting a certificate for %s (%s)", ", ".join(names), reason)
         try:
-            issued = await asyncio.to_thread(self._issue_sync, names)
+            issued = await asyncio.to_thread(self._desk.issue, names, self.challenges, resume_url)
         except AcmeError as exc:
-            await asyncio.to_thread(self.ledger.record_result, names, False)
-            after = self.ledger.check(names)
-            retry_at = after.retry_at if not after.allowed else self.clock() + self.retry_base
+            refused = exc.code not in _NOT_REFUSALS
+            kind = EventKind.ORDER_REFUSED if refused else EventKind.ORDER_FAILED
+            self._emit(kind, names, exc.code or "error")
+            outcome = Outcome.REFUSED if refused else Outcome.UNKNOWN
+            retry_at = self.clock() + self.retry_base
+            with contextlib.suppress(ConfigError, OSError):
+                await asyncio.to_thread(self.ledger.finish_order, names, outcome)
+                after = await asyncio.to_thread(self.ledger.check, names)
+                retry_at = after.retry_at if not after.allowed else retry_at
             if exc.retry_after is not None:
                 retry_at = max(retry_at, exc.retry_after.timestamp())
             self._failed(entry, str(exc), retry_at, reason)
             return
         except (ConfigError, OSError) as exc:  # storage refused or unwritable: retry, loudly
+            self._emit(EventKind.ORDER_FAILED, names, type(exc).__name__)
             self._failed(entry, str(exc), self.clock() + self.retry_base, reason)
             return
         except Exception as exc:  # a bug must not silently end certificate management for this name
             log.exception("ACME: unexpected error while obtaining %s", ", ".join(names))
+            self._emit(EventKind.ORDER_FAILED, names, type(exc).__name__)
             self._failed(entry, f"unexpected error: {exc!r}", self.clock() + self.retry_base, reason)
             return
+        self._emit(EventKind.ORDER_VALID, names)
         record = CertRecord(
             main=names[0], sans=tuple(names[1:]), certificate=issued.fullchain_pem, key=issued.key_pem
         )
@@ -479,6 +496,64 @@ class CertificateManager:
         self._publish(record)
         if self._wakeup is not None:
             self._wakeup.set()
+
+    async def _left_over(self, names: tuple[str, ...]) -> str:
+        """The URL of an order for `names` that a dead process left in the journal ("" if none).
+
+        Claiming it counts it as a failed attempt (back-off), once; an entry without a URL (the process
+        died before the CA answered newOrder) has nothing to resume, so the guard decides as usual.
+        """
+        left = await asyncio.to_thread(self.ledger.claim_left_over, names, self.owner)
+        if left is None:
+            return ""
+        started = datetime.datetime.fromtimestamp(left.started, datetime.UTC).isoformat(timespec="seconds")
+        if left.url:
+            log.warning(
+                "ACME: the order for %s placed at %s was left unfinished (the process stopped): resuming "
+                "it (%s) instead of placing a new one",
+                ", ".join(names),
+                started,
+                left.url,
+            )
+        else:
+            log.warning(
+                "ACME: an order for %s was begun at %s by a process that stopped before the CA answered: "
+                "counted as a failed attempt",
+                ", ".join(names),
+                started,
+            )
+        return left.url
+
+    def _emit(self, kind: EventKind, names: tuple[str, ...], code: str = "", **extra: float | str) -> None:
+        if self.on_event is None:
+            return
+        try:
+            self.on_event(kind, AcmeEvent(names, code=code, **extra))  # type: ignore[arg-type]
+        except Exception:
+            log.exception("ACME: an event handler failed for %s", kind.value)
+
+    def _held(self, entry: _Entry, decision: Decision, reason: str) -> None:
+        """The guard holds the order back: say so once (per hold), and come back at `retry_at`."""
+        entry.info.status = "renewing" if entry.leaf is not None else "held"
+        entry.info.last_error = f"rate-limit guard: {decision.reason}"
+        entry.info.retry_at = datetime.datetime.fromtimestamp(decision.retry_at, datetime.UTC)
+        entry.due, entry.pending_reason = decision.retry_at, reason
+        if entry.held_until != decision.retry_at:
+            entry.held_until = decision.retry_at
+            log.warning(
+                "ACME: holding back the order for %s (rate-limit guard: %s); next attempt at %s",
+                ", ".join(entry.info.domains),
+                decision.reason,
+                entry.info.retry_at.isoformat(timespec="seconds"),
+            )
+            self._emit(EventKind.HELD, entry.info.domains, reason=decision.reason, retry_at=decision.retry_at)
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    def _release(self, entry: _Entry) -> None:
+        if entry.held_until:
+            entry.held_until = 0.0
+            self._emit(EventKind.RELEASED, entry.info.domains)
 
     def _failed(self, entry: _Entry, message: str, retry_at: float, reason: str) -> None:
         entry.info.status = "renewing" if entry.leaf is not None else "failed"
@@ -495,56 +570,3 @@ class CertificateManager:
         )
         if self._wakeup is not None:
             self._wakeup.set()
-
-    def _account_client(self) -> AcmeClient:
-        """Runs in a worker thread. Registers (or finds) the account once and stores it."""
-        with self._state_lock:
-            if self._client is not None:
-                return self._client
-            stored = self._resolver.account
-            reuse = (
-                stored is not None
-                and bool(stored.private_key)
-                and (
-                    stored.ca_server == self.ca_url
-                    or (not stored.ca_server and same_ca(self.ca_url, stored.uri))
-                )
-            )
-            key = account_key_from_der(stored.private_key) if reuse and stored else generate_account_key()
-            client = AcmeClient(self.ca_url, key, ca_bundle=self.config.ca_bundle, timeout=30)
-            account = client.register(
-                self.config.email, eab_kid=self.config.eab_kid, eab_hmac=self.config.eab_hmac
-            )
-            self._resolver.account = AccountRecord(
-                email=self.config.email,
-                registration={"body": account.body, "uri": account.uri},
-                private_key=account_key_to_der(key),
-                ca_server=self.ca_url,
-            )
-            self._save_locked()
-            self._client = client
-            return client
-
-    def _issue_sync(self, names: tuple[str, ...]) -> Issued:
-        client = self._account_client()
-        self.ledger.record_order(names)
-        key_pem = key_to_pem(generate_key(self.config.key_type))
-        issued = client.issue(
-            names, key_pem, self.challenges, challenge=self.config.challenge, timeout=self.issue_timeout
-        )
-        with self._state_lock:
-            certs = [c for c in self._resolver.certificates if c.main != names[0]]
-            certs.append(
-                CertRecord(
-                    main=names[0], sans=tuple(names[1:]), certificate=issued.fullchain_pem, key=key_pem
-                )
-            )
-            self._resolver.certificates = certs
-            self._save_locked()
-        self.ledger.record_result(names, ok=True)
-        return issued
-
-    def _save_locked(self) -> None:
-        if self._stopped:
-            return
-        self.storage.save(self._resolver)

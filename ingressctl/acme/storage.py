@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from ingressctl.acme.files import atomic_write, check_private
+from ingressctl.acme.files import atomic_write, backup_path, check_private, remove_stale_temporaries
+from ingressctl.acme.understood import check_understood
 from ingressctl.model import ConfigError, InputError
 
 LAYOUT_V1 = "traefik-v1"
@@ -318,9 +319,17 @@ class AcmeJsonStorage:
             )
         text = self.path.read_text()
         top: dict[str, Any] = json.loads(text) if text.strip() else {}
+        check_understood(
+            top,
+            str(self.path),
+            f"restore it (the previous version is kept as {backup_path(self.path).name}), point the "
+            "storage at another file, or move it away to start fresh",
+        )
         return top
 
     def load(self) -> Resolver:
+        # A writer killed mid-write (kill -9, OOM) leaves its temporary file; it is never the state.
+        remove_stale_temporaries(self.path)
         try:
             top = self._read_top()
         except InputError as exc:
@@ -337,7 +346,7 @@ class AcmeJsonStorage:
             raise ConfigError(str(exc)) from None
         top[self.resolver] = resolver_to_json(resolver)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(self.path, (json.dumps(top, indent=2) + "\n").encode())
+        atomic_write(self.path, (json.dumps(top, indent=2) + "\n").encode(), keep_backup=True)
 
 
 class BlobStore(Protocol):
@@ -391,6 +400,10 @@ class BlobAcmeStorage:
                 "v2 layout and will not overwrite it. Point the ACME storage at another Secret"
             )
         top: dict[str, Any] = json.loads(text) if text.strip() else {}
+        try:
+            check_understood(top, where, "restore it, or point the ACME storage at another Secret")
+        except InputError as exc:
+            raise ConfigError(str(exc)) from None
         return top
 
     def _call(self, what: str, fn: Callable[[], Any], rounds: int = 1) -> Any:

@@ -5,7 +5,7 @@ Routes:
   /api/overview             counts, readiness, last reload, providers
   /api/routers[/{id}]       routers with status and the diagnostics attached to them
   /api/services             services with their endpoints, weights and live health (api/health.py)
-  /api/certificates         certificates with issuer, SANs and days left
+  /api/certificates         certificates with issuer, SANs and days left; ACME orders held back
   /api/diagnostics          every finding of the last compile
   /api/entrypoints          entrypoints with open connections
   /api/upstreams            upstream addresses the proxy failed to reach, with the last failure
@@ -221,7 +221,11 @@ class _Handlers:
         return _cached(request, docs.etag, "diagnostics", docs.diagnostics_json)
 
     async def certificates(self, request: web.Request) -> web.Response:
-        return _json({"certificates": self._certificates()})
+        held = [
+            {"names": list(h.names), "next_attempt": serialize.iso(h.retry_at), "reason": h.reason}
+            for h in self.metrics.acme_holds()
+        ]
+        return _json({"certificates": self._certificates(), "acme_held": held})
 
     def _upstreams(self) -> list[dict[str, Any]]:
         now = self.clock()

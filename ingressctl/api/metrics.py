@@ -49,6 +49,15 @@ class UpstreamFailures:
 
 
 @dataclass(frozen=True, slots=True)
+class AcmeHold:
+    """An ACME order the rate-limit guard holds back: for which names, until when, why."""
+
+    names: tuple[str, ...]
+    retry_at: float  # epoch seconds of the next attempt
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class RouterTraffic:
     requests: int
     server_errors: int  # 5xx answers, ours (502/503/504) or the upstream's
@@ -144,6 +153,7 @@ class Metrics:
         self._reload_latency = _Histogram(len(RELOAD_BUCKETS))
         self._acme_orders: dict[str, int] = {}
         self._acme_failures: dict[str, int] = {}
+        self._acme_held: dict[tuple[str, ...], AcmeHold] = {}
         self._le_texts = [f'le="{_number(b)}"' for b in self._bounds] + ['le="+Inf"']
 
     @cached_property
@@ -244,6 +254,17 @@ class Metrics:
 
     def on_acme_failure(self, reason: str = "error") -> None:
         self._acme_failures[reason] = self._acme_failures.get(reason, 0) + 1
+
+    def on_acme_hold(self, names: tuple[str, ...], retry_at: float | None, reason: str = "") -> None:
+        """The rate-limit guard holds an order for `names` back until `retry_at` (None: no longer)."""
+        if retry_at is None:
+            self._acme_held.pop(names, None)
+        else:
+            self._acme_held[names] = AcmeHold(names, retry_at, reason)
+
+    def acme_holds(self) -> list[AcmeHold]:
+        """Orders the rate-limit guard holds back now (shown by /api/certificates)."""
+        return sorted(self._acme_held.values(), key=lambda h: h.names)
 
     # ------------------------------------------------------------ exposition
 
@@ -380,6 +401,14 @@ class Metrics:
         for reason, count in list(self._acme_failures.items()):
             failures.add_metric([reason], count)
         yield failures
+        held = GaugeMetricFamily(
+            "ingressctl_acme_order_held_until_seconds",
+            "Unix time of the next attempt for an order the rate-limit guard holds back, by set of names.",
+            labels=["names"],
+        )
+        for hold in self.acme_holds():
+            held.add_metric([",".join(hold.names)], hold.retry_at)
+        yield held
 
         yield from self._collect_view()
 

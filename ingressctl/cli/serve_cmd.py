@@ -249,7 +249,8 @@ def _acme(
         if first_worker:
             log.warning("[acme] is configured but no entrypoint uses TLS: no certificates will be requested")
         return None
-    from ingressctl.server.acme import AcmeIntegration, OnDemandRelay, SharedChallenges
+    from ingressctl.server.acme import AcmeIntegration
+    from ingressctl.server.acme_shared import OnDemandRelay, SharedChallenges
 
     if not acme.storage.startswith("secret:"):
         if not first_worker:
@@ -275,6 +276,11 @@ def _acme(
     def storage() -> Any:
         return BlobAcmeStorage(SecretStore.from_spec(spec, kubernetes.connection))
 
+    def ledger() -> Any:
+        # The rate-limit ledger and order journal: next to the certificates, so a new leader (or a
+        # restarted pod) sees every order placed before it.
+        return SecretStore(kubernetes.connection, namespace, f"{name}-ratelimits", key="ratelimits.json")
+
     def challenges() -> Any:
         # Pending HTTP-01 answers live in a Secret of their own: the certificates' Secret is
         # rewritten whole by each save, and answers change far more often.
@@ -294,6 +300,7 @@ def _acme(
         acme,
         store,
         storage=storage,
+        ledger=ledger,
         shared_challenges=SharedChallenges(challenges),
         cluster=cluster,
         metrics=metrics,

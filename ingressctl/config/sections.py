@@ -453,7 +453,15 @@ def read_acme(section: Section, ctx: Context) -> AcmeConfig:
         key_type=key_type or defaults.key_type,
         eab_kid=section.string("eabKid") or "",
         eab_hmac=section.string("eabHmac") or "",
+        orders_per_hour=section.integer("ordersPerHour", minimum=1) or defaults.orders_per_hour,
+        orders_per_week=section.integer("ordersPerWeek", minimum=1) or defaults.orders_per_week,
     )
+    if config.orders_per_week >= 5:
+        section.problems.warn(
+            (*section.path, "ordersPerWeek"),
+            f"acme.ordersPerWeek = {config.orders_per_week} reaches Let's Encrypt's limit of 5 duplicate "
+            "certificates per week: a crash loop can lock the names out for days; keep it at 4 or less",
+        )
     if bool(config.eab_kid) != bool(config.eab_hmac):
         section.problems.error(section.path, "acme.eabKid and acme.eabHmac go together: set both or neither")
     section.finish()

@@ -99,6 +99,9 @@ class AcmeConfig:
     key_type: str = "ec256"
     eab_kid: str = ""
     eab_hmac: str = field(default="", repr=False)
+    # Orders per exact set of names (acme/ledger.py; Let's Encrypt allows 5 duplicate certificates a week).
+    orders_per_hour: int = 3
+    orders_per_week: int = 4
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ingressctl.acme.ledger import HOUR, WEEK, RateLimitLedger, registered_domain
+from ingressctl.acme.ledger import HOUR, WEEK, Outcome, RateLimitLedger, registered_domain
+from ingressctl.model import ConfigError
 
 
 class Clock:
@@ -82,15 +83,32 @@ def test_persisted_across_a_restart(tmp_path: Path) -> None:
     second = RateLimitLedger(path, hourly_cap=2, clock=clock)
     assert not second.check(["c.example.com"]).allowed
     assert not second.check(["c.example.net"]).allowed
-    assert json.loads(path.read_text())["schema"] == 1
+    assert json.loads(path.read_text())["schema"] == 2
 
 
-def test_an_unreadable_ledger_is_set_aside_not_fatal(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{broken",
+        "[]",
+        '{"schema": 1, "domains": []}',
+        '{"schema": 9, "domains": {}}',
+        '{"schema": 2, "domains": {}, "limits": {}}',
+        '{"schema": 2, "domains": {"example.com": {"orders": ["soon"]}}}',
+    ],
+)
+def test_an_unreadable_ledger_stops_the_caller_and_is_left_alone(tmp_path: Path, text: str) -> None:
+    # The orders it records cannot be recovered: forgetting them would let a crash loop burn the limits.
     path = tmp_path / "l.json"
-    path.write_text("{broken")
+    path.write_text(text)
     ledger = RateLimitLedger(path)
-    assert ledger.check(["a.example.com"]).allowed
-    assert (tmp_path / "l.json.bad").read_text() == "{broken"
+    with pytest.raises(ConfigError) as err:
+        ledger.verify()
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(ConfigError):
+        ledger.record_order(["a.example.com"])
+    assert path.read_text() == text
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".l.json.lock", "l.json"]
 
 
 def test_failures_are_per_hostname_and_orders_per_registered_domain(tmp_path: Path) -> None:
@@ -119,3 +137,72 @@ def test_domain_wide_failures_of_older_ledgers_are_dropped(tmp_path: Path) -> No
     path.write_text(json.dumps(old))
     ledger = RateLimitLedger(path, clock=Clock())
     assert ledger.check(["a.example.com"]).allowed
+
+
+def test_name_set_caps_hourly_and_weekly_whatever_the_order_of_names(tmp_path: Path) -> None:
+    clock = Clock()
+    ledger = RateLimitLedger(tmp_path / "l.json", set_hourly_cap=2, set_weekly_cap=3, clock=clock)
+    ledger.begin_order(["a.example.com", "b.example.com"], owner="one")
+    ledger.finish_order(["a.example.com", "b.example.com"], Outcome.VALID)
+    ledger.begin_order(["B.example.com", "a.example.com"], owner="one")  # the same set for the CA
+    ledger.finish_order(["a.example.com", "b.example.com"], Outcome.VALID)
+    held = ledger.check(["b.example.com", "a.example.com"])
+    assert not held.allowed and "a.example.com,b.example.com: 2 orders" in held.reason
+    assert held.retry_at == pytest.approx(clock.now + HOUR)
+    assert ledger.check(["a.example.com"]).allowed  # another set of names
+    clock.now += HOUR
+    ledger.begin_order(["a.example.com", "b.example.com"], owner="one")
+    ledger.finish_order(["a.example.com", "b.example.com"], Outcome.UNKNOWN)
+    clock.now += HOUR
+    weekly = ledger.check(["a.example.com", "b.example.com"])
+    assert not weekly.allowed and "may have produced a certificate (cap 3)" in weekly.reason
+    assert weekly.retry_at == pytest.approx(clock.now - 2 * HOUR + WEEK)
+
+
+def test_orders_the_ca_refused_count_per_hour_not_per_week(tmp_path: Path) -> None:
+    # A refused order produced no certificate: it does not use up Let's Encrypt's duplicate limit.
+    clock = Clock()
+    ledger = RateLimitLedger(
+        tmp_path / "l.json", set_hourly_cap=2, set_weekly_cap=2, backoff_base=1, clock=clock
+    )
+    for _ in range(4):
+        assert ledger.check(["x.example.com"]).allowed
+        ledger.begin_order(["x.example.com"], owner="one")
+        ledger.finish_order(["x.example.com"], Outcome.REFUSED)
+        clock.now += HOUR
+    assert ledger.orders(["x.example.com"]) == 4
+
+
+def test_an_order_left_by_a_dead_process_is_resumed_once_and_counts_as_an_attempt(tmp_path: Path) -> None:
+    clock = Clock()
+    path = tmp_path / "l.json"
+    names = ["a.example.com"]
+    dead = RateLimitLedger(path, clock=clock)
+    dead.begin_order(names, owner="dead")
+    dead.order_placed(names, "https://ca/order/1")
+    # kill -9 here: a new process finds the entry
+    fresh = RateLimitLedger(path, clock=clock)
+    assert fresh.claim_left_over(names, owner="dead") is None  # its own entry is not a left-over
+    left = fresh.claim_left_over(names, owner="new")
+    assert left is not None and left.url == "https://ca/order/1" and left.owner == "dead"
+    backoff = fresh.check(names)
+    assert not backoff.allowed and "1 failed attempt(s)" in backoff.reason
+    assert fresh.claim_left_over(names, owner="new") is None  # claimed: counted once only
+    again = RateLimitLedger(path, clock=clock)  # and the next process after that resumes it too
+    resumed = again.claim_left_over(names, owner="third")
+    assert resumed is not None and resumed.url == "https://ca/order/1"
+    assert "1 failed attempt(s)" in again.check(names).reason  # no second count for the same order
+    again.finish_order(names, Outcome.VALID)
+    assert again.pending(names) is None and again.check(names).allowed
+    assert again.orders(names) == 1
+
+
+def test_an_order_without_a_url_is_dropped_after_counting(tmp_path: Path) -> None:
+    clock = Clock()
+    path = tmp_path / "l.json"
+    RateLimitLedger(path, clock=clock).begin_order(["a.example.com"], owner="dead")
+    fresh = RateLimitLedger(path, clock=clock)
+    left = fresh.claim_left_over(["a.example.com"], owner="new")
+    assert left is not None and left.url == ""
+    assert fresh.pending(["a.example.com"]) is None
+    assert not fresh.check(["a.example.com"]).allowed  # back-off: it was an attempt

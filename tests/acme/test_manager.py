@@ -348,7 +348,7 @@ async def test_rate_limit_guard_blocks_after_the_cap_and_survives_restart(
     manager.set_hosts({"a.capped.test", "b.capped.test"}, set())
     await asyncio.sleep(0.3)
     blocked = [c for c in manager.certificates() if c.main == "b.capped.test"]
-    assert blocked and blocked[0].status == "failed"
+    assert blocked and blocked[0].status == "held"
     assert "1 orders in the last hour (cap 1)" in blocked[0].last_error
     await manager.stop()
 
@@ -360,7 +360,7 @@ async def test_rate_limit_guard_blocks_after_the_cap_and_survives_restart(
     restarted.set_hosts({"a.capped.test", "c.capped.test"}, set())
     await asyncio.sleep(0.3)
     (c,) = [c for c in restarted.certificates() if c.main == "c.capped.test"]
-    assert c.status == "failed" and "rate-limit guard" in c.last_error
+    assert c.status == "held" and "rate-limit guard" in c.last_error
     assert len(served.received) == 1
 
 

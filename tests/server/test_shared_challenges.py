@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import pytest
 
-from ingressctl.server.acme import OnDemandRelay, SharedChallenges
+from ingressctl.server.acme_shared import OnDemandRelay, SharedChallenges
 
 pytestmark = pytest.mark.timeout(20)
 
