@@ -23,12 +23,14 @@ overwritten: it is a ConfigError naming it (the limits it protects are not recov
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -83,6 +85,16 @@ class Outcome(Enum):
     UNKNOWN = "unknown"  # timed out, network, or the process died: a certificate may exist
 
 
+# Problem codes after which no certificate can exist: the CA refused the order. Anything else (no
+# answer, a timeout, our own failure) may have left a certificate behind at the CA.
+_UNSURE_CODES = frozenset({"", "timeout", "network", "tls", "client", "badNonce", "serverInternal"})
+
+
+def outcome_of(code: str) -> Outcome:
+    """The outcome of an order that failed with the ACME problem `code` (AcmeError.code)."""
+    return Outcome.UNKNOWN if code in _UNSURE_CODES else Outcome.REFUSED
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     allowed: bool
@@ -98,6 +110,7 @@ class PendingOrder:
     started: float
     url: str  # "" when the process died before the CA answered newOrder
     owner: str
+    key_pem: bytes = field(default=b"", repr=False)  # the certificate's key the order was begun with
 
 
 Doc = dict[str, Any]
@@ -248,8 +261,12 @@ class RateLimitLedger:
         return len(_set_orders(self._read(), name_set(names), self.clock()))
 
     # -- the journal ----------------------------------------------------------------------------------
-    def begin_order(self, names: Sequence[str], owner: str) -> None:
-        """Before newOrder: count the order and write it down, so that dying now still counts."""
+    def begin_order(self, names: Sequence[str], owner: str, key_pem: bytes = b"") -> None:
+        """Before newOrder: count the order and write it down, so that dying now still counts.
+
+        `key_pem`, the certificate's private key, is kept with it (the ledger is as private as acme.json):
+        an order the CA finalized just before a kill yields a certificate only together with that key.
+        """
         now = self.clock()
         key = name_set(names)
 
@@ -265,6 +282,7 @@ class RateLimitLedger:
                 "at": now,
                 "url": "",
                 "owner": owner,
+                "key": base64.b64encode(key_pem).decode(),
             }
 
         self._change(fn)
@@ -367,7 +385,15 @@ def _pending(entry: dict[str, Any]) -> PendingOrder:
         started=float(entry.get("at", 0.0)),
         url=str(entry.get("url") or ""),
         owner=str(entry.get("owner") or ""),
+        key_pem=_b64(entry.get("key")),
     )
+
+
+def _b64(value: Any) -> bytes:
+    try:
+        return base64.b64decode(value, validate=True) if isinstance(value, str) else b""
+    except (binascii.Error, ValueError):
+        return b""
 
 
 def _shape_problem(doc: Any) -> str:

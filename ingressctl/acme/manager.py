@@ -43,7 +43,7 @@ from ingressctl.acme.gate import OnDemandGate
 from ingressctl.acme.keys import (
     KEY_TYPES,
 )
-from ingressctl.acme.ledger import Decision, Outcome, RateLimitLedger
+from ingressctl.acme.ledger import Decision, Outcome, PendingOrder, RateLimitLedger, outcome_of
 from ingressctl.acme.ordering import OrderDesk
 from ingressctl.acme.storage import AcmeJsonStorage, BlobStore, CertRecord, Storage
 from ingressctl.model import ConfigError, UsageError
@@ -53,9 +53,6 @@ log = logging.getLogger("ingressctl.acme")
 
 __all__ = ["CertificateManager", "ManagedCertificate", "OnCertificate"]
 
-# Problem codes after which no certificate can exist: the CA refused the order. Anything else (no
-# answer, a timeout, our own failure) may have left a certificate behind at the CA.
-_NOT_REFUSALS = frozenset({"", "timeout", "network", "tls", "client", "badNonce", "serverInternal"})
 _HOSTNAME = re.compile(
     r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
 )
@@ -445,8 +442,8 @@ class CertificateManager:
     async def _issue(self, entry: _Entry, reason: str) -> None:
         names = entry.info.domains
         try:
-            resume_url = await self._left_over(names)
-            if not resume_url:
+            resume = await self._left_over(names)
+            if resume is None:
                 decision = await asyncio.to_thread(self.ledger.check, names)
                 if not decision.allowed:
                     self._held(entry, decision, reason)
@@ -459,12 +456,11 @@ class CertificateManager:
         entry.info.status = "renewing" if renewing else "pending"
         log.info("ACME: requesting a certificate for %s (%s)", ", ".join(names), reason)
         try:
-            issued = await asyncio.to_thread(self._desk.issue, names, self.challenges, resume_url)
+            issued = await asyncio.to_thread(self._desk.issue, names, self.challenges, resume)
         except AcmeError as exc:
-            refused = exc.code not in _NOT_REFUSALS
-            kind = EventKind.ORDER_REFUSED if refused else EventKind.ORDER_FAILED
+            outcome = outcome_of(exc.code)
+            kind = EventKind.ORDER_REFUSED if outcome is Outcome.REFUSED else EventKind.ORDER_FAILED
             self._emit(kind, names, exc.code or "error")
-            outcome = Outcome.REFUSED if refused else Outcome.UNKNOWN
             retry_at = self.clock() + self.retry_base
             with contextlib.suppress(ConfigError, OSError):
                 await asyncio.to_thread(self.ledger.finish_order, names, outcome)
@@ -497,15 +493,15 @@ class CertificateManager:
         if self._wakeup is not None:
             self._wakeup.set()
 
-    async def _left_over(self, names: tuple[str, ...]) -> str:
-        """The URL of an order for `names` that a dead process left in the journal ("" if none).
+    async def _left_over(self, names: tuple[str, ...]) -> PendingOrder | None:
+        """An order for `names` that a dead process left in the journal, to resume (None if none).
 
         Claiming it counts it as a failed attempt (back-off), once; an entry without a URL (the process
         died before the CA answered newOrder) has nothing to resume, so the guard decides as usual.
         """
         left = await asyncio.to_thread(self.ledger.claim_left_over, names, self.owner)
         if left is None:
-            return ""
+            return None
         started = datetime.datetime.fromtimestamp(left.started, datetime.UTC).isoformat(timespec="seconds")
         if left.url:
             log.warning(
@@ -522,7 +518,7 @@ class CertificateManager:
                 ", ".join(names),
                 started,
             )
-        return left.url
+        return left if left.url else None
 
     def _emit(self, kind: EventKind, names: tuple[str, ...], code: str = "", **extra: float | str) -> None:
         if self.on_event is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from ingressctl.acme.keys import (
     key_to_pem,
     load_key_pem,
 )
-from ingressctl.acme.ledger import RateLimitLedger
+from ingressctl.acme.ledger import Outcome, RateLimitLedger, outcome_of
 from ingressctl.acme.pemfiles import write_pem_files
 from ingressctl.acme.responder import StandaloneResponder
 from ingressctl.acme.storage import AccountRecord, AcmeJsonStorage, CertRecord, Resolver
@@ -101,21 +102,23 @@ async def request_certificate(opts: RequestOptions, progress: Progress) -> Reque
     responder = StandaloneResponder(challenges, opts.challenge, opts.listen_host, opts.listen_port)
     await responder.start()
     progress(f"{opts.challenge} responder listening on {opts.listen_host or '*'}:{opts.listen_port}")
-    if ledger is not None:
-        await asyncio.to_thread(ledger.record_order, domains)
+    owner = f"certs-request-{os.getpid()}"
+    if ledger is not None:  # written down before the CA hears of it, as `serve` does
+        await asyncio.to_thread(ledger.begin_order, domains, owner)
     try:
         issued = await asyncio.to_thread(
             client.issue, domains, key_pem, challenges, challenge=opts.challenge, timeout=opts.timeout,
             progress=progress,
+            on_order=(lambda url: ledger.order_placed(domains, url)) if ledger is not None else None,
         )  # fmt: skip
-    except AcmeError:
+    except AcmeError as exc:
         if ledger is not None:
-            await asyncio.to_thread(ledger.record_result, domains, False)
+            await asyncio.to_thread(ledger.finish_order, domains, outcome_of(exc.code))
         raise
     finally:
         await responder.stop()
     if ledger is not None:
-        await asyncio.to_thread(ledger.record_result, domains, True)
+        await asyncio.to_thread(ledger.finish_order, domains, Outcome.VALID)
     written: list[str] = []
     if store_obj is not None:
         resolver.account = AccountRecord(

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import threading
 
+from cryptography import x509
+
 from ingressctl.acme.ca import same_ca
 from ingressctl.acme.challenges import ChallengeStore
 from ingressctl.acme.client import AcmeClient, Issued
+from ingressctl.acme.errors import AcmeError
 from ingressctl.acme.keys import (
     account_key_from_der,
     account_key_to_der,
@@ -19,9 +22,10 @@ from ingressctl.acme.keys import (
     generate_key,
     key_to_pem,
 )
-from ingressctl.acme.ledger import Outcome, RateLimitLedger
+from ingressctl.acme.ledger import Outcome, PendingOrder, RateLimitLedger
 from ingressctl.acme.storage import AccountRecord, CertRecord, Resolver, Storage
 from ingressctl.model.config import AcmeConfig
+from ingressctl.tls.inspect import key_matches
 
 
 class OrderDesk:
@@ -89,21 +93,34 @@ class OrderDesk:
             self._client = client
             return client
 
-    def issue(self, names: tuple[str, ...], challenges: ChallengeStore, resume_url: str = "") -> Issued:
+    def issue(
+        self, names: tuple[str, ...], challenges: ChallengeStore, resume: PendingOrder | None = None
+    ) -> Issued:
+        """Place an order (written down in the journal first), or finish `resume`, one left behind."""
         client = self.account_client()
-        if not resume_url:
-            self.ledger.begin_order(names, self.owner)  # written down before the CA hears of it
-        key_pem = key_to_pem(generate_key(self.config.key_type))
+        if resume is not None and resume.key_pem:
+            key_pem = resume.key_pem
+        else:
+            key_pem = key_to_pem(generate_key(self.config.key_type))
+        if resume is None:
+            self.ledger.begin_order(names, self.owner, key_pem)  # written down before the CA hears of it
         issued = client.issue(
             names,
             key_pem,
             challenges,
             challenge=self.config.challenge,
             timeout=self.issue_timeout,
-            resume_url=resume_url,
+            resume_url=resume.url if resume is not None else "",
             on_order=lambda url: self.ledger.order_placed(names, url),
         )
         self.ledger.finish_order(names, Outcome.VALID)  # counted even if the save below fails
+        if not key_matches(x509.load_pem_x509_certificate(issued.fullchain_pem), key_pem):
+            # A resumed order finalized with a key the journal did not keep: the certificate is useless.
+            raise AcmeError(
+                f"the resumed order for {', '.join(names)} was finalized with a key that was lost",
+                code="lost-key",
+                advice="A new order follows after the back-off",
+            )
         with self._lock:
             certs = [c for c in self.resolver.certificates if c.main != names[0]]
             certs.append(
