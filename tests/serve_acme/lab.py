@@ -48,6 +48,7 @@ def acme_config(
     on_demand_allow: tuple[str, ...] = (),
     http_redirect: bool = False,
     http_auth_users: tuple[str, ...] = (),
+    acme_extra: tuple[str, ...] = (),
 ) -> str:
     """A Traefik v1-style traefik.toml: http + https entrypoints, the API on a free port, [acme] at Pebble.
 
@@ -85,6 +86,7 @@ def acme_config(
     ]
     if on_demand_allow:
         lines.append("onDemandAllow = [" + ", ".join(json.dumps(p) for p in on_demand_allow) + "]")
+    lines += list(acme_extra)  # more [acme] keys, e.g. "ordersPerHour = 1"
     if challenge == "http":
         lines += ["[acme.httpChallenge]", 'entryPoint = "http"']
     else:
@@ -406,3 +408,11 @@ def pebble_orders(pebble: Pebble, storage: Path, resolver: str = "default") -> l
             found.append(sorted(i["value"] for i in order["identifiers"]))
         url = resp.links.get("next", {}).get("url")
     return found
+
+
+def pebble_requests(pebble: Pebble, endpoint: str) -> int:
+    """How many requests Pebble has handled for `endpoint` (e.g. "/sign-me-up" = newAccount,
+    "/order-plz" = newOrder), from its own log: every account's, also one ingressctl lost."""
+    log = pebble.workdir / f"pebble-{pebble.port}.log"
+    needle = f"POST {endpoint}"
+    return sum(1 for line in log.read_text(errors="replace").splitlines() if needle in line)

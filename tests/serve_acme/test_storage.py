@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from collections.abc import Callable
@@ -130,3 +131,96 @@ def test_changing_the_ca_reissues_from_the_new_one_and_serves_the_old_meanwhile(
         assert second.count(r"ACME CA changed") == 1, second.text
     finally:
         other.stop()
+
+
+ACCOUNT = {
+    "Email": "ops@example.test",
+    "Registration": {"body": {}, "uri": "https://ca/acct/1"},
+    "PrivateKey": "",
+}
+NOT_UNDERSTOOD = {
+    "unknown account key": (
+        {"default": {"Account": {**ACCOUNT, "Profile": "shortlived"}, "Certificates": []}},
+        "default.Account: unknown key 'Profile'",
+    ),
+    "newer certificate entry": (
+        {"default": {"Account": ACCOUNT, "Certificates": [
+            {"domain": {"main": "a.example.test"}, "certificate": "", "key": "", "ari": "x"}
+        ]}},
+        "default.Certificates[0]: unknown key 'ari'",
+    ),
+    "certificates of the wrong type": (
+        {"default": {"Account": ACCOUNT, "Certificates": {"a.example.test": {}}}},
+        "default.Certificates: expected a list, found an object",
+    ),
+    "a main domain that is a number": (
+        {"default": {"Certificates": [{"domain": {"main": 42}, "certificate": "", "key": ""}]}},
+        "default.Certificates[0].domain.main: expected a string",
+    ),
+    "a private key that is not base64": (
+        {"default": {"Account": {**ACCOUNT, "PrivateKey": "not base64!"}}},
+        "default.Account.PrivateKey: not valid base64",
+    ),
+    "an unknown resolver key": (
+        {"default": {"Account": ACCOUNT, "Certificates": [], "Version": 4}},
+        "default: unknown key 'Version'",
+    ),
+    "a top-level list": ([{"Account": ACCOUNT}], "expected a JSON object at the top level"),
+    "a resolver that is a string": ({"default": "acme"}, "key 'default' holds str"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(NOT_UNDERSTOOD))
+def test_a_file_not_fully_understood_stops_serve_and_is_left_byte_identical(site: Site, case: str) -> None:
+    doc, expected = NOT_UNDERSTOOD[case]
+    data = (json.dumps(doc, indent=3) + "\n").encode()
+    site.storage.write_bytes(data)
+    os.chmod(site.storage, 0o600)
+    site.config.write_text(acme_config(site.pebble, site.storage))
+    result = run_serve(site.config, site.manifests)
+    assert result.returncode == 2, result.stderr
+    errors = [line for line in result.stderr.strip().splitlines() if str(site.storage) in line]
+    assert len(errors) == 1 and expected in errors[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert site.storage.read_bytes() == data
+    assert sorted(p.name for p in site.root.iterdir()) == ["acme.json", "manifests", "traefik.toml"]
+
+
+def test_garbage_is_refused_and_left_byte_identical(site: Site) -> None:
+    garbage = bytes(range(256)) * 4
+    site.storage.write_bytes(garbage)
+    os.chmod(site.storage, 0o600)
+    site.config.write_text(acme_config(site.pebble, site.storage))
+    result = run_serve(site.config, site.manifests)
+    assert result.returncode == 2, result.stderr
+    errors = [line for line in result.stderr.strip().splitlines() if str(site.storage) in line]
+    assert len(errors) == 1 and "not UTF-8" in errors[0], result.stderr
+    assert site.storage.read_bytes() == garbage
+
+
+def test_the_previous_version_is_kept_as_bak_and_restores_the_state(
+    site: Site, backend_port: int, start_serve: Callable[[Site], Serve]
+) -> None:
+    site.config.write_text(acme_config(site.pebble, site.storage))
+    write_manifest(site.manifests, "one", tls_ingress("one", "one.bak.test", backend_port))
+    first = start_serve(site)
+    issued, _ = wait_verified(first.addresses["https"], "one.bak.test", site.root_ca)
+    assert first.stop() == 0
+    understood = site.storage.read_bytes()
+
+    write_manifest(site.manifests, "two", tls_ingress("two", "two.bak.test", backend_port))
+    second = start_serve(site)
+    wait_verified(second.addresses["https"], "two.bak.test", site.root_ca)
+    assert second.stop() == 0
+    backup = site.storage.with_name("acme.json.bak")
+    assert backup.read_bytes() == understood  # the version before the last rewrite
+    assert stat.S_IMODE(os.stat(backup).st_mode) == 0o600
+
+    # A bad release wrote something this version does not understand: serve refuses it; the operator
+    # puts the backup back and serve starts with the account and certificates it held.
+    site.storage.write_text('{"default": {"Account": {}, "Certificates": [], "Format": 9}}')
+    assert run_serve(site.config, site.manifests).returncode == 2
+    os.replace(backup, site.storage)
+    third = start_serve(site)
+    again = https_get(third.addresses["https"], "one.bak.test", cafile=site.root_ca)
+    assert again.leaf.serial_number == issued.leaf.serial_number
