@@ -30,6 +30,7 @@ def _kind(value: Any) -> str:
     if value is None:
         return "null"
     names: dict[type, str] = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
+    names |= {int: "a number", float: "a number"}
     return names.get(type(value), f"a {type(value).__name__}")
 
 

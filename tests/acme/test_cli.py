@@ -116,6 +116,20 @@ def test_request_refuses_a_0644_storage_before_ordering(pebble: Pebble, tmp_path
     assert storage.read_text() == "{}"
 
 
+def test_request_refuses_a_storage_it_does_not_fully_understand(pebble: Pebble, tmp_path: Path) -> None:
+    # The same rule as serve: a key it does not know would be lost by the rewrite, so nothing is written.
+    storage = write(
+        tmp_path / "acme.json", {"default": {"Account": None, "Certificates": [], "Profile": "x"}}
+    )
+    before = storage.read_bytes()
+    ledger_before = sorted(p.name for p in tmp_path.iterdir())
+    proc = run("certs", "request", "x.example.test", *ca_args(pebble), "--storage", str(storage))
+    assert proc.returncode == 2, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if str(storage) in line]
+    assert len(errors) == 1 and "unknown key 'Profile'" in errors[0] and "will not overwrite" in errors[0]
+    assert storage.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ledger_before
+
+
 def test_request_usage_errors_exit_2(tmp_path: Path) -> None:
     proc = run("certs", "request", "x.example.test", "--key-type", "dsa", "--out-dir", str(tmp_path))
     assert proc.returncode == 2 and "--key-type" in proc.stderr

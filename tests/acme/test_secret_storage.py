@@ -198,6 +198,19 @@ def test_a_corrupt_secret_is_never_overwritten(kube_api: KubeAPIServer) -> None:
     assert obj is not None and obj["data"]["acme.json"] == garbage
 
 
+def test_a_secret_not_fully_understood_is_never_overwritten(kube_api: KubeAPIServer) -> None:
+    newer = {"default": {"Account": {"Email": "x@y", "Profile": "short"}, "Certificates": []}}
+    data = base64.b64encode(json.dumps(newer).encode()).decode()
+    kube_api.apply(secret("acme", "ingressctl", data={"acme.json": data}))
+    store = storage(kube_api)
+    with pytest.raises(ConfigError, match=r"default\.Account: unknown key 'Profile'.*will not overwrite it"):
+        store.load()
+    with pytest.raises(ConfigError, match="will not overwrite it"):
+        store.save(sample_resolver("default", "a.example.test"))
+    obj = kube_api.get("Secret", "ingressctl", "acme")
+    assert obj is not None and obj["data"]["acme.json"] == data
+
+
 def test_a_traefik_v1_secret_is_not_rewritten(kube_api: KubeAPIServer) -> None:
     v1 = base64.b64encode(json.dumps({"DomainsCertificate": {"Certs": []}, "Email": "x@y"}).encode()).decode()
     kube_api.apply(secret("acme", "ingressctl", data={"acme.json": v1}))

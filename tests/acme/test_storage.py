@@ -7,11 +7,12 @@ import os
 import stat
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from ingressctl.acme.files import atomic_write
+from ingressctl.acme.files import LockedFile, atomic_write, backup_path, remove_stale_temporaries
 from ingressctl.acme.storage import (
     LAYOUT_V1,
     LAYOUT_V2,
@@ -170,3 +171,86 @@ def test_a_crash_mid_write_leaves_the_old_file(tmp_path: Path) -> None:
     assert path.read_bytes() == b'{"old": {}}'
     atomic_write(path, b'{"new": {}}')  # the next write succeeds despite the stale temp file
     assert path.read_bytes() == b'{"new": {}}' and stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize(
+    ("doc", "expected"),
+    [
+        (
+            {"default": {"Account": {"Email": "a@b", "Flavour": "x"}}},
+            "default.Account: unknown key 'Flavour'",
+        ),
+        ({"default": {"Certificates": [{"domain": {"main": "a"}, "extra": 1}]}}, "unknown key 'extra'"),
+        (
+            {"default": {"Certificates": [{"domain": {"main": "a", "sans": "b"}}]}},
+            "expected a list of strings",
+        ),
+        ({"default": {"Account": {"Email": 7}}}, "default.Account.Email: expected a string, found a number"),
+        ({"default": {"Account": [], "Certificates": []}}, "default.Account: expected an object"),
+    ],
+)
+def test_a_v2_file_not_fully_understood_is_refused_and_never_rewritten(
+    tmp_path: Path, doc: dict[str, object], expected: str
+) -> None:
+    path = write(tmp_path / "acme.json", doc)
+    before = path.read_bytes()
+    storage = AcmeJsonStorage(path)
+    with pytest.raises(ConfigError) as err:
+        storage.load()
+    assert expected in str(err.value) and str(path) in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(ConfigError):
+        storage.save(Resolver("default"))
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["acme.json"]
+
+
+def test_every_rewrite_keeps_the_previous_version_as_bak(tmp_path: Path, entries) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "acme.json"
+    storage = AcmeJsonStorage(path)
+    storage.save(Resolver("default"))
+    assert not backup_path(path).exists()  # nothing was there before
+    first = path.read_bytes()
+    resolver = storage.load()
+    resolver.certificates = [CertRecord("a.example.test", (), b"chain", b"key")]
+    storage.save(resolver)
+    assert backup_path(path).read_bytes() == first
+    assert stat.S_IMODE(backup_path(path).stat().st_mode) == 0o600
+    second = path.read_bytes()
+    storage.save(storage.load())  # nothing changed: the backup still holds the version before
+    assert path.read_bytes() == second and backup_path(path).read_bytes() == first
+
+
+def test_a_temporary_file_named_like_ours_never_blocks_a_save(tmp_path: Path) -> None:
+    # Temporaries used to be named by PID and opened exclusively: PID 1 (every container's serve) found
+    # its own predecessor's leftover and could never save again.
+    path = tmp_path / "acme.json"
+    leftover = tmp_path / f".acme.json.{os.getpid()}.tmp"
+    leftover.write_bytes(b"half")
+    atomic_write(path, b"{}")
+    assert path.read_bytes() == b"{}"
+    assert remove_stale_temporaries(path) == [leftover]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["acme.json"]
+
+
+def test_loading_the_storage_removes_stale_temporaries(tmp_path: Path) -> None:
+    path = tmp_path / "acme.json"
+    atomic_write(path, b"{}")
+    stale = [tmp_path / ".acme.json.1.tmp", tmp_path / ".acme.json.ratelimits.77.tmp"]
+    for leftover in stale:
+        leftover.write_bytes(b"{")
+    other = tmp_path / ".other.json.1.tmp"
+    other.write_bytes(b"{")
+    AcmeJsonStorage(path).load()
+    assert not any(p.exists() for p in stale) and other.exists()
+
+
+def test_locked_file_updates_from_many_threads_lose_nothing(tmp_path: Path) -> None:
+    blob = LockedFile(tmp_path / "counter.json")
+
+    def bump(current: bytes | None) -> bytes:
+        return str(int(current or b"0") + 1).encode()
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: blob.update(bump), range(40)))
+    assert blob.load_bytes() == b"40"
+    assert stat.S_IMODE((tmp_path / "counter.json").stat().st_mode) == 0o600
