@@ -12,8 +12,10 @@ With several replicas (a `ClusterControl` is given) only the leader runs the man
 renews. Every replica serves the certificates: followers read the shared storage (a Kubernetes Secret)
 every `reload_seconds` and install what is new. The leader also writes each pending HTTP-01 answer to
 a shared store (`SharedChallenges`) before telling the CA to validate, so a follower that receives the
-CA's request looks the token up there. Leadership moving starts a fresh manager on the new leader,
-which adopts the stored account and certificates.
+CA's request looks the token up there (server/acme_shared.py). Leadership moving starts a fresh manager
+on the new leader, which adopts the stored account and certificates, and the ledger (`NAME-ratelimits`)
+with the orders the old leader placed. The manager's order events (`on_event`) feed the metrics and the
+orders held back that /api/certificates lists.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from ingressctl.acme.ledger import Outcome, RateLimitLedger
 from ingressctl.acme.manager import CertificateManager
 from ingressctl.acme.storage import (
     AccountRecord,
@@ -21,13 +22,14 @@ from ingressctl.acme.storage import (
     parse_acme_json,
 )
 from ingressctl.model import ConfigError
-from ingressctl.model.config import KubernetesConfig
+from ingressctl.model.config import AcmeConfig, KubernetesConfig
 from ingressctl.providers.kubernetes import Connection, KubernetesProvider, SecretStore
 from tests.acme import test_manager as manager_tests
 from tests.acme.samples import ACCOUNT_URI, account_der, make_chain, registration
 from tests.kubeapi import KubeAPIServer, rule
 from tests.kubeapi.fixtures import secret
 from tests.pebble import Pebble
+from tests.polling import eventually
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -271,3 +273,43 @@ async def test_manager_keeps_its_state_in_the_secret(
     # Published from the Secret at start: no new order, the same certificate.
     assert [(main, pem) for _, main, pem in again.received] == [("kube.example.test", served.received[0][2])]
     await second.stop()
+
+
+async def test_the_ledger_in_a_secret_holds_the_caps_for_every_replica(
+    pebble: Pebble,
+    proxy: tuple[manager_tests.Served, list[CertificateManager]],
+    kube_api: KubeAPIServer,
+    tmp_path: Path,
+) -> None:
+    """An order placed by one replica (the former leader) counts for the next one: the ledger is a Secret."""
+    served, managers = proxy
+
+    def ledger_store() -> SecretStore:
+        return SecretStore(connection(kube_api), "ingressctl", "acme-ratelimits", key="ratelimits.json")
+
+    names = ["replica.example.test"]
+    former_leader = RateLimitLedger(ledger_store())
+    former_leader.begin_order(names, owner="replica-a")
+    former_leader.finish_order(names, Outcome.VALID)  # and its certificate did not reach the storage
+    config = AcmeConfig(
+        email="ops@example.test",
+        storage=SPEC,
+        ca_server=pebble.directory_url,
+        ca_bundle=str(pebble.api_ca),
+        on_host_rule=True,
+        orders_per_hour=1,
+    )
+    leader = CertificateManager(
+        config, on_certificate=served.on_certificate, storage=storage(kube_api), ledger_store=ledger_store()
+    )
+    managers.append(leader)
+    await leader.start()
+    leader.set_hosts(set(names), set())
+    await eventually(lambda: [c.status for c in leader.certificates()] == ["held"], "the order held back")
+    (held,) = leader.certificates()
+    assert "1 orders for this set of names in the last hour (cap 1)" in held.last_error
+    assert served.received == []
+    stored = kube_api.get("Secret", "ingressctl", "acme-ratelimits")
+    assert stored is not None
+    ledger = json.loads(base64.b64decode(stored["data"]["ratelimits.json"]))
+    assert len(ledger["sets"]["replica.example.test"]["orders"]) == 1
