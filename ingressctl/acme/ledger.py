@@ -274,6 +274,9 @@ class RateLimitLedger:
             for domain in {registered_domain(n) for n in names}:
                 entry = doc["domains"].setdefault(domain, {"orders": []})
                 entry["orders"] = [t for t in entry["orders"] if now - float(t) < WEEK] + [now]
+            # An entry nobody resumed within a week (its names are no longer wanted) is forgotten:
+            # the CA has let the order expire by then.
+            doc["journal"] = {k: v for k, v in doc["journal"].items() if now - float(v.get("at", 0)) < WEEK}
             orders = _set_orders(doc, key, now)
             orders.append({"at": now, "outcome": Outcome.PENDING.value})
             doc["sets"][key] = {"orders": orders}

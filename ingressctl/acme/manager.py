@@ -241,7 +241,7 @@ class CertificateManager:
                         host,
                     )
                 continue
-            if not self._covered(host) and not self._busy(host):
+            if not self._covered(host) and not self._busy(host) and not self._held_back(host):
                 self._want((host,), "host rule")
 
     def request_on_demand(self, server_name: str) -> None:
@@ -388,6 +388,11 @@ class CertificateManager:
 
     def _covered_all(self, names: tuple[str, ...]) -> bool:
         return all(self._covered(n) for n in names)
+
+    def _held_back(self, name: str) -> bool:
+        """The guard holds this name's order back: the manager comes back to it at `due` by itself."""
+        entry = self._entries.get(name)
+        return entry is not None and entry.held_until > self.clock()
 
     def _busy(self, name: str) -> bool:
         return any(

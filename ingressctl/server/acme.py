@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 from aiohttp.web_request import BaseRequest
@@ -32,15 +32,19 @@ from aiohttp.web_response import StreamResponse
 
 from ingressctl.acme.challenges import HTTP01_PREFIX
 from ingressctl.acme.events import AcmeEvent, EventKind
+from ingressctl.acme.storage import BlobStore, Storage
 from ingressctl.model.config import AcmeConfig
 from ingressctl.proxy.plan import Table, TablePlan
 from ingressctl.routing.hosts import tls_host_covers
 from ingressctl.server.acme_shared import OnDemandRelay, SharedChallenges
 
+if TYPE_CHECKING:  # imported when ACME starts: it pulls in the ACME protocol stack
+    from ingressctl.acme.manager import CertificateManager
+
 log = logging.getLogger("ingressctl.acme")
 
-StorageFactory = Callable[[], Any]  # -> ingressctl.acme.storage.Storage
-LedgerFactory = Callable[[], Any]  # -> ingressctl.acme.storage.BlobStore holding the rate-limit ledger
+StorageFactory = Callable[[], Storage]
+LedgerFactory = Callable[[], BlobStore]  # where the rate-limit ledger lives (a Secret, with Secret storage)
 
 
 class AcmeMetrics(Protocol):
@@ -80,7 +84,7 @@ class AcmeIntegration:
         self._issued: dict[str, Any] = {}
         self._installed: dict[str, tuple[bytes, bytes]] = {}
         self._hosts: tuple[set[str], set[str]] | None = None
-        self.manager: Any = None
+        self.manager: CertificateManager | None = None
         self._started = False
         self._transition: asyncio.Task[None] | None = None
         self._follower: asyncio.Task[None] | None = None
@@ -91,7 +95,7 @@ class AcmeIntegration:
 
     # ------------------------------------------------------------ lifecycle
 
-    def _new_manager(self) -> Any:
+    def _new_manager(self) -> CertificateManager:
         from ingressctl.acme import CertificateManager
 
         storage = self._storage_factory() if self._storage_factory is not None else None
