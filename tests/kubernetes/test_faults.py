@@ -114,7 +114,7 @@ async def test_stalled_stream_is_detected_and_restarted(
         kube_api.stall_watches()
         kube_api.apply(ingress("web", host="b.example"))  # a stalled stream never delivers this
         await rec.wait(lambda s: hosts(s) == {"b.example"}, timeout=10)
-    assert "stalled (nothing for 1s, not even a bookmark); restarting it" in kube_logs.text
+    assert "stalled (nothing for 1s; not even a bookmark); restarting it" in kube_logs.text
 
 
 async def test_stream_broken_mid_line(
