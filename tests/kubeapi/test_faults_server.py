@@ -41,7 +41,7 @@ def _bookmark_times(resp: urllib3.BaseHTTPResponse, count: int) -> list[float]:
             if line.strip() and json.loads(line)["type"] == "BOOKMARK":
                 times.append(time.monotonic())
                 if len(times) == count:
-                    resp.release_conn()
+                    resp.close()
                     return times
     raise AssertionError(f"the stream ended after {len(times)} bookmarks")
 

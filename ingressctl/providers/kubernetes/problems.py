@@ -10,7 +10,11 @@ same key is logged at once (the outage goes on: its duration too).
 A problem has *members*: what suffers from it. A problem of the API server itself (unreachable,
 401, 5xx, a stalled connection) hits every watch stream at once: the streams share one key and
 join it as members, so five streams make one line, and the recovery line comes when the last
-member works again. A member is part of one problem at a time.
+member works again. A member is part of one problem at a time: one that fails differently now has
+left its previous problem. The streams do not fail in the same millisecond: with `settle`, a
+problem left without members is over only if no member rejoins it within `settle` seconds, so one
+stream recovering just before another notices the same problem does not split it in two (only
+problems with members other than their key: a status write or the Lease ends at once).
 
 Thread-safe: the watch streams run in threads of their own.
 """
@@ -46,6 +50,8 @@ class _Problem:
     what: str  # what the recovery line names ("" : the caller of `recovered` names it)
     members: set[str] = field(default_factory=set)
     repeats: int = 0  # occurrences since then, logged at DEBUG only
+    closing: threading.Timer | None = None  # no members left: over unless one rejoins in time
+    shared: bool = False  # members other than the key itself (only these settle)
 
 
 class ProblemLog:
@@ -58,9 +64,11 @@ class ProblemLog:
         reminder: float = REMINDER_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         prefix: str = "kubernetes: ",
+        settle: float = 0.0,
     ) -> None:
         self._log = logger
         self.reminder = reminder
+        self.settle = settle
         self._clock = clock
         self._prefix = prefix
         self._open: dict[str, _Problem] = {}
@@ -86,18 +94,20 @@ class ProblemLog:
         sig = message if signature is None else signature
         who = key if member is None else member
         text = f"{self._prefix}{message}; {detail}" if detail else f"{self._prefix}{message}"
+        ended: list[tuple[str, float]] = []
         with self._lock:
             now = self._clock()
             for other_key, other in list(self._open.items()):  # the member's previous problem, if another
                 if other_key != key and who in other.members:
-                    other.members.discard(who)
-                    if not other.members:  # its last member fails differently now: no "restored"
-                        del self._open[other_key]
+                    ended += self._leave(other_key, other, who, now)
             problem = self._open.get(key)
+            if problem is not None and problem.closing is not None:
+                problem.closing.cancel()  # rejoined in time: the same outage goes on
+                problem.closing = None
             if problem is None or problem.signature != sig:
                 since = now if problem is None else problem.since
                 members = {who} if problem is None else problem.members | {who}
-                self._open[key] = _Problem(sig, since, now, what, members)
+                self._open[key] = _Problem(sig, since, now, what, members, shared=member is not None)
                 line, lvl = text, level
             elif now - problem.logged >= self.reminder:
                 problem.members.add(who)
@@ -111,6 +121,7 @@ class ProblemLog:
                 problem.members.add(who)
                 problem.repeats += 1
                 line, lvl = text, logging.DEBUG
+        self._restored(ended)
         self._log.log(lvl, "%s", line)
 
     def recovered(self, member: str, what: str, *, keep: Collection[str] = ()) -> float | None:
@@ -120,19 +131,43 @@ class ProblemLog:
         keep: keys of problems the member stays part of (a relist that worked does not end a run of
         410 Gone: only a watch that works does).
         """
-        lines: list[tuple[str, float]] = []
+        ended: list[tuple[str, float]] = []
         with self._lock:
             now = self._clock()
             for key, problem in list(self._open.items()):
-                if key in keep or member not in problem.members:
-                    continue
-                problem.members.discard(member)
-                if not problem.members:
-                    del self._open[key]
-                    lines.append((problem.what or what, now - problem.since))
-        for named, lasted in lines:
+                if key not in keep and member in problem.members:
+                    ended += self._leave(key, problem, member, now, what)
+        self._restored(ended)
+        return ended[-1][1] if ended else None
+
+    def _leave(
+        self, key: str, problem: _Problem, member: str, now: float, what: str = ""
+    ) -> list[tuple[str, float]]:
+        """Under the lock: `member` leaves; the line to log if that ended the problem."""
+        problem.members.discard(member)
+        problem.what = problem.what or what
+        if problem.members:
+            return []
+        if self.settle <= 0 or not problem.shared:
+            del self._open[key]
+            return [(problem.what, now - problem.since)]
+        if problem.closing is None:
+            problem.closing = threading.Timer(self.settle, self._settled, (key, problem))
+            problem.closing.daemon = True
+            problem.closing.start()
+        return []
+
+    def _settled(self, key: str, problem: _Problem) -> None:
+        with self._lock:
+            if self._open.get(key) is not problem or problem.members or problem.closing is None:
+                return
+            del self._open[key]
+            lasted = self._clock() - problem.since - self.settle
+        self._restored([(problem.what, lasted)])
+
+    def _restored(self, ended: list[tuple[str, float]]) -> None:
+        for named, lasted in ended:
             self._log.info("%s%s restored after %s", self._prefix, named, describe_duration(lasted))
-        return lines[-1][1] if lines else None
 
     def failing(self, key: str) -> bool:
         with self._lock:

@@ -93,7 +93,9 @@ class KubernetesProvider:
         self._last_published: Snapshot | None = None
         self._last_status: ProviderStatus | None = None
         # Shared by the streams (keyed by stream id) and the status writer.
-        self._problems = ProblemLog(log, reminder=self.timing.problem_reminder)
+        self._problems = ProblemLog(
+            log, reminder=self.timing.problem_reminder, settle=self.timing.problem_settle
+        )
         self._status_writer = StatusWriter(self._problems)
 
     # ---------------------------------------------------------------- connection

@@ -80,6 +80,8 @@ class Timing:
     backoff: Backoff = field(default_factory=Backoff)
     # A problem that persists (a 403, an unreachable server) is logged again this often; DEBUG in between.
     problem_reminder: float = REMINDER_SECONDS
+    # A problem every stream had is over once none has had it for this long (`problems`).
+    problem_settle: float = 1.0
 
 
 def _secret_field_selector() -> str:
@@ -240,7 +242,9 @@ class StreamWorker:
         self, api: KubeApi, spec: StreamSpec, timing: Timing, emit: Emit, problems: ProblemLog | None = None
     ) -> None:
         self.api = api
-        self.problems = problems or ProblemLog(log, reminder=timing.problem_reminder)
+        self.problems = problems or ProblemLog(
+            log, reminder=timing.problem_reminder, settle=timing.problem_settle
+        )
         self.spec = spec
         self.kind = spec.kind
         self.timing = timing
