@@ -408,9 +408,13 @@ class KubeAPIServer:
 
     def stall_watches(self, plural: str | None = None) -> None:
         """Open watch streams (of `plural`, or all) go half-open: no events, no bookmarks, no FIN."""
-        self._run(
-            lambda: [s.watcher.queue.put_nowait(("stall", None)) for s in self._open_streams(plural)] and None
-        )
+
+        def op() -> None:
+            for stream in self._open_streams(plural):
+                stream.stalled = True  # at once: `open_watches` no longer counts it
+                stream.watcher.queue.put_nowait(("stall", None))
+
+        self._run(op)
 
     def close_watches(self, plural: str | None = None) -> None:
         """Open watch streams end at once, cleanly (as after timeoutSeconds): clients re-watch."""
