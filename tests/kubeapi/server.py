@@ -323,28 +323,29 @@ class KubeAPIServer:
 
     def apply(self, obj: Mapping[str, Any]) -> Obj:
         """Create or replace (unconditionally) an object given as API JSON (kind + apiVersion + metadata)."""
+        return self._run(lambda: self.store_apply(obj))
+
+    def store_apply(self, obj: Mapping[str, Any]) -> Obj:
+        """`apply`, for code already on the server's loop (`restart(while_down=...)`)."""
         res = resources.by_kind(obj["kind"], self.served)
-
-        def op() -> Obj:
-            body = copy.deepcopy(dict(obj))
-            ns = body.get("metadata", {}).get("namespace", "default") if res.namespaced else ""
-            name = body["metadata"]["name"]
-            body["metadata"].pop("resourceVersion", None)
-            if (ns, name) in self.store.objects[res.plural]:
-                updated = self.store.update(res, body, ns)
-                if "status" in body and "status" in res.subresources:
-                    updated = self.store.update(res, body, ns, subresource="status")
-                return copy.deepcopy(updated)
-            created = self.store.create(res, body, ns)
+        body = copy.deepcopy(dict(obj))
+        ns = body.get("metadata", {}).get("namespace", "default") if res.namespaced else ""
+        name = body["metadata"]["name"]
+        body["metadata"].pop("resourceVersion", None)
+        if (ns, name) in self.store.objects[res.plural]:
+            updated = self.store.update(res, body, ns)
             if "status" in body and "status" in res.subresources:
-                created = self.store.update(res, body, ns, subresource="status")
-            return copy.deepcopy(created)
-
-        return self._run(op)
+                updated = self.store.update(res, body, ns, subresource="status")
+            return copy.deepcopy(updated)
+        created = self.store.create(res, body, ns)
+        if "status" in body and "status" in res.subresources:
+            created = self.store.update(res, body, ns, subresource="status")
+        return copy.deepcopy(created)
 
     def apply_many(self, objs: Iterable[Mapping[str, Any]]) -> None:
-        for obj in objs:
-            self.apply(obj)
+        """Every object in one hop onto the server's loop (a burst, as a controller sees it)."""
+        batch = list(objs)
+        self._run(lambda: [self.store_apply(obj) for obj in batch] and None)
 
     def get(self, kind: str, namespace: str, name: str) -> Obj | None:
         res = resources.by_kind(kind, self.served)
@@ -465,6 +466,10 @@ class KubeAPIServer:
 
     def add_token(self, token: str, user: str) -> None:
         self._run(lambda: self.tokens.__setitem__(token, user))
+
+    def revoke_token(self, token: str) -> None:
+        """Requests with `token` are answered 401 from now on."""
+        self._run(lambda: self.tokens.pop(token, None) and None)
 
     def open_watches(self, plural: str | None = None) -> int:
         return self._run(
