@@ -114,5 +114,5 @@ def provider_factory(kube_api: KubeAPIServer) -> Callable[..., KubernetesProvide
 
 @pytest.fixture
 def kube_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
-    caplog.set_level(logging.INFO, logger="ingressctl.providers.kubernetes")
+    caplog.set_level(logging.DEBUG, logger="ingressctl.providers.kubernetes")  # a routine 410 is DEBUG
     return caplog

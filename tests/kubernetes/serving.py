@@ -82,9 +82,11 @@ class Cluster:
     async def wait_restored(self, since: int, count: int, timeout: float = 30.0) -> list[str]:
         deadline = time.monotonic() + timeout
         while len(self.restored(since)) < count:
-            assert time.monotonic() < deadline, f"not {count} recovery lines within {timeout}s:\n{self.sp.text}"
+            assert time.monotonic() < deadline, (
+                f"not {count} recovery lines within {timeout}s:\n{self.sp.text}"
+            )
             await asyncio.sleep(0.05)
-        await asyncio.sleep(1.5)  # a second recovery line (the bug) would come within the settle time
+        await asyncio.sleep(1.2)  # a second recovery line would come within the settle time (1 s)
         return self.restored(since)
 
     async def routes(self) -> set[Route]:
@@ -99,7 +101,9 @@ class Cluster:
         """Until the table is exactly `expected` (no ghost routes, nothing missing)."""
         deadline = time.monotonic() + timeout
         while (got := await self.routes()) != expected:
-            assert time.monotonic() < deadline, f"routes {got} != {expected} after {timeout}s:\n{self.sp.text}"
+            assert time.monotonic() < deadline, (
+                f"routes {got} != {expected} after {timeout}s:\n{self.sp.text}"
+            )
             await asyncio.sleep(0.05)
 
     def assert_steady_served(self) -> None:
@@ -152,3 +156,4 @@ async def serving(
     finally:
         await asyncio.to_thread(sp.stop)
         await backend.stop()
+        print(sp.text)  # shown by pytest when the test fails

@@ -8,6 +8,7 @@ stay bounded (counted at the API server), and the final table is exactly the clu
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -65,7 +66,9 @@ async def test_api_server_restart_with_new_versions_and_deletions_while_disconne
         kube.apply_many([*app("moving", port, "before.test"), *app("gone", port, "gone.test")])
 
     async with serving(kube, cli_env, kubeconfig=kubeconfig(kube), setup=setup) as c:
-        await c.wait_routes({route("steady", STEADY), route("moving", "before.test"), route("gone", "gone.test")})
+        await c.wait_routes(
+            {route("steady", STEADY), route("moving", "before.test"), route("gone", "gone.test")}
+        )
         mark, lists = c.mark, kube.list_calls()
 
         def while_down() -> None:  # no watch can replay these: only a LIST shows them
@@ -74,17 +77,14 @@ async def test_api_server_restart_with_new_versions_and_deletions_while_disconne
 
         await asyncio.to_thread(kube.restart, 1.0, while_down=while_down)
         await c.wait_routes({route("steady", STEADY), route("moving", "after.test")})
-        restored = await c.wait_restored(mark, 2)
+        (restored,) = await c.wait_restored(mark, 1)
         c.assert_steady_served()
 
     (lost,) = c.problems(mark)  # one line for five streams losing the server
     assert kube.url in lost and ("cut off" in lost or "cannot reach" in lost)
-    (expired,) = c.provider_lines(mark, "INFO", r"410 Gone")  # every version changed: one line, not five
-    assert "listing again" in expired
-    assert sorted(r.split(" restored")[0] for r in restored) == [
-        "kubernetes: watches after 410 Gone",
-        f"kubernetes: watches of the API server at {kube.url}",
-    ]
+    assert restored.startswith(f"kubernetes: watches of the API server at {kube.url} restored after")
+    # Every version changed: each stream relisted after one 410, routine, so not a line of its own.
+    assert c.provider_lines(mark, "INFO", r"410") == []
     assert kube.list_calls() - lists <= 2 * STREAMS  # each stream relists once (a retry at most)
     c.assert_no_server_summaries(mark)
 
@@ -99,10 +99,10 @@ async def test_410_storm_then_watches_closed_at_once(kube: KubeAPIServer, cli_en
         moving(c, "storm.test")
         await asyncio.to_thread(storm.join)
         await c.wait_routes({route("steady", STEADY), route("moving", "storm.test")})
-        restored = await c.wait_restored(mark, 1)
-        assert restored == [r for r in restored if r.startswith("kubernetes: watches after 410 Gone restored")]
-        assert len(c.provider_lines(mark, "INFO", r"410 Gone\), listing again")) == 1
-        assert c.problems(mark) == []
+        (restored,) = await c.wait_restored(mark, 1)
+        assert restored.startswith("kubernetes: watches after repeated 410 Gone restored after")
+        (storm_line,) = c.problems(mark)
+        assert "is too old (410 Gone) again right after listing; listing again" in storm_line
         relists = kube.list_calls() - lists
         assert STREAMS <= relists <= 8 * STREAMS, relists  # backed off: not one LIST per compaction
 
@@ -138,7 +138,9 @@ async def test_stalled_streams_are_restarted_after_three_missed_bookmarks(
         restored = await c.wait_restored(mark, 1)
         c.assert_steady_served()
     (stalled,) = c.problems(mark)
-    assert "stalled (nothing for 1s; bookmarks came every 0.3s); restarting it" in stalled
+    assert re.search(
+        r"stalled \(nothing for 1(\.\d+)?s; bookmarks came every 0\.[34]s\); restarting it", stalled
+    )
     assert restored[0].startswith(f"kubernetes: watches of the API server at {kube.url} restored after")
     assert kube.list_calls() == lists  # a stalled watch is resumed from its version: no LIST
     c.assert_no_server_summaries(mark)
@@ -152,7 +154,11 @@ async def test_slow_lists_are_waited_for_not_retried(kube: KubeAPIServer, cli_en
         kube.compact()  # every stream must list again
         moving(c, "slow.test")
         await c.wait_routes({route("steady", STEADY), route("moving", "slow.test")})
-        await c.wait_restored(mark, 1)
+        deadline = time.monotonic() + 30
+        while kube.list_calls() - lists < STREAMS or kube.open_watches() < STREAMS:
+            assert time.monotonic() < deadline, "the streams did not relist"
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.0)  # an abandoned, retried LIST would show now
         kube.set_delay(0)
         c.assert_steady_served()
     assert c.problems(mark) == []  # late is not broken: nothing to warn about
@@ -218,7 +224,9 @@ async def test_5xx_then_rotated_token_then_rbac_removed_for_secrets(
         await asyncio.sleep(1.5)  # retried a few times meanwhile
         kube.set_rules(None)
         (forbidden,) = c.problems(mark)
-        assert forbidden.startswith("kubernetes: not allowed to watch secrets at the cluster scope (403 Forbidden")
+        assert forbidden.startswith(
+            "kubernetes: not allowed to watch secrets at the cluster scope (403 Forbidden"
+        )
         restored = await c.wait_restored(mark, 1)
         assert restored[0].startswith("kubernetes: watch of secrets at the cluster scope restored after")
         c.assert_steady_served()
@@ -269,15 +277,15 @@ async def test_memory_stays_flat_across_many_relists(kube: KubeAPIServer, cli_en
 
     async with serving(kube, cli_env, kubeconfig=kubeconfig(kube), setup=setup) as c:
         await c.wait_routes({route("steady", STEADY), route("moving", "before.test")})
-        for _ in range(8):  # warm up: caches, allocator arenas
+        for _ in range(6):  # warm up: caches, allocator arenas
             await relist_round()
         baseline = _rss_kib(c.sp.proc.pid)
-        for _ in range(30):
+        for _ in range(24):
             await relist_round()
         grown = _rss_kib(c.sp.proc.pid) - baseline
         moving(c, "after.test")
         await c.wait_routes({route("steady", STEADY), route("moving", "after.test")})
         c.assert_steady_served()
-    # Keeping one more listing per relist (300 Services) would add tens of MiB over 150 relists.
-    assert grown < 8 * 1024, f"RSS grew by {grown} KiB over 150 relists"
-    assert len(c.provider_lines(0, "INFO", r"410 Gone\), listing again")) <= 38
+    # Keeping one more listing per relist (300 Services) would add tens of MiB over 120 relists.
+    assert grown < 8 * 1024, f"RSS grew by {grown} KiB over 120 relists"
+    assert c.problems(0) == []  # routine relists: nothing to warn about

@@ -8,8 +8,9 @@
   with jitter and re-watch (a first stall at once). Errors become a `StreamFailed` event and the
   stream keeps retrying.
 - Logging: one line per problem, one when it is over (`problems`). What the API server does to
-  every stream alike (unreachable, a stall, 401, 5xx, history lost: 410) is one problem shared by
-  the streams; what concerns one resource (403 for it) is that stream's own.
+  every stream alike (unreachable, a stall, 401, 5xx, 410 right after each relist) is one problem
+  shared by the streams; what concerns one resource (403 for it) is that resource's. A single 410
+  is routine (relist; DEBUG).
 - A server that does not serve EndpointSlices (404) is watched for legacy Endpoints instead:
   `legacy_kind` is that one decision, for the watch and for the one-shot listing alike.
 """
@@ -209,10 +210,6 @@ QUICK_ENDS_LOGGED = 3  # watches in a row that end at once with nothing in them 
 class _Expired(Exception):
     """410 Gone: the version we watch from is history the server forgot; LIST again."""
 
-    def __init__(self, healthy: bool) -> None:
-        super().__init__("410 Gone")
-        self.healthy = healthy  # the watch delivered before: not one more 410 in a row
-
 
 class _Stalled(Exception):
     """No byte (not even a bookmark) for the stream's deadline: the connection is dead."""
@@ -256,6 +253,9 @@ class StreamWorker:
             ceiling=timing.stall_timeout, floor=min(timing.stall_floor, timing.stall_timeout)
         )
         self._delivered = False  # the current watch delivered a line
+        # Watches in a row that ended at once with nothing in them, and relists in a row (410s with
+        # no working watch between): what backs off a server that keeps doing either.
+        self._in_a_row = 0
         # Ingress status as last seen, so the status writer skips Ingresses that already say the right thing.
         self._ingresses: dict[Key, IngressState] = {}
         self._lb_lock = threading.Lock()
@@ -292,7 +292,6 @@ class StreamWorker:
 
     def _run(self) -> None:
         failures = 0
-        quick = 0  # watches in a row that ended at once with nothing in them, and relists in a row
         version: str | None = None
         while not self.stop_event.is_set():
             try:
@@ -302,20 +301,19 @@ class StreamWorker:
                 started = time.monotonic()
                 version, delivered = self._watch(version)
                 failures = 0  # the server ended the watch (timeoutSeconds): re-watch at once ...
-                if delivered or time.monotonic() - started >= 1.0:
-                    quick = 0
-                else:  # ... unless something keeps ending it at once: do not spin against the server
-                    quick += 1
-                    self._ended_at_once(quick)
-                    self.stop_event.wait(self.timing.backoff.delay(quick))
-            except _Expired as exc:
-                quick = 1 if exc.healthy else quick + 1
-                self._expired(version, quick)
+                if not delivered and time.monotonic() - started < 1.0:
+                    # ... unless something keeps ending it at once: do not spin against the server
+                    self._in_a_row += 1
+                    self._ended_at_once(self._in_a_row)
+                    self.stop_event.wait(self.timing.backoff.delay(self._in_a_row))
+            except _Expired:
+                self._in_a_row += 1
+                self._expired(version, self._in_a_row)
                 version = None
             except ApiError as exc:
                 if exc.status == 410:  # refused on the request rather than as an ERROR event
-                    quick += 1
-                    self._expired(version, quick)
+                    self._in_a_row += 1
+                    self._expired(version, self._in_a_row)
                     version = None
                     continue
                 instead = legacy_kind(self.kind, exc)
@@ -345,18 +343,20 @@ class StreamWorker:
                 self._failed(self._transport_message(verb, exc), failures, shared="transport")
 
     def _expired(self, version: str | None, in_a_row: int) -> None:
-        # Compaction expires every stream at once: one line for all, at INFO (it is routine), and
-        # one when every stream watches again; a storm of 410s stays that one problem.
+        what = f"{self.what}: resourceVersion {version} is too old (410 Gone)"
+        if in_a_row == 1:  # routine (compaction, an API server restart): relist, say it at DEBUG only
+            log.debug("kubernetes: %s, listing again", what)
+            return
+        # History vanishes again right after each relist: one problem for every stream, backed off.
         self.problems.failed(
             EXPIRED_PROBLEM,
-            f"{self.what}: resourceVersion {version} is too old (410 Gone), listing again",
-            level=logging.INFO,
+            f"{what} again right after listing",
             signature="410",
+            detail=f"listing again ({self.timing.backoff.describe(in_a_row - 1)})",
             member=self.spec.id,
-            what="watches after 410 Gone",
+            what="watches after repeated 410 Gone",
         )
-        if in_a_row > 1:  # history keeps vanishing under us: relist, but not in a tight loop
-            self.stop_event.wait(self.timing.backoff.delay(in_a_row - 1))
+        self.stop_event.wait(self.timing.backoff.delay(in_a_row - 1))
 
     def _ended_at_once(self, in_a_row: int) -> None:
         if in_a_row < QUICK_ENDS_LOGGED:
@@ -373,10 +373,10 @@ class StreamWorker:
 
     def _stall_message(self) -> str:
         interval = self._pace.interval
-        pace = f"bookmarks came every {interval:.2g}s" if interval is not None else "not even a bookmark"
+        pace = f"bookmarks came every {interval:.1f}s" if interval is not None else "not even a bookmark"
         return (
             f"the watch of {self.what} at {self.api.endpoint} stalled (nothing for "
-            f"{self._deadline:g}s; {pace}); restarting it"
+            f"{self._deadline:.3g}s; {pace}); restarting it"
         )
 
     def _transport_message(self, verb: str, exc: BaseException) -> str:
@@ -473,11 +473,12 @@ class StreamWorker:
                 if kind == "ERROR":
                     code = _status_code(obj.get("code"))
                     if code == 410:
-                        raise _Expired(self._delivered)
+                        raise _Expired()
                     message = obj.get("message", "")
                     raise ApiError(code, f"watch {self.what}: the server sent an error: {code} {message}")
                 if not self._delivered:
                     self._delivered = True
+                    self._in_a_row = 0
                     self._working(watching=True)
                 raw = cast(KubeObject, obj)  # the API's JSON for this stream's kind
                 version = str((raw.get("metadata") or {}).get("resourceVersion") or version)
