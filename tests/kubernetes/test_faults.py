@@ -202,7 +202,7 @@ async def test_last_good_snapshot_stays_while_credentials_fail(
 ) -> None:
     kube_api.add_token("short-lived", "someone")
     async with watching(kube_api, provider_factory(token="short-lived")) as rec:
-        kube_api._run(lambda: kube_api.tokens.pop("short-lived"))
+        kube_api.revoke_token("short-lived")
         kube_api.restart()  # every watch reconnects and is refused
         status = await rec.wait_status(lambda s: "401 Unauthorized" in s.message)
         assert status.message.endswith("keeping the last good configuration")
