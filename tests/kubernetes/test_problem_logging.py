@@ -52,7 +52,7 @@ def requests(server: KubeAPIServer, resource: str, status: int) -> int:
     return sum(1 for r in server.request_log() if r.resource == resource and r.status == status)
 
 
-async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
