@@ -25,6 +25,8 @@ class ProviderStatus:
     healthy: bool
     message: str = ""  # last error, one line, or "" when healthy
     last_sync: float | None = None  # time.time() of the last successful read
+    # The provider logs its problems and their end itself (once each): the server need not.
+    logged: bool = False
 
 
 Publish = Callable[[ProviderUpdate], None]

@@ -94,6 +94,8 @@ class Watcher:
     def report(self, status: ProviderStatus) -> None:
         previous = {s.provider: s for s in self.state.provider_statuses()}.get(status.provider)
         self.state.set_provider_status(status)
+        if status.logged:
+            return
         if not status.healthy and (previous is None or previous.message != status.message):
             log.warning(
                 "provider %s: %s", status.provider, status.message, extra={"provider": status.provider}

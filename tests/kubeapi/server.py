@@ -4,7 +4,9 @@ It speaks enough of the real protocol that the official client cannot tell the d
 ingressctl makes: discovery, LIST (selectors, pagination), WATCH (chunked JSON lines, bookmarks,
 timeouts, 410 after compaction), create/update/patch/delete with optimistic concurrency, status
 subresources, bearer tokens and an RBAC rule table. Tests drive faults through the Python API:
-`apply`, `delete`, `compact`, `restart`, `stall_watches`, `break_stream_midline`, `set_delay`.
+`apply`, `delete`, `compact`, `restart` (optionally changing objects while down), `stall_watches`
+(half-open: the connection stays, no byte comes), `close_watches`, `break_stream_midline`, `set_delay`,
+`set_errors` (500/503 phases), `set_bookmark_interval`; `list_calls` counts the LISTs clients made.
 """
 
 from __future__ import annotations
@@ -130,8 +132,23 @@ class _Delay:
 
 
 @dataclass
+class _Error:
+    status: int
+    path_contains: str = ""
+    verbs: frozenset[str] | None = None  # None: every request
+
+
+@dataclass
 class _Faults:
     delays: list[_Delay] = field(default_factory=list)
+    errors: list[_Error] = field(default_factory=list)
+
+
+_ERROR_REASONS = {
+    500: ("InternalError", "Internal error occurred: etcdserver: request timed out"),
+    503: ("ServiceUnavailable", "the server is currently unable to handle the request"),
+    429: ("TooManyRequests", "the server has received too many requests and has asked us to try again later"),
+}
 
 
 class KubeAPIServer:
@@ -306,28 +323,29 @@ class KubeAPIServer:
 
     def apply(self, obj: Mapping[str, Any]) -> Obj:
         """Create or replace (unconditionally) an object given as API JSON (kind + apiVersion + metadata)."""
+        return self._run(lambda: self.store_apply(obj))
+
+    def store_apply(self, obj: Mapping[str, Any]) -> Obj:
+        """`apply`, for code already on the server's loop (`restart(while_down=...)`)."""
         res = resources.by_kind(obj["kind"], self.served)
-
-        def op() -> Obj:
-            body = copy.deepcopy(dict(obj))
-            ns = body.get("metadata", {}).get("namespace", "default") if res.namespaced else ""
-            name = body["metadata"]["name"]
-            body["metadata"].pop("resourceVersion", None)
-            if (ns, name) in self.store.objects[res.plural]:
-                updated = self.store.update(res, body, ns)
-                if "status" in body and "status" in res.subresources:
-                    updated = self.store.update(res, body, ns, subresource="status")
-                return copy.deepcopy(updated)
-            created = self.store.create(res, body, ns)
+        body = copy.deepcopy(dict(obj))
+        ns = body.get("metadata", {}).get("namespace", "default") if res.namespaced else ""
+        name = body["metadata"]["name"]
+        body["metadata"].pop("resourceVersion", None)
+        if (ns, name) in self.store.objects[res.plural]:
+            updated = self.store.update(res, body, ns)
             if "status" in body and "status" in res.subresources:
-                created = self.store.update(res, body, ns, subresource="status")
-            return copy.deepcopy(created)
-
-        return self._run(op)
+                updated = self.store.update(res, body, ns, subresource="status")
+            return copy.deepcopy(updated)
+        created = self.store.create(res, body, ns)
+        if "status" in body and "status" in res.subresources:
+            created = self.store.update(res, body, ns, subresource="status")
+        return copy.deepcopy(created)
 
     def apply_many(self, objs: Iterable[Mapping[str, Any]]) -> None:
-        for obj in objs:
-            self.apply(obj)
+        """Every object in one hop onto the server's loop (a burst, as a controller sees it)."""
+        batch = list(objs)
+        self._run(lambda: [self.store_apply(obj) for obj in batch] and None)
 
     def get(self, kind: str, namespace: str, name: str) -> Obj | None:
         res = resources.by_kind(kind, self.served)
@@ -359,8 +377,12 @@ class KubeAPIServer:
 
         self._run(op)
 
-    def restart(self, downtime: float = 0.0) -> None:
-        """Every resourceVersion changes, history is lost, open watches drop; may refuse connections."""
+    def restart(self, downtime: float = 0.0, *, while_down: Callable[[], None] | None = None) -> None:
+        """Every resourceVersion changes, history is lost, open watches drop; may refuse connections.
+
+        while_down: changes made while no client can see them (`store_delete`, `store_apply`): they
+        reach clients only through their next LIST.
+        """
 
         async def op() -> None:
             self.store.renumber()
@@ -369,14 +391,60 @@ class KubeAPIServer:
             if downtime > 0:
                 assert self._site is not None
                 await self._site.stop()
+            if while_down is not None:
+                while_down()
+                self.store.compact()  # the changes are history no watch can replay
+            if downtime > 0:
                 await asyncio.sleep(downtime)
                 await self._listen()
 
         self._call(op())
 
-    def stall_watches(self) -> None:
-        """Open watch streams stop sending anything (no events, no bookmarks) but stay open."""
-        self._run(lambda: [s.watcher.queue.put_nowait(("stall", None)) for s in self._streams] and None)
+    def store_delete(self, kind: str, namespace: str, name: str) -> None:
+        """`delete`, for code already on the server's loop (`restart(while_down=...)`)."""
+        self.store.delete(resources.by_kind(kind, self.served), namespace, name)
+
+    def _open_streams(self, plural: str | None) -> list[_Stream]:
+        return [s for s in self._streams if plural is None or s.watcher.resource.plural == plural]
+
+    def stall_watches(self, plural: str | None = None) -> None:
+        """Open watch streams (of `plural`, or all) go half-open: no events, no bookmarks, no FIN."""
+
+        def op() -> None:
+            for stream in self._open_streams(plural):
+                stream.stalled = True  # at once: `open_watches` no longer counts it
+                stream.watcher.queue.put_nowait(("stall", None))
+
+        self._run(op)
+
+    def close_watches(self, plural: str | None = None) -> None:
+        """Open watch streams end at once, cleanly (as after timeoutSeconds): clients re-watch."""
+        self._run(
+            lambda: [s.watcher.queue.put_nowait(("drop", None)) for s in self._open_streams(plural)] and None
+        )
+
+    def set_bookmark_interval(self, seconds: float) -> None:
+        """Bookmarks every `seconds` from each stream's next bookmark on."""
+        self._run(lambda: setattr(self, "bookmark_interval", seconds))
+
+    def set_errors(self, status: int, *, path_contains: str = "", verbs: Iterable[str] | None = None) -> None:
+        """Answer matching requests (verbs as RBAC names them: list, watch, get, ...) with `status`
+        (500, 503, 429) until cleared with `set_errors(0)`."""
+
+        def op() -> None:
+            if status <= 0:
+                self.faults.errors.clear()
+            else:
+                chosen = None if verbs is None else frozenset(verbs)
+                self.faults.errors.append(_Error(status, path_contains, chosen))
+
+        self._run(op)
+
+    def list_calls(self, plural: str | None = None) -> int:
+        """LIST requests answered so far (all pages, any status), of `plural` or of every resource."""
+        return sum(
+            1 for r in self.request_log() if r.verb == "list" and (plural is None or r.resource == plural)
+        )
 
     def break_stream_midline(self) -> None:
         """Open watch streams get half a JSON line, then the connection is cut."""
@@ -398,6 +466,10 @@ class KubeAPIServer:
 
     def add_token(self, token: str, user: str) -> None:
         self._run(lambda: self.tokens.__setitem__(token, user))
+
+    def revoke_token(self, token: str) -> None:
+        """Requests with `token` are answered 401 from now on."""
+        self._run(lambda: self.tokens.pop(token, None) and None)
 
     def open_watches(self, plural: str | None = None) -> int:
         return self._run(
@@ -449,6 +521,12 @@ class KubeAPIServer:
         for delay in self.faults.delays:
             if delay.path_contains in request.path_qs and (watching or not delay.watch_only):
                 await asyncio.sleep(delay.seconds)
+
+    def _injected_error(self, request: web.Request, verb: str) -> None:
+        for error in self.faults.errors:
+            if error.path_contains in request.path_qs and (error.verbs is None or verb in error.verbs):
+                reason, message = _ERROR_REASONS.get(error.status, ("InternalError", "injected error"))
+                raise ApiError(error.status, reason, message)
 
     def _authorize(self, user: str, verb: str, res: Resource, namespace: str, name: str, sub: str) -> None:
         if self.rules is None:
@@ -534,6 +612,7 @@ class KubeAPIServer:
                 405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
             )
         record.verb, record.resource = verb, f"{res.plural}/{sub}" if sub else res.plural
+        self._injected_error(request, verb)
         self._authorize(record.user, verb, res, namespace, name, sub)
 
         if verb == "watch":

@@ -49,7 +49,7 @@ class Recorder:
         return self.updates[-1].snapshot if self.updates else None
 
     async def wait(
-        self, predicate: Callable[[Snapshot], bool], timeout: float = 10.0, what: str = ""
+        self, predicate: Callable[[Snapshot], bool], timeout: float = 30.0, what: str = ""
     ) -> Snapshot:
         deadline = time.monotonic() + timeout
         while True:
@@ -61,7 +61,7 @@ class Recorder:
             await asyncio.sleep(0.01)
 
     async def wait_status(
-        self, predicate: Callable[[ProviderStatus], bool], timeout: float = 10.0, since: int = 0
+        self, predicate: Callable[[ProviderStatus], bool], timeout: float = 30.0, since: int = 0
     ) -> ProviderStatus:
         """The first status reported after the `since`-th that satisfies `predicate`."""
         deadline = time.monotonic() + timeout
@@ -114,5 +114,5 @@ def provider_factory(kube_api: KubeAPIServer) -> Callable[..., KubernetesProvide
 
 @pytest.fixture
 def kube_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
-    caplog.set_level(logging.INFO, logger="ingressctl.providers.kubernetes")
+    caplog.set_level(logging.DEBUG, logger="ingressctl.providers.kubernetes")  # a routine 410 is DEBUG
     return caplog

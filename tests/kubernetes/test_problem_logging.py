@@ -52,7 +52,7 @@ def requests(server: KubeAPIServer, resource: str, status: int) -> int:
     return sum(1 for r in server.request_log() if r.resource == resource and r.status == status)
 
 
-async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
@@ -132,6 +132,60 @@ def test_a_different_problem_is_logged_at_once_and_keys_are_separate(
     # The outage of "a" is counted from its first problem, not from the last change.
     assert caplog.records[-1].getMessage() == "kubernetes: watch of a restored after 42 s"
     assert problems.failing("b") and not problems.failing("a")
+
+
+def test_a_problem_shared_by_streams_is_one_line_and_ends_with_its_last_member(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="test.problems")
+    clock = FakeClock()
+    problems = ProblemLog(logging.getLogger("test.problems"), clock=clock)
+    for stream in ("ingresses", "services", "secrets"):
+        problems.failed("api", f"the watch of {stream} was cut off", signature="transport", member=stream)
+    clock.now += 3
+    assert problems.recovered("ingresses", "watch of ingresses") is None  # others still fail
+    assert problems.recovered("services", "watch of services") is None
+    assert problems.recovered("secrets", "watch of secrets") == pytest.approx(3)
+    assert problems.recovered("secrets", "watch of secrets") is None
+    shown = [(r.levelno, r.getMessage()) for r in caplog.records if r.levelno > logging.DEBUG]
+    assert shown == [
+        (logging.WARNING, "kubernetes: the watch of ingresses was cut off"),
+        (logging.INFO, "kubernetes: watch of ingresses restored after 3 s"),
+    ]
+
+
+def test_failing_differently_ends_the_previous_problem(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="test.problems")
+    clock = FakeClock()
+    problems = ProblemLog(logging.getLogger("test.problems"), clock=clock)
+    problems.failed("api", "cannot reach the API server", member="secrets", what="API server")
+    clock.now += 2
+    problems.failed("resource secrets", "not allowed to watch secrets", level=logging.ERROR, member="secrets")
+    assert [r.getMessage() for r in caplog.records] == [
+        "kubernetes: cannot reach the API server",
+        "kubernetes: API server restored after 2 s",
+        "kubernetes: not allowed to watch secrets",
+    ]
+
+
+def test_a_member_rejoining_within_the_settle_time_continues_the_problem(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="test.problems")
+    problems = ProblemLog(logging.getLogger("test.problems"), settle=0.3)
+    problems.failed("api", "stalled", member="a", what="watches")
+    problems.recovered("a", "watch of a")  # the first stream restarted before the second noticed
+    problems.failed("api", "stalled", member="b", what="watches")  # same problem: no new line
+    problems.recovered("b", "watch of b")
+    deadline = time.monotonic() + 10
+    while not any("restored" in r.getMessage() for r in caplog.records):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    time.sleep(0.4)
+    assert [r.getMessage().split(" after")[0] for r in caplog.records] == [
+        "kubernetes: stalled",
+        "kubernetes: watches restored",
+    ]
 
 
 def test_durations_read_like_a_person_wrote_them() -> None:

@@ -172,23 +172,38 @@ def connect(
             f"in-cluster Kubernetes config from {sa}: {exc} (set {SERVICEACCOUNT_ENV} if the service account "
             "files are mounted elsewhere)"
         ) from None
+    # The loader's own hook re-reads the token once a minute only: also at once when it is rotated.
+    configuration.refresh_api_key_hook = _token_refresher(sa / "token")
     return Connection(_finish(configuration, pool_size), configuration.host, "in-cluster", pod_namespace)
 
 
 def _token_refresher(path: Path) -> Callable[[Any], None]:
+    """Read the token file again every minute (as client-go does) and as soon as it changes: the
+    kubelet rotates a projected token by swapping the file, and a controller still sending the old
+    one after it was revoked is refused (401) until it looks again. A stat per request is cheap."""
     last = time.monotonic()
+    seen = _file_stamp(path)
     every = TOKEN_REFRESH_SECONDS
 
     def refresh(configuration: Any) -> None:
-        nonlocal last
-        if time.monotonic() - last < every:
+        nonlocal last, seen
+        stamp = _file_stamp(path)
+        if time.monotonic() - last < every and stamp == seen:
             return
-        last = time.monotonic()
+        last, seen = time.monotonic(), stamp
         token = _read_text(path)
         if token:
             configuration.api_key = {"authorization": f"Bearer {token}"}
 
     return refresh
+
+
+def _file_stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()  # follows the kubelet's ..data symlink
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 def _read_text(path: Path) -> str:
@@ -255,10 +270,21 @@ class WatchStream:
         if buffer.strip():
             raise StreamBroken("the watch stream ended in the middle of an event")
 
-    def shutdown(self) -> None:
-        """Unblock a thread reading the stream (close() alone can wait on the SSL lock the reader holds)."""
+    def _socket(self) -> socket.socket | None:
         conn = getattr(self._response, "connection", None) or getattr(self._response, "_connection", None)
         sock = getattr(conn, "sock", None)
+        return sock if isinstance(sock, socket.socket) else None
+
+    def set_read_timeout(self, seconds: float) -> None:
+        """From now on, silence for `seconds` ends the stream with a read timeout (`stalled`)."""
+        sock = self._socket()
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.settimeout(seconds)
+
+    def shutdown(self) -> None:
+        """Unblock a thread reading the stream (close() alone can wait on the SSL lock the reader holds)."""
+        sock = self._socket()
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
@@ -383,6 +409,8 @@ class KubeApi:
         timeout_seconds: int = 300,
         read_timeout: float = 150.0,
     ) -> WatchStream:
+        """Open a watch; `read_timeout` bounds the wait for the answer and every silence after it
+        (`WatchStream.set_read_timeout` changes the latter)."""
         func, args = self._list_function(kind, namespace)
         kwargs: dict[str, object] = {
             "watch": True,

@@ -93,7 +93,9 @@ class KubernetesProvider:
         self._last_published: Snapshot | None = None
         self._last_status: ProviderStatus | None = None
         # Shared by the streams (keyed by stream id) and the status writer.
-        self._problems = ProblemLog(log, reminder=self.timing.problem_reminder)
+        self._problems = ProblemLog(
+            log, reminder=self.timing.problem_reminder, settle=self.timing.problem_settle
+        )
         self._status_writer = StatusWriter(self._problems)
 
     # ---------------------------------------------------------------- connection
@@ -143,7 +145,7 @@ class KubernetesProvider:
             self.connection.source,
             f", Ingresses matching {self.label_selector!r}" if self.label_selector else "",
         )
-        report(ProviderStatus(self.name, healthy=False, message=f"listing from {api.endpoint}"))
+        report(ProviderStatus(self.name, healthy=False, message=f"listing from {api.endpoint}", logged=True))
         for worker in self._workers:
             worker.start()
         try:
@@ -194,9 +196,11 @@ class KubernetesProvider:
             more = f" (and {len(self._errors) - 1} more streams failing)" if len(self._errors) > 1 else ""
             kept = "; keeping the last good configuration" if self._last_published is not None else ""
             message = f"{first}{more}{kept}"
-            return ProviderStatus(self.name, healthy=False, message=message, last_sync=self._last_sync)
+            return ProviderStatus(
+                self.name, healthy=False, message=message, last_sync=self._last_sync, logged=True
+            )
         if self._cache.synced:
-            return ProviderStatus(self.name, healthy=True, last_sync=self._last_sync)
+            return ProviderStatus(self.name, healthy=True, last_sync=self._last_sync, logged=True)
         return None
 
     async def _stop_workers(self) -> None:

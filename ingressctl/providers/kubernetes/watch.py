@@ -3,10 +3,14 @@
 - LIST (paginated), then WATCH from the list's resourceVersion with bookmarks, read line by line.
   The server ends a watch after `timeoutSeconds`: re-watch from the last version seen (a BOOKMARK
   moves that version on without an object). `410 Gone` (on the request or as an ERROR event): LIST
-  again. A dropped connection, a line cut in half, or a stream silent for longer than
-  `stall_timeout` (the socket read timeout; bookmarks keep a healthy stream talking): back off with
-  jitter and re-watch. Errors become a `StreamFailed` event and one logged problem (`problems`),
-  and the stream keeps retrying.
+  again. A dropped connection, a line cut in half, or a stream silent for three bookmark intervals
+  (learnt from the bookmarks that arrive, `pace`; never longer than `stall_timeout`): back off
+  with jitter and re-watch (a first stall at once). Errors become a `StreamFailed` event and the
+  stream keeps retrying.
+- Logging: one line per problem, one when it is over (`problems`). What the API server does to
+  every stream alike (unreachable, a stall, 401, 5xx, 410 right after each relist) is one problem
+  shared by the streams; what concerns one resource (403 for it) is that resource's. A single 410
+  is routine (relist; DEBUG).
 - A server that does not serve EndpointSlices (404) is watched for legacy Endpoints instead:
   `legacy_kind` is that one decision, for the watch and for the one-shot listing alike.
 """
@@ -46,6 +50,7 @@ from ingressctl.providers.kubernetes.kinds import (
     describe_scope,
     key_of,
 )
+from ingressctl.providers.kubernetes.pace import BookmarkPace
 from ingressctl.providers.kubernetes.problems import REMINDER_SECONDS, ProblemLog
 from ingressctl.providers.kubernetes.resources import KubeObject
 from ingressctl.providers.kubernetes.status import IngressState
@@ -67,12 +72,17 @@ class Timing:
     """Every timeout of the watch loops; tests pass short ones."""
 
     watch_timeout: int = 300  # server-side timeoutSeconds of each watch request (jittered down to 80%)
-    stall_timeout: float = 150.0  # no byte for this long (not even a bookmark): the stream is dead
+    # No byte for this long (not even a bookmark): the stream is dead. Sooner once the bookmark
+    # interval is known: three missed bookmarks, but not sooner than `stall_floor`.
+    stall_timeout: float = 150.0
+    stall_floor: float = 1.0
     connect_timeout: float = 10.0
     request_timeout: float = 30.0  # LIST and single-object calls
     backoff: Backoff = field(default_factory=Backoff)
     # A problem that persists (a 403, an unreachable server) is logged again this often; DEBUG in between.
     problem_reminder: float = REMINDER_SECONDS
+    # A problem every stream had is over once none has had it for this long (`problems`).
+    problem_settle: float = 1.0
 
 
 def _secret_field_selector() -> str:
@@ -191,8 +201,18 @@ def list_stream_once(api: KubeApi, spec: StreamSpec) -> Listing:
 # ====================================================================== one watch stream
 
 
+# Problems of the API server itself, shared by every stream that meets them (`problems`).
+SERVER_PROBLEM = "api-server"
+EXPIRED_PROBLEM = "expired"
+QUICK_ENDS_LOGGED = 3  # watches in a row that end at once with nothing in them before it is a problem
+
+
 class _Expired(Exception):
     """410 Gone: the version we watch from is history the server forgot; LIST again."""
+
+
+class _Stalled(Exception):
+    """No byte (not even a bookmark) for the stream's deadline: the connection is dead."""
 
 
 def _parse_event(line: bytes) -> tuple[str, Mapping[str, object]]:
@@ -219,7 +239,9 @@ class StreamWorker:
         self, api: KubeApi, spec: StreamSpec, timing: Timing, emit: Emit, problems: ProblemLog | None = None
     ) -> None:
         self.api = api
-        self.problems = problems or ProblemLog(log, reminder=timing.problem_reminder)
+        self.problems = problems or ProblemLog(
+            log, reminder=timing.problem_reminder, settle=timing.problem_settle
+        )
         self.spec = spec
         self.kind = spec.kind
         self.timing = timing
@@ -227,6 +249,13 @@ class StreamWorker:
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._run, name=f"kube-{spec.id}", daemon=True)
         self._stream: WatchStream | None = None
+        self._pace = BookmarkPace(
+            ceiling=timing.stall_timeout, floor=min(timing.stall_floor, timing.stall_timeout)
+        )
+        self._delivered = False  # the current watch delivered a line
+        # Watches in a row that ended at once with nothing in them, and relists in a row (410s with
+        # no working watch between): what backs off a server that keeps doing either.
+        self._in_a_row = 0
         # Ingress status as last seen, so the status writer skips Ingresses that already say the right thing.
         self._ingresses: dict[Key, IngressState] = {}
         self._lb_lock = threading.Lock()
@@ -263,7 +292,6 @@ class StreamWorker:
 
     def _run(self) -> None:
         failures = 0
-        quick = 0  # watches in a row that ended at once with nothing in them, and relists in a row
         version: str | None = None
         while not self.stop_event.is_set():
             try:
@@ -273,19 +301,19 @@ class StreamWorker:
                 started = time.monotonic()
                 version, delivered = self._watch(version)
                 failures = 0  # the server ended the watch (timeoutSeconds): re-watch at once ...
-                if delivered or time.monotonic() - started >= 1.0:
-                    quick = 0
-                else:  # ... unless something keeps ending it at once: do not spin against the server
-                    quick += 1
-                    self.stop_event.wait(self.timing.backoff.delay(quick))
+                if not delivered and time.monotonic() - started < 1.0:
+                    # ... unless something keeps ending it at once: do not spin against the server
+                    self._in_a_row += 1
+                    self._ended_at_once(self._in_a_row)
+                    self.stop_event.wait(self.timing.backoff.delay(self._in_a_row))
             except _Expired:
-                quick += 1
-                self._expired(version, quick)
+                self._in_a_row += 1
+                self._expired(version, self._in_a_row)
                 version = None
             except ApiError as exc:
                 if exc.status == 410:  # refused on the request rather than as an ERROR event
-                    quick += 1
-                    self._expired(version, quick)
+                    self._in_a_row += 1
+                    self._expired(version, self._in_a_row)
                     version = None
                     continue
                 instead = legacy_kind(self.kind, exc)
@@ -300,54 +328,124 @@ class StreamWorker:
                     version = None
                     continue
                 failures += 1
-                self._failed(str(exc), failures, level=exc.log_level)
+                self._failed(str(exc), failures, level=exc.log_level, shared=_server_wide(exc))
+            except _Stalled:
+                failures += 1
+                self._failed(self._stall_message(), failures, shared="stalled", retry_at_once=failures == 1)
             except StreamBroken as exc:
                 failures += 1
-                self._failed(f"{self.what}: {exc}", failures)
+                self._failed(f"{self.what}: {exc}", failures, shared="transport")
             except TRANSPORT_ERRORS as exc:
                 if self.stop_event.is_set():
                     break
                 failures += 1
                 verb = "watch" if version else "list"
-                self._failed(self._transport_message(verb, exc), failures)
+                self._failed(self._transport_message(verb, exc), failures, shared="transport")
 
     def _expired(self, version: str | None, in_a_row: int) -> None:
-        log.info(
-            "kubernetes: %s: resourceVersion %s is too old (410 Gone), listing again", self.what, version
+        what = f"{self.what}: resourceVersion {version} is too old (410 Gone)"
+        if in_a_row == 1:  # routine (compaction, an API server restart): relist, say it at DEBUG only
+            log.debug("kubernetes: %s, listing again", what)
+            return
+        # History vanishes again right after each relist: one problem for every stream, backed off.
+        self.problems.failed(
+            EXPIRED_PROBLEM,
+            f"{what} again right after listing",
+            signature="410",
+            detail=f"listing again ({self.timing.backoff.describe(in_a_row - 1)})",
+            member=self.spec.id,
+            what="watches after repeated 410 Gone",
         )
-        if in_a_row > 1:  # history keeps vanishing under us: relist, but not in a tight loop
-            self.stop_event.wait(self.timing.backoff.delay(in_a_row - 1))
+        self.stop_event.wait(self.timing.backoff.delay(in_a_row - 1))
+
+    def _ended_at_once(self, in_a_row: int) -> None:
+        if in_a_row < QUICK_ENDS_LOGGED:
+            return
+        message = f"the API server at {self.api.endpoint} keeps ending the watch of {self.what} at once"
+        self.problems.failed(
+            SERVER_PROBLEM,
+            message,
+            signature="ended at once",
+            detail=f"backing off ({self.timing.backoff.describe(in_a_row)})",
+            member=self.spec.id,
+            what=f"watches of the API server at {self.api.endpoint}",
+        )
+
+    def _stall_message(self) -> str:
+        interval = self._pace.interval
+        pace = f"bookmarks came every {interval:.1f}s" if interval is not None else "not even a bookmark"
+        return (
+            f"the watch of {self.what} at {self.api.endpoint} stalled (nothing for "
+            f"{self._deadline:.3g}s; {pace}); restarting it"
+        )
 
     def _transport_message(self, verb: str, exc: BaseException) -> str:
-        if verb == "watch" and stalled(exc):
-            return (
-                f"the watch of {self.what} at {self.api.endpoint} stalled (nothing for "
-                f"{self.timing.stall_timeout:g}s, not even a bookmark); restarting it"
-            )
         cause = cut_off(exc) if verb == "watch" else None
         if cause is not None:
             return f"the watch of {self.what} at {self.api.endpoint} was cut off ({cause})"
         return describe_transport_error(verb, self.what, self.api.endpoint, exc)
 
-    def _failed(self, message: str, failures: int, *, level: int = logging.WARNING) -> None:
-        backoff = self.timing.backoff
-        delay = backoff.delay(failures)
-        detail = f"retrying in {delay:.1f}s ({backoff.describe(failures)})"
-        self.problems.failed(self.spec.id, message, level=level, detail=detail)
-        self.emit(StreamFailed(self.spec.id, message))
-        self.stop_event.wait(delay)
+    def _failed(
+        self,
+        message: str,
+        failures: int,
+        *,
+        level: int = logging.WARNING,
+        shared: str = "",
+        retry_at_once: bool = False,
+    ) -> None:
+        """Log (once per problem), report and wait before the next attempt.
 
-    def _working(self) -> None:
+        shared: the class of a problem of the API server itself ("transport", "401", "5xx"): one
+        problem for every stream that meets it. Empty: this stream's own problem.
+        """
+        backoff = self.timing.backoff
+        delay = 0.0 if retry_at_once else backoff.delay(failures)
+        detail = (
+            "retrying now" if retry_at_once else f"retrying in {delay:.1f}s ({backoff.describe(failures)})"
+        )
+        if shared:
+            self.problems.failed(
+                SERVER_PROBLEM,
+                message,
+                level=level,
+                signature=shared,
+                detail=detail,
+                member=self.spec.id,
+                what=f"watches of the API server at {self.api.endpoint}",
+            )
+        else:
+            # Keyed by the resource, not the stream: a RoleBinding removed is one line per resource,
+            # however many namespaces are watched.
+            self.problems.failed(
+                f"resource {self.kind.plural}",
+                message,
+                level=level,
+                detail=detail,
+                member=self.spec.id,
+                what=f"watch of {self.what}",
+            )
+        self.emit(StreamFailed(self.spec.id, message))
+        if delay:
+            self.stop_event.wait(delay)
+
+    def _working(self, *, watching: bool) -> None:
+        """The stream works again: after a LIST, or (what ends a run of 410s) once a watch delivers."""
         self.emit(StreamWorking(self.spec.id))
-        self.problems.recovered(self.spec.id, f"watch of {self.what}")
+        keep = () if watching else (EXPIRED_PROBLEM,)
+        self.problems.recovered(self.spec.id, f"watch of {self.what}", keep=keep)
 
     def _list(self) -> str:
         listing = list_stream(self.api, self.spec, self.kind)
         with self._lb_lock:
             self._ingresses = listing.ingresses
         self.emit(Listed(self.spec.id, listing.items))
-        self._working()
+        self._working(watching=False)
         return listing.version
+
+    @property
+    def _deadline(self) -> float:
+        return self._pace.deadline
 
     def _watch(self, version: str) -> tuple[str, bool]:
         """Follow the stream until it ends; the last version seen, and whether any line came at all."""
@@ -359,10 +457,14 @@ class StreamWorker:
             label_selector=self.spec.label_selector,
             field_selector=self.spec.field_selector,
             timeout_seconds=timeout,
-            read_timeout=self.timing.stall_timeout,
+            # The answer itself may be as slow as any request; silence after it is what stalls.
+            read_timeout=max(self.timing.request_timeout, self.timing.stall_timeout),
         )
         self._stream = stream
-        healthy = False
+        self._pace.stream_opened()
+        deadline = self._deadline
+        stream.set_read_timeout(deadline)
+        self._delivered = False
         try:
             for line in stream.lines():
                 if self.stop_event.is_set():
@@ -374,12 +476,17 @@ class StreamWorker:
                         raise _Expired()
                     message = obj.get("message", "")
                     raise ApiError(code, f"watch {self.what}: the server sent an error: {code} {message}")
-                if not healthy:
-                    healthy = True
-                    self._working()
+                if not self._delivered:
+                    self._delivered = True
+                    self._in_a_row = 0
+                    self._working(watching=True)
                 raw = cast(KubeObject, obj)  # the API's JSON for this stream's kind
                 version = str((raw.get("metadata") or {}).get("resourceVersion") or version)
                 if kind == "BOOKMARK":
+                    self._pace.bookmark(time.monotonic())
+                    if self._deadline != deadline:
+                        deadline = self._deadline
+                        stream.set_read_timeout(deadline)
                     continue
                 key = key_of(raw)
                 if kind == "DELETED":
@@ -391,7 +498,20 @@ class StreamWorker:
                 converted = convert(self.kind, raw)
                 if converted is not None:
                     self.emit(Upserted(self.spec.id, converted))
+        except TRANSPORT_ERRORS as exc:
+            if stalled(exc) and not self.stop_event.is_set():
+                raise _Stalled() from exc
+            raise
         finally:
             self._stream = None
             stream.release()
-        return version, healthy
+        return version, self._delivered
+
+
+def _server_wide(exc: ApiError) -> str:
+    """The class of an API error that every stream meets alike ("" : this stream's own problem)."""
+    if exc.status in (0, 401, 429):
+        return f"api {exc.status}"
+    if exc.status >= 500:
+        return "api 5xx"
+    return ""
