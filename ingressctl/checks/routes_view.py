@@ -62,6 +62,7 @@ def route_dict(route: Route) -> dict[str, Any]:
             "service": backend.service,
             "port": backend.port,
             "scheme": backend.scheme,
+            "tls": backend.tls.describe() if backend.tls is not None else None,
             "problem": backend.problem.value if backend.problem is not None else None,
             "problem_detail": backend.problem_detail,
         },

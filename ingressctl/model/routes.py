@@ -11,6 +11,7 @@ from enum import Enum
 
 from ingressctl.model.location import Location
 from ingressctl.model.objects import ObjectRef, PathType
+from ingressctl.model.upstream_protocol import BackendTLS
 
 
 class HostKind(str, Enum):
@@ -53,12 +54,14 @@ class RouteBackend:
     service: str
     port: str  # as written in the Ingress: number or name
     upstreams: tuple[Upstream, ...] = ()
-    scheme: str = "http"
+    scheme: str = "http"  # one of model.upstream_protocol.BACKEND_SCHEMES
     problem: BackendProblem | None = None
     problem_detail: str = ""
     # traefik.ingress.kubernetes.io/service-weights: (service, percent) of each service whose
     # endpoints are merged into `upstreams`; empty for the usual single-service backend.
     split: tuple[tuple[str, float], ...] = ()
+    # TLS settings of the https and h2 schemes (None for http and h2c).
+    tls: BackendTLS | None = None
 
     @property
     def label(self) -> str:

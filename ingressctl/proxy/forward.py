@@ -13,6 +13,7 @@ from typing import Final, Protocol
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
+from ingressctl.model.upstream_protocol import HTTP2_SCHEMES
 from ingressctl.proxy import splice
 from ingressctl.proxy.answers import abort_client, error, upstream_failed
 from ingressctl.proxy.bare import BareResponse, BareStream
@@ -154,6 +155,13 @@ class Forwarder:
     async def forward(
         self, request: BaseRequest, rp: RoutePlan, target: str, host: str, result: Outcome
     ) -> StreamResponse:
+        if rp.scheme in HTTP2_SCHEMES:
+            # The HTTP/2 upstream client is not wired in yet: a clear 502, never HTTP/1.1 to an h2c port.
+            return self.failed(
+                rp,
+                rp.backend_label,
+                UpstreamError("protocol", f"backend scheme {rp.scheme} is not supported yet"),
+            )
         proxy = self.proxy
         pool = proxy.pool
         opts = proxy.options
@@ -190,12 +198,12 @@ class Forwarder:
                 log.warning("503 for route %s (%s): no usable endpoint", rp.route_id, rp.backend_label)
                 return error(503, "Service Unavailable")
             result.upstream = peer.label
-            conn_or_none = pool.take_idle(peer.key)
+            conn_or_none = pool.take_idle(peer.key, rp.tls)
             try:
                 if conn_or_none is not None:
                     conn, reused = conn_or_none, True
                 else:
-                    conn, reused = await pool.acquire(peer.key, rp.scheme)
+                    conn, reused = await pool.acquire(peer.key, rp.scheme, rp.tls)
             except UpstreamError as exc:
                 seconds = pool.record_failure(peer.key)
                 self.upstream_error(rp, peer.label, exc)

@@ -79,6 +79,7 @@ class RoutePlan:
         "route_id",
         "scheme",
         "specs",
+        "tls",
     )
 
     def __init__(self, route: Route) -> None:
@@ -87,6 +88,7 @@ class RoutePlan:
         backend = route.backend
         self.backend_label = backend.label
         self.scheme = backend.scheme
+        self.tls = backend.tls
         self.balancer = SmoothWeightedRoundRobin(backend.upstreams)
         self.problem: BackendProblem | None = backend.problem
         self.problem_detail = backend.problem_detail

@@ -13,10 +13,15 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ingressctl.model.upstream_protocol import BackendTLS
 from ingressctl.proxy.options import ProxyOptions
 from ingressctl.proxy.upstream import Deadlines, ReadBuffer, UpstreamConnection, UpstreamError
+from ingressctl.proxy.upstream.tls import TLSContexts
 
 Key = tuple[str, int]
+# Idle connections are kept per address and TLS settings: a connection opened without verification
+# must never serve a route that asks for it.
+IdleKey = tuple[str, int, BackendTLS | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,12 +43,12 @@ class UpstreamPool:
         self._loop = loop or asyncio.get_running_loop()
         # What ejection is measured with (seconds, monotonic): the loop's time unless a test sets one.
         self._clock = clock or self._loop.time
-        self._idle: dict[Key, list[UpstreamConnection]] = {}
+        self._idle: dict[IdleKey, list[UpstreamConnection]] = {}
         # address -> (ejected until clock(), consecutive connect failures)
         self._ejected: dict[Key, tuple[float, int]] = {}
         self._sweeper: asyncio.TimerHandle | None = None
         self._closed = False
-        self._tls_context: ssl.SSLContext | None = None
+        self._tls = TLSContexts(alpn={"https": ["http/1.1"]})
         self._read_buffer = ReadBuffer()
         self._deadlines = Deadlines(self._loop)
 
@@ -78,9 +83,9 @@ class UpstreamPool:
 
     # ------------------------------------------------------------ connections
 
-    def take_idle(self, key: Key) -> UpstreamConnection | None:
-        """An idle keep-alive connection to `key`, or None (no coroutine on the hot path)."""
-        idle = self._idle.get(key)
+    def take_idle(self, key: Key, tls: BackendTLS | None = None) -> UpstreamConnection | None:
+        """An idle keep-alive connection to `key` made with `tls`, or None (no coroutine on the hot path)."""
+        idle = self._idle.get((key[0], key[1], tls))
         if idle:
             now = self._loop.time()
             limit = self.options.pool_idle_seconds
@@ -91,30 +96,30 @@ class UpstreamPool:
                 conn.close()
         return None
 
-    async def acquire(self, key: Key, scheme: str = "http") -> tuple[UpstreamConnection, bool]:
+    async def acquire(
+        self, key: Key, scheme: str = "http", tls: BackendTLS | None = None
+    ) -> tuple[UpstreamConnection, bool]:
         """A connection to `key`: an idle one when available (reused=True), else a new one.
 
         Raises UpstreamError (kind "connect", before_send True) when no connection could be made.
         """
-        conn = self.take_idle(key)
+        conn = self.take_idle(key, tls)
         if conn is not None:
             return conn, True
-        return await self._connect(key, scheme), False
+        return await self._connect(key, scheme, tls), False
 
-    async def _connect(self, key: Key, scheme: str) -> UpstreamConnection:
+    async def _connect(self, key: Key, scheme: str, tls: BackendTLS | None = None) -> UpstreamConnection:
         opts = self.options
         loop = self._loop
         host, port = key
         ssl_ctx: ssl.SSLContext | None = None
-        if scheme == "https":
-            if self._tls_context is None:
-                # Upstreams inside a cluster present cluster-internal certificates: like Traefik's
-                # default (insecureSkipVerify for Kubernetes backends), encryption without verification.
-                ctx = ssl.create_default_context()
-                ctx.check_hostname = False
-                ctx.verify_mode = ssl.CERT_NONE
-                self._tls_context = ctx
-            ssl_ctx = self._tls_context
+        server_name: str | None = None
+        if scheme in ("https", "h2"):
+            # A route compiled from manifests always carries its settings; a bare https backend
+            # (built by hand) keeps the old unverified encryption.
+            settings = tls if tls is not None else BackendTLS(verify=False)
+            ssl_ctx = self._tls.context(settings, scheme)
+            server_name = settings.server_name or host
         read_buffer = self._read_buffer
         deadlines = self._deadlines
         try:
@@ -126,15 +131,23 @@ class UpstreamPool:
                     host,
                     port,
                     ssl=ssl_ctx,
-                    server_hostname=host if ssl_ctx is not None else None,
+                    server_hostname=server_name,
                 )
         except TimeoutError:
             raise UpstreamError("connect", f"connect to {host}:{port} timed out", before_send=True) from None
+        except ssl.SSLCertVerificationError as exc:
+            raise UpstreamError(
+                "connect",
+                f"TLS to {host}:{port} refused: the certificate of {server_name} could not be verified "
+                f"({exc.verify_message or exc.reason})",
+                before_send=True,
+            ) from None
         except (OSError, ssl.SSLError) as exc:
             # A failed TLS handshake is still before the request: nothing of it was written.
             raise UpstreamError(
                 "connect", f"connect to {host}:{port} failed: {exc.strerror or exc}", before_send=True
             ) from None
+        proto.tls = tls
         transport = proto.transport
         if transport is not None:
             sock = transport.get_extra_info("socket")
@@ -148,9 +161,10 @@ class UpstreamPool:
         if self._closed or not conn.reusable:
             conn.close()
             return
-        idle = self._idle.get(conn.key)
+        idle_key = (conn.key[0], conn.key[1], conn.tls)
+        idle = self._idle.get(idle_key)
         if idle is None:
-            idle = self._idle[conn.key] = []
+            idle = self._idle[idle_key] = []
         if len(idle) >= self.options.pool_max_idle_per_upstream:
             conn.close()
             return
@@ -179,7 +193,7 @@ class UpstreamPool:
 
     def idle_count(self, key: Key | None = None) -> int:
         if key is not None:
-            return len(self._idle.get(key, ()))
+            return sum(len(v) for k, v in self._idle.items() if (k[0], k[1]) == key)
         return sum(len(v) for v in self._idle.values())
 
     def close(self) -> None:

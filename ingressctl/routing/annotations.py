@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ingressctl.model import BasicAuth, Diagnostic, Ingress, PathType, Redirect, Secret, Severity
-from ingressctl.routing import codes
+from ingressctl.routing import backend_protocol, codes
+from ingressctl.routing.backend_protocol import IngressUpstream, parse_ingress_upstream
 from ingressctl.routing.refusals import control_characters, refuse_foreign_protections
 from ingressctl.routing.report import annotation_location, finding
 from ingressctl.security import htpasswd
@@ -56,6 +57,7 @@ KNOWN_ANNOTATIONS: dict[str, str] = {
     FRONTEND_ENTRY_POINTS_17: "Comma-separated entrypoint names the routes are served on (Traefik 1.7).",
     ROUTER_TLS: "true: the routes are served only on TLS entrypoints.",
     ROUTER_CERTRESOLVER: "Name of the certificate resolver (ACME) for the hosts; recorded on the routes.",
+    **backend_protocol.KNOWN,
 }
 
 # Values parsed as lists, line by line: line breaks and tabs in them are separators, not injections.
@@ -108,6 +110,8 @@ class IngressAnnotations:
     cert_resolver: str = ""
     # Set when an annotation cannot be honoured safely (routing/refusals.py): every route fails closed.
     refusal: str = ""
+    # Backend protocol and backend TLS (routing/backend_protocol.py).
+    upstream: IngressUpstream = field(default_factory=IngressUpstream)
 
 
 SecretLookup = Callable[[str, str], Secret | None]
@@ -405,6 +409,8 @@ def parse_annotations(
     reasons = [foreign.reason] if foreign.reason else []
     if unsafe:
         reasons.insert(0, f"control characters in annotation {', '.join(unsafe)}")
+    upstream, found = parse_ingress_upstream(ingress, lookup_secret, secrets_in_input)
+    parser.diagnostics.extend(found)
     path_type, strip = parser.rule_type()
     priority = parser.integer(ROUTER_PRIORITY)
     if priority is None:
@@ -433,5 +439,6 @@ def parse_annotations(
         tls_only=bool(parser.boolean(ROUTER_TLS)),
         cert_resolver=resolver,
         refusal="; ".join(reasons),
+        upstream=upstream,
     )
     return result, parser.diagnostics

@@ -22,6 +22,7 @@ INVALID_PATH = "IC217"
 MISSING_BACKEND = "IC218"
 UNSAFE_ANNOTATION_VALUE = "IC219"
 UNSUPPORTED_PROTECTION = "IC220"
+BACKEND_PROTOCOL = "IC240"
 
 CODES: dict[str, str] = {
     CONFLICT: "Two Ingresses (or two paths) claim the same host, path and pathType; the oldest wins and the "
@@ -51,4 +52,6 @@ CODES: dict[str, str] = {
     UNSUPPORTED_PROTECTION: "An annotation of ingress-nginx or Traefik asks for a protection ingressctl does "
     "not implement (auth, allow/deny lists, client certificates, rate limits, WAF, snippets, middlewares); "
     "the route answers 503 rather than serve without it.",
+    BACKEND_PROTOCOL: "A backend protocol or backend TLS setting (backend-protocol, proxy-ssl-*, protocol, "
+    "service.serversscheme) cannot be honoured; the route answers 503. Warnings: settings read elsewhere.",
 }

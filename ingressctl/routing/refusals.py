@@ -86,7 +86,6 @@ _TRAEFIK_V1_HARMLESS = frozenset(
         "hsts-max-age",
         "hsts-preload",
         "is-development",
-        "protocol",
         "proxy-headers",
         "public-key",
         "referrer-policy",
