@@ -38,9 +38,9 @@ SERVERS_SCHEME = "traefik.ingress.kubernetes.io/service.serversscheme"
 SERVERS_TRANSPORT = "traefik.ingress.kubernetes.io/service.serverstransport"
 
 KNOWN: dict[str, str] = {
-    NGINX_BACKEND_PROTOCOL: "Backend protocol: HTTP, HTTPS (HTTP/1.1 over TLS, verified), GRPC or H2C "
-    "(HTTP/2 without TLS), GRPCS (HTTP/2 over TLS); the HTTP/2 ones answer 502 until the HTTP/2 upstream "
-    "client lands. Others (AUTO_HTTP, FCGI, AJP): 503.",
+    NGINX_BACKEND_PROTOCOL: "Backend protocol: HTTP, HTTPS (verified; HTTP/2 when the backend chooses "
+    "h2 by ALPN), GRPC or H2C (HTTP/2 without TLS), GRPCS (HTTP/2 over TLS). Others (AUTO_HTTP, FCGI, AJP): "
+    "503.",
     NGINX_SSL_VERIFY: "on|off: verify the certificate of an HTTPS/GRPCS backend. Default on "
     "(ingress-nginx: off); off is insecureSkipVerify.",
     NGINX_SSL_SECRET: "Secret (same namespace; 'name' or 'namespace/name') whose ca.crt verifies the "
@@ -49,8 +49,7 @@ KNOWN: dict[str, str] = {
     "(default: the Service's DNS name name.namespace.svc).",
     NGINX_SSL_SERVER_NAME: "on|off: accepted; SNI is always sent to TLS backends (ingress-nginx's default: "
     "off).",
-    TRAEFIK_V1_PROTOCOL: "Backend protocol (Traefik 1.7): http, https (verified) or h2c (502 until the "
-    "HTTP/2 upstream client lands).",
+    TRAEFIK_V1_PROTOCOL: "Backend protocol (Traefik 1.7): http, https (verified; HTTP/2 by ALPN) or h2c.",
 }
 # Read on the Service, not the Ingress (the README lists them with the Ingress ones).
 SERVICE_KNOWN: dict[str, str] = {
