@@ -31,11 +31,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ingressctl.model import ConfigError, TLSCertificate
-from ingressctl.model.config import CertificateFile, EntryPoint, StaticConfig
+from ingressctl.model.config import CertificateFile, ClientCA, EntryPoint, StaticConfig
 from ingressctl.tls import names as tlsnames
 from ingressctl.tls.contexts import certificate_context, load_into, server_context
 from ingressctl.tls.pem import CertificateError, ParsedCertificate, parse_pair
-from ingressctl.tls.profiles import CipherProfiles
+from ingressctl.tls.profiles import CipherProfiles, require_client_certificates
 from ingressctl.tls.selfsigned import generate_default_certificate
 
 log = logging.getLogger("ingressctl.tls")
@@ -492,18 +492,21 @@ class CertificateStore:
         return None
 
     def ssl_context_for_entrypoint(
-        self, min_version: str = "1.2", ciphers: tuple[str, ...] = ()
+        self, min_version: str = "1.2", ciphers: tuple[str, ...] = (), client_ca: ClientCA | None = None
     ) -> ssl.SSLContext:
         """A base context for one TLS entrypoint: its minimum version and TLS 1.2 ciphers, the
         default certificate, and this store's SNI callback. Version and ciphers stay the base
         context's even after the callback swaps in a certificate's context (OpenSSL keeps them per
         connection)."""
         ctx = server_context(min_version, ciphers)
+        if client_ca is not None:
+            require_client_certificates(ctx, client_ca.ca_pem, client_ca.optional)
         with self._lock:
             load_into(ctx, self._entries[CertificateSource.DEFAULT][0].parsed)
             self._bases.append((ctx, min_version))
             stored = [e.parsed for entries in self._entries.values() for e in entries]
-        self._profiles.register(ctx, ciphers, stored)
+        ca_pem, optional = (client_ca.ca_pem, client_ca.optional) if client_ca is not None else (b"", False)
+        self._profiles.register(ctx, ciphers, stored, ca_pem, optional)
         ctx.sni_callback = self.sni_callback
         return ctx
 
@@ -511,7 +514,8 @@ class CertificateStore:
         """The server's TLSProvider interface: the base context for a TLS entrypoint."""
         if entrypoint.tls is None:
             return self.ssl_context_for_entrypoint()
-        return self.ssl_context_for_entrypoint(entrypoint.tls.min_version, entrypoint.tls.cipher_suites)
+        tls = entrypoint.tls
+        return self.ssl_context_for_entrypoint(tls.min_version, tls.cipher_suites, tls.client_ca)
 
     def host_check(self, entrypoint: EntryPoint) -> HostCheck | None:
         """For the proxy: False (answer 421) when a client reuses a connection for a Host the
