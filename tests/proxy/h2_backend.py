@@ -26,6 +26,7 @@ class H2Backend:
     max_open_streams: int = 0
     sent: int = 0  # body bytes of /big responses sent so far
     server: asyncio.Server | None = None
+    transports: list[asyncio.BaseTransport] = field(default_factory=list)
 
 
 class _Protocol(asyncio.Protocol):
@@ -44,6 +45,7 @@ class _Protocol(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self.state.transports.append(transport)
         self.conn.initiate_connection()
         self.flush()
 

@@ -178,3 +178,30 @@ async def test_client_api_trailers_reset_and_refusal(h2c: H2Backend) -> None:
         assert (await third.response(10))[0] == 200 and await third.read(10)
     finally:
         pool.close()
+
+
+async def test_h2c_backend_down_is_a_502(proxy_server: ProxyFactory) -> None:
+    from .conftest import free_port
+
+    p = await proxy_server(compiled(free_port()))
+    async with aiohttp.ClientSession() as s, s.get(p.url("/echo")) as resp:
+        assert resp.status == 502
+
+
+async def test_h2c_backend_closing_mid_response_cuts_the_client(
+    h2c: H2Backend, proxy_server: ProxyFactory
+) -> None:
+    p = await proxy_server(compiled(h2c.port))
+    reader, writer = await asyncio.open_connection("127.0.0.1", p.ports["web"])
+    writer.write(b"GET /slow HTTP/1.1\r\nHost: shop.test\r\n\r\n")
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
+    assert h2c.server is not None
+    h2c.server.close()
+    for transport in list(h2c.transports):
+        transport.abort()
+    # The body cannot be completed: the proxy closes the client connection rather than end it cleanly.
+    rest = await reader.read()
+    assert b"0\r\n\r\n" not in rest
+    writer.close()

@@ -41,7 +41,7 @@ import h2.settings
 
 from ingressctl.proxy.upstream.errors import UpstreamError
 
-# Our receive windows: per stream what one slow client may hold buffered, per connection a few streams' worth.
+# Our receive windows: per stream what one slow client may hold buffered; per connection at least this.
 STREAM_WINDOW: Final = 256 * 1024
 CONNECTION_WINDOW: Final = 4 * 1024 * 1024
 MAX_STREAMS: Final = 100
@@ -336,7 +336,10 @@ class H2Connection(asyncio.Protocol):
             },
         )
         self.h2.initiate_connection()
-        self.h2.increment_flow_control_window(CONNECTION_WINDOW - 65535)
+        # At least a full stream window for every stream it may carry: a client that does not read
+        # holds its own stream (STREAM_WINDOW), never the connection's other streams.
+        window = min(max(CONNECTION_WINDOW, self.max_streams * STREAM_WINDOW), 2**31 - 1)
+        self.h2.increment_flow_control_window(window - 65535)
         self.flush()
 
     def pause_writing(self) -> None:
