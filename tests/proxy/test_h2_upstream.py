@@ -205,3 +205,20 @@ async def test_h2c_backend_closing_mid_response_cuts_the_client(
     rest = await reader.read()
     assert b"0\r\n\r\n" not in rest
     writer.close()
+
+
+async def test_unread_bodies_of_cancelled_streams_give_the_connection_window_back(h2c: H2Backend) -> None:
+    pool = UpstreamPool(ProxyOptions(h2_max_streams_per_connection=1))
+    try:
+        conn = await pool.h2_connection(("127.0.0.1", h2c.port), "h2c", None)
+        # 30 x 200 kB received and never read: more than the connection's 4 MiB window.
+        for _ in range(30):
+            stream = conn.open_stream("GET", "svc", "/big/200000", [], end_stream=True)
+            assert (await stream.response(10))[0] == 200
+            await eventually(lambda s=stream: s.ended, "the whole body arrives")  # type: ignore[misc]
+            stream.reset()
+        last = conn.open_stream("GET", "svc", "/big/200000", [], end_stream=True)
+        assert (await last.response(10))[0] == 200
+        assert len(b"".join([piece async for piece in last.chunks(10)])) == 200000
+    finally:
+        pool.close()

@@ -159,6 +159,11 @@ class H2Stream:
 
     def reset(self, code: int = h2.errors.ErrorCodes.CANCEL) -> None:
         """Cancel the exchange (RST_STREAM); the connection stays usable for the other streams."""
+        if self._queued:
+            # Bytes received but never read still hold the connection's window: give them back.
+            self._conn.consumed(self.stream_id, self._queued)
+            self._body.clear()
+            self._queued = 0
         if self._ended and self._error is None:
             self._conn.forget(self.stream_id)
             return
