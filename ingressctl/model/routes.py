@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from ingressctl.model.client_auth import ClientAuth
 from ingressctl.model.location import Location
 from ingressctl.model.objects import ObjectRef, PathType
 from ingressctl.model.upstream_protocol import BackendTLS
@@ -93,6 +94,8 @@ class RouteMiddlewares:
     basic_auth: BasicAuth | None = None
     # CIDR strings (already validated); empty means everyone is allowed.
     allow_source_ranges: tuple[str, ...] = ()
+    # ingress-nginx auth-tls-*: a client certificate of these CAs (model/client_auth.py).
+    client_auth: ClientAuth | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -103,6 +106,8 @@ class RouteMiddlewares:
             out.append("basic-auth")
         if self.allow_source_ranges:
             out.append("ip-allow-list")
+        if self.client_auth is not None:
+            out.append("client-certificate")
         return tuple(out)
 
 

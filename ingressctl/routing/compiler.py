@@ -373,6 +373,7 @@ class _Compiler:
                     redirect=ann.redirect,
                     basic_auth=ann.basic_auth,
                     allow_source_ranges=ann.allow_source_ranges,
+                    client_auth=ann.client_auth,
                 ),
             )
         return found[1]

@@ -73,6 +73,21 @@ class CipherProfiles:
             return None
         return self._context(profile, parsed)
 
+    def context_with_client_ca(
+        self, base: ssl.SSLContext, parsed: ParsedCertificate, ca_pem: bytes
+    ) -> ssl.SSLContext:
+        """The context for `parsed` on a connection of `base` whose host asks (optionally) for a
+        client certificate of `ca_pem` (ingress-nginx auth-tls-secret)."""
+        profile = self._by_base.get(id(base))
+        ciphers = profile[0] if profile is not None else ()
+        return self._context((ciphers, ca_pem, True), parsed)
+
+    def retain_client_cas(self, keep: set[bytes]) -> None:
+        """Forget the per-host contexts of client CAs no route uses any more."""
+        with self._lock:
+            keep = keep | {p[1] for p in self._by_base.values()}
+            self._contexts = {k: v for k, v in self._contexts.items() if not k[0][1] or k[0][1] in keep}
+
     def retain(self, digests: set[str]) -> None:
         """Forget the contexts of certificates that are no longer stored."""
         with self._lock:
