@@ -23,6 +23,8 @@ Key = tuple[str, int]
 # Idle connections are kept per address and TLS settings: a connection opened without verification
 # must never serve a route that asks for it.
 IdleKey = tuple[str, int, BackendTLS | None]
+# Plain connections are kept under the address itself (the request path's own tuple, no new one).
+PoolKey = Key | IdleKey
 
 
 class NegotiatedH2(Exception):
@@ -74,7 +76,7 @@ class UpstreamPool:
         self._loop = loop or asyncio.get_running_loop()
         # What ejection is measured with (seconds, monotonic): the loop's time unless a test sets one.
         self._clock = clock or self._loop.time
-        self._idle: dict[IdleKey, list[UpstreamConnection]] = {}
+        self._idle: dict[PoolKey, list[UpstreamConnection]] = {}
         # address -> (ejected until clock(), consecutive connect failures)
         self._ejected: dict[Key, tuple[float, int]] = {}
         self._sweeper: asyncio.TimerHandle | None = None
@@ -120,7 +122,7 @@ class UpstreamPool:
 
     def take_idle(self, key: Key, tls: BackendTLS | None = None) -> UpstreamConnection | None:
         """An idle keep-alive connection to `key` made with `tls`, or None (no coroutine on the hot path)."""
-        idle = self._idle.get((key[0], key[1], tls))
+        idle = self._idle.get(key if tls is None else (key[0], key[1], tls))
         if idle:
             now = self._loop.time()
             limit = self.options.pool_idle_seconds
@@ -161,12 +163,6 @@ class UpstreamPool:
             self._add_h2(proto, scheme, tls)
             raise NegotiatedH2(proto)
         proto.tls = tls
-        transport = proto.transport
-        if transport is not None:
-            sock = transport.get_extra_info("socket")
-            if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return proto
 
     async def _open(
@@ -231,6 +227,12 @@ class UpstreamPool:
                     "connect", f"{host}:{port} does not offer HTTP/2 (ALPN h2) over TLS", before_send=True
                 )
         assert isinstance(proto, UpstreamConnection | H2Connection)
+        transport = proto.transport
+        if transport is not None:
+            sock = transport.get_extra_info("socket")
+            if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return proto
 
     # ------------------------------------------------------------ HTTP/2 connections
@@ -300,7 +302,7 @@ class UpstreamPool:
         if self._closed or not conn.reusable:
             conn.close()
             return
-        idle_key = (conn.key[0], conn.key[1], conn.tls)
+        idle_key: PoolKey = conn.key if conn.tls is None else (conn.key[0], conn.key[1], conn.tls)
         idle = self._idle.get(idle_key)
         if idle is None:
             idle = self._idle[idle_key] = []
