@@ -191,6 +191,7 @@ def services_json(routes: Sequence[Route]) -> list[Json]:
                 "service": backend.service,
                 "port": backend.port,
                 "scheme": backend.scheme,
+                "tls": backend.tls.describe() if backend.tls is not None else None,
                 "status": _upstream_health(route),
                 "problem": backend.problem.value if backend.problem is not None else None,
                 "problem_detail": redact(backend.problem_detail),

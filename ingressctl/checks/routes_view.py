@@ -10,7 +10,8 @@ the `--explain URL` answer. Never key material: certificates are listed by hosts
 
     ROUTE = {"id", "entrypoints": [str], "host": str|null, "host_kind": "exact"|"wildcard"|"any",
              "path", "path_type", "priority", "is_default_backend",
-             "backend": {"namespace", "service", "port", "scheme", "problem": str|null, "problem_detail"},
+             "backend": {"namespace", "service", "port", "scheme", "tls": str|null, "problem": str|null,
+                         "problem_detail"},
              "endpoints": {"ready": int, "fallback": int, "addresses": ["host:port"]},
              "tls": "secret"|"acme"|"default"|null,
              "middlewares": [str],                # the chain's labels, in the order the proxy applies them
@@ -62,6 +63,7 @@ def route_dict(route: Route) -> dict[str, Any]:
             "service": backend.service,
             "port": backend.port,
             "scheme": backend.scheme,
+            "tls": backend.tls.describe() if backend.tls is not None else None,
             "problem": backend.problem.value if backend.problem is not None else None,
             "problem_detail": backend.problem_detail,
         },

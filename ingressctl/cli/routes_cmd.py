@@ -125,7 +125,7 @@ def routes_table(
             _host(route),
             route.path or "-",
             route.path_type.value if not route.is_default_backend else "-",
-            route.backend.label,
+            _backend_cell(route),
             _endpoints(route),
             route.tls.value if route.tls is not None else "-",
             ", ".join(chain_labels(route)) or "-",
@@ -137,6 +137,12 @@ def routes_table(
 
 
 _routes_table = routes_table  # the name tests and older callers import
+
+
+def _backend_cell(route: Route) -> str:
+    """Service:port, and the protocol when it is not plain HTTP/1.1."""
+    scheme = route.backend.scheme
+    return route.backend.label if scheme == "http" else f"{route.backend.label} ({scheme})"
 
 
 def _route_line(route: Route) -> str:
@@ -161,6 +167,11 @@ def _print_explanation(console: Console, explanation: Explanation) -> None:
         return
     console.print(Text("winner: ", style="bold") + Text(_route_line(match.route)))
     console.print(Text("reason: ", style="bold") + Text(explanation.reason))
+    backend = match.route.backend
+    backend_line = f"{backend.label} over {backend.scheme}"
+    if backend.tls is not None:
+        backend_line += f" ({backend.tls.describe()})"
+    console.print(Text("backend: ", style="bold") + Text(backend_line))
     from ingressctl.routing.chain import route_chain
 
     chain = route_chain(match.route)

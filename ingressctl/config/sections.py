@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingressctl.config.addresses import address_problem
+from ingressctl.config.client_ca import read_client_ca
 from ingressctl.config.reader import Section, dotted, show, suggest
 from ingressctl.model.config import (
     AcmeConfig,
@@ -180,11 +181,14 @@ def _read_tls(section: Section, ctx: Context) -> EntryPointTLS:
             certificates.append(CertificateFile(cert_file=files["certFile"], key_file=files["keyFile"]))
     cipher_suites = _read_cipher_suites(section)
     section.unsupported("sniStrict", "unknown names get the default certificate")
-    section.unsupported("clientCA", "client certificate authentication is not implemented", error=True)
+    client_ca = read_client_ca(section, ctx.resolve)
     section.unsupported("defaultCertificate", "give it with serve --default-certificate CERT,KEY")
     section.finish()
     return EntryPointTLS(
-        certificates=tuple(certificates), min_version=min_version, cipher_suites=cipher_suites
+        certificates=tuple(certificates),
+        min_version=min_version,
+        cipher_suites=cipher_suites,
+        client_ca=client_ca,
     )
 
 

@@ -96,6 +96,7 @@ def read_service(top: Fields, ctx: Context) -> Service | None:
                 name=item.string("name") or "",
                 target_port=target_number if target_number is not None else target_name,
                 protocol=item.string("protocol") or "TCP",
+                app_protocol=item.string("appProtocol") or "",
             )
         )
     return Service(

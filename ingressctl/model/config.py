@@ -12,11 +12,21 @@ class CertificateFile:
 
 
 @dataclass(frozen=True, slots=True)
+class ClientCA:
+    """Client certificates on a TLS entrypoint ([entryPoints.X.tls.clientCA])."""
+
+    ca_pem: bytes = field(default=b"", repr=False)  # the CAs a client certificate must chain to
+    optional: bool = False  # True: a client without a certificate is let in
+    files: tuple[str, ...] = ()  # as written, for messages
+
+
+@dataclass(frozen=True, slots=True)
 class EntryPointTLS:
     certificates: tuple[CertificateFile, ...] = ()
     min_version: str = "1.2"  # "1.2" or "1.3"
     # TLS 1.2 cipher suites (OpenSSL names) from cipherSuites; empty: the default profile.
     cipher_suites: tuple[str, ...] = ()
+    client_ca: ClientCA | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -134,6 +134,7 @@ class ServicePort:
     # int, a named container port, or None (defaults to `port`).
     target_port: int | str | None = None
     protocol: str = "TCP"
+    app_protocol: str = ""  # spec.ports[].appProtocol: "kubernetes.io/h2c", "https", ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from ingressctl.model.client_auth import ClientAuth
 from ingressctl.model.location import Location
 from ingressctl.model.objects import ObjectRef, PathType
+from ingressctl.model.upstream_protocol import BackendTLS
 
 
 class HostKind(str, Enum):
@@ -53,12 +55,14 @@ class RouteBackend:
     service: str
     port: str  # as written in the Ingress: number or name
     upstreams: tuple[Upstream, ...] = ()
-    scheme: str = "http"
+    scheme: str = "http"  # one of model.upstream_protocol.BACKEND_SCHEMES
     problem: BackendProblem | None = None
     problem_detail: str = ""
     # traefik.ingress.kubernetes.io/service-weights: (service, percent) of each service whose
     # endpoints are merged into `upstreams`; empty for the usual single-service backend.
     split: tuple[tuple[str, float], ...] = ()
+    # TLS settings of the https and h2 schemes (None for http and h2c).
+    tls: BackendTLS | None = None
 
     @property
     def label(self) -> str:
@@ -90,6 +94,8 @@ class RouteMiddlewares:
     basic_auth: BasicAuth | None = None
     # CIDR strings (already validated); empty means everyone is allowed.
     allow_source_ranges: tuple[str, ...] = ()
+    # ingress-nginx auth-tls-*: a client certificate of these CAs (model/client_auth.py).
+    client_auth: ClientAuth | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -100,6 +106,8 @@ class RouteMiddlewares:
             out.append("basic-auth")
         if self.allow_source_ranges:
             out.append("ip-allow-list")
+        if self.client_auth is not None:
+            out.append("client-certificate")
         return tuple(out)
 
 

@@ -13,16 +13,19 @@ from typing import Final, Protocol
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
+from ingressctl.model.upstream_protocol import HTTP2_SCHEMES
 from ingressctl.proxy import splice
 from ingressctl.proxy.answers import abort_client, error, upstream_failed
 from ingressctl.proxy.bare import BareResponse, BareStream
 from ingressctl.proxy.exchange import Outcome
+from ingressctl.proxy.forward_h2 import forward_h2
 from ingressctl.proxy.headers import FORWARDED, HOP_BY_HOP, TrustedNetworks, connection_tokens, host_port
 from ingressctl.proxy.observer import NULL_OBSERVER, ProxyObserver
 from ingressctl.proxy.options import ProxyOptions
 from ingressctl.proxy.plan import RoutePlan
-from ingressctl.proxy.pool import UpstreamPool
+from ingressctl.proxy.pool import NegotiatedH2, UpstreamPool
 from ingressctl.proxy.upstream import UpstreamConnection, UpstreamError
+from ingressctl.proxy.upstream.h2client import H2Connection
 from ingressctl.proxy.upstream.parser import ResponseHead
 
 log = logging.getLogger("ingressctl.proxy")
@@ -190,12 +193,16 @@ class Forwarder:
                 log.warning("503 for route %s (%s): no usable endpoint", rp.route_id, rp.backend_label)
                 return error(503, "Service Unavailable")
             result.upstream = peer.label
-            conn_or_none = pool.take_idle(peer.key)
+            h2_conn: H2Connection | None = None
             try:
-                if conn_or_none is not None:
+                if rp.scheme in HTTP2_SCHEMES or (rp.scheme == "https" and pool.speaks_h2(peer.key, rp.tls)):
+                    h2_conn = await pool.h2_connection(peer.key, rp.scheme, rp.tls)
+                elif (conn_or_none := pool.take_idle(peer.key, rp.tls)) is not None:
                     conn, reused = conn_or_none, True
                 else:
-                    conn, reused = await pool.acquire(peer.key, rp.scheme)
+                    conn, reused = await pool.acquire(peer.key, rp.scheme, rp.tls)
+            except NegotiatedH2 as negotiated:
+                h2_conn = negotiated.connection
             except UpstreamError as exc:
                 seconds = pool.record_failure(peer.key)
                 self.upstream_error(rp, peer.label, exc)
@@ -218,6 +225,20 @@ class Forwarder:
                         proxy.observer.on_retry(self.ep.name, rp.route_id, rp.backend_label, peer.label)
                     continue
                 return upstream_failed(rp.route_id, rp.backend_label, peer.label, exc)
+            if h2_conn is not None:
+                # An HTTP/2 backend (proxy/forward_h2.py): no endpoint retry once the stream is open.
+                return await forward_h2(
+                    self,
+                    pool,
+                    request,
+                    rp,
+                    (peer.key, peer.label),
+                    h2_conn,
+                    head,
+                    expect_continue,
+                    (opts.response_header_timeout, opts.idle_timeout),
+                    result,
+                )
             conn.start_request(head, method == "HEAD")
             sender: asyncio.Task[None] | None = None
             if has_body:

@@ -16,6 +16,7 @@ from ingressctl.proxy.balancer import SmoothWeightedRoundRobin
 from ingressctl.proxy.exchange import EntrypointInfo, Middleware
 from ingressctl.proxy.middlewares.allow_list import AllowList
 from ingressctl.proxy.middlewares.basic_auth import Authenticator
+from ingressctl.proxy.middlewares.client_certificate import ClientCertificate
 from ingressctl.proxy.middlewares.fail_closed import FailClosed
 from ingressctl.proxy.middlewares.redirect import Redirect
 from ingressctl.proxy.middlewares.strip_prefix import StripPrefix
@@ -28,6 +29,7 @@ from ingressctl.routing.chain import (
     auth_position,
     route_chain,
 )
+from ingressctl.routing.chain_client_auth import ClientCertSpec
 
 __all__ = ["Authenticator", "EntrypointInfo", "RoutePlan", "Table", "TableFactory", "TablePlan"]
 
@@ -79,6 +81,7 @@ class RoutePlan:
         "route_id",
         "scheme",
         "specs",
+        "tls",
     )
 
     def __init__(self, route: Route) -> None:
@@ -87,6 +90,7 @@ class RoutePlan:
         backend = route.backend
         self.backend_label = backend.label
         self.scheme = backend.scheme
+        self.tls = backend.tls
         self.balancer = SmoothWeightedRoundRobin(backend.upstreams)
         self.problem: BackendProblem | None = backend.problem
         self.problem_detail = backend.problem_detail
@@ -115,6 +119,8 @@ def _middleware(spec: MiddlewareSpec) -> Middleware:
         return Redirect(spec)
     if isinstance(spec, BasicAuthSpec):
         return Authenticator.from_spec(spec)
+    if isinstance(spec, ClientCertSpec):
+        return ClientCertificate(spec)
     return StripPrefix(spec)
 
 

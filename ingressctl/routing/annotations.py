@@ -13,7 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ingressctl.model import BasicAuth, Diagnostic, Ingress, PathType, Redirect, Secret, Severity
-from ingressctl.routing import codes
+from ingressctl.model.client_auth import ClientAuth
+from ingressctl.routing import annotations_client_auth, backend_protocol, codes
+from ingressctl.routing.annotations_client_auth import parse_client_auth
+from ingressctl.routing.backend_protocol import IngressUpstream, parse_ingress_upstream
 from ingressctl.routing.refusals import control_characters, refuse_foreign_protections
 from ingressctl.routing.report import annotation_location, finding
 from ingressctl.security import htpasswd
@@ -56,6 +59,8 @@ KNOWN_ANNOTATIONS: dict[str, str] = {
     FRONTEND_ENTRY_POINTS_17: "Comma-separated entrypoint names the routes are served on (Traefik 1.7).",
     ROUTER_TLS: "true: the routes are served only on TLS entrypoints.",
     ROUTER_CERTRESOLVER: "Name of the certificate resolver (ACME) for the hosts; recorded on the routes.",
+    **backend_protocol.KNOWN,
+    **annotations_client_auth.KNOWN,
 }
 
 # Values parsed as lists, line by line: line breaks and tabs in them are separators, not injections.
@@ -108,6 +113,10 @@ class IngressAnnotations:
     cert_resolver: str = ""
     # Set when an annotation cannot be honoured safely (routing/refusals.py): every route fails closed.
     refusal: str = ""
+    # Backend protocol and backend TLS (routing/backend_protocol.py).
+    upstream: IngressUpstream = field(default_factory=IngressUpstream)
+    # ingress-nginx client certificates (routing/annotations_client_auth.py).
+    client_auth: ClientAuth | None = None
 
 
 SecretLookup = Callable[[str, str], Secret | None]
@@ -405,6 +414,12 @@ def parse_annotations(
     reasons = [foreign.reason] if foreign.reason else []
     if unsafe:
         reasons.insert(0, f"control characters in annotation {', '.join(unsafe)}")
+    upstream, found = parse_ingress_upstream(ingress, lookup_secret, secrets_in_input)
+    parser.diagnostics.extend(found)
+    client_auth, found = parse_client_auth(ingress, lookup_secret, secrets_in_input)
+    parser.diagnostics.extend(found)
+    if client_auth.error:
+        reasons.append(f"client certificates: {client_auth.error}")
     path_type, strip = parser.rule_type()
     priority = parser.integer(ROUTER_PRIORITY)
     if priority is None:
@@ -433,5 +448,7 @@ def parse_annotations(
         tls_only=bool(parser.boolean(ROUTER_TLS)),
         cert_resolver=resolver,
         refusal="; ".join(reasons),
+        upstream=upstream,
+        client_auth=client_auth.client_auth,
     )
     return result, parser.diagnostics

@@ -104,6 +104,13 @@ class BackendResolver:
                 )
         return result, diagnostics
 
+    def service_port(self, ns: str, backend: IngressBackend) -> tuple[Service | None, ServicePort | None]:
+        """The Service a backend names and the port of it that it uses (None when unknown)."""
+        service = self.services.get((ns, backend.service_name or ""))
+        if service is None:
+            return None, None
+        return service, _service_port(service, backend)
+
     def _resolve_once(self, ns: str, backend: IngressBackend, cache_key: tuple[object, ...]) -> _Resolved:
         """_resolve(), or the previous compile's result when everything it read is the same."""
         memo = self.memo

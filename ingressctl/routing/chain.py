@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ingressctl.model import BackendProblem, Route
+from ingressctl.routing.chain_client_auth import ClientCertSpec
 
 Description = dict[str, str | int | bool | list[str]]
 """A middleware described for people and JSON: `name`, `effect`, then its parameters."""
@@ -120,7 +121,9 @@ class StripPrefixSpec:
         return {"name": self.name, "effect": f"removes {self.prefix} from the path", "prefix": self.prefix}
 
 
-MiddlewareSpec = AllowListSpec | FailClosedSpec | RedirectSpec | BasicAuthSpec | StripPrefixSpec
+MiddlewareSpec = (
+    AllowListSpec | FailClosedSpec | RedirectSpec | BasicAuthSpec | StripPrefixSpec | ClientCertSpec
+)
 
 
 def route_chain(route: Route) -> tuple[MiddlewareSpec, ...]:
@@ -137,6 +140,9 @@ def route_chain(route: Route) -> tuple[MiddlewareSpec, ...]:
         chain.append(AllowListSpec(mw.allow_source_ranges))
     if problem is BackendProblem.ACCESS_RULE_INVALID:
         chain.append(FailClosedSpec("ip-allow-list", 403, "Forbidden", route.backend.problem_detail))
+    if mw.client_auth is not None:
+        # Right after the allow-list: like ingress-nginx, the certificate is checked before anything else.
+        chain.append(ClientCertSpec(mw.client_auth))
     if mw.redirect is not None:
         chain.append(RedirectSpec(mw.redirect.entrypoint, mw.redirect.permanent))
     if problem is BackendProblem.AUTH_SECRET_INVALID:

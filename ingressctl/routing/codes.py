@@ -22,6 +22,8 @@ INVALID_PATH = "IC217"
 MISSING_BACKEND = "IC218"
 UNSAFE_ANNOTATION_VALUE = "IC219"
 UNSUPPORTED_PROTECTION = "IC220"
+BACKEND_PROTOCOL = "IC240"
+CLIENT_AUTH = "IC241"
 
 CODES: dict[str, str] = {
     CONFLICT: "Two Ingresses (or two paths) claim the same host, path and pathType; the oldest wins and the "
@@ -51,4 +53,8 @@ CODES: dict[str, str] = {
     UNSUPPORTED_PROTECTION: "An annotation of ingress-nginx or Traefik asks for a protection ingressctl does "
     "not implement (auth, allow/deny lists, client certificates, rate limits, WAF, snippets, middlewares); "
     "the route answers 503 rather than serve without it.",
+    BACKEND_PROTOCOL: "A backend protocol or backend TLS setting (backend-protocol, proxy-ssl-*, protocol, "
+    "service.serversscheme) cannot be honoured; the route answers 503. Warnings: settings read elsewhere.",
+    CLIENT_AUTH: "A client certificate annotation (auth-tls-*) cannot be honoured (missing or broken CA "
+    "Secret, optional_no_ca, a verify depth other than 1); the route answers 503.",
 }

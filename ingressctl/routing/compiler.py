@@ -19,6 +19,7 @@ from ingressctl.model import (
     Ingress,
     IngressBackend,
     Location,
+    ObjectRef,
     PathType,
     Route,
     RouteBackend,
@@ -32,6 +33,7 @@ from ingressctl.model import (
 )
 from ingressctl.routing import codes
 from ingressctl.routing.annotations import IngressAnnotations, parse_annotations
+from ingressctl.routing.backend_protocol import apply_protocol, service_findings
 from ingressctl.routing.backends import BackendResolver
 from ingressctl.routing.classes import ClassSelector
 from ingressctl.routing.hosts import validate_host
@@ -110,6 +112,7 @@ class _Compiler:
         self.tls_fallback = TLSSource.ACME if options.acme_enabled else TLSSource.DEFAULT
         self.tls_hosts = IngressTLSResult()
         self._middleware_cache: dict[int, tuple[IngressAnnotations, RouteMiddlewares]] = {}
+        self._protocol_reported: set[ObjectRef] = set()
 
     def run(self) -> RoutingTable:
         selector = ClassSelector(self.snapshot.ingress_classes, self.options)
@@ -308,6 +311,7 @@ class _Compiler:
             backend_result = resolved[0]
         else:
             backend_result = _split(resolved, candidate.annotations.service_weights)
+        backend_result = self._protocol(candidate, backend_result)
         if candidate.annotations.auth_error:
             return RouteBackend(
                 backend_result.namespace,
@@ -337,6 +341,26 @@ class _Compiler:
             )
         return backend_result
 
+    def _protocol(self, candidate: _Candidate, backend: RouteBackend) -> RouteBackend:
+        """The backend with its protocol and TLS settings (routing/backend_protocol.py)."""
+        service, port = self.resolver.service_port(candidate.ingress.meta.namespace, candidate.backends[0])
+        if service is not None and service.ref not in self._protocol_reported:
+            self._protocol_reported.add(service.ref)
+            self.diagnostics.extend(service_findings(service))
+        settings = candidate.annotations.upstream
+        key = ("protocol", id(backend), id(settings), id(service), id(port))
+        memo = self.memo
+        if memo is not None:
+            hit = memo.backends.get(key)
+            if hit is not None and hit[0] is backend and hit[1] is settings and hit[2] is service:
+                memo.next_backends[key] = hit
+                result: RouteBackend = hit[4]
+                return result
+        result = apply_protocol(backend, settings, service, port)
+        if memo is not None:
+            memo.next_backends[key] = (backend, settings, service, port, result)
+        return result
+
     def _middlewares(self, ann: IngressAnnotations) -> RouteMiddlewares:
         # One frozen RouteMiddlewares per Ingress, shared by its routes. Keyed by id(): every
         # IngressAnnotations stays referenced by its candidates until compile() returns.
@@ -349,6 +373,7 @@ class _Compiler:
                     redirect=ann.redirect,
                     basic_auth=ann.basic_auth,
                     allow_source_ranges=ann.allow_source_ranges,
+                    client_auth=ann.client_auth,
                 ),
             )
         return found[1]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from ingressctl.model import Diagnostic, Ingress, Severity
 from ingressctl.routing import codes
+from ingressctl.routing.annotations_client_auth import IMPLEMENTED as CLIENT_AUTH_IMPLEMENTED
 from ingressctl.routing.report import annotation_location, finding
 
 NGINX = "nginx.ingress.kubernetes.io/"
@@ -86,7 +87,6 @@ _TRAEFIK_V1_HARMLESS = frozenset(
         "hsts-max-age",
         "hsts-preload",
         "is-development",
-        "protocol",
         "proxy-headers",
         "public-key",
         "referrer-policy",
@@ -150,6 +150,8 @@ def protection(key: str) -> str | None:
         found = _NGINX_EXACT.get(name)
         if found is not None:
             return found
+        if key in CLIENT_AUTH_IMPLEMENTED:
+            return None
         return next((what for prefix, what in _NGINX_FAMILIES if name.startswith(prefix)), None)
     if key.startswith(NGINX_INC):
         name = key[len(NGINX_INC) :]

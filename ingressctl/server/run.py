@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
-from ingressctl.model import Diagnostic, IngressctlError, Snapshot, TLSCertificate
+from ingressctl.model import Diagnostic, IngressctlError, Route, Snapshot, TLSCertificate
 from ingressctl.model.config import EntryPoint, StaticConfig
 from ingressctl.providers.base import Provider
 from ingressctl.proxy import AccessLog, EntrypointInfo, Proxy, ProxyObserver, ProxyOptions, TablePlan
@@ -50,6 +50,8 @@ class TLSProvider(Protocol):
     def host_check(self, entrypoint: EntryPoint) -> HostCheck | None: ...
 
     def update(self, certificates: Sequence[TLSCertificate]) -> None: ...
+
+    def set_routes(self, routes: Sequence[Route]) -> None: ...
 
 
 @dataclass
@@ -198,6 +200,7 @@ class Server:
         plan = prepared[1] if prepared is not None and prepared[0] is table else self._plan(table)
         if self.parts.tls is not None:
             self.parts.tls.update(table.certificates)
+            self.parts.tls.set_routes(table.routes)  # hosts asking for client certificates
         if self.parts.acme is not None:
             self.parts.acme.on_table(table, plan)
         self.proxy.plan = plan  # the one atomic swap; requests in flight keep the plan they read

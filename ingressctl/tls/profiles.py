@@ -1,4 +1,5 @@
-"""Per-certificate SSLContexts for entrypoints whose `cipherSuites` differ from the default profile.
+"""Per-certificate SSLContexts for entrypoints whose `cipherSuites` differ from the default profile,
+or that ask for client certificates (`clientCA`).
 
 When the SNI callback swaps a certificate's context into a connection, OpenSSL negotiates the TLS 1.2
 cipher suite from that context's list, not from the entrypoint's base context (the minimum version
@@ -6,6 +7,10 @@ stays the base context's). So an entrypoint with its own `cipherSuites` needs it
 every certificate. They are built when a certificate or a cipher list is added, outside the SNI
 callback; one still missing at handshake time is built there once (well under a millisecond),
 never replaced by a context with another cipher list.
+
+Client certificates: OpenSSL keeps the base context's verify mode for the connection, but checks a
+presented certificate against the trust store of the context the callback swapped in; so each
+certificate context of a clientCA entrypoint carries the entrypoint's CAs and verify mode too.
 """
 
 from __future__ import annotations
@@ -18,6 +23,15 @@ from ingressctl.tls.contexts import load_into, server_context
 from ingressctl.tls.pem import ParsedCertificate
 
 Ciphers = tuple[str, ...]
+# (TLS 1.2 cipher list, client CA PEM, client certificate optional): what a certificate context needs
+# beyond the certificate. ((), b"", False) is the default profile.
+Profile = tuple[Ciphers, bytes, bool]
+
+
+def require_client_certificates(ctx: ssl.SSLContext, ca_pem: bytes, optional: bool) -> None:
+    """Make `ctx` ask for (optional) or require a client certificate chaining to `ca_pem`."""
+    ctx.load_verify_locations(cadata=ca_pem.decode("ascii", "replace"))
+    ctx.verify_mode = ssl.CERT_OPTIONAL if optional else ssl.CERT_REQUIRED
 
 
 class CipherProfiles:
@@ -25,45 +39,69 @@ class CipherProfiles:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._by_base: dict[int, Ciphers] = {}  # id(base context) -> its cipher list; bases live forever
-        self._contexts: dict[tuple[Ciphers, str], ssl.SSLContext] = {}
+        self._by_base: dict[int, Profile] = {}  # id(base context) -> its profile; bases live forever
+        self._contexts: dict[tuple[Profile, str], ssl.SSLContext] = {}
 
     def register(
-        self, base: ssl.SSLContext, ciphers: Ciphers, certificates: Iterable[ParsedCertificate]
+        self,
+        base: ssl.SSLContext,
+        ciphers: Ciphers,
+        certificates: Iterable[ParsedCertificate],
+        client_ca: bytes = b"",
+        optional: bool = False,
     ) -> None:
-        """`base` (an entrypoint's context) offers `ciphers`; prepare contexts for `certificates`."""
-        if not ciphers:
+        """`base` (an entrypoint's context) offers `ciphers` (and asks for client certificates of
+        `client_ca`); prepare contexts for `certificates`."""
+        if not ciphers and not client_ca:
             return
         with self._lock:
-            self._by_base[id(base)] = ciphers
+            self._by_base[id(base)] = (ciphers, client_ca, optional)
         self.prepare(certificates)
 
     def prepare(self, certificates: Iterable[ParsedCertificate]) -> None:
         """Build the contexts of new certificates for every registered cipher list."""
         with self._lock:
-            lists = set(self._by_base.values())
+            profiles = set(self._by_base.values())
         for parsed in certificates:
-            for ciphers in lists:
-                self._context(ciphers, parsed)
+            for profile in profiles:
+                self._context(profile, parsed)
 
     def context_for(self, base: ssl.SSLContext, parsed: ParsedCertificate) -> ssl.SSLContext | None:
         """The context to swap in for `parsed` on a connection of `base`; None: the default profile's."""
-        ciphers = self._by_base.get(id(base))
-        if ciphers is None:
+        profile = self._by_base.get(id(base))
+        if profile is None:
             return None
-        return self._context(ciphers, parsed)
+        return self._context(profile, parsed)
+
+    def context_with_client_ca(
+        self, base: ssl.SSLContext, parsed: ParsedCertificate, ca_pem: bytes
+    ) -> ssl.SSLContext:
+        """The context for `parsed` on a connection of `base` whose host asks (optionally) for a
+        client certificate of `ca_pem` (ingress-nginx auth-tls-secret)."""
+        profile = self._by_base.get(id(base))
+        ciphers = profile[0] if profile is not None else ()
+        return self._context((ciphers, ca_pem, True), parsed)
+
+    def retain_client_cas(self, keep: set[bytes]) -> None:
+        """Forget the per-host contexts of client CAs no route uses any more."""
+        with self._lock:
+            keep = keep | {p[1] for p in self._by_base.values()}
+            self._contexts = {k: v for k, v in self._contexts.items() if not k[0][1] or k[0][1] in keep}
 
     def retain(self, digests: set[str]) -> None:
         """Forget the contexts of certificates that are no longer stored."""
         with self._lock:
             self._contexts = {k: v for k, v in self._contexts.items() if k[1] in digests}
 
-    def _context(self, ciphers: Ciphers, parsed: ParsedCertificate) -> ssl.SSLContext:
-        key = (ciphers, parsed.digest)
+    def _context(self, profile: Profile, parsed: ParsedCertificate) -> ssl.SSLContext:
+        key = (profile, parsed.digest)
         found = self._contexts.get(key)
         if found is None:
+            ciphers, client_ca, optional = profile
             found = server_context(ciphers=ciphers)
             load_into(found, parsed)
+            if client_ca:
+                require_client_certificates(found, client_ca, optional)
             with self._lock:
                 found = self._contexts.setdefault(key, found)
         return found

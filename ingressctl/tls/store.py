@@ -30,12 +30,13 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
-from ingressctl.model import ConfigError, TLSCertificate
-from ingressctl.model.config import CertificateFile, EntryPoint, StaticConfig
+from ingressctl.model import ConfigError, Route, TLSCertificate
+from ingressctl.model.config import CertificateFile, ClientCA, EntryPoint, StaticConfig
 from ingressctl.tls import names as tlsnames
+from ingressctl.tls.client_auth import HostClientAuth, client_auth_by_host
 from ingressctl.tls.contexts import certificate_context, load_into, server_context
 from ingressctl.tls.pem import CertificateError, ParsedCertificate, parse_pair
-from ingressctl.tls.profiles import CipherProfiles
+from ingressctl.tls.profiles import CipherProfiles, require_client_certificates
 from ingressctl.tls.selfsigned import generate_default_certificate
 
 log = logging.getLogger("ingressctl.tls")
@@ -182,6 +183,7 @@ class CertificateStore:
         self._contexts: dict[str, ssl.SSLContext] = {}
         self._bases: list[tuple[ssl.SSLContext, str]] = []
         self._profiles = CipherProfiles()  # contexts for entrypoints with their own cipherSuites
+        self._client_auth = HostClientAuth(self._profiles)  # per-host client certificates
         self._last_secrets: tuple[TLSCertificate, ...] | None = None
         self._challenge_provider: ChallengeProvider | None = None
         self._miss_listener: MissListener | None = None
@@ -481,7 +483,11 @@ class CertificateStore:
                     setattr(ssl_object, _CHALLENGE_ATTR, True)
                     return None
             entry = self._current().lookup(name)
-            ssl_object.context = self._profiles.context_for(ssl_context, entry.parsed) or entry.context
+            ssl_object.context = (
+                self._client_auth.context(ssl_object, name, ssl_context, entry.parsed)
+                or self._profiles.context_for(ssl_context, entry.parsed)
+                or entry.context
+            )
             setattr(ssl_object, _SNI_ATTR, name)
             setattr(ssl_object, _NAMES_ATTR, entry.served_names)
             listener = self._miss_listener
@@ -492,18 +498,23 @@ class CertificateStore:
         return None
 
     def ssl_context_for_entrypoint(
-        self, min_version: str = "1.2", ciphers: tuple[str, ...] = ()
+        self, min_version: str = "1.2", ciphers: tuple[str, ...] = (), client_ca: ClientCA | None = None
     ) -> ssl.SSLContext:
         """A base context for one TLS entrypoint: its minimum version and TLS 1.2 ciphers, the
         default certificate, and this store's SNI callback. Version and ciphers stay the base
         context's even after the callback swaps in a certificate's context (OpenSSL keeps them per
         connection)."""
         ctx = server_context(min_version, ciphers)
+        if client_ca is not None:
+            require_client_certificates(ctx, client_ca.ca_pem, client_ca.optional)
         with self._lock:
             load_into(ctx, self._entries[CertificateSource.DEFAULT][0].parsed)
             self._bases.append((ctx, min_version))
             stored = [e.parsed for entries in self._entries.values() for e in entries]
-        self._profiles.register(ctx, ciphers, stored)
+        ca_pem, optional = (client_ca.ca_pem, client_ca.optional) if client_ca is not None else (b"", False)
+        self._profiles.register(ctx, ciphers, stored, ca_pem, optional)
+        if client_ca is None:
+            self._client_auth.follow(ctx)
         ctx.sni_callback = self.sni_callback
         return ctx
 
@@ -511,7 +522,12 @@ class CertificateStore:
         """The server's TLSProvider interface: the base context for a TLS entrypoint."""
         if entrypoint.tls is None:
             return self.ssl_context_for_entrypoint()
-        return self.ssl_context_for_entrypoint(entrypoint.tls.min_version, entrypoint.tls.cipher_suites)
+        tls = entrypoint.tls
+        return self.ssl_context_for_entrypoint(tls.min_version, tls.cipher_suites, tls.client_ca)
+
+    def set_routes(self, routes: Sequence[Route]) -> None:
+        """The routes being served: the hosts whose routes ask for client certificates."""
+        self._client_auth.update(client_auth_by_host(routes))
 
     def host_check(self, entrypoint: EntryPoint) -> HostCheck | None:
         """For the proxy: False (answer 421) when a client reuses a connection for a Host the

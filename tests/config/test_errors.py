@@ -169,11 +169,12 @@ def test_security_settings_we_cannot_enforce_are_errors_not_warnings(problems: P
         users = ["a:b"]
         """
     )
-    assert lines == [
+    # clientCA is implemented: a CA file that cannot be read is an error (never an open entrypoint).
+    assert lines[1].startswith('traefik.toml:6: entryPoints.https.tls.clientCA.files: "ca.pem" (')
+    assert lines[1].endswith(") cannot be read: No such file or directory")
+    assert [lines[0], lines[2]] == [
         "traefik.toml:3: [entryPoints.https.whiteList] is not supported: use the "
         "ingress.kubernetes.io/whitelist-source-range annotation on the Ingress",
-        "traefik.toml:5: [entryPoints.https.tls.clientCA] is not supported: client certificate "
-        "authentication is not implemented",
         "traefik.toml:7: [entryPoints.https.auth.digest] is not supported: only [auth.basic] is implemented",
     ]
 

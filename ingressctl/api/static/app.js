@@ -257,7 +257,9 @@ function renderServices(services, upstreams, words) {
   const shown = sorted("services", services.filter((s) => matches(serviceText(s), words)));
   const rows = limitedRows("services", shown, (s) => el("tr", { "data-service": s.name, class: "status-" + s.status },
     el("td", {}, badge(s.status)),
-    el("td", { class: "mono" }, s.name, s.split.length
+    el("td", { class: "mono" }, s.name, s.scheme && s.scheme !== "http"
+      ? el("div", { class: "muted small", "data-scheme": s.scheme }, s.scheme + (s.tls ? " · " + s.tls : ""))
+      : null, s.split.length
       ? el("div", { class: "muted small" }, "split: " + s.split.map((x) => x.service + " " + x.percent + "%").join(", "))
       : null),
     el("td", {}, s.endpoints.length

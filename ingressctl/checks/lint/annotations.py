@@ -97,7 +97,7 @@ def check_foreign_annotations(ctx: LintContext) -> Iterator[Diagnostic]:
             owner = next((name for prefix, name in FOREIGN_PREFIXES if key.startswith(prefix)), None)
             if owner is None and unsupported_traefik(key):
                 owner = "Traefik"
-            if owner is None or protection(key) is not None:
+            if owner is None or key in known or protection(key) is not None:
                 continue
             equivalent = None
             if key.startswith("nginx.ingress.kubernetes.io/"):

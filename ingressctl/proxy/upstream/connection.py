@@ -13,6 +13,7 @@ import asyncio
 from collections import deque
 from typing import Final, cast
 
+from ingressctl.model.upstream_protocol import BackendTLS
 from ingressctl.proxy.splice import socket_fd
 from ingressctl.proxy.upstream.buffers import DETACH_MIN, ReadBuffer
 from ingressctl.proxy.upstream.deadlines import Deadlines
@@ -68,6 +69,7 @@ class UpstreamConnection(asyncio.BufferedProtocol):
         "idle_since",
         "key",
         "requests",
+        "tls",
         "transport",
     )
 
@@ -81,6 +83,8 @@ class UpstreamConnection(asyncio.BufferedProtocol):
         deadlines: Deadlines | None = None,
     ) -> None:
         self.key = key
+        # The TLS settings it was made with (None: plain TCP); the pool keeps idle ones apart by them.
+        self.tls: BackendTLS | None = None
         self._loop = loop
         self._high_water = high_water
         self._max_head = max_head

@@ -1,0 +1,31 @@
+"""Client certificates asked for per host (ingress-nginx auth-tls-* annotations)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Final
+
+# Set on a connection's ssl.SSLObject by the SNI callback: the `ca_id` its handshake verified
+# client certificates against (absent: none asked for by host).
+HANDSHAKE_CA_ATTR: Final = "ingressctl_client_ca"
+
+
+@dataclass(frozen=True, slots=True)
+class ClientAuth:
+    """A route's client certificate requirement: the handshake of its host asks for a certificate
+    chaining to `ca_pem`; the route checks one was presented (`required`) and was verified for it."""
+
+    ca_pem: bytes = field(repr=False)
+    required: bool = True  # auth-tls-verify-client on; False: optional
+    # ingress-nginx auth-tls-verify-depth; only 1 (the certificate issued by the CA itself) is enforced.
+    depth: int = 1
+    # Subjects (RFC 4514 strings) of the CAs: with depth 1 the client certificate's issuer is one of them.
+    ca_subjects: tuple[str, ...] = ()
+    error_page: str = ""  # auth-tls-error-page: where a refused client is redirected
+    source: str = ""  # "Secret ns/name"
+
+    @property
+    def ca_id(self) -> str:
+        """Names the CA set: the handshake records it, the route compares it."""
+        return hashlib.sha256(self.ca_pem).hexdigest()[:16]

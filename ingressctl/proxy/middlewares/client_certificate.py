@@ -1,0 +1,65 @@
+"""client-certificate (ingress-nginx auth-tls-*): the handshake verified the certificate against the
+host's CAs (ingressctl/tls/client_auth.py); here the route checks that it did, for its own CAs.
+
+- no certificate: 400 when required (ingress-nginx's answer), else through;
+- a certificate verified for other CAs (another host's, or the entrypoint's clientCA; a connection
+  reused for another Host): 403;
+- depth 1: the certificate's issuer is one of the route's CAs.
+A refused client is redirected (302) to auth-tls-error-page when one is set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from aiohttp.web_response import StreamResponse
+from cryptography import x509
+
+from ingressctl.model.client_auth import HANDSHAKE_CA_ATTR
+from ingressctl.proxy.answers import error
+from ingressctl.proxy.exchange import Exchange
+from ingressctl.routing.chain_client_auth import ClientCertSpec
+
+_ISSUER_ATTR = "ingressctl_client_issuer"
+
+
+class ClientCertificate:
+    __slots__ = ("_auth", "_ca_id", "_subjects")
+
+    name = ClientCertSpec.name
+
+    def __init__(self, spec: ClientCertSpec) -> None:
+        self._auth = spec.auth
+        self._ca_id = spec.auth.ca_id
+        self._subjects = frozenset(spec.auth.ca_subjects)
+
+    async def handle(self, exchange: Exchange) -> StreamResponse | None:
+        transport = exchange.request.transport
+        ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+        certificate = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        if not certificate:
+            if self._auth.required:
+                return self._refuse(400, "Bad Request: no required SSL certificate was sent")
+            return None
+        if getattr(ssl_object, HANDSHAKE_CA_ATTR, None) != self._ca_id:
+            return self._refuse(403, "Forbidden: the client certificate was not verified for this host")
+        if _issuer(ssl_object, certificate) not in self._subjects:
+            return self._refuse(403, "Forbidden: the client certificate is not issued by the host's CA")
+        return None
+
+    def _refuse(self, status: int, text: str) -> StreamResponse:
+        page = self._auth.error_page
+        if page:
+            return error(302, "Found", {"Location": page})
+        return error(status, text)
+
+
+def _issuer(ssl_object: Any, der: bytes) -> str:
+    """The issuer of the connection's client certificate, parsed once per connection."""
+    issuer = getattr(ssl_object, _ISSUER_ATTR, None)
+    if issuer is None:
+        issuer = x509.load_der_x509_certificate(der).issuer.rfc4514_string()
+        with contextlib.suppress(AttributeError):
+            setattr(ssl_object, _ISSUER_ATTR, issuer)
+    return str(issuer)

@@ -1,0 +1,157 @@
+"""ingress-nginx client certificate annotations (auth-tls-*), parsed into `ClientAuth`.
+
+auth-tls-secret names a Secret of the Ingress's namespace whose `ca.crt` holds the CAs;
+auth-tls-verify-client is on (default), optional or off; optional_no_ca (accept any certificate
+unverified) cannot be given by the handshake ingressctl runs and fails closed, as does a
+verify depth other than 1 (Python's ssl module cannot bound the chain length), a missing or broken
+Secret, and a bad value. auth-tls-pass-certificate-to-upstream is not implemented (a warning).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cryptography import x509
+
+from ingressctl.model import Diagnostic, Ingress, Secret, Severity
+from ingressctl.model.client_auth import ClientAuth
+from ingressctl.routing import codes
+from ingressctl.routing.report import annotation_location, finding
+
+PREFIX = "nginx.ingress.kubernetes.io/"
+SECRET = PREFIX + "auth-tls-secret"
+VERIFY_CLIENT = PREFIX + "auth-tls-verify-client"
+VERIFY_DEPTH = PREFIX + "auth-tls-verify-depth"
+PASS_CERTIFICATE = PREFIX + "auth-tls-pass-certificate-to-upstream"
+ERROR_PAGE = PREFIX + "auth-tls-error-page"
+
+KNOWN: dict[str, str] = {
+    SECRET: "Secret (same namespace; 'name' or 'namespace/name') whose ca.crt holds the CAs a client "
+    "certificate must chain to; the host's TLS handshake asks for one. Missing or broken: 503.",
+    VERIFY_CLIENT: "on (default; 400 without a certificate), optional, or off. optional_no_ca cannot be "
+    "honoured: 503.",
+    VERIFY_DEPTH: "Only 1 (the default: the client certificate is issued by a CA of the Secret) is "
+    "enforced; other values: 503.",
+    PASS_CERTIFICATE: "Not implemented: a warning, the backend gets no ssl-client-cert header.",
+    ERROR_PAGE: "URL a client refused for its certificate is redirected to (302) instead of a 400.",
+}
+# Implemented keys: not "unsupported protections" (routing/refusals.py) any more.
+IMPLEMENTED = frozenset(KNOWN)
+
+SecretLookup = Callable[[str, str], Secret | None]
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedClientAuth:
+    client_auth: ClientAuth | None = None
+    error: str = ""  # set: every route of the Ingress answers 503
+
+
+def parse_client_auth(
+    ingress: Ingress, lookup_secret: SecretLookup, secrets_in_input: bool = True
+) -> tuple[ParsedClientAuth, list[Diagnostic]]:
+    annotations = ingress.meta.annotations
+    if not any(key in annotations for key in KNOWN):
+        return ParsedClientAuth(), []
+    diagnostics: list[Diagnostic] = []
+    errors: list[str] = []
+
+    def report(key: str, message: str, hint: str, severity: Severity = Severity.ERROR) -> None:
+        if severity is Severity.ERROR:
+            errors.append(f"{key}: {message}")
+            message += "; every route of this Ingress answers 503 until it is fixed"
+        diagnostics.append(
+            finding(
+                codes.CLIENT_AUTH,
+                severity,
+                ingress,
+                f"annotation {key}: {message}",
+                hint,
+                annotation_location(ingress, key),
+            )
+        )
+
+    mode = annotations.get(VERIFY_CLIENT, "on").strip().lower()
+    if mode not in ("on", "optional", "off"):
+        report(
+            VERIFY_CLIENT,
+            f"{mode!r} cannot be honoured"
+            if mode == "optional_no_ca"
+            else f"{mode!r} is not on, optional or off",
+            "Use on or optional with auth-tls-secret (ingressctl always verifies a presented certificate).",
+        )
+    depth_text = annotations.get(VERIFY_DEPTH, "1").strip()
+    if depth_text != "1":
+        report(
+            VERIFY_DEPTH,
+            f"depth {depth_text!r} cannot be enforced (only 1)",
+            "Issue client certificates from the CA in the Secret directly, and remove the annotation.",
+        )
+    if PASS_CERTIFICATE in annotations and annotations[PASS_CERTIFICATE].strip().lower() == "true":
+        report(
+            PASS_CERTIFICATE,
+            "is not implemented; the backend gets no ssl-client-cert header",
+            "Remove the annotation, or let the backend do without the certificate.",
+            Severity.WARNING,
+        )
+    error_page = annotations.get(ERROR_PAGE, "").strip()
+    if error_page and not error_page.startswith(("http://", "https://", "/")):
+        report(
+            ERROR_PAGE, f"{error_page!r} is not a URL", "Write an absolute URL or a path.", Severity.WARNING
+        )
+        error_page = ""
+    raw = annotations.get(SECRET)
+    if raw is None:
+        if mode in ("on", "optional") and VERIFY_CLIENT in annotations:
+            report(VERIFY_CLIENT, "needs auth-tls-secret", f"Add {SECRET} naming the Secret with ca.crt.")
+        return ParsedClientAuth(error="; ".join(errors)), diagnostics
+    ns = ingress.meta.namespace
+    secret_ns, slash, name = raw.strip().rpartition("/")
+    secret_ns = secret_ns if slash else ns
+    ca_pem = b""
+    subjects: tuple[str, ...] = ()
+    source = f"Secret {secret_ns}/{name}"
+    if not name or secret_ns != ns:
+        report(
+            SECRET,
+            f"{raw.strip()!r} must name a Secret of the Ingress's namespace {ns}",
+            "Copy the CA Secret into the Ingress's namespace.",
+        )
+    else:
+        secret = lookup_secret(ns, name)
+        if secret is None:
+            report(
+                SECRET,
+                f"{source} {'does not exist' if secrets_in_input else 'is not part of the input'}",
+                "Create the Secret with the CA certificates under ca.crt.",
+                Severity.ERROR,
+            )
+            if not secrets_in_input:
+                diagnostics[-1] = Diagnostic(
+                    code=diagnostics[-1].code,
+                    severity=Severity.INFO,
+                    message=diagnostics[-1].message,
+                    location=diagnostics[-1].location,
+                    hint=diagnostics[-1].hint,
+                    object=diagnostics[-1].object,
+                )
+        else:
+            ca_pem = secret.data.get("ca.crt", b"")
+            try:
+                cas = x509.load_pem_x509_certificates(ca_pem) if ca_pem else []
+            except ValueError:
+                cas = []
+            if not cas:
+                report(
+                    SECRET,
+                    f"{source} has no PEM certificate under ca.crt",
+                    "Put the CA certificates under ca.crt.",
+                )
+            subjects = tuple(ca.subject.rfc4514_string() for ca in cas)
+    if errors or mode == "off":
+        return ParsedClientAuth(error="; ".join(errors)), diagnostics
+    auth = ClientAuth(
+        ca_pem=ca_pem, required=mode == "on", ca_subjects=subjects, error_page=error_page, source=source
+    )
+    return ParsedClientAuth(client_auth=auth), diagnostics

@@ -1,0 +1,145 @@
+"""A real HTTP/2 backend for tests, written with the h2 library: h2c, or h2 over TLS with ALPN.
+
+Paths: /echo (JSON of the request: method, path, headers, body length, connection number),
+/big/N (N bytes, sent as the proxy's windows allow), /trailers (a body, then trailers),
+/slow (headers, then nothing until the stream is reset: records the reset).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+from dataclasses import dataclass, field
+
+import h2.config
+import h2.connection
+import h2.events
+
+
+@dataclass
+class H2Backend:
+    port: int
+    connections: int = 0
+    requests: list[dict[str, object]] = field(default_factory=list)
+    resets: list[int] = field(default_factory=list)
+    max_open_streams: int = 0
+    sent: int = 0  # body bytes of /big responses sent so far
+    server: asyncio.Server | None = None
+    transports: list[asyncio.BaseTransport] = field(default_factory=list)
+
+
+class _Protocol(asyncio.Protocol):
+    def __init__(self, state: H2Backend) -> None:
+        self.state = state
+        state.connections += 1
+        self.number = state.connections
+        config = h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
+        self.conn = h2.connection.H2Connection(config)
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.transport: asyncio.Transport | None = None
+        self.bodies: dict[int, int] = {}
+        self.heads: dict[int, dict[str, str]] = {}
+        self.window_open: dict[int, asyncio.Event] = {}
+        self.open: set[int] = set()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.state.transports.append(transport)
+        self.conn.initiate_connection()
+        self.flush()
+
+    def flush(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(self.conn.data_to_send())
+
+    def data_received(self, data: bytes) -> None:
+        for event in self.conn.receive_data(data):
+            if isinstance(event, h2.events.RequestReceived):
+                sid = event.stream_id
+                self.heads[sid] = dict(event.headers)  # type: ignore[arg-type]
+                self.bodies[sid] = 0
+                self.open.add(sid)
+                self.state.max_open_streams = max(self.state.max_open_streams, len(self.open))
+            elif isinstance(event, h2.events.DataReceived):
+                self.bodies[event.stream_id] += len(event.data)
+                self.conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+            elif isinstance(event, h2.events.StreamEnded):
+                task = asyncio.ensure_future(self.respond(event.stream_id))
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
+            elif isinstance(event, h2.events.StreamReset):
+                self.state.resets.append(event.stream_id)
+                self.open.discard(event.stream_id)
+                if event.stream_id in self.window_open:
+                    self.window_open[event.stream_id].set()
+            elif isinstance(event, h2.events.WindowUpdated):
+                for ev in self.window_open.values():
+                    ev.set()
+        self.flush()
+
+    async def respond(self, sid: int) -> None:
+        head = self.heads[sid]
+        path = head[":path"]
+        info = {
+            "method": head[":method"],
+            "path": path,
+            "authority": head.get(":authority"),
+            "scheme": head.get(":scheme"),
+            "headers": {k: v for k, v in head.items() if not k.startswith(":")},
+            "body_len": self.bodies[sid],
+            "connection": self.number,
+        }
+        self.state.requests.append(info)
+        if path.startswith("/slow"):
+            self.conn.send_headers(sid, [(":status", "200")])
+            self.flush()
+            return
+        await asyncio.sleep(0.05 if path.startswith("/echo/wait") else 0)
+        if path.startswith("/big/"):
+            size = int(path.rsplit("/", 1)[1])
+            self.conn.send_headers(sid, [(":status", "200"), ("content-length", str(size))])
+            await self.send(sid, b"x" * size)
+            return
+        body = json.dumps(info).encode()
+        if path.startswith("/trailers"):
+            self.conn.send_headers(sid, [(":status", "200"), ("content-type", "application/grpc")])
+            self.conn.send_data(sid, body)
+            self.conn.send_headers(sid, [("grpc-status", "0"), ("grpc-message", "fine")], end_stream=True)
+        else:
+            self.conn.send_headers(
+                sid, [(":status", "200"), ("content-type", "application/json"), ("x-backend", "h2")]
+            )
+            self.conn.send_data(sid, body, end_stream=True)
+        self.open.discard(sid)
+        self.flush()
+
+    async def send(self, sid: int, data: bytes) -> None:
+        event = self.window_open.setdefault(sid, asyncio.Event())
+        view = memoryview(data)
+        while view:
+            if sid in self.state.resets:
+                return
+            window = min(self.conn.local_flow_control_window(sid), self.conn.max_outbound_frame_size)
+            if window <= 0:
+                event.clear()
+                await event.wait()
+                continue
+            piece = bytes(view[:window])
+            self.conn.send_data(sid, piece, end_stream=len(view) <= window)
+            view = view[window:]
+            self.state.sent += len(piece)
+            self.flush()
+        self.open.discard(sid)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+
+
+async def start_h2_backend(ssl_context: ssl.SSLContext | None = None) -> H2Backend:
+    state = H2Backend(0)
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: _Protocol(state), "127.0.0.1", 0, ssl=ssl_context)
+    state.server = server
+    state.port = server.sockets[0].getsockname()[1]
+    return state
