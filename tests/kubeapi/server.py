@@ -29,6 +29,8 @@ import yaml
 from aiohttp import web
 
 from tests.kubeapi import certs, resources
+from tests.kubeapi.patches import json_patch, merge_patch
+from tests.kubeapi.rbac import Rule, rule, rules_from_rbac
 from tests.kubeapi.resources import RESOURCES, Resource
 from tests.kubeapi.selectors import SelectorError, field_matcher, label_matcher
 from tests.kubeapi.store import ApiError, Obj, Store, Watcher
@@ -37,70 +39,7 @@ T = TypeVar("T")
 
 ADMIN_USER = "kubernetes-admin"
 
-
-@dataclass(frozen=True)
-class Rule:
-    """One RBAC grant: `user` may do `verbs` on `resources` ("ingresses", "ingresses/status") of `groups`."""
-
-    user: str
-    verbs: frozenset[str]
-    resources: frozenset[str]
-    groups: frozenset[str] = frozenset({"*"})
-    namespaces: frozenset[str] | None = None  # None: every namespace and the cluster scope
-    names: frozenset[str] | None = None  # resourceNames; None: any object
-
-    def allows(self, user: str, verb: str, group: str, resource: str, namespace: str, name: str = "") -> bool:
-        return (
-            self.user in (user, "*")
-            and (verb in self.verbs or "*" in self.verbs)
-            and (group in self.groups or "*" in self.groups)
-            and (resource in self.resources or "*" in self.resources)
-            and (self.namespaces is None or (bool(namespace) and namespace in self.namespaces))
-            and (self.names is None or (bool(name) and name in self.names))
-        )
-
-
-def rule(user: str, verbs: Iterable[str], resources_: Iterable[str], **kw: Any) -> Rule:
-    ns = kw.pop("namespaces", None)
-    names = kw.pop("names", None)
-    return Rule(
-        user,
-        frozenset(verbs),
-        frozenset(resources_),
-        namespaces=None if ns is None else frozenset(ns),
-        names=None if names is None else frozenset(names),
-        **{k: frozenset(v) for k, v in kw.items()},
-    )
-
-
-def rules_from_rbac(user: str, documents: Iterable[Mapping[str, Any]]) -> list[Rule]:
-    """The grants of ClusterRoles/Roles (as YAML documents) bound to `user`, as this server's rules."""
-    docs = [d for d in documents if isinstance(d, Mapping)]
-    bound: list[tuple[str, str, str]] = []  # (role kind, role name, namespace of a RoleBinding)
-    for doc in docs:
-        if doc.get("kind") in ("ClusterRoleBinding", "RoleBinding"):
-            for subject in doc.get("subjects") or []:
-                sa = f"system:serviceaccount:{subject.get('namespace')}:{subject.get('name')}"
-                if subject.get("kind") == "ServiceAccount" and sa == user:
-                    ns = doc["metadata"].get("namespace", "") if doc["kind"] == "RoleBinding" else ""
-                    bound.append((doc["roleRef"]["kind"], doc["roleRef"]["name"], ns))
-    out: list[Rule] = []
-    for doc in docs:
-        for role_kind, role_name, ns in bound:
-            if doc.get("kind") == role_kind and doc["metadata"]["name"] == role_name:
-                for r in doc.get("rules") or []:
-                    names = r.get("resourceNames")
-                    out.append(
-                        Rule(
-                            user,
-                            frozenset(r["verbs"]),
-                            frozenset(r["resources"]),
-                            frozenset(r["apiGroups"]),
-                            frozenset({ns}) if ns else None,
-                            frozenset(names) if names else None,
-                        )
-                    )
-    return out
+__all__ = ["ADMIN_USER", "KubeAPIServer", "Rule", "rule", "rules_from_rbac"]
 
 
 @dataclass(eq=False)
@@ -641,9 +580,9 @@ class KubeAPIServer:
         except ValueError as err:
             raise ApiError(400, "BadRequest", f"invalid JSON patch body: {err}") from None
         if "json-patch" in content_type:
-            patched = _json_patch(current, patch)
+            patched = json_patch(current, patch)
         elif "merge-patch" in content_type:
-            patched = _merge_patch(current, patch)
+            patched = merge_patch(current, patch)
         else:
             raise ApiError(
                 415,
@@ -812,47 +751,3 @@ def _expired_status(since: int | None) -> Obj:
         "reason": "Expired",
         "code": 410,
     }
-
-
-def _merge_patch(target: Any, patch: Any) -> Any:
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = _merge_patch(result.get(key), value)
-    return result
-
-
-def _json_patch(doc: Obj, ops: Any) -> Obj:
-    if not isinstance(ops, list):
-        raise ApiError(400, "BadRequest", "a JSON patch must be a list of operations")
-    doc = copy.deepcopy(doc)
-    for op in ops:
-        steps = [s.replace("~1", "/").replace("~0", "~") for s in str(op.get("path", "")).split("/")[1:]]
-        if not steps:
-            raise ApiError(422, "Invalid", "a JSON patch path must not be empty")
-        parent: Any = doc
-        for step in steps[:-1]:
-            parent = parent[int(step)] if isinstance(parent, list) else parent.setdefault(step, {})
-        last = steps[-1]
-        kind = op.get("op")
-        if kind in ("add", "replace"):
-            if isinstance(parent, list):
-                index = len(parent) if last == "-" else int(last)
-                if kind == "add":
-                    parent.insert(index, op.get("value"))
-                else:
-                    parent[index] = op.get("value")
-            else:
-                parent[last] = op.get("value")
-        elif kind == "remove":
-            if isinstance(parent, list):
-                parent.pop(int(last))
-            else:
-                parent.pop(last, None)
-        else:
-            raise ApiError(422, "Invalid", f"unsupported JSON patch operation {kind!r}")
-    return doc
