@@ -496,10 +496,10 @@ $POD_NAME): only the leader writes Ingress status and orders ACME certificates. 
 every 10 s, $INGRESSCTL_ACME_RELOAD_SECONDS), answers HTTP-01 for the leader's orders (Secret NAME-http01)
 and hands onDemand names to the leader (Secret NAME-ondemand).
 
-Entrypoints: --entrypoint NAME=ADDR[,tls][,redirect=OTHER][,proxy-protocol=CIDR;CIDR] defines one, or
-changes the entrypoint of --config with that name: what the flag says wins (the address always; tls, the
-redirect and the PROXY protocol's trusted addresses when given), the rest of the file's entrypoint (its
-certificates, auth, forwardedHeaders, and redirect or proxyProtocol when the flag names none) stays. A
+Entrypoints: --entrypoint NAME=ADDR[,tls][,redirect=OTHER][,proxy-protocol=CIDR;CIDR][,h2c][,no-h2] defines
+one, or changes the entrypoint of --config with that name: what the flag says wins (the address always;
+tls, the redirect and the PROXY protocol's trusted addresses when given), the rest of the file's entrypoint
+(its certificates, auth, forwardedHeaders, and redirect or proxyProtocol when the flag names none) stays. A
 TLS entrypoint of the file needs ,tls in the flag: leaving it out is refused, never a silent plain HTTP.
 ":PORT" (and "[::]:PORT") listens on IPv6 and IPv4, "0.0.0.0:PORT" on IPv4 only.
 

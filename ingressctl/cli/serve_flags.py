@@ -54,12 +54,13 @@ FLAGS: tuple[Flag, ...] = (
         "entrypoints",
         ("--entrypoint",),
         "An entrypoint (repeatable), e.g. web=:8000, websecure=:8443,tls or web=:8000,redirect=websecure; "
-        "proxy-protocol=10.0.0.0/8;192.168.1.5 requires a PROXY header (v1 or v2) from those peers. "
+        "proxy-protocol=10.0.0.0/8;192.168.1.5 requires a PROXY header (v1 or v2) from those peers; "
+        "h2c serves HTTP/2 with prior knowledge on a plain one, no-h2 stops offering h2 on a TLS one. "
         ":PORT listens on IPv6 and IPv4, 0.0.0.0:PORT on IPv4 only. One of that name in --config takes "
         "what the flag says and keeps the rest (a TLS one needs ,tls). Without [entryPoints] in the "
         "file, replaces the default http=:80 and https=:443.",
         "many",
-        "NAME=ADDR[,tls][,redirect=OTHER][,proxy-protocol=CIDR;CIDR]",
+        "NAME=ADDR[,tls][,redirect=OTHER][,proxy-protocol=CIDR;CIDR][,h2c][,no-h2]",
     ),
     Flag(
         "default_certificate",

@@ -1,4 +1,5 @@
-"""`--entrypoint NAME=ADDR[,tls][,redirect=OTHER][,proxy-protocol=CIDR;CIDR]`: entrypoints from flags.
+"""`--entrypoint NAME=ADDR[,tls][,redirect=OTHER][,proxy-protocol=CIDR;CIDR][,h2c][,no-h2]`: entrypoints
+from flags.
 
 A flag defines an entrypoint, or changes the one of the configuration file with that name. What the
 flag says wins; what it does not say stays as the file has it:
@@ -9,6 +10,8 @@ flag says wins; what it does not say stays as the file has it:
   not turn HTTPS into plain HTTP.
 - `redirect=OTHER` replaces the file's redirect (to entrypoint OTHER, 302 as Traefik v1's default).
 - `proxy-protocol=CIDR;CIDR` replaces the file's [proxyProtocol] trustedIPs.
+- `h2c` serves HTTP/2 with prior knowledge on a plain entrypoint; `no-h2` stops offering h2 in ALPN on
+  a TLS entrypoint (the file's [http2] table otherwise).
 - auth and forwardedHeaders.trustedIPs of the file are kept.
 """
 
@@ -31,9 +34,15 @@ from ingressctl.model.config import (
     ProxyProtocol,
 )
 
-FORMAT = "NAME=ADDR[,tls][,redirect=OTHER][,proxy-protocol=CIDR;CIDR]"
-_OPTIONS = ("tls", "redirect=OTHER", "proxy-protocol=CIDR;CIDR")
-_FORMS = {"tls": "tls", "redirect": "redirect=OTHER", "proxy-protocol": "proxy-protocol=CIDR;CIDR"}
+FORMAT = "NAME=ADDR[,tls][,redirect=OTHER][,proxy-protocol=CIDR;CIDR][,h2c][,no-h2]"
+_OPTIONS = ("tls", "redirect=OTHER", "proxy-protocol=CIDR;CIDR", "h2c", "no-h2")
+_FORMS = {
+    "tls": "tls",
+    "redirect": "redirect=OTHER",
+    "proxy-protocol": "proxy-protocol=CIDR;CIDR",
+    "h2c": "h2c",
+    "no-h2": "no-h2",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +55,8 @@ class EntrypointFlag:
     tls: bool = False
     redirect: str | None = None
     proxy_protocol: tuple[str, ...] | None = None
+    h2c: bool = False
+    no_h2: bool = False
 
 
 class FlagError(ValueError):
@@ -63,6 +74,7 @@ def parse_entrypoint_flag(name: str, spec: str) -> EntrypointFlag:
     tls = False
     redirect: str | None = None
     proxy: tuple[str, ...] | None = None
+    h2c = no_h2 = False
     for option in options:
         key, sep, value = option.partition("=")
         key = key.strip().lower()
@@ -75,15 +87,23 @@ def parse_entrypoint_flag(name: str, spec: str) -> EntrypointFlag:
             redirect = value
         elif key == "proxy-protocol" and sep:
             proxy = _cidrs(flag, value)
+        elif key == "h2c" and not sep:
+            h2c = True
+        elif key == "no-h2" and not sep:
+            no_h2 = True
         elif key in _FORMS:
             raise FlagError(f"{flag}: write {_FORMS[key]}, not {show(option)}")
         else:
             shown = show(option)
             raise FlagError(
                 f"{flag}: unknown part {shown} (after the address: {', '.join(_OPTIONS)})"
-                + suggest(key, ["tls", "redirect", "proxy-protocol"])
+                + suggest(key, ["tls", "redirect", "proxy-protocol", "h2c", "no-h2"])
             )
-    return EntrypointFlag(text, name, address, tls, redirect, proxy)
+    if h2c and tls:
+        raise FlagError(f"{flag}: h2c is HTTP/2 on a plain entrypoint; a tls entrypoint offers h2 by ALPN")
+    if no_h2 and not tls:
+        raise FlagError(f"{flag}: no-h2 turns off h2 in ALPN on a tls entrypoint; add ,tls or leave it out")
+    return EntrypointFlag(text, name, address, tls, redirect, proxy, h2c, no_h2)
 
 
 def _cidrs(flag: str, value: str) -> tuple[str, ...]:
@@ -131,6 +151,10 @@ def _merged(existing: EntryPoint | None, flag: EntrypointFlag) -> EntryPoint:
         changes["redirect"] = EntryPointRedirect(entrypoint=flag.redirect)
     if flag.proxy_protocol is not None:
         changes["proxy_protocol"] = ProxyProtocol(trusted_ips=flag.proxy_protocol)
+    if flag.h2c:
+        changes["http2"] = dataclasses.replace(base.http2, h2c=True)
+    if flag.no_h2:
+        changes["http2"] = dataclasses.replace(base.http2, enabled=False)
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
 

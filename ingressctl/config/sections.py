@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ingressctl.config.addresses import address_problem
 from ingressctl.config.client_ca import read_client_ca
+from ingressctl.config.http2_section import read_http2
 from ingressctl.config.reader import Section, dotted, show, suggest
 from ingressctl.model.config import (
     AcmeConfig,
@@ -30,6 +31,7 @@ from ingressctl.model.config import (
     KubernetesConfig,
     ProxyProtocol,
 )
+from ingressctl.model.http2 import Http2Settings
 from ingressctl.routing.hosts import validate_host
 from ingressctl.routing.refusals import control_characters
 from ingressctl.security import htpasswd
@@ -327,6 +329,8 @@ def read_entrypoint(name: str, section: Section, ctx: Context) -> EntryPoint | N
     proxy = _read_proxy_protocol(proxy_section) if proxy_section is not None else None
     transport = section.table("transport")
     limits = _read_transport(transport) if transport is not None else ConnectionLimits()
+    http2_section = section.table("http2")
+    http2 = read_http2(http2_section, tls is not None) if http2_section is not None else Http2Settings()
     section.unsupported("compress", "responses are passed through as the backend sent them")
     for key in ("whiteList", "whitelistSourceRange"):
         section.unsupported(
@@ -346,6 +350,7 @@ def read_entrypoint(name: str, section: Section, ctx: Context) -> EntryPoint | N
         trusted_ips=trusted,
         proxy_protocol=proxy,
         limits=limits,
+        http2=http2,
     )
 
 

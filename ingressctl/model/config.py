@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ingressctl.model.http2 import Http2Settings
+
 
 @dataclass(frozen=True, slots=True)
 class CertificateFile:
@@ -75,6 +77,7 @@ class EntryPoint:
     trusted_ips: tuple[str, ...] = ()
     proxy_protocol: ProxyProtocol | None = None
     limits: ConnectionLimits = ConnectionLimits()
+    http2: Http2Settings = field(default_factory=Http2Settings)
 
     @property
     def host(self) -> str:

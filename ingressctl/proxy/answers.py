@@ -14,8 +14,13 @@ from ingressctl.proxy.upstream import UpstreamError
 log = logging.getLogger("ingressctl.proxy")
 
 
+class ProxyAnswer(BareResponse):
+    """An answer the proxy made itself (not relayed from a backend): a gRPC client gets it as a
+    grpc-status instead (ingressctl.proxy.grpc)."""
+
+
 def error(status: int, text: str, headers: dict[str, str] | None = None) -> web.Response:
-    return BareResponse(status=status, text=text + "\n", headers=headers)
+    return ProxyAnswer(status=status, text=text + "\n", headers=headers)
 
 
 def upstream_failed(route_id: str, service: str, upstream: str, exc: UpstreamError) -> web.Response:

@@ -38,6 +38,7 @@ from aiohttp.web_response import StreamResponse
 
 from ingressctl.model.config import ConnectionLimits
 from ingressctl.proxy.bare import BareResponse
+from ingressctl.server.h2_connection import PREFACE, H2Entrypoint, H2ServerConnection
 from ingressctl.server.limits import (
     BUSY_RESPONSE,
     HEADER_TIMEOUT_RESPONSE,
@@ -59,13 +60,33 @@ LINGER_SECONDS = 1.0
 class EntrypointRequestHandler(RequestHandler):
     """aiohttp's protocol with concise answers to malformed requests, and the entrypoint's limits."""
 
-    __slots__ = ("_at_boundary", "_auto_decompress", "_depth", "_gate", "_last_body", "_pipelined")
+    __slots__ = (
+        "_at_boundary",
+        "_auto_decompress",
+        "_depth",
+        "_gate",
+        "_h2",
+        "_h2c_first",
+        "_last_body",
+        "_pipelined",
+    )
 
-    def __init__(self, manager: web.Server, *, gate: EntrypointGate | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        manager: web.Server,
+        *,
+        gate: EntrypointGate | None = None,
+        h2: H2Entrypoint | None = None,
+        **kwargs: Any,
+    ) -> None:
         limits = gate.limits if gate is not None else ConnectionLimits()
         kwargs.setdefault("keepalive_timeout", limits.idle_timeout)
         super().__init__(manager, **kwargs)
         self._gate = gate
+        # HTTP/2 for this entrypoint (ingressctl.server.h2_connection): after ALPN h2 on TLS, or on
+        # a plain entrypoint with h2c when the first bytes are the HTTP/2 preface.
+        self._h2 = h2
+        self._h2c_first = h2 is not None and h2.settings.h2c
         self._auto_decompress: bool = kwargs.get("auto_decompress", True)
         # Requests in the current pipeline: each one sent before the previous response was finished.
         self._depth = 0
@@ -77,12 +98,46 @@ class EntrypointRequestHandler(RequestHandler):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         gate = self._gate
+        if gate is not None and not gate.admit(self._loop):
+            self._refuse(transport)
+            return
+        if self._h2 is not None and _alpn(transport) == "h2":
+            self._manager = None  # never registered with aiohttp: the HTTP/2 protocol takes over
+            self._start_h2(cast(asyncio.Transport, transport), b"")
+            return
         if gate is not None:
-            if not gate.admit(self._loop):
-                self._refuse(transport)
-                return
             gate.wait_head(self, self._loop)
         super().connection_made(transport)
+
+    def h2_peer(self, transport: asyncio.BaseTransport) -> Any:
+        """The client address an HTTP/2 connection of this transport serves requests for."""
+        return transport.get_extra_info("peername")
+
+    def _start_h2(self, transport: asyncio.Transport, received: bytes) -> None:
+        assert self._h2 is not None
+        conn = H2ServerConnection(
+            self._h2,
+            peername=self.h2_peer(transport),
+            ssl_context=transport.get_extra_info("sslcontext"),
+            gate=self._gate,
+        )
+        conn.start(transport, received)
+
+    def _switch_to_h2c(self, data: bytes) -> None:
+        """The HTTP/2 preface on a plain entrypoint with h2c: aiohttp forgets the connection (its
+        gate slot passes to the HTTP/2 protocol) and HTTP/2 reads it from the first byte."""
+        transport = cast(asyncio.Transport, self.transport)
+        gate = self._gate
+        if gate is not None:
+            gate.head_arrived(self)
+        self._gate = None
+        task = self._task_handler
+        self.transport = None  # aiohttp's teardown below must not close it
+        self.connection_lost(None)
+        if task is not None:
+            task.cancel()  # aiohttp's request loop, not started yet on Python < 3.12
+        self._gate = gate
+        self._start_h2(transport, data)
 
     def _refuse(self, transport: asyncio.BaseTransport) -> None:
         """Over maxConnections: answer 503 and close, reading (and dropping) what the client sends
@@ -124,6 +179,11 @@ class EntrypointRequestHandler(RequestHandler):
     def data_received(self, data: bytes) -> None:
         if self._close or self._force_close:
             return  # closing (or refused): aiohttp drops the bytes too
+        if self._h2c_first:
+            self._h2c_first = False
+            if data[:3] == b"PRI" and PREFACE.startswith(data[: len(PREFACE)]):
+                self._switch_to_h2c(data)
+                return
         queued = len(self._messages)
         at_boundary = self._at_boundary
         super().data_received(data)
@@ -293,6 +353,11 @@ class EntrypointRequestHandler(RequestHandler):
         resp = BareResponse(status=500, text="Internal Server Error\n")
         resp.force_close()
         return resp
+
+
+def _alpn(transport: asyncio.BaseTransport) -> str | None:
+    ssl_object = transport.get_extra_info("ssl_object")
+    return ssl_object.selected_alpn_protocol() if ssl_object is not None else None
 
 
 def _answer(exc: HttpProcessingError) -> tuple[int, str, str]:

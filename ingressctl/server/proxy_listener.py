@@ -83,6 +83,9 @@ class PeerRequestHandler(EntrypointRequestHandler):
     def set_client(self, client: Peer) -> None:
         self._client = client
 
+    def h2_peer(self, transport: asyncio.BaseTransport) -> Any:
+        return self._client or client_address(transport.get_extra_info("peername"))
+
 
 class _Networks:
     def __init__(self, cidrs: Iterable[str]) -> None:

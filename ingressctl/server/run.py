@@ -24,7 +24,7 @@ from ingressctl.proxy import AccessLog, EntrypointInfo, Proxy, ProxyObserver, Pr
 from ingressctl.proxy.handler import HostCheck, entrypoint_runtime
 from ingressctl.proxy.plan import Table, TableFactory
 from ingressctl.routing.options import CompileOptions
-from ingressctl.server import memory
+from ingressctl.server import h2_connection, memory
 from ingressctl.server.limits import EntrypointGate, raise_open_files_limit
 from ingressctl.server.listeners import bind_socket, bound_address, sees_mapped_ipv4
 from ingressctl.server.protocol import ABORT_UNWIND_SECONDS, EntrypointRequestHandler, aborted_message, drain
@@ -93,6 +93,7 @@ class Server:
         self.proxy.hooks.extend(parts.hooks)
         self.watcher: Watcher | None = None
         self._runners: list[web.ServerRunner] = []
+        self._h2: list[h2_connection.H2Entrypoint] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._api: Closer | None = None
         self._stopped = asyncio.Event()
@@ -233,12 +234,25 @@ class Server:
         )
         # The PROXY header's client, or an IPv4 client of a dual-stack socket as IPv4, is the peer.
         peer_aware = ep.proxy_protocol is not None or sees_mapped_ipv4(sock)
+        handler = self.proxy.handler(runtime)
+        h2 = None
+        if ep.http2.enabled if ep.tls is not None else ep.http2.h2c:
+            h2 = h2_connection.H2Entrypoint(
+                ep.name,
+                handler,
+                ep.http2,
+                ep.limits,
+                getattr(self.parts.observer, "on_connection_open", None),
+                getattr(self.parts.observer, "on_connection_close", None),
+            )
+            self._h2.append(h2)
         server = _EntrypointServer(
-            self.proxy.handler(runtime),
+            handler,
             ep.name,
             self.parts.observer,
             handler_class=PeerRequestHandler if peer_aware else EntrypointRequestHandler,
             gate=EntrypointGate(ep.name, ep.limits),
+            h2=h2,
             access_log=None,
             # aiohttp's own limits: generous header size (README "Security limits").
             max_line_size=16384,
@@ -330,7 +344,10 @@ class Server:
         await asyncio.sleep(0)
         for server in servers:
             server.pre_shutdown()
-        aborted = await drain(servers, deadline)
+        aborted, cut = await asyncio.gather(
+            drain(servers, deadline), h2_connection.shutdown(self._h2, deadline)
+        )
+        aborted += cut
         if aborted:
             log.warning(aborted_message(aborted, grace))
 
@@ -384,18 +401,20 @@ class _EntrypointServer(web.Server):
         observer: Any,
         handler_class: type[EntrypointRequestHandler] = EntrypointRequestHandler,
         gate: EntrypointGate | None = None,
+        h2: h2_connection.H2Entrypoint | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(handler, **kwargs)
         self._entrypoint = entrypoint
         self._handler_class = handler_class
         self._gate = gate
+        self._h2 = h2
         self._on_open = getattr(observer, "on_connection_open", None)
         self._on_close = getattr(observer, "on_connection_close", None)
 
     def __call__(self) -> RequestHandler:
         # As web.Server.__call__, with the protocol that answers malformed requests concisely.
-        return self._handler_class(self, loop=self._loop, gate=self._gate, **self._kwargs)
+        return self._handler_class(self, loop=self._loop, gate=self._gate, h2=self._h2, **self._kwargs)
 
     async def shutdown(self, timeout: float | None = None) -> None:
         await super().shutdown(timeout)

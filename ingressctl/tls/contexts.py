@@ -10,10 +10,15 @@ from ingressctl.security.tls_profile import cipher_string
 from ingressctl.tls.pem import CertificateError, ParsedCertificate
 
 ALPN_HTTP1 = "http/1.1"
+# What a TLS entrypoint offers unless its [http2] says enabled = false: HTTP/2 first, as every browser
+# and gRPC client prefers it.
+ALPN_DEFAULT: tuple[str, ...] = ("h2", ALPN_HTTP1)
 _VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 
 
-def server_context(min_version: str = "1.2", ciphers: tuple[str, ...] = ()) -> ssl.SSLContext:
+def server_context(
+    min_version: str = "1.2", ciphers: tuple[str, ...] = (), alpn: tuple[str, ...] = ALPN_DEFAULT
+) -> ssl.SSLContext:
     """A server context with the TLS profile of ingressctl/tls/profile.py: TLS 1.2+, and for TLS 1.2
     Mozilla's intermediate suites (or `ciphers`, OpenSSL names); TLS 1.3 keeps OpenSSL's suites."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -22,7 +27,7 @@ def server_context(min_version: str = "1.2", ciphers: tuple[str, ...] = ()) -> s
     ctx.set_ciphers(cipher_string(ciphers))
     # Renegotiation is a DoS lever and no HTTP/1.1 client needs it.
     ctx.options |= ssl.OP_NO_RENEGOTIATION | ssl.OP_CIPHER_SERVER_PREFERENCE
-    ctx.set_alpn_protocols([ALPN_HTTP1])
+    ctx.set_alpn_protocols(list(alpn))
     return ctx
 
 

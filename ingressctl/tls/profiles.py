@@ -1,5 +1,5 @@
-"""Per-certificate SSLContexts for entrypoints whose `cipherSuites` differ from the default profile,
-or that ask for client certificates (`clientCA`).
+"""Per-certificate SSLContexts for entrypoints whose `cipherSuites` or ALPN list differ from the default
+profile, or that ask for client certificates (`clientCA`).
 
 When the SNI callback swaps a certificate's context into a connection, OpenSSL negotiates the TLS 1.2
 cipher suite from that context's list, not from the entrypoint's base context (the minimum version
@@ -11,6 +11,9 @@ never replaced by a context with another cipher list.
 Client certificates: OpenSSL keeps the base context's verify mode for the connection, but checks a
 presented certificate against the trust store of the context the callback swapped in; so each
 certificate context of a clientCA entrypoint carries the entrypoint's CAs and verify mode too.
+
+The same holds for ALPN: OpenSSL asks the swapped-in context which protocol to select, so an
+entrypoint with HTTP/2 turned off needs certificate contexts that offer only http/1.1.
 """
 
 from __future__ import annotations
@@ -19,13 +22,14 @@ import ssl
 import threading
 from collections.abc import Iterable
 
-from ingressctl.tls.contexts import load_into, server_context
+from ingressctl.tls.contexts import ALPN_DEFAULT, load_into, server_context
 from ingressctl.tls.pem import ParsedCertificate
 
 Ciphers = tuple[str, ...]
-# (TLS 1.2 cipher list, client CA PEM, client certificate optional): what a certificate context needs
-# beyond the certificate. ((), b"", False) is the default profile.
-Profile = tuple[Ciphers, bytes, bool]
+Alpn = tuple[str, ...]
+# (TLS 1.2 cipher list, client CA PEM, client certificate optional, ALPN protocols): what a certificate
+# context needs beyond the certificate. ((), b"", False, ALPN_DEFAULT) is the default profile.
+Profile = tuple[Ciphers, bytes, bool, Alpn]
 
 
 def require_client_certificates(ctx: ssl.SSLContext, ca_pem: bytes, optional: bool) -> None:
@@ -49,13 +53,14 @@ class CipherProfiles:
         certificates: Iterable[ParsedCertificate],
         client_ca: bytes = b"",
         optional: bool = False,
+        alpn: Alpn = ALPN_DEFAULT,
     ) -> None:
-        """`base` (an entrypoint's context) offers `ciphers` (and asks for client certificates of
-        `client_ca`); prepare contexts for `certificates`."""
-        if not ciphers and not client_ca:
+        """`base` (an entrypoint's context) offers `ciphers` and `alpn` (and asks for client
+        certificates of `client_ca`); prepare contexts for `certificates`."""
+        if not ciphers and not client_ca and alpn == ALPN_DEFAULT:
             return
         with self._lock:
-            self._by_base[id(base)] = (ciphers, client_ca, optional)
+            self._by_base[id(base)] = (ciphers, client_ca, optional, alpn)
         self.prepare(certificates)
 
     def prepare(self, certificates: Iterable[ParsedCertificate]) -> None:
@@ -80,7 +85,8 @@ class CipherProfiles:
         client certificate of `ca_pem` (ingress-nginx auth-tls-secret)."""
         profile = self._by_base.get(id(base))
         ciphers = profile[0] if profile is not None else ()
-        return self._context((ciphers, ca_pem, True), parsed)
+        alpn = profile[3] if profile is not None else ALPN_DEFAULT
+        return self._context((ciphers, ca_pem, True, alpn), parsed)
 
     def retain_client_cas(self, keep: set[bytes]) -> None:
         """Forget the per-host contexts of client CAs no route uses any more."""
@@ -97,8 +103,8 @@ class CipherProfiles:
         key = (profile, parsed.digest)
         found = self._contexts.get(key)
         if found is None:
-            ciphers, client_ca, optional = profile
-            found = server_context(ciphers=ciphers)
+            ciphers, client_ca, optional, alpn = profile
+            found = server_context(ciphers=ciphers, alpn=alpn)
             load_into(found, parsed)
             if client_ca:
                 require_client_certificates(found, client_ca, optional)

@@ -34,7 +34,7 @@ from ingressctl.model import ConfigError, Route, TLSCertificate
 from ingressctl.model.config import CertificateFile, ClientCA, EntryPoint, StaticConfig
 from ingressctl.tls import names as tlsnames
 from ingressctl.tls.client_auth import HostClientAuth, client_auth_by_host
-from ingressctl.tls.contexts import certificate_context, load_into, server_context
+from ingressctl.tls.contexts import ALPN_DEFAULT, certificate_context, load_into, server_context
 from ingressctl.tls.pem import CertificateError, ParsedCertificate, parse_pair
 from ingressctl.tls.profiles import CipherProfiles, require_client_certificates
 from ingressctl.tls.selfsigned import generate_default_certificate
@@ -498,13 +498,17 @@ class CertificateStore:
         return None
 
     def ssl_context_for_entrypoint(
-        self, min_version: str = "1.2", ciphers: tuple[str, ...] = (), client_ca: ClientCA | None = None
+        self,
+        min_version: str = "1.2",
+        ciphers: tuple[str, ...] = (),
+        client_ca: ClientCA | None = None,
+        alpn: tuple[str, ...] = ALPN_DEFAULT,
     ) -> ssl.SSLContext:
         """A base context for one TLS entrypoint: its minimum version and TLS 1.2 ciphers, the
         default certificate, and this store's SNI callback. Version and ciphers stay the base
         context's even after the callback swaps in a certificate's context (OpenSSL keeps them per
         connection)."""
-        ctx = server_context(min_version, ciphers)
+        ctx = server_context(min_version, ciphers, alpn)
         if client_ca is not None:
             require_client_certificates(ctx, client_ca.ca_pem, client_ca.optional)
         with self._lock:
@@ -512,7 +516,7 @@ class CertificateStore:
             self._bases.append((ctx, min_version))
             stored = [e.parsed for entries in self._entries.values() for e in entries]
         ca_pem, optional = (client_ca.ca_pem, client_ca.optional) if client_ca is not None else (b"", False)
-        self._profiles.register(ctx, ciphers, stored, ca_pem, optional)
+        self._profiles.register(ctx, ciphers, stored, ca_pem, optional, alpn)
         if client_ca is None:
             self._client_auth.follow(ctx)
         ctx.sni_callback = self.sni_callback
@@ -523,7 +527,9 @@ class CertificateStore:
         if entrypoint.tls is None:
             return self.ssl_context_for_entrypoint()
         tls = entrypoint.tls
-        return self.ssl_context_for_entrypoint(tls.min_version, tls.cipher_suites, tls.client_ca)
+        return self.ssl_context_for_entrypoint(
+            tls.min_version, tls.cipher_suites, tls.client_ca, entrypoint.http2.protocols_tls
+        )
 
     def set_routes(self, routes: Sequence[Route]) -> None:
         """The routes being served: the hosts whose routes ask for client certificates."""

@@ -188,6 +188,7 @@ def test_lean_entry_usage_error_exits_2(cli_env: dict[str, str]) -> None:
     assert result.returncode == 2
     assert (
         result.stderr.strip()
-        == "error: --entrypoint 'web': expected NAME=ADDR[,tls][,redirect=OTHER][,proxy-protocol=CIDR;CIDR], "
+        == "error: --entrypoint 'web': expected NAME=ADDR[,tls][,redirect=OTHER][,proxy-protocol=CIDR;CIDR]"
+        "[,h2c][,no-h2], "
         "e.g. --entrypoint web=:8000"
     )

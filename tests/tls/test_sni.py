@@ -40,7 +40,7 @@ async def test_exact_name_verifies_against_the_ca(
     server = await serve(store)
     shake = await server.handshake("a.example.test", cafile=ca_file)  # check_hostname: really valid
     assert shake.names == ("a.example.test",)
-    assert shake.alpn == "http/1.1"
+    assert shake.alpn == "h2"  # offered first on every TLS entrypoint
     assert shake.server_answer == "a.example.test|True"
 
 

@@ -1,0 +1,235 @@
+"""One HTTP/2 stream as the proxy's request path sees a request: aiohttp's own request and response
+objects over a body reader, a response writer and a transport that belong to the stream.
+
+The request path (hooks, routing, the middleware chain, the forwarder) takes an aiohttp
+`BaseRequest` and returns a `StreamResponse`; over HTTP/2 it gets the same, built here, so every
+middleware works for both protocols without knowing which one carried the request:
+
+- `StreamBody` is aiohttp's StreamReader; what the proxy consumes of it is granted back to the
+  client as flow-control window, so a client can never have more than the stream's window buffered.
+- `StreamWriter` writes the response head as HEADERS and the body as DATA frames, waiting for the
+  client's window (and for the socket to drain): a client that does not read stops the proxy from
+  reading the backend. It sends trailers too (`write_trailers`, for gRPC).
+- `StreamTransport` is what `request.transport` returns: the connection's TLS facts (SNI and the
+  certificate, for the 421 check), no socket (nothing is spliced into a multiplexed connection), and
+  `abort()` resets this stream only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Any, Final, Protocol
+
+from aiohttp.abc import AbstractStreamWriter
+from aiohttp.streams import StreamReader
+from multidict import CIMultiDict
+
+# Response fields HTTP/2 forbids (RFC 9113 8.2.2): the HTTP/1.1 framing of the backend's answer.
+_HOP_BY_HOP: Final = frozenset(
+    {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"}
+)
+# The interim answer the forwarder writes for Expect: 100-continue, as HTTP/1.1 bytes.
+_CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
+# aiohttp's default for a request body reader (its buffer limits only matter for pausing, unused here).
+_READ_LIMIT: Final = 2**16
+
+
+class StreamSink(Protocol):
+    """What a stream needs from its connection (ingressctl.server.h2_connection)."""
+
+    def send_headers(self, stream_id: int, headers: list[tuple[bytes, bytes]], end_stream: bool) -> None: ...
+
+    async def send_data(self, stream_id: int, data: bytes | memoryview) -> None: ...
+
+    def end_stream(self, stream_id: int) -> None: ...
+
+    def reset_stream(self, stream_id: int, error_code: int) -> None: ...
+
+    def acknowledge(self, stream_id: int, size: int) -> None: ...
+
+    def stream_open(self, stream_id: int) -> bool: ...
+
+    async def writable(self) -> None: ...
+
+    def extra_info(self, name: str, default: Any = None) -> Any: ...
+
+
+class StreamFlow:
+    """The per-stream stand-in for aiohttp's connection protocol: what BaseRequest reads of it
+    (peer, TLS context, transport) and what StreamReader calls (pause/resume, never needed: the
+    window bounds the buffer)."""
+
+    __slots__ = ("max_field_size", "max_headers", "peername", "sink", "sockname", "ssl_context", "transport")
+
+    def __init__(self, sink: StreamSink, stream_id: int, peername: Any, ssl_context: Any) -> None:
+        self.sink = sink
+        self.peername = peername
+        self.sockname = sink.extra_info("sockname")
+        self.ssl_context = ssl_context
+        self.transport = StreamTransport(sink, stream_id)
+        self.max_field_size = 16384
+        self.max_headers = 128
+
+    @property
+    def connected(self) -> bool:
+        return not self.transport.is_closing()
+
+    def pause_reading(self) -> None:
+        return None
+
+    def resume_reading(self, resume_parser: bool = True) -> None:
+        return None
+
+
+class StreamTransport(asyncio.Transport):
+    """`request.transport` for a request carried by an HTTP/2 stream."""
+
+    __slots__ = ("_sink", "_stream_id")
+
+    def __init__(self, sink: StreamSink, stream_id: int) -> None:
+        super().__init__()
+        self._sink = sink
+        self._stream_id = stream_id
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        if name == "socket":
+            return default  # a multiplexed connection's socket is no stream's to splice into
+        return self._sink.extra_info(name, default)
+
+    def is_closing(self) -> bool:
+        return not self._sink.stream_open(self._stream_id)
+
+    def abort(self) -> None:
+        # CANCEL (0x8): the response cannot be finished (the backend failed mid-body).
+        self._sink.reset_stream(self._stream_id, 0x8)
+
+    def close(self) -> None:
+        self.abort()
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return (0, 0)
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        return None
+
+
+class StreamBody(StreamReader):
+    """A request body: bytes the proxy has read are granted back to the client as window."""
+
+    __slots__ = ("_ack",)
+
+    def __init__(self, flow: StreamFlow, ack: Callable[[int], None], loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(flow, _READ_LIMIT, loop=loop)  # type: ignore[arg-type]
+        self._ack = ack
+
+    def _read_nowait_chunk(self, n: int) -> bytes:
+        data = super()._read_nowait_chunk(n)
+        if data:
+            self._ack(len(data))
+        return data
+
+
+class StreamWriter(AbstractStreamWriter):
+    """aiohttp's payload writer for one stream: HEADERS, DATA within the windows, trailers."""
+
+    def __init__(self, sink: StreamSink, stream_id: int, head_only: bool) -> None:
+        self._sink = sink
+        self._stream_id = stream_id
+        self._head_only = head_only  # HEAD: the head says what a GET would send, no body follows
+        self._pending: list[tuple[bytes, bytes]] | None = None
+        self._trailers: list[tuple[bytes, bytes]] = []
+        self.head_sent = False
+        self.ended = False
+        self.status = 0
+        self.buffer_size = 0
+        self.output_size = 0
+        self.length: int | None = None
+
+    async def write_headers(self, status_line: str, headers: CIMultiDict[str]) -> None:
+        self.status = int(status_line.split(" ", 2)[1])
+        self._pending = response_fields(self.status, headers.items())
+
+    def send_headers(self) -> None:
+        pending = self._pending
+        if pending is not None and not self.head_sent:
+            self._pending = None
+            self.head_sent = True
+            self._sink.send_headers(self._stream_id, pending, False)
+
+    async def write(self, chunk: bytes | bytearray | memoryview) -> None:
+        if not chunk:
+            return
+        if not self.head_sent and self._pending is None and bytes(chunk) == _CONTINUE:
+            # The forwarder's Expect: 100-continue answer: an interim HEADERS frame in HTTP/2.
+            self._sink.send_headers(self._stream_id, [(b":status", b"100")], False)
+            return
+        self.send_headers()
+        if self._head_only or self.ended:
+            return
+        self.output_size += len(chunk)
+        await self._sink.send_data(self._stream_id, bytes(chunk) if isinstance(chunk, bytearray) else chunk)
+
+    def set_trailers(self, trailers: Sequence[tuple[str, str]]) -> None:
+        """Trailers to end the stream with (gRPC's grpc-status and metadata), sent by write_eof."""
+        self._trailers = [(name.lower().encode("ascii"), value.encode("utf-8")) for name, value in trailers]
+
+    async def write_trailers(self, trailers: Sequence[tuple[str, str]]) -> None:
+        """End the response with `trailers` (the body written so far stays as it is)."""
+        self.set_trailers(trailers)
+        await self.write_eof()
+
+    async def write_eof(self, chunk: bytes = b"") -> None:
+        if self.ended:
+            return
+        if chunk:
+            await self.write(chunk)
+        self.ended = True
+        if not self._sink.stream_open(self._stream_id):
+            return
+        trailers = self._trailers
+        if self._pending is not None and not self.head_sent and not trailers:
+            self.send_headers_and_end()
+            return
+        self.send_headers()
+        if trailers:
+            self._sink.send_headers(self._stream_id, trailers, True)
+        else:
+            self._sink.end_stream(self._stream_id)
+
+    def send_headers_and_end(self) -> None:
+        """A response without body or trailers: one HEADERS frame with END_STREAM."""
+        pending = self._pending or []
+        self._pending = None
+        self.head_sent = True
+        self.ended = True
+        self._sink.send_headers(self._stream_id, pending, True)
+
+    async def drain(self) -> None:
+        await self._sink.writable()
+
+    def enable_compression(self, encoding: str = "deflate", strategy: int | None = None) -> None:
+        return None  # the proxy passes bodies on as the backend encoded them
+
+    def enable_chunking(self) -> None:
+        return None  # DATA frames are the framing
+
+
+def response_fields(status: int, items: Any) -> list[tuple[bytes, bytes]]:
+    """`:status` and the fields of an aiohttp response head, as HTTP/2 wants them (lowercase names,
+    no connection-specific fields, nor those the Connection field named)."""
+    fields = [(b":status", str(status).encode("ascii"))]
+    named: set[str] = set()
+    pairs = list(items)
+    for name, value in pairs:
+        if name.lower() == "connection":
+            named.update(token.strip().lower() for token in value.split(","))
+    for name, value in pairs:
+        lname = name.lower()
+        if lname in _HOP_BY_HOP or lname in named:
+            continue
+        fields.append((lname.encode("ascii", "replace"), value.encode("utf-8", "surrogateescape")))
+    return fields
