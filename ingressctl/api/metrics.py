@@ -37,7 +37,7 @@ RELOAD_BUCKETS: tuple[float, ...] = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1
 
 
 _RECENT_FAILURES_KEPT = 1024
-_REQUESTS_HELP = "Requests answered, by router and status code."
+_REQUESTS_HELP = "Requests answered, by router, status code and protocol (http/1.1, h2, h2c)."
 _DURATION_HELP = "Time from request to the last byte of the response."
 
 
@@ -89,10 +89,12 @@ class _Histogram:
 class _RouteSeries:
     """Everything counted for one (entrypoint, router, service), with its label text for /metrics."""
 
-    __slots__ = ("codes", "labels", "latency")
+    __slots__ = ("by_protocol", "codes", "labels", "latency")
 
     def __init__(self, buckets: int, key: tuple[str, str, str]) -> None:
         self.codes: dict[int, int] = {}
+        # ingressctl_requests_total's series: (protocol, code) -> count ("http/1.1", "h2", "h2c").
+        self.by_protocol: dict[tuple[str, int], int] = {}
         self.latency = _Histogram(buckets)
         self.labels = _label_text(_ROUTE_LABELS, key)
 
@@ -182,13 +184,24 @@ class Metrics:
 
     # ------------------------------------------------------------ proxy observer (hot path)
 
-    def on_request(self, entrypoint: str, route_id: str, service: str, status: int, seconds: float) -> None:
+    def on_request(
+        self,
+        entrypoint: str,
+        route_id: str,
+        service: str,
+        status: int,
+        seconds: float,
+        protocol: str = "http/1.1",
+    ) -> None:
         key = (entrypoint, route_id, service)
         series = self._routes.get(key)
         if series is None:
             series = self._routes[key] = _RouteSeries(len(self._bounds), key)
         codes = series.codes
         codes[status] = codes.get(status, 0) + 1
+        by_protocol = series.by_protocol
+        pair = (protocol, status)
+        by_protocol[pair] = by_protocol.get(pair, 0) + 1
         latency = series.latency
         latency.counts[bisect_left(self._bounds, seconds)] += 1
         latency.total += seconds
@@ -306,8 +319,9 @@ class Metrics:
         out.append("# TYPE ingressctl_requests_total counter")
         for series in routes:
             labels = series.labels
-            for code, count in list(series.codes.items()):
-                out.append(f'ingressctl_requests_total{{{labels},code="{code}"}} {float(count)!r}')
+            for (protocol, code), count in list(series.by_protocol.items()):
+                sample = f'{{{labels},code="{code}",protocol="{protocol}"}}'
+                out.append(f"ingressctl_requests_total{sample} {float(count)!r}")
         name = "ingressctl_request_duration_seconds"
         out.append(f"# HELP {name} {_DURATION_HELP}")
         out.append(f"# TYPE {name} histogram")
@@ -330,13 +344,15 @@ class Metrics:
         from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 
         route_labels = list(_ROUTE_LABELS)
-        requests = CounterMetricFamily("ingressctl_requests", _REQUESTS_HELP, labels=[*route_labels, "code"])
+        requests = CounterMetricFamily(
+            "ingressctl_requests", _REQUESTS_HELP, labels=[*route_labels, "code", "protocol"]
+        )
         latency = HistogramMetricFamily(
             "ingressctl_request_duration_seconds", _DURATION_HELP, labels=route_labels
         )
         for (ep, router, service), series in list(self._routes.items()):
-            for code, count in list(series.codes.items()):
-                requests.add_metric([ep, router, service, str(code)], count)
+            for (protocol, code), count in list(series.by_protocol.items()):
+                requests.add_metric([ep, router, service, str(code), protocol], count)
             latency.add_metric(
                 [ep, router, service], series.latency.cumulative(self._bounds), series.latency.total
             )

@@ -17,6 +17,7 @@ from ingressctl.api.view import CertificateInfo, RouteTable, RuntimeView
 from ingressctl.logging_setup import REDACTED, is_sensitive_field, redact
 from ingressctl.model import Diagnostic, Location, ObjectRef, PathType, Route, Severity
 from ingressctl.model.config import EntryPoint
+from ingressctl.model.http2 import Http2Settings
 from ingressctl.providers.base import ProviderStatus
 from ingressctl.routing.chain import chain_descriptions
 
@@ -258,10 +259,25 @@ def entrypoint_json(ep: EntryPoint, open_connections: int) -> Json:
         "address": ep.address,
         "tls": ep.tls is not None,
         "tls_min_version": ep.tls.min_version if ep.tls is not None else None,
+        # What clients can speak to it: ALPN on TLS ("h2", "http/1.1"), h2c with prior knowledge.
+        "protocols": list(ep.http2.protocols(ep.tls is not None)),
+        "http2": http2_json(ep.http2) if "h2" in ep.http2.protocols(ep.tls is not None) else None,
         "redirect": ep.redirect.entrypoint if ep.redirect is not None else None,
         "auth": ({"realm": ep.auth.realm, "users": len(ep.auth.users)} if ep.auth is not None else None),
         "trusted_ips": list(ep.trusted_ips),
         "open_connections": open_connections,
+    }
+
+
+def http2_json(settings: Http2Settings) -> Json:
+    return {
+        "max_concurrent_streams": settings.max_concurrent_streams,
+        "max_header_list_size": settings.max_header_list_size,
+        "header_table_size": settings.header_table_size,
+        "initial_stream_window": settings.initial_stream_window,
+        "initial_connection_window": settings.initial_connection_window,
+        "max_resets_per_second": settings.max_resets_per_second,
+        "max_control_frames_per_second": settings.max_control_frames_per_second,
     }
 
 

@@ -6,7 +6,8 @@ the `--explain URL` answer. Never key material: certificates are listed by hosts
     {"schema": "ingressctl.routes/v1",
      "routes": [ROUTE, ...],              # in table order
      "default_backend": ROUTE | null,
-     "certificates": [{"hosts": [str], "secret": "namespace/name"}]}
+     "certificates": [{"hosts": [str], "secret": "namespace/name"}],
+     "entrypoints": [{"name", "address", "tls": bool, "protocols": [str]}]}  # added by the CLI
 
     ROUTE = {"id", "entrypoints": [str], "host": str|null, "host_kind": "exact"|"wildcard"|"any",
              "path", "path_type", "priority", "is_default_backend",
@@ -25,7 +26,8 @@ the `--explain URL` answer. Never key material: certificates are listed by hosts
      "request": {"url", "host", "path", "canonical_path": str|null},
      "outcome": "routed" | "backend-problem" | "no-route" | "rejected",
      "status": 0 (proxied) | 503 | 404 | 400,
-     "route": ROUTE|null, "reason": str, "shadowed": [ROUTE]}
+     "route": ROUTE|null, "reason": str, "shadowed": [ROUTE],
+     "entrypoints": [...]}  # with a route: the entrypoints serving it (as in ingressctl.routes/v1)
 """
 
 from __future__ import annotations

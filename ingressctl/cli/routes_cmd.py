@@ -29,6 +29,7 @@ from ingressctl.model import Route, Severity, UsageError
 if TYPE_CHECKING:
     from ingressctl.checks.routes_view import Explanation
     from ingressctl.cli.routes_watch import RouteKey
+    from ingressctl.model.config import StaticConfig
     from ingressctl.routing import RoutingTable
 
 
@@ -154,7 +155,8 @@ def _route_line(route: Route) -> str:
     return f"{route.id}: {where} -> {route.backend.label} [{route_status(route)}] (from {route.source})"
 
 
-def _print_explanation(console: Console, explanation: Explanation) -> None:
+def _print_explanation(console: Console, explanation: Explanation, static: StaticConfig) -> None:
+    from ingressctl.checks.entrypoints_view import entrypoint_line, serving
     from ingressctl.checks.routes_view import route_status
 
     request = explanation.request
@@ -167,6 +169,8 @@ def _print_explanation(console: Console, explanation: Explanation) -> None:
         return
     console.print(Text("winner: ", style="bold") + Text(_route_line(match.route)))
     console.print(Text("reason: ", style="bold") + Text(explanation.reason))
+    eps = serving(match.route, static.entrypoints, static.default_entrypoints)
+    console.print(Text("entrypoints: ", style="bold") + Text("; ".join(entrypoint_line(ep) for ep in eps)))
     backend = match.route.backend
     backend_line = f"{backend.label} over {backend.scheme}"
     if backend.tls is not None:
@@ -228,6 +232,13 @@ def routes(
     context: str | None = CONTEXT_OPTION,
     namespaces: list[str] | None = NAMESPACE_OPTION,
     label_selector: str | None = LABEL_SELECTOR_OPTION,
+    config_file: str | None = typer.Option(
+        None,
+        "--config",
+        "-c",
+        metavar="FILE",
+        help="traefik.toml whose entrypoints (and their protocols) to show; default: http :80, https :443.",
+    ),
     watch: bool = typer.Option(
         False,
         "--watch",
@@ -240,8 +251,12 @@ def routes(
 
     Exit 1 when --explain finds no route; 2 for unreadable input or an unreachable or refusing API server.
     """
+    from ingressctl.checks.entrypoints_view import entrypoint_dict, entrypoint_line
     from ingressctl.checks.routes_view import explain, explanation_document, routes_document
+    from ingressctl.config import ConfigOverrides, load_static_config
     from ingressctl.routing import RoutingTable
+
+    static = load_static_config(config_file, ConfigOverrides())
 
     cluster = cluster_source(
         paths=paths,
@@ -276,12 +291,20 @@ def routes(
     if explain_url is not None:
         explanation = explain(table, explain_url)
         if output_format is RoutesFormat.JSON:
-            sys.stdout.write(json.dumps(explanation_document(explanation), indent=2) + "\n")
+            document = explanation_document(explanation)
+            if explanation.match is not None:
+                from ingressctl.checks.entrypoints_view import serving
+
+                eps = serving(explanation.match.route, static.entrypoints, static.default_entrypoints)
+                document["entrypoints"] = [entrypoint_dict(ep) for ep in eps]
+            sys.stdout.write(json.dumps(document, indent=2) + "\n")
         else:
-            _print_explanation(out, explanation)
+            _print_explanation(out, explanation, static)
         raise typer.Exit(1 if explanation.match is None else 0)
     if output_format is RoutesFormat.JSON:
-        sys.stdout.write(json.dumps(routes_document(table), indent=2) + "\n")
+        document = routes_document(table)
+        document["entrypoints"] = [entrypoint_dict(ep) for ep in static.entrypoints]
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
         return
     rendered = routes_table(table)
     natural = Console(width=10_000).measure(rendered).maximum
@@ -292,6 +315,9 @@ def routes(
         # A narrow terminal: the essentials readable beat every column crushed (JSON has the rest).
         rendered = routes_table(table, compact=True)
     out.print(rendered)
+    out.print(Text("Entrypoints:", style="bold"))
+    for ep in static.entrypoints:
+        out.print(Text(f"  {entrypoint_line(ep)}"))
     if table.certificates:
         out.print(Text("Certificates (from Secrets):", style="bold"))
         for cert in table.certificates:

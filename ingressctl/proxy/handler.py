@@ -100,7 +100,12 @@ class _EntrypointHandler:
         result.status = response.status
         if self._observe and result.route_id:
             proxy.observer.on_request(
-                ep.name, result.route_id, result.service, response.status, loop_time() - start
+                ep.name,
+                result.route_id,
+                result.service,
+                response.status,
+                loop_time() - start,
+                protocol_of(request),
             )
         if proxy.access_log is not None:
             self._access(request, result, response, loop_time() - start)
@@ -240,6 +245,14 @@ class _EntrypointHandler:
         if len(known) > 16:  # a client cycling Host values: keep the cache small
             known.clear()
         return allowed
+
+
+def protocol_of(request: BaseRequest) -> str:
+    """The protocol a request came in with, as ALPN names it ("h2c": HTTP/2 without TLS)."""
+    version = request.version
+    if version.major == 2:
+        return "h2" if request.secure else "h2c"
+    return f"http/{version.major}.{version.minor}"
 
 
 def _lists_upgrade(connection: str) -> bool:

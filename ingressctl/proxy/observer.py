@@ -12,8 +12,16 @@ class ProxyObserver(Protocol):
     """
 
     def on_request(
-        self, entrypoint: str, route_id: str, service: str, status: int, seconds: float
-    ) -> None: ...
+        self,
+        entrypoint: str,
+        route_id: str,
+        service: str,
+        status: int,
+        seconds: float,
+        protocol: str = "http/1.1",
+    ) -> None:
+        """protocol: "http/1.1" (or "http/1.0"), "h2" (HTTP/2 over TLS) or "h2c"."""
+        ...
 
     def on_upstream_error(
         self, entrypoint: str, route_id: str, service: str, upstream: str, kind: str
@@ -27,7 +35,15 @@ class ProxyObserver(Protocol):
 class NullObserver:
     """The default observer: does nothing (the handler skips calling it altogether)."""
 
-    def on_request(self, entrypoint: str, route_id: str, service: str, status: int, seconds: float) -> None:
+    def on_request(
+        self,
+        entrypoint: str,
+        route_id: str,
+        service: str,
+        status: int,
+        seconds: float,
+        protocol: str = "http/1.1",
+    ) -> None:
         return None
 
     def on_upstream_error(

@@ -55,8 +55,8 @@ async def test_requests_latency_errors_and_retries_are_counted(
 
     m = await scrape(api_client)
     labels = {"entrypoint": "web", "router": "default/shop#0.0", "service": svc}
-    assert value(m, "ingressctl_requests_total", **labels, code="200") == 4
-    assert value(m, "ingressctl_requests_total", **labels, code="502") == 1
+    assert value(m, "ingressctl_requests_total", **labels, code="200", protocol="http/1.1") == 4
+    assert value(m, "ingressctl_requests_total", **labels, code="502", protocol="http/1.1") == 1
     assert value(m, "ingressctl_request_duration_seconds_count", **labels) == 5
     assert abs(value(m, "ingressctl_request_duration_seconds_sum", **labels) - 7.2534) < 1e-9
     assert value(m, "ingressctl_request_duration_seconds_bucket", **labels, le="0.001") == 1
@@ -181,7 +181,15 @@ def test_fast_exposition_has_the_samples_prometheus_client_writes(view: FakeView
     reference = _parsed(generate_latest(metrics.registry).decode())
     assert fast == reference
     assert (
-        value(fast, "ingressctl_requests_total", entrypoint="web", router=odd, service="ns/x:80", code="500")
+        value(
+            fast,
+            "ingressctl_requests_total",
+            entrypoint="web",
+            router=odd,
+            service="ns/x:80",
+            code="500",
+            protocol="http/1.1",
+        )
         == 1
     )
     assert "process_resident_memory_bytes" in metrics.render().decode()

@@ -57,7 +57,8 @@ async def scrape(url: str, headers: dict[str, str]) -> tuple[aiohttp.ClientRespo
 def requests_of(families: Any) -> float:
     for family in families:
         for sample in family.samples:
-            if sample.name == "ingressctl_requests_total" and sample.labels == {**ROUTER, "code": "200"}:
+            wanted = {**ROUTER, "code": "200", "protocol": "http/1.1"}
+            if sample.name == "ingressctl_requests_total" and sample.labels == wanted:
                 return float(sample.value)
     raise AssertionError("no ingressctl_requests_total sample for the router")
 

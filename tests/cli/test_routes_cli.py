@@ -41,7 +41,7 @@ def test_routes_json_schema(run: Run, fixtures: Path) -> None:
     result = run("routes", str(fixtures / "test_routes.yaml"), "--format", "json")
     assert result.returncode == 0
     document = json.loads(result.stdout)
-    assert list(document) == ["schema", "routes", "default_backend", "certificates"]
+    assert list(document) == ["schema", "routes", "default_backend", "certificates", "entrypoints"]
     assert document["schema"] == "ingressctl.routes/v1"
     by_key = {(r["host"], r["path"]): r for r in document["routes"]}
     h5ai = by_key[("h5ai.example.test", "/")]

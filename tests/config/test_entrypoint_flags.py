@@ -88,7 +88,7 @@ def test_what_a_flag_says_wins(load: Load) -> None:
         (
             "web=:80,tsl",
             '--entrypoint web=:80,tsl: unknown part "tsl" (after the address: tls, redirect=OTHER, '
-            'proxy-protocol=CIDR;CIDR) (did you mean "tls"?)',
+            'proxy-protocol=CIDR;CIDR, h2c, no-h2) (did you mean "tls"?)',
         ),
         ("web=80", '--entrypoint web=80: address "80" needs a port, like ":80" or "127.0.0.1:8080"'),
         (

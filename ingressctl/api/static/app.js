@@ -303,6 +303,7 @@ function renderEntrypoints(eps) {
     el("td", {}, e.name),
     el("td", { class: "mono" }, e.address),
     el("td", {}, e.tls ? "TLS " + e.tls_min_version + "+" : "—"),
+    el("td", {}, (e.protocols || []).join(", ")),
     el("td", {}, e.redirect ? "→ " + e.redirect : "—"),
     el("td", {}, e.auth ? "basic, " + e.auth.users + (e.auth.users === 1 ? " user" : " users") : "—"),
     el("td", { class: "num" }, e.open_connections))), "No entrypoints.");
