@@ -247,6 +247,13 @@ class Forwarder:
                 )
             try:
                 response_head = await conn.read_head(None if has_body else opts.response_header_timeout)
+            except asyncio.CancelledError:
+                # The client is gone (an HTTP/2 stream reset, the server stopping): the upstream
+                # request is abandoned there too, not left running on a connection nobody reads.
+                conn.abort()
+                if sender is not None:
+                    sender.cancel()
+                raise
             except UpstreamError as exc:
                 if sender is not None:
                     sender.cancel()
