@@ -170,6 +170,9 @@ class Forwarder:
                 # silently on the way to the backend. Go's server answers the same.
                 return error(501, "Not Implemented: transfer codings other than chunked")
             chunked = has_body
+        elif has_body and request.version.major == 2 and "Content-Length" not in request.headers:
+            # HTTP/2 frames the body itself; an HTTP/1.1 backend needs chunked framing instead.
+            chunked = True
         head = self.request_head(request, method, target, host, chunked)
         idempotent = method in IDEMPOTENT
         # An HTTP/1.0 client cannot take a 100 response: its expectation is ignored (RFC 9110 10.1.1).

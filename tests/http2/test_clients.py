@@ -29,7 +29,9 @@ async def run(*args: str, stdin: bytes | None = None) -> tuple[int, str, str]:
     return proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
 
 
-async def curl(env: H2Env, entrypoint: str, *args: str, path: str = "/echo", host: str = "app.test") -> tuple[str, str]:
+async def curl(
+    env: H2Env, entrypoint: str, *args: str, path: str = "/echo", host: str = "app.test", stdin: bytes | None = None
+) -> tuple[str, str]:
     """(HTTP version curl used, body)."""
     code, out, err = await run(
         tool("curl", "curl"),
@@ -42,6 +44,7 @@ async def curl(env: H2Env, entrypoint: str, *args: str, path: str = "/echo", hos
         "\n%{http_version} %{http_code}",
         *args,
         env.url(entrypoint, path, host),
+        stdin=stdin,
     )
     assert code == 0, err
     body, _, tail = out.rpartition("\n")
@@ -111,6 +114,11 @@ async def test_large_bodies_both_ways(env: H2Env, tmp_path: Path) -> None:
     version, body = await curl(env, "websecure", "--http2", "--data-binary", f"@{upload}")
     assert version == "2 200"
     assert json.loads(body)["body"] == 9_000_000
+    # A body of unknown length (no content-length: HTTP/2 frames it) reaches the HTTP/1.1 backend chunked.
+    version, body = await curl(env, "websecure", "--http2", "-T", "-", stdin=b"s" * 3_000_000)
+    assert version == "2 200"
+    echo = json.loads(body)
+    assert echo["body"] == 3_000_000 and echo["method"] == "PUT"
     version, _ = await curl(env, "websecure", "--http2", "-o", str(tmp_path / "down.bin"), path="/big?n=30000000")
     assert version == "2 200"
     assert (tmp_path / "down.bin").stat().st_size == 30_000_000
