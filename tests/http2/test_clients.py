@@ -30,7 +30,12 @@ async def run(*args: str, stdin: bytes | None = None) -> tuple[int, str, str]:
 
 
 async def curl(
-    env: H2Env, entrypoint: str, *args: str, path: str = "/echo", host: str = "app.test", stdin: bytes | None = None
+    env: H2Env,
+    entrypoint: str,
+    *args: str,
+    path: str = "/echo",
+    host: str = "app.test",
+    stdin: bytes | None = None,
 ) -> tuple[str, str]:
     """(HTTP version curl used, body)."""
     code, out, err = await run(
@@ -72,7 +77,9 @@ async def test_tls_entrypoints_offer_h2_first_and_keep_http11(env: H2Env) -> Non
 
 
 async def test_h2c_with_prior_knowledge_only_where_enabled(env: H2Env) -> None:
-    version, body = await curl(env, "web", "--http2-prior-knowledge", "-H", "Cookie: a=1", "-H", "Cookie: b=2")
+    version, body = await curl(
+        env, "web", "--http2-prior-knowledge", "-H", "Cookie: a=1", "-H", "Cookie: b=2"
+    )
     assert version == "2 200"
     echo = json.loads(body)
     assert header(echo, "X-Forwarded-Proto") == ["http"]
@@ -103,7 +110,13 @@ async def test_routing_421_and_middlewares_over_http2(env: H2Env) -> None:
     assert version == "2 404"
     # The connection was made for app.test (SNI and certificate): another host on it is refused.
     version, _ = await curl(
-        env, "websecure", "--http2", "-H", "Host: other.test", "--connect-to", f"other.test:{env.address('websecure')[1]}:127.0.0.1:{env.address('websecure')[1]}"
+        env,
+        "websecure",
+        "--http2",
+        "-H",
+        "Host: other.test",
+        "--connect-to",
+        f"other.test:{env.address('websecure')[1]}:127.0.0.1:{env.address('websecure')[1]}",
     )
     assert version == "2 421"
 
@@ -119,7 +132,9 @@ async def test_large_bodies_both_ways(env: H2Env, tmp_path: Path) -> None:
     assert version == "2 200"
     echo = json.loads(body)
     assert echo["body"] == 3_000_000 and echo["method"] == "PUT"
-    version, _ = await curl(env, "websecure", "--http2", "-o", str(tmp_path / "down.bin"), path="/big?n=30000000")
+    version, _ = await curl(
+        env, "websecure", "--http2", "-o", str(tmp_path / "down.bin"), path="/big?n=30000000"
+    )
     assert version == "2 200"
     assert (tmp_path / "down.bin").stat().st_size == 30_000_000
 
@@ -137,7 +152,11 @@ async def test_access_log_and_metrics_name_the_protocol(env: H2Env, caplog: pyte
 
 async def test_nghttp_sees_the_advertised_limits(env: H2Env) -> None:
     code, out, err = await run(
-        tool("nghttp", "nghttp2-client"), "-nv", "-H", ":authority: app.test", env.url("web", "/echo", "127.0.0.1")
+        tool("nghttp", "nghttp2-client"),
+        "-nv",
+        "-H",
+        ":authority: app.test",
+        env.url("web", "/echo", "127.0.0.1"),
     )
     assert code == 0, err
     assert re.search(r"SETTINGS_MAX_CONCURRENT_STREAMS\(0x03\):250", out), out
@@ -149,8 +168,14 @@ async def test_h2load_multiplexed_requests_all_succeed(env: H2Env) -> None:
     port = env.address("websecure")[1]
     code, out, err = await run(
         tool("h2load", "nghttp2-client"),
-        "-n", "400", "-c", "4", "-m", "10",
-        "-H", ":authority: app.test",
+        "-n",
+        "400",
+        "-c",
+        "4",
+        "-m",
+        "10",
+        "-H",
+        ":authority: app.test",
         f"https://127.0.0.1:{port}/echo",
     )
     assert code == 0, err
@@ -162,7 +187,11 @@ async def test_max_concurrent_streams_is_configurable(tmp_path: Path, backend) -
     env = await start_env(tmp_path, backend, max_concurrent_streams=7)
     try:
         code, out, _ = await run(
-            tool("nghttp", "nghttp2-client"), "-nv", "-H", ":authority: app.test", env.url("web", "/echo", "127.0.0.1")
+            tool("nghttp", "nghttp2-client"),
+            "-nv",
+            "-H",
+            ":authority: app.test",
+            env.url("web", "/echo", "127.0.0.1"),
         )
         assert code == 0
         assert "SETTINGS_MAX_CONCURRENT_STREAMS(0x03):7" in out

@@ -13,7 +13,9 @@ from tests.http2.conftest import H2Env
 pytestmark = [pytest.mark.timeout(90), pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 
-def call(address: tuple[str, int], authority: str, method: str = "/demo.Echo/Say", timeout: float = 20) -> grpc.RpcError:
+def call(
+    address: tuple[str, int], authority: str, method: str = "/demo.Echo/Say", timeout: float = 20
+) -> grpc.RpcError:
     target = f"{address[0]}:{address[1]}"
     with grpc.insecure_channel(target, options=[("grpc.default_authority", authority)]) as channel:
         stub = channel.unary_unary(method)
