@@ -36,6 +36,7 @@ import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
+import hyperframe.frame
 from aiohttp.streams import EMPTY_PAYLOAD
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
@@ -398,7 +399,7 @@ class H2ServerConnection(asyncio.Protocol):
             unread = body._size
             if unread:
                 self.acknowledge(stream.id, unread)
-        if not self._streams:
+        if not self._streams and self._transport is not None:
             if self._closing:
                 self._close_when_idle()
             else:
@@ -520,6 +521,7 @@ class H2ServerConnection(asyncio.Protocol):
             self._calm("too many refused or malformed streams")
 
     def _calm(self, why: str) -> None:
+        self._closing = True
         log.warning(
             "closing HTTP/2 connection from %s on entrypoint %s: %s", self._client(), self._ep.name, why
         )
@@ -561,9 +563,14 @@ class H2ServerConnection(asyncio.Protocol):
         if self._transport is None or self._closing:
             return
         self._closing = True
-        with contextlib.suppress(h2.exceptions.ProtocolError):
-            self._conn.close_connection(last_stream_id=self._conn.highest_inbound_stream_id)
+        # Written past h2: its close_connection() ends its state machine, and the streams in flight
+        # could no longer send their answers. New streams are refused from here (_on_request).
+        frame = hyperframe.frame.GoAwayFrame(0)
+        frame.last_stream_id = self._conn.highest_inbound_stream_id
+        frame.error_code = h2.errors.ErrorCodes.NO_ERROR
         self._flush()
+        if self._transport is not None:
+            self._transport.write(frame.serialize())
         self._close_when_idle()
 
     @property

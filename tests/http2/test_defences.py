@@ -14,6 +14,7 @@ import hyperframe.frame
 import pytest
 
 from tests.http2.conftest import Backend, H2Env, RawClient
+from tests.needs import tool
 from tests.polling import eventually
 
 pytestmark = [pytest.mark.timeout(90), pytest.mark.filterwarnings("ignore::DeprecationWarning")]
@@ -198,3 +199,20 @@ async def test_a_client_that_does_not_read_stops_the_backend(env: H2Env) -> None
         assert len(stream.data) == size
     finally:
         await c.close()
+
+
+async def test_graceful_shutdown_finishes_streams_in_flight(env: H2Env) -> None:
+    """GOAWAY(NO_ERROR), the request in flight answered, then the connection closed (curl as client:
+    h2's own client cannot take frames after a GOAWAY)."""
+    port = env.address("websecure")[1]
+    curl = await asyncio.create_subprocess_exec(
+        tool("curl", "curl"), "-sk", "--http2", "--max-time", "30", "-w", "%{http_version} %{http_code}",
+        "-o", "/dev/null", "--resolve", f"app.test:{port}:127.0.0.1", f"https://app.test:{port}/sleep?s=1",
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    await eventually(
+        lambda: any(c.busy for ep in env.server._h2 for c in ep.connections), "request in flight"
+    )
+    await env.server.stop()
+    out, _ = await curl.communicate()
+    assert out.decode() == "2 200"
