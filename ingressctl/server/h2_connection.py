@@ -325,7 +325,7 @@ class H2ServerConnection(asyncio.Protocol):
                 async with asyncio.timeout(deadline):
                     response = await self._ep.handler(request)
                     if stream.grpc and isinstance(response, ProxyAnswer) and not response.prepared:
-                        self._grpc_answer(stream, response.status, response.text or "")
+                        writer.answer_grpc(response.status, response.text or "")
                         return
                     if not response.prepared:
                         await response.prepare(request)
@@ -333,7 +333,7 @@ class H2ServerConnection(asyncio.Protocol):
             except TimeoutError:
                 if not stream.grpc:
                     raise
-                self._grpc_deadline(stream)
+                writer.grpc_deadline()
         except asyncio.CancelledError:
             self.reset_stream(stream.id, h2.errors.ErrorCodes.CANCEL)
         except (ConnectionError, OSError):
@@ -342,27 +342,6 @@ class H2ServerConnection(asyncio.Protocol):
             self._internal_error(stream, head, exc)
         finally:
             self._finished(stream)
-
-    def _grpc_answer(self, stream: _Stream, status: int, text: str) -> None:
-        if self.stream_open(stream.id):
-            stream.writer.ended = stream.writer.head_sent = True
-            stream.writer.status = 200
-            self.send_headers(stream.id, grpc.trailers_only(status, text), True)
-
-    def _grpc_deadline(self, stream: _Stream) -> None:
-        """grpc-timeout passed: DEADLINE_EXCEEDED, in trailers when the response has started."""
-        writer = stream.writer
-        if not self.stream_open(stream.id) or writer.ended:
-            return
-        if not writer.head_sent:
-            self._grpc_answer(stream, 504, "deadline exceeded at the proxy")
-            return
-        trailers = [
-            (b"grpc-status", str(grpc.DEADLINE_EXCEEDED).encode()),
-            (b"grpc-message", b"deadline exceeded"),
-        ]
-        writer.ended = True
-        self.send_headers(stream.id, trailers, True)
 
     def _internal_error(self, stream: _Stream, head: RequestHead, exc: Exception) -> None:
         message = head.message
@@ -379,11 +358,9 @@ class H2ServerConnection(asyncio.Protocol):
         if writer.head_sent or not self.stream_open(stream.id):
             self.reset_stream(stream.id, h2.errors.ErrorCodes.INTERNAL_ERROR)
         elif stream.grpc:
-            self._grpc_answer(stream, 500, "internal error at the proxy")
+            writer.answer_grpc(500, "internal error at the proxy")
         else:
-            writer.ended = writer.head_sent = True
-            writer.status = 500
-            self.send_headers(stream.id, [(b":status", b"500"), (b"content-length", b"0")], True)
+            writer.answer_fields([(b":status", b"500"), (b"content-length", b"0")], 500)
 
     def _finished(self, stream: _Stream) -> None:
         self._streams.pop(stream.id, None)

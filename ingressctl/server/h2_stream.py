@@ -25,6 +25,8 @@ from aiohttp.abc import AbstractStreamWriter
 from aiohttp.streams import StreamReader
 from multidict import CIMultiDict
 
+from ingressctl.proxy import grpc
+
 # Response fields HTTP/2 forbids (RFC 9113 8.2.2): the HTTP/1.1 framing of the backend's answer.
 _HOP_BY_HOP: Final = frozenset(
     {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"}
@@ -199,6 +201,30 @@ class StreamWriter(AbstractStreamWriter):
             self._sink.send_headers(self._stream_id, trailers, True)
         else:
             self._sink.end_stream(self._stream_id)
+
+    def answer_fields(self, fields: list[tuple[bytes, bytes]], status: int) -> None:
+        """The whole answer in one HEADERS frame (the proxy's own, made before any head went out)."""
+        if self._sink.stream_open(self._stream_id):
+            self.ended = self.head_sent = True
+            self.status = status
+            self._sink.send_headers(self._stream_id, fields, True)
+
+    def answer_grpc(self, http_status: int, text: str) -> None:
+        """A trailers-only gRPC answer for what the proxy itself would have answered `http_status`."""
+        self.answer_fields(grpc.trailers_only(http_status, text), 200)
+
+    def grpc_deadline(self) -> None:
+        """grpc-timeout passed: DEADLINE_EXCEEDED, in trailers when the response has started."""
+        if self.ended or not self._sink.stream_open(self._stream_id):
+            return
+        if not self.head_sent:
+            self.answer_grpc(504, "deadline exceeded at the proxy")
+            return
+        self.ended = True
+        status = str(grpc.DEADLINE_EXCEEDED).encode()
+        self._sink.send_headers(
+            self._stream_id, [(b"grpc-status", status), (b"grpc-message", b"deadline exceeded")], True
+        )
 
     def send_headers_and_end(self) -> None:
         """A response without body or trailers: one HEADERS frame with END_STREAM."""

@@ -133,6 +133,9 @@ async def test_entrypoints_hide_auth_hashes(api_client: TestClient[Any, Any]) ->
     assert eps["https"]["auth"] == {"realm": "edge", "users": 1}
     assert eps["http"]["redirect"] == "https"
     assert eps["http"]["open_connections"] == 0
+    assert eps["http"]["protocols"] == ["http/1.1"] and eps["http"]["http2"] is None
+    assert eps["https"]["protocols"] == ["h2", "http/1.1"]
+    assert eps["https"]["http2"]["max_concurrent_streams"] == 250
 
 
 async def test_no_response_ever_contains_key_material_hashes_or_tokens(

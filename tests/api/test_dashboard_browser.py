@@ -60,6 +60,11 @@ async def test_dashboard_shows_routers_services_certificates_and_providers(
     assert "www.shop.example.com" in certs and "CN=Pebble Intermediate CA" in certs
     providers = await page.eval("document.querySelector('#providers tbody').textContent")
     assert "kubernetes" in providers and "unhealthy" in providers
+    # Each entrypoint with the protocols clients can speak there (HTTP/2 by ALPN on TLS).
+    entrypoints = await page.eval(
+        "[...document.querySelectorAll('#entrypoints tbody tr')].map(r => r.cells[3].textContent)"
+    )
+    assert entrypoints == ["http/1.1", "h2, http/1.1"]
     assert await page.eval("document.getElementById('ready').textContent") == "ready"
     text = await page.eval("document.body.innerText")
     for marker in SECRET_MARKERS:
