@@ -21,8 +21,16 @@ class Recorder:
         self.errors: list[tuple[str, str, str]] = []
         self.retries: list[tuple[str, str]] = []
 
-    def on_request(self, entrypoint: str, route_id: str, service: str, status: int, seconds: float) -> None:
-        assert seconds >= 0
+    def on_request(
+        self,
+        entrypoint: str,
+        route_id: str,
+        service: str,
+        status: int,
+        seconds: float,
+        protocol: str = "http/1.1",
+    ) -> None:
+        assert seconds >= 0 and protocol == "http/1.1"
         self.requests.append((entrypoint, route_id, service, status))
 
     def on_upstream_error(
