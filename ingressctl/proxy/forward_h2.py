@@ -3,8 +3,9 @@
 The request head is the one `Forwarder.request_head` builds for HTTP/1.1 backends (forwarded
 headers and all, one truth), turned into an HTTP/2 header block. Bodies stream both ways with flow
 control: the request body is sent as the backend's windows allow, and the response body is
-acknowledged to the backend only once written to the client. Response trailers cannot be carried
-by aiohttp's HTTP/1.1 writer and are dropped (gRPC needs an HTTP/2 client, see proxy/upstream/h2client.py).
+acknowledged to the backend only once written to the client. Response trailers reach HTTP/2
+clients unchanged (proxy/trailers.py: gRPC's grpc-status and metadata); aiohttp's HTTP/1.1 writer
+cannot carry them and they are dropped for HTTP/1.1 clients.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from aiohttp.web_response import StreamResponse
 from ingressctl.proxy.answers import abort_client, error
 from ingressctl.proxy.bare import BareResponse, BareStream
 from ingressctl.proxy.exchange import Outcome
+from ingressctl.proxy.grpc import is_grpc
 from ingressctl.proxy.plan import RoutePlan
 from ingressctl.proxy.pool import Key, UpstreamPool
+from ingressctl.proxy.trailers import trailer_writer
 from ingressctl.proxy.upstream.errors import UpstreamError
 from ingressctl.proxy.upstream.h2client import H2Connection, H2Stream
 
@@ -79,6 +82,10 @@ async def forward_h2(
     key, label = peer
     header_timeout, idle = timeouts
     method, target, authority, headers = h2_request(head)
+    if is_grpc(request.headers.get("Content-Type")):
+        # gRPC servers expect it ("te: trailers" says the client reads trailers); hop-by-hop, so the
+        # HTTP/1.1 head above left it out.
+        headers.append((b"te", b"trailers"))
     has_body = request.body_exists
     scheme = "http" if rp.scheme == "h2c" else "https"
     try:
@@ -108,7 +115,8 @@ async def forward_h2(
         stream.reset()
         raise
     pool.record_success(key)
-    if stream.ended and (sender is None or sender.done()):
+    sink = trailer_writer(request)
+    if stream.ended and (sender is None or sender.done()) and (sink is None or not stream.trailers()):
         body = await stream.read()
         result.size += len(body)
         return BareResponse(status=status, headers=response_headers, body=body or None)
@@ -132,6 +140,9 @@ async def forward_h2(
     finally:
         if sender is not None and not sender.done():
             sender.cancel()
+    trailers = stream.trailers()
+    if trailers and sink is not None:
+        await sink.write_trailers(trailers)
     await response.write_eof()
     return response
 

@@ -124,7 +124,9 @@ data:
   tls.key: {base64.b64encode(key_pem).decode()}
 """
     app = app_manifest("app", "app.test", "/", port).replace(
-        "spec:\n  rules:", "spec:\n  tls:\n  - hosts: [app.test]\n    secretName: app-tls\n  rules:", 1
+        "spec:\n  rules:",
+        "spec:\n  tls:\n  - hosts: [app.test, grpc.test]\n    secretName: app-tls\n  rules:",
+        1,
     )
     other = app_manifest("other", "other.test", "/", port)
     private = app_manifest(
@@ -157,10 +159,11 @@ async def backend() -> AsyncIterator[Backend]:
     await b.stop()
 
 
-async def start_env(tmp_path: Path, backend: Backend, **http2: Any) -> H2Env:
-    cert_pem, key_pem = self_signed("app.test", names=["app.test"])
+async def start_env(tmp_path: Path, backend: Backend, extra: str = "", **http2: Any) -> H2Env:
+    """`extra`: more manifests (another route)."""
+    cert_pem, key_pem = self_signed("app.test", names=["app.test", "grpc.test"])
     path = tmp_path / "apps.yaml"
-    path.write_text(manifests(backend.port, cert_pem, key_pem))
+    path.write_text(manifests(backend.port, cert_pem, key_pem) + (f"---\n{extra}" if extra else ""))
     static = StaticConfig(
         entrypoints=entrypoints(**http2),
         manifests=(str(path),),
