@@ -89,10 +89,9 @@ class _Histogram:
 class _RouteSeries:
     """Everything counted for one (entrypoint, router, service), with its label text for /metrics."""
 
-    __slots__ = ("by_protocol", "codes", "labels", "latency")
+    __slots__ = ("by_protocol", "labels", "latency")
 
     def __init__(self, buckets: int, key: tuple[str, str, str]) -> None:
-        self.codes: dict[int, int] = {}
         # ingressctl_requests_total's series: (protocol, code) -> count ("http/1.1", "h2", "h2c").
         self.by_protocol: dict[tuple[str, int], int] = {}
         self.latency = _Histogram(buckets)
@@ -197,8 +196,6 @@ class Metrics:
         series = self._routes.get(key)
         if series is None:
             series = self._routes[key] = _RouteSeries(len(self._bounds), key)
-        codes = series.codes
-        codes[status] = codes.get(status, 0) + 1
         by_protocol = series.by_protocol
         pair = (protocol, status)
         by_protocol[pair] = by_protocol.get(pair, 0) + 1
@@ -223,8 +220,8 @@ class Metrics:
         """Requests per router id since the process started (all entrypoints and services summed)."""
         out: dict[str, RouterTraffic] = {}
         for (_, router, _), series in list(self._routes.items()):
-            total = sum(series.codes.values())
-            server_errors = sum(n for code, n in series.codes.items() if code >= 500)
+            total = sum(series.by_protocol.values())
+            server_errors = sum(n for (_, code), n in series.by_protocol.items() if code >= 500)
             seen = out.get(router)
             if seen is not None:
                 total += seen.requests
