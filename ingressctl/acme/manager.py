@@ -465,26 +465,21 @@ class CertificateManager:
         except AcmeError as exc:
             outcome = outcome_of(exc.code)
             kind = EventKind.ORDER_REFUSED if outcome is Outcome.REFUSED else EventKind.ORDER_FAILED
-            self._emit(kind, names, exc.code or "error")
-            retry_at = self.clock() + self.retry_base
-            with contextlib.suppress(ConfigError, OSError):
-                await asyncio.to_thread(self.ledger.finish_order, names, outcome)
-                after = await asyncio.to_thread(self.ledger.check, names)
-                retry_at = after.retry_at if not after.allowed else retry_at
+            self._emit(kind, AcmeEvent(names, code=exc.code or "error"))
+            retry_at = await self._order_ended(names, outcome)
             if exc.retry_after is not None:
                 retry_at = max(retry_at, exc.retry_after.timestamp())
             self._failed(entry, str(exc), retry_at, reason)
             return
-        except (ConfigError, OSError) as exc:  # storage refused or unwritable: retry, loudly
-            self._emit(EventKind.ORDER_FAILED, names, type(exc).__name__)
-            self._failed(entry, str(exc), self.clock() + self.retry_base, reason)
+        except Exception as exc:  # storage refused or unwritable, or a bug: retry, loudly
+            if not isinstance(exc, ConfigError | OSError):
+                log.exception("ACME: unexpected error while obtaining %s", ", ".join(names))
+            self._emit(EventKind.ORDER_FAILED, AcmeEvent(names, code=type(exc).__name__))
+            retry_at = await self._order_ended(names, Outcome.UNKNOWN)
+            message = str(exc) if isinstance(exc, ConfigError | OSError) else f"unexpected error: {exc!r}"
+            self._failed(entry, message, retry_at, reason)
             return
-        except Exception as exc:  # a bug must not silently end certificate management for this name
-            log.exception("ACME: unexpected error while obtaining %s", ", ".join(names))
-            self._emit(EventKind.ORDER_FAILED, names, type(exc).__name__)
-            self._failed(entry, f"unexpected error: {exc!r}", self.clock() + self.retry_base, reason)
-            return
-        self._emit(EventKind.ORDER_VALID, names)
+        self._emit(EventKind.ORDER_VALID, AcmeEvent(names))
         record = CertRecord(
             main=names[0], sans=tuple(names[1:]), certificate=issued.fullchain_pem, key=issued.key_pem
         )
@@ -497,6 +492,15 @@ class CertificateManager:
         self._publish(record)
         if self._wakeup is not None:
             self._wakeup.set()
+
+    async def _order_ended(self, names: tuple[str, ...], outcome: Outcome) -> float:
+        """Record a failed order's outcome; returns when to try again (the back-off, at least retry_base)."""
+        retry_at = self.clock() + self.retry_base
+        with contextlib.suppress(ConfigError, OSError):  # the ledger itself may be what failed
+            await asyncio.to_thread(self.ledger.finish_order, names, outcome)
+            after = await asyncio.to_thread(self.ledger.check, names)
+            retry_at = max(retry_at, after.retry_at) if not after.allowed else retry_at
+        return retry_at
 
     async def _left_over(self, names: tuple[str, ...]) -> PendingOrder | None:
         """An order for `names` that a dead process left in the journal, to resume (None if none).
@@ -525,11 +529,11 @@ class CertificateManager:
             )
         return left if left.url else None
 
-    def _emit(self, kind: EventKind, names: tuple[str, ...], code: str = "", **extra: float | str) -> None:
+    def _emit(self, kind: EventKind, event: AcmeEvent) -> None:
         if self.on_event is None:
             return
         try:
-            self.on_event(kind, AcmeEvent(names, code=code, **extra))  # type: ignore[arg-type]
+            self.on_event(kind, event)
         except Exception:
             log.exception("ACME: an event handler failed for %s", kind.value)
 
@@ -547,14 +551,15 @@ class CertificateManager:
                 decision.reason,
                 entry.info.retry_at.isoformat(timespec="seconds"),
             )
-            self._emit(EventKind.HELD, entry.info.domains, reason=decision.reason, retry_at=decision.retry_at)
+            held = AcmeEvent(entry.info.domains, reason=decision.reason, retry_at=decision.retry_at)
+            self._emit(EventKind.HELD, held)
         if self._wakeup is not None:
             self._wakeup.set()
 
     def _release(self, entry: _Entry) -> None:
         if entry.held_until:
             entry.held_until = 0.0
-            self._emit(EventKind.RELEASED, entry.info.domains)
+            self._emit(EventKind.RELEASED, AcmeEvent(entry.info.domains))
 
     def _failed(self, entry: _Entry, message: str, retry_at: float, reason: str) -> None:
         entry.info.status = "renewing" if entry.leaf is not None else "failed"
