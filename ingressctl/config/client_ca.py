@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from cryptography import x509
-
 from ingressctl.config.reader import Section, show
 from ingressctl.model.config import ClientCA
 
@@ -40,6 +38,8 @@ def read_client_ca(section: Section, resolve_path: Callable[[str], Path]) -> Cli
                 key, f"{table.name('files')}: {show(value)} ({path}) cannot be read: {exc.strerror}"
             )
             continue
+        from cryptography import x509  # here: a config without clientCA does not load it
+
         try:
             found = x509.load_pem_x509_certificates(data)
         except ValueError:

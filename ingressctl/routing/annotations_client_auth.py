@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cryptography import x509
-
 from ingressctl.model import Diagnostic, Ingress, Secret, Severity
 from ingressctl.model.client_auth import ClientAuth
 from ingressctl.routing import codes
@@ -138,6 +136,9 @@ def parse_client_auth(
                 )
         else:
             ca_pem = secret.data.get("ca.crt", b"")
+            # Imported here: `validate` of manifests without client certificates stays light.
+            from cryptography import x509
+
             try:
                 cas = x509.load_pem_x509_certificates(ca_pem) if ca_pem else []
             except ValueError:

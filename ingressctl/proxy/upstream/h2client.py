@@ -11,7 +11,9 @@ I/O and the flow-control policy, as the HTTP/1.1 connection does:
 
 The API the proxy's forwarding code (HTTP/1.1 and HTTP/2 clients alike) uses:
 
-    conn = await pool.connection(key, scheme, tls)          # an H2Connection with room for a stream
+    # UpstreamPool (proxy/pool.py): scheme "h2c" or "h2" (or "https" once pool.speaks_h2(key, tls)),
+    # tls the route's RouteBackend.tls; an H2Connection with room for one more stream.
+    conn = await pool.h2_connection(key, scheme, tls)
     stream = conn.open_stream(method, authority, path, headers, scheme="http", end_stream=False)
     await stream.send(b"...", end=False); await stream.send(b"", end=True)
     status, headers = await stream.response(timeout)         # the final response head (1xx skipped)
