@@ -28,7 +28,7 @@ from ingressctl.proxy.pool import EndpointFailing
 
 
 def authority(host: str, port: int) -> str:
-    """"host:port" as the services document and the metrics write an endpoint ("[v6]:port")."""
+    """ "host:port" as the services document and the metrics write an endpoint ("[v6]:port")."""
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 

@@ -149,6 +149,7 @@ class Metrics:
         self._upstream_errors: dict[tuple[str, str, str, str], int] = {}
         self._recent_failures: dict[str, UpstreamFailures] = {}
         self._retries: dict[tuple[str, str, str], int] = {}
+        self._refused: dict[tuple[str, str, str, str], int] = {}
         self._open: dict[str, int] = {}
         self._reloads: dict[str, int] = {}
         self._reload_latency = _Histogram(len(RELOAD_BUCKETS))
@@ -240,6 +241,10 @@ class Metrics:
         _ = upstream
         key = (entrypoint, route_id, service)
         self._retries[key] = self._retries.get(key, 0) + 1
+
+    def on_refused(self, entrypoint: str, route_id: str, service: str, middleware: str) -> None:
+        key = (entrypoint, route_id, service, middleware)
+        self._refused[key] = self._refused.get(key, 0) + 1
 
     def on_connection_open(self, entrypoint: str) -> None:
         self._open[entrypoint] = self._open.get(entrypoint, 0) + 1
@@ -375,6 +380,15 @@ class Metrics:
         for labels3, count in list(self._retries.items()):
             retries.add_metric(list(labels3), count)
         yield retries
+
+        refused = CounterMetricFamily(
+            "ingressctl_middleware_refused_requests",
+            "Requests a route's middleware refused to protect it (rate-limit, in-flight-limit, ...).",
+            labels=[*route_labels, "middleware"],
+        )
+        for labels4, count in list(self._refused.items()):
+            refused.add_metric(list(labels4), count)
+        yield refused
 
         open_conns = GaugeMetricFamily(
             "ingressctl_open_connections", "Client connections open now.", labels=["entrypoint"]

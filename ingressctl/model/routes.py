@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from ingressctl.model.access import AccessControls
 from ingressctl.model.client_auth import ClientAuth
 from ingressctl.model.location import Location
 from ingressctl.model.objects import ObjectRef, PathType
@@ -96,6 +97,8 @@ class RouteMiddlewares:
     allow_source_ranges: tuple[str, ...] = ()
     # ingress-nginx auth-tls-*: a client certificate of these CAs (model/client_auth.py).
     client_auth: ClientAuth | None = None
+    # Forward auth, deny-lists, rate and in-flight limits (routing/annotations_access.py).
+    access: AccessControls = field(default_factory=AccessControls)
 
     @property
     def names(self) -> tuple[str, ...]:

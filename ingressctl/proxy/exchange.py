@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -31,12 +31,19 @@ class Entrypoint(Protocol):
     def trusted(self) -> TrustedNetworks: ...
 
 
+HeaderEdits = dict[bytes, tuple[bytes, bytes] | None]
+"""Request headers for the upstream that middlewares set ((name, value)) or remove (None), keyed by
+lower-case name; applied where the upstream request head is built (proxy/forward.py)."""
+
+
 class Outcome:
     """What the access log and the observer need to know about a finished request."""
 
-    __slots__ = ("route_id", "service", "size", "status", "upstream", "user")
+    __slots__ = ("refused_by", "route_id", "service", "size", "status", "upstream", "user")
 
     def __init__(self) -> None:
+        # The middleware that refused the request to protect the route (rate-limit, ...), for /metrics.
+        self.refused_by = ""
         self.route_id = ""
         self.service = ""
         self.upstream = ""
@@ -49,7 +56,18 @@ class Exchange:
     """One request on its way through a route's chain. `path` (canonical, no query) is what the
     upstream will get; a middleware may rewrite it."""
 
-    __slots__ = ("entrypoints", "ep", "host", "outcome", "path", "request", "route_id", "target")
+    __slots__ = (
+        "entrypoints",
+        "ep",
+        "header_edits",
+        "host",
+        "on_done",
+        "outcome",
+        "path",
+        "request",
+        "route_id",
+        "target",
+    )
 
     def __init__(
         self,
@@ -70,6 +88,33 @@ class Exchange:
         self.path = path
         self.route_id = route_id
         self.outcome = outcome
+        self.header_edits: HeaderEdits | None = None
+        self.on_done: list[Callable[[], None]] | None = None
+
+    def set_upstream_header(self, name: str, value: str) -> None:
+        if self.header_edits is None:
+            self.header_edits = {}
+        self.header_edits[name.lower().encode("latin-1")] = (
+            name.encode("latin-1"),
+            value.encode("latin-1", "replace"),
+        )
+
+    def remove_upstream_header(self, name: str) -> None:
+        if self.header_edits is None:
+            self.header_edits = {}
+        self.header_edits[name.lower().encode("latin-1")] = None
+
+    def when_done(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once the request is answered, whichever stage answers it (a release of
+        an in-flight slot, say)."""
+        if self.on_done is None:
+            self.on_done = []
+        self.on_done.append(callback)
+
+    def finish(self) -> None:
+        callbacks, self.on_done = self.on_done, None
+        for callback in callbacks or ():
+            callback()
 
 
 class Middleware(Protocol):

@@ -17,7 +17,7 @@ from ingressctl.model.upstream_protocol import HTTP2_SCHEMES
 from ingressctl.proxy import splice
 from ingressctl.proxy.answers import abort_client, error, upstream_failed
 from ingressctl.proxy.bare import BareResponse, BareStream
-from ingressctl.proxy.exchange import Outcome
+from ingressctl.proxy.exchange import HeaderEdits, Outcome
 from ingressctl.proxy.forward_h2 import forward_h2
 from ingressctl.proxy.headers import FORWARDED, HOP_BY_HOP, TrustedNetworks, connection_tokens, host_port
 from ingressctl.proxy.observer import NULL_OBSERVER, ProxyObserver
@@ -78,8 +78,17 @@ class Forwarder:
         self._splice = proxy.options.splice
         self._fixed_forwarded = f"X-Forwarded-Server: {proxy.server_name}\r\n".encode("latin-1", "replace")
 
-    def request_head(self, request: BaseRequest, method: str, target: str, host: str, chunked: bool) -> bytes:
-        """Request line and headers for the upstream, forwarded headers included."""
+    def request_head(
+        self,
+        request: BaseRequest,
+        method: str,
+        target: str,
+        host: str,
+        chunked: bool,
+        edits: HeaderEdits | None = None,
+    ) -> bytes:
+        """Request line and headers for the upstream, forwarded headers included; `edits` from
+        the route's middlewares (never the framing, hop-by-hop or forwarded headers)."""
         ep = self.ep
         raw = request.raw_headers
         drop: frozenset[bytes] = _REQUEST_DROP
@@ -114,7 +123,13 @@ class Forwarder:
                 if absolute_form:  # the target's authority is the host: sent below instead
                     continue
                 has_host = True
+            elif edits and lname in edits:
+                continue
             parts += (name, b": ", value, b"\r\n")
+        if edits:
+            for lname, edit in edits.items():
+                if edit is not None and lname not in drop and lname not in FORWARDED and lname != b"host":
+                    parts += (edit[0], b": ", edit[1], b"\r\n")
         if not has_host:
             parts.append(b"Host: " + host.encode("latin-1", "replace") + b"\r\n")
         if chunked:
@@ -155,7 +170,13 @@ class Forwarder:
         return b"".join(parts)
 
     async def forward(
-        self, request: BaseRequest, rp: RoutePlan, target: str, host: str, result: Outcome
+        self,
+        request: BaseRequest,
+        rp: RoutePlan,
+        target: str,
+        host: str,
+        result: Outcome,
+        edits: HeaderEdits | None = None,
     ) -> StreamResponse:
         proxy = self.proxy
         pool = proxy.pool
@@ -173,7 +194,7 @@ class Forwarder:
         elif has_body and request.version.major == 2 and "Content-Length" not in request.headers:
             # HTTP/2 frames the body itself; an HTTP/1.1 backend needs chunked framing instead.
             chunked = True
-        head = self.request_head(request, method, target, host, chunked)
+        head = self.request_head(request, method, target, host, chunked, edits)
         idempotent = method in IDEMPOTENT
         # An HTTP/1.0 client cannot take a 100 response: its expectation is ignored (RFC 9110 10.1.1).
         expect_continue = (

@@ -21,8 +21,9 @@ from ingressctl.model import Match
 from ingressctl.proxy.accesslog import AccessLog
 from ingressctl.proxy.answers import error
 from ingressctl.proxy.entrypoint import EntrypointRuntime, HostCheck, entrypoint_runtime
-from ingressctl.proxy.exchange import Exchange, Outcome
+from ingressctl.proxy.exchange import Exchange, HeaderEdits, Outcome
 from ingressctl.proxy.forward import Forwarder
+from ingressctl.proxy.middlewares.forward_auth import close_auth_sessions
 from ingressctl.proxy.middlewares.redirect import arrived_as, redirect
 from ingressctl.proxy.observer import NULL_OBSERVER, ProxyObserver
 from ingressctl.proxy.options import ProxyOptions
@@ -71,6 +72,7 @@ class Proxy:
         from ingressctl.proxy.websocket import close_session
 
         await close_session(self)
+        await close_auth_sessions()
 
     def handler(self, entrypoint: EntrypointRuntime) -> Callable[[BaseRequest], Awaitable[StreamResponse]]:
         return _EntrypointHandler(self, entrypoint).handle
@@ -107,6 +109,8 @@ class _EntrypointHandler:
                 loop_time() - start,
                 protocol_of(request),
             )
+            if result.refused_by:
+                proxy.observer.on_refused(ep.name, result.route_id, result.service, result.refused_by)
         if proxy.access_log is not None:
             self._access(request, result, response, loop_time() - start)
         return response
@@ -195,13 +199,32 @@ class _EntrypointHandler:
         result.route_id = rp.route_id
         result.service = rp.backend_label
         chain = rp.chain if ep.auth is None else rp.chain_on(ep.auth)
-        if chain:  # a route without middlewares builds no Exchange
-            exchange = Exchange(request, ep, plan.entrypoints, host, raw_target, canon, rp.route_id, result)
+        if not chain:  # a route without middlewares builds no Exchange
+            return await self._forward(request, rp, canon, qmark, query, host, result, None)
+        exchange = Exchange(request, ep, plan.entrypoints, host, raw_target, canon, rp.route_id, result)
+        try:
             for middleware in chain:
                 answer = await middleware.handle(exchange)
                 if answer is not None:
                     return answer
-            canon = exchange.path
+            return await self._forward(
+                request, rp, exchange.path, qmark, query, host, result, exchange.header_edits
+            )
+        finally:
+            if exchange.on_done is not None:
+                exchange.finish()
+
+    async def _forward(
+        self,
+        request: BaseRequest,
+        rp: RoutePlan,
+        canon: str,
+        qmark: str,
+        query: str,
+        host: str,
+        result: Outcome,
+        edits: HeaderEdits | None,
+    ) -> StreamResponse:
         if rp.problem is not None:
             log.warning(
                 "503 for route %s (%s): %s %s",
@@ -213,6 +236,7 @@ class _EntrypointHandler:
             )
             return error(503, "Service Unavailable")
         target = canon + "?" + query if qmark else canon
+        headers = request.headers
         upgrade = headers.get("Upgrade")
         if (
             upgrade is not None
@@ -222,9 +246,9 @@ class _EntrypointHandler:
         ):
             from ingressctl.proxy.websocket import bridge
 
-            return await bridge(self._forwarder, request, rp, target, host, result)
+            return await bridge(self._forwarder, request, rp, target, host, result, edits)
             # Other upgrades (h2c included) are not forwarded: the request is answered as HTTP/1.1.
-        return await self._forwarder.forward(request, rp, target, host, result)
+        return await self._forwarder.forward(request, rp, target, host, result, edits)
 
     def _host_allowed(self, check: HostCheck, request: BaseRequest, host: str) -> bool:
         transport = request.transport

@@ -31,6 +31,10 @@ class ProxyObserver(Protocol):
 
     def on_retry(self, entrypoint: str, route_id: str, service: str, upstream: str) -> None: ...
 
+    def on_refused(self, entrypoint: str, route_id: str, service: str, middleware: str) -> None:
+        """A middleware refused the request to protect the route (rate-limit, in-flight-limit, ...)."""
+        ...
+
 
 class NullObserver:
     """The default observer: does nothing (the handler skips calling it altogether)."""
@@ -52,6 +56,9 @@ class NullObserver:
         return None
 
     def on_retry(self, entrypoint: str, route_id: str, service: str, upstream: str) -> None:
+        return None
+
+    def on_refused(self, entrypoint: str, route_id: str, service: str, middleware: str) -> None:
         return None
 
 

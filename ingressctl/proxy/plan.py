@@ -15,9 +15,14 @@ from ingressctl.model import BackendProblem, Match, Route, TLSCertificate
 from ingressctl.proxy.balancer import SmoothWeightedRoundRobin
 from ingressctl.proxy.exchange import EntrypointInfo, Middleware
 from ingressctl.proxy.middlewares.allow_list import AllowList
+from ingressctl.proxy.middlewares.auth_headers import AuthHeaders
 from ingressctl.proxy.middlewares.basic_auth import Authenticator
 from ingressctl.proxy.middlewares.client_certificate import ClientCertificate
+from ingressctl.proxy.middlewares.deny_list import DenyList
 from ingressctl.proxy.middlewares.fail_closed import FailClosed
+from ingressctl.proxy.middlewares.forward_auth import ForwardAuthenticator
+from ingressctl.proxy.middlewares.in_flight import InFlight
+from ingressctl.proxy.middlewares.rate_limit import RateLimiter
 from ingressctl.proxy.middlewares.redirect import Redirect
 from ingressctl.proxy.middlewares.strip_prefix import StripPrefix
 from ingressctl.routing.chain import (
@@ -28,6 +33,13 @@ from ingressctl.routing.chain import (
     RedirectSpec,
     auth_position,
     route_chain,
+)
+from ingressctl.routing.chain_access import (
+    AuthHeadersSpec,
+    DenyListSpec,
+    ForwardAuthSpec,
+    InFlightSpec,
+    RateLimitSpec,
 )
 from ingressctl.routing.chain_client_auth import ClientCertSpec
 
@@ -121,6 +133,16 @@ def _middleware(spec: MiddlewareSpec) -> Middleware:
         return Authenticator.from_spec(spec)
     if isinstance(spec, ClientCertSpec):
         return ClientCertificate(spec)
+    if isinstance(spec, DenyListSpec):
+        return DenyList(spec)
+    if isinstance(spec, RateLimitSpec):
+        return RateLimiter(spec)
+    if isinstance(spec, InFlightSpec):
+        return InFlight(spec)
+    if isinstance(spec, ForwardAuthSpec):
+        return ForwardAuthenticator(spec)
+    if isinstance(spec, AuthHeadersSpec):
+        return AuthHeaders(spec)
     return StripPrefix(spec)
 
 

@@ -25,7 +25,7 @@ from aiohttp.web_response import StreamResponse
 
 from ingressctl.proxy.answers import abort_client
 from ingressctl.proxy.bare import BareResponse, BareStream
-from ingressctl.proxy.exchange import Outcome
+from ingressctl.proxy.exchange import HeaderEdits, Outcome
 from ingressctl.proxy.forward import Forwarder, ProxyCore
 from ingressctl.proxy.headers import RESPONSE_DROP, connection_tokens
 from ingressctl.proxy.plan import RoutePlan
@@ -128,7 +128,13 @@ async def close_session(proxy: ProxyCore) -> None:
 
 
 async def bridge(
-    forwarder: Forwarder, request: BaseRequest, rp: RoutePlan, target: str, host: str, result: Outcome
+    forwarder: Forwarder,
+    request: BaseRequest,
+    rp: RoutePlan,
+    target: str,
+    host: str,
+    result: Outcome,
+    edits: HeaderEdits | None = None,
 ) -> StreamResponse:
     proxy = forwarder.proxy
     pool = proxy.pool
@@ -139,7 +145,7 @@ async def bridge(
     result.upstream = peer.label
     # Reuse the HTTP path's header rules (hop-by-hop removal, forwarded headers), then drop the
     # handshake headers aiohttp regenerates.
-    head = forwarder.request_head(request, "GET", target, host, chunked=False)
+    head = forwarder.request_head(request, "GET", target, host, chunked=False, edits=edits)
     headers: list[tuple[str, str]] = []
     for line in head.split(b"\r\n")[1:]:
         if not line:

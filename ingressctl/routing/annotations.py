@@ -13,12 +13,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ingressctl.model import BasicAuth, Diagnostic, Ingress, PathType, Redirect, Secret, Severity
+from ingressctl.model.access import AccessControls
 from ingressctl.model.client_auth import ClientAuth
 from ingressctl.routing import annotations_client_auth, backend_protocol, codes
+from ingressctl.routing.annotations_access import (
+    KNOWN_ACCESS,
+    MULTI_LINE_ACCESS,
+    NGINX_ALLOW_KEYS,
+    parse_access,
+)
 from ingressctl.routing.annotations_client_auth import parse_client_auth
 from ingressctl.routing.backend_protocol import IngressUpstream, parse_ingress_upstream
 from ingressctl.routing.refusals import control_characters, refuse_foreign_protections
 from ingressctl.routing.report import annotation_location, finding
+from ingressctl.routing.service_access import KNOWN_SERVICE_ACCESS
 from ingressctl.security import htpasswd
 
 CLASS = "kubernetes.io/ingress.class"
@@ -42,7 +50,8 @@ ROUTER_CERTRESOLVER = "traefik.ingress.kubernetes.io/router.tls.certresolver"
 
 KNOWN_ANNOTATIONS: dict[str, str] = {
     CLASS: "Ingress class; served when it is ours (--ingress-class) or 'traefik'.",
-    AUTH_TYPE: "Authentication type; only 'basic' is supported.",
+    AUTH_TYPE: "Authentication type: 'basic' (with auth-secret) or 'forward' (with auth-url); "
+    "'digest' is not supported and fails closed (503).",
     AUTH_SECRET: "Secret (same namespace) whose 'auth' (or 'users') key holds htpasswd lines user:hash.",
     AUTH_REALM: "Realm shown in the basic-auth prompt.",
     SSL_REDIRECT: "true: redirect plain HTTP requests to the 'https' entrypoint.",
@@ -61,6 +70,8 @@ KNOWN_ANNOTATIONS: dict[str, str] = {
     ROUTER_CERTRESOLVER: "Name of the certificate resolver (ACME) for the hosts; recorded on the routes.",
     **backend_protocol.KNOWN,
     **annotations_client_auth.KNOWN,
+    **KNOWN_ACCESS,
+    **KNOWN_SERVICE_ACCESS,
 }
 
 # Values parsed as lists, line by line: line breaks and tabs in them are separators, not injections.
@@ -72,6 +83,7 @@ _MULTI_LINE = frozenset(
         ROUTER_ENTRYPOINTS,
         FRONTEND_ENTRYPOINTS,
         FRONTEND_ENTRY_POINTS_17,
+        *MULTI_LINE_ACCESS,
     }
 )
 
@@ -117,6 +129,7 @@ class IngressAnnotations:
     upstream: IngressUpstream = field(default_factory=IngressUpstream)
     # ingress-nginx client certificates (routing/annotations_client_auth.py).
     client_auth: ClientAuth | None = None
+    access: AccessControls = field(default_factory=AccessControls)
 
 
 SecretLookup = Callable[[str, str], Secret | None]
@@ -215,7 +228,7 @@ class _Parser:
         """The allow-list, and an error when any entry is unusable (the routes then refuse everyone)."""
         out: list[str] = []
         bad: list[str] = []
-        for key in (WHITELIST, TRAEFIK_WHITELIST):
+        for key in (WHITELIST, TRAEFIK_WHITELIST, *NGINX_ALLOW_KEYS):
             raw = self.annotations.get(key)
             if raw is None:
                 continue
@@ -320,6 +333,8 @@ class _Parser:
         secret_name = self.annotations.get(AUTH_SECRET)
         if auth_type is None and secret_name is None:
             return None, ""
+        if auth_type is not None and auth_type.strip().lower() == "forward":
+            return None, ""  # forward auth: routing/annotations_access.py
         ns = self.ingress.meta.namespace
         unsafe = [
             k for k in (AUTH_TYPE, AUTH_SECRET, AUTH_REALM) if control_characters(self.annotations.get(k, ""))
@@ -333,7 +348,7 @@ class _Parser:
         if auth_type is None:
             problem = f"{AUTH_SECRET} is set but {AUTH_TYPE} is not"
         elif auth_type.strip().lower() != "basic":
-            problem = f"auth-type {auth_type!r} is not supported (only 'basic')"
+            problem = f"auth-type {auth_type!r} is not supported (only 'basic' and 'forward')"
         elif not secret_name or not secret_name.strip():
             problem = f"auth-type basic needs {AUTH_SECRET}"
         else:
@@ -430,6 +445,12 @@ def parse_annotations(
         if entrypoints is None:
             entrypoints = parsed
     auth, auth_error = parser.basic_auth()
+    access = parse_access(ingress, lookup_secret, secrets_in_input)
+    parser.diagnostics.extend(access.diagnostics)
+    if auth is None and not auth_error:
+        auth, auth_error = access.basic_auth, access.auth_error
+    if access.controls.failures:
+        reasons.append("; ".join(detail for _, detail in access.controls.failures))
     allow_source_ranges, allow_error = parser.source_ranges()
     resolver = (
         "" if ROUTER_CERTRESOLVER in unsafe else ingress.meta.annotations.get(ROUTER_CERTRESOLVER, "").strip()
@@ -450,5 +471,6 @@ def parse_annotations(
         refusal="; ".join(reasons),
         upstream=upstream,
         client_auth=client_auth.client_auth,
+        access=access.controls,
     )
     return result, parser.diagnostics

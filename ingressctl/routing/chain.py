@@ -13,6 +13,14 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ingressctl.model import BackendProblem, Route
+from ingressctl.routing.chain_access import (
+    AccessSpec,
+    AuthHeadersSpec,
+    ForwardAuthSpec,
+    auth_specs,
+    deny_specs,
+    limit_specs,
+)
 from ingressctl.routing.chain_client_auth import ClientCertSpec
 
 Description = dict[str, str | int | bool | list[str]]
@@ -25,16 +33,20 @@ class AllowListSpec:
 
     name: ClassVar[str] = "ip-allow-list"
     source_ranges: tuple[str, ...]
+    # whitelist-x-forwarded-for: judge the client a trusted proxy forwarded for, not the peer.
+    forwarded_for: bool = False
 
     @property
     def label(self) -> str:
         return self.name
 
     def describe(self) -> Description:
+        who = "the forwarded client address" if self.forwarded_for else "the client address"
         return {
             "name": self.name,
-            "effect": "403 unless the client address is in " + ", ".join(self.source_ranges),
+            "effect": f"403 unless {who} is in " + ", ".join(self.source_ranges),
             "source_ranges": list(self.source_ranges),
+            "forwarded_for": self.forwarded_for,
         }
 
 
@@ -122,27 +134,40 @@ class StripPrefixSpec:
 
 
 MiddlewareSpec = (
-    AllowListSpec | FailClosedSpec | RedirectSpec | BasicAuthSpec | StripPrefixSpec | ClientCertSpec
+    AllowListSpec
+    | FailClosedSpec
+    | RedirectSpec
+    | BasicAuthSpec
+    | StripPrefixSpec
+    | ClientCertSpec
+    | AccessSpec
 )
 
 
 def route_chain(route: Route) -> tuple[MiddlewareSpec, ...]:
     """The route's middlewares in the order the proxy applies them.
 
-    Allow-list first (a refused client learns nothing else about the route), then the redirect,
-    then authentication (an entrypoint's own basic auth runs just before the route's: see
+    Deny- and allow-list first (a refused client learns nothing else about the route), then the
+    stages of protections that cannot be honoured, rate and in-flight limits, the redirect, then
+    authentication (an entrypoint's own basic auth runs just before the route's: see
     `auth_position`), then path rewriting.
     """
     mw = route.middlewares
     problem = route.backend.problem
-    chain: list[MiddlewareSpec] = []
+    access = mw.access
+    chain: list[MiddlewareSpec] = [*deny_specs(access)]
     if mw.allow_source_ranges:
-        chain.append(AllowListSpec(mw.allow_source_ranges))
+        chain.append(AllowListSpec(mw.allow_source_ranges, access.allow_forwarded_for))
     if problem is BackendProblem.ACCESS_RULE_INVALID:
         chain.append(FailClosedSpec("ip-allow-list", 403, "Forbidden", route.backend.problem_detail))
     if mw.client_auth is not None:
         # Right after the allow-list: like ingress-nginx, the certificate is checked before anything else.
         chain.append(ClientCertSpec(mw.client_auth))
+    for guards, detail in access.failures:
+        chain.append(
+            FailClosedSpec(guards, 503, f"Service Unavailable: the route's {guards} is misconfigured", detail)
+        )
+    chain.extend(limit_specs(access))
     if mw.redirect is not None:
         chain.append(RedirectSpec(mw.redirect.entrypoint, mw.redirect.permanent))
     if problem is BackendProblem.AUTH_SECRET_INVALID:
@@ -159,6 +184,7 @@ def route_chain(route: Route) -> tuple[MiddlewareSpec, ...]:
     if mw.basic_auth is not None:
         auth = mw.basic_auth
         chain.append(BasicAuthSpec(auth.realm, auth.users, auth.source))
+    chain.extend(auth_specs(access))
     prefix = strip_prefix_of(route)
     if prefix is not None:
         chain.append(StripPrefixSpec(prefix))
@@ -169,7 +195,7 @@ def auth_position(chain: tuple[MiddlewareSpec, ...]) -> int:
     """Where an entrypoint's basic auth runs in this chain: after every check that answers without
     asking for credentials (allow-list, redirect, fail-closed), before the route's own auth."""
     for index, spec in enumerate(chain):
-        if isinstance(spec, BasicAuthSpec | StripPrefixSpec):
+        if isinstance(spec, BasicAuthSpec | ForwardAuthSpec | AuthHeadersSpec | StripPrefixSpec):
             return index
     return len(chain)
 

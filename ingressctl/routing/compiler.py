@@ -41,6 +41,7 @@ from ingressctl.routing.memo import CompileCache
 from ingressctl.routing.options import CompileOptions
 from ingressctl.routing.paths import match_length, prefix_key
 from ingressctl.routing.report import finding
+from ingressctl.routing.service_access import ServiceAccess
 from ingressctl.routing.table import RoutingTable
 from ingressctl.routing.tls import IngressTLSResult, ingress_tls
 
@@ -109,6 +110,7 @@ class _Compiler:
         self.diagnostics: list[Diagnostic] = []
         self.secrets = {(s.meta.namespace, s.meta.name): s for s in snapshot.secrets}
         self.resolver = BackendResolver(snapshot, options, memo)
+        self.service_access = ServiceAccess(self.resolver.services)
         self.tls_fallback = TLSSource.ACME if options.acme_enabled else TLSSource.DEFAULT
         self.tls_hosts = IngressTLSResult()
         self._middleware_cache: dict[int, tuple[IngressAnnotations, RouteMiddlewares]] = {}
@@ -151,6 +153,7 @@ class _Compiler:
                     )
                 )
             default_route = self._route_part(winner, is_default=True).route
+        self.diagnostics.extend(self.service_access.diagnostics)
         previous = self.memo.table if self.memo is not None else None
         return RoutingTable(routes, certificates, default_route, previous=previous)
 
@@ -374,6 +377,7 @@ class _Compiler:
                     basic_auth=ann.basic_auth,
                     allow_source_ranges=ann.allow_source_ranges,
                     client_auth=ann.client_auth,
+                    access=ann.access,
                 ),
             )
         return found[1]
@@ -384,6 +388,7 @@ class _Compiler:
         if ann.tls_only and tls is None and candidate.host is not None:
             tls = self.tls_fallback
         backend = self._backend(candidate)
+        middlewares = self.service_access.apply(backend, self._middlewares(ann))
         memo = self.memo
         if memo is not None:
             hit: _RoutePart | None = memo.routes.get(id(candidate))
@@ -401,7 +406,7 @@ class _Compiler:
             path_type=candidate.path_type,
             backend=backend,
             source=candidate.ingress.ref,
-            middlewares=self._middlewares(ann),
+            middlewares=middlewares,
             entrypoints=entrypoints,
             tls=tls,
             priority=ann.priority,

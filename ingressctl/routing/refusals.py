@@ -25,9 +25,6 @@ TRAEFIK = "traefik.ingress.kubernetes.io/"
 
 # ingress-nginx (its annotations page): exact names, and families by prefix or suffix.
 _NGINX_EXACT: dict[str, str] = {
-    "whitelist-source-range": "a source IP allow-list",
-    "allowlist-source-range": "a source IP allow-list",
-    "denylist-source-range": "a source IP deny-list",
     "satisfy": "how auth and the allow-list combine",
     "enable-modsecurity": "the ModSecurity web application firewall",
     "enable-owasp-core-rules": "the OWASP core rules of ModSecurity",
@@ -40,8 +37,26 @@ _NGINX_FAMILIES: tuple[tuple[str, str], ...] = (
     ("limit-", "rate or connection limits"),
     ("global-rate-limit", "rate limits"),
 )
-# auth-realm alone only names the prompt of an auth-type that is reported anyway.
-_NGINX_HARMLESS = frozenset({"auth-realm"})
+# Served by ingressctl (routing/annotations_access.py), though their families are not.
+_NGINX_SERVED = frozenset(
+    {
+        "auth-realm",
+        "auth-type",
+        "auth-secret",
+        "auth-secret-type",
+        "auth-url",
+        "auth-method",
+        "auth-signin",
+        "auth-signin-redirect-param",
+        "auth-response-headers",
+        "auth-request-redirect",
+        "limit-rps",
+        "limit-rpm",
+        "limit-burst-multiplier",
+        "limit-connections",
+        "limit-whitelist",
+    }
+)
 
 _NGINX_INC_EXACT: dict[str, str] = {
     "basic-auth-secret": "authentication",
@@ -51,21 +66,14 @@ _NGINX_INC_EXACT: dict[str, str] = {
 
 # Traefik 1.7 Ingress annotations (and v2/v3 router annotations) that ingressctl does not implement.
 _TRAEFIK_V1_EXACT: dict[str, str] = {
-    "auth-url": "forward authentication",
-    "auth-response-headers": "forward authentication",
-    "auth-trust-headers": "forward authentication",
-    "auth-header-field": "authentication",
     "auth-tls-secret": "forward authentication over TLS",
     "auth-tls-insecure": "forward authentication over TLS",
-    "whitelist-x-forwarded-for": "a source IP allow-list checked against X-Forwarded-For",
     "allowed-hosts": "a list of allowed Host headers",
 }
 _TRAEFIK_EXACT: dict[str, str] = {
-    "rate-limit": "rate limits",
     "max-conn": "connection limits",
     "router.middlewares": "Traefik middlewares (authentication, allow-lists, limits, ...)",
     "router.tls.options": "Traefik TLS options (client certificates, versions)",
-    "whitelist-x-forwarded-for": "a source IP allow-list checked against X-Forwarded-For",
 }
 
 
@@ -73,7 +81,6 @@ _TRAEFIK_EXACT: dict[str, str] = {
 # (IC302) but "not supported, served without it" (IC307).
 _TRAEFIK_V1_HARMLESS = frozenset(
     {
-        "auth-remove-header",
         "browser-xss-filter",
         "content-security-policy",
         "content-type-nosniff",
@@ -143,7 +150,7 @@ def protection(key: str) -> str | None:
     cannot honour (the route must fail closed); None for every other key."""
     if key.startswith(NGINX):
         name = key[len(NGINX) :]
-        if name in _NGINX_HARMLESS:
+        if name in _NGINX_SERVED:
             return None
         if name.endswith("-snippet") or name.endswith("-snippets"):
             return "nginx configuration (a snippet, never executed by ingressctl)"

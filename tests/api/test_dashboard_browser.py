@@ -81,7 +81,7 @@ async def test_dashboard_shows_routers_services_certificates_and_providers(
     view.failing = {("10.0.0.2", 8080): EndpointFailing(failures=2, ejected_for=30.0)}
     await page.wait_for(f"{SHOP_STATUS} === 'degraded'", timeout=REFRESH_WAIT)
     endpoint = await page.eval(
-        "document.querySelector('tr[data-service=\"default/shop:80\"] li[data-endpoint=\"10.0.0.2:8080\"]')"
+        'document.querySelector(\'tr[data-service="default/shop:80"] li[data-endpoint="10.0.0.2:8080"]\')'
         ".textContent"
     )
     assert re.fullmatch(

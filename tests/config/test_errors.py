@@ -224,9 +224,8 @@ def test_duplicate_addresses_and_self_redirect(problems: Problems) -> None:
     ) == [
         "traefik.toml:4: entryPoints.a.redirect.entryPoint redirects entrypoint 'a' to itself",
         # ":8000" listens on IPv6 and IPv4: every other address on port 8000 collides with it.
-        "traefik.toml:6: entryPoints.b.address \"0.0.0.0:8000\" is already used by entrypoint 'a' "
-        '(":8000")',
-        "traefik.toml:8: entryPoints.c.address \"[::]:8000\" is already used by entrypoint 'a' (\":8000\")",
+        'traefik.toml:6: entryPoints.b.address "0.0.0.0:8000" is already used by entrypoint \'a\' (":8000")',
+        'traefik.toml:8: entryPoints.c.address "[::]:8000" is already used by entrypoint \'a\' (":8000")',
         # The IPv4 wildcard collides with IPv4 addresses only.
         "traefik.toml:14: entryPoints.any4.address \"0.0.0.0:8001\" is already used by entrypoint 'v4' "
         '("127.0.0.1:8001")',

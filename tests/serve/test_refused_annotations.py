@@ -28,10 +28,8 @@ metadata: {{name: creds, namespace: default}}
 data:
   auth: {base64.b64encode(HTPASSWD).decode()}
 """
-NGINX_AUTH = (
-    "    nginx.ingress.kubernetes.io/auth-type: basic\n    nginx.ingress.kubernetes.io/auth-secret: creds\n"
-)
-NGINX_ALLOW = "    nginx.ingress.kubernetes.io/whitelist-source-range: 10.0.0.0/8\n"
+NGINX_WAF = '    nginx.ingress.kubernetes.io/enable-modsecurity: "true"\n'
+NGINX_GLOBAL_LIMIT = '    nginx.ingress.kubernetes.io/global-rate-limit: "100"\n'
 NGINX_SNIPPET = "    nginx.ingress.kubernetes.io/configuration-snippet: |\n      deny all;\n"
 TRAEFIK_MIDDLEWARE = "    traefik.ingress.kubernetes.io/router.middlewares: default-auth@kubernetescrd\n"
 CRLF_REALM = (
@@ -42,8 +40,8 @@ HARMLESS = "    nginx.ingress.kubernetes.io/proxy-body-size: 8m\n"
 
 APPS = [
     ("open", HARMLESS),
-    ("nginx-auth", NGINX_AUTH),
-    ("nginx-allow", NGINX_ALLOW),
+    ("nginx-waf", NGINX_WAF),
+    ("nginx-limit", NGINX_GLOBAL_LIMIT),
     ("nginx-snippet", NGINX_SNIPPET),
     ("traefik-mw", TRAEFIK_MIDDLEWARE),
     ("crlf-realm", CRLF_REALM),
@@ -76,9 +74,8 @@ def test_validate_reports_refused_annotations_as_errors(tmp_path: Path, cli_env:
     findings = json.loads(result.stdout)["findings"]
     errors = {(f["code"], f["line"]) for f in findings if f["severity"] == "error"}
     expected = {
-        ("IC220", line_of(path, "auth-type: basic", "name: nginx-auth")),
-        ("IC220", line_of(path, "auth-secret: creds", "name: nginx-auth")),
-        ("IC220", line_of(path, "whitelist-source-range", "name: nginx-allow")),
+        ("IC220", line_of(path, "enable-modsecurity", "name: nginx-waf")),
+        ("IC220", line_of(path, "global-rate-limit", "name: nginx-limit")),
         ("IC220", line_of(path, "configuration-snippet", "name: nginx-snippet")),
         ("IC220", line_of(path, "router.middlewares", "name: traefik-mw")),
         ("IC219", line_of(path, "auth-realm", "name: crlf-realm")),

@@ -94,6 +94,8 @@ def check_foreign_annotations(ctx: LintContext) -> Iterator[Diagnostic]:
     known = set(KNOWN_ANNOTATIONS)
     for ingress in ctx.served_ingresses():
         for key in sorted(ingress.meta.annotations):
+            if key in known:
+                continue
             owner = next((name for prefix, name in FOREIGN_PREFIXES if key.startswith(prefix)), None)
             if owner is None and unsupported_traefik(key):
                 owner = "Traefik"
