@@ -1,7 +1,7 @@
 """`make bench`: every benchmark, printed as Markdown tables with ratios against peers.
 
-`python -m benchmarks [compile] [startup] [kube] [serve] [acme] [proxy] [h2]` runs a subset; no argument
-runs all.
+`python -m benchmarks [compile] [startup] [kube] [serve] [regex] [acme] [proxy] [h2]` runs a
+subset; no argument runs all.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ SUITES = {
     "kube": "benchmarks.kube_propagation",
     "serve": "benchmarks.serve_propagation",
     "compile_swap": "benchmarks.compile_swap",
+    "regex": "benchmarks.regex_paths",
     "acme": "benchmarks.acme_latency",
     "proxy": "benchmarks.proxy_bench",
     "h2": "benchmarks.h2_bench",

@@ -135,6 +135,7 @@ def router_json(route: Route, index: _DiagnosticIndex) -> Json:
         "host_kind": route.host_kind.value,
         "path": route.path,
         "path_type": route.path_type.value,
+        "regex": route.regex.pattern if route.regex is not None else None,
         "default_backend": route.is_default_backend,
         "priority": route.priority,
         "entrypoints": list(route.entrypoints),

@@ -58,6 +58,7 @@ def route_dict(route: Route) -> dict[str, Any]:
         "host_kind": route.host_kind.value,
         "path": route.path,
         "path_type": route.path_type.value,
+        "regex": route.regex.pattern if route.regex is not None else None,
         "priority": route.priority,
         "is_default_backend": route.is_default_backend,
         "backend": {

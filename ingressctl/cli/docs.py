@@ -36,7 +36,18 @@ def _replacement(body: str) -> Callable[[re.Match[str]], str]:
     return lambda m: m.group(1) + body + "\n" + m.group(2)
 
 
-SECTIONS = {"annotations": annotations_table, "codes": codes_table}
+def nginx_table() -> str:
+    """Every ingress-nginx annotation and what ingressctl does with it (routing/nginx_annotations.py)."""
+    from ingressctl.routing.nginx_annotations import all_statuses
+
+    lines = ["| ingress-nginx annotation | status | under ingressctl |", "|---|---|---|"]
+    for status in all_statuses():
+        name = status.key.removeprefix("nginx.ingress.kubernetes.io/")
+        lines.append(f"| `{name}` | {status.status.value} | {_cell(status.detail)} |")
+    return "\n".join(lines)
+
+
+SECTIONS = {"annotations": annotations_table, "codes": codes_table, "ingress-nginx": nginx_table}
 
 
 def render(readme: str) -> str:

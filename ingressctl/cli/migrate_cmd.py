@@ -40,6 +40,19 @@ def migrate(
         metavar="FORMAT",
         help="text, or json: each input with its changes, problems and its result (text, diff or written).",
     ),
+    from_controller: str | None = typer.Option(
+        None,
+        "--from",
+        metavar="CONTROLLER",
+        help="ingress-nginx: also move class nginx to --ingress-class and comment every ingress-nginx "
+        "annotation ingressctl does not carry over as it is (REFUSED, lost, changes).",
+    ),
+    ingress_class: str = typer.Option(
+        "ingressctl",
+        "--ingress-class",
+        metavar="NAME",
+        help="The class ingress-nginx's Ingresses move to (--from).",
+    ),
 ) -> None:
     """Rewrite extensions/v1beta1 and networking.k8s.io/v1beta1 Ingresses into networking.k8s.io/v1.
 
@@ -52,7 +65,14 @@ def migrate(
     if in_place and STDIN in paths:
         raise UsageError("--in-place cannot rewrite stdin; drop --in-place or name the files")
     inputs = read_inputs(paths)
-    results = [(name, text, migrate_text(text, name)) for name, text in inputs]
+    if from_controller is not None and from_controller != "ingress-nginx":
+        raise UsageError(f"--from {from_controller!r}: only ingress-nginx is supported")
+    if from_controller is not None:
+        from ingressctl.checks.migrate_nginx import migrate_nginx_text
+
+        results = [(name, text, migrate_nginx_text(text, name, ingress_class)) for name, text in inputs]
+    else:
+        results = [(name, text, migrate_text(text, name)) for name, text in inputs]
     changed = [item for item in results if item[2].modified]
     if in_place:
         for name, _, migration in changed:

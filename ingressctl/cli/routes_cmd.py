@@ -100,7 +100,7 @@ def routes_table(
             out.add_row(
                 _host(route),
                 route.path or "-",
-                route.path_type.value if not route.is_default_backend else "-",
+                _path_type(route),
                 route.backend.label,
                 Text(f"{ready}/{len(upstreams)}", style="red" if not ready else ""),
                 _status_cell(route, detailed=False),
@@ -125,7 +125,7 @@ def routes_table(
             ", ".join(route.entrypoints) or "(default)",
             _host(route),
             route.path or "-",
-            route.path_type.value if not route.is_default_backend else "-",
+            _path_type(route),
             _backend_cell(route),
             _endpoints(route),
             route.tls.value if route.tls is not None else "-",
@@ -149,7 +149,7 @@ def _backend_cell(route: Route) -> str:
 def _route_line(route: Route) -> str:
     from ingressctl.checks.routes_view import route_status
 
-    where = f"{_host(route)} {route.path_type.value} {route.path or '/'}"
+    where = f"{_host(route)} {_path_type(route)} {route.path or '/'}"
     if route.is_default_backend:
         where = "defaultBackend"
     return f"{route.id}: {where} -> {route.backend.label} [{route_status(route)}] (from {route.source})"
@@ -177,12 +177,16 @@ def _print_explanation(console: Console, explanation: Explanation, static: Stati
         backend_line += f" ({backend.tls.describe()})"
     console.print(Text("backend: ", style="bold") + Text(backend_line))
     from ingressctl.routing.chain import route_chain
+    from ingressctl.routing.chain_nginx import RewriteTargetSpec
 
     chain = route_chain(match.route)
     if chain:
         console.print(Text("middlewares, in the order the proxy applies them:", style="bold"))
         for number, spec in enumerate(chain, 1):
-            console.print(Text(f"  {number}. {spec.label}: {spec.describe()['effect']}"))
+            effect = str(spec.describe()["effect"])
+            if isinstance(spec, RewriteTargetSpec) and request.canonical is not None:
+                effect += f"; this request goes upstream as {spec.rewrite(request.canonical)}"
+            console.print(Text(f"  {number}. {spec.label}: {effect}"))
     else:
         console.print(Text("middlewares: none"))
     if explanation.status == 503:
@@ -327,3 +331,12 @@ def routes(
 def register(app: typer.Typer) -> None:
     """Add the command to the app."""
     app.command("routes")(routes)
+
+
+def _path_type(route: Route) -> str:
+    """The path type column: ingress-nginx regex paths (use-regex, rewrite-target) say so."""
+    if route.is_default_backend:
+        return "-"
+    if route.regex is not None:
+        return f"{route.path_type.value}, regex ~*"
+    return route.path_type.value

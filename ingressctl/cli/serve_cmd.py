@@ -47,6 +47,8 @@ class ServeOptions:
     access_log_format: str | None = None
     ingress_class: str | None = None
     controller_name: str | None = None
+    watch_ingress_without_class: str | None = None
+    ignore_snippets: bool = False
     allow_external_name_services: bool | None = None
     kubernetes: bool = False
     kubeconfig: str | None = None
@@ -61,6 +63,20 @@ class ServeOptions:
     leader_election_lease_duration: int | None = None
     acme_storage: str | None = None
     default_certificate: str | None = None
+
+
+def _takeover_flags(static: StaticConfig, options: ServeOptions) -> StaticConfig:
+    """--watch-ingress-without-class and --ignore-snippets (ingress-nginx takeover, routing/takeover.py)."""
+    from ingressctl.routing.takeover import parse_watch_without_class
+
+    watch = parse_watch_without_class(options.watch_ingress_without_class)
+    if watch is None and not options.ignore_snippets:
+        return static
+    return dataclasses.replace(
+        static,
+        watch_ingress_without_class=watch,
+        ignore_snippets=options.ignore_snippets or static.ignore_snippets,
+    )
 
 
 def load_config(options: ServeOptions) -> StaticConfig:
@@ -92,6 +108,7 @@ def load_config(options: ServeOptions) -> StaticConfig:
         static = dataclasses.replace(static, access_log_format=options.access_log_format, access_log=True)
     if static.workers < 1:
         raise UsageError("--workers must be 1 or more")
+    static = _takeover_flags(static, options)
     if options.kubernetes and static.kubernetes is None:
         static = dataclasses.replace(static, kubernetes=KubernetesConfig())
     static = _kubernetes_flags(static, options)

@@ -91,7 +91,26 @@ FLAGS: tuple[Flag, ...] = (
     Flag("access_log", ("--access-log",), "Log every request.", "toggle"),
     Flag("access_log_format", ("--access-log-format",), "common or json (implies --access-log)."),
     Flag("ingress_class", ("--ingress-class",), "Ingress class to serve."),
-    Flag("controller_name", ("--controller-name",), "IngressClass spec.controller we claim."),
+    Flag(
+        "controller_name",
+        ("--controller-name", "--controller-class"),
+        "IngressClass spec.controller we claim (k8s.io/ingress-nginx takes over from ingress-nginx, with "
+        "--ingress-class nginx; --controller-class is ingress-nginx's name for the flag).",
+    ),
+    Flag(
+        "watch_ingress_without_class",
+        ("--watch-ingress-without-class",),
+        "true or false: serve Ingresses without any class, as ingress-nginx's flag (default true; false "
+        "with --controller-name k8s.io/ingress-nginx, ingress-nginx's default).",
+        metavar="BOOL",
+    ),
+    Flag(
+        "ignore_snippets",
+        ("--ignore-snippets",),
+        "Serve routes carrying nginx snippets (configuration-snippet, server-snippet, ...) without them "
+        "instead of answering 503; snippets are never executed either way.",
+        "switch",
+    ),
     Flag(
         "allow_external_name_services",
         ("--allow-external-name-services",),

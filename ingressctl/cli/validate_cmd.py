@@ -31,13 +31,24 @@ def compile_options(
     controller_name: str,
     allow_external_name_services: bool = False,
     require_services: bool = False,
+    *,
+    watch_ingress_without_class: str | None = None,
+    ignore_snippets: bool = False,
 ) -> CompileOptions:
     """CompileOptions from the flags `validate` and `routes` share."""
+    from ingressctl.routing.takeover import parse_watch_without_class, serve_unclassed
+
+    watch = parse_watch_without_class(watch_ingress_without_class)
     return CompileOptions(
         ingress_class=ingress_class,
         controller_name=controller_name,
         allow_external_name_services=allow_external_name_services,
         require_services=require_services,
+        serve_unclassed=serve_unclassed(controller_name, watch),
+        extra_classes=CompileOptions().extra_classes
+        if ingress_class == CompileOptions().ingress_class
+        else (),
+        ignore_snippets=ignore_snippets,
     )
 
 
@@ -171,9 +182,20 @@ def run(options: ValidateOptions) -> int:
     refuse_static_configuration(paths)
     # A cluster snapshot holds every Service and every referenced Secret: a missing one is really missing.
     require = options.require_services or settings.require_services or cluster is not None
+    if options.from_controller is not None:
+        options = from_controller_defaults(options)
     compile_opts = compile_options(
-        options.ingress_class, options.controller_name, options.allow_external_name_services, require
+        options.ingress_class,
+        options.controller_name,
+        options.allow_external_name_services,
+        require,
+        watch_ingress_without_class=options.watch_ingress_without_class,
+        ignore_snippets=options.ignore_snippets,
     )
+    if options.from_controller is not None:
+        from ingressctl.cli.migration_report import run_migration_report
+
+        return run_migration_report(paths, compile_opts, options)
     if options.watch:
         if cluster is not None:
             raise UsageError("validate --watch follows files: give PATHs instead of --kubernetes")
@@ -194,6 +216,24 @@ def run(options: ValidateOptions) -> int:
     result = quieted(result, quiet)
     report(result, options)
     return exit_code(result, strict=options.strict)
+
+
+def from_controller_defaults(options: ValidateOptions) -> ValidateOptions:
+    """validate --from ingress-nginx: the class and controller name it claimed, unless given."""
+    import dataclasses
+
+    from ingressctl.routing.takeover import INGRESS_NGINX_CLASS, INGRESS_NGINX_CONTROLLER
+
+    defaults = ValidateOptions()
+    return dataclasses.replace(
+        options,
+        ingress_class=INGRESS_NGINX_CLASS
+        if options.ingress_class == defaults.ingress_class
+        else options.ingress_class,
+        controller_name=INGRESS_NGINX_CONTROLLER
+        if options.controller_name == defaults.controller_name
+        else options.controller_name,
+    )
 
 
 def write_baseline(result: CheckResult, quiet: Quiet, file: str) -> int:

@@ -113,10 +113,37 @@ FLAGS: tuple[Flag, ...] = (
     ),
     Flag(
         "controller_name",
-        ("--controller-name",),
-        "IngressClass spec.controller that ingressctl claims.",
+        ("--controller-name", "--controller-class"),
+        "IngressClass spec.controller that ingressctl claims (k8s.io/ingress-nginx to take over from "
+        "ingress-nginx; --controller-class is ingress-nginx's name for it).",
         metavar="NAME",
         default="ingressctl.io/ingress-controller",
+    ),
+    Flag(
+        "watch_ingress_without_class",
+        ("--watch-ingress-without-class",),
+        "true or false: serve Ingresses without any class (ingress-nginx's flag; default true, false "
+        "with --controller-name k8s.io/ingress-nginx as in ingress-nginx).",
+        metavar="BOOL",
+    ),
+    Flag(
+        "ignore_snippets",
+        ("--ignore-snippets",),
+        "Routes with nginx snippets (configuration-snippet, server-snippet, ...) are served without "
+        "them, a warning, instead of answering 503 (snippets are never executed either way).",
+        "switch",
+        default=False,
+    ),
+    Flag(
+        "from_controller",
+        ("--from",),
+        "Report what carries over from another controller (ingress-nginx): per Ingress, each annotation "
+        "supported, changed, lost or refused, and a summary (text or json). Implies --ingress-class "
+        "nginx and --controller-name k8s.io/ingress-nginx unless given.",
+        "choice",
+        "CONTROLLER",
+        None,
+        ("ingress-nginx",),
     ),
     Flag(
         "allow_external_name_services",
@@ -158,6 +185,9 @@ class ValidateOptions:
     require_services: bool = False
     ingress_class: str = "ingressctl"
     controller_name: str = "ingressctl.io/ingress-controller"
+    watch_ingress_without_class: str | None = None
+    ignore_snippets: bool = False
+    from_controller: str | None = None
     allow_external_name_services: bool = False
     output: str | None = None
     kubernetes: bool = False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ingressctl.model.config import StaticConfig
 from ingressctl.routing.options import CompileOptions
+from ingressctl.routing.takeover import serve_unclassed
 
 _DEFAULTS = CompileOptions()
 
@@ -25,4 +26,6 @@ def compile_options(static: StaticConfig) -> CompileOptions:
         allow_external_name_services=static.allow_external_name_services,
         acme_enabled=acme is not None and (acme.on_host_rule or acme.on_demand),
         default_entrypoints=static.default_entrypoints,
+        serve_unclassed=serve_unclassed(static.controller_name, static.watch_ingress_without_class),
+        ignore_snippets=static.ignore_snippets,
     )

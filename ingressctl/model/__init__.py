@@ -1,5 +1,6 @@
 """Plain typed data shared by every layer. Standard library only."""
 
+from ingressctl.model.cors import CorsPolicy
 from ingressctl.model.diagnostics import Diagnostic, Severity
 from ingressctl.model.errors import ConfigError, IngressctlError, InputError, UsageError
 from ingressctl.model.location import Location
@@ -23,6 +24,7 @@ from ingressctl.model.objects import (
     ServicePort,
     Snapshot,
 )
+from ingressctl.model.regexpaths import RegexPath
 from ingressctl.model.routes import (
     BackendProblem,
     BasicAuth,
@@ -41,6 +43,7 @@ __all__ = [
     "BackendProblem",
     "BasicAuth",
     "ConfigError",
+    "CorsPolicy",
     "Diagnostic",
     "Endpoint",
     "EndpointPort",
@@ -62,6 +65,7 @@ __all__ = [
     "ObjectRef",
     "PathType",
     "Redirect",
+    "RegexPath",
     "Route",
     "RouteBackend",
     "RouteMiddlewares",

@@ -162,6 +162,9 @@ class StaticConfig:
     ingress_class: str = "ingressctl"
     controller_name: str = "ingressctl.io/ingress-controller"
     allow_external_name_services: bool = False
+    # --watch-ingress-without-class (None: not given, see routing.takeover.serve_unclassed).
+    watch_ingress_without_class: bool | None = None
+    ignore_snippets: bool = False  # --ignore-snippets
     # Seconds the watch loop waits for more changes before compiling (bursts coalesce).
     throttle_seconds: float = 0.05
     grace_period_seconds: float = 10.0

@@ -11,8 +11,10 @@ from enum import Enum
 
 from ingressctl.model.access import AccessControls
 from ingressctl.model.client_auth import ClientAuth
+from ingressctl.model.cors import CorsPolicy
 from ingressctl.model.location import Location
 from ingressctl.model.objects import ObjectRef, PathType
+from ingressctl.model.regexpaths import RegexPath
 from ingressctl.model.upstream_protocol import BackendTLS
 
 
@@ -99,6 +101,7 @@ class RouteMiddlewares:
     client_auth: ClientAuth | None = None
     # Forward auth, deny-lists, rate and in-flight limits (routing/annotations_access.py).
     access: AccessControls = field(default_factory=AccessControls)
+    cors: CorsPolicy | None = None  # ingress-nginx enable-cors (model/cors.py)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -159,6 +162,8 @@ class Route:
     tls_only: bool = False
     # traefik.ingress.kubernetes.io/router.tls.certresolver, recorded for the ACME manager.
     cert_resolver: str = ""
+    # ingress-nginx use-regex / rewrite-target: the path is a regular expression (model.regexpaths).
+    regex: RegexPath | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,9 @@ from typing import Final
 from aiohttp import hdrs, web
 
 _FILLED_IN: Final = (hdrs.CONTENT_TYPE, hdrs.SERVER)
+# Request state key: headers a route's middleware (CORS) sets on whatever answer the request gets,
+# over the upstream's own (as nginx's more_set_headers), set when the answer's head is written.
+ANSWER_HEADERS: Final = "ingressctl.answer_headers"
 
 
 class BareStream(web.StreamResponse):
@@ -23,6 +26,11 @@ class BareStream(web.StreamResponse):
         await super()._prepare_headers()
         for name in absent:
             headers.popall(name, None)
+        request = self._req
+        extra = request.get(ANSWER_HEADERS) if request is not None else None
+        if extra:
+            for name, value in extra:
+                headers[name] = value
 
 
 class BareResponse(BareStream, web.Response):

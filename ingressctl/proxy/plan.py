@@ -18,12 +18,14 @@ from ingressctl.proxy.middlewares.allow_list import AllowList
 from ingressctl.proxy.middlewares.auth_headers import AuthHeaders
 from ingressctl.proxy.middlewares.basic_auth import Authenticator
 from ingressctl.proxy.middlewares.client_certificate import ClientCertificate
+from ingressctl.proxy.middlewares.cors import Cors
 from ingressctl.proxy.middlewares.deny_list import DenyList
 from ingressctl.proxy.middlewares.fail_closed import FailClosed
 from ingressctl.proxy.middlewares.forward_auth import ForwardAuthenticator
 from ingressctl.proxy.middlewares.in_flight import InFlight
 from ingressctl.proxy.middlewares.rate_limit import RateLimiter
 from ingressctl.proxy.middlewares.redirect import Redirect
+from ingressctl.proxy.middlewares.rewrite_target import RewriteTarget
 from ingressctl.proxy.middlewares.strip_prefix import StripPrefix
 from ingressctl.routing.chain import (
     AllowListSpec,
@@ -42,6 +44,7 @@ from ingressctl.routing.chain_access import (
     RateLimitSpec,
 )
 from ingressctl.routing.chain_client_auth import ClientCertSpec
+from ingressctl.routing.chain_nginx import CorsSpec, RewriteTargetSpec
 
 __all__ = ["Authenticator", "EntrypointInfo", "RoutePlan", "Table", "TableFactory", "TablePlan"]
 
@@ -143,6 +146,10 @@ def _middleware(spec: MiddlewareSpec) -> Middleware:
         return ForwardAuthenticator(spec)
     if isinstance(spec, AuthHeadersSpec):
         return AuthHeaders(spec)
+    if isinstance(spec, RewriteTargetSpec):
+        return RewriteTarget(spec)
+    if isinstance(spec, CorsSpec):
+        return Cors(spec)
     return StripPrefix(spec)
 
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ingressctl.model import BasicAuth, Diagnostic, Ingress, PathType, Redirect, Secret, Severity
+from ingressctl.model import BasicAuth, CorsPolicy, Diagnostic, Ingress, PathType, Redirect, Secret, Severity
 from ingressctl.model.access import AccessControls
 from ingressctl.model.client_auth import ClientAuth
 from ingressctl.routing import annotations_client_auth, backend_protocol, codes
@@ -24,6 +24,13 @@ from ingressctl.routing.annotations_access import (
 )
 from ingressctl.routing.annotations_client_auth import parse_client_auth
 from ingressctl.routing.backend_protocol import IngressUpstream, parse_ingress_upstream
+from ingressctl.routing.canary import KNOWN as CANARY_KNOWN
+from ingressctl.routing.canary import Canary, parse_canary
+from ingressctl.routing.cors import KNOWN as CORS_KNOWN
+from ingressctl.routing.cors import parse_cors
+from ingressctl.routing.misspelt import misspelt_protections
+from ingressctl.routing.nginx_paths import KNOWN as NGINX_PATH_KNOWN
+from ingressctl.routing.nginx_paths import RegexAnnotations, parse_regex_annotations
 from ingressctl.routing.refusals import control_characters, refuse_foreign_protections
 from ingressctl.routing.report import annotation_location, finding
 from ingressctl.routing.service_access import KNOWN_SERVICE_ACCESS
@@ -73,6 +80,9 @@ KNOWN_ANNOTATIONS: dict[str, str] = {
     **KNOWN_ACCESS,
     **KNOWN_SERVICE_ACCESS,
 }
+KNOWN_ANNOTATIONS.update(NGINX_PATH_KNOWN)
+KNOWN_ANNOTATIONS.update(CANARY_KNOWN)
+KNOWN_ANNOTATIONS.update(CORS_KNOWN)
 
 # Values parsed as lists, line by line: line breaks and tabs in them are separators, not injections.
 _MULTI_LINE = frozenset(
@@ -89,6 +99,7 @@ _MULTI_LINE = frozenset(
 
 # Keys under these prefixes that are not in KNOWN_ANNOTATIONS are typos or unsupported features.
 ANNOTATION_PREFIXES: tuple[str, ...] = (
+    "nginx.ingress.kubernetes.io/",
     "ingress.kubernetes.io/",
     "traefik.ingress.kubernetes.io/",
     "traefik.frontend.",
@@ -130,6 +141,9 @@ class IngressAnnotations:
     # ingress-nginx client certificates (routing/annotations_client_auth.py).
     client_auth: ClientAuth | None = None
     access: AccessControls = field(default_factory=AccessControls)
+    regex: RegexAnnotations | None = None  # ingress-nginx use-regex / rewrite-target (nginx_paths)
+    canary: Canary | None = None  # ingress-nginx canary (routing/canary.py)
+    cors: CorsPolicy | None = None  # ingress-nginx enable-cors (routing/cors.py)
 
 
 SecretLookup = Callable[[str, str], Secret | None]
@@ -415,7 +429,11 @@ def _htpasswd_users(secret: Secret) -> tuple[tuple[tuple[str, str], ...], str]:
 
 
 def parse_annotations(
-    ingress: Ingress, lookup_secret: SecretLookup, secrets_in_input: bool = True
+    ingress: Ingress,
+    lookup_secret: SecretLookup,
+    secrets_in_input: bool = True,
+    *,
+    ignore_snippets: bool = False,
 ) -> tuple[IngressAnnotations, list[Diagnostic]]:
     """Every annotation we honour on `ingress`, typed; bad values become Diagnostics.
 
@@ -424,9 +442,13 @@ def parse_annotations(
     """
     parser = _Parser(ingress, lookup_secret, secrets_in_input)
     unsafe = parser.unsafe_values()
-    foreign = refuse_foreign_protections(ingress)
+    foreign = refuse_foreign_protections(ingress, ignore_snippets=ignore_snippets)
     parser.diagnostics.extend(foreign.diagnostics)
     reasons = [foreign.reason] if foreign.reason else []
+    misspelt, misspelt_found = misspelt_protections(ingress, KNOWN_ANNOTATIONS)
+    parser.diagnostics.extend(misspelt_found)
+    if misspelt:
+        reasons.append(f"misspelt protection annotations: {', '.join(misspelt)}")
     if unsafe:
         reasons.insert(0, f"control characters in annotation {', '.join(unsafe)}")
     upstream, found = parse_ingress_upstream(ingress, lookup_secret, secrets_in_input)
@@ -455,7 +477,16 @@ def parse_annotations(
     resolver = (
         "" if ROUTER_CERTRESOLVER in unsafe else ingress.meta.annotations.get(ROUTER_CERTRESOLVER, "").strip()
     )
+    regex, regex_found = parse_regex_annotations(ingress)
+    parser.diagnostics.extend(regex_found)
+    canary, canary_found = parse_canary(ingress)
+    parser.diagnostics.extend(canary_found)
+    cors, cors_found = parse_cors(ingress)
+    parser.diagnostics.extend(cors_found)
     result = IngressAnnotations(
+        regex=regex,
+        canary=canary,
+        cors=cors,
         redirect=parser.redirect(),
         basic_auth=auth,
         auth_error=auth_error,

@@ -22,6 +22,7 @@ from ingressctl.routing.chain_access import (
     limit_specs,
 )
 from ingressctl.routing.chain_client_auth import ClientCertSpec
+from ingressctl.routing.chain_nginx import CorsSpec, RewriteTargetSpec, cors_of, rewrite_target_of
 
 Description = dict[str, str | int | bool | list[str]]
 """A middleware described for people and JSON: `name`, `effect`, then its parameters."""
@@ -141,6 +142,8 @@ MiddlewareSpec = (
     | StripPrefixSpec
     | ClientCertSpec
     | AccessSpec
+    | RewriteTargetSpec
+    | CorsSpec
 )
 
 
@@ -170,6 +173,10 @@ def route_chain(route: Route) -> tuple[MiddlewareSpec, ...]:
     chain.extend(limit_specs(access))
     if mw.redirect is not None:
         chain.append(RedirectSpec(mw.redirect.entrypoint, mw.redirect.permanent))
+    cors = cors_of(route)
+    if cors is not None:
+        # Before authentication: browsers send preflight requests without credentials.
+        chain.append(cors)
     if problem is BackendProblem.AUTH_SECRET_INVALID:
         # 503, not 401 (as ingress-nginx): no credentials can pass, so a challenge would only
         # make browsers prompt for a password that cannot work.
@@ -188,6 +195,9 @@ def route_chain(route: Route) -> tuple[MiddlewareSpec, ...]:
     prefix = strip_prefix_of(route)
     if prefix is not None:
         chain.append(StripPrefixSpec(prefix))
+    rewrite = rewrite_target_of(route)
+    if rewrite is not None:
+        chain.append(rewrite)
     return tuple(chain)
 
 
@@ -195,7 +205,9 @@ def auth_position(chain: tuple[MiddlewareSpec, ...]) -> int:
     """Where an entrypoint's basic auth runs in this chain: after every check that answers without
     asking for credentials (allow-list, redirect, fail-closed), before the route's own auth."""
     for index, spec in enumerate(chain):
-        if isinstance(spec, BasicAuthSpec | ForwardAuthSpec | AuthHeadersSpec | StripPrefixSpec):
+        if isinstance(
+            spec, BasicAuthSpec | ForwardAuthSpec | AuthHeadersSpec | StripPrefixSpec | RewriteTargetSpec
+        ):
             return index
     return len(chain)
 

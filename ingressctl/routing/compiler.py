@@ -6,6 +6,7 @@ backend cannot be served still exists (with `backend.problem`) so that the proxy
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 from collections import defaultdict
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from ingressctl.model import (
     Location,
     ObjectRef,
     PathType,
+    RegexPath,
     Route,
     RouteBackend,
     RouteMiddlewares,
@@ -35,9 +37,11 @@ from ingressctl.routing import codes
 from ingressctl.routing.annotations import IngressAnnotations, parse_annotations
 from ingressctl.routing.backend_protocol import apply_protocol, service_findings
 from ingressctl.routing.backends import BackendResolver
+from ingressctl.routing.canary import no_main_finding
 from ingressctl.routing.classes import ClassSelector
 from ingressctl.routing.hosts import validate_host
 from ingressctl.routing.memo import CompileCache
+from ingressctl.routing.nginx_paths import PatternChecks, regex_path, rewrite_group_warning
 from ingressctl.routing.options import CompileOptions
 from ingressctl.routing.paths import match_length, prefix_key
 from ingressctl.routing.report import finding
@@ -70,6 +74,9 @@ class _Candidate:
     backends: tuple[IngressBackend, ...]  # several only for a service-weights split
     location: Location | None
     order: tuple[bool, str, str, str, int, int]
+    regex: RegexPath | None = None  # set by _Compiler._regex_hosts for hosts with ingress-nginx regex paths
+    # ingress-nginx canary merged into this (main) candidate: (main percent, canary percent).
+    canary_split: tuple[float, float] | None = None
 
     @property
     def key(self) -> _Key:
@@ -131,7 +138,7 @@ class _Compiler:
             candidates.extend(part.candidates)
             if part.default is not None:
                 defaults.append(part.default)
-        parts = [self._route_part(c) for c in self._resolve_conflicts(candidates)]
+        parts = [self._route_part(c) for c in self._regex_hosts(self._resolve_conflicts(candidates))]
         parts.sort(key=_part_order)
         routes = [part.route for part in parts]
         default_route = None
@@ -197,7 +204,9 @@ class _Compiler:
         if not_ours is not None:
             part.diagnostics.append(not_ours)
         else:
-            annotations, found = parse_annotations(ingress, lookup, secrets_in_input)
+            annotations, found = parse_annotations(
+                ingress, lookup, secrets_in_input, ignore_snippets=self.options.ignore_snippets
+            )
             part.diagnostics.extend(found)
             tls = ingress_tls(ingress, lookup, secrets_in_input)
             part.diagnostics.extend(tls.diagnostics)
@@ -296,11 +305,75 @@ class _Compiler:
         winners: list[_Candidate] = []
         for group in groups.values():
             group.sort(key=lambda c: c.order)
+            group = self._merge_canaries(group)
+            if not group:
+                continue
             winner = group[0]
             winners.append(winner)
             for loser in group[1:]:
                 self.diagnostics.append(_conflict(winner, loser))
         return winners
+
+    def _merge_canaries(self, group: list[_Candidate]) -> list[_Candidate]:
+        """ingress-nginx canaries of one (host, path): the first merges into the main candidate as a
+        weighted split (routing/canary.py); a canary without a main serves nothing."""
+        canaries = [c for c in group if c.annotations.canary is not None]
+        if not canaries:
+            return group
+        mains = [c for c in group if c.annotations.canary is None]
+        if not mains:
+            first = canaries[0]
+            self.diagnostics.append(no_main_finding(first.ingress, first.host, first.path))
+            return []
+        main, canary = mains[0], canaries[0]
+        if canary.ingress.meta.namespace != main.ingress.meta.namespace:
+            self.diagnostics.append(no_main_finding(canary.ingress, canary.host, canary.path))
+            return mains
+        split = canary.annotations.canary
+        assert split is not None
+        same_service = canary.backends[0].service_name == main.backends[0].service_name
+        if len(main.backends) == 1 and not same_service:
+            # A copy: the cached candidate of the main Ingress stays as it is for the next compile.
+            main = dataclasses.replace(
+                main,
+                backends=(main.backends[0], canary.backends[0]),
+                canary_split=(100.0 - split.percent, split.percent),
+            )
+        return [main, *(c for c in mains[1:])]
+
+    def _regex_hosts(self, candidates: list[_Candidate]) -> list[_Candidate]:
+        """ingress-nginx: use-regex or rewrite-target on any Ingress of a host makes every path of
+        that host a regular expression (routing/nginx_paths.py). Paths RE2 refuses are not routed."""
+        sources: dict[tuple[HostKind, str], str] = {}
+        for candidate in candidates:
+            regex = candidate.annotations.regex
+            if regex is not None and regex.makes_regex:
+                bucket = (candidate.host_kind, candidate.host or "")
+                what = "use-regex" if regex.use_regex else "rewrite-target"
+                sources.setdefault(bucket, f"{what} on {candidate.ingress.ref}")
+        if not sources:
+            for candidate in candidates:
+                candidate.regex = None
+            return candidates
+        checks = PatternChecks([c.path for c in candidates if (c.host_kind, c.host or "") in sources])
+        kept: list[_Candidate] = []
+        for candidate in candidates:
+            source = sources.get((candidate.host_kind, candidate.host or ""))
+            if source is None:
+                candidate.regex = None
+                kept.append(candidate)
+                continue
+            own = candidate.annotations.regex
+            candidate.regex, problem = regex_path(candidate.ingress, candidate.path, own, source, checks)
+            if problem is not None:
+                self.diagnostics.append(problem)
+                continue
+            if own is not None and own.rewrite_target is not None:
+                warning = rewrite_group_warning(candidate.ingress, candidate.path, own.rewrite_target)
+                if warning is not None:
+                    self.diagnostics.append(warning)
+            kept.append(candidate)
+        return kept
 
     # ------------------------------------------------------------ candidates → routes
 
@@ -312,6 +385,10 @@ class _Compiler:
             resolved.append(result)
         if len(resolved) == 1:
             backend_result = resolved[0]
+        elif candidate.canary_split is not None:
+            main_share, canary_share = candidate.canary_split
+            weights = {resolved[0].service: main_share, resolved[1].service: canary_share}
+            backend_result = _split(resolved, weights)
         else:
             backend_result = _split(resolved, candidate.annotations.service_weights)
         backend_result = self._protocol(candidate, backend_result)
@@ -378,6 +455,7 @@ class _Compiler:
                     allow_source_ranges=ann.allow_source_ranges,
                     client_auth=ann.client_auth,
                     access=ann.access,
+                    cors=ann.cors,
                 ),
             )
         return found[1]
@@ -392,7 +470,13 @@ class _Compiler:
         memo = self.memo
         if memo is not None:
             hit: _RoutePart | None = memo.routes.get(id(candidate))
-            if hit is not None and hit.candidate is candidate and hit.backend is backend and hit.tls is tls:
+            if (
+                hit is not None
+                and hit.candidate is candidate
+                and hit.backend is backend
+                and hit.tls is tls
+                and hit.route.regex == candidate.regex
+            ):
                 memo.next_routes[id(candidate)] = hit
                 return hit
         entrypoints = ann.entrypoints
@@ -415,6 +499,7 @@ class _Compiler:
             strip_prefix=ann.strip_prefix and not is_default,
             tls_only=ann.tls_only,
             cert_resolver=ann.cert_resolver,
+            regex=None if is_default else candidate.regex,
         )
         part = _RoutePart(candidate, backend, tls, route, _display_order(route))
         if memo is not None:

@@ -22,3 +22,6 @@ class CompileOptions:
     # Entrypoints a route with router.tls=true (and no router.entrypoints) is served on;
     # () leaves Route.entrypoints empty and the proxy relies on Route.tls_only.
     tls_entrypoints: tuple[str, ...] = ()
+    # --ignore-snippets: routes carrying nginx snippets are served without them (never executed
+    # either way) instead of answering 503.
+    ignore_snippets: bool = False

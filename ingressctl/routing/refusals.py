@@ -17,6 +17,7 @@ from ingressctl.model import Diagnostic, Ingress, Severity
 from ingressctl.routing import codes
 from ingressctl.routing.annotations_client_auth import IMPLEMENTED as CLIENT_AUTH_IMPLEMENTED
 from ingressctl.routing.report import annotation_location, finding
+from ingressctl.routing.snippets import describe_snippet
 
 NGINX = "nginx.ingress.kubernetes.io/"
 NGINX_INC = "nginx.org/"
@@ -194,13 +195,22 @@ class Refusal:
     diagnostics: tuple[Diagnostic, ...]
 
 
-def refuse_foreign_protections(ingress: Ingress) -> Refusal:
-    """Every annotation of `ingress` that asks for a protection ingressctl does not implement."""
+def refuse_foreign_protections(ingress: Ingress, *, ignore_snippets: bool = False) -> Refusal:
+    """Every annotation of `ingress` that asks for a protection ingressctl does not implement.
+
+    ignore_snippets (serve/validate --ignore-snippets): nginx snippets are still never executed,
+    but the routes are served without them (a warning instead of a refusal)."""
     found: list[Diagnostic] = []
     keys: list[str] = []
     for key in sorted(ingress.meta.annotations):
         what = protection(key)
         if what is None:
+            continue
+        if is_snippet(key):
+            diagnostic = snippet_finding(ingress, key, ignore_snippets)
+            found.append(diagnostic)
+            if not ignore_snippets:
+                keys.append(key)
             continue
         keys.append(key)
         found.append(
@@ -217,3 +227,35 @@ def refuse_foreign_protections(ingress: Ingress) -> Refusal:
         )
     reason = f"unsupported protection annotations: {', '.join(keys)}" if keys else ""
     return Refusal(reason, tuple(found))
+
+
+def is_snippet(key: str) -> bool:
+    """nginx configuration injected by an annotation (never executed by ingressctl)."""
+    if not key.startswith((NGINX, NGINX_INC)):
+        return False
+    return key.endswith(("-snippet", "-snippets"))
+
+
+def snippet_finding(ingress: Ingress, key: str, ignored: bool) -> Diagnostic:
+    """The finding for a snippet: what it tried to do (routing/snippets.py) and what to use instead."""
+    does, instead = describe_snippet(ingress.meta.annotations.get(key, ""))
+    use = f"Use {instead} instead and remove the snippet" if instead else "Remove the snippet"
+    if ignored:
+        return finding(
+            codes.UNSUPPORTED_PROTECTION,
+            Severity.WARNING,
+            ingress,
+            f"annotation {key} is nginx configuration ({does}), which ingressctl never executes; "
+            "served without it (--ignore-snippets)",
+            f"{use}.",
+            annotation_location(ingress, key),
+        )
+    return finding(
+        codes.UNSUPPORTED_PROTECTION,
+        Severity.ERROR,
+        ingress,
+        f"annotation {key} is nginx configuration ({does}), which ingressctl never executes; "
+        "every route of this Ingress answers 503 rather than serve without it",
+        f"{use}; or serve the routes without it with --ignore-snippets.",
+        annotation_location(ingress, key),
+    )

@@ -17,6 +17,7 @@ from ingressctl.model import HostKind, Match, PathType, Route, TLSCertificate
 from ingressctl.routing.hosts import normalize_request_host, wildcard_suffix
 from ingressctl.routing.memo import same_items
 from ingressctl.routing.paths import match_length, path_matches, prefix_key
+from ingressctl.routing.regex_table import regex_finder, regex_order, regex_route_matches
 
 _TIER = {HostKind.EXACT: 0, HostKind.WILDCARD: 1, HostKind.ANY: 2}
 _DEFAULT_TIER = 3
@@ -181,6 +182,8 @@ def _level_finder(routes: Iterable[Route]) -> Finder:
 
 def _build_finder(routes: Sequence[Route]) -> Finder:
     """All routes of one host bucket; higher priority levels are asked first."""
+    if any(route.regex is not None for route in routes):
+        return regex_finder(routes, _short_reason)
     by_priority: dict[int, list[Route]] = {}
     for route in routes:
         by_priority.setdefault(route.priority, []).append(route)
@@ -211,6 +214,8 @@ def _host_phrase(route: Route) -> str:
 def _short_reason(route: Route) -> str:
     if route.is_default_backend:
         return f"no rule matched; {_host_phrase(route)}"
+    if route.regex is not None:
+        return f"{_host_phrase(route)}, regex ~* {route.regex.pattern}"
     return f"{_host_phrase(route)}, {route.path_type.value} {route.path}"
 
 
@@ -341,12 +346,20 @@ def _route_matches(route: Route, host: str, path: str) -> bool:
         route.host is None or wildcard_suffix(host) != route.host[2:]
     ):
         return False
+    if route.regex is not None:
+        return regex_route_matches(route, path)
     return path_matches(route.path, route.path_type, path)
 
 
-def _precedence(route: Route) -> tuple[int, int, int, int]:
+def _precedence(route: Route) -> tuple[int, int, int, int, tuple[int, ...]]:
     tier = _DEFAULT_TIER if route.is_default_backend else _TIER[route.host_kind]
-    return (tier, -route.priority, -match_length(route.path, route.path_type), _TYPE_RANK[route.path_type])
+    if route.regex is not None and not route.is_default_backend:
+        # ingress-nginx's order of regex locations (routing/regex_table.py); all of a host's paths
+        # are regex paths, so these only ever compare with each other.
+        priority, length, text = regex_order(route)
+        return (tier, priority, length, 0, text)
+    rank = _TYPE_RANK[route.path_type]
+    return (tier, -route.priority, -match_length(route.path, route.path_type), rank, ())
 
 
 def _explain_reason(winner: Route, others: Sequence[Route], host: str, path: str) -> str:
@@ -355,6 +368,12 @@ def _explain_reason(winner: Route, others: Sequence[Route], host: str, path: str
     phrase = _host_phrase(winner)
     if winner.host_kind is HostKind.WILDCARD:
         phrase += f" matches {host}"
+    if winner.regex is not None:
+        earlier = "" if not others else "; the regexes after it in that order also match"
+        return (
+            f"{phrase}, regex ~* {winner.regex.pattern} is the first matching regular expression in "
+            f"ingress-nginx's order (longest path first; {winner.regex.source}){earlier}"
+        )
     elif winner.host_kind is HostKind.ANY:
         phrase += f" (no rule for host {host} matches {path})" if host else ""
     length = match_length(winner.path, winner.path_type)

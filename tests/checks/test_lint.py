@@ -79,7 +79,7 @@ def test_ic301_quiet_for_current_versions_even_of_other_classes() -> None:
 
 def test_ic302_typo_is_reported_at_the_annotation_with_the_nearest_key() -> None:
     annotations = {
-        "ingress.kubernetes.io/auth-typ": "basic",
+        "ingress.kubernetes.io/ssl-redirct": "basic",
         "traefik.frontend.priorty": "10",
         "ingress.kubernetes.io/ssl-redirect": "true",
         "kubernetes.io/ingress.class": "traefik",
@@ -89,10 +89,10 @@ def test_ic302_typo_is_reported_at_the_annotation_with_the_nearest_key() -> None
     subject = ingress(rules=[rule("a.test")], annotations=annotations, annotation_lines=lines)
     got = findings(Snapshot(ingresses=(subject,)), "IC302")
     assert [(d.location, d.hint) for d in got] == [
-        (Location(FILE, 3, 5), "did you mean ingress.kubernetes.io/auth-type?"),
+        (Location(FILE, 3, 5), "did you mean ingress.kubernetes.io/ssl-redirect?"),
         (Location(FILE, 4, 5), "did you mean traefik.frontend.priority?"),
     ]
-    assert "ingress.kubernetes.io/auth-typ" in got[0].message
+    assert "ingress.kubernetes.io/ssl-redirct" in got[0].message
 
 
 def test_ic302_router_names_and_unknown_without_neighbour() -> None:
@@ -117,7 +117,7 @@ def test_ic302_router_names_and_unknown_without_neighbour() -> None:
 
 def test_ic302_ignores_ingresses_of_other_classes() -> None:
     subject = ingress(
-        rules=[rule("a.test")], class_name="nginx", annotations={"ingress.kubernetes.io/auth-typ": "x"}
+        rules=[rule("a.test")], class_name="nginx", annotations={"ingress.kubernetes.io/ssl-redirct": "x"}
     )
     assert findings(Snapshot((subject,)), "IC302") == []
 
@@ -230,12 +230,12 @@ def test_ic307_nginx_annotations_on_a_served_ingress_with_equivalent() -> None:
     subject = ingress(
         rules=[rule("a.test")],
         annotations={
-            "nginx.ingress.kubernetes.io/rewrite-target": "/",
+            "nginx.ingress.kubernetes.io/proxy-body-size": "8m",
             "nginx.ingress.kubernetes.io/ssl-redirect": "true",
             "cert-manager.io/cluster-issuer": "letsencrypt",
         },
         annotation_lines={
-            "nginx.ingress.kubernetes.io/rewrite-target": 4,
+            "nginx.ingress.kubernetes.io/proxy-body-size": 4,
             "nginx.ingress.kubernetes.io/ssl-redirect": 5,
         },
     )
@@ -261,8 +261,8 @@ def test_ic307_says_served_without_it_and_leaves_protections_to_the_compiler() -
     assert [d.message for d in got] == [
         "Ingress default/web: annotation ingress.kubernetes.io/hsts-max-age (Traefik) is not supported by "
         "ingressctl; served without it",
-        "Ingress default/web: annotation nginx.ingress.kubernetes.io/proxy-body-size (ingress-nginx) is not "
-        "supported by ingressctl; served without it",
+        "Ingress default/web: annotation nginx.ingress.kubernetes.io/proxy-body-size (ingress-nginx: "
+        "largest request body (413 beyond)) is not supported by ingressctl; served without it",
     ]
     assert findings(Snapshot((subject,)), "IC302") == []
 
@@ -288,7 +288,10 @@ def test_every_emitted_code_is_documented() -> None:
                 api_version="extensions/v1beta1",
                 rules=[rule("a.test"), rule("c.test")],
                 tls=[tls("a.test", "b.test")],
-                annotations={"ingress.kubernetes.io/auth-typ": "x", "nginx.ingress.kubernetes.io/x": "y"},
+                annotations={
+                    "ingress.kubernetes.io/ssl-redirct": "x",
+                    "nginx.ingress.kubernetes.io/proxy-body-size": "y",
+                },
             ),
             ingress("a", rules=[rule("a.test", ("/", "web", "http"))], tls=[tls("a.test", secret="other")]),
         ),
@@ -408,8 +411,16 @@ def test_ic310_regex_and_glob_paths() -> None:
     )
     got = findings(Snapshot((subject,)), "IC310")
     assert [(d.message.split("path ")[1].split(" looks")[0], d.hint) for d in got] == [
-        ("/api(/|$)(.*)", "write path: /api with pathType: Prefix"),
-        ("/static/*", "write path: /static with pathType: Prefix"),
+        (
+            "/api(/|$)(.*)",
+            "write path: /api with pathType: Prefix, or set nginx.ingress.kubernetes.io/use-regex: "
+            '"true" to match it as a regular expression as ingress-nginx does',
+        ),
+        (
+            "/static/*",
+            "write path: /static with pathType: Prefix, or set nginx.ingress.kubernetes.io/use-regex: "
+            '"true" to match it as a regular expression as ingress-nginx does',
+        ),
     ]
     assert "regular expression" in got[0].message and "glob" in got[1].message
 

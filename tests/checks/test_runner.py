@@ -31,8 +31,8 @@ def test_findings_of_every_stage_are_merged_sorted_and_unique() -> None:
         ingresses=(
             ingress(
                 rules=[rule("a.test", ("/", "web", "http"))],
-                annotations={"ingress.kubernetes.io/auth-typ": "basic"},
-                annotation_lines={"ingress.kubernetes.io/auth-typ": 4},
+                annotations={"ingress.kubernetes.io/ssl-redirct": "basic"},
+                annotation_lines={"ingress.kubernetes.io/ssl-redirct": 4},
                 line=1,
             ),
         ),
@@ -73,8 +73,8 @@ def test_parallel_lint_gives_the_same_findings(monkeypatch: pytest.MonkeyPatch) 
                 name=f"app-{i}",
                 rules=[rule(f"app-{i % 7}.test", ("/", "web", "http"))],
                 tls=[tls(f"app-{i}.test")],
-                annotations={"ingress.kubernetes.io/auth-typ": "basic"},
-                annotation_lines={"ingress.kubernetes.io/auth-typ": 4},
+                annotations={"ingress.kubernetes.io/ssl-redirct": "basic"},
+                annotation_lines={"ingress.kubernetes.io/ssl-redirct": 4},
                 line=10 * i + 1,
             )
             for i in range(40)

@@ -112,7 +112,7 @@ yaml_tokens = st.sampled_from(
         "hosts",
         "annotations",
         "metadata",
-        "ingress.kubernetes.io/auth-typ",
+        "ingress.kubernetes.io/ssl-redirct",
         "80",
         "-1",
         "1e9",

@@ -213,7 +213,7 @@ def test_every_ic3xx_code(run: Run, fixtures: Path) -> None:
     found = {(f["code"], f["line"], f["column"]) for f in json.loads(result.stdout)["findings"]}
     expected = {
         ("IC301", 2, 1),  # extensions/v1beta1 Ingress
-        ("IC302", 8, 5),  # auth-typ
+        ("IC302", 8, 5),  # ssl-redirct
         ("IC307", 9, 5),  # nginx annotation
         ("IC303", 12, 5),  # typo.example.test has no rule
         ("IC306", 12, 5),  # shop-tls vs other-tls
@@ -229,7 +229,7 @@ def test_every_ic3xx_code(run: Run, fixtures: Path) -> None:
     assert expected <= found, sorted(found)
     by_code = {f["code"]: f for f in reversed(json.loads(result.stdout)["findings"])}
     assert "ingressctl migrate" in by_code["IC301"]["hint"]
-    assert by_code["IC302"]["hint"] == "did you mean ingress.kubernetes.io/auth-type?"
+    assert by_code["IC302"]["hint"] == "did you mean ingress.kubernetes.io/ssl-redirect?"
 
 
 def _codes(result_stdout: str) -> list[tuple[str, str]]:

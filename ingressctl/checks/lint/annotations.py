@@ -13,7 +13,12 @@ from itertools import takewhile
 from ingressctl.checks.context import LintContext
 from ingressctl.model import Diagnostic, Ingress, Location, Severity
 from ingressctl.routing import ANNOTATION_PREFIXES, KNOWN_ANNOTATIONS
+from ingressctl.routing.misspelt import meant_protection
+from ingressctl.routing.nginx_catalog import NGINX_ANNOTATIONS
+from ingressctl.routing.nginx_catalog import PREFIX as NGINX
 from ingressctl.routing.refusals import protection, unsupported_traefik
+
+_NGINX_KEYS = frozenset(NGINX + name for name in NGINX_ANNOTATIONS)
 
 # Annotation prefixes of other ingress controllers: on an Ingress we serve they silently do nothing.
 FOREIGN_PREFIXES: tuple[tuple[str, str], ...] = (
@@ -67,14 +72,17 @@ def nearest_known(key: str, known: Iterable[str] = KNOWN_ANNOTATIONS) -> str | N
 
 def check_unknown_annotations(ctx: LintContext) -> Iterator[Diagnostic]:
     known = set(KNOWN_ANNOTATIONS)
+    real = known | _NGINX_KEYS
     prefixes = tuple(ANNOTATION_PREFIXES)
     for ingress in ctx.served_ingresses():
         for key in sorted(ingress.meta.annotations):
-            if key in known or not key.startswith(prefixes) or protection(key) is not None:
+            if key in real or not key.startswith(prefixes) or protection(key) is not None:
                 continue
             if unsupported_traefik(key):
                 continue  # a real Traefik key, not a typo: IC307
-            suggestion = nearest_known(key, known)
+            if meant_protection(key, known) is not None:
+                continue  # a misspelt protection: the compiler's IC220 error (routing/misspelt.py)
+            suggestion = nearest_known(key, real)
             hint = (
                 f"did you mean {suggestion}?"
                 if suggestion
@@ -101,6 +109,8 @@ def check_foreign_annotations(ctx: LintContext) -> Iterator[Diagnostic]:
                 owner = "Traefik"
             if owner is None or key in known or protection(key) is not None:
                 continue
+            if key.startswith(NGINX) and key not in _NGINX_KEYS:
+                continue  # not a real ingress-nginx key: a typo (IC302)
             equivalent = None
             if key.startswith("nginx.ingress.kubernetes.io/"):
                 equivalent = _NGINX_EQUIVALENTS.get(key.rsplit("/", 1)[-1])
@@ -113,9 +123,15 @@ def check_foreign_annotations(ctx: LintContext) -> Iterator[Diagnostic]:
             yield Diagnostic(
                 code="IC307",
                 severity=Severity.WARNING,
-                message=f"{ingress.ref}: annotation {key} ({owner}) is not supported by ingressctl; "
-                "served without it",
+                message=f"{ingress.ref}: annotation {key} ({_owner_says(owner, key)}) is not supported by "
+                "ingressctl; served without it",
                 location=_annotation_location(ingress, key),
                 hint=hint,
                 object=ingress.ref,
             )
+
+
+def _owner_says(owner: str, key: str) -> str:
+    """The controller, and for ingress-nginx what the annotation does there (what is lost)."""
+    what = NGINX_ANNOTATIONS.get(key[len(NGINX) :]) if key.startswith(NGINX) else None
+    return f"{owner}: {what}" if what else owner

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 from ingressctl.checks.context import LintContext
 from ingressctl.model import Diagnostic, Severity
+from ingressctl.routing.nginx_paths import REWRITE_TARGET, USE_REGEX
 
 _REGEX_CHARS = re.compile(r"[()|$^+?\[\]{}\\]|\.\*")
 
@@ -26,9 +27,27 @@ def _literal_prefix(path: str) -> str:
     return prefix or "/"
 
 
+def _regex_hosts(ctx: LintContext) -> set[str]:
+    """Hosts whose paths are regular expressions (ingress-nginx use-regex or rewrite-target on any of
+    their Ingresses): their paths are matched as patterns, as written (routing/nginx_paths.py)."""
+    hosts: set[str] = set()
+    for ingress in ctx.served_ingresses():
+        annotations = ingress.meta.annotations
+        if REWRITE_TARGET in annotations or annotations.get(USE_REGEX, "").strip().lower() in (
+            "true",
+            "1",
+            "t",
+        ):
+            hosts.update((rule.host or "").strip().lower() for rule in ingress.rules)
+    return hosts
+
+
 def check_pattern_paths(ctx: LintContext) -> Iterator[Diagnostic]:
+    regex_hosts = _regex_hosts(ctx)
     for ingress in ctx.served_ingresses():
         for rule in ingress.rules:
+            if (rule.host or "").strip().lower() in regex_hosts:
+                continue
             for path in rule.paths:
                 text = path.path
                 if not text:
@@ -47,7 +66,8 @@ def check_pattern_paths(ctx: LintContext) -> Iterator[Diagnostic]:
                         "so requests only match that exact text"
                     ),
                     location=path.location or rule.location or ingress.meta.location,
-                    hint=f"write path: {_literal_prefix(text)} with pathType: Prefix",
+                    hint=f"write path: {_literal_prefix(text)} with pathType: Prefix, or set "
+                    f'{USE_REGEX}: "true" to match it as a regular expression as ingress-nginx does',
                     object=ingress.ref,
                 )
 

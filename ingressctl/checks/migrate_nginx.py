@@ -1,0 +1,148 @@
+"""`ingressctl migrate --from ingress-nginx`: rewrite what has a clean equivalent, mark what needs a human.
+
+- The class: `kubernetes.io/ingress.class: nginx` and `spec.ingressClassName: nginx` become the class
+  ingressctl serves (`--ingress-class`, default `ingressctl`). (Taking over with `serve --ingress-class
+  nginx --controller-name k8s.io/ingress-nginx` needs no rewrite at all.)
+- ingress-nginx annotations ingressctl implements stay as they are: it reads their spellings.
+- Every other `nginx.ingress.kubernetes.io/*` annotation gets an end-of-line comment saying what
+  becomes of it (routing/nginx_annotations.py): REFUSED (its routes answer 503), lost, changes, or not
+  an ingress-nginx key: there a human must decide.
+Comments, key order and quoting are kept (ruamel.yaml round trip, as `migrate` does for v1beta1);
+documents without an ingress-nginx Ingress are copied byte for byte.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import MutableMapping
+from typing import Any
+
+from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.error import YAMLError as RuamelError
+from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
+
+from ingressctl.manifests.migrate import _BARE_START, Migration, _round_trip, guess_indentation, migrate_text
+from ingressctl.manifests.yamlread import split_documents
+from ingressctl.routing.nginx_annotations import Status, nginx_status
+from ingressctl.routing.nginx_catalog import DIFFERENCES, PREFIX
+
+CLASS_ANNOTATION = "kubernetes.io/ingress.class"
+NGINX_CLASS = "nginx"
+MARK = "ingressctl:"
+
+
+def migrate_nginx_text(text: str, name: str = "<stdin>", ingress_class: str = "ingressctl") -> Migration:
+    """v1beta1 → v1 first (as `migrate`), then the ingress-nginx rewrite of every YAML document."""
+    first = migrate_text(text, name)
+    if name.endswith(".json") or first.problems:
+        return first
+    result = Migration(text="", changed=list(first.changed), problems=list(first.problems))
+    out: list[str] = []
+    for line_offset, chunk in split_documents(first.text):
+        out.append(_chunk(chunk, name, line_offset, ingress_class, result))
+    result.text = "".join(out)
+    return result
+
+
+def _chunk(chunk: str, name: str, line_offset: int, ingress_class: str, result: Migration) -> str:
+    if "Ingress" not in chunk or "nginx" not in chunk:
+        return chunk
+    prefix, body = "", chunk
+    match = _BARE_START.match(chunk)
+    if match:
+        prefix, body = chunk[: match.end()], chunk[match.end() :]
+    try:
+        mapping_indent, dash_offset = guess_indentation(body)
+        yaml = _round_trip(mapping_indent, dash_offset)
+        yaml.explicit_start = not prefix and body.startswith("---")
+        documents = list(yaml.load_all(body))
+    except (RuamelError, ValueError, TypeError) as exc:
+        problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        result.problems.append(
+            f"{name}:{line_offset + 1}: not migrated, the document does not parse ({problem})"
+        )
+        return chunk
+    changed: list[str] = []
+    for document in documents:
+        changed.extend(_document(document, ingress_class, body))
+    if not changed:
+        return chunk
+    result.changed.extend(f"{item} in {name}" for item in changed)
+    stream = io.StringIO()
+    yaml.dump_all(documents, stream)
+    dumped = stream.getvalue()
+    if "\r\n" in body:
+        dumped = dumped.replace("\r\n", "\n").replace("\n", "\r\n")
+    return prefix + dumped
+
+
+def _document(document: Any, ingress_class: str, text: str = "") -> list[str]:
+    if not isinstance(document, MutableMapping):
+        return []
+    if document.get("kind") == "IngressList" or (
+        isinstance(document.get("kind"), str) and str(document["kind"]).endswith("List")
+    ):
+        return [c for item in document.get("items") or [] for c in _document(item, ingress_class, text)]
+    if document.get("kind") not in ("Ingress", None):
+        return []
+    meta = document.get("metadata")
+    if not isinstance(meta, MutableMapping):
+        return []
+    ref = f"Ingress {meta.get('namespace') or 'default'}/{meta.get('name') or '(no name)'}"
+    changes: list[str] = []
+    annotations = meta.get("annotations")
+    spec = document.get("spec")
+    if isinstance(annotations, MutableMapping) and annotations.get(CLASS_ANNOTATION) == NGINX_CLASS:
+        annotations[CLASS_ANNOTATION] = ingress_class
+        changes.append(f"{ref}: {CLASS_ANNOTATION} nginx -> {ingress_class}")
+    if isinstance(spec, MutableMapping) and spec.get("ingressClassName") == NGINX_CLASS:
+        spec["ingressClassName"] = ingress_class
+        changes.append(f"{ref}: ingressClassName nginx -> {ingress_class}")
+    if isinstance(annotations, CommentedMap):
+        for key in list(annotations):
+            note = _note(str(key))
+            if note is None or _has_mark(annotations, key):
+                continue
+            if isinstance(annotations[key], LiteralScalarString | FoldedScalarString):
+                # After a block scalar an end-of-line comment would land below its text: put it
+                # above, naming the key (ruamel keeps such a comment with the previous key).
+                above = f"{MARK} {key}: {note}"
+                if above in text:
+                    continue
+                annotations.yaml_set_comment_before_after_key(
+                    key, before=above, indent=_column(annotations, key)
+                )
+            else:
+                annotations.yaml_add_eol_comment(f"{MARK} {note}", key)
+            changes.append(f"{ref}: {key}: {note}")
+    return changes
+
+
+def _note(key: str) -> str | None:
+    status = nginx_status(key)
+    if status is None or status.status is Status.SUPPORTED:
+        return None
+    name = key[len(PREFIX) :]
+    if status.status is Status.CHANGES:
+        return f"changes: {DIFFERENCES.get(name, status.detail)}"
+    if status.status is Status.REFUSED:
+        return (
+            "REFUSED: its routes answer 503 under ingressctl; decide: remove it or use ingressctl's own "
+            "annotation"
+        )
+    if status.status is Status.LOST:
+        return f"lost: not implemented ({status.does}); decide whether the route can do without it"
+    return f"unknown: {status.detail}"
+
+
+def _column(annotations: CommentedMap, key: Any) -> int:
+    position = annotations.lc.data.get(key) if hasattr(annotations, "lc") else None
+    return int(position[1]) if position else 4
+
+
+def _has_mark(annotations: CommentedMap, key: Any) -> bool:
+    """A comment of ours is already there (migrate run twice adds nothing)."""
+    comments = annotations.ca.items.get(key)
+    if not comments:
+        return False
+    return MARK in repr(comments)

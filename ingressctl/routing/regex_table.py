@@ -1,0 +1,117 @@
+"""Matching the regex routes of one host the way ingress-nginx orders its `location ~*` blocks.
+
+ingress-nginx (user guide, "Ingress Path Matching"): when `use-regex` or `rewrite-target` is set on
+any Ingress of a host, every path of that host becomes `location ~* "^PATH"` (case-insensitive,
+anchored at the start only); the locations are written longest path first (equal lengths: the
+path that sorts last first, as its controller sorts them) and nginx takes the first regex that
+matches. So does this module, without trying every regex per request: each pattern's literal
+prefix (the text before its first metacharacter) indexes it, so a request only tries the
+patterns whose literal prefix it starts with, in that order. Patterns compile on first use (RE2,
+linear time): a table of 10,000 regex routes builds without compiling any of them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+
+from ingressctl.model import Match, Route
+from ingressctl.routing.userregex import UserRegex, compile_user_regex
+
+# The longest run of ASCII characters that match only themselves.
+_LITERAL = re.compile(r"[^\\.^$|?*+()\[\]{}\x80-\U0010ffff]*")
+_QUANTIFIERS = frozenset("?*{")  # a `+` repeats, but needs the character at least once
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+Finder = Callable[[str], "Match | None"]
+
+
+def regex_order(route: Route) -> tuple[int, int, tuple[int, ...]]:
+    """ingress-nginx's order of a host's regex locations: longest path first, then the path that
+    sorts last (sort.SliceStable by path descending, then by length descending)."""
+    return (-route.priority, -len(route.path), tuple(-ord(c) for c in route.path))
+
+
+def literal_prefix(path: str) -> str:
+    """The lower-cased text every match of `"^" + path` starts with ("" when nothing is certain:
+    an alternation can match anywhere, as nginx's `^a|b` does)."""
+    if "|" in path and _top_level_alternation(path):
+        return ""
+    literal = _LITERAL.match(path)
+    text = literal.group(0) if literal is not None else ""
+    if text and path[len(text) : len(text) + 1] in _QUANTIFIERS:
+        text = text[:-1]  # `/ab?`: the `b` is optional
+    return text.translate(_ASCII_LOWER)
+
+
+def _top_level_alternation(path: str) -> bool:
+    """A `|` outside every group and class: `^a|b` matches `b` anywhere, as nginx reads it."""
+    depth = 0
+    in_class = escaped = False
+    for char in path:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth = max(depth - 1, 0)
+        elif char == "|" and depth == 0:
+            return True
+    return False
+
+
+@lru_cache(maxsize=65536)
+def location_regex(pattern: str) -> UserRegex:
+    """The compiled `"^" + path` of a route (validated at compile time, so it compiles)."""
+    return compile_user_regex(pattern, ignore_case=True)
+
+
+def regex_route_matches(route: Route, path: str) -> bool:
+    """Reference semantics of one regex route (explain and tests rely on it)."""
+    assert route.regex is not None
+    return location_regex(route.regex.pattern).search(path) is not None
+
+
+def regex_finder(routes: Sequence[Route], reason: Callable[[Route], str]) -> Finder:
+    """The finder of one host bucket whose routes are all regex routes."""
+    ordered = sorted(routes, key=regex_order)
+    entries = [(Match(route=r, reason=reason(r)), r.regex.pattern if r.regex else "^") for r in ordered]
+    by_prefix: dict[str, list[int]] = {}
+    for index, route in enumerate(ordered):
+        by_prefix.setdefault(literal_prefix(route.path), []).append(index)
+    lengths = tuple(sorted({len(p) for p in by_prefix}, reverse=True))
+    get = by_prefix.get
+    everything = range(len(entries))
+
+    def find(path: str) -> Match | None:
+        found: Sequence[int]
+        if not path.isascii():
+            # RE2 folds some non-ASCII letters onto ASCII ones (K, the Kelvin sign, is k): the
+            # lower-cased index cannot vouch for such a path, so every pattern is tried in order.
+            found = everything
+        else:
+            lowered = path.translate(_ASCII_LOWER)
+            size = len(lowered)
+            collected: list[int] = []
+            for length in lengths:
+                if length <= size:
+                    hit = get(lowered[:length])
+                    if hit is not None:
+                        collected.extend(hit)
+            if len(lengths) > 1:
+                collected.sort()
+            found = collected
+        for index in found:
+            match, pattern = entries[index]
+            if location_regex(pattern).search(path) is not None:
+                return match
+        return None
+
+    return find
