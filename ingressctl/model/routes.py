@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from ingressctl.model.access import AccessControls
+from ingressctl.model.backend_policy import BackendPolicy
 from ingressctl.model.client_auth import ClientAuth
 from ingressctl.model.location import Location
 from ingressctl.model.objects import ObjectRef, PathType
@@ -99,6 +100,8 @@ class RouteMiddlewares:
     client_auth: ClientAuth | None = None
     # Forward auth, deny-lists, rate and in-flight limits (routing/annotations_access.py).
     access: AccessControls = field(default_factory=AccessControls)
+    # Sticky sessions, balancing, circuit breaker, body limits, timeouts, retries (None: defaults).
+    backend_policy: BackendPolicy | None = None
 
     @property
     def names(self) -> tuple[str, ...]:

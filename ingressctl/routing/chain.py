@@ -21,6 +21,7 @@ from ingressctl.routing.chain_access import (
     deny_specs,
     limit_specs,
 )
+from ingressctl.routing.chain_backend import BackendSpec, backend_chain
 from ingressctl.routing.chain_client_auth import ClientCertSpec
 
 Description = dict[str, str | int | bool | list[str]]
@@ -141,6 +142,7 @@ MiddlewareSpec = (
     | StripPrefixSpec
     | ClientCertSpec
     | AccessSpec
+    | BackendSpec
 )
 
 
@@ -150,7 +152,8 @@ def route_chain(route: Route) -> tuple[MiddlewareSpec, ...]:
     Deny- and allow-list first (a refused client learns nothing else about the route), then the
     stages of protections that cannot be honoured, rate and in-flight limits, the redirect, then
     authentication (an entrypoint's own basic auth runs just before the route's: see
-    `auth_position`), then path rewriting.
+    `auth_position`), then path rewriting, then the backend side (body limit, circuit
+    breaker, upstream policy: routing.chain_backend).
     """
     mw = route.middlewares
     problem = route.backend.problem
@@ -188,6 +191,10 @@ def route_chain(route: Route) -> tuple[MiddlewareSpec, ...]:
     prefix = strip_prefix_of(route)
     if prefix is not None:
         chain.append(StripPrefixSpec(prefix))
+    policy = mw.backend_policy
+    if policy is not None and policy.invalid:
+        chain.append(FailClosedSpec("upstream-policy", 503, "Service Unavailable", policy.invalid))
+    chain.extend(backend_chain(policy))
     return tuple(chain)
 
 
@@ -195,7 +202,9 @@ def auth_position(chain: tuple[MiddlewareSpec, ...]) -> int:
     """Where an entrypoint's basic auth runs in this chain: after every check that answers without
     asking for credentials (allow-list, redirect, fail-closed), before the route's own auth."""
     for index, spec in enumerate(chain):
-        if isinstance(spec, BasicAuthSpec | ForwardAuthSpec | AuthHeadersSpec | StripPrefixSpec):
+        if isinstance(
+            spec, BasicAuthSpec | ForwardAuthSpec | AuthHeadersSpec | StripPrefixSpec | BackendSpec
+        ):
             return index
     return len(chain)
 

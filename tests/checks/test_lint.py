@@ -251,7 +251,7 @@ def test_ic307_says_served_without_it_and_leaves_protections_to_the_compiler() -
     subject = ingress(
         rules=[rule("a.test")],
         annotations={
-            "nginx.ingress.kubernetes.io/proxy-body-size": "8m",
+            "nginx.ingress.kubernetes.io/proxy-buffer-size": "8m",
             "nginx.ingress.kubernetes.io/auth-cache-key": "$remote_user",  # IC220, an error of the compiler
             "ingress.kubernetes.io/auth-tls-insecure": "true",  # Traefik's: IC220 too, not a typo (IC302)
             "ingress.kubernetes.io/hsts-max-age": "31536000",  # Traefik's, harmless: IC307, not a typo
@@ -261,8 +261,8 @@ def test_ic307_says_served_without_it_and_leaves_protections_to_the_compiler() -
     assert [d.message for d in got] == [
         "Ingress default/web: annotation ingress.kubernetes.io/hsts-max-age (Traefik) is not supported by "
         "ingressctl; served without it",
-        "Ingress default/web: annotation nginx.ingress.kubernetes.io/proxy-body-size (ingress-nginx) is not "
-        "supported by ingressctl; served without it",
+        "Ingress default/web: annotation nginx.ingress.kubernetes.io/proxy-buffer-size (ingress-nginx) is "
+        "not supported by ingressctl; served without it",
     ]
     assert findings(Snapshot((subject,)), "IC302") == []
 
