@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from ingressctl import __version__
 from ingressctl.api.view import RuntimeView
+from ingressctl.proxy.middlewares.circuit_breaker import broken_requests
 from ingressctl.proxy.splice import spliced_bytes
 
 if TYPE_CHECKING:
@@ -403,6 +404,15 @@ class Metrics:
         )
         spliced.add_metric([], spliced_bytes())
         yield spliced
+
+        broken = CounterMetricFamily(
+            "ingressctl_circuit_broken_requests",
+            "Requests answered 503 by an open circuit breaker, by router.",
+            labels=["router"],
+        )
+        for router, count in sorted(broken_requests().items()):
+            broken.add_metric([router], count)
+        yield broken
 
         reloads = CounterMetricFamily(
             "ingressctl_config_reloads", "Configuration reloads, by result.", labels=["result"]

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from ingressctl.model.access import AccessControls
+from ingressctl.model.backend_policy import BackendPolicy
 from ingressctl.model.client_auth import ClientAuth
 from ingressctl.model.cors import CorsPolicy
 from ingressctl.model.location import Location
@@ -102,6 +103,8 @@ class RouteMiddlewares:
     # Forward auth, deny-lists, rate and in-flight limits (routing/annotations_access.py).
     access: AccessControls = field(default_factory=AccessControls)
     cors: CorsPolicy | None = None  # ingress-nginx enable-cors (model/cors.py)
+    # Sticky sessions, balancing, circuit breaker, body limits, timeouts, retries (None: defaults).
+    backend_policy: BackendPolicy | None = None
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -204,11 +204,22 @@ class Forwarder:
         )
         body_state = _BodyState()
         failed_key: tuple[str, int] | None = None
-        endpoint_retry_left = 1
+        # The route's upstream policy (ingressctl.proxy.selection): endpoint choice, timeouts, retries.
+        policy = rp.upstream_policy
+        endpoint_retry_left = 1 if policy is None else policy.retries
+        head_timeout = opts.response_header_timeout
+        send_idle = opts.idle_timeout
+        if policy is not None:
+            head_timeout = policy.read_timeout or head_timeout
+            send_idle = policy.send_timeout or send_idle
+        loop_time = asyncio.get_running_loop().time
         stale_retries_left = 2
         last_error: UpstreamError | None = None
         while True:
-            peer = rp.balancer.pick(pool.is_ejected, failed_key)
+            if policy is None:
+                peer = rp.balancer.pick(pool.is_ejected, failed_key)
+            else:
+                peer = policy.pick(request, rp.balancer, pool.is_ejected, failed_key)
             if peer is None:
                 peer = rp.balancer.pick_any(failed_key, pool.eject_remaining)
             if peer is None:
@@ -217,6 +228,7 @@ class Forwarder:
                 log.warning("503 for route %s (%s): no usable endpoint", rp.route_id, rp.backend_label)
                 return error(503, "Service Unavailable")
             result.upstream = peer.label
+            picked_at = loop_time()
             h2_conn: H2Connection | None = None
             try:
                 if rp.scheme in HTTP2_SCHEMES or (rp.scheme == "https" and pool.speaks_h2(peer.key, rp.tls)):
@@ -224,10 +236,13 @@ class Forwarder:
                 elif (conn_or_none := pool.take_idle(peer.key, rp.tls)) is not None:
                     conn, reused = conn_or_none, True
                 else:
-                    conn, reused = await pool.acquire(peer.key, rp.scheme, rp.tls)
+                    connect_timeout = policy.connect_timeout if policy is not None else None
+                    conn, reused = await pool.acquire(peer.key, rp.scheme, rp.tls, connect_timeout)
             except NegotiatedH2 as negotiated:
                 h2_conn = negotiated.connection
             except UpstreamError as exc:
+                if policy is not None:
+                    policy.finished(peer.key, None)
                 seconds = pool.record_failure(peer.key)
                 self.upstream_error(rp, peer.label, exc)
                 log.warning(
@@ -250,6 +265,9 @@ class Forwarder:
                     continue
                 return upstream_failed(rp.route_id, rp.backend_label, peer.label, exc)
             if h2_conn is not None:
+                if policy is not None:
+                    # The upstream policy's cookie, retries and pages are not applied over HTTP/2 yet.
+                    policy.release(peer.key)
                 # An HTTP/2 backend (proxy/forward_h2.py): no endpoint retry once the stream is open.
                 return await forward_h2(
                     self,
@@ -260,17 +278,26 @@ class Forwarder:
                     h2_conn,
                     head,
                     expect_continue,
-                    (opts.response_header_timeout, opts.idle_timeout),
+                    (head_timeout, opts.idle_timeout),
                     result,
                 )
             conn.start_request(head, method == "HEAD")
             sender: asyncio.Task[None] | None = None
             if has_body:
                 sender = asyncio.ensure_future(
-                    self._send_body(request, conn, chunked, expect_continue, body_state)
+                    self._send_body(
+                        request,
+                        conn,
+                        chunked,
+                        expect_continue,
+                        body_state,
+                        head_timeout,
+                        send_idle,
+                        policy.max_request_body if policy is not None else None,
+                    )
                 )
             try:
-                response_head = await conn.read_head(None if has_body else opts.response_header_timeout)
+                response_head = await conn.read_head(None if has_body else head_timeout)
             except asyncio.CancelledError:
                 # The client is gone (an HTTP/2 stream reset, the server stopping): the upstream
                 # request is abandoned there too, not left running on a connection nobody reads.
@@ -282,6 +309,10 @@ class Forwarder:
                 if sender is not None:
                     sender.cancel()
                 conn.abort()
+                if policy is not None:
+                    policy.finished(peer.key, None)
+                if body_state.too_large:
+                    return error(413, "Payload Too Large", {"Connection": "close"})
                 if (
                     reused
                     and exc.kind == "reset"
@@ -298,8 +329,64 @@ class Forwarder:
                 self.upstream_error(rp, peer.label, exc)
                 if body_state.client_error is not None:
                     return error(400, "Bad Request: request body incomplete")
+                if (
+                    policy is not None
+                    and endpoint_retry_left
+                    and not body_state.started
+                    and (idempotent or policy.retry_non_idempotent)
+                    and (policy.retry_timeouts if exc.kind == "timeout" else policy.retry_errors)
+                    and len(rp.balancer) > 1
+                ):
+                    # proxy-next-upstream error/timeout: nothing reached the client yet.
+                    endpoint_retry_left -= 1
+                    last_error = exc
+                    failed_key = peer.key
+                    if self._observe:
+                        proxy.observer.on_retry(self.ep.name, rp.route_id, rp.backend_label, peer.label)
+                    continue
                 return upstream_failed(rp.route_id, rp.backend_label, peer.label, exc)
             pool.record_success(peer.key)
+            if policy is not None:
+                policy.finished(peer.key, loop_time() - picked_at)
+                if (
+                    response_head.status in policy.retry_statuses
+                    and endpoint_retry_left
+                    and not body_state.started
+                    and (idempotent or policy.retry_non_idempotent)
+                    and len(rp.balancer) > 1
+                ):
+                    # proxy-next-upstream http_5xx: this answer is dropped, another endpoint asked.
+                    if sender is not None:
+                        sender.cancel()
+                    conn.abort()
+                    endpoint_retry_left -= 1
+                    failed_key = peer.key
+                    if self._observe:
+                        proxy.observer.on_retry(self.ep.name, rp.route_id, rp.backend_label, peer.label)
+                    continue
+                page = policy.error_page(response_head.status) if policy.error_pages else None
+                if page is not None:
+                    # error-pages / custom-http-errors: this answer's body is replaced, its status kept.
+                    if sender is not None:
+                        sender.cancel()
+                    conn.abort()
+                    return await page.answer(
+                        pool, request, rp.route, response_head.status, target, host, head_timeout
+                    )
+                limit = policy.max_response_body
+                if limit is not None and (response_head.content_length or 0) > limit:
+                    if sender is not None:
+                        sender.cancel()
+                    conn.abort()
+                    log.warning(
+                        "route %s: response of %s over %d bytes refused", rp.route_id, peer.label, limit
+                    )
+                    return error(502, "Bad Gateway: the response is larger than the route allows")
+                selector = policy.selector
+                if selector is not None:
+                    cookie = selector.set_cookie(request, peer)
+                    if cookie is not None:
+                        response_head.headers.append(("Set-Cookie", cookie))
             return await self._respond(request, rp, conn, response_head, sender, peer.label, result)
 
     async def _send_body(
@@ -309,10 +396,13 @@ class Forwarder:
         chunked: bool,
         expect_continue: bool,
         state: _BodyState,
+        head_timeout: float,
+        idle: float,
+        max_body: int | None,
     ) -> None:
         content = request.content
-        idle = self.proxy.options.idle_timeout
         loop = asyncio.get_running_loop()
+        sent = 0
         try:
             if expect_continue:
                 await request.writer.write(_CONTINUE)
@@ -322,6 +412,12 @@ class Forwarder:
                     if not data:
                         break
                     state.started = True
+                    sent += len(data)
+                    if max_body is not None and sent > max_body:
+                        # A body without Content-Length grew over the route's limit: 413 (forward).
+                        state.too_large = True
+                        conn.abort()
+                        return
                     deadline.reschedule(loop.time() + idle)
                     if chunked:
                         conn.write(b"%x\r\n" % len(data) + data + b"\r\n")
@@ -330,7 +426,7 @@ class Forwarder:
                     await conn.drain()
                 if chunked:
                     conn.write(b"0\r\n\r\n")
-            conn.start_head_timer(self.proxy.options.response_header_timeout)
+            conn.start_head_timer(head_timeout)
         except UpstreamError:
             pass  # the response side reports the upstream failure
         except (TimeoutError, ConnectionError, OSError, Exception) as exc:
@@ -377,6 +473,8 @@ class Forwarder:
                 return response
             raise  # a head aiohttp refuses to write: the server answers 500 (server/protocol.py)
         idle = self.proxy.options.idle_timeout
+        if rp.upstream_policy is not None and rp.upstream_policy.read_timeout is not None:
+            idle = rp.upstream_policy.read_timeout  # ingress-nginx proxy-read-timeout: between two reads
         client_fd = splice.socket_fd(request.transport) if self._splice and splice.enabled() else None
         try:
             while True:
@@ -442,10 +540,11 @@ class Forwarder:
 
 
 class _BodyState:
-    __slots__ = ("client_error", "started")
+    __slots__ = ("client_error", "started", "too_large")
 
     def __init__(self) -> None:
         self.started = False
+        self.too_large = False
         self.client_error: BaseException | None = None
 
 

@@ -248,6 +248,8 @@ class _EntrypointHandler:
 
             return await bridge(self._forwarder, request, rp, target, host, result, edits)
             # Other upgrades (h2c included) are not forwarded: the request is answered as HTTP/1.1.
+        if rp.breaker is not None:
+            return await rp.breaker.observe(self._forwarder.forward(request, rp, target, host, result, edits))
         return await self._forwarder.forward(request, rp, target, host, result, edits)
 
     def _host_allowed(self, check: HostCheck, request: BaseRequest, host: str) -> bool:

@@ -17,6 +17,8 @@ from ingressctl.proxy.exchange import EntrypointInfo, Middleware
 from ingressctl.proxy.middlewares.allow_list import AllowList
 from ingressctl.proxy.middlewares.auth_headers import AuthHeaders
 from ingressctl.proxy.middlewares.basic_auth import Authenticator
+from ingressctl.proxy.middlewares.body_limit import BodyLimit
+from ingressctl.proxy.middlewares.circuit_breaker import Breaker, CircuitBreakerMiddleware
 from ingressctl.proxy.middlewares.client_certificate import ClientCertificate
 from ingressctl.proxy.middlewares.cors import Cors
 from ingressctl.proxy.middlewares.deny_list import DenyList
@@ -27,6 +29,7 @@ from ingressctl.proxy.middlewares.rate_limit import RateLimiter
 from ingressctl.proxy.middlewares.redirect import Redirect
 from ingressctl.proxy.middlewares.rewrite_target import RewriteTarget
 from ingressctl.proxy.middlewares.strip_prefix import StripPrefix
+from ingressctl.proxy.selection import BackendRuntime
 from ingressctl.routing.chain import (
     AllowListSpec,
     BasicAuthSpec,
@@ -43,6 +46,7 @@ from ingressctl.routing.chain_access import (
     InFlightSpec,
     RateLimitSpec,
 )
+from ingressctl.routing.chain_backend import BodyLimitSpec, CircuitBreakerSpec, UpstreamPolicySpec
 from ingressctl.routing.chain_client_auth import ClientCertSpec
 from ingressctl.routing.chain_nginx import CorsSpec, RewriteTargetSpec
 
@@ -89,6 +93,7 @@ class RoutePlan:
         "auth_at",
         "backend_label",
         "balancer",
+        "breaker",
         "chain",
         "problem",
         "problem_detail",
@@ -97,6 +102,7 @@ class RoutePlan:
         "scheme",
         "specs",
         "tls",
+        "upstream_policy",
     )
 
     def __init__(self, route: Route) -> None:
@@ -113,7 +119,19 @@ class RoutePlan:
             self.problem = BackendProblem.NO_READY_ENDPOINTS
             self.problem_detail = self.problem_detail or "no usable endpoint"
         self.specs = route_chain(route)
-        self.chain: tuple[Middleware, ...] = tuple(_middleware(spec) for spec in self.specs)
+        # The upstream policy is applied by the balancer and the forwarder, not as a stage.
+        self.chain: tuple[Middleware, ...] = tuple(
+            _middleware(spec) for spec in self.specs if not isinstance(spec, UpstreamPolicySpec)
+        )
+        policy = route.middlewares.backend_policy
+        self.upstream_policy = (
+            BackendRuntime(policy, self.balancer, backend.label)
+            if policy is not None and not policy.invalid
+            else None
+        )
+        self.breaker: Breaker | None = next(
+            (m.breaker for m in self.chain if isinstance(m, CircuitBreakerMiddleware)), None
+        )
         # Where an entrypoint's own basic auth joins this chain (see routing.chain.auth_position).
         self.auth_at = auth_position(self.specs)
 
@@ -150,6 +168,11 @@ def _middleware(spec: MiddlewareSpec) -> Middleware:
         return RewriteTarget(spec)
     if isinstance(spec, CorsSpec):
         return Cors(spec)
+    if isinstance(spec, BodyLimitSpec):
+        return BodyLimit(spec)
+    if isinstance(spec, CircuitBreakerSpec):
+        return CircuitBreakerMiddleware(spec)
+    assert not isinstance(spec, UpstreamPolicySpec)
     return StripPrefix(spec)
 
 

@@ -134,18 +134,25 @@ class UpstreamPool:
         return None
 
     async def acquire(
-        self, key: Key, scheme: str = "http", tls: BackendTLS | None = None
+        self,
+        key: Key,
+        scheme: str = "http",
+        tls: BackendTLS | None = None,
+        connect_timeout: float | None = None,
     ) -> tuple[UpstreamConnection, bool]:
-        """A connection to `key`: an idle one when available (reused=True), else a new one.
+        """A connection to `key`: an idle one when available (reused=True), else a new one;
+        `connect_timeout` overrides the proxy's for this route (ingress-nginx proxy-connect-timeout).
 
         Raises UpstreamError (kind "connect", before_send True) when no connection could be made.
         """
         conn = self.take_idle(key, tls)
         if conn is not None:
             return conn, True
-        return await self._connect(key, scheme, tls), False
+        return await self._connect(key, scheme, tls, connect_timeout), False
 
-    async def _connect(self, key: Key, scheme: str, tls: BackendTLS | None = None) -> UpstreamConnection:
+    async def _connect(
+        self, key: Key, scheme: str, tls: BackendTLS | None = None, connect_timeout: float | None = None
+    ) -> UpstreamConnection:
         """A new HTTP/1.1 connection; raises NegotiatedH2 when an https backend chose HTTP/2 by ALPN."""
         opts = self.options
         loop = self._loop
@@ -158,6 +165,7 @@ class UpstreamPool:
             lambda: UpstreamConnection(
                 key, loop, opts.read_high_water, opts.max_head_bytes, read_buffer, deadlines
             ),
+            connect_timeout,
         )
         if isinstance(proto, H2Connection):
             self._add_h2(proto, scheme, tls)
@@ -171,6 +179,7 @@ class UpstreamPool:
         scheme: str,
         tls: BackendTLS | None,
         http1: Callable[[], UpstreamConnection],
+        connect_timeout: float | None = None,
     ) -> UpstreamConnection | H2Connection:
         """Connect (and handshake): an HTTP/1.1 or HTTP/2 connection as the scheme (and ALPN) says."""
         opts = self.options
@@ -197,7 +206,7 @@ class UpstreamPool:
         else:
             factory = http1
         try:
-            async with asyncio.timeout(opts.connect_timeout):
+            async with asyncio.timeout(connect_timeout or opts.connect_timeout):
                 _, proto = await loop.create_connection(
                     factory, host, port, ssl=ssl_ctx, server_hostname=server_name
                 )

@@ -138,7 +138,15 @@ async def bridge(
 ) -> StreamResponse:
     proxy = forwarder.proxy
     pool = proxy.pool
-    peer = rp.balancer.pick(pool.is_ejected) or rp.balancer.pick_any(None, pool.eject_remaining)
+    policy = rp.upstream_policy  # a sticky cookie pins websockets too (socket.io and the like need it)
+    picked = (
+        rp.balancer.pick(pool.is_ejected)
+        if policy is None
+        else policy.pick(request, rp.balancer, pool.is_ejected, None)
+    )
+    peer = picked or rp.balancer.pick_any(None, pool.eject_remaining)
+    if policy is not None and picked is not None:
+        policy.release(picked.key)  # counted as in flight for the handshake only
     if peer is None:
         log.warning("503 for route %s (%s): no usable endpoint", rp.route_id, rp.backend_label)
         return BareResponse(status=503, text="Service Unavailable\n")
@@ -213,6 +221,9 @@ async def bridge(
         max_msg_size=0,
         heartbeat=None,
     )
+    cookie = policy.selector.set_cookie(request, peer) if policy is not None and policy.selector else None
+    if cookie is not None:
+        client_ws.headers.add("Set-Cookie", cookie)
     try:
         await client_ws.prepare(request)
     except Exception:

@@ -23,6 +23,7 @@ from ingressctl.routing.annotations_access import (
     parse_access,
 )
 from ingressctl.routing.annotations_client_auth import parse_client_auth
+from ingressctl.routing.backend_keys import BUFFERING, ERROR_PAGES, KNOWN_BACKEND_ANNOTATIONS
 from ingressctl.routing.backend_protocol import IngressUpstream, parse_ingress_upstream
 from ingressctl.routing.canary import KNOWN as CANARY_KNOWN
 from ingressctl.routing.canary import Canary, parse_canary
@@ -46,6 +47,7 @@ REDIRECT_PERMANENT = "traefik.ingress.kubernetes.io/redirect-permanent"
 RULE_TYPE = "traefik.frontend.rule.type"
 FRONTEND_PRIORITY = "traefik.frontend.priority"
 ROUTER_PRIORITY = "traefik.ingress.kubernetes.io/router.priority"
+PRIORITY_17 = "traefik.ingress.kubernetes.io/priority"
 SERVICE_WEIGHTS = "traefik.ingress.kubernetes.io/service-weights"
 WHITELIST = "ingress.kubernetes.io/whitelist-source-range"
 TRAEFIK_WHITELIST = "traefik.ingress.kubernetes.io/whitelist-source-range"
@@ -67,6 +69,7 @@ KNOWN_ANNOTATIONS: dict[str, str] = {
     RULE_TYPE: "PathPrefix, PathPrefixStrip, Path or PathStrip: match type of paths without a pathType.",
     FRONTEND_PRIORITY: "Integer; higher-priority routes of a host win before longer paths.",
     ROUTER_PRIORITY: "Integer; higher-priority routes of a host win before longer paths.",
+    PRIORITY_17: "Integer (Traefik 1.7); higher-priority routes of a host win before longer paths.",
     SERVICE_WEIGHTS: "Traffic split between services on the same path, e.g. 'svc-a: 90%\\nsvc-b: 10%'.",
     WHITELIST: "Comma-separated CIDRs allowed to reach the routes; others get 403.",
     TRAEFIK_WHITELIST: "Comma-separated CIDRs allowed to reach the routes; others get 403.",
@@ -79,6 +82,7 @@ KNOWN_ANNOTATIONS: dict[str, str] = {
     **annotations_client_auth.KNOWN,
     **KNOWN_ACCESS,
     **KNOWN_SERVICE_ACCESS,
+    **KNOWN_BACKEND_ANNOTATIONS,
 }
 KNOWN_ANNOTATIONS.update(NGINX_PATH_KNOWN)
 KNOWN_ANNOTATIONS.update(CANARY_KNOWN)
@@ -94,6 +98,8 @@ _MULTI_LINE = frozenset(
         FRONTEND_ENTRYPOINTS,
         FRONTEND_ENTRY_POINTS_17,
         *MULTI_LINE_ACCESS,
+        BUFFERING,
+        ERROR_PAGES,
     }
 )
 
@@ -103,6 +109,7 @@ ANNOTATION_PREFIXES: tuple[str, ...] = (
     "ingress.kubernetes.io/",
     "traefik.ingress.kubernetes.io/",
     "traefik.frontend.",
+    "traefik.backend.",
 )
 
 _RULE_TYPES: dict[str, tuple[PathType, bool]] = {
@@ -459,8 +466,9 @@ def parse_annotations(
         reasons.append(f"client certificates: {client_auth.error}")
     path_type, strip = parser.rule_type()
     priority = parser.integer(ROUTER_PRIORITY)
-    if priority is None:
-        priority = parser.integer(FRONTEND_PRIORITY)
+    for older in (PRIORITY_17, FRONTEND_PRIORITY):
+        if priority is None:
+            priority = parser.integer(older)
     entrypoints: tuple[str, ...] | None = None
     for key in (ROUTER_ENTRYPOINTS, FRONTEND_ENTRY_POINTS_17, FRONTEND_ENTRYPOINTS):
         parsed = parser.entrypoint_list(key)

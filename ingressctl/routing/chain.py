@@ -21,6 +21,13 @@ from ingressctl.routing.chain_access import (
     deny_specs,
     limit_specs,
 )
+from ingressctl.routing.chain_backend import (
+    BackendSpec,
+    BodyLimitSpec,
+    CircuitBreakerSpec,
+    UpstreamPolicySpec,
+    backend_chain,
+)
 from ingressctl.routing.chain_client_auth import ClientCertSpec
 from ingressctl.routing.chain_nginx import CorsSpec, RewriteTargetSpec, cors_of, rewrite_target_of
 
@@ -144,6 +151,7 @@ MiddlewareSpec = (
     | AccessSpec
     | RewriteTargetSpec
     | CorsSpec
+    | BackendSpec
 )
 
 
@@ -153,7 +161,8 @@ def route_chain(route: Route) -> tuple[MiddlewareSpec, ...]:
     Deny- and allow-list first (a refused client learns nothing else about the route), then the
     stages of protections that cannot be honoured, rate and in-flight limits, the redirect, then
     authentication (an entrypoint's own basic auth runs just before the route's: see
-    `auth_position`), then path rewriting.
+    `auth_position`), then path rewriting, then the backend side (body limit, circuit
+    breaker, upstream policy: routing.chain_backend).
     """
     mw = route.middlewares
     problem = route.backend.problem
@@ -198,16 +207,30 @@ def route_chain(route: Route) -> tuple[MiddlewareSpec, ...]:
     rewrite = rewrite_target_of(route)
     if rewrite is not None:
         chain.append(rewrite)
+    policy = mw.backend_policy
+    if policy is not None and policy.invalid:
+        chain.append(FailClosedSpec("upstream-policy", 503, "Service Unavailable", policy.invalid))
+    chain.extend(backend_chain(policy))
     return tuple(chain)
+
+
+_AFTER_ENTRYPOINT_AUTH = (
+    BasicAuthSpec,
+    ForwardAuthSpec,
+    AuthHeadersSpec,
+    StripPrefixSpec,
+    RewriteTargetSpec,
+    BodyLimitSpec,
+    CircuitBreakerSpec,
+    UpstreamPolicySpec,
+)
 
 
 def auth_position(chain: tuple[MiddlewareSpec, ...]) -> int:
     """Where an entrypoint's basic auth runs in this chain: after every check that answers without
     asking for credentials (allow-list, redirect, fail-closed), before the route's own auth."""
     for index, spec in enumerate(chain):
-        if isinstance(
-            spec, BasicAuthSpec | ForwardAuthSpec | AuthHeadersSpec | StripPrefixSpec | RewriteTargetSpec
-        ):
+        if isinstance(spec, _AFTER_ENTRYPOINT_AUTH):
             return index
     return len(chain)
 

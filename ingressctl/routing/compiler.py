@@ -33,8 +33,10 @@ from ingressctl.model import (
     TLSSource,
     Upstream,
 )
+from ingressctl.model.backend_policy import BackendPolicy
 from ingressctl.routing import codes
 from ingressctl.routing.annotations import IngressAnnotations, parse_annotations
+from ingressctl.routing.annotations_backend import BackendPolicies
 from ingressctl.routing.backend_protocol import apply_protocol, service_findings
 from ingressctl.routing.backends import BackendResolver
 from ingressctl.routing.canary import no_main_finding
@@ -120,8 +122,11 @@ class _Compiler:
         self.service_access = ServiceAccess(self.resolver.services)
         self.tls_fallback = TLSSource.ACME if options.acme_enabled else TLSSource.DEFAULT
         self.tls_hosts = IngressTLSResult()
-        self._middleware_cache: dict[int, tuple[IngressAnnotations, RouteMiddlewares]] = {}
         self._protocol_reported: set[ObjectRef] = set()
+        self._middleware_cache: dict[
+            tuple[int, int], tuple[IngressAnnotations, BackendPolicy | None, RouteMiddlewares]
+        ] = {}
+        self.policies = BackendPolicies()
 
     def run(self) -> RoutingTable:
         selector = ClassSelector(self.snapshot.ingress_classes, self.options)
@@ -441,14 +446,15 @@ class _Compiler:
             memo.next_backends[key] = (backend, settings, service, port, result)
         return result
 
-    def _middlewares(self, ann: IngressAnnotations) -> RouteMiddlewares:
-        # One frozen RouteMiddlewares per Ingress, shared by its routes. Keyed by id(): every
-        # IngressAnnotations stays referenced by its candidates until compile() returns.
-        key = id(ann)
+    def _middlewares(self, ann: IngressAnnotations, policy: BackendPolicy | None = None) -> RouteMiddlewares:
+        # One frozen RouteMiddlewares per Ingress (and backend policy), shared by its routes. Keyed
+        # by id(): every IngressAnnotations and policy stays referenced until compile() returns.
+        key = (id(ann), id(policy))
         found = self._middleware_cache.get(key)
-        if found is None or found[0] is not ann:
+        if found is None or found[0] is not ann or found[1] is not policy:
             found = self._middleware_cache[key] = (
                 ann,
+                policy,
                 RouteMiddlewares(
                     redirect=ann.redirect,
                     basic_auth=ann.basic_auth,
@@ -456,9 +462,29 @@ class _Compiler:
                     client_auth=ann.client_auth,
                     access=ann.access,
                     cors=ann.cors,
+                    backend_policy=policy,
                 ),
             )
-        return found[1]
+        return found[2]
+
+    def _backend_policy(self, candidate: _Candidate) -> BackendPolicy | None:
+        """The policy of the candidate's (first) backend Service: see routing/annotations_backend."""
+        name = candidate.backends[0].service_name if candidate.backends else None
+        service = self.resolver.services.get((candidate.ingress.meta.namespace, name)) if name else None
+        ingress = candidate.ingress
+
+        def resolve(service_name: str, port: str) -> RouteBackend:
+            # Error-page and fallback Services; their findings are the policy's (a warning), not a route's.
+            if not port:
+                target = self.resolver.services.get((ingress.meta.namespace, service_name))
+                port = str(target.ports[0].port) if target is not None and target.ports else ""
+            number = int(port) if port.isdigit() else None
+            reference = IngressBackend(service_name, number, port if number is None and port else None)
+            return self.resolver.resolve(ingress, reference)[0]
+
+        policy, found = self.policies.of(ingress, service, resolve)
+        self.diagnostics.extend(found)
+        return policy
 
     def _route_part(self, candidate: _Candidate, is_default: bool = False) -> _RoutePart:
         ann = candidate.annotations
@@ -466,7 +492,20 @@ class _Compiler:
         if ann.tls_only and tls is None and candidate.host is not None:
             tls = self.tls_fallback
         backend = self._backend(candidate)
-        middlewares = self.service_access.apply(backend, self._middlewares(ann))
+        policy = self._backend_policy(candidate)  # before the memo: its findings are reported each time
+        if policy is not None and policy.fallback_backend is not None and backend.problem in _FALLBACK_WHEN:
+            # ingress-nginx default-backend: serves while the route's own Service cannot.
+            fallback = policy.fallback_backend
+            backend = RouteBackend(
+                backend.namespace,
+                backend.service,
+                backend.port,
+                upstreams=fallback.upstreams,
+                scheme=fallback.scheme,
+                split=backend.split,
+                tls=fallback.tls,
+            )
+        middlewares = self.service_access.apply(backend, self._middlewares(ann, policy))
         memo = self.memo
         if memo is not None:
             hit: _RoutePart | None = memo.routes.get(id(candidate))
@@ -505,6 +544,11 @@ class _Compiler:
         if memo is not None:
             memo.next_routes[id(candidate)] = part
         return part
+
+
+_FALLBACK_WHEN = frozenset(
+    {BackendProblem.SERVICE_NOT_FOUND, BackendProblem.NO_ENDPOINTS, BackendProblem.NO_READY_ENDPOINTS}
+)
 
 
 def _merge_weighted(candidates: list[_Candidate], weights: dict[str, float]) -> list[_Candidate]:

@@ -107,7 +107,6 @@ _TRAEFIK_V1_HARMLESS = frozenset(
 _TRAEFIK_HARMLESS = frozenset(
     {
         "app-root",
-        "error-pages",
         "pass-client-tls-cert",
         "pass-tls-cert",
         "preserve-host",
@@ -115,12 +114,6 @@ _TRAEFIK_HARMLESS = frozenset(
         "redirect-replacement",
         "request-modifier",
         "rewrite-target",
-        "buffering",
-        "affinity",
-        "session-cookie-name",
-        "circuit-breaker-expression",
-        "load-balancer-method",
-        "responseforwarding-flushinterval",
         "router.pathmatcher",
         "router.observability.accesslogs",
         "router.observability.metrics",
@@ -128,12 +121,6 @@ _TRAEFIK_HARMLESS = frozenset(
         "service.serversscheme",
         "service.serverstransport",
         "service.passhostheader",
-        "service.sticky.cookie",
-        "service.sticky.cookie.name",
-        "service.sticky.cookie.secure",
-        "service.sticky.cookie.httponly",
-        "service.sticky.cookie.samesite",
-        "service.sticky.cookie.maxage",
         "service.nativelb",
     }
 )

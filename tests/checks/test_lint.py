@@ -230,12 +230,12 @@ def test_ic307_nginx_annotations_on_a_served_ingress_with_equivalent() -> None:
     subject = ingress(
         rules=[rule("a.test")],
         annotations={
-            "nginx.ingress.kubernetes.io/proxy-body-size": "8m",
+            "nginx.ingress.kubernetes.io/proxy-buffer-size": "8m",
             "nginx.ingress.kubernetes.io/ssl-redirect": "true",
             "cert-manager.io/cluster-issuer": "letsencrypt",
         },
         annotation_lines={
-            "nginx.ingress.kubernetes.io/proxy-body-size": 4,
+            "nginx.ingress.kubernetes.io/proxy-buffer-size": 4,
             "nginx.ingress.kubernetes.io/ssl-redirect": 5,
         },
     )
@@ -251,7 +251,7 @@ def test_ic307_says_served_without_it_and_leaves_protections_to_the_compiler() -
     subject = ingress(
         rules=[rule("a.test")],
         annotations={
-            "nginx.ingress.kubernetes.io/proxy-body-size": "8m",
+            "nginx.ingress.kubernetes.io/proxy-buffer-size": "8m",
             "nginx.ingress.kubernetes.io/auth-cache-key": "$remote_user",  # IC220, an error of the compiler
             "ingress.kubernetes.io/auth-tls-insecure": "true",  # Traefik's: IC220 too, not a typo (IC302)
             "ingress.kubernetes.io/hsts-max-age": "31536000",  # Traefik's, harmless: IC307, not a typo
@@ -261,8 +261,8 @@ def test_ic307_says_served_without_it_and_leaves_protections_to_the_compiler() -
     assert [d.message for d in got] == [
         "Ingress default/web: annotation ingress.kubernetes.io/hsts-max-age (Traefik) is not supported by "
         "ingressctl; served without it",
-        "Ingress default/web: annotation nginx.ingress.kubernetes.io/proxy-body-size (ingress-nginx: "
-        "largest request body (413 beyond)) is not supported by ingressctl; served without it",
+        "Ingress default/web: annotation nginx.ingress.kubernetes.io/proxy-buffer-size (ingress-nginx: "
+        "upstream response header buffer size) is not supported by ingressctl; served without it",
     ]
     assert findings(Snapshot((subject,)), "IC302") == []
 
@@ -290,7 +290,7 @@ def test_every_emitted_code_is_documented() -> None:
                 tls=[tls("a.test", "b.test")],
                 annotations={
                     "ingress.kubernetes.io/ssl-redirct": "x",
-                    "nginx.ingress.kubernetes.io/proxy-body-size": "y",
+                    "nginx.ingress.kubernetes.io/proxy-buffer-size": "y",
                 },
             ),
             ingress("a", rules=[rule("a.test", ("/", "web", "http"))], tls=[tls("a.test", secret="other")]),

@@ -69,12 +69,12 @@ def test_foreign_protections_fail_closed(key: str, value: str) -> None:
 
 HARMLESS = [
     "nginx.ingress.kubernetes.io/rewrite-target",
-    "nginx.ingress.kubernetes.io/proxy-body-size",
+    "nginx.ingress.kubernetes.io/proxy-buffer-size",
     "nginx.ingress.kubernetes.io/ssl-redirect",
     "nginx.ingress.kubernetes.io/auth-realm",  # only the prompt of an auth-type
     "nginx.ingress.kubernetes.io/enable-cors",
     "ingress.kubernetes.io/hsts-max-age",
-    "traefik.ingress.kubernetes.io/error-pages",
+    "traefik.ingress.kubernetes.io/router.observability.metrics",
     "cert-manager.io/cluster-issuer",
 ]
 

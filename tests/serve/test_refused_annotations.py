@@ -36,7 +36,7 @@ CRLF_REALM = (
     "    ingress.kubernetes.io/auth-type: basic\n    ingress.kubernetes.io/auth-secret: creds\n"
     '    ingress.kubernetes.io/auth-realm: "Staff\\r\\nX-Injected: 1"\n'
 )
-HARMLESS = "    nginx.ingress.kubernetes.io/proxy-body-size: 8m\n"
+HARMLESS = "    nginx.ingress.kubernetes.io/proxy-buffer-size: 8k\n"
 
 APPS = [
     ("open", HARMLESS),
@@ -81,7 +81,7 @@ def test_validate_reports_refused_annotations_as_errors(tmp_path: Path, cli_env:
         ("IC219", line_of(path, "auth-realm", "name: crlf-realm")),
     }
     assert expected <= errors, sorted(errors)
-    harmless = [f for f in findings if "proxy-body-size" in f["message"]]
+    harmless = [f for f in findings if "proxy-buffer-size" in f["message"]]
     assert [(f["code"], f["severity"]) for f in harmless] == [("IC307", "warning")]
     assert "served without it" in harmless[0]["message"]
     assert not [f for f in findings if f["code"] in ("IC219", "IC220") and "open.test" in f["message"]]
