@@ -15,6 +15,7 @@ from ingressctl.model.cors import CorsPolicy
 from ingressctl.model.location import Location
 from ingressctl.model.objects import ObjectRef, PathType
 from ingressctl.model.regexpaths import RegexPath
+from ingressctl.model.rewrites import Rewrites
 from ingressctl.model.upstream_protocol import BackendTLS
 
 
@@ -102,6 +103,8 @@ class RouteMiddlewares:
     # Forward auth, deny-lists, rate and in-flight limits (routing/annotations_access.py).
     access: AccessControls = field(default_factory=AccessControls)
     cors: CorsPolicy | None = None  # ingress-nginx enable-cors (model/cors.py)
+    # Paths, redirects, headers and the Host (ingressctl.model.rewrites).
+    rewrites: Rewrites | None = None
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -27,12 +27,14 @@ from ingressctl.proxy.middlewares.rate_limit import RateLimiter
 from ingressctl.proxy.middlewares.redirect import Redirect
 from ingressctl.proxy.middlewares.rewrite_target import RewriteTarget
 from ingressctl.proxy.middlewares.strip_prefix import StripPrefix
+from ingressctl.proxy.plan_rewrites import rewrite_middleware
 from ingressctl.routing.chain import (
     AllowListSpec,
     BasicAuthSpec,
     FailClosedSpec,
     MiddlewareSpec,
     RedirectSpec,
+    StripPrefixSpec,
     auth_position,
     route_chain,
 )
@@ -150,7 +152,9 @@ def _middleware(spec: MiddlewareSpec) -> Middleware:
         return RewriteTarget(spec)
     if isinstance(spec, CorsSpec):
         return Cors(spec)
-    return StripPrefix(spec)
+    if isinstance(spec, StripPrefixSpec):
+        return StripPrefix(spec)
+    return rewrite_middleware(spec)
 
 
 class TablePlan:

@@ -35,6 +35,7 @@ from ingressctl.model import (
 )
 from ingressctl.routing import codes
 from ingressctl.routing.annotations import IngressAnnotations, parse_annotations
+from ingressctl.routing.annotations_rewrites import www_alias, www_alias_rewrites
 from ingressctl.routing.backend_protocol import apply_protocol, service_findings
 from ingressctl.routing.backends import BackendResolver
 from ingressctl.routing.canary import no_main_finding
@@ -296,9 +297,14 @@ class _Compiler:
                 )
         if annotations.service_weights:
             out = _merge_weighted(out, annotations.service_weights)
+        if annotations.rewrites is not None and annotations.rewrites.www_redirect:
+            out += _www_aliases(out, annotations)
         return out
 
     def _resolve_conflicts(self, candidates: list[_Candidate]) -> list[_Candidate]:
+        # A from-to-www-redirect route gives way to any rule that names its host (as ingress-nginx).
+        named = {c.host for c in candidates if not c.route_id.endswith(WWW_ALIAS)}
+        candidates = [c for c in candidates if c.host not in named or not c.route_id.endswith(WWW_ALIAS)]
         groups: dict[_Key, list[_Candidate]] = defaultdict(list)
         for candidate in candidates:
             groups[candidate.key].append(candidate)
@@ -456,6 +462,7 @@ class _Compiler:
                     client_auth=ann.client_auth,
                     access=ann.access,
                     cors=ann.cors,
+                    rewrites=ann.rewrites,
                 ),
             )
         return found[1]
@@ -505,6 +512,43 @@ class _Compiler:
         if memo is not None:
             memo.next_routes[id(candidate)] = part
         return part
+
+
+WWW_ALIAS = "#www"
+
+
+def _www_aliases(candidates: list[_Candidate], annotations: IngressAnnotations) -> list[_Candidate]:
+    """ingress-nginx from-to-www-redirect: a route for the other host of each exact host (www.HOST or
+    HOST) that redirects there, unless a rule names that host (see _resolve_conflicts)."""
+    hosts = {c.host: c for c in candidates if c.host is not None and c.host_kind is HostKind.EXACT}
+    out: list[_Candidate] = []
+    for host, first in sorted(hosts.items()):
+        alias = www_alias(host)
+        if alias in hosts:
+            continue
+        # Served where the Ingress is (entrypoints, TLS); a redirect only, so no other middleware.
+        alias_annotations = dataclasses.replace(
+            annotations,
+            redirect=None,
+            basic_auth=None,
+            auth_error="",
+            allow_error="",
+            allow_source_ranges=(),
+            strip_prefix=False,
+            rewrites=www_alias_rewrites(host),
+        )
+        out.append(
+            dataclasses.replace(
+                first,
+                annotations=alias_annotations,
+                route_id=f"{first.route_id}{WWW_ALIAS}",
+                host=alias,
+                path="/",
+                path_type=PathType.IMPLEMENTATION_SPECIFIC,
+                order=(True, "\uffff", *first.order[2:]),
+            )
+        )
+    return out
 
 
 def _merge_weighted(candidates: list[_Candidate], weights: dict[str, float]) -> list[_Candidate]:
