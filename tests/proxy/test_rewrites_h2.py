@@ -24,10 +24,14 @@ async def test_header_edits_with_an_h2c_backend(proxy_server: ProxyFactory) -> N
         [r] = compiled(backend.port, annotations=annotations)
         assert r.backend.scheme == "h2c"
         p = await proxy_server([r])
-        async with aiohttp.ClientSession() as s, s.get(p.url("/echo"), headers={"Host": "shop.test"}) as resp:
-            assert resp.status == 200
-            assert (resp.headers["X-Served-By"], resp.headers["X-Frame-Options"]) == ("ingressctl", "DENY")
-            assert (await resp.json())["headers"]["x-env"] == "prod"
+        async with aiohttp.ClientSession() as s:
+            async with s.get(p.url("/echo"), headers={"Host": "shop.test"}) as resp:
+                assert resp.status == 200
+                assert resp.headers["X-Served-By"] == "ingressctl"
+                assert resp.headers["X-Frame-Options"] == "DENY"
+                assert (await resp.json())["headers"]["x-env"] == "prod"
+            async with s.get(p.url("/big/300000"), headers={"Host": "shop.test"}) as resp:  # streamed
+                assert resp.headers["X-Served-By"] == "ingressctl" and len(await resp.read()) == 300000
     finally:
         assert backend.server is not None
         backend.server.close()
