@@ -123,6 +123,9 @@ class Exchange:
         self.outcome = outcome
         self.header_edits: HeaderEdits | None = None
         self.on_done: list[Callable[[], None]] | None = None
+        self.upstream_host = ""  # non-empty: the Host header the backend sees
+        self.pass_host = True  # False: the backend sees its own address as Host
+        self.response_filters: list[ResponseFilter] = []
 
     def set_upstream_header(self, name: str, value: str) -> None:
         if self.header_edits is None:
@@ -148,9 +151,6 @@ class Exchange:
         callbacks, self.on_done = self.on_done, None
         for callback in callbacks or ():
             callback()
-        self.upstream_host = ""  # non-empty: the Host header the backend sees
-        self.pass_host = True  # False: the backend sees its own address as Host
-        self.response_filters: list[ResponseFilter] = []
 
     def filter_response(
         self, status: int, headers: list[tuple[str, str]], relayed: bool, length: int | None = None
