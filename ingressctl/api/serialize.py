@@ -266,6 +266,8 @@ def entrypoint_json(ep: EntryPoint, open_connections: int) -> Json:
         "redirect": ep.redirect.entrypoint if ep.redirect is not None else None,
         "auth": ({"realm": ep.auth.realm, "users": len(ep.auth.users)} if ep.auth is not None else None),
         "trusted_ips": list(ep.trusted_ips),
+        # Runs outermost in every route's chain on this entrypoint (proxy/middlewares/compress.py).
+        "compress": ep.compress,
         "open_connections": open_connections,
     }
 

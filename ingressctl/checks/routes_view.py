@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 
 from ingressctl.model import Match, Route, UsageError
 from ingressctl.routing import RoutingTable, canonical_path
-from ingressctl.routing.chain import chain_descriptions, chain_labels
+from ingressctl.routing.chain import chain_descriptions, chain_labels, upstream_path
 
 ROUTES_SCHEMA = "ingressctl.routes/v1"
 EXPLAIN_SCHEMA = "ingressctl.routes.explain/v1"
@@ -172,6 +172,12 @@ def explanation_document(explanation: Explanation) -> dict[str, Any]:
         "outcome": explanation.outcome,
         "status": explanation.status,
         "route": route_dict(match.route) if match is not None else None,
+        # The path the backend gets once the chain's strip-prefix and path rewrites ran.
+        "upstream_path": (
+            upstream_path(match.route, request.canonical)
+            if match is not None and request.canonical is not None
+            else None
+        ),
         "reason": explanation.reason,
         "shadowed": [route_dict(route) for route in match.shadowed] if match is not None else [],
     }

@@ -187,6 +187,12 @@ def _print_explanation(console: Console, explanation: Explanation, static: Stati
             if isinstance(spec, RewriteTargetSpec) and request.canonical is not None:
                 effect += f"; this request goes upstream as {spec.rewrite(request.canonical)}"
             console.print(Text(f"  {number}. {spec.label}: {effect}"))
+        from ingressctl.routing.chain import upstream_path
+
+        if request.canonical is not None:
+            sent = upstream_path(match.route, request.canonical)
+            if sent != request.canonical:
+                console.print(Text(f"path sent upstream: {sent}"))
     else:
         console.print(Text("middlewares: none"))
     if explanation.status == 503:

@@ -331,7 +331,7 @@ def read_entrypoint(name: str, section: Section, ctx: Context) -> EntryPoint | N
     limits = _read_transport(transport) if transport is not None else ConnectionLimits()
     http2_section = section.table("http2")
     http2 = read_http2(http2_section, tls is not None) if http2_section is not None else Http2Settings()
-    section.unsupported("compress", "responses are passed through as the backend sent them")
+    compress = bool(section.boolean("compress"))
     for key in ("whiteList", "whitelistSourceRange"):
         section.unsupported(
             key,
@@ -351,6 +351,7 @@ def read_entrypoint(name: str, section: Section, ctx: Context) -> EntryPoint | N
         proxy_protocol=proxy,
         limits=limits,
         http2=http2,
+        compress=compress,
     )
 
 

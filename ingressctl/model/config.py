@@ -78,6 +78,7 @@ class EntryPoint:
     proxy_protocol: ProxyProtocol | None = None
     limits: ConnectionLimits = ConnectionLimits()
     http2: Http2Settings = field(default_factory=Http2Settings)
+    compress: bool = False  # responses compressed (brotli/gzip) when the client accepts it
 
     @property
     def host(self) -> str:

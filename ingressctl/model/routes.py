@@ -16,6 +16,7 @@ from ingressctl.model.cors import CorsPolicy
 from ingressctl.model.location import Location
 from ingressctl.model.objects import ObjectRef, PathType
 from ingressctl.model.regexpaths import RegexPath
+from ingressctl.model.rewrites import Rewrites
 from ingressctl.model.upstream_protocol import BackendTLS
 
 
@@ -105,6 +106,8 @@ class RouteMiddlewares:
     cors: CorsPolicy | None = None  # ingress-nginx enable-cors (model/cors.py)
     # Sticky sessions, balancing, circuit breaker, body limits, timeouts, retries (None: defaults).
     backend_policy: BackendPolicy | None = None
+    # Paths, redirects, headers and the Host (ingressctl.model.rewrites).
+    rewrites: Rewrites | None = None
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 from aiohttp.web_request import BaseRequest
 
 from ingressctl.model.config import EntryPointRedirect
+from ingressctl.proxy.exchange import ResponseFilter
 from ingressctl.proxy.headers import TrustedNetworks
 from ingressctl.proxy.middlewares.basic_auth import Authenticator
+from ingressctl.proxy.middlewares.compress import COMPRESS
 
 HostCheck = Callable[[BaseRequest, str], bool]
 """For TLS entrypoints: False when the Host is not covered by the certificate served for the SNI (→ 421).
@@ -30,6 +32,8 @@ class EntrypointRuntime:
     auth: Authenticator | None = None
     trusted: TrustedNetworks = field(default_factory=lambda: TrustedNetworks(()))
     host_check: HostCheck | None = None
+    # [entryPoints.X] compress = true: the response filter that compresses (proxy.middlewares.compress).
+    compress: ResponseFilter | None = None
 
 
 def entrypoint_runtime(
@@ -40,7 +44,10 @@ def entrypoint_runtime(
     realm: str,
     trusted_ips: Sequence[str],
     host_check: HostCheck | None = None,
+    compress: bool = False,
 ) -> EntrypointRuntime:
     """Build an EntrypointRuntime from static-configuration parts."""
     auth = Authenticator(auth_users, realm, f"entrypoint {name}") if auth_users else None
-    return EntrypointRuntime(name, scheme, redirect, auth, TrustedNetworks(trusted_ips), host_check)
+    return EntrypointRuntime(
+        name, scheme, redirect, auth, TrustedNetworks(trusted_ips), host_check, COMPRESS if compress else None
+    )

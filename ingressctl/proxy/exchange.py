@@ -39,7 +39,7 @@ lower-case name; applied where the upstream request head is built (proxy/forward
 class Outcome:
     """What the access log and the observer need to know about a finished request."""
 
-    __slots__ = ("refused_by", "route_id", "service", "size", "status", "upstream", "user")
+    __slots__ = ("filtered", "refused_by", "route_id", "service", "size", "status", "upstream", "user")
 
     def __init__(self) -> None:
         # The middleware that refused the request to protect the route (rate-limit, ...), for /metrics.
@@ -50,11 +50,41 @@ class Outcome:
         self.status = 0
         self.size = 0
         self.user = ""
+        self.filtered = False  # the response filters of the route's chain have run
+
+
+class BodyEncoder(Protocol):
+    """Transforms a response body as it streams (compression)."""
+
+    def encode(self, data: bytes | memoryview) -> bytes: ...
+
+    def finish(self) -> bytes: ...
+
+
+class ResponseFilter(Protocol):
+    """Edits a response head on its way to the client, registered by a middleware for one request.
+
+    `headers` is the head's (name, value) list, edited in place; `relayed` is False for the
+    proxy's own answers (redirects, refusals, errors), whose bodies are never transformed;
+    `length` is the body's length when known. Returns an encoder when the body must be
+    transformed too.
+    """
+
+    def on_response(
+        self,
+        exchange: Exchange,
+        status: int,
+        headers: list[tuple[str, str]],
+        relayed: bool,
+        length: int | None = None,
+    ) -> BodyEncoder | None: ...
 
 
 class Exchange:
     """One request on its way through a route's chain. `path` (canonical, no query) is what the
-    upstream will get; a middleware may rewrite it."""
+    upstream will get; a middleware may rewrite it, edit the request headers sent upstream
+    (set_upstream_header / remove_upstream_header), choose the Host the backend sees, and register
+    response filters (applied in reverse order, innermost first)."""
 
     __slots__ = (
         "entrypoints",
@@ -63,10 +93,13 @@ class Exchange:
         "host",
         "on_done",
         "outcome",
+        "pass_host",
         "path",
         "request",
+        "response_filters",
         "route_id",
         "target",
+        "upstream_host",
     )
 
     def __init__(
@@ -90,6 +123,9 @@ class Exchange:
         self.outcome = outcome
         self.header_edits: HeaderEdits | None = None
         self.on_done: list[Callable[[], None]] | None = None
+        self.upstream_host = ""  # non-empty: the Host header the backend sees
+        self.pass_host = True  # False: the backend sees its own address as Host
+        self.response_filters: list[ResponseFilter] = []
 
     def set_upstream_header(self, name: str, value: str) -> None:
         if self.header_edits is None:
@@ -116,6 +152,17 @@ class Exchange:
         for callback in callbacks or ():
             callback()
 
+    def filter_response(
+        self, status: int, headers: list[tuple[str, str]], relayed: bool, length: int | None = None
+    ) -> BodyEncoder | None:
+        """Run the response filters on a head (innermost first); the body encoder, if any."""
+        encoder: BodyEncoder | None = None
+        for response_filter in reversed(self.response_filters):
+            found = response_filter.on_response(self, status, headers, relayed, length)
+            if found is not None and encoder is None:
+                encoder = found
+        return encoder
+
 
 class Middleware(Protocol):
     """One stage of a route's chain, its parameters parsed when the plan was built.
@@ -129,3 +176,39 @@ class Middleware(Protocol):
     def name(self) -> str: ...
 
     async def handle(self, exchange: Exchange) -> StreamResponse | None: ...
+
+
+def arrived_over_tls(exchange: Exchange, tls_headers: tuple[tuple[str, str], ...] = ()) -> bool:
+    """The client used TLS: a TLS entrypoint, a trusted proxy's X-Forwarded-Proto, or one of the
+    route's ssl-proxy-headers (Traefik believes those from anyone: they only switch a redirect off)."""
+    info = exchange.entrypoints.get(exchange.ep.name)
+    if info is not None and info.scheme == "https":
+        return True
+    request = exchange.request
+    trusted = exchange.ep.trusted
+    if trusted and trusted.contains(request.remote or ""):
+        proto = request.headers.get("X-Forwarded-Proto")
+        if proto is not None and proto.partition(",")[0].strip().lower() == "https":
+            return True
+    headers = request.headers
+    return any(headers.get(name) == value for name, value in tls_headers)
+
+
+def https_entrypoint(entrypoints: Mapping[str, EntrypointInfo]) -> EntrypointInfo | None:
+    """Where an https redirect goes: the entrypoint named https, else websecure, else the first TLS one."""
+    for name in ("https", "websecure"):
+        found = entrypoints.get(name)
+        if found is not None and found.scheme == "https":
+            return found
+    return next((e for e in entrypoints.values() if e.scheme == "https"), None)
+
+
+def request_scheme(exchange: Exchange) -> str:
+    info = exchange.entrypoints.get(exchange.ep.name)
+    return info.scheme if info is not None else "http"
+
+
+def bare_host(host: str) -> str:
+    """The Host header without its port (an IPv6 literal keeps its brackets), lower case."""
+    name = host[: host.find("]") + 1] if host.startswith("[") else host.partition(":")[0]
+    return name.lower().rstrip(".")

@@ -17,7 +17,7 @@ from ingressctl.model.upstream_protocol import HTTP2_SCHEMES
 from ingressctl.proxy import splice
 from ingressctl.proxy.answers import abort_client, error, upstream_failed
 from ingressctl.proxy.bare import BareResponse, BareStream
-from ingressctl.proxy.exchange import HeaderEdits, Outcome
+from ingressctl.proxy.exchange import BodyEncoder, Exchange, HeaderEdits, Outcome
 from ingressctl.proxy.forward_h2 import forward_h2
 from ingressctl.proxy.headers import FORWARDED, HOP_BY_HOP, TrustedNetworks, connection_tokens, host_port
 from ingressctl.proxy.observer import NULL_OBSERVER, ProxyObserver
@@ -86,12 +86,19 @@ class Forwarder:
         host: str,
         chunked: bool,
         edits: HeaderEdits | None = None,
+        upstream_host: str = "",
     ) -> bytes:
         """Request line and headers for the upstream, forwarded headers included; `edits` from
-        the route's middlewares (never the framing, hop-by-hop or forwarded headers)."""
+        the route's middlewares (never the framing, hop-by-hop or forwarded headers);
+        `upstream_host`: the Host the backend sees instead of the client's (upstream-vhost, or its
+        own address)."""
         ep = self.ep
         raw = request.raw_headers
         drop: frozenset[bytes] = _REQUEST_DROP
+        added: list[bytes] = []
+        if upstream_host:
+            drop = drop | {b"host"}
+            added.append(b"Host: " + upstream_host.encode("latin-1", "replace") + b"\r\n")
         parts = [
             _METHODS.get(method) or method.encode("latin-1"),
             b" ",
@@ -130,8 +137,9 @@ class Forwarder:
             for lname, edit in edits.items():
                 if edit is not None and lname not in drop and lname not in FORWARDED and lname != b"host":
                     parts += (edit[0], b": ", edit[1], b"\r\n")
-        if not has_host:
+        if not has_host and not upstream_host:
             parts.append(b"Host: " + host.encode("latin-1", "replace") + b"\r\n")
+        parts += added
         if chunked:
             parts.append(b"Transfer-Encoding: chunked\r\n")
         peer_b = peer.encode()
@@ -176,7 +184,7 @@ class Forwarder:
         target: str,
         host: str,
         result: Outcome,
-        edits: HeaderEdits | None = None,
+        exchange: Exchange | None = None,
     ) -> StreamResponse:
         proxy = self.proxy
         pool = proxy.pool
@@ -194,7 +202,10 @@ class Forwarder:
         elif has_body and request.version.major == 2 and "Content-Length" not in request.headers:
             # HTTP/2 frames the body itself; an HTTP/1.1 backend needs chunked framing instead.
             chunked = True
-        head = self.request_head(request, method, target, host, chunked, edits)
+        edits = exchange.header_edits if exchange is not None else None
+        own_host = exchange is not None and not exchange.pass_host and not exchange.upstream_host
+        vhost = exchange.upstream_host if exchange is not None else ""
+        head = b"" if own_host else self.request_head(request, method, target, host, chunked, edits, vhost)
         idempotent = method in IDEMPOTENT
         # An HTTP/1.0 client cannot take a 100 response: its expectation is ignored (RFC 9110 10.1.1).
         expect_continue = (
@@ -229,6 +240,8 @@ class Forwarder:
                 return error(503, "Service Unavailable")
             result.upstream = peer.label
             picked_at = loop_time()
+            if own_host:  # preserve-host false: the backend sees its own address
+                head = self.request_head(request, method, target, host, chunked, edits, peer.label)
             h2_conn: H2Connection | None = None
             try:
                 if rp.scheme in HTTP2_SCHEMES or (rp.scheme == "https" and pool.speaks_h2(peer.key, rp.tls)):
@@ -280,6 +293,7 @@ class Forwarder:
                     expect_continue,
                     (head_timeout, opts.idle_timeout),
                     result,
+                    exchange,
                 )
             conn.start_request(head, method == "HEAD")
             sender: asyncio.Task[None] | None = None
@@ -387,7 +401,7 @@ class Forwarder:
                     cookie = selector.set_cookie(request, peer)
                     if cookie is not None:
                         response_head.headers.append(("Set-Cookie", cookie))
-            return await self._respond(request, rp, conn, response_head, sender, peer.label, result)
+            return await self._respond(request, rp, conn, response_head, sender, peer.label, result, exchange)
 
     async def _send_body(
         self,
@@ -444,12 +458,17 @@ class Forwarder:
         sender: asyncio.Task[None] | None,
         upstream: str,
         result: Outcome,
+        exchange: Exchange | None = None,
     ) -> StreamResponse:
         assert isinstance(head, ResponseHead)
         pool = self.proxy.pool
         # aiohttp builds its CIMultiDict from the pairs once; building one here would copy twice.
         headers = head.headers
         status = head.status
+        encoder: BodyEncoder | None = None
+        if exchange is not None and exchange.response_filters:
+            exchange.outcome.filtered = True
+            encoder = exchange.filter_response(status, headers, True, head.content_length)
         if status == 101:
             conn.abort()
             return upstream_failed(
@@ -461,6 +480,8 @@ class Forwarder:
         body = conn.take_complete_body()
         if body is not None and (sender is None or sender.done()):
             pool.release(conn)
+            if encoder is not None:
+                body = encoder.encode(body) + encoder.finish()
             return BareResponse(status=status, reason=head.reason, headers=headers, body=body or None)
         response = BareStream(status=status, reason=head.reason, headers=headers)
         try:
@@ -475,7 +496,8 @@ class Forwarder:
         idle = self.proxy.options.idle_timeout
         if rp.upstream_policy is not None and rp.upstream_policy.read_timeout is not None:
             idle = rp.upstream_policy.read_timeout  # ingress-nginx proxy-read-timeout: between two reads
-        client_fd = splice.socket_fd(request.transport) if self._splice and splice.enabled() else None
+        use_splice = self._splice and encoder is None and splice.enabled()
+        client_fd = splice.socket_fd(request.transport) if use_splice else None
         try:
             while True:
                 if client_fd is not None and (source := conn.splice_source(splice.SPLICE_MIN)):
@@ -486,8 +508,16 @@ class Forwarder:
                 data = await conn.read_body(idle)
                 if not data:
                     break
+                if encoder is not None:
+                    data = encoder.encode(data)
+                    if not data:
+                        continue
                 result.size += len(data)
                 await response.write(data)
+            if encoder is not None:
+                tail = encoder.finish()
+                result.size += len(tail)
+                await response.write(tail)
         except asyncio.CancelledError:
             # The server is stopping (or aiohttp gave up on the client): the upstream connection is
             # mid-body, possibly paused for a splice; it cannot be reused.

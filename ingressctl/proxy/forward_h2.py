@@ -20,7 +20,7 @@ from aiohttp.web_response import StreamResponse
 
 from ingressctl.proxy.answers import abort_client, error
 from ingressctl.proxy.bare import BareResponse, BareStream
-from ingressctl.proxy.exchange import Outcome
+from ingressctl.proxy.exchange import BodyEncoder, Exchange, Outcome
 from ingressctl.proxy.grpc import is_grpc
 from ingressctl.proxy.plan import RoutePlan
 from ingressctl.proxy.pool import Key, UpstreamPool
@@ -77,8 +77,10 @@ async def forward_h2(
     expect_continue: bool,
     timeouts: tuple[float, float],
     result: Outcome,
+    exchange: Exchange | None = None,
 ) -> StreamResponse:
-    """Forward over `conn` to the peer (key, label); timeouts: (response header, idle)."""
+    """Forward over `conn` to the peer (key, label); timeouts: (response header, idle);
+    `exchange`: the route's response filters (headers, compression), when it has any."""
     key, label = peer
     header_timeout, idle = timeouts
     method, target, authority, headers = h2_request(head)
@@ -115,17 +117,30 @@ async def forward_h2(
         stream.reset()
         raise
     pool.record_success(key)
+    encoder: BodyEncoder | None = None
+    if exchange is not None and exchange.response_filters:
+        exchange.outcome.filtered = True
+        response_headers = list(response_headers)
+        encoder = exchange.filter_response(status, response_headers, True, _length(response_headers))
     sink = trailer_writer(request)
     if stream.ended and (sender is None or sender.done()) and (sink is None or not stream.trailers()):
         body = await stream.read()
+        if encoder is not None:
+            body = encoder.encode(body) + encoder.finish()
         result.size += len(body)
         return BareResponse(status=status, headers=response_headers, body=body or None)
     response = BareStream(status=status, headers=response_headers)
     try:
         await response.prepare(request)
         while data := await stream.read(idle):
+            if encoder is not None and not (data := encoder.encode(data)):
+                continue
             result.size += len(data)
             await response.write(data)
+        if encoder is not None:
+            tail = encoder.finish()
+            result.size += len(tail)
+            await response.write(tail)
     except UpstreamError as exc:
         stream.reset()
         failures.failed_mid_body(request, rp, label, exc)
@@ -145,6 +160,11 @@ async def forward_h2(
         await sink.write_trailers(trailers)
     await response.write_eof()
     return response
+
+
+def _length(headers: list[tuple[str, str]]) -> int | None:
+    value = next((v for n, v in headers if n.lower() == "content-length"), None)
+    return int(value) if value is not None and value.isdigit() else None
 
 
 async def _send_body(

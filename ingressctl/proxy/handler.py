@@ -21,7 +21,7 @@ from ingressctl.model import Match
 from ingressctl.proxy.accesslog import AccessLog
 from ingressctl.proxy.answers import error
 from ingressctl.proxy.entrypoint import EntrypointRuntime, HostCheck, entrypoint_runtime
-from ingressctl.proxy.exchange import Exchange, HeaderEdits, Outcome
+from ingressctl.proxy.exchange import Exchange, Outcome
 from ingressctl.proxy.forward import Forwarder
 from ingressctl.proxy.middlewares.forward_auth import close_auth_sessions
 from ingressctl.proxy.middlewares.redirect import arrived_as, redirect
@@ -199,17 +199,18 @@ class _EntrypointHandler:
         result.route_id = rp.route_id
         result.service = rp.backend_label
         chain = rp.chain if ep.auth is None else rp.chain_on(ep.auth)
-        if not chain:  # a route without middlewares builds no Exchange
+        if not chain and ep.compress is None:  # a route without middlewares builds no Exchange
             return await self._forward(request, rp, canon, qmark, query, host, result, None)
         exchange = Exchange(request, ep, plan.entrypoints, host, raw_target, canon, rp.route_id, result)
+        if ep.compress is not None:
+            exchange.response_filters.append(ep.compress)
         try:
             for middleware in chain:
                 answer = await middleware.handle(exchange)
                 if answer is not None:
-                    return answer
-            return await self._forward(
-                request, rp, exchange.path, qmark, query, host, result, exchange.header_edits
-            )
+                    return filtered(exchange, answer)
+            response = await self._forward(request, rp, exchange.path, qmark, query, host, result, exchange)
+            return filtered(exchange, response) if exchange.response_filters else response
         finally:
             if exchange.on_done is not None:
                 exchange.finish()
@@ -223,7 +224,7 @@ class _EntrypointHandler:
         query: str,
         host: str,
         result: Outcome,
-        edits: HeaderEdits | None,
+        exchange: Exchange | None,
     ) -> StreamResponse:
         if rp.problem is not None:
             log.warning(
@@ -246,11 +247,12 @@ class _EntrypointHandler:
         ):
             from ingressctl.proxy.websocket import bridge
 
-            return await bridge(self._forwarder, request, rp, target, host, result, edits)
+            return await bridge(self._forwarder, request, rp, target, host, result, exchange)
             # Other upgrades (h2c included) are not forwarded: the request is answered as HTTP/1.1.
+        forwarding = self._forwarder.forward(request, rp, target, host, result, exchange)
         if rp.breaker is not None:
-            return await rp.breaker.observe(self._forwarder.forward(request, rp, target, host, result, edits))
-        return await self._forwarder.forward(request, rp, target, host, result, edits)
+            return await rp.breaker.observe(forwarding)
+        return await forwarding
 
     def _host_allowed(self, check: HostCheck, request: BaseRequest, host: str) -> bool:
         transport = request.transport
@@ -279,6 +281,17 @@ def protocol_of(request: BaseRequest) -> str:
     if version.major == 2:
         return "h2" if request.secure else "h2c"
     return f"http/{version.major}.{version.minor}"
+def filtered(exchange: Exchange, response: StreamResponse) -> StreamResponse:
+    """The proxy's own answer (a redirect, a refusal, a 502) through the route's response filters;
+    a relayed response went through them in the forwarder already."""
+    if exchange.outcome.filtered or response.prepared:
+        return response
+    exchange.outcome.filtered = True
+    pairs = list(response.headers.items())
+    exchange.filter_response(response.status, pairs, False)
+    response.headers.clear()
+    response.headers.extend(pairs)
+    return response
 
 
 def _lists_upgrade(connection: str) -> bool:

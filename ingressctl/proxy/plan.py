@@ -29,6 +29,7 @@ from ingressctl.proxy.middlewares.rate_limit import RateLimiter
 from ingressctl.proxy.middlewares.redirect import Redirect
 from ingressctl.proxy.middlewares.rewrite_target import RewriteTarget
 from ingressctl.proxy.middlewares.strip_prefix import StripPrefix
+from ingressctl.proxy.plan_rewrites import rewrite_middleware
 from ingressctl.proxy.selection import BackendRuntime
 from ingressctl.routing.chain import (
     AllowListSpec,
@@ -36,6 +37,7 @@ from ingressctl.routing.chain import (
     FailClosedSpec,
     MiddlewareSpec,
     RedirectSpec,
+    StripPrefixSpec,
     auth_position,
     route_chain,
 )
@@ -173,7 +175,9 @@ def _middleware(spec: MiddlewareSpec) -> Middleware:
     if isinstance(spec, CircuitBreakerSpec):
         return CircuitBreakerMiddleware(spec)
     assert not isinstance(spec, UpstreamPolicySpec)
-    return StripPrefix(spec)
+    if isinstance(spec, StripPrefixSpec):
+        return StripPrefix(spec)
+    return rewrite_middleware(spec)
 
 
 class TablePlan:

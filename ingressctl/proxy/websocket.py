@@ -25,7 +25,7 @@ from aiohttp.web_response import StreamResponse
 
 from ingressctl.proxy.answers import abort_client
 from ingressctl.proxy.bare import BareResponse, BareStream
-from ingressctl.proxy.exchange import HeaderEdits, Outcome
+from ingressctl.proxy.exchange import Exchange, Outcome
 from ingressctl.proxy.forward import Forwarder, ProxyCore
 from ingressctl.proxy.headers import RESPONSE_DROP, connection_tokens
 from ingressctl.proxy.plan import RoutePlan
@@ -134,7 +134,7 @@ async def bridge(
     target: str,
     host: str,
     result: Outcome,
-    edits: HeaderEdits | None = None,
+    exchange: Exchange | None = None,
 ) -> StreamResponse:
     proxy = forwarder.proxy
     pool = proxy.pool
@@ -153,7 +153,12 @@ async def bridge(
     result.upstream = peer.label
     # Reuse the HTTP path's header rules (hop-by-hop removal, forwarded headers), then drop the
     # handshake headers aiohttp regenerates.
-    head = forwarder.request_head(request, "GET", target, host, chunked=False, edits=edits)
+    vhost = ""
+    edits = None
+    if exchange is not None:  # the route's header edits and Host choice (request-headers)
+        edits = exchange.header_edits
+        vhost = exchange.upstream_host or ("" if exchange.pass_host else peer.label)
+    head = forwarder.request_head(request, "GET", target, host, False, edits, vhost)
     headers: list[tuple[str, str]] = []
     for line in head.split(b"\r\n")[1:]:
         if not line:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from ingressctl.model import BasicAuth, CorsPolicy, Diagnostic, Ingress, PathType, Redirect, Secret, Severity
 from ingressctl.model.access import AccessControls
 from ingressctl.model.client_auth import ClientAuth
+from ingressctl.model.rewrites import Rewrites
 from ingressctl.routing import annotations_client_auth, backend_protocol, codes
 from ingressctl.routing.annotations_access import (
     KNOWN_ACCESS,
@@ -23,6 +24,7 @@ from ingressctl.routing.annotations_access import (
     parse_access,
 )
 from ingressctl.routing.annotations_client_auth import parse_client_auth
+from ingressctl.routing.annotations_rewrites import KNOWN_REWRITE_ANNOTATIONS, parse_rewrites
 from ingressctl.routing.backend_keys import BUFFERING, ERROR_PAGES, KNOWN_BACKEND_ANNOTATIONS
 from ingressctl.routing.backend_protocol import IngressUpstream, parse_ingress_upstream
 from ingressctl.routing.canary import KNOWN as CANARY_KNOWN
@@ -56,6 +58,7 @@ FRONTEND_ENTRYPOINTS = "traefik.frontend.entryPoints"
 FRONTEND_ENTRY_POINTS_17 = "traefik.ingress.kubernetes.io/frontend-entry-points"
 ROUTER_TLS = "traefik.ingress.kubernetes.io/router.tls"
 ROUTER_CERTRESOLVER = "traefik.ingress.kubernetes.io/router.tls.certresolver"
+REDIRECT_REGEX = "traefik.ingress.kubernetes.io/redirect-regex"
 
 KNOWN_ANNOTATIONS: dict[str, str] = {
     CLASS: "Ingress class; served when it is ours (--ingress-class) or 'traefik'.",
@@ -63,10 +66,13 @@ KNOWN_ANNOTATIONS: dict[str, str] = {
     "'digest' is not supported and fails closed (503).",
     AUTH_SECRET: "Secret (same namespace) whose 'auth' (or 'users') key holds htpasswd lines user:hash.",
     AUTH_REALM: "Realm shown in the basic-auth prompt.",
-    SSL_REDIRECT: "true: redirect plain HTTP requests to the 'https' entrypoint.",
+    SSL_REDIRECT: "true: plain-HTTP requests are redirected to the https entrypoint (301, 308 for "
+    "methods other than GET/HEAD; see ssl-temporary-redirect, ssl-host).",
     REDIRECT_ENTRY_POINT: "Redirect requests to the named entrypoint (e.g. https).",
-    REDIRECT_PERMANENT: "true: redirects are permanent (301/308) instead of 302.",
-    RULE_TYPE: "PathPrefix, PathPrefixStrip, Path or PathStrip: match type of paths without a pathType.",
+    REDIRECT_PERMANENT: "true: redirect-entry-point, redirect-regex and app-root redirects are permanent "
+    "(301/308) instead of 302; false: ssl-redirect answers 302.",
+    RULE_TYPE: "PathPrefix, PathPrefixStrip, Path, PathStrip or ReplacePath (the path sent upstream is "
+    "the Ingress path): match type of paths without a pathType.",
     FRONTEND_PRIORITY: "Integer; higher-priority routes of a host win before longer paths.",
     ROUTER_PRIORITY: "Integer; higher-priority routes of a host win before longer paths.",
     PRIORITY_17: "Integer (Traefik 1.7); higher-priority routes of a host win before longer paths.",
@@ -83,6 +89,7 @@ KNOWN_ANNOTATIONS: dict[str, str] = {
     **KNOWN_ACCESS,
     **KNOWN_SERVICE_ACCESS,
     **KNOWN_BACKEND_ANNOTATIONS,
+    **KNOWN_REWRITE_ANNOTATIONS,
 }
 KNOWN_ANNOTATIONS.update(NGINX_PATH_KNOWN)
 KNOWN_ANNOTATIONS.update(CANARY_KNOWN)
@@ -117,6 +124,8 @@ _RULE_TYPES: dict[str, tuple[PathType, bool]] = {
     "PathPrefixStrip": (PathType.PREFIX, True),
     "Path": (PathType.EXACT, False),
     "PathStrip": (PathType.EXACT, True),
+    # Deprecated in Traefik 1.7; the replacement itself is ingressctl.routing.annotations_rewrites's.
+    "ReplacePath": (PathType.PREFIX, False),
 }
 _TRUE = frozenset({"1", "t", "true"})
 _FALSE = frozenset({"0", "f", "false"})
@@ -151,6 +160,7 @@ class IngressAnnotations:
     regex: RegexAnnotations | None = None  # ingress-nginx use-regex / rewrite-target (nginx_paths)
     canary: Canary | None = None  # ingress-nginx canary (routing/canary.py)
     cors: CorsPolicy | None = None  # ingress-nginx enable-cors (routing/cors.py)
+    rewrites: Rewrites | None = None  # paths, redirects, headers (routing/annotations_rewrites.py)
 
 
 SecretLookup = Callable[[str, str], Secret | None]
@@ -311,10 +321,8 @@ class _Parser:
         return weights
 
     def redirect(self) -> Redirect | None:
+        """redirect-entry-point (ssl-redirect is an https redirect of annotations_rewrites)."""
         entrypoint: str | None = None
-        ssl = self.boolean(SSL_REDIRECT)
-        if ssl:
-            entrypoint = "https"
         raw = self.annotations.get(REDIRECT_ENTRY_POINT)
         if raw is not None:
             if _ENTRYPOINT.match(raw.strip()):
@@ -325,10 +333,11 @@ class _Parser:
                 )
         permanent = self.boolean(REDIRECT_PERMANENT)
         if entrypoint is None:
-            if permanent is not None:
+            others = (SSL_REDIRECT, REDIRECT_REGEX, "traefik.ingress.kubernetes.io/app-root")
+            if permanent is not None and not any(k in self.annotations for k in others):
                 self.bad(
                     REDIRECT_PERMANENT,
-                    "has no effect without ssl-redirect or redirect-entry-point",
+                    "has no effect without ssl-redirect, redirect-entry-point, redirect-regex or app-root",
                     f"Add {REDIRECT_ENTRY_POINT} or remove this annotation.",
                     Severity.INFO,
                 )
@@ -344,7 +353,7 @@ class _Parser:
             self.bad(
                 RULE_TYPE,
                 f"{raw!r} is not supported; paths keep their pathType",
-                "Use PathPrefix, PathPrefixStrip, Path or PathStrip.",
+                "Use PathPrefix, PathPrefixStrip, Path, PathStrip or ReplacePath.",
             )
             return None, False
         return mapped
@@ -464,7 +473,12 @@ def parse_annotations(
     parser.diagnostics.extend(found)
     if client_auth.error:
         reasons.append(f"client certificates: {client_auth.error}")
+    rewrites = parse_rewrites(ingress, frozenset(unsafe))
+    parser.diagnostics.extend(rewrites.diagnostics)
+    if rewrites.refusal:
+        reasons.append(rewrites.refusal)
     path_type, strip = parser.rule_type()
+    path_type = path_type or rewrites.path_type
     priority = parser.integer(ROUTER_PRIORITY)
     for older in (PRIORITY_17, FRONTEND_PRIORITY):
         if priority is None:
@@ -511,5 +525,6 @@ def parse_annotations(
         upstream=upstream,
         client_auth=client_auth.client_auth,
         access=access.controls,
+        rewrites=rewrites.rewrites,
     )
     return result, parser.diagnostics

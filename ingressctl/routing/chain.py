@@ -30,6 +30,17 @@ from ingressctl.routing.chain_backend import (
 )
 from ingressctl.routing.chain_client_auth import ClientCertSpec
 from ingressctl.routing.chain_nginx import CorsSpec, RewriteTargetSpec, cors_of, rewrite_target_of
+from ingressctl.routing.chain_rewrites import (
+    FORWARDING_SPECS,
+    PathRewriteSpec,
+    RewriteSpec,
+    app_root_spec,
+    guard_specs,
+    https_redirect_spec,
+    modifier_specs,
+    redirect_specs,
+    request_specs,
+)
 
 Description = dict[str, str | int | bool | list[str]]
 """A middleware described for people and JSON: `name`, `effect`, then its parameters."""
@@ -140,6 +151,15 @@ class StripPrefixSpec:
     def describe(self) -> Description:
         return {"name": self.name, "effect": f"removes {self.prefix} from the path", "prefix": self.prefix}
 
+    def apply(self, path: str) -> str | None:
+        """`path` without the prefix (it starts with "/"), or None when it does not start with it."""
+        if not path.startswith(self.prefix):
+            return None
+        rest = path[len(self.prefix) :]
+        if not rest:
+            return "/"
+        return rest if rest[0] == "/" else "/" + rest
+
 
 MiddlewareSpec = (
     AllowListSpec
@@ -152,6 +172,7 @@ MiddlewareSpec = (
     | RewriteTargetSpec
     | CorsSpec
     | BackendSpec
+    | RewriteSpec
 )
 
 
@@ -159,10 +180,11 @@ def route_chain(route: Route) -> tuple[MiddlewareSpec, ...]:
     """The route's middlewares in the order the proxy applies them.
 
     Deny- and allow-list first (a refused client learns nothing else about the route), then the
-    stages of protections that cannot be honoured, rate and in-flight limits, the redirect, then
-    authentication (an entrypoint's own basic auth runs just before the route's: see
-    `auth_position`), then path rewriting, then the backend side (body limit, circuit
-    breaker, upstream policy: routing.chain_backend).
+    stages of protections that cannot be honoured, rate and in-flight limits, allowed hosts and the
+    response headers (answers further down carry them too), the redirects, then authentication (an
+    entrypoint's own basic auth runs just before the route's: see `auth_position`), then request
+    headers and path rewriting, then the backend side (body limit, circuit breaker, upstream policy:
+    routing.chain_backend).
     """
     mw = route.middlewares
     problem = route.backend.problem
@@ -180,8 +202,17 @@ def route_chain(route: Route) -> tuple[MiddlewareSpec, ...]:
             FailClosedSpec(guards, 503, f"Service Unavailable: the route's {guards} is misconfigured", detail)
         )
     chain.extend(limit_specs(access))
-    if mw.redirect is not None:
-        chain.append(RedirectSpec(mw.redirect.entrypoint, mw.redirect.permanent))
+    chain.extend(guard_specs(route))
+    https = https_redirect_spec(route)
+    if https is not None:
+        chain.append(https)
+    app_root = app_root_spec(route)
+    if app_root is not None:
+        chain.append(app_root)  # on `/`, it replaces the other redirects (as in Traefik)
+    else:
+        if mw.redirect is not None:
+            chain.append(RedirectSpec(mw.redirect.entrypoint, mw.redirect.permanent))
+        chain.extend(redirect_specs(route))
     cors = cors_of(route)
     if cors is not None:
         # Before authentication: browsers send preflight requests without credentials.
@@ -201,12 +232,14 @@ def route_chain(route: Route) -> tuple[MiddlewareSpec, ...]:
         auth = mw.basic_auth
         chain.append(BasicAuthSpec(auth.realm, auth.users, auth.source))
     chain.extend(auth_specs(access))
+    chain.extend(request_specs(route))
     prefix = strip_prefix_of(route)
     if prefix is not None:
         chain.append(StripPrefixSpec(prefix))
     rewrite = rewrite_target_of(route)
     if rewrite is not None:
         chain.append(rewrite)
+    chain.extend(modifier_specs(route))
     policy = mw.backend_policy
     if policy is not None and policy.invalid:
         chain.append(FailClosedSpec("upstream-policy", 503, "Service Unavailable", policy.invalid))
@@ -223,6 +256,7 @@ _AFTER_ENTRYPOINT_AUTH = (
     BodyLimitSpec,
     CircuitBreakerSpec,
     UpstreamPolicySpec,
+    *FORWARDING_SPECS,
 )
 
 
@@ -243,6 +277,17 @@ def strip_prefix_of(route: Route) -> str | None:
     if value in ("", "/"):
         return None
     return value.rstrip("/")
+
+
+def upstream_path(route: Route, path: str) -> str:
+    """The path the backend gets for a request of canonical `path` that the chain lets through:
+    the same steps the proxy takes (strip-prefix, path rewrites), for `routes --explain`."""
+    for spec in route_chain(route):
+        if isinstance(spec, StripPrefixSpec | PathRewriteSpec):
+            path = spec.apply(path) or path
+        elif isinstance(spec, RewriteTargetSpec):
+            path = spec.rewrite(path)
+    return path
 
 
 def chain_labels(route: Route) -> list[str]:

@@ -37,6 +37,7 @@ from ingressctl.model.backend_policy import BackendPolicy
 from ingressctl.routing import codes
 from ingressctl.routing.annotations import IngressAnnotations, parse_annotations
 from ingressctl.routing.annotations_backend import BackendPolicies
+from ingressctl.routing.annotations_rewrites import www_alias, www_alias_rewrites
 from ingressctl.routing.backend_protocol import apply_protocol, service_findings
 from ingressctl.routing.backends import BackendResolver
 from ingressctl.routing.canary import no_main_finding
@@ -301,9 +302,14 @@ class _Compiler:
                 )
         if annotations.service_weights:
             out = _merge_weighted(out, annotations.service_weights)
+        if annotations.rewrites is not None and annotations.rewrites.www_redirect:
+            out += _www_aliases(out, annotations)
         return out
 
     def _resolve_conflicts(self, candidates: list[_Candidate]) -> list[_Candidate]:
+        # A from-to-www-redirect route gives way to any rule that names its host (as ingress-nginx).
+        named = {c.host for c in candidates if not c.route_id.endswith(WWW_ALIAS)}
+        candidates = [c for c in candidates if c.host not in named or not c.route_id.endswith(WWW_ALIAS)]
         groups: dict[_Key, list[_Candidate]] = defaultdict(list)
         for candidate in candidates:
             groups[candidate.key].append(candidate)
@@ -463,6 +469,7 @@ class _Compiler:
                     access=ann.access,
                     cors=ann.cors,
                     backend_policy=policy,
+                    rewrites=ann.rewrites,
                 ),
             )
         return found[2]
@@ -549,6 +556,43 @@ class _Compiler:
 _FALLBACK_WHEN = frozenset(
     {BackendProblem.SERVICE_NOT_FOUND, BackendProblem.NO_ENDPOINTS, BackendProblem.NO_READY_ENDPOINTS}
 )
+
+
+WWW_ALIAS = "#www"
+
+
+def _www_aliases(candidates: list[_Candidate], annotations: IngressAnnotations) -> list[_Candidate]:
+    """ingress-nginx from-to-www-redirect: a route for the other host of each exact host (www.HOST or
+    HOST) that redirects there, unless a rule names that host (see _resolve_conflicts)."""
+    hosts = {c.host: c for c in candidates if c.host is not None and c.host_kind is HostKind.EXACT}
+    out: list[_Candidate] = []
+    for host, first in sorted(hosts.items()):
+        alias = www_alias(host)
+        if alias in hosts:
+            continue
+        # Served where the Ingress is (entrypoints, TLS); a redirect only, so no other middleware.
+        alias_annotations = dataclasses.replace(
+            annotations,
+            redirect=None,
+            basic_auth=None,
+            auth_error="",
+            allow_error="",
+            allow_source_ranges=(),
+            strip_prefix=False,
+            rewrites=www_alias_rewrites(host),
+        )
+        out.append(
+            dataclasses.replace(
+                first,
+                annotations=alias_annotations,
+                route_id=f"{first.route_id}{WWW_ALIAS}",
+                host=alias,
+                path="/",
+                path_type=PathType.IMPLEMENTATION_SPECIFIC,
+                order=(True, "\uffff", *first.order[2:]),
+            )
+        )
+    return out
 
 
 def _merge_weighted(candidates: list[_Candidate], weights: dict[str, float]) -> list[_Candidate]:

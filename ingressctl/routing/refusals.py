@@ -69,7 +69,6 @@ _NGINX_INC_EXACT: dict[str, str] = {
 _TRAEFIK_V1_EXACT: dict[str, str] = {
     "auth-tls-secret": "forward authentication over TLS",
     "auth-tls-insecure": "forward authentication over TLS",
-    "allowed-hosts": "a list of allowed Host headers",
 }
 _TRAEFIK_EXACT: dict[str, str] = {
     "max-conn": "connection limits",
@@ -82,45 +81,18 @@ _TRAEFIK_EXACT: dict[str, str] = {
 # (IC302) but "not supported, served without it" (IC307).
 _TRAEFIK_V1_HARMLESS = frozenset(
     {
-        "browser-xss-filter",
-        "content-security-policy",
-        "content-type-nosniff",
-        "custom-browser-xss-value",
-        "custom-frame-options-value",
-        "custom-request-headers",
-        "custom-response-headers",
-        "force-hsts",
-        "frame-deny",
-        "hsts-include-subdomains",
-        "hsts-max-age",
-        "hsts-preload",
-        "is-development",
         "proxy-headers",
-        "public-key",
-        "referrer-policy",
-        "ssl-force-host",
-        "ssl-host",
-        "ssl-proxy-headers",
-        "ssl-temporary-redirect",
     }
 )
 _TRAEFIK_HARMLESS = frozenset(
     {
-        "app-root",
         "pass-client-tls-cert",
         "pass-tls-cert",
-        "preserve-host",
-        "redirect-regex",
-        "redirect-replacement",
-        "request-modifier",
-        "rewrite-target",
-        "router.pathmatcher",
         "router.observability.accesslogs",
         "router.observability.metrics",
         "router.observability.tracing",
         "service.serversscheme",
         "service.serverstransport",
-        "service.passhostheader",
         "service.nativelb",
     }
 )

@@ -231,6 +231,7 @@ class Server:
             ep.auth.realm if ep.auth is not None else "",
             ep.trusted_ips,
             host_check,
+            compress=ep.compress,
         )
         # The PROXY header's client, or an IPv4 client of a dual-stack socket as IPv4, is the peer.
         peer_aware = ep.proxy_protocol is not None or sees_mapped_ipv4(sock)

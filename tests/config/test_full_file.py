@@ -192,17 +192,19 @@ def test_every_key(tmp_path: Path, apr1_hash: Callable[[str], str]) -> None:
     warned = "\n".join(config.warnings)
     for key in (
         "insecureSkipVerify",
-        "entryPoints.https.compress",
         "entryPoints.admin.redirect.regex",
         "entryPoints.admin.redirect.replacement",
         "accessLog.filePath",
     ):
         assert key in warned, key
     assert all(w.startswith(f"{path}:") and w.endswith("(ignored)") for w in config.warnings)
-    line_of_compress = FULL.splitlines().index("  compress = true") + 1
+    line_of_regex = FULL.splitlines().index('    regex = "^http://(.*)"') + 1
     assert any(
-        w.startswith(f"{path}:{line_of_compress}: entryPoints.https.compress ") for w in config.warnings
+        w.startswith(f"{path}:{line_of_regex}: entryPoints.admin.redirect.regex ") for w in config.warnings
     )
+    # compress = true is implemented (ingressctl.proxy.middlewares.compress).
+    assert "compress" not in warned
+    assert [e.name for e in config.entrypoints if e.compress] == ["https"]
 
     options = compile_options(config)
     assert options.ingress_class == "public"

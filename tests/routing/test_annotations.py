@@ -18,6 +18,7 @@ from ingressctl.model import (
     Severity,
     Upstream,
 )
+from ingressctl.model.rewrites import HttpsRedirect
 from ingressctl.routing import ANNOTATION_PREFIXES, CODES, KNOWN_ANNOTATIONS
 from tests.routing.builders import (
     EXACT,
@@ -169,11 +170,15 @@ def test_auth_failure_points_at_the_annotation() -> None:
 
 
 def test_ssl_redirect() -> None:
+    """Traefik 1.7 (unrolled/secure): ssl-redirect is permanent unless ssl-temporary-redirect."""
     route, diagnostics = compile_one({"ingress.kubernetes.io/ssl-redirect": "true"})
-    assert route.middlewares.redirect == Redirect("https", permanent=False)
+    assert route.middlewares.rewrites is not None
+    assert route.middlewares.rewrites.https_redirect == HttpsRedirect(
+        301, source="ingress.kubernetes.io/ssl-redirect"
+    )
     assert diagnostics == []
     off, _ = compile_one({"ingress.kubernetes.io/ssl-redirect": "false"})
-    assert off.middlewares.redirect is None
+    assert off.middlewares.redirect is None and off.middlewares.rewrites is None
 
 
 def test_redirect_entry_point_and_permanent() -> None:
@@ -190,12 +195,11 @@ def test_redirect_entry_point_and_permanent() -> None:
 @pytest.mark.parametrize(
     ("annotations", "fragment"),
     [
-        ({"ingress.kubernetes.io/ssl-redirect": "yes please"}, "is not a boolean"),
         ({"traefik.ingress.kubernetes.io/redirect-entry-point": "http s"}, "not an entrypoint name"),
         ({"traefik.ingress.kubernetes.io/redirect-permanent": "true"}, "has no effect"),
         (
             {
-                "ingress.kubernetes.io/ssl-redirect": "true",
+                "traefik.ingress.kubernetes.io/redirect-entry-point": "https",
                 "traefik.ingress.kubernetes.io/redirect-permanent": "maybe",
             },
             "is not a boolean",

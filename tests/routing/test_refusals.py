@@ -47,7 +47,6 @@ SECURITY = [
     ("nginx.ingress.kubernetes.io/ssl-passthrough", "true"),
     ("nginx.org/server-snippets", "deny all;"),
     ("nginx.org/basic-auth-secret", "creds"),
-    ("ingress.kubernetes.io/allowed-hosts", "a.test"),
     ("traefik.ingress.kubernetes.io/max-conn", "amount: 10"),
     ("traefik.ingress.kubernetes.io/router.middlewares", "default-auth@kubernetescrd"),
     ("traefik.ingress.kubernetes.io/router.tls.options", "default-mtls@kubernetescrd"),
@@ -70,10 +69,8 @@ def test_foreign_protections_fail_closed(key: str, value: str) -> None:
 HARMLESS = [
     "nginx.ingress.kubernetes.io/rewrite-target",
     "nginx.ingress.kubernetes.io/proxy-buffer-size",
-    "nginx.ingress.kubernetes.io/ssl-redirect",
     "nginx.ingress.kubernetes.io/auth-realm",  # only the prompt of an auth-type
     "nginx.ingress.kubernetes.io/enable-cors",
-    "ingress.kubernetes.io/hsts-max-age",
     "traefik.ingress.kubernetes.io/router.observability.metrics",
     "cert-manager.io/cluster-issuer",
 ]

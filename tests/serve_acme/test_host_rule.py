@@ -101,7 +101,7 @@ def test_http01_is_answered_before_ingress_ssl_redirect_and_basic_auth(
     # Plain HTTP to the host is redirected and needs auth: the challenge got through only because it
     # is answered first.
     plain = http_get(sp.addresses["http"], "locked.example.test", "/x")
-    assert plain is not None and plain.status == 302, plain
+    assert plain is not None and plain.status == 301, plain
     assert plain.headers["location"].startswith("https://locked.example.test")
     assert sp.count(r"requesting a certificate for locked\.example\.test") == 1
 

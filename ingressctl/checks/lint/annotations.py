@@ -34,8 +34,6 @@ FOREIGN_PREFIXES: tuple[tuple[str, str], ...] = (
 
 # ingress-nginx keys whose effect ingressctl offers under another name.
 _NGINX_EQUIVALENTS = {
-    "ssl-redirect": "ingress.kubernetes.io/ssl-redirect",
-    "force-ssl-redirect": "ingress.kubernetes.io/ssl-redirect",
     "whitelist-source-range": "ingress.kubernetes.io/whitelist-source-range",
     "auth-type": "ingress.kubernetes.io/auth-type",
     "auth-secret": "ingress.kubernetes.io/auth-secret",
@@ -103,7 +101,7 @@ def check_foreign_annotations(ctx: LintContext) -> Iterator[Diagnostic]:
     for ingress in ctx.served_ingresses():
         for key in sorted(ingress.meta.annotations):
             if key in known:
-                continue
+                continue  # another controller's spelling that ingressctl implements
             owner = next((name for prefix, name in FOREIGN_PREFIXES if key.startswith(prefix)), None)
             if owner is None and unsupported_traefik(key):
                 owner = "Traefik"

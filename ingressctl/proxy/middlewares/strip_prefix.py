@@ -9,23 +9,13 @@ from ingressctl.routing.chain import StripPrefixSpec
 
 
 class StripPrefix:
-    __slots__ = ("prefix",)
+    __slots__ = ("spec",)
 
     name = StripPrefixSpec.name
 
     def __init__(self, spec: StripPrefixSpec) -> None:
-        self.prefix = spec.prefix
+        self.spec = spec
 
     async def handle(self, exchange: Exchange) -> StreamResponse | None:
-        exchange.path = strip(exchange.path, self.prefix)
+        exchange.path = self.spec.apply(exchange.path) or exchange.path
         return None
-
-
-def strip(path: str, prefix: str) -> str:
-    """Remove `prefix` (no trailing slash) from the start of `path`; the result starts with "/"."""
-    if not path.startswith(prefix):
-        return path
-    rest = path[len(prefix) :]
-    if not rest:
-        return "/"
-    return rest if rest[0] == "/" else "/" + rest

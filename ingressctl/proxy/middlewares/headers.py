@@ -1,0 +1,75 @@
+"""request-headers and response-headers: Traefik's custom request/response headers, its security
+headers (HSTS, X-Frame-Options, ...), ingress-nginx's x-forwarded-prefix, and the Host the backend
+sees (preserve-host, service.passhostheader, upstream-vhost)."""
+
+from __future__ import annotations
+
+from aiohttp.web_response import StreamResponse
+
+from ingressctl.proxy.exchange import BodyEncoder, Exchange, arrived_over_tls
+from ingressctl.routing.chain_rewrites import RequestHeadersSpec, ResponseHeadersSpec
+
+
+class RequestHeaders:
+    __slots__ = ("edits", "host", "pass_host")
+
+    name = RequestHeadersSpec.name
+
+    def __init__(self, spec: RequestHeadersSpec) -> None:
+        self.edits = [(edit.name, edit.value) for edit in spec.edits]
+        self.host = spec.host
+        self.pass_host = spec.pass_host
+
+    async def handle(self, exchange: Exchange) -> StreamResponse | None:
+        for name, value in self.edits:
+            if value:
+                exchange.set_upstream_header(name, value)
+            else:
+                exchange.remove_upstream_header(name)
+        if self.host:
+            exchange.upstream_host = self.host
+        elif not self.pass_host:
+            exchange.pass_host = False
+        return None
+
+
+class ResponseHeaders:
+    """Registers itself as a response filter: every answer of the route gets the headers, the
+    backend's and the proxy's own (redirects, refusals, 502s) alike."""
+
+    __slots__ = ("_plain", "_tls", "tls_headers")
+
+    name = ResponseHeadersSpec.name
+
+    def __init__(self, spec: ResponseHeadersSpec) -> None:
+        custom = [(edit.name, edit.value) for edit in spec.edits]
+        security = spec.security
+        # Custom headers are applied after the security headers, so they can override them.
+        self._tls = _last_wins([*(security.response_headers(True) if security else ()), *custom])
+        self._plain = _last_wins([*(security.response_headers(False) if security else ()), *custom])
+        self.tls_headers = spec.tls_headers
+
+    async def handle(self, exchange: Exchange) -> StreamResponse | None:
+        exchange.response_filters.append(self)
+        return None
+
+    def on_response(
+        self,
+        exchange: Exchange,
+        status: int,
+        headers: list[tuple[str, str]],
+        relayed: bool,
+        length: int | None = None,
+    ) -> BodyEncoder | None:
+        names, edits = self._tls if arrived_over_tls(exchange, self.tls_headers) else self._plain
+        headers[:] = [(n, v) for n, v in headers if n.lower() not in names]
+        headers.extend(edits)
+        return None
+
+
+def _last_wins(pairs: list[tuple[str, str]]) -> tuple[frozenset[str], list[tuple[str, str]]]:
+    """The names to take out of a response and the headers to put in (an empty value only removes)."""
+    final: dict[str, tuple[str, str]] = {}
+    for name, value in pairs:
+        final[name.lower()] = (name, value)
+    return frozenset(final), [pair for pair in final.values() if pair[1]]
