@@ -9,13 +9,14 @@ cd "$(dirname "$0")/.."
 
 venv="${FLOORS_VENV:-.venv-floors}"
 # Wherever a dependency is used: the CLI (typer, rich), manifests (pyyaml, ruamel.yaml), the config
-# (tomlkit), serve and the proxy (aiohttp, uvloop, h2), the cluster provider (kubernetes, urllib3) and
+# (tomlkit), serve and the proxy (aiohttp, uvloop, h2, brotli, google-re2), the cluster provider (kubernetes, urllib3) and
 # ACME against Pebble (acme, josepy, requests, cryptography), the API (prometheus-client, bcrypt).
 FLOOR_TESTS=(
   tests/cli/test_validate_cli.py tests/cli/test_usage_errors.py
   tests/config/test_full_file.py tests/config/test_errors.py tests/manifests/test_migrate_cli.py
   tests/serve/test_shutdown.py tests/serve/test_malformed_requests.py tests/serve/test_proxy_protocol.py
-  tests/proxy/test_forwarding.py tests/http2/test_defences.py
+  tests/proxy/test_forwarding.py tests/http2/test_defences.py tests/proxy/test_compress.py
+  tests/routing/test_userregex.py tests/routing/test_nginx_regex.py
   tests/kubernetes/test_watch.py tests/kubernetes/test_status.py
   tests/acme/test_issuance.py tests/api/test_metrics.py tests/api/test_exposure_and_auth.py
 )
