@@ -19,6 +19,8 @@ from ingressctl.model import IngressctlError, InputError, Severity, UsageError
 from ingressctl.routing.options import CompileOptions
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import typer
 
     from ingressctl.checks import CheckResult
@@ -52,7 +54,13 @@ def compile_options(
     )
 
 
-def load_and_check(paths: list[str], options: CompileOptions, *, parallel: bool = True) -> CheckResult:
+def load_and_check(
+    paths: list[str],
+    options: CompileOptions,
+    *,
+    parallel: bool = True,
+    on_files: Callable[[int, int], None] | None = None,
+) -> CheckResult:
     """Read PATHs (`-` is stdin) and run every check. Raises InputError for unreadable input."""
     from ingressctl.checks import check
     from ingressctl.manifests import load_paths
@@ -60,7 +68,7 @@ def load_and_check(paths: list[str], options: CompileOptions, *, parallel: bool 
     stdin = sys.stdin if "-" in paths else None
     # The CLI is the edge that reads the clock; the checks take it as data.
     return check(
-        load_paths(paths, stdin=stdin, parallel=parallel),
+        load_paths(paths, stdin=stdin, parallel=parallel, on_files=on_files),
         options,
         now=datetime.datetime.now(datetime.UTC),
         parallel=parallel,
@@ -202,14 +210,16 @@ def run(options: ValidateOptions) -> int:
         from ingressctl.cli.validate_watch import watch
 
         return watch(paths, compile_opts, quiet, options)
+    # JSON, SARIF and GitHub annotations are read by programs: no progress, even on a terminal.
+    for_people = options.output_format == "text"
     if cluster is not None:
         from ingressctl.cli.cluster import check_cluster
 
-        with progress("reading the cluster"):
+        with progress("reading the cluster", enabled=for_people):
             result = check_cluster(cluster, compile_opts)
     else:
-        with progress(f"validating {', '.join(paths)}"):
-            result = load_and_check(paths, compile_opts)
+        with progress(f"validating {', '.join(paths)}", enabled=for_people) as tracker:
+            result = load_and_check(paths, compile_opts, on_files=tracker.files)
         refuse_empty_input(result, paths)
     if options.write_baseline is not None:
         return write_baseline(result, quiet, options.write_baseline)

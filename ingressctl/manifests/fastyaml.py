@@ -21,8 +21,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from yaml.nodes import ScalarNode
-
 from ingressctl.manifests.positioned import Pos, PosDict, PosList
 
 _T = "tag:yaml.org,2002:"
@@ -32,13 +30,65 @@ _STR, _INT, _FLOAT, _BOOL, _NULL = _T + "str", _T + "int", _T + "float", _T + "b
 _MAX_DEPTH = 40
 
 # Characters that PyYAML refuses or reads as line breaks (NEL, LS, PS), tabs, a BOM inside the text.
-_UNUSUAL = re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+# Written as the characters to find, not as the complement of those allowed: compiling a negated
+# class over all of Unicode cost ~10 ms of every start-up (an exhaustive test checks they agree).
+_UNUSUAL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]")
 # A plain scalar inside a flow collection: no spaces, no `:`, nothing a flow collection uses.
 _FLOW_PLAIN = re.compile(r"(?:[A-Za-z0-9_./~(]|-(?=[A-Za-z0-9.]))[A-Za-z0-9_./~()=+@%;!*&$^<>?-]*")
 _FLOW_KEY = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_./-]*): +")
 _SPACES = re.compile(r" *")
 # First characters a plain scalar may not start with (`-`, `?`, `:` only when a space follows).
 _INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
+
+
+# PyYAML's YAML 1.1 implicit resolvers for the core scalars and the merge key (yaml/resolver.py,
+# Resolver.add_implicit_resolver), copied so that reading a plain manifest does not import PyYAML
+# (tens of milliseconds of `validate`'s start-up). tests/manifests/test_fastyaml.py checks that this
+# table equals the one yamlread's loader gets from PyYAML.
+_BOOL_RE = re.compile(
+    r"""^(?:yes|Yes|YES|no|No|NO
+                    |true|True|TRUE|false|False|FALSE
+                    |on|On|ON|off|Off|OFF)$""",
+    re.X,
+)
+_FLOAT_RE = re.compile(
+    r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?
+                    |\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?
+                    |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
+                    |[-+]?\.(?:inf|Inf|INF)
+                    |\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
+_INT_RE = re.compile(
+    r"""^(?:[-+]?0b[0-1_]+
+                    |[-+]?0[0-7_]+
+                    |[-+]?(?:0|[1-9][0-9_]*)
+                    |[-+]?0x[0-9a-fA-F_]+
+                    |[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$""",
+    re.X,
+)
+_MERGE_RE = re.compile(r"^(?:<<)$")
+_NULL_RE = re.compile(
+    r"""^(?: ~
+                    |null|Null|NULL
+                    | )$""",
+    re.X,
+)
+_NUMBER = [(_FLOAT, _FLOAT_RE), (_INT, _INT_RE)]
+_BOOLEAN = [(_BOOL, _BOOL_RE)]
+_BOOL_OR_NULL = [(_BOOL, _BOOL_RE), (_NULL, _NULL_RE)]
+CORE_RESOLVERS: dict[str, list[tuple[str, re.Pattern[str]]]] = {
+    "": [(_NULL, _NULL_RE)],
+    "~": [(_NULL, _NULL_RE)],
+    "<": [(_T + "merge", _MERGE_RE)],
+    ".": [(_FLOAT, _FLOAT_RE)],
+    **{first: _NUMBER for first in "+-0123456789"},
+    **{first: _BOOLEAN for first in "yYtTfFoO"},
+    **{first: _BOOL_OR_NULL for first in "nN"},
+}
+# PyYAML's SafeConstructor.bool_values: what construct_yaml_bool returns for each spelling.
+_BOOL_VALUES = {"yes": True, "no": False, "true": True, "false": False, "on": True, "off": False}
+_DECIMAL = re.compile(r"0|[1-9][0-9]*")
 
 
 class _Unsupported(Exception):
@@ -50,9 +100,9 @@ class _Resolver:
 
     __slots__ = ("cache", "constructor", "resolvers")
 
-    def __init__(self, resolvers: dict[Any, Any], constructor: Any) -> None:
+    def __init__(self, resolvers: dict[Any, Any], constructor: Any = None) -> None:
         self.resolvers = resolvers
-        self.constructor = constructor
+        self.constructor = constructor  # PyYAML's SafeConstructor, made on first need
         self.cache: dict[str, Any] = {}
 
     def plain(self, text: str) -> Any:
@@ -77,14 +127,21 @@ class _Resolver:
             return text
         if tag == _NULL:
             return None
+        if tag == _BOOL:
+            return _BOOL_VALUES[text.lower()]
+        if tag == _INT and _DECIMAL.fullmatch(text):
+            return int(text)  # what construct_yaml_int gives for a plain decimal
+        if tag not in (_INT, _FLOAT):
+            raise _Unsupported  # the merge key `<<`, or a tag this reader does not know
+        from yaml.constructor import SafeConstructor  # octal, hex, sexagesimal, floats: rare
+        from yaml.nodes import ScalarNode
+
+        if self.constructor is None:
+            self.constructor = SafeConstructor()
         node = ScalarNode(tag, text)
         if tag == _INT:
             return self.constructor.construct_yaml_int(node)
-        if tag == _FLOAT:
-            return self.constructor.construct_yaml_float(node)
-        if tag == _BOOL:
-            return self.constructor.construct_yaml_bool(node)
-        raise _Unsupported  # the merge key `<<`, or a tag this reader does not know
+        return self.constructor.construct_yaml_float(node)
 
 
 class FastReader:
@@ -92,8 +149,8 @@ class FastReader:
 
     __slots__ = ("resolver",)
 
-    def __init__(self, resolvers: dict[Any, Any], constructor: Any) -> None:
-        self.resolver = _Resolver(resolvers, constructor)
+    def __init__(self, resolvers: dict[Any, Any] | None = None, constructor: Any = None) -> None:
+        self.resolver = _Resolver(CORE_RESOLVERS if resolvers is None else resolvers, constructor)
 
     def read(self, chunk: str, line_offset: int) -> tuple[Any, Pos] | None:
         """(value, position of the document's root) or None when PyYAML must read the chunk."""

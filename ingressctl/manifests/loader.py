@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -19,7 +19,7 @@ from typing import Any, TextIO
 from ingressctl.manifests.objects import is_list, item_origin, list_items, normalise, not_a_mapping
 from ingressctl.manifests.parallel import MIN_BYTES, Worker, available_processes, plan
 from ingressctl.manifests.positioned import FieldIndex
-from ingressctl.manifests.yamlread import read_documents
+from ingressctl.manifests.yamldocs import read_documents
 from ingressctl.model import (
     Diagnostic,
     Endpoints,
@@ -96,6 +96,10 @@ class LoadResult:
         ):
             out.extend(obj for obj in group if getattr(obj, "ref", None) == ref)
         return out
+
+
+# Told (files read so far, files in all) as reading goes: what a progress bar shows.
+FilesRead = Callable[[int, int], None]
 
 
 class _Collector:
@@ -192,17 +196,23 @@ class _Collector:
         return self.result
 
 
-def load_paths(paths: Sequence[str], stdin: TextIO | None = None, *, parallel: bool = False) -> LoadResult:
+def load_paths(
+    paths: Sequence[str],
+    stdin: TextIO | None = None,
+    *,
+    parallel: bool = False,
+    on_files: FilesRead | None = None,
+) -> LoadResult:
     """Read manifests from files, directories (recursively: *.yaml, *.yml, *.json) and `-` (stdin).
 
     `parallel` reads a large input (500 kB and more, in two files or more) in forked processes, one
     per CPU, with the same result. Only for single-threaded programs (the CLI): fork copies no
-    other thread.
+    other thread. `on_files(done, total)` is told how many files are read so far (a progress bar).
     """
     inputs = read_inputs(paths, stdin)
     if parallel:
-        return _load_parallel(inputs, available_processes())
-    return _load(inputs)
+        return _load_parallel(inputs, available_processes(), on_files=on_files)
+    return _load(inputs, on_files)
 
 
 def load_text(text: str, name: str = STDIN_NAME) -> LoadResult:
@@ -210,12 +220,19 @@ def load_text(text: str, name: str = STDIN_NAME) -> LoadResult:
     return _load([(name, text)])
 
 
-def _load(inputs: list[tuple[str, str]]) -> LoadResult:
+def _load(inputs: list[tuple[str, str]], on_files: FilesRead | None = None) -> LoadResult:
+    told = on_files or _nobody
     collector = _Collector()
     with _collector_paused():
-        for name, text in inputs:
+        told(0, len(inputs))
+        for done, (name, text) in enumerate(inputs, start=1):
             collector.add_file(name, text)
+            told(done, len(inputs))
     return collector.finish()
+
+
+def _nobody(done: int, total: int) -> None:
+    return None
 
 
 # What a worker hands back for its run of files: per file, the objects kept in order; then the
@@ -234,19 +251,29 @@ def _read_run(inputs: Sequence[tuple[str, str]]) -> _Part:
     return per_file, result.documents, result.diagnostics, result.skipped
 
 
-def _load_parallel(inputs: list[tuple[str, str]], processes: int, min_bytes: int = MIN_BYTES) -> LoadResult:
+def _load_parallel(
+    inputs: list[tuple[str, str]],
+    processes: int,
+    min_bytes: int = MIN_BYTES,
+    *,
+    on_files: FilesRead | None = None,
+) -> LoadResult:
     """`_load` with runs of files read by forked workers, merged in file order."""
     runs = plan([len(text) for _, text in inputs], processes, min_bytes)
     if len(runs) < 2:
-        return _load(inputs)
+        return _load(inputs, on_files)
+    told = on_files or _nobody
+    total = len(inputs)
     collector = _Collector()
     with _collector_paused():
+        told(0, total)
         # The parent reads the first run while the workers read the others.
         workers = [Worker(partial(_read_run, inputs[start:end])) for start, end in runs[1:]]
         first_start, first_end = runs[0]
         try:
-            for name, text in inputs[first_start:first_end]:
+            for done, (name, text) in enumerate(inputs[first_start:first_end], start=first_start + 1):
                 collector.add_file(name, text)
+                told(done, total)
         except BaseException:
             for worker in workers:
                 worker.cancel()
@@ -258,6 +285,7 @@ def _load_parallel(inputs: list[tuple[str, str]], processes: int, min_bytes: int
                     collector.add_file(name, text)
             else:
                 collector.merge(inputs[start:end], part)
+            told(end, total)  # a worker's files count once it has handed them back
     return collector.finish()
 
 

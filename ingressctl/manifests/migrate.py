@@ -23,7 +23,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError as RuamelError
 
-from ingressctl.manifests.yamlread import split_documents
+from ingressctl.manifests.yamldocs import split_documents
 
 V1 = "networking.k8s.io/v1"
 LEGACY = frozenset({"extensions/v1beta1", "networking.k8s.io/v1beta1"})

@@ -12,19 +12,20 @@ fast); whatever it declines comes here.
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ingressctl.manifests.codes import SEVERITIES
-from ingressctl.manifests.fastyaml import FastReader
 from ingressctl.manifests.positioned import PosDict, PosList, unpack
+
+# read_documents and split_documents live in yamldocs (which imports this module only when needed);
+# re-exported for the callers and tests that read YAML through this module.
+from ingressctl.manifests.yamldocs import _FAST, YamlDocument, read_documents, split_documents
 from ingressctl.model import Diagnostic, Location
+
+__all__ = ["_FAST", "YamlDocument", "read_documents", "read_with_pyyaml", "split_documents"]
 
 _T = "tag:yaml.org,2002:"
 STR, INT, FLOAT, BOOL, NULL = _T + "str", _T + "int", _T + "float", _T + "bool", _T + "null"
@@ -73,64 +74,6 @@ class _Loader(_BaseLoader):  # type: ignore[misc]
 
 
 _CONSTRUCT = yaml.constructor.SafeConstructor()
-_FAST = FastReader(_Loader.yaml_implicit_resolvers, _CONSTRUCT)
-_DOC_START = re.compile(r"^---(?=[ \t\r\n]|\Z)", re.M)
-_DIRECTIVE = re.compile(r"^%", re.M)
-
-
-@dataclass(frozen=True, slots=True)
-class YamlDocument:
-    value: Any  # PosDict, PosList, a scalar, or None for an empty document
-    location: Location
-
-
-def read_documents(text: str, file: str) -> tuple[list[YamlDocument], list[Diagnostic]]:
-    """Every document of `text` that loads, and a Diagnostic for each problem found."""
-    docs: list[YamlDocument] = []
-    diags: list[Diagnostic] = []
-    for line_offset, chunk in split_documents(text):
-        _read_chunk(chunk, file, line_offset, docs, diags)
-    if diags and _looks_like_json(text, file):
-        # JSON that YAML 1.1 refuses (tabs as indentation, "\/" escapes) is still JSON.
-        try:
-            value = json.loads(text)
-        except ValueError:
-            pass
-        else:
-            return [YamlDocument(value, Location(file, 1, 1))], []
-    return docs, diags
-
-
-def _looks_like_json(text: str, file: str) -> bool:
-    return file.endswith(".json") or text.lstrip()[:1] in ("{", "[")
-
-
-def split_documents(text: str) -> Iterator[tuple[int, str]]:
-    """Cut `text` at each `---` line: (0-based line of the piece's start, the piece)."""
-    starts = [m.start() for m in _DOC_START.finditer(text)]
-    if not starts or starts[0] != 0:
-        starts.insert(0, 0)
-    if len(starts) > 1 and _DIRECTIVE.search(text, 0, starts[1]):
-        # `%YAML 1.1` belongs to the document after it.
-        del starts[1]
-    line = 0
-    previous = 0
-    for i, start in enumerate(starts):
-        end = starts[i + 1] if i + 1 < len(starts) else len(text)
-        line += text.count("\n", previous, start)
-        previous = start
-        yield line, text[start:end]
-
-
-def _read_chunk(
-    chunk: str, file: str, line_offset: int, docs: list[YamlDocument], diags: list[Diagnostic]
-) -> None:
-    fast = _FAST.read(chunk, line_offset)
-    if fast is not None:
-        value, (line, column) = fast
-        docs.append(YamlDocument(value, Location(file, line, column)))
-        return
-    read_with_pyyaml(chunk, file, line_offset, docs, diags)
 
 
 def read_with_pyyaml(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -28,4 +27,6 @@ class ClientAuth:
     @property
     def ca_id(self) -> str:
         """Names the CA set: the handshake records it, the route compares it."""
+        import hashlib  # only routes with client certificates need it; validate starts without it
+
         return hashlib.sha256(self.ca_pem).hexdigest()[:16]

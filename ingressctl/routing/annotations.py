@@ -37,7 +37,6 @@ from ingressctl.routing.nginx_paths import RegexAnnotations, parse_regex_annotat
 from ingressctl.routing.refusals import control_characters, refuse_foreign_protections
 from ingressctl.routing.report import annotation_location, finding
 from ingressctl.routing.service_access import KNOWN_SERVICE_ACCESS
-from ingressctl.security import htpasswd
 
 CLASS = "kubernetes.io/ingress.class"
 AUTH_TYPE = "ingress.kubernetes.io/auth-type"
@@ -433,6 +432,8 @@ def _htpasswd_users(secret: Secret) -> tuple[tuple[tuple[str, str], ...], str]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return (), "the htpasswd data is not UTF-8 text"
+    from ingressctl.security import htpasswd  # hashing libraries only when auth is present
+
     parsed = htpasswd.parse(text)
     fatal = [p for p in parsed.problems if p.fatal]
     if fatal:

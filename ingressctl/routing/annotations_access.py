@@ -15,8 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-import yaml
-
 from ingressctl.model import BasicAuth, Diagnostic, Ingress, Secret, Severity
 from ingressctl.model.access import (
     NGINX_URL_VARIABLES,
@@ -31,7 +29,6 @@ from ingressctl.model.access import (
 )
 from ingressctl.routing import codes
 from ingressctl.routing.report import annotation_location, finding
-from ingressctl.security import htpasswd
 
 T1 = "ingress.kubernetes.io/"
 TRAEFIK = "traefik.ingress.kubernetes.io/"
@@ -474,6 +471,8 @@ class _AccessParser:
             "Write YAML: extractorFunc: client.ip, then rateset: with one or more named entries of "
             "period (e.g. 10s), average and burst."
         )
+        import yaml  # only this annotation needs PyYAML; validate starts without it
+
         try:
             doc = yaml.safe_load(raw)
         except yaml.YAMLError as exc:
@@ -594,6 +593,8 @@ def _users(secret: Secret, secret_type: str) -> tuple[tuple[tuple[str, str], ...
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             return (), "the htpasswd data is not UTF-8 text"
+    from ingressctl.security import htpasswd  # hashing libraries only when auth is present
+
     parsed = htpasswd.parse(text)
     fatal = [p for p in parsed.problems if p.fatal]
     if fatal:

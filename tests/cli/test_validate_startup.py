@@ -23,6 +23,8 @@ NOT_FOR_VALIDATE = (
     "aiohttp",
     "asyncio",
     "acme",
+    "yaml",  # PyYAML: only for documents fastyaml declines (anchors, block scalars, errors)
+    "hashlib",  # htpasswd hashing and client-CA ids: only when auth annotations are present
 )
 
 PROBE = """

@@ -325,3 +325,77 @@ def test_long_runs_of_spaces_cost_linear_time() -> None:
     for text in ("a: x" + " " * 200_000 + "y\n", "a:" + " " * 200_000 + "\n", "- " + " " * 200_000 + "x  \n"):
         check_text(text)
     assert time.process_time() - start < 1.0
+
+
+def test_the_copied_resolver_table_is_pyyamls() -> None:
+    """fastyaml carries its own copy of PyYAML's core resolvers (so validate need not import PyYAML)."""
+    from ingressctl.manifests.fastyaml import CORE_RESOLVERS
+    from ingressctl.manifests.yamlread import _Loader
+
+    def table(resolvers: dict[Any, Any]) -> dict[Any, list[tuple[str, str, int]]]:
+        return {
+            first: [(tag, regexp.pattern, regexp.flags) for tag, regexp in entries]
+            for first, entries in resolvers.items()
+            if entries
+        }
+
+    assert table(CORE_RESOLVERS) == table(_Loader.yaml_implicit_resolvers)
+
+
+def test_characters_sent_to_pyyaml_are_exactly_those_it_treats_specially() -> None:
+    """Every code point: the fast reader declines a text with it iff PyYAML's printable set excludes it
+    (or it is a line break other than LF), as the former negated class said."""
+    import re
+
+    from ingressctl.manifests.fastyaml import _UNUSUAL
+
+    allowed = re.compile(
+        "[\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+    )
+    differ = [c for c in range(0x110000) if bool(_UNUSUAL.match(chr(c))) == bool(allowed.match(chr(c)))]
+    assert differ == []
+
+
+def test_plain_scalars_resolve_as_pyyaml_resolves_them() -> None:
+    scalars = [
+        "0",
+        "7",
+        "42",
+        "-3",
+        "+5",
+        "010",
+        "0o7",
+        "0x1F",
+        "0b101",
+        "1_000",
+        "1:30",
+        "190:20:30",
+        "3.5",
+        "-1.5e+3",
+        ".inf",
+        "-.Inf",
+        ".NaN",
+        "1.0",
+        "yes",
+        "No",
+        "TRUE",
+        "off",
+        "On",
+        "y",
+        "n",
+        "null",
+        "Null",
+        "~",
+        "true",
+        "false",
+        "web",
+        "0.1.2",
+        "1e3",
+        "12abc",
+        "08",
+        "09",
+        "-0",
+    ]
+    for scalar in scalars:
+        assert check_text(f"a: {scalar}\n") == 1, scalar
+        check_text(f"b: [{scalar}]\n")

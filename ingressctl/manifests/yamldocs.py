@@ -1,0 +1,80 @@
+"""YAML text → documents: cut at `---` lines, each read by `fastyaml` or, when it declines, by PyYAML.
+
+The entry point of YAML reading. It does not import PyYAML: plain manifests (what nearly every CI
+job validates) are read by `fastyaml` alone, and `yamlread` (PyYAML's composer, with every finding)
+is imported the first time a document needs it. See yamlread for why documents are cut first.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ingressctl.manifests.fastyaml import FastReader
+from ingressctl.model import Diagnostic, Location
+
+_FAST = FastReader()
+_DOC_START = re.compile(r"^---(?=[ \t\r\n]|\Z)", re.M)
+_DIRECTIVE = re.compile(r"^%", re.M)
+
+
+@dataclass(frozen=True, slots=True)
+class YamlDocument:
+    value: Any  # PosDict, PosList, a scalar, or None for an empty document
+    location: Location
+
+
+def read_documents(text: str, file: str) -> tuple[list[YamlDocument], list[Diagnostic]]:
+    """Every document of `text` that loads, and a Diagnostic for each problem found."""
+    docs: list[YamlDocument] = []
+    diags: list[Diagnostic] = []
+    for line_offset, chunk in split_documents(text):
+        _read_chunk(chunk, file, line_offset, docs, diags)
+    if diags and _looks_like_json(text, file):
+        # JSON that YAML 1.1 refuses (tabs as indentation, "\/" escapes) is still JSON.
+        try:
+            value = json.loads(text)
+        except ValueError:
+            pass
+        else:
+            return [YamlDocument(value, Location(file, 1, 1))], []
+    return docs, diags
+
+
+def _looks_like_json(text: str, file: str) -> bool:
+    return file.endswith(".json") or text.lstrip()[:1] in ("{", "[")
+
+
+def split_documents(text: str) -> Iterator[tuple[int, str]]:
+    """Cut `text` at each `---` line: (0-based line of the piece's start, the piece)."""
+    starts = [m.start() for m in _DOC_START.finditer(text)]
+    if not starts or starts[0] != 0:
+        starts.insert(0, 0)
+    if len(starts) > 1 and _DIRECTIVE.search(text, 0, starts[1]):
+        # `%YAML 1.1` belongs to the document after it.
+        del starts[1]
+    line = 0
+    previous = 0
+    for i, start in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else len(text)
+        line += text.count("\n", previous, start)
+        previous = start
+        yield line, text[start:end]
+
+
+def _read_chunk(
+    chunk: str, file: str, line_offset: int, docs: list[YamlDocument], diags: list[Diagnostic]
+) -> None:
+    fast = _FAST.read(chunk, line_offset)
+    if fast is not None:
+        value, (line, column) = fast
+        docs.append(YamlDocument(value, Location(file, line, column)))
+        return
+    # The rest of YAML (anchors, block scalars, tags, syntax errors) needs PyYAML: imported here,
+    # so that a CI job validating plain manifests never pays for it.
+    from ingressctl.manifests.yamlread import read_with_pyyaml
+
+    read_with_pyyaml(chunk, file, line_offset, docs, diags)
