@@ -13,8 +13,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-import yaml
-
 from ingressctl.model import Diagnostic, Ingress, Location, ObjectRef, Service, Severity
 from ingressctl.model.backend_policy import (
     BackendPolicy,
@@ -403,6 +401,8 @@ class _Parser:
             return policy
         text, origin = found
         hint = "Write YAML such as 'maxRequestBodyBytes: 10485760' (one key per line)."
+        import yaml  # only this annotation needs PyYAML; validate starts without it
+
         try:
             loaded = yaml.safe_load(text) if len(text) < 4096 else None
         except yaml.YAMLError:

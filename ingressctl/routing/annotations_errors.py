@@ -9,8 +9,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-import yaml
-
 from ingressctl.model import RouteBackend, Severity
 from ingressctl.model.backend_policy import BackendPolicy, ErrorPages
 from ingressctl.routing.backend_keys import ERROR_PAGES, N_CUSTOM_ERRORS, N_DEFAULT_BACKEND
@@ -68,6 +66,8 @@ def error_pages(parser: _Parser) -> tuple[ErrorPages, ...]:
     if found is not None:
         text, origin = found
         hint = "Write YAML: 'name: {status: [\"500-599\"], backend: SERVICE, query: /{status}.html}'."
+        import yaml  # only this annotation needs PyYAML; validate starts without it
+
         try:
             loaded = yaml.safe_load(text) if len(text) < 8192 else None
         except yaml.YAMLError:
