@@ -14,7 +14,8 @@ from ingressctl.model import Diagnostic, Route
 from ingressctl.model.config import EntryPoint
 from ingressctl.providers.base import ProviderStatus
 from ingressctl.proxy.pool import EndpointFailing
-from ingressctl.tls.store import CertificateInfo, CertificateSource
+from ingressctl.tls.index import CertificateSource
+from ingressctl.tls.store import CertificateInfo
 
 # CertificateInfo (what the dashboard shows about a certificate) is defined once, by the store.
 __all__ = ["CertificateInfo", "CertificateSource", "EndpointFailing", "RouteTable", "RuntimeView"]

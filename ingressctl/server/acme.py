@@ -306,7 +306,8 @@ class AcmeIntegration:
         self._installed[main] = (cert_pem, key_pem)
         if self.store is None:
             return
-        from ingressctl.tls.store import CertificateInput, CertificateSource
+        from ingressctl.tls.index import CertificateSource
+        from ingressctl.tls.store import CertificateInput
 
         self._issued[main] = CertificateInput(cert_pem, key_pem, f"ACME {main}")
         self.store.replace(CertificateSource.ACME, list(self._issued.values()))

@@ -453,7 +453,7 @@ def _ignore_ip_sni(check: HostCheck | None) -> HostCheck | None:
 
 def _sni_of(ssl_object: Any) -> str:
     try:
-        from ingressctl.tls.store import server_name_of
+        from ingressctl.tls.handshake import server_name_of
     except ImportError:
         return ""
     return server_name_of(ssl_object) or ""

@@ -10,6 +10,9 @@ Updates build a new immutable index and swap one reference; the SNI callback rea
 and never raises (a bad certificate is skipped when loaded, logged once, and listed in `problems`).
 Expired certificates are kept for the dashboard but not served, so a lower source can take over.
 
+Lookup itself is ingressctl.tls.index (pure); what the callback records on each connection, and
+the 421 check that reads it, is ingressctl.tls.handshake.
+
 TLS-ALPN-01 (RFC 8737): Python's ssl shows the SNI callback the server name but not the client's ALPN
 offer. So the ACME challenge provider is asked first, by name only: while a challenge for a name is
 pending, handshakes for that name get the challenge context (whose only ALPN protocol is `acme-tls/1`).
@@ -24,9 +27,8 @@ import datetime
 import logging
 import ssl
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -35,6 +37,8 @@ from ingressctl.model.config import CertificateFile, ClientCA, EntryPoint, Stati
 from ingressctl.tls import names as tlsnames
 from ingressctl.tls.client_auth import HostClientAuth, client_auth_by_host
 from ingressctl.tls.contexts import ALPN_DEFAULT, certificate_context, load_into, server_context
+from ingressctl.tls.handshake import host_allowed, mark_challenge, mark_served
+from ingressctl.tls.index import PRECEDENCE, CertificateIndex, CertificateSource, build_index
 from ingressctl.tls.pem import CertificateError, ParsedCertificate, parse_pair
 from ingressctl.tls.profiles import CipherProfiles, require_client_certificates
 from ingressctl.tls.selfsigned import generate_default_certificate
@@ -44,26 +48,6 @@ log = logging.getLogger("ingressctl.tls")
 ChallengeProvider = Callable[[str], ssl.SSLContext | None]
 MissListener = Callable[[str], None]
 Clock = Callable[[], datetime.datetime]
-
-# Attributes set on the connection's ssl.SSLObject by the SNI callback.
-_SNI_ATTR = "ingressctl_server_name"
-_NAMES_ATTR = "ingressctl_certificate_names"
-_CHALLENGE_ATTR = "ingressctl_acme_challenge"
-
-
-class CertificateSource(StrEnum):
-    SECRET = "secret"  # an Ingress spec.tls[].secretName
-    ACME = "acme"
-    FILE = "file"  # [[entryPoints.NAME.tls.certificates]]
-    DEFAULT = "default"
-
-
-PRECEDENCE: tuple[CertificateSource, ...] = (
-    CertificateSource.SECRET,
-    CertificateSource.ACME,
-    CertificateSource.FILE,
-    CertificateSource.DEFAULT,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +106,10 @@ class StoredCertificate:
     problems: tuple[str, ...] = ()
     usable: bool = True
 
+    @property
+    def not_after(self) -> datetime.datetime:
+        return self.parsed.not_after
+
     def info(self) -> CertificateInfo:
         parsed = self.parsed
         cn = parsed.common_name.lower()
@@ -136,28 +124,6 @@ class StoredCertificate:
             origin=self.origin,
             serial=parsed.serial,
         )
-
-
-@dataclass(frozen=True, slots=True)
-class _Index:
-    exact: Mapping[str, StoredCertificate]
-    wildcard: Mapping[str, StoredCertificate]  # keyed by the parent domain: "example.com"
-    default: StoredCertificate
-    # When the first indexed certificate expires: the index is rebuilt then, so that a lower
-    # source (ACME, a file, the default) takes over without waiting for an update.
-    expires: datetime.datetime | None = None
-
-    def lookup(self, name: str) -> StoredCertificate:
-        if name:
-            found = self.exact.get(name)
-            if found is not None:
-                return found
-            parent = tlsnames.parent(name)
-            if parent is not None:
-                found = self.wildcard.get(parent)
-                if found is not None:
-                    return found
-        return self.default
 
 
 class _RequestLike(Protocol):
@@ -190,7 +156,7 @@ class CertificateStore:
         cert_pem, key_pem = default or generate_default_certificate(self._clock())
         default_entry = self._build_default(cert_pem, key_pem)
         self._entries[CertificateSource.DEFAULT] = (default_entry,)
-        self._index = _Index({}, {}, default_entry)
+        self._index: CertificateIndex[StoredCertificate] = build_index({}, default_entry)
 
     # ------------------------------------------------------------------ loading
 
@@ -401,25 +367,12 @@ class CertificateStore:
 
     def _rebuild(self) -> None:
         """Build and swap the index; caller holds the lock."""
-        exact: dict[str, StoredCertificate] = {}
-        wildcard: dict[str, StoredCertificate] = {}
-        for source in PRECEDENCE:
-            for entry in self._entries.get(source, ()):
-                if not entry.usable:
-                    continue
-                for name in entry.served_names:
-                    if name.startswith("*."):
-                        wildcard.setdefault(name[2:], entry)
-                    else:
-                        exact.setdefault(name, entry)
         default = self._entries[CertificateSource.DEFAULT][0]
         self._contexts = {e.parsed.digest: e.context for entries in self._entries.values() for e in entries}
         self._profiles.retain(set(self._contexts))
-        indexed = {id(e): e for e in (*exact.values(), *wildcard.values())}.values()
-        expires = min((e.parsed.not_after for e in indexed), default=None)
-        self._index = _Index(exact, wildcard, default, expires)
+        self._index = build_index(self._entries, default)
 
-    def _current(self) -> _Index:
+    def _current(self) -> CertificateIndex[StoredCertificate]:
         """The index, first retiring certificates that expired since it was built (cheap otherwise)."""
         index = self._index
         if index.expires is None or self._clock() < index.expires:
@@ -479,8 +432,7 @@ class CertificateStore:
                 challenge = provider(name)
                 if challenge is not None:
                     ssl_object.context = challenge
-                    setattr(ssl_object, _SNI_ATTR, name)
-                    setattr(ssl_object, _CHALLENGE_ATTR, True)
+                    mark_challenge(ssl_object, name)
                     return None
             entry = self._current().lookup(name)
             ssl_object.context = (
@@ -488,8 +440,7 @@ class CertificateStore:
                 or self._profiles.context_for(ssl_context, entry.parsed)
                 or entry.context
             )
-            setattr(ssl_object, _SNI_ATTR, name)
-            setattr(ssl_object, _NAMES_ATTR, entry.served_names)
+            mark_served(ssl_object, name, entry.served_names)
             listener = self._miss_listener
             if listener is not None and name and entry.source is CertificateSource.DEFAULT:
                 listener(name)
@@ -591,39 +542,3 @@ def _read_pem(value: str) -> bytes:
     if value.lstrip().startswith("-----BEGIN"):
         return value.encode("utf-8")
     return Path(value).read_bytes()
-
-
-def server_name_of(ssl_object: Any) -> str | None:
-    """The SNI name the client sent on this connection ("" for none; None if unknown)."""
-    value = getattr(ssl_object, _SNI_ATTR, None)
-    return value if isinstance(value, str) else None
-
-
-def certificate_names_of(ssl_object: Any) -> frozenset[str] | None:
-    """Names covered by the certificate served on this connection (None if unknown)."""
-    value = getattr(ssl_object, _NAMES_ATTR, None)
-    return value if isinstance(value, frozenset) else None
-
-
-def challenge_connection(ssl_object: Any) -> bool:
-    """True for a TLS-ALPN-01 validation connection: it must not be served HTTP."""
-    return bool(getattr(ssl_object, _CHALLENGE_ATTR, False))
-
-
-def host_allowed(ssl_object: Any, host: str) -> bool:
-    """Whether a request for `host` may be served on this TLS connection (False → 421).
-
-    Allowed: the Host is the SNI name, or the served certificate covers it, or nothing is known
-    (no SNI at all: old clients; not a TLS connection). Refused: the client asked for one name and
-    now sends a request for another name that its certificate does not cover (connection reuse).
-    """
-    if ssl_object is None:
-        return True
-    sni = server_name_of(ssl_object)
-    if not sni:
-        return True
-    wanted = tlsnames.normalize(host)
-    if wanted == sni:
-        return True
-    names = certificate_names_of(ssl_object)
-    return names is not None and tlsnames.covers(names, wanted)

@@ -15,7 +15,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
-from ingressctl.tls.store import CertificateStore, host_allowed
+from ingressctl.tls.handshake import host_allowed
+from ingressctl.tls.store import CertificateStore
 from tests import certificates
 
 NOW = datetime.datetime.now(datetime.UTC)

@@ -11,8 +11,9 @@ import pytest
 
 from ingressctl.model import ObjectRef, TLSCertificate
 from ingressctl.tls.contexts import load_into
+from ingressctl.tls.index import CertificateSource
 from ingressctl.tls.selfsigned import DEFAULT_COMMON_NAME, DEFAULT_SAN
-from ingressctl.tls.store import CertificateInput, CertificateSource, CertificateStore
+from ingressctl.tls.store import CertificateInput, CertificateStore
 from tests.tls.conftest import CA, Serve
 
 

@@ -15,14 +15,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from ingressctl.model import ConfigError, ObjectRef, TLSCertificate
 from ingressctl.model.config import CertificateFile, EntryPoint, EntryPointTLS, StaticConfig
 from ingressctl.tls.contexts import certificate_context
+from ingressctl.tls.handshake import challenge_connection
+from ingressctl.tls.index import CertificateSource
 from ingressctl.tls.pem import parse_pair
 from ingressctl.tls.selfsigned import DEFAULT_COMMON_NAME, DEFAULT_SAN, generate_default_certificate
-from ingressctl.tls.store import (
-    CertificateInput,
-    CertificateSource,
-    CertificateStore,
-    challenge_connection,
-)
+from ingressctl.tls.store import CertificateInput, CertificateStore
 from tests.certificates import self_signed
 from tests.tls.conftest import CA, Serve
 
