@@ -31,6 +31,7 @@ from rich.live import Live
 from rich.text import Text
 
 from ingressctl.cli.cluster import ClusterLoad, ClusterSource
+from ingressctl.cli.routes_render import RouteKey, route_key, routes_table
 from ingressctl.model import Route, Severity
 from ingressctl.providers.base import ProviderStatus, ProviderUpdate
 from ingressctl.routing import CompileCache, RoutingTable
@@ -39,21 +40,6 @@ from ingressctl.routing.options import CompileOptions
 ADDED_STYLE = "bold green"
 CHANGED_STYLE = "bold yellow"
 REMOVED_STYLE = "strike dim red"
-
-RouteKey = tuple[str, str, str, str, str, bool]
-
-
-def route_key(route: Route) -> RouteKey:
-    """What makes a route the same route to a reader across changes (ids shift when rules move)."""
-    source = route.source
-    return (
-        f"{source.namespace}/{source.name}",
-        route.host or "",
-        route.path or "",
-        route.path_type.value,
-        ",".join(route.entrypoints),
-        route.is_default_backend,
-    )
 
 
 def _routes_by_key(table: RoutingTable) -> dict[RouteKey, Route]:
@@ -198,7 +184,6 @@ class RoutesWatch:
     # ---------------------------------------------------------------- live table
 
     def renderable(self) -> RenderableType:
-        from ingressctl.cli.routes_cmd import routes_table
 
         parts: list[RenderableType] = []
         if self.table is None:

@@ -206,14 +206,14 @@ def test_routes_compact_table_for_narrow_terminals(fixtures: Path) -> None:
     from rich.console import Console
 
     from ingressctl.checks import check
-    from ingressctl.cli.routes_cmd import _routes_table
+    from ingressctl.cli.routes_render import routes_table
     from ingressctl.manifests import load_paths
     from ingressctl.routing import CompileOptions
 
     result = check(load_paths([str(fixtures / "test_routes.yaml")]), CompileOptions())
     assert result.table is not None
     console = Console(width=200, record=True, color_system=None)
-    console.print(_routes_table(result.table, compact=True))
+    console.print(routes_table(result.table, compact=True))
     text = console.export_text()
     headers = next(line for line in text.splitlines() if "Host" in line)
     assert [h.strip() for h in headers.strip("┃").split("┃")] == [
