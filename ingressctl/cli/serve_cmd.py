@@ -415,7 +415,7 @@ def cluster_settings(options: ServeOptions, kube: KubernetesConfig | None = None
 
 def _cluster(static: StaticConfig, options: ServeOptions, kubernetes: Any, worker: int | None) -> Any:
     from ingressctl.routing.classes import ClassSelector
-    from ingressctl.server.cluster import ClusterControl, default_identity
+    from ingressctl.server.cluster import ClusterControl, replica_identity
     from ingressctl.server.run import server_compile_options
 
     compile_options = server_compile_options(static)
@@ -427,7 +427,7 @@ def _cluster(static: StaticConfig, options: ServeOptions, kubernetes: Any, worke
     settings = cluster_settings(options, static.kubernetes)
     if worker is not None:
         # Each worker process is a replica of its own: $POD_NAME alone would make them all "the leader".
-        settings = dataclasses.replace(settings, identity=f"{default_identity()}-w{worker}")
+        settings = dataclasses.replace(settings, identity=f"{replica_identity()}-w{worker}")
     return ClusterControl(kubernetes, settings, served)
 
 

@@ -63,7 +63,9 @@ class ClusterSettings:
         return lease, max(1.0, lease * 2 / 3), max(0.2, lease * 2 / 15)
 
 
-def default_identity(environ: Mapping[str, str] | None = None) -> str:
+def replica_identity(environ: Mapping[str, str] | None = None) -> str:
+    """This serve replica's name as a Lease holder: $POD_NAME (stable across restarts of the pod, so
+    a restarted leader takes its own lease back), else hostname_pid outside a pod."""
     env = os.environ if environ is None else environ
     return env.get("POD_NAME") or f"{socket.gethostname()}_{os.getpid()}"
 
@@ -75,7 +77,7 @@ class ClusterControl:
         self.provider = provider
         self.settings = settings
         self._served = served
-        self.identity = settings.identity or default_identity()
+        self.identity = settings.identity or replica_identity()
         self.elector: LeaderElector | None = None
         self._leading = not settings.leader_election
         self._listeners: list[LeadershipListener] = []

@@ -18,7 +18,7 @@ The names below stay importable from the package so callers need not know the ro
 
 from ingressctl.providers.kubernetes.address import PublishAddress
 from ingressctl.providers.kubernetes.client import ApiError, Connection, KubeApi, StreamBroken, connect
-from ingressctl.providers.kubernetes.lease import LeaderElector, default_identity
+from ingressctl.providers.kubernetes.lease import LeaderElector, unique_holder_identity
 from ingressctl.providers.kubernetes.oneshot import list_snapshot, list_update
 from ingressctl.providers.kubernetes.provider import KubernetesProvider
 from ingressctl.providers.kubernetes.secretstore import SecretStore, StorageConflict
@@ -39,8 +39,8 @@ __all__ = [
     "StreamSpec",
     "Timing",
     "connect",
-    "default_identity",
     "list_snapshot",
     "list_update",
     "stream_specs",
+    "unique_holder_identity",
 ]

@@ -129,8 +129,9 @@ def released(record: LeaseRecord, wall_now: float) -> LeaseRecord:
 # ====================================================================== the elector
 
 
-def default_identity() -> str:
-    """Pod name (the hostname in a pod) plus a random suffix: two processes never share an identity."""
+def unique_holder_identity() -> str:
+    """Hostname plus a random suffix, for an elector given no identity: two electors never share one.
+    (`serve` passes its stable replica name instead: ingressctl.server.cluster.replica_identity.)"""
     return f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
 
 
@@ -167,7 +168,7 @@ class LeaderElector:
         )
         self.namespace = namespace
         self.name = name
-        self.identity = identity or default_identity()
+        self.identity = identity or unique_holder_identity()
         self.lease_duration = lease_duration
         self.renew_deadline = renew_deadline
         self.retry_period = retry_period
