@@ -1,6 +1,6 @@
 """The `ingressctl` command: one Typer app, one module per command group.
 
-Exit codes are mapped here and nowhere else:
+Exit codes are mapped in one place, ingressctl.cli.failure (this app and the lean start paths use it):
   0 clean / success, 1 findings (or a check that failed), 2 usage, configuration or unreadable input,
   3 an internal error (a bug: please report it).
 """
@@ -17,7 +17,7 @@ from typer._click.exceptions import ClickException
 from typer._click.exceptions import UsageError as ClickUsageError
 
 from ingressctl.cli import acme_cmd, certs_cmd, migrate_cmd, routes_cmd, serve_cmd, validate_cmd, version_cmd
-from ingressctl.cli.failure import INTERNAL_ERROR_EXIT_CODE
+from ingressctl.cli.failure import exit_code_for
 from ingressctl.cli.help_style import use_word_metavars
 from ingressctl.model import IngressctlError
 
@@ -63,14 +63,14 @@ def main() -> None:
         code = app(standalone_mode=False, prog_name="ingressctl")
     except IngressctlError as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        sys.exit(exc.exit_code)
+        sys.exit(exit_code_for(exc))
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
         err.print("aborted")
-        sys.exit(130)
-    except KeyboardInterrupt:
-        sys.exit(130)
+        sys.exit(exit_code_for(KeyboardInterrupt()))
+    except KeyboardInterrupt as exc:
+        sys.exit(exit_code_for(exc))
     except ClickException as exc:  # usage errors: unknown option, bad choice, missing argument
         exc.show()
         sys.exit(2 if isinstance(exc, ClickUsageError) else exc.exit_code)
@@ -84,7 +84,7 @@ def main() -> None:
             highlight=False,
             soft_wrap=True,
         )
-        sys.exit(INTERNAL_ERROR_EXIT_CODE)
+        sys.exit(exit_code_for(exc))
     # With standalone_mode=False click returns the exit code of typer.Exit instead of exiting.
     sys.exit(code if isinstance(code, int) else 0)
 

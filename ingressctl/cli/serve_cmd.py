@@ -8,10 +8,9 @@ import importlib
 import logging
 import os
 import socket
-import sys
 from typing import TYPE_CHECKING, Any
 
-from ingressctl.model import ConfigError, IngressctlError, InputError, UsageError
+from ingressctl.model import ConfigError, InputError, UsageError
 from ingressctl.model.config import KubernetesConfig, StaticConfig
 
 if TYPE_CHECKING:
@@ -458,6 +457,7 @@ def main_fast(argv: list[str]) -> int | None:
     """
     if any(arg in ("-h", "--help") for arg in argv):
         return None
+    from ingressctl.cli.failure import run_lean
     from ingressctl.cli.serve_flags import (
         EnvironmentValueError,
         argument_parser,
@@ -466,18 +466,15 @@ def main_fast(argv: list[str]) -> int | None:
     )
 
     args = argument_parser().parse_args(argv)  # a usage error exits 2 with argparse's one-line message
-    try:
-        values = environment_values(vars(args), os.environ)
-    except EnvironmentValueError as exc:
-        print(f"error: {exc}", file=sys.stderr, flush=True)
-        return 2
-    try:
+
+    def serve() -> int:
+        try:
+            values = environment_values(vars(args), os.environ)
+        except EnvironmentValueError as exc:
+            raise UsageError(str(exc)) from None
         return _serve(ServeOptions(**parsed_values(values)))
-    except IngressctlError as exc:
-        print(f"error: {exc}", file=sys.stderr, flush=True)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return 130
+
+    return run_lean(serve)  # exit codes come from cli/failure.py, as for every command
 
 
 def _serve(options: ServeOptions) -> int:
