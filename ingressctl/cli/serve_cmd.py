@@ -14,7 +14,25 @@ from ingressctl.model import ConfigError, InputError, UsageError
 from ingressctl.model.config import KubernetesConfig, StaticConfig
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     import typer
+
+    from ingressctl.acme.storage import BlobAcmeStorage
+    from ingressctl.api.metrics import Metrics
+    from ingressctl.model import Ingress, Snapshot
+    from ingressctl.model.config import ApiConfig
+    from ingressctl.providers.base import Provider
+    from ingressctl.providers.kubernetes import KubernetesProvider, SecretStore
+    from ingressctl.proxy import ProxyObserver
+    from ingressctl.server import RuntimeState, ServerParts
+    from ingressctl.server.acme import AcmeIntegration
+    from ingressctl.server.cluster import ClusterControl, ClusterSettings
+    from ingressctl.server.run import ApiStarter, Closer
+    from ingressctl.tls.store import CertificateStore
+
+    # ingressctl.api.app.start_api, as the composition root calls it.
+    FullApiStarter = Callable[[RuntimeState, Metrics, ApiConfig], Awaitable[Closer | None]]
 
 log = logging.getLogger("ingressctl.server")
 
@@ -201,15 +219,15 @@ def _has_kubernetes_provider() -> bool:
     return True
 
 
-def _kubernetes_provider(static: StaticConfig) -> Any:
+def _kubernetes_provider(static: StaticConfig) -> KubernetesProvider:
     from ingressctl.providers.kubernetes import KubernetesProvider
 
     assert static.kubernetes is not None
     return KubernetesProvider(static.kubernetes)
 
 
-def _providers(static: StaticConfig, kubernetes: Any) -> list[Any]:
-    providers: list[Any] = []
+def _providers(static: StaticConfig, kubernetes: KubernetesProvider | None) -> list[Provider]:
+    providers: list[Provider] = []
     if static.manifests:
         from ingressctl.providers.manifests import ManifestsProvider
 
@@ -219,7 +237,7 @@ def _providers(static: StaticConfig, kubernetes: Any) -> list[Any]:
     return providers
 
 
-def _certificate_store(static: StaticConfig) -> Any:
+def _certificate_store(static: StaticConfig) -> CertificateStore | None:
     """The certificate store shared by every TLS entrypoint (None without TLS entrypoints)."""
     if not any(ep.tls is not None for ep in static.entrypoints):
         return None
@@ -251,8 +269,13 @@ def _default_certificate(static: StaticConfig) -> tuple[bytes, bytes] | None:
 
 
 def _acme(
-    static: StaticConfig, store: Any, first_worker: bool, kubernetes: Any, cluster: Any, metrics: Any
-) -> Any:
+    static: StaticConfig,
+    store: CertificateStore | None,
+    first_worker: bool,
+    kubernetes: KubernetesProvider | None,
+    cluster: ClusterControl | None,
+    metrics: Metrics | None,
+) -> AcmeIntegration | None:
     """The ACME integration when [acme] is configured.
 
     File storage: the first worker only (one orderer). Secret storage: every replica serves the stored
@@ -283,28 +306,30 @@ def _acme(
     from ingressctl.providers.kubernetes import SecretStore
 
     spec = acme.storage
+    assert kubernetes is not None, "load_config refuses secret: storage without the cluster"
+    connection = kubernetes.connection
     namespace, sep, name = spec.removeprefix("secret:").partition("/")
     if not sep or not namespace or not name or "/" in name:
         raise ConfigError(
             f"acme storage {spec!r}: expected secret:NAMESPACE/NAME (e.g. secret:ingressctl/acme)"
         )
 
-    def storage() -> Any:
-        return BlobAcmeStorage(SecretStore.from_spec(spec, kubernetes.connection))
+    def storage() -> BlobAcmeStorage:
+        return BlobAcmeStorage(SecretStore.from_spec(spec, connection))
 
-    def ledger() -> Any:
+    def ledger() -> SecretStore:
         # The rate-limit ledger and order journal: next to the certificates, so a new leader (or a
         # restarted pod) sees every order placed before it.
-        return SecretStore(kubernetes.connection, namespace, f"{name}-ratelimits", key="ratelimits.json")
+        return SecretStore(connection, namespace, f"{name}-ratelimits", key="ratelimits.json")
 
-    def challenges() -> Any:
+    def challenges() -> SecretStore:
         # Pending HTTP-01 answers live in a Secret of their own: the certificates' Secret is
         # rewritten whole by each save, and answers change far more often.
-        return SecretStore(kubernetes.connection, namespace, f"{name}-http01", key="http01.json")
+        return SecretStore(connection, namespace, f"{name}-http01", key="http01.json")
 
-    def on_demand_requests() -> Any:
+    def on_demand_requests() -> SecretStore:
         # Followers' SNI misses for the leader to gate and order (onDemand).
-        return SecretStore(kubernetes.connection, namespace, f"{name}-ondemand", key="requests.json")
+        return SecretStore(connection, namespace, f"{name}-ondemand", key="requests.json")
 
     if acme.challenge == "tls-alpn-01" and cluster is not None and cluster.settings.leader_election:
         log.warning(
@@ -331,34 +356,30 @@ def _parts(
     sockets: dict[str, socket.socket],
     serve_api: bool,
     worker: int | None = None,
-) -> Any:
-    from ingressctl.server import RuntimeState, ServerParts
+) -> ServerParts:
+    from ingressctl.server import ServerParts
 
-    observer: Any = None
-    metrics: Any = None
-    start_api: Any = None
-    on_reload: Any = None
+    observer: ProxyObserver | None = None
+    metrics: Metrics | None = None
+    start_api: ApiStarter | None = None
+    on_reload: Callable[[bool, float], None] | None = None
     api_config = static.api
-    api_start: Any = None
-    try:
-        from ingressctl.api.app import start_api as api_start
-        from ingressctl.api.metrics import Metrics
-    except ImportError:  # a build without the API: the server's own /ping stands in
-        pass
-    if api_start is not None:
-        metrics = Metrics()
+    api = _load_api()
+    if api is not None:
+        api_start, metrics = api[0], api[1]()
         observer = metrics
-        on_reload = getattr(metrics, "on_reload", None)
+        on_reload = metrics.on_reload
         if api_config is not None:
+            api_metrics = metrics
 
-            async def start_api(state: RuntimeState) -> Any:
+            async def start_api(state: RuntimeState) -> Closer | None:
                 assert api_config is not None
-                return await api_start(state, metrics, api_config)
+                return await api_start(state, api_metrics, api_config)
 
     elif api_config is not None:
         from ingressctl.server.ping import start_ping_api
 
-        async def start_api(state: RuntimeState) -> Any:
+        async def start_api(state: RuntimeState) -> Closer | None:
             assert api_config is not None
             return await start_ping_api(state, api_config.address)
 
@@ -384,7 +405,17 @@ def _parts(
     )
 
 
-def cluster_settings(options: ServeOptions, kube: KubernetesConfig | None = None) -> Any:
+def _load_api() -> tuple[FullApiStarter, type[Metrics]] | None:
+    """The API's starter and metrics, or None in a build without the API (the server's /ping stands in)."""
+    try:
+        from ingressctl.api.app import start_api
+        from ingressctl.api.metrics import Metrics
+    except ImportError:
+        return None
+    return start_api, Metrics
+
+
+def cluster_settings(options: ServeOptions, kube: KubernetesConfig | None = None) -> ClusterSettings:
     """Leadership and status settings (UsageError for a malformed address).
 
     The status address comes from `kube` (the configuration file's ingressEndpoint with the
@@ -412,14 +443,16 @@ def cluster_settings(options: ServeOptions, kube: KubernetesConfig | None = None
     )
 
 
-def _cluster(static: StaticConfig, options: ServeOptions, kubernetes: Any, worker: int | None) -> Any:
+def _cluster(
+    static: StaticConfig, options: ServeOptions, kubernetes: KubernetesProvider, worker: int | None
+) -> ClusterControl:
     from ingressctl.routing.classes import ClassSelector
     from ingressctl.server.cluster import ClusterControl, replica_identity
     from ingressctl.server.run import server_compile_options
 
     compile_options = server_compile_options(static)
 
-    def served(snapshot: Any) -> list[Any]:
+    def served(snapshot: Snapshot) -> list[Ingress]:
         selector = ClassSelector(snapshot.ingress_classes, compile_options)
         return [i for i in snapshot.ingresses if selector.select(i) is None]
 
@@ -538,7 +571,7 @@ def register(app: typer.Typer) -> None:
 
     from ingressctl.cli.serve_flags import parsed_values, typer_command
 
-    def serve(values: dict[str, Any]) -> None:
+    def serve(values: dict[str, Any]) -> None:  # flag name -> value of that flag's own type
         raise typer.Exit(_serve(ServeOptions(**parsed_values(values))))
 
     app.command("serve", help=SERVE_HELP)(typer_command(serve))

@@ -16,17 +16,28 @@ from typing import Any, Protocol
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
+from aiohttp.web_response import StreamResponse
 
 from ingressctl.model import Diagnostic, IngressctlError, Route, Snapshot, TLSCertificate
 from ingressctl.model.config import EntryPoint, StaticConfig
 from ingressctl.providers.base import Provider
-from ingressctl.proxy import AccessLog, EntrypointInfo, Proxy, ProxyObserver, ProxyOptions, TablePlan
+from ingressctl.proxy import (
+    AccessLog,
+    EntrypointInfo,
+    PreRoutingHook,
+    Proxy,
+    ProxyObserver,
+    ProxyOptions,
+    TablePlan,
+)
 from ingressctl.proxy.handler import HostCheck, entrypoint_runtime
 from ingressctl.proxy.plan import Table, TableFactory
 from ingressctl.routing.options import CompileOptions
 from ingressctl.server import h2_connection, memory
 from ingressctl.server.limits import EntrypointGate, raise_open_files_limit
 from ingressctl.server.listeners import bind_socket, bound_address, sees_mapped_ipv4
+from ingressctl.server.ports import AcmePort, ClusterPort
 from ingressctl.server.protocol import ABORT_UNWIND_SECONDS, EntrypointRequestHandler, aborted_message, drain
 from ingressctl.server.proxy_listener import PeerRequestHandler, ProxyProtocolSite
 from ingressctl.server.state import RuntimeState
@@ -71,12 +82,9 @@ class ServerParts:
     reuse_port: bool = False
     serve_api: bool = True
     # Extra pre-routing hooks.
-    hooks: Sequence[Any] = ()
-    # The ACME integration (ingressctl.server.acme.AcmeIntegration): started with the server, told
-    # about every new table, its HTTP-01 hook first in line.
-    acme: Any = None
-    # Leadership and Ingress status (ingressctl.server.cluster.ClusterControl) with the kubernetes provider.
-    cluster: Any = None
+    hooks: Sequence[PreRoutingHook] = ()
+    acme: AcmePort | None = None
+    cluster: ClusterPort | None = None
 
 
 class Server:
@@ -381,7 +389,7 @@ def server_compile_options(static: StaticConfig) -> CompileOptions:
     from ingressctl.config import compile_options
 
     options = compile_options(static)
-    changes: dict[str, Any] = {}
+    changes: dict[str, Any] = {}  # dataclasses.replace keywords: values of several field types
     if static.kubernetes is not None and not options.require_services:
         changes["require_services"] = True
     if not options.tls_entrypoints:
@@ -397,13 +405,13 @@ class _EntrypointServer(web.Server):
 
     def __init__(
         self,
-        handler: Any,
+        handler: Callable[[BaseRequest], Awaitable[StreamResponse]],
         entrypoint: str,
-        observer: Any,
+        observer: ProxyObserver | None,
         handler_class: type[EntrypointRequestHandler] = EntrypointRequestHandler,
         gate: EntrypointGate | None = None,
         h2: h2_connection.H2Entrypoint | None = None,
-        **kwargs: Any,
+        **kwargs: Any,  # aiohttp's own Server/RequestHandler options, passed through untouched
     ) -> None:
         super().__init__(handler, **kwargs)
         self._entrypoint = entrypoint
@@ -422,12 +430,12 @@ class _EntrypointServer(web.Server):
         if self._gate is not None:
             self._gate.close()  # its deadline timer
 
-    def connection_made(self, handler: Any, transport: Any) -> None:
+    def connection_made(self, handler: RequestHandler, transport: asyncio.Transport) -> None:
         super().connection_made(handler, transport)
         if self._on_open is not None:
             self._on_open(self._entrypoint)
 
-    def connection_lost(self, handler: Any, exc: BaseException | None = None) -> None:
+    def connection_lost(self, handler: RequestHandler, exc: BaseException | None = None) -> None:
         super().connection_lost(handler, exc)
         if self._on_close is not None:
             self._on_close(self._entrypoint)
@@ -440,7 +448,7 @@ def _ignore_ip_sni(check: HostCheck | None) -> HostCheck | None:
         return None
     inner = check
 
-    def allowed(request: Any, host: str) -> bool:
+    def allowed(request: BaseRequest, host: str) -> bool:
         if inner(request, host):
             return True
         transport = request.transport
@@ -451,7 +459,7 @@ def _ignore_ip_sni(check: HostCheck | None) -> HostCheck | None:
     return allowed
 
 
-def _sni_of(ssl_object: Any) -> str:
+def _sni_of(ssl_object: object) -> str:
     try:
         from ingressctl.tls.handshake import server_name_of
     except ImportError:

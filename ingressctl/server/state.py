@@ -15,6 +15,7 @@ from ingressctl.model.config import EntryPoint, StaticConfig
 from ingressctl.providers.base import ProviderStatus
 from ingressctl.proxy.plan import Table
 from ingressctl.proxy.pool import EndpointFailing
+from ingressctl.server.ports import ClusterPort
 
 FailingSource = Callable[[], Mapping[tuple[str, int], EndpointFailing]]
 
@@ -45,7 +46,7 @@ class RuntimeState:
         self.api_address: str | None = None
         self.reloads = 0
         # The ClusterControl (leadership, status) when serving a cluster; None otherwise.
-        self.cluster: Any = None
+        self.cluster: ClusterPort | None = None
         # The proxy's passive health (its upstream pool), set by the server.
         self.failing_source: FailingSource = _none_failing
 
