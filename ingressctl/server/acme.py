@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from aiohttp import web
 from aiohttp.web_request import BaseRequest
@@ -39,7 +39,11 @@ from ingressctl.routing.hosts import tls_host_covers
 from ingressctl.server.acme_shared import OnDemandRelay, SharedChallenges
 
 if TYPE_CHECKING:  # imported when ACME starts: it pulls in the ACME protocol stack
+    import ssl
+
     from ingressctl.acme.manager import CertificateManager
+    from ingressctl.server.cluster import ClusterControl
+    from ingressctl.tls.store import CertificateInput, CertificateStore
 
 log = logging.getLogger("ingressctl.acme")
 
@@ -61,12 +65,12 @@ class AcmeIntegration:
     def __init__(
         self,
         config: AcmeConfig,
-        store: Any,
+        store: CertificateStore | None,
         *,
         storage: StorageFactory | None = None,
         ledger: LedgerFactory | None = None,
         shared_challenges: SharedChallenges | None = None,
-        cluster: Any = None,
+        cluster: ClusterControl | None = None,
         metrics: AcmeMetrics | None = None,
         reload_seconds: float = 10.0,
         on_demand_relay: OnDemandRelay | None = None,
@@ -81,7 +85,7 @@ class AcmeIntegration:
         self.reload_seconds = reload_seconds
         self.relay = on_demand_relay if config.on_demand else None
         self._relaying: asyncio.Task[None] | None = None
-        self._issued: dict[str, Any] = {}
+        self._issued: dict[str, CertificateInput] = {}
         self._installed: dict[str, tuple[bytes, bytes]] = {}
         self._hosts: tuple[set[str], set[str]] | None = None
         self.manager: CertificateManager | None = None
@@ -253,7 +257,7 @@ class AcmeIntegration:
             return None
         return web.Response(text=answer, content_type="application/octet-stream")
 
-    def _tls_alpn_context(self, server_name: str | None) -> Any:
+    def _tls_alpn_context(self, server_name: str | None) -> ssl.SSLContext | None:
         manager = self.manager
         if manager is not None:
             return manager.tls_alpn_context(server_name)

@@ -10,9 +10,13 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ingressctl.acme.challenges import HTTP01_PREFIX, ChallengeStore
+from ingressctl.acme.storage import BlobStore
+
+if TYPE_CHECKING:
+    import ssl
 
 log = logging.getLogger("ingressctl.acme")
 
@@ -37,14 +41,14 @@ class SharedChallenges(ChallengeStore):
     """
 
     def __init__(
-        self, blob: Callable[[], Any], min_interval: float = 0.25, alpn_poll: float = ALPN_POLL_SECONDS
+        self, blob: Callable[[], BlobStore], min_interval: float = 0.25, alpn_poll: float = ALPN_POLL_SECONDS
     ) -> None:
         super().__init__()
         self.alpn_poll = alpn_poll
         self._remote_alpn = ChallengeStore()  # the leader's TLS-ALPN-01 answers, as last read
         self._remote_alpn_keys: dict[str, str] = {}
         self._blob_factory = blob  # -> BlobStore (load_bytes() / update(fn)); built on first use
-        self._blob: Any = None
+        self._blob: BlobStore | None = None
         self.min_interval = min_interval
         self._remote: dict[str, str] = {}
         self._started = -min_interval  # monotonic time the last read started
@@ -52,7 +56,7 @@ class SharedChallenges(ChallengeStore):
         self.reads = 0
 
     @property
-    def blob(self) -> Any:
+    def blob(self) -> BlobStore:
         if self._blob is None:
             self._blob = self._blob_factory()
         return self._blob
@@ -101,7 +105,7 @@ class SharedChallenges(ChallengeStore):
         super().remove_tls_alpn01(domain)
         self._change(ALPN_KEY + domain.lower(), None)
 
-    def tls_alpn_context(self, server_name: str | None) -> Any:
+    def tls_alpn_context(self, server_name: str | None) -> ssl.SSLContext | None:
         return super().tls_alpn_context(server_name) or self._remote_alpn.tls_alpn_context(server_name)
 
     async def refresh_alpn(self) -> None:
@@ -178,14 +182,14 @@ class OnDemandRelay:
 
     def __init__(
         self,
-        blob: Callable[[], Any],
+        blob: Callable[[], BlobStore],
         *,
         min_interval: float = 1.0,
         max_pending: int = 64,
         cooldown: float = 300.0,
     ) -> None:
         self._blob_factory = blob
-        self._blob: Any = None
+        self._blob: BlobStore | None = None
         self.min_interval = min_interval
         self.max_pending = max_pending
         self.cooldown = cooldown
@@ -197,7 +201,7 @@ class OnDemandRelay:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
-    def blob(self) -> Any:
+    def blob(self) -> BlobStore:
         if self._blob is None:
             self._blob = self._blob_factory()
         return self._blob

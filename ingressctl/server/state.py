@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ingressctl.model import Diagnostic
 from ingressctl.model.config import EntryPoint, StaticConfig
@@ -16,6 +16,9 @@ from ingressctl.providers.base import ProviderStatus
 from ingressctl.proxy.plan import Table
 from ingressctl.proxy.pool import EndpointFailing
 from ingressctl.server.ports import ClusterPort
+
+if TYPE_CHECKING:
+    from ingressctl.tls.store import CertificateInfo
 
 FailingSource = Callable[[], Mapping[tuple[str, int], EndpointFailing]]
 
@@ -89,7 +92,7 @@ class RuntimeState:
     def entrypoints(self) -> Sequence[EntryPoint]:
         return self.static.entrypoints
 
-    def certificates(self) -> Sequence[Any]:
+    def certificates(self) -> Sequence[CertificateInfo]:
         infos = getattr(self.certificate_store, "infos", None)
         if callable(infos):
             return tuple(infos())
@@ -116,7 +119,7 @@ class RuntimeState:
     def started_at(self) -> float:
         return self._started
 
-    def config_summary(self) -> Mapping[str, Any]:
+    def config_summary(self) -> Mapping[str, Any]:  # a JSON document: values of many shapes
         s = self.static
         return {
             "source": s.source or "command line",
@@ -133,7 +136,7 @@ class RuntimeState:
             "leadership": self._leadership(),
         }
 
-    def _leadership(self) -> Mapping[str, Any] | None:
+    def _leadership(self) -> Mapping[str, str | bool] | None:
         cluster = self.cluster
         if cluster is None:
             return None
