@@ -55,7 +55,9 @@ def test_migrate_from_ingress_nginx_keeps_comments_and_marks_decisions(run: Run,
         "# From ingress-nginx docs/examples/affinity/cookie/ingress.yaml"
     )  # comments kept
     assert "ingressClassName: ingressctl" in sticky
-    assert 'nginx.ingress.kubernetes.io/affinity: "cookie"  # ingressctl: lost' in sticky
+    # Sticky cookies are served by ingressctl: the annotations carry over without a decision to make.
+    assert '    nginx.ingress.kubernetes.io/affinity: "cookie"\n' in sticky
+    assert "# ingressctl:" not in sticky
     snippet = (tmp_path / "configuration-snippet.yaml").read_text()
     assert "# ingressctl: nginx.ingress.kubernetes.io/configuration-snippet: REFUSED" in snippet
     document = YAML(typ="safe").load(snippet)
