@@ -12,6 +12,7 @@ from enum import Enum
 from ingressctl.model.access import AccessControls
 from ingressctl.model.client_auth import ClientAuth
 from ingressctl.model.cors import CorsPolicy
+from ingressctl.model.client_cert_headers import ClientCertHeaders
 from ingressctl.model.location import Location
 from ingressctl.model.objects import ObjectRef, PathType
 from ingressctl.model.regexpaths import RegexPath
@@ -102,6 +103,8 @@ class RouteMiddlewares:
     # Forward auth, deny-lists, rate and in-flight limits (routing/annotations_access.py).
     access: AccessControls = field(default_factory=AccessControls)
     cors: CorsPolicy | None = None  # ingress-nginx enable-cors (model/cors.py)
+    # The client certificate passed on in headers (routing/annotations_client_cert_headers.py).
+    client_cert_headers: ClientCertHeaders | None = None
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -17,6 +17,7 @@ from ingressctl.proxy.exchange import EntrypointInfo, Middleware
 from ingressctl.proxy.middlewares.allow_list import AllowList
 from ingressctl.proxy.middlewares.auth_headers import AuthHeaders
 from ingressctl.proxy.middlewares.basic_auth import Authenticator
+from ingressctl.proxy.middlewares.client_cert_headers import ClientCertHeaders
 from ingressctl.proxy.middlewares.client_certificate import ClientCertificate
 from ingressctl.proxy.middlewares.cors import Cors
 from ingressctl.proxy.middlewares.deny_list import DenyList
@@ -45,6 +46,7 @@ from ingressctl.routing.chain_access import (
 )
 from ingressctl.routing.chain_client_auth import ClientCertSpec
 from ingressctl.routing.chain_nginx import CorsSpec, RewriteTargetSpec
+from ingressctl.routing.chain_client_cert_headers import ClientCertHeadersSpec
 
 __all__ = ["Authenticator", "EntrypointInfo", "RoutePlan", "Table", "TableFactory", "TablePlan"]
 
@@ -150,6 +152,8 @@ def _middleware(spec: MiddlewareSpec) -> Middleware:
         return RewriteTarget(spec)
     if isinstance(spec, CorsSpec):
         return Cors(spec)
+    if isinstance(spec, ClientCertHeadersSpec):
+        return ClientCertHeaders(spec)
     return StripPrefix(spec)
 
 

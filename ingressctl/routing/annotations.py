@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from ingressctl.model import BasicAuth, CorsPolicy, Diagnostic, Ingress, PathType, Redirect, Secret, Severity
 from ingressctl.model.access import AccessControls
 from ingressctl.model.client_auth import ClientAuth
+from ingressctl.model.client_cert_headers import ClientCertHeaders
 from ingressctl.routing import annotations_client_auth, backend_protocol, codes
 from ingressctl.routing.annotations_access import (
     KNOWN_ACCESS,
@@ -23,6 +24,15 @@ from ingressctl.routing.annotations_access import (
     parse_access,
 )
 from ingressctl.routing.annotations_client_auth import parse_client_auth
+from ingressctl.routing.annotations_client_cert_headers import (
+    KNOWN as KNOWN_CERT_HEADERS,
+)
+from ingressctl.routing.annotations_client_cert_headers import (
+    MULTI_LINE as MULTI_LINE_CERT_HEADERS,
+)
+from ingressctl.routing.annotations_client_cert_headers import (
+    parse_client_cert_headers,
+)
 from ingressctl.routing.backend_protocol import IngressUpstream, parse_ingress_upstream
 from ingressctl.routing.canary import KNOWN as CANARY_KNOWN
 from ingressctl.routing.canary import Canary, parse_canary
@@ -77,6 +87,7 @@ KNOWN_ANNOTATIONS: dict[str, str] = {
     ROUTER_CERTRESOLVER: "Name of the certificate resolver (ACME) for the hosts; recorded on the routes.",
     **backend_protocol.KNOWN,
     **annotations_client_auth.KNOWN,
+    **KNOWN_CERT_HEADERS,
     **KNOWN_ACCESS,
     **KNOWN_SERVICE_ACCESS,
 }
@@ -94,6 +105,7 @@ _MULTI_LINE = frozenset(
         FRONTEND_ENTRYPOINTS,
         FRONTEND_ENTRY_POINTS_17,
         *MULTI_LINE_ACCESS,
+        *MULTI_LINE_CERT_HEADERS,
     }
 )
 
@@ -144,6 +156,7 @@ class IngressAnnotations:
     regex: RegexAnnotations | None = None  # ingress-nginx use-regex / rewrite-target (nginx_paths)
     canary: Canary | None = None  # ingress-nginx canary (routing/canary.py)
     cors: CorsPolicy | None = None  # ingress-nginx enable-cors (routing/cors.py)
+    client_cert_headers: ClientCertHeaders | None = None  # routing/annotations_client_cert_headers.py
 
 
 SecretLookup = Callable[[str, str], Secret | None]
@@ -457,6 +470,10 @@ def parse_annotations(
     parser.diagnostics.extend(found)
     if client_auth.error:
         reasons.append(f"client certificates: {client_auth.error}")
+    cert_headers, found = parse_client_cert_headers(ingress)
+    parser.diagnostics.extend(found)
+    if cert_headers.error:
+        reasons.append(f"client certificate headers: {cert_headers.error}")
     path_type, strip = parser.rule_type()
     priority = parser.integer(ROUTER_PRIORITY)
     if priority is None:
@@ -503,5 +520,6 @@ def parse_annotations(
         upstream=upstream,
         client_auth=client_auth.client_auth,
         access=access.controls,
+        client_cert_headers=cert_headers.headers,
     )
     return result, parser.diagnostics

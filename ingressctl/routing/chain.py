@@ -23,6 +23,7 @@ from ingressctl.routing.chain_access import (
 )
 from ingressctl.routing.chain_client_auth import ClientCertSpec
 from ingressctl.routing.chain_nginx import CorsSpec, RewriteTargetSpec, cors_of, rewrite_target_of
+from ingressctl.routing.chain_client_cert_headers import ClientCertHeadersSpec, client_cert_header_specs
 
 Description = dict[str, str | int | bool | list[str]]
 """A middleware described for people and JSON: `name`, `effect`, then its parameters."""
@@ -144,6 +145,7 @@ MiddlewareSpec = (
     | AccessSpec
     | RewriteTargetSpec
     | CorsSpec
+    | ClientCertHeadersSpec
 )
 
 
@@ -198,6 +200,8 @@ def route_chain(route: Route) -> tuple[MiddlewareSpec, ...]:
     rewrite = rewrite_target_of(route)
     if rewrite is not None:
         chain.append(rewrite)
+    # Last: the certificate headers are the proxy's word, after any auth answer copied headers.
+    chain.extend(client_cert_header_specs(route))
     return tuple(chain)
 
 

@@ -456,6 +456,7 @@ class _Compiler:
                     client_auth=ann.client_auth,
                     access=ann.access,
                     cors=ann.cors,
+                    client_cert_headers=ann.client_cert_headers,
                 ),
             )
         return found[1]

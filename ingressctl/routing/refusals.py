@@ -108,8 +108,6 @@ _TRAEFIK_HARMLESS = frozenset(
     {
         "app-root",
         "error-pages",
-        "pass-client-tls-cert",
-        "pass-tls-cert",
         "preserve-host",
         "redirect-regex",
         "redirect-replacement",
