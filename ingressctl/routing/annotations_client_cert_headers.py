@@ -37,7 +37,7 @@ _PEM_TEXT = (
     f"the certificate the client presented in the TLS handshake (verified against the entrypoint's "
     f"clientCA or the host's auth-tls-secret CAs) goes to the backend in {TRAEFIK_CERT_HEADER}: the PEM "
     "without its BEGIN/END lines and line breaks, URL-escaped. A header of that name sent by the client "
-    "is always removed."
+    "is always removed. Not a boolean: 503."
 )
 KNOWN: dict[str, str] = {
     PASS_TLS_CERT[0]: f'"true": {_PEM_TEXT} (Traefik 1.7, deprecated there for pass-client-tls-cert.)',
@@ -88,7 +88,8 @@ def _boolean(value: object, where: str) -> bool:
         return value
     if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
         return value.strip().lower() in _TRUE
-    raise _Invalid(f"{where}: {value!r} is not true or false")
+    prefix = f"{where}: " if where else ""
+    raise _Invalid(f"{prefix}{value!r} is not true or false")
 
 
 def _mapping(value: object, where: str, allowed: set[str]) -> dict[str, object]:
@@ -162,14 +163,14 @@ def parse_client_cert_headers(ingress: Ingress) -> tuple[ParsedClientCertHeaders
         try:
             if key in PASS_TLS_CERT:
                 traefik = True
-                traefik_pem = _boolean(raw, "the value") or traefik_pem
+                traefik_pem = _boolean(raw, "") or traefik_pem
             elif key in PASS_CLIENT_TLS_CERT:
                 traefik = True
                 pem, found = parse_pass_client_tls_cert(raw)
                 traefik_pem = traefik_pem or pem
                 infos = found or infos
             else:
-                nginx_pem = _boolean(raw, "the value")
+                nginx_pem = _boolean(raw, "")
         except _Invalid as exc:
             hint = _HINT_YAML if key in PASS_CLIENT_TLS_CERT else 'Write "true" or "false".'
             report(key, str(exc), hint)
