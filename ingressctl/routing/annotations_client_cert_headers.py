@@ -40,7 +40,7 @@ _PEM_TEXT = (
     "is always removed. Not a boolean: 503."
 )
 KNOWN: dict[str, str] = {
-    PASS_TLS_CERT[0]: f'"true": {_PEM_TEXT} (Traefik 1.7, deprecated there for pass-client-tls-cert.)',
+    PASS_TLS_CERT[0]: f'"true" (Traefik 1.7; deprecated there for pass-client-tls-cert): {_PEM_TEXT}',
     PASS_TLS_CERT[1]: f"Same as {PASS_TLS_CERT[0]}.",
     PASS_TLS_CERT[2]: f"Same as {PASS_TLS_CERT[0]} (Traefik 1.x label spelling).",
     PASS_CLIENT_TLS_CERT[0]: "Traefik 1.7 (YAML): `pem: true` passes the certificate in "
