@@ -11,8 +11,8 @@ from enum import Enum
 
 from ingressctl.model.access import AccessControls
 from ingressctl.model.client_auth import ClientAuth
-from ingressctl.model.cors import CorsPolicy
 from ingressctl.model.client_cert_headers import ClientCertHeaders
+from ingressctl.model.cors import CorsPolicy
 from ingressctl.model.location import Location
 from ingressctl.model.objects import ObjectRef, PathType
 from ingressctl.model.regexpaths import RegexPath

@@ -45,8 +45,8 @@ from ingressctl.routing.chain_access import (
     RateLimitSpec,
 )
 from ingressctl.routing.chain_client_auth import ClientCertSpec
-from ingressctl.routing.chain_nginx import CorsSpec, RewriteTargetSpec
 from ingressctl.routing.chain_client_cert_headers import ClientCertHeadersSpec
+from ingressctl.routing.chain_nginx import CorsSpec, RewriteTargetSpec
 
 __all__ = ["Authenticator", "EntrypointInfo", "RoutePlan", "Table", "TableFactory", "TablePlan"]
 

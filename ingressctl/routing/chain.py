@@ -22,8 +22,8 @@ from ingressctl.routing.chain_access import (
     limit_specs,
 )
 from ingressctl.routing.chain_client_auth import ClientCertSpec
-from ingressctl.routing.chain_nginx import CorsSpec, RewriteTargetSpec, cors_of, rewrite_target_of
 from ingressctl.routing.chain_client_cert_headers import ClientCertHeadersSpec, client_cert_header_specs
+from ingressctl.routing.chain_nginx import CorsSpec, RewriteTargetSpec, cors_of, rewrite_target_of
 
 Description = dict[str, str | int | bool | list[str]]
 """A middleware described for people and JSON: `name`, `effect`, then its parameters."""
