@@ -512,7 +512,7 @@ def read_kubernetes(section: Section, ctx: Context) -> tuple[KubernetesConfig, f
     throttle = section.duration("throttleDuration")
     section.boolean("watch")
     section.unsupported("disablePassHostHeaders", "the Host header is always passed")
-    section.unsupported("enablePassTLSCert", "client certificates are not requested")
+    section.unsupported("enablePassTLSCert", "set pass-tls-cert on each Ingress instead")
     section.finish()
     return config, throttle
 

@@ -12,6 +12,7 @@ from enum import Enum
 from ingressctl.model.access import AccessControls
 from ingressctl.model.backend_policy import BackendPolicy
 from ingressctl.model.client_auth import ClientAuth
+from ingressctl.model.client_cert_headers import ClientCertHeaders
 from ingressctl.model.cors import CorsPolicy
 from ingressctl.model.location import Location
 from ingressctl.model.objects import ObjectRef, PathType
@@ -108,6 +109,8 @@ class RouteMiddlewares:
     backend_policy: BackendPolicy | None = None
     # Paths, redirects, headers and the Host (ingressctl.model.rewrites).
     rewrites: Rewrites | None = None
+    # The client certificate passed on in headers (routing/annotations_client_cert_headers.py).
+    client_cert_headers: ClientCertHeaders | None = None
 
     @property
     def names(self) -> tuple[str, ...]:

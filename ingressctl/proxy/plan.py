@@ -19,6 +19,7 @@ from ingressctl.proxy.middlewares.auth_headers import AuthHeaders
 from ingressctl.proxy.middlewares.basic_auth import Authenticator
 from ingressctl.proxy.middlewares.body_limit import BodyLimit
 from ingressctl.proxy.middlewares.circuit_breaker import Breaker, CircuitBreakerMiddleware
+from ingressctl.proxy.middlewares.client_cert_headers import ClientCertHeaders
 from ingressctl.proxy.middlewares.client_certificate import ClientCertificate
 from ingressctl.proxy.middlewares.cors import Cors
 from ingressctl.proxy.middlewares.deny_list import DenyList
@@ -50,6 +51,7 @@ from ingressctl.routing.chain_access import (
 )
 from ingressctl.routing.chain_backend import BodyLimitSpec, CircuitBreakerSpec, UpstreamPolicySpec
 from ingressctl.routing.chain_client_auth import ClientCertSpec
+from ingressctl.routing.chain_client_cert_headers import ClientCertHeadersSpec
 from ingressctl.routing.chain_nginx import CorsSpec, RewriteTargetSpec
 
 __all__ = ["Authenticator", "EntrypointInfo", "RoutePlan", "Table", "TableFactory", "TablePlan"]
@@ -175,6 +177,8 @@ def _middleware(spec: MiddlewareSpec) -> Middleware:
     if isinstance(spec, CircuitBreakerSpec):
         return CircuitBreakerMiddleware(spec)
     assert not isinstance(spec, UpstreamPolicySpec)
+    if isinstance(spec, ClientCertHeadersSpec):
+        return ClientCertHeaders(spec)
     if isinstance(spec, StripPrefixSpec):
         return StripPrefix(spec)
     return rewrite_middleware(spec)

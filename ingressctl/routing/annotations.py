@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from ingressctl.model import BasicAuth, CorsPolicy, Diagnostic, Ingress, PathType, Redirect, Secret, Severity
 from ingressctl.model.access import AccessControls
 from ingressctl.model.client_auth import ClientAuth
+from ingressctl.model.client_cert_headers import ClientCertHeaders
 from ingressctl.model.rewrites import Rewrites
 from ingressctl.routing import annotations_client_auth, backend_protocol, codes
 from ingressctl.routing.annotations_access import (
@@ -24,6 +25,15 @@ from ingressctl.routing.annotations_access import (
     parse_access,
 )
 from ingressctl.routing.annotations_client_auth import parse_client_auth
+from ingressctl.routing.annotations_client_cert_headers import (
+    KNOWN as KNOWN_CERT_HEADERS,
+)
+from ingressctl.routing.annotations_client_cert_headers import (
+    MULTI_LINE as MULTI_LINE_CERT_HEADERS,
+)
+from ingressctl.routing.annotations_client_cert_headers import (
+    parse_client_cert_headers,
+)
 from ingressctl.routing.annotations_rewrites import KNOWN_REWRITE_ANNOTATIONS, parse_rewrites
 from ingressctl.routing.backend_keys import BUFFERING, ERROR_PAGES, KNOWN_BACKEND_ANNOTATIONS
 from ingressctl.routing.backend_protocol import IngressUpstream, parse_ingress_upstream
@@ -85,6 +95,7 @@ KNOWN_ANNOTATIONS: dict[str, str] = {
     ROUTER_CERTRESOLVER: "Name of the certificate resolver (ACME) for the hosts; recorded on the routes.",
     **backend_protocol.KNOWN,
     **annotations_client_auth.KNOWN,
+    **KNOWN_CERT_HEADERS,
     **KNOWN_ACCESS,
     **KNOWN_SERVICE_ACCESS,
     **KNOWN_BACKEND_ANNOTATIONS,
@@ -106,6 +117,7 @@ _MULTI_LINE = frozenset(
         *MULTI_LINE_ACCESS,
         BUFFERING,
         ERROR_PAGES,
+        *MULTI_LINE_CERT_HEADERS,
     }
 )
 
@@ -160,6 +172,7 @@ class IngressAnnotations:
     canary: Canary | None = None  # ingress-nginx canary (routing/canary.py)
     cors: CorsPolicy | None = None  # ingress-nginx enable-cors (routing/cors.py)
     rewrites: Rewrites | None = None  # paths, redirects, headers (routing/annotations_rewrites.py)
+    client_cert_headers: ClientCertHeaders | None = None  # routing/annotations_client_cert_headers.py
 
 
 SecretLookup = Callable[[str, str], Secret | None]
@@ -478,6 +491,10 @@ def parse_annotations(
     parser.diagnostics.extend(rewrites.diagnostics)
     if rewrites.refusal:
         reasons.append(rewrites.refusal)
+    cert_headers, found = parse_client_cert_headers(ingress)
+    parser.diagnostics.extend(found)
+    if cert_headers.error:
+        reasons.append(f"client certificate headers: {cert_headers.error}")
     path_type, strip = parser.rule_type()
     path_type = path_type or rewrites.path_type
     priority = parser.integer(ROUTER_PRIORITY)
@@ -527,5 +544,6 @@ def parse_annotations(
         client_auth=client_auth.client_auth,
         access=access.controls,
         rewrites=rewrites.rewrites,
+        client_cert_headers=cert_headers.headers,
     )
     return result, parser.diagnostics

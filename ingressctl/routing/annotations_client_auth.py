@@ -4,7 +4,7 @@ auth-tls-secret names a Secret of the Ingress's namespace whose `ca.crt` holds t
 auth-tls-verify-client is on (default), optional or off; optional_no_ca (accept any certificate
 unverified) cannot be given by the handshake ingressctl runs and fails closed, as does a
 verify depth other than 1 (Python's ssl module cannot bound the chain length), a missing or broken
-Secret, and a bad value. auth-tls-pass-certificate-to-upstream is not implemented (a warning).
+Secret, and a bad value. auth-tls-pass-certificate-to-upstream: routing/annotations_client_cert_headers.py.
 """
 
 from __future__ import annotations
@@ -31,11 +31,10 @@ KNOWN: dict[str, str] = {
     "honoured: 503.",
     VERIFY_DEPTH: "Only 1 (the default: the client certificate is issued by a CA of the Secret) is "
     "enforced; other values: 503.",
-    PASS_CERTIFICATE: "Not implemented: a warning, the backend gets no ssl-client-cert header.",
     ERROR_PAGE: "URL a client refused for its certificate is redirected to (302) instead of a 400.",
 }
 # Implemented keys: not "unsupported protections" (routing/refusals.py) any more.
-IMPLEMENTED = frozenset(KNOWN)
+IMPLEMENTED = frozenset({*KNOWN, PASS_CERTIFICATE})
 
 SecretLookup = Callable[[str, str], Secret | None]
 
@@ -85,13 +84,6 @@ def parse_client_auth(
             VERIFY_DEPTH,
             f"depth {depth_text!r} cannot be enforced (only 1)",
             "Issue client certificates from the CA in the Secret directly, and remove the annotation.",
-        )
-    if PASS_CERTIFICATE in annotations and annotations[PASS_CERTIFICATE].strip().lower() == "true":
-        report(
-            PASS_CERTIFICATE,
-            "is not implemented; the backend gets no ssl-client-cert header",
-            "Remove the annotation, or let the backend do without the certificate.",
-            Severity.WARNING,
         )
     error_page = annotations.get(ERROR_PAGE, "").strip()
     if error_page and not error_page.startswith(("http://", "https://", "/")):

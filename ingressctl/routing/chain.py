@@ -29,6 +29,7 @@ from ingressctl.routing.chain_backend import (
     backend_chain,
 )
 from ingressctl.routing.chain_client_auth import ClientCertSpec
+from ingressctl.routing.chain_client_cert_headers import ClientCertHeadersSpec, client_cert_header_specs
 from ingressctl.routing.chain_nginx import CorsSpec, RewriteTargetSpec, cors_of, rewrite_target_of
 from ingressctl.routing.chain_rewrites import (
     FORWARDING_SPECS,
@@ -173,6 +174,7 @@ MiddlewareSpec = (
     | CorsSpec
     | BackendSpec
     | RewriteSpec
+    | ClientCertHeadersSpec
 )
 
 
@@ -244,6 +246,8 @@ def route_chain(route: Route) -> tuple[MiddlewareSpec, ...]:
     if policy is not None and policy.invalid:
         chain.append(FailClosedSpec("upstream-policy", 503, "Service Unavailable", policy.invalid))
     chain.extend(backend_chain(policy))
+    # Last: the certificate headers are the proxy's word, after any auth answer copied headers.
+    chain.extend(client_cert_header_specs(route))
     return tuple(chain)
 
 

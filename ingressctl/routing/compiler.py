@@ -470,6 +470,7 @@ class _Compiler:
                     cors=ann.cors,
                     backend_policy=policy,
                     rewrites=ann.rewrites,
+                    client_cert_headers=ann.client_cert_headers,
                 ),
             )
         return found[2]

@@ -86,8 +86,6 @@ _TRAEFIK_V1_HARMLESS = frozenset(
 )
 _TRAEFIK_HARMLESS = frozenset(
     {
-        "pass-client-tls-cert",
-        "pass-tls-cert",
         "router.observability.accesslogs",
         "router.observability.metrics",
         "router.observability.tracing",

@@ -73,11 +73,12 @@ def test_implemented_keys_are_no_longer_refused_but_the_rest_of_the_family_is() 
     assert protection(NGINX + "auth-tls-match-cn") == "client certificate authentication"
 
 
-def test_pass_certificate_to_upstream_is_a_warning(ca_pem: bytes) -> None:
+def test_pass_certificate_to_upstream_is_implemented(ca_pem: bytes) -> None:
     route, diagnostics = compile_one(
         {NGINX + "auth-tls-secret": "clients", NGINX + "auth-tls-pass-certificate-to-upstream": "true"},
         secrets=(secret("clients", {"ca.crt": ca_pem}),),
     )
     assert route.middlewares.client_auth is not None
-    [warning] = [d for d in diagnostics if d.code == "IC241"]
-    assert warning.severity is Severity.WARNING and "not implemented" in warning.message
+    assert not [d for d in diagnostics if d.code == "IC241"], diagnostics
+    assert chain_labels(route) == ["client-certificate", "pass-client-cert"]
+    assert protection(NGINX + "auth-tls-pass-certificate-to-upstream") is None
