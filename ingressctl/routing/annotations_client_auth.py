@@ -26,7 +26,9 @@ ERROR_PAGE = PREFIX + "auth-tls-error-page"
 
 KNOWN: dict[str, str] = {
     SECRET: "Secret (same namespace; 'name' or 'namespace/name') whose ca.crt holds the CAs a client "
-    "certificate must chain to; the host's TLS handshake asks for one. Missing or broken: 503.",
+    "certificate must chain to; the host's TLS handshake asks for one. Missing or broken: 503. The backend "
+    "gets ssl-client-verify (SUCCESS/NONE), ssl-client-subject-dn and ssl-client-issuer-dn, as from "
+    "ingress-nginx; copies sent by the client are removed.",
     VERIFY_CLIENT: "on (default; 400 without a certificate), optional, or off. optional_no_ca cannot be "
     "honoured: 503.",
     VERIFY_DEPTH: "Only 1 (the default: the client certificate is issued by a CA of the Secret) is "

@@ -42,6 +42,10 @@ ECHOED = (
     "X_Forwarded_Tls_Client_Cert",
     "ssl-client-cert",
     "ssl_client_cert",
+    "ssl-client-verify",
+    "ssl_client_verify",
+    "ssl-client-subject-dn",
+    "ssl-client-issuer-dn",
 )
 T1_FORGED = [f"{name}: forged" for name in ECHOED if "Forwarded" in name]
 NGINX_FORGED = [f"{name}: forged" for name in ECHOED if "ssl" in name]
@@ -161,10 +165,15 @@ async def test_client_certificate_headers(tmp_path: Path, serve: Callable[..., S
 
         # ingress-nginx: the host's auth-tls CAs verified bob's certificate.
         bob_pem = leaf(tmp_path / "bob.crt").public_bytes(serialization.Encoding.PEM)
+        # ingress-nginx also tells every auth-tls backend the verification result, subject and issuer
+        # (its annotations page, "Client Certificate Authentication"); forged copies never reach it.
         assert await get(websecure, "nginx.shop.test", "bob") == {
-            "ssl-client-cert": quote(bob_pem.decode(), safe="")
+            "ssl-client-cert": quote(bob_pem.decode(), safe=""),
+            "ssl-client-verify": "SUCCESS",
+            "ssl-client-subject-dn": "CN=bob",
+            "ssl-client-issuer-dn": leaf(tmp_path / "bob.crt").issuer.rfc4514_string(),
         }
-        assert await get(websecure, "nginx.shop.test", None) == {}
+        assert await get(websecure, "nginx.shop.test", None) == {"ssl-client-verify": "NONE"}
         # A connection whose certificate was verified for nginx.shop.test's CAs, asking for the
         # Traefik host: that certificate is not passed on, and nothing forged gets through.
         assert await get(websecure, "nginx.shop.test", "bob", host="t1.shop.test") == {}

@@ -6,6 +6,11 @@ host's CAs (ingressctl/tls/client_auth.py); here the route checks that it did, f
   reused for another Host): 403;
 - depth 1: the certificate's issuer is one of the route's CAs.
 A refused client is redirected (302) to auth-tls-error-page when one is set.
+
+A request let through carries what ingress-nginx tells the backend on every auth-tls route:
+ssl-client-verify (SUCCESS or NONE), ssl-client-subject-dn and ssl-client-issuer-dn (RFC 4514, as
+nginx's $ssl_client_s_dn). Copies the client sent itself are always removed first: a backend that
+trusts these headers must never read a forged subject.
 """
 
 from __future__ import annotations
@@ -22,6 +27,16 @@ from ingressctl.proxy.exchange import Exchange
 from ingressctl.routing.chain_client_auth import ClientCertSpec
 
 _ISSUER_ATTR = "ingressctl_client_issuer"
+_SUBJECT_ATTR = "ingressctl_client_subject"
+VERIFY_HEADER = "ssl-client-verify"
+SUBJECT_HEADER = "ssl-client-subject-dn"
+ISSUER_HEADER = "ssl-client-issuer-dn"
+# A backend behind a CGI/WSGI gateway reads "ssl_client_verify" as "ssl-client-verify": removed too.
+_FORGEABLE = tuple(
+    spelling
+    for name in (VERIFY_HEADER, SUBJECT_HEADER, ISSUER_HEADER)
+    for spelling in (name, name.replace("-", "_"))
+)
 
 
 class ClientCertificate:
@@ -38,14 +53,21 @@ class ClientCertificate:
         transport = exchange.request.transport
         ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
         certificate = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        for name in _FORGEABLE:
+            exchange.remove_upstream_header(name)
         if not certificate:
             if self._auth.required:
                 return self._refuse(400, "Bad Request: no required SSL certificate was sent")
+            exchange.set_upstream_header(VERIFY_HEADER, "NONE")
             return None
         if getattr(ssl_object, HANDSHAKE_CA_ATTR, None) != self._ca_id:
             return self._refuse(403, "Forbidden: the client certificate was not verified for this host")
-        if _issuer(ssl_object, certificate) not in self._subjects:
+        issuer = _issuer(ssl_object, certificate)
+        if issuer not in self._subjects:
             return self._refuse(403, "Forbidden: the client certificate is not issued by the host's CA")
+        exchange.set_upstream_header(VERIFY_HEADER, "SUCCESS")
+        exchange.set_upstream_header(SUBJECT_HEADER, _subject(ssl_object, certificate))
+        exchange.set_upstream_header(ISSUER_HEADER, issuer)
         return None
 
     def _refuse(self, status: int, text: str) -> StreamResponse:
@@ -63,3 +85,13 @@ def _issuer(ssl_object: Any, der: bytes) -> str:
         with contextlib.suppress(AttributeError):
             setattr(ssl_object, _ISSUER_ATTR, issuer)
     return str(issuer)
+
+
+def _subject(ssl_object: Any, der: bytes) -> str:
+    """The subject of the connection's client certificate, parsed once per connection."""
+    subject = getattr(ssl_object, _SUBJECT_ATTR, None)
+    if subject is None:
+        subject = x509.load_der_x509_certificate(der).subject.rfc4514_string()
+        with contextlib.suppress(AttributeError):
+            setattr(ssl_object, _SUBJECT_ATTR, subject)
+    return str(subject)
