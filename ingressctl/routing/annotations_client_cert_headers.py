@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import yaml
-
 from ingressctl.model import Diagnostic, Ingress, Severity
 from ingressctl.model.client_cert_headers import (
     NGINX_CERT_HEADER,
@@ -112,6 +110,8 @@ def _name_fields(value: object, where: str) -> NameFields | None:
 
 def parse_pass_client_tls_cert(raw: str) -> tuple[bool, InfoFields | None]:
     """(pem, infos) of a pass-client-tls-cert value; raises _Invalid."""
+    import yaml  # only this annotation needs PyYAML; validate starts without it
+
     try:
         doc = yaml.safe_load(raw)
     except yaml.YAMLError as exc:
