@@ -118,6 +118,7 @@ class H2ServerConnection(asyncio.Protocol):
         self._lost = False
         self._served = 0
         self._timer: asyncio.TimerHandle | None = None
+        self._flush_pending = False
         clock = self._loop.time
         self._resets = Budget(ep.settings.max_resets_per_second, clock)
         self._control = Budget(ep.settings.max_control_frames_per_second, clock)
@@ -418,7 +419,10 @@ class H2ServerConnection(asyncio.Protocol):
             except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError) as exc:
                 raise ConnectionResetError(f"stream {stream_id} closed") from exc
             view = view[size:]
-            self._flush()
+            if view:
+                self._flush_now()  # a large body: write as it goes, so pause_writing is noticed
+            else:
+                self._flush()
             if self._paused:
                 await self.writable()
 
@@ -487,6 +491,18 @@ class H2ServerConnection(asyncio.Protocol):
     # ------------------------------------------------------------ closing
 
     def _flush(self) -> None:
+        """Write what h2 has queued at the end of this loop iteration, not now.
+
+        A small answer is HEADERS, DATA and END_STREAM from three calls, and several streams answer
+        in the same iteration; one write for all of them is one TLS record and one send instead of
+        three or more (the HTTP/2 benchmark spent a fifth of its CPU in per-frame writes).
+        """
+        if not self._flush_pending:
+            self._flush_pending = True
+            self._loop.call_soon(self._flush_now)
+
+    def _flush_now(self) -> None:
+        self._flush_pending = False
         data = self._conn.data_to_send()
         if data and self._transport is not None:
             self._transport.write(data)
@@ -514,6 +530,7 @@ class H2ServerConnection(asyncio.Protocol):
             self._cancel(stream, gone)
 
     def _close(self) -> None:
+        self._flush_now()
         transport = self._transport
         if transport is not None and not transport.is_closing():
             transport.close()
@@ -545,7 +562,7 @@ class H2ServerConnection(asyncio.Protocol):
         frame = hyperframe.frame.GoAwayFrame(0)
         frame.last_stream_id = self._conn.highest_inbound_stream_id
         frame.error_code = h2.errors.ErrorCodes.NO_ERROR
-        self._flush()
+        self._flush_now()
         if self._transport is not None:
             self._transport.write(frame.serialize())
         self._close_when_idle()
