@@ -18,6 +18,13 @@ class Resource:
     subresources: tuple[str, ...] = ()
     field_selectors: frozenset[str] = field(default=_COMMON_FIELDS)
     short_names: tuple[str, ...] = ()
+    crd: bool = False  # a custom resource: the CRD schema's defaults apply on every write (`gateway`)
+    categories: tuple[str, ...] = ()
+
+    @property
+    def storage(self) -> tuple[str, str]:
+        """What versions of one kind share: (group, plural)."""
+        return (self.group, self.plural)
 
     @property
     def api_version(self) -> str:
@@ -54,6 +61,55 @@ RESOURCES: tuple[Resource, ...] = (
         short_names=("po",),
     ),
     Resource("nodes", "Node", "", "v1", namespaced=False, subresources=("status",), short_names=("no",)),
+)
+
+# The Gateway API CRDs (standard channel); served unless the server is told they are not installed.
+_GW = "gateway.networking.k8s.io"
+_GW_CATEGORY = ("gateway-api",)
+GATEWAY_RESOURCES: tuple[Resource, ...] = (
+    Resource(
+        "gatewayclasses",
+        "GatewayClass",
+        _GW,
+        "v1",
+        namespaced=False,
+        subresources=("status",),
+        short_names=("gc",),
+        crd=True,
+        categories=_GW_CATEGORY,
+    ),
+    Resource(
+        "gateways",
+        "Gateway",
+        _GW,
+        "v1",
+        subresources=("status",),
+        short_names=("gtw",),
+        crd=True,
+        categories=_GW_CATEGORY,
+    ),
+    Resource(
+        "httproutes", "HTTPRoute", _GW, "v1", subresources=("status",), crd=True, categories=_GW_CATEGORY
+    ),
+    # v1beta1 first: `by_kind("ReferenceGrant")` (the admin API) writes through the version controllers read.
+    Resource(
+        "referencegrants",
+        "ReferenceGrant",
+        _GW,
+        "v1beta1",
+        short_names=("refgrant",),
+        crd=True,
+        categories=_GW_CATEGORY,
+    ),
+    Resource(
+        "referencegrants",
+        "ReferenceGrant",
+        _GW,
+        "v1",
+        short_names=("refgrant",),
+        crd=True,
+        categories=_GW_CATEGORY,
+    ),
 )
 
 VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
@@ -104,6 +160,7 @@ def api_resource_list(group: str, version: str, served: tuple[Resource, ...]) ->
                 "kind": r.kind,
                 "verbs": [*VERBS, "deletecollection"],
                 "shortNames": list(r.short_names),
+                **({"categories": list(r.categories)} if r.categories else {}),
             }
         )
         for sub in r.subresources:

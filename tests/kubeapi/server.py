@@ -31,7 +31,7 @@ from aiohttp import web
 from tests.kubeapi import certs, resources
 from tests.kubeapi.patches import json_patch, merge_patch
 from tests.kubeapi.rbac import Rule, rule, rules_from_rbac
-from tests.kubeapi.resources import RESOURCES, Resource
+from tests.kubeapi.resources import GATEWAY_RESOURCES, RESOURCES, Resource
 from tests.kubeapi.selectors import SelectorError, field_matcher, label_matcher
 from tests.kubeapi.store import ApiError, Obj, Store, Watcher
 
@@ -100,6 +100,8 @@ class KubeAPIServer:
         bookmark_interval: float = 1.0,
         history_limit: int = 10_000,
         serve_endpointslices: bool = True,
+        # False: the Gateway API CRDs are not installed (discovery and every request about them: 404).
+        gateway_api: bool = True,
         # "event": 200 + an ERROR 410 event (what kube-apiserver does); "status": HTTP 410 on the request.
         expired_watch: str = "event",
         default_watch_timeout: int = 1800,
@@ -112,6 +114,8 @@ class KubeAPIServer:
         self.expired_watch = expired_watch
         self.default_watch_timeout = default_watch_timeout
         self.served = tuple(r for r in RESOURCES if serve_endpointslices or r.plural != "endpointslices")
+        if gateway_api:
+            self.served += GATEWAY_RESOURCES
         self.store = Store(self.served, history_limit)
         # None: every authenticated user may do everything. A list: only what a rule grants.
         self.rules: list[Rule] | None = None
@@ -559,18 +563,20 @@ class KubeAPIServer:
         if verb == "list":
             return web.json_response(self._list(request, res, namespace or None))
         if verb == "get":
-            return web.json_response(self.store.get(res, namespace, name))
+            return web.json_response(_as_version(res, self.store.get(res, namespace, name)))
         if verb == "delete":
             gone = self.store.delete(res, namespace, name)
-            return web.json_response(gone)
+            return web.json_response(_as_version(res, gone))
         body = await self._body(request)
         if verb == "create":
-            return web.json_response(self.store.create(res, body, namespace), status=201)
+            return web.json_response(_as_version(res, self.store.create(res, body, namespace)), status=201)
         if verb == "update":
             if body.get("metadata", {}).get("name") not in (None, name):
                 raise ApiError(400, "BadRequest", "the name of the object does not match the name on the URL")
             body.setdefault("metadata", {})["name"] = name
-            return web.json_response(self.store.update(res, body, namespace, subresource=sub))
+            return web.json_response(
+                _as_version(res, self.store.update(res, body, namespace, subresource=sub))
+            )
         # patch
         current = copy.deepcopy(self.store.get(res, namespace, name))
         content_type = request.headers.get("Content-Type", "")
@@ -590,7 +596,9 @@ class KubeAPIServer:
                 f"the body of the request was in an unknown format: {content_type}",
             )
         patched.setdefault("metadata", {})["name"] = name
-        return web.json_response(self.store.update(res, patched, namespace, subresource=sub))
+        return web.json_response(
+            _as_version(res, self.store.update(res, patched, namespace, subresource=sub))
+        )
 
     async def _body(self, request: web.Request) -> Obj:
         try:
@@ -678,7 +686,8 @@ class KubeAPIServer:
         stream = _Stream(watcher, response, request)
 
         async def send(event_type: str, obj: Obj) -> None:
-            await response.write(json.dumps({"type": event_type, "object": obj}).encode() + b"\n")
+            event = {"type": event_type, "object": _as_version(res, obj)}
+            await response.write(json.dumps(event).encode() + b"\n")
 
         if expired:
             await send("ERROR", _expired_status(since))
@@ -732,6 +741,13 @@ class KubeAPIServer:
         with contextlib.suppress(ConnectionResetError, RuntimeError):
             await response.write_eof()
         return response
+
+
+def _as_version(res: Resource, obj: Obj) -> Obj:
+    """An object as read through `res`'s version (ReferenceGrant: v1beta1 and v1 share one storage)."""
+    if "apiVersion" not in obj or obj["apiVersion"] == res.api_version:
+        return obj
+    return {**obj, "apiVersion": res.api_version}
 
 
 def _query_bool(value: str | None) -> bool:

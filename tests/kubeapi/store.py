@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.kubeapi import gateway
 from tests.kubeapi.resources import Resource
 
 Obj = dict[str, Any]
@@ -79,7 +80,7 @@ class Watcher:
         return self.labels(obj) and self.fields(obj)
 
     def offer(self, event: Event) -> None:
-        if event.resource is not self.resource:
+        if event.resource.storage != self.resource.storage:  # another kind (versions of one kind share)
             return
         now, before = self.wants(event.obj), self.wants(event.old)
         # Moving in or out of a selector is an ADDED/DELETED for that watcher (as kube-apiserver does).
@@ -163,8 +164,27 @@ class Store:
             meta.pop("namespace", None)
         return obj
 
+    def _crd_write(self, res: Resource, obj: Obj) -> None:
+        """What the API server does to a custom resource on every write: the schema's defaults, and a
+        422 for a missing required field."""
+        if not res.crd:
+            return
+        gateway.DEFAULTS[res.kind](obj)
+        missing = gateway.required_fields(obj)
+        if missing:
+            name = obj["metadata"]["name"]
+            raise ApiError(
+                422,
+                "Invalid",
+                f'{res.kind}.{res.group} "{name}" is invalid: {missing}: Required value',
+                {"name": name, "group": res.group, "kind": res.kind},
+            )
+
     def create(self, res: Resource, obj: Obj, namespace: str = "") -> Obj:
         obj = self._stamp(res, obj, namespace)
+        if res.crd and "status" in res.subresources:
+            obj.pop("status", None)  # a create sets no status: the schema's default status applies
+        self._crd_write(res, obj)
         key = key_of(res, obj)
         if key in self.objects[res.plural]:
             raise ApiError(
@@ -207,6 +227,7 @@ class Store:
                 obj["status"] = copy.deepcopy(old["status"])
             else:
                 obj.pop("status", None)
+        self._crd_write(res, obj)
         meta = obj["metadata"]
         for kept in ("uid", "creationTimestamp"):
             meta[kept] = old["metadata"][kept]
