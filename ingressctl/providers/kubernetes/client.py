@@ -31,6 +31,7 @@ from ingressctl.model.config import KubernetesConfig
 from ingressctl.providers.kubernetes.errors import describe_api_error, describe_transport_error
 from ingressctl.providers.kubernetes.kinds import Kind, describe_scope
 from ingressctl.providers.kubernetes.resources import (
+    GatewayApiStatusUpdate,
     IngressStatusUpdate,
     KubeObject,
     Lease,
@@ -311,6 +312,7 @@ class KubeApi:
         self.networking = kclient.NetworkingV1Api(api)
         self.discovery = kclient.DiscoveryV1Api(api)
         self.coordination = kclient.CoordinationV1Api(api)
+        self.custom = kclient.CustomObjectsApi(api)  # CRDs: the Gateway API
 
     @property
     def endpoint(self) -> str:
@@ -351,6 +353,18 @@ class KubeApi:
     # ---------------------------------------------------------------- list / watch
 
     def _list_function(self, kind: Kind, namespace: str | None) -> tuple[Callable[..., Any], tuple[str, ...]]:
+        if kind.custom:
+            custom = self.custom
+            if not kind.namespaced:
+                return custom.list_cluster_custom_object, (kind.group, kind.version, kind.plural)
+            if namespace:
+                return custom.list_namespaced_custom_object, (
+                    kind.group,
+                    kind.version,
+                    namespace,
+                    kind.plural,
+                )
+            return custom.list_custom_object_for_all_namespaces, (kind.group, kind.version, kind.plural)
         core, net, disc = self.core, self.networking, self.discovery
         cluster: dict[str, Callable[..., Any]] = {
             "ingresses": net.list_ingress_for_all_namespaces,
@@ -448,6 +462,20 @@ class KubeApi:
         what = f'ingresses/status "{namespace}/{name}"'
         func = self.networking.replace_namespaced_ingress_status
         return cast(KubeObject, self._call("update", what, func, name, namespace, body))
+
+    def replace_custom_status(
+        self, kind: Kind, namespace: str, name: str, body: GatewayApiStatusUpdate
+    ) -> KubeObject:
+        """PUT the `status` subresource of a custom object (409 when `body`'s resourceVersion is stale)."""
+        if kind.namespaced:
+            what = f'{kind.qualified}/status "{namespace}/{name}"'
+            func: Callable[..., Any] = self.custom.replace_namespaced_custom_object_status
+            args: tuple[str, ...] = (kind.group, kind.version, namespace, kind.plural, name)
+        else:
+            what = f'{kind.qualified}/status "{name}"'
+            func = self.custom.replace_cluster_custom_object_status
+            args = (kind.group, kind.version, kind.plural, name)
+        return cast(KubeObject, self._call("update", what, func, *args, body))
 
     def get_lease(self, namespace: str, name: str) -> Lease:
         what = f'leases.coordination.k8s.io "{namespace}/{name}"'

@@ -19,6 +19,11 @@ class Kind:
     plural: str
     group: str
     namespaced: bool = True
+    custom: bool = False  # a custom resource (served by CRDs that may not be installed): CustomObjectsApi
+
+    @property
+    def version(self) -> str:
+        return self.api_version.rpartition("/")[2]
 
     @property
     def qualified(self) -> str:
@@ -31,6 +36,17 @@ SERVICE = Kind("Service", "v1", "services", "")
 ENDPOINT_SLICE = Kind("EndpointSlice", "discovery.k8s.io/v1", "endpointslices", "discovery.k8s.io")
 ENDPOINTS = Kind("Endpoints", "v1", "endpoints", "")
 SECRET = Kind("Secret", "v1", "secrets", "")
+
+# The Gateway API (`--gateway`): custom resources, watched only when the provider is told to.
+GATEWAY_GROUP = "gateway.networking.k8s.io"
+GATEWAY_CLASS = Kind("GatewayClass", f"{GATEWAY_GROUP}/v1", "gatewayclasses", GATEWAY_GROUP, False, True)
+GATEWAY = Kind("Gateway", f"{GATEWAY_GROUP}/v1", "gateways", GATEWAY_GROUP, custom=True)
+HTTP_ROUTE = Kind("HTTPRoute", f"{GATEWAY_GROUP}/v1", "httproutes", GATEWAY_GROUP, custom=True)
+REFERENCE_GRANT = Kind(
+    "ReferenceGrant", f"{GATEWAY_GROUP}/v1beta1", "referencegrants", GATEWAY_GROUP, custom=True
+)
+# The kinds whose status the leader writes (their watch remembers each object's status and version).
+STATUS_KINDS = (GATEWAY_CLASS, GATEWAY, HTTP_ROUTE)
 
 
 def key_of(obj: KubeObject | Mapping[str, object]) -> Key:

@@ -66,6 +66,7 @@ class KubernetesProvider:
       (default `$INGRESSCTL_SERVICEACCOUNT_DIR`, else /var/run/secrets/kubernetes.io/serviceaccount).
     timing: watch/stall/request timeouts and the back-off.
     connection: an already built Connection (tests, or sharing one with the leader elector).
+    gateway: watch the Gateway API kinds too (`serve --gateway`).
     """
 
     name = "kubernetes"
@@ -79,8 +80,10 @@ class KubernetesProvider:
         serviceaccount_dir: str | None = None,
         timing: Timing | None = None,
         connection: Connection | None = None,
+        gateway: bool = False,
     ) -> None:
         self.config = config
+        self.gateway = gateway
         self.namespaces = tuple(config.namespaces if namespaces is None else namespaces)
         self.label_selector = config.label_selector if label_selector is None else label_selector
         self.serviceaccount_dir = serviceaccount_dir
@@ -106,7 +109,7 @@ class KubernetesProvider:
             self._connection = connect(
                 self.config,
                 sa_dir=self.serviceaccount_dir,
-                pool_size=len(stream_specs(self.namespaces, "")) + 4,
+                pool_size=len(stream_specs(self.namespaces, "", gateway=self.gateway)) + 4,
             )
         return self._connection
 
@@ -131,7 +134,7 @@ class KubernetesProvider:
         def emit(event: StreamEvent) -> None:
             loop.call_soon_threadsafe(queue.put_nowait, event)
 
-        specs = stream_specs(self.namespaces, self.label_selector)
+        specs = stream_specs(self.namespaces, self.label_selector, gateway=self.gateway)
         self._cache = Cache()
         for spec in specs:
             self._cache.add_stream(spec.id, spec.kind)

@@ -15,6 +15,7 @@ class ObjectMeta(TypedDict, total=False):
     namespace: str
     resourceVersion: str
     uid: str
+    generation: int
     labels: dict[str, str]
     annotations: dict[str, str]
 
@@ -139,3 +140,68 @@ class NodeStatus(TypedDict, total=False):
 class Node(TypedDict, total=False):
     metadata: ObjectMeta
     status: NodeStatus
+
+
+# ---------------------------------------------------------------- the Gateway API's status
+
+
+class ApiCondition(TypedDict, total=False):
+    """A `metav1.Condition` as the Gateway API kinds carry them."""
+
+    type: str
+    status: str
+    reason: str
+    message: str
+    lastTransitionTime: str
+    observedGeneration: int
+
+
+class ParentReference(TypedDict, total=False):
+    group: str
+    kind: str
+    namespace: str
+    name: str
+    sectionName: str
+    port: int
+
+
+class RouteParentStatusDoc(TypedDict, total=False):
+    parentRef: ParentReference
+    controllerName: str
+    conditions: list[ApiCondition]
+
+
+class RouteGroupKindDoc(TypedDict, total=False):
+    group: str
+    kind: str
+
+
+class ListenerStatusDoc(TypedDict, total=False):
+    name: str
+    supportedKinds: list[RouteGroupKindDoc]
+    attachedRoutes: int
+    conditions: list[ApiCondition]
+
+
+class GatewayAddressDoc(TypedDict, total=False):
+    type: str  # IPAddress or Hostname
+    value: str
+
+
+class GatewayApiStatus(TypedDict, total=False):
+    """`status` of a GatewayClass (conditions), a Gateway (conditions, listeners, addresses) or an
+    HTTPRoute (parents)."""
+
+    conditions: list[ApiCondition]
+    listeners: list[ListenerStatusDoc]
+    addresses: list[GatewayAddressDoc]
+    parents: list[RouteParentStatusDoc]
+
+
+class GatewayApiStatusUpdate(TypedDict):
+    """The body of a PUT to `{gatewayclasses,gateways,httproutes}/{name}/status`."""
+
+    apiVersion: str
+    kind: str
+    metadata: ObjectMeta
+    status: GatewayApiStatus

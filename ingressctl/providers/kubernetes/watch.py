@@ -13,6 +13,10 @@
   is routine (relist; DEBUG).
 - A server that does not serve EndpointSlices (404) is watched for legacy Endpoints instead:
   `legacy_kind` is that one decision, for the watch and for the one-shot listing alike.
+- The Gateway API kinds (`--gateway`) are custom resources: without their CRDs (404) a stream holds
+  no objects, says so once (one line for all of them) and looks again every `missing_kind_retry`
+  seconds; the Ingress side is served meanwhile. Refused (403) before its first LIST, it counts as
+  empty too (the problem is reported as any 403): Ingresses must not wait for Gateway permissions.
 """
 
 from __future__ import annotations
@@ -41,15 +45,22 @@ from ingressctl.providers.kubernetes.errors import describe_transport_error
 from ingressctl.providers.kubernetes.kinds import (
     ENDPOINT_SLICE,
     ENDPOINTS,
+    GATEWAY,
+    GATEWAY_CLASS,
+    GATEWAY_GROUP,
+    HTTP_ROUTE,
     INGRESS,
     INGRESS_CLASS,
+    REFERENCE_GRANT,
     SECRET,
     SERVICE,
+    STATUS_KINDS,
     Key,
     Kind,
     describe_scope,
     key_of,
 )
+from ingressctl.providers.kubernetes.observed import Observed
 from ingressctl.providers.kubernetes.pace import BookmarkPace
 from ingressctl.providers.kubernetes.problems import REMINDER_SECONDS, ProblemLog
 from ingressctl.providers.kubernetes.resources import KubeObject
@@ -83,16 +94,26 @@ class Timing:
     problem_reminder: float = REMINDER_SECONDS
     # A problem every stream had is over once none has had it for this long (`problems`).
     problem_settle: float = 1.0
+    # A custom resource kind the server does not serve (the Gateway API CRDs not installed) is
+    # looked for again this often.
+    missing_kind_retry: float = 60.0
 
 
 def _secret_field_selector() -> str:
     return ",".join(f"type!={t}" for t in IGNORED_SECRET_TYPES)
 
 
-def stream_specs(namespaces: Sequence[str], label_selector: str) -> list[StreamSpec]:
-    """One stream per kind and scope: per watched namespace, or cluster-wide when none are given."""
+def stream_specs(
+    namespaces: Sequence[str], label_selector: str, *, gateway: bool = False
+) -> list[StreamSpec]:
+    """One stream per kind and scope: per watched namespace, or cluster-wide when none are given.
+
+    gateway: the Gateway API kinds too (GatewayClasses are cluster-scoped: one stream).
+    """
     scopes: list[str | None] = list(dict.fromkeys(namespaces)) or [None]
     specs = [StreamSpec("ingressclasses", INGRESS_CLASS, None)]
+    if gateway:
+        specs.append(StreamSpec("gatewayclasses", GATEWAY_CLASS, None))
     for ns in scopes:
         suffix = f"@{ns}" if ns else ""
         specs += [
@@ -101,6 +122,10 @@ def stream_specs(namespaces: Sequence[str], label_selector: str) -> list[StreamS
             StreamSpec(f"endpointslices{suffix}", ENDPOINT_SLICE, ns),
             StreamSpec(f"secrets{suffix}", SECRET, ns, field_selector=_secret_field_selector()),
         ]
+        if gateway:
+            specs += [
+                StreamSpec(f"{k.plural}{suffix}", k, ns) for k in (GATEWAY, HTTP_ROUTE, REFERENCE_GRANT)
+            ]
     return specs
 
 
@@ -161,6 +186,7 @@ class Listing:
     items: tuple[Converted, ...]
     ingresses: dict[Key, IngressState]  # Ingress streams only: the status each Ingress shows
     version: str  # the resourceVersion to watch from
+    observed: dict[Key, Observed]  # STATUS_KINDS only: each object's status and version
 
 
 def legacy_kind(kind: Kind, exc: ApiError) -> Kind | None:
@@ -178,13 +204,16 @@ def list_stream(api: KubeApi, spec: StreamSpec, kind: Kind | None = None) -> Lis
     )
     items: list[Converted] = []
     ingresses: dict[Key, IngressState] = {}
+    observed: dict[Key, Observed] = {}
     for raw in raw_items:
         if kind is INGRESS:
             ingresses[key_of(raw)] = IngressState.of(raw)
+        elif kind in STATUS_KINDS:
+            observed[key_of(raw)] = Observed.of(raw)
         converted = convert(kind, raw)
         if converted is not None:
             items.append(converted)
-    return Listing(kind, tuple(items), ingresses, version)
+    return Listing(kind, tuple(items), ingresses, version, observed)
 
 
 def list_stream_once(api: KubeApi, spec: StreamSpec) -> Listing:
@@ -203,6 +232,7 @@ def list_stream_once(api: KubeApi, spec: StreamSpec) -> Listing:
 
 # Problems of the API server itself, shared by every stream that meets them (`problems`).
 SERVER_PROBLEM = "api-server"
+MISSING_GATEWAY_API = "gateway-api-missing"  # the Gateway API CRDs are not installed
 EXPIRED_PROBLEM = "expired"
 QUICK_ENDS_LOGGED = 3  # watches in a row that end at once with nothing in them before it is a problem
 
@@ -258,7 +288,9 @@ class StreamWorker:
         self._in_a_row = 0
         # Ingress status as last seen, so the status writer skips Ingresses that already say the right thing.
         self._ingresses: dict[Key, IngressState] = {}
+        self._observed: dict[Key, Observed] = {}  # likewise for the Gateway API kinds' status
         self._lb_lock = threading.Lock()
+        self._listed_once = False
 
     def emit(self, event: StreamEvent) -> None:
         try:
@@ -270,12 +302,19 @@ class StreamWorker:
         with self._lb_lock:
             return dict(self._ingresses)
 
+    def observed(self) -> dict[Key, Observed]:
+        with self._lb_lock:
+            return dict(self._observed)
+
     def _set_ingress_state(self, key: Key, raw: KubeObject | None) -> None:
         with self._lb_lock:
             if raw is None:
                 self._ingresses.pop(key, None)
-            else:
+                self._observed.pop(key, None)
+            elif self.kind is INGRESS:
                 self._ingresses[key] = IngressState.of(raw)
+            elif self.kind in STATUS_KINDS:
+                self._observed[key] = Observed.of(raw)
 
     def start(self) -> None:
         self.thread.start()
@@ -316,6 +355,13 @@ class StreamWorker:
                     self._expired(version, self._in_a_row)
                     version = None
                     continue
+                if self.kind.custom and exc.status == 404:
+                    self._custom_kind_missing()
+                    version = None
+                    continue
+                if self.kind.custom and exc.status == 403 and not self._listed_once:
+                    self._listed_once = True  # empty, then failing as any 403 does
+                    self.emit(Listed(self.spec.id, ()))
                 instead = legacy_kind(self.kind, exc)
                 if instead is not None:
                     log.info(
@@ -341,6 +387,28 @@ class StreamWorker:
                 failures += 1
                 verb = "watch" if version else "list"
                 self._failed(self._transport_message(verb, exc), failures, shared="transport")
+
+    def _custom_kind_missing(self) -> None:
+        """A custom kind not served (404: its CRD is missing): the stream holds nothing rather than
+        holding every Snapshot back; one line for every such stream, then a look every
+        `missing_kind_retry` seconds."""
+        self._listed_once = True
+        with self._lb_lock:
+            self._observed.clear()
+        self.emit(Listed(self.spec.id, ()))
+        self.emit(StreamWorking(self.spec.id))
+        retry = self.timing.missing_kind_retry
+        self.problems.failed(
+            MISSING_GATEWAY_API if self.kind.group == GATEWAY_GROUP else f"missing {self.kind.qualified}",
+            f"the API server at {self.api.endpoint} does not serve {self.kind.group} "
+            f"(are the Gateway API CRDs installed?): Gateways and HTTPRoutes are not served, Ingresses are",
+            level=logging.WARNING,
+            signature="404",
+            detail=f"looking again every {retry:g}s",
+            member=self.spec.id,
+            what=f"the {self.kind.group} API",
+        )
+        self.stop_event.wait(retry)
 
     def _expired(self, version: str | None, in_a_row: int) -> None:
         what = f"{self.what}: resourceVersion {version} is too old (410 Gone)"
@@ -439,6 +507,8 @@ class StreamWorker:
         listing = list_stream(self.api, self.spec, self.kind)
         with self._lb_lock:
             self._ingresses = listing.ingresses
+            self._observed = listing.observed
+        self._listed_once = True
         self.emit(Listed(self.spec.id, listing.items))
         self._working(watching=False)
         return listing.version
@@ -493,8 +563,7 @@ class StreamWorker:
                     self._set_ingress_state(key, None)
                     self.emit(Deleted(self.spec.id, key))
                     continue
-                if self.kind is INGRESS:
-                    self._set_ingress_state(key, raw)
+                self._set_ingress_state(key, raw)
                 converted = convert(self.kind, raw)
                 if converted is not None:
                     self.emit(Upserted(self.spec.id, converted))
