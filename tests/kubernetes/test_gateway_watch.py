@@ -1,0 +1,115 @@
+"""The provider with `--gateway` against the test API server: the Gateway API kinds are listed and watched,
+and a cluster without their CRDs, or without the permissions to read them, still serves Ingresses."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from ingressctl.providers.kubernetes import KubernetesProvider
+from ingressctl.providers.kubernetes.kinds import GATEWAY, HTTP_ROUTE
+from tests.kubeapi import KubeAPIServer, rule
+from tests.kubeapi.fixtures import ingress
+from tests.kubeapi.gateway_fixtures import GROUP, gateway, gateway_class, http_route
+from tests.kubernetes.conftest import FAST, kube_config, running
+
+pytestmark = pytest.mark.timeout(60)
+
+LOGGER = "ingressctl.providers.kubernetes"
+USER = "system:serviceaccount:ingressctl:ingressctl"
+CORE_KINDS = ["ingresses", "ingressclasses", "services", "endpointslices", "secrets"]
+
+
+def _lines(caplog: pytest.LogCaptureFixture, pattern: str) -> list[str]:
+    regex = re.compile(pattern)
+    return [r.getMessage() for r in caplog.records if r.name == LOGGER and regex.search(r.getMessage())]
+
+
+async def _until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+def _requests(server: KubeAPIServer, path_end: str) -> int:
+    return sum(1 for r in server.request_log() if r.path.endswith(path_end))
+
+
+async def test_missing_crds_leave_ingresses_served_with_one_log_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    with KubeAPIServer(tmp_path / "kubeapi", bookmark_interval=0.3, gateway_api=False) as server:
+        server.apply(ingress("web", "shop", host="web.test"))
+        timing = dataclasses.replace(FAST, missing_kind_retry=0.2)
+        provider = KubernetesProvider(kube_config(server), gateway=True, timing=timing)
+        async with running(provider) as recorder:
+            snapshot = await recorder.wait(lambda s: [i.meta.name for i in s.ingresses] == ["web"])
+            assert snapshot.ingresses[0].rules[0].host == "web.test"
+            # Looked again for the CRDs a few times (every 0.2s) ...
+            await _until(lambda: _requests(server, "/httproutes") >= 3)
+            assert recorder.statuses[-1].healthy, recorder.statuses[-1]
+            # ... and the Ingress side keeps following changes.
+            server.apply(ingress("api", "shop", host="api.test"))
+            await recorder.wait(lambda s: {i.meta.name for i in s.ingresses} == {"web", "api"})
+    said = _lines(caplog, "does not serve gateway.networking.k8s.io")
+    assert len(said) == 1, said
+    assert "are the Gateway API CRDs installed?" in said[0] and "Ingresses are" in said[0]
+
+
+async def test_gateway_kinds_refused_with_403_do_not_hold_ingresses_back(
+    kube_api: KubeAPIServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    kube_api.tokens["sa"] = USER
+    kube_api.rules = [rule(USER, ["get", "list", "watch"], CORE_KINDS)]
+    kube_api.apply(ingress("web", "shop", host="web.test"))
+    provider = KubernetesProvider(kube_config(kube_api, "sa"), gateway=True, timing=FAST)
+    async with running(provider) as recorder:
+        await recorder.wait(lambda s: [i.meta.name for i in s.ingresses] == ["web"])
+        bad = await recorder.wait_status(lambda s: not s.healthy and GROUP in (s.message or ""))
+        assert "forbidden" in (bad.message or "")
+        # Granted: the Gateway API objects arrive and the provider is healthy again.
+        kube_api.apply_many(
+            [gateway_class("ours"), gateway("gw", "ours", "shop"), http_route("r", "shop", parent="gw")]
+        )
+        kube_api.rules = None
+        await recorder.wait_status(lambda s: s.healthy, since=len(recorder.statuses))
+    errors = [r for r in caplog.records if r.name == LOGGER and r.levelno == logging.ERROR]
+    assert any("httproutes" in r.getMessage() and "403" in r.getMessage() for r in errors), errors
+
+
+async def test_gateway_objects_are_listed_and_watched_with_their_status(kube_api: KubeAPIServer) -> None:
+    kube_api.apply_many([gateway_class("ours"), gateway("gw", "ours", "shop")])
+    provider = KubernetesProvider(kube_config(kube_api), gateway=True, timing=FAST)
+    async with running(provider) as recorder:
+        await recorder.wait(lambda s: True)
+
+        def observed(kind_plural: str) -> dict[tuple[str, str], int]:
+            found: dict[tuple[str, str], int] = {}
+            for worker in provider._workers:
+                if worker.kind.plural == kind_plural:
+                    found.update({k: o.generation for k, o in worker.observed().items()})
+            return found
+
+        assert observed(GATEWAY.plural) == {("shop", "gw"): 1}
+        kube_api.apply(http_route("r", "shop", parent="gw", backend="web"))
+        await _until(lambda: observed(HTTP_ROUTE.plural) == {("shop", "r"): 1})
+        kube_api.apply(http_route("r", "shop", parent="gw", backend="api"))
+        await _until(lambda: observed(HTTP_ROUTE.plural) == {("shop", "r"): 2})
+        kube_api.delete("HTTPRoute", "shop", "r")
+        await _until(lambda: observed(HTTP_ROUTE.plural) == {})
+    assert {r.path for r in kube_api.request_log() if r.verb == "list" and GROUP in r.path} == {
+        f"/apis/{GROUP}/v1/gatewayclasses",
+        f"/apis/{GROUP}/v1/gateways",
+        f"/apis/{GROUP}/v1/httproutes",
+        f"/apis/{GROUP}/v1beta1/referencegrants",
+    }
