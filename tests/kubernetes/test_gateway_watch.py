@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from ingressctl.model.gateway import FromNamespaces
 from ingressctl.providers.kubernetes import KubernetesProvider
 from ingressctl.providers.kubernetes.kinds import GATEWAY, HTTP_ROUTE
 from tests.kubeapi import KubeAPIServer, rule
 from tests.kubeapi.fixtures import ingress
-from tests.kubeapi.gateway_fixtures import GROUP, gateway, gateway_class, http_route
+from tests.kubeapi.gateway_fixtures import CONTROLLER, GROUP, gateway, gateway_class, http_route
 from tests.kubernetes.conftest import FAST, kube_config, running
 
 pytestmark = pytest.mark.timeout(60)
@@ -103,10 +104,19 @@ async def test_gateway_objects_are_listed_and_watched_with_their_status(kube_api
         assert observed(GATEWAY.plural) == {("shop", "gw"): 1}
         kube_api.apply(http_route("r", "shop", parent="gw", backend="web"))
         await _until(lambda: observed(HTTP_ROUTE.plural) == {("shop", "r"): 1})
+        snap = await recorder.wait(lambda s: [r.meta.name for r in s.http_routes] == ["r"])
+        assert [c.controller_name for c in snap.gateway_classes] == [CONTROLLER]
+        assert snap.gateways[0].listeners[0].allowed_routes.namespaces_from is FromNamespaces.SAME
+        route = snap.http_routes[0]
+        assert route.meta.generation == 1 and route.parent_refs[0].kind == "Gateway"
+        assert route.rules[0].backend_refs[0].weight == 1  # the API server's default, as read
         kube_api.apply(http_route("r", "shop", parent="gw", backend="api"))
         await _until(lambda: observed(HTTP_ROUTE.plural) == {("shop", "r"): 2})
+        snap = await recorder.wait(lambda s: [r.meta.generation for r in s.http_routes] == [2])
+        assert snap.http_routes[0].rules[0].backend_refs[0].name == "api"
         kube_api.delete("HTTPRoute", "shop", "r")
         await _until(lambda: observed(HTTP_ROUTE.plural) == {})
+        await recorder.wait(lambda s: not s.http_routes)
     assert {r.path for r in kube_api.request_log() if r.verb == "list" and GROUP in r.path} == {
         f"/apis/{GROUP}/v1/gatewayclasses",
         f"/apis/{GROUP}/v1/gateways",

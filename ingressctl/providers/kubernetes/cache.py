@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ingressctl.manifests import object_from_dict
+from ingressctl.model.gateway import Gateway, GatewayClass, HTTPRoute, ReferenceGrant
 from ingressctl.model import (
     Diagnostic,
     Endpoints,
@@ -86,6 +87,10 @@ _FIELDS = {
     "Endpoints": ("endpoints", Endpoints),
     "Secret": ("secrets", Secret),
     "IngressClass": ("ingress_classes", IngressClass),
+    "GatewayClass": ("gateway_classes", GatewayClass),
+    "Gateway": ("gateways", Gateway),
+    "HTTPRoute": ("http_routes", HTTPRoute),
+    "ReferenceGrant": ("reference_grants", ReferenceGrant),
 }
 
 
@@ -155,7 +160,7 @@ class Cache:
             fields[name] = objects
             diagnostics.extend(found)
         self._dirty.clear()
-        wanted = referenced_secrets(fields["ingresses"])
+        wanted = referenced_secrets(fields["ingresses"]) | gateway_secrets(fields["gateways"])
         fields["secrets"] = tuple(s for s in fields["secrets"] if (s.meta.namespace, s.meta.name) in wanted)
         return Snapshot(**fields), tuple(diagnostics)
 
@@ -173,4 +178,16 @@ def referenced_secrets(ingresses: Iterable[Ingress]) -> set[Key]:
             # Always the Ingress's own namespace: an Ingress must not reach into another namespace's Secrets.
             if name:
                 wanted.add((ns, name))
+    return wanted
+
+
+def gateway_secrets(gateways: Iterable[Gateway]) -> set[Key]:
+    """Secrets a Gateway listener names in `tls.certificateRefs` (another namespace's only through a
+    ReferenceGrant: the compiler decides that; the Snapshot carries what may be needed)."""
+    wanted: set[Key] = set()
+    for gw in gateways:
+        for listener in gw.listeners:
+            for ref in listener.tls.certificate_refs if listener.tls is not None else ():
+                if ref.group in ("", "core") and ref.kind == "Secret":
+                    wanted.add((ref.namespace or gw.meta.namespace, ref.name))
     return wanted
