@@ -221,9 +221,10 @@ def _has_kubernetes_provider() -> bool:
 
 def _kubernetes_provider(static: StaticConfig) -> KubernetesProvider:
     from ingressctl.providers.kubernetes import KubernetesProvider
+    from ingressctl.server.run import server_compile_options
 
     assert static.kubernetes is not None
-    return KubernetesProvider(static.kubernetes)
+    return KubernetesProvider(static.kubernetes, gateway=server_compile_options(static).gateway)
 
 
 def _providers(static: StaticConfig, kubernetes: KubernetesProvider | None) -> list[Provider]:

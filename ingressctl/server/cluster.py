@@ -9,7 +9,9 @@ for the Lease to expire.
 
 Status writes run after each applied table and when leadership is gained, coalesced (one pass at a
 time; a pass that was asked for while one ran runs once more after it), and only change Ingresses
-whose status differs (the provider compares with what the watch last saw).
+whose status differs (the provider compares with what the watch last saw). With `--gateway` the same
+passes write the Gateway API status the applied table carries (`RoutingTable.gateway_status`), with
+the same published address in Gateway `status.addresses`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ingressctl.model import Ingress, IngressctlError, Snapshot
+from ingressctl.model.gateway import EMPTY_STATUS_REPORT, GatewayStatusReport
 from ingressctl.providers.base import ProviderUpdate
 from ingressctl.providers.kubernetes.address import (
     PodReference,
@@ -35,6 +38,7 @@ from ingressctl.providers.kubernetes.address import (
 if TYPE_CHECKING:  # imported when used: the kubernetes client library is slow to import
     from ingressctl.providers.kubernetes.lease import LeaderElector
     from ingressctl.providers.kubernetes.provider import KubernetesProvider
+    from ingressctl.proxy.plan import Table
 
 log = logging.getLogger("ingressctl.server")
 
@@ -90,6 +94,8 @@ class ClusterControl:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.status_passes = 0
+        self._gateway_report: GatewayStatusReport = EMPTY_STATUS_REPORT
+        self._ingress_status = True  # False: no address source at all (Gateway API status only)
 
     # ------------------------------------------------------------ leadership
 
@@ -159,7 +165,9 @@ class ClusterControl:
                     "runs on; set --publish-service to the Service in front of ingressctl, or "
                     "--publish-address, or POD_NAME and POD_NAMESPACE from the downward API"
                 )
-                return
+                if not self.provider.gateway:
+                    return
+                self._ingress_status = False  # the Gateway API conditions are written all the same
             log.info(
                 "kubernetes: no --publish-service or --publish-address: Ingress status gets the address "
                 "of the node pod %s runs on",
@@ -187,6 +195,14 @@ class ClusterControl:
 
     # ------------------------------------------------------------ status
 
+    def on_table(self, table: Table) -> None:
+        """The table about to be applied: its Gateway API status is what the next pass writes."""
+        from ingressctl.routing.table import RoutingTable
+
+        self._gateway_report = (
+            table.gateway_status if isinstance(table, RoutingTable) else EMPTY_STATUS_REPORT
+        )
+
     def on_applied(self, updates: Mapping[str, ProviderUpdate]) -> None:
         """A table was applied: remember which cluster Ingresses it serves and schedule a status pass."""
         update = updates.get(getattr(self.provider, "name", "kubernetes"))
@@ -203,6 +219,9 @@ class ClusterControl:
                     await self._wake.wait()
             self._wake.clear()
             if not (self._leading and self._have_table):
+                continue
+            await self._publish_gateway()
+            if not self._ingress_status:
                 continue
             if self._pod is not None:
                 if self._address is None and loop.time() - last_lookup >= REPUBLISH_SECONDS:
@@ -247,6 +266,17 @@ class ClusterControl:
             log.warning("kubernetes: Ingress status not written: %s: %s", type(exc).__name__, exc)
             return
         self.status_passes += 1
+
+    async def _publish_gateway(self) -> None:
+        """The Gateway API status of the applied table (with the address last resolved, if any)."""
+        if not self.provider.gateway:
+            return
+        try:
+            await self.provider.publish_gateway_status(self._gateway_report, self._address)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # an API outage: the next table or the periodic pass retries
+            log.warning("kubernetes: Gateway API status not written: %s: %s", type(exc).__name__, exc)
 
     async def _running_address(self, pod: PodReference) -> PublishAddress | None:
         """This pod's node address, or None (logged: each outcome once, retried every REPUBLISH_SECONDS)."""

@@ -212,6 +212,8 @@ class Server:
             self.parts.tls.set_routes(table.routes)  # hosts asking for client certificates
         if self.parts.acme is not None:
             self.parts.acme.on_table(table, plan)
+        if self.parts.cluster is not None:
+            self.parts.cluster.on_table(table)  # the Gateway API status it carries
         self.proxy.plan = plan  # the one atomic swap; requests in flight keep the plan they read
         self._collector.after_swap()
         # Compiling allocated and freed a lot (in a worker thread): return the pages once reloads

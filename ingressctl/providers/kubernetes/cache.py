@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ingressctl.manifests import object_from_dict
-from ingressctl.model.gateway import Gateway, GatewayClass, HTTPRoute, ReferenceGrant
 from ingressctl.model import (
     Diagnostic,
     Endpoints,
@@ -23,6 +22,7 @@ from ingressctl.model import (
     Service,
     Snapshot,
 )
+from ingressctl.model.gateway import Gateway, GatewayClass, HTTPRoute, ReferenceGrant
 from ingressctl.providers.kubernetes.kinds import Key, Kind, key_of
 from ingressctl.providers.kubernetes.resources import KubeObject
 

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Sequence
 
 from ingressctl.model import ConfigError, Ingress, Snapshot
 from ingressctl.model.config import KubernetesConfig
+from ingressctl.model.gateway import GatewayStatusReport
 from ingressctl.providers.base import ProviderStatus, ProviderUpdate, Publish, ReportStatus
 from ingressctl.providers.kubernetes.address import (
     PodReference,
@@ -37,7 +38,9 @@ from ingressctl.providers.kubernetes.address import (
 )
 from ingressctl.providers.kubernetes.cache import Cache
 from ingressctl.providers.kubernetes.client import Connection, KubeApi, connect
-from ingressctl.providers.kubernetes.kinds import INGRESS, Key
+from ingressctl.providers.kubernetes.gateway_status import GatewayStatusWriter
+from ingressctl.providers.kubernetes.kinds import INGRESS, Key, Kind
+from ingressctl.providers.kubernetes.observed import Observed
 from ingressctl.providers.kubernetes.problems import ProblemLog
 from ingressctl.providers.kubernetes.status import IngressState, StatusWriter, running_address
 from ingressctl.providers.kubernetes.watch import (
@@ -100,6 +103,7 @@ class KubernetesProvider:
             log, reminder=self.timing.problem_reminder, settle=self.timing.problem_settle
         )
         self._status_writer = StatusWriter(self._problems)
+        self._gateway_status_writer = GatewayStatusWriter(self._problems)
 
     # ---------------------------------------------------------------- connection
 
@@ -259,3 +263,21 @@ class KubernetesProvider:
             return known
 
         return await self._status_writer.publish(self.api(), ingresses, address, state)
+
+    async def publish_gateway_status(
+        self, report: GatewayStatusReport, address: PublishAddress | None
+    ) -> int:
+        """Write the Gateway API status of `report` where it differs from what the watch shows
+        (see `gateway_status`). Needs the watch running. Returns how many objects were written."""
+        if not self.gateway:
+            return 0
+        workers = list(self._workers)
+
+        def observed(kind: Kind) -> dict[Key, Observed]:
+            known: dict[Key, Observed] = {}
+            for worker in workers:
+                if worker.kind is kind:
+                    known.update(worker.observed())
+            return known
+
+        return await self._gateway_status_writer.publish(self.api(), report, address, observed)
