@@ -4,6 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from ingressctl.model.gateway import (
+    Condition,
+    ConditionStatus,
+    GatewayClassStatus,
+    GatewayStatus,
+    GatewayStatusReport,
+    HTTPRouteStatus,
+    ParentRef,
+    RouteParentStatus,
+)
+from ingressctl.model.objects import ObjectRef
+
 GROUP = "gateway.networking.k8s.io"
 CONTROLLER = "ingressctl.io/gateway-controller"
 
@@ -80,3 +92,26 @@ def reference_grant(
             "to": [{"group": "", "kind": to_kind}],
         },
     }
+
+
+def gateway_objects(ns: str = "default") -> list[dict[str, Any]]:
+    """GatewayClass `ours`, Gateway `gw` and HTTPRoute `r` (to Service `web`) in `ns`."""
+    return [gateway_class("ours"), gateway("gw", "ours", ns), http_route("r", ns, parent="gw", backend="web")]
+
+
+def accepted_report(ns: str = "default") -> GatewayStatusReport:
+    """All three of `gateway_objects` Accepted, as the compiler would report them."""
+    accepted = (Condition("Accepted", ConditionStatus.TRUE, "Accepted", observed_generation=1),)
+    cls, gw, route = (
+        ObjectRef("GatewayClass", "", "ours"),
+        ObjectRef("Gateway", ns, "gw"),
+        ObjectRef("HTTPRoute", ns, "r"),
+    )
+    return GatewayStatusReport(
+        CONTROLLER,
+        gateway_classes={cls: GatewayClassStatus(cls, accepted)},
+        gateways={gw: GatewayStatus(gw, accepted)},
+        http_routes={
+            route: HTTPRouteStatus(route, (RouteParentStatus(ParentRef("gw"), CONTROLLER, accepted),))
+        },
+    )

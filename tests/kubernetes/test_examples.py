@@ -15,6 +15,7 @@ from ingressctl.manifests import load_paths
 from ingressctl.providers.kubernetes import KubernetesProvider, LeaderElector, SecretStore
 from tests.kubeapi import KubeAPIServer, rules_from_rbac
 from tests.kubeapi.fixtures import ingress, service
+from tests.kubeapi.gateway_fixtures import accepted_report, gateway_objects
 from tests.kubernetes.conftest import FAST, kube_config, running
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "kubernetes"
@@ -69,12 +70,13 @@ async def test_rbac_allows_everything_the_controller_does_and_nothing_unused(kub
     documents = list(yaml.safe_load_all((EXAMPLES / "10-rbac.yaml").read_text()))
     kube_api.add_token("sa", USER)
     kube_api.set_rules(rules_from_rbac(USER, documents))
-    kube_api.apply_many([ingress("web"), service("ingressctl", "ingressctl")])
-    provider = KubernetesProvider(kube_config(kube_api, "sa"), timing=FAST)
+    kube_api.apply_many([ingress("web"), service("ingressctl", "ingressctl"), *gateway_objects()])
+    provider = KubernetesProvider(kube_config(kube_api, "sa"), timing=FAST, gateway=True)
     async with running(provider) as rec:
-        snap = await rec.wait(lambda s: bool(s.ingresses))
+        snap = await rec.wait(lambda s: bool(s.ingresses) and bool(s.http_routes))
         address = await provider.resolve_publish_address(publish_service="ingressctl/ingressctl")
         assert await provider.publish_status(snap.ingresses, address) == 1
+        assert await provider.publish_gateway_status(accepted_report(), address) == 3
         elector = LeaderElector(provider.connection, namespace="ingressctl", retry_period=0.05)
         task = asyncio.create_task(elector.run())
         for _ in range(200):
