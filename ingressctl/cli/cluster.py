@@ -122,15 +122,16 @@ class ClusterLoad:
     origin: str = ""  # "the cluster at https://...": what the summary line says was read
 
 
-def read_cluster(source: ClusterSource) -> ClusterLoad:
-    """LIST every kind once. Raises InputError (unreachable, 401, 403) or ConfigError (bad kubeconfig)."""
+def read_cluster(source: ClusterSource, *, gateway: bool = False) -> ClusterLoad:
+    """LIST every kind once (the Gateway API kinds too with `gateway`). Raises InputError (unreachable,
+    401, 403) or ConfigError (bad kubeconfig)."""
     from ingressctl.providers.kubernetes.client import connect
     from ingressctl.providers.kubernetes.oneshot import list_update
 
     config = source.config()
     connection = connect(config)
     try:
-        update = list_update(config, connection=connection)
+        update = list_update(config, connection=connection, gateway=gateway)
     finally:
         connection.close()
     return ClusterLoad(update.snapshot, update.diagnostics, origin=f"the cluster at {connection.endpoint}")
@@ -140,6 +141,6 @@ def check_cluster(source: ClusterSource, options: CompileOptions) -> CheckResult
     """Read the cluster and run every check, as `load_and_check` does for files."""
     from ingressctl.checks import check
 
-    load = read_cluster(source)
+    load = read_cluster(source, gateway=options.gateway)
     result = check(load, options, now=datetime.datetime.now(datetime.UTC))
     return dataclasses.replace(result, origin=load.origin)

@@ -61,10 +61,12 @@ def _load(static: StaticConfig) -> tuple[_Loaded, list[str]]:
         sources.append(f"manifests {', '.join(static.manifests)} ({count} file{'s' if count != 1 else ''})")
     if static.kubernetes is not None:
         from ingressctl.providers.kubernetes import connect, list_update
+        from ingressctl.server.run import server_compile_options
 
         connection = connect(static.kubernetes)
+        gateway = server_compile_options(static).gateway
         try:
-            update = list_update(static.kubernetes, connection=connection)
+            update = list_update(static.kubernetes, connection=connection, gateway=gateway)
         finally:
             connection.close()
         snapshots.append(update.snapshot)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ingressctl.model.gateway import FromNamespaces
-from ingressctl.providers.kubernetes import KubernetesProvider
+from ingressctl.providers.kubernetes import KubernetesProvider, list_snapshot
 from ingressctl.providers.kubernetes.kinds import GATEWAY, HTTP_ROUTE
 from tests.kubeapi import KubeAPIServer, rule
 from tests.kubeapi.fixtures import ingress
@@ -123,3 +123,18 @@ async def test_gateway_objects_are_listed_and_watched_with_their_status(kube_api
         f"/apis/{GROUP}/v1/httproutes",
         f"/apis/{GROUP}/v1beta1/referencegrants",
     }
+
+
+def test_one_shot_listing_reads_the_gateway_kinds_and_tolerates_missing_crds(
+    kube_api: KubeAPIServer, tmp_path: Path
+) -> None:
+    kube_api.apply_many(
+        [gateway_class("ours"), gateway("gw", "ours", "shop"), http_route("r", "shop", parent="gw")]
+    )
+    snap = list_snapshot(kube_config(kube_api), gateway=True)
+    assert [r.meta.name for r in snap.http_routes] == ["r"] and len(snap.gateways) == 1
+    assert list_snapshot(kube_config(kube_api)).http_routes == ()  # without --gateway: not read
+    with KubeAPIServer(tmp_path / "bare", gateway_api=False) as bare:
+        bare.apply(ingress("web", "shop"))
+        snap = list_snapshot(kube_config(bare), gateway=True)
+        assert [i.meta.name for i in snap.ingresses] == ["web"] and snap.gateways == ()

@@ -26,8 +26,12 @@ def list_update(
     serviceaccount_dir: str | None = None,
     timing: Timing | None = None,
     connection: Connection | None = None,
+    gateway: bool = False,
 ) -> ProviderUpdate:
-    """LIST everything once (for `routes --kubernetes` / `validate --kubernetes`). Raises InputError."""
+    """LIST everything once (for `routes --kubernetes` / `validate --kubernetes`). Raises InputError.
+
+    gateway: the Gateway API kinds too; a cluster without their CRDs (404) has none of them.
+    """
     provider = KubernetesProvider(
         config,
         namespaces=namespaces,
@@ -35,13 +39,20 @@ def list_update(
         serviceaccount_dir=serviceaccount_dir,
         timing=timing,
         connection=connection,
+        gateway=gateway,
     )
     api = provider.api()
     cache = Cache()
-    for spec in stream_specs(provider.namespaces, provider.label_selector):
+    for spec in stream_specs(provider.namespaces, provider.label_selector, gateway=gateway):
         try:
             listing = list_stream_once(api, spec)
-        except (ApiError, StreamBroken) as exc:
+        except ApiError as exc:
+            if not (spec.kind.custom and exc.status == 404):
+                raise InputError(f"kubernetes: {exc}") from None
+            cache.add_stream(spec.id, spec.kind)  # the CRD is not installed: no such objects
+            cache.replace(spec.id, ())
+            continue
+        except StreamBroken as exc:
             raise InputError(f"kubernetes: {exc}") from None
         except TRANSPORT_ERRORS as exc:
             message = describe_transport_error("list", spec.kind.qualified, api.endpoint, exc)
@@ -60,6 +71,7 @@ def list_snapshot(
     serviceaccount_dir: str | None = None,
     timing: Timing | None = None,
     connection: Connection | None = None,
+    gateway: bool = False,
 ) -> Snapshot:
     """The Snapshot `list_update` reads (without the loader's diagnostics)."""
     return list_update(
@@ -69,4 +81,5 @@ def list_snapshot(
         serviceaccount_dir=serviceaccount_dir,
         timing=timing,
         connection=connection,
+        gateway=gateway,
     ).snapshot
