@@ -11,8 +11,11 @@ After compile() removed conflicts, these four keys single out one route.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
+from ingressctl.gateway import explain as gateway_explain
+from ingressctl.gateway.index import GatewayIndex, RequestView, is_indexed
+from ingressctl.gateway.precedence import route_rank
 from ingressctl.model import HostKind, Match, PathType, Route, TLSCertificate
 from ingressctl.model.gateway import EMPTY_STATUS_REPORT, GatewayStatusReport
 from ingressctl.routing.hosts import normalize_request_host, wildcard_suffix
@@ -228,6 +231,7 @@ class RoutingTable:
         "_buckets",
         "_by_host",
         "_default_match",
+        "_gateway",
         "_wildcards",
         "certificates",
         "default_route",
@@ -255,7 +259,12 @@ class RoutingTable:
         exact: dict[str, list[Route]] = {}
         wildcards: dict[str, list[Route]] = {}
         any_host: list[Route] = []
+        # HTTPRoute matches with methods, headers, query parameters... (ingressctl.gateway.index).
+        indexed = [r for r in self.routes if r.gateway is not None and is_indexed(r)]
+        self._gateway = GatewayIndex(indexed) if indexed else None
         for route in self.routes:
+            if indexed and is_indexed(route):
+                continue
             if route.host_kind is HostKind.EXACT and route.host:
                 exact.setdefault(route.host, []).append(route)
             elif route.host_kind is HostKind.WILDCARD and route.host:
@@ -311,13 +320,41 @@ class RoutingTable:
                 return hit
         return self._default_match
 
-    def explain(self, host: str, path: str) -> Match | None:
-        """Like match(), with a full reason and every other matching route in precedence order."""
+    def match_request(
+        self, host: str, path: str, method: str, headers: Mapping[str, str], query: str
+    ) -> Match | None:
+        """match(), and HTTPRoute conditions on the method, headers and query when the table has some."""
+        found = self.match(host, path)
+        if self._gateway is None:
+            return found
+        return self._gateway.select(
+            found, normalize_request_host(host), RequestView(path or "/", method, headers, query)
+        )
+
+    def explain(
+        self,
+        host: str,
+        path: str,
+        method: str = "GET",
+        headers: Mapping[str, str] | None = None,
+        query: str = "",
+    ) -> Match | None:
+        """Like match_request(), with a full reason and every other matching route in precedence order."""
         if not path:
             path = "/"
         request_host = normalize_request_host(host)
-        candidates = [r for r in self.routes if _route_matches(r, request_host, path)]
-        candidates.sort(key=_precedence)
+        view = RequestView(path, method, headers or {}, query)
+        candidates = [
+            r
+            for r in self.routes
+            if (
+                _route_matches(r, request_host, path)
+                if r.gateway is None
+                else gateway_explain.route_matches(r, request_host, view)
+            )
+        ]
+        # With HTTPRoutes among them, the Gateway API's order (ingressctl.gateway.precedence).
+        candidates.sort(key=route_rank if any(r.gateway is not None for r in candidates) else _precedence)
         if self.default_route is not None:
             candidates.append(self.default_route)
         if not candidates:
@@ -325,7 +362,11 @@ class RoutingTable:
         winner = candidates[0]
         return Match(
             route=winner,
-            reason=_explain_reason(winner, candidates[1:], request_host, path),
+            reason=(
+                gateway_explain.reason(winner, candidates[1:], request_host)
+                if winner.gateway is not None
+                else _explain_reason(winner, candidates[1:], request_host, path)
+            ),
             shadowed=tuple(candidates[1:]),
         )
 
