@@ -96,6 +96,7 @@ class ClusterControl:
         self.status_passes = 0
         self._gateway_report: GatewayStatusReport = EMPTY_STATUS_REPORT
         self._ingress_status = True  # False: no address source at all (Gateway API status only)
+        self._last_lookup = -REPUBLISH_SECONDS  # loop time the status address was last looked up
 
     # ------------------------------------------------------------ leadership
 
@@ -212,7 +213,6 @@ class ClusterControl:
 
     async def _status_loop(self) -> None:
         loop = asyncio.get_running_loop()
-        last_lookup = -REPUBLISH_SECONDS
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(REPUBLISH_SECONDS):
@@ -220,42 +220,45 @@ class ClusterControl:
             self._wake.clear()
             if not (self._leading and self._have_table):
                 continue
+            if self._ingress_status:
+                await self._ingress_pass(loop)
+            # After the Ingresses: Gateway status.addresses is the address just resolved for them.
             await self._publish_gateway()
-            if not self._ingress_status:
-                continue
-            if self._pod is not None:
-                if self._address is None and loop.time() - last_lookup >= REPUBLISH_SECONDS:
-                    last_lookup = loop.time()
-                    self._address = await self._running_address(self._pod)
-                if self._address is not None:
-                    await self._publish(self._address)
-                continue
-            try:
-                if self._address is None or (
-                    self.settings.publish_service and loop.time() - last_lookup >= REPUBLISH_SECONDS
-                ):
-                    self._address = await self.provider.resolve_publish_address(
-                        publish_service=self.settings.publish_service,
-                        publish_address=self.settings.publish_address,
-                    )
-                    last_lookup = loop.time()
-                if not self._address:
-                    log.warning(
-                        "kubernetes: Service %s has no address yet; Ingress status not written",
-                        self.settings.publish_service,
-                    )
-                    self._address = None
-                    continue
-                await self.provider.publish_status(self._ingresses, self._address)
-                self.status_passes += 1
-            except asyncio.CancelledError:
-                raise
-            except IngressctlError as exc:
-                log.warning("kubernetes: Ingress status not written: %s", exc)
+
+    async def _ingress_pass(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._pod is not None:
+            if self._address is None and loop.time() - self._last_lookup >= REPUBLISH_SECONDS:
+                self._last_lookup = loop.time()
+                self._address = await self._running_address(self._pod)
+            if self._address is not None:
+                await self._publish(self._address)
+            return
+        try:
+            if self._address is None or (
+                self.settings.publish_service and loop.time() - self._last_lookup >= REPUBLISH_SECONDS
+            ):
+                self._address = await self.provider.resolve_publish_address(
+                    publish_service=self.settings.publish_service,
+                    publish_address=self.settings.publish_address,
+                )
+                self._last_lookup = loop.time()
+            if not self._address:
+                log.warning(
+                    "kubernetes: Service %s has no address yet; Ingress status not written",
+                    self.settings.publish_service,
+                )
                 self._address = None
-            except Exception as exc:  # an API outage: the next table or the periodic pass retries
-                log.warning("kubernetes: Ingress status not written: %s: %s", type(exc).__name__, exc)
-                self._address = None
+                return
+            await self.provider.publish_status(self._ingresses, self._address)
+            self.status_passes += 1
+        except asyncio.CancelledError:
+            raise
+        except IngressctlError as exc:
+            log.warning("kubernetes: Ingress status not written: %s", exc)
+            self._address = None
+        except Exception as exc:  # an API outage: the next table or the periodic pass retries
+            log.warning("kubernetes: Ingress status not written: %s: %s", type(exc).__name__, exc)
+            self._address = None
 
     async def _publish(self, address: PublishAddress) -> None:
         try:

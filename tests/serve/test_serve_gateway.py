@@ -174,6 +174,10 @@ async def test_gateway_and_route_are_served_and_their_status_follows(
         assert listener["attachedRoutes"] == 1
         cls = custom.get_cluster_custom_object(GROUP, "v1", "gatewayclasses", "ingressctl")
         assert condition(cls["status"], "Accepted")["status"] == "True"
+        # Written once, with the address from the start (resolved before the Gateway pass).
+        assert [p for p in gateway_status_writes(kube_api) if "/gateways/" in p] == [
+            f"/apis/{GROUP}/v1/namespaces/{NS}/gateways/gw/status"
+        ]
         gw_meta = custom.get_namespaced_custom_object(GROUP, "v1", NS, "gateways", "gw")["metadata"]
         assert gw_meta["generation"] == 1  # status writes never bump it
 

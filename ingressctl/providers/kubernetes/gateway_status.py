@@ -226,6 +226,11 @@ class GatewayStatusWriter:
     ) -> list[_Write]:
         now = now_rfc3339()
         controller = report.controller_name
+        # Forget our writes over objects the watch no longer shows (deleted): the map stays small.
+        present = {
+            (kind.plural, key) for kind in (GATEWAY_CLASS, GATEWAY, HTTP_ROUTE) for key in observed(kind)
+        }
+        self._written = {k: v for k, v in self._written.items() if k in present}
         writes: list[_Write] = []
         for ref, cls in sorted(report.gateway_classes.items(), key=_by_ref):
             writes.append(_Write(GATEWAY_CLASS, ("", ref.name), _bind_class(cls, now)))
