@@ -366,6 +366,17 @@ class KubeAPIServer:
             lambda: [s.watcher.queue.put_nowait(("drop", None)) for s in self._open_streams(plural)] and None
         )
 
+    def install_gateway_api(self) -> None:
+        """The Gateway API CRDs are installed (`kubectl apply -f standard-install.yaml`): served from now."""
+
+        def op() -> None:
+            for res in GATEWAY_RESOURCES:
+                if res not in self.served:
+                    self.served += (res,)
+                    self.store.objects.setdefault(res.plural, {})
+
+        self._run(op)
+
     def set_bookmark_interval(self, seconds: float) -> None:
         """Bookmarks every `seconds` from each stream's next bookmark on."""
         self._run(lambda: setattr(self, "bookmark_interval", seconds))

@@ -138,3 +138,21 @@ def test_one_shot_listing_reads_the_gateway_kinds_and_tolerates_missing_crds(
         bare.apply(ingress("web", "shop"))
         snap = list_snapshot(kube_config(bare), gateway=True)
         assert [i.meta.name for i in snap.ingresses] == ["web"] and snap.gateways == ()
+
+
+async def test_crds_installed_later_are_picked_up(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    with KubeAPIServer(tmp_path / "kubeapi", bookmark_interval=0.3, gateway_api=False) as server:
+        server.apply(ingress("web", "shop", host="web.test"))
+        timing = dataclasses.replace(FAST, missing_kind_retry=0.2)
+        provider = KubernetesProvider(kube_config(server), gateway=True, timing=timing)
+        async with running(provider) as recorder:
+            await recorder.wait(lambda s: len(s.ingresses) == 1)
+            server.install_gateway_api()
+            server.apply_many([gateway_class("ours"), gateway("gw", "ours", "shop")])
+            server.apply(http_route("r", "shop", parent="gw", backend="web"))
+            await recorder.wait(
+                lambda s: [r.meta.name for r in s.http_routes] == ["r"] and len(s.gateways) == 1
+            )
+            await _until(lambda: bool(_lines(caplog, r"gateway.networking.k8s.io API restored after")))
+    assert len(_lines(caplog, "does not serve gateway.networking.k8s.io")) == 1
