@@ -16,7 +16,14 @@ from kubernetes import client, config
 
 from tests.kubeapi import KubeAPIServer
 from tests.kubeapi.fixtures import endpoint_slice, ingress_app, load_balancer, service
-from tests.kubeapi.gateway_fixtures import CONTROLLER, GROUP, gateway, gateway_class, http_route
+from tests.kubeapi.gateway_fixtures import (
+    CONTROLLER,
+    GROUP,
+    gateway,
+    gateway_class,
+    http_route,
+    reference_grant,
+)
 
 from .backends import Backend
 from .conftest import ServeProcess
@@ -277,3 +284,51 @@ async def test_without_the_crds_ingresses_are_served_and_one_line_says_why(
         assert len(said) == 1, sp.text
         assert "WARNING" in said[0] and "are the Gateway API CRDs installed?" in said[0]
         assert await asyncio.to_thread(sp.stop) == 0
+
+
+async def test_cross_namespace_backend_needs_a_reference_grant_and_other_classes_are_left_alone(
+    kube_api: KubeAPIServer,
+    backend: Backend,
+    serve: Callable[..., ServeProcess],
+    custom: client.CustomObjectsApi,
+) -> None:
+    port = free_port()
+    kube_api.apply_many(
+        [
+            service("app", "backends"),
+            endpoint_slice("app-1", "app", ["127.0.0.1"], "backends", port=backend.port),
+            gateway_class("ingressctl"),
+            gateway("gw", "ingressctl", NS, port=port),
+            # Ours too, but not the class this replica serves (--gateway-class): not touched at all.
+            gateway_class("second"),
+            gateway("gw2", "second", NS, port=port),
+        ]
+    )
+    route = http_route("r", NS, parent="gw", hostnames=["app.test"])
+    route["spec"]["rules"] = [{"backendRefs": [{"name": "app", "namespace": "backends", "port": 80}]}]
+    custom.create_namespaced_custom_object(GROUP, "v1", NS, "httproutes", route)
+    sp = serve_gateway(serve, kube_api, port, "--gateway-class", "ingressctl")
+    await asyncio.to_thread(sp.wait_ready)
+
+    def resolved_refs() -> dict[str, Any]:
+        status = custom.get_namespaced_custom_object(GROUP, "v1", NS, "httproutes", "r").get("status") or {}
+        parents = [p for p in status.get("parents") or [] if p.get("controllerName") == CONTROLLER]
+        return condition(parents[0], "ResolvedRefs") if parents else {}
+
+    # No ReferenceGrant: the reference is refused (500, as the API asks) and the status says why.
+    await wait_status_code(port, "app.test", 500)
+    refused = await until(
+        lambda: (c := resolved_refs()) and c.get("status") == "False" and c, "ResolvedRefs False"
+    )
+    assert refused["reason"] == "RefNotPermitted"
+    # The grant, created through the client (v1beta1, as the provider reads it): routed, refs resolved.
+    custom.create_namespaced_custom_object(
+        GROUP, "v1beta1", "backends", "referencegrants", reference_grant("allow-shop", "backends", from_ns=NS)
+    )
+    assert await wait_status_code(port, "app.test", 200) == "127.0.0.1 app.test"
+    await until(lambda: resolved_refs().get("status") == "True", "ResolvedRefs True")
+    # The other class and its Gateway still carry the API server's pending default.
+    second = custom.get_cluster_custom_object(GROUP, "v1", "gatewayclasses", "second")
+    assert condition(second["status"], "Accepted")["reason"] == "Pending"
+    gw2 = custom.get_namespaced_custom_object(GROUP, "v1", NS, "gateways", "gw2")
+    assert condition(gw2["status"], "Programmed")["reason"] == "Pending"
