@@ -207,6 +207,62 @@ async def test_route_parents_of_other_controllers_are_kept(kube_api: KubeAPIServ
         assert _status(kube_api, "HTTPRoute", "shop", "r")["parents"] == [theirs]
 
 
+async def test_entries_of_another_replica_set_for_its_own_gateways_are_kept(kube_api: KubeAPIServer) -> None:
+    """Two installations share the controller name, each serving its own class (--gateway-class): each
+    answers for its own Gateways' entries only, and takes out entries for Gateways that are gone."""
+
+    def entry(gateway_name: str) -> dict[str, Any]:
+        return {
+            "parentRef": {"group": GROUP, "kind": "Gateway", "name": gateway_name},
+            "controllerName": CONTROLLER,
+            "conditions": [
+                {
+                    "type": "Accepted",
+                    "status": "True",
+                    "reason": "Accepted",
+                    "message": "",
+                    "lastTransitionTime": OLD,
+                    "observedGeneration": 1,
+                }
+            ],
+        }
+
+    kube_api.apply_many(
+        [gateway_class("a"), gateway_class("b"), gateway("gw-a", "a", "shop"), gateway("gw-b", "b", "shop")]
+    )
+    body = http_route("r", "shop", parent="gw-a", backend="web")
+    body["spec"]["parentRefs"] = [{"name": "gw-a"}, {"name": "gw-b"}]
+    kube_api.apply(body)
+    body["status"] = {"parents": [entry("gw-b"), entry("gone")]}
+    kube_api.apply(body)
+    route, gw_a = ObjectRef("HTTPRoute", "shop", "r"), ObjectRef("Gateway", "shop", "gw-a")
+    accepted = (Condition("Accepted", TRUE, "Accepted", observed_generation=1),)
+    report = GatewayStatusReport(
+        CONTROLLER,
+        gateways={gw_a: GatewayStatus(gw_a, accepted)},
+        http_routes={
+            route: HTTPRouteStatus(route, (RouteParentStatus(ParentRef("gw-a"), CONTROLLER, accepted),))
+        },
+    )
+    provider = KubernetesProvider(kube_config(kube_api), gateway=True, timing=FAST)
+    async with running(provider) as rec:
+        await rec.wait(lambda s: len(s.http_routes) == 1 and len(s.gateways) == 2)
+        assert await provider.publish_gateway_status(report, None) == 2  # the Gateway and the route
+        parents = _status(kube_api, "HTTPRoute", "shop", "r")["parents"]
+        assert [p["parentRef"]["name"] for p in parents] == ["gw-b", "gw-a"]
+        assert parents[0] == entry("gw-b")
+        # Detached from gw-a: only that entry goes; gw-b's stays.
+        stored = kube_api.get("HTTPRoute", "shop", "r") or {}
+        await _watched(provider, HTTP_ROUTE, ("shop", "r"), stored["metadata"]["resourceVersion"])
+        assert (
+            await provider.publish_gateway_status(
+                GatewayStatusReport(CONTROLLER, gateways=report.gateways), None
+            )
+            == 1
+        )
+        assert _status(kube_api, "HTTPRoute", "shop", "r")["parents"] == [entry("gw-b")]
+
+
 async def test_a_write_racing_another_writer_is_retried_on_the_newer_version(kube_api: KubeAPIServer) -> None:
     kube_api.apply_many([gateway_class("ours"), gateway("gw", "ours", "shop")])
     ref = ObjectRef("Gateway", "shop", "gw")

@@ -18,7 +18,7 @@ import asyncio
 import datetime
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from ingressctl.model.gateway import (
@@ -32,7 +32,7 @@ from ingressctl.model.gateway import (
 from ingressctl.model.objects import ObjectRef
 from ingressctl.providers.kubernetes.address import PublishAddress
 from ingressctl.providers.kubernetes.client import RECOVERABLE, ApiError, KubeApi
-from ingressctl.providers.kubernetes.kinds import GATEWAY, GATEWAY_CLASS, HTTP_ROUTE, Key, Kind
+from ingressctl.providers.kubernetes.kinds import GATEWAY, GATEWAY_CLASS, GATEWAY_GROUP, HTTP_ROUTE, Key, Kind
 from ingressctl.providers.kubernetes.observed import Observed
 from ingressctl.providers.kubernetes.problems import ProblemLog
 from ingressctl.providers.kubernetes.resources import (
@@ -164,13 +164,38 @@ def gateway_doc(
     return doc
 
 
+# Whether an entry with our controllerName names a parent this process answers for (parentRef, the
+# route's namespace): one of the Gateways it serves, or one that is gone. Another replica set with the
+# same controller name and another --gateway-class answers for its own Gateways: not fought over.
+Judged = Callable[[ParentReference, str], bool]
+
+
+def judge(served: Collection[Key], existing: Collection[Key]) -> Judged:
+    def judged(ref: ParentReference, route_namespace: str) -> bool:
+        if ref.get("group", GATEWAY_GROUP) != GATEWAY_GROUP or ref.get("kind", "Gateway") != "Gateway":
+            return True  # a kind of parent we never serve: an entry of ours there is stale
+        key = (ref.get("namespace") or route_namespace, ref.get("name", ""))
+        return key in served or key not in existing
+
+    return judged
+
+
+def _ours(parent: RouteParentStatusDoc, controller: str, namespace: str, judged: Judged) -> bool:
+    return parent.get("controllerName") == controller and judged(parent.get("parentRef") or {}, namespace)
+
+
 def http_route_doc(
-    status: HTTPRouteStatus | None, known: Observed, controller: str, namespace: str, now: str
+    status: HTTPRouteStatus | None,
+    known: Observed,
+    controller: str,
+    namespace: str,
+    now: str,
+    judged: Judged = lambda ref, ns: True,
 ) -> GatewayApiStatus:
     """Our parents (none when `status` is None: the route is no longer ours), others' kept as they are."""
     parents = known.status.get("parents") or []
-    others = [p for p in parents if p.get("controllerName") != controller]
-    before = [p for p in parents if p.get("controllerName") == controller]
+    others = [p for p in parents if not _ours(p, controller, namespace, judged)]
+    before = [p for p in parents if _ours(p, controller, namespace, judged)]
     ours: list[RouteParentStatusDoc] = []
     for parent in status.parents if status is not None else ():
         ref = parent_ref_doc(parent.parent_ref)
@@ -236,16 +261,18 @@ class GatewayStatusWriter:
             writes.append(_Write(GATEWAY_CLASS, ("", ref.name), _bind_class(cls, now)))
         for ref, gw in sorted(report.gateways.items(), key=_by_ref):
             writes.append(_Write(GATEWAY, (ref.namespace, ref.name), _bind_gateway(gw, address, now)))
+        judged = judge({(r.namespace, r.name) for r in report.gateways}, set(observed(GATEWAY)))
         routes = dict(report.http_routes)
         for ref, route in sorted(routes.items(), key=_by_ref):
-            writes.append(_Write(HTTP_ROUTE, (ref.namespace, ref.name), _bind_route(route, controller, now)))
+            key = (ref.namespace, ref.name)
+            writes.append(_Write(HTTP_ROUTE, key, _bind_route(route, key, controller, now, judged)))
         # Routes that still carry our parents but are ours no more: take our entries out.
         reported = {(r.namespace, r.name) for r in routes}
         for key, known in sorted(observed(HTTP_ROUTE).items()):
             if key not in reported and any(
-                p.get("controllerName") == controller for p in known.status.get("parents") or []
+                _ours(p, controller, key[0], judged) for p in known.status.get("parents") or []
             ):
-                writes.append(_Write(HTTP_ROUTE, key, _bind_route(None, controller, now)))
+                writes.append(_Write(HTTP_ROUTE, key, _bind_route(None, key, controller, now, judged)))
         return writes
 
     def _current(self, write: _Write, observed: ObservedFn) -> Observed | None:
@@ -321,9 +348,8 @@ def _bind_gateway(status: GatewayStatus, address: PublishAddress | None, now: st
     return lambda known: gateway_doc(status, known, address, now)
 
 
-def _bind_route(status: HTTPRouteStatus | None, controller: str, now: str) -> Build:
-    namespace = status.ref.namespace if status is not None else ""
-    return lambda known: http_route_doc(status, known, controller, namespace, now)
+def _bind_route(status: HTTPRouteStatus | None, key: Key, controller: str, now: str, judged: Judged) -> Build:
+    return lambda known: http_route_doc(status, known, controller, key[0], now, judged)
 
 
 def _wait_for_change(observed: ObservedFn, write: _Write, version: str) -> None:
