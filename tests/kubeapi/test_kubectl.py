@@ -66,3 +66,39 @@ def test_kubectl_watches(kube_api: KubeAPIServer) -> None:
         proc.terminate()
         out, err = proc.communicate(timeout=10)
     assert out.split() == ["service/web", "service/web2", "service/web"], err
+
+
+def test_kubectl_finds_the_gateway_api_kinds(kube_api: KubeAPIServer) -> None:
+    from tests.kubeapi.gateway_fixtures import gateway, gateway_class, http_route, reference_grant
+
+    kube_api.apply_many(
+        [
+            gateway_class("ours"),
+            gateway("gw", "ours", "shop"),
+            http_route("r", "shop", parent="gw", backend="web"),
+            reference_grant("allow", "backends", from_ns="shop"),
+        ]
+    )
+    kc = kube_api.write_kubeconfig()
+    resources = set(kubectl(kc, "api-resources", "-o", "name").split())
+    assert {
+        "gatewayclasses.gateway.networking.k8s.io",
+        "gateways.gateway.networking.k8s.io",
+        "httproutes.gateway.networking.k8s.io",
+        "referencegrants.gateway.networking.k8s.io",
+    } <= resources
+    # Short names, the CRDs' category, and the defaults applied, as client-go reads them.
+    assert kubectl(kc, "get", "gtw", "-n", "shop", "-o", "name").split() == [
+        "gateway.gateway.networking.k8s.io/gw"
+    ]
+    category = kubectl(kc, "get", "gateway-api", "-A", "-o", "name").split()
+    assert (
+        "httproute.gateway.networking.k8s.io/r" in category
+        and "gatewayclass.gateway.networking.k8s.io/ours" in category
+    )
+    path = "jsonpath={.spec.rules[0].matches[0].path.type} {.spec.rules[0].backendRefs[0].weight}"
+    assert kubectl(kc, "get", "httproute", "r", "-n", "shop", "-o", path) == "PathPrefix 1"
+    v1beta1 = kubectl(
+        kc, "get", "referencegrants.v1beta1.gateway.networking.k8s.io", "-n", "backends", "-o", "name"
+    )
+    assert v1beta1.split() == ["referencegrant.gateway.networking.k8s.io/allow"]
