@@ -126,7 +126,7 @@ async def test_gateway_objects_are_listed_and_watched_with_their_status(kube_api
 
 
 def test_one_shot_listing_reads_the_gateway_kinds_and_tolerates_missing_crds(
-    kube_api: KubeAPIServer, tmp_path: Path
+    kube_api: KubeAPIServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     kube_api.apply_many(
         [gateway_class("ours"), gateway("gw", "ours", "shop"), http_route("r", "shop", parent="gw")]
@@ -138,6 +138,14 @@ def test_one_shot_listing_reads_the_gateway_kinds_and_tolerates_missing_crds(
         bare.apply(ingress("web", "shop"))
         snap = list_snapshot(kube_config(bare), gateway=True)
         assert [i.meta.name for i in snap.ingresses] == ["web"] and snap.gateways == ()
+    # Without the permission to read them: the Ingress side is read, a WARNING says what is missing.
+    kube_api.apply(ingress("web", "shop"))
+    kube_api.tokens["sa"] = USER
+    kube_api.rules = [rule(USER, ["list"], CORE_KINDS)]
+    caplog.set_level(logging.WARNING, logger=LOGGER)
+    snap = list_snapshot(kube_config(kube_api, "sa"), gateway=True)
+    assert [i.meta.name for i in snap.ingresses] == ["web"] and snap.http_routes == ()
+    assert any("403" in line and "not read" in line for line in _lines(caplog, "httproutes"))
 
 
 async def test_crds_installed_later_are_picked_up(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

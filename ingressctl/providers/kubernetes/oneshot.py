@@ -6,6 +6,7 @@ The same streams, the same listing and the same EndpointSlice → Endpoints fall
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from ingressctl.model import InputError, Snapshot
@@ -16,6 +17,8 @@ from ingressctl.providers.kubernetes.client import TRANSPORT_ERRORS, ApiError, C
 from ingressctl.providers.kubernetes.errors import describe_transport_error
 from ingressctl.providers.kubernetes.provider import KubernetesProvider
 from ingressctl.providers.kubernetes.watch import Timing, list_stream_once, stream_specs
+
+log = logging.getLogger(__package__)  # one logger for the whole provider
 
 
 def list_update(
@@ -47,9 +50,11 @@ def list_update(
         try:
             listing = list_stream_once(api, spec)
         except ApiError as exc:
-            if not (spec.kind.custom and exc.status == 404):
+            if not (spec.kind.custom and exc.status in (403, 404)):
                 raise InputError(f"kubernetes: {exc}") from None
-            cache.add_stream(spec.id, spec.kind)  # the CRD is not installed: no such objects
+            if exc.status == 403:  # the Ingress side is still worth reading: say what is missing
+                log.warning("kubernetes: %s; the Gateway API objects are not read", exc)
+            cache.add_stream(spec.id, spec.kind)  # 404: the CRD is not installed, no such objects
             cache.replace(spec.id, ())
             continue
         except StreamBroken as exc:
