@@ -46,14 +46,15 @@ def list_update(
     )
     api = provider.api()
     cache = Cache()
+    refused: list[str] = []
     for spec in stream_specs(provider.namespaces, provider.label_selector, gateway=gateway):
         try:
             listing = list_stream_once(api, spec)
         except ApiError as exc:
             if not (spec.kind.custom and exc.status in (403, 404)):
                 raise InputError(f"kubernetes: {exc}") from None
-            if exc.status == 403:  # the Ingress side is still worth reading: say what is missing
-                log.warning("kubernetes: %s; the Gateway API objects are not read", exc)
+            if exc.status == 403:  # the Ingress side is still worth reading: said once all is read
+                refused.append(str(exc))
             cache.add_stream(spec.id, spec.kind)  # 404: the CRD is not installed, no such objects
             cache.replace(spec.id, ())
             continue
@@ -64,6 +65,8 @@ def list_update(
             raise InputError(f"kubernetes: {message}") from None
         cache.add_stream(spec.id, listing.kind)
         cache.replace(spec.id, listing.items)
+    for message in refused:
+        log.warning("kubernetes: %s; the Gateway API objects are not read", message)
     snapshot, diagnostics = cache.snapshot()
     return ProviderUpdate("kubernetes", snapshot, diagnostics)
 
