@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ingressctl.gateway.refs import certificate_secrets
 from ingressctl.manifests import object_from_dict
 from ingressctl.model import (
     Diagnostic,
@@ -160,7 +161,9 @@ class Cache:
             fields[name] = objects
             diagnostics.extend(found)
         self._dirty.clear()
-        wanted = referenced_secrets(fields["ingresses"]) | gateway_secrets(fields["gateways"])
+        # The Secrets Gateway listeners name too (another namespace's only through a ReferenceGrant:
+        # the compiler decides that; the Snapshot carries what may be needed).
+        wanted = referenced_secrets(fields["ingresses"]) | certificate_secrets(fields["gateways"])
         fields["secrets"] = tuple(s for s in fields["secrets"] if (s.meta.namespace, s.meta.name) in wanted)
         return Snapshot(**fields), tuple(diagnostics)
 
@@ -178,16 +181,4 @@ def referenced_secrets(ingresses: Iterable[Ingress]) -> set[Key]:
             # Always the Ingress's own namespace: an Ingress must not reach into another namespace's Secrets.
             if name:
                 wanted.add((ns, name))
-    return wanted
-
-
-def gateway_secrets(gateways: Iterable[Gateway]) -> set[Key]:
-    """Secrets a Gateway listener names in `tls.certificateRefs` (another namespace's only through a
-    ReferenceGrant: the compiler decides that; the Snapshot carries what may be needed)."""
-    wanted: set[Key] = set()
-    for gw in gateways:
-        for listener in gw.listeners:
-            for ref in listener.tls.certificate_refs if listener.tls is not None else ():
-                if ref.group in ("", "core") and ref.kind == "Secret":
-                    wanted.add((ref.namespace or gw.meta.namespace, ref.name))
     return wanted
