@@ -17,7 +17,7 @@ from ingressctl.model.gateway import FromNamespaces
 from ingressctl.providers.kubernetes import KubernetesProvider, list_snapshot
 from ingressctl.providers.kubernetes.kinds import GATEWAY, HTTP_ROUTE
 from tests.kubeapi import KubeAPIServer, rule
-from tests.kubeapi.fixtures import ingress
+from tests.kubeapi.fixtures import ingress, secret
 from tests.kubeapi.gateway_fixtures import CONTROLLER, GROUP, gateway, gateway_class, http_route
 from tests.kubernetes.conftest import FAST, kube_config, running
 
@@ -164,3 +164,30 @@ async def test_crds_installed_later_are_picked_up(tmp_path: Path, caplog: pytest
             )
             await _until(lambda: bool(_lines(caplog, r"gateway.networking.k8s.io API restored after")))
     assert len(_lines(caplog, "does not serve gateway.networking.k8s.io")) == 1
+
+
+async def test_secrets_named_by_gateway_listeners_are_kept(kube_api: KubeAPIServer) -> None:
+    listeners = [
+        {
+            "name": "secure",
+            "port": 443,
+            "protocol": "HTTPS",
+            "tls": {"certificateRefs": [{"name": "cert"}, {"name": "shared", "namespace": "certs"}]},
+        }
+    ]
+    kube_api.apply_many(
+        [
+            gateway_class("ours"),
+            gateway("gw", "ours", "shop", listeners=listeners),
+            secret("cert", "shop", type_="kubernetes.io/tls"),
+            secret("shared", "certs", type_="kubernetes.io/tls"),
+            secret("unrelated", "shop", type_="kubernetes.io/tls"),
+        ]
+    )
+    provider = KubernetesProvider(kube_config(kube_api), gateway=True, timing=FAST)
+    async with running(provider) as recorder:
+        snap = await recorder.wait(lambda s: len(s.gateways) == 1)
+        assert sorted((s.meta.namespace, s.meta.name) for s in snap.secrets) == [
+            ("certs", "shared"),
+            ("shop", "cert"),
+        ]
