@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingressctl.cli.validate_flags import ValidateOptions
-from ingressctl.model import IngressctlError, InputError, Severity, UsageError
+from ingressctl.model import InputError, Severity, UsageError
 from ingressctl.routing.options import CompileOptions
 
 if TYPE_CHECKING:
@@ -284,20 +284,9 @@ def main_fast(argv: list[str]) -> int | None:
     options = parse(argv)
     if options is None:
         return None
-    try:
-        return run(options)
-    except IngressctlError as exc:
-        print(f"error: {exc}", file=sys.stderr, flush=True)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return 130
-    except Exception as exc:
-        if os.environ.get("INGRESSCTL_DEBUG"):
-            raise
-        from ingressctl.cli.failure import INTERNAL_ERROR_EXIT_CODE, internal_error_line
+    from ingressctl.cli.failure import run_lean
 
-        print(internal_error_line(exc), file=sys.stderr, flush=True)
-        return INTERNAL_ERROR_EXIT_CODE
+    return run_lean(lambda: run(options))  # exit codes come from cli/failure.py, as for every command
 
 
 def register(app: typer.Typer) -> None:
