@@ -83,6 +83,14 @@ FLAGS: tuple[Flag, ...] = (
         default=False,
     ),
     Flag(
+        "quiet",
+        ("--quiet", "-q"),
+        "Print only the findings that fail the check (errors; warnings too with --strict) and, when it "
+        "fails, the summary: nothing on success, the exit code says it.",
+        "switch",
+        default=False,
+    ),
+    Flag(
         "watch",
         ("--watch",),
         "Validate again on every change of the files, showing the findings that appeared and those fixed.",
@@ -180,6 +188,7 @@ class ValidateOptions:
     baseline: str | None = None
     write_baseline: str | None = None
     verbose: bool = False
+    quiet: bool = False
     watch: bool = False
     no_config: bool = False
     require_services: bool = False
