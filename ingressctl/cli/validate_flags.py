@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 if TYPE_CHECKING:
     import enum
@@ -29,7 +29,7 @@ class Flag:
     help: str  # "" for the cluster flags: their help is cluster.py's, shared with `routes`
     kind: Kind = "text"
     metavar: str | None = None
-    default: Any = None
+    default: str | bool | list[str] | None = None
     choices: tuple[str, ...] = ()
 
 
@@ -211,7 +211,7 @@ class _Refused(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:  # argparse's signature says NoReturn; raising is that
+    def error(self, message: str) -> NoReturn:
         raise _Refused(message)
 
 
@@ -265,7 +265,7 @@ def typer_command(run: Callable[[ValidateOptions], None]) -> Callable[..., None]
         "label_selector": cluster.LABEL_SELECTOR_OPTION.help,
     }
 
-    def command(**values: Any) -> None:
+    def command(**values: Any) -> None:  # each flag's own type: ValidateOptions(**values) checks them
         values["paths"] = list(values["paths"] or [])
         values["namespaces"] = list(values["namespaces"] or [])
         values["ignore"] = list(values["ignore"] or [])
@@ -285,8 +285,8 @@ def typer_command(run: Callable[[ValidateOptions], None]) -> Callable[..., None]
     for flag in FLAGS:
         help_text = flag.help or shared_help[flag.field] or ""
         if flag.kind == "switch":
-            default: Any = typer.Option(False, *flag.names, help=help_text)
-            annotation: Any = bool
+            default: object = typer.Option(False, *flag.names, help=help_text)
+            annotation: object = bool
         elif flag.kind == "many":
             default = typer.Option([], *flag.names, help=help_text, metavar=flag.metavar, show_default=False)
             annotation = list[str]
@@ -294,7 +294,7 @@ def typer_command(run: Callable[[ValidateOptions], None]) -> Callable[..., None]
             # An enum Typer checks (case-insensitively); the metavar stays a word, the help names the choices.
             choices = _choices(flag.field, flag.choices)
             default = typer.Option(
-                None if flag.default is None else choices(flag.default),
+                None if flag.default is None else choices(str(flag.default)),
                 *flag.names,
                 help=help_text,
                 metavar=flag.metavar,

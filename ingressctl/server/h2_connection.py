@@ -28,7 +28,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 import h2.config
 import h2.connection
@@ -49,6 +49,7 @@ from ingressctl.server.h2_guard import Budget
 from ingressctl.server.h2_request import MalformedRequest, RequestHead, parse_head
 from ingressctl.server.h2_stream import StreamBody, StreamFlow, StreamWriter
 from ingressctl.server.limits import EntrypointGate
+from ingressctl.server.peers import PeerName, TLSContext
 
 log = logging.getLogger("ingressctl.server")
 
@@ -99,8 +100,8 @@ class H2ServerConnection(asyncio.Protocol):
         self,
         ep: H2Entrypoint,
         *,
-        peername: Any,
-        ssl_context: Any,
+        peername: PeerName,
+        ssl_context: TLSContext,
         gate: EntrypointGate | None = None,
     ) -> None:
         self._ep = ep
@@ -462,7 +463,7 @@ class H2ServerConnection(asyncio.Protocol):
             self._drained = self._loop.create_future()
         await asyncio.shield(self._drained)
 
-    def extra_info(self, name: str, default: Any = None) -> Any:
+    def extra_info(self, name: str, default: object = None) -> object:
         transport = self._transport
         if name == "peername":
             return self._peername

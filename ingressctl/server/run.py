@@ -390,14 +390,13 @@ def server_compile_options(static: StaticConfig) -> CompileOptions:
     from ingressctl.config import compile_options
 
     options = compile_options(static)
-    changes: dict[str, Any] = {}  # dataclasses.replace keywords: values of several field types
     if static.kubernetes is not None and not options.require_services:
-        changes["require_services"] = True
+        options = dataclasses.replace(options, require_services=True)
     if not options.tls_entrypoints:
         tls = tuple(e.name for e in static.entrypoints if e.tls is not None)
         if tls:
-            changes["tls_entrypoints"] = tls
-    return dataclasses.replace(options, **changes) if changes else options
+            options = dataclasses.replace(options, tls_entrypoints=tls)
+    return options
 
 
 class _EntrypointServer(web.Server):

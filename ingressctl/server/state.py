@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ingressctl.model import Diagnostic
 from ingressctl.model.config import EntryPoint, StaticConfig
@@ -119,7 +119,7 @@ class RuntimeState:
     def started_at(self) -> float:
         return self._started
 
-    def config_summary(self) -> Mapping[str, Any]:  # a JSON document: values of many shapes
+    def config_summary(self) -> Mapping[str, object]:  # a JSON document: values of many shapes
         s = self.static
         return {
             "source": s.source or "command line",
