@@ -18,7 +18,7 @@ import pytest
 
 from tests.needs import tool
 from tests.serve.conftest import ServeProcess, serve  # noqa: F401  (fixture)
-from tests.server.manifests import app_manifest
+from tests.support.manifests import app_manifest
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 

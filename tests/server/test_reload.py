@@ -16,9 +16,9 @@ from ingressctl.providers.base import ProviderUpdate
 from ingressctl.routing import RoutingTable
 from ingressctl.server import RuntimeState, Server, Watcher
 from ingressctl.server.reload import Listener
+from tests.support.manifests import write_apps, write_atomically
 
 from .conftest import url
-from .manifests import write_apps, write_atomically
 
 pytestmark = pytest.mark.timeout(60)
 
