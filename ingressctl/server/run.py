@@ -41,7 +41,7 @@ from ingressctl.server.ports import AcmePort, ClusterPort
 from ingressctl.server.protocol import ABORT_UNWIND_SECONDS, EntrypointRequestHandler, aborted_message, drain
 from ingressctl.server.proxy_listener import PeerRequestHandler, ProxyProtocolSite
 from ingressctl.server.reload import CompiledConfig, CompileFn, Listener, OutcomeFn
-from ingressctl.server.state import RuntimeState
+from ingressctl.server.state import CertificateView, RuntimeState
 from ingressctl.server.watcher import Watcher
 
 log = logging.getLogger("ingressctl.server")
@@ -54,7 +54,7 @@ class Closer(Protocol):
 ApiStarter = Callable[[RuntimeState], Awaitable[Closer | None]]
 
 
-class TLSProvider(Protocol):
+class TLSProvider(CertificateView, Protocol):
     """What the server needs from the certificate store (ingressctl.tls.store.CertificateStore)."""
 
     def ssl_context(self, entrypoint: EntryPoint) -> ssl.SSLContext: ...
