@@ -1,0 +1,26 @@
+"""The migrated objects as one YAML stream, each preceded by its comments."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import yaml
+
+from ingressctl.checks.to_gateway.convert import GatewayDocument
+
+
+def render_stream(documents: Iterable[GatewayDocument]) -> str:
+    """`---`-separated documents; comments as `# ` lines above the object they are about."""
+    parts: list[str] = []
+    for item in documents:
+        lines = [_comment(text) for text in item.comments]
+        body = yaml.safe_dump(
+            item.document, sort_keys=False, default_flow_style=False, allow_unicode=True, width=4096
+        )
+        parts.append("---\n" + "".join(line + "\n" for line in lines) + body)
+    return "".join(parts)
+
+
+def _comment(text: str) -> str:
+    # A comment is one line: a line break in a note (from an annotation's value) must not end it.
+    return "# " + " ".join(text.split())
