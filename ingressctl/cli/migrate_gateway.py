@@ -113,7 +113,7 @@ def _report(migration: GatewayMigration, *, refused: bool, allow_unprotected: bo
     for note in migration.notes:
         if note.kind in _ERRORS:
             typer.echo(f"error: {note.line()}", err=True)
-    counts = {kind: sum(1 for n in migration.notes if n.kind is kind) for kind in NoteKind}
+    counts = {kind: sum(1 for n in migration.notes if n.kind is kind) for kind in (*_WARNINGS, *_ERRORS)}
     summary = ", ".join(f"{count} {kind.value}" for kind, count in counts.items() if count)
     typer.echo(
         f"{migration.ingresses} Ingress(es) -> 1 Gateway, {len(routes)} HTTPRoute(s)"

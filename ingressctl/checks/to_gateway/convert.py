@@ -108,7 +108,6 @@ def migrate_to_gateway(snapshot: Snapshot, options: GatewayOptions) -> GatewayMi
         services={(s.meta.namespace, s.meta.name): s for s in snapshot.services},
         canaries=canaries,
         regex_hosts=_regex_hosts(ingresses, treatments),
-        tls_hosts={x.hostname for x in listeners if x.tls and x.hostname},
     )
     routes: list[RouteDoc] = []
     used: set[tuple[str, str]] = set()

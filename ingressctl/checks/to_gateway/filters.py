@@ -139,13 +139,13 @@ class _Reader:
         return [k for k in keys if k in self.ingress.meta.annotations]
 
     def take(self, *keys: str, kind: NoteKind = NoteKind.MIGRATED, text: str = "") -> None:
-        """Record the present `keys` as dealt with, with a note when `text` says something."""
-        for key in self.present(*keys):
-            if key in self.treatment.handled:
-                continue
-            self.treatment.handled.add(key)
-            if text:
-                self.treatment.notes.append(Note(kind, self.subject, key, text, self.where(key)))
+        """Record the present `keys` as dealt with, with one note naming them when `text` says something."""
+        fresh = [key for key in self.present(*keys) if key not in self.treatment.handled]
+        self.treatment.handled.update(fresh)
+        if fresh and text:
+            self.treatment.notes.append(
+                Note(kind, self.subject, ", ".join(fresh), text, self.where(fresh[0]))
+            )
 
     def note(self, kind: NoteKind, text: str, key: str = "") -> None:
         self.treatment.notes.append(Note(kind, self.subject, key, text, self.where(key) if key else ""))

@@ -14,11 +14,23 @@ def render_stream(documents: Iterable[GatewayDocument]) -> str:
     parts: list[str] = []
     for item in documents:
         lines = [_comment(text) for text in item.comments]
-        body = yaml.safe_dump(
-            item.document, sort_keys=False, default_flow_style=False, allow_unicode=True, width=4096
+        body = yaml.dump(
+            item.document,
+            Dumper=_Dumper,
+            sort_keys=False,
+            default_flow_style=False,
+            allow_unicode=True,
+            width=4096,
         )
         parts.append("---\n" + "".join(line + "\n" for line in lines) + body)
     return "".join(parts)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Writes a value shared by several rules out each time: no `&id001` anchors for people to decode."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
 
 
 def _comment(text: str) -> str:

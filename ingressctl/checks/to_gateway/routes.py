@@ -62,7 +62,6 @@ class RouteContext:
     services: dict[tuple[str, str], Service]
     canaries: dict[tuple[str, str, str], CanaryBackend] = field(default_factory=dict)
     regex_hosts: set[str] = field(default_factory=set)
-    tls_hosts: set[str] = field(default_factory=set)  # hosts with an HTTPS listener
 
 
 @dataclass(slots=True)
@@ -342,9 +341,19 @@ class IngressRoutes:
             rules = [_Rule({"type": "Exact", "value": "/"}, [], redirect=t.app_root), *rules]
         plain, secure = self._listeners(host)
         redirect = self._redirect_spec(host)
+        if redirect is not None and not secure:
+            self.note(
+                NoteKind.PROBLEM,
+                f"the https redirect of {host or 'any host'} is not written: no HTTPS listener serves it "
+                "(no TLS Secret for the host in spec.tls, or its entrypoints leave out the TLS ones)",
+            )
+            redirect = None
         out: list[RouteDoc] = []
         if redirect is not None and plain:
-            redirect_rules = [_Rule(r.path, [], headers=r.headers, redirect=redirect) for r in rules]
+            # Every request for these paths is redirected, whatever its headers (canary rules).
+            paths = [r.path for r in rules]
+            unique = [p for i, p in enumerate(paths) if p not in paths[:i]]
+            redirect_rules = [_Rule(p, [], redirect=redirect) for p in unique]
             out += self._documents(f"{base}-redirect", hostnames, plain, redirect_rules, "redirect to https")
             listeners = secure
         else:
@@ -377,31 +386,27 @@ class IngressRoutes:
             port = t.https_redirect.port
             if port is None:
                 port = next((p for p, tls in self.ctx.entrypoint_ports.values() if tls), 443)
-            if not any(_intersects(h, host) for h in self.ctx.tls_hosts):
-                self.note(
-                    NoteKind.PROBLEM,
-                    f"the https redirect of {host or 'any host'} is not written: no "
-                    "HTTPS listener for it (no TLS Secret in spec.tls); add a certificate first",
-                )
-                return None
             return RedirectSpec(
                 t.https_redirect.status, "https", t.https_redirect.hostname, None if port == 443 else port
             )
         if t.entrypoint_redirect:
             target = self.ctx.entrypoint_ports.get(t.entrypoint_redirect)
             if target is None:
-                self.note(
+                self._once(
                     NoteKind.PROBLEM,
                     f"redirect-entry-point {t.entrypoint_redirect!r} is not an entrypoint "
                     "of the migration: declare it with --entrypoint NAME=:PORT[,tls]",
                 )
                 return None
             port, tls = target
-            scheme = "https" if tls else "http"
-            default_port = 443 if tls else 80
-            return RedirectSpec(
-                t.entrypoint_redirect_status, scheme, "", None if port == default_port else port
-            )
+            if not tls:
+                self._once(
+                    NoteKind.PROBLEM,
+                    f"redirect-entry-point {t.entrypoint_redirect!r} is a plain entrypoint: only redirects "
+                    "to https are migrated",
+                )
+                return None
+            return RedirectSpec(t.entrypoint_redirect_status, "https", "", None if port == 443 else port)
         return None
 
     def _documents(
