@@ -64,7 +64,8 @@ def ingress(name: str, annotations: str = "", paths: str = "", host: str = "a.ex
     )
     return (
         f"apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: {name}\n"
-        f"  namespace: default\n{meta}spec:\n  rules:\n    - host: {host}\n      http:\n        paths:\n{paths}"
+        f"  namespace: default\n{meta}spec:\n  rules:\n    - host: {host}\n"
+        f"      http:\n        paths:\n{paths}"
     )
 
 
