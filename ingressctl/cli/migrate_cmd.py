@@ -11,13 +11,16 @@ import json
 import os
 import sys
 import tempfile
+from typing import TYPE_CHECKING
 
 import typer
 
-from ingressctl.cli.migrate_gateway import GatewayFlags, run_gateway_migration
 from ingressctl.manifests.loader import STDIN, read_inputs
 from ingressctl.manifests.migrate import Migration, migrate_text
 from ingressctl.model import InputError, UsageError
+
+if TYPE_CHECKING:
+    from ingressctl.cli.migrate_gateway import GatewayFlags
 
 
 def register(app: typer.Typer) -> None:
@@ -95,6 +98,10 @@ def migrate(
     matching exactly. Comments, key order and every other document are kept as they are.
     """
     if to is not None:
+        # Imported here: the Gateway API converter loads the annotation parsers, which the
+        # v1beta1 rewrite never needs.
+        from ingressctl.cli.migrate_gateway import GatewayFlags
+
         _migrate_to(
             to,
             paths,
@@ -147,6 +154,8 @@ def migrate(
 def _migrate_to(
     to: str, paths: list[str], *, in_place: bool, diff: bool, output: str, flags: GatewayFlags
 ) -> None:
+    from ingressctl.cli.migrate_gateway import run_gateway_migration
+
     if to != "gateway-api":
         raise UsageError(f"--to {to!r}: only gateway-api is supported")
     if in_place or diff or output != "text":

@@ -112,7 +112,8 @@ def _report(migration: GatewayMigration, *, refused: bool, allow_unprotected: bo
             typer.echo(f"warning: {note.line()}", err=True)
     for note in migration.notes:
         if note.kind in _ERRORS:
-            typer.echo(f"error: {note.line()}", err=True)
+            allowed = note.kind is NoteKind.UNPROTECTED and allow_unprotected
+            typer.echo(f"{'warning' if allowed else 'error'}: {note.line()}", err=True)
     counts = {kind: sum(1 for n in migration.notes if n.kind is kind) for kind in (*_WARNINGS, *_ERRORS)}
     summary = ", ".join(f"{count} {kind.value}" for kind, count in counts.items() if count)
     typer.echo(

@@ -423,3 +423,27 @@ def test_output_is_deterministic_whatever_the_input_order() -> None:
     second = render_stream(migrate(*reversed(files)).documents)
     assert first == second
     assert first == render_stream(migrate(*files).documents)
+
+
+def test_wildcard_hosts_and_paths_the_crd_refuses() -> None:
+    text = ingress(
+        "wild",
+        paths="          - path: /\n            pathType: Prefix\n"
+        "            backend: {service: {name: web, port: {number: 80}}}\n"
+        "          - path: /a%2fb\n            pathType: Prefix\n"
+        "            backend: {service: {name: web, port: {number: 80}}}\n"
+        "          - path: /caf%C3%A9\n            pathType: Exact\n"
+        "            backend: {service: {name: web, port: {number: 80}}}\n",
+        host='"*.example.com"',
+    ).replace("spec:\n", 'spec:\n  tls:\n    - hosts: ["*.example.com"]\n      secretName: wild-tls\n')
+    migration = migrate_yaml(text)
+    found = objects(migration)
+    listener = found[("Gateway", "ingressctl")]["spec"]["listeners"][1]
+    assert (listener["name"], listener["hostname"]) == ("https-wildcard.example.com", "*.example.com")
+    route = found[("HTTPRoute", "wild-wildcard.example.com")]
+    assert route["spec"]["hostnames"] == ["*.example.com"]
+    assert [r["matches"][0]["path"]["value"] for r in route["spec"]["rules"]] == ["/", "/caf%C3%A9"]
+    assert [n.text for n in migration.problems] == [
+        "path '/a%2fb' holds characters the CRD refuses (?, #, %2F, %5C, spaces, ...): this path of "
+        "*.example.com is not migrated"
+    ]

@@ -23,6 +23,7 @@ from ingressctl.checks.to_gateway.schema import (
     JsonMap,
     dns_name,
     is_hostname,
+    path_problem,
 )
 from ingressctl.model import Ingress, IngressBackend, PathType, Service
 
@@ -172,6 +173,10 @@ class IngressRoutes:
             ptype = self.t.rule_path_type
         ptype = ptype or PathType.IMPLEMENTATION_SPECIFIC
         match, rewrite = self._match(host, path, ptype)
+        problem = path_problem(match)
+        if problem is not None:
+            self.note(NoteKind.PROBLEM, f"{problem}: this path of {host or 'any host'} is not migrated")
+            return []
         ref = self._backend_ref(backend)
         for draft in drafts:
             if draft.path == match and not draft.headers:

@@ -39,6 +39,7 @@ _SUBDOMAIN = re.compile(rf"^{_LABEL}(\.{_LABEL})*$")
 _HOSTNAME = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$")
 _IPV4 = re.compile(r"^[0-9.]+$")
+_PATH_CHARACTERS = re.compile(r"^(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|%[0-9a-fA-F]{2})+$")
 _PATH_TYPES = ("Exact", "PathPrefix", "RegularExpression")
 _HEADER_TYPES = ("Exact", "RegularExpression")
 _FILTER_FIELDS = {
@@ -204,6 +205,12 @@ def _check_rule(rule: JsonMap) -> list[str]:
     return problems
 
 
+def path_problem(path: JsonMap) -> str | None:
+    """What the CRD would refuse in an HTTPPathMatch; None when it takes it."""
+    problems = _check_path_match(path)
+    return problems[0].removeprefix(".matches ") if problems else None
+
+
 def _check_path_match(path: JsonMap) -> list[str]:
     kind = path.get("type", "PathPrefix")
     value = str(path.get("value", "/"))
@@ -214,8 +221,11 @@ def _check_path_match(path: JsonMap) -> list[str]:
     if kind != "RegularExpression":
         if not value.startswith("/") or "//" in value or "/./" in value or "/../" in value:
             return [f".matches path {value!r} must be an absolute path without // or dot segments"]
-        if any(c in value for c in "%#?") or value.endswith(("/.", "/..")):
-            return [f".matches path {value!r} must not hold %, #, ? or end in a dot segment"]
+        lowered = value.lower()
+        if not _PATH_CHARACTERS.match(value) or "%2f" in lowered or "%5c" in lowered or "#" in value:
+            return [f".matches path {value!r} holds characters the CRD refuses (?, #, %2F, %5C, spaces, ...)"]
+        if value.endswith(("/.", "/..")):
+            return [f".matches path {value!r} must not end in a dot segment"]
     return []
 
 
