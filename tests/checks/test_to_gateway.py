@@ -447,3 +447,17 @@ def test_wildcard_hosts_and_paths_the_crd_refuses() -> None:
         "path '/a%2fb' holds characters the CRD refuses (?, #, %2F, %5C, spaces, ...): this path of "
         "*.example.com is not migrated"
     ]
+
+
+def test_a_canary_without_its_main_ingress_serves_nothing() -> None:
+    text = ingress(
+        "lonely",
+        '    nginx.ingress.kubernetes.io/canary: "true"\n'
+        '    nginx.ingress.kubernetes.io/canary-weight: "50"\n',
+    )
+    migration = migrate_yaml(text)
+    assert not [d for d in migration.documents if d.document["kind"] == "HTTPRoute"]
+    assert [n.text for n in migration.notes if n.kind is NoteKind.LOST] == [
+        "the canary for a.example.com / in default has no main Ingress with the same host and path: it "
+        "serves nothing (as in ingress-nginx) and is not migrated"
+    ]

@@ -124,6 +124,16 @@ def migrate_to_gateway(snapshot: Snapshot, options: GatewayOptions) -> GatewayMi
             _unique_name(route.document, used)
             route.comments[:0] = head
         routes.extend(built)
+    for namespace, host, path in sorted(set(canaries) - ctx.used_canaries):
+        result.notes.append(
+            Note(
+                NoteKind.LOST,
+                "canary",
+                "",
+                f"the canary for {host or 'any host'} {path} in {namespace} has no main Ingress with the "
+                "same host and path: it serves nothing (as in ingress-nginx) and is not migrated",
+            )
+        )
     documents = _gateway_documents(ingresses, listeners, options, gateway_comments)
     documents += grants_for(documents[-1].document, options)
     routes.sort(key=lambda r: _sort_key(r.document))

@@ -63,6 +63,7 @@ class RouteContext:
     services: dict[tuple[str, str], Service]
     canaries: dict[tuple[str, str, str], CanaryBackend] = field(default_factory=dict)
     regex_hosts: set[str] = field(default_factory=set)
+    used_canaries: set[tuple[str, str, str]] = field(default_factory=set)
 
 
 @dataclass(slots=True)
@@ -185,9 +186,11 @@ class IngressRoutes:
                     self._weigh(draft)
                 return []
         rule = _Rule(match, [ref] if ref is not None else [], rewrite)
-        canary = self.ctx.canaries.get((self.ingress.meta.namespace, host, path))
+        key = (self.ingress.meta.namespace, host, path)
+        canary = self.ctx.canaries.get(key)
         if canary is None:
             return [rule]
+        self.ctx.used_canaries.add(key)
         return self._with_canary(rule, canary)
 
     def _match(self, host: str, path: str, ptype: PathType) -> tuple[JsonMap, JsonMap | None]:
