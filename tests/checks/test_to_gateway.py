@@ -461,3 +461,18 @@ def test_a_canary_without_its_main_ingress_serves_nothing() -> None:
         "the canary for a.example.com / in default has no main Ingress with the same host and path: it "
         "serves nothing (as in ingress-nginx) and is not migrated"
     ]
+
+
+def test_a_tls_entry_without_hosts_gives_an_https_listener_for_every_host() -> None:
+    text = ingress("any").replace("spec:\n", "spec:\n  tls:\n    - secretName: default-tls\n")
+    found = objects(migrate_yaml(text))
+    listeners = found[("Gateway", "ingressctl")]["spec"]["listeners"]
+    assert listeners[1] == {
+        "name": "https",
+        "port": 443,
+        "protocol": "HTTPS",
+        "tls": {"mode": "Terminate", "certificateRefs": [{"kind": "Secret", "name": "default-tls"}]},
+        "allowedRoutes": {"namespaces": {"from": "Same"}},
+    }
+    # The route attaches to both listeners (no sectionName).
+    assert found[("HTTPRoute", "any-a.example.com")]["spec"]["parentRefs"] == [{"name": "ingressctl"}]

@@ -224,8 +224,10 @@ def _listeners(
     listeners: list[ListenerInfo] = []
     comments: list[str] = []
     tls_hosts: set[str] = set()
+    any_host = False  # a spec.tls entry without hosts: its Secret is for every host
     for ingress in ingresses:
         for tls in ingress.tls:
+            any_host = any_host or (bool(tls.secret_name) and not tls.hosts)
             for host in tls.hosts:
                 host = host.lower()
                 if not tls.secret_name:
@@ -241,6 +243,15 @@ def _listeners(
                     comments.append(note.comment())
                 elif is_hostname(host):
                     tls_hosts.add(host)
+                else:
+                    result.notes.append(
+                        Note(
+                            NoteKind.PROBLEM,
+                            str(ingress.ref),
+                            "",
+                            f"TLS host {host!r} is not a Gateway API hostname: no listener is written for it",
+                        )
+                    )
     for entrypoint in options.entrypoints:
         if not entrypoint.tls:
             listeners.append(
@@ -250,6 +261,10 @@ def _listeners(
         for host in sorted(tls_hosts):
             name = dns_name(f"{entrypoint.name}-{host}")
             listeners.append(ListenerInfo(name, entrypoint.name, entrypoint.port, True, host))
+        if any_host:
+            listeners.append(
+                ListenerInfo(dns_name(entrypoint.name), entrypoint.name, entrypoint.port, True, None)
+            )
     return listeners, comments
 
 
@@ -257,7 +272,8 @@ def _certificate_refs(ingresses: Sequence[Ingress], host: str, options: GatewayO
     refs: dict[tuple[str, str], JsonMap] = {}
     for ingress in ingresses:
         for tls in ingress.tls:
-            if tls.secret_name and host in (h.lower() for h in tls.hosts):
+            hosts = [h.lower() for h in tls.hosts]
+            if tls.secret_name and (host in hosts if host else not hosts):
                 ref: JsonMap = {"kind": "Secret", "name": tls.secret_name}
                 if ingress.meta.namespace != options.namespace:
                     ref["namespace"] = ingress.meta.namespace
@@ -304,10 +320,10 @@ def _gateway_documents(
             entry["hostname"] = listener.hostname
         entry["port"] = listener.port
         entry["protocol"] = "HTTPS" if listener.tls else "HTTP"
-        if listener.tls and listener.hostname:
+        if listener.tls:
             entry["tls"] = {
                 "mode": "Terminate",
-                "certificateRefs": _certificate_refs(ingresses, listener.hostname, options),
+                "certificateRefs": _certificate_refs(ingresses, listener.hostname or "", options),
             }
         entry["allowedRoutes"] = allowed
         documents.append(entry)
