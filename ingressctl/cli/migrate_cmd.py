@@ -6,6 +6,7 @@ left as it was, 2 unreadable input or a bad combination of flags.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import os
@@ -158,8 +159,11 @@ def _migrate_to(
 
     if to != "gateway-api":
         raise UsageError(f"--to {to!r}: only gateway-api is supported")
-    if in_place or diff or output != "text":
-        raise UsageError("--to gateway-api writes one new YAML stream: drop --in-place, --diff and --format")
+    if in_place or diff:
+        raise UsageError("--to gateway-api writes one new YAML stream: drop --in-place and --diff")
+    if output not in ("text", "json"):
+        raise UsageError(f"--format {output!r}: use text or json")
+    flags = dataclasses.replace(flags, output_format=output)
     code = run_gateway_migration(paths, flags)
     if code:
         # SystemExit, not typer.Exit: app(standalone_mode=False) turns typer.Exit into a return value.

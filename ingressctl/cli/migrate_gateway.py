@@ -9,6 +9,7 @@ flags. The YAML goes to stdout or `--output FILE`; the report to stderr.
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass
 
@@ -39,6 +40,7 @@ class GatewayFlags:
     with_gateway_class: bool
     entrypoints: tuple[str, ...]
     allow_unprotected: bool
+    output_format: str = "text"  # text: the YAML; json: the objects and the notes (schema 1)
 
 
 def run_gateway_migration(paths: list[str], flags: GatewayFlags) -> int:
@@ -48,14 +50,34 @@ def run_gateway_migration(paths: list[str], flags: GatewayFlags) -> int:
     options = _options(flags)
     loaded = load_paths(paths, stdin=sys.stdin if "-" in paths else None)
     if not loaded.snapshot.ingresses:
+        if flags.output_format == "json":
+            _write(json.dumps(json_report(GatewayMigration(), refused=False), indent=2) + "\n", flags.output)
         typer.echo("nothing to migrate: no Ingress in the input", err=True)
         return 0
     migration = migrate_to_gateway(loaded.snapshot, options)
     refused = bool(migration.unprotected) and not flags.allow_unprotected
-    if not refused:
+    if flags.output_format == "json":
+        _write(json.dumps(json_report(migration, refused=refused), indent=2) + "\n", flags.output)
+    elif not refused:
         _write(render_stream(migration.documents), flags.output)
     _report(migration, refused=refused, allow_unprotected=flags.allow_unprotected)
     return 1 if refused or migration.problems else 0
+
+
+def json_report(migration: GatewayMigration, *, refused: bool) -> dict[str, object]:
+    """`--format json`: schema 1. `objects` is empty when nothing may be written (`written` false)."""
+    return {
+        "schema": 1,
+        "to": "gateway-api",
+        "written": not refused,
+        "ingresses": migration.ingresses,
+        "objects": [] if refused else [d.document for d in migration.documents],
+        "notes": [
+            {"kind": n.kind.value, "ingress": n.subject, "key": n.key, "text": n.text, "where": n.where}
+            for n in migration.notes
+        ],
+        "counts": {kind.value: sum(1 for n in migration.notes if n.kind is kind) for kind in NoteKind},
+    }
 
 
 def _options(flags: GatewayFlags) -> GatewayOptions:

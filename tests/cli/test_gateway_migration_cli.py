@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -147,3 +148,23 @@ def test_bad_flags_exit_2_with_a_message(run: Run) -> None:
         assert_no_traceback(result)
         assert result.returncode == 2, (flags, result.stderr)
         assert message in result.stderr, (flags, result.stderr)
+
+
+def test_format_json_reports_objects_and_notes(run: Run) -> None:
+    refused = run("migrate", "--to", "gateway-api", "--format", "json", str(ROOT / "examples" / "v1"))
+    assert_no_traceback(refused)
+    assert refused.returncode == 1
+    report = json.loads(refused.stdout)
+    assert (report["schema"], report["written"], report["objects"]) == (1, False, [])
+    assert report["counts"]["unprotected"] == 2
+    assert {n["key"] for n in report["notes"]} == {
+        "ingress.kubernetes.io/auth-type",
+        "ingress.kubernetes.io/auth-secret",
+    }
+    assert report["notes"][0]["where"].startswith(str(ROOT / "examples" / "v1" / "seedbox-ingress.yaml"))
+    written = run("migrate", "--to", "gateway-api", "--format", "json", str(NGINX_FIXTURE))
+    assert written.returncode == 0, written.stderr
+    report = json.loads(written.stdout)
+    assert report["written"] is True
+    assert check_all(report["objects"]) == []
+    assert [o["kind"] for o in report["objects"]][:2] == ["Gateway", "ReferenceGrant"]
