@@ -25,7 +25,7 @@ from ingressctl.checks.to_gateway import (
 )
 from ingressctl.checks.to_gateway.convert import DEFAULT_ENTRYPOINTS
 from ingressctl.checks.to_gateway.schema import is_dns_name
-from ingressctl.model import UsageError
+from ingressctl.model import Severity, UsageError
 
 _WARNINGS = (NoteKind.CHANGED, NoteKind.LOST)
 _ERRORS = (NoteKind.UNPROTECTED, NoteKind.PROBLEM)
@@ -49,11 +49,16 @@ def run_gateway_migration(paths: list[str], flags: GatewayFlags) -> int:
 
     options = _options(flags)
     loaded = load_paths(paths, stdin=sys.stdin if "-" in paths else None)
+    # An object the loader could not read is not in the snapshot: it would vanish from the migration.
+    unread = [d for d in loaded.diagnostics if d.severity is Severity.ERROR]
+    for diagnostic in unread:
+        where = f"{diagnostic.location}: " if diagnostic.location is not None else ""
+        typer.echo(f"error: {where}{diagnostic.message} (not migrated; {diagnostic.hint})", err=True)
     if not loaded.snapshot.ingresses:
         if flags.output_format == "json":
             _write(json.dumps(json_report(GatewayMigration(), refused=False), indent=2) + "\n", flags.output)
         typer.echo("nothing to migrate: no Ingress in the input", err=True)
-        return 0
+        return 1 if unread else 0
     migration = migrate_to_gateway(loaded.snapshot, options)
     refused = bool(migration.unprotected) and not flags.allow_unprotected
     if flags.output_format == "json":
@@ -61,7 +66,7 @@ def run_gateway_migration(paths: list[str], flags: GatewayFlags) -> int:
     elif not refused:
         _write(render_stream(migration.documents), flags.output)
     _report(migration, refused=refused, allow_unprotected=flags.allow_unprotected)
-    return 1 if refused or migration.problems else 0
+    return 1 if refused or migration.problems or unread else 0
 
 
 def json_report(migration: GatewayMigration, *, refused: bool) -> dict[str, object]:

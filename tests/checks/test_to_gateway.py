@@ -476,3 +476,17 @@ def test_a_tls_entry_without_hosts_gives_an_https_listener_for_every_host() -> N
     }
     # The route attaches to both listeners (no sectionName).
     assert found[("HTTPRoute", "any-a.example.com")]["spec"]["parentRefs"] == [{"name": "ingressctl"}]
+
+
+def test_a_feature_switched_off_loses_nothing_but_a_protection_stays_refused() -> None:
+    migration = migrate_yaml(
+        ingress(
+            "switched",
+            '    nginx.ingress.kubernetes.io/ssl-redirect: "false"\n'
+            '    nginx.ingress.kubernetes.io/proxy-buffering: "off"\n'
+            '    nginx.ingress.kubernetes.io/enable-modsecurity: "false"\n',
+        )
+    )
+    assert [(n.kind, n.key) for n in migration.notes if n.kind is not NoteKind.MIGRATED] == [
+        (NoteKind.UNPROTECTED, NGINX + "enable-modsecurity")
+    ]

@@ -168,3 +168,14 @@ def test_format_json_reports_objects_and_notes(run: Run) -> None:
     assert report["written"] is True
     assert check_all(report["objects"]) == []
     assert [o["kind"] for o in report["objects"]][:2] == ["Gateway", "ReferenceGrant"]
+
+
+def test_an_ingress_the_loader_cannot_read_is_an_error_not_a_silent_gap(run: Run) -> None:
+    text = (
+        "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: off, namespace: default}\n"
+        "spec:\n  defaultBackend: {service: {name: web, port: {number: 80}}}\n"
+    )
+    result = run("migrate", "--to", "gateway-api", "-", stdin=text)
+    assert_no_traceback(result)
+    assert result.returncode == 1
+    assert "error: <stdin>:3" in result.stderr and "metadata.name: expected a string" in result.stderr

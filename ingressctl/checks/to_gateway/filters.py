@@ -25,6 +25,7 @@ from ingressctl.model.rewrites import HeaderEdit, PathRewriteKind
 from ingressctl.routing import annotations as traefik
 from ingressctl.routing import annotations_rewrites as rw
 from ingressctl.routing.annotations import IngressAnnotations
+from ingressctl.routing.misspelt import protects
 
 NGINX = "nginx.ingress.kubernetes.io/"
 T = "traefik.ingress.kubernetes.io/"
@@ -119,6 +120,9 @@ class Treatment:
     handled: set[str] = field(default_factory=set)
 
 
+_OFF = frozenset({"false", "0", "off"})
+
+
 def redirect_code(status: int) -> int:
     """The standard channel's RequestRedirect knows 301 and 302: 308 is 301's method-keeping
     twin, 307 is 302's."""
@@ -187,6 +191,9 @@ def treatment_of(ingress: Ingress, parsed: IngressAnnotations, *, canary: bool) 
     for key in sorted(ingress.meta.annotations):
         if is_controller_key(key) and key not in t.handled:
             t.handled.add(key)
+            off = ingress.meta.annotations[key].strip().lower() in _OFF
+            if off and not protects(key):
+                continue  # a feature switched off loses nothing (a protection stays refused, as in serve)
             t.notes.append(default_note(r.subject, key, r.where(key)))
     return t
 
