@@ -490,3 +490,18 @@ def test_a_feature_switched_off_loses_nothing_but_a_protection_stays_refused() -
     assert [(n.kind, n.key) for n in migration.notes if n.kind is not NoteKind.MIGRATED] == [
         (NoteKind.UNPROTECTED, NGINX + "enable-modsecurity")
     ]
+
+
+def test_traefik_ssl_redirect_not_permanent_is_a_302_and_nothing_is_lost() -> None:
+    text = ingress(
+        "tmp",
+        '    ingress.kubernetes.io/ssl-redirect: "true"\n'
+        '    traefik.ingress.kubernetes.io/redirect-permanent: "false"\n',
+    ).replace("spec:\n", "spec:\n  tls:\n    - hosts: [a.example.com]\n      secretName: a-tls\n")
+    migration = migrate_yaml(text)
+    redirect = objects(migration)[("HTTPRoute", "tmp-a.example.com-redirect")]
+    assert filters(redirect["spec"]["rules"][0])["RequestRedirect"]["requestRedirect"] == {
+        "scheme": "https",
+        "statusCode": 302,
+    }
+    assert [n for n in migration.notes if n.kind is not NoteKind.MIGRATED] == []

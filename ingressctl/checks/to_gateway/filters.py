@@ -214,6 +214,7 @@ def _redirects(r: _Reader, parsed: IngressAnnotations) -> None:
         changed = f" (status {https.status} is written as {redirect_code(https.status)})"
         r.take(
             *_HTTPS_REDIRECT,
+            traefik.REDIRECT_PERMANENT,
             kind=NoteKind.CHANGED if redirect_code(https.status) != https.status else NoteKind.MIGRATED,
             text="plain-HTTP requests get a RequestRedirect to https (an HTTPRoute on the plain listeners)"
             + (changed if redirect_code(https.status) != https.status else ""),
