@@ -24,6 +24,7 @@ from ingressctl.proxy.observer import NULL_OBSERVER, ProxyObserver
 from ingressctl.proxy.options import ProxyOptions
 from ingressctl.proxy.plan import RoutePlan
 from ingressctl.proxy.pool import NegotiatedH2, UpstreamPool
+from ingressctl.proxy.trailers import chunked_trailer_section, request_trailers
 from ingressctl.proxy.upstream import UpstreamConnection, UpstreamError
 from ingressctl.proxy.upstream.h2client import H2Connection
 from ingressctl.proxy.upstream.parser import ResponseHead
@@ -439,7 +440,9 @@ class Forwarder:
                         conn.write(data)
                     await conn.drain()
                 if chunked:
-                    conn.write(b"0\r\n\r\n")
+                    # An HTTP/2 client's request trailers end the chunked body (proxy/trailers.py).
+                    trailers = request_trailers(request)
+                    conn.write(chunked_trailer_section(trailers) if trailers else b"0\r\n\r\n")
             conn.start_head_timer(head_timeout)
         except UpstreamError:
             pass  # the response side reports the upstream failure

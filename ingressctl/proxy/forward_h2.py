@@ -5,7 +5,8 @@ headers and all, one truth), turned into an HTTP/2 header block. Bodies stream b
 control: the request body is sent as the backend's windows allow, and the response body is
 acknowledged to the backend only once written to the client. Response trailers reach HTTP/2
 clients unchanged (proxy/trailers.py: gRPC's grpc-status and metadata); aiohttp's HTTP/1.1 writer
-cannot carry them and they are dropped for HTTP/1.1 clients.
+cannot carry them and they are dropped for HTTP/1.1 clients. Request trailers an HTTP/2 client sent
+end the request stream the same way (a trailing HEADERS frame).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from ingressctl.proxy.exchange import BodyEncoder, Exchange, Outcome
 from ingressctl.proxy.grpc import is_grpc
 from ingressctl.proxy.plan import RoutePlan
 from ingressctl.proxy.pool import Key, UpstreamPool
-from ingressctl.proxy.trailers import trailer_writer
+from ingressctl.proxy.trailers import request_trailers, trailer_writer
 from ingressctl.proxy.upstream.errors import UpstreamError
 from ingressctl.proxy.upstream.h2client import H2Connection, H2Stream
 
@@ -183,7 +184,11 @@ async def _send_body(
             while data := await content.readany():
                 deadline.reschedule(loop.time() + idle)
                 await stream.send(data)
-            await stream.send(b"", end=True)
+            trailers = request_trailers(request)
+            if trailers:
+                stream.send_trailers(trailers)
+            else:
+                await stream.send(b"", end=True)
     except UpstreamError:
         pass  # the response side reports it
     except (TimeoutError, ConnectionError, OSError, Exception) as exc:

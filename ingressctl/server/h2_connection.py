@@ -46,7 +46,7 @@ from ingressctl.model.http2 import Http2Settings
 from ingressctl.proxy import grpc
 from ingressctl.proxy.answers import ProxyAnswer
 from ingressctl.server.h2_guard import Budget
-from ingressctl.server.h2_request import MalformedRequest, RequestHead, parse_head
+from ingressctl.server.h2_request import MalformedRequest, RequestHead, parse_head, parse_trailers
 from ingressctl.server.h2_stream import StreamBody, StreamFlow, StreamWriter
 from ingressctl.server.limits import EntrypointGate
 from ingressctl.server.peers import PeerName, TLSContext
@@ -251,10 +251,7 @@ class H2ServerConnection(asyncio.Protocol):
             elif isinstance(event, h2.events.RemoteSettingsChanged):
                 self._wake_all(None)  # a new initial window changes every stream's window
         elif isinstance(event, h2.events.TrailersReceived):
-            # Request trailers cannot be passed to an HTTP/1.1 backend: the body ends here.
-            stream = self._streams.get(event.stream_id or 0)
-            if stream is not None and stream.body is not None:
-                stream.body.feed_eof()
+            self._on_trailers(event)
         elif isinstance(event, h2.events.ConnectionTerminated):
             self._closing = True
             self._close_when_idle()
@@ -301,6 +298,22 @@ class H2ServerConnection(asyncio.Protocol):
         if flowed > len(data):  # padding is never read by anyone: grant it back at once
             self.acknowledge(stream_id, flowed - len(data))
         stream.body.feed_data(data)
+
+    def _on_trailers(self, event: h2.events.TrailersReceived) -> None:
+        """Request trailers end the body; the forwarder passes them on (proxy/trailers.py)."""
+        stream_id = event.stream_id or 0
+        stream = self._streams.get(stream_id)
+        if stream is None or stream.body is None:
+            return
+        try:
+            stream.body.trailers = parse_trailers(list(event.headers or ()))
+        except MalformedRequest as exc:
+            # RFC 9113 8.1.1: a malformed request is a stream error; its handler stops with the stream.
+            log.debug("malformed HTTP/2 request trailers from %s: %s", self._client(), exc)
+            self._refuse(stream_id, h2.errors.ErrorCodes.PROTOCOL_ERROR)
+            self._cancel(stream, ConnectionResetError("malformed request trailers"))
+            return
+        stream.body.feed_eof()
 
     def _check_header_block(self) -> None:
         """CVE-2024-27316: the encoded bytes of a header block still waiting for its END_HEADERS."""

@@ -147,3 +147,50 @@ def parse_head(pairs: list[tuple[bytes, bytes]]) -> RequestHead:
         url,
     )
     return RequestHead(message, length, content_type.startswith(b"application/grpc"))
+
+
+# Fields a trailer section must not carry (RFC 9110 6.5.1: framing, routing, authentication, request
+# modifiers): dropped rather than passed on, so no backend that merges trailers into the head (RFC 9110
+# 6.5.2 forbids it, some do) can be handed a Host or credentials the routing and middlewares never saw.
+_NOT_IN_TRAILERS: Final = frozenset(
+    {
+        b"content-length",
+        b"content-type",
+        b"content-encoding",
+        b"content-range",
+        b"host",
+        b"te",
+        b"trailer",
+        b"authorization",
+        b"proxy-authorization",
+        b"cookie",
+        b"expect",
+        b"max-forwards",
+        b"range",
+        b"if-match",
+        b"if-none-match",
+        b"if-modified-since",
+        b"if-unmodified-since",
+        b"if-range",
+    }
+)
+
+
+def parse_trailers(pairs: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
+    """The trailer fields of a request worth passing on; MalformedRequest for what RFC 9113 8.1 and
+    8.2 call malformed (pseudo-headers, invalid or uppercase names, connection-specific fields, bad
+    values)."""
+    out: list[tuple[str, str]] = []
+    for name, value in pairs:
+        if name[:1] == b":":
+            raise MalformedRequest(f"pseudo-header {name[:40]!r} in trailers")
+        if not _NAME.fullmatch(name):
+            raise MalformedRequest(f"invalid trailer name {name[:40]!r} (uppercase or not a token)")
+        if name in CONNECTION_SPECIFIC:
+            raise MalformedRequest(f"connection-specific field {name.decode()} in trailers")
+        if _BAD_VALUE.search(value):
+            raise MalformedRequest(f"invalid characters in the value of trailer {name[:40]!r}")
+        if name in _NOT_IN_TRAILERS:
+            continue
+        out.append((name.decode("ascii"), value.decode("utf-8", "surrogateescape")))
+    return out

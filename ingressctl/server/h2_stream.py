@@ -121,13 +121,15 @@ class StreamTransport(asyncio.Transport):
 
 
 class StreamBody(StreamReader):
-    """A request body: bytes the proxy has read are granted back to the client as window."""
+    """A request body: bytes the proxy has read are granted back to the client as window;
+    `trailers`: the request's trailer fields once the body has ended with them (proxy/trailers.py)."""
 
-    __slots__ = ("_ack",)
+    __slots__ = ("_ack", "trailers")
 
     def __init__(self, flow: StreamFlow, ack: Callable[[int], None], loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(flow, _READ_LIMIT, loop=loop)  # type: ignore[arg-type]
         self._ack = ack
+        self.trailers: list[tuple[str, str]] = []
 
     def _read_nowait_chunk(self, n: int) -> bytes:
         data = super()._read_nowait_chunk(n)

@@ -15,7 +15,8 @@ The API the proxy's forwarding code (HTTP/1.1 and HTTP/2 clients alike) uses:
     # tls the route's RouteBackend.tls; an H2Connection with room for one more stream.
     conn = await pool.h2_connection(key, scheme, tls)
     stream = conn.open_stream(method, authority, path, headers, scheme="http", end_stream=False)
-    await stream.send(b"...", end=False); await stream.send(b"", end=True)
+    await stream.send(b"...", end=False); await stream.send(b"", end=True)   # or:
+    stream.send_trailers([("name", "value")])                 # ends the request with trailers
     status, headers = await stream.response(timeout)         # the final response head (1xx skipped)
     async for piece in stream.chunks(idle_timeout): ...      # the body, flow-controlled
     stream.trailers()                                        # the response trailers, after the body
@@ -105,6 +106,16 @@ class H2Stream:
             self._raise()
             conn.h2.end_stream(self.stream_id)
             conn.flush()
+
+    def send_trailers(self, trailers: Iterable[Header]) -> None:
+        """End the request with trailer fields (after its body), as a trailing HEADERS frame."""
+        self._raise()
+        block = [(n.lower().encode("latin-1"), v.encode("utf-8", "surrogateescape")) for n, v in trailers]
+        try:
+            self._conn.h2.send_headers(self.stream_id, block, end_stream=True)
+        except h2.exceptions.ProtocolError as exc:
+            raise UpstreamError("protocol", f"request trailers not sendable over HTTP/2: {exc}") from None
+        self._conn.flush()
 
     async def _wait_window(self) -> None:
         waiter = self._window_waiter = self._conn.loop.create_future()
