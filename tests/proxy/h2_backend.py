@@ -4,9 +4,9 @@ Paths: /echo (JSON of the request: method, path, headers, body length, connectio
 /big/N (N bytes, sent as the proxy's windows allow), /trailers (a body, then trailers),
 /slow (headers, then nothing until the stream is reset: records the reset).
 Request trailers are recorded (`trailers` in /echo's JSON). `max_concurrent_streams` is advertised in
-SETTINGS (a stream over it ends the connection, counted in `over_limit`); `status` makes /echo answer
-with that status; `refuse` and `go_away` refuse the next requests as RFC 9113 8.7 describes (for
-retries).
+SETTINGS (a stream over it ends the connection, counted in `over_limit`); `settings_delay` holds the
+server's SETTINGS back (a distant backend); `status` makes /echo answer with that status; `refuse`
+and `go_away` refuse the next requests as RFC 9113 8.7 describes (for retries).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import h2.connection
 import h2.errors
 import h2.events
 import h2.exceptions
+import h2.settings
 
 
 @dataclass
@@ -31,6 +32,7 @@ class H2Backend:
     resets: list[int] = field(default_factory=list)
     max_open_streams: int = 0
     max_concurrent_streams: int | None = None
+    settings_delay: float = 0.0  # seconds before the server's preface (SETTINGS) is sent
     status: int = 200
     over_limit: int = 0  # streams opened over max_concurrent_streams (h2 ended the connection)
     refuse: int = 0  # the next this many requests are refused (RST_STREAM REFUSED_STREAM)
@@ -54,20 +56,38 @@ class _Protocol(asyncio.Protocol):
         self.trailers: dict[int, dict[str, str]] = {}
         self.window_open: dict[int, asyncio.Event] = {}
         self.open: set[int] = set()
+        self.held: list[bytes] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.state.transports.append(transport)
-        if self.state.max_concurrent_streams is not None:
-            self.conn.local_settings.max_concurrent_streams = self.state.max_concurrent_streams
+        limit = self.state.max_concurrent_streams
+        if limit is not None:
+            self.conn.local_settings = h2.settings.Settings(
+                client=False, initial_values={h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: limit}
+            )
+        if self.state.settings_delay:
+            # A backend far away: its SETTINGS (and answers to what came first) arrive late.
+            self.held = []
+            asyncio.get_running_loop().call_later(self.state.settings_delay, self.initiate)
+        else:
+            self.initiate()
+
+    def initiate(self) -> None:
         self.conn.initiate_connection()
         self.flush()
+        held, self.held = self.held, None
+        for data in held or ():
+            self.data_received(data)
 
     def flush(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(self.conn.data_to_send())
 
     def data_received(self, data: bytes) -> None:
+        if self.held is not None:
+            self.held.append(data)
+            return
         try:
             events = self.conn.receive_data(data)
         except h2.exceptions.TooManyStreamsError:
@@ -114,6 +134,7 @@ class _Protocol(asyncio.Protocol):
             "headers": {k: v for k, v in head.items() if not k.startswith(":")},
             "body_len": self.bodies[sid],
             "connection": self.number,
+            "port": self.state.port,
             "trailers": self.trailers.get(sid, {}),
         }
         if self.state.refuse > 0:

@@ -6,8 +6,11 @@ I/O and the flow-control policy, as the HTTP/1.1 connection does:
 - a response's DATA is acknowledged (WINDOW_UPDATE) only as the consumer takes it, so a client
   that does not read stops the backend within one stream window (`STREAM_WINDOW`);
 - a request body is sent only as far as the backend's windows allow, `send` waiting for them;
-- at most `max_streams` streams per connection (and never more than the backend's
-  SETTINGS_MAX_CONCURRENT_STREAMS); `H2Pool` opens another connection when all are full.
+- at most `max_streams` streams per connection, and never more than the backend's
+  SETTINGS_MAX_CONCURRENT_STREAMS: a new connection is used only once the backend's SETTINGS have
+  arrived (`ready`), so a burst of requests cannot overrun a limit not yet known; the pool
+  (proxy/pool.py) opens another connection when all are full, up to a bound, and `on_change` tells
+  it when a stream slot may have freed.
 
 The API the proxy's forwarding code (HTTP/1.1 and HTTP/2 clients alike) uses:
 
@@ -32,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Final, cast
 
 import h2.config
@@ -243,7 +246,10 @@ class H2Connection(asyncio.Protocol):
         self.idle_since = loop.time()
         self._write_paused = False
         self._drain_waiters: list[asyncio.Future[None]] = []
+        # Set once the backend's first SETTINGS frame has arrived (its stream limit is known).
         self.ready: asyncio.Future[None] = loop.create_future()
+        # Called when a stream ends, the limits change or the connection goes: room may have freed.
+        self.on_change: Callable[[], None] | None = None
 
     # ------------------------------------------------------------ capacity
 
@@ -331,6 +337,11 @@ class H2Connection(asyncio.Protocol):
     def _maybe_idle(self) -> None:
         if not self.streams:
             self.idle_since = self.loop.time()
+        self._changed()
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
 
     def close(self) -> None:
         if not self.closed:
@@ -381,6 +392,8 @@ class H2Connection(asyncio.Protocol):
                 waiter.set_exception(error)
         if not self.ready.done():
             self.ready.set_exception(error)
+            self.ready.exception()  # retrieved: the pool may have stopped waiting for it
+        self._changed()
 
     def _fail_all(self, error: UpstreamError) -> None:
         streams, self.streams = self.streams, {}
@@ -450,6 +463,7 @@ class H2Connection(asyncio.Protocol):
                 self.ready.set_result(None)
             for stream in self.streams.values():
                 stream.on_window()  # a new initial window size may open every stream
+            self._changed()  # a higher stream limit makes room
         elif isinstance(event, h2.events.ConnectionTerminated):
             self.going_away = True
             last = event.last_stream_id if event.last_stream_id is not None else 0
@@ -459,6 +473,7 @@ class H2Connection(asyncio.Protocol):
                 )
             if not self.streams and self.transport is not None:
                 self.transport.close()
+            self._changed()
 
 
 def _latin1(headers: Iterable[tuple[str | bytes, str | bytes]]) -> list[Header]:
