@@ -47,6 +47,7 @@ from ingressctl.proxy import grpc
 from ingressctl.proxy.answers import ProxyAnswer
 from ingressctl.server.h2_guard import Budget
 from ingressctl.server.h2_request import MalformedRequest, RequestHead, parse_head, parse_trailers
+from ingressctl.server.h2_settings import CompactSettings
 from ingressctl.server.h2_stream import StreamBody, StreamFlow, StreamWriter
 from ingressctl.server.limits import EntrypointGate
 from ingressctl.server.peers import PeerName, TLSContext
@@ -133,8 +134,9 @@ class H2ServerConnection(asyncio.Protocol):
             normalize_outbound_headers=False,
         )
         conn = h2.connection.H2Connection(config=config)
+        conn.remote_settings = CompactSettings(client=True)  # before any frame: still the defaults
         s = ep.settings
-        conn.local_settings = h2.settings.Settings(
+        conn.local_settings = CompactSettings(
             client=False,
             initial_values={
                 h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: s.max_concurrent_streams,
