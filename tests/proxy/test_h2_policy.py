@@ -113,6 +113,13 @@ async def test_refused_streams_are_asked_again_whatever_the_method(
         backend.go_away = 1  # GOAWAY naming an earlier stream, then the connection closes
         status, body, _ = await echo(s, p.url("/echo"), "POST", data=b"12345")
         assert status == 200 and isinstance(body, dict) and body["connection"] == 2
+        # A body larger than what is kept for a refusal (one stream window) cannot be sent again.
+        backend.refuse = 1
+        status, body, _ = await echo(s, p.url("/echo"), "POST", data=b"x" * 30000)
+        assert status == 200 and isinstance(body, dict) and body["body_len"] == 30000
+        backend.refuse = 1
+        status, _, _ = await echo(s, p.url("/echo"), "POST", data=b"x" * 200_000)
+        assert status == 502 and len(backend.requests) == 3
         # Refused more often than the proxy asks again: a 502, nothing else.
         backend.refuse = 10
         status, _, _ = await echo(s, p.url("/echo"))
