@@ -144,6 +144,8 @@ class H2ServerConnection(asyncio.Protocol):
                 h2.settings.SettingCodes.HEADER_TABLE_SIZE: s.header_table_size,
                 h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: s.initial_stream_window,
                 h2.settings.SettingCodes.ENABLE_PUSH: 0,
+                # WebSockets over HTTP/2 (RFC 8441), bridged to HTTP/1.1 (proxy/websocket_h2.py).
+                h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL: 1,
             },
         )
         conn.decoder.max_header_list_size = s.max_header_list_size
