@@ -14,6 +14,7 @@ import pytest
 from aiohttp import WSMsgType, web
 
 from tests.http2.conftest import Backend, H2Env, RawClient, Stream, start_env
+from tests.polling import eventually
 from tests.serve.test_backend_protocols import app
 
 pytestmark = [pytest.mark.timeout(90), pytest.mark.filterwarnings("ignore::DeprecationWarning")]
@@ -142,3 +143,54 @@ async def test_a_refused_upgrade_is_passed_on_and_middlewares_apply(
         assert (await client.response(bad)).reset == 1  # PROTOCOL_ERROR
     finally:
         await client.close()
+
+
+async def test_chromium_opens_its_websocket_over_the_http2_connection(
+    ws_env: tuple[H2Env, list[dict[str, str]]],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A real browser: with an HTTP/2 connection to the origin that offers extended CONNECT,
+    Chromium (with its WebSocketOverHttp2 feature) sends its WebSocket handshake on it (RFC 8441)
+    instead of opening an HTTP/1.1 connection."""
+    from tests.api import browser as chromium
+
+    if chromium.CHROMIUM is None and os.environ.get("CI") != "true":
+        pytest.skip("chromium is not installed")
+    env, seen = ws_env
+    port = env.address("websecure")[1]
+    flags = (
+        "--ignore-certificate-errors",
+        "--host-resolver-rules=MAP grpc.test 127.0.0.1",
+        # Chromium 150 sends WebSockets over HTTP/2 only with this feature (off by default there).
+        "--enable-features=WebSocketOverHttp2",
+    )
+    monkeypatch.setattr(chromium, "FLAGS", chromium.FLAGS + flags)
+    caplog.set_level("INFO", logger="ingressctl.access")
+    browser = chromium.Browser()
+    try:
+        page = await chromium.Page.open(browser)
+        try:
+            await page.goto(f"https://grpc.test:{port}/page")
+            await page.wait_for("document.readyState === 'complete'")
+            reply = await page.eval(
+                f"""new Promise(done => {{
+                    const ws = new WebSocket("wss://grpc.test:{port}/chat", ["chat"]);
+                    ws.onopen = () => ws.send("from chromium");
+                    let got = "";
+                    ws.onmessage = e => {{ got = e.data + " / " + ws.protocol; ws.close(1000); }};
+                    ws.onclose = e => done(got + " / " + e.code);
+                    ws.onerror = () => done("error");
+                }})"""
+            )
+        finally:
+            await page.close()
+    finally:
+        browser.close()
+    assert reply == "echo: from chromium / chat / 1000"
+
+    def over_http2() -> bool:  # logged when the tunnel ends, after the close handshake
+        return any('"GET /chat HTTP/2.0" 200' in r.getMessage() for r in caplog.records)
+
+    await eventually(over_http2, "the WebSocket went over the HTTP/2 connection")
+    assert seen[-1]["Upgrade"] == "websocket"
