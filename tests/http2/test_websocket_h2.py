@@ -14,7 +14,7 @@ import pytest
 from aiohttp import WSMsgType, web
 
 from tests.http2.conftest import Backend, H2Env, RawClient, Stream, start_env
-from tests.polling import eventually
+from tests.support.polling import eventually
 from tests.serve.test_backend_protocols import app
 
 pytestmark = [pytest.mark.timeout(90), pytest.mark.filterwarnings("ignore::DeprecationWarning")]
