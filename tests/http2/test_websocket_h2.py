@@ -14,8 +14,8 @@ import pytest
 from aiohttp import WSMsgType, web
 
 from tests.http2.conftest import Backend, H2Env, RawClient, Stream, start_env
-from tests.support.polling import eventually
 from tests.serve.test_backend_protocols import app
+from tests.support.polling import eventually
 
 pytestmark = [pytest.mark.timeout(90), pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
