@@ -33,6 +33,7 @@ from ingressctl.model import (
     Service,
     Snapshot,
 )
+from ingressctl.model.gateway import Gateway, GatewayClass, HTTPRoute, ReferenceGrant
 
 STDIN = "-"
 STDIN_NAME = "<stdin>"
@@ -93,6 +94,10 @@ class LoadResult:
             self.snapshot.endpoints,
             self.snapshot.secrets,
             self.snapshot.ingress_classes,
+            self.snapshot.gateway_classes,
+            self.snapshot.gateways,
+            self.snapshot.http_routes,
+            self.snapshot.reference_grants,
         ):
             out.extend(obj for obj in group if getattr(obj, "ref", None) == ref)
         return out
@@ -110,6 +115,10 @@ class _Collector:
         self.endpoints: list[Endpoints] = []
         self.secrets: list[Secret] = []
         self.classes: list[IngressClass] = []
+        self.gateway_classes: list[GatewayClass] = []
+        self.gateways: list[Gateway] = []
+        self.http_routes: list[HTTPRoute] = []
+        self.reference_grants: list[ReferenceGrant] = []
         self.added: list[object] = []  # every object kept, in the order read
         self.result = LoadResult(Snapshot())
 
@@ -166,6 +175,14 @@ class _Collector:
             self.secrets.append(obj)
         elif isinstance(obj, IngressClass):
             self.classes.append(obj)
+        elif isinstance(obj, HTTPRoute):
+            self.http_routes.append(obj)
+        elif isinstance(obj, Gateway):
+            self.gateways.append(obj)
+        elif isinstance(obj, GatewayClass):
+            self.gateway_classes.append(obj)
+        elif isinstance(obj, ReferenceGrant):
+            self.reference_grants.append(obj)
 
     def merge(self, inputs: Sequence[tuple[str, str]], part: _Part) -> None:
         """Add what a worker read from `inputs`, as if they had been read here."""
@@ -191,6 +208,10 @@ class _Collector:
             endpoints=tuple(self.endpoints),
             secrets=tuple(self.secrets),
             ingress_classes=tuple(self.classes),
+            gateway_classes=tuple(self.gateway_classes),
+            gateways=tuple(self.gateways),
+            http_routes=tuple(self.http_routes),
+            reference_grants=tuple(self.reference_grants),
         )
         self.result.diagnostics.sort(key=Diagnostic.sort_key)
         return self.result

@@ -62,7 +62,13 @@ def read_meta(
         annotations=annotations,
         location=top.location,
         annotation_locations=annotation_locations,
+        generation=_generation(meta),
     )
+
+
+def _generation(meta: Fields) -> int:
+    value = meta.raw.get("generation")
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def _check_meta(

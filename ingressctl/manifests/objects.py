@@ -14,6 +14,12 @@ from ingressctl.manifests.backends import (
 )
 from ingressctl.manifests.codes import SEVERITIES
 from ingressctl.manifests.fields import Context, Fields, type_name
+from ingressctl.manifests.gateway import (
+    read_gateway,
+    read_gateway_class,
+    read_http_route,
+    read_reference_grant,
+)
 from ingressctl.manifests.ingress import (
     INGRESS_CLASS_VERSIONS,
     INGRESS_VERSIONS,
@@ -24,6 +30,7 @@ from ingressctl.manifests.meta import TOP_LEVEL
 from ingressctl.manifests.positioned import FieldIndex, value_pos
 from ingressctl.manifests.secret import read_secret
 from ingressctl.model import Diagnostic, Location
+from ingressctl.model.gateway import GATEWAY_VERSIONS, REFERENCE_GRANT_VERSIONS
 
 Reader = Callable[[Fields, Context], object | None]
 
@@ -45,6 +52,10 @@ KINDS: dict[str, KindSpec] = {
         ENDPOINT_SLICE_VERSIONS, read_endpoint_slice, _BASE | {"addressType", "endpoints", "ports"}
     ),
     "Secret": KindSpec(frozenset({"v1"}), read_secret, _BASE | {"type", "data", "stringData", "immutable"}),
+    "GatewayClass": KindSpec(GATEWAY_VERSIONS, read_gateway_class, TOP_LEVEL),
+    "Gateway": KindSpec(GATEWAY_VERSIONS, read_gateway, TOP_LEVEL),
+    "HTTPRoute": KindSpec(GATEWAY_VERSIONS, read_http_route, TOP_LEVEL),
+    "ReferenceGrant": KindSpec(REFERENCE_GRANT_VERSIONS, read_reference_grant, TOP_LEVEL),
 }
 
 
@@ -97,7 +108,7 @@ def normalise(
 
 
 def _preferred(versions: frozenset[str]) -> str:
-    for candidate in ("networking.k8s.io/v1", "discovery.k8s.io/v1", "v1"):
+    for candidate in ("networking.k8s.io/v1", "discovery.k8s.io/v1", "gateway.networking.k8s.io/v1", "v1"):
         if candidate in versions:
             return candidate
     return sorted(versions)[0]
@@ -107,7 +118,7 @@ def _name_from(raw: Mapping[str, Any], ctx: Context, kind: str) -> None:
     meta = raw.get("metadata")
     if isinstance(meta, Mapping) and isinstance(meta.get("name"), str):
         namespace = meta.get("namespace")
-        default = "" if kind == "IngressClass" else "default"
+        default = "" if kind in ("IngressClass", "GatewayClass") else "default"
         ctx.name_object(namespace if isinstance(namespace, str) and namespace else default, meta["name"])
 
 

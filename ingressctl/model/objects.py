@@ -10,8 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from ingressctl.model.location import Location
+
+if TYPE_CHECKING:
+    from ingressctl.model.gateway import Gateway, GatewayClass, HTTPRoute, ReferenceGrant
 
 
 class PathType(str, Enum):
@@ -45,6 +49,9 @@ class ObjectMeta:
     location: Location | None = None
     # Where each annotation key stands in the file (for findings on a single annotation).
     annotation_locations: Mapping[str, Location] = field(default_factory=dict)
+    # metadata.generation (bumped by the API server on spec changes; the Gateway API's
+    # observedGeneration). 0 when unknown (files).
+    generation: int = 0
 
 
 # ---------------------------------------------------------------- Ingress
@@ -234,3 +241,8 @@ class Snapshot:
     endpoints: tuple[Endpoints, ...] = ()
     secrets: tuple[Secret, ...] = ()
     ingress_classes: tuple[IngressClass, ...] = ()
+    # The Gateway API (ingressctl.model.gateway); empty unless --gateway is on.
+    gateway_classes: tuple[GatewayClass, ...] = ()
+    gateways: tuple[Gateway, ...] = ()
+    http_routes: tuple[HTTPRoute, ...] = ()
+    reference_grants: tuple[ReferenceGrant, ...] = ()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ingressctl.model.gateway import DEFAULT_CONTROLLER_NAME
+
 
 @dataclass(frozen=True, slots=True)
 class CompileOptions:
@@ -25,3 +27,10 @@ class CompileOptions:
     # --ignore-snippets: routes carrying nginx snippets are served without them (never executed
     # either way) instead of answering 503.
     ignore_snippets: bool = False
+    # The Gateway API (--gateway): GatewayClasses whose controllerName is ours, their Gateways and
+    # the HTTPRoutes attached to them; --gateway-class limits it to one class name.
+    gateway: bool = False
+    gateway_controller_name: str = DEFAULT_CONTROLLER_NAME
+    gateway_class: str = ""
+    # (name, port, tls) of every entrypoint: a Gateway listener attaches to the one with its port.
+    entrypoint_ports: tuple[tuple[str, int, bool], ...] = ()

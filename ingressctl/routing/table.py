@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 
 from ingressctl.model import HostKind, Match, PathType, Route, TLSCertificate
+from ingressctl.model.gateway import EMPTY_STATUS_REPORT, GatewayStatusReport
 from ingressctl.routing.hosts import normalize_request_host, wildcard_suffix
 from ingressctl.routing.memo import same_items
 from ingressctl.routing.paths import match_length, path_matches, prefix_key
@@ -230,6 +231,7 @@ class RoutingTable:
         "_wildcards",
         "certificates",
         "default_route",
+        "gateway_status",
         "routes",
     )
 
@@ -240,12 +242,16 @@ class RoutingTable:
         default_route: Route | None = None,
         *,
         previous: RoutingTable | None = None,
+        gateway_status: GatewayStatusReport = EMPTY_STATUS_REPORT,
     ) -> None:
         """`previous`: a table whose index of a host is reused when that host has the very same
         routes (a reload after one change rebuilds one host's index, not every host's)."""
         self.routes: tuple[Route, ...] = tuple(routes)
         self.certificates: tuple[TLSCertificate, ...] = tuple(certificates)
         self.default_route = default_route
+        # The Gateway API status of this compile (ingressctl.gateway.status); the Kubernetes provider
+        # writes it (the leader only).
+        self.gateway_status = gateway_status
         exact: dict[str, list[Route]] = {}
         wildcards: dict[str, list[Route]] = {}
         any_host: list[Route] = []

@@ -40,6 +40,10 @@ def merge_snapshots(snapshots: Sequence[Snapshot]) -> Snapshot:
         endpoints=tuple(i for s in snapshots for i in s.endpoints),
         secrets=tuple(i for s in snapshots for i in s.secrets),
         ingress_classes=tuple(i for s in snapshots for i in s.ingress_classes),
+        gateway_classes=tuple(i for s in snapshots for i in s.gateway_classes),
+        gateways=tuple(i for s in snapshots for i in s.gateways),
+        http_routes=tuple(i for s in snapshots for i in s.http_routes),
+        reference_grants=tuple(i for s in snapshots for i in s.reference_grants),
     )
 
 
