@@ -67,6 +67,9 @@ class ServeOptions:
     controller_name: str | None = None
     watch_ingress_without_class: str | None = None
     ignore_snippets: bool = False
+    gateway: bool = False
+    gateway_controller_name: str | None = None
+    gateway_class: str | None = None
     allow_external_name_services: bool | None = None
     kubernetes: bool = False
     kubeconfig: str | None = None
@@ -127,6 +130,13 @@ def load_config(options: ServeOptions) -> StaticConfig:
     if static.workers < 1:
         raise UsageError("--workers must be 1 or more")
     static = _takeover_flags(static, options)
+    if options.gateway or options.gateway_class or options.gateway_controller_name:
+        static = dataclasses.replace(
+            static,
+            gateway=True,
+            gateway_controller_name=options.gateway_controller_name or static.gateway_controller_name,
+            gateway_class=options.gateway_class or static.gateway_class,
+        )
     if options.kubernetes and static.kubernetes is None:
         static = dataclasses.replace(static, kubernetes=KubernetesConfig())
     static = _kubernetes_flags(static, options)

@@ -115,6 +115,25 @@ FLAGS: tuple[Flag, ...] = (
         "switch",
     ),
     Flag(
+        "gateway",
+        ("--gateway",),
+        "Serve the Gateway API: GatewayClasses of --gateway-controller-name, their Gateways and HTTPRoutes "
+        "(from the cluster, and from --manifests files).",
+        "switch",
+    ),
+    Flag(
+        "gateway_controller_name",
+        ("--gateway-controller-name",),
+        "GatewayClass spec.controllerName we claim (default ingressctl.io/gateway-controller; implies "
+        "--gateway).",
+    ),
+    Flag(
+        "gateway_class",
+        ("--gateway-class",),
+        "Serve only the GatewayClass of this name (implies --gateway).",
+        metavar="NAME",
+    ),
+    Flag(
         "allow_external_name_services",
         ("--allow-external-name-services",),
         "Proxy to ExternalName Services (off: an Ingress author could point us at any host).",

@@ -28,4 +28,18 @@ def compile_options(static: StaticConfig) -> CompileOptions:
         default_entrypoints=static.default_entrypoints,
         serve_unclassed=serve_unclassed(static.controller_name, static.watch_ingress_without_class),
         ignore_snippets=static.ignore_snippets,
+        gateway=static.gateway,
+        gateway_controller_name=static.gateway_controller_name,
+        gateway_class=static.gateway_class,
+        entrypoint_ports=entrypoint_ports(static),
     )
+
+
+def entrypoint_ports(static: StaticConfig) -> tuple[tuple[str, int, bool], ...]:
+    """(name, port, tls) of each entrypoint with a port: Gateway listeners attach by port."""
+    out: list[tuple[str, int, bool]] = []
+    for ep in static.entrypoints:
+        port = ep.address.rpartition(":")[2]
+        if port.isdigit() and int(port) > 0:
+            out.append((ep.name, int(port), ep.tls is not None))
+    return tuple(out)

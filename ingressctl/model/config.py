@@ -166,6 +166,10 @@ class StaticConfig:
     # --watch-ingress-without-class (None: not given, see routing.takeover.serve_unclassed).
     watch_ingress_without_class: bool | None = None
     ignore_snippets: bool = False  # --ignore-snippets
+    # The Gateway API (--gateway, --gateway-controller-name, --gateway-class; ingressctl.gateway).
+    gateway: bool = False
+    gateway_controller_name: str = "ingressctl.io/gateway-controller"
+    gateway_class: str = ""
     # Seconds the watch loop waits for more changes before compiling (bursts coalesce).
     throttle_seconds: float = 0.05
     grace_period_seconds: float = 10.0

@@ -28,10 +28,12 @@ class PathRewrite:
 
 @dataclass(frozen=True, slots=True)
 class HeaderEdit:
-    """Set `name` to `value`; an empty value removes the header (Traefik's custom headers)."""
+    """Set `name` to `value`; an empty value removes the header (Traefik's custom headers).
+    `append` (the Gateway API's `add`): the value is added to the header's values instead."""
 
     name: str
     value: str
+    append: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from ingressctl.model.backend_policy import BackendPolicy
 from ingressctl.model.client_auth import ClientAuth
 from ingressctl.model.client_cert_headers import ClientCertHeaders
 from ingressctl.model.cors import CorsPolicy
+from ingressctl.model.gateway_routes import GatewayFilters, GatewayMatch
 from ingressctl.model.location import Location
 from ingressctl.model.objects import ObjectRef, PathType
 from ingressctl.model.regexpaths import RegexPath
@@ -111,6 +112,8 @@ class RouteMiddlewares:
     rewrites: Rewrites | None = None
     # The client certificate passed on in headers (routing/annotations_client_cert_headers.py).
     client_cert_headers: ClientCertHeaders | None = None
+    # HTTPRoute filters without an annotation twin: redirects, mirrors, 500s (ingressctl.gateway).
+    gateway: GatewayFilters | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -173,6 +176,8 @@ class Route:
     cert_resolver: str = ""
     # ingress-nginx use-regex / rewrite-target: the path is a regular expression (model.regexpaths).
     regex: RegexPath | None = None
+    # Routes of HTTPRoutes: the match's conditions and precedence (ingressctl.gateway).
+    gateway: GatewayMatch | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from ingressctl.proxy.entrypoint import EntrypointRuntime, HostCheck, entrypoint
 from ingressctl.proxy.exchange import Exchange, Outcome
 from ingressctl.proxy.forward import Forwarder
 from ingressctl.proxy.middlewares.forward_auth import close_auth_sessions
+from ingressctl.proxy.middlewares.mirror import close_mirror_sessions
 from ingressctl.proxy.middlewares.redirect import arrived_as, redirect
 from ingressctl.proxy.observer import NULL_OBSERVER, ProxyObserver
 from ingressctl.proxy.options import ProxyOptions
@@ -73,6 +74,7 @@ class Proxy:
 
         await close_session(self)
         await close_auth_sessions()
+        await close_mirror_sessions()
 
     def handler(self, entrypoint: EntrypointRuntime) -> Callable[[BaseRequest], Awaitable[StreamResponse]]:
         return _EntrypointHandler(self, entrypoint).handle
@@ -186,7 +188,7 @@ class _EntrypointHandler:
         if ep.host_check is not None and not self._host_allowed(ep.host_check, request, host):
             return error(421, "Misdirected Request: the host is not covered by this connection's certificate")
         table = plan.table_for(ep.name)
-        match = table.match(host, canon)
+        match = table.match_request(host, canon, request.method, headers, query)
         # `/admin;x/y` is `/admin/y` to a servlet container: refused when the two views would take
         # different routes (a rule on /admin bypassed by a request the / route forwards).
         if ";" in canon and _route_of(match) != _route_of(table.match(host, without_parameters(canon))):

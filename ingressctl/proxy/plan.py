@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
+from ingressctl.gateway.chain import BackendErrorSpec, GatewayRedirectSpec, MirrorSpec
 from ingressctl.model import BackendProblem, Match, Route, TLSCertificate
 from ingressctl.proxy.balancer import SmoothWeightedRoundRobin
 from ingressctl.proxy.exchange import EntrypointInfo, Middleware
@@ -30,6 +31,7 @@ from ingressctl.proxy.middlewares.rate_limit import RateLimiter
 from ingressctl.proxy.middlewares.redirect import Redirect
 from ingressctl.proxy.middlewares.rewrite_target import RewriteTarget
 from ingressctl.proxy.middlewares.strip_prefix import StripPrefix
+from ingressctl.proxy.plan_gateway import gateway_middleware
 from ingressctl.proxy.plan_rewrites import rewrite_middleware
 from ingressctl.proxy.selection import BackendRuntime
 from ingressctl.routing.chain import (
@@ -70,6 +72,10 @@ class Table(Protocol):
     def default_route(self) -> Route | None: ...
 
     def match(self, host: str, path: str) -> Match | None: ...
+
+    def match_request(
+        self, host: str, path: str, method: str, headers: Mapping[str, str], query: str
+    ) -> Match | None: ...
 
 
 class TableFactory(Protocol):
@@ -181,6 +187,8 @@ def _middleware(spec: MiddlewareSpec) -> Middleware:
         return ClientCertHeaders(spec)
     if isinstance(spec, StripPrefixSpec):
         return StripPrefix(spec)
+    if isinstance(spec, GatewayRedirectSpec | MirrorSpec | BackendErrorSpec):
+        return gateway_middleware(spec)
     return rewrite_middleware(spec)
 
 

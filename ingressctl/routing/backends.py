@@ -104,6 +104,16 @@ class BackendResolver:
                 )
         return result, diagnostics
 
+    def resolve_service(self, ns: str, name: str, port: int | None) -> RouteBackend:
+        """Service `ns/name` port `port` resolved without findings (the Gateway API reports through
+        status conditions and its own findings)."""
+        backend = IngressBackend(name, port)
+        key = (ns, name, port, None, None, None)
+        resolved = self._cache.get(key)
+        if resolved is None:
+            resolved = self._cache[key] = self._resolve_once(ns, backend, key)
+        return resolved[0]
+
     def service_port(self, ns: str, backend: IngressBackend) -> tuple[Service | None, ServicePort | None]:
         """The Service a backend names and the port of it that it uses (None when unknown)."""
         service = self.services.get((ns, backend.service_name or ""))

@@ -12,6 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from ingressctl.gateway.chain import GatewaySpec
+from ingressctl.gateway.chain import forwarding_specs as gateway_forwarding_specs
+from ingressctl.gateway.chain import redirect_specs as gateway_redirect_specs
 from ingressctl.model import BackendProblem, Route
 from ingressctl.routing.chain_access import (
     AccessSpec,
@@ -175,6 +178,7 @@ MiddlewareSpec = (
     | BackendSpec
     | RewriteSpec
     | ClientCertHeadersSpec
+    | GatewaySpec
 )
 
 
@@ -215,6 +219,7 @@ def route_chain(route: Route) -> tuple[MiddlewareSpec, ...]:
         if mw.redirect is not None:
             chain.append(RedirectSpec(mw.redirect.entrypoint, mw.redirect.permanent))
         chain.extend(redirect_specs(route))
+        chain.extend(gateway_redirect_specs(route))
     cors = cors_of(route)
     if cors is not None:
         # Before authentication: browsers send preflight requests without credentials.
@@ -242,6 +247,7 @@ def route_chain(route: Route) -> tuple[MiddlewareSpec, ...]:
     if rewrite is not None:
         chain.append(rewrite)
     chain.extend(modifier_specs(route))
+    chain.extend(gateway_forwarding_specs(route))  # HTTPRoute mirrors and the API's 500s
     policy = mw.backend_policy
     if policy is not None and policy.invalid:
         chain.append(FailClosedSpec("upstream-policy", 503, "Service Unavailable", policy.invalid))

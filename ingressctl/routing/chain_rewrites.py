@@ -19,7 +19,13 @@ Description = dict[str, str | int | bool | list[str]]
 
 
 def _edits(edits: tuple[HeaderEdit, ...]) -> list[str]:
-    return [f"{e.name}: {e.value}" if e.value else f"{e.name} removed" for e in edits]
+    return [_edit(e) for e in edits]
+
+
+def _edit(e: HeaderEdit) -> str:
+    if e.append:
+        return f"{e.name}: {e.value} (added)"
+    return f"{e.name}: {e.value}" if e.value else f"{e.name} removed"
 
 
 @dataclass(frozen=True, slots=True)

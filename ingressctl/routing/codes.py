@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ingressctl.gateway.codes import CODES as GATEWAY_CODES
+
 CONFLICT = "IC201"
 DUPLICATE_DEFAULT_BACKEND = "IC202"
 SERVICE_NOT_FOUND = "IC203"
@@ -58,3 +60,6 @@ CODES: dict[str, str] = {
     CLIENT_AUTH: "A client certificate annotation (auth-tls-*) cannot be honoured (missing or broken CA "
     "Secret, optional_no_ca, a verify depth other than 1); the route answers 503.",
 }
+
+# The Gateway API's codes (IC26x) live with it.
+CODES.update(GATEWAY_CODES)

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from ingressctl.gateway.build import compile_gateway
 from ingressctl.model import (
     BackendProblem,
     Diagnostic,
@@ -168,7 +169,19 @@ class _Compiler:
             default_route = self._route_part(winner, is_default=True).route
         self.diagnostics.extend(self.service_access.diagnostics)
         previous = self.memo.table if self.memo is not None else None
-        return RoutingTable(routes, certificates, default_route, previous=previous)
+        gateway = (
+            compile_gateway(self.snapshot, self.options, self.resolver) if self.options.gateway else None
+        )
+        if gateway is None:
+            return RoutingTable(routes, certificates, default_route, previous=previous)
+        self.diagnostics.extend(gateway.diagnostics)
+        return RoutingTable(
+            routes + gateway.routes,
+            certificates + gateway.certificates,
+            default_route,
+            previous=previous,
+            gateway_status=gateway.status,
+        )
 
     # ------------------------------------------------------------ one Ingress
 

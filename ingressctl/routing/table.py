@@ -11,8 +11,9 @@ After compile() removed conflicts, these four keys single out one route.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
+from ingressctl.gateway.index import GatewayIndex, RequestView, is_indexed
 from ingressctl.model import HostKind, Match, PathType, Route, TLSCertificate
 from ingressctl.model.gateway import EMPTY_STATUS_REPORT, GatewayStatusReport
 from ingressctl.routing.hosts import normalize_request_host, wildcard_suffix
@@ -228,6 +229,7 @@ class RoutingTable:
         "_buckets",
         "_by_host",
         "_default_match",
+        "_gateway",
         "_wildcards",
         "certificates",
         "default_route",
@@ -255,7 +257,12 @@ class RoutingTable:
         exact: dict[str, list[Route]] = {}
         wildcards: dict[str, list[Route]] = {}
         any_host: list[Route] = []
+        # HTTPRoute matches with methods, headers, query parameters... (ingressctl.gateway.index).
+        indexed = [r for r in self.routes if r.gateway is not None and is_indexed(r)]
+        self._gateway = GatewayIndex(indexed) if indexed else None
         for route in self.routes:
+            if indexed and is_indexed(route):
+                continue
             if route.host_kind is HostKind.EXACT and route.host:
                 exact.setdefault(route.host, []).append(route)
             elif route.host_kind is HostKind.WILDCARD and route.host:
@@ -310,6 +317,17 @@ class RoutingTable:
             if hit is not None:
                 return hit
         return self._default_match
+
+    def match_request(
+        self, host: str, path: str, method: str, headers: Mapping[str, str], query: str
+    ) -> Match | None:
+        """match(), and HTTPRoute conditions on the method, headers and query when the table has some."""
+        found = self.match(host, path)
+        if self._gateway is None:
+            return found
+        return self._gateway.select(
+            found, normalize_request_host(host), RequestView(path or "/", method, headers, query)
+        )
 
     def explain(self, host: str, path: str) -> Match | None:
         """Like match(), with a full reason and every other matching route in precedence order."""

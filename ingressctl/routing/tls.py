@@ -48,6 +48,11 @@ class IngressTLSResult:
         return TLSSource.SECRET if any(covered) else fallback
 
 
+def pem_problem(secret: Secret) -> str:
+    """What is wrong with a kubernetes.io/tls Secret's PEM armor ("" when nothing)."""
+    return _pem_problem(secret)
+
+
 def _pem_problem(secret: Secret) -> str:
     cert = secret.data.get("tls.crt")
     key = secret.data.get("tls.key")

@@ -166,6 +166,10 @@ class Server:
         from ingressctl.routing import compile as compile_snapshot
 
         options = server_compile_options(self.static)
+        if options.gateway and self._infos:
+            # Gateway listeners attach by port: the ports bound (an address's :0 included).
+            ports = tuple((i.name, i.port, i.scheme == "https") for i in self._infos)
+            options = dataclasses.replace(options, entrypoint_ports=ports)
         # Reloads run one at a time (the watch loop awaits each), so one cache serves them all.
         cache = CompileCache()
 

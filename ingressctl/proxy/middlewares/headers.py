@@ -16,13 +16,15 @@ class RequestHeaders:
     name = RequestHeadersSpec.name
 
     def __init__(self, spec: RequestHeadersSpec) -> None:
-        self.edits = [(edit.name, edit.value) for edit in spec.edits]
+        self.edits = [(edit.name, edit.value, edit.append) for edit in spec.edits]
         self.host = spec.host
         self.pass_host = spec.pass_host
 
     async def handle(self, exchange: Exchange) -> StreamResponse | None:
-        for name, value in self.edits:
-            if value:
+        for name, value, append in self.edits:
+            if append:
+                exchange.set_upstream_header(name, _appended(exchange, name, value))
+            elif value:
                 exchange.set_upstream_header(name, value)
             else:
                 exchange.remove_upstream_header(name)
@@ -33,16 +35,30 @@ class RequestHeaders:
         return None
 
 
+def _appended(exchange: Exchange, name: str, value: str) -> str:
+    """The header's values so far (as edited by earlier stages) with `value` added, comma-joined."""
+    edits = exchange.header_edits
+    key = name.lower().encode("latin-1")
+    if edits is not None and key in edits:
+        edited = edits[key]
+        current = [edited[1].decode("latin-1")] if edited is not None else []
+    else:
+        current = exchange.request.headers.getall(name, [])
+    return ",".join([*current, value])
+
+
 class ResponseHeaders:
     """Registers itself as a response filter: every answer of the route gets the headers, the
     backend's and the proxy's own (redirects, refusals, 502s) alike."""
 
-    __slots__ = ("_plain", "_tls", "tls_headers")
+    __slots__ = ("_added", "_plain", "_tls", "tls_headers")
 
     name = ResponseHeadersSpec.name
 
     def __init__(self, spec: ResponseHeadersSpec) -> None:
-        custom = [(edit.name, edit.value) for edit in spec.edits]
+        custom = [(edit.name, edit.value) for edit in spec.edits if not edit.append]
+        # The Gateway API's `add`: the value joins the response's own values of the header.
+        self._added = [(edit.name, edit.value) for edit in spec.edits if edit.append]
         security = spec.security
         # Custom headers are applied after the security headers, so they can override them.
         self._tls = _last_wins([*(security.response_headers(True) if security else ()), *custom])
@@ -62,6 +78,8 @@ class ResponseHeaders:
         length: int | None = None,
     ) -> BodyEncoder | None:
         names, edits = self._tls if arrived_over_tls(exchange, self.tls_headers) else self._plain
+        if self._added:
+            headers[:] = _add_values(headers, self._added)
         headers[:] = [(n, v) for n, v in headers if n.lower() not in names]
         headers.extend(edits)
         return None
@@ -73,3 +91,13 @@ def _last_wins(pairs: list[tuple[str, str]]) -> tuple[frozenset[str], list[tuple
     for name, value in pairs:
         final[name.lower()] = (name, value)
     return frozenset(final), [pair for pair in final.values() if pair[1]]
+
+
+def _add_values(headers: list[tuple[str, str]], added: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    out = list(headers)
+    for name, value in added:
+        lower = name.lower()
+        current = [v for n, v in out if n.lower() == lower]
+        out = [(n, v) for n, v in out if n.lower() != lower]
+        out.append((name, ",".join([*current, value])))
+    return out
