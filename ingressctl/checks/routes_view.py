@@ -18,7 +18,9 @@ the `--explain URL` answer. Never key material: certificates are listed by hosts
              "middlewares": [str],                # the chain's labels, in the order the proxy applies them
              "chain": [{"name", "effect", ...parameters}],  # the same chain, described
              "source": {"kind", "namespace", "name"}, "location": {"file", "line", "column"}|null,
-             "status": "ok" | BackendProblem value}
+             "status": "ok" | BackendProblem value,
+             "gateway": {"route": "namespace/name", "rule": int, "match": str, "match_index": int,
+                         "parents": [str]} | null}   # routes of HTTPRoutes
 
 `ingressctl.routes.explain/v1`::
 
@@ -32,6 +34,7 @@ the `--explain URL` answer. Never key material: certificates are listed by hosts
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -85,6 +88,21 @@ def route_dict(route: Route) -> dict[str, Any]:
             else None
         ),
         "status": route_status(route),
+        "gateway": gateway_dict(route),
+    }
+
+
+def gateway_dict(route: Route) -> dict[str, Any] | None:
+    """For routes of HTTPRoutes: the rule and match, its conditions and the listeners carrying it."""
+    gateway = route.gateway
+    if gateway is None:
+        return None
+    return {
+        "route": f"{gateway.route.namespace}/{gateway.route.name}",
+        "rule": gateway.rule,
+        "match": gateway.describe(),
+        "match_index": gateway.match,
+        "parents": list(gateway.parents),
     }
 
 
@@ -106,6 +124,7 @@ class Request:
     host: str
     path: str  # as sent (raw, still percent-encoded)
     canonical: str | None  # None: the proxy rejects the path with 400
+    query: str = ""
 
 
 def parse_request(url: str) -> Request:
@@ -118,7 +137,11 @@ def parse_request(url: str) -> Request:
         )
     raw_path = split.path or "/"
     return Request(
-        url=text, host=split.netloc.rpartition("@")[2], path=raw_path, canonical=canonical_path(raw_path)
+        url=text,
+        host=split.netloc.rpartition("@")[2],
+        path=raw_path,
+        canonical=canonical_path(raw_path),
+        query=split.query,
     )
 
 
@@ -152,9 +175,16 @@ class Explanation:
         return self.match.reason
 
 
-def explain(table: RoutingTable, url: str) -> Explanation:
+def explain(
+    table: RoutingTable, url: str, method: str = "GET", headers: Mapping[str, str] | None = None
+) -> Explanation:
+    """`method` and `headers`: what HTTPRoute matches on besides host, path and query (-X, -H)."""
     request = parse_request(url)
-    match = table.explain(request.host, request.canonical) if request.canonical is not None else None
+    match = (
+        table.explain(request.host, request.canonical, method, headers, request.query)
+        if request.canonical is not None
+        else None
+    )
     return Explanation(request, match)
 
 

@@ -44,6 +44,19 @@ def _route_line(route: Route) -> str:
     return f"{route.id}: {where} -> {route.backend.label} [{route_status(route)}] (from {route.source})"
 
 
+def _headers(values: list[str]) -> dict[str, str]:
+    """-H 'Name: value' (as curl writes them), looked up case-insensitively like a request's."""
+    from multidict import CIMultiDict
+
+    headers: CIMultiDict[str] = CIMultiDict()
+    for value in values:
+        name, colon, text = value.partition(":")
+        if not colon or not name.strip():
+            raise UsageError(f"--header {value!r}: write it as 'Name: value'")
+        headers.add(name.strip(), text.strip())
+    return headers  # type: ignore[return-value]
+
+
 def _print_explanation(console: Console, explanation: Explanation, static: StaticConfig) -> None:
     from ingressctl.checks.entrypoints_view import entrypoint_line, serving
     from ingressctl.checks.routes_view import route_status
@@ -126,6 +139,29 @@ def routes(
     allow_external_name_services: bool = typer.Option(
         False, "--allow-external-name-services", help="Proxy ExternalName Services."
     ),
+    request_headers: list[str] | None = typer.Option(
+        None,
+        "--header",
+        "-H",
+        metavar="'NAME: VALUE'",
+        help="With --explain: a request header (repeatable), for HTTPRoute header matches.",
+        show_default=False,
+    ),
+    method: str = typer.Option(
+        "GET",
+        "--request",
+        "-X",
+        metavar="METHOD",
+        help="With --explain: the request method (HTTPRoute method matches).",
+    ),
+    gateway_controller_name: str = typer.Option(
+        "ingressctl.io/gateway-controller",
+        "--gateway-controller-name",
+        help="GatewayClass spec.controllerName that ingressctl claims.",
+    ),
+    gateway_class: str | None = typer.Option(
+        None, "--gateway-class", metavar="NAME", help="Only the Gateways of this GatewayClass."
+    ),
     kubernetes: bool = KUBERNETES_OPTION,
     kubeconfig: str | None = KUBECONFIG_OPTION,
     context: str | None = CONTEXT_OPTION,
@@ -166,8 +202,17 @@ def routes(
         label_selector=label_selector,
     )
     # A cluster snapshot holds every Service and every referenced Secret: a missing one is really missing.
+    from ingressctl.config.options import entrypoint_ports
+
     options = compile_options(
-        ingress_class, controller_name, allow_external_name_services, require_services=cluster is not None
+        ingress_class,
+        controller_name,
+        allow_external_name_services,
+        require_services=cluster is not None,
+        gateway_controller_name=gateway_controller_name,
+        gateway_class=gateway_class,
+        # Gateway listeners attach to the entrypoints of --config (without one: any listener port).
+        entrypoint_ports=entrypoint_ports(static) if config_file else (),
     )
     if watch:
         if cluster is None:
@@ -188,7 +233,7 @@ def routes(
         err.print(f"{problems} {noun}; run ingressctl validate for details", soft_wrap=True)
     out = Console(highlight=False, soft_wrap=True)
     if explain_url is not None:
-        explanation = explain(table, explain_url)
+        explanation = explain(table, explain_url, method.upper(), _headers(request_headers or []))
         if output_format is RoutesFormat.JSON:
             document = explanation_document(explanation)
             if explanation.match is not None:

@@ -53,7 +53,19 @@ def path_type_label(route: Route) -> str:
         return "-"
     if route.regex is not None:
         return f"{route.path_type.value}, regex ~*"
+    if route.gateway is not None:
+        return route.gateway.describe().split(" ", 1)[0] + "".join(
+            f", {part}" for part in route.gateway.describe().split(", ")[1:]
+        )
     return route.path_type.value
+
+
+def source_label(route: Route) -> str:
+    """The Source column: the Ingress, or the HTTPRoute's rule and the listeners carrying it."""
+    source = f"{route.source.namespace}/{route.source.name}"
+    if route.gateway is None:
+        return source
+    return f"HTTPRoute {source} rules[{route.gateway.rule}] via {'; '.join(route.gateway.parents)}"
 
 
 def _status_cell(route: Route, *, detailed: bool) -> Text:
@@ -131,7 +143,7 @@ def routes_table(
             _endpoints(route),
             route.tls.value if route.tls is not None else "-",
             ", ".join(chain_labels(route)) or "-",
-            f"{route.source.namespace}/{route.source.name}",
+            source_label(route),
             _status_cell(route, detailed=True),
             style=style(index, route),
         )

@@ -36,6 +36,9 @@ def compile_options(
     *,
     watch_ingress_without_class: str | None = None,
     ignore_snippets: bool = False,
+    gateway_controller_name: str | None = None,
+    gateway_class: str | None = None,
+    entrypoint_ports: tuple[tuple[str, int, bool], ...] = (),
 ) -> CompileOptions:
     """CompileOptions from the flags `validate` and `routes` share."""
     from ingressctl.routing.takeover import parse_watch_without_class, serve_unclassed
@@ -51,6 +54,12 @@ def compile_options(
         if ingress_class == CompileOptions().ingress_class
         else (),
         ignore_snippets=ignore_snippets,
+        # Gateway API objects in the input are always compiled; without entrypoints (no --config),
+        # each listener's port counts as served (routing/options.py).
+        gateway=True,
+        gateway_controller_name=gateway_controller_name or CompileOptions().gateway_controller_name,
+        gateway_class=gateway_class or "",
+        entrypoint_ports=entrypoint_ports,
     )
 
 
@@ -199,6 +208,8 @@ def run(options: ValidateOptions) -> int:
         require,
         watch_ingress_without_class=options.watch_ingress_without_class,
         ignore_snippets=options.ignore_snippets,
+        gateway_controller_name=options.gateway_controller_name,
+        gateway_class=options.gateway_class,
     )
     if options.from_controller is not None:
         from ingressctl.cli.migration_report import run_migration_report

@@ -128,6 +128,20 @@ FLAGS: tuple[Flag, ...] = (
         default="ingressctl.io/ingress-controller",
     ),
     Flag(
+        "gateway_controller_name",
+        ("--gateway-controller-name",),
+        "GatewayClass spec.controllerName that ingressctl claims (Gateway API objects in the input are "
+        "always checked).",
+        metavar="NAME",
+        default="ingressctl.io/gateway-controller",
+    ),
+    Flag(
+        "gateway_class",
+        ("--gateway-class",),
+        "Check only the Gateways of this GatewayClass (as serve --gateway-class).",
+        metavar="NAME",
+    ),
+    Flag(
         "watch_ingress_without_class",
         ("--watch-ingress-without-class",),
         "true or false: serve Ingresses without any class (ingress-nginx's flag; default true, false "
@@ -194,6 +208,8 @@ class ValidateOptions:
     require_services: bool = False
     ingress_class: str = "ingressctl"
     controller_name: str = "ingressctl.io/ingress-controller"
+    gateway_controller_name: str = "ingressctl.io/gateway-controller"
+    gateway_class: str | None = None
     watch_ingress_without_class: str | None = None
     ignore_snippets: bool = False
     from_controller: str | None = None

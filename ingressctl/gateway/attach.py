@@ -102,6 +102,11 @@ def attach(snapshot: Snapshot, options: CompileOptions) -> Attached:
     ports: dict[int, tuple[str, bool]] = {}
     for name, port, tls in options.entrypoint_ports:
         ports.setdefault(port, (name, tls))
+    if not options.entrypoint_ports:
+        # No entrypoints known (validate, routes without --config): judge everything but the port.
+        for gateway in snapshot.gateways:
+            for item in gateway.listeners:
+                ports.setdefault(item.port, (f":{item.port}", item.protocol == "HTTPS"))
     gateways = [
         _gateway_state(g, ports, secrets, grants)
         for g in sorted(snapshot.gateways, key=lambda g: (g.meta.namespace, g.meta.name))

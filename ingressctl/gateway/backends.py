@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ingressctl.gateway import reasons as r
 from ingressctl.gateway.refs import Grants
-from ingressctl.model import BackendProblem, RouteBackend, Upstream
+from ingressctl.model import BackendProblem, Location, RouteBackend, Upstream
 from ingressctl.model.gateway import GROUP, BackendRef
 from ingressctl.model.gateway_routes import GatewayError
 from ingressctl.routing.backends import BackendResolver
@@ -27,6 +27,7 @@ _SCALE = 2520  # divisible by 1..10
 class RefProblem:
     reason: str  # InvalidKind, BackendNotFound, RefNotPermitted
     message: str
+    location: Location | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,17 +45,20 @@ def check_ref(
     label = f"{target_ns}/{ref.name}"
     if not ref.is_service:
         kind = f"{ref.group}/{ref.kind}" if ref.group else ref.kind
-        return RefProblem(r.INVALID_KIND, f"backendRef {ref.name} is a {kind}; only Services are supported")
+        return RefProblem(
+            r.INVALID_KIND, f"backendRef {ref.name} is a {kind}; only Services are supported", ref.location
+        )
     if not grants.allows(GROUP, "HTTPRoute", namespace, "", "Service", target_ns, ref.name):
         return RefProblem(
             r.REF_NOT_PERMITTED,
             f"backendRef Service {label} is in another namespace and no ReferenceGrant in "
             f"{target_ns} allows it",
+            ref.location,
         )
     if (target_ns, ref.name) not in resolver.services:
-        return RefProblem(r.BACKEND_NOT_FOUND, f"Service {label} not found")
+        return RefProblem(r.BACKEND_NOT_FOUND, f"Service {label} not found", ref.location)
     if ref.port is None:
-        return RefProblem(r.BACKEND_NOT_FOUND, f"backendRef Service {label} names no port")
+        return RefProblem(r.BACKEND_NOT_FOUND, f"backendRef Service {label} names no port", ref.location)
     return None
 
 

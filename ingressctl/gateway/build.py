@@ -196,7 +196,9 @@ def _route(
         for ref in rule.backend_refs:
             if ref.filters:
                 problems.append(
-                    RefProblem(r.UNSUPPORTED_VALUE, f"backendRef {ref.name}: filters are not supported")
+                    RefProblem(
+                        r.UNSUPPORTED_VALUE, f"backendRef {ref.name}: filters are not supported", ref.location
+                    )
                 )
     for problem in problems:
         out.diagnostics.append(
@@ -207,7 +209,7 @@ def _route(
                 f"{problem.reason}: {problem.message}; its share of requests answers 500",
                 "Point backendRefs at Services (with a port) that exist; across namespaces add a "
                 "ReferenceGrant in the Service's namespace.",
-                route.meta.location,
+                problem.location or route.meta.location,
             )
         )
     if not attachments:

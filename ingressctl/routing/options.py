@@ -33,4 +33,6 @@ class CompileOptions:
     gateway_controller_name: str = DEFAULT_CONTROLLER_NAME
     gateway_class: str = ""
     # (name, port, tls) of every entrypoint: a Gateway listener attaches to the one with its port.
+    # Empty (validate and routes without --config): every listener's port counts as an entrypoint
+    # named ":PORT" of the listener's protocol.
     entrypoint_ports: tuple[tuple[str, int, bool], ...] = ()

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
+from ingressctl.gateway import explain as gateway_explain
 from ingressctl.gateway.index import GatewayIndex, RequestView, is_indexed
+from ingressctl.gateway.precedence import route_rank
 from ingressctl.model import HostKind, Match, PathType, Route, TLSCertificate
 from ingressctl.model.gateway import EMPTY_STATUS_REPORT, GatewayStatusReport
 from ingressctl.routing.hosts import normalize_request_host, wildcard_suffix
@@ -329,13 +331,30 @@ class RoutingTable:
             found, normalize_request_host(host), RequestView(path or "/", method, headers, query)
         )
 
-    def explain(self, host: str, path: str) -> Match | None:
-        """Like match(), with a full reason and every other matching route in precedence order."""
+    def explain(
+        self,
+        host: str,
+        path: str,
+        method: str = "GET",
+        headers: Mapping[str, str] | None = None,
+        query: str = "",
+    ) -> Match | None:
+        """Like match_request(), with a full reason and every other matching route in precedence order."""
         if not path:
             path = "/"
         request_host = normalize_request_host(host)
-        candidates = [r for r in self.routes if _route_matches(r, request_host, path)]
-        candidates.sort(key=_precedence)
+        view = RequestView(path, method, headers or {}, query)
+        candidates = [
+            r
+            for r in self.routes
+            if (
+                _route_matches(r, request_host, path)
+                if r.gateway is None
+                else gateway_explain.route_matches(r, request_host, view)
+            )
+        ]
+        # With HTTPRoutes among them, the Gateway API's order (ingressctl.gateway.precedence).
+        candidates.sort(key=route_rank if any(r.gateway is not None for r in candidates) else _precedence)
         if self.default_route is not None:
             candidates.append(self.default_route)
         if not candidates:
@@ -343,7 +362,11 @@ class RoutingTable:
         winner = candidates[0]
         return Match(
             route=winner,
-            reason=_explain_reason(winner, candidates[1:], request_host, path),
+            reason=(
+                gateway_explain.reason(winner, candidates[1:], request_host)
+                if winner.gateway is not None
+                else _explain_reason(winner, candidates[1:], request_host, path)
+            ),
             shadowed=tuple(candidates[1:]),
         )
 

@@ -50,7 +50,9 @@ spec:
 """
 
 
-def route(name: str, hostnames: list[str], rules: str, namespace: str = INFRA, parent: str = "same-namespace") -> str:
+def route(
+    name: str, hostnames: list[str], rules: str, namespace: str = INFRA, parent: str = "same-namespace"
+) -> str:
     names = ", ".join(f'"{h}"' for h in hostnames)
     return f"""apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -70,15 +72,19 @@ def backend(name: str, weight: int | None = None, namespace: str | None = None) 
 
 ROUTES = [
     # httproute-simple-same-namespace
-    route("gateway-conformance-infra-test", ["simple.example"], f"  - backendRefs: [{backend('infra-backend-v1')}]\n"),
+    route(
+        "gateway-conformance-infra-test",
+        ["simple.example"],
+        f"  - backendRefs: [{backend('infra-backend-v1')}]\n",
+    ),
     # httproute-matching
     route(
         "matching",
         ["matching.example"],
         f"""  - matches: [{{path: {{type: PathPrefix, value: /}}}}, {{headers: [{{name: version, value: one}}]}}]
-    backendRefs: [{backend('infra-backend-v1')}]
+    backendRefs: [{backend("infra-backend-v1")}]
   - matches: [{{path: {{type: PathPrefix, value: /v2}}}}, {{headers: [{{name: version, value: two}}]}}]
-    backendRefs: [{backend('infra-backend-v2')}]
+    backendRefs: [{backend("infra-backend-v2")}]
 """,
     ),
     # httproute-matching-across-routes
@@ -86,14 +92,14 @@ ROUTES = [
         "matching-part1",
         ["across.example", "across.example.net"],
         f"""  - matches: [{{path: {{type: PathPrefix, value: /}}}}, {{headers: [{{name: version, value: one}}]}}]
-    backendRefs: [{backend('infra-backend-v1')}]
+    backendRefs: [{backend("infra-backend-v1")}]
 """,
     ),
     route(
         "matching-part2",
         ["across.example"],
         f"""  - matches: [{{path: {{type: PathPrefix, value: /v2}}}}, {{headers: [{{name: version, value: two}}]}}]
-    backendRefs: [{backend('infra-backend-v2')}]
+    backendRefs: [{backend("infra-backend-v2")}]
 """,
     ),
     # httproute-header-matching
@@ -101,17 +107,17 @@ ROUTES = [
         "header-matching",
         ["headers.example"],
         f"""  - matches: [{{headers: [{{name: version, value: one}}]}}]
-    backendRefs: [{backend('infra-backend-v1')}]
+    backendRefs: [{backend("infra-backend-v1")}]
   - matches: [{{headers: [{{name: version, value: two}}]}}]
-    backendRefs: [{backend('infra-backend-v2')}]
+    backendRefs: [{backend("infra-backend-v2")}]
   - matches: [{{headers: [{{name: version, value: two}}, {{name: color, value: orange}}]}}]
-    backendRefs: [{backend('infra-backend-v1')}]
+    backendRefs: [{backend("infra-backend-v1")}]
   - matches: [{{headers: [{{name: color, value: blue}}]}}, {{headers: [{{name: color, value: green}}]}}]
-    backendRefs: [{backend('infra-backend-v1')}]
+    backendRefs: [{backend("infra-backend-v1")}]
   - matches: [{{headers: [{{name: color, value: red}}]}}, {{headers: [{{name: color, value: yellow}}]}}]
-    backendRefs: [{backend('infra-backend-v2')}]
+    backendRefs: [{backend("infra-backend-v2")}]
   - matches: [{{headers: [{{name: build, type: RegularExpression, value: "v[0-9]+\\\\.[0-9]+"}}]}}]
-    backendRefs: [{backend('infra-backend-v3')}]
+    backendRefs: [{backend("infra-backend-v3")}]
 """,
     ),
     # httproute-query-param-matching
@@ -119,11 +125,11 @@ ROUTES = [
         "query-param-matching",
         ["query.example"],
         f"""  - matches: [{{queryParams: [{{name: animal, value: whale}}]}}]
-    backendRefs: [{backend('infra-backend-v1')}]
+    backendRefs: [{backend("infra-backend-v1")}]
   - matches: [{{queryParams: [{{name: animal, value: dolphin}}]}}]
-    backendRefs: [{backend('infra-backend-v2')}]
+    backendRefs: [{backend("infra-backend-v2")}]
   - matches: [{{queryParams: [{{name: animal, value: dolphin}}, {{name: color, value: blue}}]}}]
-    backendRefs: [{backend('infra-backend-v3')}]
+    backendRefs: [{backend("infra-backend-v3")}]
 """,
     ),
     # httproute-method-matching
@@ -131,15 +137,15 @@ ROUTES = [
         "method-matching",
         ["method.example"],
         f"""  - matches: [{{method: POST}}]
-    backendRefs: [{backend('infra-backend-v1')}]
+    backendRefs: [{backend("infra-backend-v1")}]
   - matches: [{{method: GET}}]
-    backendRefs: [{backend('infra-backend-v2')}]
+    backendRefs: [{backend("infra-backend-v2")}]
   - matches: [{{path: {{type: PathPrefix, value: /path1}}, method: GET}}]
-    backendRefs: [{backend('infra-backend-v1')}]
+    backendRefs: [{backend("infra-backend-v1")}]
   - matches: [{{headers: [{{name: version, value: one}}], method: PUT}}]
-    backendRefs: [{backend('infra-backend-v2')}]
+    backendRefs: [{backend("infra-backend-v2")}]
   - matches: [{{headers: [{{name: version, value: two}}], method: POST}}]
-    backendRefs: [{backend('infra-backend-v3')}]
+    backendRefs: [{backend("infra-backend-v3")}]
 """,
     ),
     # httproute-path-match-order
@@ -147,24 +153,24 @@ ROUTES = [
         "path-matching-order",
         ["order.example"],
         f"""  - matches: [{{path: {{type: Exact, value: /match}}}}]
-    backendRefs: [{backend('infra-backend-v1')}]
+    backendRefs: [{backend("infra-backend-v1")}]
   - matches: [{{path: {{type: Exact, value: /match/exact}}}}]
-    backendRefs: [{backend('infra-backend-v2')}]
+    backendRefs: [{backend("infra-backend-v2")}]
   - matches: [{{path: {{type: Exact, value: /match/exact/one}}}}]
-    backendRefs: [{backend('infra-backend-v3')}]
+    backendRefs: [{backend("infra-backend-v3")}]
   - matches: [{{path: {{type: PathPrefix, value: /match}}}}]
-    backendRefs: [{backend('infra-backend-v3')}]
+    backendRefs: [{backend("infra-backend-v3")}]
   - matches: [{{path: {{type: PathPrefix, value: /match/prefix}}}}]
-    backendRefs: [{backend('infra-backend-v1')}]
+    backendRefs: [{backend("infra-backend-v1")}]
   - matches: [{{path: {{type: PathPrefix, value: /match/prefix/one}}}}]
-    backendRefs: [{backend('infra-backend-v2')}]
+    backendRefs: [{backend("infra-backend-v2")}]
 """,
     ),
     # httproute-weight
     route(
         "weighted-backends",
         ["weight.example"],
-        f"""  - backendRefs: [{backend('infra-backend-v1', 70)}, {backend('infra-backend-v2', 30)}, {backend('infra-backend-v3', 0)}]
+        f"""  - backendRefs: [{backend("infra-backend-v1", 70)}, {backend("infra-backend-v2", 30)}, {backend("infra-backend-v3", 0)}]
 """,
     ),
     # httproute-request-header-modifier
@@ -177,7 +183,7 @@ ROUTES = [
         set: [{{name: X-Header-Set, value: set-overwrites-values}}]
         add: [{{name: X-Header-Add, value: add-appends-values}}]
         remove: [X-Header-Remove]
-    backendRefs: [{backend('infra-backend-v1')}]
+    backendRefs: [{backend("infra-backend-v1")}]
 """,
     ),
     # httproute-response-header-modifier
@@ -190,7 +196,7 @@ ROUTES = [
         set: [{{name: X-Header-Set, value: header-set}}]
         add: [{{name: X-Header-Add, value: header-add}}]
         remove: [X-Header-Remove]
-    backendRefs: [{backend('infra-backend-v1')}]
+    backendRefs: [{backend("infra-backend-v1")}]
 """,
     ),
     # httproute-redirect-host-and-status, -path, -port, -scheme
@@ -221,16 +227,16 @@ ROUTES = [
         ["rewrite.example"],
         f"""  - matches: [{{path: {{type: PathPrefix, value: /prefix/one}}}}]
     filters: [{{type: URLRewrite, urlRewrite: {{path: {{type: ReplacePrefixMatch, replacePrefixMatch: /one}}}}}}]
-    backendRefs: [{backend('infra-backend-v1')}]
+    backendRefs: [{backend("infra-backend-v1")}]
   - matches: [{{path: {{type: PathPrefix, value: /strip-prefix}}}}]
     filters: [{{type: URLRewrite, urlRewrite: {{path: {{type: ReplacePrefixMatch, replacePrefixMatch: /}}}}}}]
-    backendRefs: [{backend('infra-backend-v1')}]
+    backendRefs: [{backend("infra-backend-v1")}]
   - matches: [{{path: {{type: PathPrefix, value: /full/one}}}}]
     filters: [{{type: URLRewrite, urlRewrite: {{path: {{type: ReplaceFullPath, replaceFullPath: /one}}}}}}]
-    backendRefs: [{backend('infra-backend-v1')}]
+    backendRefs: [{backend("infra-backend-v1")}]
   - matches: [{{path: {{type: PathPrefix, value: /host}}}}]
     filters: [{{type: URLRewrite, urlRewrite: {{hostname: one.example.org}}}}]
-    backendRefs: [{backend('infra-backend-v2')}]
+    backendRefs: [{backend("infra-backend-v2")}]
 """,
     ),
     # httproute-hostname-intersection
@@ -300,8 +306,8 @@ ROUTES = [
     route(
         "request-mirror",
         ["mirror.example"],
-        f"""  - filters: [{{type: RequestMirror, requestMirror: {{backendRef: {backend('infra-backend-v2')}}}}}]
-    backendRefs: [{backend('infra-backend-v1')}]
+        f"""  - filters: [{{type: RequestMirror, requestMirror: {{backendRef: {backend("infra-backend-v2")}}}}}]
+    backendRefs: [{backend("infra-backend-v1")}]
 """,
     ),
 ]

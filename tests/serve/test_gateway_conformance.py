@@ -24,7 +24,9 @@ pytestmark = pytest.mark.timeout(120)
 
 
 class Served:
-    def __init__(self, sp: ServeProcess, port: int, backends: dict[str, EchoBackend], manifests: Path) -> None:
+    def __init__(
+        self, sp: ServeProcess, port: int, backends: dict[str, EchoBackend], manifests: Path
+    ) -> None:
         self.sp = sp
         self.port = port
         self.backends = backends
@@ -109,7 +111,9 @@ def test_matching(served: Served, path: str, headers: dict[str, str], backend: s
         ("across.example.net", "/", {"version": "two"}, "infra-backend-v1"),
     ],
 )
-def test_matching_across_routes(served: Served, host: str, path: str, headers: dict[str, str], backend: str) -> None:
+def test_matching_across_routes(
+    served: Served, host: str, path: str, headers: dict[str, str], backend: str
+) -> None:
     """conformance/tests/httproute-matching-across-routes.go: precedence holds across HTTPRoutes."""
     assert served.get(host, path, **headers).backend == backend
 
@@ -221,7 +225,9 @@ def test_response_header_modifier(served: Served) -> None:
     answer = served.get(
         "resphdr.example",
         "/",
-        **{"X-Echo-Set-Header": "X-Header-Set:some-other-value,X-Header-Add:backend-value,X-Header-Remove:val"},
+        **{
+            "X-Echo-Set-Header": "X-Header-Set:some-other-value,X-Header-Add:backend-value,X-Header-Remove:val"
+        },
     )
     assert answer.status == 200
     assert answer.headers.get("X-Header-Set") == "header-set"
@@ -332,7 +338,7 @@ def test_routes_and_validate_show_the_gateway_api(served: Served) -> None:
 
     env = {**os.environ, **env}
     listing = subprocess.run(
-        [sys.executable, "-m", "ingressctl", "routes", str(served.manifests), "--gateway", "--format", "json"],
+        [sys.executable, "-m", "ingressctl", "routes", str(served.manifests), "--format", "json"],
         capture_output=True,
         text=True,
         env=env,
@@ -340,7 +346,9 @@ def test_routes_and_validate_show_the_gateway_api(served: Served) -> None:
     )
     assert listing.returncode in (0, 1), listing.stderr
     routes = json.loads(listing.stdout)["routes"]
-    method = [r for r in routes if r["id"].startswith("httproute/gateway-conformance-infra/method-matching#r2")]
+    method = [
+        r for r in routes if r["id"].startswith("httproute/gateway-conformance-infra/method-matching#r2")
+    ]
     assert method and method[0]["gateway"]["match"] == "PathPrefix /path1, method GET"
     assert "listener http" in method[0]["gateway"]["parents"][0]
     check = subprocess.run(
