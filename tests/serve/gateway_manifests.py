@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - YAML documents, one flow mapping per line as in the conformance suite
 """The Gateway API manifests of the end-to-end tests, modelled on kubernetes-sigs/gateway-api
 `conformance/tests/*.yaml` (same names, rules and backends). Each scenario has hostnames of its own,
 so that all of them can be served by one `ingressctl serve` at once (the conformance suite runs them
