@@ -330,7 +330,7 @@ def test_request_mirror(served: Served) -> None:
 
 
 def test_routes_and_validate_show_the_gateway_api(served: Served) -> None:
-    """`routes` lists HTTPRoute rules with their parent listener; `validate` reports problems at their line."""
+    """`routes` lists HTTPRoute rules with their listeners; `validate` reports problems at their line."""
     env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "250", "TERM": "dumb"}
     listing = subprocess.run(
         [sys.executable, "-m", "ingressctl", "routes", str(served.manifests), "--format", "json"],
