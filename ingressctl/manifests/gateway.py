@@ -347,11 +347,15 @@ def _rule(rule: Fields) -> HTTPRouteRule:
 
 
 def _match(fields: Fields) -> HTTPRouteMatch | None:
-    fields.check_known(_MATCH)
+    """A match, or None when any part of it is wrong: a condition left out would widen the match
+    (a misspelt `headers` would open a header-gated rule to everyone), so the whole match goes."""
+    if fields.check_known(_MATCH):
+        return None
     path = PathMatch()
     path_fields = fields.mapping("path")
     if path_fields is not None:
-        path_fields.check_known(_PATH)
+        if path_fields.check_known(_PATH):
+            return None
         text = path_fields.string("type") or "PathPrefix"
         value = path_fields.string("value")
         if value is None:
@@ -369,8 +373,10 @@ def _match(fields: Fields) -> HTTPRouteMatch | None:
                 path_fields.invalid("value", problem, "Write an absolute path such as /shop.")
                 return None
         path = PathMatch(kind, value)
-    headers = tuple(_value_matches(fields, "headers"))
-    params = tuple(_value_matches(fields, "queryParams"))
+    headers = _value_matches(fields, "headers")
+    params = _value_matches(fields, "queryParams")
+    if headers is None or params is None:
+        return None
     method = fields.string("method")
     if method is not None and method not in _METHODS:
         fields.invalid(
@@ -390,28 +396,33 @@ def _path_problem(value: str) -> str:
     return ""
 
 
-def _value_matches(fields: Fields, key: str) -> list[ValueMatch]:
+def _value_matches(fields: Fields, key: str) -> tuple[ValueMatch, ...] | None:
+    """The header or query matches; None when one of them is wrong (the match is then left out)."""
     out: list[ValueMatch] = []
     seen: set[str] = set()
-    for item in fields.mappings(key):
-        item.check_known(_VALUE_MATCH)
+    raw = fields.raw.get(key)
+    items = list(fields.mappings(key))
+    if (isinstance(raw, list) and len(items) != len(raw)) or (raw is not None and not isinstance(raw, list)):
+        return None  # an item that is not a mapping (reported)
+    for item in items:
+        unknown = item.check_known(_VALUE_MATCH)
         name = item.string("name", required="Name the header or query parameter.", allow_empty=False)
         value = item.string("value", required="Give the value to compare with.")
         text = item.string("type") or "Exact"
-        if name is None or value is None:
-            continue
+        if name is None or value is None or unknown:
+            return None
         try:
             kind = ValueMatchType(text)
         except ValueError:
             item.invalid("type", f"{text!r} is not Exact or RegularExpression", "Write type: Exact.")
-            continue
+            return None
         folded = name.lower() if key == "headers" else name
         if folded in seen:
             # The API: "the first entry with an equivalent name MUST be considered for a match".
             continue
         seen.add(folded)
         out.append(ValueMatch(name, value, kind))
-    return out
+    return tuple(out)
 
 
 def _filter(fields: Fields) -> HTTPRouteFilter | None:
