@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 PYTEST_WORKERS ?= 2
 
-.PHONY: install run test unit lint bench completions docs golden clean
+.PHONY: install run run-gateway test unit lint bench completions docs golden clean
 
 install: $(VENV)/.installed
 
@@ -18,6 +18,10 @@ $(VENV)/.installed: pyproject.toml
 # every route; Ctrl-C stops them all. Try: curl -u admin:seedbox -H 'Host: sickrage.example.test' localhost:8000/
 run: install
 	$(PY) examples/demo/run.py --config examples/traefik.toml --manifests examples/v1
+
+# The Gateway API example (examples/gateway-api): curl -H 'Host: shop.example.test' localhost:8000/
+run-gateway: install
+	$(PY) examples/demo/run.py --config examples/traefik.toml --gateway --manifests examples/gateway-api
 
 test: install lint
 	$(PY) -m pytest -n $(PYTEST_WORKERS) -q

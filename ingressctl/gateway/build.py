@@ -24,6 +24,7 @@ from ingressctl.model import (
     ObjectRef,
     PathType,
     Route,
+    RouteBackend,
     RouteMiddlewares,
     Severity,
     Snapshot,
@@ -191,6 +192,9 @@ def _route(
     rule_backends: list[RuleBackend] = []
     for rule in route.rules:
         result = rule_backend(rule.backend_refs, namespace, attached.grants, resolver)
+        if not rule.backend_refs and any(f.request_redirect is not None for f in rule.filters):
+            # A redirect rule answers by itself: no backend, nothing wrong.
+            result = RuleBackend(RouteBackend(namespace, "(redirect)", ""), None, ())
         rule_backends.append(result)
         problems.extend(result.problems)
         for ref in rule.backend_refs:
