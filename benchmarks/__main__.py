@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, printed as Markdown tables with ratios against peers.
 
-`python -m benchmarks [compile] [startup] [kube] [serve] [regex] [acme] [proxy] [h2]` runs a
+`python -m benchmarks [compile] [gateway] [startup] [kube] [serve] [regex] [acme] [proxy] [h2]` runs a
 subset; no argument runs all.
 """
 
@@ -13,6 +13,7 @@ import sys
 # it is the longest and wants the machine to itself).
 SUITES = {
     "compile": "benchmarks.compile_bench",
+    "gateway": "benchmarks.gateway_compile",
     "startup": "benchmarks.validate_startup",
     "kube": "benchmarks.kube_propagation",
     "serve": "benchmarks.serve_propagation",

@@ -84,13 +84,19 @@ def matches(gateway: GatewayMatch, request: RequestView) -> bool:
 
 
 class GatewayIndex:
-    __slots__ = ("_any", "_exact", "_wildcards")
+    __slots__ = ("_any", "_exact", "_matches", "_wildcards")
 
     def __init__(self, routes: Sequence[Route]) -> None:
         self._exact: dict[str, list[Route]] = {}
         self._wildcards: dict[str, list[Route]] = {}
         self._any: list[Route] = []
+        # One Match per route, built once: the request path allocates nothing for its answer.
+        self._matches: dict[str, Match] = {}
         for route in sorted(routes, key=route_rank):
+            assert route.gateway is not None
+            self._matches[route.id] = Match(
+                route=route, reason=f"HTTPRoute {route.gateway.route}: {route.gateway.describe()}"
+            )
             gateway = route.gateway
             assert gateway is not None
             if gateway.wildcard_suffix:
@@ -128,8 +134,7 @@ class GatewayIndex:
             and route_rank(fast.route) <= route_rank(found)
         ):
             return fast
-        assert found.gateway is not None
-        return Match(route=found, reason=f"HTTPRoute {found.gateway.route}: {found.gateway.describe()}")
+        return self._matches[found.id]
 
 
 def is_indexed(route: Route) -> bool:

@@ -327,9 +327,9 @@ class RoutingTable:
         found = self.match(host, path)
         if self._gateway is None:
             return found
-        return self._gateway.select(
-            found, normalize_request_host(host), RequestView(path or "/", method, headers, query)
-        )
+        if ":" in host or host.endswith(".") or not host.islower() or host.startswith("["):
+            host = normalize_request_host(host)
+        return self._gateway.select(found, host, RequestView(path or "/", method, headers, query))
 
     def explain(
         self,
