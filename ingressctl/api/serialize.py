@@ -14,6 +14,7 @@ from typing import Any
 
 from ingressctl import __version__
 from ingressctl.api.view import CertificateInfo, RouteTable, RuntimeView
+from ingressctl.checks.routes_view import gateway_dict
 from ingressctl.logging_setup import REDACTED, is_sensitive_field, redact
 from ingressctl.model import Diagnostic, Location, ObjectRef, PathType, Route, Severity
 from ingressctl.model.config import EntryPoint
@@ -62,8 +63,21 @@ def rule_text(route: Route) -> str:
         parts.append(f"Path(`{route.path}`)")
     elif route.path_type is PathType.PREFIX:
         parts.append(f"PathPrefix(`{route.path or '/'}`)")
+    elif route.gateway is not None:
+        parts.append(f"PathRegexp(`^(?:{route.path})$`)")
     else:
         parts.append(f"PathPrefixString(`{route.path or '/'}`)")
+    gateway = route.gateway
+    if gateway is not None:
+        # HTTPRoute conditions, in the words of Traefik's rules.
+        if gateway.method:
+            parts.append(f"Method(`{gateway.method}`)")
+        for h in gateway.headers:
+            kind = "Header" if h.type.value == "Exact" else "HeaderRegexp"
+            parts.append(f"{kind}(`{h.name}`, `{h.value}`)")
+        for q in gateway.query_params:
+            kind = "Query" if q.type.value == "Exact" else "QueryRegexp"
+            parts.append(f"{kind}(`{q.name}`, `{q.value}`)")
     return " && ".join(parts)
 
 
@@ -153,6 +167,8 @@ def router_json(route: Route, index: _DiagnosticIndex) -> Json:
         "source": _ref(route.source),
         "location": _location(route.location),
         "diagnostics": [diagnostic_json(d) for d in diagnostics],
+        # Routes of HTTPRoutes: the rule, its match conditions and the listeners carrying it.
+        "gateway": gateway_dict(route),
     }
 
 

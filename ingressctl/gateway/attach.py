@@ -49,11 +49,11 @@ class ListenerState:
     certificate: TLSCertificate | None = None
     ready: bool = True  # routes may attach
     attached: int = 0
+    label: str = ""  # for people: "Gateway ns/name listener http (entrypoint web)"
 
-    @property
-    def label(self) -> str:
+    def __post_init__(self) -> None:
         where = f"entrypoint {self.entrypoint}" if self.entrypoint else "no entrypoint"
-        return f"{self.gateway.ref} listener {self.listener.name} ({where})"
+        self.label = f"{self.gateway.ref} listener {self.listener.name} ({where})"
 
 
 @dataclass(slots=True)
