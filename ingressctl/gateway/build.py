@@ -8,6 +8,7 @@ Called by routing.compiler when --gateway is on; the routes join the Ingress rou
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ingressctl.gateway import codes
 from ingressctl.gateway import reasons as r
@@ -44,6 +45,9 @@ from ingressctl.routing.backends import BackendResolver
 from ingressctl.routing.options import CompileOptions
 from ingressctl.routing.paths import prefix_key
 
+if TYPE_CHECKING:
+    from ingressctl.routing.table import RoutingTable
+
 _PATH_TYPES = {
     PathMatchType.EXACT: PathType.EXACT,
     PathMatchType.PATH_PREFIX: PathType.PREFIX,
@@ -66,8 +70,13 @@ def finding(
 
 
 def compile_gateway(
-    snapshot: Snapshot, options: CompileOptions, resolver: BackendResolver
+    snapshot: Snapshot,
+    options: CompileOptions,
+    resolver: BackendResolver,
+    previous: RoutingTable | None = None,
 ) -> GatewayCompiled:
+    """`previous`: the table of the last compile; a route equal to one of its routes is that very
+    object, so the proxy keeps its plan (balancer position, mirror bounds) across reloads."""
     out = GatewayCompiled()
     attached = attach(snapshot, options)
     _not_ours(snapshot, options, attached, out.diagnostics)
@@ -114,9 +123,16 @@ def compile_gateway(
         else:
             resolved_refs[id(route)] = condition(r.RESOLVED_REFS, True, r.RESOLVED_REFS, "", generation)
     out.routes.sort(key=_rank)
+    if previous is not None:
+        before = {r.id: r for r in previous.routes if r.gateway is not None}
+        out.routes = [_same(route, before.get(route.id)) for route in out.routes]
     _conflicts(out.routes, out.diagnostics)
     out.status = gateway_status(attached, resolved_refs, options.gateway_controller_name)
     return out
+
+
+def _same(route: Route, old: Route | None) -> Route:
+    return old if old is not None and old == route else route
 
 
 def _rank(route: Route) -> Rank:

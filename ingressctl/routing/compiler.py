@@ -170,7 +170,9 @@ class _Compiler:
         self.diagnostics.extend(self.service_access.diagnostics)
         previous = self.memo.table if self.memo is not None else None
         gateway = (
-            compile_gateway(self.snapshot, self.options, self.resolver) if self.options.gateway else None
+            compile_gateway(self.snapshot, self.options, self.resolver, previous)
+            if self.options.gateway
+            else None
         )
         if gateway is None:
             return RoutingTable(routes, certificates, default_route, previous=previous)
