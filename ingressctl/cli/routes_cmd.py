@@ -39,6 +39,8 @@ def _route_line(route: Route) -> str:
     from ingressctl.checks.routes_view import route_status
 
     where = f"{host_label(route)} {path_type_label(route)} {route.path or '/'}"
+    if route.gateway is not None:
+        where = f"{host_label(route)} {route.gateway.describe()}"
     if route.is_default_backend:
         where = "defaultBackend"
     return f"{route.id}: {where} -> {route.backend.label} [{route_status(route)}] (from {route.source})"

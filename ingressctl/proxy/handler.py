@@ -191,7 +191,9 @@ class _EntrypointHandler:
         match = table.match_request(host, canon, request.method, headers, query)
         # `/admin;x/y` is `/admin/y` to a servlet container: refused when the two views would take
         # different routes (a rule on /admin bypassed by a request the / route forwards).
-        if ";" in canon and _route_of(match) != _route_of(table.match(host, without_parameters(canon))):
+        if ";" in canon and _route_of(match) != _route_of(
+            table.match_request(host, without_parameters(canon), request.method, headers, query)
+        ):
             return error(400, "Bad Request: path parameters would change the route")
         if match is None:
             return error(404, "404 page not found")
