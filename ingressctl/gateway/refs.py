@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ingressctl.model.gateway import GrantTo, ReferenceGrant
+from ingressctl.model.gateway import Gateway, GrantTo, ReferenceGrant
 
 
 class Grants:
@@ -31,3 +31,18 @@ class Grants:
             grant.permits(from_group, from_kind, from_namespace, target)
             for grant in self._by_namespace.get(to_namespace, ())
         )
+
+
+def certificate_secrets(gateways: Iterable[Gateway]) -> set[tuple[str, str]]:
+    """(namespace, name) of every Secret a Gateway listener's certificateRefs name: the Secrets a
+    provider that keeps only referenced Secrets must keep (whether a grant allows them is the
+    compiler's call)."""
+    wanted: set[tuple[str, str]] = set()
+    for gateway in gateways:
+        for listener in gateway.listeners:
+            if listener.tls is None:
+                continue
+            for ref in listener.tls.certificate_refs:
+                if ref.group in ("", "core") and ref.kind == "Secret":
+                    wanted.add((ref.namespace or gateway.meta.namespace, ref.name))
+    return wanted

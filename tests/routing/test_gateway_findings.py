@@ -103,3 +103,17 @@ def test_unchanged_routes_are_the_same_objects_after_a_recompile() -> None:
     first, _ = compile(snapshot(text), OPTIONS, cache)
     second, _ = compile(snapshot(text), OPTIONS, cache)
     assert first.routes[0] is second.routes[0]
+
+
+def test_certificate_secrets_names_every_listener_secret() -> None:
+    from ingressctl.gateway.refs import certificate_secrets
+
+    listeners = (
+        "  - {name: a, port: 8443, protocol: HTTPS, hostname: a.test,"
+        " tls: {certificateRefs: [{name: own}]}}\n"
+        "  - {name: b, port: 8443, protocol: HTTPS, hostname: b.test,"
+        " tls: {certificateRefs: [{name: shared, namespace: certs}]}}\n"
+    )
+    plain = "  listeners: [{name: http, port: 8080, protocol: HTTP}]\n"
+    gw = GATEWAY.replace(plain, "  listeners:\n" + listeners)
+    assert certificate_secrets(snapshot(gw).gateways) == {("default", "own"), ("certs", "shared")}
