@@ -40,6 +40,7 @@ from ingressctl.proxy import EntrypointInfo, TablePlan
 from ingressctl.routing import CompileCache, RoutingTable
 from ingressctl.routing import compile as compile_snapshot
 from ingressctl.server.memory import ReloadCollector
+from ingressctl.server.reload import CompiledConfig, Listener
 from ingressctl.server.run import server_compile_options
 from ingressctl.server.state import RuntimeState
 from ingressctl.server.watcher import Watcher
@@ -86,7 +87,7 @@ async def _reloads(count: int, rounds: int) -> dict[str, Any]:
     plan_ms: list[float] = []
     swap_ms: list[float] = []
     full_ms: list[float] = []
-    prepared: dict[str, Any] = {}
+    live: dict[str, Any] = {}
     cache = CompileCache()
 
     def compile_fn(snapshot: Snapshot) -> tuple[Any, list[Any]]:
@@ -95,30 +96,30 @@ async def _reloads(count: int, rounds: int) -> dict[str, Any]:
         full_ms.append((time.perf_counter() - t0) * 1000)
         t0 = time.perf_counter()
         table, diagnostics = compile_snapshot(snapshot, options, cache)  # what serve does
-        t1 = time.perf_counter()
-        prepared["plan"] = TablePlan(
-            table, infos, static.default_entrypoints, RoutingTable, previous=prepared.get("live")
-        )
-        t2 = time.perf_counter()
-        compile_ms.append((t1 - t0) * 1000)
-        plan_ms.append((t2 - t1) * 1000)
+        compile_ms.append((time.perf_counter() - t0) * 1000)
         return table, list(diagnostics)
+
+    def plan(table: Any) -> TablePlan:
+        t0 = time.perf_counter()
+        built = TablePlan(table, infos, static.default_entrypoints, RoutingTable, previous=live.get("plan"))
+        plan_ms.append((time.perf_counter() - t0) * 1000)
+        return built
 
     collector = ReloadCollector()
 
-    def apply(table: Any) -> None:
-        prepared["live"] = prepared.pop("plan")  # the swap: one reference
+    def swap(config: CompiledConfig) -> None:
+        live["plan"] = config.plan  # the swap: one reference
         collector.after_swap()  # as the server does
-        prepared["swapped"] = time.perf_counter()
+        live["swapped"] = time.perf_counter()
 
     state = RuntimeState(static)
-    watcher = Watcher(state, compile_fn, apply)
+    watcher = Watcher(state, compile_fn, [Listener("swap", swap)], plan=plan)
     cluster = _cluster(count)
     for r in range(rounds + 1):
         watcher.publish(ProviderUpdate("kubernetes", _round(cluster, r)))
         t0 = time.perf_counter()
         await watcher.apply_now()  # to the swap, then the change summary (logged, off the loop)
-        total = (prepared["swapped"] - t0) * 1000
+        total = (live["swapped"] - t0) * 1000
         swap_ms.append(total - full_ms[-1] - compile_ms[-1] - plan_ms[-1])
         assert state.table() is not None and len(state.table().routes) == count, f"round {r}"  # type: ignore[union-attr]
     del compile_ms[0], plan_ms[0], swap_ms[0], full_ms[0]

@@ -13,16 +13,14 @@ documents without an ingress-nginx Ingress are copied byte for byte.
 
 from __future__ import annotations
 
-import io
 from collections.abc import MutableMapping
 from typing import Any
 
 from ruamel.yaml.comments import CommentedMap
-from ruamel.yaml.error import YAMLError as RuamelError
 from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
 
-from ingressctl.manifests.migrate import _BARE_START, Migration, _round_trip, guess_indentation, migrate_text
-from ingressctl.manifests.yamlread import split_documents
+from ingressctl.manifests.migrate import Migration, migrate_text, rewrite_chunk
+from ingressctl.manifests.yamldocs import split_documents
 from ingressctl.routing.nginx_annotations import Status, nginx_status
 from ingressctl.routing.nginx_catalog import DIFFERENCES, PREFIX
 
@@ -47,33 +45,13 @@ def migrate_nginx_text(text: str, name: str = "<stdin>", ingress_class: str = "i
 def _chunk(chunk: str, name: str, line_offset: int, ingress_class: str, result: Migration) -> str:
     if "Ingress" not in chunk or "nginx" not in chunk:
         return chunk
-    prefix, body = "", chunk
-    match = _BARE_START.match(chunk)
-    if match:
-        prefix, body = chunk[: match.end()], chunk[match.end() :]
-    try:
-        mapping_indent, dash_offset = guess_indentation(body)
-        yaml = _round_trip(mapping_indent, dash_offset)
-        yaml.explicit_start = not prefix and body.startswith("---")
-        documents = list(yaml.load_all(body))
-    except (RuamelError, ValueError, TypeError) as exc:
-        problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        result.problems.append(
-            f"{name}:{line_offset + 1}: not migrated, the document does not parse ({problem})"
-        )
-        return chunk
-    changed: list[str] = []
-    for document in documents:
-        changed.extend(_document(document, ingress_class, body))
-    if not changed:
-        return chunk
-    result.changed.extend(f"{item} in {name}" for item in changed)
-    stream = io.StringIO()
-    yaml.dump_all(documents, stream)
-    dumped = stream.getvalue()
-    if "\r\n" in body:
-        dumped = dumped.replace("\r\n", "\n").replace("\n", "\r\n")
-    return prefix + dumped
+    return rewrite_chunk(
+        chunk,
+        name,
+        line_offset,
+        result,
+        lambda documents, body: [c for doc in documents for c in _document(doc, ingress_class, body)],
+    )
 
 
 def _document(document: Any, ingress_class: str, text: str = "") -> list[str]:

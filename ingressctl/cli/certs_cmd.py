@@ -6,7 +6,7 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -19,6 +19,8 @@ from ingressctl.model import InputError, UsageError
 
 # cryptography and the ACME stack are imported inside the commands: every other command starts faster.
 if TYPE_CHECKING:
+    from cryptography import x509
+
     from ingressctl.tls.inspect import CertificateReport
 
 certs = typer.Typer(help="Obtain, revoke and inspect certificates.", no_args_is_help=True)
@@ -233,7 +235,7 @@ def _read(path: Path) -> bytes:
 
 
 def _reports_for(
-    target: str, servername: str, trust: list[Any] | None, timeout: float
+    target: str, servername: str, trust: list[x509.Certificate] | None, timeout: float
 ) -> list[CertificateReport]:
     from ingressctl.tls.inspect import describe, fetch_chain, parse_certificates
 

@@ -10,12 +10,15 @@ labels (nothing else depends on this).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import click
 
 _applied = False
 
 
-def _word(param: Any) -> str:
+def _word(param: click.Parameter) -> str:
     return str(param.metavar or (param.name or "value").upper())
 
 
@@ -31,13 +34,13 @@ def use_word_metavars() -> None:
     option = getattr(core, "TyperOption", None)
     if argument is not None and hasattr(argument, "display_type_rich"):
 
-        def argument_type(self: Any, ctx: Any) -> str | None:
+        def argument_type(self: click.Argument, ctx: click.Context) -> str | None:
             return None  # the name column already holds the word
 
-        def argument_name(self: Any) -> str:
+        def argument_name(self: click.Argument) -> str:
             return _word(self) + ("..." if self.nargs != 1 else "")
 
-        def argument_usage(self: Any) -> str:
+        def argument_usage(self: click.Argument) -> str:
             name = _word(self)
             return (name if self.required else f"[{name}]") + ("..." if self.nargs != 1 else "")
 
@@ -49,7 +52,7 @@ def use_word_metavars() -> None:
     if option is not None and hasattr(option, "display_type_rich"):
         original = option.display_type_rich
 
-        def option_type(self: Any, ctx: Any) -> str | None:
+        def option_type(self: click.Option, ctx: click.Context) -> str | None:
             if self.metavar is not None:
                 return str(self.metavar)
             shown = original(self, ctx)

@@ -6,17 +6,22 @@ left as it was, 2 unreadable input or a bad combination of flags.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import os
 import sys
 import tempfile
+from typing import TYPE_CHECKING
 
 import typer
 
 from ingressctl.manifests.loader import STDIN, read_inputs
 from ingressctl.manifests.migrate import Migration, migrate_text
 from ingressctl.model import InputError, UsageError
+
+if TYPE_CHECKING:
+    from ingressctl.cli.migrate_gateway import GatewayFlags
 
 
 def register(app: typer.Typer) -> None:
@@ -53,6 +58,39 @@ def migrate(
         metavar="NAME",
         help="The class ingress-nginx's Ingresses move to (--from).",
     ),
+    to: str | None = typer.Option(
+        None,
+        "--to",
+        metavar="API",
+        help="gateway-api: write the Ingresses as a Gateway and HTTPRoutes (one YAML stream) instead.",
+    ),
+    gateway_name: str = typer.Option(
+        "ingressctl", "--gateway-name", metavar="NAME", help="--to: the Gateway."
+    ),
+    gateway_namespace: str = typer.Option(
+        "default", "--gateway-namespace", metavar="NS", help="--to: the Gateway's namespace."
+    ),
+    gateway_class: str = typer.Option(
+        "ingressctl", "--gateway-class", metavar="NAME", help="--to: the Gateway's gatewayClassName."
+    ),
+    with_gateway_class: bool = typer.Option(
+        False, "--with-gateway-class", help="--to: also write the GatewayClass (controller ingressctl.io)."
+    ),
+    entrypoints: list[str] = typer.Option(
+        [],
+        "--entrypoint",
+        metavar="NAME=ADDR[,tls]",
+        help="--to: an entrypoint, one listener each (repeatable; default http=:80 and https=:443,tls).",
+    ),
+    output_file: str | None = typer.Option(
+        None, "--output", "-o", metavar="FILE", help="--to: write the YAML to FILE (- for stdout)."
+    ),
+    allow_unprotected: bool = typer.Option(
+        False,
+        "--allow-unprotected",
+        help="--to: write routes whose protections (auth, allow-lists, limits, ...) cannot be carried; "
+        "without it nothing is written and migrate exits 1.",
+    ),
 ) -> None:
     """Rewrite extensions/v1beta1 and networking.k8s.io/v1beta1 Ingresses into networking.k8s.io/v1.
 
@@ -60,6 +98,30 @@ def migrate(
     defaultBackend, and paths without pathType get ImplementationSpecific, which keeps the v1beta1
     matching exactly. Comments, key order and every other document are kept as they are.
     """
+    if to is not None:
+        # Imported here: the Gateway API converter loads the annotation parsers, which the
+        # v1beta1 rewrite never needs.
+        from ingressctl.cli.migrate_gateway import GatewayFlags
+
+        _migrate_to(
+            to,
+            paths,
+            in_place=in_place,
+            diff=diff,
+            output=output,
+            flags=GatewayFlags(
+                output_file,
+                gateway_name,
+                gateway_namespace,
+                gateway_class,
+                with_gateway_class,
+                tuple(entrypoints),
+                allow_unprotected,
+            ),
+        )
+        return
+    if output_file is not None or entrypoints or allow_unprotected or with_gateway_class:
+        raise UsageError("--output, --entrypoint, --allow-unprotected and --with-gateway-class go with --to")
     if output not in ("text", "json"):
         raise UsageError(f"--format {output!r}: use text or json")
     if in_place and STDIN in paths:
@@ -76,7 +138,7 @@ def migrate(
     changed = [item for item in results if item[2].modified]
     if in_place:
         for name, _, migration in changed:
-            _write_atomically(name, migration.text)
+            write_atomically(name, migration.text)
     if output == "json":
         sys.stdout.write(json.dumps(_json_report(results, in_place=in_place, diff=diff), indent=2) + "\n")
     elif diff:
@@ -88,6 +150,24 @@ def migrate(
     if any(migration.problems for _, _, migration in results):
         # SystemExit, not typer.Exit: app(standalone_mode=False) turns typer.Exit into a return value.
         raise SystemExit(1)
+
+
+def _migrate_to(
+    to: str, paths: list[str], *, in_place: bool, diff: bool, output: str, flags: GatewayFlags
+) -> None:
+    from ingressctl.cli.migrate_gateway import run_gateway_migration
+
+    if to != "gateway-api":
+        raise UsageError(f"--to {to!r}: only gateway-api is supported")
+    if in_place or diff:
+        raise UsageError("--to gateway-api writes one new YAML stream: drop --in-place and --diff")
+    if output not in ("text", "json"):
+        raise UsageError(f"--format {output!r}: use text or json")
+    flags = dataclasses.replace(flags, output_format=output)
+    code = run_gateway_migration(paths, flags)
+    if code:
+        # SystemExit, not typer.Exit: app(standalone_mode=False) turns typer.Exit into a return value.
+        raise SystemExit(code)
 
 
 def _print_all(results: list[tuple[str, str, Migration]]) -> None:
@@ -144,15 +224,17 @@ def _unified_diff(name: str, before: str, after: str) -> str:
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 
-def _write_atomically(path: str, text: str) -> None:
+def write_atomically(path: str, text: str, new_mode: int | None = None) -> None:
     """Replace the file in one step, keeping its permissions: a crash never leaves half a manifest.
 
-    A symbolic link stays a link: the file it points to is the one replaced.
+    A symbolic link stays a link: the file it points to is the one replaced. `new_mode`: the file
+    may be new, and gets these permissions (without it, a missing file is an error).
     """
     path = os.path.realpath(path)
     directory = os.path.dirname(path)
     try:
-        mode = os.stat(path).st_mode & 0o7777
+        new = new_mode is not None and not os.path.exists(path)
+        mode = new_mode if new_mode is not None and new else os.stat(path).st_mode & 0o7777
         fd, temporary = tempfile.mkstemp(prefix=".ingressctl-migrate-", dir=directory)
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime
 import json
 import sys
-from typing import Any
 
 from ingressctl.checks.migration import MigrationReport, migration_report
 from ingressctl.cli.validate_flags import ValidateOptions
@@ -50,7 +49,7 @@ def run_migration_report(paths: list[str], options: CompileOptions, flags: Valid
     return 1 if report.refused else 0
 
 
-def report_dict(report: MigrationReport) -> dict[str, Any]:
+def report_dict(report: MigrationReport) -> dict[str, object]:
     return {
         "from": "ingress-nginx",
         "ingresses": [

@@ -24,7 +24,6 @@ import signal
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -66,7 +65,7 @@ class Change:
             f"at {self.at.astimezone():%H:%M:%S}"
         )
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> dict[str, object]:
         return {
             "at": self.at.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "initial": self.initial,

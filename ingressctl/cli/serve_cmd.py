@@ -8,7 +8,7 @@ import importlib
 import logging
 import os
 import socket
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ingressctl.model import ConfigError, InputError, UsageError
 from ingressctl.model.config import KubernetesConfig, StaticConfig
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from ingressctl.acme.storage import BlobAcmeStorage
     from ingressctl.api.metrics import Metrics
+    from ingressctl.cli.serve_flags import FlagValues
     from ingressctl.model import Ingress, Snapshot
     from ingressctl.model.config import ApiConfig
     from ingressctl.providers.base import Provider
@@ -582,7 +583,7 @@ def register(app: typer.Typer) -> None:
 
     from ingressctl.cli.serve_flags import parsed_values, typer_command
 
-    def serve(values: dict[str, Any]) -> None:  # flag name -> value of that flag's own type
+    def serve(values: FlagValues) -> None:
         raise typer.Exit(_serve(ServeOptions(**parsed_values(values))))
 
     app.command("serve", help=SERVE_HELP)(typer_command(serve))

@@ -23,6 +23,9 @@ ENV_PREFIX = "INGRESSCTL_"
 # text: one value (None when absent); count: an integer; many: repeatable (a tuple, empty when
 # absent); toggle: --x/--no-x (None when absent, so the config file decides); switch: --x only.
 Kind = Literal["text", "count", "many", "toggle", "switch"]
+# Flag name -> its value, of that flag's own type (str, int, bool, a tuple of str): ServeOptions(**values)
+# checks each against its field, which one value type for the whole mapping could not express.
+FlagValues = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,9 +203,9 @@ FLAGS: tuple[Flag, ...] = (
 )
 
 
-def parsed_values(values: Mapping[str, Any]) -> dict[str, Any]:
+def parsed_values(values: Mapping[str, object]) -> FlagValues:
     """What either parser produced, as ServeOptions keyword arguments (repeatable flags as tuples)."""
-    out = dict(values)
+    out: FlagValues = dict(values)
     for flag in FLAGS:
         if flag.kind == "many":
             out[flag.field] = tuple(out[flag.field] or ())
@@ -217,7 +220,7 @@ class EnvironmentValueError(ValueError):
     """An environment variable whose value its flag cannot take (the message names both)."""
 
 
-def environment_values(values: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+def environment_values(values: Mapping[str, object], environ: Mapping[str, str]) -> FlagValues:
     """argparse's `values` with every flag that was not given taken from its environment variable."""
     out = dict(values)
     for flag in FLAGS:
@@ -229,7 +232,7 @@ def environment_values(values: Mapping[str, Any], environ: Mapping[str, str]) ->
     return out
 
 
-def _from_environment(flag: Flag, raw: str) -> Any:
+def _from_environment(flag: Flag, raw: str) -> str | int | bool | list[str]:
     where = f"{flag.envvar}={raw!r} (for {flag.names[0]})"
     if flag.kind == "many":
         return raw.split()
@@ -265,11 +268,11 @@ def argument_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def typer_command(run: Callable[[dict[str, Any]], None]) -> Callable[..., None]:
+def typer_command(run: Callable[[FlagValues], None]) -> Callable[..., None]:
     """A function whose signature Typer reads as the same flags; it calls run(values)."""
     import typer
 
-    def command(**values: Any) -> None:
+    def command(**values: object) -> None:
         run(values)
 
     parameters = []
@@ -277,7 +280,7 @@ def typer_command(run: Callable[[dict[str, Any]], None]) -> Callable[..., None]:
         long_name, *short_names = flag.names
         help_text = flag.help  # plain help (the app's rich_markup_mode is None): no markup to escape
         if flag.kind == "toggle":
-            default: Any = typer.Option(
+            default: object = typer.Option(
                 None,
                 f"{long_name}/--no-{long_name[2:]}",
                 *short_names,
@@ -285,7 +288,7 @@ def typer_command(run: Callable[[dict[str, Any]], None]) -> Callable[..., None]:
                 envvar=flag.envvar,
                 show_envvar=True,
             )
-            annotation: Any = bool | None
+            annotation: object = bool | None
         elif flag.kind == "switch":
             default = typer.Option(False, *flag.names, help=help_text, envvar=flag.envvar, show_envvar=True)
             annotation = bool

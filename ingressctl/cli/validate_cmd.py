@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingressctl.cli.validate_flags import ValidateOptions
-from ingressctl.model import IngressctlError, InputError, Severity, UsageError
+from ingressctl.model import InputError, Severity, UsageError
 from ingressctl.routing.options import CompileOptions
 
 if TYPE_CHECKING:
@@ -235,8 +235,33 @@ def run(options: ValidateOptions) -> int:
     if options.write_baseline is not None:
         return write_baseline(result, quiet, options.write_baseline)
     result = quieted(result, quiet)
+    code = exit_code(result, strict=options.strict)
+    if options.quiet:
+        if code == 0:
+            # Nothing failed: nothing to say on a terminal; programs still get their (empty) document.
+            if options.output_format != "text":
+                report(failing_only(result, strict=options.strict), options, summary=False)
+            return code
+        result = failing_only(result, strict=options.strict)
     report(result, options)
-    return exit_code(result, strict=options.strict)
+    return code
+
+
+def failing_only(result: CheckResult, *, strict: bool) -> CheckResult:
+    """`result` with only the findings that fail the check (`--quiet`): errors, and warnings with --strict."""
+    import dataclasses
+
+    floor = Severity.WARNING.rank if strict else Severity.ERROR.rank
+    failing = tuple(f for f in result.findings if f.severity.rank >= floor)
+    hidden = len(result.findings) - len(failing)
+    if not hidden:
+        return result
+    # Counted in the summary as suppressed, so that its counts never read as "no warnings".
+    suppressed = {**result.suppressed, QUIET_REASON: hidden}
+    return dataclasses.replace(result, findings=failing, suppressed=suppressed)
+
+
+QUIET_REASON = "not failing, --quiet"
 
 
 def from_controller_defaults(options: ValidateOptions) -> ValidateOptions:
@@ -272,7 +297,7 @@ def write_baseline(result: CheckResult, quiet: Quiet, file: str) -> int:
     return 0
 
 
-def report(result: CheckResult, options: ValidateOptions) -> None:
+def report(result: CheckResult, options: ValidateOptions, *, summary: bool = True) -> None:
     """The report on stdout (or --output), the summary on stderr when stdout is for machines."""
     from ingressctl.checks.formats import get_format, summary_line
 
@@ -284,7 +309,7 @@ def report(result: CheckResult, options: ValidateOptions) -> None:
         and "NO_COLOR" not in os.environ
     )
     _write(formatter.render(result, color=color), options.output)
-    if formatter.machine or options.output is not None:
+    if summary and (formatter.machine or options.output is not None):
         print(summary_line(result), file=sys.stderr, flush=True)
 
 
@@ -295,20 +320,9 @@ def main_fast(argv: list[str]) -> int | None:
     options = parse(argv)
     if options is None:
         return None
-    try:
-        return run(options)
-    except IngressctlError as exc:
-        print(f"error: {exc}", file=sys.stderr, flush=True)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return 130
-    except Exception as exc:
-        if os.environ.get("INGRESSCTL_DEBUG"):
-            raise
-        from ingressctl.cli.failure import INTERNAL_ERROR_EXIT_CODE, internal_error_line
+    from ingressctl.cli.failure import run_lean
 
-        print(internal_error_line(exc), file=sys.stderr, flush=True)
-        return INTERNAL_ERROR_EXIT_CODE
+    return run_lean(lambda: run(options))  # exit codes come from cli/failure.py, as for every command
 
 
 def register(app: typer.Typer) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 if TYPE_CHECKING:
     import enum
@@ -29,7 +29,7 @@ class Flag:
     help: str  # "" for the cluster flags: their help is cluster.py's, shared with `routes`
     kind: Kind = "text"
     metavar: str | None = None
-    default: Any = None
+    default: str | bool | list[str] | None = None
     choices: tuple[str, ...] = ()
 
 
@@ -79,6 +79,14 @@ FLAGS: tuple[Flag, ...] = (
         "verbose",
         ("--verbose", "-v"),
         "List every finding (text output collapses repeated info findings to one line per code).",
+        "switch",
+        default=False,
+    ),
+    Flag(
+        "quiet",
+        ("--quiet", "-q"),
+        "Print only the findings that fail the check (errors; warnings too with --strict) and, when it "
+        "fails, the summary: nothing on success, the exit code says it.",
         "switch",
         default=False,
     ),
@@ -194,6 +202,7 @@ class ValidateOptions:
     baseline: str | None = None
     write_baseline: str | None = None
     verbose: bool = False
+    quiet: bool = False
     watch: bool = False
     no_config: bool = False
     require_services: bool = False
@@ -218,7 +227,7 @@ class _Refused(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:  # argparse's signature says NoReturn; raising is that
+    def error(self, message: str) -> NoReturn:
         raise _Refused(message)
 
 
@@ -272,7 +281,7 @@ def typer_command(run: Callable[[ValidateOptions], None]) -> Callable[..., None]
         "label_selector": cluster.LABEL_SELECTOR_OPTION.help,
     }
 
-    def command(**values: Any) -> None:
+    def command(**values: Any) -> None:  # each flag's own type: ValidateOptions(**values) checks them
         values["paths"] = list(values["paths"] or [])
         values["namespaces"] = list(values["namespaces"] or [])
         values["ignore"] = list(values["ignore"] or [])
@@ -292,8 +301,8 @@ def typer_command(run: Callable[[ValidateOptions], None]) -> Callable[..., None]
     for flag in FLAGS:
         help_text = flag.help or shared_help[flag.field] or ""
         if flag.kind == "switch":
-            default: Any = typer.Option(False, *flag.names, help=help_text)
-            annotation: Any = bool
+            default: object = typer.Option(False, *flag.names, help=help_text)
+            annotation: object = bool
         elif flag.kind == "many":
             default = typer.Option([], *flag.names, help=help_text, metavar=flag.metavar, show_default=False)
             annotation = list[str]
@@ -301,7 +310,7 @@ def typer_command(run: Callable[[ValidateOptions], None]) -> Callable[..., None]
             # An enum Typer checks (case-insensitively); the metavar stays a word, the help names the choices.
             choices = _choices(flag.field, flag.choices)
             default = typer.Option(
-                None if flag.default is None else choices(flag.default),
+                None if flag.default is None else choices(str(flag.default)),
                 *flag.names,
                 help=help_text,
                 metavar=flag.metavar,

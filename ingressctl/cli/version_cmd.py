@@ -16,7 +16,6 @@ import sys
 from dataclasses import dataclass, field
 from enum import StrEnum
 from importlib import metadata
-from typing import Any
 
 import typer
 
@@ -60,7 +59,7 @@ class VersionInfo:
     build_date: str = ""
     installed_from: str = ""
 
-    def document(self) -> dict[str, Any]:
+    def document(self) -> dict[str, object]:
         return {
             "schema": SCHEMA,
             "version": self.version,

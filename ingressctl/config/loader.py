@@ -14,6 +14,7 @@ from typing import Any
 import tomlkit
 import tomlkit.exceptions
 
+from ingressctl.config.acme_section import CA_SHORTCUTS, read_acme
 from ingressctl.config.addresses import address_problem, addresses_overlap
 from ingressctl.config.entrypoint_flags import (
     EntrypointFlag,
@@ -22,19 +23,17 @@ from ingressctl.config.entrypoint_flags import (
     default_certificate_files,
     parse_entrypoint_flag,
 )
+from ingressctl.config.kubernetes_section import read_kubernetes
 from ingressctl.config.overrides import ConfigOverrides
 from ingressctl.config.ping import ping_conflict, read_ping
 from ingressctl.config.positions import KeyPath, Positions
 from ingressctl.config.reader import ConfigProblem, Problems, Section, dotted, show, suggest
 from ingressctl.config.sections import (
-    CA_SHORTCUTS,
     UNSUPPORTED_PROVIDERS,
     Context,
     entrypoint_name_problem,
-    read_acme,
     read_api,
     read_entrypoint,
-    read_kubernetes,
 )
 from ingressctl.model.config import (
     AcmeConfig,

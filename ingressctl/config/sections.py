@@ -7,7 +7,6 @@ after command-line overrides are applied.
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import os
 import re
@@ -19,8 +18,6 @@ from ingressctl.config.client_ca import read_client_ca
 from ingressctl.config.http2_section import read_http2
 from ingressctl.config.reader import Section, dotted, show, suggest
 from ingressctl.model.config import (
-    AcmeConfig,
-    AcmeDomain,
     ApiConfig,
     CertificateFile,
     ConnectionLimits,
@@ -28,22 +25,14 @@ from ingressctl.model.config import (
     EntryPointAuth,
     EntryPointRedirect,
     EntryPointTLS,
-    KubernetesConfig,
     ProxyProtocol,
 )
 from ingressctl.model.http2 import Http2Settings
-from ingressctl.routing.hosts import validate_host
 from ingressctl.routing.refusals import control_characters
 from ingressctl.security import htpasswd
 from ingressctl.security.tls_profile import GO_TLS12_SUITES, choose_ciphers
 
-LETSENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
-LETSENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
-CA_SHORTCUTS = {"letsencrypt": LETSENCRYPT, "letsencrypt-staging": LETSENCRYPT_STAGING}
-
 _ENTRYPOINT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
-# A Kubernetes namespace or Service name (DNS-1123 label).
-_KUBE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 # Traefik v1 providers other than kubernetes: refusing them is better than silently serving nothing.
 UNSUPPORTED_PROVIDERS = (
@@ -373,203 +362,6 @@ def _read_proxy_protocol(section: Section) -> ProxyProtocol | None:
             )
         return None
     return ProxyProtocol(trusted_ips=trusted)
-
-
-def read_acme(section: Section, ctx: Context) -> AcmeConfig:
-    defaults = AcmeConfig()
-    email = section.string("email", example="ops@example.com") or ""
-    if email and "@" not in email:
-        section.problems.error((*section.path, "email"), f"acme.email {show(email)} is not an e-mail address")
-    storage = section.string("storage", example="acme.json")
-    storage_file = section.string("storageFile", example="acme.json")
-    if storage is not None and storage_file is not None:
-        section.problems.error(
-            (*section.path, "storageFile"), "acme.storage and acme.storageFile are the same setting: keep one"
-        )
-    chosen = storage if storage is not None else storage_file
-    if chosen is not None and not chosen.startswith("secret:"):
-        chosen = str(ctx.resolve(chosen))
-    ca = section.string("caServer", example=LETSENCRYPT)
-    if ca is not None:
-        ca = CA_SHORTCUTS.get(ca.lower(), ca)
-        if not ca.startswith(("https://", "http://")):
-            section.problems.error(
-                (*section.path, "caServer"),
-                f'acme.caServer {show(ca)} must be a directory URL, "letsencrypt" or "letsencrypt-staging"',
-            )
-    ca_bundle = section.string("caBundle", example="pebble.minica.pem")
-    if ca_bundle is not None:
-        path = ctx.resolve(ca_bundle)
-        if not path.is_file():
-            section.problems.error(
-                (*section.path, "caBundle"), f"acme.caBundle: file {str(path)!r} does not exist"
-            )
-        ca_bundle = str(path)
-    key_type = section.choice(
-        "keyType",
-        {
-            "EC256": "ec256",
-            "EC384": "ec384",
-            "RSA2048": "rsa2048",
-            "RSA4096": "rsa4096",
-            "RSA8192": "rsa8192",
-        },
-    )
-    challenge = defaults.challenge
-    http_entrypoint = defaults.http_entrypoint
-    http = section.table("httpChallenge")
-    tls_challenge = section.table("tlsChallenge")
-    if http is not None:
-        http_entrypoint = http.string("entryPoint", example="http") or http_entrypoint
-        http.finish()
-    if tls_challenge is not None:
-        tls_challenge.finish()
-        challenge = "tls-alpn-01"
-        if http is not None:
-            section.problems.error(
-                (*section.path, "tlsChallenge"), "acme: choose one of httpChallenge and tlsChallenge"
-            )
-    section.unsupported("dnsChallenge", "use httpChallenge or tlsChallenge", error=True)
-    section.unsupported("dnsProvider", "use httpChallenge or tlsChallenge", error=True)
-    section.boolean("acmeLogging")  # accepted: ACME logs follow logLevel
-    section.boolean("overrideCertificates")
-    ask = section.string("onDemandAsk", example="http://127.0.0.1:5555/allowed") or ""
-    if ask and not ask.startswith(("http://", "https://")):
-        section.problems.error(
-            (*section.path, "onDemandAsk"), f"acme.onDemandAsk {show(ask)} must be an http(s) URL"
-        )
-    domains: list[AcmeDomain] = []
-    for domain in section.tables("domains"):
-        main = domain.string("main", example="example.com")
-        sans = domain.str_list("sans", example="www.example.com") or ()
-        domain.finish()
-        if not main:
-            domain.problems.error(domain.path, f"{domain.name('main')} is required")
-            continue
-        domains.append(AcmeDomain(main=main.lower(), sans=tuple(s.lower() for s in sans)))
-    config = AcmeConfig(
-        email=email,
-        storage=chosen if chosen is not None else defaults.storage,
-        entrypoint=section.string("entryPoint", example="https") or defaults.entrypoint,
-        ca_server=ca or defaults.ca_server,
-        ca_bundle=ca_bundle or "",
-        challenge=challenge,
-        http_entrypoint=http_entrypoint,
-        on_host_rule=section.boolean("onHostRule") or False,
-        on_demand=section.boolean("onDemand") or False,
-        on_demand_allow=section.str_list("onDemandAllow", example="*.example.com") or (),
-        on_demand_ask=ask,
-        domains=tuple(domains),
-        key_type=key_type or defaults.key_type,
-        eab_kid=section.string("eabKid") or "",
-        eab_hmac=section.string("eabHmac") or "",
-        orders_per_hour=section.integer("ordersPerHour", minimum=1) or defaults.orders_per_hour,
-        orders_per_week=section.integer("ordersPerWeek", minimum=1) or defaults.orders_per_week,
-    )
-    if config.orders_per_week >= 5:
-        section.problems.warn(
-            (*section.path, "ordersPerWeek"),
-            f"acme.ordersPerWeek = {config.orders_per_week} reaches Let's Encrypt's limit of 5 duplicate "
-            "certificates per week: a crash loop can lock the names out for days; keep it at 4 or less",
-        )
-    if bool(config.eab_kid) != bool(config.eab_hmac):
-        section.problems.error(section.path, "acme.eabKid and acme.eabHmac go together: set both or neither")
-    section.finish()
-    return config
-
-
-def read_kubernetes(section: Section, ctx: Context) -> tuple[KubernetesConfig, float | None]:
-    """The [kubernetes] table, and Traefik's throttleDuration (which maps to our throttle)."""
-    endpoint = section.string("endpoint", example="https://10.0.0.1:6443") or ""
-    if endpoint and not endpoint.startswith(("http://", "https://")):
-        section.problems.error(
-            (*section.path, "endpoint"), f"kubernetes.endpoint {show(endpoint)} must be an http(s) URL"
-        )
-    ca = section.string("certAuthFilePath", example="/var/run/secrets/kubernetes.io/serviceaccount/ca.crt")
-    if ca:
-        path = ctx.resolve(ca)
-        if not path.is_file():
-            section.problems.error(
-                (*section.path, "certAuthFilePath"),
-                f"kubernetes.certAuthFilePath: file {str(path)!r} does not exist",
-            )
-        ca = str(path)
-    kubeconfig = section.string("kubeconfig", example="~/.kube/config") or ""
-    config = KubernetesConfig(
-        endpoint=endpoint,
-        token=section.string("token") or "",
-        cert_auth_file_path=ca or "",
-        namespaces=section.str_list("namespaces", example="default") or (),
-        label_selector=section.string("labelselector", example="app=web") or "",
-        ingress_class=section.string("ingressClass", example="traefik") or "",
-        kubeconfig=str(ctx.resolve(kubeconfig)) if kubeconfig else "",
-        context=section.string("context") or "",
-    )
-    endpoint_section = section.table("ingressEndpoint")
-    if endpoint_section is not None:
-        publish_service, publish_address = _read_ingress_endpoint(endpoint_section)
-        config = dataclasses.replace(config, publish_service=publish_service, publish_address=publish_address)
-    throttle = section.duration("throttleDuration")
-    section.boolean("watch")
-    section.unsupported("disablePassHostHeaders", "the Host header is always passed")
-    section.unsupported("enablePassTLSCert", "set pass-tls-cert on each Ingress instead")
-    section.finish()
-    return config, throttle
-
-
-def _read_ingress_endpoint(section: Section) -> tuple[str, str]:
-    """[kubernetes.ingressEndpoint] as (publish service, publish address), like Traefik v1:
-    `publishedService = "NAMESPACE/NAME"` wins over `ip` / `hostname`."""
-    ip = section.string("ip", example="192.0.2.10") or ""
-    hostname = (section.string("hostname", example="lb.example.com") or "").rstrip(".").lower()
-    service = section.string("publishedService", example="kube-system/traefik") or ""
-    problems = section.problems
-    before = len(problems.errors)
-    section.finish()
-    valid = len(problems.errors) == before  # a misspelt key: its own error says it all
-    if ip and not _is_ip(ip):
-        problems.error((*section.path, "ip"), f"{section.name('ip')} {show(ip)} is not an IP address")
-        valid = False
-    if hostname:
-        problem = validate_host(hostname)
-        if problem is None and hostname.startswith("*"):
-            problem = "a wildcard is not an address"
-        if problem is not None:
-            problems.error((*section.path, "hostname"), f"{section.name('hostname')}: {problem}")
-            valid = False
-    if service:
-        namespace, sep, name = service.partition("/")
-        if not (sep and _KUBE_NAME.fullmatch(namespace) and _KUBE_NAME.fullmatch(name)):
-            problems.error(
-                (*section.path, "publishedService"),
-                f"{section.name('publishedService')} {show(service)} must be NAMESPACE/NAME of a Service "
-                '(e.g. "kube-system/traefik")',
-            )
-            return "", ""
-        if ip or hostname:
-            problems.warn(
-                (*section.path, "publishedService"),
-                f"{section.name('publishedService')} is set: the addresses of Service {service} are "
-                f"published and {section.name('ip')}/{section.name('hostname')} are ignored",
-            )
-        return service, ""
-    if not valid:
-        return "", ""
-    if not (ip or hostname):
-        problems.error(
-            section.path,
-            f"[{dotted(section.path)}] needs ip, hostname or publishedService (where the Ingresses are "
-            "reachable, written to their status); remove the table to write no status",
-        )
-    return "", ",".join(a for a in (ip, hostname) if a)
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def read_api(

@@ -15,7 +15,7 @@ import io
 import json
 import re
 from collections import Counter
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +60,27 @@ def migrate_text(text: str, name: str = "<stdin>") -> Migration:
 def _migrate_chunk(chunk: str, name: str, line_offset: int, result: Migration) -> str:
     if "Ingress" not in chunk or "v1beta1" not in chunk:
         return chunk
+    return rewrite_chunk(
+        chunk,
+        name,
+        line_offset,
+        result,
+        lambda documents, _: [c for document in documents for c in _migrate_document(document, line_offset)],
+    )
+
+
+DocumentsEdit = Callable[[list[Any], str], list[str]]
+
+
+def rewrite_chunk(chunk: str, name: str, line_offset: int, result: Migration, edit: DocumentsEdit) -> str:
+    """Round-trip one document chunk through ruamel.yaml, letting `edit` change the documents.
+
+    `edit(documents, body)` changes the loaded documents in place and returns what it changed (one
+    line each); the chunk comes back byte for byte when it changed nothing. The one place that
+    knows how to keep the author's indentation, `---` marker, comments and line ends (`migrate`
+    and `migrate --from ingress-nginx` both rewrite through it). A chunk that does not parse is
+    kept as it is and recorded in `result.problems`; changes are added to `result.changed`.
+    """
     prefix = ""
     body = chunk
     match = _BARE_START.match(chunk)
@@ -77,9 +98,7 @@ def _migrate_chunk(chunk: str, name: str, line_offset: int, result: Migration) -
             f"{name}:{line_offset + 1}: not migrated, the document does not parse ({problem})"
         )
         return chunk
-    changed: list[str] = []
-    for document in documents:
-        changed.extend(_migrate_document(document, line_offset))
+    changed = edit(documents, body)
     if not changed:
         return chunk
     result.changed.extend(f"{item} in {name}" for item in changed)

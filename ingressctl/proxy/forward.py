@@ -18,12 +18,13 @@ from ingressctl.proxy import splice
 from ingressctl.proxy.answers import abort_client, error, upstream_failed
 from ingressctl.proxy.bare import BareResponse, BareStream
 from ingressctl.proxy.exchange import BodyEncoder, Exchange, HeaderEdits, Outcome
-from ingressctl.proxy.forward_h2 import forward_h2
+from ingressctl.proxy.forward_h2 import H2Attempt, Retry, forward_h2
 from ingressctl.proxy.headers import FORWARDED, HOP_BY_HOP, TrustedNetworks, connection_tokens, host_port
 from ingressctl.proxy.observer import NULL_OBSERVER, ProxyObserver
 from ingressctl.proxy.options import ProxyOptions
 from ingressctl.proxy.plan import RoutePlan
 from ingressctl.proxy.pool import NegotiatedH2, UpstreamPool
+from ingressctl.proxy.trailers import chunked_trailer_section, request_trailers
 from ingressctl.proxy.upstream import UpstreamConnection, UpstreamError
 from ingressctl.proxy.upstream.h2client import H2Connection
 from ingressctl.proxy.upstream.parser import ResponseHead
@@ -245,7 +246,8 @@ class Forwarder:
             h2_conn: H2Connection | None = None
             try:
                 if rp.scheme in HTTP2_SCHEMES or (rp.scheme == "https" and pool.speaks_h2(peer.key, rp.tls)):
-                    h2_conn = await pool.h2_connection(peer.key, rp.scheme, rp.tls)
+                    connect_timeout = policy.connect_timeout if policy is not None else None
+                    h2_conn = await pool.h2_connection(peer.key, rp.scheme, rp.tls, connect_timeout)
                 elif (conn_or_none := pool.take_idle(peer.key, rp.tls)) is not None:
                     conn, reused = conn_or_none, True
                 else:
@@ -278,16 +280,15 @@ class Forwarder:
                     continue
                 return upstream_failed(rp.route_id, rp.backend_label, peer.label, exc)
             if h2_conn is not None:
-                if policy is not None:
-                    # The upstream policy's cookie, retries and pages are not applied over HTTP/2 yet.
-                    policy.release(peer.key)
-                # An HTTP/2 backend (proxy/forward_h2.py): no endpoint retry once the stream is open.
-                return await forward_h2(
+                # An HTTP/2 backend (proxy/forward_h2.py), under the same upstream policy and retries.
+                more = endpoint_retry_left > 0 and len(rp.balancer) > 1
+                attempt = H2Attempt(peer, picked_at, target, host, idempotent, more, stale_retries_left > 0)
+                answer = await forward_h2(
                     self,
                     pool,
                     request,
                     rp,
-                    (peer.key, peer.label),
+                    attempt,
                     h2_conn,
                     head,
                     expect_continue,
@@ -295,6 +296,17 @@ class Forwarder:
                     result,
                     exchange,
                 )
+                if not isinstance(answer, Retry):
+                    return answer
+                if answer.refused:  # unprocessed (RFC 9113 8.7): the same endpoint may be asked again
+                    stale_retries_left -= 1
+                else:
+                    endpoint_retry_left -= 1
+                last_error = answer.error or last_error
+                failed_key = peer.key if len(rp.balancer) > 1 else None
+                if self._observe:
+                    proxy.observer.on_retry(self.ep.name, rp.route_id, rp.backend_label, peer.label)
+                continue
             conn.start_request(head, method == "HEAD")
             sender: asyncio.Task[None] | None = None
             if has_body:
@@ -439,7 +451,9 @@ class Forwarder:
                         conn.write(data)
                     await conn.drain()
                 if chunked:
-                    conn.write(b"0\r\n\r\n")
+                    # An HTTP/2 client's request trailers end the chunked body (proxy/trailers.py).
+                    trailers = request_trailers(request)
+                    conn.write(chunked_trailer_section(trailers) if trailers else b"0\r\n\r\n")
             conn.start_head_timer(head_timeout)
         except UpstreamError:
             pass  # the response side reports the upstream failure

@@ -249,6 +249,10 @@ class _EntrypointHandler:
             and request.method == "GET"
             and _lists_upgrade(headers.get("Connection", ""))
         ):
+            if request.version.major == 2:  # RFC 8441 extended CONNECT (server/h2_request.py)
+                from ingressctl.proxy.websocket_h2 import tunnel
+
+                return await tunnel(self._forwarder, request, rp, target, host, result, exchange)
             from ingressctl.proxy.websocket import bridge
 
             return await bridge(self._forwarder, request, rp, target, host, result, exchange)

@@ -20,6 +20,10 @@ class ProxyOptions:
     pool_max_idle_per_upstream: int = 200
     # Streams one upstream HTTP/2 connection carries at once (h2c/h2 backends); beyond, another opens.
     h2_max_streams_per_connection: int = 100
+    # HTTP/2 connections kept open to one upstream address at most: with every stream of every one
+    # of them busy (the backend's SETTINGS_MAX_CONCURRENT_STREAMS may be far below the bound above),
+    # a request waits up to connect_timeout for a stream to finish instead of opening yet another.
+    h2_max_connections_per_upstream: int = 16
     # Bytes buffered from an upstream before reading pauses (backpressure); bounds memory per
     # stream. Measured with 1 MiB bodies at 16 connections and one shared read buffer: 256 KiB
     # cost +7.4 MB of peak RSS, 128 KiB +5.3 MB, 64 KiB +3.8 MB; CPU per MiB was about 5 % higher

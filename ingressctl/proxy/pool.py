@@ -25,6 +25,8 @@ Key = tuple[str, int]
 IdleKey = tuple[str, int, BackendTLS | None]
 # Plain connections are kept under the address itself (the request path's own tuple, no new one).
 PoolKey = Key | IdleKey
+# HTTP/2 connections are kept per address, scheme and TLS settings.
+H2Key = tuple[str, int, str, BackendTLS | None]
 
 
 class NegotiatedH2(Exception):
@@ -83,9 +85,11 @@ class UpstreamPool:
         self._closed = False
         self._tls = TLSContexts()
         # HTTP/2 connections by (host, port, scheme, TLS settings), and the https addresses that chose h2.
-        self._h2: dict[tuple[str, int, str, BackendTLS | None], list[H2Connection]] = {}
+        self._h2: dict[H2Key, list[H2Connection]] = {}
         self._h2_by_alpn: set[IdleKey] = set()
-        self._h2_connecting: dict[tuple[str, int, str, BackendTLS | None], asyncio.Future[None]] = {}
+        self._h2_connecting: dict[H2Key, asyncio.Future[None]] = {}
+        # Requests waiting for a stream slot while every connection allowed is full.
+        self._h2_waiters: dict[H2Key, list[asyncio.Future[None]]] = {}
         self._read_buffer = ReadBuffer()
         self._deadlines = Deadlines(self._loop)
 
@@ -168,6 +172,8 @@ class UpstreamPool:
             connect_timeout,
         )
         if isinstance(proto, H2Connection):
+            timeout = connect_timeout or opts.connect_timeout
+            await self._h2_settings(proto, key, loop.time() + timeout)
             self._add_h2(proto, scheme, tls)
             raise NegotiatedH2(proto)
         proto.tls = tls
@@ -250,22 +256,36 @@ class UpstreamPool:
         """True when an https backend chose HTTP/2 by ALPN before (its connections are multiplexed)."""
         return (key[0], key[1], tls) in self._h2_by_alpn
 
-    async def h2_connection(self, key: Key, scheme: str, tls: BackendTLS | None) -> H2Connection:
-        """An HTTP/2 connection to `key` with room for one more stream: a shared one, else a new one."""
+    async def h2_connection(
+        self, key: Key, scheme: str, tls: BackendTLS | None, connect_timeout: float | None = None
+    ) -> H2Connection:
+        """An HTTP/2 connection to `key` with room for one more stream: a shared one, else a new one
+        (once the backend's SETTINGS say how many streams it takes), else, with
+        `h2_max_connections_per_upstream` open and all full, the first to have room again within
+        the connect timeout (UpstreamError "timeout", before_send, when none has)."""
         pool_key = (key[0], key[1], scheme, tls)
+        timeout = connect_timeout or self.options.connect_timeout
+        deadline = self._loop.time() + timeout
         while True:
-            for conn in self._h2.get(pool_key, ()):
+            conns = self._h2.get(pool_key, ())
+            for conn in conns:
                 if conn.available:
                     return conn
             pending = self._h2_connecting.get(pool_key)
-            if pending is None:
+            if pending is not None:
+                # Requests that arrive together share the connection being opened rather than each open one.
+                with contextlib.suppress(UpstreamError):
+                    await asyncio.shield(pending)
+                continue
+            usable = sum(1 for c in conns if not c.closed and not c.going_away)
+            if usable < self.options.h2_max_connections_per_upstream:
                 break
-            # Requests that arrive together share the connection being opened rather than each open one.
-            with contextlib.suppress(UpstreamError):
-                await asyncio.shield(pending)
+            await self._h2_room(pool_key, key, deadline)
         pending = self._h2_connecting[pool_key] = self._loop.create_future()
         try:
-            proto = await self._open(key, scheme, tls, self._http1_factory(key))
+            proto = await self._open(key, scheme, tls, self._http1_factory(key), connect_timeout)
+            if isinstance(proto, H2Connection):
+                await self._h2_settings(proto, key, deadline)
         except BaseException as exc:
             if not pending.done():
                 pending.set_exception(
@@ -286,6 +306,48 @@ class UpstreamPool:
         self._add_h2(proto, scheme, tls)
         return proto
 
+    async def _h2_settings(self, conn: H2Connection, key: Key, deadline: float) -> None:
+        """Wait for the backend's first SETTINGS (its SETTINGS_MAX_CONCURRENT_STREAMS)."""
+        try:
+            async with asyncio.timeout_at(deadline):
+                await asyncio.shield(conn.ready)
+        except TimeoutError:
+            conn.close()
+            raise UpstreamError(
+                "connect", f"no HTTP/2 SETTINGS from {key[0]}:{key[1]} in time", before_send=True
+            ) from None
+        except BaseException:
+            conn.close()
+            raise
+
+    async def _h2_room(self, pool_key: H2Key, key: Key, deadline: float) -> None:
+        """Wait until a connection of `pool_key` may have room for a stream (or may be replaced)."""
+        waiter = self._loop.create_future()
+        self._h2_waiters.setdefault(pool_key, []).append(waiter)
+        try:
+            async with asyncio.timeout_at(deadline):
+                await waiter
+        except TimeoutError:
+            limit = self.options.h2_max_connections_per_upstream
+            raise UpstreamError(
+                "timeout",
+                f"all {limit} HTTP/2 connections to {key[0]}:{key[1]} have every stream busy",
+                before_send=True,
+            ) from None
+        finally:
+            waiters = self._h2_waiters.get(pool_key)
+            if waiters is not None and waiter in waiters:
+                waiters.remove(waiter)
+                if not waiters:
+                    del self._h2_waiters[pool_key]
+
+    def _h2_changed(self, pool_key: H2Key) -> None:
+        """A connection of `pool_key` ended a stream, changed its limits or closed: its waiters look
+        again (those that find no room wait on)."""
+        for waiter in self._h2_waiters.pop(pool_key, ()):
+            if not waiter.done():
+                waiter.set_result(None)
+
     def _http1_factory(self, key: Key) -> Callable[[], UpstreamConnection]:
         opts = self.options
         loop = self._loop
@@ -299,10 +361,12 @@ class UpstreamPool:
         key = conn.key
         if scheme == "https":
             self._h2_by_alpn.add((key[0], key[1], tls))
-        pool_key = (key[0], key[1], "h2c" if scheme == "h2c" else "h2" if scheme == "h2" else "https", tls)
+        kind = "h2c" if scheme == "h2c" else "h2" if scheme == "h2" else "https"
+        pool_key: H2Key = (key[0], key[1], kind, tls)
         conns = [c for c in self._h2.get(pool_key, ()) if not c.closed]
         conns.append(conn)
         self._h2[pool_key] = conns
+        conn.on_change = lambda: self._h2_changed(pool_key)
         if self._sweeper is None:
             self._sweeper = self._loop.call_later(self.options.pool_idle_seconds, self._sweep)
 

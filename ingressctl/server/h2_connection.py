@@ -28,7 +28,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 import h2.config
 import h2.connection
@@ -46,9 +46,11 @@ from ingressctl.model.http2 import Http2Settings
 from ingressctl.proxy import grpc
 from ingressctl.proxy.answers import ProxyAnswer
 from ingressctl.server.h2_guard import Budget
-from ingressctl.server.h2_request import MalformedRequest, RequestHead, parse_head
+from ingressctl.server.h2_request import MalformedRequest, RequestHead, parse_head, parse_trailers
+from ingressctl.server.h2_settings import CompactSettings
 from ingressctl.server.h2_stream import StreamBody, StreamFlow, StreamWriter
 from ingressctl.server.limits import EntrypointGate
+from ingressctl.server.peers import PeerName, TLSContext
 
 log = logging.getLogger("ingressctl.server")
 
@@ -99,8 +101,8 @@ class H2ServerConnection(asyncio.Protocol):
         self,
         ep: H2Entrypoint,
         *,
-        peername: Any,
-        ssl_context: Any,
+        peername: PeerName,
+        ssl_context: TLSContext,
         gate: EntrypointGate | None = None,
     ) -> None:
         self._ep = ep
@@ -132,8 +134,9 @@ class H2ServerConnection(asyncio.Protocol):
             normalize_outbound_headers=False,
         )
         conn = h2.connection.H2Connection(config=config)
+        conn.remote_settings = CompactSettings(client=True)  # before any frame: still the defaults
         s = ep.settings
-        conn.local_settings = h2.settings.Settings(
+        conn.local_settings = CompactSettings(
             client=False,
             initial_values={
                 h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: s.max_concurrent_streams,
@@ -141,6 +144,8 @@ class H2ServerConnection(asyncio.Protocol):
                 h2.settings.SettingCodes.HEADER_TABLE_SIZE: s.header_table_size,
                 h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: s.initial_stream_window,
                 h2.settings.SettingCodes.ENABLE_PUSH: 0,
+                # WebSockets over HTTP/2 (RFC 8441), bridged to HTTP/1.1 (proxy/websocket_h2.py).
+                h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL: 1,
             },
         )
         conn.decoder.max_header_list_size = s.max_header_list_size
@@ -250,10 +255,7 @@ class H2ServerConnection(asyncio.Protocol):
             elif isinstance(event, h2.events.RemoteSettingsChanged):
                 self._wake_all(None)  # a new initial window changes every stream's window
         elif isinstance(event, h2.events.TrailersReceived):
-            # Request trailers cannot be passed to an HTTP/1.1 backend: the body ends here.
-            stream = self._streams.get(event.stream_id or 0)
-            if stream is not None and stream.body is not None:
-                stream.body.feed_eof()
+            self._on_trailers(event)
         elif isinstance(event, h2.events.ConnectionTerminated):
             self._closing = True
             self._close_when_idle()
@@ -300,6 +302,22 @@ class H2ServerConnection(asyncio.Protocol):
         if flowed > len(data):  # padding is never read by anyone: grant it back at once
             self.acknowledge(stream_id, flowed - len(data))
         stream.body.feed_data(data)
+
+    def _on_trailers(self, event: h2.events.TrailersReceived) -> None:
+        """Request trailers end the body; the forwarder passes them on (proxy/trailers.py)."""
+        stream_id = event.stream_id or 0
+        stream = self._streams.get(stream_id)
+        if stream is None or stream.body is None:
+            return
+        try:
+            stream.body.trailers = parse_trailers(list(event.headers or ()))
+        except MalformedRequest as exc:
+            # RFC 9113 8.1.1: a malformed request is a stream error; its handler stops with the stream.
+            log.debug("malformed HTTP/2 request trailers from %s: %s", self._client(), exc)
+            self._refuse(stream_id, h2.errors.ErrorCodes.PROTOCOL_ERROR)
+            self._cancel(stream, ConnectionResetError("malformed request trailers"))
+            return
+        stream.body.feed_eof()
 
     def _check_header_block(self) -> None:
         """CVE-2024-27316: the encoded bytes of a header block still waiting for its END_HEADERS."""
@@ -462,7 +480,7 @@ class H2ServerConnection(asyncio.Protocol):
             self._drained = self._loop.create_future()
         await asyncio.shield(self._drained)
 
-    def extra_info(self, name: str, default: Any = None) -> Any:
+    def extra_info(self, name: str, default: object = None) -> object:
         transport = self._transport
         if name == "peername":
             return self._peername

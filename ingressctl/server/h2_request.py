@@ -26,7 +26,7 @@ HTTP2: Final = HttpVersion(2, 0)
 CONNECTION_SPECIFIC: Final = frozenset(
     {b"connection", b"proxy-connection", b"keep-alive", b"transfer-encoding", b"upgrade"}
 )
-_REQUEST_PSEUDO: Final = frozenset({b":method", b":scheme", b":authority", b":path"})
+_REQUEST_PSEUDO: Final = frozenset({b":method", b":scheme", b":authority", b":path", b":protocol"})
 # A field name: lowercase token characters only (uppercase is malformed in HTTP/2, RFC 9113 8.2.1).
 _NAME: Final = re.compile(rb"[a-z0-9!#$%&'*+\-.^_`|~]+")
 _METHOD: Final = re.compile(rb"[A-Za-z0-9!#$%&'*+\-.^_`|~]+")
@@ -43,6 +43,7 @@ class RequestHead:
     message: RawRequestMessage
     content_length: int | None
     grpc: bool  # content-type application/grpc (answered as gRPC when the proxy fails it)
+    websocket: bool = False  # an extended CONNECT for a WebSocket (RFC 8441), made a GET + Upgrade
 
 
 def parse_head(pairs: list[tuple[bytes, bytes]]) -> RequestHead:
@@ -94,10 +95,22 @@ def parse_head(pairs: list[tuple[bytes, bytes]]) -> RequestHead:
     method = pseudo.get(b":method")
     if method is None or not _METHOD.fullmatch(method):
         raise MalformedRequest("missing or invalid :method")
-    if method == b"CONNECT":
-        # No extended CONNECT is offered (SETTINGS_ENABLE_CONNECT_PROTOCOL): plain CONNECT has only
-        # :method and :authority (RFC 9113 8.5); the proxy does not tunnel, the handler says so.
-        if b":scheme" in pseudo or b":path" in pseudo or b":authority" not in pseudo:
+    protocol = pseudo.get(b":protocol")
+    websocket = False
+    if protocol is not None:
+        # RFC 8441 4: extended CONNECT (offered by SETTINGS_ENABLE_CONNECT_PROTOCOL) names the
+        # protocol, and has :scheme, :path and :authority as any request does.
+        if method != b"CONNECT" or not {b":scheme", b":path", b":authority"} <= pseudo.keys():
+            raise MalformedRequest(":protocol needs CONNECT with :scheme, :path and :authority")
+        websocket = protocol.lower() == b"websocket"
+        if websocket:
+            # Routed and filtered as the HTTP/1.1 handshake it stands for (proxy/websocket_h2.py).
+            method = b"GET"
+            raw += [(b"upgrade", b"websocket"), (b"connection", b"Upgrade")]
+    if method == b"CONNECT" and not websocket:
+        # Plain CONNECT has only :method and :authority (RFC 9113 8.5); the proxy does not tunnel,
+        # the handler says so (as it does for an extended CONNECT naming another protocol).
+        if protocol is None and (b":scheme" in pseudo or b":path" in pseudo or b":authority" not in pseudo):
             raise MalformedRequest("CONNECT needs :authority and no :scheme or :path")
         path = pseudo[b":authority"]
     else:
@@ -146,4 +159,51 @@ def parse_head(pairs: list[tuple[bytes, bytes]]) -> RequestHead:
         False,
         url,
     )
-    return RequestHead(message, length, content_type.startswith(b"application/grpc"))
+    return RequestHead(message, length, content_type.startswith(b"application/grpc"), websocket)
+
+
+# Fields a trailer section must not carry (RFC 9110 6.5.1: framing, routing, authentication, request
+# modifiers): dropped rather than passed on, so no backend that merges trailers into the head (RFC 9110
+# 6.5.2 forbids it, some do) can be handed a Host or credentials the routing and middlewares never saw.
+_NOT_IN_TRAILERS: Final = frozenset(
+    {
+        b"content-length",
+        b"content-type",
+        b"content-encoding",
+        b"content-range",
+        b"host",
+        b"te",
+        b"trailer",
+        b"authorization",
+        b"proxy-authorization",
+        b"cookie",
+        b"expect",
+        b"max-forwards",
+        b"range",
+        b"if-match",
+        b"if-none-match",
+        b"if-modified-since",
+        b"if-unmodified-since",
+        b"if-range",
+    }
+)
+
+
+def parse_trailers(pairs: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
+    """The trailer fields of a request worth passing on; MalformedRequest for what RFC 9113 8.1 and
+    8.2 call malformed (pseudo-headers, invalid or uppercase names, connection-specific fields, bad
+    values)."""
+    out: list[tuple[str, str]] = []
+    for name, value in pairs:
+        if name[:1] == b":":
+            raise MalformedRequest(f"pseudo-header {name[:40]!r} in trailers")
+        if not _NAME.fullmatch(name):
+            raise MalformedRequest(f"invalid trailer name {name[:40]!r} (uppercase or not a token)")
+        if name in CONNECTION_SPECIFIC:
+            raise MalformedRequest(f"connection-specific field {name.decode()} in trailers")
+        if _BAD_VALUE.search(value):
+            raise MalformedRequest(f"invalid characters in the value of trailer {name[:40]!r}")
+        if name in _NOT_IN_TRAILERS:
+            continue
+        out.append((name.decode("ascii"), value.decode("utf-8", "surrogateescape")))
+    return out

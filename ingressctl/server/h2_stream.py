@@ -18,14 +18,15 @@ middleware works for both protocols without knowing which one carried the reques
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
-from typing import Any, Final, Protocol
+from collections.abc import Callable, Iterable, Sequence
+from typing import Final, Protocol
 
 from aiohttp.abc import AbstractStreamWriter
 from aiohttp.streams import StreamReader
 from multidict import CIMultiDict
 
 from ingressctl.proxy import grpc
+from ingressctl.server.peers import PeerName, TLSContext
 
 # Response fields HTTP/2 forbids (RFC 9113 8.2.2): the HTTP/1.1 framing of the backend's answer.
 _HOP_BY_HOP: Final = frozenset(
@@ -54,7 +55,7 @@ class StreamSink(Protocol):
 
     async def writable(self) -> None: ...
 
-    def extra_info(self, name: str, default: Any = None) -> Any: ...
+    def extra_info(self, name: str, default: object = None) -> object: ...
 
 
 class StreamFlow:
@@ -64,7 +65,7 @@ class StreamFlow:
 
     __slots__ = ("max_field_size", "max_headers", "peername", "sink", "sockname", "ssl_context", "transport")
 
-    def __init__(self, sink: StreamSink, stream_id: int, peername: Any, ssl_context: Any) -> None:
+    def __init__(self, sink: StreamSink, stream_id: int, peername: PeerName, ssl_context: TLSContext) -> None:
         self.sink = sink
         self.peername = peername
         self.sockname = sink.extra_info("sockname")
@@ -94,7 +95,7 @@ class StreamTransport(asyncio.Transport):
         self._sink = sink
         self._stream_id = stream_id
 
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
+    def get_extra_info(self, name: str, default: object = None) -> object:
         if name == "socket":
             return default  # a multiplexed connection's socket is no stream's to splice into
         return self._sink.extra_info(name, default)
@@ -120,13 +121,15 @@ class StreamTransport(asyncio.Transport):
 
 
 class StreamBody(StreamReader):
-    """A request body: bytes the proxy has read are granted back to the client as window."""
+    """A request body: bytes the proxy has read are granted back to the client as window;
+    `trailers`: the request's trailer fields once the body has ended with them (proxy/trailers.py)."""
 
-    __slots__ = ("_ack",)
+    __slots__ = ("_ack", "trailers")
 
     def __init__(self, flow: StreamFlow, ack: Callable[[int], None], loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(flow, _READ_LIMIT, loop=loop)  # type: ignore[arg-type]
         self._ack = ack
+        self.trailers: list[tuple[str, str]] = []
 
     def _read_nowait_chunk(self, n: int) -> bytes:
         data = super()._read_nowait_chunk(n)
@@ -244,7 +247,7 @@ class StreamWriter(AbstractStreamWriter):
         return None  # DATA frames are the framing
 
 
-def response_fields(status: int, items: Any) -> list[tuple[bytes, bytes]]:
+def response_fields(status: int, items: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
     """`:status` and the fields of an aiohttp response head, as HTTP/2 wants them (lowercase names,
     no connection-specific fields, nor those the Connection field named)."""
     fields = [(b":status", str(status).encode("ascii"))]

@@ -1,7 +1,7 @@
 """What ingressctl changes in aiohttp's per-connection protocol (web_protocol.RequestHandler).
 
 - Malformed requests: aiohttp logs each with a full traceback at ERROR level and answers with its
-  parser's message (internals, echoed client bytes). Any client could fill the log that way, so a
+  parser's message (internals, echoed client bytes). Every client could fill the log that way, so a
   parse error gets one DEBUG line and a short fixed answer instead; 431 for an oversized header line.
 - Graceful shutdown: aiohttp's RequestHandler.shutdown(timeout) waits `timeout` for the handler, then
   cancels the request's *payload* and waits `timeout` again for a handler that is not reading it (a
@@ -30,7 +30,7 @@ from typing import Any, cast
 
 from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMethod, BadStatusLine, HttpProcessingError, LineTooLong
-from aiohttp.http_parser import HttpRequestParser
+from aiohttp.http_parser import HttpRequestParser, RawRequestMessage
 from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import MAX_MSG_QUEUE_SIZE, RequestHandler, RequestPayloadError, _ErrInfo
 from aiohttp.web_request import BaseRequest
@@ -44,6 +44,7 @@ from ingressctl.server.limits import (
     HEADER_TIMEOUT_RESPONSE,
     EntrypointGate,
 )
+from ingressctl.server.peers import PeerName
 
 log = logging.getLogger("ingressctl.server")
 
@@ -77,7 +78,7 @@ class EntrypointRequestHandler(RequestHandler):
         *,
         gate: EntrypointGate | None = None,
         h2: H2Entrypoint | None = None,
-        **kwargs: Any,
+        **kwargs: Any,  # aiohttp's own RequestHandler options, passed through untouched
     ) -> None:
         limits = gate.limits if gate is not None else ConnectionLimits()
         kwargs.setdefault("keepalive_timeout", limits.idle_timeout)
@@ -109,9 +110,10 @@ class EntrypointRequestHandler(RequestHandler):
             gate.wait_head(self, self._loop)
         super().connection_made(transport)
 
-    def h2_peer(self, transport: asyncio.BaseTransport) -> Any:
+    def h2_peer(self, transport: asyncio.BaseTransport) -> PeerName:
         """The client address an HTTP/2 connection of this transport serves requests for."""
-        return transport.get_extra_info("peername")
+        peer: PeerName = transport.get_extra_info("peername")
+        return peer
 
     def _start_h2(self, transport: asyncio.Transport, received: bytes) -> None:
         assert self._h2 is not None
@@ -240,7 +242,7 @@ class EntrypointRequestHandler(RequestHandler):
             payload_exception=RequestPayloadError,
             auto_decompress=self._auto_decompress,
         )
-        recovered: list[Any] = []
+        recovered: list[tuple[RawRequestMessage, StreamReader]] = []
         pos = 0
         try:
             while (end := data.find(_HEAD_END, pos)) >= 0 and len(recovered) < MAX_MSG_QUEUE_SIZE - 1:

@@ -35,6 +35,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ingressctl.server.peers import PeerName
 from ingressctl.server.protocol import EntrypointRequestHandler
 from ingressctl.server.proxy_protocol import ConnectionClosed, ProxyHeaderError, peek_start, read_header
 
@@ -51,17 +52,21 @@ _WARN_EVERY_SECONDS = 60.0
 Peer = tuple[str, int]
 
 
-def client_address(peername: Any) -> Any:
+def client_address(peername: PeerName) -> PeerName:
     """`peername` with an IPv4-mapped IPv6 host as the IPv4 address, and only (host, port)."""
     if not isinstance(peername, tuple) or len(peername) < 2:
         return peername
-    host = peername[0]
+    return unmapped(peername[0], peername[1])
+
+
+def unmapped(host: str, port: int) -> Peer:
+    """(host, port) with an IPv4-mapped IPv6 host as the IPv4 address."""
     if isinstance(host, str) and host.startswith("::ffff:"):
         with contextlib.suppress(ValueError):
             mapped = ipaddress.IPv6Address(host).ipv4_mapped
             if mapped is not None:
                 host = str(mapped)
-    return (host, peername[1])
+    return (host, port)
 
 
 class PeerRequestHandler(EntrypointRequestHandler):
@@ -69,12 +74,12 @@ class PeerRequestHandler(EntrypointRequestHandler):
 
     __slots__ = ("_client",)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # aiohttp's RequestHandler arguments, untouched
         super().__init__(*args, **kwargs)
-        self._client: Any = None
+        self._client: PeerName = None
 
     @property
-    def peername(self) -> Any:
+    def peername(self) -> PeerName:
         client = self._client
         if client is None and self.transport is not None:
             client = self._client = client_address(self.transport.get_extra_info("peername"))
@@ -83,7 +88,7 @@ class PeerRequestHandler(EntrypointRequestHandler):
     def set_client(self, client: Peer) -> None:
         self._client = client
 
-    def h2_peer(self, transport: asyncio.BaseTransport) -> Any:
+    def h2_peer(self, transport: asyncio.BaseTransport) -> PeerName:
         return self._client or client_address(transport.get_extra_info("peername"))
 
 
@@ -186,7 +191,7 @@ class _Acceptor(asyncio.AbstractServer):
             conn.setblocking(False)
             with contextlib.suppress(OSError):
                 conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            task = self._loop.create_task(self._handshake(conn, client_address(peer)))
+            task = self._loop.create_task(self._handshake(conn, unmapped(peer[0], peer[1])))
             self._pending.add(task)
             task.add_done_callback(self._pending.discard)
 

@@ -40,7 +40,8 @@ from ingressctl.server.listeners import bind_socket, bound_address, sees_mapped_
 from ingressctl.server.ports import AcmePort, ClusterPort
 from ingressctl.server.protocol import ABORT_UNWIND_SECONDS, EntrypointRequestHandler, aborted_message, drain
 from ingressctl.server.proxy_listener import PeerRequestHandler, ProxyProtocolSite
-from ingressctl.server.state import RuntimeState
+from ingressctl.server.reload import CompiledConfig, CompileFn, Listener, OutcomeFn
+from ingressctl.server.state import CertificateView, RuntimeState
 from ingressctl.server.watcher import Watcher
 
 log = logging.getLogger("ingressctl.server")
@@ -53,7 +54,7 @@ class Closer(Protocol):
 ApiStarter = Callable[[RuntimeState], Awaitable[Closer | None]]
 
 
-class TLSProvider(Protocol):
+class TLSProvider(CertificateView, Protocol):
     """What the server needs from the certificate store (ingressctl.tls.store.CertificateStore)."""
 
     def ssl_context(self, entrypoint: EntryPoint) -> ssl.SSLContext: ...
@@ -70,11 +71,11 @@ class ServerParts:
     """What the CLI plugs into the server (kept out of the server so the layers stay clean)."""
 
     providers: Sequence[Provider] = ()
-    compile_fn: Callable[[Snapshot], tuple[Table, list[Diagnostic]]] | None = None
+    compile_fn: CompileFn | None = None
     make_table: TableFactory | None = None
     observer: ProxyObserver | None = None
     start_api: ApiStarter | None = None
-    on_reload: Callable[[bool, float], None] | None = None
+    on_reload: OutcomeFn | None = None
     tls: TLSProvider | None = None
     proxy_options: ProxyOptions = field(default_factory=ProxyOptions)
     # Pre-bound sockets by entrypoint name (workers); otherwise the server binds them itself.
@@ -108,8 +109,6 @@ class Server:
         self._infos: list[EntrypointInfo] = []
         self._trim: asyncio.TimerHandle | None = None
         self._collector = memory.ReloadCollector()
-        # The plan built next to the compile, in the worker thread, for the table it belongs to.
-        self._prepared: tuple[Table, TablePlan] | None = None
 
     # ------------------------------------------------------------ start
 
@@ -136,11 +135,11 @@ class Server:
         self._infos = infos
         self.watcher = Watcher(
             self.state,
-            self._compile_and_plan(self._compile_fn()),
-            self._apply,
+            self._compile_fn(),
+            self._listeners(),
+            plan=self._plan,
             throttle=static.throttle_seconds,
             on_reload=parts.on_reload,
-            on_applied=parts.cluster.on_applied if parts.cluster is not None else None,
         )
         if parts.acme is not None:
             await parts.acme.start()
@@ -160,7 +159,7 @@ class Server:
             ", ".join(f"{name}={addr}" for name, addr in self.state.bound.items()),
         )
 
-    def _compile_fn(self) -> Callable[[Snapshot], tuple[Table, list[Diagnostic]]]:
+    def _compile_fn(self) -> CompileFn:
         if self.parts.compile_fn is not None:
             return self.parts.compile_fn
         from ingressctl.routing import CompileCache
@@ -180,19 +179,30 @@ class Server:
 
         return run
 
-    def _compile_and_plan(
-        self, compile_fn: Callable[[Snapshot], tuple[Table, list[Diagnostic]]]
-    ) -> Callable[[Snapshot], tuple[Table, list[Diagnostic]]]:
-        """Compile, then build the proxy plan in the same worker thread: the plan (balancers,
-        per-entrypoint tables; 5-30 ms at 1,000-5,000 Ingresses) would otherwise run on the event loop
-        between the compile and the swap, delaying every request and the swap itself."""
+    def _listeners(self) -> list[Listener]:
+        """The reload pipeline's steps, in order: certificates before the routes that use them, ACME
+        told of the new hosts, the proxy swap, then (once applied) the Ingress status."""
+        parts = self.parts
+        listeners: list[Listener] = []
+        tls, acme, cluster = parts.tls, parts.acme, parts.cluster
+        if tls is not None:
 
-        def run(snapshot: Snapshot) -> tuple[Table, list[Diagnostic]]:
-            table, diagnostics = compile_fn(snapshot)
-            self._prepared = (table, self._plan(table))
-            return table, diagnostics
+            def certificates(config: CompiledConfig) -> None:
+                tls.update(config.certificates)
+                tls.set_routes(config.table.routes)  # hosts asking for client certificates
 
-        return run
+            listeners.append(Listener("certificate store", certificates))
+        if acme is not None:
+            listeners.append(Listener("acme", lambda config: acme.on_table(config.table, config.plan)))
+        listeners.append(Listener("proxy swap", self._swap))
+        if cluster is not None:
+
+            def status(config: CompiledConfig) -> None:
+                cluster.on_table(config.table)  # the Gateway API status it carries
+                cluster.on_applied(config.updates)
+
+            listeners.append(Listener("ingress status", status, essential=False))
+        return listeners
 
     def _plan(self, table: Table) -> TablePlan:
         # The plan in service is the one this replaces (reloads are sequential): unchanged routes
@@ -208,16 +218,8 @@ class Server:
 
         return RoutingTable
 
-    def _apply(self, table: Table) -> None:
-        prepared, self._prepared = self._prepared, None
-        plan = prepared[1] if prepared is not None and prepared[0] is table else self._plan(table)
-        if self.parts.tls is not None:
-            self.parts.tls.update(table.certificates)
-            self.parts.tls.set_routes(table.routes)  # hosts asking for client certificates
-        if self.parts.acme is not None:
-            self.parts.acme.on_table(table, plan)
-        if self.parts.cluster is not None:
-            self.parts.cluster.on_table(table)  # the Gateway API status it carries
+    def _swap(self, config: CompiledConfig) -> None:
+        plan = config.plan if config.plan is not None else self._plan(config.table)
         self.proxy.plan = plan  # the one atomic swap; requests in flight keep the plan they read
         self._collector.after_swap()
         # Compiling allocated and freed a lot (in a worker thread): return the pages once reloads
@@ -395,14 +397,13 @@ def server_compile_options(static: StaticConfig) -> CompileOptions:
     from ingressctl.config import compile_options
 
     options = compile_options(static)
-    changes: dict[str, Any] = {}  # dataclasses.replace keywords: values of several field types
     if static.kubernetes is not None and not options.require_services:
-        changes["require_services"] = True
+        options = dataclasses.replace(options, require_services=True)
     if not options.tls_entrypoints:
         tls = tuple(e.name for e in static.entrypoints if e.tls is not None)
         if tls:
-            changes["tls_entrypoints"] = tls
-    return dataclasses.replace(options, **changes) if changes else options
+            options = dataclasses.replace(options, tls_entrypoints=tls)
+    return options
 
 
 class _EntrypointServer(web.Server):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 from ingressctl.model import Diagnostic
 from ingressctl.model.config import EntryPoint, StaticConfig
@@ -23,6 +23,15 @@ if TYPE_CHECKING:
 FailingSource = Callable[[], Mapping[tuple[str, int], EndpointFailing]]
 
 
+class CertificateView(Protocol):
+    """What the API and the reload summary read of the certificate store
+    (ingressctl.tls.store.CertificateStore)."""
+
+    def infos(self) -> Sequence[CertificateInfo]: ...
+
+    def describe(self, origin: str) -> str: ...  # what it serves from "Secret ns/name", in a few words
+
+
 def _none_failing() -> Mapping[tuple[str, int], EndpointFailing]:
     return {}
 
@@ -33,7 +42,7 @@ class RuntimeState:
     Implements the API's RuntimeView protocol (ingressctl.api.view).
     """
 
-    def __init__(self, static: StaticConfig, certificate_store: object | None = None) -> None:
+    def __init__(self, static: StaticConfig, certificate_store: CertificateView | None = None) -> None:
         self.static = static
         self.certificate_store = certificate_store
         self._table: Table | None = None
@@ -93,16 +102,14 @@ class RuntimeState:
         return self.static.entrypoints
 
     def certificates(self) -> Sequence[CertificateInfo]:
-        infos = getattr(self.certificate_store, "infos", None)
-        if callable(infos):
-            return tuple(infos())
-        return ()
+        store = self.certificate_store
+        return tuple(store.infos()) if store is not None else ()
 
     def certificate_status(self, origin: str) -> str:
         """What the certificate store serves from `origin` ("Secret ns/name"), in a few words ("" if
         unknown): the reload summary shows it next to a rotated certificate."""
-        describe = getattr(self.certificate_store, "describe", None)
-        return str(describe(origin)) if callable(describe) else ""
+        store = self.certificate_store
+        return store.describe(origin) if store is not None else ""
 
     def last_reload(self) -> float | None:
         return self._last_reload
@@ -119,7 +126,7 @@ class RuntimeState:
     def started_at(self) -> float:
         return self._started
 
-    def config_summary(self) -> Mapping[str, Any]:  # a JSON document: values of many shapes
+    def config_summary(self) -> Mapping[str, object]:  # a JSON document: values of many shapes
         s = self.static
         return {
             "source": s.source or "command line",

@@ -26,8 +26,8 @@ from ingressctl.acme.storage import AccountRecord, AcmeJsonStorage, Resolver
 from ingressctl.model.config import AcmeConfig, AcmeDomain
 from ingressctl.tls.inspect import key_matches
 from tests.pebble import Pebble
-from tests.polling import eventually
 from tests.serve_acme.lab import pebble_orders
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -30,7 +30,7 @@ from ingressctl.model.config import AcmeConfig, AcmeDomain
 from tests.acme.conftest import verify_issued
 from tests.acme.samples import make_chain
 from tests.pebble import Pebble
-from tests.polling import eventually
+from tests.support.polling import eventually
 
 # Set INGRESSCTL_ACME_MEASUREMENTS=FILE to collect the timings as JSON lines (they are printed too).
 MEASUREMENTS = os.environ.get("INGRESSCTL_ACME_MEASUREMENTS", "")

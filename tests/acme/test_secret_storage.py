@@ -29,7 +29,7 @@ from tests.acme.samples import ACCOUNT_URI, account_der, make_chain, registratio
 from tests.kubeapi import KubeAPIServer, rule
 from tests.kubeapi.fixtures import secret
 from tests.pebble import Pebble
-from tests.polling import eventually
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.timeout(60)
 

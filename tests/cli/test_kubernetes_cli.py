@@ -248,7 +248,7 @@ class Lines:
 
         threading.Thread(target=pump, daemon=True).start()
 
-    def next(self, timeout: float = 15.0) -> str:
+    def next(self, timeout: float = 60.0) -> str:  # a deadline: the first line waits for a cold start
         try:
             line = self.queue.get(timeout=timeout)
         except queue.Empty:

@@ -164,3 +164,24 @@ def test_project_file_names_the_baseline(run: Run, tmp_path: Path) -> None:
     )
     intermixed = run("validate", str(path), "--format", "json", str(other), "--no-config", cwd=repo)
     assert intermixed.returncode == 1 and len(json.loads(intermixed.stdout)["findings"]) == 8
+
+
+def test_quiet_prints_only_what_fails_and_nothing_on_success(run: Run, tmp_path: Path) -> None:
+    path = str(_manifest(tmp_path))
+    failing = run("validate", "--quiet", path)
+    assert_no_traceback(failing)
+    assert failing.returncode == 1
+    assert "error IC114" in failing.stdout
+    assert "IC302" not in failing.stdout and "IC204" not in failing.stdout
+    # The summary counts what was left out, so "0 warnings" is never a claim about the input.
+    assert "1 error, 0 warnings, 0 info" in failing.stdout and "(not failing, --quiet 3)" in failing.stdout
+    strict = run("validate", "-q", "--strict", path)
+    assert strict.returncode == 1 and "warning IC302" in strict.stdout and "IC204" not in strict.stdout
+    # Only info findings (IC204): success, and nothing at all is printed.
+    clean = _manifest(
+        tmp_path, MANIFEST.replace("Shop.Example.com", "shop.example.com").replace("rule-typ", "rule-type")
+    )
+    passing = run("validate", "--quiet", str(clean))
+    assert (passing.returncode, passing.stdout, passing.stderr) == (0, "", "")
+    code, document, stderr = _json(run, str(clean), "--quiet")
+    assert code == 0 and _codes(document) == [] and stderr == ""

@@ -25,7 +25,9 @@ def test_defaults_without_a_file_are_http_and_https_like_traefik() -> None:
     assert config.default_entrypoints == ("http", "https")
     assert config.acme is None and config.api is None and config.kubernetes is None
     assert config.source == "" and config.warnings == ()
-    assert compile_options(config) == CompileOptions(default_entrypoints=("http", "https"))
+    assert compile_options(config) == CompileOptions(
+        default_entrypoints=("http", "https"), entrypoint_ports=(("http", 80, False), ("https", 443, True))
+    )
 
 
 def test_entrypoint_flags_replace_the_defaults_and_move_plain_http_entrypoints(

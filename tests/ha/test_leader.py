@@ -15,6 +15,7 @@ from tests.kubeapi import KubeAPIServer
 from tests.kubeapi.fixtures import ingress_app, load_balancer
 from tests.serve.backends import Backend
 from tests.serve.conftest import ServeProcess
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -69,14 +70,6 @@ async def overview(sp: ServeProcess) -> dict[str, Any]:
         return data
 
 
-async def until(predicate: Callable[[], bool], what: str, timeout: float = 10.0) -> float:
-    started = time.monotonic()
-    while not predicate():
-        assert time.monotonic() - started < timeout, f"not within {timeout}s: {what}"
-        await asyncio.sleep(0.02)
-    return time.monotonic() - started
-
-
 def leads(sp: ServeProcess) -> bool:
     return any("became the leader" in line for line in sp.lines)
 
@@ -89,11 +82,11 @@ async def test_one_leader_writes_status_and_hands_over(
     for sp in replicas.values():
         await asyncio.to_thread(sp.wait_ready)
         assert await get(sp, "a.test") == 200  # every replica serves traffic
-    await until(lambda: holder(kube_api) in replicas, "a leader")
+    await eventually(lambda: holder(kube_api) in replicas, "a leader")
     leader_name = holder(kube_api)
     follower_name = next(n for n in replicas if n != leader_name)
     leader, follower = replicas[leader_name], replicas[follower_name]
-    await until(lambda: load_balancer(kube_api, "a") == WANT, "status written")
+    await eventually(lambda: load_balancer(kube_api, "a") == WANT, "status written")
     await asyncio.sleep(3 * LEASE / 2)  # a few renewals: leadership is stable, the follower stays one
     assert leads(leader) and not leads(follower)
     assert holder(kube_api) == leader_name
@@ -109,7 +102,7 @@ async def test_one_leader_writes_status_and_hands_over(
 
     # SIGTERM: the leader releases the Lease; the follower takes over at its next retry.
     leader.signal(signal.SIGTERM)
-    await until(lambda: leads(follower), "the follower to lead", timeout=LEASE + 10)
+    await eventually(lambda: leads(follower), "the follower to lead", timeout=LEASE + 10)
     # Wait for the exit: stop() would send a second SIGTERM, which ends a draining server at once.
     assert await asyncio.to_thread(leader.proc.wait, 30) == 0
     # Released on the way out, so the follower did not have to wait for it to expire (how fast the
@@ -117,7 +110,9 @@ async def test_one_leader_writes_status_and_hands_over(
     assert any("released the leader Lease" in line for line in leader.lines), leader.text
     assert holder(kube_api) == follower_name
     ingress_app(kube_api, "b", backend.port)
-    await until(lambda: load_balancer(kube_api, "b") == WANT, "status of a new Ingress by the new leader")
+    await eventually(
+        lambda: load_balancer(kube_api, "b") == WANT, "status of a new Ingress by the new leader"
+    )
     assert status_writers(kube_api) == {leader_name, follower_name}
     writes_by_old = [
         r for r in kube_api.request_log() if r.user == leader_name and r.path.endswith("/b/status")
@@ -131,7 +126,9 @@ async def test_one_leader_writes_status_and_hands_over(
     assert not leads(third)
     killed_at = time.monotonic()
     follower.proc.kill()
-    await until(lambda: leads(third), "the third replica to lead after the lease expired", timeout=LEASE + 10)
+    await eventually(
+        lambda: leads(third), "the third replica to lead after the lease expired", timeout=LEASE + 10
+    )
     took = time.monotonic() - killed_at
     assert took >= LEASE * 0.8, f"took {took:.2f}s: the lease cannot have expired yet"
     assert holder(kube_api) == "replica-3"
@@ -158,8 +155,8 @@ async def test_workers_are_replicas_of_their_own(
         env={"POD_NAME": "pod-1", "POD_NAMESPACE": "ingressctl"},
     )
     await asyncio.to_thread(sp.wait_ready)
-    await until(lambda: holder(kube_api) in ("pod-1-w0", "pod-1-w1"), "a worker to lead")
-    await until(lambda: load_balancer(kube_api, "a") == WANT, "status written")
+    await eventually(lambda: holder(kube_api) in ("pod-1-w0", "pod-1-w1"), "a worker to lead")
+    await eventually(lambda: load_balancer(kube_api, "a") == WANT, "status written")
     await asyncio.sleep(LEASE)
     assert sum("became the leader" in line for line in sp.lines) == 1
     assert await get(sp, "a.test") == 200

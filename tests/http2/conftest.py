@@ -25,7 +25,7 @@ from ingressctl.providers.manifests import ManifestsProvider
 from ingressctl.server import Server, ServerParts
 from ingressctl.tls.store import CertificateStore
 from tests.certificates import self_signed
-from tests.server.manifests import app_manifest
+from tests.support.manifests import app_manifest
 
 
 @dataclass

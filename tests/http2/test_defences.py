@@ -15,7 +15,7 @@ import pytest
 
 from tests.http2.conftest import Backend, H2Env, RawClient
 from tests.needs import tool
-from tests.polling import eventually
+from tests.support.polling import eventually
 
 pytestmark = [pytest.mark.timeout(90), pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 

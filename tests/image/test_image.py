@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from tests.server.manifests import write_apps
+from tests.support.manifests import write_apps
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import socket
-import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -17,19 +15,13 @@ from ingressctl.providers.kubernetes import KubernetesProvider
 from tests.kubeapi import KubeAPIServer, rule
 from tests.kubeapi.fixtures import ingress, service
 from tests.kubernetes.conftest import FAST, Recorder, kube_config, running
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.timeout(60)
 
 
 def hosts(snap: object) -> set[str]:
     return {r.host or "" for i in snap.ingresses for r in i.rules}  # type: ignore[attr-defined]
-
-
-async def until(condition: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
 
 
 def lists_of(server: KubeAPIServer, path: str) -> int:
@@ -77,7 +69,7 @@ async def test_expired_on_request_relists(tmp_path: Path, kube_logs: pytest.LogC
             # longer has and is refused with HTTP 410.
             server.apply(service("other", "elsewhere"))
             server.compact(expire_open_watches=False)
-            await until(lambda: lists_of(server, INGRESSES) >= 2, timeout=10)
+            await eventually(lambda: lists_of(server, INGRESSES) >= 2, timeout=10)
             server.apply(ingress("web", host="b.example"))
             await rec.wait(lambda s: hosts(s) == {"b.example"})
         gone = [r for r in server.request_log() if r.status == 410]

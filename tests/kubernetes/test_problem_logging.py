@@ -11,7 +11,6 @@ import dataclasses
 import logging
 import re
 import time
-from collections.abc import Callable
 
 import pytest
 
@@ -22,6 +21,7 @@ from ingressctl.providers.kubernetes.problems import ProblemLog, describe_durati
 from tests.kubeapi import KubeAPIServer, Rule, rule
 from tests.kubeapi.fixtures import ingress
 from tests.kubernetes.conftest import FAST, kube_config, running
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -50,13 +50,6 @@ def lines(caplog: pytest.LogCaptureFixture, level: int, pattern: str) -> list[st
 
 def requests(server: KubeAPIServer, resource: str, status: int) -> int:
     return sum(1 for r in server.request_log() if r.resource == resource and r.status == status)
-
-
-async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
 
 
 def grants(*resources: tuple[str, str], verbs: tuple[str, ...] = ("list", "watch")) -> list[Rule]:
@@ -208,7 +201,8 @@ async def test_forbidden_stream_logs_once_and_its_recovery(
     provider = KubernetesProvider(kube_config(kube_api, "sa"), timing=QUICK)
     async with running(provider) as rec:
         await rec.wait_status(lambda s: "403 Forbidden" in s.message)
-        await until(lambda: requests(kube_api, "secrets", 403) >= 10)  # retried again and again ...
+        # Retried again and again ...
+        await eventually(lambda: requests(kube_api, "secrets", 403) >= 10, timeout=30)
         refused = lines(logs, logging.ERROR, "not allowed to list secrets")
         assert len(refused) == 1  # ... but said once, at ERROR, with the fix
         assert "grant it to the controller's service account" in refused[0]
@@ -218,7 +212,7 @@ async def test_forbidden_stream_logs_once_and_its_recovery(
 
         kube_api.set_rules([*READ_ALL, *SECRETS])
         await rec.wait(lambda s: bool(s.ingresses))
-        await until(lambda: bool(lines(logs, logging.INFO, "restored")))
+        await eventually(lambda: bool(lines(logs, logging.INFO, "restored")), timeout=30)
     (restored,) = lines(logs, logging.INFO, "restored")
     assert re.fullmatch(
         r"kubernetes: watch of secrets at the cluster scope restored after [\d.]+ s", restored
@@ -275,7 +269,7 @@ async def test_forbidden_lease_logs_once_then_leads_when_granted(
     )
     task = asyncio.create_task(elector.run())
     try:
-        await until(lambda: requests(kube_api, "leases", 403) >= 10)
+        await eventually(lambda: requests(kube_api, "leases", 403) >= 10, timeout=30)
         refused = lines(logs, logging.ERROR, "leader election")
         assert len(refused) == 1
         assert refused[0].startswith(
@@ -285,7 +279,7 @@ async def test_forbidden_lease_logs_once_then_leads_when_granted(
         kube_api.set_rules(
             [*READ_ALL, *grants(("coordination.k8s.io", "leases"), verbs=("get", "create", "update"))]
         )
-        await until(lambda: elector.is_leader)
+        await eventually(lambda: elector.is_leader, timeout=30)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

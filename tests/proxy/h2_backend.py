@@ -3,6 +3,10 @@
 Paths: /echo (JSON of the request: method, path, headers, body length, connection number),
 /big/N (N bytes, sent as the proxy's windows allow), /trailers (a body, then trailers),
 /slow (headers, then nothing until the stream is reset: records the reset).
+Request trailers are recorded (`trailers` in /echo's JSON). `max_concurrent_streams` is advertised in
+SETTINGS (a stream over it ends the connection, counted in `over_limit`); `settings_delay` holds the
+server's SETTINGS back (a distant backend); `status` makes /echo answer with that status; `refuse`
+and `go_away` refuse the next requests as RFC 9113 8.7 describes (for retries).
 """
 
 from __future__ import annotations
@@ -14,7 +18,10 @@ from dataclasses import dataclass, field
 
 import h2.config
 import h2.connection
+import h2.errors
 import h2.events
+import h2.exceptions
+import h2.settings
 
 
 @dataclass
@@ -24,6 +31,12 @@ class H2Backend:
     requests: list[dict[str, object]] = field(default_factory=list)
     resets: list[int] = field(default_factory=list)
     max_open_streams: int = 0
+    max_concurrent_streams: int | None = None
+    settings_delay: float = 0.0  # seconds before the server's preface (SETTINGS) is sent
+    status: int = 200
+    over_limit: int = 0  # streams opened over max_concurrent_streams (h2 ended the connection)
+    refuse: int = 0  # the next this many requests are refused (RST_STREAM REFUSED_STREAM)
+    go_away: int = 0  # the next this many requests get GOAWAY naming an earlier stream, then a close
     sent: int = 0  # body bytes of /big responses sent so far
     server: asyncio.Server | None = None
     transports: list[asyncio.BaseTransport] = field(default_factory=list)
@@ -40,21 +53,51 @@ class _Protocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.bodies: dict[int, int] = {}
         self.heads: dict[int, dict[str, str]] = {}
+        self.trailers: dict[int, dict[str, str]] = {}
         self.window_open: dict[int, asyncio.Event] = {}
         self.open: set[int] = set()
+        self.held: list[bytes] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.state.transports.append(transport)
+        limit = self.state.max_concurrent_streams
+        if limit is not None:
+            self.conn.local_settings = h2.settings.Settings(
+                client=False, initial_values={h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: limit}
+            )
+        if self.state.settings_delay:
+            # A backend far away: its SETTINGS (and answers to what came first) arrive late.
+            self.held = []
+            asyncio.get_running_loop().call_later(self.state.settings_delay, self.initiate)
+        else:
+            self.initiate()
+
+    def initiate(self) -> None:
         self.conn.initiate_connection()
         self.flush()
+        held, self.held = self.held, None
+        for data in held or ():
+            self.data_received(data)
 
     def flush(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(self.conn.data_to_send())
 
     def data_received(self, data: bytes) -> None:
-        for event in self.conn.receive_data(data):
+        if self.held is not None:
+            self.held.append(data)
+            return
+        try:
+            events = self.conn.receive_data(data)
+        except h2.exceptions.TooManyStreamsError:
+            # A stream over our SETTINGS_MAX_CONCURRENT_STREAMS: h2 ends the connection (GOAWAY).
+            self.state.over_limit += 1
+            self.flush()
+            if self.transport is not None:
+                self.transport.close()
+            return
+        for event in events:
             if isinstance(event, h2.events.RequestReceived):
                 sid = event.stream_id
                 self.heads[sid] = dict(event.headers)  # type: ignore[arg-type]
@@ -64,6 +107,8 @@ class _Protocol(asyncio.Protocol):
             elif isinstance(event, h2.events.DataReceived):
                 self.bodies[event.stream_id] += len(event.data)
                 self.conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+            elif isinstance(event, h2.events.TrailersReceived):
+                self.trailers[event.stream_id] = dict(event.headers)  # type: ignore[arg-type]
             elif isinstance(event, h2.events.StreamEnded):
                 task = asyncio.ensure_future(self.respond(event.stream_id))
                 self.tasks.add(task)
@@ -89,7 +134,21 @@ class _Protocol(asyncio.Protocol):
             "headers": {k: v for k, v in head.items() if not k.startswith(":")},
             "body_len": self.bodies[sid],
             "connection": self.number,
+            "port": self.state.port,
+            "trailers": self.trailers.get(sid, {}),
         }
+        if self.state.refuse > 0:
+            self.state.refuse -= 1
+            self.conn.reset_stream(sid, h2.errors.ErrorCodes.REFUSED_STREAM)
+            self.flush()
+            return
+        if self.state.go_away > 0:
+            self.state.go_away -= 1
+            self.conn.close_connection(last_stream_id=max(sid - 2, 0))
+            self.flush()
+            if self.transport is not None:
+                self.transport.close()
+            return
         self.state.requests.append(info)
         if path.startswith("/slow"):
             self.conn.send_headers(sid, [(":status", "200")])
@@ -108,7 +167,12 @@ class _Protocol(asyncio.Protocol):
             self.conn.send_headers(sid, [("grpc-status", "0"), ("grpc-message", "fine")], end_stream=True)
         else:
             self.conn.send_headers(
-                sid, [(":status", "200"), ("content-type", "application/json"), ("x-backend", "h2")]
+                sid,
+                [
+                    (":status", str(self.state.status)),
+                    ("content-type", "application/json"),
+                    ("x-backend", "h2"),
+                ],
             )
             self.conn.send_data(sid, body, end_stream=True)
         self.open.discard(sid)
@@ -136,8 +200,10 @@ class _Protocol(asyncio.Protocol):
         self.transport = None
 
 
-async def start_h2_backend(ssl_context: ssl.SSLContext | None = None) -> H2Backend:
-    state = H2Backend(0)
+async def start_h2_backend(
+    ssl_context: ssl.SSLContext | None = None, max_concurrent_streams: int | None = None
+) -> H2Backend:
+    state = H2Backend(0, max_concurrent_streams=max_concurrent_streams)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: _Protocol(state), "127.0.0.1", 0, ssl=ssl_context)
     state.server = server

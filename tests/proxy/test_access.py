@@ -29,7 +29,7 @@ from ingressctl.model.access import (
 from ingressctl.proxy import EntrypointRuntime
 from ingressctl.proxy.headers import TrustedNetworks
 from ingressctl.security.htpasswd import apr1
-from tests.polling import eventually
+from tests.support.polling import eventually
 
 from .conftest import BackendFactory, ProxyFactory, free_port, route
 

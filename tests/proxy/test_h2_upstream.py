@@ -16,8 +16,8 @@ from ingressctl.model import EndpointPort, ObjectMeta, Route, Service, ServicePo
 from ingressctl.proxy import ProxyOptions
 from ingressctl.proxy.pool import UpstreamPool
 from ingressctl.routing import CompileOptions, compile
-from tests.polling import eventually
 from tests.routing.builders import endpoint_slice, ep, ingress, path, rule
+from tests.support.polling import eventually
 from tests.tls.conftest import CA
 
 from .conftest import ProxyFactory

@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from tests.support.backends import loopback_backend
+
 FORWARDING = ("X-Forwarded-For", "X-Real-Ip", "X-Forwarded-Proto")
 
 
@@ -17,13 +19,5 @@ async def echo_backend() -> AsyncIterator[int]:
     async def handler(request: web.Request) -> web.Response:
         return web.json_response({n: request.headers.get(n, "") for n in FORWARDING})
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handler)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield runner.addresses[0][1]
-    finally:
-        await runner.cleanup()
+    async with loopback_backend(handler) as port:
+        yield port

@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 
 from tests.serve.conftest import ServeProcess, run_cli
-from tests.server.manifests import app_manifest
+from tests.support.manifests import app_manifest
 
 pytestmark = pytest.mark.timeout(90)
 

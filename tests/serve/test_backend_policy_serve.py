@@ -17,6 +17,7 @@ import pytest
 from aiohttp import web
 
 from tests.serve.conftest import ServeProcess, run_cli
+from tests.support.manifests import app_manifest
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -64,53 +65,15 @@ def app(
     service_annotations: str = "",
     addresses: tuple[str, ...] = ADDRESSES,
 ) -> str:
-    items = "".join(f'- addresses: ["{a}"]\n  conditions: {{ready: true}}\n' for a in addresses)
-    endpoints = f"endpoints:\n{items}" if addresses else "endpoints: []\n"
-    return f"""apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata:
-  name: {name}
-  namespace: default
-  annotations:
-    kubernetes.io/ingress.class: traefik
-{ingress_annotations}spec:
-  rules:
-  - host: {name}.test
-    http:
-      paths:
-      - path: /
-        pathType: Prefix
-        backend:
-          service:
-            name: {name}
-            port:
-              number: 80
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: {name}
-  namespace: default
-  annotations:
-    team: shop
-{service_annotations}spec:
-  ports:
-  - name: http
-    port: 80
-    targetPort: {port}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: {name}-1
-  namespace: default
-  labels:
-    kubernetes.io/service-name: {name}
-addressType: IPv4
-ports:
-- name: http
-  port: {port}
-{endpoints}"""
+    return app_manifest(
+        name,
+        f"{name}.test",
+        "/",
+        port,
+        "    kubernetes.io/ingress.class: traefik\n" + ingress_annotations,
+        service_annotations=service_annotations,
+        addresses=addresses,
+    )
 
 
 def manifests(directory: Path, ports: dict[str, int]) -> Path:

@@ -18,59 +18,14 @@ from aiohttp import web
 from tests.needs import tool
 from tests.proxy.h2_backend import start_h2_backend
 from tests.serve.conftest import ServeProcess, run_cli
+from tests.support.manifests import app_manifest
 from tests.tls.conftest import CA
 
 pytestmark = pytest.mark.timeout(90)
 
 
 def app(name: str, host: str, port: int, annotations: str = "", app_protocol: str = "") -> str:
-    ann = f"  annotations:\n{annotations}" if annotations else ""
-    proto = f"\n    appProtocol: {app_protocol}" if app_protocol else ""
-    return f"""apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata:
-  name: {name}
-  namespace: default
-{ann}spec:
-  rules:
-  - host: {host}
-    http:
-      paths:
-      - path: /
-        pathType: Prefix
-        backend:
-          service:
-            name: {name}
-            port:
-              number: 80
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: {name}
-  namespace: default
-spec:
-  ports:
-  - name: web
-    port: 80
-    targetPort: {port}{proto}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: {name}-1
-  namespace: default
-  labels:
-    kubernetes.io/service-name: {name}
-addressType: IPv4
-ports:
-- name: web
-  port: {port}
-endpoints:
-- addresses: ["127.0.0.1"]
-  conditions:
-    ready: true
-"""
+    return app_manifest(name, host, "/", port, annotations, port_name="web", app_protocol=app_protocol)
 
 
 def curl(url: str, host: str) -> tuple[int, str]:

@@ -29,7 +29,8 @@ from cryptography.hazmat.primitives import serialization
 from tests.needs import tool
 from tests.serve.conftest import ServeProcess
 from tests.serve.test_client_auth_per_host import secret, with_tls
-from tests.server.manifests import app_manifest
+from tests.support.backends import loopback_backend
+from tests.support.manifests import app_manifest
 from tests.tls.conftest import CA
 
 pytestmark = pytest.mark.timeout(120)
@@ -80,16 +81,8 @@ async def header_echo() -> AsyncIterator[int]:
     async def handler(request: web.Request) -> web.Response:
         return web.json_response({n: request.headers[n] for n in ECHOED if n in request.headers})
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handler)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield runner.addresses[0][1]
-    finally:
-        await runner.cleanup()
+    async with loopback_backend(handler) as port:
+        yield port
 
 
 def curl(

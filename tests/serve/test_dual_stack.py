@@ -15,7 +15,7 @@ from ingressctl.api.app import start_api
 from ingressctl.api.metrics import Metrics
 from ingressctl.model.config import ApiConfig, EntryPointAuth, StaticConfig
 from ingressctl.server import RuntimeState
-from tests.server.manifests import app_manifest, write_atomically
+from tests.support.manifests import app_manifest, write_atomically
 
 from .conftest import ServeProcess
 from .echo import echo_backend

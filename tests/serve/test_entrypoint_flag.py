@@ -12,7 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.server.manifests import write_apps
+from tests.support.manifests import write_apps
 
 from .conftest import ServeProcess, run_cli
 

@@ -21,7 +21,7 @@ from ingressctl.cli.serve_flags import FLAGS
 from tests.certificates import self_signed
 from tests.kubeapi import KubeAPIServer
 from tests.kubeapi.fixtures import ingress_app, ingress_class, load_balancer, secret
-from tests.server.manifests import app_manifest, write_atomically
+from tests.support.manifests import app_manifest, write_atomically
 
 from .conftest import ServeProcess, run_cli
 from .echo import echo_backend

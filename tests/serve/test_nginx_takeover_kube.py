@@ -19,6 +19,7 @@ import pytest
 
 from tests.kubeapi import KubeAPIServer
 from tests.kubeapi.fixtures import ingress_app, ingress_class, load_balancer
+from tests.support.polling import eventually
 
 from .conftest import ServeProcess
 from .test_nginx_takeover import path_backends
@@ -32,14 +33,6 @@ async def get(sp: ServeProcess, host: str, path: str = "/") -> tuple[int, str]:
         session.get(sp.url(path), headers={"Host": host}) as resp,
     ):
         return resp.status, await resp.text()
-
-
-async def until(predicate: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < deadline, f"not within {timeout}s: {what}"
-        await asyncio.sleep(0.05)
 
 
 async def test_takeover_from_ingress_nginx_in_a_cluster(
@@ -84,7 +77,7 @@ async def test_takeover_from_ingress_nginx_in_a_cluster(
         for host in ("c.test", "e.test"):
             assert (await get(sp, host))[0] == 404, host
         want = [{"ip": "192.0.2.10"}]
-        await until(
+        await eventually(
             lambda: all(load_balancer(kube_api, n) == want for n in ("a", "b", "d")), "status of a, b and d"
         )
         assert load_balancer(kube_api, "c") == [] and load_balancer(kube_api, "e") == []

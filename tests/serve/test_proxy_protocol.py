@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.certificates import self_signed
-from tests.server.manifests import app_manifest, write_atomically
+from tests.support.manifests import app_manifest, write_atomically
 
 from .conftest import ServeProcess
 from .echo import echo_backend

@@ -16,7 +16,7 @@ import pytest
 
 from tests.serve.backends import Backend
 from tests.serve.conftest import ServeProcess, run_cli
-from tests.server.manifests import app_manifest
+from tests.support.manifests import app_manifest
 
 pytestmark = pytest.mark.timeout(60)
 

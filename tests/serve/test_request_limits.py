@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.server.manifests import write_apps
+from tests.support.manifests import write_apps
 
 from .backends import Backend
 from .conftest import ServeProcess

@@ -18,7 +18,8 @@ from aiohttp import web
 
 from tests.serve.conftest import ServeProcess, run_cli
 from tests.serve.test_refused_annotations import line_of
-from tests.server.manifests import app_manifest
+from tests.support.backends import loopback_backend
+from tests.support.manifests import app_manifest
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -120,16 +121,8 @@ async def echo() -> AsyncIterator[int]:
         headers = {"X-Powered-By": "backend", "X-Frame-Options": "SAMEORIGIN"}
         return web.json_response(body, headers=headers)
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handler)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield runner.addresses[0][1]
-    finally:
-        await runner.cleanup()
+    async with loopback_backend(handler) as port:
+        yield port
 
 
 def write_manifests(directory: Path, port: int) -> Path:

@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from tests.server.manifests import write_apps
+from tests.support.manifests import write_apps
 
 from .conftest import ServeProcess, run_cli
 

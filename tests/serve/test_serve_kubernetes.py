@@ -12,7 +12,7 @@ import yaml
 
 from tests.kubeapi import KubeAPIServer
 from tests.kubeapi.fixtures import ingress_app, ingress_class
-from tests.server.manifests import app_manifest
+from tests.support.manifests import app_manifest
 
 from .backends import Backend
 from .conftest import ServeProcess

@@ -10,6 +10,7 @@ import pytest
 from tests.kubeapi import KubeAPIServer
 from tests.kubeapi.fixtures import ingress, ingress_app, load_balancer, node, pod, service
 from tests.kubeapi.server import ADMIN_USER, rule
+from tests.support.polling import eventually
 
 from .backends import Backend
 from .conftest import ServeProcess
@@ -23,14 +24,6 @@ def status_writes(server: KubeAPIServer, user: str | None = None) -> list[str]:
         for r in server.request_log()
         if r.path.endswith("/status") and r.method in ("PUT", "PATCH") and (user is None or r.user == user)
     ]
-
-
-async def until(predicate: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < deadline, f"not within {timeout}s: {what}"
-        await asyncio.sleep(0.05)
 
 
 async def test_status_follows_the_applied_tables(
@@ -53,7 +46,7 @@ async def test_status_follows_the_applied_tables(
     )
     await asyncio.to_thread(sp.wait_ready)
     want = [{"ip": "192.0.2.10"}, {"hostname": "lb.example.test"}]
-    await until(
+    await eventually(
         lambda: load_balancer(kube_api, "a") == want and load_balancer(kube_api, "b") == want,
         "status of a and b",
     )
@@ -65,14 +58,14 @@ async def test_status_follows_the_applied_tables(
     before = status_writes(kube_api)
     assert sorted(before) == ["a", "b"]
     ingress_app(kube_api, "c", backend.port)
-    await until(lambda: load_balancer(kube_api, "c") == want, "status of c")
+    await eventually(lambda: load_balancer(kube_api, "c") == want, "status of c")
     await asyncio.sleep(0.5)
     assert sorted(status_writes(kube_api)) == ["a", "b", "c"]
 
     # An Ingress handed to another controller loses the address we wrote; the one that was never
     # ours keeps whatever it has.
     kube_api.apply(ingress("a", "shop", host="a.test", service_name="a", ingress_class="someone-else"))
-    await until(lambda: load_balancer(kube_api, "a") == [], "status of a cleared")
+    await eventually(lambda: load_balancer(kube_api, "a") == [], "status of a cleared")
     assert load_balancer(kube_api, "b") == want and load_balancer(kube_api, "other") == []
     await asyncio.sleep(0.5)
     assert sorted(status_writes(kube_api)) == ["a", "a", "b", "c"]
@@ -102,7 +95,9 @@ async def test_status_from_the_published_service(
         "--no-leader-election",
     )
     await asyncio.to_thread(sp.wait_ready)
-    await until(lambda: load_balancer(kube_api, "a") == [{"ip": "203.0.113.7"}], "status from the Service")
+    await eventually(
+        lambda: load_balancer(kube_api, "a") == [{"ip": "203.0.113.7"}], "status from the Service"
+    )
     assert kube_api.get("Lease", "default", "ingressctl-leader") is None  # no election asked for
 
 
@@ -149,7 +144,7 @@ async def test_without_publish_flags_the_nodes_address_is_published(
     on_node_1(kube_api)
     sp = serve_in_pod(kube_api, serve, IN_POD)
     await asyncio.to_thread(sp.wait_ready)
-    await until(lambda: load_balancer(kube_api, "a") == [{"ip": "203.0.113.9"}], "status from the node")
+    await eventually(lambda: load_balancer(kube_api, "a") == [{"ip": "203.0.113.9"}], "status from the node")
     # The log says what was published and where it came from.
     await asyncio.to_thread(
         sp.wait_for,
@@ -178,7 +173,7 @@ async def test_node_not_readable_falls_back_to_the_pods_host_ip(
     )
     sp = serve_in_pod(kube_api, serve, IN_POD)
     await asyncio.to_thread(sp.wait_ready)
-    await until(lambda: load_balancer(kube_api, "a") == [{"ip": "10.0.0.5"}], "status from the host IP")
+    await eventually(lambda: load_balancer(kube_api, "a") == [{"ip": "10.0.0.5"}], "status from the host IP")
     line = await asyncio.to_thread(sp.wait_for, r"Ingress status gets 10\.0\.0\.5: the host IP of pod .*")
     assert "cannot read node node-1" in line.group(0) and "forbidden" in line.group(0)
 

@@ -27,7 +27,7 @@ from cryptography import x509
 
 from tests import certificates
 from tests.pebble import Pebble
-from tests.server.manifests import app_manifest, write_atomically
+from tests.support.manifests import app_manifest, write_atomically
 
 _LISTENING = re.compile(r"listening: (.*)")
 _API = re.compile(r"API and dashboard on http://([^/\s]+)/")

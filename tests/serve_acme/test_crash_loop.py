@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from ingressctl.acme.ledger import Outcome, RateLimitLedger
-from tests.server.manifests import app_manifest
+from tests.support.manifests import app_manifest
 
 from .conftest import Site
 from .lab import (

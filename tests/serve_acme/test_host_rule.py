@@ -14,7 +14,7 @@ from collections.abc import Callable
 import pytest
 
 from ingressctl.security.htpasswd import apr1
-from tests.server.manifests import app_manifest
+from tests.support.manifests import app_manifest
 
 from .conftest import Site
 from .lab import (

@@ -26,8 +26,7 @@ from ingressctl.server import Server, ServerParts
 from ingressctl.server.acme import AcmeIntegration
 from ingressctl.tls.store import CertificateStore
 from tests.pebble import Pebble
-
-from .manifests import app_manifest
+from tests.support.manifests import app_manifest
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -11,9 +11,8 @@ import pytest
 from ingressctl.model.config import EntryPoint, StaticConfig
 from ingressctl.providers.manifests import ManifestsProvider
 from ingressctl.server import Server, ServerParts
-from tests.polling import eventually
-
-from .manifests import write_apps
+from tests.support.manifests import write_apps
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -15,9 +15,10 @@ from ingressctl.model.config import StaticConfig
 from ingressctl.providers.base import ProviderUpdate
 from ingressctl.routing import RoutingTable
 from ingressctl.server import RuntimeState, Server, Watcher
+from ingressctl.server.reload import Listener
+from tests.support.manifests import write_apps, write_atomically
 
 from .conftest import url
-from .manifests import write_apps, write_atomically
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -117,7 +118,9 @@ async def test_compile_failure_keeps_working_table(caplog: pytest.LogCaptureFixt
         return good, []
 
     applied: list[object] = []
-    watcher = Watcher(state, compile_fn, applied.append, throttle=0.01)
+    watcher = Watcher(
+        state, compile_fn, [Listener("test", lambda config: applied.append(config.table))], throttle=0.01
+    )
     task = asyncio.ensure_future(watcher.run())
     try:
         watcher.publish(ProviderUpdate("manifests", Snapshot()))
@@ -146,7 +149,7 @@ async def test_bursts_coalesce_into_one_compile() -> None:
     # The quiet period, and the settle of an idle loop's first update, are far longer than the 2 ms
     # gaps: a loaded CI machine that stalls this test between two updates must not split the burst
     # (with the default 5 ms settle, a stall after the first update applied it alone).
-    watcher = Watcher(state, compile_fn, lambda t: None, throttle=1.0, settle=1.0, max_delay=30.0)
+    watcher = Watcher(state, compile_fn, [], throttle=1.0, settle=1.0, max_delay=30.0)
     task = asyncio.ensure_future(watcher.run())
     try:
         from ingressctl.model import IngressClass, ObjectMeta
@@ -173,7 +176,7 @@ async def test_lone_update_is_applied_without_the_quiet_period() -> None:
 
     # A quiet period of 60 s: only the idle fast path can apply within the 20 s deadline below
     # (scales far apart, so a slow machine cannot blur them).
-    watcher = Watcher(state, compile_fn, lambda t: None, throttle=60.0, max_delay=60.0)
+    watcher = Watcher(state, compile_fn, [], throttle=60.0, max_delay=60.0)
     task = asyncio.ensure_future(watcher.run())
     try:
         from ingressctl.model import IngressClass, ObjectMeta

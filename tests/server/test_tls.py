@@ -18,8 +18,7 @@ from ingressctl.providers.manifests import ManifestsProvider
 from ingressctl.server import Server, ServerParts
 from ingressctl.tls.store import CertificateStore
 from tests.certificates import self_signed
-
-from .manifests import app_manifest
+from tests.support.manifests import app_manifest
 
 pytestmark = [pytest.mark.timeout(30), pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 

@@ -13,8 +13,8 @@ from ingressctl.providers.manifests import ManifestsProvider
 from ingressctl.server import Server, ServerParts
 from ingressctl.server.run import server_compile_options
 from ingressctl.tls.store import CertificateStore
+from tests.support.manifests import app_manifest
 
-from .manifests import app_manifest
 from .test_tls import client_context, tls_get
 
 pytestmark = [pytest.mark.timeout(30), pytest.mark.filterwarnings("ignore::DeprecationWarning")]

@@ -15,8 +15,7 @@ import pytest
 from ingressctl.model.config import EntryPoint, EntryPointAuth, StaticConfig
 from ingressctl.providers.manifests import ManifestsProvider
 from ingressctl.server import Server, ServerParts
-
-from .manifests import write_apps
+from tests.support.manifests import write_apps
 
 pytestmark = pytest.mark.timeout(30)
 

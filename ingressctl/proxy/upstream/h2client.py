@@ -6,8 +6,11 @@ I/O and the flow-control policy, as the HTTP/1.1 connection does:
 - a response's DATA is acknowledged (WINDOW_UPDATE) only as the consumer takes it, so a client
   that does not read stops the backend within one stream window (`STREAM_WINDOW`);
 - a request body is sent only as far as the backend's windows allow, `send` waiting for them;
-- at most `max_streams` streams per connection (and never more than the backend's
-  SETTINGS_MAX_CONCURRENT_STREAMS); `H2Pool` opens another connection when all are full.
+- at most `max_streams` streams per connection, and never more than the backend's
+  SETTINGS_MAX_CONCURRENT_STREAMS: a new connection is used only once the backend's SETTINGS have
+  arrived (`ready`), so a burst of requests cannot overrun a limit not yet known; the pool
+  (proxy/pool.py) opens another connection when all are full, up to a bound, and `on_change` tells
+  it when a stream slot may have freed.
 
 The API the proxy's forwarding code (HTTP/1.1 and HTTP/2 clients alike) uses:
 
@@ -15,7 +18,8 @@ The API the proxy's forwarding code (HTTP/1.1 and HTTP/2 clients alike) uses:
     # tls the route's RouteBackend.tls; an H2Connection with room for one more stream.
     conn = await pool.h2_connection(key, scheme, tls)
     stream = conn.open_stream(method, authority, path, headers, scheme="http", end_stream=False)
-    await stream.send(b"...", end=False); await stream.send(b"", end=True)
+    await stream.send(b"...", end=False); await stream.send(b"", end=True)   # or:
+    stream.send_trailers([("name", "value")])                 # ends the request with trailers
     status, headers = await stream.response(timeout)         # the final response head (1xx skipped)
     async for piece in stream.chunks(idle_timeout): ...      # the body, flow-controlled
     stream.trailers()                                        # the response trailers, after the body
@@ -31,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Final, cast
 
 import h2.config
@@ -105,6 +109,16 @@ class H2Stream:
             self._raise()
             conn.h2.end_stream(self.stream_id)
             conn.flush()
+
+    def send_trailers(self, trailers: Iterable[Header]) -> None:
+        """End the request with trailer fields (after its body), as a trailing HEADERS frame."""
+        self._raise()
+        block = [(n.lower().encode("latin-1"), v.encode("utf-8", "surrogateescape")) for n, v in trailers]
+        try:
+            self._conn.h2.send_headers(self.stream_id, block, end_stream=True)
+        except h2.exceptions.ProtocolError as exc:
+            raise UpstreamError("protocol", f"request trailers not sendable over HTTP/2: {exc}") from None
+        self._conn.flush()
 
     async def _wait_window(self) -> None:
         waiter = self._window_waiter = self._conn.loop.create_future()
@@ -232,7 +246,10 @@ class H2Connection(asyncio.Protocol):
         self.idle_since = loop.time()
         self._write_paused = False
         self._drain_waiters: list[asyncio.Future[None]] = []
+        # Set once the backend's first SETTINGS frame has arrived (its stream limit is known).
         self.ready: asyncio.Future[None] = loop.create_future()
+        # Called when a stream ends, the limits change or the connection goes: room may have freed.
+        self.on_change: Callable[[], None] | None = None
 
     # ------------------------------------------------------------ capacity
 
@@ -320,6 +337,11 @@ class H2Connection(asyncio.Protocol):
     def _maybe_idle(self) -> None:
         if not self.streams:
             self.idle_since = self.loop.time()
+        self._changed()
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
 
     def close(self) -> None:
         if not self.closed:
@@ -370,6 +392,8 @@ class H2Connection(asyncio.Protocol):
                 waiter.set_exception(error)
         if not self.ready.done():
             self.ready.set_exception(error)
+            self.ready.exception()  # retrieved: the pool may have stopped waiting for it
+        self._changed()
 
     def _fail_all(self, error: UpstreamError) -> None:
         streams, self.streams = self.streams, {}
@@ -439,6 +463,7 @@ class H2Connection(asyncio.Protocol):
                 self.ready.set_result(None)
             for stream in self.streams.values():
                 stream.on_window()  # a new initial window size may open every stream
+            self._changed()  # a higher stream limit makes room
         elif isinstance(event, h2.events.ConnectionTerminated):
             self.going_away = True
             last = event.last_stream_id if event.last_stream_id is not None else 0
@@ -448,6 +473,7 @@ class H2Connection(asyncio.Protocol):
                 )
             if not self.streams and self.transport is not None:
                 self.transport.close()
+            self._changed()
 
 
 def _latin1(headers: Iterable[tuple[str | bytes, str | bytes]]) -> list[Header]:
