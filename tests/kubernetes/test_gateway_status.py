@@ -4,6 +4,7 @@ when it differs, others' route parents kept, transition times kept for unchanged
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
 import pytest
@@ -270,7 +271,9 @@ async def test_a_write_racing_another_writer_is_retried_on_the_newer_version(kub
         CONTROLLER,
         gateways={ref: GatewayStatus(ref, (Condition("Accepted", TRUE, "Accepted", observed_generation=1),))},
     )
-    provider = KubernetesProvider(kube_config(kube_api), gateway=True, timing=FAST)
+    # The stall is noticed after 3 s: long after the write below, well within its 5 s wait for the watch.
+    timing = dataclasses.replace(FAST, stall_timeout=3.0, stall_floor=3.0)
+    provider = KubernetesProvider(kube_config(kube_api), gateway=True, timing=timing)
     async with running(provider) as rec:
         await rec.wait(lambda s: len(s.gateways) == 1)
         # Someone changes the Gateway while the watch does not show it (stalled): the write meets a
