@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Final, Protocol
 
 from aiohttp.web_request import BaseRequest
@@ -33,6 +34,8 @@ log = logging.getLogger("ingressctl.proxy")
 IDEMPOTENT: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 _REQUEST_DROP: Final = HOP_BY_HOP | {b"expect"}
 _CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
+# Forwarded-header blocks kept (per client address and Host); past this many the cache restarts.
+_FORWARDED_KEPT: Final = 1024
 _METHODS: Final = {m: m.encode() for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH")}
 
 
@@ -69,14 +72,17 @@ class ForwardingEntrypoint(Protocol):
 
 
 class Forwarder:
-    __slots__ = ("_fixed_forwarded", "_observe", "_splice", "ep", "proxy")
+    __slots__ = ("_clock", "_fixed_forwarded", "_forwarded", "_observe", "_splice", "ep", "proxy")
 
     def __init__(self, proxy: ProxyCore, ep: ForwardingEntrypoint) -> None:
         self.proxy = proxy
         self.ep = ep
         self._observe = proxy.observer is not NULL_OBSERVER
         self._splice = proxy.options.splice
+        self._clock: Callable[[], float] | None = None
         self._fixed_forwarded = f"X-Forwarded-Server: {proxy.server_name}\r\n".encode("latin-1", "replace")
+        # (client address, Host) -> the forwarded headers that end the head (_forwarded_tail).
+        self._forwarded: dict[tuple[str, str], bytes] = {}
 
     def request_head(
         self,
@@ -142,9 +148,9 @@ class Forwarder:
         parts += added
         if chunked:
             parts.append(b"Transfer-Encoding: chunked\r\n")
-        peer_b = peer.encode()
-        host_b = host.encode("latin-1", "replace")
         if incoming:
+            peer_b = peer.encode()
+            host_b = host.encode("latin-1", "replace")
             xff = incoming.get(b"x-forwarded-for")
             parts += (b"X-Forwarded-For: ", xff + b", " + peer_b if xff else peer_b, b"\r\n")
             parts += (
@@ -158,24 +164,44 @@ class Forwarder:
                 port = str(host_port(host, 443 if ep.scheme == "https" else 80)).encode()
             parts += (b"X-Forwarded-Port: ", port, b"\r\n")
             parts += (b"X-Real-Ip: ", incoming.get(b"x-real-ip") or peer_b, b"\r\n")
+            parts.append(self._fixed_forwarded)
         else:
-            port_s = str(host_port(host, 443 if ep.scheme == "https" else 80)).encode()
-            parts += (
+            # The same for every request of a client and Host: built once, ends the head.
+            key = (peer, host)
+            tail = self._forwarded.get(key)
+            if tail is None:
+                tail = self._forwarded_tail(peer, host)
+            parts.append(tail)
+            return b"".join(parts)
+        parts.append(b"\r\n")
+        return b"".join(parts)
+
+    def _forwarded_tail(self, peer: str, host: str) -> bytes:
+        """The forwarded headers set from the connection alone (no trusted incoming ones), the
+        end of the head included; kept for the next request of the same client and Host."""
+        scheme = self.ep.scheme
+        port = host_port(host, 443 if scheme == "https" else 80)
+        peer_b = peer.encode()
+        tail = b"".join(
+            (
                 b"X-Forwarded-For: ",
                 peer_b,
                 b"\r\nX-Forwarded-Proto: ",
-                ep.scheme.encode(),
+                scheme.encode(),
                 b"\r\nX-Forwarded-Host: ",
-                host_b,
-                b"\r\nX-Forwarded-Port: ",
-                port_s,
-                b"\r\nX-Real-Ip: ",
+                host.encode("latin-1", "replace"),
+                b"\r\nX-Forwarded-Port: %d\r\nX-Real-Ip: " % port,
                 peer_b,
                 b"\r\n",
+                self._fixed_forwarded,
+                b"\r\n",
             )
-        parts.append(self._fixed_forwarded)
-        parts.append(b"\r\n")
-        return b"".join(parts)
+        )
+        cache = self._forwarded
+        if len(cache) >= _FORWARDED_KEPT:  # many clients (or Host values): start again
+            cache.clear()
+        cache[(peer, host)] = tail
+        return tail
 
     async def forward(
         self,
@@ -223,7 +249,10 @@ class Forwarder:
         if policy is not None:
             head_timeout = policy.read_timeout or head_timeout
             send_idle = policy.send_timeout or send_idle
-        loop_time = asyncio.get_running_loop().time
+        loop_time = self._clock
+        if loop_time is None:
+            # Once: on Python 3.11 asyncio.get_running_loop() makes a getpid() system call.
+            loop_time = self._clock = asyncio.get_running_loop().time
         stale_retries_left = 2
         last_error: UpstreamError | None = None
         while True:
