@@ -25,6 +25,7 @@ from ingressctl.proxy.observer import NULL_OBSERVER, ProxyObserver
 from ingressctl.proxy.options import ProxyOptions
 from ingressctl.proxy.plan import RoutePlan
 from ingressctl.proxy.pool import NegotiatedH2, UpstreamPool
+from ingressctl.proxy.relayed import RelayedResponse
 from ingressctl.proxy.upstream import UpstreamConnection, UpstreamError
 from ingressctl.proxy.upstream.h2client import H2Connection
 from ingressctl.proxy.upstream.parser import ResponseHead
@@ -511,7 +512,8 @@ class Forwarder:
             pool.release(conn)
             if encoder is not None:
                 body = encoder.encode(body) + encoder.finish()
-            return BareResponse(status=status, reason=head.reason, headers=headers, body=body or None)
+                return BareResponse(status=status, reason=head.reason, headers=headers, body=body or None)
+            return RelayedResponse(status, head.reason, headers, body or None)
         response = BareStream(status=status, reason=head.reason, headers=headers)
         try:
             await response.prepare(request)
