@@ -11,7 +11,6 @@ aiohttp's path, with the pairs moved into the headers first: the result is the s
 
 from __future__ import annotations
 
-import re
 from typing import Final
 
 from aiohttp.abc import AbstractStreamWriter
@@ -22,9 +21,9 @@ from multidict import CIMultiDict
 
 from ingressctl.proxy.bare import BareResponse
 
-# Controls other than tab, CR and LF: refused in a head as aiohttp's serialiser refuses them
-# (CR and LF are counted instead: only the line ends may hold them).
-_OTHER_CONTROLS: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Every byte but the controls aiohttp's serialiser refuses in a head (tab is allowed): deleting
+# these from a head leaves its control bytes.
+_NOT_CONTROLS: Final = bytes(b for b in range(256) if not ((b < 0x20 and b != 0x09) or b == 0x7F))
 # Bodies up to this size are sent in the same write as the head (aiohttp joins below 2 KiB and
 # hands larger pieces to writelines; one copy of a small body costs less than a second call).
 _JOINED_MAX: Final = 64 * 1024
@@ -87,27 +86,7 @@ class RelayedResponse(BareResponse):
             or (body is not None and len(body) > _JOINED_MAX)
         ):
             return None
-        lines = [f"HTTP/1.1 {status} {self._reason}"]
-        length = len(body) if body else 0
-        has_length = has_date = False
-        for name, value in pairs:
-            if len(name) == 14 and name.lower() == "content-length":
-                if value != str(length):
-                    return None  # aiohttp would send what the header says
-                has_length = True
-            elif len(name) == 4 and name.lower() == "date":
-                has_date = True
-            lines.append(f"{name}: {value}")
-        if not has_length:
-            lines.append(f"Content-Length: {length}")
-        if not has_date:
-            lines.append("Date: " + rfc822_formatted_time())
-        lines.append("\r\n")
-        text = "\r\n".join(lines)
-        ends = len(lines)  # one CRLF between lines, plus the one the final "\r\n" element holds
-        if text.count("\n") != ends or text.count("\r") != ends or _OTHER_CONTROLS.search(text):
-            return None  # aiohttp's serialiser refuses it (a 500, server/protocol.py)
-        return text.encode("utf-8")
+        return serialise_head(status, self._reason, pairs, len(body) if body else 0)
 
     async def write_eof(self, data: bytes = b"") -> None:
         head = self._head
@@ -125,3 +104,36 @@ class RelayedResponse(BareResponse):
         self._req = None
         self._body_length = writer.output_size
         self._payload_writer = None
+
+
+def serialise_head(status: int, reason: str, pairs: list[tuple[str, str]], length: int) -> bytes | None:
+    """The HTTP/1.1 head aiohttp writes for a keep-alive answer with a body of `length` bytes: the
+    pairs in order, then Content-Length and Date unless present. None when a name or value holds a
+    control character (aiohttp's serialiser refuses those) or a Content-Length that is not `length`.
+    """
+    parts = ["HTTP/1.1 ", str(status), " ", reason, "\r\n"]
+    has_length = has_date = False
+    for name, value in pairs:
+        size = len(name)
+        if size == 14 and name.lower() == "content-length":
+            if value != str(length):
+                return None  # aiohttp would send what the header says
+            has_length = True
+        elif size == 4 and name.lower() == "date":
+            has_date = True
+        parts += (name, ": ", value, "\r\n")
+    lines = len(pairs) + 2
+    if not has_length:
+        parts.append(f"Content-Length: {length}\r\n")
+        lines += 1
+    if not has_date:
+        parts += ("Date: ", rfc822_formatted_time(), "\r\n")
+        lines += 1
+    parts.append("\r\n")
+    data = "".join(parts).encode("utf-8")
+    # The control bytes of the head must be its line ends and nothing else: a CR, LF or other
+    # control inside a value is refused (aiohttp's serialiser raises; a 500, server/protocol.py).
+    # UTF-8 encodes no character above U+007F with bytes below 0x80.
+    if data.translate(None, _NOT_CONTROLS) != b"\r\n" * lines:
+        return None
+    return data

@@ -8,6 +8,11 @@ import asyncio
 
 import pytest
 from aiohttp import web
+from aiohttp.helpers import rfc822_formatted_time
+from aiohttp.http_writer import _serialize_headers
+from multidict import CIMultiDict
+
+from ingressctl.proxy.relayed import serialise_head
 
 from .conftest import Backend, BackendFactory, ProxyFactory, route
 
@@ -147,3 +152,24 @@ async def test_a_client_closing_gets_connection_close(
     assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
     assert b"\r\nConnection: close\r\n" in answer
     assert answer.endswith(b"\r\n\r\nhello")
+
+
+def test_serialised_head_is_aiohttps_and_refuses_what_aiohttp_refuses() -> None:
+    pairs = [("Server", "nginx"), ("X-Tab", "a\tb"), ("X-Text", "caf\xe9"), ("Content-Type", "text/plain")]
+    head = serialise_head(200, "OK", pairs, 5)
+    assert head is not None
+    date = rfc822_formatted_time()
+    expected = _serialize_headers(
+        "HTTP/1.1 200 OK", CIMultiDict([*pairs, ("Content-Length", "5"), ("Date", date)])
+    )
+    assert head == expected
+    # An upstream Date and Content-Length are kept where they are, not added again.
+    kept = [("Date", "Tue, 01 Jan 2030 00:00:00 GMT"), ("Content-Length", "5")]
+    assert serialise_head(200, "OK", kept, 5) == _serialize_headers("HTTP/1.1 200 OK", CIMultiDict(kept))
+    assert serialise_head(200, "OK", [("Content-Length", "6")], 5) is None
+    for bad in ("a\r\nSet-Cookie: x=1", "a\nb", "a\rb", "a\x00b", "a\x7fb", "a\x1bb"):
+        assert serialise_head(200, "OK", [("X-Bad", bad)], 0) is None, repr(bad)
+        with pytest.raises(ValueError):
+            _serialize_headers("HTTP/1.1 200 OK", CIMultiDict([("X-Bad", bad)]))
+    assert serialise_head(200, "OK", [("X-Bad\r\nX-Evil", "1")], 0) is None
+    assert serialise_head(200, "O\x01K", [], 0) is None
