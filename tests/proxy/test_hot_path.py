@@ -1,5 +1,5 @@
 """What the request path keeps between requests (forwarded headers per client and Host, hosts
-already validated) must never leak from one request into another."""
+already validated, upstream heads already parsed) must never leak from one request into another."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import asyncio
 import json
 
 import pytest
+
+from ingressctl.proxy.upstream.parser import parse_head
 
 from .conftest import BackendFactory, ProxyFactory, route
 
@@ -87,3 +89,30 @@ async def test_a_host_found_valid_before_does_not_let_an_invalid_one_through(
     finally:
         writer.close()
     assert len(b.seen) == 2
+
+
+def test_a_head_parsed_again_is_a_new_one_with_the_same_answer() -> None:
+    data = b"HTTP/1.1 200 OK\r\nX-A: 1\r\nContent-Length: 3\r\nConnection: keep-alive"
+    first = parse_head(data)
+    first.headers.append(("Set-Cookie", "route=a"))  # what a sticky-session selector does
+    first.keep_alive = False  # what the connection does to a response read until close
+    second = parse_head(bytes(bytearray(data)))
+    assert second is not first
+    assert second.headers == [("X-A", "1"), ("Content-Length", "3")]
+    assert (second.status, second.reason, second.content_length, second.keep_alive) == (200, "OK", 3, True)
+
+
+def test_refused_heads_stay_refused_however_many_good_ones_came_before() -> None:
+    good = b"HTTP/1.1 200 OK\r\nContent-Length: 0"
+    for i in range(600):  # past the cache's bound: it starts again, answers stay the same
+        assert parse_head(good + b"\r\nX-N: %d" % i).headers[-1] == ("X-N", str(i))
+        assert parse_head(good).content_length == 0
+    for bad in (
+        good + b"\r\nX-Bad: a\x00b",
+        good + b"\r\n folded",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2",
+        b"HTTP/1.1 600 Nope",
+    ):
+        for _ in range(2):
+            with pytest.raises(ValueError):
+                parse_head(bad)
