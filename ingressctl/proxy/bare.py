@@ -27,7 +27,9 @@ class BareStream(web.StreamResponse):
         for name in absent:
             headers.popall(name, None)
         request = self._req
-        extra = request.get(ANSWER_HEADERS) if request is not None else None
+        # Mapping.get on a request that lacks the key raises and catches a KeyError (about 1.5 µs);
+        # most requests carry no state at all.
+        extra = request.get(ANSWER_HEADERS) if request is not None and len(request) else None
         if extra:
             for name, value in extra:
                 headers[name] = value

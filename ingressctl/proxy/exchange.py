@@ -33,7 +33,7 @@ class Entrypoint(Protocol):
 
 HeaderEdits = dict[bytes, tuple[bytes, bytes] | None]
 """Request headers for the upstream that middlewares set ((name, value)) or remove (None), keyed by
-lower-case name; applied where the upstream request head is built (proxy/forward.py)."""
+lower-case name; applied where the upstream request head is built (proxy/forward_head.py)."""
 
 
 class Outcome:

@@ -1,5 +1,7 @@
-"""Forwarding: the upstream request head (forwarded headers included), retries over endpoints,
-request and response bodies relayed (spliced where the kernel can), and upstream failures reported.
+"""Forwarding: endpoint choice and retries over endpoints, the response relayed (spliced where the
+kernel can), and upstream failures reported. The upstream request head is built in forward_head,
+request bodies are sent (and large response bodies spliced) by forward_body, HTTP/2 backends are
+served by forward_h2, and a small whole answer is written by relayed.
 
 A `Forwarder` serves one entrypoint; the websocket bridge uses its public parts too.
 """
@@ -8,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Final, Protocol
 
 from aiohttp.web_request import BaseRequest
@@ -18,13 +21,15 @@ from ingressctl.proxy import splice
 from ingressctl.proxy.answers import abort_client, error, upstream_failed
 from ingressctl.proxy.bare import BareResponse, BareStream
 from ingressctl.proxy.exchange import BodyEncoder, Exchange, HeaderEdits, Outcome
+from ingressctl.proxy.forward_body import BodyState, send_body, splice_rest
 from ingressctl.proxy.forward_h2 import H2Attempt, Retry, forward_h2
-from ingressctl.proxy.headers import FORWARDED, HOP_BY_HOP, TrustedNetworks, connection_tokens, host_port
+from ingressctl.proxy.forward_head import RequestHeads
+from ingressctl.proxy.headers import TrustedNetworks
 from ingressctl.proxy.observer import NULL_OBSERVER, ProxyObserver
 from ingressctl.proxy.options import ProxyOptions
 from ingressctl.proxy.plan import RoutePlan
 from ingressctl.proxy.pool import NegotiatedH2, UpstreamPool
-from ingressctl.proxy.trailers import chunked_trailer_section, request_trailers
+from ingressctl.proxy.relayed import RelayedResponse
 from ingressctl.proxy.upstream import UpstreamConnection, UpstreamError
 from ingressctl.proxy.upstream.h2client import H2Connection
 from ingressctl.proxy.upstream.parser import ResponseHead
@@ -32,9 +37,6 @@ from ingressctl.proxy.upstream.parser import ResponseHead
 log = logging.getLogger("ingressctl.proxy")
 
 IDEMPOTENT: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
-_REQUEST_DROP: Final = HOP_BY_HOP | {b"expect"}
-_CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
-_METHODS: Final = {m: m.encode() for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH")}
 
 
 class ProxyCore(Protocol):
@@ -70,14 +72,15 @@ class ForwardingEntrypoint(Protocol):
 
 
 class Forwarder:
-    __slots__ = ("_fixed_forwarded", "_observe", "_splice", "ep", "proxy")
+    __slots__ = ("_clock", "_heads", "_observe", "_splice", "ep", "proxy")
 
     def __init__(self, proxy: ProxyCore, ep: ForwardingEntrypoint) -> None:
         self.proxy = proxy
         self.ep = ep
         self._observe = proxy.observer is not NULL_OBSERVER
         self._splice = proxy.options.splice
-        self._fixed_forwarded = f"X-Forwarded-Server: {proxy.server_name}\r\n".encode("latin-1", "replace")
+        self._clock: Callable[[], float] | None = None
+        self._heads = RequestHeads(ep, proxy.server_name)
 
     def request_head(
         self,
@@ -89,94 +92,8 @@ class Forwarder:
         edits: HeaderEdits | None = None,
         upstream_host: str = "",
     ) -> bytes:
-        """Request line and headers for the upstream, forwarded headers included; `edits` from
-        the route's middlewares (never the framing, hop-by-hop or forwarded headers);
-        `upstream_host`: the Host the backend sees instead of the client's (upstream-vhost, or its
-        own address)."""
-        ep = self.ep
-        raw = request.raw_headers
-        drop: frozenset[bytes] = _REQUEST_DROP
-        added: list[bytes] = []
-        if upstream_host:
-            drop = drop | {b"host"}
-            added.append(b"Host: " + upstream_host.encode("latin-1", "replace") + b"\r\n")
-        parts = [
-            _METHODS.get(method) or method.encode("latin-1"),
-            b" ",
-            target.encode("utf-8", "surrogateescape"),
-        ]
-        parts.append(b" HTTP/1.1\r\n")
-        conn_value = request.headers.get("Connection")
-        if conn_value:
-            tokens = connection_tokens(conn_value.encode("latin-1"))
-            if tokens:
-                drop = drop | tokens
-        trusted_peer = False
-        peer = request.remote or ""
-        if ep.trusted and ep.trusted.contains(peer):
-            trusted_peer = True
-        incoming: dict[bytes, bytes] | None = {} if trusted_peer else None
-        has_host = False
-        absolute_form = request.raw_path[:1] != "/"
-        for name, value in raw:
-            lname = name.lower()
-            if lname in drop:
-                continue
-            if lname in FORWARDED:
-                if incoming is not None:
-                    previous = incoming.get(lname)
-                    incoming[lname] = previous + b", " + value if previous else value
-                continue
-            if lname == b"host":
-                if absolute_form:  # the target's authority is the host: sent below instead
-                    continue
-                has_host = True
-            elif edits and lname in edits:
-                continue
-            parts += (name, b": ", value, b"\r\n")
-        if edits:
-            for lname, edit in edits.items():
-                if edit is not None and lname not in drop and lname not in FORWARDED and lname != b"host":
-                    parts += (edit[0], b": ", edit[1], b"\r\n")
-        if not has_host and not upstream_host:
-            parts.append(b"Host: " + host.encode("latin-1", "replace") + b"\r\n")
-        parts += added
-        if chunked:
-            parts.append(b"Transfer-Encoding: chunked\r\n")
-        peer_b = peer.encode()
-        host_b = host.encode("latin-1", "replace")
-        if incoming:
-            xff = incoming.get(b"x-forwarded-for")
-            parts += (b"X-Forwarded-For: ", xff + b", " + peer_b if xff else peer_b, b"\r\n")
-            parts += (
-                b"X-Forwarded-Proto: ",
-                incoming.get(b"x-forwarded-proto") or ep.scheme.encode(),
-                b"\r\n",
-            )
-            parts += (b"X-Forwarded-Host: ", incoming.get(b"x-forwarded-host") or host_b, b"\r\n")
-            port = incoming.get(b"x-forwarded-port")
-            if port is None:
-                port = str(host_port(host, 443 if ep.scheme == "https" else 80)).encode()
-            parts += (b"X-Forwarded-Port: ", port, b"\r\n")
-            parts += (b"X-Real-Ip: ", incoming.get(b"x-real-ip") or peer_b, b"\r\n")
-        else:
-            port_s = str(host_port(host, 443 if ep.scheme == "https" else 80)).encode()
-            parts += (
-                b"X-Forwarded-For: ",
-                peer_b,
-                b"\r\nX-Forwarded-Proto: ",
-                ep.scheme.encode(),
-                b"\r\nX-Forwarded-Host: ",
-                host_b,
-                b"\r\nX-Forwarded-Port: ",
-                port_s,
-                b"\r\nX-Real-Ip: ",
-                peer_b,
-                b"\r\n",
-            )
-        parts.append(self._fixed_forwarded)
-        parts.append(b"\r\n")
-        return b"".join(parts)
+        """The upstream request head (ingressctl.proxy.forward_head.RequestHeads.build)."""
+        return self._heads.build(request, method, target, host, chunked, edits, upstream_host)
 
     async def forward(
         self,
@@ -206,7 +123,8 @@ class Forwarder:
         edits = exchange.header_edits if exchange is not None else None
         own_host = exchange is not None and not exchange.pass_host and not exchange.upstream_host
         vhost = exchange.upstream_host if exchange is not None else ""
-        head = b"" if own_host else self.request_head(request, method, target, host, chunked, edits, vhost)
+        heads = self._heads
+        head = b"" if own_host else heads.build(request, method, target, host, chunked, edits, vhost)
         idempotent = method in IDEMPOTENT
         # An HTTP/1.0 client cannot take a 100 response: its expectation is ignored (RFC 9110 10.1.1).
         expect_continue = (
@@ -214,7 +132,7 @@ class Forwarder:
             and request.version >= (1, 1)
             and request.headers.get("Expect", "").lower() == "100-continue"
         )
-        body_state = _BodyState()
+        body_state = BodyState()
         failed_key: tuple[str, int] | None = None
         # The route's upstream policy (ingressctl.proxy.selection): endpoint choice, timeouts, retries.
         policy = rp.upstream_policy
@@ -224,7 +142,10 @@ class Forwarder:
         if policy is not None:
             head_timeout = policy.read_timeout or head_timeout
             send_idle = policy.send_timeout or send_idle
-        loop_time = asyncio.get_running_loop().time
+        loop_time = self._clock
+        if loop_time is None:
+            # Once: on Python 3.11 asyncio.get_running_loop() makes a getpid() system call.
+            loop_time = self._clock = asyncio.get_running_loop().time
         stale_retries_left = 2
         last_error: UpstreamError | None = None
         while True:
@@ -242,7 +163,7 @@ class Forwarder:
             result.upstream = peer.label
             picked_at = loop_time()
             if own_host:  # preserve-host false: the backend sees its own address
-                head = self.request_head(request, method, target, host, chunked, edits, peer.label)
+                head = heads.build(request, method, target, host, chunked, edits, peer.label)
             h2_conn: H2Connection | None = None
             try:
                 if rp.scheme in HTTP2_SCHEMES or (rp.scheme == "https" and pool.speaks_h2(peer.key, rp.tls)):
@@ -311,7 +232,7 @@ class Forwarder:
             sender: asyncio.Task[None] | None = None
             if has_body:
                 sender = asyncio.ensure_future(
-                    self._send_body(
+                    send_body(
                         request,
                         conn,
                         chunked,
@@ -415,54 +336,6 @@ class Forwarder:
                         response_head.headers.append(("Set-Cookie", cookie))
             return await self._respond(request, rp, conn, response_head, sender, peer.label, result, exchange)
 
-    async def _send_body(
-        self,
-        request: BaseRequest,
-        conn: UpstreamConnection,
-        chunked: bool,
-        expect_continue: bool,
-        state: _BodyState,
-        head_timeout: float,
-        idle: float,
-        max_body: int | None,
-    ) -> None:
-        content = request.content
-        loop = asyncio.get_running_loop()
-        sent = 0
-        try:
-            if expect_continue:
-                await request.writer.write(_CONTINUE)
-            async with asyncio.timeout(idle) as deadline:
-                while True:
-                    data = await content.readany()
-                    if not data:
-                        break
-                    state.started = True
-                    sent += len(data)
-                    if max_body is not None and sent > max_body:
-                        # A body without Content-Length grew over the route's limit: 413 (forward).
-                        state.too_large = True
-                        conn.abort()
-                        return
-                    deadline.reschedule(loop.time() + idle)
-                    if chunked:
-                        conn.write(b"%x\r\n" % len(data) + data + b"\r\n")
-                    else:
-                        conn.write(data)
-                    await conn.drain()
-                if chunked:
-                    # An HTTP/2 client's request trailers end the chunked body (proxy/trailers.py).
-                    trailers = request_trailers(request)
-                    conn.write(chunked_trailer_section(trailers) if trailers else b"0\r\n\r\n")
-            conn.start_head_timer(head_timeout)
-        except UpstreamError:
-            pass  # the response side reports the upstream failure
-        except (TimeoutError, ConnectionError, OSError, Exception) as exc:
-            # The client stopped sending (reset, timeout, malformed chunking): the upstream must
-            # not take a truncated body for a complete one.
-            state.client_error = exc
-            conn.abort()
-
     async def _respond(
         self,
         request: BaseRequest,
@@ -496,7 +369,8 @@ class Forwarder:
             pool.release(conn)
             if encoder is not None:
                 body = encoder.encode(body) + encoder.finish()
-            return BareResponse(status=status, reason=head.reason, headers=headers, body=body or None)
+                return BareResponse(status=status, reason=head.reason, headers=headers, body=body or None)
+            return RelayedResponse(status, head.reason, headers, body or None)
         response = BareStream(status=status, reason=head.reason, headers=headers)
         try:
             await response.prepare(request)
@@ -515,7 +389,7 @@ class Forwarder:
         try:
             while True:
                 if client_fd is not None and (source := conn.splice_source(splice.SPLICE_MIN)):
-                    if await _splice_rest(request, conn, source, client_fd, idle):
+                    if await splice_rest(request, conn, source, client_fd, idle):
                         result.size += source[1]
                         break
                     client_fd = None  # nothing was moved: this body takes the buffered path, whole
@@ -581,55 +455,3 @@ class Forwarder:
         """A failed upstream before the response started: counted, logged, answered 502 or 504."""
         self.upstream_error(rp, upstream, exc)
         return upstream_failed(rp.route_id, rp.backend_label, upstream, exc)
-
-
-class _BodyState:
-    __slots__ = ("client_error", "started", "too_large")
-
-    def __init__(self) -> None:
-        self.started = False
-        self.too_large = False
-        self.client_error: BaseException | None = None
-
-
-async def _splice_rest(
-    request: BaseRequest, conn: UpstreamConnection, source: tuple[int, int], client_fd: int, idle: float
-) -> bool:
-    """Move the rest of the body (`source`: upstream fd, bytes left) by splice(2). False when nothing
-    was moved and the caller should read the body as usual; failures mid-body raise."""
-    await _flush_client(request)
-    try:
-        await splice.splice_body(asyncio.get_running_loop(), source[0], client_fd, source[1], idle)
-    except splice.NotSpliced as exc:
-        conn.splice_abandoned()
-        if exc.refused:
-            splice.disable(str(exc))
-        return False
-    conn.splice_finished()
-    return True
-
-
-async def _flush_client(request: BaseRequest) -> None:
-    """Wait until everything aiohttp queued for the client (headers, first body bytes) is in the
-    socket: spliced bytes go straight to the socket and must not overtake them."""
-    writer = request.writer
-    # aiohttp (3.11+) holds headers back to send them with the first body bytes; older versions
-    # wrote them in prepare().
-    send_headers = getattr(writer, "send_headers", None)
-    if send_headers is not None:
-        send_headers()
-    transport = request.transport
-    if transport is None or transport.is_closing():
-        raise ConnectionResetError("client connection closed")
-    if not transport.get_write_buffer_size():
-        return
-    # Drain to empty: with both limits at 0 the protocol stays paused until the buffer is empty.
-    low, high = transport.get_write_buffer_limits()
-    transport.set_write_buffer_limits(high=0, low=0)
-    try:
-        await writer.drain()
-    finally:
-        if not transport.is_closing():
-            transport.set_write_buffer_limits(high=high, low=low)
-    if transport.is_closing() or transport.get_write_buffer_size():
-        raise ConnectionResetError("client connection closed")

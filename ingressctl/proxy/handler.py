@@ -12,6 +12,7 @@ import logging
 import socket
 import weakref
 from collections.abc import Awaitable, Callable
+from typing import Final
 
 from aiohttp import web
 from aiohttp.web_request import BaseRequest
@@ -81,20 +82,24 @@ class Proxy:
 
 
 class _EntrypointHandler:
-    __slots__ = ("_forwarder", "_host_checked", "_observe", "ep", "proxy")
+    __slots__ = ("_clock", "_forwarder", "_host_checked", "_observe", "ep", "proxy")
 
     def __init__(self, proxy: Proxy, ep: EntrypointRuntime) -> None:
         self.proxy = proxy
         self.ep = ep
         self._observe = proxy.observer is not NULL_OBSERVER
         self._forwarder = Forwarder(proxy, ep)
+        self._clock: Callable[[], float] | None = None
         # Host-check answers per TLS connection (keyed by its ssl.SSLObject, gone with the connection).
         self._host_checked: weakref.WeakKeyDictionary[object, dict[str, bool]] = weakref.WeakKeyDictionary()
 
     async def handle(self, request: BaseRequest) -> StreamResponse:
         proxy = self.proxy
         ep = self.ep
-        loop_time = asyncio.get_running_loop().time
+        loop_time = self._clock
+        if loop_time is None:
+            # Once: on Python 3.11 asyncio.get_running_loop() makes a getpid() system call.
+            loop_time = self._clock = asyncio.get_running_loop().time
         start = loop_time()
         result = Outcome()
         try:
@@ -286,9 +291,18 @@ class _EntrypointHandler:
 def protocol_of(request: BaseRequest) -> str:
     """The protocol a request came in with, as ALPN names it ("h2c": HTTP/2 without TLS)."""
     version = request.version
+    known = _HTTP1_NAMES.get(version)
+    if known is not None:
+        return known
     if version.major == 2:
         return "h2" if request.secure else "h2c"
     return f"http/{version.major}.{version.minor}"
+
+
+# The per-request label of the usual versions, without formatting a string each time.
+_HTTP1_NAMES: Final = {(1, 1): "http/1.1", (1, 0): "http/1.0"}
+
+
 def filtered(exchange: Exchange, response: StreamResponse) -> StreamResponse:
     """The proxy's own answer (a redirect, a refusal, a 502) through the route's response filters;
     a relayed response went through them in the forwarder already."""

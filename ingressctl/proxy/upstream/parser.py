@@ -88,13 +88,44 @@ def _field_name(name: str, line: str) -> str:
     return lname
 
 
+# Heads parsed before, by their exact bytes: a backend answers the same head (Date included) to
+# every request of a second, and a lookup costs a tenth of a parse. Only heads that passed all the
+# checks are kept (the same bytes always parse the same), only small ones, and at most _HEADS_KEPT:
+# beyond that the cache starts again, so heads that never repeat cannot grow it.
+_heads: dict[bytes, tuple[str, int, str, tuple[tuple[str, str], ...], int | None, bool, bool]] = {}
+_HEADS_KEPT: Final = 256
+_HEAD_KEPT_BYTES: Final = 2048
+
+
 def parse_head(data: bytes) -> ResponseHead:
     """Parse a status line and headers (without the final blank line). Raises ValueError when the
     head is malformed (RFC 9112): the response is then refused, never forwarded as sent.
 
     Hop-by-hop headers, and those the upstream's Connection header names, are left out of
     `headers`; Content-Length is kept only when it frames the body (not with chunked encoding).
+    Each call returns a new ResponseHead (its consumers edit the header list).
     """
+    known = _heads.get(data)
+    if known is not None:
+        version, status, reason, pairs, length, chunked, keep_alive = known
+        return ResponseHead(status, reason, version, list(pairs), length, chunked, keep_alive)
+    head = _parse_head(data)
+    if len(data) <= _HEAD_KEPT_BYTES:
+        if len(_heads) >= _HEADS_KEPT:
+            _heads.clear()
+        _heads[data] = (
+            head.version,
+            head.status,
+            head.reason,
+            tuple(head.headers),
+            head.content_length,
+            head.chunked,
+            head.keep_alive,
+        )
+    return head
+
+
+def _parse_head(data: bytes) -> ResponseHead:
     lines = data.decode("latin-1").split("\r\n")
     version, status, reason = _status_line(lines[0])
     headers: list[tuple[str, str]] = []

@@ -1,0 +1,139 @@
+"""A relayed response whose whole body is at hand (small upstream answers): written in one pass.
+
+aiohttp's response preparation costs more than the rest of relaying a small answer from a pooled
+connection: a CIMultiDict built from the upstream's header pairs, then searched for Content-Length,
+Content-Type, Date, Server, Connection and Transfer-Encoding, a status line formatted, the head
+serialised, buffered and joined to the body by the writer. For the common case (HTTP/1.1,
+keep-alive, a request without HEAD, a status with a body, nothing else to add) this module writes
+what aiohttp would have written, byte for byte, from the pairs directly. Every other case takes
+aiohttp's path, with the pairs moved into the headers first: the result is the same either way.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from aiohttp.abc import AbstractStreamWriter
+from aiohttp.helpers import rfc822_formatted_time
+from aiohttp.http_writer import HttpVersion11
+from aiohttp.web_request import BaseRequest
+from multidict import CIMultiDict
+
+from ingressctl.proxy.bare import BareResponse
+
+# Every byte but the controls aiohttp's serialiser refuses in a head (tab is allowed): deleting
+# these from a head leaves its control bytes.
+_NOT_CONTROLS: Final = bytes(b for b in range(256) if not ((b < 0x20 and b != 0x09) or b == 0x7F))
+# Bodies up to this size are sent in the same write as the head (aiohttp joins below 2 KiB and
+# hands larger pieces to writelines; one copy of a small body costs less than a second call).
+_JOINED_MAX: Final = 64 * 1024
+# Requests whose answer has no body (aiohttp's must_be_empty_body; CONNECT for its 2xx).
+_EMPTY_BODY_METHODS: Final = frozenset({"HEAD", "CONNECT"})
+
+
+class RelayedResponse(BareResponse):
+    """The upstream's status, reason, header pairs (checked by the strict response parser) and
+    whole body. `headers` shows the pairs once asked for; aiohttp's preparation then runs as for
+    any response."""
+
+    __slots__ = ("_head", "_pairs")
+
+    def __init__(self, status: int, reason: str, pairs: list[tuple[str, str]], body: bytes | None) -> None:
+        super().__init__(status=status, reason=reason, body=body)
+        self._pairs: list[tuple[str, str]] | None = pairs
+        self._head: bytes | None = None
+
+    @property
+    def headers(self) -> CIMultiDict[str]:
+        pairs = self._pairs
+        if pairs is not None:
+            self._pairs = None
+            self._headers.extend(pairs)
+        return self._headers
+
+    async def prepare(self, request: BaseRequest) -> AbstractStreamWriter | None:
+        if self._pairs is not None and self._payload_writer is None and not self._eof_sent:
+            head = self._direct_head(request, self._pairs)
+            if head is not None:
+                self._head = head
+                self._pairs = None
+                self._req = request
+                self._payload_writer = request.writer
+                self._keep_alive = True
+                self._must_be_empty_body = False
+                return self._payload_writer
+        self.headers  # noqa: B018 - the pairs join the headers before aiohttp prepares them
+        return await super().prepare(request)
+
+    def _direct_head(self, request: BaseRequest, pairs: list[tuple[str, str]]) -> bytes | None:
+        """The head aiohttp would write, or None when this response needs aiohttp's preparation."""
+        body = self._body
+        status = self._status
+        if (
+            status < 200
+            or status == 204
+            or status == 304
+            or type(request) is not BaseRequest  # an application's request runs its signals
+            or request.version != HttpVersion11
+            or request.method in _EMPTY_BODY_METHODS
+            or not request.keep_alive
+            or len(request)  # request state (CORS answer headers) is applied by BareStream
+            or self._keep_alive is not None
+            or self._cookies
+            or self._compression
+            or self._chunked
+            or not isinstance(body, bytes | None)
+            or (body is not None and len(body) > _JOINED_MAX)
+        ):
+            return None
+        return serialise_head(status, self._reason, pairs, len(body) if body else 0)
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        head = self._head
+        if head is None:
+            await super().write_eof(data)
+            return
+        if self._eof_sent:
+            return
+        writer = self._payload_writer
+        assert writer is not None
+        body = self._body
+        await writer.write_eof(head + body if isinstance(body, bytes) else head)
+        self._head = None
+        self._eof_sent = True
+        self._req = None
+        self._body_length = writer.output_size
+        self._payload_writer = None
+
+
+def serialise_head(status: int, reason: str, pairs: list[tuple[str, str]], length: int) -> bytes | None:
+    """The HTTP/1.1 head aiohttp writes for a keep-alive answer with a body of `length` bytes: the
+    pairs in order, then Content-Length and Date unless present. None when a name or value holds a
+    control character (aiohttp's serialiser refuses those) or a Content-Length that is not `length`.
+    """
+    parts = ["HTTP/1.1 ", str(status), " ", reason, "\r\n"]
+    has_length = has_date = False
+    for name, value in pairs:
+        size = len(name)
+        if size == 14 and name.lower() == "content-length":
+            if value != str(length):
+                return None  # aiohttp would send what the header says
+            has_length = True
+        elif size == 4 and name.lower() == "date":
+            has_date = True
+        parts += (name, ": ", value, "\r\n")
+    lines = len(pairs) + 2
+    if not has_length:
+        parts.append(f"Content-Length: {length}\r\n")
+        lines += 1
+    if not has_date:
+        parts += ("Date: ", rfc822_formatted_time(), "\r\n")
+        lines += 1
+    parts.append("\r\n")
+    data = "".join(parts).encode("utf-8")
+    # The control bytes of the head must be its line ends and nothing else: a CR, LF or other
+    # control inside a value is refused (aiohttp's serialiser raises; a 500, server/protocol.py).
+    # UTF-8 encodes no character above U+007F with bytes below 0x80.
+    if data.translate(None, _NOT_CONTROLS) != b"\r\n" * lines:
+        return None
+    return data

@@ -1,0 +1,175 @@
+"""Small relayed answers are written by ingressctl.proxy.relayed without aiohttp's preparation: the
+client must get what aiohttp's path gives (the same headers, framing and keep-alive), and every
+case that path does not cover must still get aiohttp's answer."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from aiohttp import web
+from aiohttp.helpers import rfc822_formatted_time
+from aiohttp.http_writer import _serialize_headers
+from multidict import CIMultiDict
+
+from ingressctl.proxy.relayed import serialise_head
+
+from .conftest import Backend, BackendFactory, ProxyFactory, route
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def _extra(app: web.Application, state: Backend) -> None:
+    async def plain(request: web.Request) -> web.Response:
+        return web.Response(body=b"hello", headers={"X-Value": "caf\xe9", "Content-Type": "text/plain"})
+
+    async def dated(request: web.Request) -> web.Response:
+        return web.Response(body=b"dated", headers={"Date": "Tue, 01 Jan 2030 00:00:00 GMT"})
+
+    async def chunked(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse()
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        await resp.write(b"chunk")
+        await resp.write_eof()
+        return resp
+
+    async def empty(request: web.Request) -> web.Response:
+        return web.Response(status=int(request.match_info["code"]))
+
+    app.router.add_get("/plain", plain)
+    app.router.add_get("/dated", dated)
+    app.router.add_get("/chunked", chunked)
+    app.router.add_route("*", "/status/{code}", empty)
+
+
+async def _ask(
+    port: int, request: bytes, head_only: bool = False
+) -> tuple[str, list[tuple[str, str]], bytes]:
+    """(status line, header pairs, body) of one answer on a fresh connection."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        status = (await reader.readline()).decode("latin-1").rstrip("\r\n")
+        pairs = []
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("utf-8").rstrip("\r\n").partition(": ")
+            pairs.append((name, value))
+        length = int(dict((k.lower(), v) for k, v in pairs).get("content-length", "0"))
+        body = b"" if head_only else await reader.readexactly(length)
+        return status, pairs, body
+    finally:
+        writer.close()
+
+
+def _names(pairs: list[tuple[str, str]]) -> list[str]:
+    return [name.lower() for name, _ in pairs]
+
+
+async def test_small_answer_matches_aiohttps_own_preparation(
+    backend: BackendFactory, proxy_server: ProxyFactory
+) -> None:
+    b = await backend(extra=_extra)
+    p = await proxy_server([route("r", [b.addr])])
+    port = p.ports["web"]
+    # HTTP/1.1 keep-alive: the direct path. HTTP/1.0 keep-alive: aiohttp's (it adds Connection).
+    fast = await _ask(port, b"GET /plain HTTP/1.1\r\nHost: a\r\n\r\n")
+    slow = await _ask(port, b"GET /plain HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\n\r\n")
+    assert fast[0] == "HTTP/1.1 200 OK"
+    assert slow[0] == "HTTP/1.0 200 OK"
+    # The same headers in the same order (the Date values may be a second apart).
+    assert [(n, v if n != "Date" else "") for n, v in slow[1] if n != "Connection"] == [
+        (n, v if n != "Date" else "") for n, v in fast[1]
+    ]
+    assert ("Connection", "keep-alive") in slow[1]
+    assert fast[2] == slow[2] == b"hello"
+    headers = dict(fast[1])
+    assert headers["Content-Length"] == "5"
+    assert headers["Content-Type"] == "text/plain"
+    assert _names(fast[1]).count("date") == 1
+
+
+async def test_upstream_date_is_kept_and_chunked_bodies_get_a_length(
+    backend: BackendFactory, proxy_server: ProxyFactory
+) -> None:
+    b = await backend(extra=_extra)
+    p = await proxy_server([route("r", [b.addr])])
+    port = p.ports["web"]
+    status, pairs, body = await _ask(port, b"GET /dated HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert status == "HTTP/1.1 200 OK" and body == b"dated"
+    assert [v for n, v in pairs if n.lower() == "date"] == ["Tue, 01 Jan 2030 00:00:00 GMT"]
+    status, pairs, body = await _ask(port, b"GET /chunked HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert body == b"chunk"
+    assert dict(pairs)["Content-Length"] == "5"
+    assert "transfer-encoding" not in _names(pairs)
+
+
+@pytest.mark.parametrize(
+    ("request_line", "code", "length"),
+    [
+        ("HEAD /plain HTTP/1.1", "200", "5"),  # no body, the length of the GET's
+        ("GET /status/204 HTTP/1.1", "204", None),
+        ("GET /status/304 HTTP/1.1", "304", None),
+        ("GET /status/404 HTTP/1.1", "404", "0"),
+    ],
+)
+async def test_answers_without_a_body_keep_their_framing(
+    backend: BackendFactory, proxy_server: ProxyFactory, request_line: str, code: str, length: str | None
+) -> None:
+    b = await backend(extra=_extra)
+    p = await proxy_server([route("r", [b.addr])])
+    reader, writer = await asyncio.open_connection("127.0.0.1", p.ports["web"])
+    try:
+        # Two in a row on one connection: the first answer's framing must end where it says.
+        for _ in range(2):
+            writer.write(f"{request_line}\r\nHost: a\r\n\r\n".encode())
+            await writer.drain()
+            status = (await reader.readline()).decode()
+            assert status.split()[1] == code
+            pairs = {}
+            while (line := await reader.readline()) != b"\r\n":
+                name, _, value = line.decode().rstrip("\r\n").partition(": ")
+                pairs[name.lower()] = value
+            assert pairs.get("content-length") == length
+            assert "connection" not in pairs
+    finally:
+        writer.close()
+
+
+async def test_a_client_closing_gets_connection_close(
+    backend: BackendFactory, proxy_server: ProxyFactory
+) -> None:
+    b = await backend(extra=_extra)
+    p = await proxy_server([route("r", [b.addr])])
+    reader, writer = await asyncio.open_connection("127.0.0.1", p.ports["web"])
+    try:
+        writer.write(b"GET /plain HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        await writer.drain()
+        answer = await reader.read()  # the proxy closes after the answer
+    finally:
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"\r\nConnection: close\r\n" in answer
+    assert answer.endswith(b"\r\n\r\nhello")
+
+
+def test_serialised_head_is_aiohttps_and_refuses_what_aiohttp_refuses() -> None:
+    pairs = [("Server", "nginx"), ("X-Tab", "a\tb"), ("X-Text", "caf\xe9"), ("Content-Type", "text/plain")]
+    head = serialise_head(200, "OK", pairs, 5)
+    assert head is not None
+    date = rfc822_formatted_time()
+    expected = _serialize_headers(
+        "HTTP/1.1 200 OK", CIMultiDict([*pairs, ("Content-Length", "5"), ("Date", date)])
+    )
+    assert head == expected
+    # An upstream Date and Content-Length are kept where they are, not added again.
+    kept = [("Date", "Tue, 01 Jan 2030 00:00:00 GMT"), ("Content-Length", "5")]
+    assert serialise_head(200, "OK", kept, 5) == _serialize_headers("HTTP/1.1 200 OK", CIMultiDict(kept))
+    assert serialise_head(200, "OK", [("Content-Length", "6")], 5) is None
+    for bad in ("a\r\nSet-Cookie: x=1", "a\nb", "a\rb", "a\x00b", "a\x7fb", "a\x1bb"):
+        assert serialise_head(200, "OK", [("X-Bad", bad)], 0) is None, repr(bad)
+        with pytest.raises(ValueError):
+            _serialize_headers("HTTP/1.1 200 OK", CIMultiDict([("X-Bad", bad)]))
+    assert serialise_head(200, "OK", [("X-Bad\r\nX-Evil", "1")], 0) is None
+    assert serialise_head(200, "O\x01K", [], 0) is None
