@@ -200,6 +200,8 @@ class _EntrypointHandler:
         rp = plan.routes.get(match.route.id)
         if rp is None:  # a route the plan was not built from: cannot happen with one plan per table
             rp = RoutePlan(match.route)
+        if rp.canary_choice is not None:
+            rp = rp.for_request(request)  # ingress-nginx canary-by-header / -by-cookie
         result.route_id = rp.route_id
         result.service = rp.backend_label
         chain = rp.chain if ep.auth is None else rp.chain_on(ep.auth)

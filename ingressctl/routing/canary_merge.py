@@ -12,7 +12,8 @@ from ingressctl.routing.candidates import Candidate
 
 def merge_canaries(group: list[Candidate]) -> tuple[list[Candidate], list[Diagnostic]]:
     """Candidates of one (host, path), oldest first: the first canary merges into the main candidate
-    as a weighted split; a canary without a main (in its namespace) serves nothing."""
+    as a weighted split, or as the canary chosen per request when it has canary-by-header or
+    canary-by-cookie; a canary without a main (in its namespace) serves nothing."""
     canaries = [c for c in group if c.annotations.canary is not None]
     if not canaries:
         return group, []
@@ -26,7 +27,9 @@ def merge_canaries(group: list[Candidate]) -> tuple[list[Candidate], list[Diagno
     split = canary.annotations.canary
     assert split is not None
     same_service = canary.backends[0].service_name == main.backends[0].service_name
-    if len(main.backends) == 1 and not same_service:
+    if len(main.backends) == 1 and not same_service and split.rules.by_request:
+        main = dataclasses.replace(main, canary_of=canary)
+    elif len(main.backends) == 1 and not same_service:
         # A copy: the cached candidate of the main Ingress stays as it is for the next compile.
         main = dataclasses.replace(
             main,

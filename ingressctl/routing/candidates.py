@@ -34,6 +34,8 @@ class Candidate:
     regex: RegexPath | None = None  # set by routing/regex_hosts.py for hosts with ingress-nginx regex paths
     # ingress-nginx canary merged into this (main) candidate: (main percent, canary percent).
     canary_split: tuple[float, float] | None = None
+    # ingress-nginx canary chosen per request (canary-by-header / -by-cookie) of this main candidate.
+    canary_of: Candidate | None = None
 
     @property
     def key(self) -> CandidateKey:

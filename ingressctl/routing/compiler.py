@@ -6,6 +6,7 @@ backend cannot be served still exists (with `backend.problem`) so that the proxy
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 from collections import defaultdict
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ from ingressctl.model import (
     TLSSource,
 )
 from ingressctl.model.backend_policy import BackendPolicy
+from ingressctl.model.canary import CanaryRouting
 from ingressctl.routing import codes
 from ingressctl.routing.annotations import IngressAnnotations, parse_annotations
 from ingressctl.routing.backend_policy_resolution import BackendPolicyResolver, with_fallback
@@ -395,6 +397,16 @@ class _Compiler:
             )
         return found[2]
 
+    def _canary(self, main: Candidate, canary: Candidate) -> CanaryRouting:
+        """The canary chosen per request: its backend resolved like the main one's (the main
+        Ingress's protocol settings, as ingress-nginx ignores the canary's other annotations)."""
+        resolved, found = self.resolver.resolve(canary.ingress, canary.backends[0], canary.location)
+        self.diagnostics.extend(found)
+        as_main = dataclasses.replace(main, backends=canary.backends, canary_of=None)
+        backend = self._protocol(as_main, resolved)
+        assert canary.annotations.canary is not None
+        return CanaryRouting(canary.annotations.canary.rules, canary.ingress.ref, backend)
+
     def _route_part(self, candidate: Candidate, is_default: bool = False) -> _RoutePart:
         ann = candidate.annotations
         tls = None if is_default else self.tls_hosts.source_for(candidate.host, self.tls_fallback)
@@ -405,6 +417,9 @@ class _Compiler:
         self.diagnostics.extend(found)
         backend = with_fallback(backend, policy)
         middlewares = self.service_access.apply(backend, self._middlewares(ann, policy))
+        if candidate.canary_of is not None and backend.problem not in _REFUSED:
+            canary = self._canary(candidate, candidate.canary_of)
+            middlewares = dataclasses.replace(middlewares, canary=canary)
         memo = self.memo
         if memo is not None:
             hit: _RoutePart | None = memo.routes.get(id(candidate))
@@ -443,6 +458,16 @@ class _Compiler:
         if memo is not None:
             memo.next_routes[id(candidate)] = part
         return part
+
+
+# A route refused as a whole: no canary may serve it either.
+_REFUSED = frozenset(
+    {
+        BackendProblem.AUTH_SECRET_INVALID,
+        BackendProblem.ACCESS_RULE_INVALID,
+        BackendProblem.ANNOTATION_REFUSED,
+    }
+)
 
 
 def _conflict(winner: Candidate, loser: Candidate) -> Diagnostic:

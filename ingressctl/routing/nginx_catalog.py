@@ -164,6 +164,6 @@ DIFFERENCES: dict[str, str] = {
     "(back-references, look-around) is refused at compile time",
     "rewrite-target": "a target that is an absolute URL or carries a query string is not supported "
     "(warning, the path is sent unchanged)",
-    "canary": "only canary-weight selects the canary (canary-by-header/-cookie are not implemented: "
-    "warnings); the canary must be in the main Ingress's namespace",
+    "canary": "the canary must be in the main Ingress's namespace; canary-by-header-pattern is RE2 "
+    "(no back-references or look-around)",
 }

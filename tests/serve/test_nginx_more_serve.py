@@ -1,0 +1,83 @@
+"""More of ingress-nginx end to end, through a real `ingressctl serve` (takeover mode:
+`--ingress-class nginx --controller-name k8s.io/ingress-nginx`) with real backends. Each expected
+answer cites ingress-nginx's annotations page
+(https://kubernetes.github.io/ingress-nginx/user-guide/nginx-configuration/annotations/):
+
+- [canary] "Canary": canary-by-header `always` routes to the canary, `never` never does, other values
+  fall through; canary-by-header-value / -pattern replace `always`; canary-by-cookie likewise; the
+  order is header, then cookie, then canary-weight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.serve.conftest import ServeProcess
+from tests.serve.test_nginx_takeover import ingress, path_backends, service, start
+
+pytestmark = pytest.mark.timeout(90)
+
+N = "nginx.ingress.kubernetes.io/"
+
+
+async def fetch(sp: ServeProcess, host: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(sp.url("/x"), headers={"Host": host, **(headers or {})}, allow_redirects=False) as resp,
+    ):
+        return resp.status, await resp.text()
+
+
+def canary(name: str, host: str, notes: dict[str, str]) -> list[str]:
+    return [
+        ingress(f"{name}-main", host, [("/", "s1")], {}, "nginx"),
+        ingress(f"{name}-canary", host, [("/", "s2")], {N + "canary": "true", **notes}, "nginx"),
+    ]
+
+
+CANARIES = [
+    *canary("hdr", "hdr.test", {N + "canary-by-header": "X-Canary"}),
+    *canary("ck", "ck.test", {N + "canary-by-cookie": "beta", N + "canary-weight": "100"}),
+    *canary("both", "both.test", {N + "canary-by-header": "X-Canary", N + "canary-by-cookie": "beta"}),
+    *canary("val", "val.test", {N + "canary-by-header": "X-Region", N + "canary-by-header-value": "eu"}),
+    *canary(
+        "pat", "pat.test", {N + "canary-by-header": "X-User", N + "canary-by-header-pattern": "^(alice|bob)$"}
+    ),
+]
+
+# (host, request headers, the backend that answers)
+CANARY_CASES = [
+    ("hdr.test", {}, "s1"),
+    ("hdr.test", {"X-Canary": "always"}, "s2"),
+    ("hdr.test", {"X-Canary": "never"}, "s1"),
+    ("hdr.test", {"X-Canary": "perhaps"}, "s1"),  # falls through to canary-weight (0)
+    ("ck.test", {}, "s2"),  # canary-weight 100
+    ("ck.test", {"Cookie": "beta=never"}, "s1"),
+    ("ck.test", {"Cookie": "beta=always"}, "s2"),
+    ("both.test", {"X-Canary": "never", "Cookie": "beta=always"}, "s1"),  # the header decides first
+    ("both.test", {"X-Canary": "other", "Cookie": "beta=always"}, "s2"),  # then the cookie
+    ("both.test", {"X-Canary": "always", "Cookie": "beta=never"}, "s2"),
+    ("val.test", {"X-Region": "eu"}, "s2"),
+    ("val.test", {"X-Region": "always"}, "s1"),  # only the configured value selects the canary
+    ("pat.test", {"X-User": "bob"}, "s2"),
+    ("pat.test", {"X-User": "carol"}, "s1"),
+]
+
+
+async def test_canaries_chosen_by_header_and_cookie(
+    tmp_path: Path, serve: Callable[..., ServeProcess]
+) -> None:
+    async with path_backends("s1", "s2") as ports:
+        directory = tmp_path / "manifests"
+        directory.mkdir()
+        text = "---\n".join([*(service(n, p) for n, p in ports.items()), *CANARIES])
+        (directory / "apps.yaml").write_text(text)
+        sp = await start(serve, directory)
+        for host, headers, backend in CANARY_CASES:
+            for _ in range(3):  # every request, not a lucky one
+                assert await fetch(sp, host, headers) == (200, f"{backend} /x"), (host, headers)
+        assert "Traceback" not in sp.text
