@@ -42,6 +42,7 @@ from ingressctl.routing.candidates import Candidate, CandidateKey, ingress_order
 from ingressctl.routing.classes import ClassSelector
 from ingressctl.routing.hosts import validate_host
 from ingressctl.routing.memo import CompileCache
+from ingressctl.routing.nginx_defaults import with_nginx_defaults
 from ingressctl.routing.options import CompileOptions
 from ingressctl.routing.paths import match_length
 from ingressctl.routing.regex_hosts import regex_hosts
@@ -198,6 +199,7 @@ class _Compiler:
                 ingress, lookup, secrets_in_input, ignore_snippets=self.options.ignore_snippets
             )
             part.diagnostics.extend(found)
+            annotations = with_nginx_defaults(ingress, annotations, self.options)
             tls = ingress_tls(ingress, lookup, secrets_in_input)
             part.diagnostics.extend(tls.diagnostics)
             part.certificates = tls.certificates

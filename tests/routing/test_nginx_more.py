@@ -172,3 +172,74 @@ def test_a_header_value_or_pattern_replaces_always_and_never() -> None:
     assert not to_canary(patterned, {"X-User": "carol"})
     # "never" is only special without a value or pattern: here it falls through to the cookie.
     assert to_canary(patterned, {"X-User": "never", "Cookie": "c=always"})
+
+
+# ------------------------------------------ ssl-redirect default ("Server-side HTTPS enforcement")
+
+TLS = "  tls:\n  - hosts: [a.test]\n"
+
+
+def https_redirect(table: RoutingTable) -> dict[str, object] | None:
+    [route] = table.routes
+    found = [d for d in chain_descriptions(route) if d["name"] == "redirect" and "https" in str(d["effect"])]
+    return found[0] if found else None
+
+
+def test_takeover_redirects_tls_hosts_by_default_as_ingress_nginx() -> None:
+    table, _, _ = compiled(ingress_yaml("main", "a.test", "web", {}, TLS))
+    redirect = https_redirect(table)
+    assert redirect is not None and redirect["status"] == 308
+    assert redirect["source"] == "ingress-nginx default ssl-redirect (takeover mode)"
+    # A host without TLS is not redirected; ssl-redirect "false" switches it off.
+    assert https_redirect(compiled(ingress_yaml("main", "a.test", "web", {}))[0]) is None
+    off = compiled(ingress_yaml("main", "a.test", "web", {N + "ssl-redirect": "false"}, TLS))[0]
+    assert https_redirect(off) is None
+
+
+def test_outside_takeover_the_redirect_must_be_written() -> None:
+    own = {"ingress_class": "ingressctl", "controller_name": "ingressctl.io/ingress-controller"}
+    text = ingress_yaml("main", "a.test", "web", {}, TLS).replace(
+        "ingressClassName: nginx", "ingressClassName: ingressctl"
+    )
+    assert https_redirect(compiled(text, **own)[0]) is None
+    written = ingress_yaml("main", "a.test", "web", {N + "ssl-redirect": "true"}, TLS)
+    table = compiled(written.replace("ingressClassName: nginx", "ingressClassName: ingressctl"), **own)[0]
+    assert https_redirect(table) is not None
+    # Traefik's class, served in takeover mode too, keeps Traefik's default.
+    traefik = compiled(
+        ingress_yaml("main", "a.test", "web", {}, TLS).replace(
+            "ingressClassName: nginx", "ingressClassName: traefik"
+        )
+    )
+    assert https_redirect(traefik[0]) is None
+
+
+def test_validate_from_ingress_nginx_reports_the_default() -> None:
+    from ingressctl.checks.migration import migration_report
+
+    text = "---\n".join([service_yaml("web", "10.0.0.1"), ingress_yaml("main", "a.test", "web", {}, TLS)])
+    snapshot = load_text(text, "app.yaml").snapshot
+    for options, status in (
+        (CompileOptions(ingress_class="nginx", controller_name="k8s.io/ingress-nginx"), "supported"),
+        (CompileOptions(ingress_class="nginx-new"), "changes"),
+    ):
+        report = migration_report(snapshot, options, [])
+        [ingress] = report.ingresses
+        [outcome] = [o for o in ingress.annotations if o.key == N + "ssl-redirect"]
+        assert (outcome.value, outcome.status.value) == ("(not written)", status)
+        assert "308" in outcome.detail
+
+
+def test_migrate_writes_the_default_out_when_the_class_moves() -> None:
+    from ingressctl.checks.migrate_nginx import migrate_nginx_text
+
+    text = ingress_yaml("main", "a.test", "web", {}, TLS)
+    moved = migrate_nginx_text(text, "app.yaml", "ingressctl")
+    assert f'{N}ssl-redirect: "true"  # ingressctl: ingress-nginx\'s default, written out' in moved.text
+    assert "ingressClassName: ingressctl" in moved.text
+    again = migrate_nginx_text(moved.text, "app.yaml", "ingressctl")
+    assert again.text == moved.text  # nothing added twice
+    plain = migrate_nginx_text(ingress_yaml("main", "a.test", "web", {}), "app.yaml", "ingressctl")
+    assert "ssl-redirect" not in plain.text  # no TLS: nothing to keep
+    takeover = migrate_nginx_text(text, "app.yaml", "nginx")
+    assert "ssl-redirect" not in takeover.text  # takeover keeps ingress-nginx's default itself

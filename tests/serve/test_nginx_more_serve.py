@@ -6,6 +6,8 @@ answer cites ingress-nginx's annotations page
 - [canary] "Canary": canary-by-header `always` routes to the canary, `never` never does, other values
   fall through; canary-by-header-value / -pattern replace `always`; canary-by-cookie likewise; the
   order is header, then cookie, then canary-weight.
+- [ssl-redirect] "Server-side HTTPS enforcement through redirect": by default the controller redirects
+  (308) to HTTPS if TLS is enabled for that ingress; ssl-redirect "false" disables it.
 """
 
 from __future__ import annotations
@@ -81,3 +83,42 @@ async def test_canaries_chosen_by_header_and_cookie(
             for _ in range(3):  # every request, not a lucky one
                 assert await fetch(sp, host, headers) == (200, f"{backend} /x"), (host, headers)
         assert "Traceback" not in sp.text
+
+
+def with_tls(manifest: str, host: str) -> str:
+    return manifest.replace("  rules:\n", f"  tls:\n  - hosts: [{host}]\n  rules:\n", 1)
+
+
+async def test_takeover_redirects_tls_hosts_to_https_by_default(
+    tmp_path: Path, serve: Callable[..., ServeProcess]
+) -> None:
+    async with path_backends("s1") as ports:
+        directory = tmp_path / "manifests"
+        directory.mkdir()
+        text = "---\n".join(
+            [
+                service("s1", ports["s1"]),
+                with_tls(ingress("tls", "tls.test", [("/", "s1")], {}, "nginx"), "tls.test"),
+                ingress("plain", "plain.test", [("/", "s1")], {}, "nginx"),
+                with_tls(
+                    ingress("no-redirect", "off.test", [("/", "s1")], {N + "ssl-redirect": "false"}, "nginx"),
+                    "off.test",
+                ),
+            ]
+        )
+        (directory / "apps.yaml").write_text(text)
+        sp = await start(serve, directory, "--entrypoint", "websecure=127.0.0.1:0,tls")
+        https_port = int(sp.addresses["websecure"].rsplit(":", 1)[1])
+        async with aiohttp.ClientSession() as session:
+            for method in ("GET", "POST"):
+                async with session.request(
+                    method, sp.url("/x?y=1"), headers={"Host": "tls.test"}, allow_redirects=False
+                ) as resp:
+                    assert resp.status == 308, method
+                    assert resp.headers["Location"] == f"https://tls.test:{https_port}/x?y=1"
+            async with session.get(
+                f"https://{sp.addresses['websecure']}/x", headers={"Host": "tls.test"}, ssl=False
+            ) as resp:
+                assert (resp.status, await resp.text()) == (200, "s1 /x")
+        assert await fetch(sp, "plain.test") == (200, "s1 /x")
+        assert await fetch(sp, "off.test") == (200, "s1 /x")
