@@ -117,6 +117,8 @@ class RouteMiddlewares:
     gateway: GatewayFilters | None = None
     # ingress-nginx canary-by-header / -by-cookie: requests the canary's Service serves (model/canary.py).
     canary: CanaryRouting | None = None
+    # ingress-nginx enable-access-log: false writes no access-log line for the route.
+    access_log: bool = True
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -55,7 +55,7 @@ from ingressctl.routing.chain_access import (
     RateLimitSpec,
 )
 from ingressctl.routing.chain_backend import BodyLimitSpec, CircuitBreakerSpec, UpstreamPolicySpec
-from ingressctl.routing.chain_canary import CanarySpec
+from ingressctl.routing.chain_canary import AccessLogOffSpec, CanarySpec
 from ingressctl.routing.chain_client_auth import ClientCertSpec
 from ingressctl.routing.chain_client_cert_headers import ClientCertHeadersSpec
 from ingressctl.routing.chain_nginx import CorsSpec, RewriteTargetSpec
@@ -100,6 +100,9 @@ class TableFactory(Protocol):
     ) -> Table: ...
 
 
+_NOT_STAGES = (UpstreamPolicySpec, CanarySpec, AccessLogOffSpec)
+
+
 class RoutePlan:
     """One route, prepared: its balancer and its middleware chain, built once from the route."""
 
@@ -136,9 +139,9 @@ class RoutePlan:
             self.problem_detail = self.problem_detail or "no usable endpoint"
         self.specs = route_chain(route)
         # The upstream policy is applied by the balancer and the forwarder, the canary when the route
-        # is taken (for_request): neither is a stage.
+        # is taken (for_request), the access log by the handler: none is a stage.
         self.chain: tuple[Middleware, ...] = tuple(
-            _middleware(spec) for spec in self.specs if not isinstance(spec, UpstreamPolicySpec | CanarySpec)
+            _middleware(spec) for spec in self.specs if not isinstance(spec, _NOT_STAGES)
         )
         policy = route.middlewares.backend_policy
         self.upstream_policy = (
@@ -225,7 +228,7 @@ def _middleware(spec: MiddlewareSpec) -> Middleware:
         return BodyLimit(spec)
     if isinstance(spec, CircuitBreakerSpec):
         return CircuitBreakerMiddleware(spec)
-    assert not isinstance(spec, UpstreamPolicySpec | CanarySpec)
+    assert not isinstance(spec, _NOT_STAGES)
     if isinstance(spec, ClientCertHeadersSpec):
         return ClientCertHeaders(spec)
     if isinstance(spec, StripPrefixSpec):

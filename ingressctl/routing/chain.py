@@ -31,7 +31,7 @@ from ingressctl.routing.chain_backend import (
     UpstreamPolicySpec,
     backend_chain,
 )
-from ingressctl.routing.chain_canary import CanarySpec, canary_specs
+from ingressctl.routing.chain_canary import AccessLogOffSpec, CanarySpec, access_log_specs, canary_specs
 from ingressctl.routing.chain_client_auth import ClientCertSpec
 from ingressctl.routing.chain_client_cert_headers import ClientCertHeadersSpec, client_cert_header_specs
 from ingressctl.routing.chain_nginx import CorsSpec, RewriteTargetSpec, cors_of, rewrite_target_of
@@ -181,6 +181,7 @@ MiddlewareSpec = (
     | ClientCertHeadersSpec
     | GatewaySpec
     | CanarySpec
+    | AccessLogOffSpec
 )
 
 
@@ -257,6 +258,7 @@ def route_chain(route: Route) -> tuple[MiddlewareSpec, ...]:
     # Last: the certificate headers are the proxy's word, after any auth answer copied headers.
     chain.extend(client_cert_header_specs(route))
     chain.extend(canary_specs(route))  # picks the backend: applied when the proxy takes the route
+    chain.extend(access_log_specs(route))  # applied where the access log is written
     return tuple(chain)
 
 
@@ -270,6 +272,7 @@ _AFTER_ENTRYPOINT_AUTH = (
     CircuitBreakerSpec,
     UpstreamPolicySpec,
     CanarySpec,
+    AccessLogOffSpec,
     *FORWARDING_SPECS,
 )
 

@@ -1,6 +1,7 @@
-"""The canary chosen per request (ingress-nginx canary-by-header / -by-cookie) as a chain spec: it
-picks the backend rather than answering, so the proxy applies it when it takes the route
-(proxy/canary.py), and `routes --explain` shows it at the backend end of the chain."""
+"""Specs that run where the proxy takes the route or logs it, not as stages of the chain: the canary
+chosen per request (ingress-nginx canary-by-header / -by-cookie), which picks the backend
+(proxy/canary.py), and enable-access-log: false. `routes --explain` shows them at the end of the
+chain."""
 
 from __future__ import annotations
 
@@ -55,3 +56,21 @@ class CanarySpec:
 def canary_specs(route: Route) -> tuple[CanarySpec, ...]:
     canary = route.middlewares.canary
     return () if canary is None else (CanarySpec(canary),)
+
+
+@dataclass(frozen=True, slots=True)
+class AccessLogOffSpec:
+    """ingress-nginx enable-access-log: false: the route's requests leave no access-log line."""
+
+    name: ClassVar[str] = "no-access-log"
+
+    @property
+    def label(self) -> str:
+        return self.name
+
+    def describe(self) -> Description:
+        return {"name": self.name, "effect": "no access-log line for this route (enable-access-log: false)"}
+
+
+def access_log_specs(route: Route) -> tuple[AccessLogOffSpec, ...]:
+    return () if route.middlewares.access_log else (AccessLogOffSpec(),)

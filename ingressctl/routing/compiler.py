@@ -43,10 +43,12 @@ from ingressctl.routing.classes import ClassSelector
 from ingressctl.routing.hosts import validate_host
 from ingressctl.routing.memo import CompileCache
 from ingressctl.routing.nginx_defaults import with_nginx_defaults
+from ingressctl.routing.nginx_server import cluster_ip_backend, no_cluster_ip_finding
 from ingressctl.routing.options import CompileOptions
 from ingressctl.routing.paths import match_length
 from ingressctl.routing.regex_hosts import regex_hosts
 from ingressctl.routing.report import finding
+from ingressctl.routing.server_aliases import server_aliases
 from ingressctl.routing.service_access import ServiceAccess
 from ingressctl.routing.table import RoutingTable
 from ingressctl.routing.tls import IngressTLSResult, ingress_tls
@@ -55,6 +57,7 @@ from ingressctl.routing.www_aliases import drop_named_aliases, www_aliases
 
 _TIER = {HostKind.EXACT: 0, HostKind.WILDCARD: 1, HostKind.ANY: 2}
 _TYPE_RANK = {PathType.EXACT: 0, PathType.PREFIX: 1, PathType.IMPLEMENTATION_SPECIFIC: 2}
+
 
 @dataclass(slots=True)
 class _IngressPart:
@@ -93,6 +96,7 @@ class _Compiler:
         self.tls_fallback = TLSSource.ACME if options.acme_enabled else TLSSource.DEFAULT
         self.tls_hosts = IngressTLSResult()
         self._protocol_reported: set[ObjectRef] = set()
+        self._reported: set[tuple[ObjectRef, str]] = set()
         self._middleware_cache: dict[
             tuple[int, int], tuple[IngressAnnotations, BackendPolicy | None, RouteMiddlewares]
         ] = {}
@@ -113,7 +117,9 @@ class _Compiler:
             candidates.extend(part.candidates)
             if part.default is not None:
                 defaults.append(part.default)
-        routed, found = regex_hosts(self._resolve_conflicts(candidates))
+        winners, found = server_aliases(self._resolve_conflicts(candidates))
+        self.diagnostics.extend(found)
+        routed, found = regex_hosts(winners)
         self.diagnostics.extend(found)
         parts = [self._route_part(c) for c in routed]
         parts.sort(key=_part_order)
@@ -320,6 +326,8 @@ class _Compiler:
             resolved.append(result)
         if len(resolved) == 1:
             backend_result = resolved[0]
+            if candidate.annotations.server.service_upstream:
+                backend_result = self._service_upstream(candidate, backend_result)
         elif candidate.canary_split is not None:
             main_share, canary_share = candidate.canary_split
             weights = {resolved[0].service: main_share, resolved[1].service: canary_share}
@@ -355,6 +363,15 @@ class _Compiler:
                 split=backend_result.split,
             )
         return backend_result
+
+    def _service_upstream(self, candidate: Candidate, backend: RouteBackend) -> RouteBackend:
+        """ingress-nginx service-upstream: the Service's cluster IP (routing/nginx_server.py)."""
+        service, port = self.resolver.service_port(candidate.ingress.meta.namespace, candidate.backends[0])
+        result, why = cluster_ip_backend(backend, service, port)
+        if why and (candidate.ingress.ref, why) not in self._reported:
+            self._reported.add((candidate.ingress.ref, why))
+            self.diagnostics.append(no_cluster_ip_finding(candidate.ingress, why))
+        return result
 
     def _protocol(self, candidate: Candidate, backend: RouteBackend) -> RouteBackend:
         """The backend with its protocol and TLS settings (routing/backend_protocol.py)."""
@@ -395,6 +412,7 @@ class _Compiler:
                     backend_policy=policy,
                     rewrites=ann.rewrites,
                     client_cert_headers=ann.client_cert_headers,
+                    access_log=ann.server.access_log,
                 ),
             )
         return found[2]

@@ -243,3 +243,64 @@ def test_migrate_writes_the_default_out_when_the_class_moves() -> None:
     assert "ssl-redirect" not in plain.text  # no TLS: nothing to keep
     takeover = migrate_nginx_text(text, "app.yaml", "nginx")
     assert "ssl-redirect" not in takeover.text  # takeover keeps ingress-nginx's default itself
+
+
+# ------------------------------------------ service-upstream, server-alias, enable-access-log
+
+
+def test_service_upstream_sends_to_the_cluster_ip_and_service_port() -> None:
+    table, diagnostics, _ = compiled(ingress_yaml("main", "a.test", "web", {N + "service-upstream": "true"}))
+    [route] = table.routes
+    assert [(u.host, u.port) for u in route.backend.upstreams] == [("10.96.0.10", 80)]
+    assert not [d for d in diagnostics if d.code == "IC213"]
+
+
+def test_service_upstream_without_a_cluster_ip_keeps_the_endpoints_and_warns() -> None:
+    table, diagnostics, text = compiled(
+        ingress_yaml("main", "a.test", "new", {N + "service-upstream": "true"})
+    )
+    [route] = table.routes
+    assert [(u.host, u.port) for u in route.backend.upstreams] == [("10.0.0.2", 8080)]
+    [warning] = [d for d in diagnostics if d.code == "IC213"]
+    assert "has no cluster IP" in warning.message and warning.severity is Severity.WARNING
+    assert warning.location is not None and warning.location.line == line_of(text, "service-upstream")
+
+
+def test_server_alias_serves_every_route_of_the_host() -> None:
+    aliased = ingress_yaml("main", "a.test", "web", {N + "server-alias": "www.a.test, *.b.test"})
+    other = ingress_yaml("other", "a.test", "new", {}).replace("path: /\n", "path: /api\n")
+    table, diagnostics, _ = compiled(aliased, other)
+    assert {(r.host, r.path, r.backend.service) for r in table.routes} == {
+        (host, path, service)
+        for host in ("a.test", "www.a.test", "*.b.test")
+        for path, service in (("/", "web"), ("/api", "new"))
+    }
+    match = table.match("x.b.test", "/api/v1")
+    assert match is not None and match.route.id == "default/other#r0p0#alias=*.b.test"
+    assert not [d for d in diagnostics if d.severity is not Severity.INFO]
+
+
+def test_an_alias_a_rule_names_is_ignored_with_a_warning_at_its_line() -> None:
+    aliased = ingress_yaml("main", "a.test", "web", {N + "server-alias": "b.test, -bad-"})
+    table, diagnostics, text = compiled(aliased, ingress_yaml("other", "b.test", "new", {}))
+    assert sorted((r.host or "", r.backend.service) for r in table.routes) == [
+        ("a.test", "web"),
+        ("b.test", "new"),
+    ]
+    found = sorted((d.code, d.severity.value) for d in diagnostics if "server-alias" in d.message)
+    assert found == [("IC201", "warning"), ("IC213", "warning")]
+    for warning in (d for d in diagnostics if "server-alias" in d.message):
+        assert warning.location is not None and warning.location.line == line_of(text, "server-alias")
+
+
+def test_enable_access_log_false_is_shown_in_the_chain() -> None:
+    table, _, _ = compiled(ingress_yaml("main", "a.test", "web", {N + "enable-access-log": "false"}))
+    [route] = table.routes
+    assert route.middlewares.access_log is False
+    assert chain_labels(route) == ["no-access-log"]
+    table, diagnostics, text = compiled(
+        ingress_yaml("main", "a.test", "web", {N + "enable-access-log": "nope"})
+    )
+    assert table.routes[0].middlewares.access_log is True
+    [warning] = [d for d in diagnostics if d.code == "IC213"]
+    assert warning.location is not None and warning.location.line == line_of(text, "enable-access-log")

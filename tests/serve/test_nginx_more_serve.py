@@ -6,12 +6,17 @@ answer cites ingress-nginx's annotations page
 - [canary] "Canary": canary-by-header `always` routes to the canary, `never` never does, other values
   fall through; canary-by-header-value / -pattern replace `always`; canary-by-cookie likewise; the
   order is header, then cookie, then canary-weight.
+- [service-upstream] "Service Upstream": requests go to the Service's cluster IP and port, not to its
+  endpoints.
+- [server-alias] "Server Alias": the aliases are served like the host.
+- [access-log] "Enable Access Log": false disables the access log of the Ingress's routes.
 - [ssl-redirect] "Server-side HTTPS enforcement through redirect": by default the controller redirects
   (308) to HTTPS if TLS is enabled for that ingress; ssl-redirect "false" disables it.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +25,7 @@ import pytest
 
 from tests.serve.conftest import ServeProcess
 from tests.serve.test_nginx_takeover import ingress, path_backends, service, start
+from tests.serve.test_proxy_protocol import serve_with_access_log  # noqa: F401 (a fixture: stdout read too)
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -122,3 +128,64 @@ async def test_takeover_redirects_tls_hosts_to_https_by_default(
                 assert (resp.status, await resp.text()) == (200, "s1 /x")
         assert await fetch(sp, "plain.test") == (200, "s1 /x")
         assert await fetch(sp, "off.test") == (200, "s1 /x")
+
+
+def cluster_ip_service(name: str, cluster_port: int, endpoint_port: int) -> str:
+    """A Service whose cluster IP (127.0.0.1:cluster_port) and endpoint (127.0.0.1:endpoint_port) are
+    different backends: which one answers tells how the request was routed."""
+    return f"""apiVersion: v1
+kind: Service
+metadata: {{name: {name}, namespace: default}}
+spec:
+  clusterIP: 127.0.0.1
+  ports: [{{name: http, port: {cluster_port}, targetPort: {endpoint_port}}}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: {name}-1
+  namespace: default
+  labels: {{kubernetes.io/service-name: {name}}}
+addressType: IPv4
+ports: [{{name: http, port: {endpoint_port}}}]
+endpoints:
+- addresses: ["127.0.0.1"]
+"""
+
+
+async def test_service_upstream_server_alias_and_access_log(
+    tmp_path: Path, serve_with_access_log: Callable[..., ServeProcess]
+) -> None:
+    async with path_backends("s1", "s2") as ports:
+        directory = tmp_path / "manifests"
+        directory.mkdir()
+        upstream = ingress("upstream", "up.test", [("/", "svc")], {N + "service-upstream": "true"}, "nginx")
+        text = "---\n".join(
+            [
+                service("s1", ports["s1"]),
+                cluster_ip_service("svc", ports["s1"], ports["s2"]),
+                upstream.replace("number: 80", f"number: {ports['s1']}"),
+                ingress("endpoints", "ep.test", [("/", "svc")], {}, "nginx").replace(
+                    "number: 80", f"number: {ports['s1']}"
+                ),
+                ingress("alias", "main.test", [("/", "s1")], {N + "server-alias": "alias.test"}, "nginx"),
+                ingress("quiet", "quiet.test", [("/", "s1")], {N + "enable-access-log": "false"}, "nginx"),
+            ]
+        )
+        (directory / "apps.yaml").write_text(text)
+        sp = await start(serve_with_access_log, directory, "--access-log")
+        assert await fetch(sp, "up.test") == (200, "s1 /x")  # the cluster IP's port
+        assert await fetch(sp, "ep.test") == (200, "s2 /x")  # the endpoint
+        assert await fetch(sp, "alias.test") == (200, "s1 /x")
+        assert await fetch(sp, "nothere.test") == (404, "404 page not found\n")
+        mark = len(sp.lines)
+        assert await fetch(sp, "quiet.test") == (200, "s1 /x")
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(sp.url("/logged"), headers={"Host": "main.test"}) as resp,
+        ):
+            assert resp.status == 200
+        await asyncio.to_thread(sp.wait_for, r"/logged", 10, mark)
+        # The access log line of the quiet route would come before /logged's: there is none.
+        assert not [line for line in sp.lines[mark:] if '"GET /x ' in line]
+        assert [line for line in sp.lines[:mark] if '"GET /x ' in line]  # the other routes' lines
