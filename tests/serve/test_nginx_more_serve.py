@@ -25,7 +25,6 @@ import pytest
 
 from tests.serve.conftest import ServeProcess
 from tests.serve.test_nginx_takeover import ingress, path_backends, service, start
-from tests.serve.test_proxy_protocol import serve_with_access_log  # noqa: F401 (a fixture: stdout read too)
 
 pytestmark = pytest.mark.timeout(90)
 
