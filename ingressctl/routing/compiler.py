@@ -367,7 +367,17 @@ class _Compiler:
     def _service_upstream(self, candidate: Candidate, backend: RouteBackend) -> RouteBackend:
         """ingress-nginx service-upstream: the Service's cluster IP (routing/nginx_server.py)."""
         service, port = self.resolver.service_port(candidate.ingress.meta.namespace, candidate.backends[0])
-        result, why = cluster_ip_backend(backend, service, port)
+        key = ("cluster-ip", id(backend), id(service), id(port))
+        memo = self.memo
+        hit = memo.backends.get(key) if memo is not None else None
+        result: RouteBackend
+        why: str
+        if hit is not None and hit[0] is backend and hit[1] is service and hit[2] is port:
+            result, why = hit[3], hit[4]  # the same RouteBackend: the route and its plan are kept
+        else:
+            result, why = cluster_ip_backend(backend, service, port)
+        if memo is not None:
+            memo.next_backends[key] = (backend, service, port, result, why)
         if why and (candidate.ingress.ref, why) not in self._reported:
             self._reported.add((candidate.ingress.ref, why))
             self.diagnostics.append(no_cluster_ip_finding(candidate.ingress, why))

@@ -304,3 +304,20 @@ def test_enable_access_log_false_is_shown_in_the_chain() -> None:
     assert table.routes[0].middlewares.access_log is True
     [warning] = [d for d in diagnostics if d.code == "IC213"]
     assert warning.location is not None and warning.location.line == line_of(text, "enable-access-log")
+
+
+def test_a_reload_keeps_the_service_upstream_route() -> None:
+    from ingressctl.routing.memo import CompileCache
+
+    text = "---\n".join(
+        [
+            service_yaml("web", "10.0.0.1", "10.96.0.10"),
+            ingress_yaml("main", "a.test", "web", {N + "service-upstream": "true"}),
+        ]
+    )
+    snapshot = load_text(text, "app.yaml").snapshot
+    cache = CompileCache()
+    options = CompileOptions(ingress_class="nginx", controller_name="k8s.io/ingress-nginx")
+    first, _ = compile(snapshot, options, cache)
+    again, _ = compile(snapshot, options, cache)
+    assert again.routes[0] is first.routes[0]  # unchanged: the proxy keeps its plan
