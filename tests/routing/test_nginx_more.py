@@ -321,3 +321,16 @@ def test_a_reload_keeps_the_service_upstream_route() -> None:
     first, _ = compile(snapshot, options, cache)
     again, _ = compile(snapshot, options, cache)
     assert again.routes[0] is first.routes[0]  # unchanged: the proxy keeps its plan
+
+
+def test_the_canary_example_from_ingress_nginx_docs() -> None:
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "ingress-nginx" / "canary.yaml"
+    loaded = load_text(example.read_text(), str(example))
+    options = CompileOptions(ingress_class="nginx", controller_name="k8s.io/ingress-nginx")
+    table, _ = compile(loaded.snapshot, options)
+    [route] = table.routes
+    canary = route.middlewares.canary
+    assert canary is not None and canary.backend.service == "canary"
+    assert canary.rules == CanaryRules(header="X-Canary", weight=50, total=100)
