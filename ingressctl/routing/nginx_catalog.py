@@ -170,6 +170,7 @@ DIFFERENCES: dict[str, str] = {
     "client certificate it cannot verify",
     "server-alias": "the alias gets the routes of the host; its certificate comes from a tls section "
     "listing the alias (ingress-nginx serves it with the host's server block)",
-    "canary": "the canary must be in the main Ingress's namespace; canary-by-header-pattern is RE2 "
-    "(no back-references or look-around)",
+    "canary": "the canary must be in the main Ingress's namespace",
+    "canary-by-header-pattern": "the pattern is RE2 (no back-references or look-around), searched in the "
+    "header value as ngx.re.match does",
 }
