@@ -18,7 +18,7 @@ import pytest
 from tests.serve.backends import Backend
 from tests.serve.conftest import ServeProcess
 from tests.serve.test_client_auth_per_host import CONFIG, curl, secret, with_tls
-from tests.server.manifests import app_manifest
+from tests.support.manifests import app_manifest
 from tests.tls.conftest import CA
 
 pytestmark = pytest.mark.timeout(90)
