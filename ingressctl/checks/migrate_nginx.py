@@ -4,6 +4,8 @@
   ingressctl serves (`--ingress-class`, default `ingressctl`). (Taking over with `serve --ingress-class
   nginx --controller-name k8s.io/ingress-nginx` needs no rewrite at all.)
 - ingress-nginx annotations ingressctl implements stay as they are: it reads their spellings.
+- An Ingress with TLS and no ssl-redirect gets `ssl-redirect: "true"` written out: ingress-nginx
+  redirects such hosts to https by default, ingressctl (outside takeover mode) only when told.
 - Every other `nginx.ingress.kubernetes.io/*` annotation gets an end-of-line comment saying what
   becomes of it (routing/nginx_annotations.py): REFUSED (its routes answer 503), lost, changes, or not
   an ingress-nginx key: there a human must decide.
@@ -17,7 +19,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from ruamel.yaml.comments import CommentedMap
-from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, FoldedScalarString, LiteralScalarString
 
 from ingressctl.manifests.migrate import Migration, migrate_text, rewrite_chunk
 from ingressctl.manifests.yamldocs import split_documents
@@ -27,6 +29,8 @@ from ingressctl.routing.nginx_catalog import DIFFERENCES, PREFIX
 CLASS_ANNOTATION = "kubernetes.io/ingress.class"
 NGINX_CLASS = "nginx"
 MARK = "ingressctl:"
+SSL_REDIRECT = PREFIX + "ssl-redirect"
+SSL_REDIRECT_NOTE = "ingress-nginx's default, written out: ingressctl redirects to https only when told"
 
 
 def migrate_nginx_text(text: str, name: str = "<stdin>", ingress_class: str = "ingressctl") -> Migration:
@@ -76,6 +80,12 @@ def _document(document: Any, ingress_class: str, text: str = "") -> list[str]:
     if isinstance(spec, MutableMapping) and spec.get("ingressClassName") == NGINX_CLASS:
         spec["ingressClassName"] = ingress_class
         changes.append(f"{ref}: ingressClassName nginx -> {ingress_class}")
+    if changes and ingress_class != NGINX_CLASS and _needs_ssl_redirect(annotations, spec):
+        if not isinstance(annotations, CommentedMap):
+            annotations = meta["annotations"] = CommentedMap()
+        annotations[SSL_REDIRECT] = DoubleQuotedScalarString("true")
+        annotations.yaml_add_eol_comment(f"{MARK} {SSL_REDIRECT_NOTE}", SSL_REDIRECT)
+        changes.append(f'{ref}: {SSL_REDIRECT}: "true" written ({SSL_REDIRECT_NOTE})')
     if isinstance(annotations, CommentedMap):
         for key in list(annotations):
             note = _note(str(key))
@@ -94,6 +104,14 @@ def _document(document: Any, ingress_class: str, text: str = "") -> list[str]:
                 annotations.yaml_add_eol_comment(f"{MARK} {note}", key)
             changes.append(f"{ref}: {key}: {note}")
     return changes
+
+
+def _needs_ssl_redirect(annotations: Any, spec: Any) -> bool:
+    """An Ingress with TLS that leaves ssl-redirect to ingress-nginx's default (true)."""
+    if not isinstance(spec, MutableMapping) or not spec.get("tls"):
+        return False
+    written = annotations if isinstance(annotations, MutableMapping) else {}
+    return SSL_REDIRECT not in written and PREFIX + "force-ssl-redirect" not in written
 
 
 def _note(key: str) -> str | None:

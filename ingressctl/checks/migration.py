@@ -13,8 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ingressctl.model import Diagnostic, Ingress, Severity, Snapshot
+from ingressctl.routing.annotations_rewrites import NGINX_FORCE_SSL_REDIRECT, NGINX_SSL_REDIRECT
 from ingressctl.routing.classes import ClassSelector
 from ingressctl.routing.nginx_annotations import Status, nginx_status
+from ingressctl.routing.nginx_defaults import default_ssl_redirect
 from ingressctl.routing.options import CompileOptions
 
 
@@ -87,14 +89,16 @@ def migration_report(
                 line=location.line if location is not None else 0,
                 served=not_served is None,
                 why_not=not_served.message if not_served is not None else "",
-                annotations=tuple(_annotations(ingress, mine)),
+                annotations=tuple(_annotations(ingress, mine, options)),
                 errors=sum(1 for f in mine if f.severity is Severity.ERROR),
             )
         )
     return MigrationReport(tuple(out))
 
 
-def _annotations(ingress: Ingress, findings: list[Diagnostic]) -> list[AnnotationOutcome]:
+def _annotations(
+    ingress: Ingress, findings: list[Diagnostic], options: CompileOptions
+) -> list[AnnotationOutcome]:
     at_line: dict[int, list[Diagnostic]] = {}
     for found in findings:
         if found.location is not None:
@@ -115,7 +119,36 @@ def _annotations(ingress: Ingress, findings: list[Diagnostic]) -> list[Annotatio
         elif warnings and state in (Status.SUPPORTED, Status.CHANGES):
             state, detail = Status.CHANGES, _after_ref(warnings[0].message)
         out.append(AnnotationOutcome(key, ingress.meta.annotations[key], state, detail, line))
+    unwritten = _default_ssl_redirect(ingress, options)
+    if unwritten is not None:
+        out.append(unwritten)
     return out
+
+
+def _default_ssl_redirect(ingress: Ingress, options: CompileOptions) -> AnnotationOutcome | None:
+    """ingress-nginx redirects TLS hosts to https unless told not to: said for an Ingress with TLS
+    that does not write ssl-redirect, since that default is not ingressctl's (routing/nginx_defaults)."""
+    notes = ingress.meta.annotations
+    if not ingress.tls or NGINX_SSL_REDIRECT in notes or NGINX_FORCE_SSL_REDIRECT in notes:
+        return None
+    if default_ssl_redirect(ingress, options):
+        return AnnotationOutcome(
+            NGINX_SSL_REDIRECT,
+            "(not written)",
+            Status.SUPPORTED,
+            "ingress-nginx's default (true) is kept in takeover mode: plain HTTP for the TLS hosts "
+            "gets 308 to https",
+            0,
+        )
+    return AnnotationOutcome(
+        NGINX_SSL_REDIRECT,
+        "(not written)",
+        Status.CHANGES,
+        "ingress-nginx redirects the TLS hosts to https (308) by default, ingressctl only when the "
+        'annotation says "true": write it (migrate --from ingress-nginx does) or serve in takeover mode '
+        "(--controller-name k8s.io/ingress-nginx)",
+        0,
+    )
 
 
 def _after_ref(message: str) -> str:

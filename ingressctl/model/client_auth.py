@@ -17,10 +17,14 @@ class ClientAuth:
 
     ca_pem: bytes = field(repr=False)
     required: bool = True  # auth-tls-verify-client on; False: optional
-    # ingress-nginx auth-tls-verify-depth; only 1 (the certificate issued by the CA itself) is enforced.
+    # ingress-nginx auth-tls-verify-depth (OpenSSL's count): at most `depth` CAs between the client
+    # certificate and the root, i.e. its issuer at most depth + 1 levels below a root of the Secret.
     depth: int = 1
-    # Subjects (RFC 4514 strings) of the CAs: with depth 1 the client certificate's issuer is one of them.
+    # Subjects (RFC 4514 strings) of the CAs: the client certificate's issuer is one of them.
     ca_subjects: tuple[str, ...] = ()
+    # (subject, level) of the CAs whose chain up to a self-signed root is in the Secret: 1 for a root,
+    # 2 for a CA the root issued, ... Empty: every CA of ca_subjects counts as a root.
+    ca_levels: tuple[tuple[str, int], ...] = ()
     error_page: str = ""  # auth-tls-error-page: where a refused client is redirected
     source: str = ""  # "Secret ns/name"
 

@@ -11,6 +11,7 @@ from enum import Enum
 
 from ingressctl.model.access import AccessControls
 from ingressctl.model.backend_policy import BackendPolicy
+from ingressctl.model.canary import CanaryRouting
 from ingressctl.model.client_auth import ClientAuth
 from ingressctl.model.client_cert_headers import ClientCertHeaders
 from ingressctl.model.cors import CorsPolicy
@@ -114,6 +115,10 @@ class RouteMiddlewares:
     client_cert_headers: ClientCertHeaders | None = None
     # HTTPRoute filters without an annotation twin: redirects, mirrors, 500s (ingressctl.gateway).
     gateway: GatewayFilters | None = None
+    # ingress-nginx canary-by-header / -by-cookie: requests the canary's Service serves (model/canary.py).
+    canary: CanaryRouting | None = None
+    # ingress-nginx enable-access-log: false writes no access-log line for the route.
+    access_log: bool = True
 
     @property
     def names(self) -> tuple[str, ...]:

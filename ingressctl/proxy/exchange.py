@@ -39,7 +39,17 @@ lower-case name; applied where the upstream request head is built (proxy/forward
 class Outcome:
     """What the access log and the observer need to know about a finished request."""
 
-    __slots__ = ("filtered", "refused_by", "route_id", "service", "size", "status", "upstream", "user")
+    __slots__ = (
+        "filtered",
+        "quiet",
+        "refused_by",
+        "route_id",
+        "service",
+        "size",
+        "status",
+        "upstream",
+        "user",
+    )
 
     def __init__(self) -> None:
         # The middleware that refused the request to protect the route (rate-limit, ...), for /metrics.
@@ -51,6 +61,7 @@ class Outcome:
         self.size = 0
         self.user = ""
         self.filtered = False  # the response filters of the route's chain have run
+        self.quiet = False  # ingress-nginx enable-access-log: false: no access-log line
 
 
 class BodyEncoder(Protocol):

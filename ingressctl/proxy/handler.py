@@ -118,7 +118,7 @@ class _EntrypointHandler:
             )
             if result.refused_by:
                 proxy.observer.on_refused(ep.name, result.route_id, result.service, result.refused_by)
-        if proxy.access_log is not None:
+        if proxy.access_log is not None and not result.quiet:
             self._access(request, result, response, loop_time() - start)
         return response
 
@@ -205,7 +205,10 @@ class _EntrypointHandler:
         rp = plan.routes.get(match.route.id)
         if rp is None:  # a route the plan was not built from: cannot happen with one plan per table
             rp = RoutePlan(match.route)
+        if rp.canary_choice is not None:
+            rp = rp.for_request(request)  # ingress-nginx canary-by-header / -by-cookie
         result.route_id = rp.route_id
+        result.quiet = not rp.route.middlewares.access_log
         result.service = rp.backend_label
         chain = rp.chain if ep.auth is None else rp.chain_on(ep.auth)
         if not chain and ep.compress is None:  # a route without middlewares builds no Exchange

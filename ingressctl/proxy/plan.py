@@ -11,9 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
+from aiohttp.web_request import BaseRequest
+
 from ingressctl.gateway.chain import BackendErrorSpec, GatewayRedirectSpec, MirrorSpec
-from ingressctl.model import BackendProblem, Match, Route, TLSCertificate
+from ingressctl.model import BackendProblem, Match, Route, RouteBackend, TLSCertificate
 from ingressctl.proxy.balancer import SmoothWeightedRoundRobin
+from ingressctl.proxy.canary import CanaryChoice
 from ingressctl.proxy.exchange import EntrypointInfo, Middleware
 from ingressctl.proxy.middlewares.allow_list import AllowList
 from ingressctl.proxy.middlewares.auth_headers import AuthHeaders
@@ -52,6 +55,7 @@ from ingressctl.routing.chain_access import (
     RateLimitSpec,
 )
 from ingressctl.routing.chain_backend import BodyLimitSpec, CircuitBreakerSpec, UpstreamPolicySpec
+from ingressctl.routing.chain_canary import AccessLogOffSpec, CanarySpec
 from ingressctl.routing.chain_client_auth import ClientCertSpec
 from ingressctl.routing.chain_client_cert_headers import ClientCertHeadersSpec
 from ingressctl.routing.chain_nginx import CorsSpec, RewriteTargetSpec
@@ -96,6 +100,9 @@ class TableFactory(Protocol):
     ) -> Table: ...
 
 
+_NOT_STAGES = (UpstreamPolicySpec, CanarySpec, AccessLogOffSpec)
+
+
 class RoutePlan:
     """One route, prepared: its balancer and its middleware chain, built once from the route."""
 
@@ -104,6 +111,8 @@ class RoutePlan:
         "backend_label",
         "balancer",
         "breaker",
+        "canary_choice",
+        "canary_plan",
         "chain",
         "problem",
         "problem_detail",
@@ -129,9 +138,10 @@ class RoutePlan:
             self.problem = BackendProblem.NO_READY_ENDPOINTS
             self.problem_detail = self.problem_detail or "no usable endpoint"
         self.specs = route_chain(route)
-        # The upstream policy is applied by the balancer and the forwarder, not as a stage.
+        # The upstream policy is applied by the balancer and the forwarder, the canary when the route
+        # is taken (for_request), the access log by the handler: none is a stage.
         self.chain: tuple[Middleware, ...] = tuple(
-            _middleware(spec) for spec in self.specs if not isinstance(spec, UpstreamPolicySpec)
+            _middleware(spec) for spec in self.specs if not isinstance(spec, _NOT_STAGES)
         )
         policy = route.middlewares.backend_policy
         self.upstream_policy = (
@@ -144,6 +154,42 @@ class RoutePlan:
         )
         # Where an entrypoint's own basic auth joins this chain (see routing.chain.auth_position).
         self.auth_at = auth_position(self.specs)
+        canary = route.middlewares.canary
+        self.canary_choice: CanaryChoice | None = None
+        self.canary_plan: RoutePlan | None = None
+        if canary is not None:
+            plan = self._with_backend(canary.backend)
+            self.canary_choice, self.canary_plan = CanaryChoice(canary.rules), plan
+
+    def _with_backend(self, backend: RouteBackend) -> RoutePlan:
+        """This route served by another backend (its canary): the same chain, so limits, breaker and
+        auth are the route's, with the backend's own balancer."""
+        variant = object.__new__(RoutePlan)
+        for name in RoutePlan.__slots__:
+            setattr(variant, name, getattr(self, name))
+        variant.backend_label = backend.label
+        variant.scheme = backend.scheme
+        variant.tls = backend.tls
+        variant.balancer = SmoothWeightedRoundRobin(backend.upstreams)
+        variant.problem, variant.problem_detail = backend.problem, backend.problem_detail
+        if variant.problem is None and not len(variant.balancer):
+            variant.problem = BackendProblem.NO_READY_ENDPOINTS
+            variant.problem_detail = variant.problem_detail or "no usable endpoint"
+        policy = self.route.middlewares.backend_policy
+        variant.upstream_policy = (
+            BackendRuntime(policy, variant.balancer, backend.label)
+            if policy is not None and not policy.invalid
+            else None
+        )
+        variant.canary_choice = variant.canary_plan = None
+        return variant
+
+    def for_request(self, request: BaseRequest) -> RoutePlan:
+        """The plan that serves `request`: this one, or its canary's when the canary rules say so."""
+        choice = self.canary_choice
+        if choice is None or self.canary_plan is None or not choice.to_canary(request):
+            return self
+        return self.canary_plan
 
     def chain_on(self, entrypoint_auth: Middleware | None) -> tuple[Middleware, ...]:
         """The chain as it runs on an entrypoint with (or without) basic auth of its own."""
@@ -182,7 +228,7 @@ def _middleware(spec: MiddlewareSpec) -> Middleware:
         return BodyLimit(spec)
     if isinstance(spec, CircuitBreakerSpec):
         return CircuitBreakerMiddleware(spec)
-    assert not isinstance(spec, UpstreamPolicySpec)
+    assert not isinstance(spec, _NOT_STAGES)
     if isinstance(spec, ClientCertHeadersSpec):
         return ClientCertHeaders(spec)
     if isinstance(spec, StripPrefixSpec):

@@ -44,6 +44,8 @@ from ingressctl.routing.cors import parse_cors
 from ingressctl.routing.misspelt import misspelt_protections
 from ingressctl.routing.nginx_paths import KNOWN as NGINX_PATH_KNOWN
 from ingressctl.routing.nginx_paths import RegexAnnotations, parse_regex_annotations
+from ingressctl.routing.nginx_server import KNOWN as NGINX_SERVER_KNOWN
+from ingressctl.routing.nginx_server import ServerOptions, parse_server_options
 from ingressctl.routing.refusals import control_characters, refuse_foreign_protections
 from ingressctl.routing.report import annotation_location, finding
 from ingressctl.routing.service_access import KNOWN_SERVICE_ACCESS
@@ -104,6 +106,7 @@ KNOWN_ANNOTATIONS: dict[str, str] = {
 KNOWN_ANNOTATIONS.update(NGINX_PATH_KNOWN)
 KNOWN_ANNOTATIONS.update(CANARY_KNOWN)
 KNOWN_ANNOTATIONS.update(CORS_KNOWN)
+KNOWN_ANNOTATIONS.update(NGINX_SERVER_KNOWN)
 
 # Values parsed as lists, line by line: line breaks and tabs in them are separators, not injections.
 _MULTI_LINE = frozenset(
@@ -173,6 +176,8 @@ class IngressAnnotations:
     cors: CorsPolicy | None = None  # ingress-nginx enable-cors (routing/cors.py)
     rewrites: Rewrites | None = None  # paths, redirects, headers (routing/annotations_rewrites.py)
     client_cert_headers: ClientCertHeaders | None = None  # routing/annotations_client_cert_headers.py
+    # ingress-nginx service-upstream, server-alias, enable-access-log (routing/nginx_server.py).
+    server: ServerOptions = field(default_factory=ServerOptions)
 
 
 SecretLookup = Callable[[str, str], Secret | None]
@@ -523,6 +528,8 @@ def parse_annotations(
     parser.diagnostics.extend(canary_found)
     cors, cors_found = parse_cors(ingress)
     parser.diagnostics.extend(cors_found)
+    server, server_found = parse_server_options(ingress)
+    parser.diagnostics.extend(server_found)
     result = IngressAnnotations(
         regex=regex,
         canary=canary,
@@ -545,5 +552,6 @@ def parse_annotations(
         access=access.controls,
         rewrites=rewrites.rewrites,
         client_cert_headers=cert_headers.headers,
+        server=server,
     )
     return result, parser.diagnostics

@@ -1,16 +1,23 @@
 """ingress-nginx client certificate annotations (auth-tls-*), parsed into `ClientAuth`.
 
 auth-tls-secret names a Secret of the Ingress's namespace whose `ca.crt` holds the CAs;
-auth-tls-verify-client is on (default), optional or off; optional_no_ca (accept any certificate
-unverified) cannot be given by the handshake ingressctl runs and fails closed, as does a
-verify depth other than 1 (Python's ssl module cannot bound the chain length), a missing or broken
-Secret, and a bad value. auth-tls-pass-certificate-to-upstream: routing/annotations_client_cert_headers.py.
+auth-tls-verify-client is on (default), optional or off. optional_no_ca (ask for a certificate but
+accept it unverified, telling the backend the outcome) fails closed: Python's ssl module has no
+verification callback, so a handshake that asks for a client certificate verifies it against the
+context's CAs and fails when it cannot (OpenSSL's SSL_CTX_set_verify callback, which nginx uses for
+optional_no_ca, is not exposed by the standard library). auth-tls-verify-depth is OpenSSL's count
+(at most that many CAs between the client certificate and the root), checked by the route against
+the chain as the Secret holds it: the CA that issued the client certificate must be in ca.crt with
+its chain up to a self-signed root (Python 3.11's ssl shows the server only the client's own
+certificate, not the intermediates it sent). A missing or broken Secret and bad values fail closed.
+auth-tls-pass-certificate-to-upstream: routing/annotations_client_cert_headers.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ingressctl.model import Diagnostic, Ingress, Secret, Severity
 from ingressctl.model.client_auth import ClientAuth
@@ -29,16 +36,19 @@ KNOWN: dict[str, str] = {
     "certificate must chain to; the host's TLS handshake asks for one. Missing or broken: 503. The backend "
     "gets ssl-client-verify (SUCCESS/NONE), ssl-client-subject-dn and ssl-client-issuer-dn, as from "
     "ingress-nginx; copies sent by the client are removed.",
-    VERIFY_CLIENT: "on (default; 400 without a certificate), optional, or off. optional_no_ca cannot be "
-    "honoured: 503.",
-    VERIFY_DEPTH: "Only 1 (the default: the client certificate is issued by a CA of the Secret) is "
-    "enforced; other values: 503.",
+    VERIFY_CLIENT: "on (default; 400 without a certificate), optional, or off. optional_no_ca (accept an "
+    "unverified certificate) cannot be honoured with Python's ssl module: 503.",
+    VERIFY_DEPTH: "At most this many CAs between the client certificate and the root (default 1, as "
+    "ingress-nginx); the issuing CA and its chain up to the root must be in ca.crt; deeper: 403.",
     ERROR_PAGE: "URL a client refused for its certificate is redirected to (302) instead of a 400.",
 }
 # Implemented keys: not "unsupported protections" (routing/refusals.py) any more.
 IMPLEMENTED = frozenset({*KNOWN, PASS_CERTIFICATE})
 
 SecretLookup = Callable[[str, str], Secret | None]
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,17 +85,19 @@ def parse_client_auth(
     if mode not in ("on", "optional", "off"):
         report(
             VERIFY_CLIENT,
-            f"{mode!r} cannot be honoured"
+            f"{mode!r} cannot be honoured (Python's ssl module verifies every certificate it asks for: "
+            "it has no callback to accept one it cannot verify)"
             if mode == "optional_no_ca"
             else f"{mode!r} is not on, optional or off",
             "Use on or optional with auth-tls-secret (ingressctl always verifies a presented certificate).",
         )
     depth_text = annotations.get(VERIFY_DEPTH, "1").strip()
-    if depth_text != "1":
+    depth = int(depth_text) if depth_text.isdigit() and len(depth_text) < 4 else -1
+    if not 0 <= depth <= 100:
         report(
             VERIFY_DEPTH,
-            f"depth {depth_text!r} cannot be enforced (only 1)",
-            "Issue client certificates from the CA in the Secret directly, and remove the annotation.",
+            f"{depth_text!r} is not a depth from 0 to 100",
+            "Write the number of CAs allowed between the client certificate and the root, e.g. 2.",
         )
     error_page = annotations.get(ERROR_PAGE, "").strip()
     if error_page and not error_page.startswith(("http://", "https://", "/")):
@@ -103,6 +115,7 @@ def parse_client_auth(
     secret_ns = secret_ns if slash else ns
     ca_pem = b""
     subjects: tuple[str, ...] = ()
+    levels: tuple[tuple[str, int], ...] = ()
     source = f"Secret {secret_ns}/{name}"
     if not name or secret_ns != ns:
         report(
@@ -144,9 +157,34 @@ def parse_client_auth(
                     "Put the CA certificates under ca.crt.",
                 )
             subjects = tuple(ca.subject.rfc4514_string() for ca in cas)
+            levels = _levels(cas)
     if errors or mode == "off":
         return ParsedClientAuth(error="; ".join(errors)), diagnostics
     auth = ClientAuth(
-        ca_pem=ca_pem, required=mode == "on", ca_subjects=subjects, error_page=error_page, source=source
+        ca_pem=ca_pem,
+        required=mode == "on",
+        depth=depth,
+        ca_subjects=subjects,
+        ca_levels=levels,
+        error_page=error_page,
+        source=source,
     )
     return ParsedClientAuth(client_auth=auth), diagnostics
+
+
+def _levels(cas: Sequence[x509.Certificate]) -> tuple[tuple[str, int], ...]:
+    """(subject, level) of each CA whose issuers up to a self-signed root are all in `cas`: 1 for a
+    root. A CA whose chain leaves the Secret gets none (OpenSSL without partial chains needs a root
+    of the Secret; an intermediate the client sends is not seen here, see the module's text)."""
+    by_subject = {ca.subject: ca for ca in cas}
+    out: list[tuple[str, int]] = []
+    for ca in cas:
+        level, current = 1, ca
+        while current.issuer != current.subject and level <= len(cas):
+            parent = by_subject.get(current.issuer)
+            if parent is None:
+                break
+            level, current = level + 1, parent
+        if current.issuer == current.subject:
+            out.append((ca.subject.rfc4514_string(), level))
+    return tuple(out)

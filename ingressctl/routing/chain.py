@@ -31,6 +31,7 @@ from ingressctl.routing.chain_backend import (
     UpstreamPolicySpec,
     backend_chain,
 )
+from ingressctl.routing.chain_canary import AccessLogOffSpec, CanarySpec, access_log_specs, canary_specs
 from ingressctl.routing.chain_client_auth import ClientCertSpec
 from ingressctl.routing.chain_client_cert_headers import ClientCertHeadersSpec, client_cert_header_specs
 from ingressctl.routing.chain_nginx import CorsSpec, RewriteTargetSpec, cors_of, rewrite_target_of
@@ -179,6 +180,8 @@ MiddlewareSpec = (
     | RewriteSpec
     | ClientCertHeadersSpec
     | GatewaySpec
+    | CanarySpec
+    | AccessLogOffSpec
 )
 
 
@@ -254,6 +257,8 @@ def route_chain(route: Route) -> tuple[MiddlewareSpec, ...]:
     chain.extend(backend_chain(policy))
     # Last: the certificate headers are the proxy's word, after any auth answer copied headers.
     chain.extend(client_cert_header_specs(route))
+    chain.extend(canary_specs(route))  # picks the backend: applied when the proxy takes the route
+    chain.extend(access_log_specs(route))  # applied where the access log is written
     return tuple(chain)
 
 
@@ -266,6 +271,8 @@ _AFTER_ENTRYPOINT_AUTH = (
     BodyLimitSpec,
     CircuitBreakerSpec,
     UpstreamPolicySpec,
+    CanarySpec,
+    AccessLogOffSpec,
     *FORWARDING_SPECS,
 )
 

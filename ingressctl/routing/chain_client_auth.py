@@ -33,4 +33,5 @@ class ClientCertSpec:
             "required": self.auth.required,
             "source": self.auth.source,
             "cas": list(self.auth.ca_subjects),
+            "verify_depth": self.auth.depth,
         }

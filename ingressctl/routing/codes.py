@@ -58,7 +58,7 @@ CODES: dict[str, str] = {
     BACKEND_PROTOCOL: "A backend protocol or backend TLS setting (backend-protocol, proxy-ssl-*, protocol, "
     "service.serversscheme) cannot be honoured; the route answers 503. Warnings: settings read elsewhere.",
     CLIENT_AUTH: "A client certificate annotation (auth-tls-*) cannot be honoured (missing or broken CA "
-    "Secret, optional_no_ca, a verify depth other than 1); the route answers 503.",
+    "Secret, optional_no_ca, a bad verify depth); the route answers 503.",
 }
 
 # The Gateway API's codes (IC26x) live with it.

@@ -19,11 +19,8 @@ from ingressctl.model import (
     Diagnostic,
     HostKind,
     Ingress,
-    IngressBackend,
-    Location,
     ObjectRef,
     PathType,
-    RegexPath,
     Route,
     RouteBackend,
     RouteMiddlewares,
@@ -32,60 +29,34 @@ from ingressctl.model import (
     Snapshot,
     TLSCertificate,
     TLSSource,
-    Upstream,
 )
 from ingressctl.model.backend_policy import BackendPolicy
+from ingressctl.model.canary import CanaryRouting
 from ingressctl.routing import codes
 from ingressctl.routing.annotations import IngressAnnotations, parse_annotations
-from ingressctl.routing.annotations_backend import BackendPolicies
-from ingressctl.routing.annotations_rewrites import www_alias, www_alias_rewrites
+from ingressctl.routing.backend_policy_resolution import BackendPolicyResolver, with_fallback
 from ingressctl.routing.backend_protocol import apply_protocol, service_findings
 from ingressctl.routing.backends import BackendResolver
-from ingressctl.routing.canary import no_main_finding
+from ingressctl.routing.canary_merge import merge_canaries
+from ingressctl.routing.candidates import Candidate, CandidateKey, ingress_order, why_wins
 from ingressctl.routing.classes import ClassSelector
 from ingressctl.routing.hosts import validate_host
 from ingressctl.routing.memo import CompileCache
-from ingressctl.routing.nginx_paths import PatternChecks, regex_path, rewrite_group_warning
+from ingressctl.routing.nginx_defaults import with_nginx_defaults
+from ingressctl.routing.nginx_server import cluster_ip_backend, no_cluster_ip_finding
 from ingressctl.routing.options import CompileOptions
-from ingressctl.routing.paths import match_length, prefix_key
+from ingressctl.routing.paths import match_length
+from ingressctl.routing.regex_hosts import regex_hosts
 from ingressctl.routing.report import finding
+from ingressctl.routing.server_aliases import server_aliases
 from ingressctl.routing.service_access import ServiceAccess
 from ingressctl.routing.table import RoutingTable
 from ingressctl.routing.tls import IngressTLSResult, ingress_tls
+from ingressctl.routing.weighted import merge_weighted, split
+from ingressctl.routing.www_aliases import drop_named_aliases, www_aliases
 
 _TIER = {HostKind.EXACT: 0, HostKind.WILDCARD: 1, HostKind.ANY: 2}
 _TYPE_RANK = {PathType.EXACT: 0, PathType.PREFIX: 1, PathType.IMPLEMENTATION_SPECIFIC: 2}
-
-# (host kind, host, path key, path type): two candidates with the same key conflict.
-_Key = tuple[HostKind, str, str, PathType]
-
-
-def ingress_order(ingress: Ingress) -> tuple[bool, str, str, str]:
-    """Who wins a conflict: oldest creationTimestamp (missing counts as newest), then namespace/name."""
-    ts = ingress.meta.creation_timestamp
-    return (ts == "", ts, ingress.meta.namespace, ingress.meta.name)
-
-
-@dataclass(slots=True)
-class _Candidate:
-    ingress: Ingress
-    annotations: IngressAnnotations
-    route_id: str
-    host: str | None
-    host_kind: HostKind
-    path: str
-    path_type: PathType
-    backends: tuple[IngressBackend, ...]  # several only for a service-weights split
-    location: Location | None
-    order: tuple[bool, str, str, str, int, int]
-    regex: RegexPath | None = None  # set by _Compiler._regex_hosts for hosts with ingress-nginx regex paths
-    # ingress-nginx canary merged into this (main) candidate: (main percent, canary percent).
-    canary_split: tuple[float, float] | None = None
-
-    @property
-    def key(self) -> _Key:
-        path = prefix_key(self.path) if self.path_type is PathType.PREFIX else self.path
-        return (self.host_kind, self.host or "", path, self.path_type)
 
 
 @dataclass(slots=True)
@@ -96,8 +67,8 @@ class _IngressPart:
     diagnostics: list[Diagnostic]
     certificates: list[TLSCertificate]
     tls_hosts: list[tuple[str, bool]]
-    candidates: list[_Candidate]
-    default: _Candidate | None
+    candidates: list[Candidate]
+    default: Candidate | None
     # What it was computed from, beyond the Ingress itself (CompileCache reuses it while these hold).
     classes_token: object
     secrets_in_input: bool
@@ -106,7 +77,7 @@ class _IngressPart:
 
 @dataclass(slots=True)
 class _RoutePart:
-    candidate: _Candidate
+    candidate: Candidate
     backend: RouteBackend
     tls: TLSSource | None
     route: Route
@@ -125,15 +96,16 @@ class _Compiler:
         self.tls_fallback = TLSSource.ACME if options.acme_enabled else TLSSource.DEFAULT
         self.tls_hosts = IngressTLSResult()
         self._protocol_reported: set[ObjectRef] = set()
+        self._reported: set[tuple[ObjectRef, str]] = set()
         self._middleware_cache: dict[
             tuple[int, int], tuple[IngressAnnotations, BackendPolicy | None, RouteMiddlewares]
         ] = {}
-        self.policies = BackendPolicies()
+        self.policies = BackendPolicyResolver(self.resolver)
 
     def run(self) -> RoutingTable:
         selector = ClassSelector(self.snapshot.ingress_classes, self.options)
-        candidates: list[_Candidate] = []
-        defaults: list[_Candidate] = []
+        candidates: list[Candidate] = []
+        defaults: list[Candidate] = []
         certificates: list[TLSCertificate] = []
         for ingress in sorted(self.snapshot.ingresses, key=lambda i: (i.meta.namespace, i.meta.name)):
             part = self._ingress_part(ingress, selector)
@@ -145,7 +117,11 @@ class _Compiler:
             candidates.extend(part.candidates)
             if part.default is not None:
                 defaults.append(part.default)
-        parts = [self._route_part(c) for c in self._regex_hosts(self._resolve_conflicts(candidates))]
+        winners, found = server_aliases(self._resolve_conflicts(candidates))
+        self.diagnostics.extend(found)
+        routed, found = regex_hosts(winners)
+        self.diagnostics.extend(found)
+        parts = [self._route_part(c) for c in routed]
         parts.sort(key=_part_order)
         routes = [part.route for part in parts]
         default_route = None
@@ -160,7 +136,7 @@ class _Compiler:
                         loser.ingress,
                         f"defaultBackend is also set by {winner.ingress.ref} "
                         f"({winner.location or winner.ingress.meta.location or 'unknown location'}); "
-                        f"{winner.ingress.ref} wins ({_why_wins(winner, loser)})",
+                        f"{winner.ingress.ref} wins ({why_wins(winner, loser)})",
                         "Keep a single defaultBackend across the Ingresses ingressctl serves.",
                         loser.location,
                         related=(winner.location or winner.ingress.meta.location,),
@@ -229,6 +205,7 @@ class _Compiler:
                 ingress, lookup, secrets_in_input, ignore_snippets=self.options.ignore_snippets
             )
             part.diagnostics.extend(found)
+            annotations = with_nginx_defaults(ingress, annotations, self.options)
             tls = ingress_tls(ingress, lookup, secrets_in_input)
             part.diagnostics.extend(tls.diagnostics)
             part.certificates = tls.certificates
@@ -236,7 +213,7 @@ class _Compiler:
             part.candidates = self._candidates(ingress, annotations, part.diagnostics)
             if ingress.default_backend is not None:
                 ns, name = ingress.meta.namespace, ingress.meta.name
-                part.default = _Candidate(
+                part.default = Candidate(
                     ingress=ingress,
                     annotations=annotations,
                     route_id=f"{ns}/{name}#default",
@@ -259,9 +236,9 @@ class _Compiler:
 
     def _candidates(
         self, ingress: Ingress, annotations: IngressAnnotations, diagnostics: list[Diagnostic]
-    ) -> list[_Candidate]:
+    ) -> list[Candidate]:
         ns, name = ingress.meta.namespace, ingress.meta.name
-        out: list[_Candidate] = []
+        out: list[Candidate] = []
         for ri, rule in enumerate(ingress.rules):
             host = (rule.host or "").strip().lower() or None
             kind = HostKind.ANY
@@ -301,7 +278,7 @@ class _Compiler:
                 ):
                     path_type = annotations.path_type
                 out.append(
-                    _Candidate(
+                    Candidate(
                         ingress=ingress,
                         annotations=annotations,
                         route_id=f"{ns}/{name}#r{ri}p{pi}",
@@ -316,22 +293,21 @@ class _Compiler:
                     )
                 )
         if annotations.service_weights:
-            out = _merge_weighted(out, annotations.service_weights)
+            out = merge_weighted(out, annotations.service_weights)
         if annotations.rewrites is not None and annotations.rewrites.www_redirect:
-            out += _www_aliases(out, annotations)
+            out += www_aliases(out, annotations)
         return out
 
-    def _resolve_conflicts(self, candidates: list[_Candidate]) -> list[_Candidate]:
-        # A from-to-www-redirect route gives way to any rule that names its host (as ingress-nginx).
-        named = {c.host for c in candidates if not c.route_id.endswith(WWW_ALIAS)}
-        candidates = [c for c in candidates if c.host not in named or not c.route_id.endswith(WWW_ALIAS)]
-        groups: dict[_Key, list[_Candidate]] = defaultdict(list)
+    def _resolve_conflicts(self, candidates: list[Candidate]) -> list[Candidate]:
+        candidates = drop_named_aliases(candidates)
+        groups: dict[CandidateKey, list[Candidate]] = defaultdict(list)
         for candidate in candidates:
             groups[candidate.key].append(candidate)
-        winners: list[_Candidate] = []
+        winners: list[Candidate] = []
         for group in groups.values():
             group.sort(key=lambda c: c.order)
-            group = self._merge_canaries(group)
+            group, found = merge_canaries(group)
+            self.diagnostics.extend(found)
             if not group:
                 continue
             winner = group[0]
@@ -340,70 +316,9 @@ class _Compiler:
                 self.diagnostics.append(_conflict(winner, loser))
         return winners
 
-    def _merge_canaries(self, group: list[_Candidate]) -> list[_Candidate]:
-        """ingress-nginx canaries of one (host, path): the first merges into the main candidate as a
-        weighted split (routing/canary.py); a canary without a main serves nothing."""
-        canaries = [c for c in group if c.annotations.canary is not None]
-        if not canaries:
-            return group
-        mains = [c for c in group if c.annotations.canary is None]
-        if not mains:
-            first = canaries[0]
-            self.diagnostics.append(no_main_finding(first.ingress, first.host, first.path))
-            return []
-        main, canary = mains[0], canaries[0]
-        if canary.ingress.meta.namespace != main.ingress.meta.namespace:
-            self.diagnostics.append(no_main_finding(canary.ingress, canary.host, canary.path))
-            return mains
-        split = canary.annotations.canary
-        assert split is not None
-        same_service = canary.backends[0].service_name == main.backends[0].service_name
-        if len(main.backends) == 1 and not same_service:
-            # A copy: the cached candidate of the main Ingress stays as it is for the next compile.
-            main = dataclasses.replace(
-                main,
-                backends=(main.backends[0], canary.backends[0]),
-                canary_split=(100.0 - split.percent, split.percent),
-            )
-        return [main, *(c for c in mains[1:])]
-
-    def _regex_hosts(self, candidates: list[_Candidate]) -> list[_Candidate]:
-        """ingress-nginx: use-regex or rewrite-target on any Ingress of a host makes every path of
-        that host a regular expression (routing/nginx_paths.py). Paths RE2 refuses are not routed."""
-        sources: dict[tuple[HostKind, str], str] = {}
-        for candidate in candidates:
-            regex = candidate.annotations.regex
-            if regex is not None and regex.makes_regex:
-                bucket = (candidate.host_kind, candidate.host or "")
-                what = "use-regex" if regex.use_regex else "rewrite-target"
-                sources.setdefault(bucket, f"{what} on {candidate.ingress.ref}")
-        if not sources:
-            for candidate in candidates:
-                candidate.regex = None
-            return candidates
-        checks = PatternChecks([c.path for c in candidates if (c.host_kind, c.host or "") in sources])
-        kept: list[_Candidate] = []
-        for candidate in candidates:
-            source = sources.get((candidate.host_kind, candidate.host or ""))
-            if source is None:
-                candidate.regex = None
-                kept.append(candidate)
-                continue
-            own = candidate.annotations.regex
-            candidate.regex, problem = regex_path(candidate.ingress, candidate.path, own, source, checks)
-            if problem is not None:
-                self.diagnostics.append(problem)
-                continue
-            if own is not None and own.rewrite_target is not None:
-                warning = rewrite_group_warning(candidate.ingress, candidate.path, own.rewrite_target)
-                if warning is not None:
-                    self.diagnostics.append(warning)
-            kept.append(candidate)
-        return kept
-
     # ------------------------------------------------------------ candidates → routes
 
-    def _backend(self, candidate: _Candidate) -> RouteBackend:
+    def _backend(self, candidate: Candidate) -> RouteBackend:
         resolved: list[RouteBackend] = []
         for backend in candidate.backends:
             result, found = self.resolver.resolve(candidate.ingress, backend, candidate.location)
@@ -411,12 +326,14 @@ class _Compiler:
             resolved.append(result)
         if len(resolved) == 1:
             backend_result = resolved[0]
+            if candidate.annotations.server.service_upstream:
+                backend_result = self._service_upstream(candidate, backend_result)
         elif candidate.canary_split is not None:
             main_share, canary_share = candidate.canary_split
             weights = {resolved[0].service: main_share, resolved[1].service: canary_share}
-            backend_result = _split(resolved, weights)
+            backend_result = split(resolved, weights)
         else:
-            backend_result = _split(resolved, candidate.annotations.service_weights)
+            backend_result = split(resolved, candidate.annotations.service_weights)
         backend_result = self._protocol(candidate, backend_result)
         if candidate.annotations.auth_error:
             return RouteBackend(
@@ -447,7 +364,26 @@ class _Compiler:
             )
         return backend_result
 
-    def _protocol(self, candidate: _Candidate, backend: RouteBackend) -> RouteBackend:
+    def _service_upstream(self, candidate: Candidate, backend: RouteBackend) -> RouteBackend:
+        """ingress-nginx service-upstream: the Service's cluster IP (routing/nginx_server.py)."""
+        service, port = self.resolver.service_port(candidate.ingress.meta.namespace, candidate.backends[0])
+        key = ("cluster-ip", id(backend), id(service), id(port))
+        memo = self.memo
+        hit = memo.backends.get(key) if memo is not None else None
+        result: RouteBackend
+        why: str
+        if hit is not None and hit[0] is backend and hit[1] is service and hit[2] is port:
+            result, why = hit[3], hit[4]  # the same RouteBackend: the route and its plan are kept
+        else:
+            result, why = cluster_ip_backend(backend, service, port)
+        if memo is not None:
+            memo.next_backends[key] = (backend, service, port, result, why)
+        if why and (candidate.ingress.ref, why) not in self._reported:
+            self._reported.add((candidate.ingress.ref, why))
+            self.diagnostics.append(no_cluster_ip_finding(candidate.ingress, why))
+        return result
+
+    def _protocol(self, candidate: Candidate, backend: RouteBackend) -> RouteBackend:
         """The backend with its protocol and TLS settings (routing/backend_protocol.py)."""
         service, port = self.resolver.service_port(candidate.ingress.meta.namespace, candidate.backends[0])
         if service is not None and service.ref not in self._protocol_reported:
@@ -486,49 +422,34 @@ class _Compiler:
                     backend_policy=policy,
                     rewrites=ann.rewrites,
                     client_cert_headers=ann.client_cert_headers,
+                    access_log=ann.server.access_log,
                 ),
             )
         return found[2]
 
-    def _backend_policy(self, candidate: _Candidate) -> BackendPolicy | None:
-        """The policy of the candidate's (first) backend Service: see routing/annotations_backend."""
-        name = candidate.backends[0].service_name if candidate.backends else None
-        service = self.resolver.services.get((candidate.ingress.meta.namespace, name)) if name else None
-        ingress = candidate.ingress
-
-        def resolve(service_name: str, port: str) -> RouteBackend:
-            # Error-page and fallback Services; their findings are the policy's (a warning), not a route's.
-            if not port:
-                target = self.resolver.services.get((ingress.meta.namespace, service_name))
-                port = str(target.ports[0].port) if target is not None and target.ports else ""
-            number = int(port) if port.isdigit() else None
-            reference = IngressBackend(service_name, number, port if number is None and port else None)
-            return self.resolver.resolve(ingress, reference)[0]
-
-        policy, found = self.policies.of(ingress, service, resolve)
+    def _canary(self, main: Candidate, canary: Candidate) -> CanaryRouting:
+        """The canary chosen per request: its backend resolved like the main one's (the main
+        Ingress's protocol settings, as ingress-nginx ignores the canary's other annotations)."""
+        resolved, found = self.resolver.resolve(canary.ingress, canary.backends[0], canary.location)
         self.diagnostics.extend(found)
-        return policy
+        as_main = dataclasses.replace(main, backends=canary.backends, canary_of=None)
+        backend = self._protocol(as_main, resolved)
+        assert canary.annotations.canary is not None
+        return CanaryRouting(canary.annotations.canary.rules, canary.ingress.ref, backend)
 
-    def _route_part(self, candidate: _Candidate, is_default: bool = False) -> _RoutePart:
+    def _route_part(self, candidate: Candidate, is_default: bool = False) -> _RoutePart:
         ann = candidate.annotations
         tls = None if is_default else self.tls_hosts.source_for(candidate.host, self.tls_fallback)
         if ann.tls_only and tls is None and candidate.host is not None:
             tls = self.tls_fallback
         backend = self._backend(candidate)
-        policy = self._backend_policy(candidate)  # before the memo: its findings are reported each time
-        if policy is not None and policy.fallback_backend is not None and backend.problem in _FALLBACK_WHEN:
-            # ingress-nginx default-backend: serves while the route's own Service cannot.
-            fallback = policy.fallback_backend
-            backend = RouteBackend(
-                backend.namespace,
-                backend.service,
-                backend.port,
-                upstreams=fallback.upstreams,
-                scheme=fallback.scheme,
-                split=backend.split,
-                tls=fallback.tls,
-            )
+        policy, found = self.policies.policy(candidate)  # before the memo: findings are reported each time
+        self.diagnostics.extend(found)
+        backend = with_fallback(backend, policy)
         middlewares = self.service_access.apply(backend, self._middlewares(ann, policy))
+        if candidate.canary_of is not None and backend.problem not in _REFUSED:
+            canary = self._canary(candidate, candidate.canary_of)
+            middlewares = dataclasses.replace(middlewares, canary=canary)
         memo = self.memo
         if memo is not None:
             hit: _RoutePart | None = memo.routes.get(id(candidate))
@@ -569,101 +490,17 @@ class _Compiler:
         return part
 
 
-_FALLBACK_WHEN = frozenset(
-    {BackendProblem.SERVICE_NOT_FOUND, BackendProblem.NO_ENDPOINTS, BackendProblem.NO_READY_ENDPOINTS}
+# A route refused as a whole: no canary may serve it either.
+_REFUSED = frozenset(
+    {
+        BackendProblem.AUTH_SECRET_INVALID,
+        BackendProblem.ACCESS_RULE_INVALID,
+        BackendProblem.ANNOTATION_REFUSED,
+    }
 )
 
 
-WWW_ALIAS = "#www"
-
-
-def _www_aliases(candidates: list[_Candidate], annotations: IngressAnnotations) -> list[_Candidate]:
-    """ingress-nginx from-to-www-redirect: a route for the other host of each exact host (www.HOST or
-    HOST) that redirects there, unless a rule names that host (see _resolve_conflicts)."""
-    hosts = {c.host: c for c in candidates if c.host is not None and c.host_kind is HostKind.EXACT}
-    out: list[_Candidate] = []
-    for host, first in sorted(hosts.items()):
-        alias = www_alias(host)
-        if alias in hosts:
-            continue
-        # Served where the Ingress is (entrypoints, TLS); a redirect only, so no other middleware.
-        alias_annotations = dataclasses.replace(
-            annotations,
-            redirect=None,
-            basic_auth=None,
-            auth_error="",
-            allow_error="",
-            allow_source_ranges=(),
-            strip_prefix=False,
-            rewrites=www_alias_rewrites(host),
-        )
-        out.append(
-            dataclasses.replace(
-                first,
-                annotations=alias_annotations,
-                route_id=f"{first.route_id}{WWW_ALIAS}",
-                host=alias,
-                path="/",
-                path_type=PathType.IMPLEMENTATION_SPECIFIC,
-                order=(True, "\uffff", *first.order[2:]),
-            )
-        )
-    return out
-
-
-def _merge_weighted(candidates: list[_Candidate], weights: dict[str, float]) -> list[_Candidate]:
-    """Paths of one Ingress with the same (host, path, type) and services named in service-weights
-    become one route whose upstreams are the union of the services' endpoints (Traefik v1 style)."""
-    groups: dict[_Key, list[_Candidate]] = defaultdict(list)
-    for candidate in candidates:
-        groups[candidate.key].append(candidate)
-    out: list[_Candidate] = []
-    for group in groups.values():
-        services = [c.backends[0].service_name for c in group]
-        if len(group) > 1 and len(set(services)) == len(services) and any(s in weights for s in services):
-            first = group[0]
-            first.backends = tuple(c.backends[0] for c in group)
-            out.append(first)
-        else:
-            out.extend(group)
-    out.sort(key=lambda c: c.order)
-    return out
-
-
-def _split(resolved: list[RouteBackend], weights: dict[str, float]) -> RouteBackend:
-    """Each service gets its listed percent; unlisted services share what remains equally.
-    A service's percent is divided among its endpoints as integer weights (percent × 100 / n)."""
-    listed = sum(weights[b.service] for b in resolved if b.service in weights)
-    unlisted = [b for b in resolved if b.service not in weights]
-    remaining = max(100.0 - listed, 0.0) / len(unlisted) if unlisted else 0.0
-    upstreams: list[Upstream] = []
-    split: list[tuple[str, float]] = []
-    for backend in resolved:
-        percent = weights.get(backend.service, remaining)
-        split.append((backend.service, percent))
-        if backend.problem is not None or not backend.upstreams or percent <= 0:
-            continue
-        weight = max(1, round(percent * 100 / len(backend.upstreams)))
-        upstreams.extend(
-            Upstream(u.host, u.port, weight=u.weight * weight, fallback=u.fallback) for u in backend.upstreams
-        )
-    first = resolved[0]
-    if not upstreams:
-        broken = next((b for b in resolved if b.problem is not None), first)
-        return RouteBackend(
-            first.namespace,
-            first.service,
-            first.port,
-            problem=broken.problem or BackendProblem.NO_READY_ENDPOINTS,
-            problem_detail=broken.problem_detail or "no weighted service has a usable endpoint",
-            split=tuple(split),
-        )
-    return RouteBackend(
-        first.namespace, first.service, first.port, upstreams=tuple(upstreams), split=tuple(split)
-    )
-
-
-def _conflict(winner: _Candidate, loser: _Candidate) -> Diagnostic:
+def _conflict(winner: Candidate, loser: Candidate) -> Diagnostic:
     """The finding for a path that another one claims first.
 
     Exact and Prefix paths of equal text are an error, as ingress-nginx's admission webhook refuses
@@ -676,7 +513,7 @@ def _conflict(winner: _Candidate, loser: _Candidate) -> Diagnostic:
     message = (
         f"host {host} {loser.path_type.value} {loser.path} is also claimed by "
         f"{winner.ingress.ref} ({where or 'unknown location'}); {winner.ingress.ref} wins "
-        f"({_why_wins(winner, loser)}) and this path is not routed"
+        f"({why_wins(winner, loser)}) and this path is not routed"
     )
     hint = "Remove one of the two paths, or give them different hosts or paths."
     if winner.ingress.meta.namespace != loser.ingress.meta.namespace:
@@ -689,15 +526,6 @@ def _conflict(winner: _Candidate, loser: _Candidate) -> Diagnostic:
             "namespace prevents it."
         )
     return finding(codes.CONFLICT, severity, loser.ingress, message, hint, loser.location, related=(where,))
-
-
-def _why_wins(winner: _Candidate, loser: _Candidate) -> str:
-    if winner.ingress is loser.ingress:
-        return "it comes first in the same Ingress"
-    wts, lts = winner.ingress.meta.creation_timestamp, loser.ingress.meta.creation_timestamp
-    if wts and wts != lts:
-        return f"created earlier: {wts} vs {lts or 'unknown'}"
-    return "same or unknown creation time; its namespace/name sorts first"
 
 
 def _part_order(part: _RoutePart) -> tuple[int, str, int, int, int, str]:

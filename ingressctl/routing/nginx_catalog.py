@@ -164,6 +164,13 @@ DIFFERENCES: dict[str, str] = {
     "(back-references, look-around) is refused at compile time",
     "rewrite-target": "a target that is an absolute URL or carries a query string is not supported "
     "(warning, the path is sent unchanged)",
-    "canary": "only canary-weight selects the canary (canary-by-header/-cookie are not implemented: "
-    "warnings); the canary must be in the main Ingress's namespace",
+    "auth-tls-verify-depth": "the chain is counted as the Secret's ca.crt holds it: a client certificate "
+    "whose issuing CA is only sent by the client (not in ca.crt) is refused (403)",
+    "auth-tls-verify-client": "optional_no_ca is refused (503): Python's ssl module cannot accept a "
+    "client certificate it cannot verify",
+    "server-alias": "the alias gets the routes of the host; its certificate comes from a tls section "
+    "listing the alias (ingress-nginx serves it with the host's server block)",
+    "canary": "the canary must be in the main Ingress's namespace",
+    "canary-by-header-pattern": "the pattern is RE2 (no back-references or look-around), searched in the "
+    "header value as ngx.re.match does",
 }

@@ -19,7 +19,12 @@ from typing import ClassVar
 from ingressctl.model import Diagnostic, Ingress, RegexPath, Severity
 from ingressctl.routing import codes
 from ingressctl.routing.report import annotation_location, finding
-from ingressctl.routing.userregex import check_user_regex, check_user_regexes, replacement_references
+from ingressctl.routing.userregex import (
+    check_user_regex,
+    check_user_regexes,
+    pattern_skeleton,
+    replacement_references,
+)
 
 NGINX = "nginx.ingress.kubernetes.io/"
 USE_REGEX = NGINX + "use-regex"
@@ -162,23 +167,8 @@ def rewrite_group_warning(ingress: Ingress, path: str, target: str) -> Diagnosti
 def capture_groups(pattern: str) -> int:
     """How many capturing groups `pattern` has: `(` not escaped, not in a class, not `(?:`/`(?i)`
     (`(?P<name>` counts). Enough to check $N references without compiling the pattern."""
-    count = 0
-    in_class = False
-    escaped = False
-    for index, char in enumerate(pattern):
-        if escaped:
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-        elif char == "(":
-            following = pattern[index + 1 : index + 4]
-            if not following.startswith("?") or following.startswith(("?P<", "?<")):
-                count += 1
-    return count
+    skeleton = pattern_skeleton(pattern)
+    return skeleton.count("(") - skeleton.count("(?") + skeleton.count("(?P<") + skeleton.count("(?<")
 
 
 def _bad(ingress: Ingress, key: str, message: str, hint: str) -> Diagnostic:

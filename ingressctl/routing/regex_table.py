@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 from ingressctl.model import Match, Route
-from ingressctl.routing.userregex import UserRegex, compile_user_regex
+from ingressctl.routing.userregex import UserRegex, compile_user_regex, pattern_skeleton
 
 # The longest run of ASCII characters that match only themselves.
 _LITERAL = re.compile(r"[^\\.^$|?*+()\[\]{}\x80-\U0010ffff]*")
@@ -33,6 +33,10 @@ def regex_order(route: Route) -> tuple[int, int, tuple[int, ...]]:
     return (-route.priority, -len(route.path), tuple(-ord(c) for c in route.path))
 
 
+def _descending_key(route: Route) -> tuple[int, int, str]:
+    return (route.priority, len(route.path), route.path)
+
+
 def literal_prefix(path: str) -> str:
     """The lower-cased text every match of `"^" + path` starts with ("" when nothing is certain:
     an alternation can match anywhere, as nginx's `^a|b` does)."""
@@ -45,26 +49,19 @@ def literal_prefix(path: str) -> str:
     return text.translate(_ASCII_LOWER)
 
 
+_INNERMOST_GROUP = re.compile(r"\([^()]*\)")
+
+
 def _top_level_alternation(path: str) -> bool:
     """A `|` outside every group and class: `^a|b` matches `b` anywhere, as nginx reads it."""
-    depth = 0
-    in_class = escaped = False
-    for char in path:
-        if escaped:
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth = max(depth - 1, 0)
-        elif char == "|" and depth == 0:
-            return True
-    return False
+    skeleton = pattern_skeleton(path)
+    while "(" in skeleton:
+        # Groups removed from the innermost out; an unbalanced `(` (RE2 refuses it) ends the loop.
+        skeleton, removed = _INNERMOST_GROUP.subn("", skeleton)
+        if not removed:
+            break
+    # What is left before an unclosed `(` is at the top level (a stray `)` closes nothing).
+    return "|" in skeleton.split("(", 1)[0]
 
 
 @lru_cache(maxsize=65536)
@@ -81,7 +78,9 @@ def regex_route_matches(route: Route, path: str) -> bool:
 
 def regex_finder(routes: Sequence[Route], reason: Callable[[Route], str]) -> Finder:
     """The finder of one host bucket whose routes are all regex routes."""
-    ordered = sorted(routes, key=regex_order)
+    # regex_order, without building its per-character key: (priority, length, path) descending is
+    # the same order, and a reversed sort keeps equal routes in their given order as sorted() does.
+    ordered = sorted(routes, key=_descending_key, reverse=True)
     entries = [(Match(route=r, reason=reason(r)), r.regex.pattern if r.regex else "^") for r in ordered]
     by_prefix: dict[str, list[int]] = {}
     for index, route in enumerate(ordered):

@@ -50,7 +50,8 @@ def test_required_and_optional_client_certificates(ca_pem: bytes) -> None:
     [
         ({NGINX + "auth-tls-verify-client": "optional_no_ca"}, "'optional_no_ca' cannot be honoured"),
         ({NGINX + "auth-tls-verify-client": "maybe"}, "is not on, optional or off"),
-        ({NGINX + "auth-tls-verify-depth": "2"}, "cannot be enforced"),
+        ({NGINX + "auth-tls-verify-depth": "deep"}, "is not a depth from 0 to 100"),
+        ({NGINX + "auth-tls-verify-depth": "-1"}, "is not a depth from 0 to 100"),
         ({NGINX + "auth-tls-secret": "other/clients"}, "must name a Secret of the Ingress's namespace"),
         ({NGINX + "auth-tls-secret": "missing"}, "does not exist"),
         ({NGINX + "auth-tls-secret": "junk"}, "has no PEM certificate under ca.crt"),
@@ -82,3 +83,20 @@ def test_pass_certificate_to_upstream_is_implemented(ca_pem: bytes) -> None:
     assert not [d for d in diagnostics if d.code == "IC241"], diagnostics
     assert chain_labels(route) == ["client-certificate", "pass-client-cert"]
     assert protection(NGINX + "auth-tls-pass-certificate-to-upstream") is None
+
+
+def test_verify_depth_counts_the_chain_the_secret_holds() -> None:
+    root = CA("root CA")
+    middle = root.intermediate("middle CA")
+    low = middle.intermediate("low CA")
+    stray = CA("other root").intermediate("stray CA")  # its root is not in the Secret
+    bundle = root.pem + middle.pem + low.pem + stray.pem
+    route, diagnostics = compile_one(
+        {NGINX + "auth-tls-secret": "clients", NGINX + "auth-tls-verify-depth": "2"},
+        secrets=(secret("clients", {"ca.crt": bundle}),),
+    )
+    auth = route.middlewares.client_auth
+    assert auth is not None and auth.depth == 2
+    assert dict(auth.ca_levels) == {"CN=root CA": 1, "CN=middle CA": 2, "CN=low CA": 3}
+    assert chain_descriptions(route)[0]["verify_depth"] == 2
+    assert not [d for d in diagnostics if d.severity is Severity.ERROR]

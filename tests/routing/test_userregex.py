@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ingressctl.routing.userregex import (
     UserRegexError,
     check_replacement,
+    check_user_regex,
+    check_user_regexes,
     compile_user_regex,
     expand,
+    pattern_shape,
 )
 
 
@@ -49,3 +54,55 @@ def test_catastrophic_pattern_is_linear() -> None:
     regex = compile_user_regex(r"^(a+)+$")
     assert regex.search("a" * 100_000 + "!") is None
     assert regex.search("a" * 100_000) is not None
+
+
+# --- pattern shapes: one RE2 parse for paths that differ only in their words (the 10,000-path compile)
+
+_PIECES = st.sampled_from(
+    [
+        "a",
+        "b",
+        "z",
+        "az",
+        "0",
+        "9",
+        "v12",
+        "-",
+        "/",
+        "(",
+        ")",
+        "|",
+        "[",
+        "]",
+        "^",
+        "$",
+        ".",
+        "*",
+        "+",
+        "?",
+        "}",
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_PIECES, max_size=12).map("".join))
+def test_a_pattern_and_its_shape_get_the_same_verdict_from_re2(text: str) -> None:
+    pattern = "^/" + text
+    assert (check_user_regex(pattern, ignore_case=True) == "") == (
+        check_user_regex(pattern_shape(pattern), ignore_case=True) == ""
+    )
+
+
+def test_shapes_collapse_words_but_keep_what_decides_validity() -> None:
+    same = pattern_shape("^/api/v1/team3/(items|orders)/([0-9]+)(/|$)(.*)")
+    assert same == pattern_shape("^/app/v2/tools/(images|other)/([0-9]+)(/|$)(.*)")
+    assert pattern_shape("^/[az-b]") == "^/[az-b]"  # an invalid range stays invalid
+    assert pattern_shape("^/x{2000}") == "^/x{2000}"  # repeat counts are not words
+    assert pattern_shape(r"^/a\1") == r"^/a\1"  # escapes keep the whole pattern
+
+
+def test_a_refused_path_is_reported_among_many_that_share_a_shape() -> None:
+    patterns = [f"^/api/v{i}/(.*)" for i in range(50)] + ["^/api/v1/[z-a]"]
+    problems = check_user_regexes(patterns, ignore_case=True)
+    assert list(problems) == ["^/api/v1/[z-a]"]

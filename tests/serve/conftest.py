@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,3 +146,24 @@ def kube_api(tmp_path: Path) -> Iterator[object]:
 def lines_since(sp: ServeProcess, start: int, pattern: str) -> list[str]:
     regex = re.compile(pattern)
     return [line for line in sp.lines[start:] if regex.search(line)]
+
+
+@pytest.fixture
+def serve_with_access_log(cli_env: dict[str, str]) -> Iterator[Callable[..., ServeProcess]]:
+    """Like the `serve` fixture, with the access log (stdout) in the lines read, after the log."""
+    started: list[ServeProcess] = []
+
+    def run(*args: str) -> ServeProcess:
+        command = [sys.executable, "-m", "ingressctl", "serve", *args]
+        proc = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=cli_env
+        )
+        proc.stderr = proc.stdout  # ServeProcess reads "stderr"
+        sp = ServeProcess(proc)
+        sp.start_reader()
+        started.append(sp)
+        return sp
+
+    yield run
+    for sp in started:
+        sp.stop()

@@ -10,10 +10,8 @@ import json
 import socket
 import ssl
 import struct
-import subprocess
-import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -100,27 +98,6 @@ def start(serve: Callable[..., ServeProcess], *args: str) -> ServeProcess:
     sp = serve(*args)
     sp.wait_ready()
     return sp
-
-
-@pytest.fixture
-def serve_with_access_log(cli_env: dict[str, str]) -> Iterator[Callable[..., ServeProcess]]:
-    """Like the `serve` fixture, with the access log (stdout) in the lines read, after the log."""
-    started: list[ServeProcess] = []
-
-    def run(*args: str) -> ServeProcess:
-        command = [sys.executable, "-m", "ingressctl", "serve", *args]
-        proc = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=cli_env
-        )
-        proc.stderr = proc.stdout  # ServeProcess reads "stderr"
-        sp = ServeProcess(proc)
-        sp.start_reader()
-        started.append(sp)
-        return sp
-
-    yield run
-    for sp in started:
-        sp.stop()
 
 
 async def test_v1_and_v2_headers_from_a_trusted_peer_set_the_client_address(

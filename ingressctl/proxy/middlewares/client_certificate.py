@@ -4,7 +4,9 @@ host's CAs (ingressctl/tls/client_auth.py); here the route checks that it did, f
 - no certificate: 400 when required (ingress-nginx's answer), else through;
 - a certificate verified for other CAs (another host's, or the entrypoint's clientCA; a connection
   reused for another Host): 403;
-- depth 1: the certificate's issuer is one of the route's CAs.
+- auth-tls-verify-depth: the certificate's issuer is a CA of the route at most depth + 1 levels below
+  a root of its Secret (OpenSSL's count; routing/annotations_client_auth.py says why the Secret's
+  chain, not the client's, is counted); else 403.
 A refused client is redirected (302) to auth-tls-error-page when one is set.
 
 A request let through carries what ingress-nginx tells the backend on every auth-tls route:
@@ -40,14 +42,16 @@ _FORGEABLE = tuple(
 
 
 class ClientCertificate:
-    __slots__ = ("_auth", "_ca_id", "_subjects")
+    __slots__ = ("_auth", "_ca_id", "_deepest", "_levels")
 
     name = ClientCertSpec.name
 
     def __init__(self, spec: ClientCertSpec) -> None:
         self._auth = spec.auth
         self._ca_id = spec.auth.ca_id
-        self._subjects = frozenset(spec.auth.ca_subjects)
+        auth = spec.auth
+        self._levels = dict(auth.ca_levels) if auth.ca_levels else dict.fromkeys(auth.ca_subjects, 1)
+        self._deepest = auth.depth + 1  # the root's level at most (OpenSSL: depth + 1 levels above the leaf)
 
     async def handle(self, exchange: Exchange) -> StreamResponse | None:
         transport = exchange.request.transport
@@ -63,8 +67,11 @@ class ClientCertificate:
         if getattr(ssl_object, HANDSHAKE_CA_ATTR, None) != self._ca_id:
             return self._refuse(403, "Forbidden: the client certificate was not verified for this host")
         issuer = _issuer(ssl_object, certificate)
-        if issuer not in self._subjects:
+        level = self._levels.get(issuer)
+        if level is None:
             return self._refuse(403, "Forbidden: the client certificate is not issued by the host's CA")
+        if level > self._deepest:
+            return self._refuse(403, "Forbidden: the client certificate's chain is deeper than allowed")
         exchange.set_upstream_header(VERIFY_HEADER, "SUCCESS")
         exchange.set_upstream_header(SUBJECT_HEADER, _subject(ssl_object, certificate))
         exchange.set_upstream_header(ISSUER_HEADER, issuer)

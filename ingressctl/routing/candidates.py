@@ -1,0 +1,52 @@
+"""Route candidates: what one Ingress rule path (or defaultBackend) asks for, before conflicts
+between Ingresses are settled and before its backend is resolved (routing/compiler.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ingressctl.model import HostKind, Ingress, IngressBackend, Location, PathType, RegexPath
+from ingressctl.routing.annotations import IngressAnnotations
+from ingressctl.routing.paths import prefix_key
+
+# (host kind, host, path key, path type): two candidates with the same key conflict.
+CandidateKey = tuple[HostKind, str, str, PathType]
+
+
+def ingress_order(ingress: Ingress) -> tuple[bool, str, str, str]:
+    """Who wins a conflict: oldest creationTimestamp (missing counts as newest), then namespace/name."""
+    ts = ingress.meta.creation_timestamp
+    return (ts == "", ts, ingress.meta.namespace, ingress.meta.name)
+
+
+@dataclass(slots=True)
+class Candidate:
+    ingress: Ingress
+    annotations: IngressAnnotations
+    route_id: str
+    host: str | None
+    host_kind: HostKind
+    path: str
+    path_type: PathType
+    backends: tuple[IngressBackend, ...]  # several only for a service-weights split
+    location: Location | None
+    order: tuple[bool, str, str, str, int, int]
+    regex: RegexPath | None = None  # set by routing/regex_hosts.py for hosts with ingress-nginx regex paths
+    # ingress-nginx canary merged into this (main) candidate: (main percent, canary percent).
+    canary_split: tuple[float, float] | None = None
+    # ingress-nginx canary chosen per request (canary-by-header / -by-cookie) of this main candidate.
+    canary_of: Candidate | None = None
+
+    @property
+    def key(self) -> CandidateKey:
+        path = prefix_key(self.path) if self.path_type is PathType.PREFIX else self.path
+        return (self.host_kind, self.host or "", path, self.path_type)
+
+
+def why_wins(winner: Candidate, loser: Candidate) -> str:
+    if winner.ingress is loser.ingress:
+        return "it comes first in the same Ingress"
+    wts, lts = winner.ingress.meta.creation_timestamp, loser.ingress.meta.creation_timestamp
+    if wts and wts != lts:
+        return f"created earlier: {wts} vs {lts or 'unknown'}"
+    return "same or unknown creation time; its namespace/name sorts first"
