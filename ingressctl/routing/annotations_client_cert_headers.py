@@ -21,6 +21,7 @@ from ingressctl.model.client_cert_headers import (
     NameFields,
 )
 from ingressctl.routing import codes
+from ingressctl.routing.annotation_values import parse_boolean
 from ingressctl.routing.report import annotation_location, finding
 
 T1 = "ingress.kubernetes.io/"
@@ -53,8 +54,6 @@ KNOWN: dict[str, str] = {
     "always removed. Not a boolean: 503.",
 }
 
-_TRUE = frozenset({"1", "t", "true", "yes", "on"})
-_FALSE = frozenset({"0", "f", "false", "no", "off"})
 _NAME_KEYS = {
     "domaincomponent": "domain_component",
     "country": "country",
@@ -84,8 +83,9 @@ class ParsedClientCertHeaders:
 def _boolean(value: object, where: str) -> bool:
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        return value.strip().lower() in _TRUE
+    parsed = parse_boolean(value, lenient=True) if isinstance(value, str) else None
+    if parsed is not None:
+        return parsed
     prefix = f"{where}: " if where else ""
     raise _Invalid(f"{prefix}{value!r} is not true or false")
 

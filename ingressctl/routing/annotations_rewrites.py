@@ -26,9 +26,8 @@ from ingressctl.model.rewrites import (
     Rewrites,
     SecurityHeaders,
 )
-from ingressctl.routing import codes
+from ingressctl.routing.annotation_values import HEADER_NAME, AnnotationReader
 from ingressctl.routing.hosts import validate_host
-from ingressctl.routing.report import annotation_location, finding
 from ingressctl.routing.userregex import UserRegexError, check_replacement, compile_user_regex
 
 T = "traefik.ingress.kubernetes.io/"
@@ -175,9 +174,6 @@ _REQUEST_OWNED = _FRAMING | {
     "x-real-ip",
 }
 
-_TRUE = frozenset({"1", "t", "true"})
-_FALSE = frozenset({"0", "f", "false"})
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _HOST_PORT = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(?P<port>[0-9]{1,5}))?$")
 _MODIFIER = re.compile(r"^\s*(AddPrefix|ReplacePathRegex|ReplacePath)\s*:\s*(.*?)\s*$", re.DOTALL)
 _PATH_MATCHERS: dict[str, PathType] = {"Path": PathType.EXACT, "PathPrefix": PathType.IMPLEMENTATION_SPECIFIC}
@@ -191,13 +187,14 @@ class RewritesResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
-class _Reader:
+class _Reader(AnnotationReader):
     def __init__(self, ingress: Ingress, unsafe: frozenset[str]) -> None:
-        self.ingress = ingress
         # Keys holding control characters are errors already (and fail closed): read as absent.
-        self.values = {k: v for k, v in ingress.meta.annotations.items() if k not in unsafe}
-        self.diagnostics: list[Diagnostic] = []
+        super().__init__(ingress, {k: v for k, v in ingress.meta.annotations.items() if k not in unsafe})
         self.broken: list[str] = []  # security keys with bad values
+
+    def invalid(self, key: str, problem: str, hint: str) -> None:
+        self.bad(key, problem, hint)
 
     def bad(self, key: str, message: str, hint: str) -> None:
         security = key in _SECURITY
@@ -206,43 +203,10 @@ class _Reader:
             message += "; every route of this Ingress answers 503 until it is fixed"
         else:
             message += "; ignored"
-        self.diagnostics.append(
-            finding(
-                codes.BAD_ANNOTATION,
-                Severity.ERROR if security else Severity.WARNING,
-                self.ingress,
-                f"annotation {key}: {message}",
-                hint,
-                annotation_location(self.ingress, key),
-            )
-        )
+        self.report(key, message, hint, Severity.ERROR if security else Severity.WARNING)
 
     def note(self, key: str, message: str, hint: str) -> None:
-        self.diagnostics.append(
-            finding(
-                codes.BAD_ANNOTATION,
-                Severity.WARNING,
-                self.ingress,
-                f"annotation {key}: {message}",
-                hint,
-                annotation_location(self.ingress, key),
-            )
-        )
-
-    def text(self, key: str) -> str | None:
-        raw = self.values.get(key)
-        return None if raw is None else raw.strip()
-
-    def boolean(self, key: str) -> bool | None:
-        raw = self.text(key)
-        if raw is None:
-            return None
-        if raw.lower() in _TRUE:
-            return True
-        if raw.lower() in _FALSE:
-            return False
-        self.bad(key, f"{raw!r} is not a boolean", 'Write "true" or "false".')
-        return None
+        self.report(key, message, hint)
 
     def path(self, key: str) -> str | None:
         raw = self.text(key)
@@ -264,7 +228,7 @@ class _Reader:
                 continue
             name, colon, value = item.partition(":")
             name = name.strip()
-            if not colon or not _TOKEN.match(name):
+            if not colon or not HEADER_NAME.match(name):
                 self.bad(
                     key,
                     f"{item.strip()!r} is not 'Header-Name: value'",
