@@ -14,7 +14,7 @@ import math
 import re
 from collections.abc import Mapping
 
-from ingressctl.model import Diagnostic, Ingress, Severity
+from ingressctl.model import Diagnostic, Ingress, Service, Severity
 from ingressctl.routing import codes
 from ingressctl.routing.report import annotation_location, finding
 
@@ -87,6 +87,19 @@ def parse_cidrs(text: str, *, lines: bool = False) -> tuple[tuple[str, ...], tup
         if network not in networks:
             networks.append(network)
     return tuple(networks), tuple(bad)
+
+
+def service_finding(service: Service, key: str, message: str, hint: str, severity: Severity) -> Diagnostic:
+    """A finding about annotation `key` of a Service, at its line."""
+    meta = service.meta
+    return Diagnostic(
+        code=codes.BAD_ANNOTATION,
+        severity=severity,
+        message=f"{service.ref}: annotation {key}: {message}",
+        location=meta.annotation_locations.get(key) or meta.location,
+        hint=hint,
+        object=service.ref,
+    )
 
 
 class AnnotationReader:

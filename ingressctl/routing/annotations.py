@@ -57,6 +57,7 @@ SSL_REDIRECT = "ingress.kubernetes.io/ssl-redirect"
 REDIRECT_ENTRY_POINT = "traefik.ingress.kubernetes.io/redirect-entry-point"
 REDIRECT_PERMANENT = "traefik.ingress.kubernetes.io/redirect-permanent"
 RULE_TYPE = "traefik.frontend.rule.type"
+RULE_TYPE_17 = "traefik.ingress.kubernetes.io/rule-type"
 FRONTEND_PRIORITY = "traefik.frontend.priority"
 ROUTER_PRIORITY = "traefik.ingress.kubernetes.io/router.priority"
 PRIORITY_17 = "traefik.ingress.kubernetes.io/priority"
@@ -83,6 +84,8 @@ KNOWN_ANNOTATIONS: dict[str, str] = {
     "(301/308) instead of 302; false: ssl-redirect answers 302.",
     RULE_TYPE: "PathPrefix, PathPrefixStrip, Path, PathStrip or ReplacePath (the path sent upstream is "
     "the Ingress path): match type of paths without a pathType.",
+    RULE_TYPE_17: "Traefik 1.7 spelling of traefik.frontend.rule.type (same values; it wins when both are "
+    "set). For regex paths use router.pathmatcher: PathRegexp.",
     FRONTEND_PRIORITY: "Integer; higher-priority routes of a host win before longer paths.",
     ROUTER_PRIORITY: "Integer; higher-priority routes of a host win before longer paths.",
     PRIORITY_17: "Integer (Traefik 1.7); higher-priority routes of a host win before longer paths.",
@@ -154,6 +157,7 @@ class IngressAnnotations:
     allow_error: str = ""
     allow_source_ranges: tuple[str, ...] = ()
     path_type: PathType | None = None  # from traefik.frontend.rule.type
+    path_regexp: bool = False  # router.pathmatcher PathRegexp (routing/path_regexp.py)
     strip_prefix: bool = False
     priority: int = 0
     service_weights: dict[str, float] = field(default_factory=dict)
@@ -310,13 +314,14 @@ class _Parser(AnnotationReader):
         return Redirect(entrypoint=entrypoint, permanent=bool(permanent))
 
     def rule_type(self) -> tuple[PathType | None, bool]:
-        raw = self.annotations.get(RULE_TYPE)
+        key = RULE_TYPE_17 if RULE_TYPE_17 in self.annotations else RULE_TYPE
+        raw = self.annotations.get(key)
         if raw is None:
             return None, False
         mapped = _RULE_TYPES.get(raw.strip())
         if mapped is None:
             self.bad(
-                RULE_TYPE,
+                key,
                 f"{raw!r} is not supported; paths keep their pathType",
                 "Use PathPrefix, PathPrefixStrip, Path, PathStrip or ReplacePath.",
             )
@@ -411,6 +416,7 @@ def parse_annotations(
     if cert_headers.error:
         reasons.append(f"client certificate headers: {cert_headers.error}")
     path_type, strip = parser.rule_type()
+    path_regexp = path_type is None and rewrites.path_regexp
     path_type = path_type or rewrites.path_type
     priority = parser.integer(ROUTER_PRIORITY)
     for older in (PRIORITY_17, FRONTEND_PRIORITY):
@@ -448,6 +454,7 @@ def parse_annotations(
         allow_source_ranges=allow_source_ranges,
         allow_error=allow_error,
         path_type=path_type,
+        path_regexp=path_regexp,
         strip_prefix=strip,
         priority=priority or 0,
         service_weights=parser.service_weights(),

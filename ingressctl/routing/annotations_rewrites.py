@@ -83,9 +83,14 @@ KNOWN_REWRITE_ANNOTATIONS: dict[str, str] = {
     REDIRECT_REGEX: "RE2 regex matched against the whole URL (`http://host/path?query`); a match is "
     "redirected to redirect-replacement (302; 301/308 with redirect-permanent).",
     REDIRECT_REPLACEMENT: "Target of redirect-regex, with `$1`/`${name}` groups.",
-    PRESERVE_HOST: "false: the backend sees its own address as Host instead of the client's.",
-    PASS_HOST_HEADER: "false: the backend sees its own address as Host instead of the client's.",
-    PATH_MATCHER: "Path or PathPrefix: how paths without a pathType (or ImplementationSpecific) match.",
+    PRESERVE_HOST: "false: the backend sees its own address as Host instead of the client's (Traefik "
+    "1.7; the same setting as service.passhostheader).",
+    PASS_HOST_HEADER: "false: the backend sees its own address as Host instead of the client's. Read "
+    "from the Service (Traefik v2/v3), whose value wins for the routes to it, and from the Ingress.",
+    PATH_MATCHER: "Path, PathPrefix or PathRegexp: how paths without a pathType (or "
+    "ImplementationSpecific) match. PathRegexp: the path is an RE2 regex searched in the request path "
+    "(case-sensitive, anchored only by ^/$ in it, as Traefik v3), ranked beside the host's other paths "
+    "by priority, then length; a pattern RE2 refuses is an error and that path is not routed.",
     CUSTOM_REQUEST_HEADERS: "`Name: value||Name2: value2` set on the request sent upstream; an empty "
     "value removes the header.",
     CUSTOM_RESPONSE_HEADERS: "`Name: value||Name2: value2` set on the response; an empty value removes "
@@ -185,6 +190,7 @@ class RewritesResult:
     path_type: PathType | None  # router.pathmatcher, for paths without a pathType
     refusal: str  # non-empty: every route of the Ingress answers 503
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    path_regexp: bool = False  # router.pathmatcher PathRegexp (routing/path_regexp.py)
 
 
 class _Reader(AnnotationReader):
@@ -271,18 +277,16 @@ def _absolute_url(value: str) -> bool:
 def parse_rewrites(ingress: Ingress, unsafe: frozenset[str] = frozenset()) -> RewritesResult:
     """The path, redirect and header annotations of `ingress`, typed; bad values are findings."""
     r = _Reader(ingress, unsafe)
-    rule_type = ingress.meta.annotations.get("traefik.frontend.rule.type", "").strip()
+    annotations = ingress.meta.annotations
+    rule_type = annotations.get(T + "rule-type", annotations.get("traefik.frontend.rule.type", "")).strip()
     replace_path = rule_type == "ReplacePath"
     path_type = None
     matcher = r.text(PATH_MATCHER)
-    if matcher is not None:
+    path_regexp = matcher == "PathRegexp"
+    if matcher is not None and not path_regexp:
         path_type = _PATH_MATCHERS.get(matcher)
         if path_type is None:
-            r.bad(
-                PATH_MATCHER,
-                f"{matcher!r} is not supported (PathRegexp needs regex paths)",
-                "Use Path or PathPrefix.",
-            )
+            r.bad(PATH_MATCHER, f"{matcher!r} is not a path matcher", "Use Path, PathPrefix or PathRegexp.")
     security = _security(r)
     development = security is not None and security.is_development
     rewrites = Rewrites(
@@ -319,7 +323,7 @@ def parse_rewrites(ingress: Ingress, unsafe: frozenset[str] = frozenset()) -> Re
     if r.broken:
         refusal = "bad security annotation value: " + ", ".join(sorted(set(r.broken)))
     empty = rewrites == Rewrites()
-    return RewritesResult(None if empty else rewrites, path_type, refusal, r.diagnostics)
+    return RewritesResult(None if empty else rewrites, path_type, refusal, r.diagnostics, path_regexp)
 
 
 REDIRECT_ENTRY = T + "redirect-entry-point"

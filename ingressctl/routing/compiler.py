@@ -37,7 +37,7 @@ from ingressctl.model.backend_policy import BackendPolicy
 from ingressctl.routing import codes
 from ingressctl.routing.annotations import IngressAnnotations, parse_annotations
 from ingressctl.routing.annotations_backend import BackendPolicies
-from ingressctl.routing.annotations_rewrites import www_alias, www_alias_rewrites
+from ingressctl.routing.annotations_rewrites import PATH_MATCHER, www_alias, www_alias_rewrites
 from ingressctl.routing.backend_protocol import apply_protocol, service_findings
 from ingressctl.routing.backends import BackendResolver
 from ingressctl.routing.canary import no_main_finding
@@ -46,9 +46,11 @@ from ingressctl.routing.hosts import validate_host
 from ingressctl.routing.memo import CompileCache
 from ingressctl.routing.nginx_paths import PatternChecks, regex_path, rewrite_group_warning
 from ingressctl.routing.options import CompileOptions
+from ingressctl.routing.path_regexp import path_regexp_path
 from ingressctl.routing.paths import match_length, prefix_key
 from ingressctl.routing.report import finding
 from ingressctl.routing.service_access import ServiceAccess
+from ingressctl.routing.service_host import ServiceHost
 from ingressctl.routing.table import RoutingTable
 from ingressctl.routing.tls import IngressTLSResult, ingress_tls
 
@@ -121,6 +123,7 @@ class _Compiler:
         self.secrets = {(s.meta.namespace, s.meta.name): s for s in snapshot.secrets}
         self.resolver = BackendResolver(snapshot, options, memo)
         self.service_access = ServiceAccess(self.resolver.services)
+        self.service_host = ServiceHost(self.resolver.services)
         self.tls_fallback = TLSSource.ACME if options.acme_enabled else TLSSource.DEFAULT
         self.tls_hosts = IngressTLSResult()
         self._protocol_reported: set[ObjectRef] = set()
@@ -144,7 +147,10 @@ class _Compiler:
             candidates.extend(part.candidates)
             if part.default is not None:
                 defaults.append(part.default)
-        parts = [self._route_part(c) for c in self._regex_hosts(self._resolve_conflicts(candidates))]
+        parts = [
+            self._route_part(c)
+            for c in self._path_regexps(self._regex_hosts(self._resolve_conflicts(candidates)))
+        ]
         parts.sort(key=_part_order)
         routes = [part.route for part in parts]
         default_route = None
@@ -167,6 +173,7 @@ class _Compiler:
                 )
             default_route = self._route_part(winner, is_default=True).route
         self.diagnostics.extend(self.service_access.diagnostics)
+        self.diagnostics.extend(self.service_host.diagnostics)
         previous = self.memo.table if self.memo is not None else None
         return RoutingTable(routes, certificates, default_route, previous=previous)
 
@@ -352,6 +359,19 @@ class _Compiler:
             )
         return [main, *(c for c in mains[1:])]
 
+    def _path_regexps(self, candidates: list[_Candidate]) -> list[_Candidate]:
+        """router.pathmatcher PathRegexp: those paths (outside ingress-nginx regex hosts) are regexes."""
+        kept: list[_Candidate] = []
+        for candidate in candidates:
+            impl = candidate.path_type is PathType.IMPLEMENTATION_SPECIFIC
+            if candidate.regex is None and candidate.annotations.path_regexp and impl:
+                candidate.regex, problem = path_regexp_path(candidate.ingress, candidate.path, PATH_MATCHER)
+                if problem is not None:
+                    self.diagnostics.append(problem)
+                    continue
+            kept.append(candidate)
+        return kept
+
     def _regex_hosts(self, candidates: list[_Candidate]) -> list[_Candidate]:
         """ingress-nginx: use-regex or rewrite-target on any Ingress of a host makes every path of
         that host a regular expression (routing/nginx_paths.py). Paths RE2 refuses are not routed."""
@@ -513,7 +533,9 @@ class _Compiler:
                 split=backend.split,
                 tls=fallback.tls,
             )
-        middlewares = self.service_access.apply(backend, self._middlewares(ann, policy))
+        middlewares = self.service_host.apply(
+            backend, self.service_access.apply(backend, self._middlewares(ann, policy))
+        )
         memo = self.memo
         if memo is not None:
             hit: _RoutePart | None = memo.routes.get(id(candidate))
