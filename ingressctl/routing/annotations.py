@@ -384,11 +384,13 @@ def parse_annotations(
     secrets_in_input: bool = True,
     *,
     ignore_snippets: bool = False,
+    pass_tls_cert: bool = False,
 ) -> tuple[IngressAnnotations, list[Diagnostic]]:
     """Every annotation we honour on `ingress`, typed; bad values become Diagnostics.
 
     secrets_in_input: False when the input is not declared complete: a missing Secret is then
     information (the routes still answer 503), as in `ingress_tls`.
+    pass_tls_cert: [kubernetes] enablePassTLSCert, the default of pass-tls-cert.
     """
     parser = _Parser(ingress, lookup_secret, secrets_in_input)
     unsafe = parser.unsafe_values()
@@ -411,7 +413,7 @@ def parse_annotations(
     parser.diagnostics.extend(rewrites.diagnostics)
     if rewrites.refusal:
         reasons.append(rewrites.refusal)
-    cert_headers, found = parse_client_cert_headers(ingress)
+    cert_headers, found = parse_client_cert_headers(ingress, pass_tls_cert)
     parser.diagnostics.extend(found)
     if cert_headers.error:
         reasons.append(f"client certificate headers: {cert_headers.error}")

@@ -218,7 +218,11 @@ class _Compiler:
             part.diagnostics.append(not_ours)
         else:
             annotations, found = parse_annotations(
-                ingress, lookup, secrets_in_input, ignore_snippets=self.options.ignore_snippets
+                ingress,
+                lookup,
+                secrets_in_input,
+                ignore_snippets=self.options.ignore_snippets,
+                pass_tls_cert=self.options.pass_tls_cert,
             )
             part.diagnostics.extend(found)
             tls = ingress_tls(ingress, lookup, secrets_in_input)

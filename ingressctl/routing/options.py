@@ -25,3 +25,5 @@ class CompileOptions:
     # --ignore-snippets: routes carrying nginx snippets are served without them (never executed
     # either way) instead of answering 503.
     ignore_snippets: bool = False
+    # [kubernetes] enablePassTLSCert: the default of every Ingress's pass-tls-cert.
+    pass_tls_cert: bool = False
