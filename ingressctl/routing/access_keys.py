@@ -17,6 +17,8 @@ AUTH_RESPONSE_HEADERS = T1 + "auth-response-headers"
 AUTH_TRUST_HEADERS = T1 + "auth-trust-headers"
 AUTH_HEADER_FIELD = T1 + "auth-header-field"
 AUTH_REMOVE_HEADER = T1 + "auth-remove-header"
+AUTH_TLS_SECRET = T1 + "auth-tls-secret"
+AUTH_TLS_INSECURE = T1 + "auth-tls-insecure"
 WHITELIST_XFF = T1 + "whitelist-x-forwarded-for"
 TRAEFIK_WHITELIST_XFF = TRAEFIK + "whitelist-x-forwarded-for"
 RATE_LIMIT = TRAEFIK + "rate-limit"
@@ -51,6 +53,11 @@ KNOWN_ACCESS: dict[str, str] = {
     "service's answer onto the request sent to the backend.",
     AUTH_TRUST_HEADERS: "With auth-type 'forward': true passes the client's X-Forwarded-* headers to the "
     "auth service; false (default) sends the proxy's own.",
+    AUTH_TLS_SECRET: "With auth-type 'forward' and an https auth-url: Secret (same namespace) whose tls.crt "
+    "and tls.key are the client certificate the proxy presents to the auth service. Missing, unreadable, "
+    "or a key that does not match the certificate: 503.",
+    AUTH_TLS_INSECURE: "With auth-type 'forward' and an https auth-url: true skips the verification of the "
+    "auth service's certificate (default: verified against the system's CAs, SNI = the URL's host).",
     AUTH_HEADER_FIELD: "Header that carries the authenticated (basic-auth) user to the backend, e.g. "
     "X-WebAuth-User.",
     AUTH_REMOVE_HEADER: "true: the Authorization header is removed before the request goes to the backend.",
@@ -101,6 +108,8 @@ GUARDS: dict[str, str] = {
             AUTH_URL,
             AUTH_RESPONSE_HEADERS,
             AUTH_TRUST_HEADERS,
+            AUTH_TLS_SECRET,
+            AUTH_TLS_INSECURE,
             NGINX_AUTH_URL,
             NGINX_AUTH_METHOD,
             NGINX_AUTH_SIGNIN,

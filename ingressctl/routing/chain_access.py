@@ -109,6 +109,12 @@ class ForwardAuthSpec(ChainSpec):
         }
         if auth.signin:
             out["signin"] = auth.signin
+        if auth.tls is not None:
+            # Never the key: which Secret, and whether the service's certificate is verified.
+            out["tls"] = auth.tls.describe() + (
+                f" from {auth.tls.source}" if auth.tls.client_cert_pem else ""
+            )
+            out["effect"] = f"{out['effect']}; TLS to the auth service: {out['tls']}"
         return out
 
 
