@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, printed as Markdown tables with ratios against peers.
 
-`python -m benchmarks [compile] [startup] [kube] [serve] [regex] [acme] [proxy] [h2]` runs a
+`python -m benchmarks [compile] [startup] [kube] [serve] [regex] [acme] [middleware] [proxy] [h2]` runs a
 subset; no argument runs all.
 """
 
@@ -19,6 +19,7 @@ SUITES = {
     "compile_swap": "benchmarks.compile_swap",
     "regex": "benchmarks.regex_paths",
     "acme": "benchmarks.acme_latency",
+    "middleware": "benchmarks.middleware_chain",
     "proxy": "benchmarks.proxy_bench",
     "h2": "benchmarks.h2_bench",
 }

@@ -122,6 +122,8 @@ class Compress:
     ) -> BodyEncoder | None:
         if not relayed or status in _NO_BODY or status < 200 or status == 206:
             return None
+        if length is not None and length < MIN_SIZE:
+            return None  # never compressed, so no Vary either: decided before reading the head
         content_type = ""
         for name, value in headers:
             lname = name.lower()
@@ -133,7 +135,7 @@ class Compress:
                 return None
             if lname == "content-type":
                 content_type = value
-        if not compressible(content_type) or (length is not None and length < MIN_SIZE):
+        if not compressible(content_type):
             return None
         _add_vary(headers)
         request = exchange.request
