@@ -24,7 +24,7 @@ import urllib.request
 from pathlib import Path
 
 from benchmarks.procstat import busy_percent, core_times
-from benchmarks.proxy_bench import Proxy, free_port, parse_wrk, start_backend, wait_http
+from benchmarks.proxy_bench import Proxy, free_port, parse_wrk, service_manifest, start_backend, wait_http
 
 DURATION = float(os.environ.get("BENCH_DURATION", "10"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
@@ -74,22 +74,7 @@ def write_manifests(directory: Path, backend_port: int) -> Path:
     docs = [
         _ingress("plain", ROUTES["plain"], plain_annotations),
         _ingress("chain", ROUTES["chain"], CHAIN_ANNOTATIONS),
-        f"""apiVersion: v1
-kind: Service
-metadata: {{name: bench, namespace: default}}
-spec:
-  ports: [{{name: http, port: 80, targetPort: {backend_port}}}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: bench-1
-  namespace: default
-  labels: {{kubernetes.io/service-name: bench}}
-addressType: IPv4
-ports: [{{name: http, port: {backend_port}}}]
-endpoints: [{{addresses: [127.0.0.1], conditions: {{ready: true}}}}]
-""",
+        service_manifest(backend_port).removeprefix("---\n"),
     ]
     path = directory / "bench.yaml"
     path.write_text("---\n".join(docs))

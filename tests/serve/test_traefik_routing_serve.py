@@ -15,88 +15,27 @@ import pytest
 
 from tests.serve.conftest import ServeProcess, run_cli
 from tests.serve.test_rewrites import echo
+from tests.server.manifests import app_manifest
 
 pytestmark = pytest.mark.timeout(90)
 
 T = "traefik.ingress.kubernetes.io/"
 
 
-def service(name: str, port: int, annotations: str = "") -> str:
-    meta = f"  annotations:\n{annotations}" if annotations else ""
-    return f"""apiVersion: v1
-kind: Service
-metadata:
-  name: {name}
-  namespace: default
-{meta}spec:
-  ports:
-  - name: http
-    port: 80
-    targetPort: {port}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: {name}-1
-  namespace: default
-  labels:
-    kubernetes.io/service-name: {name}
-addressType: IPv4
-ports:
-- name: http
-  port: {port}
-endpoints:
-- addresses: ["127.0.0.1"]
-  conditions:
-    ready: true
-"""
-
-
 def write_manifests(directory: Path, regex_port: int, plain_port: int) -> Path:
+    """rx.test: a PathRegexp path to Service `regex` (passhostheader false on the Service) beside a
+    Prefix path /api of another Ingress to Service `plain`."""
     directory.mkdir()
-    path = directory / "apps.yaml"
-    ingresses = f"""apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata:
-  name: rx
-  namespace: default
-  annotations:
-    {T}router.pathmatcher: PathRegexp
-spec:
-  rules:
-  - host: rx.test
-    http:
-      paths:
-      - path: /api/v[0-9]+/users$
-        pathType: ImplementationSpecific
-        backend:
-          service:
-            name: regex
-            port:
-              number: 80
----
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata:
-  name: plain
-  namespace: default
-spec:
-  rules:
-  - host: rx.test
-    http:
-      paths:
-      - path: /api
-        pathType: Prefix
-        backend:
-          service:
-            name: plain
-            port:
-              number: 80
-"""
-    passes = f'    {T}service.passhostheader: "false"\n'
-    path.write_text(
-        "---\n".join([ingresses, service("regex", regex_port, passes), service("plain", plain_port)])
+    regex = app_manifest(
+        "regex", "rx.test", "/api/v[0-9]+/users$", regex_port, f"    {T}router.pathmatcher: PathRegexp\n"
     )
+    regex = regex.replace("pathType: Prefix", "pathType: ImplementationSpecific")
+    service_meta = "kind: Service\nmetadata:\n  name: regex\n  namespace: default\n"
+    regex = regex.replace(
+        service_meta, f'{service_meta}  annotations:\n    {T}service.passhostheader: "false"\n'
+    )
+    path = directory / "apps.yaml"
+    path.write_text("---\n".join([regex, app_manifest("plain", "rx.test", "/api", plain_port)]))
     return path
 
 
