@@ -19,7 +19,7 @@ from aiohttp import web
 from tests.serve.conftest import ServeProcess, run_cli
 from tests.serve.test_client_auth_per_host import secret
 from tests.serve.test_rewrites import echo
-from tests.server.manifests import app_manifest
+from tests.support.manifests import app_manifest
 from tests.tls.conftest import CA
 
 pytestmark = pytest.mark.timeout(90)

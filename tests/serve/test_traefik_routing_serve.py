@@ -15,7 +15,7 @@ import pytest
 
 from tests.serve.conftest import ServeProcess, run_cli
 from tests.serve.test_rewrites import echo
-from tests.server.manifests import app_manifest
+from tests.support.manifests import app_manifest
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -26,14 +26,12 @@ def write_manifests(directory: Path, regex_port: int, plain_port: int) -> Path:
     """rx.test: a PathRegexp path to Service `regex` (passhostheader false on the Service) beside a
     Prefix path /api of another Ingress to Service `plain`."""
     directory.mkdir()
+    passes = f'    {T}service.passhostheader: "false"\n'
+    pathmatcher = f"    {T}router.pathmatcher: PathRegexp\n"
     regex = app_manifest(
-        "regex", "rx.test", "/api/v[0-9]+/users$", regex_port, f"    {T}router.pathmatcher: PathRegexp\n"
+        "regex", "rx.test", "/api/v[0-9]+/users$", regex_port, pathmatcher, service_annotations=passes
     )
     regex = regex.replace("pathType: Prefix", "pathType: ImplementationSpecific")
-    service_meta = "kind: Service\nmetadata:\n  name: regex\n  namespace: default\n"
-    regex = regex.replace(
-        service_meta, f'{service_meta}  annotations:\n    {T}service.passhostheader: "false"\n'
-    )
     path = directory / "apps.yaml"
     path.write_text("---\n".join([regex, app_manifest("plain", "rx.test", "/api", plain_port)]))
     return path
