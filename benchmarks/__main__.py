@@ -1,7 +1,7 @@
 """`make bench`: every benchmark, printed as Markdown tables with ratios against peers.
 
-`python -m benchmarks [compile] [gateway] [startup] [kube] [serve] [regex] [acme] [proxy] [h2]` runs a
-subset; no argument runs all.
+`python -m benchmarks [compile] [gateway] [startup] [kube] [serve] [regex] [acme] [middleware] [proxy] [h2]`
+runs a subset; no argument runs all.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ SUITES = {
     "compile_swap": "benchmarks.compile_swap",
     "regex": "benchmarks.regex_paths",
     "acme": "benchmarks.acme_latency",
+    "middleware": "benchmarks.middleware_chain",
     "proxy": "benchmarks.proxy_bench",
     "h2": "benchmarks.h2_bench",
 }

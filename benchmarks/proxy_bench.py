@@ -124,22 +124,9 @@ http {{
     return proc, port
 
 
-def start_ingressctl(work: Path, backend_port: int) -> Proxy:
-    http_port, https_port, api_port = free_port(), free_port(), free_port()
-    manifests = work / "manifests"
-    manifests.mkdir()
-    (manifests / "bench.yaml").write_text(
-        f"""apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {{name: bench, namespace: default}}
-spec:
-  tls: [{{hosts: [{HOST}]}}]
-  rules:
-    - host: {HOST}
-      http:
-        paths:
-          - {{path: /, pathType: Prefix, backend: {{service: {{name: bench, port: {{number: 80}}}}}}}}
----
+def service_manifest(backend_port: int) -> str:
+    """Service `bench` and its EndpointSlice: the nginx backend on 127.0.0.1."""
+    return f"""---
 apiVersion: v1
 kind: Service
 metadata: {{name: bench, namespace: default}}
@@ -156,6 +143,25 @@ addressType: IPv4
 ports: [{{name: http, port: {backend_port}}}]
 endpoints: [{{addresses: [127.0.0.1], conditions: {{ready: true}}}}]
 """
+
+
+def start_ingressctl(work: Path, backend_port: int) -> Proxy:
+    http_port, https_port, api_port = free_port(), free_port(), free_port()
+    manifests = work / "manifests"
+    manifests.mkdir()
+    (manifests / "bench.yaml").write_text(
+        f"""apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {{name: bench, namespace: default}}
+spec:
+  tls: [{{hosts: [{HOST}]}}]
+  rules:
+    - host: {HOST}
+      http:
+        paths:
+          - {{path: /, pathType: Prefix, backend: {{service: {{name: bench, port: {{number: 80}}}}}}}}
+"""
+        + service_manifest(backend_port)
     )
     config = work / "ingressctl.toml"
     config.write_text(

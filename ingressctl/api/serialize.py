@@ -21,6 +21,7 @@ from ingressctl.model.config import EntryPoint
 from ingressctl.model.http2 import Http2Settings
 from ingressctl.providers.base import ProviderStatus
 from ingressctl.routing.chain import chain_descriptions
+from ingressctl.routing.chain_entrypoint import entrypoint_chain
 
 SCHEMA = 1
 # A certificate this close to expiry is shown as a warning (ACME renews at 30 days).
@@ -284,6 +285,7 @@ def entrypoint_json(ep: EntryPoint, open_connections: int) -> Json:
         "trusted_ips": list(ep.trusted_ips),
         # Runs outermost in every route's chain on this entrypoint (proxy/middlewares/compress.py).
         "compress": ep.compress,
+        "chain": [spec.describe() for spec in entrypoint_chain(ep)],
         "open_connections": open_connections,
     }
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from ingressctl.model import Route
 from ingressctl.model.config import EntryPoint
+from ingressctl.routing.chain_entrypoint import entrypoint_chain
 
 
 def entrypoint_dict(ep: EntryPoint) -> dict[str, Any]:
@@ -16,6 +17,8 @@ def entrypoint_dict(ep: EntryPoint) -> dict[str, Any]:
         "address": ep.address,
         "tls": ep.tls is not None,
         "protocols": list(ep.http2.protocols(ep.tls is not None)),
+        # What the entrypoint adds around the chain of every route on it (compress).
+        "chain": [spec.describe() for spec in entrypoint_chain(ep)],
     }
 
 

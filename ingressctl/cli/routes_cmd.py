@@ -81,9 +81,12 @@ def _print_explanation(console: Console, explanation: Explanation, static: Stati
         backend_line += f" ({backend.tls.describe()})"
     console.print(Text("backend: ", style="bold") + Text(backend_line))
     from ingressctl.routing.chain import route_chain
+    from ingressctl.routing.chain_entrypoint import entrypoint_chain
     from ingressctl.routing.chain_nginx import RewriteTargetSpec
 
-    chain = route_chain(match.route)
+    # The entrypoints' own stages wrap the route's chain (compress sees the final response).
+    outer = [spec for ep in eps for spec in entrypoint_chain(ep)]
+    chain = (*outer, *route_chain(match.route))
     if chain:
         console.print(Text("middlewares, in the order the proxy applies them:", style="bold"))
         for number, spec in enumerate(chain, 1):

@@ -51,6 +51,8 @@ def path_type_label(route: Route) -> str:
     """The path type column: ingress-nginx regex paths (use-regex, rewrite-target) say so."""
     if route.is_default_backend:
         return "-"
+    if route.regex is not None and route.regex.path_regexp:
+        return "PathRegexp"  # Traefik router.pathmatcher
     if route.regex is not None:
         return f"{route.path_type.value}, regex ~*"
     if route.gateway is not None:

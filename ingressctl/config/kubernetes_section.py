@@ -50,7 +50,7 @@ def read_kubernetes(section: Section, ctx: Context) -> tuple[KubernetesConfig, f
     throttle = section.duration("throttleDuration")
     section.boolean("watch")
     section.unsupported("disablePassHostHeaders", "the Host header is always passed")
-    section.unsupported("enablePassTLSCert", "set pass-tls-cert on each Ingress instead")
+    config = dataclasses.replace(config, pass_tls_cert=bool(section.boolean("enablePassTLSCert")))
     section.finish()
     return config, throttle
 

@@ -26,6 +26,7 @@ def compile_options(static: StaticConfig) -> CompileOptions:
         allow_external_name_services=static.allow_external_name_services,
         acme_enabled=acme is not None and (acme.on_host_rule or acme.on_demand),
         default_entrypoints=static.default_entrypoints,
+        pass_tls_cert=static.kubernetes is not None and static.kubernetes.pass_tls_cert,
         serve_unclassed=serve_unclassed(static.controller_name, static.watch_ingress_without_class),
         ignore_snippets=static.ignore_snippets,
         gateway=static.gateway,

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from ingressctl.model.upstream_protocol import BackendTLS
+
 
 class SourceKind(str, Enum):
     """What one rate-limit or in-flight bucket is kept for (Traefik's `extractorFunc`)."""
@@ -86,6 +88,9 @@ class ForwardAuth:
     signin: str = ""  # ingress-nginx auth-signin: where a 401 sends the browser
     signin_param: str = "rd"
     request_redirect: str = ""  # ingress-nginx auth-request-redirect (X-Auth-Request-Redirect)
+    # Traefik 1.7 auth-tls-secret / auth-tls-insecure: the client certificate the proxy presents to
+    # an https auth service, and whether that service's certificate is verified.
+    tls: BackendTLS | None = None
 
 
 @dataclass(frozen=True, slots=True)

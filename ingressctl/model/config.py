@@ -132,6 +132,8 @@ class KubernetesConfig:
     # serve --publish-service / --publish-address override both). At most one is set.
     publish_service: str = ""  # "NAMESPACE/NAME" of a Service whose addresses are published
     publish_address: str = ""  # IPs and host names, comma separated
+    # enablePassTLSCert (Traefik 1.7): pass-tls-cert for every Ingress that does not say otherwise.
+    pass_tls_cert: bool = False
 
 
 @dataclass(frozen=True, slots=True)

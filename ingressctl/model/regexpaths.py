@@ -16,3 +16,7 @@ class RegexPath:
     # $1, $2... taken from the declared path's groups; None keeps the path.
     rewrite_target: str | None = None
     source: str = ""  # which annotation made the host's paths regex ("use-regex on ns/name", ...)
+    # Traefik v3's router.pathmatcher PathRegexp instead: `pattern` is the declared path itself,
+    # searched case-sensitively anywhere in the request path; only this path is a regex, beside
+    # the host's other paths (ranked by priority, then path length: routing/path_regexp.py).
+    path_regexp: bool = False

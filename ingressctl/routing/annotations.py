@@ -7,7 +7,6 @@ and other controllers' protections (routing/refusals.py) fail closed (the route 
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,11 +17,14 @@ from ingressctl.model.client_auth import ClientAuth
 from ingressctl.model.client_cert_headers import ClientCertHeaders
 from ingressctl.model.rewrites import Rewrites
 from ingressctl.routing import annotations_client_auth, backend_protocol, codes
-from ingressctl.routing.annotations_access import (
-    KNOWN_ACCESS,
-    MULTI_LINE_ACCESS,
-    NGINX_ALLOW_KEYS,
-    parse_access,
+from ingressctl.routing.access_keys import KNOWN_ACCESS, MULTI_LINE_ACCESS, NGINX_ALLOW_KEYS
+from ingressctl.routing.annotation_values import AnnotationReader, parse_cidrs
+from ingressctl.routing.annotations_access import parse_access
+from ingressctl.routing.annotations_basic_auth import (
+    htpasswd_users,
+    report_broken,
+    report_secret_not_in_input,
+    secret_text,
 )
 from ingressctl.routing.annotations_client_auth import parse_client_auth
 from ingressctl.routing.annotations_client_cert_headers import (
@@ -47,7 +49,6 @@ from ingressctl.routing.nginx_paths import RegexAnnotations, parse_regex_annotat
 from ingressctl.routing.nginx_server import KNOWN as NGINX_SERVER_KNOWN
 from ingressctl.routing.nginx_server import ServerOptions, parse_server_options
 from ingressctl.routing.refusals import control_characters, refuse_foreign_protections
-from ingressctl.routing.report import annotation_location, finding
 from ingressctl.routing.service_access import KNOWN_SERVICE_ACCESS
 
 CLASS = "kubernetes.io/ingress.class"
@@ -58,6 +59,7 @@ SSL_REDIRECT = "ingress.kubernetes.io/ssl-redirect"
 REDIRECT_ENTRY_POINT = "traefik.ingress.kubernetes.io/redirect-entry-point"
 REDIRECT_PERMANENT = "traefik.ingress.kubernetes.io/redirect-permanent"
 RULE_TYPE = "traefik.frontend.rule.type"
+RULE_TYPE_17 = "traefik.ingress.kubernetes.io/rule-type"
 FRONTEND_PRIORITY = "traefik.frontend.priority"
 ROUTER_PRIORITY = "traefik.ingress.kubernetes.io/router.priority"
 PRIORITY_17 = "traefik.ingress.kubernetes.io/priority"
@@ -84,6 +86,8 @@ KNOWN_ANNOTATIONS: dict[str, str] = {
     "(301/308) instead of 302; false: ssl-redirect answers 302.",
     RULE_TYPE: "PathPrefix, PathPrefixStrip, Path, PathStrip or ReplacePath (the path sent upstream is "
     "the Ingress path): match type of paths without a pathType.",
+    RULE_TYPE_17: "Traefik 1.7 spelling of traefik.frontend.rule.type (same values; it wins when both are "
+    "set). For regex paths use router.pathmatcher: PathRegexp.",
     FRONTEND_PRIORITY: "Integer; higher-priority routes of a host win before longer paths.",
     ROUTER_PRIORITY: "Integer; higher-priority routes of a host win before longer paths.",
     PRIORITY_17: "Integer (Traefik 1.7); higher-priority routes of a host win before longer paths.",
@@ -141,8 +145,6 @@ _RULE_TYPES: dict[str, tuple[PathType, bool]] = {
     # Deprecated in Traefik 1.7; the replacement itself is ingressctl.routing.annotations_rewrites's.
     "ReplacePath": (PathType.PREFIX, False),
 }
-_TRUE = frozenset({"1", "t", "true"})
-_FALSE = frozenset({"0", "f", "false"})
 _ENTRYPOINT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -158,6 +160,7 @@ class IngressAnnotations:
     allow_error: str = ""
     allow_source_ranges: tuple[str, ...] = ()
     path_type: PathType | None = None  # from traefik.frontend.rule.type
+    path_regexp: bool = False  # router.pathmatcher PathRegexp (routing/path_regexp.py)
     strip_prefix: bool = False
     priority: int = 0
     service_weights: dict[str, float] = field(default_factory=dict)
@@ -183,34 +186,18 @@ class IngressAnnotations:
 SecretLookup = Callable[[str, str], Secret | None]
 
 
-def _parse_bool(value: str) -> bool | None:
-    text = value.strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    return None
-
-
-class _Parser:
+class _Parser(AnnotationReader):
     def __init__(self, ingress: Ingress, lookup_secret: SecretLookup, secrets_in_input: bool = True) -> None:
-        self.ingress = ingress
+        super().__init__(ingress)
         self.annotations = ingress.meta.annotations
         self.lookup_secret = lookup_secret
         self.secrets_in_input = secrets_in_input
-        self.diagnostics: list[Diagnostic] = []
+
+    def invalid(self, key: str, problem: str, hint: str) -> None:
+        self.bad(key, f"{problem}; ignored", hint)
 
     def bad(self, key: str, message: str, hint: str, severity: Severity = Severity.WARNING) -> None:
-        self.diagnostics.append(
-            finding(
-                codes.BAD_ANNOTATION,
-                severity,
-                self.ingress,
-                f"annotation {key}: {message}",
-                hint,
-                annotation_location(self.ingress, key),
-            )
-        )
+        self.report(key, message, hint, severity)
 
     def unsafe_values(self) -> list[str]:
         """Our annotations whose values hold control characters; each is an error at its line.
@@ -223,39 +210,15 @@ class _Parser:
             if not found:
                 continue
             unsafe.append(key)
-            self.diagnostics.append(
-                finding(
-                    codes.UNSAFE_ANNOTATION_VALUE,
-                    Severity.ERROR,
-                    self.ingress,
-                    f"annotation {key} holds control characters ({', '.join(found)}); "
-                    "every route of this Ingress answers 503 until it is fixed",
-                    "Write the value on one line without control characters (check the YAML quoting).",
-                    annotation_location(self.ingress, key),
-                )
+            self.finding_at(
+                key,
+                f"annotation {key} holds control characters ({', '.join(found)}); "
+                "every route of this Ingress answers 503 until it is fixed",
+                "Write the value on one line without control characters (check the YAML quoting).",
+                Severity.ERROR,
+                codes.UNSAFE_ANNOTATION_VALUE,
             )
         return unsafe
-
-    def boolean(self, key: str) -> bool | None:
-        raw = self.annotations.get(key)
-        if raw is None:
-            return None
-        value = _parse_bool(raw)
-        if value is None:
-            self.bad(key, f"{raw!r} is not a boolean; ignored", 'Write "true" or "false".')
-        return value
-
-    def integer(self, key: str) -> int | None:
-        raw = self.annotations.get(key)
-        if raw is None:
-            return None
-        try:
-            return int(raw.strip())
-        except ValueError:
-            self.bad(
-                key, f"{raw!r} is not an integer; priority 0 is used", 'Write a whole number, e.g. "10".'
-            )
-            return None
 
     def entrypoint_list(self, key: str) -> tuple[str, ...] | None:
         raw = self.annotations.get(key)
@@ -280,23 +243,17 @@ class _Parser:
             raw = self.annotations.get(key)
             if raw is None:
                 continue
-            for item in (part.strip() for part in raw.split(",")):
-                if not item:
-                    continue
-                try:
-                    network = ipaddress.ip_network(item, strict=False)
-                except ValueError:
-                    bad.append(item)
-                    self.bad(
-                        key,
-                        f"{item!r} is not an IP address or CIDR; "
-                        "the routes refuse every request until it is fixed",
-                        'Write CIDRs separated by commas, e.g. "10.0.0.0/8, 192.168.1.7".',
-                        Severity.ERROR,
-                    )
-                    continue
-                if str(network) not in out:
-                    out.append(str(network))
+            networks, unusable = parse_cidrs(raw)
+            out.extend(n for n in networks if n not in out)
+            for item in unusable:
+                bad.append(item)
+                self.bad(
+                    key,
+                    f"{item!r} is not an IP address or CIDR; "
+                    "the routes refuse every request until it is fixed",
+                    'Write CIDRs separated by commas, e.g. "10.0.0.0/8, 192.168.1.7".',
+                    Severity.ERROR,
+                )
             if not raw.strip():
                 bad.append("(empty)")
                 self.bad(
@@ -362,13 +319,14 @@ class _Parser:
         return Redirect(entrypoint=entrypoint, permanent=bool(permanent))
 
     def rule_type(self) -> tuple[PathType | None, bool]:
-        raw = self.annotations.get(RULE_TYPE)
+        key = RULE_TYPE_17 if RULE_TYPE_17 in self.annotations else RULE_TYPE
+        raw = self.annotations.get(key)
         if raw is None:
             return None, False
         mapped = _RULE_TYPES.get(raw.strip())
         if mapped is None:
             self.bad(
-                RULE_TYPE,
+                key,
                 f"{raw!r} is not supported; paths keep their pathType",
                 "Use PathPrefix, PathPrefixStrip, Path, PathStrip or ReplacePath.",
             )
@@ -403,64 +361,26 @@ class _Parser:
             name = secret_name.strip()
             secret = self.lookup_secret(ns, name)
             if secret is None and not self.secrets_in_input:
-                # The rule of TLS Secrets and Services: not in an input not declared complete is
-                # information. The routes still answer 503 until the Secret is there (fail closed).
-                problem = f"Secret {ns}/{name} is not part of the input"
-                self.diagnostics.append(
-                    finding(
-                        codes.AUTH_INVALID,
-                        Severity.INFO,
-                        self.ingress,
-                        f"basic auth Secret {ns}/{name} is not part of the input; if the cluster lacks it, "
-                        "every route of this Ingress answers 503",
-                        "Pass the Secret manifest too, and --require-services to make a missing one "
-                        "an error.",
-                        annotation_location(self.ingress, key),
-                    )
-                )
-                return None, problem
+                return None, report_secret_not_in_input(self, key, ns, name)
             if secret is None:
                 problem = f"Secret {ns}/{name} does not exist"
             else:
                 users, problem = _htpasswd_users(secret)
                 if not problem:
                     return BasicAuth(realm=realm, users=users, source=f"Secret {ns}/{name}"), ""
-        self.diagnostics.append(
-            finding(
-                codes.AUTH_INVALID,
-                Severity.ERROR,
-                self.ingress,
-                f"basic auth is broken ({problem}); every route of this Ingress answers 503",
-                f"Set {AUTH_TYPE}: basic and {AUTH_SECRET} to a Secret whose 'auth' key holds htpasswd "
-                "lines.",
-                annotation_location(self.ingress, key),
-            )
+        report_broken(
+            self,
+            key,
+            problem,
+            f"Set {AUTH_TYPE}: basic and {AUTH_SECRET} to a Secret whose 'auth' key holds htpasswd lines.",
         )
         return None, problem
 
 
 def _htpasswd_users(secret: Secret) -> tuple[tuple[tuple[str, str], ...], str]:
-    """The users of an auth Secret, or why the Secret cannot be used (then the routes fail closed)."""
-    raw = secret.data.get("auth")
-    if raw is None:
-        raw = secret.data.get("users")
-    if raw is None:
-        return (), f"Secret {secret.meta.namespace}/{secret.meta.name} has no 'auth' key"
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return (), "the htpasswd data is not UTF-8 text"
-    from ingressctl.security import htpasswd  # hashing libraries only when auth is present
-
-    parsed = htpasswd.parse(text)
-    fatal = [p for p in parsed.problems if p.fatal]
-    if fatal:
-        # Refusing the whole Secret is deliberate: a user whose line was dropped would otherwise be
-        # locked out silently, and a plain-text password must never look like a working login.
-        return (), "; ".join(f"htpasswd line {p.line}: {p.message}" for p in fatal)
-    if not parsed.users:
-        return (), "the htpasswd data holds no user"
-    return parsed.users, ""
+    """The users of an auth Secret ('auth' key, or Traefik's 'users'), or why it cannot be used."""
+    text, problem = secret_text(secret, ("auth", "users"))
+    return htpasswd_users(text) if text is not None else ((), problem)
 
 
 def parse_annotations(
@@ -469,11 +389,13 @@ def parse_annotations(
     secrets_in_input: bool = True,
     *,
     ignore_snippets: bool = False,
+    pass_tls_cert: bool = False,
 ) -> tuple[IngressAnnotations, list[Diagnostic]]:
     """Every annotation we honour on `ingress`, typed; bad values become Diagnostics.
 
     secrets_in_input: False when the input is not declared complete: a missing Secret is then
     information (the routes still answer 503), as in `ingress_tls`.
+    pass_tls_cert: [kubernetes] enablePassTLSCert, the default of pass-tls-cert.
     """
     parser = _Parser(ingress, lookup_secret, secrets_in_input)
     unsafe = parser.unsafe_values()
@@ -496,11 +418,12 @@ def parse_annotations(
     parser.diagnostics.extend(rewrites.diagnostics)
     if rewrites.refusal:
         reasons.append(rewrites.refusal)
-    cert_headers, found = parse_client_cert_headers(ingress)
+    cert_headers, found = parse_client_cert_headers(ingress, pass_tls_cert)
     parser.diagnostics.extend(found)
     if cert_headers.error:
         reasons.append(f"client certificate headers: {cert_headers.error}")
     path_type, strip = parser.rule_type()
+    path_regexp = path_type is None and rewrites.path_regexp
     path_type = path_type or rewrites.path_type
     priority = parser.integer(ROUTER_PRIORITY)
     for older in (PRIORITY_17, FRONTEND_PRIORITY):
@@ -540,6 +463,7 @@ def parse_annotations(
         allow_source_ranges=allow_source_ranges,
         allow_error=allow_error,
         path_type=path_type,
+        path_regexp=path_regexp,
         strip_prefix=strip,
         priority=priority or 0,
         service_weights=parser.service_weights(),

@@ -22,6 +22,7 @@ from ingressctl.model.backend_policy import (
     StickyCookie,
 )
 from ingressctl.routing import codes
+from ingressctl.routing.annotation_values import parse_boolean
 from ingressctl.routing.annotations_errors import ServiceResolver, error_pages, fallback_service, resolved
 from ingressctl.routing.backend_keys import (
     AFFINITY,
@@ -67,8 +68,6 @@ from ingressctl.routing.breaker_expression import ExpressionError, parse_breaker
 from ingressctl.routing.refusals import control_characters
 
 _TRAEFIK_SERVICE_KEYS = frozenset(k for k in KNOWN_BACKEND_ANNOTATIONS if not k.startswith(N))
-_TRUE = frozenset({"1", "t", "true", "on", "yes"})
-_FALSE = frozenset({"0", "f", "false", "off", "no"})
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # RFC 6265 cookie-name (an RFC 9110 token)
 _SIZE = re.compile(r"^(\d+)\s*([kKmMgG]?)$")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$")
@@ -171,13 +170,10 @@ class _Parser:
         if found is None:
             return None
         value, origin = found
-        lowered = value.lower()
-        if lowered in _TRUE:
-            return True
-        if lowered in _FALSE:
-            return False
-        self.bad(key, origin, f"{value!r} is not a boolean", 'Write "true" or "false".')
-        return None
+        parsed = parse_boolean(value, lenient=True)
+        if parsed is None:
+            self.bad(key, origin, f"{value!r} is not a boolean", 'Write "true" or "false".')
+        return parsed
 
     def integer(self, key: str, low: int, high: int, what: str) -> int | None:
         found = self.text(key)

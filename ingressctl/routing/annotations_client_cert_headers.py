@@ -21,6 +21,7 @@ from ingressctl.model.client_cert_headers import (
     NameFields,
 )
 from ingressctl.routing import codes
+from ingressctl.routing.annotation_values import parse_boolean
 from ingressctl.routing.report import annotation_location, finding
 
 T1 = "ingress.kubernetes.io/"
@@ -53,8 +54,6 @@ KNOWN: dict[str, str] = {
     "always removed. Not a boolean: 503.",
 }
 
-_TRUE = frozenset({"1", "t", "true", "yes", "on"})
-_FALSE = frozenset({"0", "f", "false", "no", "off"})
 _NAME_KEYS = {
     "domaincomponent": "domain_component",
     "country": "country",
@@ -84,8 +83,9 @@ class ParsedClientCertHeaders:
 def _boolean(value: object, where: str) -> bool:
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        return value.strip().lower() in _TRUE
+    parsed = parse_boolean(value, lenient=True) if isinstance(value, str) else None
+    if parsed is not None:
+        return parsed
     prefix = f"{where}: " if where else ""
     raise _Invalid(f"{prefix}{value!r} is not true or false")
 
@@ -131,9 +131,18 @@ def parse_pass_client_tls_cert(raw: str) -> tuple[bool, InfoFields | None]:
     return pem, InfoFields(subject=subject, issuer=issuer, **flags)
 
 
-def parse_client_cert_headers(ingress: Ingress) -> tuple[ParsedClientCertHeaders, list[Diagnostic]]:
+ENABLE_PASS_TLS_CERT = "[kubernetes] enablePassTLSCert"
+
+
+def parse_client_cert_headers(
+    ingress: Ingress, pass_by_default: bool = False
+) -> tuple[ParsedClientCertHeaders, list[Diagnostic]]:
+    """`pass_by_default`: Traefik 1.7's enablePassTLSCert, pass-tls-cert for an Ingress that
+    sets none of the Traefik spellings (its own "false" still wins)."""
     annotations = ingress.meta.annotations
     given = [key for key in KNOWN if key in annotations]
+    if pass_by_default and not any(key in annotations for key in (*PASS_TLS_CERT, *PASS_CLIENT_TLS_CERT)):
+        given.append(ENABLE_PASS_TLS_CERT)
     if not given:
         return ParsedClientCertHeaders(), []
     diagnostics: list[Diagnostic] = []
@@ -159,9 +168,9 @@ def parse_client_cert_headers(ingress: Ingress) -> tuple[ParsedClientCertHeaders
     traefik = False
     nginx_pem = False
     for key in given:
-        raw = annotations[key]
+        raw = annotations.get(key, "true")  # only enablePassTLSCert is not an annotation
         try:
-            if key in PASS_TLS_CERT:
+            if key in PASS_TLS_CERT or key == ENABLE_PASS_TLS_CERT:
                 traefik = True
                 traefik_pem = _boolean(raw, "") or traefik_pem
             elif key in PASS_CLIENT_TLS_CERT:

@@ -26,9 +26,8 @@ from ingressctl.model.rewrites import (
     Rewrites,
     SecurityHeaders,
 )
-from ingressctl.routing import codes
+from ingressctl.routing.annotation_values import HEADER_NAME, AnnotationReader
 from ingressctl.routing.hosts import validate_host
-from ingressctl.routing.report import annotation_location, finding
 from ingressctl.routing.userregex import UserRegexError, check_replacement, compile_user_regex
 
 T = "traefik.ingress.kubernetes.io/"
@@ -84,9 +83,14 @@ KNOWN_REWRITE_ANNOTATIONS: dict[str, str] = {
     REDIRECT_REGEX: "RE2 regex matched against the whole URL (`http://host/path?query`); a match is "
     "redirected to redirect-replacement (302; 301/308 with redirect-permanent).",
     REDIRECT_REPLACEMENT: "Target of redirect-regex, with `$1`/`${name}` groups.",
-    PRESERVE_HOST: "false: the backend sees its own address as Host instead of the client's.",
-    PASS_HOST_HEADER: "false: the backend sees its own address as Host instead of the client's.",
-    PATH_MATCHER: "Path or PathPrefix: how paths without a pathType (or ImplementationSpecific) match.",
+    PRESERVE_HOST: "false: the backend sees its own address as Host instead of the client's (Traefik "
+    "1.7; the same setting as service.passhostheader).",
+    PASS_HOST_HEADER: "false: the backend sees its own address as Host instead of the client's. Read "
+    "from the Service (Traefik v2/v3), whose value wins for the routes to it, and from the Ingress.",
+    PATH_MATCHER: "Path, PathPrefix or PathRegexp: how paths without a pathType (or "
+    "ImplementationSpecific) match. PathRegexp: the path is an RE2 regex searched in the request path "
+    "(case-sensitive, anchored only by ^/$ in it, as Traefik v3), ranked beside the host's other paths "
+    "by priority, then length; a pattern RE2 refuses is an error and that path is not routed.",
     CUSTOM_REQUEST_HEADERS: "`Name: value||Name2: value2` set on the request sent upstream; an empty "
     "value removes the header.",
     CUSTOM_RESPONSE_HEADERS: "`Name: value||Name2: value2` set on the response; an empty value removes "
@@ -175,9 +179,6 @@ _REQUEST_OWNED = _FRAMING | {
     "x-real-ip",
 }
 
-_TRUE = frozenset({"1", "t", "true"})
-_FALSE = frozenset({"0", "f", "false"})
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _HOST_PORT = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(?P<port>[0-9]{1,5}))?$")
 _MODIFIER = re.compile(r"^\s*(AddPrefix|ReplacePathRegex|ReplacePath)\s*:\s*(.*?)\s*$", re.DOTALL)
 _PATH_MATCHERS: dict[str, PathType] = {"Path": PathType.EXACT, "PathPrefix": PathType.IMPLEMENTATION_SPECIFIC}
@@ -189,15 +190,17 @@ class RewritesResult:
     path_type: PathType | None  # router.pathmatcher, for paths without a pathType
     refusal: str  # non-empty: every route of the Ingress answers 503
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    path_regexp: bool = False  # router.pathmatcher PathRegexp (routing/path_regexp.py)
 
 
-class _Reader:
+class _Reader(AnnotationReader):
     def __init__(self, ingress: Ingress, unsafe: frozenset[str]) -> None:
-        self.ingress = ingress
         # Keys holding control characters are errors already (and fail closed): read as absent.
-        self.values = {k: v for k, v in ingress.meta.annotations.items() if k not in unsafe}
-        self.diagnostics: list[Diagnostic] = []
+        super().__init__(ingress, {k: v for k, v in ingress.meta.annotations.items() if k not in unsafe})
         self.broken: list[str] = []  # security keys with bad values
+
+    def invalid(self, key: str, problem: str, hint: str) -> None:
+        self.bad(key, problem, hint)
 
     def bad(self, key: str, message: str, hint: str) -> None:
         security = key in _SECURITY
@@ -206,43 +209,10 @@ class _Reader:
             message += "; every route of this Ingress answers 503 until it is fixed"
         else:
             message += "; ignored"
-        self.diagnostics.append(
-            finding(
-                codes.BAD_ANNOTATION,
-                Severity.ERROR if security else Severity.WARNING,
-                self.ingress,
-                f"annotation {key}: {message}",
-                hint,
-                annotation_location(self.ingress, key),
-            )
-        )
+        self.report(key, message, hint, Severity.ERROR if security else Severity.WARNING)
 
     def note(self, key: str, message: str, hint: str) -> None:
-        self.diagnostics.append(
-            finding(
-                codes.BAD_ANNOTATION,
-                Severity.WARNING,
-                self.ingress,
-                f"annotation {key}: {message}",
-                hint,
-                annotation_location(self.ingress, key),
-            )
-        )
-
-    def text(self, key: str) -> str | None:
-        raw = self.values.get(key)
-        return None if raw is None else raw.strip()
-
-    def boolean(self, key: str) -> bool | None:
-        raw = self.text(key)
-        if raw is None:
-            return None
-        if raw.lower() in _TRUE:
-            return True
-        if raw.lower() in _FALSE:
-            return False
-        self.bad(key, f"{raw!r} is not a boolean", 'Write "true" or "false".')
-        return None
+        self.report(key, message, hint)
 
     def path(self, key: str) -> str | None:
         raw = self.text(key)
@@ -264,7 +234,7 @@ class _Reader:
                 continue
             name, colon, value = item.partition(":")
             name = name.strip()
-            if not colon or not _TOKEN.match(name):
+            if not colon or not HEADER_NAME.match(name):
                 self.bad(
                     key,
                     f"{item.strip()!r} is not 'Header-Name: value'",
@@ -307,18 +277,16 @@ def _absolute_url(value: str) -> bool:
 def parse_rewrites(ingress: Ingress, unsafe: frozenset[str] = frozenset()) -> RewritesResult:
     """The path, redirect and header annotations of `ingress`, typed; bad values are findings."""
     r = _Reader(ingress, unsafe)
-    rule_type = ingress.meta.annotations.get("traefik.frontend.rule.type", "").strip()
+    annotations = ingress.meta.annotations
+    rule_type = annotations.get(T + "rule-type", annotations.get("traefik.frontend.rule.type", "")).strip()
     replace_path = rule_type == "ReplacePath"
     path_type = None
     matcher = r.text(PATH_MATCHER)
-    if matcher is not None:
+    path_regexp = matcher == "PathRegexp"
+    if matcher is not None and not path_regexp:
         path_type = _PATH_MATCHERS.get(matcher)
         if path_type is None:
-            r.bad(
-                PATH_MATCHER,
-                f"{matcher!r} is not supported (PathRegexp needs regex paths)",
-                "Use Path or PathPrefix.",
-            )
+            r.bad(PATH_MATCHER, f"{matcher!r} is not a path matcher", "Use Path, PathPrefix or PathRegexp.")
     security = _security(r)
     development = security is not None and security.is_development
     rewrites = Rewrites(
@@ -355,7 +323,7 @@ def parse_rewrites(ingress: Ingress, unsafe: frozenset[str] = frozenset()) -> Re
     if r.broken:
         refusal = "bad security annotation value: " + ", ".join(sorted(set(r.broken)))
     empty = rewrites == Rewrites()
-    return RewritesResult(None if empty else rewrites, path_type, refusal, r.diagnostics)
+    return RewritesResult(None if empty else rewrites, path_type, refusal, r.diagnostics, path_regexp)
 
 
 REDIRECT_ENTRY = T + "redirect-entry-point"

@@ -46,23 +46,17 @@ from ingressctl.routing.chain_rewrites import (
     redirect_specs,
     request_specs,
 )
-
-Description = dict[str, str | int | bool | list[str]]
-"""A middleware described for people and JSON: `name`, `effect`, then its parameters."""
+from ingressctl.routing.chain_spec import ChainSpec, Description
 
 
 @dataclass(frozen=True, slots=True)
-class AllowListSpec:
+class AllowListSpec(ChainSpec):
     """Refuse (403) a client whose address is outside the source ranges."""
 
     name: ClassVar[str] = "ip-allow-list"
     source_ranges: tuple[str, ...]
     # whitelist-x-forwarded-for: judge the client a trusted proxy forwarded for, not the peer.
     forwarded_for: bool = False
-
-    @property
-    def label(self) -> str:
-        return self.name
 
     def describe(self) -> Description:
         who = "the forwarded client address" if self.forwarded_for else "the client address"
@@ -75,7 +69,7 @@ class AllowListSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class FailClosedSpec:
+class FailClosedSpec(ChainSpec):
     """Refuse every request: the protecting setting `guards` cannot be honoured."""
 
     name: ClassVar[str] = "fail-closed"
@@ -98,7 +92,7 @@ class FailClosedSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class RedirectSpec:
+class RedirectSpec(ChainSpec):
     """Send the client to another entrypoint's scheme and port, keeping path and query."""
 
     name: ClassVar[str] = "redirect"
@@ -120,17 +114,13 @@ class RedirectSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class BasicAuthSpec:
+class BasicAuthSpec(ChainSpec):
     """Ask for a user and password (401) checked against htpasswd hashes."""
 
     name: ClassVar[str] = "basic-auth"
     realm: str
     users: tuple[tuple[str, str], ...]  # (user, hash): hashes never leave the process
     source: str
-
-    @property
-    def label(self) -> str:
-        return self.name
 
     def describe(self) -> Description:
         return {
@@ -143,7 +133,7 @@ class BasicAuthSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class StripPrefixSpec:
+class StripPrefixSpec(ChainSpec):
     """Remove the matched path prefix before forwarding."""
 
     name: ClassVar[str] = "strip-prefix"

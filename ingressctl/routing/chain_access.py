@@ -11,20 +11,15 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ingressctl.model.access import AccessControls, AuthStyle, ForwardAuth, InFlightLimit, RateLimit
-
-Description = dict[str, str | int | bool | list[str]]
+from ingressctl.routing.chain_spec import ChainSpec, Description
 
 
 @dataclass(frozen=True, slots=True)
-class DenyListSpec:
+class DenyListSpec(ChainSpec):
     """Refuse (403) a client whose address is in the deny ranges."""
 
     name: ClassVar[str] = "ip-deny-list"
     source_ranges: tuple[str, ...]
-
-    @property
-    def label(self) -> str:
-        return self.name
 
     def describe(self) -> Description:
         return {
@@ -42,15 +37,11 @@ def _rates_text(limit: RateLimit) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class RateLimitSpec:
+class RateLimitSpec(ChainSpec):
     """Token buckets per source; beyond the rate, `limit.status` with Retry-After."""
 
     name: ClassVar[str] = "rate-limit"
     limit: RateLimit
-
-    @property
-    def label(self) -> str:
-        return self.name
 
     def describe(self) -> Description:
         limit = self.limit
@@ -68,15 +59,11 @@ class RateLimitSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class InFlightSpec:
+class InFlightSpec(ChainSpec):
     """At most `limit.amount` requests in progress per source; beyond, `limit.status`."""
 
     name: ClassVar[str] = "in-flight-limit"
     limit: InFlightLimit
-
-    @property
-    def label(self) -> str:
-        return self.name
 
     def describe(self) -> Description:
         limit = self.limit
@@ -97,15 +84,11 @@ class InFlightSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class ForwardAuthSpec:
+class ForwardAuthSpec(ChainSpec):
     """Ask the auth service; 2xx lets the request through (copying the named headers)."""
 
     name: ClassVar[str] = "forward-auth"
     auth: ForwardAuth
-
-    @property
-    def label(self) -> str:
-        return self.name
 
     def describe(self) -> Description:
         auth = self.auth
@@ -126,20 +109,22 @@ class ForwardAuthSpec:
         }
         if auth.signin:
             out["signin"] = auth.signin
+        if auth.tls is not None:
+            # Never the key: which Secret, and whether the service's certificate is verified.
+            out["tls"] = auth.tls.describe() + (
+                f" from {auth.tls.source}" if auth.tls.client_cert_pem else ""
+            )
+            out["effect"] = f"{out['effect']}; TLS to the auth service: {out['tls']}"
         return out
 
 
 @dataclass(frozen=True, slots=True)
-class AuthHeadersSpec:
+class AuthHeadersSpec(ChainSpec):
     """After authentication: the user for the backend, and/or the credentials removed."""
 
     name: ClassVar[str] = "auth-headers"
     user_header: str
     remove_authorization: bool
-
-    @property
-    def label(self) -> str:
-        return self.name
 
     def describe(self) -> Description:
         effects: list[str] = []

@@ -11,12 +11,11 @@ from typing import ClassVar
 
 from ingressctl.model.backend_policy import BackendPolicy, BalanceMethod, CircuitBreaker
 from ingressctl.routing.breaker_expression import describe_condition
-
-Description = dict[str, str | int | bool | list[str]]
+from ingressctl.routing.chain_spec import ChainSpec, Description
 
 
 @dataclass(frozen=True, slots=True)
-class BodyLimitSpec:
+class BodyLimitSpec(ChainSpec):
     """Refuse (413) a request whose body is larger than `max_bytes`."""
 
     name: ClassVar[str] = "body-limit"
@@ -35,15 +34,11 @@ class BodyLimitSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class CircuitBreakerSpec:
+class CircuitBreakerSpec(ChainSpec):
     """503 at once while the breaker is open; probes while half-open."""
 
     name: ClassVar[str] = "circuit-breaker"
     breaker: CircuitBreaker
-
-    @property
-    def label(self) -> str:
-        return self.name
 
     def describe(self) -> Description:
         b = self.breaker
@@ -58,7 +53,7 @@ class CircuitBreakerSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class UpstreamPolicySpec:
+class UpstreamPolicySpec(ChainSpec):
     """How the endpoint is chosen and talked to: applied by the balancer and the forwarder, shown here."""
 
     name: ClassVar[str] = "upstream-policy"

@@ -6,12 +6,11 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ingressctl.model.client_auth import ClientAuth
-
-Description = dict[str, str | int | bool | list[str]]
+from ingressctl.routing.chain_spec import ChainSpec, Description
 
 
 @dataclass(frozen=True, slots=True)
-class ClientCertSpec:
+class ClientCertSpec(ChainSpec):
     """Require (or allow) a client certificate verified in the handshake against the route's CAs."""
 
     name: ClassVar[str] = "client-certificate"

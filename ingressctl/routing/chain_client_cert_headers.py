@@ -12,12 +12,11 @@ from ingressctl.model.client_cert_headers import (
     TRAEFIK_INFOS_HEADER,
     ClientCertHeaders,
 )
-
-Description = dict[str, str | int | bool | list[str]]
+from ingressctl.routing.chain_spec import ChainSpec, Description
 
 
 @dataclass(frozen=True, slots=True)
-class ClientCertHeadersSpec:
+class ClientCertHeadersSpec(ChainSpec):
     """Set the certificate headers from the handshake's verified client certificate; remove the
     client's own headers of those names in every case."""
 
@@ -27,10 +26,6 @@ class ClientCertHeadersSpec:
     # for other CAs (another host's) is not passed on.
     ca_id: str = ""
     ca_source: str = ""
-
-    @property
-    def label(self) -> str:
-        return self.name
 
     def set_headers(self) -> list[str]:
         h = self.headers

@@ -7,13 +7,12 @@ from functools import lru_cache
 from typing import ClassVar
 
 from ingressctl.model import CorsPolicy, Route
+from ingressctl.routing.chain_spec import ChainSpec, Description
 from ingressctl.routing.userregex import UserRegex, compile_user_regex, expand
-
-Description = dict[str, str | int | bool | list[str]]
 
 
 @dataclass(frozen=True, slots=True)
-class RewriteTargetSpec:
+class RewriteTargetSpec(ChainSpec):
     """ingress-nginx rewrite-target: the path sent upstream becomes `target`, $N from the groups of
     the declared path (a case-insensitive regex searched in the request path, as nginx's
     `rewrite "(?i)PATH" TARGET break;`). The query string is kept."""
@@ -44,16 +43,12 @@ class RewriteTargetSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class CorsSpec:
+class CorsSpec(ChainSpec):
     """ingress-nginx enable-cors: an OPTIONS request from an allowed origin is answered 204 with the
     preflight headers; other requests from it get the CORS headers on their answer."""
 
     name: ClassVar[str] = "cors"
     policy: CorsPolicy
-
-    @property
-    def label(self) -> str:
-        return self.name
 
     def allowed_origin(self, origin: str | None) -> str | None:
         """The Access-Control-Allow-Origin value for a request from `origin`, or None (no CORS)."""

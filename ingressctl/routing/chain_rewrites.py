@@ -13,9 +13,8 @@ from typing import ClassVar
 
 from ingressctl.model import Route
 from ingressctl.model.rewrites import HeaderEdit, PathRewriteKind, Rewrites, SecurityHeaders
+from ingressctl.routing.chain_spec import ChainSpec, Description
 from ingressctl.routing.userregex import UserRegex, compile_user_regex, expand
-
-Description = dict[str, str | int | bool | list[str]]
 
 
 def _edits(edits: tuple[HeaderEdit, ...]) -> list[str]:
@@ -29,15 +28,11 @@ def _edit(e: HeaderEdit) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class AllowedHostsSpec:
+class AllowedHostsSpec(ChainSpec):
     """Answer 421 unless the Host header is one of `hosts` (Traefik's allowed-hosts)."""
 
     name: ClassVar[str] = "allowed-hosts"
     hosts: tuple[str, ...]
-
-    @property
-    def label(self) -> str:
-        return self.name
 
     def describe(self) -> Description:
         return {
@@ -48,17 +43,13 @@ class AllowedHostsSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class ResponseHeadersSpec:
+class ResponseHeadersSpec(ChainSpec):
     """Set or remove response headers: custom-response-headers and the security headers."""
 
     name: ClassVar[str] = "response-headers"
     edits: tuple[HeaderEdit, ...]
     security: SecurityHeaders | None
     tls_headers: tuple[tuple[str, str], ...]  # ssl-proxy-headers: these say the request came over TLS
-
-    @property
-    def label(self) -> str:
-        return self.name
 
     def describe(self) -> Description:
         every: list[str] = []
@@ -71,7 +62,7 @@ class ResponseHeadersSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class HttpsRedirectSpec:
+class HttpsRedirectSpec(ChainSpec):
     """Send plain-HTTP requests to the https entrypoint (ssl-redirect, force-ssl-redirect)."""
 
     name: ClassVar[str] = "redirect"
@@ -106,7 +97,7 @@ class HttpsRedirectSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class AppRootSpec:
+class AppRootSpec(ChainSpec):
     """Redirect requests for `/` to the application's root path."""
 
     name: ClassVar[str] = "app-root"
@@ -122,17 +113,13 @@ class AppRootSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class RegexRedirectSpec:
+class RegexRedirectSpec(ChainSpec):
     """Redirect when the whole URL matches: redirect-regex + redirect-replacement."""
 
     name: ClassVar[str] = "redirect-regex"
     regex: UserRegex
     replacement: str
     permanent: bool
-
-    @property
-    def label(self) -> str:
-        return self.name
 
     def describe(self) -> Description:
         status = "301/308" if self.permanent else "302"
@@ -146,7 +133,7 @@ class RegexRedirectSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class FixedRedirectSpec:
+class FixedRedirectSpec(ChainSpec):
     """Redirect every request to one URL (ingress-nginx permanent-redirect / temporal-redirect)."""
 
     name: ClassVar[str] = "redirect-to"
@@ -167,7 +154,7 @@ class FixedRedirectSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class WwwRedirectSpec:
+class WwwRedirectSpec(ChainSpec):
     """The route from-to-www-redirect adds for the other host: 308 to `host`, keeping the rest."""
 
     name: ClassVar[str] = "www-redirect"
@@ -182,17 +169,13 @@ class WwwRedirectSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class RequestHeadersSpec:
+class RequestHeadersSpec(ChainSpec):
     """Set or remove headers of the request sent upstream, and choose the Host the backend sees."""
 
     name: ClassVar[str] = "request-headers"
     edits: tuple[HeaderEdit, ...]
     pass_host: bool  # False: Host is the upstream's address
     host: str  # non-empty: the Host the backend sees
-
-    @property
-    def label(self) -> str:
-        return self.name
 
     def describe(self) -> Description:
         every = _edits(self.edits)
@@ -204,7 +187,7 @@ class RequestHeadersSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class PathRewriteSpec:
+class PathRewriteSpec(ChainSpec):
     """Change the path sent upstream; the old one goes in X-Replaced-Path (except for AddPrefix)."""
 
     name: ClassVar[str] = "path-rewrite"

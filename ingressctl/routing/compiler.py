@@ -45,11 +45,13 @@ from ingressctl.routing.memo import CompileCache
 from ingressctl.routing.nginx_defaults import with_nginx_defaults
 from ingressctl.routing.nginx_server import cluster_ip_backend, no_cluster_ip_finding
 from ingressctl.routing.options import CompileOptions
+from ingressctl.routing.path_regexp import path_regexps
 from ingressctl.routing.paths import match_length
 from ingressctl.routing.regex_hosts import regex_hosts
 from ingressctl.routing.report import finding
 from ingressctl.routing.server_aliases import server_aliases
 from ingressctl.routing.service_access import ServiceAccess
+from ingressctl.routing.service_host import ServiceHost
 from ingressctl.routing.table import RoutingTable
 from ingressctl.routing.tls import IngressTLSResult, ingress_tls
 from ingressctl.routing.weighted import merge_weighted, split
@@ -93,6 +95,7 @@ class _Compiler:
         self.secrets = {(s.meta.namespace, s.meta.name): s for s in snapshot.secrets}
         self.resolver = BackendResolver(snapshot, options, memo)
         self.service_access = ServiceAccess(self.resolver.services)
+        self.service_host = ServiceHost(self.resolver.services)
         self.tls_fallback = TLSSource.ACME if options.acme_enabled else TLSSource.DEFAULT
         self.tls_hosts = IngressTLSResult()
         self._protocol_reported: set[ObjectRef] = set()
@@ -121,6 +124,8 @@ class _Compiler:
         self.diagnostics.extend(found)
         routed, found = regex_hosts(winners)
         self.diagnostics.extend(found)
+        routed, found = path_regexps(routed)
+        self.diagnostics.extend(found)
         parts = [self._route_part(c) for c in routed]
         parts.sort(key=_part_order)
         routes = [part.route for part in parts]
@@ -144,6 +149,7 @@ class _Compiler:
                 )
             default_route = self._route_part(winner, is_default=True).route
         self.diagnostics.extend(self.service_access.diagnostics)
+        self.diagnostics.extend(self.service_host.diagnostics)
         previous = self.memo.table if self.memo is not None else None
         gateway = (
             compile_gateway(self.snapshot, self.options, self.resolver, previous)
@@ -202,7 +208,11 @@ class _Compiler:
             part.diagnostics.append(not_ours)
         else:
             annotations, found = parse_annotations(
-                ingress, lookup, secrets_in_input, ignore_snippets=self.options.ignore_snippets
+                ingress,
+                lookup,
+                secrets_in_input,
+                ignore_snippets=self.options.ignore_snippets,
+                pass_tls_cert=self.options.pass_tls_cert,
             )
             part.diagnostics.extend(found)
             annotations = with_nginx_defaults(ingress, annotations, self.options)
@@ -315,8 +325,6 @@ class _Compiler:
             for loser in group[1:]:
                 self.diagnostics.append(_conflict(winner, loser))
         return winners
-
-    # ------------------------------------------------------------ candidates → routes
 
     def _backend(self, candidate: Candidate) -> RouteBackend:
         resolved: list[RouteBackend] = []
@@ -446,7 +454,9 @@ class _Compiler:
         policy, found = self.policies.policy(candidate)  # before the memo: findings are reported each time
         self.diagnostics.extend(found)
         backend = with_fallback(backend, policy)
-        middlewares = self.service_access.apply(backend, self._middlewares(ann, policy))
+        middlewares = self.service_host.apply(
+            backend, self.service_access.apply(backend, self._middlewares(ann, policy))
+        )
         if candidate.canary_of is not None and backend.problem not in _REFUSED:
             canary = self._canary(candidate, candidate.canary_of)
             middlewares = dataclasses.replace(middlewares, canary=canary)

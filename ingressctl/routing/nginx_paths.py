@@ -18,6 +18,7 @@ from typing import ClassVar
 
 from ingressctl.model import Diagnostic, Ingress, RegexPath, Severity
 from ingressctl.routing import codes
+from ingressctl.routing.annotation_values import parse_boolean
 from ingressctl.routing.report import annotation_location, finding
 from ingressctl.routing.userregex import (
     check_user_regex,
@@ -50,10 +51,6 @@ class RegexAnnotations:
         return self.use_regex or self.rewrite_target is not None
 
 
-_TRUE = frozenset({"true", "1", "t"})
-_FALSE = frozenset({"false", "0", "f"})
-
-
 def parse_regex_annotations(ingress: Ingress) -> tuple[RegexAnnotations | None, list[Diagnostic]]:
     """The Ingress's use-regex / rewrite-target, or None when it has neither (the usual case)."""
     annotations = ingress.meta.annotations
@@ -64,10 +61,9 @@ def parse_regex_annotations(ingress: Ingress) -> tuple[RegexAnnotations | None, 
     found: list[Diagnostic] = []
     use_regex = False
     if raw_regex is not None:
-        text = raw_regex.strip().lower()
-        if text in _TRUE:
-            use_regex = True
-        elif text not in _FALSE:
+        parsed = parse_boolean(raw_regex)
+        use_regex = bool(parsed)
+        if parsed is None:
             found.append(
                 _bad(
                     ingress, USE_REGEX, f"{raw_regex!r} is not a boolean; paths stay literal", 'Write "true".'

@@ -36,3 +36,5 @@ class CompileOptions:
     # Empty (validate and routes without --config): every listener's port counts as an entrypoint
     # named ":PORT" of the listener's protocol.
     entrypoint_ports: tuple[tuple[str, int, bool], ...] = ()
+    # [kubernetes] enablePassTLSCert: the default of every Ingress's pass-tls-cert.
+    pass_tls_cert: bool = False

@@ -66,10 +66,7 @@ _NGINX_INC_EXACT: dict[str, str] = {
 }
 
 # Traefik 1.7 Ingress annotations (and v2/v3 router annotations) that ingressctl does not implement.
-_TRAEFIK_V1_EXACT: dict[str, str] = {
-    "auth-tls-secret": "forward authentication over TLS",
-    "auth-tls-insecure": "forward authentication over TLS",
-}
+_TRAEFIK_V1_EXACT: dict[str, str] = {}
 _TRAEFIK_EXACT: dict[str, str] = {
     "max-conn": "connection limits",
     "router.middlewares": "Traefik middlewares (authentication, allow-lists, limits, ...)",

@@ -9,7 +9,7 @@ import dataclasses
 
 from ingressctl.model import Diagnostic, RouteBackend, RouteMiddlewares, Service, Severity
 from ingressctl.model.access import InFlightLimit, SourceKey, SourceKind
-from ingressctl.routing import codes
+from ingressctl.routing.annotation_values import service_finding
 
 MAX_CONN_AMOUNT = "traefik.ingress.kubernetes.io/max-conn-amount"
 MAX_CONN_EXTRACTOR = "traefik.ingress.kubernetes.io/max-conn-extractor-func"
@@ -96,14 +96,5 @@ class ServiceAccess:
         return f"{key} on Service {service.meta.namespace}/{service.meta.name}: {problem}"
 
     def _report(self, service: Service, key: str, severity: Severity, message: str) -> None:
-        meta = service.meta
-        self.diagnostics.append(
-            Diagnostic(
-                code=codes.BAD_ANNOTATION,
-                severity=severity,
-                message=f"{service.ref}: annotation {key}: {message}",
-                location=meta.annotation_locations.get(key) or meta.location,
-                hint='Write e.g. max-conn-amount: "10" and max-conn-extractor-func: client.ip.',
-                object=service.ref,
-            )
-        )
+        hint = 'Write e.g. max-conn-amount: "10" and max-conn-extractor-func: client.ip.'
+        self.diagnostics.append(service_finding(service, key, message, hint, severity))

@@ -20,6 +20,13 @@ from ingressctl.model import HostKind, Match, PathType, Route, TLSCertificate
 from ingressctl.model.gateway import EMPTY_STATUS_REPORT, GatewayStatusReport
 from ingressctl.routing.hosts import normalize_request_host, wildcard_suffix
 from ingressctl.routing.memo import same_items
+from ingressctl.routing.path_regexp import (
+    RANK,
+    is_path_regexp,
+    path_regexp_matches,
+    path_regexp_order,
+    with_path_regexps,
+)
 from ingressctl.routing.paths import match_length, path_matches, prefix_key
 from ingressctl.routing.regex_table import regex_finder, regex_order, regex_route_matches
 
@@ -186,6 +193,10 @@ def _level_finder(routes: Iterable[Route]) -> Finder:
 
 def _build_finder(routes: Sequence[Route]) -> Finder:
     """All routes of one host bucket; higher priority levels are asked first."""
+    regexps = [route for route in routes if is_path_regexp(route)]
+    if regexps:
+        others = [route for route in routes if not is_path_regexp(route)]
+        return with_path_regexps(_build_finder(others) if others else None, regexps, _short_reason)
     if any(route.regex is not None for route in routes):
         return regex_finder(routes, _short_reason)
     by_priority: dict[int, list[Route]] = {}
@@ -218,6 +229,8 @@ def _host_phrase(route: Route) -> str:
 def _short_reason(route: Route) -> str:
     if route.is_default_backend:
         return f"no rule matched; {_host_phrase(route)}"
+    if is_path_regexp(route):
+        return f"{_host_phrase(route)}, PathRegexp {route.path}"
     if route.regex is not None:
         return f"{_host_phrase(route)}, regex ~* {route.regex.pattern}"
     return f"{_host_phrase(route)}, {route.path_type.value} {route.path}"
@@ -393,6 +406,8 @@ def _route_matches(route: Route, host: str, path: str) -> bool:
         route.host is None or wildcard_suffix(host) != route.host[2:]
     ):
         return False
+    if is_path_regexp(route):
+        return path_regexp_matches(route, path)
     if route.regex is not None:
         return regex_route_matches(route, path)
     return path_matches(route.path, route.path_type, path)
@@ -400,6 +415,9 @@ def _route_matches(route: Route, host: str, path: str) -> bool:
 
 def _precedence(route: Route) -> tuple[int, int, int, int, tuple[int, ...]]:
     tier = _DEFAULT_TIER if route.is_default_backend else _TIER[route.host_kind]
+    if is_path_regexp(route):
+        priority, length = path_regexp_order(route)
+        return (tier, priority, length, RANK, ())
     if route.regex is not None and not route.is_default_backend:
         # ingress-nginx's order of regex locations (routing/regex_table.py); all of a host's paths
         # are regex paths, so these only ever compare with each other.
@@ -415,6 +433,9 @@ def _explain_reason(winner: Route, others: Sequence[Route], host: str, path: str
     phrase = _host_phrase(winner)
     if winner.host_kind is HostKind.WILDCARD:
         phrase += f" matches {host}"
+    if is_path_regexp(winner):
+        later = "" if not others else "; the routes after it rank lower (priority, then path length)"
+        return f"{phrase}, PathRegexp {winner.path} matches the path (router.pathmatcher){later}"
     if winner.regex is not None:
         earlier = "" if not others else "; the regexes after it in that order also match"
         return (

@@ -11,23 +11,19 @@ default one); ingressctl's own default, for its own controller name, stays "serv
 from __future__ import annotations
 
 from ingressctl.model import UsageError
+from ingressctl.routing.annotation_values import parse_boolean
 
 INGRESS_NGINX_CONTROLLER = "k8s.io/ingress-nginx"
 INGRESS_NGINX_CLASS = "nginx"
-
-_TRUE = frozenset({"1", "t", "true", "yes", "on"})
-_FALSE = frozenset({"0", "f", "false", "no", "off"})
 
 
 def parse_watch_without_class(raw: str | None) -> bool | None:
     """The value of --watch-ingress-without-class (ingress-nginx writes `=true`); None when not given."""
     if raw is None:
         return None
-    word = raw.strip().lower()
-    if word in _TRUE:
-        return True
-    if word in _FALSE:
-        return False
+    value = parse_boolean(raw, lenient=True)
+    if value is not None:
+        return value
     raise UsageError(f"--watch-ingress-without-class {raw!r}: use true or false")
 
 

@@ -253,7 +253,7 @@ def test_ic307_says_served_without_it_and_leaves_protections_to_the_compiler() -
         annotations={
             "nginx.ingress.kubernetes.io/proxy-buffer-size": "8m",
             "nginx.ingress.kubernetes.io/auth-cache-key": "$remote_user",  # IC220, an error of the compiler
-            "ingress.kubernetes.io/auth-tls-insecure": "true",  # Traefik's: IC220 too, not a typo (IC302)
+            "ingress.kubernetes.io/auth-tls-insecure": "true",  # Traefik forward auth, served: neither
             "ingress.kubernetes.io/proxy-headers": "X-Custom",  # Traefik's, harmless: IC307, not a typo
         },
     )

@@ -10,7 +10,7 @@ import pytest
 
 from ingressctl.model import BackendProblem, Diagnostic, Ingress, Location, Route, Severity
 from ingressctl.model.access import AuthStyle, RateSet, SourceKey, SourceKind
-from ingressctl.routing.annotations_access import parse_duration
+from ingressctl.routing.annotation_values import parse_duration
 from ingressctl.routing.chain import (
     FailClosedSpec,
     auth_position,

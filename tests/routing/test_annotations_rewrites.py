@@ -114,7 +114,7 @@ def test_bad_security_values_fail_closed_with_an_error_at_their_line(
         (NGINX + "permanent-redirect", "/relative", "is not an absolute http(s) URL"),
         (NGINX + "upstream-vhost", "a b", "is not a host[:port]"),
         (T + "preserve-host", "nope", "is not a boolean"),
-        (T + "router.pathmatcher", "PathRegexp", "is not supported"),
+        (T + "router.pathmatcher", "PathRegex", "is not a path matcher"),
     ],
 )
 def test_bad_other_values_are_warnings_and_ignored(key: str, value: str, fragment: str) -> None:

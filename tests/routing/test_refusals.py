@@ -35,7 +35,6 @@ def compile_two(annotations: Mapping[str, str]) -> tuple[Route, Route, list[Diag
 
 SECURITY = [
     ("nginx.ingress.kubernetes.io/auth-tls-match-cn", "CN=alice"),
-    ("ingress.kubernetes.io/auth-tls-secret", "default/ca"),
     ("nginx.ingress.kubernetes.io/global-rate-limit", "100"),
     ("nginx.ingress.kubernetes.io/configuration-snippet", "more_set_headers 'X: y';"),
     ("nginx.ingress.kubernetes.io/server-snippet", "return 301 https://x;"),

@@ -306,6 +306,9 @@ function renderEntrypoints(eps) {
     el("td", {}, (e.protocols || []).join(", ")),
     el("td", {}, e.redirect ? "→ " + e.redirect : "—"),
     el("td", {}, e.auth ? "basic, " + e.auth.users + (e.auth.users === 1 ? " user" : " users") : "—"),
+    // Stages the entrypoint adds around every route's chain; each effect on hover.
+    el("td", { class: "chain", title: (e.chain || []).map((m) => m.name + ": " + m.effect).join("\n") },
+      (e.chain || []).map((m) => m.name).join(" → ") || "—"),
     el("td", { class: "num" }, e.open_connections))), "No entrypoints.");
 }
 

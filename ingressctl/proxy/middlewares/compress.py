@@ -18,8 +18,9 @@ from typing import Final
 import brotli
 
 from ingressctl.proxy.exchange import BodyEncoder, Exchange
+from ingressctl.routing.chain_entrypoint import COMPRESS_MIN_SIZE
 
-MIN_SIZE: Final = 1024  # Traefik's default minResponseBodyBytes
+MIN_SIZE: Final = COMPRESS_MIN_SIZE  # what `routes --explain` and the API say (one number)
 _TEXT_TYPES: Final = frozenset(
     {
         "application/javascript",
@@ -109,15 +110,7 @@ class Compress:
 
     __slots__ = ()
 
-    name = "compress"
-
-    def describe(self) -> dict[str, str | int]:
-        return {
-            "name": self.name,
-            "effect": f"brotli or gzip for text responses of {MIN_SIZE} bytes or more, "
-            "when the client accepts it",
-            "min_size": MIN_SIZE,
-        }
+    name = "compress"  # described by routing.chain_entrypoint.CompressSpec
 
     def on_response(
         self,
@@ -129,6 +122,8 @@ class Compress:
     ) -> BodyEncoder | None:
         if not relayed or status in _NO_BODY or status < 200 or status == 206:
             return None
+        if length is not None and length < MIN_SIZE:
+            return None  # never compressed, so no Vary either: decided before reading the head
         content_type = ""
         for name, value in headers:
             lname = name.lower()
@@ -140,7 +135,7 @@ class Compress:
                 return None
             if lname == "content-type":
                 content_type = value
-        if not compressible(content_type) or (length is not None and length < MIN_SIZE):
+        if not compressible(content_type):
             return None
         _add_vary(headers)
         request = exchange.request

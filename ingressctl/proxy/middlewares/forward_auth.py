@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import ssl
 from collections.abc import Mapping
 from typing import Final
 from urllib.parse import quote
@@ -28,6 +29,7 @@ from ingressctl.proxy.bare import BareResponse
 from ingressctl.proxy.client import client_address
 from ingressctl.proxy.exchange import Exchange
 from ingressctl.proxy.headers import HOP_BY_HOP_NAMES, host_port
+from ingressctl.proxy.upstream.tls import client_context
 from ingressctl.routing.chain_access import ForwardAuthSpec
 
 log = logging.getLogger("ingressctl.proxy")
@@ -90,12 +92,15 @@ def expand(template: str, exchange: Exchange, scheme: str) -> str:
 
 
 class ForwardAuthenticator:
-    __slots__ = ("auth",)
+    __slots__ = ("auth", "ssl")
 
     name = ForwardAuthSpec.name
 
     def __init__(self, spec: ForwardAuthSpec) -> None:
         self.auth = spec.auth
+        # auth-tls-secret / auth-tls-insecure: built once per route when the plan is built.
+        tls = spec.auth.tls
+        self.ssl: ssl.SSLContext | bool = client_context(tls, ["http/1.1"]) if tls is not None else True
 
     async def handle(self, exchange: Exchange) -> StreamResponse | None:
         auth = self.auth
@@ -109,6 +114,7 @@ class ForwardAuthenticator:
                 url,
                 headers=headers,
                 allow_redirects=False,
+                ssl=self.ssl,
                 timeout=aiohttp.ClientTimeout(total=TOTAL_TIMEOUT, connect=CONNECT_TIMEOUT),
             ) as answer:
                 status = answer.status

@@ -51,7 +51,7 @@ class ResponseHeaders:
     """Registers itself as a response filter: every answer of the route gets the headers, the
     backend's and the proxy's own (redirects, refusals, 502s) alike."""
 
-    __slots__ = ("_added", "_plain", "_tls", "tls_headers")
+    __slots__ = ("_added", "_plain", "_same", "_tls", "tls_headers")
 
     name = ResponseHeadersSpec.name
 
@@ -64,6 +64,8 @@ class ResponseHeaders:
         self._tls = _last_wins([*(security.response_headers(True) if security else ()), *custom])
         self._plain = _last_wins([*(security.response_headers(False) if security else ()), *custom])
         self.tls_headers = spec.tls_headers
+        # Without HSTS both sets are the same: no need to ask, per response, how the client came.
+        self._same = self._tls == self._plain
 
     async def handle(self, exchange: Exchange) -> StreamResponse | None:
         exchange.response_filters.append(self)
@@ -77,7 +79,10 @@ class ResponseHeaders:
         relayed: bool,
         length: int | None = None,
     ) -> BodyEncoder | None:
-        names, edits = self._tls if arrived_over_tls(exchange, self.tls_headers) else self._plain
+        if self._same:
+            names, edits = self._plain
+        else:
+            names, edits = self._tls if arrived_over_tls(exchange, self.tls_headers) else self._plain
         if self._added:
             headers[:] = _add_values(headers, self._added)
         headers[:] = [(n, v) for n, v in headers if n.lower() not in names]
