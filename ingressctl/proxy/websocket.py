@@ -24,11 +24,13 @@ from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
 from ingressctl.proxy.answers import abort_client
+from ingressctl.proxy.balancer import Peer
 from ingressctl.proxy.bare import BareResponse, BareStream
 from ingressctl.proxy.exchange import Exchange, Outcome
 from ingressctl.proxy.forward import Forwarder, ProxyCore
 from ingressctl.proxy.headers import RESPONSE_DROP, connection_tokens
 from ingressctl.proxy.plan import RoutePlan
+from ingressctl.proxy.pool import UpstreamPool
 from ingressctl.proxy.upstream import UpstreamError
 
 log = logging.getLogger("ingressctl.proxy")
@@ -127,6 +129,39 @@ async def close_session(proxy: ProxyCore) -> None:
     proxy.ws_session = None
 
 
+def handshake_peer(request: BaseRequest, rp: RoutePlan, pool: UpstreamPool) -> Peer | None:
+    """The endpoint a WebSocket handshake goes to (HTTP/1.1 Upgrade or RFC 8441): the route's
+    upstream policy (a sticky cookie pins websockets too; socket.io and the like need it) or its
+    balancer; when every endpoint is ejected, the one whose ejection ends first."""
+    policy = rp.upstream_policy
+    picked = (
+        rp.balancer.pick(pool.is_ejected)
+        if policy is None
+        else policy.pick(request, rp.balancer, pool.is_ejected, None)
+    )
+    if policy is not None and picked is not None:
+        policy.release(picked.key)  # counted as in flight for the handshake only
+    return picked or rp.balancer.pick_any(None, pool.eject_remaining)
+
+
+def handshake_head(
+    forwarder: Forwarder,
+    request: BaseRequest,
+    target: str,
+    host: str,
+    exchange: Exchange | None,
+    peer: Peer,
+) -> bytes:
+    """The HTTP path's upstream head for a handshake: the route's header edits and Host choice
+    (request-headers, upstream-vhost, pass-host) applied as for any request of the route."""
+    vhost = ""
+    edits = None
+    if exchange is not None:
+        edits = exchange.header_edits
+        vhost = exchange.upstream_host or ("" if exchange.pass_host else peer.label)
+    return forwarder.request_head(request, "GET", target, host, False, edits, vhost)
+
+
 async def bridge(
     forwarder: Forwarder,
     request: BaseRequest,
@@ -139,26 +174,14 @@ async def bridge(
     proxy = forwarder.proxy
     pool = proxy.pool
     policy = rp.upstream_policy  # a sticky cookie pins websockets too (socket.io and the like need it)
-    picked = (
-        rp.balancer.pick(pool.is_ejected)
-        if policy is None
-        else policy.pick(request, rp.balancer, pool.is_ejected, None)
-    )
-    peer = picked or rp.balancer.pick_any(None, pool.eject_remaining)
-    if policy is not None and picked is not None:
-        policy.release(picked.key)  # counted as in flight for the handshake only
+    peer = handshake_peer(request, rp, pool)
     if peer is None:
         log.warning("503 for route %s (%s): no usable endpoint", rp.route_id, rp.backend_label)
         return BareResponse(status=503, text="Service Unavailable\n")
     result.upstream = peer.label
     # Reuse the HTTP path's header rules (hop-by-hop removal, forwarded headers), then drop the
     # handshake headers aiohttp regenerates.
-    vhost = ""
-    edits = None
-    if exchange is not None:  # the route's header edits and Host choice (request-headers)
-        edits = exchange.header_edits
-        vhost = exchange.upstream_host or ("" if exchange.pass_host else peer.label)
-    head = forwarder.request_head(request, "GET", target, host, False, edits, vhost)
+    head = handshake_head(forwarder, request, target, host, exchange, peer)
     headers: list[tuple[str, str]] = []
     for line in head.split(b"\r\n")[1:]:
         if not line:

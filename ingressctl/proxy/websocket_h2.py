@@ -35,6 +35,7 @@ from ingressctl.proxy.forward import Forwarder
 from ingressctl.proxy.plan import RoutePlan
 from ingressctl.proxy.upstream import UpstreamError
 from ingressctl.proxy.upstream.tls import TLSContexts
+from ingressctl.proxy.websocket import handshake_head, handshake_peer
 
 log = logging.getLogger("ingressctl.proxy")
 
@@ -66,26 +67,13 @@ async def tunnel(
     if rp.scheme in HTTP2_SCHEMES:
         log.warning("502 for route %s: WebSockets to an HTTP/2-only (h2c/h2) backend", rp.route_id)
         return error(502, "Bad Gateway: the backend speaks HTTP/2 only, without WebSockets")
-    policy = rp.upstream_policy
-    picked = (
-        rp.balancer.pick(pool.is_ejected)
-        if policy is None
-        else policy.pick(request, rp.balancer, pool.is_ejected, None)
-    )
-    peer = picked or rp.balancer.pick_any(None, pool.eject_remaining)
-    if policy is not None and picked is not None:
-        policy.release(picked.key)
+    peer = handshake_peer(request, rp, pool)
     if peer is None:
         log.warning("503 for route %s (%s): no usable endpoint", rp.route_id, rp.backend_label)
         return error(503, "Service Unavailable")
     result.upstream = peer.label
-    vhost = ""
-    edits = None
-    if exchange is not None:
-        edits = exchange.header_edits
-        vhost = exchange.upstream_host or ("" if exchange.pass_host else peer.label)
     key = base64.b64encode(os.urandom(16))
-    head = _upgrade_head(forwarder.request_head(request, "GET", target, host, False, edits, vhost), key)
+    head = _upgrade_head(handshake_head(forwarder, request, target, host, exchange, peer), key)
     opts = proxy.options
     try:
         reader, writer = await _connect(peer.key, rp.scheme, rp.tls, opts.connect_timeout)
