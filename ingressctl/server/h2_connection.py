@@ -26,8 +26,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Final
 
 import h2.config
@@ -39,12 +37,10 @@ import h2.settings
 import hyperframe.frame
 from aiohttp.streams import EMPTY_PAYLOAD
 from aiohttp.web_request import BaseRequest
-from aiohttp.web_response import StreamResponse
 
-from ingressctl.model.config import ConnectionLimits
-from ingressctl.model.http2 import Http2Settings
 from ingressctl.proxy import grpc
 from ingressctl.proxy.answers import ProxyAnswer
+from ingressctl.server.h2_entrypoint import H2Entrypoint
 from ingressctl.server.h2_guard import Budget
 from ingressctl.server.h2_request import MalformedRequest, RequestHead, parse_head, parse_trailers
 from ingressctl.server.h2_settings import CompactSettings
@@ -62,22 +58,6 @@ _CONTROL_EVENTS: Final = (
     h2.events.PriorityUpdated,
     h2.events.UnknownFrameReceived,
 )
-
-Handler = Callable[[BaseRequest], Awaitable[StreamResponse]]
-
-
-@dataclass(slots=True)
-class H2Entrypoint:
-    """What every HTTP/2 connection of one entrypoint shares."""
-
-    name: str
-    handler: Handler
-    settings: Http2Settings
-    limits: ConnectionLimits
-    on_open: Callable[[str], None] | None = None
-    on_close: Callable[[str], None] | None = None
-    # The open connections (for graceful shutdown).
-    connections: set[H2ServerConnection] = field(default_factory=set)
 
 
 class _Stream:
@@ -603,19 +583,3 @@ class H2ServerConnection(asyncio.Protocol):
     def _client(self) -> str:
         peer = self._peername
         return str(peer[0]) if isinstance(peer, tuple) else "?"
-
-
-async def shutdown(entrypoints: list[H2Entrypoint], deadline: float) -> list[str]:
-    """GOAWAY on every HTTP/2 connection, wait (until loop time `deadline`) for their streams, then
-    cut the rest; returns what was cut."""
-    loop = asyncio.get_running_loop()
-    connections = [c for ep in entrypoints for c in list(ep.connections)]
-    for conn in connections:
-        conn.goaway()
-    while any(c.busy for c in connections) and loop.time() < deadline:
-        await asyncio.sleep(0.05)
-    cut: list[str] = []
-    for conn in connections:
-        if conn.busy:
-            cut.extend(conn.abort())
-    return cut

@@ -38,7 +38,8 @@ from aiohttp.web_response import StreamResponse
 
 from ingressctl.model.config import ConnectionLimits
 from ingressctl.proxy.bare import BareResponse
-from ingressctl.server.h2_connection import PREFACE, H2Entrypoint, H2ServerConnection
+from ingressctl.server.h2_connection import PREFACE, H2ServerConnection
+from ingressctl.server.h2_entrypoint import H2Entrypoint
 from ingressctl.server.limits import (
     BUSY_RESPONSE,
     HEADER_TIMEOUT_RESPONSE,

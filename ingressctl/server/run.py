@@ -34,7 +34,7 @@ from ingressctl.proxy import (
 from ingressctl.proxy.handler import HostCheck, entrypoint_runtime
 from ingressctl.proxy.plan import Table, TableFactory
 from ingressctl.routing.options import CompileOptions
-from ingressctl.server import h2_connection, memory
+from ingressctl.server import h2_entrypoint, memory
 from ingressctl.server.limits import EntrypointGate, raise_open_files_limit
 from ingressctl.server.listeners import bind_socket, bound_address, sees_mapped_ipv4
 from ingressctl.server.ports import AcmePort, ClusterPort
@@ -102,7 +102,7 @@ class Server:
         self.proxy.hooks.extend(parts.hooks)
         self.watcher: Watcher | None = None
         self._runners: list[web.ServerRunner] = []
-        self._h2: list[h2_connection.H2Entrypoint] = []
+        self._h2: list[h2_entrypoint.H2Entrypoint] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._api: Closer | None = None
         self._stopped = asyncio.Event()
@@ -254,7 +254,7 @@ class Server:
         handler = self.proxy.handler(runtime)
         h2 = None
         if ep.http2.enabled if ep.tls is not None else ep.http2.h2c:
-            h2 = h2_connection.H2Entrypoint(
+            h2 = h2_entrypoint.H2Entrypoint(
                 ep.name,
                 handler,
                 ep.http2,
@@ -362,7 +362,7 @@ class Server:
         for server in servers:
             server.pre_shutdown()
         aborted, cut = await asyncio.gather(
-            drain(servers, deadline), h2_connection.shutdown(self._h2, deadline)
+            drain(servers, deadline), h2_entrypoint.shutdown(self._h2, deadline)
         )
         aborted += cut
         if aborted:
@@ -417,7 +417,7 @@ class _EntrypointServer(web.Server):
         observer: ProxyObserver | None,
         handler_class: type[EntrypointRequestHandler] = EntrypointRequestHandler,
         gate: EntrypointGate | None = None,
-        h2: h2_connection.H2Entrypoint | None = None,
+        h2: h2_entrypoint.H2Entrypoint | None = None,
         **kwargs: Any,  # aiohttp's own Server/RequestHandler options, passed through untouched
     ) -> None:
         super().__init__(handler, **kwargs)
