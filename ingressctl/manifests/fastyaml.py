@@ -32,7 +32,7 @@ _MAX_DEPTH = 40
 # Characters that PyYAML refuses or reads as line breaks (NEL, LS, PS), tabs, a BOM inside the text.
 # Written as the characters to find, not as the complement of those allowed: compiling a negated
 # class over all of Unicode cost ~10 ms of every start-up (an exhaustive test checks they agree).
-_UNUSUAL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]")
+UNUSUAL_CHARACTERS = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]")
 # A plain scalar inside a flow collection: no spaces, no `:`, nothing a flow collection uses.
 _FLOW_PLAIN = re.compile(r"(?:[A-Za-z0-9_./~(]|-(?=[A-Za-z0-9.]))[A-Za-z0-9_./~()=+@%;!*&$^<>?-]*")
 _FLOW_KEY = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_./-]*): +")
@@ -158,7 +158,7 @@ class FastReader:
             if chunk.count("\r") != chunk.count("\r\n"):
                 return None
             chunk = chunk.replace("\r\n", "\n")
-        if _UNUSUAL.search(chunk):
+        if UNUSUAL_CHARACTERS.search(chunk):
             return None
         try:
             return _Document(self.resolver, chunk, line_offset).read()

@@ -232,16 +232,16 @@ def load_paths(
     """
     inputs = read_inputs(paths, stdin)
     if parallel:
-        return _load_parallel(inputs, available_processes(), on_files=on_files)
-    return _load(inputs, on_files)
+        return load_parallel(inputs, available_processes(), on_files=on_files)
+    return load_serial(inputs, on_files)
 
 
 def load_text(text: str, name: str = STDIN_NAME) -> LoadResult:
     """Read manifests from a string (tests, the API's "check this YAML" form)."""
-    return _load([(name, text)])
+    return load_serial([(name, text)])
 
 
-def _load(inputs: list[tuple[str, str]], on_files: FilesRead | None = None) -> LoadResult:
+def load_serial(inputs: list[tuple[str, str]], on_files: FilesRead | None = None) -> LoadResult:
     told = on_files or _nobody
     collector = _Collector()
     with _collector_paused():
@@ -272,17 +272,17 @@ def _read_run(inputs: Sequence[tuple[str, str]]) -> _Part:
     return per_file, result.documents, result.diagnostics, result.skipped
 
 
-def _load_parallel(
+def load_parallel(
     inputs: list[tuple[str, str]],
     processes: int,
     min_bytes: int = MIN_BYTES,
     *,
     on_files: FilesRead | None = None,
 ) -> LoadResult:
-    """`_load` with runs of files read by forked workers, merged in file order."""
+    """`load_serial` with runs of files read by forked workers, merged in file order."""
     runs = plan([len(text) for _, text in inputs], processes, min_bytes)
     if len(runs) < 2:
-        return _load(inputs, on_files)
+        return load_serial(inputs, on_files)
     told = on_files or _nobody
     total = len(inputs)
     collector = _Collector()

@@ -16,7 +16,7 @@ from typing import Any
 from ingressctl.manifests.fastyaml import FastReader
 from ingressctl.model import Diagnostic, Location
 
-_FAST = FastReader()
+FAST_READER = FastReader()
 _DOC_START = re.compile(r"^---(?=[ \t\r\n]|\Z)", re.M)
 _DIRECTIVE = re.compile(r"^%", re.M)
 
@@ -68,7 +68,7 @@ def split_documents(text: str) -> Iterator[tuple[int, str]]:
 def _read_chunk(
     chunk: str, file: str, line_offset: int, docs: list[YamlDocument], diags: list[Diagnostic]
 ) -> None:
-    fast = _FAST.read(chunk, line_offset)
+    fast = FAST_READER.read(chunk, line_offset)
     if fast is not None:
         value, (line, column) = fast
         docs.append(YamlDocument(value, Location(file, line, column)))

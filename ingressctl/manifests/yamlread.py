@@ -22,10 +22,10 @@ from ingressctl.manifests.positioned import PosDict, PosList, unpack
 
 # read_documents and split_documents live in yamldocs (which imports this module only when needed);
 # re-exported for the callers and tests that read YAML through this module.
-from ingressctl.manifests.yamldocs import _FAST, YamlDocument, read_documents, split_documents
+from ingressctl.manifests.yamldocs import FAST_READER, YamlDocument, read_documents, split_documents
 from ingressctl.model import Diagnostic, Location
 
-__all__ = ["_FAST", "YamlDocument", "read_documents", "read_with_pyyaml", "split_documents"]
+__all__ = ["FAST_READER", "YamlDocument", "read_documents", "read_with_pyyaml", "split_documents"]
 
 _T = "tag:yaml.org,2002:"
 STR, INT, FLOAT, BOOL, NULL = _T + "str", _T + "int", _T + "float", _T + "bool", _T + "null"
@@ -42,7 +42,7 @@ MAX_DEPTH = 100
 _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc]
+class IngressctlLoader(_BaseLoader):  # type: ignore[misc]
     """SafeLoader with the YAML 1.1 timestamp/value/yaml implicit tags dropped.
 
     An unquoted `2024-01-01T00:00:00Z` stays a string, as it does when kubectl reads it.
@@ -82,7 +82,7 @@ def read_with_pyyaml(
     """The whole of YAML, with a finding for each problem (the fast reader declined this chunk)."""
     loader = None
     try:
-        loader = _Loader(chunk)
+        loader = IngressctlLoader(chunk)
         while loader.check_node():
             node = loader.get_node()
             if node is None:

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from benchmarks.generate import write_manifests
 from ingressctl.manifests.loader import load_paths
 from ingressctl.manifests.positioned import PosDict, PosList
-from ingressctl.manifests.yamlread import _FAST, YamlDocument, read_with_pyyaml, split_documents
+from ingressctl.manifests.yamlread import FAST_READER, YamlDocument, read_with_pyyaml, split_documents
 from ingressctl.model import Diagnostic
 
 REPO = Path(__file__).resolve().parents[2]
@@ -50,7 +50,7 @@ def check_text(text: str) -> int:
     """Compare both readers on every document of `text`; return how many the fast reader read."""
     read = 0
     for offset, chunk in split_documents(text):
-        fast = _FAST.read(chunk, offset)
+        fast = FAST_READER.read(chunk, offset)
         if fast is None:
             continue
         read += 1
@@ -299,7 +299,7 @@ def test_fast_reader_declines_what_it_does_not_know() -> None:
         "a: [x,\n  y]\n",
         "<<: {a: 1}\n",
     ]:
-        assert all(_FAST.read(chunk, offset) is None for offset, chunk in split_documents(text)), text
+        assert all(FAST_READER.read(chunk, offset) is None for offset, chunk in split_documents(text)), text
 
 
 def test_duplicates_and_syntax_errors_are_still_reported_by_the_full_reader(tmp_path: Path) -> None:
@@ -330,7 +330,7 @@ def test_long_runs_of_spaces_cost_linear_time() -> None:
 def test_the_copied_resolver_table_is_pyyamls() -> None:
     """fastyaml carries its own copy of PyYAML's core resolvers (so validate need not import PyYAML)."""
     from ingressctl.manifests.fastyaml import CORE_RESOLVERS
-    from ingressctl.manifests.yamlread import _Loader
+    from ingressctl.manifests.yamlread import IngressctlLoader
 
     def table(resolvers: dict[Any, Any]) -> dict[Any, list[tuple[str, str, int]]]:
         return {
@@ -339,7 +339,7 @@ def test_the_copied_resolver_table_is_pyyamls() -> None:
             if entries
         }
 
-    assert table(CORE_RESOLVERS) == table(_Loader.yaml_implicit_resolvers)
+    assert table(CORE_RESOLVERS) == table(IngressctlLoader.yaml_implicit_resolvers)
 
 
 def test_characters_sent_to_pyyaml_are_exactly_those_it_treats_specially() -> None:
@@ -347,12 +347,14 @@ def test_characters_sent_to_pyyaml_are_exactly_those_it_treats_specially() -> No
     (or it is a line break other than LF), as the former negated class said."""
     import re
 
-    from ingressctl.manifests.fastyaml import _UNUSUAL
+    from ingressctl.manifests.fastyaml import UNUSUAL_CHARACTERS
 
     allowed = re.compile(
         "[\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
     )
-    differ = [c for c in range(0x110000) if bool(_UNUSUAL.match(chr(c))) == bool(allowed.match(chr(c)))]
+    differ = [
+        c for c in range(0x110000) if bool(UNUSUAL_CHARACTERS.match(chr(c))) == bool(allowed.match(chr(c)))
+    ]
     assert differ == []
 
 

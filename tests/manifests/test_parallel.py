@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ingressctl.manifests import LoadResult, load_paths
-from ingressctl.manifests.loader import _load, _load_parallel, read_inputs
+from ingressctl.manifests.loader import load_parallel, load_serial, read_inputs
 from ingressctl.manifests.parallel import MIN_BYTES, Worker, available_processes, dumps, plan
 from ingressctl.model import Location
 
@@ -99,8 +99,8 @@ def _same(one: LoadResult, other: LoadResult) -> None:
 def test_parallel_load_equals_sequential(tmp_path: Path, processes: int) -> None:
     inputs = read_inputs([str(_manifests(tmp_path))])
     assert len(inputs) >= 20
-    sequential = _load(inputs)
-    parallel = _load_parallel(inputs, processes, min_bytes=0)
+    sequential = load_serial(inputs)
+    parallel = load_parallel(inputs, processes, min_bytes=0)
     _same(sequential, parallel)
     assert sequential.diagnostics, "the fixtures hold findings: they must come through the workers"
     assert sequential.skipped.get("ConfigMap") == 120
