@@ -96,7 +96,7 @@ MAX_TRIES = 10
 
 
 @dataclass(frozen=True, slots=True)
-class _Origin:
+class AnnotationOrigin:
     """Where annotations were read from: the Service or the Ingress."""
 
     ref: ObjectRef
@@ -105,13 +105,13 @@ class _Origin:
     location: Location | None
 
 
-class _Parser:
+class BackendPolicyParser:
     def __init__(self, ingress: Ingress, service: Service | None) -> None:
-        self.ingress = _Origin(
+        self.ingress = AnnotationOrigin(
             ingress.ref, ingress.meta.annotations, ingress.meta.annotation_locations, ingress.meta.location
         )
         self.service = (
-            _Origin(
+            AnnotationOrigin(
                 service.ref,
                 service.meta.annotations,
                 service.meta.annotation_locations,
@@ -124,7 +124,7 @@ class _Parser:
         self.errors: list[str] = []
         self.sources: list[str] = []
 
-    def raw(self, key: str) -> tuple[str, _Origin] | None:
+    def raw(self, key: str) -> tuple[str, AnnotationOrigin] | None:
         """The value of `key` and where it came from; Traefik keys from the Service first."""
         origins = [self.ingress]
         if key in _TRAEFIK_SERVICE_KEYS and self.service is not None:
@@ -137,7 +137,7 @@ class _Parser:
                 return value, origin
         return None
 
-    def report(self, key: str, origin: _Origin, message: str, hint: str, severity: Severity) -> None:
+    def report(self, key: str, origin: AnnotationOrigin, message: str, hint: str, severity: Severity) -> None:
         self.diagnostics.append(
             Diagnostic(
                 code=codes.BAD_ANNOTATION,
@@ -149,12 +149,12 @@ class _Parser:
             )
         )
 
-    def bad(self, key: str, origin: _Origin, message: str, hint: str) -> None:
+    def bad(self, key: str, origin: AnnotationOrigin, message: str, hint: str) -> None:
         """A value that cannot be parsed: an error, and the route answers 503."""
         self.errors.append(key)
         self.report(key, origin, f"{message}; the route answers 503 until it is fixed", hint, Severity.ERROR)
 
-    def text(self, key: str) -> tuple[str, _Origin] | None:
+    def text(self, key: str) -> tuple[str, AnnotationOrigin] | None:
         found = self.raw(key)
         if found is None:
             return None
@@ -475,7 +475,7 @@ def parse_backend_policy(
     ingress: Ingress, service: Service | None, resolve: ServiceResolver | None = None
 ) -> tuple[BackendPolicy, list[Diagnostic]]:
     """The backend policy of `ingress`'s routes to `service`, and findings for bad values."""
-    parser = _Parser(ingress, service)
+    parser = BackendPolicyParser(ingress, service)
     method, hash_key = parser.method()
     retry_on, tries = parser.next_upstream()
     policy = BackendPolicy(

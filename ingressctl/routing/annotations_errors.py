@@ -15,7 +15,7 @@ from ingressctl.routing.backend_keys import ERROR_PAGES, N_CUSTOM_ERRORS, N_DEFA
 from ingressctl.routing.refusals import control_characters
 
 if TYPE_CHECKING:
-    from ingressctl.routing.annotations_backend import _Origin, _Parser
+    from ingressctl.routing.annotations_backend import AnnotationOrigin, BackendPolicyParser
 
 ServiceResolver = Callable[[str, str], RouteBackend]
 """(Service name, port or "") → the resolved backend in the Ingress's namespace (the compiler's)."""
@@ -25,7 +25,7 @@ _PORT = re.compile(r"^[A-Za-z0-9-]{1,15}$")
 
 
 def _statuses(
-    parser: _Parser, key: str, origin: _Origin, items: list[str]
+    parser: BackendPolicyParser, key: str, origin: AnnotationOrigin, items: list[str]
 ) -> tuple[tuple[int, int], ...] | None:
     out: list[tuple[int, int]] = []
     for item in items:
@@ -47,7 +47,9 @@ def _statuses(
     return tuple(out)
 
 
-def _service_ref(parser: _Parser, key: str, origin: _Origin, text: str) -> tuple[str, str] | None:
+def _service_ref(
+    parser: BackendPolicyParser, key: str, origin: AnnotationOrigin, text: str
+) -> tuple[str, str] | None:
     name, _, port = text.strip().partition(":")
     if not _SERVICE_NAME.match(name) or (port and not _PORT.match(port)):
         parser.bad(
@@ -60,7 +62,7 @@ def _service_ref(parser: _Parser, key: str, origin: _Origin, text: str) -> tuple
     return name, port
 
 
-def error_pages(parser: _Parser) -> tuple[ErrorPages, ...]:
+def error_pages(parser: BackendPolicyParser) -> tuple[ErrorPages, ...]:
     pages: list[ErrorPages] = []
     found = parser.text(ERROR_PAGES)
     if found is not None:
@@ -114,7 +116,7 @@ def error_pages(parser: _Parser) -> tuple[ErrorPages, ...]:
     return tuple(pages)
 
 
-def fallback_service(parser: _Parser) -> str:
+def fallback_service(parser: BackendPolicyParser) -> str:
     found = parser.text(N_DEFAULT_BACKEND)
     if found is None:
         return ""
@@ -122,7 +124,7 @@ def fallback_service(parser: _Parser) -> str:
     return service[0] if service is not None else ""
 
 
-def resolved(policy: BackendPolicy, resolve: ServiceResolver, parser: _Parser) -> BackendPolicy:
+def resolved(policy: BackendPolicy, resolve: ServiceResolver, parser: BackendPolicyParser) -> BackendPolicy:
     """The error-page and fallback Services resolved to endpoints; an unusable one is a warning and the
     original answers are passed on."""
 
