@@ -1,6 +1,6 @@
 """The ports where the CLI's parts meet the server: what the server needs from each, typed.
 
-The composition root (cli/serve_cmd.py) builds the parts; the server only knows these shapes, so
+The composition root (ingressctl/compose.py) builds the parts; the server only knows these shapes, so
 `mypy --strict` checks every call across the seam and a test or embedder can plug in its own part.
 """
 
