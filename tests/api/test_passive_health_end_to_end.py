@@ -5,7 +5,6 @@ failures on real requests; once they answer again, the services are up again."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from aiohttp import web
 
 from tests.api.browser import Page
 from tests.api.test_serve_end_to_end import Serve, run_serve, wait_until_ready
+from tests.support.ports import free_port
 
 # "mixed": a live endpoint and one that refuses connections (127.0.0.2, where nothing listens);
 # "dead": only an endpoint that refuses.
@@ -54,13 +54,6 @@ BADGES = (  # service name -> the status badge the dashboard shows
     "Object.fromEntries([...document.querySelectorAll('#services tr[data-service]')]"
     ".map(r => [r.dataset.service, r.querySelector('.badge').textContent]))"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def hello(request: web.Request) -> web.Response:

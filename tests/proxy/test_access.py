@@ -30,8 +30,9 @@ from ingressctl.proxy import EntrypointRuntime
 from ingressctl.proxy.headers import TrustedNetworks
 from ingressctl.security.htpasswd import apr1
 from tests.support.polling import eventually
+from tests.support.ports import free_port
 
-from .conftest import BackendFactory, ProxyFactory, free_port, route
+from .conftest import BackendFactory, ProxyFactory, route
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -13,8 +13,9 @@ from aiohttp import web
 from ingressctl.model import BackendProblem, PathType
 from ingressctl.proxy import EntrypointRuntime, ProxyOptions
 from ingressctl.proxy.headers import TrustedNetworks
+from tests.support.ports import free_port
 
-from .conftest import Backend, BackendFactory, ProxyFactory, free_port, route
+from .conftest import Backend, BackendFactory, ProxyFactory, route
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -181,7 +181,7 @@ async def test_client_api_trailers_reset_and_refusal(h2c: H2Backend) -> None:
 
 
 async def test_h2c_backend_down_is_a_502(proxy_server: ProxyFactory) -> None:
-    from .conftest import free_port
+    from tests.support.ports import free_port
 
     p = await proxy_server(compiled(free_port()))
     async with aiohttp.ClientSession() as s, s.get(p.url("/echo")) as resp:

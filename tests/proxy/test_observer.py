@@ -9,8 +9,9 @@ import pytest
 from aiohttp import web
 
 from ingressctl.proxy import ProxyOptions
+from tests.support.ports import free_port
 
-from .conftest import BackendFactory, ProxyFactory, free_port, route
+from .conftest import BackendFactory, ProxyFactory, route
 
 pytestmark = pytest.mark.timeout(30)
 

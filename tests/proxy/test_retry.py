@@ -17,8 +17,9 @@ import pytest
 from ingressctl.proxy import ProxyOptions
 from ingressctl.proxy.pool import UpstreamPool
 from ingressctl.proxy.upstream import UpstreamError
+from tests.support.ports import free_port
 
-from .conftest import BackendFactory, ProxyFactory, free_port, route
+from .conftest import BackendFactory, ProxyFactory, route
 
 pytestmark = pytest.mark.timeout(30)
 

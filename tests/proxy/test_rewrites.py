@@ -12,8 +12,9 @@ from ingressctl.model.rewrites import HeaderEdit, HttpsRedirect, Rewrites, Secur
 from ingressctl.proxy import EntrypointInfo, EntrypointRuntime, TablePlan
 from ingressctl.proxy.headers import TrustedNetworks
 from ingressctl.routing import RoutingTable
+from tests.support.ports import free_port
 
-from .conftest import Backend, BackendFactory, ProxyFactory, RunningProxy, free_port, route
+from .conftest import Backend, BackendFactory, ProxyFactory, RunningProxy, route
 
 pytestmark = pytest.mark.timeout(30)
 

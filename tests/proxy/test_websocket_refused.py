@@ -12,8 +12,9 @@ import pytest
 from aiohttp import WSMsgType, web
 
 from ingressctl.proxy import ProxyOptions
+from tests.support.ports import free_port
 
-from .conftest import Backend, BackendFactory, ProxyFactory, free_port, route
+from .conftest import Backend, BackendFactory, ProxyFactory, route
 
 pytestmark = pytest.mark.timeout(30)
 

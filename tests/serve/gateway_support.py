@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -88,12 +87,6 @@ def echo_backends(*names: str) -> Iterator[dict[str, EchoBackend]]:
         for backend in backends.values():
             backend.server.shutdown()
             backend.server.server_close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def service(name: str, namespace: str, port: int) -> str:

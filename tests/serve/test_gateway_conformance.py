@@ -19,7 +19,8 @@ import pytest
 
 from tests.serve.conftest import ServeProcess
 from tests.serve.gateway_manifests import BACKENDS, all_manifests
-from tests.serve.gateway_support import Answer, EchoBackend, echo_backends, free_port, request
+from tests.serve.gateway_support import Answer, EchoBackend, echo_backends, request
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -223,9 +224,7 @@ def test_response_header_modifier(served: Served) -> None:
     answer = served.get(
         "resphdr.example",
         "/",
-        **{
-            "X-Echo-Set-Header": "X-Header-Set:other-value,X-Header-Add:backend-value,X-Header-Remove:val"
-        },
+        **{"X-Echo-Set-Header": "X-Header-Set:other-value,X-Header-Add:backend-value,X-Header-Remove:val"},
     )
     assert answer.status == 200
     assert answer.headers.get("X-Header-Set") == "header-set"

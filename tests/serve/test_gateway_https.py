@@ -21,7 +21,8 @@ import pytest
 
 from tests.certificates import self_signed
 from tests.serve.conftest import ServeProcess
-from tests.serve.gateway_support import INFRA, echo_backends, free_port, service
+from tests.serve.gateway_support import INFRA, echo_backends, service
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.timeout(120)
 

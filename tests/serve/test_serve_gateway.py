@@ -5,7 +5,6 @@ and a cluster without the Gateway API CRDs keeps its Ingresses served."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from tests.kubeapi.gateway_fixtures import (
     http_route,
     reference_grant,
 )
+from tests.support.ports import free_port
 
 from .backends import Backend
 from .conftest import ServeProcess
@@ -32,13 +32,6 @@ pytestmark = pytest.mark.timeout(120)
 
 NS = "shop"
 ADDRESS = "192.0.2.10"
-
-
-def free_port() -> int:
-    """A port for the entrypoint that the Gateway's listener names (a listener attaches by port)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
