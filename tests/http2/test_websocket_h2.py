@@ -153,10 +153,10 @@ async def test_chromium_opens_its_websocket_over_the_http2_connection(
     """A real browser: with an HTTP/2 connection to the origin that offers extended CONNECT,
     Chromium (with its WebSocketOverHttp2 feature) sends its WebSocket handshake on it (RFC 8441)
     instead of opening an HTTP/1.1 connection."""
+    from tests import needs
     from tests.api import browser as chromium
 
-    if chromium.CHROMIUM is None and os.environ.get("CI") != "true":
-        pytest.skip("chromium is not installed")
+    needs.tool("chromium", "chromium")
     env, seen = ws_env
     port = env.address("websecure")[1]
     flags = (
