@@ -188,3 +188,28 @@ class AnnotationReader:
             )
             return None
         return networks
+
+
+class ClientCertificateFindings:
+    """Findings of the client-certificate annotation families (auth-tls-*, pass-tls-cert): an error
+    is also a refusal reason — every route of the Ingress answers 503 until it is fixed."""
+
+    def __init__(self, ingress: Ingress) -> None:
+        self.ingress = ingress
+        self.diagnostics: list[Diagnostic] = []
+        self.errors: list[str] = []
+
+    def report(self, key: str, message: str, hint: str, severity: Severity = Severity.ERROR) -> None:
+        if severity is Severity.ERROR:
+            self.errors.append(f"{key}: {message}")
+            message += "; every route of this Ingress answers 503 until it is fixed"
+        self.diagnostics.append(
+            finding(
+                codes.CLIENT_AUTH,
+                severity,
+                self.ingress,
+                f"annotation {key}: {message}",
+                hint,
+                annotation_location(self.ingress, key),
+            )
+        )

@@ -21,8 +21,7 @@ from typing import TYPE_CHECKING
 
 from ingressctl.model import Diagnostic, Ingress, Secret, Severity
 from ingressctl.model.client_auth import ClientAuth
-from ingressctl.routing import codes
-from ingressctl.routing.report import annotation_location, finding
+from ingressctl.routing.annotation_values import ClientCertificateFindings
 
 PREFIX = "nginx.ingress.kubernetes.io/"
 SECRET = PREFIX + "auth-tls-secret"
@@ -63,23 +62,8 @@ def parse_client_auth(
     annotations = ingress.meta.annotations
     if not any(key in annotations for key in KNOWN):
         return ParsedClientAuth(), []
-    diagnostics: list[Diagnostic] = []
-    errors: list[str] = []
-
-    def report(key: str, message: str, hint: str, severity: Severity = Severity.ERROR) -> None:
-        if severity is Severity.ERROR:
-            errors.append(f"{key}: {message}")
-            message += "; every route of this Ingress answers 503 until it is fixed"
-        diagnostics.append(
-            finding(
-                codes.CLIENT_AUTH,
-                severity,
-                ingress,
-                f"annotation {key}: {message}",
-                hint,
-                annotation_location(ingress, key),
-            )
-        )
+    findings = ClientCertificateFindings(ingress)
+    diagnostics, errors, report = findings.diagnostics, findings.errors, findings.report
 
     mode = annotations.get(VERIFY_CLIENT, "on").strip().lower()
     if mode not in ("on", "optional", "off"):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ingressctl.model import Diagnostic, Ingress, Severity
+from ingressctl.model import Diagnostic, Ingress
 from ingressctl.model.client_cert_headers import (
     NGINX_CERT_HEADER,
     TRAEFIK_CERT_HEADER,
@@ -20,9 +20,7 @@ from ingressctl.model.client_cert_headers import (
     InfoFields,
     NameFields,
 )
-from ingressctl.routing import codes
-from ingressctl.routing.annotation_values import parse_boolean
-from ingressctl.routing.report import annotation_location, finding
+from ingressctl.routing.annotation_values import ClientCertificateFindings, parse_boolean
 
 T1 = "ingress.kubernetes.io/"
 TRAEFIK = "traefik.ingress.kubernetes.io/"
@@ -145,23 +143,8 @@ def parse_client_cert_headers(
         given.append(ENABLE_PASS_TLS_CERT)
     if not given:
         return ParsedClientCertHeaders(), []
-    diagnostics: list[Diagnostic] = []
-    errors: list[str] = []
-
-    def report(key: str, message: str, hint: str, severity: Severity = Severity.ERROR) -> None:
-        if severity is Severity.ERROR:
-            errors.append(f"{key}: {message}")
-            message += "; every route of this Ingress answers 503 until it is fixed"
-        diagnostics.append(
-            finding(
-                codes.CLIENT_AUTH,
-                severity,
-                ingress,
-                f"annotation {key}: {message}",
-                hint,
-                annotation_location(ingress, key),
-            )
-        )
+    findings = ClientCertificateFindings(ingress)
+    diagnostics, errors, report = findings.diagnostics, findings.errors, findings.report
 
     traefik_pem = False
     infos: InfoFields | None = None
