@@ -12,11 +12,11 @@ Replacements use the `$1` / `${1}` / `${name}` spelling of Traefik and nginx.
 
 from __future__ import annotations
 
+import importlib
 import re
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Protocol
-
-import re2
 
 
 class UserMatch(Protocol):
@@ -45,12 +45,19 @@ class UserRegex:
         return found
 
 
+def _re2() -> ModuleType:
+    """The RE2 binding, imported on first use: its native library and pattern cache cost the serve
+    process about 2.4 MB of resident memory, and most configurations hold no regular expression."""
+    return importlib.import_module("re2")
+
+
 class UserRegexError(ValueError):
     """The pattern cannot be compiled; the message says why, for a finding."""
 
 
 def compile_user_regex(pattern: str, *, ignore_case: bool = False) -> UserRegex:
     """Compile `pattern` with RE2, or raise UserRegexError with a message fit for a finding."""
+    re2 = _re2()
     options = re2.Options()
     options.log_errors = False  # the binding would print to stderr; the caller reports instead
     options.case_sensitive = not ignore_case
@@ -132,12 +139,15 @@ def check_user_regexes(patterns: list[str], *, ignore_case: bool = False) -> dic
     """check_user_regex for many patterns at once: pattern → problem, only for the patterns RE2
     refuses. One RE2 Set parses them all, and each pattern shape (pattern_shape) only once: RE2's
     parse costs some 25 µs a pattern, most of a 10,000-path compile."""
+    problems: dict[str, str] = {}
+    if not patterns:
+        return problems
+    re2 = _re2()
     options = re2.Options()
     options.log_errors = False
     options.case_sensitive = not ignore_case
     probe = re2.Set.SearchSet(options)
     verdicts: dict[str, bool] = {}  # shape → RE2 accepts it
-    problems: dict[str, str] = {}
     for pattern in patterns:
         shape = pattern_shape(pattern)
         accepted = verdicts.get(shape)
@@ -159,6 +169,7 @@ def check_user_regex(pattern: str, *, ignore_case: bool = False) -> str:
     Parsing alone (an RE2 Set's Add) costs a fraction of a full compile: thousands of ingress-nginx
     regex paths are checked at compile time and compiled only when a request needs them.
     """
+    re2 = _re2()
     options = re2.Options()
     options.log_errors = False
     options.case_sensitive = not ignore_case
