@@ -23,8 +23,6 @@ from ingressctl.proxy.middlewares.auth_headers import AuthHeaders
 from ingressctl.proxy.middlewares.basic_auth import Authenticator
 from ingressctl.proxy.middlewares.body_limit import BodyLimit
 from ingressctl.proxy.middlewares.circuit_breaker import Breaker, CircuitBreakerMiddleware
-from ingressctl.proxy.middlewares.client_cert_headers import ClientCertHeaders
-from ingressctl.proxy.middlewares.client_certificate import ClientCertificate
 from ingressctl.proxy.middlewares.cors import Cors
 from ingressctl.proxy.middlewares.deny_list import DenyList
 from ingressctl.proxy.middlewares.fail_closed import FailClosed
@@ -209,6 +207,10 @@ def _middleware(spec: MiddlewareSpec) -> Middleware:
     if isinstance(spec, BasicAuthSpec):
         return Authenticator.from_spec(spec)
     if isinstance(spec, ClientCertSpec):
+        # Imported here: these two read certificates with cryptography, whose native library costs
+        # the serve process ~9 MB resident; only routes that ask for client certificates need it.
+        from ingressctl.proxy.middlewares.client_certificate import ClientCertificate
+
         return ClientCertificate(spec)
     if isinstance(spec, DenyListSpec):
         return DenyList(spec)
@@ -230,6 +232,8 @@ def _middleware(spec: MiddlewareSpec) -> Middleware:
         return CircuitBreakerMiddleware(spec)
     assert not isinstance(spec, _NOT_STAGES)
     if isinstance(spec, ClientCertHeadersSpec):
+        from ingressctl.proxy.middlewares.client_cert_headers import ClientCertHeaders
+
         return ClientCertHeaders(spec)
     if isinstance(spec, StripPrefixSpec):
         return StripPrefix(spec)

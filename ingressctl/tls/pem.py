@@ -13,11 +13,13 @@ import datetime
 import hashlib
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.x509.oid import NameOID
+if TYPE_CHECKING:
+    from cryptography import x509
+
+# cryptography is imported by the functions that parse: its native library costs a process ~9 MB
+# resident, and serve with only the default certificate (tls/default_cert.py) parses nothing here.
 
 
 class CertificateError(ValueError):
@@ -43,12 +45,16 @@ class ParsedCertificate:
 
 
 def _common_name(name: x509.Name) -> str:
+    from cryptography.x509.oid import NameOID
+
     attrs = name.get_attributes_for_oid(NameOID.COMMON_NAME)
     value = attrs[0].value if attrs else ""
     return value if isinstance(value, str) else value.decode("utf-8", "replace")
 
 
 def _dns_names(cert: x509.Certificate) -> list[str]:
+    from cryptography import x509
+
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
@@ -80,6 +86,10 @@ def parse_pair(
 
 
 def _parse_pair(cert_pem: bytes, key_pem: bytes, cert_name: str, key_name: str) -> ParsedCertificate:
+    from cryptography import x509
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+
     try:
         chain = x509.load_pem_x509_certificates(cert_pem)
     except ValueError:
@@ -166,6 +176,8 @@ def _labels(blocks: list[tuple[bytes, bytes]]) -> str:
 
 
 def _certificate_problem(data: bytes, name: str) -> str:
+    from cryptography import x509
+
     framing = _framing_problem(data, name, "x509")
     if framing is not None:
         return framing
@@ -203,6 +215,8 @@ def _key_problem(data: bytes, name: str) -> str:
 
 
 def _mismatch(chain: list[x509.Certificate], public: bytes, cert_name: str, key_name: str) -> str:
+    from cryptography.hazmat.primitives import serialization
+
     spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     for number, cert in enumerate(chain[1:], start=2):
         try:

@@ -37,11 +37,11 @@ from ingressctl.model.config import CertificateFile, ClientCA, EntryPoint, Stati
 from ingressctl.tls import names as tlsnames
 from ingressctl.tls.client_auth import HostClientAuth, client_auth_by_host
 from ingressctl.tls.contexts import ALPN_DEFAULT, certificate_context, load_into, server_context
+from ingressctl.tls.default_cert import generated_default_certificate
 from ingressctl.tls.handshake import host_allowed, mark_challenge, mark_served
 from ingressctl.tls.index import PRECEDENCE, CertificateIndex, CertificateSource, build_index
 from ingressctl.tls.pem import CertificateError, ParsedCertificate, parse_pair
 from ingressctl.tls.profiles import CipherProfiles, require_client_certificates
-from ingressctl.tls.selfsigned import generate_default_certificate
 
 log = logging.getLogger("ingressctl.tls")
 
@@ -153,8 +153,9 @@ class CertificateStore:
         self._last_secrets: tuple[TLSCertificate, ...] | None = None
         self._challenge_provider: ChallengeProvider | None = None
         self._miss_listener: MissListener | None = None
-        cert_pem, key_pem = default or generate_default_certificate(self._clock())
-        default_entry = self._build_default(cert_pem, key_pem)
+        # A bad pair of the caller's is a bug (compose.default_certificate checked it): raise.
+        parsed = parse_pair(*default) if default else generated_default_certificate(self._clock())
+        default_entry = self._default_entry(parsed)
         self._entries[CertificateSource.DEFAULT] = (default_entry,)
         self._index: CertificateIndex[StoredCertificate] = build_index({}, default_entry)
 
@@ -166,8 +167,7 @@ class CertificateStore:
             ctx = certificate_context(parsed)
         return ctx
 
-    def _build_default(self, cert_pem: bytes, key_pem: bytes) -> StoredCertificate:
-        parsed = parse_pair(cert_pem, key_pem)  # ours or the caller's: a bad one is a bug, so raise
+    def _default_entry(self, parsed: ParsedCertificate) -> StoredCertificate:
         self._profiles.prepare((parsed,))
         return StoredCertificate(
             CertificateSource.DEFAULT,
@@ -291,7 +291,7 @@ class CertificateStore:
 
     def set_default(self, cert_pem: bytes, key_pem: bytes) -> None:
         """Replace the default certificate (raises CertificateError when it cannot be served)."""
-        entry = self._build_default(cert_pem, key_pem)
+        entry = self._default_entry(parse_pair(cert_pem, key_pem))
         with self._lock:
             self._entries[CertificateSource.DEFAULT] = (entry,)
             for base, _ in self._bases:
