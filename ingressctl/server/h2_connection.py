@@ -50,7 +50,6 @@ from ingressctl.server.peers import PeerName, TLSContext
 
 log = logging.getLogger("ingressctl.server")
 
-PREFACE: Final = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 _DEFAULT_WINDOW: Final = 65535
 _CONTROL_EVENTS: Final = (
     h2.events.PingReceived,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Final, Protocol
 
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
@@ -18,6 +18,9 @@ from ingressctl.model.config import ConnectionLimits
 from ingressctl.model.http2 import Http2Settings
 
 Handler = Callable[[BaseRequest], Awaitable[StreamResponse]]
+
+# RFC 9113 §3.4: here, not in h2_connection, so that spotting it does not import the h2 library.
+PREFACE: Final = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 
 class Draining(Protocol):

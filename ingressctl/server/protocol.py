@@ -38,8 +38,7 @@ from aiohttp.web_response import StreamResponse
 
 from ingressctl.model.config import ConnectionLimits
 from ingressctl.proxy.bare import BareResponse
-from ingressctl.server.h2_connection import PREFACE, H2ServerConnection
-from ingressctl.server.h2_entrypoint import H2Entrypoint
+from ingressctl.server.h2_entrypoint import PREFACE, H2Entrypoint
 from ingressctl.server.limits import (
     BUSY_RESPONSE,
     HEADER_TIMEOUT_RESPONSE,
@@ -118,6 +117,10 @@ class EntrypointRequestHandler(RequestHandler):
 
     def _start_h2(self, transport: asyncio.Transport, received: bytes) -> None:
         assert self._h2 is not None
+        # Imported with the first HTTP/2 connection: the h2 library costs ~1 MB resident, and an
+        # entrypoint that never sees one (most HTTP/1.1 traffic) need not hold it.
+        from ingressctl.server.h2_connection import H2ServerConnection
+
         conn = H2ServerConnection(
             self._h2,
             peername=self.h2_peer(transport),

@@ -35,6 +35,8 @@ NOT_FOR_PLAIN_SERVE = (
     "cryptography",  # certificate parsing: Secrets, certificate files, client certificates
     "bcrypt",
     "re2",  # user-written regular expressions
+    "h2",  # the first HTTP/2 connection (client or backend) imports it
+    "hpack",
     "yaml",
 )
 

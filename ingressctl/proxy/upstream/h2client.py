@@ -36,16 +36,17 @@ import asyncio
 import contextlib
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
-from typing import Final, cast
-
-import h2.config
-import h2.connection
-import h2.errors
-import h2.events
-import h2.exceptions
-import h2.settings
+from typing import TYPE_CHECKING, Final, cast
 
 from ingressctl.proxy.upstream.errors import UpstreamError
+
+if TYPE_CHECKING:
+    import h2.config
+    import h2.connection
+    import h2.errors
+    import h2.events
+    import h2.exceptions
+    import h2.settings
 
 # Our receive windows: per stream what one slow client may hold buffered; per connection at least this.
 STREAM_WINDOW: Final = 256 * 1024
@@ -57,6 +58,19 @@ CONNECTION_SPECIFIC: Final = frozenset(
 )
 
 Header = tuple[str, str]
+
+
+def _import_h2() -> None:
+    """Bind this module's `h2` to hyper-h2, with the first H2Connection: the library costs a serve
+    process ~1 MB resident, and most never open an HTTP/2 connection to a backend. Every use of
+    `h2` below runs on behalf of a connection, after its __init__ called this."""
+    global h2
+    import h2.config
+    import h2.connection
+    import h2.errors
+    import h2.events
+    import h2.exceptions
+    import h2.settings
 
 
 class H2Stream:
@@ -173,7 +187,7 @@ class H2Stream:
     def ended(self) -> bool:
         return self._ended
 
-    def reset(self, code: int = h2.errors.ErrorCodes.CANCEL) -> None:
+    def reset(self, code: int = 0x8) -> None:  # CANCEL (RFC 9113 §7)
         """Cancel the exchange (RST_STREAM); the connection stays usable for the other streams."""
         if self._queued:
             # Bytes received but never read still hold the connection's window: give them back.
@@ -235,6 +249,7 @@ class H2Connection(asyncio.Protocol):
         self.key = key
         self.loop = loop
         self.max_streams = max_streams
+        _import_h2()
         config = h2.config.H2Configuration(
             client_side=True, header_encoding=None, validate_inbound_headers=True
         )
