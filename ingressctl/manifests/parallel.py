@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copyreg
 import dataclasses
+import gc
 import io
 import os
 import pickle
@@ -71,6 +72,9 @@ class Worker:
         read_end, write_end = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child: compute, answer, and leave without running the parent's exit code
+            # It lives for one task and leaves without freeing anything: cyclic collections would
+            # only walk the heap it inherited (linting 30,000 objects took four times as long).
+            gc.disable()
             code = 1
             try:
                 os.close(read_end)

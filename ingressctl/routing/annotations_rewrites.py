@@ -196,7 +196,10 @@ class RewritesResult:
 class _Reader(AnnotationReader):
     def __init__(self, ingress: Ingress, unsafe: frozenset[str]) -> None:
         # Keys holding control characters are errors already (and fail closed): read as absent.
-        super().__init__(ingress, {k: v for k, v in ingress.meta.annotations.items() if k not in unsafe})
+        annotations = ingress.meta.annotations
+        if unsafe:
+            annotations = {k: v for k, v in annotations.items() if k not in unsafe}
+        super().__init__(ingress, annotations)
         self.broken: list[str] = []  # security keys with bad values
 
     def invalid(self, key: str, problem: str, hint: str) -> None:
@@ -274,11 +277,38 @@ def _absolute_url(value: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc) and " " not in value
 
 
+RULE_TYPE_17 = T + "rule-type"
+RULE_TYPE = "traefik.frontend.rule.type"
+REDIRECT_ENTRY = T + "redirect-entry-point"
+
+# Every key parse_rewrites reads. An Ingress with none of them gets the empty result without
+# probing the fifty keys one by one (most Ingresses of a large input use none of this family);
+# tests/routing/test_annotation_guards.py checks that no key read is missing here.
+FAMILY_KEYS = frozenset(
+    {
+        *KNOWN_REWRITE_ANNOTATIONS,
+        *_SECURITY,
+        SSL_REDIRECT,
+        REDIRECT_PERMANENT,
+        RULE_TYPE_17,
+        RULE_TYPE,
+        REDIRECT_ENTRY,
+    }
+)
+
+
 def parse_rewrites(ingress: Ingress, unsafe: frozenset[str] = frozenset()) -> RewritesResult:
     """The path, redirect and header annotations of `ingress`, typed; bad values are findings."""
-    r = _Reader(ingress, unsafe)
+    if FAMILY_KEYS.isdisjoint(ingress.meta.annotations):
+        return RewritesResult(None, None, "")
+    return read_rewrites(ingress, unsafe)
+
+
+def read_rewrites(ingress: Ingress, unsafe: frozenset[str] = frozenset()) -> RewritesResult:
+    """parse_rewrites without the FAMILY_KEYS shortcut (what the shortcut is tested against)."""
     annotations = ingress.meta.annotations
-    rule_type = annotations.get(T + "rule-type", annotations.get("traefik.frontend.rule.type", "")).strip()
+    r = _Reader(ingress, unsafe)
+    rule_type = annotations.get(RULE_TYPE_17, annotations.get(RULE_TYPE, "")).strip()
     replace_path = rule_type == "ReplacePath"
     path_type = None
     matcher = r.text(PATH_MATCHER)
@@ -324,9 +354,6 @@ def parse_rewrites(ingress: Ingress, unsafe: frozenset[str] = frozenset()) -> Re
         refusal = "bad security annotation value: " + ", ".join(sorted(set(r.broken)))
     empty = rewrites == Rewrites()
     return RewritesResult(None if empty else rewrites, path_type, refusal, r.diagnostics, path_regexp)
-
-
-REDIRECT_ENTRY = T + "redirect-entry-point"
 
 
 def _security(r: _Reader) -> SecurityHeaders | None:
