@@ -7,7 +7,9 @@ table size.
 
 from __future__ import annotations
 
+import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -21,6 +23,9 @@ from benchmarks.report import table
 from ingressctl.manifests.parallel import available_processes
 
 KUBECONFORM_OBJECTS_PER_SECOND = 7500.0
+TARGET_OBJECTS_PER_SECOND = 2 * KUBECONFORM_OBJECTS_PER_SECOND
+# CLI runs per size: the machine is shared, so the table gives the best and the median run.
+RUNS = 3
 
 
 def _children_cpu() -> float:
@@ -102,7 +107,12 @@ def run() -> list[dict[str, object]]:
         with tempfile.TemporaryDirectory(prefix="ingressctl-bench-") as tmp:
             directory = Path(tmp)
             objects = write_manifests(directory, count)
-            wall, cpu, own_cpu = _validate_cli(directory)
+            load_before = os.getloadavg()[0]
+            runs = [_validate_cli(directory) for _ in range(RUNS)]
+            walls = [run[0] for run in runs]
+            wall = statistics.median(walls)
+            cpu = min(run[1] for run in runs)
+            own_cpu = min(run[2] for run in runs)
             bound = max(own_cpu, cpu / max(1, available_processes()))
             load_s, compile_s, table = _in_process(directory)
             hosts = [f"app-{i}.example.test" for i in range(0, count, max(1, count // 1000))]
@@ -114,6 +124,8 @@ def run() -> list[dict[str, object]]:
                     "validate_cli_s": wall,
                     "validate_cpu_s": cpu,
                     "objects_per_s": objects / wall,
+                    "objects_per_s_best": objects / min(walls),
+                    "load_average": (load_before + os.getloadavg()[0]) / 2,
                     "vs_kubeconform": objects / wall / KUBECONFORM_OBJECTS_PER_SECOND,
                     "main_cpu_s": own_cpu,
                     "objects_per_s_cpu_bound": objects / bound,
@@ -143,31 +155,36 @@ def run() -> list[dict[str, object]]:
 def render(rows: list[dict[str, object]]) -> str:
     def cells(r: dict[str, Any]) -> tuple[object, ...]:
         if "objects" not in r:  # a match-only row
-            return (r["ingresses"], *("–" * 9), f"{r['match_us']:.2f}")
+            return (r["ingresses"], *("–" * 11), f"{r['match_us']:.2f}")
         return (
             r["ingresses"],
             r["objects"],
             f"{r['validate_cli_s']:.2f}",
             f"{r['objects_per_s']:.0f}",
+            f"{r['objects_per_s_best']:.0f}",
             f"{r['vs_kubeconform']:.2f}×",
             f"{r['objects_per_s_cpu_bound']:.0f}",
+            f"{r['load_average']:.1f}",
             *(f"{r[key]:.2f}" for key in ("validate_cpu_s", "main_cpu_s", "load_s", "compile_s", "match_us")),
         )
 
     headers = (
         "Ingresses",
         "objects",
-        "validate CLI (s)",
-        "objects/s",
+        f"validate CLI (s, median of {RUNS})",
+        "objects/s (median)",
+        "objects/s (best)",
         "× kubeconform 7.5k/s",
-        "objects/s idle bound (CPU)",
+        f"objects/s idle bound (CPU; target ≥ {TARGET_OBJECTS_PER_SECOND:.0f})",
+        "load average",
         "CPU user+sys (s)",
         "main process CPU (s)",
         "load (s)",
         "compile (s)",
         "match() µs",
     )
-    return "\n".join(["## Validate / compile / match", "", *table(headers, (cells(r) for r in rows))])
+    title = "## Validate / compile / match"
+    return "\n".join([title, "", *table(headers, (cells(r) for r in rows))])
 
 
 if __name__ == "__main__":

@@ -63,7 +63,8 @@ FLAGS: tuple[Flag, ...] = (
         "what the flag says and keeps the rest (a TLS one needs ,tls). Without [entryPoints] in the "
         "file, replaces the default http=:80 and https=:443.",
         "many",
-        "NAME=ADDR[,tls][,redirect=OTHER][,proxy-protocol=CIDR;CIDR][,h2c][,no-h2]",
+        # The options are listed in the help text: the whole syntax is wider than 80 columns.
+        "NAME=ADDR[,OPTION]...",
     ),
     Flag(
         "default_certificate",

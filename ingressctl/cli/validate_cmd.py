@@ -109,7 +109,8 @@ def refuse_empty_input(result: CheckResult, paths: list[str]) -> None:
     what = f"all {skipped} documents were skipped ({kinds})" if skipped else "there are no documents"
     raise InputError(
         f"nothing to validate in {where}: {what}; validate reads Ingress, IngressClass, Service, "
-        "EndpointSlice, Endpoints and Secret objects"
+        "EndpointSlice, Endpoints and Secret objects, and the Gateway API's GatewayClass, Gateway, "
+        "HTTPRoute and ReferenceGrant"
     )
 
 

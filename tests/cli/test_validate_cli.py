@@ -295,7 +295,7 @@ def test_validate_without_input_exits_2_with_one_line(run: Run, tmp_path: Path) 
     assert skipped.stderr.strip().splitlines() == [
         f"error: nothing to validate in {deployments}: all 2 documents were skipped (ConfigMap 1, "
         "Deployment 1); validate reads Ingress, IngressClass, Service, EndpointSlice, Endpoints and Secret "
-        "objects"
+        "objects, and the Gateway API's GatewayClass, Gateway, HTTPRoute and ReferenceGrant"
     ]
 
 
