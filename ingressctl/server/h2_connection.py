@@ -41,6 +41,7 @@ from aiohttp.web_request import BaseRequest
 from ingressctl.proxy import grpc
 from ingressctl.server.h2_entrypoint import H2Entrypoint
 from ingressctl.server.h2_guard import Budget
+from ingressctl.server.h2_hpack import RequestDecoder, ResponseEncoder
 from ingressctl.server.h2_request import HeadCache, MalformedRequest, RequestHead, parse_trailers
 from ingressctl.server.h2_settings import CompactSettings
 from ingressctl.server.h2_stream import StreamBody, StreamFlow, StreamWriter
@@ -127,6 +128,9 @@ class H2ServerConnection(asyncio.Protocol):
                 h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL: 1,
             },
         )
+        # Cheaper HPACK with the same semantics (ingressctl.server.h2_hpack), before any frame.
+        conn.encoder = ResponseEncoder()
+        conn.decoder = RequestDecoder()
         conn.decoder.max_header_list_size = s.max_header_list_size
         conn.decoder.max_allowed_table_size = s.header_table_size
         self._conn = conn
