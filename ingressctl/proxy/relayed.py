@@ -65,18 +65,23 @@ class RelayedResponse(BareResponse):
         self.headers  # noqa: B018 - the pairs join the headers before aiohttp prepares them
         return await super().prepare(request)
 
-    def _direct_head(self, request: BaseRequest, pairs: list[tuple[str, str]]) -> bytes | None:
-        """The head aiohttp would write, or None when this response needs aiohttp's preparation."""
+    def whole(self, request: BaseRequest) -> tuple[list[tuple[str, str]], bytes] | None:
+        """The header pairs and the body, for a protocol that writes this answer past aiohttp's
+        preparation (HTTP/2: ingressctl.server.h2_stream), adding only Content-Length and Date when
+        absent as aiohttp would; None when the answer needs aiohttp's preparation. Nothing changes
+        here: after None, `prepare` and `write_eof` still work."""
+        pairs = self._pairs
         body = self._body
         status = self._status
         if (
-            status < 200
+            pairs is None
+            or self._payload_writer is not None
+            or self._eof_sent
+            or status < 200
             or status == 204
             or status == 304
             or type(request) is not BaseRequest  # an application's request runs its signals
-            or request.version != HttpVersion11
             or request.method in _EMPTY_BODY_METHODS
-            or not request.keep_alive
             or len(request)  # request state (CORS answer headers) is applied by BareStream
             or self._keep_alive is not None
             or self._cookies
@@ -86,7 +91,16 @@ class RelayedResponse(BareResponse):
             or (body is not None and len(body) > _JOINED_MAX)
         ):
             return None
-        return serialise_head(status, self._reason, pairs, len(body) if body else 0)
+        return pairs, body or b""
+
+    def _direct_head(self, request: BaseRequest, pairs: list[tuple[str, str]]) -> bytes | None:
+        """The head aiohttp would write, or None when this response needs aiohttp's preparation."""
+        if request.version != HttpVersion11 or not request.keep_alive:
+            return None
+        whole = self.whole(request)
+        if whole is None:
+            return None
+        return serialise_head(self._status, self._reason, pairs, len(whole[1]))
 
     async def write_eof(self, data: bytes = b"") -> None:
         head = self._head

@@ -39,10 +39,10 @@ from aiohttp.streams import EMPTY_PAYLOAD
 from aiohttp.web_request import BaseRequest
 
 from ingressctl.proxy import grpc
-from ingressctl.proxy.answers import ProxyAnswer
 from ingressctl.server.h2_entrypoint import H2Entrypoint
 from ingressctl.server.h2_guard import Budget
-from ingressctl.server.h2_request import MalformedRequest, RequestHead, parse_head, parse_trailers
+from ingressctl.server.h2_hpack import RequestDecoder, ResponseEncoder
+from ingressctl.server.h2_request import HeadCache, MalformedRequest, RequestHead, parse_trailers
 from ingressctl.server.h2_settings import CompactSettings
 from ingressctl.server.h2_stream import StreamBody, StreamFlow, StreamWriter
 from ingressctl.server.limits import EntrypointGate
@@ -100,6 +100,7 @@ class H2ServerConnection(asyncio.Protocol):
         self._served = 0
         self._timer: asyncio.TimerHandle | None = None
         self._flush_pending = False
+        self._heads = HeadCache()
         clock = self._loop.time
         self._resets = Budget(ep.settings.max_resets_per_second, clock)
         self._control = Budget(ep.settings.max_control_frames_per_second, clock)
@@ -127,6 +128,9 @@ class H2ServerConnection(asyncio.Protocol):
                 h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL: 1,
             },
         )
+        # Cheaper HPACK with the same semantics (ingressctl.server.h2_hpack), before any frame.
+        conn.encoder = ResponseEncoder()
+        conn.decoder = RequestDecoder()
         conn.decoder.max_header_list_size = s.max_header_list_size
         conn.decoder.max_allowed_table_size = s.header_table_size
         self._conn = conn
@@ -248,7 +252,7 @@ class H2ServerConnection(asyncio.Protocol):
             self._refuse(stream_id, h2.errors.ErrorCodes.REFUSED_STREAM)
             return
         try:
-            head = parse_head(list(event.headers or ()))
+            head = self._heads.parse(event.headers or ())
         except MalformedRequest as exc:
             log.debug("malformed HTTP/2 request from %s: %s", self._client(), exc)
             self._refuse(stream_id, h2.errors.ErrorCodes.PROTOCOL_ERROR)
@@ -320,14 +324,11 @@ class H2ServerConnection(asyncio.Protocol):
         deadline = grpc.parse_timeout(head.message.headers.get("grpc-timeout")) if stream.grpc else None
         try:
             try:
-                async with asyncio.timeout(deadline):
-                    response = await self._ep.handler(request)
-                    if stream.grpc and isinstance(response, ProxyAnswer) and not response.prepared:
-                        writer.answer_grpc(response.status, response.text or "")
-                        return
-                    if not response.prepared:
-                        await response.prepare(request)
-                    await response.write_eof()
+                if deadline is None:
+                    await self._answer(stream, request)
+                else:
+                    async with asyncio.timeout(deadline):
+                        await self._answer(stream, request)
             except TimeoutError:
                 if not stream.grpc:
                     raise
@@ -340,6 +341,9 @@ class H2ServerConnection(asyncio.Protocol):
             self._internal_error(stream, head, exc)
         finally:
             self._finished(stream)
+
+    async def _answer(self, stream: _Stream, request: BaseRequest) -> None:
+        await stream.writer.answer(request, await self._ep.handler(request), stream.grpc)
 
     def _internal_error(self, stream: _Stream, head: RequestHead, exc: Exception) -> None:
         message = head.message
@@ -397,7 +401,8 @@ class H2ServerConnection(asyncio.Protocol):
             raise ConnectionResetError(f"stream {stream_id} closed") from exc
         self._flush()
 
-    async def send_data(self, stream_id: int, data: bytes | memoryview) -> None:
+    async def send_data(self, stream_id: int, data: bytes | memoryview, end_stream: bool = False) -> None:
+        """`data` in DATA frames as the windows allow; END_STREAM on the last one if `end_stream`."""
         view = memoryview(data)
         conn = self._conn
         while view:
@@ -412,7 +417,7 @@ class H2ServerConnection(asyncio.Protocol):
                 continue
             size = min(window, len(view))
             try:
-                conn.send_data(stream_id, view[:size].tobytes())
+                conn.send_data(stream_id, view[:size].tobytes(), end_stream=end_stream and size == len(view))
             except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError) as exc:
                 raise ConnectionResetError(f"stream {stream_id} closed") from exc
             view = view[size:]

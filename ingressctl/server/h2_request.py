@@ -13,6 +13,7 @@ made from `:authority` (RFC 9113 8.3.1: an intermediary converting to HTTP/1.1 m
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
@@ -46,7 +47,7 @@ class RequestHead:
     websocket: bool = False  # an extended CONNECT for a WebSocket (RFC 8441), made a GET + Upgrade
 
 
-def parse_head(pairs: list[tuple[bytes, bytes]]) -> RequestHead:
+def parse_head(pairs: Iterable[tuple[bytes, bytes]]) -> RequestHead:
     """The request head of `pairs` (as decoded by HPACK); MalformedRequest says what is wrong."""
     pseudo: dict[bytes, bytes] = {}
     raw: list[tuple[bytes, bytes]] = []
@@ -160,6 +161,33 @@ def parse_head(pairs: list[tuple[bytes, bytes]]) -> RequestHead:
         url,
     )
     return RequestHead(message, length, content_type.startswith(b"application/grpc"), websocket)
+
+
+# Request heads a connection keeps parsed (a client repeats a few heads: same page, same API call).
+_HEADS_KEPT: Final = 8
+
+
+class HeadCache:
+    """The request heads one connection parsed, by their decoded fields: a repeated head (h2 gives
+    each request its own list, but equal fields) is not parsed again. A RequestHead is immutable
+    (its headers a read-only view), so the streams that carry the same head share it."""
+
+    __slots__ = ("_heads",)
+
+    def __init__(self) -> None:
+        self._heads: dict[tuple[tuple[bytes, bytes], ...], RequestHead] = {}
+
+    def parse(self, pairs: Iterable[tuple[bytes, bytes]]) -> RequestHead:
+        """parse_head of `pairs`, remembered; MalformedRequest as parse_head raises it."""
+        key = tuple(pairs)
+        heads = self._heads
+        head = heads.get(key)
+        if head is None:
+            head = parse_head(key)
+            if len(heads) >= _HEADS_KEPT:
+                heads.clear()
+            heads[key] = head
+        return head
 
 
 # Fields a trailer section must not carry (RFC 9110 6.5.1: framing, routing, authentication, request

@@ -9,7 +9,9 @@ middleware works for both protocols without knowing which one carried the reques
   client as flow-control window, so a client can never have more than the stream's window buffered.
 - `StreamWriter` writes the response head as HEADERS and the body as DATA frames, waiting for the
   client's window (and for the socket to drain): a client that does not read stops the proxy from
-  reading the backend. It sends trailers too (`write_trailers`, for gRPC).
+  reading the backend. It sends trailers too (`write_trailers`, for gRPC). A small relayed answer
+  whose body is whole (proxy/relayed.py, most answers) skips aiohttp's response preparation: its
+  fields go out as HEADERS and its body as DATA with END_STREAM on the last frame (`answer_whole`).
 - `StreamTransport` is what `request.transport` returns: the connection's TLS facts (SNI and the
   certificate, for the 421 check), no socket (nothing is spliced into a multiplexed connection), and
   `abort()` resets this stream only.
@@ -22,16 +24,25 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Final, Protocol
 
 from aiohttp.abc import AbstractStreamWriter
+from aiohttp.helpers import rfc822_formatted_time
 from aiohttp.streams import StreamReader
+from aiohttp.web_request import BaseRequest
+from aiohttp.web_response import StreamResponse
 from multidict import CIMultiDict
 
 from ingressctl.proxy import grpc
+from ingressctl.proxy.answers import ProxyAnswer
+from ingressctl.proxy.relayed import RelayedResponse
 from ingressctl.server.peers import PeerName, TLSContext
 
 # Response fields HTTP/2 forbids (RFC 9113 8.2.2): the HTTP/1.1 framing of the backend's answer.
 _HOP_BY_HOP: Final = frozenset(
-    {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"}
+    {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"}
 )
+# Field names as HTTP/2 writes them, by the names responses carry (process-wide; cleared when full).
+_field_names: dict[str, bytes] = {}
+_NAMES_KEPT: Final = 1024
+_STATUS: Final = {code: str(code).encode("ascii") for code in range(100, 600)}
 # The interim answer the forwarder writes for Expect: 100-continue, as HTTP/1.1 bytes.
 _CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
 # aiohttp's default for a request body reader (its buffer limits only matter for pausing, unused here).
@@ -43,7 +54,7 @@ class StreamSink(Protocol):
 
     def send_headers(self, stream_id: int, headers: list[tuple[bytes, bytes]], end_stream: bool) -> None: ...
 
-    async def send_data(self, stream_id: int, data: bytes | memoryview) -> None: ...
+    async def send_data(self, stream_id: int, data: bytes | memoryview, end_stream: bool = False) -> None: ...
 
     def end_stream(self, stream_id: int) -> None: ...
 
@@ -212,6 +223,37 @@ class StreamWriter(AbstractStreamWriter):
             self.status = status
             self._sink.send_headers(self._stream_id, fields, True)
 
+    async def answer(self, request: BaseRequest, response: StreamResponse, grpc_call: bool) -> None:
+        """Write `response`, the request handler's answer to `request`."""
+        if type(response) is RelayedResponse:
+            whole = response.whole(request)
+            if whole is not None and await self.answer_whole(response.status, *whole):
+                return
+        if grpc_call and isinstance(response, ProxyAnswer) and not response.prepared:
+            self.answer_grpc(response.status, response.text or "")
+            return
+        if not response.prepared:
+            await response.prepare(request)
+        await response.write_eof()
+
+    async def answer_whole(self, status: int, pairs: Sequence[tuple[str, str]], body: bytes) -> bool:
+        """A relayed answer whose whole body is at hand (proxy/relayed.py), written without
+        aiohttp's response preparation: HEADERS, then the body in DATA frames, END_STREAM on the
+        last one. The fields are those aiohttp's path sends (Content-Length and Date added when
+        absent). False, with nothing sent, for a Content-Length that is not the body's."""
+        fields = whole_fields(status, pairs, len(body))
+        if fields is None:
+            return False
+        self.status = status
+        self.head_sent = self.ended = True
+        self.output_size = len(body)
+        if not body:
+            self._sink.send_headers(self._stream_id, fields, True)
+            return True
+        self._sink.send_headers(self._stream_id, fields, False)
+        await self._sink.send_data(self._stream_id, body, end_stream=True)
+        return True
+
     def answer_grpc(self, http_status: int, text: str) -> None:
         """A trailers-only gRPC answer for what the proxy itself would have answered `http_status`."""
         self.answer_fields(grpc.trailers_only(http_status, text), 200)
@@ -250,15 +292,44 @@ class StreamWriter(AbstractStreamWriter):
 def response_fields(status: int, items: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
     """`:status` and the fields of an aiohttp response head, as HTTP/2 wants them (lowercase names,
     no connection-specific fields, nor those the Connection field named)."""
-    fields = [(b":status", str(status).encode("ascii"))]
-    named: set[str] = set()
-    pairs = list(items)
-    for name, value in pairs:
-        if name.lower() == "connection":
-            named.update(token.strip().lower() for token in value.split(","))
-    for name, value in pairs:
-        lname = name.lower()
-        if lname in _HOP_BY_HOP or lname in named:
+    fields = [(b":status", _STATUS.get(status) or str(status).encode("ascii"))]
+    names = _field_names
+    named: set[bytes] | None = None
+    for name, value in items:
+        lname = names.get(name)
+        if lname is None:
+            lname = name.lower().encode("ascii", "replace")
+            if len(names) >= _NAMES_KEPT:
+                names.clear()
+            names[name] = lname
+        if lname in _HOP_BY_HOP:
+            if lname == b"connection":
+                tokens = {token.strip().lower().encode("ascii", "replace") for token in value.split(",")}
+                named = tokens if named is None else named | tokens
             continue
-        fields.append((lname.encode("ascii", "replace"), value.encode("utf-8", "surrogateescape")))
+        fields.append((lname, value.encode("utf-8", "surrogateescape")))
+    if named:
+        fields = [field for field in fields if field[0] not in named]
+    return fields
+
+
+def whole_fields(
+    status: int, pairs: Sequence[tuple[str, str]], length: int
+) -> list[tuple[bytes, bytes]] | None:
+    """`response_fields` of a whole answer of `length` body bytes, with the Content-Length and Date
+    aiohttp adds when absent (in its order: after the pairs); None when a Content-Length differs."""
+    fields = response_fields(status, pairs)
+    size = str(length).encode("ascii")
+    has_length = has_date = False
+    for name, value in fields:
+        if name == b"content-length":
+            if value != size:
+                return None
+            has_length = True
+        elif name == b"date":
+            has_date = True
+    if not has_length:
+        fields.append((b"content-length", size))
+    if not has_date:
+        fields.append((b"date", rfc822_formatted_time().encode("ascii")))
     return fields

@@ -193,4 +193,6 @@ async def test_chromium_opens_its_websocket_over_the_http2_connection(
         return any('"GET /chat HTTP/2.0" 200' in r.getMessage() for r in caplog.records)
 
     await eventually(over_http2, "the WebSocket went over the HTTP/2 connection")
-    assert seen[-1]["Upgrade"] == "websocket"
+    # The handshake reached the backend as HTTP/1.1's; not necessarily last: Chromium asks for
+    # /favicon.ico (the same route) whenever it gets to it, sometimes after the WebSocket.
+    assert any(headers.get("Upgrade") == "websocket" for headers in seen)
