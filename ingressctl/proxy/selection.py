@@ -19,6 +19,7 @@ from aiohttp.web_request import BaseRequest
 
 from ingressctl.model.backend_policy import BackendPolicy, BalanceMethod, HashKey, StickyCookie
 from ingressctl.proxy.balancer import Key, Peer, SmoothWeightedRoundRobin
+from ingressctl.proxy.cookies import request_cookie
 from ingressctl.proxy.error_pages import ErrorPage
 from ingressctl.routing.hosts import normalize_request_host
 
@@ -103,7 +104,7 @@ class Selector:
     def pick(self, request: BaseRequest, ejected: Callable[[Key], bool], exclude: Key | None) -> Peer | None:
         sticky = self.policy.sticky
         if sticky is not None:
-            pinned = self._by_cookie.get(request.cookies.get(sticky.name, ""))
+            pinned = self._by_cookie.get(request_cookie(request, sticky.name) or "")
             if pinned is not None and pinned.key != exclude and not ejected(pinned.key):
                 return self._started(pinned)
         hash_key = self.policy.hash_key
@@ -175,7 +176,7 @@ class Selector:
         if sticky is None:
             return None
         value = self._cookie_of.get(peer.key, "")
-        if request.cookies.get(sticky.name) == value:
+        if request_cookie(request, sticky.name) == value:
             return None
         return set_cookie_header(sticky, value)
 
