@@ -79,7 +79,17 @@ def hash_input(key: HashKey, request: BaseRequest) -> str:
 class Selector:
     """Endpoint choice for one route under its policy; falls back to the route's round robin."""
 
-    __slots__ = ("_by_cookie", "_cookie_of", "_inflight", "_latency", "_ring", "_turn", "balancer", "policy")
+    __slots__ = (
+        "_by_cookie",
+        "_cookie_of",
+        "_inflight",
+        "_latency",
+        "_ring",
+        "_tracks",
+        "_turn",
+        "balancer",
+        "policy",
+    )
 
     def __init__(self, policy: BackendPolicy, balancer: SmoothWeightedRoundRobin, backend: str) -> None:
         self.policy = policy
@@ -100,6 +110,9 @@ class Selector:
         self._inflight: dict[Key, int] = {}
         self._latency: dict[Key, float] = {}
         self._turn = 0
+        # Requests in flight and latencies are read by the least-latency choice only: the other
+        # methods (sticky cookie, hash, round robin) skip keeping them on every request.
+        self._tracks = policy.method is BalanceMethod.LEAST_LATENCY
 
     def pick(self, request: BaseRequest, ejected: Callable[[Key], bool], exclude: Key | None) -> Peer | None:
         sticky = self.policy.sticky
@@ -152,15 +165,19 @@ class Selector:
         return self._started(peer) if peer is not None else None
 
     def _started(self, peer: Peer) -> Peer:
-        self._inflight[peer.key] = self._inflight.get(peer.key, 0) + 1
+        if self._tracks:
+            self._inflight[peer.key] = self._inflight.get(peer.key, 0) + 1
         return peer
 
     def release(self, key: Key) -> None:
         """No longer in flight, with nothing learnt about the endpoint's speed."""
-        self._inflight[key] = max(self._inflight.get(key, 0) - 1, 0)
+        if self._tracks:
+            self._inflight[key] = max(self._inflight.get(key, 0) - 1, 0)
 
     def finished(self, key: Key, seconds: float | None) -> None:
         """The request to `key` has its answer head (or failed: `seconds` None)."""
+        if not self._tracks:
+            return
         left = self._inflight.get(key, 0) - 1
         self._inflight[key] = max(left, 0)
         if seconds is not None:
