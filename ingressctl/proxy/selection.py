@@ -114,10 +114,25 @@ class Selector:
         # methods (sticky cookie, hash, round robin) skip keeping them on every request.
         self._tracks = policy.method is BalanceMethod.LEAST_LATENCY
 
-    def pick(self, request: BaseRequest, ejected: Callable[[Key], bool], exclude: Key | None) -> Peer | None:
+    def cookie(self, request: BaseRequest) -> str | None:
+        """The request's sticky cookie (None without one, or when the route is not sticky): read
+        once per request by the forwarder, for `pick` and `set_cookie`."""
+        sticky = self.policy.sticky
+        return request_cookie(request, sticky.name) if sticky is not None else None
+
+    def pick(
+        self,
+        request: BaseRequest,
+        ejected: Callable[[Key], bool],
+        exclude: Key | None,
+        cookie: str | None = None,
+    ) -> Peer | None:
+        """`cookie`: what `cookie(request)` said, if the caller asked (None: read it here)."""
         sticky = self.policy.sticky
         if sticky is not None:
-            pinned = self._by_cookie.get(request_cookie(request, sticky.name) or "")
+            if cookie is None:
+                cookie = request_cookie(request, sticky.name)
+            pinned = self._by_cookie.get(cookie or "")
             if pinned is not None and pinned.key != exclude and not ejected(pinned.key):
                 return self._started(pinned)
         hash_key = self.policy.hash_key
@@ -187,13 +202,16 @@ class Selector:
             # A failure counts as slow: the endpoint is avoided until it answers well again.
             self._latency[key] = max(self._latency.get(key, 0.0) * 2, 1.0)
 
-    def set_cookie(self, request: BaseRequest, peer: Peer) -> str | None:
-        """The Set-Cookie value pinning the client to `peer`, unless its cookie does already."""
+    def set_cookie(self, request: BaseRequest, peer: Peer, cookie: str | None = None) -> str | None:
+        """The Set-Cookie value pinning the client to `peer`, unless its cookie does already.
+        `cookie` as for `pick`."""
         sticky = self.policy.sticky
         if sticky is None:
             return None
         value = self._cookie_of.get(peer.key, "")
-        if request_cookie(request, sticky.name) == value:
+        if cookie is None:
+            cookie = request_cookie(request, sticky.name)
+        if cookie == value:
             return None
         return set_cookie_header(sticky, value)
 
@@ -250,10 +268,15 @@ class BackendRuntime:
         balancer: SmoothWeightedRoundRobin,
         ejected: Callable[[Key], bool],
         exclude: Key | None,
+        cookie: str | None = None,
     ) -> Peer | None:
         if self.selector is not None:
-            return self.selector.pick(request, ejected, exclude)
+            return self.selector.pick(request, ejected, exclude, cookie)
         return balancer.pick(ejected, exclude)
+
+    def cookie(self, request: BaseRequest) -> str | None:
+        """The request's sticky cookie, None without one or without stickiness (Selector.cookie)."""
+        return self.selector.cookie(request) if self.selector is not None else None
 
     def error_page(self, status: int) -> ErrorPage | None:
         for page in self.error_pages:
