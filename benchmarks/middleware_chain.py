@@ -1,25 +1,26 @@
-"""A route carrying five middlewares vs the plain route, one ingressctl, the same run.
+"""A route carrying the five middlewares of issue 15 vs the plain route, one ingressctl, the same run.
 
-The chain route (host chain.bench.local, entrypoint `chain` with `compress = true`) has an ip
-allow-list admitting 127.0.0.1, a rate limit whose budget wrk never reaches, an ssl-redirect that
-does not fire (wrk's X-Forwarded-Ssl counts as TLS through ssl-proxy-headers), response headers
-(custom + security headers) and request headers; the compressor runs but the 100-byte answer stays
-under its minimum. The plain route (plain.bench.local, entrypoint `web`) has none. wrk sends the
-same headers to both. Target (issue 15): the chain within 15 % of the plain route's requests/s and
-CPU per request. Pinning as in proxy_bench: wrk and nginx on CPU 0, ingressctl on CPU 1.
+The chain route (host chain.bench.local) has custom request and response headers, security headers
+(frame-deny, nosniff, XSS filter, a forced HSTS header), a rate limit whose budget wrk never reaches,
+basic auth (a bcrypt htpasswd Secret; wrk sends valid credentials, and the verified check is
+remembered, so bcrypt runs once, not per request) and a sticky cookie (affinity; wrk sends the cookie
+the first answer set). The plain route (plain.bench.local) has none. Both are on the same entrypoint
+with the same options, and wrk sends the same headers to both. Target (issue 15): the chain within
+15 % of the plain route's requests/s and CPU per request. Pinning as in proxy_bench: wrk and nginx on
+CPU 0, ingressctl on CPU 1.
 
     .venv/bin/python -m benchmarks middleware       # BENCH_DURATION s per run, BENCH_ROUNDS rounds
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
 
@@ -30,23 +31,37 @@ DURATION = float(os.environ.get("BENCH_DURATION", "10"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CONNECTIONS = 64
 ROUTES = {"plain": "plain.bench.local", "chain": "chain.bench.local"}
-HEADERS = ("X-Forwarded-Ssl: on", "Accept: */*")
+USER, PASSWORD = "bench", "bench password"
+COOKIE = "bench_route"
+# Sent to both routes: the credentials and the sticky cookie (its value filled in once the chain
+# route has set it), so the two differ only in what the proxy does.
+AUTHORIZATION = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
 T = "traefik.ingress.kubernetes.io/"
 V1 = "ingress.kubernetes.io/"
 CHAIN_ANNOTATIONS = {
-    V1 + "whitelist-source-range": "127.0.0.1/32",
-    T + "rate-limit": "extractorFunc: client.ip\nrateset:\n  bench:\n    period: 1s\n    average: 100000000\n"
-    "    burst: 100000000\n",
-    V1 + "ssl-redirect": "true",
-    V1 + "ssl-proxy-headers": "X-Forwarded-Ssl: on",
+    V1 + "custom-request-headers": "X-Env: bench||X-Debug:",
     V1 + "custom-response-headers": "X-Served-By: ingressctl||X-Powered-By:",
     V1 + "frame-deny": "true",
     V1 + "content-type-nosniff": "true",
-    V1 + "custom-request-headers": "X-Env: bench",
-    T + "router.entrypoints": "chain",
+    V1 + "browser-xss-filter": "true",
+    V1 + "hsts-max-age": "31536000",
+    V1 + "hsts-include-subdomains": "true",
+    V1 + "force-hsts": "true",
+    T + "rate-limit": "extractorFunc: client.ip\nrateset:\n  bench:\n    period: 1s\n    average: 100000000\n"
+    "    burst: 100000000\n",
+    V1 + "auth-type": "basic",
+    V1 + "auth-secret": "bench-users",
+    T + "affinity": "true",
+    T + "session-cookie-name": COOKIE,
 }
 # The chain `routes` must show for the figure to mean anything.
-EXPECTED_CHAIN = ["ip-allow-list", "rate-limit", "response-headers", "redirect->https", "request-headers"]
+EXPECTED_CHAIN = [
+    "rate-limit",
+    "response-headers",
+    "basic-auth",
+    "request-headers",
+    f"upstream-policy(sticky:{COOKIE},round-robin)",
+]
 
 
 def _ingress(name: str, host: str, annotations: dict[str, str]) -> str:
@@ -68,12 +83,23 @@ metadata:
 """
 
 
+def _secret() -> str:
+    import bcrypt
+
+    # bcrypt at Apache's default cost: what a real htpasswd -B Secret holds, slow enough (tens of
+    # ms) that verifying it per request would show at once.
+    hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=10)).decode()
+    data = base64.b64encode(f"{USER}:{hashed}\n".encode()).decode()
+    meta = "{name: bench-users, namespace: default}"
+    return f"apiVersion: v1\nkind: Secret\nmetadata: {meta}\ndata: {{auth: {data}}}\n"
+
+
 def write_manifests(directory: Path, backend_port: int) -> Path:
     directory.mkdir()
-    plain_annotations = {T + "router.entrypoints": "web"}
     docs = [
-        _ingress("plain", ROUTES["plain"], plain_annotations),
+        _ingress("plain", ROUTES["plain"], {}),
         _ingress("chain", ROUTES["chain"], CHAIN_ANNOTATIONS),
+        _secret(),
         service_manifest(backend_port).removeprefix("---\n"),
     ]
     path = directory / "bench.yaml"
@@ -91,9 +117,10 @@ def check_chain(manifests: Path, config: Path) -> None:
         raise SystemExit(f"the benchmark's routes are not what it measures: {chains}")
 
 
-def start(work: Path, backend_port: int) -> tuple[Proxy, int]:
-    """ingressctl on CPU 1: (the proxy with `web` as http_port, the `chain` entrypoint's port)."""
-    web, chain = free_port(), free_port()
+def start(work: Path, backend_port: int) -> tuple[Proxy, list[str]]:
+    """ingressctl on CPU 1, both routes on entrypoint `web` (its port: http_port); the headers wrk
+    sends to either route (the credentials and the sticky cookie the chain route set)."""
+    web = free_port()
     manifests = write_manifests(work / "manifests", backend_port)
     config = work / "ingressctl.toml"
     config.write_text(
@@ -101,9 +128,6 @@ def start(work: Path, backend_port: int) -> tuple[Proxy, int]:
 logLevel = "WARNING"
 [entryPoints.web]
 address = "127.0.0.1:{web}"
-[entryPoints.chain]
-address = "127.0.0.1:{chain}"
-compress = true
 """
     )
     check_chain(manifests, config)
@@ -111,32 +135,34 @@ compress = true
     cmd += ["--config", str(config), "--manifests", str(manifests.parent), "--workers", "1"]
     log = open(work / "ingressctl.log", "wb")  # noqa: SIM115 - lives as long as the process
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    proxy = Proxy("ingressctl", proc, web, web)
     wait_http(f"http://127.0.0.1:{web}/", host=ROUTES["plain"])
-    _wait_chain(f"http://127.0.0.1:{chain}/")
-    return Proxy("ingressctl", proc, web, chain), chain
+    return proxy, _client_headers(f"http://127.0.0.1:{web}/")
 
 
-def _wait_chain(url: str, timeout: float = 20.0) -> None:
-    """200 from the chain route, sent as wrk sends it (X-Forwarded-Ssl: the redirect stays off)."""
-    headers = {"Host": ROUTES["chain"], **dict(h.split(": ", 1) for h in HEADERS)}
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=1) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-        time.sleep(0.1)
+def _client_headers(url: str) -> list[str]:
+    """What wrk sends: valid credentials and the sticky cookie, taken from the chain route's first
+    200 (which also proves the chain lets such a request through and sets the cookie)."""
+    request = urllib.request.Request(url, headers={"Host": ROUTES["chain"], "Authorization": AUTHORIZATION})
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        cookie = resp.headers.get("Set-Cookie", "")
+        if resp.status != 200 or not cookie.startswith(COOKIE + "="):
+            raise SystemExit(f"the chain route answered {resp.status} without its sticky cookie: {cookie!r}")
+    headers = [f"Authorization: {AUTHORIZATION}", "Cookie: " + cookie.partition(";")[0], "Accept: */*"]
+    request = urllib.request.Request(
+        url, headers={"Host": ROUTES["chain"], **dict(h.split(": ", 1) for h in headers)}
+    )
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        if resp.headers.get("Set-Cookie") is not None or resp.headers.get("X-Frame-Options") != "DENY":
+            raise SystemExit("the chain route did not keep the client pinned or lost its headers")
+    return headers
 
 
-def run_wrk(proxy: Proxy, route: str, duration: float) -> dict[str, float]:
-    port = proxy.https_port if route == "chain" else proxy.http_port
+def run_wrk(proxy: Proxy, route: str, duration: float, headers: list[str]) -> dict[str, float]:
     cmd = ["taskset", "-c", "0", "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{duration:g}s", "--latency"]
-    for header in (f"Host: {ROUTES[route]}", *HEADERS):
+    for header in (f"Host: {ROUTES[route]}", *headers):
         cmd += ["-H", header]
-    cmd.append(f"http://127.0.0.1:{port}/")
+    cmd.append(f"http://127.0.0.1:{proxy.http_port}/")
     cpu0, cores0 = proxy.cpu(), core_times()
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60, check=True).stdout
     cpu1, cores1 = proxy.cpu(), core_times()
@@ -158,13 +184,13 @@ def run() -> dict[str, dict[str, float]]:
         backend, backend_port = start_backend(work)
         proxy: Proxy | None = None
         try:
-            proxy, _ = start(work, backend_port)
+            proxy, headers = start(work, backend_port)
             for route in ROUTES:
-                run_wrk(proxy, route, 1)  # warm-up
+                run_wrk(proxy, route, 1, headers)  # warm-up
             results: dict[str, list[dict[str, float]]] = {route: [] for route in ROUTES}
             for round_ in range(ROUNDS):  # back to back, alternating which goes first
                 for route in ROUTES if round_ % 2 == 0 else list(ROUTES)[::-1]:
-                    results[route].append(run_wrk(proxy, route, DURATION))
+                    results[route].append(run_wrk(proxy, route, DURATION, headers))
             summary = {
                 route: {key: statistics.median(r[key] for r in runs) for key in runs[0]}
                 for route, runs in results.items()

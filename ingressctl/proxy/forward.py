@@ -148,11 +148,13 @@ class Forwarder:
             loop_time = self._clock = asyncio.get_running_loop().time
         stale_retries_left = 2
         last_error: UpstreamError | None = None
+        # The sticky cookie, read once for the endpoint choice and the Set-Cookie check.
+        cookie = policy.cookie(request) if policy is not None else None
         while True:
             if policy is None:
                 peer = rp.balancer.pick(pool.is_ejected, failed_key)
             else:
-                peer = policy.pick(request, rp.balancer, pool.is_ejected, failed_key)
+                peer = policy.pick(request, rp.balancer, pool.is_ejected, failed_key, cookie)
             if peer is None:
                 peer = rp.balancer.pick_any(failed_key, pool.eject_remaining)
             if peer is None:
@@ -331,9 +333,9 @@ class Forwarder:
                     return error(502, "Bad Gateway: the response is larger than the route allows")
                 selector = policy.selector
                 if selector is not None:
-                    cookie = selector.set_cookie(request, peer)
-                    if cookie is not None:
-                        response_head.headers.append(("Set-Cookie", cookie))
+                    set_cookie = selector.set_cookie(request, peer, cookie)
+                    if set_cookie is not None:
+                        response_head.headers.append(("Set-Cookie", set_cookie))
             return await self._respond(request, rp, conn, response_head, sender, peer.label, result, exchange)
 
     async def _respond(

@@ -19,6 +19,7 @@ from aiohttp.web_request import BaseRequest
 
 from ingressctl.model.backend_policy import BackendPolicy, BalanceMethod, HashKey, StickyCookie
 from ingressctl.proxy.balancer import Key, Peer, SmoothWeightedRoundRobin
+from ingressctl.proxy.cookies import request_cookie
 from ingressctl.proxy.error_pages import ErrorPage
 from ingressctl.routing.hosts import normalize_request_host
 
@@ -78,7 +79,17 @@ def hash_input(key: HashKey, request: BaseRequest) -> str:
 class Selector:
     """Endpoint choice for one route under its policy; falls back to the route's round robin."""
 
-    __slots__ = ("_by_cookie", "_cookie_of", "_inflight", "_latency", "_ring", "_turn", "balancer", "policy")
+    __slots__ = (
+        "_by_cookie",
+        "_cookie_of",
+        "_inflight",
+        "_latency",
+        "_ring",
+        "_tracks",
+        "_turn",
+        "balancer",
+        "policy",
+    )
 
     def __init__(self, policy: BackendPolicy, balancer: SmoothWeightedRoundRobin, backend: str) -> None:
         self.policy = policy
@@ -99,11 +110,29 @@ class Selector:
         self._inflight: dict[Key, int] = {}
         self._latency: dict[Key, float] = {}
         self._turn = 0
+        # Requests in flight and latencies are read by the least-latency choice only: the other
+        # methods (sticky cookie, hash, round robin) skip keeping them on every request.
+        self._tracks = policy.method is BalanceMethod.LEAST_LATENCY
 
-    def pick(self, request: BaseRequest, ejected: Callable[[Key], bool], exclude: Key | None) -> Peer | None:
+    def cookie(self, request: BaseRequest) -> str | None:
+        """The request's sticky cookie (None without one, or when the route is not sticky): read
+        once per request by the forwarder, for `pick` and `set_cookie`."""
+        sticky = self.policy.sticky
+        return request_cookie(request, sticky.name) if sticky is not None else None
+
+    def pick(
+        self,
+        request: BaseRequest,
+        ejected: Callable[[Key], bool],
+        exclude: Key | None,
+        cookie: str | None = None,
+    ) -> Peer | None:
+        """`cookie`: what `cookie(request)` said, if the caller asked (None: read it here)."""
         sticky = self.policy.sticky
         if sticky is not None:
-            pinned = self._by_cookie.get(request.cookies.get(sticky.name, ""))
+            if cookie is None:
+                cookie = request_cookie(request, sticky.name)
+            pinned = self._by_cookie.get(cookie or "")
             if pinned is not None and pinned.key != exclude and not ejected(pinned.key):
                 return self._started(pinned)
         hash_key = self.policy.hash_key
@@ -151,15 +180,19 @@ class Selector:
         return self._started(peer) if peer is not None else None
 
     def _started(self, peer: Peer) -> Peer:
-        self._inflight[peer.key] = self._inflight.get(peer.key, 0) + 1
+        if self._tracks:
+            self._inflight[peer.key] = self._inflight.get(peer.key, 0) + 1
         return peer
 
     def release(self, key: Key) -> None:
         """No longer in flight, with nothing learnt about the endpoint's speed."""
-        self._inflight[key] = max(self._inflight.get(key, 0) - 1, 0)
+        if self._tracks:
+            self._inflight[key] = max(self._inflight.get(key, 0) - 1, 0)
 
     def finished(self, key: Key, seconds: float | None) -> None:
         """The request to `key` has its answer head (or failed: `seconds` None)."""
+        if not self._tracks:
+            return
         left = self._inflight.get(key, 0) - 1
         self._inflight[key] = max(left, 0)
         if seconds is not None:
@@ -169,13 +202,16 @@ class Selector:
             # A failure counts as slow: the endpoint is avoided until it answers well again.
             self._latency[key] = max(self._latency.get(key, 0.0) * 2, 1.0)
 
-    def set_cookie(self, request: BaseRequest, peer: Peer) -> str | None:
-        """The Set-Cookie value pinning the client to `peer`, unless its cookie does already."""
+    def set_cookie(self, request: BaseRequest, peer: Peer, cookie: str | None = None) -> str | None:
+        """The Set-Cookie value pinning the client to `peer`, unless its cookie does already.
+        `cookie` as for `pick`."""
         sticky = self.policy.sticky
         if sticky is None:
             return None
         value = self._cookie_of.get(peer.key, "")
-        if request.cookies.get(sticky.name) == value:
+        if cookie is None:
+            cookie = request_cookie(request, sticky.name)
+        if cookie == value:
             return None
         return set_cookie_header(sticky, value)
 
@@ -232,10 +268,15 @@ class BackendRuntime:
         balancer: SmoothWeightedRoundRobin,
         ejected: Callable[[Key], bool],
         exclude: Key | None,
+        cookie: str | None = None,
     ) -> Peer | None:
         if self.selector is not None:
-            return self.selector.pick(request, ejected, exclude)
+            return self.selector.pick(request, ejected, exclude, cookie)
         return balancer.pick(ejected, exclude)
+
+    def cookie(self, request: BaseRequest) -> str | None:
+        """The request's sticky cookie, None without one or without stickiness (Selector.cookie)."""
+        return self.selector.cookie(request) if self.selector is not None else None
 
     def error_page(self, status: int) -> ErrorPage | None:
         for page in self.error_pages:

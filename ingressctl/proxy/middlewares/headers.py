@@ -11,7 +11,7 @@ from ingressctl.routing.chain_rewrites import RequestHeadersSpec, ResponseHeader
 
 
 class RequestHeaders:
-    __slots__ = ("edits", "host", "pass_host")
+    __slots__ = ("edits", "host", "pass_host", "set_only")
 
     name = RequestHeadersSpec.name
 
@@ -19,15 +19,37 @@ class RequestHeaders:
         self.edits = [(edit.name, edit.value, edit.append) for edit in spec.edits]
         self.host = spec.host
         self.pass_host = spec.pass_host
+        # Without an appended value the edits do not depend on the request: encoded once here,
+        # as Exchange.set_upstream_header / remove_upstream_header would encode them per request.
+        self.set_only: list[tuple[bytes, tuple[bytes, bytes] | None]] | None = None
+        if not any(append for _, _, append in self.edits):
+            try:
+                self.set_only = [
+                    (
+                        name.lower().encode("latin-1"),
+                        (name.encode("latin-1"), value.encode("latin-1", "replace")) if value else None,
+                    )
+                    for name, value, _ in self.edits
+                ]
+            except UnicodeEncodeError:  # a name the per-request path refuses the same way
+                self.set_only = None
 
     async def handle(self, exchange: Exchange) -> StreamResponse | None:
-        for name, value, append in self.edits:
-            if append:
-                exchange.set_upstream_header(name, _appended(exchange, name, value))
-            elif value:
-                exchange.set_upstream_header(name, value)
-            else:
-                exchange.remove_upstream_header(name)
+        set_only = self.set_only
+        if set_only:
+            edits = exchange.header_edits
+            if edits is None:
+                edits = exchange.header_edits = {}
+            for key, edit in set_only:
+                edits[key] = edit
+        elif set_only is None:
+            for name, value, append in self.edits:
+                if append:
+                    exchange.set_upstream_header(name, _appended(exchange, name, value))
+                elif value:
+                    exchange.set_upstream_header(name, value)
+                else:
+                    exchange.remove_upstream_header(name)
         if self.host:
             exchange.upstream_host = self.host
         elif not self.pass_host:
