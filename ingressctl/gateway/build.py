@@ -114,7 +114,7 @@ def compile_gateway(
                     )
                 )
         attachments = [a for result in results for a in result.attachments]
-        problems = _route(route, attachments, attached, resolver, out)
+        problems = _route(route, attachments, attached, resolver, out, options.gateway_mirror_body_limit)
         generation = route.meta.generation
         if problems:
             resolved_refs[id(route)] = condition(
@@ -201,6 +201,7 @@ def _route(
     attached: Attached,
     resolver: BackendResolver,
     out: GatewayCompiled,
+    mirror_body_limit: int,
 ) -> list[RefProblem]:
     """Adds the route's Routes to `out`; returns its unresolved references."""
     namespace = route.meta.namespace
@@ -260,7 +261,9 @@ def _route(
                     )
                 )
                 continue
-            middlewares = _middlewares(route, rule, match, backend, attached, resolver, mirrors_problems, out)
+            middlewares = _middlewares(
+                route, rule, match, backend, attached, resolver, mirrors_problems, out, mirror_body_limit
+            )
             for hostname, where in serving.items():
                 out.routes.append(_make(route, ri, mi, rule, match, hostname, where, backend, middlewares))
         problems.extend(p for p in mirrors_problems if p not in problems)
@@ -288,6 +291,7 @@ def _middlewares(
     resolver: BackendResolver,
     mirror_problems: list[RefProblem],
     out: GatewayCompiled,
+    mirror_body_limit: int,
 ) -> RouteMiddlewares:
     filters = rule_filters(rule.filters, match)
     error = backend.error
@@ -322,6 +326,7 @@ def _middlewares(
             matched_prefix=prefix_key(prefix) if match.path.type is PathMatchType.PATH_PREFIX else prefix,
             mirrors=tuple(mirrors),
             error=error,
+            mirror_body_limit=mirror_body_limit,
         )
         if filters.redirect is not None or mirrors or error is not None
         else None
