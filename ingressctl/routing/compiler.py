@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ingressctl.gateway.build import compile_gateway
+from ingressctl.gateway.overlaps import ingress_overlaps
 from ingressctl.model import (
     BackendProblem,
     Diagnostic,
@@ -159,6 +160,7 @@ class _Compiler:
         if gateway is None:
             return RoutingTable(routes, certificates, default_route, previous=previous)
         self.diagnostics.extend(gateway.diagnostics)
+        self.diagnostics.extend(ingress_overlaps(routes, gateway.routes))
         return RoutingTable(
             routes + gateway.routes,
             certificates + gateway.certificates,
