@@ -343,7 +343,7 @@ class RoutingTable:
             return found
         if ":" in host or host.endswith(".") or not host.islower() or host.startswith("["):
             host = normalize_request_host(host)
-        return self._gateway.select(found, host, RequestView(path or "/", method, headers, query))
+        return self._gateway.select(found, host, path or "/", method, headers, query)
 
     def explain(
         self,
