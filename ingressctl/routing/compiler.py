@@ -153,7 +153,13 @@ class _Compiler:
         self.diagnostics.extend(self.service_host.diagnostics)
         previous = self.memo.table if self.memo is not None else None
         gateway = (
-            compile_gateway(self.snapshot, self.options, self.resolver, previous)
+            compile_gateway(
+                self.snapshot,
+                self.options,
+                self.resolver,
+                previous,
+                self.memo.gateway if self.memo is not None else None,
+            )
             if self.options.gateway
             else None
         )
