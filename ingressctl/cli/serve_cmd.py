@@ -61,6 +61,7 @@ class ServeOptions:
     gateway: bool = False
     gateway_controller_name: str | None = None
     gateway_class: str | None = None
+    gateway_mirror_body_limit: int | None = None
     allow_external_name_services: bool | None = None
     kubernetes: bool = False
     kubeconfig: str | None = None
@@ -128,6 +129,10 @@ def load_config(options: ServeOptions) -> StaticConfig:
             gateway_controller_name=options.gateway_controller_name or static.gateway_controller_name,
             gateway_class=options.gateway_class or static.gateway_class,
         )
+    if options.gateway_mirror_body_limit is not None:
+        if options.gateway_mirror_body_limit < 0:
+            raise UsageError("--gateway-mirror-body-limit must be 0 or more (bytes)")
+        static = dataclasses.replace(static, gateway_mirror_body_limit=options.gateway_mirror_body_limit)
     if options.kubernetes and static.kubernetes is None:
         static = dataclasses.replace(static, kubernetes=KubernetesConfig())
     static = _kubernetes_flags(static, options)

@@ -135,6 +135,14 @@ FLAGS: tuple[Flag, ...] = (
         metavar="NAME",
     ),
     Flag(
+        "gateway_mirror_body_limit",
+        ("--gateway-mirror-body-limit",),
+        "HTTPRoute RequestMirror copies request bodies up to this many bytes (default 262144); a request "
+        "with a larger body is not mirrored (never sent truncated).",
+        "count",
+        "BYTES",
+    ),
+    Flag(
         "allow_external_name_services",
         ("--allow-external-name-services",),
         "Proxy to ExternalName Services (off: an Ingress author could point us at any host).",

@@ -32,6 +32,7 @@ def compile_options(static: StaticConfig) -> CompileOptions:
         gateway=static.gateway,
         gateway_controller_name=static.gateway_controller_name,
         gateway_class=static.gateway_class,
+        gateway_mirror_body_limit=static.gateway_mirror_body_limit,
         entrypoint_ports=entrypoint_ports(static),
     )
 

@@ -9,6 +9,7 @@ with the API's reason (ingressctl.gateway.status turns them into the status repo
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ingressctl.gateway import reasons as r
@@ -23,11 +24,12 @@ from ingressctl.model.gateway import (
     Gateway,
     GatewayClass,
     HTTPRoute,
+    LabelSelector,
     Listener,
     ParentRef,
     RouteGroupKind,
 )
-from ingressctl.model.objects import Snapshot
+from ingressctl.model.objects import NAMESPACE_NAME_LABEL, Snapshot
 from ingressctl.routing.options import CompileOptions
 from ingressctl.routing.tls import pem_problem
 
@@ -113,6 +115,7 @@ def attach(snapshot: Snapshot, options: CompileOptions) -> Attached:
         if g.gateway_class_name in classes
     ]
     by_ref = {(g.gateway.meta.namespace, g.gateway.meta.name): g for g in gateways}
+    namespaces = {ns.meta.name: ns.meta.labels for ns in snapshot.namespaces}
     routes: list[tuple[HTTPRoute, list[ParentResult]]] = []
     for route in sorted(snapshot.http_routes, key=lambda h: (h.meta.namespace, h.meta.name)):
         results: list[ParentResult] = []
@@ -122,7 +125,7 @@ def attach(snapshot: Snapshot, options: CompileOptions) -> Attached:
             state = by_ref.get((parent.namespace_or(route.meta.namespace), parent.name))
             if state is None:
                 continue  # a Gateway of another controller, or none at all: not ours to judge
-            results.append(_attach_route(route, parent, state))
+            results.append(_attach_route(route, parent, state, namespaces))
         if results:
             routes.append((route, results))
     for _, results in routes:
@@ -328,7 +331,9 @@ def _conflicts(listeners: list[ListenerState], generation: int) -> None:
 # ---------------------------------------------------------------- routes
 
 
-def _attach_route(route: HTTPRoute, parent: ParentRef, state: GatewayState) -> ParentResult:
+def _attach_route(
+    route: HTTPRoute, parent: ParentRef, state: GatewayState, namespaces: Mapping[str, Mapping[str, str]]
+) -> ParentResult:
     generation = route.meta.generation
     candidates = [
         lst
@@ -350,12 +355,14 @@ def _attach_route(route: HTTPRoute, parent: ParentRef, state: GatewayState) -> P
             [],
         )
     ready = [lst for lst in candidates if lst.ready]
-    allowed = [lst for lst in ready if _allowed(route, lst)]
+    refusals = {id(lst): _refusal(route, lst, namespaces) for lst in ready}
+    allowed = [lst for lst in ready if not refusals[id(lst)]]
     if not allowed:
         message = (
             "no listener of the parent is ready"
             if not ready
-            else f"no listener of {state.gateway.ref} allows HTTPRoutes from namespace {route.meta.namespace}"
+            else f"no listener of {state.gateway.ref} allows HTTPRoutes from namespace "
+            f"{route.meta.namespace}: " + "; ".join(dict.fromkeys(refusals.values()))
         )
         return ParentResult(
             parent, condition(r.ACCEPTED, False, r.NOT_ALLOWED_BY_LISTENERS, message, generation), []
@@ -382,25 +389,38 @@ def _attach_route(route: HTTPRoute, parent: ParentRef, state: GatewayState) -> P
     return ParentResult(parent, condition(r.ACCEPTED, True, r.ACCEPTED, "", generation), attachments)
 
 
-def _allowed(route: HTTPRoute, listener: ListenerState) -> bool:
+def _refusal(route: HTTPRoute, listener: ListenerState, namespaces: Mapping[str, Mapping[str, str]]) -> str:
+    """Why the listener's allowedRoutes refuse the route ("" when they allow it)."""
     if HTTP_ROUTE not in listener.supported_kinds:
-        return False
+        return f"{listener.label} does not allow HTTPRoutes (allowedRoutes.kinds)"
     allowed = listener.listener.allowed_routes
     gateway_namespace = listener.gateway.meta.namespace
+    namespace = route.meta.namespace
     if allowed.namespaces_from is FromNamespaces.ALL:
-        return True
+        return ""
     if allowed.namespaces_from is FromNamespaces.SAME:
-        return route.meta.namespace == gateway_namespace
-    # Selector: the labels of Namespaces are not watched yet, so only the Gateway's own namespace
-    # can be judged, by the selector's kubernetes.io/metadata.name label (fail closed otherwise).
+        if namespace == gateway_namespace:
+            return ""
+        return f"{listener.label} allows HTTPRoutes from its own namespace only (from: Same)"
     selector = allowed.selector
-    keys = {
-        *(selector.match_labels if selector else ()),
-        *(e.key for e in (selector.match_expressions if selector else ())),
-    }
-    if selector is None or keys - {NAMESPACE_NAME_LABEL}:
-        return False
-    return selector.matches({NAMESPACE_NAME_LABEL: route.meta.namespace})
+    if selector is None:
+        return f"{listener.label} has from: Selector without a selector"
+    labels = namespaces.get(namespace)
+    if labels is None and _reads_only_the_name(selector):
+        # The one label every Namespace has, set by the API server from the name: the answer does
+        # not depend on the object (files rarely hold the Namespaces; migrate writes such selectors).
+        labels = {NAMESPACE_NAME_LABEL: namespace}
+    if labels is None:
+        # Fail closed: labels unknown, so a selector (even NotIn/DoesNotExist) cannot vouch for it.
+        return (
+            f"Namespace {namespace} is unknown (not among the objects read, or not visible to "
+            f"ingressctl): {listener.label} selects namespaces by their labels"
+        )
+    if selector.matches(labels):
+        return ""
+    return f"Namespace {namespace} does not match the namespace selector of {listener.label}"
 
 
-NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+def _reads_only_the_name(selector: LabelSelector) -> bool:
+    keys = {*selector.match_labels, *(e.key for e in selector.match_expressions)}
+    return bool(keys) and keys <= {NAMESPACE_NAME_LABEL}

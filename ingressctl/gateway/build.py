@@ -16,6 +16,7 @@ from ingressctl.gateway.attach import Attached, Attachment, attach, condition
 from ingressctl.gateway.backends import RefProblem, RuleBackend, mirror_upstreams, rule_backend
 from ingressctl.gateway.filters import rule_filters
 from ingressctl.gateway.index import regex_problem
+from ingressctl.gateway.memo import GatewayMemo, RouteResult
 from ingressctl.gateway.precedence import gateway_rank
 from ingressctl.gateway.status import gateway_status
 from ingressctl.model import (
@@ -74,10 +75,14 @@ def compile_gateway(
     options: CompileOptions,
     resolver: BackendResolver,
     previous: RoutingTable | None = None,
+    memo: GatewayMemo | None = None,
 ) -> GatewayCompiled:
     """`previous`: the table of the last compile; a route equal to one of its routes is that very
-    object, so the proxy keeps its plan (balancer position, mirror bounds) across reloads."""
+    object, so the proxy keeps its plan (balancer position, mirror bounds) across reloads. `memo`:
+    the per-HTTPRoute results of the last compile (ingressctl.gateway.memo), reused when unchanged."""
     out = GatewayCompiled()
+    if memo is not None:
+        memo.begin(snapshot, options)
     attached = attach(snapshot, options)
     _not_ours(snapshot, options, attached, out.diagnostics)
     for state in attached.gateways:
@@ -114,7 +119,7 @@ def compile_gateway(
                     )
                 )
         attachments = [a for result in results for a in result.attachments]
-        problems = _route(route, attachments, attached, resolver, out)
+        problems = _route_once(route, attachments, attached, resolver, out, options, memo)
         generation = route.meta.generation
         if problems:
             resolved_refs[id(route)] = condition(
@@ -128,11 +133,61 @@ def compile_gateway(
         out.routes = [_same(route, before.get(route.id)) for route in out.routes]
     _conflicts(out.routes, out.diagnostics)
     out.status = gateway_status(attached, resolved_refs, options.gateway_controller_name)
+    if memo is not None:
+        memo.commit()
     return out
 
 
+def _route_once(
+    route: HTTPRoute,
+    attachments: list[Attachment],
+    attached: Attached,
+    resolver: BackendResolver,
+    out: GatewayCompiled,
+    options: CompileOptions,
+    memo: GatewayMemo | None,
+) -> list[RefProblem]:
+    """_route(), or the last compile's result for this very HTTPRoute when nothing it read changed."""
+    if memo is None:
+        return _route(route, attachments, attached, resolver, out, options.gateway_mirror_body_limit)
+    backends = _backends_read(route, resolver)
+    found = memo.get(route, backends)
+    if found is not None:
+        out.routes.extend(found.routes)
+        out.diagnostics.extend(found.diagnostics)
+        return [p for p in found.problems if isinstance(p, RefProblem)]
+    routes_before, diagnostics_before = len(out.routes), len(out.diagnostics)
+    problems = _route(route, attachments, attached, resolver, out, options.gateway_mirror_body_limit)
+    memo.keep(
+        RouteResult(
+            route,
+            memo.context,
+            backends,
+            tuple(out.routes[routes_before:]),
+            tuple(out.diagnostics[diagnostics_before:]),
+            tuple(problems),
+        )
+    )
+    return problems
+
+
+def _backends_read(route: HTTPRoute, resolver: BackendResolver) -> tuple[object, ...]:
+    """The resolved Service of every backendRef and mirror of the route (the same objects while the
+    Services and their endpoints are): what its compiled routes depend on besides the context."""
+    out: list[object] = []
+    namespace = route.meta.namespace
+    for rule in route.rules:
+        refs = [*rule.backend_refs, *(f.request_mirror.backend_ref for f in rule.filters if f.request_mirror)]
+        for ref in refs:
+            if ref.is_service and ref.port is not None:
+                out.append(resolver.resolve_service(ref.namespace_or(namespace), ref.name, ref.port))
+            else:
+                out.append(None)
+    return tuple(out)
+
+
 def _same(route: Route, old: Route | None) -> Route:
-    return old if old is not None and old == route else route
+    return old if old is not None and (old is route or old == route) else route
 
 
 def _rank(route: Route) -> Rank:
@@ -201,6 +256,7 @@ def _route(
     attached: Attached,
     resolver: BackendResolver,
     out: GatewayCompiled,
+    mirror_body_limit: int,
 ) -> list[RefProblem]:
     """Adds the route's Routes to `out`; returns its unresolved references."""
     namespace = route.meta.namespace
@@ -260,7 +316,9 @@ def _route(
                     )
                 )
                 continue
-            middlewares = _middlewares(route, rule, match, backend, attached, resolver, mirrors_problems, out)
+            middlewares = _middlewares(
+                route, rule, match, backend, attached, resolver, mirrors_problems, out, mirror_body_limit
+            )
             for hostname, where in serving.items():
                 out.routes.append(_make(route, ri, mi, rule, match, hostname, where, backend, middlewares))
         problems.extend(p for p in mirrors_problems if p not in problems)
@@ -288,6 +346,7 @@ def _middlewares(
     resolver: BackendResolver,
     mirror_problems: list[RefProblem],
     out: GatewayCompiled,
+    mirror_body_limit: int,
 ) -> RouteMiddlewares:
     filters = rule_filters(rule.filters, match)
     error = backend.error
@@ -322,6 +381,7 @@ def _middlewares(
             matched_prefix=prefix_key(prefix) if match.path.type is PathMatchType.PATH_PREFIX else prefix,
             mirrors=tuple(mirrors),
             error=error,
+            mirror_body_limit=mirror_body_limit,
         )
         if filters.redirect is not None or mirrors or error is not None
         else None

@@ -10,6 +10,7 @@ from typing import ClassVar
 
 from ingressctl.model import Route
 from ingressctl.model.gateway import PathModifierType, RequestRedirect
+from ingressctl.model.gateway_routes import DEFAULT_MIRROR_BODY_LIMIT
 
 Description = dict[str, str | int | bool | list[str]]
 
@@ -82,6 +83,7 @@ class MirrorSpec:
     service: str
     upstreams: tuple[str, ...]  # host:port authorities
     percent: int  # 100: every request
+    max_body: int = DEFAULT_MIRROR_BODY_LIMIT  # a larger request body: that request is not mirrored
 
     @property
     def label(self) -> str:
@@ -91,7 +93,8 @@ class MirrorSpec:
         share = "every request" if self.percent >= 100 else f"{self.percent}% of requests"
         return {
             "name": self.name,
-            "effect": f"copies {share} to {self.service} (answers ignored)",
+            "effect": f"copies {share} to {self.service} (answers ignored; bodies up to "
+            f"{self.max_body} bytes, a larger one is not mirrored)",
             "service": self.service,
         }
 
@@ -135,7 +138,12 @@ def forwarding_specs(route: Route) -> list[GatewaySpec]:
                 ref = mirror.backend_ref
                 percent = 100 if mirror.percent is None else mirror.percent
                 out.append(
-                    MirrorSpec(f"{ref.namespace or route.source.namespace}/{ref.name}", upstreams, percent)
+                    MirrorSpec(
+                        f"{ref.namespace or route.source.namespace}/{ref.name}",
+                        upstreams,
+                        percent,
+                        extras.mirror_body_limit,
+                    )
                 )
         if extras.error is not None:
             out.insert(0, BackendErrorSpec(extras.error.fraction, extras.error.detail))

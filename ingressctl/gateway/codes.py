@@ -9,6 +9,7 @@ CONFLICT = "IC263"
 UNSUPPORTED = "IC264"
 INVALID_MATCH = "IC265"
 NOT_OURS = "IC266"
+INGRESS_OVERLAP = "IC267"
 
 CODES: dict[str, str] = {
     NOT_ATTACHED: "An HTTPRoute's parentRef to a Gateway of ours is not accepted: no listener allows routes "
@@ -31,4 +32,7 @@ CODES: dict[str, str] = {
     NOT_OURS: "A Gateway API object another controller serves: a GatewayClass with another controllerName, a "
     "Gateway of such a class, or an HTTPRoute none of whose parents is ours (with --gateway-class, "
     "classes of other names too).",
+    INGRESS_OVERLAP: "An Ingress rule and an HTTPRoute match (without method, header or query conditions) "
+    "claim the same host, path and path type on a shared entrypoint: the Ingress wins and the HTTPRoute "
+    "match never serves there. The finding names both objects and where they are.",
 }

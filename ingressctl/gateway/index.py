@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl
 from ingressctl.gateway.precedence import route_rank
 from ingressctl.model import Match, Route
 from ingressctl.model.gateway import PathMatchType, ValueMatch, ValueMatchType
-from ingressctl.model.gateway_routes import GatewayMatch
+from ingressctl.model.gateway_routes import GatewayMatch, Rank
 from ingressctl.routing.paths import prefix_key
 from ingressctl.routing.userregex import UserRegex, compile_user_regex
 
@@ -84,7 +84,7 @@ def matches(gateway: GatewayMatch, request: RequestView) -> bool:
 
 
 class GatewayIndex:
-    __slots__ = ("_any", "_exact", "_matches", "_wildcards")
+    __slots__ = ("_any", "_exact", "_matches", "_ranks", "_wildcards")
 
     def __init__(self, routes: Sequence[Route]) -> None:
         self._exact: dict[str, list[Route]] = {}
@@ -92,6 +92,9 @@ class GatewayIndex:
         self._any: list[Route] = []
         # One Match per route, built once: the request path allocates nothing for its answer.
         self._matches: dict[str, Match] = {}
+        # The rank of the table's host+path answers (Ingress routes and plain HTTPRoute matches), by
+        # route id: computed once per route, not per request.
+        self._ranks: dict[str, Rank] = {}
         for route in sorted(routes, key=route_rank):
             assert route.gateway is not None
             self._matches[route.id] = Match(
@@ -106,35 +109,61 @@ class GatewayIndex:
             else:
                 self._any.append(route)
 
-    def best(self, host: str, request: RequestView) -> Route | None:
-        """The first route (in precedence order) matching the request."""
+    def best(self, host: str, request: RequestView, bound: Rank | None = None) -> Route | None:
+        """The first route (in precedence order) matching the request; only routes ranked before
+        `bound` (the table's own answer) are looked at: the others could not win."""
+        for candidate in self._candidates(host, bound):
+            if matches(candidate.gateway, request):  # type: ignore[arg-type]
+                return candidate
+        return None
+
+    def _candidates(self, host: str, bound: Rank | None) -> list[Route]:
+        """The routes that could serve `host` ahead of `bound`, in precedence order."""
+        out: list[Route] = []
         for route in self._exact.get(host, ()):
-            if matches(route.gateway, request):  # type: ignore[arg-type]
-                return route
+            if bound is not None and route.gateway.rank >= bound:  # type: ignore[union-attr]
+                return out  # sorted, and every wildcard or host-less route ranks after an exact one
+            out.append(route)
         if self._wildcards:
             dot = host.find(".")
             while dot > 0:
                 for route in self._wildcards.get(host[dot:], ()):
-                    if matches(route.gateway, request):  # type: ignore[arg-type]
-                        return route
+                    if bound is not None and route.gateway.rank >= bound:  # type: ignore[union-attr]
+                        break
+                    out.append(route)
                 dot = host.find(".", dot + 1)
         for route in self._any:
-            if matches(route.gateway, request):  # type: ignore[arg-type]
-                return route
-        return None
+            if bound is not None and route.gateway.rank >= bound:  # type: ignore[union-attr]
+                break
+            out.append(route)
+        return out
 
-    def select(self, fast: Match | None, host: str, request: RequestView) -> Match | None:
-        """The better of the table's host+path answer and this index's."""
-        found = self.best(host, request)
-        if found is None:
+    def select(
+        self, fast: Match | None, host: str, path: str, method: str, headers: Mapping[str, str], query: str
+    ) -> Match | None:
+        """The better of the table's host+path answer and this index's (a tie goes to the table's).
+
+        Only conditional routes ranked before the table's answer are evaluated, and the request is
+        read for them only: a request the fast index answers best costs a dict lookup or two."""
+        bound: Rank | None = None
+        if fast is not None and not fast.route.is_default_backend:
+            route = fast.route
+            bound = self._ranks.get(route.id)
+            if bound is None:
+                bound = self._ranks[route.id] = route_rank(route)
+        if bound is not None and bound[0] == 0:
+            # An exact-host answer: only an exact-host conditional route ranked before it can win.
+            exact = self._exact.get(host)
+            if exact is None or exact[0].gateway.rank >= bound:  # type: ignore[union-attr]
+                return fast
+        candidates = self._candidates(host, bound)
+        if not candidates:
             return fast
-        if (
-            fast is not None
-            and not fast.route.is_default_backend
-            and route_rank(fast.route) <= route_rank(found)
-        ):
-            return fast
-        return self._matches[found.id]
+        request = RequestView(path, method, headers, query)
+        for candidate in candidates:
+            if matches(candidate.gateway, request):  # type: ignore[arg-type]
+                return self._matches[candidate.id]
+        return fast
 
 
 def is_indexed(route: Route) -> bool:

@@ -28,6 +28,7 @@ from ingressctl.model import (
     IngressClass,
     InputError,
     Location,
+    Namespace,
     ObjectRef,
     Secret,
     Service,
@@ -98,6 +99,7 @@ class LoadResult:
             self.snapshot.gateways,
             self.snapshot.http_routes,
             self.snapshot.reference_grants,
+            self.snapshot.namespaces,
         ):
             out.extend(obj for obj in group if getattr(obj, "ref", None) == ref)
         return out
@@ -119,6 +121,7 @@ class _Collector:
         self.gateways: list[Gateway] = []
         self.http_routes: list[HTTPRoute] = []
         self.reference_grants: list[ReferenceGrant] = []
+        self.namespaces: list[Namespace] = []
         self.added: list[object] = []  # every object kept, in the order read
         self.result = LoadResult(Snapshot())
 
@@ -183,6 +186,8 @@ class _Collector:
             self.gateway_classes.append(obj)
         elif isinstance(obj, ReferenceGrant):
             self.reference_grants.append(obj)
+        elif isinstance(obj, Namespace):
+            self.namespaces.append(obj)
 
     def merge(self, inputs: Sequence[tuple[str, str]], part: _Part) -> None:
         """Add what a worker read from `inputs`, as if they had been read here."""
@@ -212,6 +217,7 @@ class _Collector:
             gateways=tuple(self.gateways),
             http_routes=tuple(self.http_routes),
             reference_grants=tuple(self.reference_grants),
+            namespaces=tuple(self.namespaces),
         )
         self.result.diagnostics.sort(key=Diagnostic.sort_key)
         return self.result

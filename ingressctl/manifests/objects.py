@@ -27,6 +27,7 @@ from ingressctl.manifests.ingress import (
     read_ingress_class,
 )
 from ingressctl.manifests.meta import TOP_LEVEL
+from ingressctl.manifests.namespace import read_namespace
 from ingressctl.manifests.positioned import FieldIndex, value_pos
 from ingressctl.manifests.secret import read_secret
 from ingressctl.model import Diagnostic, Location
@@ -52,6 +53,7 @@ KINDS: dict[str, KindSpec] = {
         ENDPOINT_SLICE_VERSIONS, read_endpoint_slice, _BASE | {"addressType", "endpoints", "ports"}
     ),
     "Secret": KindSpec(frozenset({"v1"}), read_secret, _BASE | {"type", "data", "stringData", "immutable"}),
+    "Namespace": KindSpec(frozenset({"v1"}), read_namespace, TOP_LEVEL),
     "GatewayClass": KindSpec(GATEWAY_VERSIONS, read_gateway_class, TOP_LEVEL),
     "Gateway": KindSpec(GATEWAY_VERSIONS, read_gateway, TOP_LEVEL),
     "HTTPRoute": KindSpec(GATEWAY_VERSIONS, read_http_route, TOP_LEVEL),
@@ -60,7 +62,7 @@ KINDS: dict[str, KindSpec] = {
 
 
 # Kinds whose schema gains fields with new Kubernetes versions (Ingress and IngressClass are frozen).
-GROWING_KINDS = frozenset({"Service", "Endpoints", "EndpointSlice", "Secret"})
+GROWING_KINDS = frozenset({"Service", "Endpoints", "EndpointSlice", "Secret", "Namespace"})
 
 
 @dataclass(slots=True)
@@ -118,7 +120,7 @@ def _name_from(raw: Mapping[str, Any], ctx: Context, kind: str) -> None:
     meta = raw.get("metadata")
     if isinstance(meta, Mapping) and isinstance(meta.get("name"), str):
         namespace = meta.get("namespace")
-        default = "" if kind in ("IngressClass", "GatewayClass") else "default"
+        default = "" if kind in ("IngressClass", "GatewayClass", "Namespace") else "default"
         ctx.name_object(namespace if isinstance(namespace, str) and namespace else default, meta["name"])
 
 

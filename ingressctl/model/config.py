@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ingressctl.model.gateway_routes import DEFAULT_MIRROR_BODY_LIMIT
 from ingressctl.model.http2 import Http2Settings
 
 
@@ -172,6 +173,7 @@ class StaticConfig:
     gateway: bool = False
     gateway_controller_name: str = "ingressctl.io/gateway-controller"
     gateway_class: str = ""
+    gateway_mirror_body_limit: int = DEFAULT_MIRROR_BODY_LIMIT  # --gateway-mirror-body-limit (bytes)
     # Seconds the watch loop waits for more changes before compiling (bursts coalesce).
     throttle_seconds: float = 0.05
     grace_period_seconds: float = 10.0

@@ -14,6 +14,10 @@ from ingressctl.model.objects import ObjectRef
 Rank = tuple[int, int, int, int, int, int, int, bool, str, str, int, int]
 
 
+# The largest request body a RequestMirror copies (a larger one: the request is not mirrored).
+DEFAULT_MIRROR_BODY_LIMIT = 256 * 1024
+
+
 @dataclass(frozen=True, slots=True)
 class GatewayMatch:
     """One match of one rule of one HTTPRoute, as carried by a Route (`Route.gateway`)."""
@@ -72,3 +76,5 @@ class GatewayFilters:
     matched_prefix: str = ""
     mirrors: tuple[tuple[RequestMirror, tuple[str, ...]], ...] = ()  # with the mirror's upstream authorities
     error: GatewayError | None = None
+    # RequestMirror: a request body over this many bytes is not mirrored (--gateway-mirror-body-limit).
+    mirror_body_limit: int = DEFAULT_MIRROR_BODY_LIMIT

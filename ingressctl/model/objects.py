@@ -228,6 +228,25 @@ class Secret:
         return f"Secret({self.meta.namespace}/{self.meta.name}, type={self.type}, keys={sorted(self.data)})"
 
 
+# ---------------------------------------------------------------- Namespace
+
+# The label the API server puts on every Namespace (and keeps equal to its name).
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+
+
+@dataclass(frozen=True, slots=True)
+class Namespace:
+    """A core/v1 Namespace: only its labels matter (Gateway listeners select routes' namespaces by them).
+
+    `meta.labels` carries `kubernetes.io/metadata.name` as the API server sets it, also for a file."""
+
+    meta: ObjectMeta
+
+    @property
+    def ref(self) -> ObjectRef:
+        return ObjectRef("Namespace", "", self.meta.name)
+
+
 # ---------------------------------------------------------------- Snapshot
 
 
@@ -246,3 +265,5 @@ class Snapshot:
     gateways: tuple[Gateway, ...] = ()
     http_routes: tuple[HTTPRoute, ...] = ()
     reference_grants: tuple[ReferenceGrant, ...] = ()
+    # Namespaces (their labels): read from files, and watched with --gateway.
+    namespaces: tuple[Namespace, ...] = ()

@@ -72,6 +72,15 @@ class BodyEncoder(Protocol):
     def finish(self) -> bytes: ...
 
 
+class BodyTap(Protocol):
+    """Sees the request body as it streams to the upstream (a mirror's copy): every chunk read from
+    the client, then `end` once the whole body was read. Never told about a body that failed."""
+
+    def feed(self, data: bytes) -> None: ...
+
+    def end(self) -> None: ...
+
+
 class ResponseFilter(Protocol):
     """Edits a response head on its way to the client, registered by a middleware for one request.
 
@@ -98,6 +107,7 @@ class Exchange:
     response filters (applied in reverse order, innermost first)."""
 
     __slots__ = (
+        "body_tap",
         "entrypoints",
         "ep",
         "header_edits",
@@ -137,6 +147,7 @@ class Exchange:
         self.upstream_host = ""  # non-empty: the Host header the backend sees
         self.pass_host = True  # False: the backend sees its own address as Host
         self.response_filters: list[ResponseFilter] = []
+        self.body_tap: BodyTap | None = None  # set by a middleware that copies the request body
 
     def set_upstream_header(self, name: str, value: str) -> None:
         if self.header_edits is None:

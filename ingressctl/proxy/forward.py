@@ -243,6 +243,7 @@ class Forwarder:
                         head_timeout,
                         send_idle,
                         policy.max_request_body if policy is not None else None,
+                        exchange.body_tap if exchange is not None else None,
                     )
                 )
             try:

@@ -10,6 +10,7 @@ from typing import Final
 from aiohttp.web_request import BaseRequest
 
 from ingressctl.proxy import splice
+from ingressctl.proxy.exchange import BodyTap
 from ingressctl.proxy.trailers import chunked_trailer_section, request_trailers
 from ingressctl.proxy.upstream import UpstreamConnection, UpstreamError
 
@@ -79,9 +80,11 @@ async def send_body(
     head_timeout: float,
     idle: float,
     max_body: int | None,
+    tap: BodyTap | None = None,
 ) -> None:
     """Stream the client's request body to the upstream (chunked when `chunked`), after a 100
-    Continue when the client expects one; failures are noted in `state` (see forward)."""
+    Continue when the client expects one; failures are noted in `state` (see forward). `tap` sees
+    each chunk and the end of a body read whole."""
     content = request.content
     loop = asyncio.get_running_loop()
     sent = 0
@@ -101,11 +104,15 @@ async def send_body(
                     conn.abort()
                     return
                 deadline.reschedule(loop.time() + idle)
+                if tap is not None:
+                    tap.feed(data)
                 if chunked:
                     conn.write(b"%x\r\n" % len(data) + data + b"\r\n")
                 else:
                     conn.write(data)
                 await conn.drain()
+            if tap is not None:
+                tap.end()
             if chunked:
                 # An HTTP/2 client's request trailers end the chunked body (proxy/trailers.py).
                 trailers = request_trailers(request)

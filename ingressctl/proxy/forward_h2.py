@@ -25,7 +25,7 @@ from ingressctl.model.upstream_protocol import HTTP2_SCHEMES
 from ingressctl.proxy.answers import abort_client, error
 from ingressctl.proxy.balancer import Peer
 from ingressctl.proxy.bare import BareResponse, BareStream
-from ingressctl.proxy.exchange import BodyEncoder, Exchange, Outcome
+from ingressctl.proxy.exchange import BodyEncoder, BodyTap, Exchange, Outcome
 from ingressctl.proxy.grpc import is_grpc
 from ingressctl.proxy.plan import RoutePlan
 from ingressctl.proxy.pool import UpstreamPool
@@ -170,7 +170,17 @@ async def forward_h2(
     max_body = policy.max_request_body if policy is not None else None
     expect_continue = expect_continue and previous is None  # the client has had its 100 already
     sender = (
-        asyncio.ensure_future(_send_body(request, stream, expect_continue, idle, sent, max_body))
+        asyncio.ensure_future(
+            _send_body(
+                request,
+                stream,
+                expect_continue,
+                idle,
+                sent,
+                max_body,
+                exchange.body_tap if exchange is not None else None,
+            )
+        )
         if has_body
         else None
     )
@@ -327,6 +337,7 @@ async def _send_body(
     idle: float,
     sent: _Sent,
     max_body: int | None,
+    tap: BodyTap | None = None,
 ) -> None:
     content = request.content
     loop = asyncio.get_running_loop()
@@ -344,7 +355,11 @@ async def _send_body(
                     stream.reset()
                     return
                 deadline.reschedule(loop.time() + idle)
+                if tap is not None:
+                    tap.feed(data)
                 await stream.send(data)
+            if tap is not None:
+                tap.end()
             trailers = request_trailers(request)
             if trailers:
                 stream.send_trailers(trailers)

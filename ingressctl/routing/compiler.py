@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ingressctl.gateway.build import compile_gateway
+from ingressctl.gateway.overlaps import ingress_overlaps
 from ingressctl.model import (
     BackendProblem,
     Diagnostic,
@@ -152,13 +153,20 @@ class _Compiler:
         self.diagnostics.extend(self.service_host.diagnostics)
         previous = self.memo.table if self.memo is not None else None
         gateway = (
-            compile_gateway(self.snapshot, self.options, self.resolver, previous)
+            compile_gateway(
+                self.snapshot,
+                self.options,
+                self.resolver,
+                previous,
+                self.memo.gateway if self.memo is not None else None,
+            )
             if self.options.gateway
             else None
         )
         if gateway is None:
             return RoutingTable(routes, certificates, default_route, previous=previous)
         self.diagnostics.extend(gateway.diagnostics)
+        self.diagnostics.extend(ingress_overlaps(routes, gateway.routes))
         return RoutingTable(
             routes + gateway.routes,
             certificates + gateway.certificates,

@@ -22,6 +22,7 @@ from __future__ import annotations
 from operator import is_
 from typing import Any
 
+from ingressctl.gateway.memo import GatewayMemo
 from ingressctl.model import IngressClass
 from ingressctl.routing.options import CompileOptions
 
@@ -32,6 +33,7 @@ class CompileCache:
         "_options",
         "backends",
         "classes_token",
+        "gateway",
         "ingresses",
         "next_backends",
         "next_ingresses",
@@ -53,6 +55,7 @@ class CompileCache:
         self.next_backends: dict[tuple[object, ...], Any] = {}
         self.next_routes: dict[int, Any] = {}
         self.table: Any = None
+        self.gateway = GatewayMemo()  # the HTTPRoutes' results (ingressctl.gateway.memo)
 
     def begin(self, options: CompileOptions, ingress_classes: tuple[IngressClass, ...]) -> None:
         """Start a compile: forget everything if the options changed, renew the class token if the

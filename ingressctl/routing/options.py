@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ingressctl.model.gateway import DEFAULT_CONTROLLER_NAME
+from ingressctl.model.gateway_routes import DEFAULT_MIRROR_BODY_LIMIT
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,8 @@ class CompileOptions:
     gateway: bool = False
     gateway_controller_name: str = DEFAULT_CONTROLLER_NAME
     gateway_class: str = ""
+    # RequestMirror copies request bodies up to this many bytes (a larger one is not mirrored).
+    gateway_mirror_body_limit: int = DEFAULT_MIRROR_BODY_LIMIT
     # (name, port, tls) of every entrypoint: a Gateway listener attaches to the one with its port.
     # Empty (validate and routes without --config): every listener's port counts as an entrypoint
     # named ":PORT" of the listener's protocol.

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from ingressctl.gateway import explain as gateway_explain
 from ingressctl.gateway.index import GatewayIndex, RequestView, is_indexed
+from ingressctl.gateway.overlaps import overlap_note
 from ingressctl.gateway.precedence import route_rank
 from ingressctl.model import HostKind, Match, PathType, Route, TLSCertificate
 from ingressctl.model.gateway import EMPTY_STATUS_REPORT, GatewayStatusReport
@@ -342,7 +343,7 @@ class RoutingTable:
             return found
         if ":" in host or host.endswith(".") or not host.islower() or host.startswith("["):
             host = normalize_request_host(host)
-        return self._gateway.select(found, host, RequestView(path or "/", method, headers, query))
+        return self._gateway.select(found, host, path or "/", method, headers, query)
 
     def explain(
         self,
@@ -379,6 +380,7 @@ class RoutingTable:
                 gateway_explain.reason(winner, candidates[1:], request_host)
                 if winner.gateway is not None
                 else _explain_reason(winner, candidates[1:], request_host, path)
+                + overlap_note(winner, candidates[1:])
             ),
             shadowed=tuple(candidates[1:]),
         )

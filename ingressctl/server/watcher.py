@@ -44,6 +44,7 @@ def merge_snapshots(snapshots: Sequence[Snapshot]) -> Snapshot:
         gateways=tuple(i for s in snapshots for i in s.gateways),
         http_routes=tuple(i for s in snapshots for i in s.http_routes),
         reference_grants=tuple(i for s in snapshots for i in s.reference_grants),
+        namespaces=tuple(i for s in snapshots for i in s.namespaces),
     )
 
 

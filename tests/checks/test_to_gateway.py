@@ -265,10 +265,10 @@ def test_nginx_canary_redirects_headers_and_host_rewrite() -> None:
     }
     # The canary Ingress gives no route of its own.
     assert not [k for k in found if k[1].startswith("app-canary")]
-    # force-ssl-redirect: 308 has no standard RequestRedirect code; 301 and a note.
+    # force-ssl-redirect: 308 (the method is kept), Extended support in the Gateway API, said in a note.
     redirect = found[("HTTPRoute", "app-app.example.com-redirect")]
     assert [filters(r)["RequestRedirect"]["requestRedirect"] for r in redirect["spec"]["rules"]] == [
-        {"scheme": "https", "statusCode": 301}
+        {"scheme": "https", "statusCode": 308}
     ]
     # permanent-redirect: every rule redirects, none forwards.
     moved = found[("HTTPRoute", "moved-old.example.com")]
@@ -277,7 +277,7 @@ def test_nginx_canary_redirects_headers_and_host_rewrite() -> None:
         "scheme": "https",
         "hostname": "new.example.com",
         "path": {"type": "ReplaceFullPath", "replaceFullPath": "/landing"},
-        "statusCode": 301,
+        "statusCode": 308,  # permanent-redirect-code: "308", kept
     }
     # app-root: an Exact / rule redirecting to it, in the Ingress's namespace with the Gateway's.
     portal = found[("HTTPRoute", "portal-portal.example.com")]
@@ -295,7 +295,9 @@ def test_nginx_canary_redirects_headers_and_host_rewrite() -> None:
     notes = {(n.kind, n.key) for n in migration.notes}
     assert (NoteKind.LOST, NGINX + "proxy-body-size") in notes
     assert (NoteKind.LOST, NGINX + "backend-protocol") in notes
-    assert (NoteKind.CHANGED, NGINX + "force-ssl-redirect") in notes
+    assert (NoteKind.MIGRATED, NGINX + "force-ssl-redirect") in notes
+    (forced,) = [n for n in migration.notes if n.key == NGINX + "force-ssl-redirect"]
+    assert "statusCode 308 is Extended support (HTTPRoute308RedirectStatusCode" in forced.text
     assert migration.unprotected == [] and migration.problems == []
 
 
@@ -393,7 +395,7 @@ def test_the_schema_check_refuses_what_the_crds_refuse() -> None:
                             "type": "URLRewrite",
                             "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}},
                         },
-                        {"type": "RequestRedirect", "requestRedirect": {"statusCode": 308}},
+                        {"type": "RequestRedirect", "requestRedirect": {"statusCode": 304}},
                     ],
                     "backendRefs": [{"name": "web"}],
                 }
@@ -407,7 +409,7 @@ def test_the_schema_check_refuses_what_the_crds_refuse() -> None:
     assert "spec.rules holds 17" in problems
     assert "ReplacePrefixMatch needs PathPrefix" in problems
     assert "RequestRedirect cannot stand with URLRewrite or backendRefs" in problems
-    assert "statusCode 308" in problems
+    assert "statusCode 304: 301, 302, 303, 307 or 308" in problems
     assert "a Service needs a port number" in problems
 
 
@@ -505,3 +507,39 @@ def test_traefik_ssl_redirect_not_permanent_is_a_302_and_nothing_is_lost() -> No
         "statusCode": 302,
     }
     assert [n for n in migration.notes if n.kind is not NoteKind.MIGRATED] == []
+
+
+def test_307_and_308_are_written_as_they_are_with_a_note_on_extended_support() -> None:
+    """RequestRedirect.statusCode takes 303, 307 and 308 (Extended) besides 301 and 302 (Core):
+    kubernetes-sigs/gateway-api apis/v1/httproute_types.go, HTTPRequestRedirectFilter.StatusCode."""
+    nginx = "nginx.ingress.kubernetes.io/"
+    text = "---\n".join(
+        [
+            ingress(
+                "moved",
+                f"    {nginx}permanent-redirect: https://new.example.com/x\n"
+                f'    {nginx}permanent-redirect-code: "307"\n',
+            ),
+            ingress("forced", f'    {nginx}force-ssl-redirect: "true"\n', host="b.example.com").replace(
+                "spec:\n", "spec:\n  tls:\n    - hosts: [b.example.com]\n      secretName: b-tls\n"
+            ),
+            ingress(
+                "plain",
+                f"    {nginx}permanent-redirect: https://new.example.com/y\n",
+                host="c.example.com",
+            ),
+        ]
+    )
+    migration = migrate_yaml(text)
+    found = objects(migration)  # the schema check (the CRD's enum) passes
+    moved = found[("HTTPRoute", "moved-a.example.com")]["spec"]["rules"][0]
+    assert filters(moved)["RequestRedirect"]["requestRedirect"]["statusCode"] == 307
+    forced = found[("HTTPRoute", "forced-b.example.com-redirect")]["spec"]["rules"][0]
+    assert filters(forced)["RequestRedirect"]["requestRedirect"]["statusCode"] == 308
+    plain = found[("HTTPRoute", "plain-c.example.com")]["spec"]["rules"][0]
+    assert filters(plain)["RequestRedirect"]["requestRedirect"]["statusCode"] == 301
+    texts = [n.text for n in migration.notes]
+    assert any("statusCode 307 is Extended support (HTTPRoute307RedirectStatusCode" in t for t in texts)
+    assert any("statusCode 308 is Extended support (HTTPRoute308RedirectStatusCode" in t for t in texts)
+    assert not any("statusCode 301" in t for t in texts)
+    assert [n for n in migration.notes if n.kind is NoteKind.CHANGED and "written as" in n.text] == []

@@ -61,6 +61,8 @@ RESOURCES: tuple[Resource, ...] = (
         short_names=("po",),
     ),
     Resource("nodes", "Node", "", "v1", namespaced=False, subresources=("status",), short_names=("no",)),
+    # Listed and watched by `serve --gateway` for their labels (allowedRoutes.namespaces.from: Selector).
+    Resource("namespaces", "Namespace", "", "v1", namespaced=False, short_names=("ns",)),
 )
 
 # The Gateway API CRDs (standard channel); served unless the server is told they are not installed.

@@ -18,6 +18,9 @@ from tests.kubeapi import gateway
 from tests.kubeapi.resources import Resource
 
 Obj = dict[str, Any]
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+# The namespaces every cluster has from its first start.
+SYSTEM_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
 Matcher = Callable[[Mapping[str, Any]], bool]
 
 
@@ -112,6 +115,10 @@ class Store:
         # A watch may start from any resourceVersion >= floor; older ones are "too old" (410).
         self.floor = self.rv
         self.watchers: set[Watcher] = set()
+        namespaces = next((r for r in resources if r.kind == "Namespace"), None)
+        if namespaces is not None:
+            for name in SYSTEM_NAMESPACES:
+                self.create(namespaces, {"metadata": {"name": name}})
 
     # ------------------------------------------------------------ reads
 
@@ -162,6 +169,9 @@ class Store:
             meta["namespace"] = meta.get("namespace") or namespace or "default"
         else:
             meta.pop("namespace", None)
+        if res.kind == "Namespace":
+            # kube-apiserver sets this label on every write, whatever was sent (NamespaceDefaultLabelName).
+            meta["labels"] = {**(meta.get("labels") or {}), NAMESPACE_NAME_LABEL: meta["name"]}
         return obj
 
     def _crd_write(self, res: Resource, obj: Obj) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import yaml
 
 from ingressctl.manifests.objects import object_from_dict
-from ingressctl.model import Snapshot
+from ingressctl.model import Namespace, Snapshot
 from ingressctl.model.gateway import Gateway, GatewayClass, HTTPRoute, ReferenceGrant
 from ingressctl.model.objects import EndpointSlice, Secret, Service
 
@@ -39,6 +39,7 @@ def snapshot(text: str) -> Snapshot:
         gateways=of(Gateway),
         http_routes=of(HTTPRoute),
         reference_grants=of(ReferenceGrant),
+        namespaces=of(Namespace),
     )
 
 

@@ -123,10 +123,29 @@ class Treatment:
 _OFF = frozenset({"false", "0", "off"})
 
 
+# RequestRedirect.statusCode (gateway.networking.k8s.io/v1 HTTPRequestRedirectFilter): 301 and 302
+# are Core; 303, 307 and 308 are Extended (features HTTPRoute303/307/308RedirectStatusCode, in the
+# CRD's enum since Gateway API v1.1).
+CORE_REDIRECT_CODES = (301, 302)
+EXTENDED_REDIRECT_CODES = (303, 307, 308)
+
+
 def redirect_code(status: int) -> int:
-    """The standard channel's RequestRedirect knows 301 and 302: 308 is 301's method-keeping
-    twin, 307 is 302's."""
+    """The code a RequestRedirect is written with: the original one when the API has it (307 and 308
+    keep the method, which 302 and 301 let clients change to GET); any other: 301 or 302."""
+    if status in CORE_REDIRECT_CODES or status in EXTENDED_REDIRECT_CODES:
+        return status
     return 301 if status in (301, 308) else 302
+
+
+def extended_code_note(status: int) -> str:
+    """What a note says about a code only Extended support serves ("" for a Core one)."""
+    if status not in EXTENDED_REDIRECT_CODES:
+        return ""
+    return (
+        f"statusCode {status} is Extended support (HTTPRoute{status}RedirectStatusCode, Gateway API v1.1 or "
+        "later CRDs): an implementation without it does not accept the route; ingressctl serves it"
+    )
 
 
 class _Reader:
@@ -212,12 +231,14 @@ def _redirects(r: _Reader, parsed: IngressAnnotations) -> None:
         )
         t.https_only_with_tls = https.only_with_tls
         changed = f" (status {https.status} is written as {redirect_code(https.status)})"
+        extended = extended_code_note(https.status)
         r.take(
             *_HTTPS_REDIRECT,
             traefik.REDIRECT_PERMANENT,
             kind=NoteKind.CHANGED if redirect_code(https.status) != https.status else NoteKind.MIGRATED,
             text="plain-HTTP requests get a RequestRedirect to https (an HTTPRoute on the plain listeners)"
-            + (changed if redirect_code(https.status) != https.status else ""),
+            + (changed if redirect_code(https.status) != https.status else "")
+            + (f"; {extended}" if extended else ""),
         )
         if https.force_host:
             r.take(
@@ -243,7 +264,8 @@ def _redirects(r: _Reader, parsed: IngressAnnotations) -> None:
         r.take(rw.NGINX_PERMANENT_REDIRECT, rw.NGINX_TEMPORAL_REDIRECT, rw.NGINX_PERMANENT_REDIRECT_CODE)
     if rewrites.app_root is not None:
         t.app_root = RedirectSpec(redirect_code(rewrites.app_root.status), full_path=rewrites.app_root.path)
-        r.take(rw.APP_ROOT, rw.NGINX_APP_ROOT, traefik.REDIRECT_PERMANENT)
+        extended = extended_code_note(rewrites.app_root.status)
+        r.take(rw.APP_ROOT, rw.NGINX_APP_ROOT, traefik.REDIRECT_PERMANENT, text=extended)
     if rewrites.regex_redirect is not None:
         r.take(
             rw.REDIRECT_REGEX,
@@ -269,6 +291,8 @@ def _url_redirect(r: _Reader, url: str, status: int) -> RedirectSpec:
         )
     if redirect_code(status) != status:
         r.note(NoteKind.CHANGED, f"redirect status {status} is written as {redirect_code(status)}")
+    elif extended_code_note(status):
+        r.note(NoteKind.MIGRATED, extended_code_note(status))
     return RedirectSpec(
         redirect_code(status),
         parts.scheme,

@@ -32,7 +32,9 @@ MAX_CERTIFICATE_REFS = 64
 MAX_HEADER_EDITS = 16
 MAX_GRANT_TARGETS = 16
 MAX_WEIGHT = 1_000_000
-REDIRECT_CODES = (301, 302)  # the standard channel's enum (303/307/308 are newer and extended)
+# The CRD's enum (gateway.networking.k8s.io/v1 HTTPRequestRedirectFilter.StatusCode, v1.1 and later):
+# 301 and 302 Core, 303, 307 and 308 Extended.
+REDIRECT_CODES = (301, 302, 303, 307, 308)
 
 _LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _SUBDOMAIN = re.compile(rf"^{_LABEL}(\.{_LABEL})*$")
@@ -252,7 +254,7 @@ def _check_filter(item: JsonMap, path_types: set[object]) -> list[str]:
         problems.append(f"{kind}.hostname {hostname!r} is not a precise hostname")
     if kind == "RequestRedirect":
         if body.get("statusCode", 302) not in REDIRECT_CODES:
-            problems.append(f"{kind}.statusCode {body.get('statusCode')!r}: 301 or 302")
+            problems.append(f"{kind}.statusCode {body.get('statusCode')!r}: 301, 302, 303, 307 or 308")
         if body.get("scheme", "http") not in ("http", "https"):
             problems.append(f"{kind}.scheme {body.get('scheme')!r}: http or https")
         port = body.get("port", 1)

@@ -19,6 +19,7 @@ from ingressctl.model import (
     EndpointSlice,
     Ingress,
     IngressClass,
+    Namespace,
     Secret,
     Service,
     Snapshot,
@@ -92,6 +93,7 @@ _FIELDS = {
     "Gateway": ("gateways", Gateway),
     "HTTPRoute": ("http_routes", HTTPRoute),
     "ReferenceGrant": ("reference_grants", ReferenceGrant),
+    "Namespace": ("namespaces", Namespace),
 }
 
 

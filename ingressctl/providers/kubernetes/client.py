@@ -373,6 +373,7 @@ class KubeApi:
             "endpointslices": disc.list_endpoint_slice_for_all_namespaces,
             "endpoints": core.list_endpoints_for_all_namespaces,
             "secrets": core.list_secret_for_all_namespaces,
+            "namespaces": core.list_namespace,
         }
         namespaced: dict[str, Callable[..., Any]] = {
             "ingresses": net.list_namespaced_ingress,

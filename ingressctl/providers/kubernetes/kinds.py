@@ -20,6 +20,12 @@ class Kind:
     group: str
     namespaced: bool = True
     custom: bool = False  # a custom resource (served by CRDs that may not be installed): CustomObjectsApi
+    # Refused (403) before its first LIST, it counts as empty: the rest must not wait for it.
+    optional: bool = False
+
+    @property
+    def may_be_refused(self) -> bool:
+        return self.custom or self.optional
 
     @property
     def version(self) -> str:
@@ -36,6 +42,8 @@ SERVICE = Kind("Service", "v1", "services", "")
 ENDPOINT_SLICE = Kind("EndpointSlice", "discovery.k8s.io/v1", "endpointslices", "discovery.k8s.io")
 ENDPOINTS = Kind("Endpoints", "v1", "endpoints", "")
 SECRET = Kind("Secret", "v1", "secrets", "")
+# Their labels decide Gateway listeners' `allowedRoutes.namespaces.from: Selector` (`--gateway` only).
+NAMESPACE = Kind("Namespace", "v1", "namespaces", "", namespaced=False, optional=True)
 
 # The Gateway API (`--gateway`): custom resources, watched only when the provider is told to.
 GATEWAY_GROUP = "gateway.networking.k8s.io"

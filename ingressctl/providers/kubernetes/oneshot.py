@@ -51,7 +51,9 @@ def list_update(
         try:
             listing = list_stream_once(api, spec)
         except ApiError as exc:
-            if not (spec.kind.custom and exc.status in (403, 404)):
+            if not (
+                (spec.kind.custom and exc.status == 404) or (spec.kind.may_be_refused and exc.status == 403)
+            ):
                 raise InputError(f"kubernetes: {exc}") from None
             if exc.status == 403:  # the Ingress side is still worth reading: said once all is read
                 refused.append(str(exc))
@@ -66,7 +68,7 @@ def list_update(
         cache.add_stream(spec.id, listing.kind)
         cache.replace(spec.id, listing.items)
     for message in refused:
-        log.warning("kubernetes: %s; the Gateway API objects are not read", message)
+        log.warning("kubernetes: %s; those objects are not read", message)
     snapshot, diagnostics = cache.snapshot()
     return ProviderUpdate("kubernetes", snapshot, diagnostics)
 

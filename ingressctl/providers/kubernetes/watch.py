@@ -17,6 +17,8 @@
   no objects, says so once (one line for all of them) and looks again every `missing_kind_retry`
   seconds; the Ingress side is served meanwhile. Refused (403) before its first LIST, it counts as
   empty too (the problem is reported as any 403): Ingresses must not wait for Gateway permissions.
+  Namespaces (watched with `--gateway` for their labels) are treated the same way on a 403: a
+  listener selecting namespaces by label then attaches nothing it cannot judge (fail closed).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from ingressctl.providers.kubernetes.kinds import (
     HTTP_ROUTE,
     INGRESS,
     INGRESS_CLASS,
+    NAMESPACE,
     REFERENCE_GRANT,
     SECRET,
     SERVICE,
@@ -108,12 +111,14 @@ def stream_specs(
 ) -> list[StreamSpec]:
     """One stream per kind and scope: per watched namespace, or cluster-wide when none are given.
 
-    gateway: the Gateway API kinds too (GatewayClasses are cluster-scoped: one stream).
+    gateway: the Gateway API kinds too, and Namespaces for their labels (GatewayClasses and Namespaces
+    are cluster-scoped: one stream each).
     """
     scopes: list[str | None] = list(dict.fromkeys(namespaces)) or [None]
     specs = [StreamSpec("ingressclasses", INGRESS_CLASS, None)]
     if gateway:
         specs.append(StreamSpec("gatewayclasses", GATEWAY_CLASS, None))
+        specs.append(StreamSpec("namespaces", NAMESPACE, None))
     for ns in scopes:
         suffix = f"@{ns}" if ns else ""
         specs += [
@@ -359,7 +364,7 @@ class StreamWorker:
                     self._custom_kind_missing()
                     version = None
                     continue
-                if self.kind.custom and exc.status == 403 and not self._listed_once:
+                if self.kind.may_be_refused and exc.status == 403 and not self._listed_once:
                     self._listed_once = True  # empty, then failing as any 403 does
                     self.emit(Listed(self.spec.id, ()))
                 instead = legacy_kind(self.kind, exc)
