@@ -10,7 +10,7 @@ from typing import ClassVar
 
 from ingressctl.model import Route
 from ingressctl.model.gateway import PathModifierType, RequestRedirect
-from ingressctl.model.gateway_routes import DEFAULT_MIRROR_BODY_LIMIT
+from ingressctl.model.gateway_names import DEFAULT_MIRROR_BODY_LIMIT
 
 Description = dict[str, str | int | bool | list[str]]
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ingressctl.manifests.objects import is_list, item_origin, list_items, normalise, not_a_mapping
 from ingressctl.manifests.parallel import MIN_BYTES, Worker, available_processes, plan
@@ -34,7 +34,9 @@ from ingressctl.model import (
     Service,
     Snapshot,
 )
-from ingressctl.model.gateway import Gateway, GatewayClass, HTTPRoute, ReferenceGrant
+
+if TYPE_CHECKING:
+    from ingressctl.model.gateway import Gateway, GatewayClass, HTTPRoute, ReferenceGrant
 
 STDIN = "-"
 STDIN_NAME = "<stdin>"
@@ -178,7 +180,17 @@ class _Collector:
             self.secrets.append(obj)
         elif isinstance(obj, IngressClass):
             self.classes.append(obj)
-        elif isinstance(obj, HTTPRoute):
+        elif isinstance(obj, Namespace):
+            self.namespaces.append(obj)
+        else:
+            self._add_gateway_api(obj)
+
+    def _add_gateway_api(self, obj: object) -> None:
+        # Only the Gateway API readers make these objects, and they have loaded the model already:
+        # importing it here costs nothing, and a file of Ingresses never loads it (start-up time).
+        from ingressctl.model.gateway import Gateway, GatewayClass, HTTPRoute, ReferenceGrant
+
+        if isinstance(obj, HTTPRoute):
             self.http_routes.append(obj)
         elif isinstance(obj, Gateway):
             self.gateways.append(obj)
@@ -186,8 +198,6 @@ class _Collector:
             self.gateway_classes.append(obj)
         elif isinstance(obj, ReferenceGrant):
             self.reference_grants.append(obj)
-        elif isinstance(obj, Namespace):
-            self.namespaces.append(obj)
 
     def merge(self, inputs: Sequence[tuple[str, str]], part: _Part) -> None:
         """Add what a worker read from `inputs`, as if they had been read here."""

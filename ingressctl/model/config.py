@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ingressctl.model.gateway_routes import DEFAULT_MIRROR_BODY_LIMIT
+from ingressctl.model.gateway_names import DEFAULT_MIRROR_BODY_LIMIT
 from ingressctl.model.http2 import Http2Settings
 
 

@@ -14,14 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
+# Re-exported: the API's names belong here too; they live apart so that options and manifest kinds
+# can read them without building this module's dataclasses.
+from ingressctl.model.gateway_names import DEFAULT_CONTROLLER_NAME as DEFAULT_CONTROLLER_NAME
+from ingressctl.model.gateway_names import GATEWAY_VERSIONS as GATEWAY_VERSIONS
+from ingressctl.model.gateway_names import GROUP as GROUP
+from ingressctl.model.gateway_names import REFERENCE_GRANT_VERSIONS as REFERENCE_GRANT_VERSIONS
 from ingressctl.model.location import Location
 from ingressctl.model.objects import ObjectMeta, ObjectRef
-
-GROUP = "gateway.networking.k8s.io"
-GATEWAY_VERSIONS = frozenset({f"{GROUP}/v1", f"{GROUP}/v1beta1"})
-REFERENCE_GRANT_VERSIONS = frozenset({f"{GROUP}/v1beta1", f"{GROUP}/v1", f"{GROUP}/v1alpha2"})
-DEFAULT_CONTROLLER_NAME = "ingressctl.io/gateway-controller"
-
 
 # ---------------------------------------------------------------- references
 

@@ -7,15 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ingressctl.model.gateway import PathMatchType, RequestMirror, RequestRedirect, ValueMatch
+from ingressctl.model.gateway_names import DEFAULT_MIRROR_BODY_LIMIT
 from ingressctl.model.objects import ObjectRef
 
 # (host tier, -wildcard length, path class, -path length, -method, -headers, -query, no creation
 #  time, creation time, namespace/name, rule, match): smaller wins (ingressctl.gateway.precedence).
 Rank = tuple[int, int, int, int, int, int, int, bool, str, str, int, int]
-
-
-# The largest request body a RequestMirror copies (a larger one: the request is not mirrored).
-DEFAULT_MIRROR_BODY_LIMIT = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from ingressctl.model.access import AccessControls
 from ingressctl.model.backend_policy import BackendPolicy
@@ -15,12 +16,14 @@ from ingressctl.model.canary import CanaryRouting
 from ingressctl.model.client_auth import ClientAuth
 from ingressctl.model.client_cert_headers import ClientCertHeaders
 from ingressctl.model.cors import CorsPolicy
-from ingressctl.model.gateway_routes import GatewayFilters, GatewayMatch
 from ingressctl.model.location import Location
 from ingressctl.model.objects import ObjectRef, PathType
 from ingressctl.model.regexpaths import RegexPath
 from ingressctl.model.rewrites import Rewrites
 from ingressctl.model.upstream_protocol import BackendTLS
+
+if TYPE_CHECKING:  # only routes of HTTPRoutes carry them: an Ingress-only process never loads them
+    from ingressctl.model.gateway_routes import GatewayFilters, GatewayMatch
 
 
 class HostKind(str, Enum):

@@ -13,8 +13,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from ingressctl.gateway.build import compile_gateway
-from ingressctl.gateway.overlaps import ingress_overlaps
 from ingressctl.model import (
     BackendProblem,
     Diagnostic,
@@ -152,19 +150,22 @@ class _Compiler:
         self.diagnostics.extend(self.service_access.diagnostics)
         self.diagnostics.extend(self.service_host.diagnostics)
         previous = self.memo.table if self.memo is not None else None
-        gateway = (
-            compile_gateway(
-                self.snapshot,
-                self.options,
-                self.resolver,
-                previous,
-                self.memo.gateway if self.memo is not None else None,
-            )
-            if self.options.gateway
-            else None
-        )
-        if gateway is None:
+        snapshot = self.snapshot
+        # Without GatewayClasses, Gateways or HTTPRoutes the Gateway API compile has nothing to
+        # attach, report or route; skipping it keeps its code unloaded (validate's start-up).
+        has_gateway_api = snapshot.gateway_classes or snapshot.gateways or snapshot.http_routes
+        if not self.options.gateway or not has_gateway_api:
             return RoutingTable(routes, certificates, default_route, previous=previous)
+        from ingressctl.gateway.build import compile_gateway
+        from ingressctl.gateway.overlaps import ingress_overlaps
+
+        gateway = compile_gateway(
+            snapshot,
+            self.options,
+            self.resolver,
+            previous,
+            self.memo.gateway if self.memo is not None else None,
+        )
         self.diagnostics.extend(gateway.diagnostics)
         self.diagnostics.extend(ingress_overlaps(routes, gateway.routes))
         return RoutingTable(

@@ -20,20 +20,22 @@ so the cache never holds more than the last snapshot's results. One compile at a
 from __future__ import annotations
 
 from operator import is_
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ingressctl.gateway.memo import GatewayMemo
 from ingressctl.model import IngressClass
 from ingressctl.routing.options import CompileOptions
+
+if TYPE_CHECKING:
+    from ingressctl.gateway.memo import GatewayMemo
 
 
 class CompileCache:
     __slots__ = (
         "_classes",
+        "_gateway",
         "_options",
         "backends",
         "classes_token",
-        "gateway",
         "ingresses",
         "next_backends",
         "next_ingresses",
@@ -55,7 +57,17 @@ class CompileCache:
         self.next_backends: dict[tuple[object, ...], Any] = {}
         self.next_routes: dict[int, Any] = {}
         self.table: Any = None
-        self.gateway = GatewayMemo()  # the HTTPRoutes' results (ingressctl.gateway.memo)
+        self._gateway: GatewayMemo | None = None
+
+    @property
+    def gateway(self) -> GatewayMemo:
+        """The HTTPRoutes' results (ingressctl.gateway.memo), made with the first compile that has
+        HTTPRoutes: a process serving Ingresses alone never loads the Gateway API code."""
+        if self._gateway is None:
+            from ingressctl.gateway.memo import GatewayMemo
+
+            self._gateway = GatewayMemo()
+        return self._gateway
 
     def begin(self, options: CompileOptions, ingress_classes: tuple[IngressClass, ...]) -> None:
         """Start a compile: forget everything if the options changed, renew the class token if the

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ingressctl.model.gateway import DEFAULT_CONTROLLER_NAME
-from ingressctl.model.gateway_routes import DEFAULT_MIRROR_BODY_LIMIT
+from ingressctl.model.gateway_names import DEFAULT_CONTROLLER_NAME, DEFAULT_MIRROR_BODY_LIMIT
 
 
 @dataclass(frozen=True, slots=True)

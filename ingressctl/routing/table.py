@@ -12,13 +12,9 @@ After compile() removed conflicts, these four keys single out one route.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
-from ingressctl.gateway import explain as gateway_explain
-from ingressctl.gateway.index import GatewayIndex, RequestView, is_indexed
-from ingressctl.gateway.overlaps import overlap_note
-from ingressctl.gateway.precedence import route_rank
 from ingressctl.model import HostKind, Match, PathType, Route, TLSCertificate
-from ingressctl.model.gateway import EMPTY_STATUS_REPORT, GatewayStatusReport
 from ingressctl.routing.hosts import normalize_request_host, wildcard_suffix
 from ingressctl.routing.memo import same_items
 from ingressctl.routing.path_regexp import (
@@ -30,6 +26,14 @@ from ingressctl.routing.path_regexp import (
 )
 from ingressctl.routing.paths import match_length, path_matches, prefix_key
 from ingressctl.routing.regex_table import regex_finder, regex_order, regex_route_matches
+
+if TYPE_CHECKING:
+    from ingressctl.gateway.index import GatewayIndex
+    from ingressctl.model.gateway import GatewayStatusReport
+
+# The Gateway API code (ingressctl.gateway, ingressctl.model.gateway) is imported where a table has
+# HTTPRoutes or explains a request: a table of Ingresses alone (validate of a plain file) never loads
+# its ~30 dataclasses (start-up time, issue 18).
 
 _TIER = {HostKind.EXACT: 0, HostKind.WILDCARD: 1, HostKind.ANY: 2}
 _DEFAULT_TIER = 3
@@ -246,10 +250,10 @@ class RoutingTable:
         "_by_host",
         "_default_match",
         "_gateway",
+        "_gateway_status",
         "_wildcards",
         "certificates",
         "default_route",
-        "gateway_status",
         "routes",
     )
 
@@ -260,7 +264,7 @@ class RoutingTable:
         default_route: Route | None = None,
         *,
         previous: RoutingTable | None = None,
-        gateway_status: GatewayStatusReport = EMPTY_STATUS_REPORT,
+        gateway_status: GatewayStatusReport | None = None,
     ) -> None:
         """`previous`: a table whose index of a host is reused when that host has the very same
         routes (a reload after one change rebuilds one host's index, not every host's)."""
@@ -269,15 +273,22 @@ class RoutingTable:
         self.default_route = default_route
         # The Gateway API status of this compile (ingressctl.gateway.status); the Kubernetes provider
         # writes it (the leader only).
-        self.gateway_status = gateway_status
+        self._gateway_status = gateway_status
         exact: dict[str, list[Route]] = {}
         wildcards: dict[str, list[Route]] = {}
         any_host: list[Route] = []
         # HTTPRoute matches with methods, headers, query parameters... (ingressctl.gateway.index).
-        indexed = [r for r in self.routes if r.gateway is not None and is_indexed(r)]
-        self._gateway = GatewayIndex(indexed) if indexed else None
+        indexed: list[Route] = []
+        self._gateway: GatewayIndex | None = None
+        if any(r.gateway is not None for r in self.routes):
+            from ingressctl.gateway import index as gateway_index
+
+            indexed = [r for r in self.routes if r.gateway is not None and gateway_index.is_indexed(r)]
+            if indexed:
+                self._gateway = gateway_index.GatewayIndex(indexed)
+        indexed_ids = {id(r) for r in indexed}
         for route in self.routes:
-            if indexed and is_indexed(route):
+            if indexed_ids and id(route) in indexed_ids:
                 continue
             if route.host_kind is HostKind.EXACT and route.host:
                 exact.setdefault(route.host, []).append(route)
@@ -308,6 +319,16 @@ class RoutingTable:
     def hosts(self) -> set[str]:
         """Every exact and wildcard host some route serves."""
         return {r.host for r in self.routes if r.host is not None}
+
+    @property
+    def gateway_status(self) -> GatewayStatusReport:
+        """The Gateway API status of this compile (ingressctl.gateway.status); the Kubernetes
+        provider writes it (the leader only)."""
+        if self._gateway_status is None:
+            from ingressctl.model.gateway import EMPTY_STATUS_REPORT
+
+            return EMPTY_STATUS_REPORT
+        return self._gateway_status
 
     def match(self, host: str, path: str) -> Match | None:
         """The route serving (host, canonical path), or None (404). `shadowed` is left empty."""
@@ -354,6 +375,11 @@ class RoutingTable:
         query: str = "",
     ) -> Match | None:
         """Like match_request(), with a full reason and every other matching route in precedence order."""
+        from ingressctl.gateway import explain as gateway_explain
+        from ingressctl.gateway.index import RequestView
+        from ingressctl.gateway.overlaps import overlap_note
+        from ingressctl.gateway.precedence import route_rank
+
         if not path:
             path = "/"
         request_host = normalize_request_host(host)
