@@ -51,6 +51,23 @@ spec:
 """
 
 
+def one_listener_gateway(port: int, namespace: str = "infra") -> str:
+    """Our GatewayClass and Gateway `namespace`/gw with one HTTP listener `web` on `port` (routes of
+    its own namespace), for tests of one filter at a time."""
+    return f"""apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {{name: ingressctl}}
+spec: {{controllerName: ingressctl.io/gateway-controller}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {{name: gw, namespace: {namespace}}}
+spec:
+  gatewayClassName: ingressctl
+  listeners: [{{name: web, port: {port}, protocol: HTTP}}]
+"""
+
+
 def route(
     name: str, hostnames: list[str], rules: str, namespace: str = INFRA, parent: str = "same-namespace"
 ) -> str:

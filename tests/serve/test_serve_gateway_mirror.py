@@ -15,7 +15,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from tests.serve.gateway_manifests import one_listener_gateway
 from tests.serve.gateway_support import service
+from tests.support.polling import eventually
 from tests.support.ports import free_port
 
 from .conftest import ServeProcess
@@ -64,18 +66,7 @@ async def recorders() -> AsyncIterator[tuple[Recorder, Recorder]]:
 def manifests(port: int, main: int, mirror: int) -> str:
     return "---\n".join(
         [
-            """apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: ingressctl}
-spec: {controllerName: ingressctl.io/gateway-controller}
-""",
-            f"""apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {{name: gw, namespace: infra}}
-spec:
-  gatewayClassName: ingressctl
-  listeners: [{{name: web, port: {port}, protocol: HTTP}}]
-""",
+            one_listener_gateway(port),
             """apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: mirrored, namespace: infra}
@@ -98,14 +89,6 @@ async def _post(port: int, path: str, body: bytes | AsyncIterator[bytes]) -> tup
         session.post(f"http://127.0.0.1:{port}{path}", data=body, headers={"Host": "mirror.test"}) as resp,
     ):
         return resp.status, await resp.text()
-
-
-async def _eventually(predicate: Callable[[], bool], what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 30
-    while not predicate():
-        assert loop.time() < deadline, what
-        await asyncio.sleep(0.05)
 
 
 def _digest(body: bytes) -> str:
@@ -132,7 +115,7 @@ async def test_the_mirror_gets_the_body_and_a_body_over_the_limit_is_not_mirrore
     # A body with Content-Length, under the limit: both backends get it whole.
     small = os.urandom(40_000)
     assert await _post(port, "/upload?n=1", small) == (200, _digest(small))
-    await _eventually(lambda: bool(mirror.bodies("/upload?n=1")), "the mirror's copy")
+    await eventually(lambda: bool(mirror.bodies("/upload?n=1")), "the mirror's copy", timeout=30)
     assert mirror.bodies("/upload?n=1") == [small]
 
     # A chunked body (no Content-Length), under the limit: copied as it streamed.
@@ -145,7 +128,9 @@ async def test_the_mirror_gets_the_body_and_a_body_over_the_limit_is_not_mirrore
 
     whole = b"".join(parts)
     assert await _post(port, "/upload?n=2", chunks()) == (200, _digest(whole))
-    await _eventually(lambda: bool(mirror.bodies("/upload?n=2")), "the mirror's copy of a chunked body")
+    await eventually(
+        lambda: bool(mirror.bodies("/upload?n=2")), "the mirror's copy of a chunked body", timeout=30
+    )
     assert mirror.bodies("/upload?n=2") == [whole]
 
     # Over the limit (announced, then growing while chunked): the main backend gets all of it,
@@ -160,7 +145,7 @@ async def test_the_mirror_gets_the_body_and_a_body_over_the_limit_is_not_mirrore
     status, text = await _post(port, "/upload?n=4", growing())
     assert status == 200 and text.startswith(f"{2 * LIMIT} ")
     assert await _post(port, "/upload?n=5", b"after") == (200, _digest(b"after"))
-    await _eventually(lambda: bool(mirror.bodies("/upload?n=5")), "the copy after the large ones")
+    await eventually(lambda: bool(mirror.bodies("/upload?n=5")), "the copy after the large ones", timeout=30)
     assert mirror.bodies("/upload?n=5") == [b"after"]
     assert mirror.bodies("/upload?n=3") == [] and mirror.bodies("/upload?n=4") == []
     assert [path for path, _ in main.seen] == [f"/upload?n={n}" for n in range(1, 6)]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.serve.gateway_manifests import one_listener_gateway
 from tests.serve.gateway_support import request, service
 from tests.support.ports import free_port
 
@@ -34,18 +35,7 @@ def manifests(port: int, backend: int) -> str:
     )
     return "---\n".join(
         [
-            """apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: ingressctl}
-spec: {controllerName: ingressctl.io/gateway-controller}
-""",
-            f"""apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {{name: gw, namespace: infra}}
-spec:
-  gatewayClassName: ingressctl
-  listeners: [{{name: web, port: {port}, protocol: HTTP}}]
-""",
+            one_listener_gateway(port),
             f"""apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {{name: codes, namespace: infra}}
