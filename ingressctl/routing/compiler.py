@@ -333,6 +333,9 @@ class _Compiler:
             winners.append(winner)
             for loser in group[1:]:
                 self.diagnostics.append(_conflict(winner, loser))
+                # Its backends' findings too: an Ingress gets them whatever else the input holds (issue 18).
+                for backend in loser.backends:
+                    self.diagnostics.extend(self.resolver.resolve(loser.ingress, backend, loser.location)[1])
         return winners
 
     def _backend(self, candidate: Candidate) -> RouteBackend:

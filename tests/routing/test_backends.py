@@ -238,6 +238,21 @@ def test_missing_service_finding_does_not_depend_on_the_rest_of_the_input(
     assert [(d.code, d.severity) for d in strict] == [("IC203", Severity.ERROR)]
 
 
+def test_an_ingress_that_loses_a_conflict_keeps_its_backend_finding() -> None:
+    """Another Ingress claiming the same host and path (created earlier: it wins) adds the conflict
+    error to the later one and takes none of its other findings away."""
+    later = ingress("later", rule("h", path("/", service="gone", location=loc(7))), ts="2024-02-01T00:00:00Z")
+    earlier = ingress("earlier", rule("h", path("/")), ts="2024-01-01T00:00:00Z")
+    _, alone = build(Snapshot(ingresses=(later,)))
+    table, together = build(Snapshot(ingresses=(later, earlier), services=(service(),)))
+    assert [r.source.name for r in table.routes] == ["earlier"]
+    about_later = [
+        (d.code, d.severity) for d in together if d.object is not None and d.object.name == "later"
+    ]
+    assert [(d.code, d.severity) for d in alone] == [("IC204", Severity.INFO)]
+    assert sorted(about_later) == [("IC201", Severity.ERROR), ("IC204", Severity.INFO)]
+
+
 def test_missing_service_reported_once_per_ingress() -> None:
     snapshot = Snapshot(
         ingresses=(ingress("app", rule("h", path("/a", service="gone"), path("/b", service="gone"))),),
