@@ -4,13 +4,12 @@ follows)."""
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import re
 
 from ingressctl.config.reader import Section, dotted, show
 from ingressctl.config.sections import Context
 from ingressctl.model.config import KubernetesConfig
-from ingressctl.routing.hosts import validate_host
+from ingressctl.routing.hosts import is_ip_address, validate_host
 
 # A Kubernetes namespace or Service name (DNS-1123 label).
 _KUBE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
@@ -65,7 +64,7 @@ def _read_ingress_endpoint(section: Section) -> tuple[str, str]:
     before = len(problems.errors)
     section.finish()
     valid = len(problems.errors) == before  # a misspelt key: its own error says it all
-    if ip and not _is_ip(ip):
+    if ip and not is_ip_address(ip):
         problems.error((*section.path, "ip"), f"{section.name('ip')} {show(ip)} is not an IP address")
         valid = False
     if hostname:
@@ -100,11 +99,3 @@ def _read_ingress_endpoint(section: Section) -> tuple[str, str]:
             "reachable, written to their status); remove the table to write no status",
         )
     return "", ",".join(a for a in (ip, hostname) if a)
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True

@@ -9,7 +9,6 @@ value is a warning and the setting is ignored.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
@@ -27,7 +26,7 @@ from ingressctl.model.rewrites import (
     SecurityHeaders,
 )
 from ingressctl.routing.annotation_values import HEADER_NAME, AnnotationReader
-from ingressctl.routing.hosts import validate_host
+from ingressctl.routing.hosts import is_ip_address, validate_host
 from ingressctl.routing.userregex import UserRegexError, check_replacement, compile_user_regex
 
 T = "traefik.ingress.kubernetes.io/"
@@ -395,7 +394,7 @@ def _allowed_hosts(r: _Reader) -> tuple[str, ...]:
         if (
             match is None
             or not _host_port(item)
-            or (not _is_ip(name) and validate_host(name) is not None)
+            or (not is_ip_address(name.strip("[]")) and validate_host(name) is not None)
             or ("*" in name)
         ):
             r.bad(ALLOWED_HOSTS, f"{item!r} is not a host name", 'Write e.g. "example.com,www.example.com".')
@@ -404,14 +403,6 @@ def _allowed_hosts(r: _Reader) -> tuple[str, ...]:
     if not hosts:
         r.bad(ALLOWED_HOSTS, "the list is empty", "Give the allowed hosts, or remove the annotation.")
     return tuple(hosts)
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text.strip("[]"))
-    except ValueError:
-        return False
-    return True
 
 
 def _https_redirect(r: _Reader) -> HttpsRedirect | None:

@@ -11,6 +11,15 @@ _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _MAYBE_IPV4 = re.compile(r"[0-9.]+")
 
 
+def is_ip_address(text: str) -> bool:
+    """An IPv4 or IPv6 address as written (callers that accept `[::1]` strip the brackets first)."""
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def validate_host(host: str) -> str | None:
     """Return why `host` is not a valid Ingress host (RFC 1123 name or `*.` wildcard), or None."""
     if not host:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import ipaddress
 import logging
 import signal
 import socket
@@ -33,6 +32,7 @@ from ingressctl.proxy import (
 )
 from ingressctl.proxy.handler import HostCheck, entrypoint_runtime
 from ingressctl.proxy.plan import Table, TableFactory
+from ingressctl.routing.hosts import is_ip_address
 from ingressctl.routing.options import CompileOptions
 from ingressctl.server import h2_entrypoint, memory
 from ingressctl.server.limits import EntrypointGate, raise_open_files_limit
@@ -461,7 +461,7 @@ def _ignore_ip_sni(check: HostCheck | None) -> HostCheck | None:
         transport = request.transport
         ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
         name = getattr(ssl_object, "server_hostname", None) or _sni_of(ssl_object)
-        return bool(name) and _is_ip(name)
+        return bool(name) and is_ip_address(name.strip("[]"))
 
     return allowed
 
@@ -472,14 +472,6 @@ def _sni_of(ssl_object: object) -> str:
     except ImportError:
         return ""
     return server_name_of(ssl_object) or ""
-
-
-def _is_ip(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name.strip("[]"))
-    except ValueError:
-        return False
-    return True
 
 
 def install_uvloop() -> bool:

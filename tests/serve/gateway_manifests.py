@@ -9,15 +9,16 @@ from __future__ import annotations
 from tests.serve.gateway_support import INFRA, WEB, service
 
 BACKENDS = ("infra-backend-v1", "infra-backend-v2", "infra-backend-v3")
+GATEWAY_CLASS = """apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: ingressctl}
+spec: {controllerName: ingressctl.io/gateway-controller}
+---
+"""
 
 
 def gateways(port: int) -> str:
-    return f"""apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {{name: ingressctl}}
-spec: {{controllerName: ingressctl.io/gateway-controller}}
----
-apiVersion: gateway.networking.k8s.io/v1
+    return GATEWAY_CLASS + f"""apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {{name: same-namespace, namespace: {INFRA}}}
 spec:
@@ -54,12 +55,7 @@ spec:
 def one_listener_gateway(port: int, namespace: str = "infra") -> str:
     """Our GatewayClass and Gateway `namespace`/gw with one HTTP listener `web` on `port` (routes of
     its own namespace), for tests of one filter at a time."""
-    return f"""apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {{name: ingressctl}}
-spec: {{controllerName: ingressctl.io/gateway-controller}}
----
-apiVersion: gateway.networking.k8s.io/v1
+    return GATEWAY_CLASS + f"""apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {{name: gw, namespace: {namespace}}}
 spec:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ingressctl.model import UsageError
 from ingressctl.providers.kubernetes.resources import LoadBalancerIngress, Node, NodeAddress, ServiceObject
+from ingressctl.routing.hosts import is_ip_address
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,14 +26,6 @@ class PublishAddress:
         return ",".join((*self.ips, *self.hostnames)) or "(none)"
 
 
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
-
-
 def parse_publish_address(text: str) -> PublishAddress:
     """`--publish-address 192.0.2.10,lb.example.com`: IPs and host names, comma separated."""
     ips: list[str] = []
@@ -41,7 +33,7 @@ def parse_publish_address(text: str) -> PublishAddress:
     for part in (p.strip() for p in text.split(",")):
         if not part:
             continue
-        if _is_ip(part):
+        if is_ip_address(part):
             ips.append(part)
         elif all(label and len(label) <= 63 for label in part.rstrip(".").split(".")) and " " not in part:
             hostnames.append(part.rstrip(".").lower())
@@ -115,7 +107,7 @@ def node_address(node: Node) -> NodeAddress | None:
 
 
 def single_address(address: str) -> PublishAddress:
-    return PublishAddress((address,)) if _is_ip(address) else PublishAddress((), (address.lower(),))
+    return PublishAddress((address,)) if is_ip_address(address) else PublishAddress((), (address.lower(),))
 
 
 @dataclass(frozen=True, slots=True)
