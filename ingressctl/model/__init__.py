@@ -1,6 +1,7 @@
 """Plain typed data shared by every layer. Standard library only."""
 
-from ingressctl.model.cors import CorsPolicy
+from typing import TYPE_CHECKING
+
 from ingressctl.model.diagnostics import Diagnostic, Severity
 from ingressctl.model.errors import ConfigError, IngressctlError, InputError, UsageError
 from ingressctl.model.location import Location
@@ -39,6 +40,25 @@ from ingressctl.model.routes import (
     TLSSource,
     Upstream,
 )
+
+if TYPE_CHECKING:
+    from ingressctl.model.cors import CorsPolicy
+
+# Re-exported names of annotation families a plain Ingress does not use: their module (and its
+# dataclasses) loads on first use, not with every `validate` (start-up time, issue 18).
+_LAZY = {"CorsPolicy": "ingressctl.model.cors"}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "BackendProblem",

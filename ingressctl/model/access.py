@@ -9,8 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import TYPE_CHECKING
 
-from ingressctl.model.upstream_protocol import BackendTLS
+# AccessControls lives apart: every route holds one (empty for most), and building it must not
+# build this family's other dataclasses (validate start-up, issue 18).
+from ingressctl.model.access_controls import AccessControls as AccessControls
+
+if TYPE_CHECKING:
+    from ingressctl.model.upstream_protocol import BackendTLS
 
 
 class SourceKind(str, Enum):
@@ -91,23 +97,6 @@ class ForwardAuth:
     # Traefik 1.7 auth-tls-secret / auth-tls-insecure: the client certificate the proxy presents to
     # an https auth service, and whether that service's certificate is verified.
     tls: BackendTLS | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class AccessControls:
-    """Everything of this family one Ingress asks for; the default asks for nothing."""
-
-    forward_auth: ForwardAuth | None = None
-    deny_source_ranges: tuple[str, ...] = ()  # ingress-nginx denylist-source-range
-    # whitelist-x-forwarded-for: the allow-list judges the client a trusted proxy forwarded for.
-    allow_forwarded_for: bool = False
-    rate_limit: RateLimit | None = None
-    in_flight: InFlightLimit | None = None
-    backend_in_flight: InFlightLimit | None = None  # the Service's max-conn-amount
-    auth_user_header: str = ""  # auth-header-field: the authenticated user, for the backend
-    remove_authorization: bool = False  # auth-remove-header
-    # (guards, detail) of each protection given a value that cannot be honoured: fail closed.
-    failures: tuple[tuple[str, str], ...] = ()
 
 
 # nginx variables ingress-nginx users write in auth-url and auth-signin, expanded per request.

@@ -4,16 +4,11 @@ pass-client-tls-cert, ingress-nginx auth-tls-pass-certificate-to-upstream)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
 
-# Traefik 1.7 (middlewares/tlsClientHeaders.go): the escaped PEM body, and the selected fields.
-TRAEFIK_CERT_HEADER: Final = "X-Forwarded-Tls-Client-Cert"
-TRAEFIK_INFOS_HEADER: Final = "X-Forwarded-Tls-Client-Cert-Infos"
-# Traefik v2+ spells the fields header without the s: removed too, so a backend moved from v2
-# cannot be fed a forged one.
-TRAEFIK_V2_INFO_HEADER: Final = "X-Forwarded-Tls-Client-Cert-Info"
-# ingress-nginx: proxy_set_header ssl-client-cert $ssl_client_escaped_cert.
-NGINX_CERT_HEADER: Final = "ssl-client-cert"
+from ingressctl.model.client_cert_header_names import NGINX_CERT_HEADER as NGINX_CERT_HEADER
+from ingressctl.model.client_cert_header_names import TRAEFIK_CERT_HEADER as TRAEFIK_CERT_HEADER
+from ingressctl.model.client_cert_header_names import TRAEFIK_INFOS_HEADER as TRAEFIK_INFOS_HEADER
+from ingressctl.model.client_cert_header_names import TRAEFIK_V2_INFO_HEADER as TRAEFIK_V2_INFO_HEADER
 
 
 @dataclass(frozen=True, slots=True)

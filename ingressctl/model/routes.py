@@ -10,20 +10,22 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from ingressctl.model.access import AccessControls
-from ingressctl.model.backend_policy import BackendPolicy
-from ingressctl.model.canary import CanaryRouting
-from ingressctl.model.client_auth import ClientAuth
-from ingressctl.model.client_cert_headers import ClientCertHeaders
-from ingressctl.model.cors import CorsPolicy
+from ingressctl.model.access_controls import AccessControls
 from ingressctl.model.location import Location
 from ingressctl.model.objects import ObjectRef, PathType
 from ingressctl.model.regexpaths import RegexPath
-from ingressctl.model.rewrites import Rewrites
-from ingressctl.model.upstream_protocol import BackendTLS
 
-if TYPE_CHECKING:  # only routes of HTTPRoutes carry them: an Ingress-only process never loads them
+if TYPE_CHECKING:
+    # Each family loads with the first route that carries it (HTTPRoute filters, annotations):
+    # validating a plain Ingress never builds their dataclasses (start-up time, issue 18).
+    from ingressctl.model.backend_policy import BackendPolicy
+    from ingressctl.model.canary import CanaryRouting
+    from ingressctl.model.client_auth import ClientAuth
+    from ingressctl.model.client_cert_headers import ClientCertHeaders
+    from ingressctl.model.cors import CorsPolicy
     from ingressctl.model.gateway_routes import GatewayFilters, GatewayMatch
+    from ingressctl.model.rewrites import Rewrites
+    from ingressctl.model.upstream_protocol import BackendTLS
 
 
 class HostKind(str, Enum):

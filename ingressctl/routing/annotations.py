@@ -10,22 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from ingressctl.model import BasicAuth, CorsPolicy, Diagnostic, Ingress, PathType, Redirect, Secret, Severity
-from ingressctl.model.access import AccessControls
-from ingressctl.model.client_auth import ClientAuth
-from ingressctl.model.client_cert_headers import ClientCertHeaders
-from ingressctl.model.rewrites import Rewrites
+from ingressctl.model import BasicAuth, Diagnostic, Ingress, PathType, Redirect, Secret, Severity
+from ingressctl.model.access_controls import AccessControls
 from ingressctl.routing import annotations_client_auth, backend_protocol, codes
 from ingressctl.routing.access_keys import KNOWN_ACCESS, MULTI_LINE_ACCESS, NGINX_ALLOW_KEYS
 from ingressctl.routing.annotation_values import AnnotationReader, parse_cidrs
 from ingressctl.routing.annotations_access import parse_access
-from ingressctl.routing.annotations_basic_auth import (
-    htpasswd_users,
-    report_broken,
-    report_secret_not_in_input,
-    secret_text,
-)
 from ingressctl.routing.annotations_client_auth import parse_client_auth
 from ingressctl.routing.annotations_client_cert_headers import (
     KNOWN as KNOWN_CERT_HEADERS,
@@ -50,6 +42,12 @@ from ingressctl.routing.nginx_server import KNOWN as NGINX_SERVER_KNOWN
 from ingressctl.routing.nginx_server import ServerOptions, parse_server_options
 from ingressctl.routing.refusals import control_characters, refuse_foreign_protections
 from ingressctl.routing.service_access import KNOWN_SERVICE_ACCESS
+
+if TYPE_CHECKING:  # each family's parser builds them only for an Ingress that uses it (issue 18)
+    from ingressctl.model.client_auth import ClientAuth
+    from ingressctl.model.client_cert_headers import ClientCertHeaders
+    from ingressctl.model.cors import CorsPolicy
+    from ingressctl.model.rewrites import Rewrites
 
 CLASS = "kubernetes.io/ingress.class"
 AUTH_TYPE = "ingress.kubernetes.io/auth-type"
@@ -340,6 +338,8 @@ class _Parser(AnnotationReader):
             return None, ""
         if auth_type is not None and auth_type.strip().lower() == "forward":
             return None, ""  # forward auth: routing/annotations_access.py
+        from ingressctl.routing.annotations_basic_auth import report_broken, report_secret_not_in_input
+
         ns = self.ingress.meta.namespace
         unsafe = [
             k for k in (AUTH_TYPE, AUTH_SECRET, AUTH_REALM) if control_characters(self.annotations.get(k, ""))
@@ -379,6 +379,8 @@ class _Parser(AnnotationReader):
 
 def _htpasswd_users(secret: Secret) -> tuple[tuple[tuple[str, str], ...], str]:
     """The users of an auth Secret ('auth' key, or Traefik's 'users'), or why it cannot be used."""
+    from ingressctl.routing.annotations_basic_auth import htpasswd_users, secret_text
+
     text, problem = secret_text(secret, ("auth", "users"))
     return htpasswd_users(text) if text is not None else ((), problem)
 

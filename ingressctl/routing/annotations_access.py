@@ -10,9 +10,10 @@ routes of the Ingress answer 503 (a `fail-closed` stage in the chain), never ser
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ingressctl.model import BasicAuth, Diagnostic, Ingress
-from ingressctl.model.access import AccessControls
+from ingressctl.model.access_controls import AccessControls
 from ingressctl.routing.access_keys import (
     ALLOW_LIST_KEYS,
     AUTH_TYPE,
@@ -23,10 +24,9 @@ from ingressctl.routing.access_keys import (
     TRAEFIK_WHITELIST_XFF,
     WHITELIST_XFF,
 )
-from ingressctl.routing.access_reader import AccessReader, SecretLookup
-from ingressctl.routing.annotations_basic_auth import nginx_basic_auth
-from ingressctl.routing.annotations_forward_auth import auth_forwarding, forward_auth
-from ingressctl.routing.annotations_limits import nginx_limits, traefik_rate_limit
+
+if TYPE_CHECKING:
+    from ingressctl.routing.access_reader import SecretLookup
 
 
 @dataclass(slots=True)
@@ -49,6 +49,13 @@ def parse_access(
     annotations = ingress.meta.annotations
     if not any(key in KNOWN_ACCESS or key == AUTH_TYPE for key in annotations):
         return AccessAnnotations()
+    # The readers (and the model's limit and forward-auth dataclasses) load with the first Ingress
+    # of this family: validating a plain Ingress never builds them (start-up time, issue 18).
+    from ingressctl.routing.access_reader import AccessReader
+    from ingressctl.routing.annotations_basic_auth import nginx_basic_auth
+    from ingressctl.routing.annotations_forward_auth import auth_forwarding, forward_auth
+    from ingressctl.routing.annotations_limits import nginx_limits, traefik_rate_limit
+
     r = AccessReader(ingress, lookup_secret, secrets_in_input)
     forward = forward_auth(r)
     user_header, remove_authorization = auth_forwarding(r)

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ingressctl.model import Diagnostic, Ingress, Secret, Severity
-from ingressctl.model.client_auth import ClientAuth
 from ingressctl.routing.annotation_values import ClientCertificateFindings
 
 PREFIX = "nginx.ingress.kubernetes.io/"
@@ -48,6 +47,8 @@ SecretLookup = Callable[[str, str], Secret | None]
 
 if TYPE_CHECKING:
     from cryptography import x509
+
+    from ingressctl.model.client_auth import ClientAuth  # built from the first auth-tls Ingress (issue 18)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +145,8 @@ def parse_client_auth(
             levels = _levels(cas)
     if errors or mode == "off":
         return ParsedClientAuth(error="; ".join(errors)), diagnostics
+    from ingressctl.model.client_auth import ClientAuth
+
     auth = ClientAuth(
         ca_pem=ca_pem,
         required=mode == "on",

@@ -10,17 +10,18 @@ header that is missing, or that the client wrote itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ingressctl.model import Diagnostic, Ingress
-from ingressctl.model.client_cert_headers import (
+from ingressctl.model.client_cert_header_names import (
     NGINX_CERT_HEADER,
     TRAEFIK_CERT_HEADER,
     TRAEFIK_INFOS_HEADER,
-    ClientCertHeaders,
-    InfoFields,
-    NameFields,
 )
 from ingressctl.routing.annotation_values import ClientCertificateFindings, parse_boolean
+
+if TYPE_CHECKING:  # built from the first Ingress with such an annotation (validate start-up, issue 18)
+    from ingressctl.model.client_cert_headers import ClientCertHeaders, InfoFields, NameFields
 
 T1 = "ingress.kubernetes.io/"
 TRAEFIK = "traefik.ingress.kubernetes.io/"
@@ -103,6 +104,8 @@ def _mapping(value: object, where: str, allowed: set[str]) -> dict[str, object]:
 def _name_fields(value: object, where: str) -> NameFields | None:
     fields = _mapping(value, where, set(_NAME_KEYS))
     chosen = {_NAME_KEYS[k]: _boolean(v, f"{where}.{k}") for k, v in fields.items()}
+    from ingressctl.model.client_cert_headers import NameFields
+
     return NameFields(**chosen) if any(chosen.values()) else None
 
 
@@ -126,6 +129,8 @@ def parse_pass_client_tls_cert(raw: str) -> tuple[bool, InfoFields | None]:
     issuer = _name_fields(infos.get("issuer"), "infos.issuer")
     if not any(flags.values()) and subject is None and issuer is None:
         return pem, None
+    from ingressctl.model.client_cert_headers import InfoFields
+
     return pem, InfoFields(subject=subject, issuer=issuer, **flags)
 
 
@@ -170,6 +175,8 @@ def parse_client_cert_headers(
         return ParsedClientCertHeaders(error="; ".join(errors)), diagnostics
     if not (traefik or nginx_pem):
         return ParsedClientCertHeaders(), diagnostics
+    from ingressctl.model.client_cert_headers import ClientCertHeaders
+
     headers = ClientCertHeaders(
         traefik_pem=traefik_pem,
         traefik_infos=infos,

@@ -11,23 +11,27 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from ingressctl.model import Diagnostic, Ingress, PathType, Severity
-from ingressctl.model.rewrites import (
-    AppRoot,
-    FixedRedirect,
-    HeaderEdit,
-    HttpsRedirect,
-    PathRewrite,
-    PathRewriteKind,
-    RegexRedirect,
-    Rewrites,
-    SecurityHeaders,
-)
 from ingressctl.routing.annotation_values import HEADER_NAME, AnnotationReader
 from ingressctl.routing.hosts import is_ip_address, validate_host
 from ingressctl.routing.userregex import UserRegexError, check_replacement, compile_user_regex
+
+if TYPE_CHECKING:
+    # The functions that build them import them: an Ingress without this family never loads the
+    # model's dataclasses (validate start-up, issue 18; FAMILY_KEYS decides).
+    from ingressctl.model.rewrites import (
+        AppRoot,
+        FixedRedirect,
+        HeaderEdit,
+        HttpsRedirect,
+        PathRewrite,
+        RegexRedirect,
+        Rewrites,
+        SecurityHeaders,
+    )
 
 T = "traefik.ingress.kubernetes.io/"
 V1 = "ingress.kubernetes.io/"
@@ -227,6 +231,8 @@ class _Reader(AnnotationReader):
 
     def header_map(self, key: str, owned: frozenset[str] = frozenset()) -> tuple[HeaderEdit, ...]:
         """`Name: value||Name2: value2` (Traefik 1.7's map format); `owned` names are refused."""
+        from ingressctl.model.rewrites import HeaderEdit
+
         raw = self.text(key)
         if raw is None:
             return ()
@@ -305,6 +311,8 @@ def parse_rewrites(ingress: Ingress, unsafe: frozenset[str] = frozenset()) -> Re
 
 def read_rewrites(ingress: Ingress, unsafe: frozenset[str] = frozenset()) -> RewritesResult:
     """parse_rewrites without the FAMILY_KEYS shortcut (what the shortcut is tested against)."""
+    from ingressctl.model.rewrites import Rewrites
+
     annotations = ingress.meta.annotations
     r = _Reader(ingress, unsafe)
     rule_type = annotations.get(RULE_TYPE_17, annotations.get(RULE_TYPE, "")).strip()
@@ -356,6 +364,8 @@ def read_rewrites(ingress: Ingress, unsafe: frozenset[str] = frozenset()) -> Rew
 
 
 def _security(r: _Reader) -> SecurityHeaders | None:
+    from ingressctl.model.rewrites import SecurityHeaders
+
     max_age = 0
     raw = r.text(HSTS_MAX_AGE)
     if raw is not None:
@@ -406,6 +416,8 @@ def _allowed_hosts(r: _Reader) -> tuple[str, ...]:
 
 
 def _https_redirect(r: _Reader) -> HttpsRedirect | None:
+    from ingressctl.model.rewrites import HttpsRedirect
+
     traefik = r.boolean(SSL_REDIRECT)
     temporary = r.boolean(SSL_TEMPORARY_REDIRECT)
     force_host = r.boolean(SSL_FORCE_HOST)
@@ -431,6 +443,8 @@ def _https_redirect(r: _Reader) -> HttpsRedirect | None:
 
 
 def _app_root(r: _Reader) -> AppRoot | None:
+    from ingressctl.model.rewrites import AppRoot
+
     traefik = r.path(APP_ROOT)
     if traefik is not None:
         permanent = r.boolean(REDIRECT_PERMANENT)
@@ -440,6 +454,8 @@ def _app_root(r: _Reader) -> AppRoot | None:
 
 
 def _regex_redirect(r: _Reader) -> RegexRedirect | None:
+    from ingressctl.model.rewrites import RegexRedirect
+
     pattern = r.values.get(REDIRECT_REGEX)
     replacement = r.text(REDIRECT_REPLACEMENT)
     if pattern is None and replacement is None:
@@ -461,6 +477,8 @@ def _regex_redirect(r: _Reader) -> RegexRedirect | None:
 
 
 def _fixed_redirect(r: _Reader) -> FixedRedirect | None:
+    from ingressctl.model.rewrites import FixedRedirect
+
     temporal = r.text(NGINX_TEMPORAL_REDIRECT)
     permanent = r.text(NGINX_PERMANENT_REDIRECT)
     code_text = r.text(NGINX_PERMANENT_REDIRECT_CODE)
@@ -488,6 +506,8 @@ def _fixed_redirect(r: _Reader) -> FixedRedirect | None:
 
 
 def _request_modifier(r: _Reader) -> tuple[PathRewrite, ...]:
+    from ingressctl.model.rewrites import PathRewrite, PathRewriteKind
+
     raw = r.values.get(REQUEST_MODIFIER)
     if raw is None:
         return ()
@@ -521,6 +541,8 @@ def _request_modifier(r: _Reader) -> tuple[PathRewrite, ...]:
 
 
 def _request_headers(r: _Reader) -> tuple[HeaderEdit, ...]:
+    from ingressctl.model.rewrites import HeaderEdit
+
     edits = list(r.header_map(CUSTOM_REQUEST_HEADERS, _REQUEST_OWNED))
     prefix = r.text(NGINX_X_FORWARDED_PREFIX)
     if prefix is not None:
@@ -556,4 +578,6 @@ def www_alias(host: str) -> str:
 
 def www_alias_rewrites(target: str) -> Rewrites:
     """The Rewrites of the route from-to-www-redirect adds: everything goes to `target`."""
+    from ingressctl.model.rewrites import Rewrites
+
     return Rewrites(www_target=target)

@@ -3,16 +3,71 @@ fallback, retries, ...) resolved against the snapshot's Services, and its fallba
 
 from __future__ import annotations
 
-from ingressctl.model import BackendProblem, Diagnostic, IngressBackend, RouteBackend
-from ingressctl.model.backend_policy import BackendPolicy
-from ingressctl.routing.annotations_backend import BackendPolicies
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from ingressctl.model import (
+    BackendProblem,
+    Diagnostic,
+    Ingress,
+    IngressBackend,
+    Location,
+    RouteBackend,
+    Service,
+)
+from ingressctl.routing.backend_keys import KNOWN_BACKEND_ANNOTATIONS
 from ingressctl.routing.backends import BackendResolver
 from ingressctl.routing.candidates import Candidate
+
+if TYPE_CHECKING:
+    # The parser and its ~10 dataclasses load with the first backend annotation (start-up, issue 18).
+    from ingressctl.model.backend_policy import BackendPolicy
+    from ingressctl.routing.annotations_errors import ServiceResolver
 
 # The route's own Service cannot serve: ingress-nginx's default-backend takes over.
 FALLBACK_WHEN = frozenset(
     {BackendProblem.SERVICE_NOT_FOUND, BackendProblem.NO_ENDPOINTS, BackendProblem.NO_READY_ENDPOINTS}
 )
+
+
+def _mentions_backend_keys(annotations: Mapping[str, str]) -> bool:
+    return any(key in KNOWN_BACKEND_ANNOTATIONS for key in annotations)
+
+
+class BackendPolicies:
+    """One compile's policies: each (Ingress, Service) pair parsed once, each finding reported once."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[int, str, str], tuple[Ingress, BackendPolicy]] = {}
+        self._reported: set[tuple[str, str, Location | None]] = set()
+
+    def of(
+        self, ingress: Ingress, service: Service | None, resolve: ServiceResolver | None = None
+    ) -> tuple[BackendPolicy | None, list[Diagnostic]]:
+        """None for the common case of no backend annotation at all (nothing to show or build)."""
+        if not _mentions_backend_keys(ingress.meta.annotations) and (
+            service is None or not _mentions_backend_keys(service.meta.annotations)
+        ):
+            return None, []
+        from ingressctl.routing.annotations_backend import parse_backend_policy
+
+        key = (
+            id(ingress),
+            *((service.meta.namespace, service.meta.name) if service is not None else ("", "")),
+        )
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] is ingress:
+            policy = hit[1]
+            return (policy if policy.sources else None), []
+        policy, found = parse_backend_policy(ingress, service, resolve)
+        self._cache[key] = (ingress, policy)
+        fresh: list[Diagnostic] = []
+        for diagnostic in found:
+            mark = (diagnostic.code, diagnostic.message, diagnostic.location)
+            if mark not in self._reported:
+                self._reported.add(mark)
+                fresh.append(diagnostic)
+        return (policy if policy.sources else None), fresh
 
 
 class BackendPolicyResolver:

@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ingressctl.model import Diagnostic, Ingress, Severity
-from ingressctl.model.canary import CanaryRules
 from ingressctl.routing import codes
 from ingressctl.routing.report import annotation_location, finding
 from ingressctl.routing.userregex import check_user_regex
+
+if TYPE_CHECKING:  # the model loads with the first canary Ingress (validate start-up, issue 18)
+    from ingressctl.model.canary import CanaryRules
 
 NGINX = "nginx.ingress.kubernetes.io/"
 CANARY = NGINX + "canary"
@@ -52,11 +55,17 @@ KNOWN: dict[str, str] = {
 }
 
 
+def _no_rules() -> CanaryRules:
+    from ingressctl.model.canary import CanaryRules
+
+    return CanaryRules()
+
+
 @dataclass(frozen=True, slots=True)
 class Canary:
     weight: int = 0
     total: int = 100
-    rules: CanaryRules = field(default_factory=CanaryRules)
+    rules: CanaryRules = field(default_factory=_no_rules)
 
     @property
     def percent(self) -> float:
@@ -92,6 +101,8 @@ def parse_canary(ingress: Ingress) -> tuple[Canary | None, list[Diagnostic]]:
             found.append(_unused(ingress, BY_HEADER_PATTERN, f"{problem}; it is ignored"))
             pattern = ""
     cookie = _name(ingress, BY_COOKIE, "cookie", found)
+    from ingressctl.model.canary import CanaryRules
+
     rules = CanaryRules(
         header=header,
         header_value=value if header else "",

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ingressctl.model import (
     BackendProblem,
@@ -29,8 +30,6 @@ from ingressctl.model import (
     TLSCertificate,
     TLSSource,
 )
-from ingressctl.model.backend_policy import BackendPolicy
-from ingressctl.model.canary import CanaryRouting
 from ingressctl.routing import codes
 from ingressctl.routing.annotations import IngressAnnotations, parse_annotations
 from ingressctl.routing.backend_policy_resolution import BackendPolicyResolver, with_fallback
@@ -55,6 +54,10 @@ from ingressctl.routing.table import RoutingTable
 from ingressctl.routing.tls import IngressTLSResult, ingress_tls
 from ingressctl.routing.weighted import merge_weighted, split
 from ingressctl.routing.www_aliases import drop_named_aliases, www_aliases
+
+if TYPE_CHECKING:  # families a plain Ingress does not use load with their first annotation (issue 18)
+    from ingressctl.model.backend_policy import BackendPolicy
+    from ingressctl.model.canary import CanaryRouting
 
 _TIER = {HostKind.EXACT: 0, HostKind.WILDCARD: 1, HostKind.ANY: 2}
 _TYPE_RANK = {PathType.EXACT: 0, PathType.PREFIX: 1, PathType.IMPLEMENTATION_SPECIFIC: 2}
@@ -455,6 +458,8 @@ class _Compiler:
         as_main = dataclasses.replace(main, backends=canary.backends, canary_of=None)
         backend = self._protocol(as_main, resolved)
         assert canary.annotations.canary is not None
+        from ingressctl.model.canary import CanaryRouting
+
         return CanaryRouting(canary.annotations.canary.rules, canary.ingress.ref, backend)
 
     def _route_part(self, candidate: Candidate, is_default: bool = False) -> _RoutePart:

@@ -6,11 +6,14 @@ default is used, as ingress-nginx does."""
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from ingressctl.model import Diagnostic, Ingress, Severity
-from ingressctl.model.cors import CorsPolicy
 from ingressctl.routing import codes
 from ingressctl.routing.report import annotation_location, finding
+
+if TYPE_CHECKING:
+    from ingressctl.model.cors import CorsPolicy
 
 NGINX = "nginx.ingress.kubernetes.io/"
 ENABLE = NGINX + "enable-cors"
@@ -42,6 +45,8 @@ def parse_cors(ingress: Ingress) -> tuple[CorsPolicy | None, list[Diagnostic]]:
     raw = annotations.get(ENABLE)
     if raw is None or raw.strip().lower() not in ("true", "1", "t"):
         return None, []
+    from ingressctl.model.cors import CorsPolicy  # with the first Ingress that enables it (issue 18)
+
     found: list[Diagnostic] = []
     default = CorsPolicy()
     origins = default.allow_origins

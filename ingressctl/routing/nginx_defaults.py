@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 
 from ingressctl.model import Ingress
-from ingressctl.model.rewrites import HttpsRedirect, Rewrites
 from ingressctl.routing.annotations import CLASS, IngressAnnotations
 from ingressctl.routing.annotations_rewrites import NGINX_FORCE_SSL_REDIRECT, NGINX_SSL_REDIRECT
 from ingressctl.routing.options import CompileOptions
@@ -49,6 +48,8 @@ def with_nginx_defaults(
         return annotations  # another spelling (Traefik's ssl-redirect) says what to do
     if not default_ssl_redirect(ingress, options):
         return annotations
+    from ingressctl.model.rewrites import HttpsRedirect, Rewrites  # with the first Ingress it applies to
+
     https = HttpsRedirect(308, only_with_tls=True, source=DEFAULT_SSL_REDIRECT)
     rewrites = dataclasses.replace(rewrites or Rewrites(), https_redirect=https)
     return dataclasses.replace(annotations, rewrites=rewrites)

@@ -6,10 +6,16 @@ that Service answer 503."""
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 from ingressctl.model import Diagnostic, RouteBackend, RouteMiddlewares, Service, Severity
-from ingressctl.model.access import InFlightLimit, SourceKey, SourceKind
 from ingressctl.routing.annotation_values import service_finding
+
+if TYPE_CHECKING:  # the access model loads with the first Service that sets a limit (issue 18)
+    from ingressctl.model.access import InFlightLimit
+
+    # (the limit, or None; what fails closed, or "") per Service
+    _Found = tuple[InFlightLimit | None, str]
 
 MAX_CONN_AMOUNT = "traefik.ingress.kubernetes.io/max-conn-amount"
 MAX_CONN_EXTRACTOR = "traefik.ingress.kubernetes.io/max-conn-extractor-func"
@@ -21,11 +27,8 @@ KNOWN_SERVICE_ACCESS: dict[str, str] = {
     "request.host or request.header.NAME.",
 }
 
-_EXTRACTORS = {"client.ip": SourceKind.CLIENT_IP, "request.host": SourceKind.HOST}
+_EXTRACTORS = frozenset({"client.ip", "request.host"})  # SourceKind values; request.header.NAME apart
 _TRAEFIK_LIMITED = 429
-
-# (the limit, or None; what fails closed, or "") per Service
-_Found = tuple[InFlightLimit | None, str]
 
 
 class ServiceAccess:
@@ -69,10 +72,12 @@ class ServiceAccess:
             amount = 0
         if amount <= 0:
             return None, self._fail(service, MAX_CONN_AMOUNT, f"{raw!r} is not a positive whole number")
+        from ingressctl.model.access import InFlightLimit, SourceKey, SourceKind
+
         source = SourceKey(SourceKind.CLIENT_IP)
         if extractor is not None:
             text = extractor.strip()
-            kind = _EXTRACTORS.get(text.lower())
+            kind = SourceKind(text.lower()) if text.lower() in _EXTRACTORS else None
             if kind is not None:
                 source = SourceKey(kind)
             elif text.lower().startswith("request.header.") and len(text) > len("request.header."):

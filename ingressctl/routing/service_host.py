@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 
 from ingressctl.model import Diagnostic, RouteBackend, RouteMiddlewares, Service, Severity
-from ingressctl.model.rewrites import Rewrites
 from ingressctl.routing.annotation_values import parse_boolean, service_finding
 from ingressctl.routing.annotations_rewrites import PASS_HOST_HEADER
 
@@ -27,8 +26,12 @@ class ServiceHost:
             service = self.services.get(key)
             self._found[key] = self._read(service) if service is not None else None
         passes = self._found[key]
+        if passes is None:
+            return middlewares
+        from ingressctl.model.rewrites import Rewrites  # with the first Service that says (issue 18)
+
         rewrites = middlewares.rewrites or Rewrites()
-        if passes is None or rewrites.pass_host_header is passes:
+        if rewrites.pass_host_header is passes:
             return middlewares
         return dataclasses.replace(
             middlewares, rewrites=dataclasses.replace(rewrites, pass_host_header=passes)

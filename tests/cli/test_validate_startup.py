@@ -36,6 +36,54 @@ GATEWAY_API_MODULES = (
     "ingressctl.gateway.memo",
 )
 
+# Annotation families a plain Ingress does not use: each loads with the first Ingress (or Service)
+# holding one of its annotations; together they were a third of the start-up time.
+ANNOTATION_FAMILY_MODULES = (
+    "ingressctl.model.rewrites",
+    "ingressctl.model.backend_policy",
+    "ingressctl.model.access",
+    "ingressctl.model.cors",
+    "ingressctl.model.client_auth",
+    "ingressctl.model.client_cert_headers",
+    "ingressctl.model.canary",
+)
+NGINX = "nginx.ingress.kubernetes.io/"
+# A usable value of each family: the Ingress's routes carry what it asks for, so its model loads.
+# (client_auth's model is built only for a usable CA Secret: its bad value below shows its parser runs.)
+FAMILY_VALUES = (
+    "ingress.kubernetes.io/hsts-max-age: '60'",
+    f"{NGINX}proxy-body-size: 8m",
+    f"{NGINX}limit-rps: '5'",
+    f"{NGINX}enable-cors: 'true'",
+    "ingress.kubernetes.io/pass-tls-cert: 'true'",
+)
+# Canary Ingresses are apart (ingress-nginx ignores a canary's other annotations).
+CANARY_VALUES = (f"{NGINX}canary: 'true'", f"{NGINX}canary-weight: '10'")
+# A bad value of each family: a finding at its line shows the family's parser still runs.
+FAMILY_BAD_VALUES = (
+    "ingress.kubernetes.io/hsts-max-age: soon",
+    f"{NGINX}proxy-body-size: lots",
+    f"{NGINX}limit-rps: many",
+    f"{NGINX}enable-cors: 'true'",
+    f"{NGINX}cors-max-age: later",
+    f"{NGINX}auth-tls-verify-client: maybe",
+    f"{NGINX}auth-tls-pass-certificate-to-upstream: x",
+)
+CANARY_BAD_VALUES = (f"{NGINX}canary: 'true'", f"{NGINX}canary-by-header: 'bad header'")
+ANNOTATION_PARSER_MODULES = (
+    "ingressctl.routing.annotations_backend",
+    "ingressctl.routing.annotations_errors",
+    "ingressctl.routing.access_reader",
+    "ingressctl.routing.annotations_basic_auth",
+    "ingressctl.routing.annotations_forward_auth",
+    "ingressctl.routing.annotations_limits",
+)
+WEB_INGRESS = (
+    "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: web}\nspec:\n  rules:\n"
+    "  - host: web.example.com\n    http:\n      paths:\n"
+    "      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}\n"
+)
+
 PROBE = """
 import json, sys
 sys.argv = ["ingressctl", "validate", *sys.argv[1:]]
@@ -52,6 +100,11 @@ print("\\n" + json.dumps({"code": code, "modules": modules, "ours": ours}), file
 
 
 def _probe(tmp_path: Path, cli_env: dict[str, str], *args: str) -> tuple[int, set[str]]:
+    code, modules, _ = _probe_output(tmp_path, cli_env, *args)
+    return code, modules
+
+
+def _probe_output(tmp_path: Path, cli_env: dict[str, str], *args: str) -> tuple[int, set[str], str]:
     result = subprocess.run(
         [sys.executable, "-c", PROBE, *args],
         capture_output=True,
@@ -62,23 +115,57 @@ def _probe(tmp_path: Path, cli_env: dict[str, str], *args: str) -> tuple[int, se
         check=False,
     )
     report = json.loads(result.stderr.strip().splitlines()[-1])
-    return report["code"], set(report["modules"]) | set(report["ours"])
+    return report["code"], set(report["modules"]) | set(report["ours"]), result.stdout
 
 
 def test_validating_a_file_imports_no_heavy_library(tmp_path: Path, cli_env: dict[str, str]) -> None:
     manifest = tmp_path / "web.yaml"
-    manifest.write_text(
-        "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: web}\nspec:\n  rules:\n"
-        "  - host: web.example.com\n    http:\n      paths:\n"
-        "      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}\n",
-        encoding="utf-8",
-    )
+    manifest.write_text(WEB_INGRESS, encoding="utf-8")
     for args in ((str(manifest),), (str(manifest), "--format", "json"), (str(manifest), "--format", "sarif")):
         code, modules = _probe(tmp_path, cli_env, *args)
         assert code == 0
         assert not modules & set(NOT_FOR_VALIDATE), sorted(modules & set(NOT_FOR_VALIDATE))
         # The Gateway API model (~30 dataclasses, a quarter of the start-up) is for Gateway API objects.
         assert not modules & set(GATEWAY_API_MODULES), sorted(modules & set(GATEWAY_API_MODULES))
+        # Nor the annotation families this Ingress does not use (nor parallel.dumps, which loads them all).
+        lazy = {*ANNOTATION_FAMILY_MODULES, *ANNOTATION_PARSER_MODULES}
+        assert not modules & lazy, sorted(modules & lazy)
+
+
+def _annotated(annotations: tuple[str, ...], canary: tuple[str, ...]) -> str:
+    """The web Ingress with `annotations`, and a canary Ingress of it with `canary`."""
+    documents = []
+    for name, given in (("web", annotations), ("web-canary", canary)):
+        lines = "".join(f"\n    {annotation}" for annotation in given)
+        documents.append(
+            WEB_INGRESS.replace("metadata: {name: web}", f"metadata:\n  name: {name}\n  annotations:{lines}")
+        )
+    return "---\n".join(documents)
+
+
+def test_an_ingress_using_the_annotation_families_loads_them(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    manifest = tmp_path / "families.yaml"
+    manifest.write_text(_annotated(FAMILY_VALUES, CANARY_VALUES), encoding="utf-8")
+    _, modules, _ = _probe_output(tmp_path, cli_env, str(manifest))
+    expected = set(ANNOTATION_FAMILY_MODULES) - {"ingressctl.model.client_auth"}
+    assert expected <= modules, sorted(expected - modules)
+
+
+def test_bad_values_of_each_family_are_still_found_at_their_lines(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    text = _annotated(FAMILY_BAD_VALUES, CANARY_BAD_VALUES)
+    manifest = tmp_path / "families.yaml"
+    manifest.write_text(text, encoding="utf-8")
+    code, _, output = _probe_output(tmp_path, cli_env, str(manifest), "--format", "json")
+    assert code == 1
+    found = {(f["line"], f["severity"]) for f in json.loads(output)["findings"]}
+    lines = text.splitlines()
+    for bad in (*FAMILY_BAD_VALUES, *CANARY_BAD_VALUES):
+        if bad.endswith("'true'"):
+            continue  # the switch that turns a family on
+        line = lines.index(f"    {bad}") + 1
+        assert {(line, "error"), (line, "warning")} & found, (bad, sorted(found))
 
 
 def test_help_and_usage_errors_still_come_from_typer(tmp_path: Path, cli_env: dict[str, str]) -> None:
