@@ -7,7 +7,6 @@ known finding must not make it new again); each baseline entry absorbs one findi
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -59,6 +58,8 @@ class Baseline:
     @classmethod
     def parse(cls, text: str, source: str) -> Baseline:
         """Read a file written by `dump`. Raises InputError naming `source` when it is not one."""
+        import json  # baselines only: validate without one starts without it (issue 18)
+
         try:
             document = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -88,6 +89,8 @@ class Baseline:
             if count != 1:
                 entry["count"] = count
             findings.append(entry)
+        import json
+
         return (
             json.dumps({"schema": BASELINE_SCHEMA, "findings": findings}, indent=2, ensure_ascii=False) + "\n"
         )

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    import threading
 
 DELAY_SECONDS = 1.0
 # Tests set it to see the bar on a small input; users have no reason to.
@@ -56,6 +58,8 @@ def progress(
     if not enabled or not out.isatty():
         yield tracker
         return
+    import threading  # a terminal only: CI runs (not a terminal) start without it (issue 18)
+
     done = threading.Event()
     started = time.monotonic()
     shown = False

@@ -7,12 +7,12 @@ which it words) builds its command from the same FLAGS, as `serve_flags` does fo
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 if TYPE_CHECKING:
+    import argparse
     import enum
 
 # text: one value; many: repeatable (a list); switch: --x only; choice: one of `choices`.
@@ -226,14 +226,20 @@ class _Refused(Exception):
     """argparse met something it would word worse than Typer: let Typer parse (and explain) it."""
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise _Refused(message)
-
-
 def argument_parser() -> argparse.ArgumentParser:
     """The argparse parser of the lean start path (no help: `validate --help` is Typer's)."""
-    parser = _Parser(prog="ingressctl validate", add_help=False, allow_abbrev=False)
+    import argparse
+
+    class Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> NoReturn:
+            raise _Refused(message)
+
+    def formatter(prog: str) -> argparse.HelpFormatter:
+        # argparse builds one for every add_argument (a metavar check); given a width, it does not
+        # import shutil (with lzma, bz2 and zlib) to ask the terminal. This parser never prints help.
+        return argparse.HelpFormatter(prog, width=80)
+
+    parser = Parser(prog="ingressctl validate", add_help=False, allow_abbrev=False, formatter_class=formatter)
     parser.add_argument("paths", nargs="*")
     for flag in FLAGS:
         if flag.kind == "many":
@@ -257,6 +263,10 @@ def parse(argv: list[str]) -> ValidateOptions | None:
         for arg in argv
     ):
         return None
+    if not any(arg.startswith("-") for arg in argv):
+        # Paths only, the usual CI call: what argparse would answer (every flag at its FLAGS default,
+        # tests/cli/test_validate_flags.py), without loading argparse, gettext and locale (issue 18).
+        return ValidateOptions(paths=list(argv))
     try:
         # Intermixed: `validate a.yaml --format json b.yaml` reads both files, as Typer does.
         values = vars(argument_parser().parse_intermixed_args(argv))

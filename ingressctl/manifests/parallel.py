@@ -16,7 +16,6 @@ import dataclasses
 import gc
 import io
 import os
-import pickle
 import sys
 from collections.abc import Callable, Sequence
 from operator import attrgetter
@@ -99,6 +98,8 @@ class Worker:
         _, status = os.waitpid(self.pid, 0)
         if status != 0 or not data:
             return None
+        import pickle  # the parallel path only: a small input is read without it (start-up, issue 18)
+
         try:
             return pickle.loads(data)
         except Exception:  # a worker that died half-way: the caller reads these files itself
@@ -135,6 +136,8 @@ def _dispatch_table() -> dict[type, Any]:
 
 def dumps(value: object) -> bytes:
     buffer = io.BytesIO()
+    import pickle
+
     pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
     pickler.dispatch_table = _dispatch_table()
     pickler.dump(value)

@@ -7,7 +7,6 @@ is imported the first time a document needs it. See yamlread for why documents a
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,6 +34,8 @@ def read_documents(text: str, file: str) -> tuple[list[YamlDocument], list[Diagn
         _read_chunk(chunk, file, line_offset, docs, diags)
     if diags and _looks_like_json(text, file):
         # JSON that YAML 1.1 refuses (tabs as indentation, "\/" escapes) is still JSON.
+        import json  # only then: a YAML file is read without it (validate start-up, issue 18)
+
         try:
             value = json.loads(text)
         except ValueError:
