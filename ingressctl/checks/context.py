@@ -14,6 +14,8 @@ from ingressctl.routing.options import CompileOptions
 
 @dataclass(frozen=True)
 class LintContext:
+    """What every lint check reads: the snapshot, the compile options and the clock."""
+
     snapshot: Snapshot
     options: CompileOptions
     # The clock for certificate expiry (passed in: the core reads no clock). None: not checked.

@@ -24,6 +24,8 @@ SEVERITIES = ("error", "warning", "info")
 
 @dataclass(frozen=True, slots=True)
 class Flag:
+    """One flag of `validate`, for argparse and for Typer."""
+
     field: str  # the ValidateOptions field it fills
     names: tuple[str, ...]  # the long name first
     help: str  # "" for the cluster flags: their help is cluster.py's, shared with `routes`

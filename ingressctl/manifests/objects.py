@@ -58,6 +58,8 @@ def read_reference_grant(fields: Fields, context: Context) -> object | None:
 
 @dataclass(frozen=True, slots=True)
 class KindSpec:
+    """How to read one kind: its apiVersions, its reader and its known top-level keys."""
+
     versions: frozenset[str]
     read: Reader
     top_level: frozenset[str]

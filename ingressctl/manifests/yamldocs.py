@@ -22,6 +22,8 @@ _DIRECTIVE = re.compile(r"^%", re.M)
 
 @dataclass(frozen=True, slots=True)
 class YamlDocument:
+    """One document of a file, as loaded, and where it starts."""
+
     value: Any  # PosDict, PosList, a scalar, or None for an empty document
     location: Location
 

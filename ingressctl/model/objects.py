@@ -26,6 +26,8 @@ class PathType(str, Enum):
 
 @dataclass(frozen=True, slots=True, order=True)
 class ObjectRef:
+    """Kind, namespace and name of an object: what findings and routes point at (sortable)."""
+
     kind: str
     namespace: str
     name: str
@@ -38,6 +40,8 @@ class ObjectRef:
 
 @dataclass(frozen=True, slots=True)
 class ObjectMeta:
+    """metadata: name, namespace, labels, annotations, and where the object stands in its file."""
+
     name: str
     namespace: str = "default"
     uid: str = ""
@@ -79,6 +83,8 @@ class IngressBackend:
 
 @dataclass(frozen=True, slots=True)
 class IngressPath:
+    """One `http.paths[]` entry: path, pathType (None when not given) and backend."""
+
     path: str
     # None when pathType was absent (v1 requires it; v1beta1 defaults to ImplementationSpecific).
     path_type: PathType | None
@@ -88,6 +94,8 @@ class IngressPath:
 
 @dataclass(frozen=True, slots=True)
 class IngressRule:
+    """One `rules[]` entry: a host (None: every host) and its paths."""
+
     host: str | None
     paths: tuple[IngressPath, ...] = ()
     location: Location | None = None
@@ -96,6 +104,8 @@ class IngressRule:
 
 @dataclass(frozen=True, slots=True)
 class IngressTLS:
+    """One `tls[]` entry: hosts and the Secret holding their certificate."""
+
     hosts: tuple[str, ...] = ()
     secret_name: str | None = None
     location: Location | None = None
@@ -103,6 +113,8 @@ class IngressTLS:
 
 @dataclass(frozen=True, slots=True)
 class Ingress:
+    """A networking.k8s.io Ingress of any served apiVersion."""
+
     meta: ObjectMeta
     api_version: str = "networking.k8s.io/v1"
     ingress_class_name: str | None = None
@@ -117,6 +129,8 @@ class Ingress:
 
 @dataclass(frozen=True, slots=True)
 class IngressClass:
+    """An IngressClass: which controller its Ingresses belong to."""
+
     meta: ObjectMeta
     controller: str = ""
     # As written in the input (deprecated versions are a `validate` finding).
@@ -136,6 +150,8 @@ class IngressClass:
 
 @dataclass(frozen=True, slots=True)
 class ServicePort:
+    """One `spec.ports[]` entry of a Service."""
+
     port: int
     name: str = ""
     # int, a named container port, or None (defaults to `port`).
@@ -146,6 +162,8 @@ class ServicePort:
 
 @dataclass(frozen=True, slots=True)
 class Service:
+    """A core/v1 Service: its type, ports and addresses."""
+
     meta: ObjectMeta
     type: str = "ClusterIP"
     ports: tuple[ServicePort, ...] = ()
@@ -159,6 +177,8 @@ class Service:
 
 @dataclass(frozen=True, slots=True)
 class EndpointPort:
+    """A named port of an EndpointSlice or an Endpoints subset."""
+
     port: int
     name: str = ""
     protocol: str = "TCP"
@@ -166,6 +186,8 @@ class EndpointPort:
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
+    """One `endpoints[]` entry of an EndpointSlice: addresses and readiness."""
+
     addresses: tuple[str, ...]
     # Each condition may be absent (None) in the API; see design.md for how absence is read.
     ready: bool | None = None
@@ -177,6 +199,8 @@ class Endpoint:
 
 @dataclass(frozen=True, slots=True)
 class EndpointSlice:
+    """A discovery.k8s.io EndpointSlice: endpoints of one Service."""
+
     meta: ObjectMeta
     service_name: str  # label kubernetes.io/service-name
     address_type: str = "IPv4"
@@ -192,6 +216,8 @@ class EndpointSlice:
 
 @dataclass(frozen=True, slots=True)
 class EndpointSubset:
+    """One `subsets[]` entry of a core/v1 Endpoints object."""
+
     addresses: tuple[str, ...] = ()
     not_ready_addresses: tuple[str, ...] = ()
     ports: tuple[EndpointPort, ...] = ()
@@ -214,6 +240,8 @@ class Endpoints:
 
 @dataclass(frozen=True, slots=True)
 class Secret:
+    """A core/v1 Secret: type and decoded data."""
+
     meta: ObjectMeta
     type: str = "Opaque"
     # base64-decoded `data` merged with `stringData` (encoded as UTF-8).

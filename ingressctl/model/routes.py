@@ -51,6 +51,8 @@ class BackendProblem(str, Enum):
 
 @dataclass(frozen=True, slots=True)
 class Upstream:
+    """One address a route's requests may go to, with its weight."""
+
     host: str  # IP address, or a DNS name for ExternalName services
     port: int
     weight: int = 1
@@ -64,6 +66,8 @@ class Upstream:
 
 @dataclass(frozen=True, slots=True)
 class RouteBackend:
+    """The Service port a route sends requests to, resolved to upstream addresses."""
+
     namespace: str
     service: str
     port: str  # as written in the Ingress: number or name
@@ -92,6 +96,8 @@ class Redirect:
 
 @dataclass(frozen=True, slots=True)
 class BasicAuth:
+    """HTTP basic authentication: realm and htpasswd users."""
+
     realm: str
     # (user, hash) pairs in htpasswd form; hashes are apr1/bcrypt/{SHA}; verified by ingressctl.security.
     users: tuple[tuple[str, str], ...] = ()
@@ -103,6 +109,8 @@ class BasicAuth:
 
 @dataclass(frozen=True, slots=True)
 class RouteMiddlewares:
+    """What happens to a request on a route before its backend sees it; the default does nothing."""
+
     redirect: Redirect | None = None
     basic_auth: BasicAuth | None = None
     # CIDR strings (already validated); empty means everyone is allowed.

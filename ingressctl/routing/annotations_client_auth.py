@@ -53,6 +53,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class ParsedClientAuth:
+    """The auth-tls-* annotations of one Ingress: what to ask of clients, or why not."""
+
     client_auth: ClientAuth | None = None
     error: str = ""  # set: every route of the Ingress answers 503
 

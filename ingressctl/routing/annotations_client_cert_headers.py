@@ -75,6 +75,8 @@ class _Invalid(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class ParsedClientCertHeaders:
+    """The headers that pass the client certificate on, or why they cannot."""
+
     headers: ClientCertHeaders | None = None
     error: str = ""  # set: every route of the Ingress answers 503
 

@@ -189,6 +189,8 @@ _PATH_MATCHERS: dict[str, PathType] = {"Path": PathType.EXACT, "PathPrefix": Pat
 
 @dataclass(slots=True)
 class RewritesResult:
+    """The rewrite family of one Ingress: its Rewrites, path matcher, refusal and findings."""
+
     rewrites: Rewrites | None
     path_type: PathType | None  # router.pathmatcher, for paths without a pathType
     refusal: str  # non-empty: every route of the Ingress answers 503

@@ -63,6 +63,8 @@ def _no_rules() -> CanaryRules:
 
 @dataclass(frozen=True, slots=True)
 class Canary:
+    """What a canary Ingress asks for: its share of the requests and its per-request rules."""
+
     weight: int = 0
     total: int = 100
     rules: CanaryRules = field(default_factory=_no_rules)

@@ -21,6 +21,8 @@ def ingress_order(ingress: Ingress) -> tuple[bool, str, str, str]:
 
 @dataclass(slots=True)
 class Candidate:
+    """One path of one Ingress that may become a route, before conflicts are settled."""
+
     ingress: Ingress
     annotations: IngressAnnotations
     route_id: str

@@ -81,6 +81,8 @@ class _IngressPart:
 
 @dataclass(slots=True)
 class _RoutePart:
+    """A built route with what built it, until the routes are sorted."""
+
     candidate: Candidate
     backend: RouteBackend
     tls: TLSSource | None

@@ -50,6 +50,8 @@ _ENDPOINT_PROBLEMS = (BackendProblem.NO_ENDPOINTS, BackendProblem.NO_READY_ENDPO
 
 @dataclass(frozen=True, slots=True)
 class ServerOptions:
+    """ingress-nginx's service-upstream, server-alias and enable-access-log of one Ingress."""
+
     service_upstream: bool = False
     aliases: tuple[str, ...] = ()
     access_log: bool = True

@@ -9,6 +9,8 @@ from ingressctl.model.gateway_names import DEFAULT_CONTROLLER_NAME, DEFAULT_MIRR
 
 @dataclass(frozen=True, slots=True)
 class CompileOptions:
+    """The settings that change which routes are built and how."""
+
     ingress_class: str = "ingressctl"  # kubernetes.io/ingress.class value and IngressClass name we claim
     controller_name: str = "ingressctl.io/ingress-controller"  # IngressClass spec.controller we claim
     # Ingresses without any class: served unless told otherwise.

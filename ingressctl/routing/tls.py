@@ -19,6 +19,8 @@ SecretLookup = Callable[[str, str], Secret | None]
 
 @dataclass(slots=True)
 class IngressTLSResult:
+    """The certificates and TLS hosts of the served Ingresses, with their findings."""
+
     certificates: list[TLSCertificate] = field(default_factory=list)
     # (host pattern as listed, has a usable Secret)
     hosts: list[tuple[str, bool]] = field(default_factory=list)

@@ -27,6 +27,8 @@ EXPIRY_NOTICE = datetime.timedelta(days=30)
 
 @dataclass(frozen=True, slots=True)
 class _Parsed:
+    """A TLS Secret's certificate, or why it cannot be read."""
+
     certificate: x509.Certificate | None
     problems: tuple[str, ...]
 

@@ -60,6 +60,8 @@ def check_rule_hosts_without_tls(ctx: LintContext) -> Iterator[Diagnostic]:
 
 @dataclass(frozen=True, slots=True)
 class _TLSClaim:
+    """One host an Ingress's tls section claims, with the Secret for it."""
+
     host: str
     secret: ObjectRef
     ingress: Ingress
