@@ -139,7 +139,7 @@ async def test_a_request_in_flight_runs_to_its_end_when_the_client_leaves(
         return web.Response(text="late")
 
     port = await serve(handler)
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    _reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
     await asyncio.wait_for(started.wait(), 10)
     writer.close()
