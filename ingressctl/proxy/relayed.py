@@ -14,10 +14,10 @@ from __future__ import annotations
 from typing import Final
 
 from aiohttp.abc import AbstractStreamWriter
+from aiohttp.compression_utils import MAX_SYNC_CHUNK_SIZE
 from aiohttp.helpers import rfc822_formatted_time
 from aiohttp.http_writer import HttpVersion11
 from aiohttp.web_request import BaseRequest
-from aiohttp.web_response import MAX_SYNC_CHUNK_SIZE
 from multidict import CIMultiDict
 
 from ingressctl.proxy.bare import BareResponse
