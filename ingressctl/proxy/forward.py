@@ -375,7 +375,9 @@ class Forwarder:
             if encoder is not None:
                 body = encoder.encode(body) + encoder.finish()
                 return BareResponse(status=status, reason=head.reason, headers=headers, body=body or None)
-            return RelayedResponse(status, head.reason, headers, body or None)
+            # A route without middlewares or upstream policy adds nothing to the parser's pairs.
+            clean = exchange is None and rp.upstream_policy is None
+            return RelayedResponse(status, head.reason, headers, body or None, clean)
         response = BareStream(status=status, reason=head.reason, headers=headers)
         try:
             await response.prepare(request)

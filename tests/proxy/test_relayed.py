@@ -14,6 +14,7 @@ from multidict import CIMultiDict
 
 from ingressctl.proxy.bare import BareResponse
 from ingressctl.proxy.relayed import RelayedResponse, serialise_head
+from ingressctl.proxy.upstream.parser import parse_head
 
 from .conftest import Backend, BackendFactory, ProxyFactory, route
 
@@ -196,3 +197,26 @@ def test_a_relayed_response_is_built_as_aiohttps_response_would_be(
     assert (fast.status, fast.reason, fast.body) == (slow.status, slow.reason, slow.body)
     with pytest.raises(ValueError, match="Reason"):
         RelayedResponse(200, "OK\r\nX: y", pairs, body)
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/plain\r\nContent-Length: 5",
+        b"HTTP/1.1 200 \xc3\xa9t\xe9\r\nX-Tab: a\tb\r\nX-Obs: caf\xe9 \x80\x9f\xff\r\nDate: x",
+        b"HTTP/1.1 404\r\nX-Empty: \r\nX-Symbols: !#$%&'*+-.^_`|~",
+    ],
+)
+def test_what_the_upstream_parser_accepts_needs_no_second_control_check(head: bytes) -> None:
+    # A plain route's answer skips serialise_head's control-character search (clean=True): the
+    # strict parser's output must be what that search would have let through anyway.
+    parsed = parse_head(head)
+    checked = serialise_head(parsed.status, parsed.reason, parsed.headers, 5)
+    assert checked is not None
+    assert serialise_head(parsed.status, parsed.reason, parsed.headers, 5, clean=True) == checked
+
+
+@pytest.mark.parametrize("bad", [b"X: a\rb", b"X: a\x00b", b"X: a\x7fb", b"X\x01: a", b"X: a\x1bb"])
+def test_the_upstream_parser_refuses_the_controls_the_check_would_refuse(bad: bytes) -> None:
+    with pytest.raises(ValueError):
+        parse_head(b"HTTP/1.1 200 OK\r\n" + bad)
