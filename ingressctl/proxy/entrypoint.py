@@ -21,6 +21,15 @@ remembers it per connection and host, so keep-alive requests do not pay for the 
 """
 
 
+class ConnectionMemo:
+    """A base of the server's HTTP/1.1 protocol (one object per client connection): what the request
+    path remembers for the connection, read as `request.protocol.host_answers`."""
+
+    __slots__ = ()
+    # Host -> HostCheck answer for this connection (the subclass holds it in a slot).
+    host_answers: dict[str, bool]
+
+
 @dataclass(slots=True)
 class EntrypointRuntime:
     """What the request path knows about the entrypoint a request arrived on."""

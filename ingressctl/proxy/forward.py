@@ -37,6 +37,7 @@ from ingressctl.proxy.upstream.parser import ResponseHead
 log = logging.getLogger("ingressctl.proxy")
 
 IDEMPOTENT: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+_NO_BODY: Final = BodyState()
 
 
 class ProxyCore(Protocol):
@@ -132,7 +133,8 @@ class Forwarder:
             and request.version >= (1, 1)
             and request.headers.get("Expect", "").lower() == "100-continue"
         )
-        body_state = BodyState()
+        # Only send_body changes it: a request without a body shares one that says "not started".
+        body_state = BodyState() if has_body else _NO_BODY
         failed_key: tuple[str, int] | None = None
         # The route's upstream policy (ingressctl.proxy.selection): endpoint choice, timeouts, retries.
         policy = rp.upstream_policy
@@ -373,7 +375,9 @@ class Forwarder:
             if encoder is not None:
                 body = encoder.encode(body) + encoder.finish()
                 return BareResponse(status=status, reason=head.reason, headers=headers, body=body or None)
-            return RelayedResponse(status, head.reason, headers, body or None)
+            # A route without middlewares or upstream policy adds nothing to the parser's pairs.
+            clean = exchange is None and rp.upstream_policy is None
+            return RelayedResponse(status, head.reason, headers, body or None, clean)
         response = BareStream(status=status, reason=head.reason, headers=headers)
         try:
             await response.prepare(request)

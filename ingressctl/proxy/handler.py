@@ -21,7 +21,7 @@ from aiohttp.web_response import StreamResponse
 from ingressctl.model import Match
 from ingressctl.proxy.accesslog import AccessLog
 from ingressctl.proxy.answers import error
-from ingressctl.proxy.entrypoint import EntrypointRuntime, HostCheck, entrypoint_runtime
+from ingressctl.proxy.entrypoint import ConnectionMemo, EntrypointRuntime, HostCheck, entrypoint_runtime
 from ingressctl.proxy.exchange import Exchange, Outcome
 from ingressctl.proxy.forward import Forwarder
 from ingressctl.proxy.middlewares.forward_auth import close_auth_sessions
@@ -271,20 +271,24 @@ class _EntrypointHandler:
         return await forwarding
 
     def _host_allowed(self, check: HostCheck, request: BaseRequest, host: str) -> bool:
-        transport = request.transport
-        conn = transport.get_extra_info("ssl_object") if transport is not None else None
-        if conn is None:
-            return check(request, host)
-        try:
-            known = self._host_checked.get(conn)
-        except TypeError:  # not weak-referenceable: no cache
-            return check(request, host)
-        if known is None:
-            known = self._host_checked[conn] = {}
-        else:
-            allowed = known.get(host)
-            if allowed is not None:
-                return allowed
+        protocol = request.protocol
+        if isinstance(protocol, ConnectionMemo):  # an HTTP/1.1 connection: its own answers
+            known = protocol.host_answers
+        else:  # HTTP/2 (a protocol per stream): the answers of the TLS connection it belongs to
+            transport = request.transport
+            conn = transport.get_extra_info("ssl_object") if transport is not None else None
+            if conn is None:
+                return check(request, host)
+            try:
+                stream_answers = self._host_checked.get(conn)
+            except TypeError:  # not weak-referenceable: no cache
+                return check(request, host)
+            if stream_answers is None:
+                stream_answers = self._host_checked[conn] = {}
+            known = stream_answers
+        allowed = known.get(host)
+        if allowed is not None:
+            return allowed
         allowed = known[host] = check(request, host)
         if len(known) > 16:  # a client cycling Host values: keep the cache small
             known.clear()

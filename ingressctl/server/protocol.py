@@ -38,6 +38,7 @@ from aiohttp.web_response import StreamResponse
 
 from ingressctl.model.config import ConnectionLimits
 from ingressctl.proxy.bare import BareResponse
+from ingressctl.proxy.entrypoint import ConnectionMemo
 from ingressctl.server.h2_entrypoint import PREFACE, H2Entrypoint
 from ingressctl.server.limits import (
     BUSY_RESPONSE,
@@ -45,6 +46,7 @@ from ingressctl.server.limits import (
     EntrypointGate,
 )
 from ingressctl.server.peers import PeerName
+from ingressctl.server.request_loop import serve_requests
 
 log = logging.getLogger("ingressctl.server")
 
@@ -58,7 +60,7 @@ _HEAD_END = b"\r\n\r\n"
 LINGER_SECONDS = 1.0
 
 
-class EntrypointRequestHandler(RequestHandler):
+class EntrypointRequestHandler(RequestHandler, ConnectionMemo):
     """aiohttp's protocol with concise answers to malformed requests, and the entrypoint's limits."""
 
     __slots__ = (
@@ -70,6 +72,7 @@ class EntrypointRequestHandler(RequestHandler):
         "_h2c_first",
         "_last_body",
         "_pipelined",
+        "host_answers",
     )
 
     def __init__(
@@ -96,6 +99,11 @@ class EntrypointRequestHandler(RequestHandler):
         self._at_boundary = True
         # The body stream of the last request parsed (its end means the next bytes are a new head).
         self._last_body: StreamReader | None = None
+        self.host_answers = {}
+
+    async def start(self) -> None:
+        # aiohttp's request loop without a task per request (server/request_loop.py).
+        await serve_requests(self)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         gate = self._gate

@@ -1,4 +1,6 @@
-"""The TLS host check (421) is asked once per connection and host, and still decides every request."""
+"""The TLS host check (421) is asked once per connection and host, and still decides every request:
+on serve's own HTTP/1.1 protocol (which keeps the answers on the connection's protocol object) and on
+aiohttp's (answers kept per TLS object, as for HTTP/2 streams)."""
 
 from __future__ import annotations
 
@@ -9,10 +11,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
 from ingressctl.proxy import EntrypointInfo, EntrypointRuntime, Proxy, ProxyOptions, TablePlan
 from ingressctl.routing import RoutingTable
+from ingressctl.server.protocol import EntrypointRequestHandler
 from ingressctl.tls.selfsigned import generate_default_certificate
 
 from .conftest import BackendFactory, route
@@ -30,9 +34,16 @@ def server_context(tmp_path: Path) -> ssl.SSLContext:
     return ctx
 
 
-@pytest.fixture
+class _ServeProtocolServer(web.Server):
+    """aiohttp's low-level server with serve's per-connection protocol."""
+
+    def __call__(self) -> RequestHandler:
+        return EntrypointRequestHandler(self, loop=self._loop, **self._kwargs)
+
+
+@pytest.fixture(params=[_ServeProtocolServer, web.Server], ids=["serve-protocol", "aiohttp-protocol"])
 async def tls_proxy(
-    backend: BackendFactory, server_context: ssl.SSLContext
+    request: pytest.FixtureRequest, backend: BackendFactory, server_context: ssl.SSLContext
 ) -> AsyncIterator[tuple[int, list[str]]]:
     b = await backend()
     calls: list[str] = []
@@ -43,7 +54,7 @@ async def tls_proxy(
 
     proxy = Proxy(ProxyOptions())
     ep = EntrypointRuntime("websecure", scheme="https", host_check=check)
-    runner = web.ServerRunner(web.Server(proxy.handler(ep), access_log=None), handle_signals=False)
+    runner = web.ServerRunner(request.param(proxy.handler(ep), access_log=None), handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_context)
     await site.start()

@@ -12,7 +12,9 @@ from aiohttp.helpers import rfc822_formatted_time
 from aiohttp.http_writer import _serialize_headers
 from multidict import CIMultiDict
 
-from ingressctl.proxy.relayed import serialise_head
+from ingressctl.proxy.bare import BareResponse
+from ingressctl.proxy.relayed import RelayedResponse, serialise_head
+from ingressctl.proxy.upstream.parser import parse_head
 
 from .conftest import Backend, BackendFactory, ProxyFactory, route
 
@@ -173,3 +175,48 @@ def test_serialised_head_is_aiohttps_and_refuses_what_aiohttp_refuses() -> None:
             _serialize_headers("HTTP/1.1 200 OK", CIMultiDict([("X-Bad", bad)]))
     assert serialise_head(200, "OK", [("X-Bad\r\nX-Evil", "1")], 0) is None
     assert serialise_head(200, "O\x01K", [], 0) is None
+
+
+@pytest.mark.parametrize(
+    ("status", "reason", "body"),
+    [(200, "OK", b"hello"), (404, "Not Found", b""), (204, "", None), (599, "Custom \xe9", b"x" * 70000)],
+)
+def test_a_relayed_response_is_built_as_aiohttps_response_would_be(
+    status: int, reason: str, body: bytes | None
+) -> None:
+    pairs = [("Content-Type", "text/plain")]
+    fast = RelayedResponse(status, reason, pairs, body)
+    # Built through web.Response.__init__ (RelayedResponse skips it): the same state, attribute for
+    # attribute, so whatever aiohttp does with the response afterwards sees no difference.
+    slow = BareResponse(status=status, reason=reason, body=body)
+    assert type(fast._headers) is type(slow._headers)
+    assert {k: v for k, v in vars(fast).items() if k != "_headers"} == {
+        k: v for k, v in vars(slow).items() if k != "_headers"
+    }
+    assert list(fast.headers.items()) == pairs
+    assert (fast.status, fast.reason, fast.body) == (slow.status, slow.reason, slow.body)
+    with pytest.raises(ValueError, match="Reason"):
+        RelayedResponse(200, "OK\r\nX: y", pairs, body)
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/plain\r\nContent-Length: 5",
+        b"HTTP/1.1 200 \xc3\xa9t\xe9\r\nX-Tab: a\tb\r\nX-Obs: caf\xe9 \x80\x9f\xff\r\nDate: x",
+        b"HTTP/1.1 404\r\nX-Empty: \r\nX-Symbols: !#$%&'*+-.^_`|~",
+    ],
+)
+def test_what_the_upstream_parser_accepts_needs_no_second_control_check(head: bytes) -> None:
+    # A plain route's answer skips serialise_head's control-character search (clean=True): the
+    # strict parser's output must be what that search would have let through anyway.
+    parsed = parse_head(head)
+    checked = serialise_head(parsed.status, parsed.reason, parsed.headers, 5)
+    assert checked is not None
+    assert serialise_head(parsed.status, parsed.reason, parsed.headers, 5, clean=True) == checked
+
+
+@pytest.mark.parametrize("bad", [b"X: a\rb", b"X: a\x00b", b"X: a\x7fb", b"X\x01: a", b"X: a\x1bb"])
+def test_the_upstream_parser_refuses_the_controls_the_check_would_refuse(bad: bytes) -> None:
+    with pytest.raises(ValueError):
+        parse_head(b"HTTP/1.1 200 OK\r\n" + bad)
