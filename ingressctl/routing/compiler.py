@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -108,6 +108,8 @@ class _Compiler:
             tuple[int, int], tuple[IngressAnnotations, BackendPolicy | None, RouteMiddlewares]
         ] = {}
         self.policies = BackendPolicyResolver(self.resolver)
+        # (namespace, annotations) -> their parse, for parses that found nothing and read no Secret.
+        self._parsed: dict[tuple[str, tuple[tuple[str, str], ...]], IngressAnnotations] = {}
 
     def run(self) -> RoutingTable:
         selector = ClassSelector(self.snapshot.ingress_classes, self.options)
@@ -221,14 +223,7 @@ class _Compiler:
         if not_ours is not None:
             part.diagnostics.append(not_ours)
         else:
-            annotations, found = parse_annotations(
-                ingress,
-                lookup,
-                secrets_in_input,
-                ignore_snippets=self.options.ignore_snippets,
-                pass_tls_cert=self.options.pass_tls_cert,
-            )
-            part.diagnostics.extend(found)
+            annotations = self._annotations(ingress, lookup, secrets_in_input, part.diagnostics)
             annotations = with_nginx_defaults(ingress, annotations, self.options)
             tls = ingress_tls(ingress, lookup, secrets_in_input)
             part.diagnostics.extend(tls.diagnostics)
@@ -252,6 +247,43 @@ class _Compiler:
         if memo is not None:
             memo.next_ingresses[id(ingress)] = part
         return part
+
+    def _annotations(
+        self,
+        ingress: Ingress,
+        lookup: Callable[[str, str], Secret | None],
+        secrets_in_input: bool,
+        diagnostics: list[Diagnostic],
+    ) -> IngressAnnotations:
+        """parse_annotations, once per distinct (namespace, annotations) that parse cleanly.
+
+        Most Ingresses of a large input carry the same few annotations (an entrypoint, a class): a
+        parse that reported nothing and looked up no Secret depends on nothing else, so its result
+        is shared (parse_annotations reads only the annotations and the namespace). A parse with
+        findings runs for every Ingress: findings name their Ingress and line.
+        """
+        key = (ingress.meta.namespace, tuple(ingress.meta.annotations.items()))
+        parsed = self._parsed.get(key)
+        if parsed is not None:
+            return parsed
+        looked_up = False
+
+        def recorded(namespace: str, name: str) -> Secret | None:
+            nonlocal looked_up
+            looked_up = True
+            return lookup(namespace, name)
+
+        parsed, found = parse_annotations(
+            ingress,
+            recorded,
+            secrets_in_input,
+            ignore_snippets=self.options.ignore_snippets,
+            pass_tls_cert=self.options.pass_tls_cert,
+        )
+        diagnostics.extend(found)
+        if not found and not looked_up:
+            self._parsed[key] = parsed
+        return parsed
 
     def _same_secrets(self, read: dict[tuple[str, str], Secret | None]) -> bool:
         return all(self.secrets.get(key) is secret for key, secret in read.items())
