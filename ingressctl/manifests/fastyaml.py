@@ -98,12 +98,58 @@ class _Unsupported(Exception):
 class _Resolver:
     """Plain scalar text → the value PyYAML's core-schema resolution gives, memoised."""
 
-    __slots__ = ("cache", "constructor", "resolvers")
+    __slots__ = ("cache", "constructor", "lines", "resolvers")
 
     def __init__(self, resolvers: dict[Any, Any], constructor: Any = None) -> None:
         self.resolvers = resolvers
         self.constructor = constructor  # PyYAML's SafeConstructor, made on first need
         self.cache: dict[str, Any] = {}
+        self.lines: dict[str, Any] = {}  # line text -> its _Token, or _BLANK
+
+    def line(self, text: str) -> Any:
+        """The token of one line (see _Document), remembered for the next time it is seen."""
+        match = _LINE.match(text)
+        assert match is not None  # every part of the pattern may be empty
+        indent, dash, key, colon, rest = match.groups(default="")
+        if rest and rest[-1] == " ":
+            rest = rest.rstrip(" ")
+        token: Any
+        if key:
+            key_column = len(indent) + len(dash)
+            token = (
+                len(indent),
+                bool(dash),
+                key,
+                key_column,
+                rest,
+                key_column + len(key) + len(colon),
+                self._scalar(rest),
+            )
+        elif dash:
+            token = (len(indent), True, None, 0, rest, len(indent) + len(dash), _INLINE)
+        elif rest and rest[0] != "#":
+            token = (len(indent), False, None, 0, rest, len(indent), _INLINE)
+        else:
+            token = _BLANK
+        if len(text) <= _LONGEST_KEPT:
+            if len(self.lines) >= _LINES_KEPT:
+                self.lines.clear()
+            self.lines[text] = token
+        return token
+
+    def _scalar(self, rest: str) -> Any:
+        """The value of `key: rest` when `rest` is a plain scalar alone; _INLINE otherwise."""
+        if not rest:
+            return _INLINE
+        first = rest[0]
+        if first not in _PLAIN_START or " #" in rest or ": " in rest or rest[-1] == ":":
+            return _INLINE
+        if first not in self.resolvers:
+            return rest
+        try:
+            return self.plain(rest)
+        except Exception:  # reading the document reports it (or declines) at its place
+            return _INLINE
 
     def plain(self, text: str) -> Any:
         candidates = self.resolvers.get(text[:1])
@@ -166,58 +212,49 @@ class FastReader:
             return None
 
 
-# Every line of a document, in one pass of the regex engine: indentation, a sequence dash and the
-# spaces after it, a `key`, the colon and spaces after it, and the rest (a value, a comment, nothing).
-# Greedy and without a trailing ` *$`: a lazy rest before trailing spaces backtracks quadratically
-# on a line with a long run of spaces; trailing spaces are stripped in Python instead.
-_LINES = re.compile(
-    r"^( *)(- +|-(?=$))?(?:([A-Za-z0-9_][A-Za-z0-9_./-]*)(:(?: +|(?=$))))?(.*)$", re.MULTILINE
-)
+# One line of a document: indentation, a sequence dash and the spaces after it, a `key`, the colon
+# and spaces after it, and the rest (a value, a comment, nothing). Greedy and without a trailing
+# ` *$`: a lazy rest before trailing spaces backtracks quadratically on a line with a long run of
+# spaces; trailing spaces are stripped in Python instead.
+_LINE = re.compile(r"( *)(- +|-(?=$))?(?:([A-Za-z0-9_][A-Za-z0-9_./-]*)(:(?: +|(?=$))))?(.*)")
 _PLAIN_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_.")
 
-# A significant line: (line number, indentation, has a dash, key or None, key column, rest, rest column)
-_Token = tuple[int, int, bool, str | None, int, str, int]
+# A significant line, whatever its line number: (indentation, has a dash, key or None, key column,
+# rest, rest column, the value of `key: plain scalar` or _INLINE when the rest needs `inline`).
+_Token = tuple[int, bool, str | None, int, str, int, Any]
+_INLINE: Any = object()
+_BLANK: Any = object()  # an empty or comment-only line
+# Lines seen before → their token: manifests repeat most of their lines (`kind: Service`,
+# `pathType: Prefix`, `- name: http`), so most lines of a large input are read once.
+_LINES_KEPT = 65_536
+_LONGEST_KEPT = 200  # a long line (a certificate, a JSON annotation) rarely comes again
 
 
 class _Document:
-    __slots__ = ("plain", "resolvers", "tokens")
+    __slots__ = ("numbers", "plain", "resolvers", "tokens")
 
     def __init__(self, resolver: _Resolver, chunk: str, line_offset: int) -> None:
         self.plain = resolver.plain
         self.resolvers = resolver.resolvers
         tokens: list[_Token] = []
-        append = tokens.append
-        number = line_offset
-        # One match per line: a match ends at a line's end, and `^` matches only after a newline.
-        for indent, dash, key, colon, rest in _LINES.findall(chunk):
-            number += 1
-            if rest and rest[-1] == " ":
-                rest = rest.rstrip(" ")
-            if key:
-                key_column = len(indent) + len(dash)
-                append(
-                    (
-                        number,
-                        len(indent),
-                        bool(dash),
-                        key,
-                        key_column,
-                        rest,
-                        key_column + len(key) + len(colon),
-                    )
-                )
-            elif dash:
-                append((number, len(indent), True, None, 0, rest, len(indent) + len(dash)))
-            elif rest and rest[0] != "#":
-                append((number, len(indent), False, None, 0, rest, len(indent)))
+        numbers: list[int] = []
+        seen = resolver.lines
+        for number, text in enumerate(chunk.split("\n"), line_offset + 1):
+            token = seen.get(text)
+            if token is None:
+                token = resolver.line(text)
+            if token is not _BLANK:
+                tokens.append(token)
+                numbers.append(number)
         self.tokens = tokens
+        self.numbers = numbers
 
     def read(self) -> tuple[Any, Pos]:
         tokens = self.tokens
         at = 0
-        if tokens and tokens[0][5].startswith("---") and tokens[0][1] == 0 and tokens[0][3] is None:
-            first = tokens[0][5]
-            if tokens[0][2] or (first != "---" and not first.startswith("--- #")):
+        if tokens and tokens[0][4].startswith("---") and tokens[0][0] == 0 and tokens[0][2] is None:
+            first = tokens[0][4]
+            if tokens[0][1] or (first != "---" and not first.startswith("--- #")):
                 raise _Unsupported  # content on the `---` line
             at = 1
         if at >= len(tokens):
@@ -225,14 +262,14 @@ class _Document:
         for index in range(at, len(tokens)):
             token = tokens[index]
             if (
-                token[1] == 0
-                and not token[2]
-                and token[3] is None
-                and token[5].startswith(("...", "%", "---"))
+                token[0] == 0
+                and not token[1]
+                and token[2] is None
+                and token[4].startswith(("...", "%", "---"))
             ):
                 raise _Unsupported  # document end markers and directives
-        indent = tokens[at][1]
-        position = (tokens[at][0], indent + 1)
+        indent = tokens[at][0]
+        position = (self.numbers[at], indent + 1)
         value, at = self.block(at, indent, 0)
         if at != len(tokens):
             raise _Unsupported  # something less indented than the root: a syntax error
@@ -243,7 +280,7 @@ class _Document:
     def block(self, at: int, indent: int, depth: int) -> tuple[Any, int]:
         if depth > _MAX_DEPTH:
             raise _Unsupported
-        if self.tokens[at][2]:
+        if self.tokens[at][1]:
             return self.sequence(at, indent, depth)
         return self.mapping(at, indent, depth)
 
@@ -252,10 +289,10 @@ class _Document:
         keys_at = out.keys_at
         values_at = out.values_at
         tokens = self.tokens
+        numbers = self.numbers
         end = len(tokens)
-        resolvers = self.resolvers
         while at < end:
-            line, here, dash, key, _, rest, column = tokens[at]
+            here, dash, key, _, rest, column, scalar = tokens[at]
             if here != indent:
                 if here < indent:
                     break
@@ -266,24 +303,21 @@ class _Document:
                 raise _Unsupported
             if key in keys_at:
                 raise _Unsupported  # duplicate key: PyYAML's path reports it
+            line = numbers[at]
             keys_at[key] = line << 32 | (indent + 1)
             at += 1
             if rest and rest[0] != "#":
-                first = rest[0]
-                if first in _PLAIN_START and " #" not in rest and ": " not in rest and rest[-1] != ":":
-                    out[key] = rest if first not in resolvers else self.plain(rest)
-                else:
-                    out[key] = self.inline(rest, line, column)
+                out[key] = scalar if scalar is not _INLINE else self.inline(rest, line, column)
                 values_at[key] = line << 32 | (column + 1)
-                if at < end and tokens[at][1] > indent:
+                if at < end and tokens[at][0] > indent:
                     raise _Unsupported  # a multi-line scalar
                 continue
             # `key:` alone: a nested block, an indentless sequence, or null.
             if at < end:
                 below = tokens[at]
-                if below[1] > indent or (below[1] == indent and below[2]):
-                    values_at[key] = below[0] << 32 | (below[1] + 1)
-                    out[key], at = self.block(at, below[1], depth + 1)
+                if below[0] > indent or (below[0] == indent and below[1]):
+                    values_at[key] = numbers[at] << 32 | (below[0] + 1)
+                    out[key], at = self.block(at, below[0], depth + 1)
                     continue
             out[key] = None
             values_at[key] = line << 32 | (indent + len(key) + 2)
@@ -293,29 +327,31 @@ class _Document:
         out = PosList()
         items_at = out.items_at
         tokens = self.tokens
+        numbers = self.numbers
         end = len(tokens)
         while at < end:
-            line, here, dash, key, key_column, rest, column = tokens[at]
+            here, dash, key, key_column, rest, column, scalar = tokens[at]
             if here != indent:
                 if here < indent:
                     break
                 raise _Unsupported
             if not dash:
                 break  # the mapping holding an indentless sequence goes on
+            line = numbers[at]
             if key is not None:
                 # `- key: value`: a mapping whose keys stand at the column of this first key.
-                tokens[at] = (line, key_column, False, key, key_column, rest, column)
+                tokens[at] = (key_column, False, key, key_column, rest, column, scalar)
                 items_at.append(line << 32 | (key_column + 1))
                 value, at = self.mapping(at, key_column, depth + 1)
                 out.append(value)
-                if at < end and indent < tokens[at][1] < key_column:
+                if at < end and indent < tokens[at][0] < key_column:
                     raise _Unsupported
                 continue
             at += 1
             if not rest or rest[0] == "#":
-                if at < end and tokens[at][1] > indent:
-                    below = tokens[at][1]
-                    items_at.append(tokens[at][0] << 32 | (below + 1))
+                if at < end and tokens[at][0] > indent:
+                    below = tokens[at][0]
+                    items_at.append(numbers[at] << 32 | (below + 1))
                     value, at = self.block(at, below, depth + 1)
                     out.append(value)
                 else:
@@ -326,7 +362,7 @@ class _Document:
                 raise _Unsupported  # `- - x`
             items_at.append(line << 32 | (column + 1))
             out.append(self.inline(rest, line, column))
-            if at < end and tokens[at][1] > indent:
+            if at < end and tokens[at][0] > indent:
                 raise _Unsupported  # a multi-line scalar
         return out, at
 
