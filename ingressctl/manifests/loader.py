@@ -17,7 +17,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ingressctl.manifests.objects import is_list, item_origin, list_items, normalise, not_a_mapping
-from ingressctl.manifests.parallel import MIN_BYTES, Worker, available_processes, plan
+from ingressctl.manifests.parallel import MIN_BYTES, StreamingWorker, available_processes, plan
 from ingressctl.manifests.positioned import FieldIndex
 from ingressctl.manifests.yamldocs import read_documents
 from ingressctl.model import (
@@ -272,20 +272,16 @@ def _nobody(done: int, total: int) -> None:
     return None
 
 
-# What a worker hands back for its run of files: per file, the objects kept in order; then the
-# documents count, the diagnostics (unsorted, in reading order) and the skipped kinds.
-_Part = tuple[list[list[object]], int, list[Diagnostic], dict[str, int]]
-
-
-def _read_run(inputs: Sequence[tuple[str, str]]) -> _Part:
+def _read_run(inputs: Sequence[tuple[str, str]]) -> Iterator[object]:
+    """What a worker hands back for its run of files, one piece at a time: for each file, the
+    objects kept from it in order; then (documents count, diagnostics in reading order, skipped kinds)."""
     collector = _Collector()
-    per_file: list[list[object]] = []
     for name, text in inputs:
         before = len(collector.added)
         collector.add_file(name, text)
-        per_file.append(collector.added[before:])
+        yield collector.added[before:]
     result = collector.result
-    return per_file, result.documents, result.diagnostics, result.skipped
+    yield result.documents, result.diagnostics, result.skipped
 
 
 def load_parallel(
@@ -305,18 +301,22 @@ def load_parallel(
     with _collector_paused():
         told(0, total)
         # The parent reads the first run while the workers read the others.
-        workers = [Worker(partial(_read_run, inputs[start:end])) for start, end in runs[1:]]
+        workers = [StreamingWorker(partial(_read_run, inputs[start:end])) for start, end in runs[1:]]
         first_start, first_end = runs[0]
         try:
             for done, (name, text) in enumerate(inputs[first_start:first_end], start=first_start + 1):
                 collector.add_file(name, text)
                 told(done, total)
+                # Unpickling what the workers sent so far here, between files, leaves less of it
+                # for after the last file (when nothing else runs).
+                for worker in workers:
+                    worker.poll()
         except BaseException:
             for worker in workers:
                 worker.cancel()
             raise
         for (start, end), worker in zip(runs[1:], workers, strict=True):
-            part = worker.result()
+            part = _part(worker.finish(), end - start)
             if part is None:  # the worker failed: read its files here (same result, or the same error)
                 for name, text in inputs[start:end]:
                     collector.add_file(name, text)
@@ -324,6 +324,19 @@ def load_parallel(
                 collector.merge(inputs[start:end], part)
             told(end, total)  # a worker's files count once it has handed them back
     return collector.finish()
+
+
+# A worker's run of files, as merged: per file, the objects kept in order; then the documents
+# count, the diagnostics (unsorted, in reading order) and the skipped kinds.
+_Part = tuple[list[list[object]], int, list[Diagnostic], dict[str, int]]
+
+
+def _part(values: list[Any] | None, files: int) -> _Part | None:
+    """The pieces `_read_run` sent, as one part (None when the worker failed or sent too little)."""
+    if values is None or len(values) != files + 1:
+        return None
+    documents, diagnostics, skipped = values[-1]
+    return values[:-1], documents, diagnostics, skipped
 
 
 @contextmanager

@@ -5,19 +5,22 @@ each process reads a contiguous run of them and the parent merges the runs in fi
 result is the one sequential loading gives: `tests/manifests/test_parallel.py`).
 
 Workers are forked (nothing to import again, the input text is already in memory) and answer
-through a pipe with one pickle. Only the one-shot CLI asks for this: forking a process that runs
-threads (`serve` loads in a thread) could copy a lock held by another thread.
+through a pipe: a reading worker with one pickle per file as it goes (StreamingWorker), which the
+parent unpickles between its own files; a worker with one answer (Worker) with one pickle. Only
+the one-shot CLI asks for this: forking a process that runs threads (`serve` loads in a thread)
+could copy a lock held by another thread.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copyreg
 import dataclasses
 import gc
 import io
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from operator import attrgetter
 from typing import Any
 
@@ -104,6 +107,93 @@ class Worker:
             return pickle.loads(data)
         except Exception:  # a worker that died half-way: the caller reads these files itself
             return None
+
+
+class StreamingWorker:
+    """A forked process running `task()`, a generator: each value it yields is sent at once.
+
+    Values travel as length-prefixed pickles, so the parent unpickles the first ones while the
+    worker is still computing the next (`poll()` between its own pieces of work) instead of
+    unpickling everything after waiting for the last. `finish()` is every value, in order, or None
+    when the worker failed.
+    """
+
+    def __init__(self, task: Callable[[], Iterable[object]]) -> None:
+        import fcntl  # only where fork exists (see available_processes)
+
+        read_end, write_end = os.pipe()
+        with contextlib.suppress(OSError):  # a larger pipe: the worker rarely waits for the parent
+            fcntl.fcntl(write_end, _F_SETPIPE_SZ, _PIPE_BYTES)
+        pid = os.fork()
+        if pid == 0:  # the child, as in Worker
+            gc.disable()
+            code = 1
+            try:
+                os.close(read_end)
+                with os.fdopen(write_end, "wb") as pipe:
+                    for value in task():
+                        data = dumps(value)
+                        pipe.write(len(data).to_bytes(8, "little"))
+                        pipe.write(data)
+                        pipe.flush()
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write_end)
+        os.set_blocking(read_end, False)
+        self.pid = pid
+        self.read_end = read_end
+        self._received = bytearray()
+        self._values: list[object] = []
+        self._broken = False
+
+    def poll(self) -> None:
+        """Unpickle whatever has arrived, without waiting."""
+        while True:
+            try:
+                chunk = os.read(self.read_end, _PIPE_BYTES)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            self._received += chunk
+        self._unpickle()
+
+    def finish(self) -> list[object] | None:
+        """Wait for the worker to end: every value it sent, or None when it failed."""
+        os.set_blocking(self.read_end, True)
+        with os.fdopen(self.read_end, "rb") as pipe:
+            self._received += pipe.read()
+        _, status = os.waitpid(self.pid, 0)
+        self._unpickle()
+        if status != 0 or self._broken or self._received:
+            return None  # the caller does the work itself
+        return self._values
+
+    def cancel(self) -> None:
+        """Stop reading: the worker's next write fails, it exits, and it is reaped."""
+        os.close(self.read_end)
+        os.waitpid(self.pid, 0)
+
+    def _unpickle(self) -> None:
+        received = self._received
+        start = 0
+        while not self._broken and len(received) - start >= 8:
+            size = int.from_bytes(received[start : start + 8], "little")
+            if len(received) - start - 8 < size:
+                break
+            try:
+                with memoryview(received) as view:
+                    self._values.append(pickle.loads(view[start + 8 : start + 8 + size]))
+            except Exception:  # a worker that died half-way: the caller does the work itself
+                self._broken = True
+            start += 8 + size
+        del received[:start]
+
+
+# fcntl.F_SETPIPE_SZ (Linux; the constant is missing from older Pythons' fcntl module).
+_F_SETPIPE_SZ = 1031
+_PIPE_BYTES = 1 << 20
 
 
 def _fast_reducer(cls: type) -> Callable[[Any], tuple[Any, ...]] | None:

@@ -8,13 +8,21 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ingressctl.manifests import LoadResult, load_paths
 from ingressctl.manifests.loader import load_parallel, load_serial, read_inputs
-from ingressctl.manifests.parallel import MIN_BYTES, Worker, available_processes, dumps, plan
+from ingressctl.manifests.parallel import (
+    MIN_BYTES,
+    StreamingWorker,
+    Worker,
+    available_processes,
+    dumps,
+    plan,
+)
 from ingressctl.model import Location
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -145,6 +153,34 @@ def test_cancelled_worker_exits() -> None:
     """A caller that fails before reading the answer does not leave a worker blocked on the pipe."""
     worker = Worker(lambda: "x" * 10_000_000)  # far more than a pipe holds
     worker.cancel()  # returns once the worker has exited
+    with pytest.raises(ChildProcessError):
+        os.waitpid(worker.pid, 0)
+
+
+def test_streaming_worker_sends_every_value_in_order() -> None:
+    """Values taken in between (poll) and at the end (finish) add up to what the task yielded,
+    including values larger than a pipe holds."""
+    values = [("small", 1), "x" * 3_000_000, list(range(100_000)), None, {"last": b"\x00" * 10}]
+    worker = StreamingWorker(lambda: iter(values))
+    for _ in range(3):
+        worker.poll()
+    assert worker.finish() == values
+
+
+def test_streaming_worker_that_fails_half_way_gives_none() -> None:
+    def task() -> Iterator[object]:
+        yield "a first value"
+        raise RuntimeError("a bug in a worker")
+
+    worker = StreamingWorker(task)
+    worker.poll()
+    assert worker.finish() is None
+
+
+@pytest.mark.timeout(60)
+def test_cancelled_streaming_worker_exits() -> None:
+    worker = StreamingWorker(lambda: iter(["x" * 10_000_000, "y"]))  # far more than a pipe holds
+    worker.cancel()
     with pytest.raises(ChildProcessError):
         os.waitpid(worker.pid, 0)
 
