@@ -322,13 +322,14 @@ class Fields:
             )
         return tuple(out)
 
-    def string_map(self, key: str) -> tuple[dict[str, str], dict[str, Location]]:
-        """A map of strings (labels, annotations) and where each key stands."""
+    def string_map(self, key: str, *, locations: bool = True) -> tuple[dict[str, str], dict[str, Location]]:
+        """A map of strings (labels, annotations) and where each key stands (unless not `locations`:
+        the caller has no use for them, and a Location per key costs most of the reading)."""
         sub = self.mapping(key)
         if sub is None:
             return {}, {}
         values: dict[str, str] = {}
-        locations: dict[str, Location] = {}
+        where: dict[str, Location] = {}
         for name, value in sub.raw.items():
             if value is None:
                 value = ""  # `key:` with nothing after it: the API reads an empty string
@@ -336,10 +337,11 @@ class Fields:
                 sub.wrong_type(name, value, "a string", _string_hint(name, value))
                 continue
             values[name] = value
-            location = sub.key_loc(name)
-            if location is not None:
-                locations[name] = location
-        return values, locations
+            if locations:
+                location = sub.key_loc(name)
+                if location is not None:
+                    where[name] = location
+        return values, where
 
 
 def _string_hint(key: str | None, value: object) -> str:

@@ -246,7 +246,7 @@ def _allowed_routes(item: Fields) -> AllowedRoutes:
 
 def _selector(fields: Fields) -> LabelSelector:
     fields.check_known(_SELECTOR)
-    labels, _ = fields.string_map("matchLabels")
+    labels, _ = fields.string_map("matchLabels", locations=False)
     expressions: list[SelectorRequirement] = []
     for expr in fields.mappings("matchExpressions"):
         expr.check_known(_EXPRESSION)

@@ -48,7 +48,7 @@ def read_meta(
     if name is None:
         return None
     ctx.name_object(namespace, name)
-    labels, _ = meta.string_map("labels")
+    labels, _ = meta.string_map("labels", locations=False)
     annotations, annotation_locations = meta.string_map("annotations")
     if api_rules:
         _check_meta(meta, name, namespace if meta.has("namespace") else None, labels, annotations)
