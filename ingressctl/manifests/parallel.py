@@ -176,6 +176,8 @@ class StreamingWorker:
         os.waitpid(self.pid, 0)
 
     def _unpickle(self) -> None:
+        import pickle  # the parallel path only (start-up, see Worker.result)
+
         received = self._received
         start = 0
         while not self._broken and len(received) - start >= 8:
