@@ -7,15 +7,14 @@ still load.
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, TextIO
 
+from ingressctl.gc_pause import collector_paused
 from ingressctl.manifests.objects import is_list, item_origin, list_items, normalise, not_a_mapping
 from ingressctl.manifests.parallel import MIN_BYTES, StreamingWorker, available_processes, plan
 from ingressctl.manifests.positioned import FieldIndex
@@ -260,7 +259,7 @@ def load_text(text: str, name: str = STDIN_NAME) -> LoadResult:
 def load_serial(inputs: list[tuple[str, str]], on_files: FilesRead | None = None) -> LoadResult:
     told = on_files or _nobody
     collector = _Collector()
-    with _collector_paused():
+    with collector_paused():
         told(0, len(inputs))
         for done, (name, text) in enumerate(inputs, start=1):
             collector.add_file(name, text)
@@ -298,7 +297,7 @@ def load_parallel(
     told = on_files or _nobody
     total = len(inputs)
     collector = _Collector()
-    with _collector_paused():
+    with collector_paused():
         told(0, total)
         # The parent reads the first run while the workers read the others.
         workers = [StreamingWorker(partial(_read_run, inputs[start:end])) for start, end in runs[1:]]
@@ -337,25 +336,6 @@ def _part(values: list[Any] | None, files: int) -> _Part | None:
         return None
     documents, diagnostics, skipped = values[-1]
     return values[:-1], documents, diagnostics, skipped
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while loading.
-
-    Loading allocates millions of small dicts, lists and tuples that all stay alive, and each
-    collection walks them again: on 30,000 objects that was half of the loading time. What the
-    loader builds holds no reference cycles, so nothing waits for the collector; a collector that
-    was already off (or paused by another thread's load) is left as it was.
-    """
-    was_enabled = gc.isenabled()
-    if was_enabled:
-        gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def read_inputs(paths: Sequence[str], stdin: TextIO | None = None) -> list[tuple[str, str]]:

@@ -7,13 +7,12 @@ backend cannot be served still exists (with `backend.problem`) so that the proxy
 from __future__ import annotations
 
 import dataclasses
-import gc
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ingressctl.gc_pause import collector_paused
 from ingressctl.model import (
     BackendProblem,
     Diagnostic,
@@ -36,7 +35,7 @@ from ingressctl.routing.backend_policy_resolution import BackendPolicyResolver, 
 from ingressctl.routing.backend_protocol import apply_protocol, service_findings
 from ingressctl.routing.backends import BackendResolver
 from ingressctl.routing.canary_merge import merge_canaries
-from ingressctl.routing.candidates import Candidate, CandidateKey, ingress_order, why_wins
+from ingressctl.routing.candidates import Candidate, CandidateKey, conflict_finding, ingress_order, why_wins
 from ingressctl.routing.classes import ClassSelector
 from ingressctl.routing.hosts import validate_host
 from ingressctl.routing.memo import CompileCache
@@ -369,7 +368,7 @@ class _Compiler:
             winner = group[0]
             winners.append(winner)
             for loser in group[1:]:
-                self.diagnostics.append(_conflict(winner, loser))
+                self.diagnostics.append(conflict_finding(winner, loser))
                 # Its backends' findings too: an Ingress gets them whatever else the input holds (issue 18).
                 for backend in loser.backends:
                     self.diagnostics.extend(self.resolver.resolve(loser.ingress, backend, loser.location)[1])
@@ -561,34 +560,6 @@ _REFUSED = frozenset(
 )
 
 
-def _conflict(winner: Candidate, loser: Candidate) -> Diagnostic:
-    """The finding for a path that another one claims first.
-
-    Exact and Prefix paths of equal text are an error, as ingress-nginx's admission webhook refuses
-    them: one of the two is never routed. ImplementationSpecific paths stay a warning (their meaning
-    is the controller's). Across namespaces this is how one team takes another team's traffic.
-    """
-    where = winner.location or winner.ingress.meta.location
-    host = winner.host or "(any host)"
-    severity = Severity.WARNING if loser.path_type is PathType.IMPLEMENTATION_SPECIFIC else Severity.ERROR
-    message = (
-        f"host {host} {loser.path_type.value} {loser.path} is also claimed by "
-        f"{winner.ingress.ref} ({where or 'unknown location'}); {winner.ingress.ref} wins "
-        f"({why_wins(winner, loser)}) and this path is not routed"
-    )
-    hint = "Remove one of the two paths, or give them different hosts or paths."
-    if winner.ingress.meta.namespace != loser.ingress.meta.namespace:
-        message += (
-            f"; across namespaces ({winner.ingress.meta.namespace} and {loser.ingress.meta.namespace}) "
-            "this is how one team can take another team's traffic"
-        )
-        hint = (
-            "Decide which namespace owns the host; an admission policy that gives each host to one "
-            "namespace prevents it."
-        )
-    return finding(codes.CONFLICT, severity, loser.ingress, message, hint, loser.location, related=(where,))
-
-
 def _part_order(part: _RoutePart) -> tuple[int, str, int, int, int, str]:
     return part.order
 
@@ -612,7 +583,7 @@ def compile(
     With a `cache` (one per watch loop), results for objects that are the same objects as in the
     previous compile are reused: the result is the same, the work proportional to the change.
     """
-    with _collector_paused():
+    with collector_paused():
         if cache is not None:
             cache.begin(options, snapshot.ingress_classes)
         compiler = _Compiler(snapshot, options, cache)
@@ -620,22 +591,3 @@ def compile(
         if cache is not None:
             cache.commit(table)
     return table, compiler.diagnostics
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while compiling.
-
-    Compiling allocates a few objects per route, and the collections they trigger walk the whole
-    heap, snapshot included: on 30,000 objects that made compiling two to three times slower. A
-    collector that was already off (or paused by another thread) is left as it was; anything
-    cyclic is collected once it runs again.
-    """
-    was_enabled = gc.isenabled()
-    if was_enabled:
-        gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
