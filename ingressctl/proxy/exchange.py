@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol, runtime_checkable
 
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
@@ -198,6 +198,35 @@ class Middleware(Protocol):
     def name(self) -> str: ...
 
     async def handle(self, exchange: Exchange) -> StreamResponse | None: ...
+
+
+class Suspend:
+    """What a synchronous `check` returns when this request needs the middleware's coroutine."""
+
+    __slots__ = ()
+
+
+SUSPEND: Final = Suspend()
+
+
+@runtime_checkable
+class CheckedMiddleware(Middleware, Protocol):
+    """A middleware that decides most requests without suspending: `check` is `handle` run
+    synchronously (no coroutine per request), or SUSPEND when `handle` must run instead (a
+    password hash off the loop, say). Nothing may differ between the two but the coroutine."""
+
+    def check(self, exchange: Exchange) -> StreamResponse | Suspend | None: ...
+
+
+Check = Callable[[Exchange], StreamResponse | Suspend | None]
+Stage = tuple[Check | None, Middleware]
+"""One stage of a chain as the handler runs it: the middleware's `check` (None: it has none), and
+the middleware itself."""
+
+
+def stages_of(chain: tuple[Middleware, ...]) -> tuple[Stage, ...]:
+    """The chain with each stage's synchronous check looked up once, when the plan is built."""
+    return tuple((m.check if isinstance(m, CheckedMiddleware) else None, m) for m in chain)
 
 
 def arrived_over_tls(exchange: Exchange, tls_headers: tuple[tuple[str, str], ...] = ()) -> bool:

@@ -22,7 +22,7 @@ from ingressctl.model import Match
 from ingressctl.proxy.accesslog import AccessLog
 from ingressctl.proxy.answers import error
 from ingressctl.proxy.entrypoint import ConnectionMemo, EntrypointRuntime, HostCheck, entrypoint_runtime
-from ingressctl.proxy.exchange import Exchange, Outcome
+from ingressctl.proxy.exchange import Exchange, Outcome, Suspend
 from ingressctl.proxy.forward import Forwarder
 from ingressctl.proxy.middlewares.forward_auth import close_auth_sessions
 from ingressctl.proxy.middlewares.mirror import close_mirror_sessions
@@ -210,14 +210,21 @@ class _EntrypointHandler:
         result.route_id = rp.route_id
         result.quiet = not rp.route.middlewares.access_log
         result.service = rp.backend_label
-        chain = rp.chain if ep.auth is None else rp.chain_on(ep.auth)
-        if not chain and ep.compress is None:  # a route without middlewares builds no Exchange
+        stages = rp.stages if ep.auth is None else rp.stages_on(ep.auth)
+        if not stages and ep.compress is None:  # a route without middlewares builds no Exchange
             return await self._forward(request, rp, canon, qmark, query, host, result, None)
         exchange = Exchange(request, ep, plan.entrypoints, host, raw_target, canon, rp.route_id, result)
         if ep.compress is not None:
             exchange.response_filters.append(ep.compress)
         try:
-            for middleware in chain:
+            for check, middleware in stages:
+                if check is not None:
+                    # Most stages decide without suspending: no coroutine for them.
+                    checked = check(exchange)
+                    if checked is None:
+                        continue
+                    if not isinstance(checked, Suspend):
+                        return filtered(exchange, checked)
                 answer = await middleware.handle(exchange)
                 if answer is not None:
                     return filtered(exchange, answer)

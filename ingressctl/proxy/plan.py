@@ -17,7 +17,7 @@ from ingressctl.gateway.chain import BackendErrorSpec, GatewayRedirectSpec, Mirr
 from ingressctl.model import BackendProblem, Match, Route, RouteBackend, TLSCertificate
 from ingressctl.proxy.balancer import SmoothWeightedRoundRobin
 from ingressctl.proxy.canary import CanaryChoice
-from ingressctl.proxy.exchange import EntrypointInfo, Middleware
+from ingressctl.proxy.exchange import EntrypointInfo, Middleware, Stage, stages_of
 from ingressctl.proxy.middlewares.allow_list import AllowList
 from ingressctl.proxy.middlewares.auth_headers import AuthHeaders
 from ingressctl.proxy.middlewares.basic_auth import Authenticator
@@ -118,6 +118,7 @@ class RoutePlan:
         "route_id",
         "scheme",
         "specs",
+        "stages",
         "tls",
         "upstream_policy",
     )
@@ -141,6 +142,7 @@ class RoutePlan:
         self.chain: tuple[Middleware, ...] = tuple(
             _middleware(spec) for spec in self.specs if not isinstance(spec, _NOT_STAGES)
         )
+        self.stages = stages_of(self.chain)
         policy = route.middlewares.backend_policy
         self.upstream_policy = (
             BackendRuntime(policy, self.balancer, backend.label)
@@ -195,6 +197,12 @@ class RoutePlan:
             return self.chain
         at = self.auth_at
         return (*self.chain[:at], entrypoint_auth, *self.chain[at:])
+
+    def stages_on(self, entrypoint_auth: Middleware | None) -> tuple[Stage, ...]:
+        """`chain_on` as the handler runs it (ingressctl.proxy.exchange.stages_of)."""
+        if entrypoint_auth is None:
+            return self.stages
+        return stages_of(self.chain_on(entrypoint_auth))
 
 
 def _middleware(spec: MiddlewareSpec) -> Middleware:

@@ -19,7 +19,7 @@ from typing import Final
 from aiohttp.web_response import StreamResponse
 
 from ingressctl.proxy.answers import error
-from ingressctl.proxy.exchange import Exchange
+from ingressctl.proxy.exchange import SUSPEND, Exchange, Suspend
 from ingressctl.routing.chain import BasicAuthSpec
 from ingressctl.security import htpasswd
 
@@ -63,6 +63,19 @@ class Authenticator:
     def verify(self, user: str, password: str) -> bool:
         return bool(self.users) and htpasswd.verify(self.users, user, password)
 
+    def check(self, exchange: Exchange) -> StreamResponse | Suspend | None:
+        """A remembered header or none: decided here; anything else is for `handle`."""
+        header = exchange.request.headers.get("Authorization")
+        if not header:
+            return error(401, "Unauthorized", {"WWW-Authenticate": self.challenge})
+        keyed = self._keyed.copy()
+        keyed.update(header.encode("utf-8", "surrogatepass"))
+        known = self._verified.get(keyed.digest())
+        if known is None:
+            return SUSPEND
+        exchange.outcome.user = known
+        return None
+
     async def handle(self, exchange: Exchange) -> StreamResponse | None:
         header = exchange.request.headers.get("Authorization")
         if header:
@@ -85,7 +98,7 @@ class Authenticator:
         return error(401, "Unauthorized", {"WWW-Authenticate": self.challenge})
 
     def _digest(self, header: str) -> bytes:
-        # surrogatepass: every str encodes, and distinct strings stay distinct.
+        # (Inlined in `check`.) surrogatepass: every str encodes, and distinct strings stay distinct.
         keyed = self._keyed.copy()
         keyed.update(header.encode("utf-8", "surrogatepass"))
         return keyed.digest()

@@ -35,6 +35,9 @@ class RequestHeaders:
                 self.set_only = None
 
     async def handle(self, exchange: Exchange) -> StreamResponse | None:
+        return self.check(exchange)
+
+    def check(self, exchange: Exchange) -> StreamResponse | None:
         set_only = self.set_only
         if set_only:
             edits = exchange.header_edits
@@ -90,6 +93,9 @@ class ResponseHeaders:
         self._same = self._tls == self._plain
 
     async def handle(self, exchange: Exchange) -> StreamResponse | None:
+        return self.check(exchange)
+
+    def check(self, exchange: Exchange) -> StreamResponse | None:
         exchange.response_filters.append(self)
         return None
 

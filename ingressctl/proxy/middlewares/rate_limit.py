@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from typing import Final
 
 from aiohttp.web_response import StreamResponse
 
@@ -81,24 +82,32 @@ class TokenBuckets:
         self._next_sweep = max(_SWEEP_MIN, 2 * len(table))
 
 
+# Looked up once: an enum member read through its class costs a descriptor call per request.
+_CLIENT_IP: Final = SourceKind.CLIENT_IP
+_HOST: Final = SourceKind.HOST
+
+
 def source_of(exchange: Exchange, source: SourceKey) -> str:
     """The bucket key of a request (Traefik's extractorFunc). A request without the header shares
     one bucket with the others that lack it: never a way around the limit."""
-    if source.kind is SourceKind.CLIENT_IP:
+    kind = source.kind
+    if kind is _CLIENT_IP:
         return client_address(exchange.request, exchange.ep.trusted)
-    if source.kind is SourceKind.HOST:
+    if kind is _HOST:
         return exchange.host.lower()
     return exchange.request.headers.get(source.header, "")
 
 
 class RateLimiter:
-    __slots__ = ("buckets", "clock", "exempt", "source", "status", "text")
+    __slots__ = ("_single", "buckets", "clock", "exempt", "source", "status", "text")
 
     name = RateLimitSpec.name
 
     def __init__(self, spec: RateLimitSpec, clock: Callable[[], float] = time.monotonic) -> None:
         limit = spec.limit
         self.buckets = tuple(TokenBuckets(rate) for rate in limit.rates)
+        # The common case, one rate set: one look-up per request (TokenBuckets.try_take).
+        self._single = self.buckets[0] if len(self.buckets) == 1 else None
         self.source = limit.source
         self.status = limit.status
         self.text = "Too Many Requests" if limit.status == 429 else "Service Temporarily Unavailable"
@@ -106,17 +115,21 @@ class RateLimiter:
         self.clock = clock
 
     async def handle(self, exchange: Exchange) -> StreamResponse | None:
+        return self.check(exchange)
+
+    def check(self, exchange: Exchange) -> StreamResponse | None:
         exempt = self.exempt
         if exempt is not None and exempt.allows(client_address(exchange.request, exchange.ep.trusted)):
             return None
         key = source_of(exchange, self.source)
         now = self.clock()
-        buckets = self.buckets
-        if len(buckets) == 1:  # the common case: one look-up, no generator
-            wait = buckets[0].try_take(key, now)
+        single = self._single
+        if single is not None:
+            wait = single.try_take(key, now)
             if wait > 0:
                 return self._refuse(exchange, wait)
             return None
+        buckets = self.buckets
         wait = max(b.wait(key, now) for b in buckets)
         if wait > 0:
             return self._refuse(exchange, wait)
@@ -127,3 +140,4 @@ class RateLimiter:
     def _refuse(self, exchange: Exchange, wait: float) -> StreamResponse:
         exchange.outcome.refused_by = self.name
         return error(self.status, self.text, {"Retry-After": str(max(1, math.ceil(wait)))})
+
