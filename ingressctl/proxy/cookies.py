@@ -21,11 +21,27 @@ _OCTETS: Final = r"[!#$%&'()*+\-./0-9:<=>?@A-Z\[\]^_`a-z{|}~]*"
 _PLAIN_HEADER: Final = re.compile(f"{_TOKEN}={_OCTETS}(?:; *{_TOKEN}={_OCTETS})*")
 
 
+_TOKEN_NAME: Final = re.compile(_TOKEN)
+# name -> "name=" for the names that are tokens (the only ones the plain form can hold)
+_prefixes: dict[str, str | None] = {}
+
+
 def request_cookie(request: BaseRequest, name: str) -> str | None:
     """The value of cookie `name` in the request's Cookie header, None when it has none."""
     header = request.headers.get("Cookie", "")
     if not header:
         return None
+    prefix = _prefixes.get(name, "")
+    if prefix == "":
+        prefix = name + "=" if _TOKEN_NAME.fullmatch(name) else None
+        if len(_prefixes) < 64:
+            _prefixes[name] = prefix
+    if prefix is not None and header.startswith(prefix):
+        # A client holding this one cookie (a pinned client without others): `name=value` with
+        # an alphanumeric value is the plain form, and its one pair; no regex needed.
+        value = header[len(prefix) :]
+        if value.isalnum() and value.isascii():
+            return value
     if _PLAIN_HEADER.fullmatch(header) is None:
         return request.cookies.get(name)
     if name + "=" not in header:

@@ -113,7 +113,10 @@ class ResponseHeaders:
             names, edits = self._tls if arrived_over_tls(exchange, self.tls_headers) else self._plain
         if self._added:
             headers[:] = _add_values(headers, self._added)
-        headers[:] = [(n, v) for n, v in headers if n.lower() not in names]
+        for name, _ in headers:
+            if name.lower() in names:  # the route's value replaces the response's own
+                headers[:] = [(n, v) for n, v in headers if n.lower() not in names]
+                break
         headers.extend(edits)
         return None
 
