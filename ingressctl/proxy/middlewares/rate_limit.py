@@ -140,4 +140,3 @@ class RateLimiter:
     def _refuse(self, exchange: Exchange, wait: float) -> StreamResponse:
         exchange.outcome.refused_by = self.name
         return error(self.status, self.text, {"Retry-After": str(max(1, math.ceil(wait)))})
-
