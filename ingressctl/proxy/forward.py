@@ -20,6 +20,7 @@ from ingressctl.model.upstream_protocol import HTTP2_SCHEMES
 from ingressctl.proxy import splice
 from ingressctl.proxy.answers import abort_client, error, upstream_failed
 from ingressctl.proxy.bare import BareResponse, BareStream
+from ingressctl.proxy.cookies import request_cookie
 from ingressctl.proxy.exchange import BodyEncoder, Exchange, HeaderEdits, Outcome
 from ingressctl.proxy.forward_body import BodyState, send_body, splice_rest
 from ingressctl.proxy.forward_h2 import H2Attempt, Retry, forward_h2
@@ -151,12 +152,15 @@ class Forwarder:
         stale_retries_left = 2
         last_error: UpstreamError | None = None
         # The sticky cookie, read once for the endpoint choice and the Set-Cookie check.
-        cookie = policy.cookie(request) if policy is not None else None
+        sticky = policy.sticky_name if policy is not None else None
+        cookie = request_cookie(request, sticky) if sticky is not None else None
         while True:
             if policy is None:
                 peer = rp.balancer.pick(pool.is_ejected, failed_key)
+            elif (selector := policy.selector) is not None:
+                peer = selector.pick(request, pool.is_ejected, failed_key, cookie)
             else:
-                peer = policy.pick(request, rp.balancer, pool.is_ejected, failed_key, cookie)
+                peer = rp.balancer.pick(pool.is_ejected, failed_key)
             if peer is None:
                 peer = rp.balancer.pick_any(failed_key, pool.eject_remaining)
             if peer is None:
@@ -299,7 +303,8 @@ class Forwarder:
                 return upstream_failed(rp.route_id, rp.backend_label, peer.label, exc)
             pool.record_success(peer.key)
             if policy is not None:
-                policy.finished(peer.key, loop_time() - picked_at)
+                if policy.tracks:  # least-latency: learns from each answer's time
+                    policy.finished(peer.key, loop_time() - picked_at)
                 if (
                     response_head.status in policy.retry_statuses
                     and endpoint_retry_left

@@ -229,7 +229,9 @@ class _EntrypointHandler:
                 if answer is not None:
                     return filtered(exchange, answer)
             response = await self._forward(request, rp, exchange.path, qmark, query, host, result, exchange)
-            return filtered(exchange, response) if exchange.response_filters else response
+            if exchange.response_filters and not result.filtered:  # (the forwarder filtered it)
+                return filtered(exchange, response)
+            return response
         finally:
             if exchange.on_done is not None:
                 exchange.finish()

@@ -134,7 +134,7 @@ class Selector:
                 cookie = request_cookie(request, sticky.name)
             pinned = self._by_cookie.get(cookie or "")
             if pinned is not None and pinned.key != exclude and not ejected(pinned.key):
-                return self._started(pinned)
+                return self._started(pinned) if self._tracks else pinned
         hash_key = self.policy.hash_key
         if hash_key is not None and self._ring:
             return self._started_or_none(self._from_ring(hash_input(hash_key, request), ejected, exclude))
@@ -232,6 +232,8 @@ class BackendRuntime:
         "retry_timeouts",
         "selector",
         "send_timeout",
+        "sticky_name",
+        "tracks",
     )
 
     def __init__(self, policy: BackendPolicy, balancer: SmoothWeightedRoundRobin, backend: str) -> None:
@@ -241,6 +243,9 @@ class BackendRuntime:
             or policy.method is not BalanceMethod.ROUND_ROBIN
         )
         self.selector = Selector(policy, balancer, backend) if needs_selector else None
+        # Read by the forwarder per request, so that a policy without them costs no call.
+        self.sticky_name = policy.sticky.name if policy.sticky is not None else None
+        self.tracks = policy.method is BalanceMethod.LEAST_LATENCY  # `finished` matters
         self.connect_timeout = policy.connect_timeout
         self.read_timeout = policy.read_timeout
         self.send_timeout = policy.send_timeout
@@ -276,7 +281,8 @@ class BackendRuntime:
 
     def cookie(self, request: BaseRequest) -> str | None:
         """The request's sticky cookie, None without one or without stickiness (Selector.cookie)."""
-        return self.selector.cookie(request) if self.selector is not None else None
+        name = self.sticky_name
+        return request_cookie(request, name) if name is not None else None
 
     def error_page(self, status: int) -> ErrorPage | None:
         for page in self.error_pages:
