@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from aiohttp.web_response import StreamResponse
 
-from ingressctl.proxy.exchange import BodyEncoder, Exchange, arrived_over_tls
+from ingressctl.proxy.exchange import BodyEncoder, Exchange, HeaderEdits, arrived_over_tls
 from ingressctl.routing.chain_rewrites import RequestHeadersSpec, ResponseHeadersSpec
 
 
 class RequestHeaders:
-    __slots__ = ("edits", "host", "pass_host", "set_only")
+    __slots__ = ("_set_map", "edits", "host", "pass_host", "set_only")
 
     name = RequestHeadersSpec.name
 
@@ -33,6 +33,8 @@ class RequestHeaders:
                 ]
             except UnicodeEncodeError:  # a name the per-request path refuses the same way
                 self.set_only = None
+        # The same edits as one dict: copied (or merged) per request in one call.
+        self._set_map: HeaderEdits = dict(self.set_only or ())
 
     async def handle(self, exchange: Exchange) -> StreamResponse | None:
         return self.check(exchange)
@@ -42,9 +44,9 @@ class RequestHeaders:
         if set_only:
             edits = exchange.header_edits
             if edits is None:
-                edits = exchange.header_edits = {}
-            for key, edit in set_only:
-                edits[key] = edit
+                exchange.header_edits = self._set_map.copy()
+            else:
+                edits.update(self._set_map)
         elif set_only is None:
             for name, value, append in self.edits:
                 if append:
