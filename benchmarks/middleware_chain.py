@@ -195,8 +195,16 @@ def run() -> dict[str, dict[str, float]]:
                 route: {key: statistics.median(r[key] for r in runs) for key in runs[0]}
                 for route, runs in results.items()
             }
-            paired = [c["rps"] / p["rps"] for c, p in zip(results["chain"], results["plain"], strict=True)]
+            pairs = list(zip(results["chain"], results["plain"], strict=True))
+            paired = [c["rps"] / p["rps"] for c, p in pairs]
+            cpu_paired = [c["cpu_us_per_req"] / p["cpu_us_per_req"] for c, p in pairs]
             summary["rounds"] = {"rps_ratio_min": min(paired), "rps_ratio_max": max(paired)}
+            # Each round's ratios, in order (rps_ratio_1, cpu_ratio_1, ...): the spread is the news
+            # on a shared machine.
+            for n, (rps, cpu) in enumerate(zip(paired, cpu_paired, strict=True), 1):
+                summary["rounds"][f"rps_ratio_{n}"] = rps
+                summary["rounds"][f"cpu_ratio_{n}"] = cpu
+            summary["rounds"]["load_average"] = os.getloadavg()[0]
             return summary
         finally:
             if proxy is not None:
@@ -230,6 +238,15 @@ def render(summary: dict[str, dict[str, float]]) -> str:
     lines.append(
         f"Each round's req/s ratio: {rounds['rps_ratio_min']:.2f}–{rounds['rps_ratio_max']:.2f}×. "
         f"Errors: plain {plain['errors']:.0f}, chain {chain['errors']:.0f}."
+    )
+    per_round = [
+        f"{rounds[f'rps_ratio_{n}']:.2f}× req/s, {rounds[f'cpu_ratio_{n}']:.2f}× CPU/req"
+        for n in range(1, ROUNDS + 1)
+        if f"rps_ratio_{n}" in rounds
+    ]
+    lines.append(
+        f"Rounds (chain/plain): {'; '.join(per_round)}. Load average at the end: "
+        f"{rounds['load_average']:.1f}."
     )
     return "\n".join(lines)
 
