@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Final, Protocol, runtime_checkable
+from typing import Final, Protocol
 
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
@@ -191,7 +191,8 @@ class Middleware(Protocol):
 
     `handle` answers the request (a redirect, a refusal) or returns None to let the next stage
     run. A decision rather than a `next` callable: a chain is a plain loop, with no closure per
-    request, and a route without middlewares runs no loop at all.
+    request, and a route without middlewares runs no loop at all. A middleware that seldom needs
+    to suspend also has a synchronous `check` (see stages_of): the handler calls that instead.
     """
 
     @property
@@ -209,15 +210,6 @@ class Suspend:
 SUSPEND: Final = Suspend()
 
 
-@runtime_checkable
-class CheckedMiddleware(Middleware, Protocol):
-    """A middleware that decides most requests without suspending: `check` is `handle` run
-    synchronously (no coroutine per request), or SUSPEND when `handle` must run instead (a
-    password hash off the loop, say). Nothing may differ between the two but the coroutine."""
-
-    def check(self, exchange: Exchange) -> StreamResponse | Suspend | None: ...
-
-
 Check = Callable[[Exchange], StreamResponse | Suspend | None]
 Stage = tuple[Check | None, Middleware]
 """One stage of a chain as the handler runs it: the middleware's `check` (None: it has none), and
@@ -225,8 +217,19 @@ the middleware itself."""
 
 
 def stages_of(chain: tuple[Middleware, ...]) -> tuple[Stage, ...]:
-    """The chain with each stage's synchronous check looked up once, when the plan is built."""
-    return tuple((m.check if isinstance(m, CheckedMiddleware) else None, m) for m in chain)
+    """The chain with each stage's synchronous check looked up once, when the plan is built.
+
+    A middleware that decides most requests without suspending has a `check`: `handle` run
+    synchronously (no coroutine per request), or SUSPEND when `handle` must run instead (a
+    password hash off the loop, say). Nothing may differ between the two but the coroutine.
+    (Looked up by name: an isinstance check against a runtime Protocol costs microseconds per
+    middleware, for every route of every reload.)
+    """
+    stages: list[Stage] = []
+    for middleware in chain:
+        check: Check | None = getattr(middleware, "check", None)
+        stages.append((check, middleware))
+    return tuple(stages)
 
 
 def arrived_over_tls(exchange: Exchange, tls_headers: tuple[tuple[str, str], ...] = ()) -> bool:

@@ -106,6 +106,7 @@ class RoutePlan:
 
     __slots__ = (
         "auth_at",
+        "auth_stages",
         "backend_label",
         "balancer",
         "breaker",
@@ -143,6 +144,8 @@ class RoutePlan:
             _middleware(spec) for spec in self.specs if not isinstance(spec, _NOT_STAGES)
         )
         self.stages = stages_of(self.chain)
+        # id(entrypoint auth) -> (it, the stages with it): see stages_on
+        self.auth_stages: dict[int, tuple[Middleware, tuple[Stage, ...]]] = {}
         policy = route.middlewares.backend_policy
         self.upstream_policy = (
             BackendRuntime(policy, self.balancer, backend.label)
@@ -199,10 +202,16 @@ class RoutePlan:
         return (*self.chain[:at], entrypoint_auth, *self.chain[at:])
 
     def stages_on(self, entrypoint_auth: Middleware | None) -> tuple[Stage, ...]:
-        """`chain_on` as the handler runs it (ingressctl.proxy.exchange.stages_of)."""
+        """`chain_on` as the handler runs it (ingressctl.proxy.exchange.stages_of), built once
+        per entrypoint auth."""
         if entrypoint_auth is None:
             return self.stages
-        return stages_of(self.chain_on(entrypoint_auth))
+        known = self.auth_stages.get(id(entrypoint_auth))
+        if known is not None and known[0] is entrypoint_auth:
+            return known[1]
+        stages = stages_of(self.chain_on(entrypoint_auth))
+        self.auth_stages[id(entrypoint_auth)] = (entrypoint_auth, stages)
+        return stages
 
 
 def _middleware(spec: MiddlewareSpec) -> Middleware:

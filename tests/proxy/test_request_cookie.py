@@ -85,3 +85,16 @@ def test_the_sticky_form_is_found_without_parsing_every_cookie() -> None:
     request = header_request(header)
     assert request_cookie(request, "route") == "0123456789abcdef"
     assert request_cookie(request, "missing") is None
+
+
+def test_a_header_holding_only_the_sticky_cookie_agrees_with_aiohttp() -> None:
+    """`name=value` alone (a client pinned by this one cookie) takes a shortcut past the plain-form
+    check: it must give aiohttp's answer for every such header, including the values the shortcut
+    leaves to the general path (empty, non-ASCII letters, punctuation) and names that are not tokens."""
+    values = ("5c193d338cf3ac5f", "A1", "", "é", "٣", "ab-c", "a.b", "a b", '"ab"', "ab;", "ab=", "ABC123xyz")
+    names = ("bench_route", "route", "x.y", "ro{ute", "ro ute", "é")
+    for name in names:
+        for value in values:
+            request = header_request(f"{name}={value}")
+            for asked in (name, "route", "other"):
+                assert request_cookie(request, asked) == request.cookies.get(asked), (name, value, asked)
