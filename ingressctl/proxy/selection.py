@@ -114,12 +114,6 @@ class Selector:
         # methods (sticky cookie, hash, round robin) skip keeping them on every request.
         self._tracks = policy.method is BalanceMethod.LEAST_LATENCY
 
-    def cookie(self, request: BaseRequest) -> str | None:
-        """The request's sticky cookie (None without one, or when the route is not sticky): read
-        once per request by the forwarder, for `pick` and `set_cookie`."""
-        sticky = self.policy.sticky
-        return request_cookie(request, sticky.name) if sticky is not None else None
-
     def pick(
         self,
         request: BaseRequest,
@@ -127,7 +121,8 @@ class Selector:
         exclude: Key | None,
         cookie: str | None = None,
     ) -> Peer | None:
-        """`cookie`: what `cookie(request)` said, if the caller asked (None: read it here)."""
+        """`cookie`: the request's sticky cookie if the caller read it (the forwarder reads it once
+        per request, by BackendRuntime.sticky_name); None: read it here."""
         sticky = self.policy.sticky
         if sticky is not None:
             if cookie is None:
@@ -278,11 +273,6 @@ class BackendRuntime:
         if self.selector is not None:
             return self.selector.pick(request, ejected, exclude, cookie)
         return balancer.pick(ejected, exclude)
-
-    def cookie(self, request: BaseRequest) -> str | None:
-        """The request's sticky cookie, None without one or without stickiness (Selector.cookie)."""
-        name = self.sticky_name
-        return request_cookie(request, name) if name is not None else None
 
     def error_page(self, status: int) -> ErrorPage | None:
         for page in self.error_pages:
