@@ -177,6 +177,9 @@ async def test_service_upstream_server_alias_and_access_log(
         assert await fetch(sp, "ep.test") == (200, "s2 /x")  # the endpoint
         assert await fetch(sp, "alias.test") == (200, "s1 /x")
         assert await fetch(sp, "nothere.test") == (404, "404 page not found\n")
+        # Log lines reach this test through a pipe and a reader thread, after the answers: wait for
+        # the last one logged so far (the 404), or it could be counted after the mark.
+        await asyncio.to_thread(sp.wait_for, r'"GET /x HTTP/1\.1" 404 ', 10)
         mark = len(sp.lines)
         assert await fetch(sp, "quiet.test") == (200, "s1 /x")
         async with (
