@@ -190,8 +190,15 @@ class _EntrypointHandler:
         canon = canonical_path(path)
         if canon is None:
             return error(400, "Bad Request: ambiguous or malformed path")
-        if ep.host_check is not None and not self._host_allowed(ep.host_check, request, host):
-            return error(421, "Misdirected Request: the host is not covered by this connection's certificate")
+        host_check = ep.host_check
+        if host_check is not None:
+            # An HTTP/1.1 connection's earlier answer for this Host, read without a call per request.
+            protocol = request._protocol
+            allowed = protocol.host_answers.get(host) if isinstance(protocol, ConnectionMemo) else None
+            if allowed is None:
+                allowed = self._host_allowed(host_check, request, host)
+            if not allowed:
+                return error(421, _MISDIRECTED)
         table = plan.table_for(ep.name)
         match = table.match_request(host, canon, request.method, headers, query)
         # `/admin;x/y` is `/admin/y` to a servlet container: refused when the two views would take
@@ -315,6 +322,7 @@ def protocol_of(request: BaseRequest) -> str:
     return f"http/{version.major}.{version.minor}"
 
 
+_MISDIRECTED: Final = "Misdirected Request: the host is not covered by this connection's certificate"
 # The per-request label of the usual versions, without formatting a string each time.
 _HTTP1_NAMES: Final = {(1, 1): "http/1.1", (1, 0): "http/1.0"}
 
