@@ -108,6 +108,7 @@ class Exchange:
 
     __slots__ = (
         "body_tap",
+        "clean_filters",
         "entrypoints",
         "ep",
         "header_edits",
@@ -147,6 +148,10 @@ class Exchange:
         self.upstream_host = ""  # non-empty: the Host header the backend sees
         self.pass_host = True  # False: the backend sees its own address as Host
         self.response_filters: list[ResponseFilter] = []
+        # How many of response_filters add only header pairs checked for control characters when
+        # the plan was built (see ingressctl.proxy.relayed.serialise_head's `clean`); a filter
+        # that does not count itself here makes the relayed head be searched again.
+        self.clean_filters = 0
         self.body_tap: BodyTap | None = None  # set by a middleware that copies the request body
 
     def set_upstream_header(self, name: str, value: str) -> None:
@@ -178,8 +183,11 @@ class Exchange:
         self, status: int, headers: list[tuple[str, str]], relayed: bool, length: int | None = None
     ) -> BodyEncoder | None:
         """Run the response filters on a head (innermost first); the body encoder, if any."""
+        filters = self.response_filters
+        if len(filters) == 1:  # the usual case: no reversed walk
+            return filters[0].on_response(self, status, headers, relayed, length)
         encoder: BodyEncoder | None = None
-        for response_filter in reversed(self.response_filters):
+        for response_filter in reversed(filters):
             found = response_filter.on_response(self, status, headers, relayed, length)
             if found is not None and encoder is None:
                 encoder = found

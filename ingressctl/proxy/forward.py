@@ -151,6 +151,9 @@ class Forwarder:
             loop_time = self._clock = asyncio.get_running_loop().time
         stale_retries_left = 2
         last_error: UpstreamError | None = None
+        # The upstream's header pairs as its strict parser checked them, or edited only with pairs
+        # checked when the plan was built (relayed.serialise_head's `clean`).
+        clean = True
         # The sticky cookie, read once for the endpoint choice and the Set-Cookie check.
         sticky = policy.sticky_name if policy is not None else None
         cookie = request_cookie(request, sticky) if sticky is not None else None
@@ -344,7 +347,10 @@ class Forwarder:
                     set_cookie = selector.set_cookie(request, peer, cookie)
                     if set_cookie is not None:
                         response_head.headers.append(("Set-Cookie", set_cookie))
-            return await self._respond(request, rp, conn, response_head, sender, peer.label, result, exchange)
+                        clean = False
+            return await self._respond(
+                request, rp, conn, response_head, sender, peer.label, result, exchange, clean
+            )
 
     async def _respond(
         self,
@@ -356,7 +362,10 @@ class Forwarder:
         upstream: str,
         result: Outcome,
         exchange: Exchange | None = None,
+        clean: bool = False,
     ) -> StreamResponse:
+        """`clean`: the head's pairs are the strict parser's, or edited only with checked pairs
+        (see relayed.serialise_head); the response filters may still make it unclean."""
         assert isinstance(head, ResponseHead)
         pool = self.proxy.pool
         # aiohttp builds its CIMultiDict from the pairs once; building one here would copy twice.
@@ -366,6 +375,7 @@ class Forwarder:
         if exchange is not None and exchange.response_filters:
             exchange.outcome.filtered = True
             encoder = exchange.filter_response(status, headers, True, head.content_length)
+            clean = clean and len(exchange.response_filters) == exchange.clean_filters
         if status == 101:
             conn.abort()
             return upstream_failed(
@@ -380,8 +390,6 @@ class Forwarder:
             if encoder is not None:
                 body = encoder.encode(body) + encoder.finish()
                 return BareResponse(status=status, reason=head.reason, headers=headers, body=body or None)
-            # A route without middlewares or upstream policy adds nothing to the parser's pairs.
-            clean = exchange is None and rp.upstream_policy is None
             return RelayedResponse(status, head.reason, headers, body or None, clean)
         response = BareStream(status=status, reason=head.reason, headers=headers)
         try:

@@ -4,6 +4,9 @@ sees (preserve-host, service.passhostheader, upstream-vhost)."""
 
 from __future__ import annotations
 
+from operator import itemgetter
+from typing import Final
+
 from aiohttp.web_response import StreamResponse
 
 from ingressctl.proxy.exchange import BodyEncoder, Exchange, HeaderEdits, arrived_over_tls
@@ -78,7 +81,7 @@ class ResponseHeaders:
     """Registers itself as a response filter: every answer of the route gets the headers, the
     backend's and the proxy's own (redirects, refusals, 502s) alike."""
 
-    __slots__ = ("_added", "_plain", "_same", "_tls", "tls_headers")
+    __slots__ = ("_added", "_checked", "_plain", "_same", "_tls", "tls_headers")
 
     name = ResponseHeadersSpec.name
 
@@ -93,12 +96,18 @@ class ResponseHeaders:
         self.tls_headers = spec.tls_headers
         # Without HSTS both sets are the same: no need to ask, per response, how the client came.
         self._same = self._tls == self._plain
+        # Every pair this filter can add is free of control characters: a relayed head it edited
+        # needs no second search for one (Exchange.clean_filters).
+        every = [*self._tls[1], *self._plain[1], *self._added]
+        self._checked = not any(_has_control(name) or _has_control(value) for name, value in every)
 
     async def handle(self, exchange: Exchange) -> StreamResponse | None:
         return self.check(exchange)
 
     def check(self, exchange: Exchange) -> StreamResponse | None:
         exchange.response_filters.append(self)
+        if self._checked:
+            exchange.clean_filters += 1
         return None
 
     def on_response(
@@ -115,12 +124,20 @@ class ResponseHeaders:
             names, edits = self._tls if arrived_over_tls(exchange, self.tls_headers) else self._plain
         if self._added:
             headers[:] = _add_values(headers, self._added)
-        for name, _ in headers:
-            if name.lower() in names:  # the route's value replaces the response's own
-                headers[:] = [(n, v) for n, v in headers if n.lower() not in names]
-                break
+        # (The names compared without a Python loop: this runs for every answer of the route.)
+        if not names.isdisjoint(map(str.lower, map(_NAME, headers))):
+            # the route's value replaces the response's own
+            headers[:] = [(n, v) for n, v in headers if n.lower() not in names]
         headers.extend(edits)
         return None
+
+
+_NAME: Final = itemgetter(0)
+
+
+def _has_control(text: str) -> bool:
+    """A control character other than tab (what an HTTP/1.1 head must not carry in a field)."""
+    return any((ord(c) < 0x20 and c != "\t") or c == "\x7f" for c in text)
 
 
 def _last_wins(pairs: list[tuple[str, str]]) -> tuple[frozenset[str], list[tuple[str, str]]]:
