@@ -157,11 +157,15 @@ class Forwarder:
         # The sticky cookie, read once for the endpoint choice and the Set-Cookie check.
         sticky = policy.sticky_name if policy is not None else None
         cookie = request_cookie(request, sticky) if sticky is not None else None
+        pinned = False  # the endpoint the sticky cookie names: the client needs no new cookie
         while True:
             if policy is None:
                 peer = rp.balancer.pick(pool.is_ejected, failed_key)
             elif (selector := policy.selector) is not None:
-                peer = selector.pick(request, pool.is_ejected, failed_key, cookie)
+                peer = selector.pinned(cookie, pool.is_ejected, failed_key) if cookie is not None else None
+                pinned = peer is not None
+                if peer is None:
+                    peer = selector.pick(request, pool.is_ejected, failed_key, cookie)
             else:
                 peer = rp.balancer.pick(pool.is_ejected, failed_key)
             if peer is None:
@@ -343,7 +347,7 @@ class Forwarder:
                     )
                     return error(502, "Bad Gateway: the response is larger than the route allows")
                 selector = policy.selector
-                if selector is not None:
+                if selector is not None and not pinned:
                     set_cookie = selector.set_cookie(request, peer, cookie)
                     if set_cookie is not None:
                         response_head.headers.append(("Set-Cookie", set_cookie))

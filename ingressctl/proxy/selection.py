@@ -137,6 +137,14 @@ class Selector:
             return self._started_or_none(self._least_latency(ejected, exclude))
         return self._started_or_none(self.balancer.pick(ejected, exclude))
 
+    def pinned(self, cookie: str, ejected: Callable[[Key], bool], exclude: Key | None) -> Peer | None:
+        """The endpoint the request's sticky cookie names, if it can take the request; None: `pick`
+        chooses (and `set_cookie` pins the client again). A pinned client needs no Set-Cookie."""
+        peer = self._by_cookie.get(cookie)
+        if peer is None or peer.key == exclude or ejected(peer.key):
+            return None
+        return self._started(peer) if self._tracks else peer
+
     def _from_ring(self, value: str, ejected: Callable[[Key], bool], exclude: Key | None) -> Peer | None:
         ring = self._ring
         peers = self.balancer.peers
