@@ -17,7 +17,7 @@ from ingressctl.proxy.headers import TrustedNetworks
 
 def client_address(request: BaseRequest, trusted: TrustedNetworks) -> str:
     peer = request.remote or ""
-    if not trusted or not trusted.contains(peer):
+    if not trusted.configured or not trusted.contains(peer):
         return peer
     forwarded = request.headers.getall("X-Forwarded-For", ())
     if not forwarded:

@@ -248,7 +248,7 @@ def arrived_over_tls(exchange: Exchange, tls_headers: tuple[tuple[str, str], ...
         return True
     request = exchange.request
     trusted = exchange.ep.trusted
-    if trusted and trusted.contains(request.remote or ""):
+    if trusted.configured and trusted.contains(request.remote or ""):
         proto = request.headers.get("X-Forwarded-Proto")
         if proto is not None and proto.partition(",")[0].strip().lower() == "https":
             return True

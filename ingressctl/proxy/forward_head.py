@@ -73,7 +73,8 @@ class RequestHeads:
                 drop = drop | tokens
         trusted_peer = False
         peer = request.remote or ""
-        if ep.trusted and ep.trusted.contains(peer):
+        trusted = ep.trusted
+        if trusted.configured and trusted.contains(peer):
             trusted_peer = True
         incoming: dict[bytes, bytes] | None = {} if trusted_peer else None
         has_host = False

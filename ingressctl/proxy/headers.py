@@ -67,7 +67,7 @@ def connection_tokens(value: bytes) -> frozenset[bytes]:
 class TrustedNetworks:
     """Addresses whose incoming X-Forwarded-* and X-Real-Ip headers are believed."""
 
-    __slots__ = ("_cache", "_networks")
+    __slots__ = ("_cache", "_networks", "configured")
 
     def __init__(self, cidrs: Sequence[str]) -> None:
         nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
@@ -75,9 +75,11 @@ class TrustedNetworks:
             nets.append(ipaddress.ip_network(cidr.strip(), strict=False))
         self._networks = tuple(nets)
         self._cache: dict[str, bool] = {}
+        # bool(self), read per request without a Python call (__bool__ is one)
+        self.configured = bool(nets)
 
     def __bool__(self) -> bool:
-        return bool(self._networks)
+        return self.configured
 
     def contains(self, address: str) -> bool:
         hit = self._cache.get(address)
