@@ -10,6 +10,7 @@ from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
 from ingressctl.proxy.headers import TrustedNetworks
+from ingressctl.proxy.relayed import HeadTail
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +112,7 @@ class Exchange:
         "clean_filters",
         "entrypoints",
         "ep",
+        "head_tail",
         "header_edits",
         "host",
         "on_done",
@@ -152,6 +154,8 @@ class Exchange:
         # the plan was built (see ingressctl.proxy.relayed.serialise_head's `clean`); a filter
         # that does not count itself here makes the relayed head be searched again.
         self.clean_filters = 0
+        # The pairs the last response filter appended, serialised when the plan was built.
+        self.head_tail: HeadTail | None = None
         self.body_tap: BodyTap | None = None  # set by a middleware that copies the request body
 
     def set_upstream_header(self, name: str, value: str) -> None:

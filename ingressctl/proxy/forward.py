@@ -394,7 +394,8 @@ class Forwarder:
             if encoder is not None:
                 body = encoder.encode(body) + encoder.finish()
                 return BareResponse(status=status, reason=head.reason, headers=headers, body=body or None)
-            return RelayedResponse(status, head.reason, headers, body or None, clean)
+            head_tail = exchange.head_tail if exchange is not None else None
+            return RelayedResponse(status, head.reason, headers, body or None, clean, head_tail)
         response = BareStream(status=status, reason=head.reason, headers=headers)
         try:
             await response.prepare(request)

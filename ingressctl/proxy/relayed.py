@@ -37,7 +37,7 @@ class RelayedResponse(BareResponse):
     whole body. `headers` shows the pairs once asked for; aiohttp's preparation then runs as for
     any response."""
 
-    __slots__ = ("_clean", "_head", "_pairs")
+    __slots__ = ("_clean", "_head", "_pairs", "_tail")
 
     def __init__(
         self,
@@ -46,6 +46,7 @@ class RelayedResponse(BareResponse):
         pairs: list[tuple[str, str]],
         body: bytes | None,
         clean: bool = False,
+        tail: HeadTail | None = None,
     ) -> None:
         # What web.Response.__init__(status=, reason=, body=) sets for a bytes body and a given
         # reason, without its keyword handling (a third of relaying a small answer's Python time);
@@ -64,6 +65,7 @@ class RelayedResponse(BareResponse):
         self._head: bytes | None = None
         # The reason and pairs are the strict upstream parser's, unedited (see serialise_head).
         self._clean = clean
+        self._tail = tail
 
     @property
     def headers(self) -> CIMultiDict[str]:
@@ -122,7 +124,7 @@ class RelayedResponse(BareResponse):
         whole = self.whole(request)
         if whole is None:
             return None
-        return serialise_head(self._status, self._reason, pairs, len(whole[1]), self._clean)
+        return serialise_head(self._status, self._reason, pairs, len(whole[1]), self._clean, self._tail)
 
     async def write_eof(self, data: bytes = b"") -> None:
         head = self._head
@@ -142,17 +144,46 @@ class RelayedResponse(BareResponse):
         self._payload_writer = None
 
 
+class HeadTail:
+    """Header pairs a response filter appends to every answer, serialised once when the plan is
+    built (ingressctl.proxy.middlewares.headers): `serialise_head` writes them as one piece when
+    they are still the last pairs of a head. Never Content-Length or Date (those are looked for)."""
+
+    __slots__ = ("pairs", "text")
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        if any(name.lower() in ("content-length", "date") for name, _ in pairs):
+            raise ValueError("a head tail cannot hold Content-Length or Date")
+        self.pairs = pairs
+        self.text = "".join(f"{name}: {value}\r\n" for name, value in pairs)
+
+
 def serialise_head(
-    status: int, reason: str, pairs: list[tuple[str, str]], length: int, clean: bool = False
+    status: int,
+    reason: str,
+    pairs: list[tuple[str, str]],
+    length: int,
+    clean: bool = False,
+    tail: HeadTail | None = None,
 ) -> bytes | None:
     """The HTTP/1.1 head aiohttp writes for a keep-alive answer with a body of `length` bytes: the
     pairs in order, then Content-Length and Date unless present. None when a name or value holds a
     control character (aiohttp's serialiser refuses those) or a Content-Length that is not `length`.
     `clean`: the reason and pairs are the strict upstream parser's, which refused any control
     character (ingressctl.proxy.upstream.parser), so they are not searched for one again.
+    `tail`: when the pairs end with its pairs (the very list a response filter appended), those
+    are written as its text, prepared once, instead of pair by pair: the same bytes.
     """
     parts = ["HTTP/1.1 ", str(status), " ", reason, "\r\n"]
     has_length = has_date = False
+    tail_text = ""
+    lines_in_tail = 0
+    if tail is not None:
+        count = len(tail.pairs)
+        if count and len(pairs) >= count and pairs[-count:] == tail.pairs:
+            tail_text = tail.text
+            pairs = pairs[:-count]
+            lines_in_tail = count
     for name, value in pairs:
         size = len(name)
         if size == 14 and name.lower() == "content-length":
@@ -163,6 +194,9 @@ def serialise_head(
             has_date = True
         parts += (name, ": ", value, "\r\n")
     lines = len(pairs) + 2
+    if tail_text:
+        parts.append(tail_text)
+        lines += lines_in_tail
     if not has_length:
         parts.append(f"Content-Length: {length}\r\n")
         lines += 1

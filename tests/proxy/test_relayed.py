@@ -13,7 +13,7 @@ from aiohttp.http_writer import _serialize_headers
 from multidict import CIMultiDict
 
 from ingressctl.proxy.bare import BareResponse
-from ingressctl.proxy.relayed import RelayedResponse, serialise_head
+from ingressctl.proxy.relayed import HeadTail, RelayedResponse, serialise_head
 from ingressctl.proxy.upstream.parser import parse_head
 
 from .conftest import Backend, BackendFactory, ProxyFactory, route
@@ -175,6 +175,24 @@ def test_serialised_head_is_aiohttps_and_refuses_what_aiohttp_refuses() -> None:
             _serialize_headers("HTTP/1.1 200 OK", CIMultiDict([("X-Bad", bad)]))
     assert serialise_head(200, "OK", [("X-Bad\r\nX-Evil", "1")], 0) is None
     assert serialise_head(200, "O\x01K", [], 0) is None
+
+
+def test_a_prepared_tail_gives_the_same_head_and_only_where_it_is_the_tail() -> None:
+    date = ("Date", "Mon, 07 Dec 2026 02:00:00 GMT")  # (present: no clock in the comparison)
+    upstream = [("Content-Type", "text/plain"), date]
+    added = [("X-Frame-Options", "DENY"), ("X-Served-By", "ingressctl")]
+    tail = HeadTail(added)
+    for pairs in ([*upstream, *added], [*added, *upstream], [*upstream, added[1], added[0]], [date, *added]):
+        expected = _serialize_headers("HTTP/1.1 200 OK", CIMultiDict(pairs))
+        expected = expected[:-2] + b"Content-Length: 5\r\n\r\n"
+        for clean in (True, False):
+            assert serialise_head(200, "OK", pairs, 5, clean) == expected
+            assert serialise_head(200, "OK", pairs, 5, clean, tail) == expected
+    # The control search still covers the tail's text when the head is not known to be clean.
+    bad = [("X-Bad", "a\r\nSet-Cookie: x=1")]
+    assert serialise_head(200, "OK", [*upstream, *bad], 5, False, HeadTail(bad)) is None
+    with pytest.raises(ValueError):
+        HeadTail([("Content-Length", "5")])
 
 
 @pytest.mark.parametrize(

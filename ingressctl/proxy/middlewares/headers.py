@@ -10,6 +10,7 @@ from typing import Final
 from aiohttp.web_response import StreamResponse
 
 from ingressctl.proxy.exchange import BodyEncoder, Exchange, HeaderEdits, arrived_over_tls
+from ingressctl.proxy.relayed import HeadTail
 from ingressctl.routing.chain_rewrites import RequestHeadersSpec, ResponseHeadersSpec
 
 
@@ -81,7 +82,7 @@ class ResponseHeaders:
     """Registers itself as a response filter: every answer of the route gets the headers, the
     backend's and the proxy's own (redirects, refusals, 502s) alike."""
 
-    __slots__ = ("_added", "_checked", "_plain", "_same", "_tls", "tls_headers")
+    __slots__ = ("_added", "_checked", "_plain", "_plain_tail", "_same", "_tls", "_tls_tail", "tls_headers")
 
     name = ResponseHeadersSpec.name
 
@@ -100,6 +101,9 @@ class ResponseHeaders:
         # needs no second search for one (Exchange.clean_filters).
         every = [*self._tls[1], *self._plain[1], *self._added]
         self._checked = not any(_has_control(name) or _has_control(value) for name, value in every)
+        # The pairs as the relayed head writes them, serialised once (None: pair by pair).
+        self._tls_tail = _tail(self._tls[1])
+        self._plain_tail = _tail(self._plain[1])
 
     async def handle(self, exchange: Exchange) -> StreamResponse | None:
         return self.check(exchange)
@@ -120,8 +124,13 @@ class ResponseHeaders:
     ) -> BodyEncoder | None:
         if self._same:
             names, edits = self._plain
+            tail = self._plain_tail
+        elif arrived_over_tls(exchange, self.tls_headers):
+            names, edits = self._tls
+            tail = self._tls_tail
         else:
-            names, edits = self._tls if arrived_over_tls(exchange, self.tls_headers) else self._plain
+            names, edits = self._plain
+            tail = self._plain_tail
         if self._added:
             headers[:] = _add_values(headers, self._added)
         # (The names compared without a Python loop: this runs for every answer of the route.)
@@ -129,6 +138,7 @@ class ResponseHeaders:
             # the route's value replaces the response's own
             headers[:] = [(n, v) for n, v in headers if n.lower() not in names]
         headers.extend(edits)
+        exchange.head_tail = tail
         return None
 
 
@@ -138,6 +148,12 @@ _NAME: Final = itemgetter(0)
 def _has_control(text: str) -> bool:
     """A control character other than tab (what an HTTP/1.1 head must not carry in a field)."""
     return any((ord(c) < 0x20 and c != "\t") or c == "\x7f" for c in text)
+
+
+def _tail(pairs: list[tuple[str, str]]) -> HeadTail | None:
+    if not pairs or any(name.lower() in ("content-length", "date") for name, _ in pairs):
+        return None
+    return HeadTail(pairs)
 
 
 def _last_wins(pairs: list[tuple[str, str]]) -> tuple[frozenset[str], list[tuple[str, str]]]:
