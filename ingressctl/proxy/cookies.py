@@ -24,6 +24,12 @@ _PLAIN_HEADER: Final = re.compile(f"{_TOKEN}={_OCTETS}(?:; *{_TOKEN}={_OCTETS})*
 _TOKEN_NAME: Final = re.compile(_TOKEN)
 # name -> "name=" for the names that are tokens (the only ones the plain form can hold)
 _prefixes: dict[str, str | None] = {}
+# A Cookie header that is one `name=value` of the shortcut below (a pinned client's sticky cookie
+# alone) -> (name, value): a keep-alive client's next request is one look-up. Only such headers
+# are kept (the value the proxy itself set, nothing of the application's cookies), and at most
+# _SINGLE_KEPT of them (then the table starts again).
+_single: dict[str, tuple[str, str]] = {}
+_SINGLE_KEPT: Final = 1024
 
 
 def request_cookie(request: BaseRequest, name: str) -> str | None:
@@ -31,6 +37,9 @@ def request_cookie(request: BaseRequest, name: str) -> str | None:
     header = request.headers.get("Cookie", "")
     if not header:
         return None
+    known = _single.get(header)
+    if known is not None and known[0] == name:
+        return known[1]
     prefix = _prefixes.get(name, "")
     if prefix == "":
         prefix = name + "=" if _TOKEN_NAME.fullmatch(name) else None
@@ -41,6 +50,9 @@ def request_cookie(request: BaseRequest, name: str) -> str | None:
         # an alphanumeric value is the plain form, and its one pair; no regex needed.
         value = header[len(prefix) :]
         if value.isalnum() and value.isascii():
+            if len(_single) >= _SINGLE_KEPT:
+                _single.clear()
+            _single[header] = (name, value)
             return value
     if _PLAIN_HEADER.fullmatch(header) is None:
         return request.cookies.get(name)
