@@ -3,6 +3,8 @@ the edge cases the serve test does not cover (the proxy's own answers, TLS detec
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import pytest
 from aiohttp import web
@@ -157,3 +159,32 @@ async def test_ssl_force_host_alone_redirects_only_other_hosts(
             assert r.status == 200
         async with s.get(p.url("/p"), headers={"Host": "other.test"}, allow_redirects=False) as r:
             assert (r.status, r.headers["Location"]) == (301, "https://secure.test/p")
+
+
+async def test_a_response_header_value_with_a_line_break_never_splits_the_answer(
+    backend: BackendFactory, proxy_server: ProxyFactory
+) -> None:
+    """Compiled annotations cannot hold one, but the relayed head's shortcuts (pairs checked and
+    serialised when the plan is built) must not be what stands between a bad value and the client:
+    such a value is refused as aiohttp refuses it, never written."""
+    b = await backend()
+    bad = Rewrites(security=SECURE, response_headers=(HeaderEdit("X-Route", "one\r\nX-Injected: 1"),))
+    good = Rewrites(security=SECURE, response_headers=(HeaderEdit("X-Route", "one"),))
+    p = await proxy_server()
+    plan(
+        p,
+        [
+            route("bad", [b.addr], host="bad.test", middlewares=with_rewrites(bad)),
+            route("good", [b.addr], host="good.test", middlewares=with_rewrites(good)),
+        ],
+    )
+    async with aiohttp.ClientSession() as s, s.get(p.url("/"), headers={"Host": "good.test"}) as r:
+        assert (r.status, r.headers["X-Route"], r.headers["X-Frame-Options"]) == (200, "one", "DENY")
+    # Read raw: aiohttp's serialiser raises on the value, and the server ends the connection.
+    reader, writer = await asyncio.open_connection("127.0.0.1", p.ports["web"])
+    writer.write(b"GET / HTTP/1.1\r\nHost: bad.test\r\n\r\n")
+    answer = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    assert b"X-Injected" not in answer
+    assert not answer.startswith(b"HTTP/1.1 200")
+    assert len(b.seen) == 2  # the backend answered both: only the proxy's head was refused
