@@ -401,3 +401,23 @@ def test_plain_scalars_resolve_as_pyyaml_resolves_them() -> None:
     for scalar in scalars:
         assert check_text(f"a: {scalar}\n") == 1, scalar
         check_text(f"b: [{scalar}]\n")
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            ["---", "--- #c", "---x", "----", " ---", "--", "a: 1", "", "\r", "\t", "-", "%YAML 1.1"]
+        ),
+        max_size=12,
+    ),
+    st.sampled_from(["\n", "\r\n", " \n", "\t\n"]),
+    st.booleans(),
+)
+def test_document_starts_are_those_of_the_regular_expression(
+    lines: list[str], newline: str, final_newline: bool
+) -> None:
+    from ingressctl.manifests.yamldocs import _DOC_START, document_starts
+
+    text = newline.join(lines) + (newline if final_newline else "")
+    assert document_starts(text) == [match.start() for match in _DOC_START.finditer(text)]
