@@ -11,7 +11,8 @@ Each route part's findings are recorded by candidate and put back in candidate o
 compiler's once-only sets are kept per Ingress or per Service, so every Ingress is routed by one
 process (with its canaries and its defaultBackend: those are routed here) and a Service's own
 findings, when both processes report them, are the same finding twice, which `check()` reports once
-(`tests/checks/test_split_compile.py` compares both on generated and on fixture inputs).
+(`tests/checks/test_split_compile.py` compares both on generated and on fixture inputs, and the
+whole `validate` report with a run on one CPU).
 """
 
 from __future__ import annotations
@@ -43,8 +44,10 @@ class _Found:
 
 
 def compile_findings(snapshot: Snapshot, options: CompileOptions, *, parallel: bool) -> list[Diagnostic]:
-    """`compile(snapshot, options)[1]`: with `parallel`, the route parts of a large input are
-    shared with a forked process. Only for single-threaded programs (the CLI), as for load_paths."""
+    """The findings of `compile(snapshot, options)`, in its order: with `parallel`, the route parts
+    of a large input are shared with a forked process. A Service's own finding may then come twice
+    (both processes met the Service), which check() reports once, as it does every finding. Only
+    for single-threaded programs (the CLI), as for load_paths."""
     has_gateway_api = snapshot.gateway_classes or snapshot.gateways or snapshot.http_routes
     if not parallel or (options.gateway and has_gateway_api):
         # The Gateway API compile reads the Ingress routes (overlaps): one process does it all.
@@ -92,22 +95,28 @@ def _by_index(found: _Found) -> int:
 
 def _theirs(routed: list[Candidate], defaults: list[Candidate]) -> list[int]:
     """Indexes of the candidates the worker routes: whole Ingresses, about WORKER_SHARE of them."""
-    pinned = {id(candidate.ingress) for candidate in defaults}
+    # By namespace/name, not by object: the resolver reports once per Ingress name (an Ingress
+    # defined twice in the input is routed by one process, as in one compile).
+    pinned = {_name(candidate) for candidate in defaults}
     for candidate in routed:
         if candidate.canary_of is not None:
-            pinned.add(id(candidate.ingress))
-            pinned.add(id(candidate.canary_of.ingress))
+            pinned.add(_name(candidate))
+            pinned.add(_name(candidate.canary_of))
     goal = len(routed) * WORKER_SHARE
-    owner: dict[int, bool] = {}
+    owner: dict[tuple[str, str], bool] = {}
     theirs: list[int] = []
     for index in range(len(routed) - 1, -1, -1):  # the last Ingresses: the worker starts at once
-        key = id(routed[index].ingress)
+        key = _name(routed[index])
         if key not in owner:
             owner[key] = key not in pinned and len(theirs) < goal
         if owner[key]:
             theirs.append(index)
     theirs.reverse()
     return theirs
+
+
+def _name(candidate: Candidate) -> tuple[str, str]:
+    return candidate.ingress.meta.namespace, candidate.ingress.meta.name
 
 
 def _route(compiler: _Compiler, index: int, candidate: Candidate) -> _Found | None:

@@ -70,6 +70,11 @@ def _large_input(directory: Path) -> Path:
             for i in range(start, start + 250, 25)
         ]
         (trouble / f"trouble-{start:04d}.yaml").write_text("---\n".join(docs))
+    # An Ingress defined twice (the second with another host and a missing Service): one name, one
+    # report of each problem, whichever process routes it.
+    (trouble / "twice.yaml").write_text(
+        _TROUBLE.format(i=1975, ns=1975 % 20, default="").replace("app-1975.example", "again.example")
+    )
     shutil.copytree(FINDINGS, directory / "findings")
     for example in ("v1", "v1beta1", "ingress-nginx"):
         shutil.copytree(ROOT / "examples" / example, directory / "examples" / example)
