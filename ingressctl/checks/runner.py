@@ -13,7 +13,7 @@ from ingressctl.checks.lint import RULES
 from ingressctl.checks.quiet import Quiet, apply, ignored_by_object
 from ingressctl.manifests.parallel import Worker, available_processes
 from ingressctl.model import Diagnostic, Severity, Snapshot
-from ingressctl.routing import CompileCache, RoutingTable, compile
+from ingressctl.routing import CompileCache, RoutingTable, compile, split_compile
 from ingressctl.routing.options import CompileOptions
 
 # Below this, forking costs more than linting takes (lint is about 10 µs per object).
@@ -116,20 +116,26 @@ def check(
     now: datetime.datetime | None = None,
     parallel: bool = False,
     cache: CompileCache | None = None,
+    table: bool = True,
 ) -> CheckResult:
     """Compile and lint what was loaded; the result carries the routing table for `routes`.
 
     `parallel` lints a large snapshot in a forked process while this one compiles (same result);
-    only for single-threaded programs (the CLI), as for `load_paths`. `cache`: see CompileCache
-    (a watch that checks one cluster change after another). Findings an object's
+    only for single-threaded programs (the CLI), as for `load_paths`; without `table` (validate
+    reports findings only) it also compiles in two processes (routing/split_compile.py).
+    `cache`: see CompileCache (a watch that checks one cluster change after another). Findings an object's
     `ingressctl.io/ignore` annotation names are not reported (they are counted in `suppressed`).
     """
     snapshot = load_result.snapshot
     linter = None
     if parallel and _objects(snapshot) >= PARALLEL_LINT_OBJECTS and available_processes() > 1:
         linter = Worker(partial(lint, snapshot, options, now=now))
+    routing_table: RoutingTable | None = None
     try:
-        table, compile_findings = compile(snapshot, options, cache)
+        if table or not linter:
+            routing_table, compile_findings = compile(snapshot, options, cache)
+        else:
+            compile_findings = split_compile.compile_findings(snapshot, options, parallel=True)
     except BaseException:
         if linter is not None:
             linter.cancel()
@@ -149,7 +155,7 @@ def check(
         files=tuple(load_result.files),
         documents=_document_count(load_result),
         skipped=dict(load_result.skipped),
-        table=table,
+        table=routing_table,
     )
 
 

@@ -27,7 +27,9 @@ def main() -> None:
 
         code = validate_fast(argv[1:])
         if code is not None:
-            sys.exit(code)
+            from ingressctl.cli.quick_exit import leave
+
+            leave(code)
     if argv[:1] == ["serve"]:
         from ingressctl.cli.serve_cmd import main_fast
 

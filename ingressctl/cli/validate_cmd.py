@@ -28,6 +28,10 @@ if TYPE_CHECKING:
     from ingressctl.cli.project import ProjectSettings
 
 
+# From this many documents on, `validate` leaves without freeing what it read (cli/quick_exit.py).
+LARGE_INPUT_DOCUMENTS = 5_000
+
+
 def compile_options(
     ingress_class: str,
     controller_name: str,
@@ -69,8 +73,10 @@ def load_and_check(
     *,
     parallel: bool = True,
     on_files: Callable[[int, int], None] | None = None,
+    table: bool = True,
 ) -> CheckResult:
-    """Read PATHs (`-` is stdin) and run every check. Raises InputError for unreadable input."""
+    """Read PATHs (`-` is stdin) and run every check; `table=False` when the routing table is not
+    used (validate: it may then compile in two processes). Raises InputError for unreadable input."""
     from ingressctl.checks import check
     from ingressctl.manifests import load_paths
 
@@ -81,6 +87,7 @@ def load_and_check(
         options,
         now=datetime.datetime.now(datetime.UTC),
         parallel=parallel,
+        table=table,
     )
 
 
@@ -231,8 +238,12 @@ def run(options: ValidateOptions) -> int:
             result = check_cluster(cluster, compile_opts)
     else:
         with progress(f"validating {', '.join(paths)}", enabled=for_people) as tracker:
-            result = load_and_check(paths, compile_opts, on_files=tracker.files)
+            result = load_and_check(paths, compile_opts, on_files=tracker.files, table=False)
         refuse_empty_input(result, paths)
+        if result.documents >= LARGE_INPUT_DOCUMENTS:
+            from ingressctl.cli.quick_exit import skip_teardown
+
+            skip_teardown()
     if options.write_baseline is not None:
         return write_baseline(result, quiet, options.write_baseline)
     result = quieted(result, quiet)

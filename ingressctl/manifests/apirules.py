@@ -157,13 +157,19 @@ def tls_host(host: str) -> list[str]:
 
 def http_path(path: str, path_type: str) -> list[str]:
     """validateHTTPIngressPath's checks of `path` for a known `path_type`."""
+    return list(_http_path(path, path_type))
+
+
+@lru_cache(maxsize=4096)
+def _http_path(path: str, path_type: str) -> tuple[str, ...]:
+    # Memoised: the same keys, paths and port names come with every object of a large input.
     if path_type == "ImplementationSpecific":
-        return ["must be an absolute path (start with '/')"] if path and not path.startswith("/") else []
+        return ("must be an absolute path (start with '/')",) if path and not path.startswith("/") else ()
     errors = [] if path.startswith("/") else ["must be an absolute path (start with '/')"]
     if path:
         errors += [f"must not contain '{seq}'" for seq in INVALID_PATH_SEQUENCES if seq in path]
         errors += [f"cannot end with '{suffix}'" for suffix in INVALID_PATH_SUFFIXES if path.endswith(suffix)]
-    return errors
+    return tuple(errors)
 
 
 def port_number(number: int) -> list[str]:
@@ -173,6 +179,12 @@ def port_number(number: int) -> list[str]:
 
 def port_name(name: str) -> list[str]:
     """IsValidPortName (IANA_SVC_NAME)."""
+    return list(_port_name(name))
+
+
+@lru_cache(maxsize=4096)
+def _port_name(name: str) -> tuple[str, ...]:
+    # Memoised: the same keys, paths and port names come with every object of a large input.
     errors = []
     if _utf8_len(name) > PORT_NAME_MAX:
         errors.append(f"must be no more than {PORT_NAME_MAX} characters")
@@ -184,14 +196,20 @@ def port_name(name: str) -> list[str]:
         errors.append("must not contain consecutive hyphens")
     if name.startswith("-") or name.endswith("-"):
         errors.append("must not begin or end with a hyphen")
-    return errors
+    return tuple(errors)
 
 
 def qualified_name(key: str) -> list[str]:
     """IsLabelKey / IsQualifiedName: `[prefix/]name`."""
+    return list(_qualified_name(key))
+
+
+@lru_cache(maxsize=4096)
+def _qualified_name(key: str) -> tuple[str, ...]:
+    # Memoised: the same keys, paths and port names come with every object of a large input.
     parts = key.split("/")
     if len(parts) > 2:
-        return ["must be a name with an optional DNS-subdomain prefix and one '/' (example.com/my-key)"]
+        return ("must be a name with an optional DNS-subdomain prefix and one '/' (example.com/my-key)",)
     errors = []
     name = parts[-1]
     if len(parts) == 2:
@@ -209,11 +227,17 @@ def qualified_name(key: str) -> list[str]:
             "name part must consist of letters, digits, '-', '_' and '.', and start and end with a "
             "letter or digit"
         )
-    return errors
+    return tuple(errors)
 
 
 def label_value(value: str) -> list[str]:
     """IsLabelValue."""
+    return list(_label_value(value))
+
+
+@lru_cache(maxsize=4096)
+def _label_value(value: str) -> tuple[str, ...]:
+    # Memoised: the same keys, paths and port names come with every object of a large input.
     errors = []
     if _utf8_len(value) > LABEL_VALUE_MAX:
         errors.append(f"must be no more than {LABEL_VALUE_MAX} characters")
@@ -222,7 +246,7 @@ def label_value(value: str) -> list[str]:
             "must be empty or consist of letters, digits, '-', '_' and '.', and start and end with a "
             "letter or digit"
         )
-    return errors
+    return tuple(errors)
 
 
 def annotation_key(key: str) -> list[str]:

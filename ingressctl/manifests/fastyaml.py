@@ -107,7 +107,13 @@ class _Resolver:
         self.lines: dict[str, Any] = {}  # line text -> its _Token, or _BLANK
 
     def line(self, text: str) -> Any:
-        """The token of one line (see _Document), remembered for the next time it is seen."""
+        """The token of one line (see _Document), remembered for the next time it is seen.
+
+        Checked here for characters PyYAML refuses (not in every document read): a line kept in
+        the table has none, and most lines of a large input are found in the table.
+        """
+        if UNUSUAL_CHARACTERS.search(text):
+            raise _Unsupported
         match = _LINE.match(text)
         assert match is not None  # every part of the pattern may be empty
         indent, dash, key, colon, rest = match.groups(default="")
@@ -204,8 +210,6 @@ class FastReader:
             if chunk.count("\r") != chunk.count("\r\n"):
                 return None
             chunk = chunk.replace("\r\n", "\n")
-        if UNUSUAL_CHARACTERS.search(chunk):
-            return None
         try:
             return _Document(self.resolver, chunk, line_offset).read()
         except (_Unsupported, RecursionError, ValueError, IndexError):

@@ -89,6 +89,15 @@ class _RoutePart:
     order: tuple[int, str, int, int, int, str]  # _display_order(route), kept with the route
 
 
+@dataclass(slots=True)
+class Prepared:
+    """What `_Compiler.prepare` leaves: the candidates to route, in order, and the defaultBackends."""
+
+    routed: list[Candidate]
+    defaults: list[Candidate]
+    certificates: list[TLSCertificate]
+
+
 class _Compiler:
     def __init__(self, snapshot: Snapshot, options: CompileOptions, memo: CompileCache | None = None) -> None:
         self.snapshot = snapshot
@@ -111,48 +120,12 @@ class _Compiler:
         self._parsed: dict[tuple[str, tuple[tuple[str, str], ...]], IngressAnnotations] = {}
 
     def run(self) -> RoutingTable:
-        selector = ClassSelector(self.snapshot.ingress_classes, self.options)
-        candidates: list[Candidate] = []
-        defaults: list[Candidate] = []
-        certificates: list[TLSCertificate] = []
-        for ingress in sorted(self.snapshot.ingresses, key=lambda i: (i.meta.namespace, i.meta.name)):
-            part = self._ingress_part(ingress, selector)
-            self.diagnostics.extend(part.diagnostics)
-            certificates.extend(part.certificates)
-            # Like ingress-nginx, TLS is per host: a tls section of any served Ingress covers the
-            # host's routes from every Ingress.
-            self.tls_hosts.hosts.extend(part.tls_hosts)
-            candidates.extend(part.candidates)
-            if part.default is not None:
-                defaults.append(part.default)
-        winners, found = server_aliases(self._resolve_conflicts(candidates))
-        self.diagnostics.extend(found)
-        routed, found = regex_hosts(winners)
-        self.diagnostics.extend(found)
-        routed, found = path_regexps(routed)
-        self.diagnostics.extend(found)
-        parts = [self._route_part(c) for c in routed]
+        prepared = self.prepare()
+        parts = [self._route_part(c) for c in prepared.routed]
         parts.sort(key=_part_order)
         routes = [part.route for part in parts]
-        default_route = None
-        if defaults:
-            defaults.sort(key=lambda c: c.order)
-            winner = defaults[0]
-            for loser in defaults[1:]:
-                self.diagnostics.append(
-                    finding(
-                        codes.DUPLICATE_DEFAULT_BACKEND,
-                        Severity.WARNING,
-                        loser.ingress,
-                        f"defaultBackend is also set by {winner.ingress.ref} "
-                        f"({winner.location or winner.ingress.meta.location or 'unknown location'}); "
-                        f"{winner.ingress.ref} wins ({why_wins(winner, loser)})",
-                        "Keep a single defaultBackend across the Ingresses ingressctl serves.",
-                        loser.location,
-                        related=(winner.location or winner.ingress.meta.location,),
-                    )
-                )
-            default_route = self._route_part(winner, is_default=True).route
+        default_route = self.default_route(prepared.defaults)
+        certificates = prepared.certificates
         self.diagnostics.extend(self.service_access.diagnostics)
         self.diagnostics.extend(self.service_host.diagnostics)
         previous = self.memo.table if self.memo is not None else None
@@ -181,6 +154,54 @@ class _Compiler:
             previous=previous,
             gateway_status=gateway.status,
         )
+
+    def prepare(self) -> Prepared:
+        """Every Ingress read and the conflicts between them settled: what remains is one route
+        part per candidate (independent of each other, see routing/split_compile.py) and the
+        default route."""
+        selector = ClassSelector(self.snapshot.ingress_classes, self.options)
+        candidates: list[Candidate] = []
+        defaults: list[Candidate] = []
+        certificates: list[TLSCertificate] = []
+        for ingress in sorted(self.snapshot.ingresses, key=lambda i: (i.meta.namespace, i.meta.name)):
+            part = self._ingress_part(ingress, selector)
+            self.diagnostics.extend(part.diagnostics)
+            certificates.extend(part.certificates)
+            # Like ingress-nginx, TLS is per host: a tls section of any served Ingress covers the
+            # host's routes from every Ingress.
+            self.tls_hosts.hosts.extend(part.tls_hosts)
+            candidates.extend(part.candidates)
+            if part.default is not None:
+                defaults.append(part.default)
+        winners, found = server_aliases(self._resolve_conflicts(candidates))
+        self.diagnostics.extend(found)
+        routed, found = regex_hosts(winners)
+        self.diagnostics.extend(found)
+        routed, found = path_regexps(routed)
+        self.diagnostics.extend(found)
+        return Prepared(routed, defaults, certificates)
+
+    def default_route(self, defaults: list[Candidate]) -> Route | None:
+        """The route of the first defaultBackend; a finding for each other one."""
+        if not defaults:
+            return None
+        defaults.sort(key=lambda c: c.order)
+        winner = defaults[0]
+        for loser in defaults[1:]:
+            self.diagnostics.append(
+                finding(
+                    codes.DUPLICATE_DEFAULT_BACKEND,
+                    Severity.WARNING,
+                    loser.ingress,
+                    f"defaultBackend is also set by {winner.ingress.ref} "
+                    f"({winner.location or winner.ingress.meta.location or 'unknown location'}); "
+                    f"{winner.ingress.ref} wins ({why_wins(winner, loser)})",
+                    "Keep a single defaultBackend across the Ingresses ingressctl serves.",
+                    loser.location,
+                    related=(winner.location or winner.ingress.meta.location,),
+                )
+            )
+        return self._route_part(winner, is_default=True).route
 
     # ------------------------------------------------------------ one Ingress
 

@@ -401,3 +401,37 @@ def test_plain_scalars_resolve_as_pyyaml_resolves_them() -> None:
     for scalar in scalars:
         assert check_text(f"a: {scalar}\n") == 1, scalar
         check_text(f"b: [{scalar}]\n")
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            ["---", "--- #c", "---x", "----", " ---", "--", "a: 1", "", "\r", "\t", "-", "%YAML 1.1"]
+        ),
+        max_size=12,
+    ),
+    st.sampled_from(["\n", "\r\n", " \n", "\t\n"]),
+    st.booleans(),
+)
+def test_document_starts_are_those_of_the_regular_expression(
+    lines: list[str], newline: str, final_newline: bool
+) -> None:
+    from ingressctl.manifests.yamldocs import _DOC_START, document_starts
+
+    text = newline.join(lines) + (newline if final_newline else "")
+    assert document_starts(text) == [match.start() for match in _DOC_START.finditer(text)]
+
+
+def test_documents_with_characters_pyyaml_refuses_are_left_to_it() -> None:
+    clean = "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  # a comment\n"
+    assert FAST_READER.read(clean, 0) is not None  # its lines are now in the table
+    for character in ["\x00", "\x01", "\t", "\x0b", "\x7f", "\x85", "\u2028", "\ufeff", "\ud800"]:
+        for bad in [
+            clean.replace("web", f"we{character}b"),
+            clean.replace("# a comment", f"# a {character}comment"),
+            clean + f"{character}\n",
+            clean.replace("kind:", f"ki{character}nd:"),
+        ]:
+            assert FAST_READER.read(bad, 0) is None, repr(bad)
+    assert FAST_READER.read(clean, 0) is not None
