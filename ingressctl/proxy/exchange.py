@@ -9,7 +9,7 @@ from typing import Final, Protocol
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
-from ingressctl.proxy.headers import TrustedNetworks
+from ingressctl.proxy.headers import FORWARDED, HOP_BY_HOP, TrustedNetworks
 from ingressctl.proxy.relayed import HeadTail
 
 
@@ -35,6 +35,30 @@ class Entrypoint(Protocol):
 HeaderEdits = dict[bytes, tuple[bytes, bytes] | None]
 """Request headers for the upstream that middlewares set ((name, value)) or remove (None), keyed by
 lower-case name; applied where the upstream request head is built (proxy/forward_head.py)."""
+
+REQUEST_DROP: Final = HOP_BY_HOP | {b"expect"}
+"""Request headers never sent upstream as received (hop-by-hop ones, Expect)."""
+
+
+class ConstantEdits(dict[bytes, tuple[bytes, bytes] | None]):
+    """Header edits that do not depend on the request, built once per plan (request-headers without
+    appended values) and shared by the requests of the route: never edited in place (Exchange
+    copies it before a further edit). `drop` and `lines` are what the upstream head's builder
+    derives from the edits for a request whose Connection header names no extra header: the
+    received headers it leaves out, and the edited headers' lines, serialised once."""
+
+    __slots__ = ("drop", "lines")
+
+    def __init__(self, edits: list[tuple[bytes, tuple[bytes, bytes] | None]]) -> None:
+        super().__init__(edits)
+        # Forwarded headers and Host are never edited: the head's builder sets those itself.
+        own = {name for name in self if name not in FORWARDED and name != b"host"}
+        self.drop: frozenset[bytes] = REQUEST_DROP | own
+        self.lines = b"".join(
+            edit[0] + b": " + edit[1] + b"\r\n"
+            for name, edit in self.items()
+            if edit is not None and name in own and name not in REQUEST_DROP
+        )
 
 
 class Outcome:
@@ -158,18 +182,21 @@ class Exchange:
         self.head_tail: HeadTail | None = None
         self.body_tap: BodyTap | None = None  # set by a middleware that copies the request body
 
+    def editable_headers(self) -> HeaderEdits:
+        """The request's header edits, to change in place (a route's shared ConstantEdits copied)."""
+        edits = self.header_edits
+        if edits is None or type(edits) is not dict:
+            edits = self.header_edits = dict(edits or ())
+        return edits
+
     def set_upstream_header(self, name: str, value: str) -> None:
-        if self.header_edits is None:
-            self.header_edits = {}
-        self.header_edits[name.lower().encode("latin-1")] = (
+        self.editable_headers()[name.lower().encode("latin-1")] = (
             name.encode("latin-1"),
             value.encode("latin-1", "replace"),
         )
 
     def remove_upstream_header(self, name: str) -> None:
-        if self.header_edits is None:
-            self.header_edits = {}
-        self.header_edits[name.lower().encode("latin-1")] = None
+        self.editable_headers()[name.lower().encode("latin-1")] = None
 
     def when_done(self, callback: Callable[[], None]) -> None:
         """Run `callback` once the request is answered, whichever stage answers it (a release of

@@ -9,10 +9,10 @@ from typing import Final, Protocol
 
 from aiohttp.web_request import BaseRequest
 
-from ingressctl.proxy.exchange import HeaderEdits
-from ingressctl.proxy.headers import FORWARDED, HOP_BY_HOP, TrustedNetworks, connection_tokens, host_port
+from ingressctl.proxy.exchange import REQUEST_DROP, ConstantEdits, HeaderEdits
+from ingressctl.proxy.headers import FORWARDED, TrustedNetworks, connection_tokens, host_port
 
-_REQUEST_DROP: Final = HOP_BY_HOP | {b"expect"}
+_REQUEST_DROP: Final = REQUEST_DROP
 # Forwarded-header blocks kept (per client address and Host); past this many the cache restarts.
 _FORWARDED_KEPT: Final = 1024
 _METHODS: Final = {m: m.encode() for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH")}
@@ -67,10 +67,16 @@ class RequestHeads:
         ]
         parts.append(b" HTTP/1.1\r\n")
         conn_value = request.headers.get("Connection")
-        if conn_value:
-            tokens = connection_tokens(conn_value.encode("latin-1"))
-            if tokens:
-                drop = drop | tokens
+        tokens = connection_tokens(conn_value.encode("latin-1")) if conn_value else None
+        edited_lines = b""
+        if tokens:
+            drop = drop | tokens
+        elif type(edits) is ConstantEdits:
+            # The route's constant edits: the headers they replace or remove and their lines,
+            # derived once per plan (the same as the loops below would derive them).
+            drop = edits.drop | {b"host"} if upstream_host else edits.drop
+            edited_lines = edits.lines
+            edits = None
         trusted_peer = False
         peer = request.remote or ""
         trusted = ep.trusted
@@ -99,6 +105,8 @@ class RequestHeads:
             for lname, edit in edits.items():
                 if edit is not None and lname not in drop and lname not in FORWARDED and lname != b"host":
                     parts += (edit[0], b": ", edit[1], b"\r\n")
+        elif edited_lines:
+            parts.append(edited_lines)
         if not has_host and not upstream_host:
             parts.append(b"Host: " + host.encode("latin-1", "replace") + b"\r\n")
         parts += added

@@ -9,7 +9,7 @@ from typing import Final
 
 from aiohttp.web_response import StreamResponse
 
-from ingressctl.proxy.exchange import BodyEncoder, Exchange, HeaderEdits, arrived_over_tls
+from ingressctl.proxy.exchange import BodyEncoder, ConstantEdits, Exchange, arrived_over_tls
 from ingressctl.proxy.relayed import HeadTail
 from ingressctl.routing.chain_rewrites import RequestHeadersSpec, ResponseHeadersSpec
 
@@ -37,8 +37,9 @@ class RequestHeaders:
                 ]
             except UnicodeEncodeError:  # a name the per-request path refuses the same way
                 self.set_only = None
-        # The same edits as one dict: copied (or merged) per request in one call.
-        self._set_map: HeaderEdits = dict(self.set_only or ())
+        # The same edits as one dict, shared by the route's requests (merged in one call when an
+        # earlier stage edited headers too), with the head's lines for them serialised once.
+        self._set_map = ConstantEdits(self.set_only or [])
 
     async def handle(self, exchange: Exchange) -> StreamResponse | None:
         return self.check(exchange)
@@ -46,11 +47,10 @@ class RequestHeaders:
     def check(self, exchange: Exchange) -> StreamResponse | None:
         set_only = self.set_only
         if set_only:
-            edits = exchange.header_edits
-            if edits is None:
-                exchange.header_edits = self._set_map.copy()
+            if exchange.header_edits is None:
+                exchange.header_edits = self._set_map
             else:
-                edits.update(self._set_map)
+                exchange.editable_headers().update(self._set_map)
         elif set_only is None:
             for name, value, append in self.edits:
                 if append:
