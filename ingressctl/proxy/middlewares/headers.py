@@ -82,7 +82,17 @@ class ResponseHeaders:
     """Registers itself as a response filter: every answer of the route gets the headers, the
     backend's and the proxy's own (redirects, refusals, 502s) alike."""
 
-    __slots__ = ("_added", "_checked", "_plain", "_plain_tail", "_same", "_tls", "_tls_tail", "tls_headers")
+    __slots__ = (
+        "_added",
+        "_checked",
+        "_clear",
+        "_plain",
+        "_plain_tail",
+        "_same",
+        "_tls",
+        "_tls_tail",
+        "tls_headers",
+    )
 
     name = ResponseHeadersSpec.name
 
@@ -104,6 +114,10 @@ class ResponseHeaders:
         # The pairs as the relayed head writes them, serialised once (None: pair by pair).
         self._tls_tail = _tail(self._tls[1])
         self._plain_tail = _tail(self._plain[1])
+        # Response header names as received (any case) that are none of the names this filter
+        # replaces: a head made only of those is left as it is after a set look-up per name, no
+        # lower-casing. Bounded: a backend inventing names cannot grow it.
+        self._clear: set[str] = set()
 
     async def handle(self, exchange: Exchange) -> StreamResponse | None:
         return self.check(exchange)
@@ -134,15 +148,22 @@ class ResponseHeaders:
         if self._added:
             headers[:] = _add_values(headers, self._added)
         # (The names compared without a Python loop: this runs for every answer of the route.)
-        if not names.isdisjoint(map(str.lower, map(_NAME, headers))):
-            # the route's value replaces the response's own
-            headers[:] = [(n, v) for n, v in headers if n.lower() not in names]
+        clear = self._clear
+        if not clear.issuperset(map(_NAME, headers)):
+            if not names.isdisjoint(map(str.lower, map(_NAME, headers))):
+                # the route's value replaces the response's own
+                headers[:] = [(n, v) for n, v in headers if n.lower() not in names]
+            if len(clear) < _CLEAR_KEPT:
+                # (Either set's names: a HSTS filter's two sets differ by the names it adds.)
+                replaced = self._tls[0] | self._plain[0]
+                clear.update(n for n, _ in headers if n.lower() not in replaced)
         headers.extend(edits)
         exchange.head_tail = tail
         return None
 
 
 _NAME: Final = itemgetter(0)
+_CLEAR_KEPT: Final = 256
 
 
 def _has_control(text: str) -> bool:
