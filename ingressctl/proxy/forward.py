@@ -310,42 +310,43 @@ class Forwarder:
                 return upstream_failed(rp.route_id, rp.backend_label, peer.label, exc)
             pool.record_success(peer.key)
             if policy is not None:
-                if policy.tracks:  # least-latency: learns from each answer's time
-                    policy.finished(peer.key, loop_time() - picked_at)
-                if (
-                    response_head.status in policy.retry_statuses
-                    and endpoint_retry_left
-                    and not body_state.started
-                    and (idempotent or policy.retry_non_idempotent)
-                    and len(rp.balancer) > 1
-                ):
-                    # proxy-next-upstream http_5xx: this answer is dropped, another endpoint asked.
-                    if sender is not None:
-                        sender.cancel()
-                    conn.abort()
-                    endpoint_retry_left -= 1
-                    failed_key = peer.key
-                    if self._observe:
-                        proxy.observer.on_retry(self.ep.name, rp.route_id, rp.backend_label, peer.label)
-                    continue
-                page = policy.error_page(response_head.status) if policy.error_pages else None
-                if page is not None:
-                    # error-pages / custom-http-errors: this answer's body is replaced, its status kept.
-                    if sender is not None:
-                        sender.cancel()
-                    conn.abort()
-                    return await page.answer(
-                        pool, request, rp.route, response_head.status, target, host, head_timeout
-                    )
-                limit = policy.max_response_body
-                if limit is not None and (response_head.content_length or 0) > limit:
-                    if sender is not None:
-                        sender.cancel()
-                    conn.abort()
-                    log.warning(
-                        "route %s: response of %s over %d bytes refused", rp.route_id, peer.label, limit
-                    )
-                    return error(502, "Bad Gateway: the response is larger than the route allows")
+                if policy.answer_checks:  # (most policies: a sticky cookie, timeouts)
+                    if policy.tracks:  # least-latency: learns from each answer's time
+                        policy.finished(peer.key, loop_time() - picked_at)
+                    if (
+                        response_head.status in policy.retry_statuses
+                        and endpoint_retry_left
+                        and not body_state.started
+                        and (idempotent or policy.retry_non_idempotent)
+                        and len(rp.balancer) > 1
+                    ):
+                        # proxy-next-upstream http_5xx: this answer is dropped, another endpoint asked.
+                        if sender is not None:
+                            sender.cancel()
+                        conn.abort()
+                        endpoint_retry_left -= 1
+                        failed_key = peer.key
+                        if self._observe:
+                            proxy.observer.on_retry(self.ep.name, rp.route_id, rp.backend_label, peer.label)
+                        continue
+                    page = policy.error_page(response_head.status) if policy.error_pages else None
+                    if page is not None:
+                        # error-pages / custom-http-errors: this answer's body is replaced, its status kept.
+                        if sender is not None:
+                            sender.cancel()
+                        conn.abort()
+                        return await page.answer(
+                            pool, request, rp.route, response_head.status, target, host, head_timeout
+                        )
+                    limit = policy.max_response_body
+                    if limit is not None and (response_head.content_length or 0) > limit:
+                        if sender is not None:
+                            sender.cancel()
+                        conn.abort()
+                        log.warning(
+                            "route %s: response of %s over %d bytes refused", rp.route_id, peer.label, limit
+                        )
+                        return error(502, "Bad Gateway: the response is larger than the route allows")
                 selector = policy.selector
                 if selector is not None and not pinned:
                     set_cookie = selector.set_cookie(request, peer, cookie)

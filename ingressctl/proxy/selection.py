@@ -223,6 +223,7 @@ class BackendRuntime:
     """What the forwarder reads of a route's upstream policy (built once per route with the plan)."""
 
     __slots__ = (
+        "answer_checks",
         "connect_timeout",
         "error_pages",
         "max_request_body",
@@ -269,6 +270,11 @@ class BackendRuntime:
         self.retry_timeouts = "timeout" in policy.retry_on
         self.retry_non_idempotent = "non_idempotent" in policy.retry_on
         self.retry_statuses = frozenset(int(w[5:]) for w in retry_on if w.startswith("http_"))
+        # Anything the forwarder checks on each upstream answer before relaying it (a latency to
+        # learn, a status to retry or replace, a size limit): False lets it skip those tests.
+        self.answer_checks = bool(
+            self.tracks or self.retry_statuses or self.error_pages or self.max_response_body is not None
+        )
 
     def pick(
         self,
