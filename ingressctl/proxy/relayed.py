@@ -32,6 +32,12 @@ _JOINED_MAX: Final = 64 * 1024
 _EMPTY_BODY_METHODS: Final = frozenset({"HEAD", "CONNECT"})
 
 
+def has_head_controls(text: str) -> bool:
+    """Whether `text` holds a control character a head must not carry in a field (tab is allowed):
+    the rule serialise_head checks on a whole head, for one name or value checked ahead of time."""
+    return bool(text.encode("utf-8", "surrogatepass").translate(None, _NOT_CONTROLS))
+
+
 class RelayedResponse(BareResponse):
     """The upstream's status, reason, header pairs (checked by the strict response parser) and
     whole body. `headers` shows the pairs once asked for; aiohttp's preparation then runs as for

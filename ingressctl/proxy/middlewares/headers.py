@@ -10,7 +10,7 @@ from typing import Final
 from aiohttp.web_response import StreamResponse
 
 from ingressctl.proxy.exchange import BodyEncoder, ConstantEdits, Exchange, arrived_over_tls
-from ingressctl.proxy.relayed import HeadTail
+from ingressctl.proxy.relayed import HeadTail, has_head_controls
 from ingressctl.routing.chain_rewrites import RequestHeadersSpec, ResponseHeadersSpec
 
 
@@ -110,7 +110,7 @@ class ResponseHeaders:
         # Every pair this filter can add is free of control characters: a relayed head it edited
         # needs no second search for one (Exchange.clean_filters).
         every = [*self._tls[1], *self._plain[1], *self._added]
-        self._checked = not any(_has_control(name) or _has_control(value) for name, value in every)
+        self._checked = not any(has_head_controls(name) or has_head_controls(value) for name, value in every)
         # The pairs as the relayed head writes them, serialised once (None: pair by pair).
         self._tls_tail = _tail(self._tls[1])
         self._plain_tail = _tail(self._plain[1])
@@ -164,11 +164,6 @@ class ResponseHeaders:
 
 _NAME: Final = itemgetter(0)
 _CLEAR_KEPT: Final = 256
-
-
-def _has_control(text: str) -> bool:
-    """A control character other than tab (what an HTTP/1.1 head must not carry in a field)."""
-    return any((ord(c) < 0x20 and c != "\t") or c == "\x7f" for c in text)
 
 
 def _tail(pairs: list[tuple[str, str]]) -> HeadTail | None:

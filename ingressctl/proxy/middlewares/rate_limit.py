@@ -130,16 +130,9 @@ class RateLimiter:
         now = self.clock()
         single = self._single
         if single is not None:
-            # TokenBuckets.try_take, inlined: this runs for every request of the route.
-            table = single._full_at
-            full_at = table.get(key, now)
-            start = full_at if full_at > now else now
-            ahead = start + single.interval - single.tolerance
-            if ahead > now:
-                return self._refuse(exchange, ahead - now)
-            table[key] = start + single.interval
-            if len(table) >= single._next_sweep:
-                single._sweep(now)
+            wait = single.try_take(key, now)
+            if wait > 0:
+                return self._refuse(exchange, wait)
             return None
         buckets = self.buckets
         wait = max(b.wait(key, now) for b in buckets)
