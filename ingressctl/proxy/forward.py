@@ -379,10 +379,7 @@ class Forwarder:
         encoder: BodyEncoder | None = None
         if exchange is not None and (filters := exchange.response_filters):
             exchange.outcome.filtered = True
-            if len(filters) == 1:  # (Exchange.filter_response's own shortcut, one call sooner)
-                encoder = filters[0].on_response(exchange, status, headers, True, head.content_length)
-            else:
-                encoder = exchange.filter_response(status, headers, True, head.content_length)
+            encoder = exchange.filter_response(status, headers, True, head.content_length)
             clean = clean and len(filters) == exchange.clean_filters
         if status == 101:
             conn.abort()
