@@ -15,12 +15,19 @@ import sys
 from typing import NoReturn
 
 _skip = False
+# What must not be freed before leaving: freeing it is the teardown skipped.
+_kept: list[object] = []
 
 
-def skip_teardown() -> None:
-    """Leave without freeing the heap (the next `leave`)."""
+def skip_teardown(*keep: object) -> None:
+    """Leave without freeing the heap (the next `leave`); `keep` stays alive until then.
+
+    A large input dropped on the way (the loaded manifests once only findings are left) would
+    otherwise be freed there, object by object: ~0.25 s on 30,000 objects.
+    """
     global _skip
     _skip = True
+    _kept.extend(keep)
 
 
 def leave(code: int) -> NoReturn:

@@ -74,21 +74,23 @@ def load_and_check(
     parallel: bool = True,
     on_files: Callable[[int, int], None] | None = None,
     table: bool = True,
+    one_shot: bool = False,
 ) -> CheckResult:
     """Read PATHs (`-` is stdin) and run every check; `table=False` when the routing table is not
-    used (validate: it may then compile in two processes). Raises InputError for unreadable input."""
+    used (validate: it may then compile in two processes). `one_shot`: the process ends after
+    reporting, and a large input is never freed (cli/quick_exit.py). Raises InputError for
+    unreadable input."""
     from ingressctl.checks import check
     from ingressctl.manifests import load_paths
 
     stdin = sys.stdin if "-" in paths else None
+    loaded = load_paths(paths, stdin=stdin, parallel=parallel, on_files=on_files)
+    if one_shot and loaded.documents >= LARGE_INPUT_DOCUMENTS:
+        from ingressctl.cli.quick_exit import skip_teardown
+
+        skip_teardown(loaded)
     # The CLI is the edge that reads the clock; the checks take it as data.
-    return check(
-        load_paths(paths, stdin=stdin, parallel=parallel, on_files=on_files),
-        options,
-        now=datetime.datetime.now(datetime.UTC),
-        parallel=parallel,
-        table=table,
-    )
+    return check(loaded, options, now=datetime.datetime.now(datetime.UTC), parallel=parallel, table=table)
 
 
 def exit_code(result: CheckResult, *, strict: bool) -> int:
@@ -238,12 +240,8 @@ def run(options: ValidateOptions) -> int:
             result = check_cluster(cluster, compile_opts)
     else:
         with progress(f"validating {', '.join(paths)}", enabled=for_people) as tracker:
-            result = load_and_check(paths, compile_opts, on_files=tracker.files, table=False)
+            result = load_and_check(paths, compile_opts, on_files=tracker.files, table=False, one_shot=True)
         refuse_empty_input(result, paths)
-        if result.documents >= LARGE_INPUT_DOCUMENTS:
-            from ingressctl.cli.quick_exit import skip_teardown
-
-            skip_teardown()
     if options.write_baseline is not None:
         return write_baseline(result, quiet, options.write_baseline)
     result = quieted(result, quiet)
