@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import copyreg
 import dataclasses
+import functools
 import gc
 import io
 import os
@@ -215,7 +216,9 @@ def _fast_reducer(cls: type) -> Callable[[Any], tuple[Any, ...]] | None:
     return lambda obj: (cls, get(obj))
 
 
+@functools.cache
 def _dispatch_table() -> dict[type, Any]:
+    """Built once per process: a reading worker pickles once per file (~0.6 ms each)."""
     table: dict[type, Any] = dict(copyreg.dispatch_table)
     for name in model.__all__:
         cls = getattr(model, name)
