@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from ingressctl.gc_pause import collector_paused
 from ingressctl.manifests.objects import is_list, item_origin, list_items, normalise, not_a_mapping
-from ingressctl.manifests.parallel import MIN_BYTES, StreamingWorker, available_processes, plan
+from ingressctl.manifests.parallel import (
+    MIN_BYTES,
+    Claims,
+    StreamingWorker,
+    available_processes,
+    reading_processes,
+)
 from ingressctl.manifests.positioned import FieldIndex
 from ingressctl.manifests.yamldocs import read_documents
 from ingressctl.model import (
@@ -198,6 +204,18 @@ class _Collector:
         elif isinstance(obj, ReferenceGrant):
             self.reference_grants.append(obj)
 
+    def absorb(self, other: _Collector) -> None:
+        """Add what `other` read here, as if this collector had read it."""
+        result, read = self.result, other.result
+        result.files.extend(read.files)
+        result.documents += read.documents
+        result.diagnostics.extend(read.diagnostics)
+        for kind, count in read.skipped.items():
+            result.skipped[kind] = result.skipped.get(kind, 0) + count
+        result._indexes.update(read._indexes)
+        for obj in other.added:
+            self._keep(obj)
+
     def merge(self, inputs: Sequence[tuple[str, str]], part: _Part) -> None:
         """Add what a worker read from `inputs`, as if they had been read here."""
         per_file, documents, diagnostics, skipped = part
@@ -271,16 +289,29 @@ def _nobody(done: int, total: int) -> None:
     return None
 
 
-def _read_run(inputs: Sequence[tuple[str, str]]) -> Iterator[object]:
-    """What a worker hands back for its run of files, one piece at a time: for each file, the
-    objects kept from it in order; then (documents count, diagnostics in reading order, skipped kinds)."""
-    collector = _Collector()
-    for name, text in inputs:
-        before = len(collector.added)
-        collector.add_file(name, text)
-        yield collector.added[before:]
-    result = collector.result
-    yield result.documents, result.diagnostics, result.skipped
+def _read_claimed(
+    inputs: Sequence[tuple[str, str]], runs: Sequence[tuple[int, int]], claims: Claims
+) -> Iterator[object]:
+    """A worker's task: read the runs of files no process has taken yet, one at a time, and hand
+    each back as (run number, the objects kept from each file in order, documents count,
+    diagnostics in reading order, skipped kinds)."""
+    while (run := claims.take()) is not None:
+        start, end = runs[run]
+        collector = _Collector()
+        per_file: list[list[object]] = []
+        for name, text in inputs[start:end]:
+            before = len(collector.added)
+            collector.add_file(name, text)
+            per_file.append(collector.added[before:])
+        result = collector.result
+        yield run, per_file, result.documents, result.diagnostics, result.skipped
+
+
+def _runs(files: int) -> list[tuple[int, int]]:
+    """[start, end) runs of files, the pieces processes take: one file each, or a few each when
+    there are more files than Claims holds numbers."""
+    size = -(-files // Claims.LIMIT)
+    return [(start, min(files, start + size)) for start in range(0, files, size)]
 
 
 def load_parallel(
@@ -290,55 +321,76 @@ def load_parallel(
     *,
     on_files: FilesRead | None = None,
 ) -> LoadResult:
-    """`load_serial` with runs of files read by forked workers, merged in file order."""
-    runs = plan([len(text) for _, text in inputs], processes, min_bytes)
-    if len(runs) < 2:
+    """`load_serial` shared with forked workers: each process reads the next file no process has
+    taken yet (parallel.Claims); the parent merges them in file order."""
+    count = reading_processes([len(text) for _, text in inputs], processes, min_bytes)
+    if count < 2:
         return load_serial(inputs, on_files)
     from ingressctl.model.fast_init import speed_up_model  # a large input only (start-up, issue 18)
 
     speed_up_model()  # worth its 5 ms here (model/fast_init.py); before the workers fork
     told = on_files or _nobody
     total = len(inputs)
-    collector = _Collector()
+    runs = _runs(total)
     with collector_paused():
         told(0, total)
-        # The parent reads the first run while the workers read the others.
-        workers = [StreamingWorker(partial(_read_run, inputs[start:end])) for start, end in runs[1:]]
-        first_start, first_end = runs[0]
+        claims = Claims(len(runs))
+        workers: list[StreamingWorker] = []
+        here: dict[int, _Collector] = {}  # run number -> what this process read of it
         try:
-            for done, (name, text) in enumerate(inputs[first_start:first_end], start=first_start + 1):
-                collector.add_file(name, text)
-                told(done, total)
+            task = partial(_read_claimed, inputs, runs, claims)
+            workers = [StreamingWorker(task) for _ in range(count - 1)]
+            read_here = 0
+            while (run := claims.take()) is not None:
+                start, end = runs[run]
+                collector = here[run] = _Collector()
+                for name, text in inputs[start:end]:
+                    collector.add_file(name, text)
+                read_here += end - start
                 # Unpickling what the workers sent so far here, between files, leaves less of it
                 # for after the last file (when nothing else runs).
                 for worker in workers:
                     worker.poll()
+                told(read_here + sum(_files_in(worker.received) for worker in workers), total)
         except BaseException:
             for worker in workers:
                 worker.cancel()
             raise
-        for (start, end), worker in zip(runs[1:], workers, strict=True):
-            part = _part(worker.finish(), end - start)
-            if part is None:  # the worker failed: read its files here (same result, or the same error)
+        finally:
+            claims.close()
+        sent: dict[int, _Part] = {}
+        for worker in workers:
+            for run, part in _parts(worker.finish(), runs):
+                sent[run] = part
+        merged = _Collector()
+        for run, (start, end) in enumerate(runs):
+            if run in here:
+                merged.absorb(here[run])
+            elif run in sent:
+                merged.merge(inputs[start:end], sent[run])
+            else:  # its worker failed: read it here (same result, or the same error)
                 for name, text in inputs[start:end]:
-                    collector.add_file(name, text)
-            else:
-                collector.merge(inputs[start:end], part)
-            told(end, total)  # a worker's files count once it has handed them back
-    return collector.finish()
+                    merged.add_file(name, text)
+        told(total, total)
+    return merged.finish()
 
 
-# A worker's run of files, as merged: per file, the objects kept in order; then the documents
-# count, the diagnostics (unsorted, in reading order) and the skipped kinds.
+# A run of files another process read, as merged: per file, the objects kept in order; then the
+# documents count, the diagnostics (unsorted, in reading order) and the skipped kinds.
 _Part = tuple[list[list[object]], int, list[Diagnostic], dict[str, int]]
 
 
-def _part(values: list[Any] | None, files: int) -> _Part | None:
-    """The pieces `_read_run` sent, as one part (None when the worker failed or sent too little)."""
-    if values is None or len(values) != files + 1:
-        return None
-    documents, diagnostics, skipped = values[-1]
-    return values[:-1], documents, diagnostics, skipped
+def _parts(values: Sequence[Any] | None, runs: Sequence[tuple[int, int]]) -> Iterator[tuple[int, _Part]]:
+    """(run number, part) for each piece `_read_claimed` sent; none when the worker failed."""
+    for value in values or ():
+        run, per_file, documents, diagnostics, skipped = value
+        start, end = runs[run]
+        if len(per_file) == end - start:
+            yield run, (per_file, documents, diagnostics, skipped)
+
+
+def _files_in(values: Sequence[Any]) -> int:
+    return sum(len(value[1]) for value in values)
 
 
 def read_inputs(paths: Sequence[str], stdin: TextIO | None = None) -> list[tuple[str, str]]:

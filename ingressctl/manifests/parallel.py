@@ -1,8 +1,8 @@
 """Reading a large input in several processes: the plan, the forked workers, and a fast pickle.
 
 On 30,000 objects loading is about three quarters of `validate`; the files are independent, so
-each process reads a contiguous run of them and the parent merges the runs in file order (the
-result is the one sequential loading gives: `tests/manifests/test_parallel.py`).
+each process reads the next file no process has taken yet (Claims) and the parent merges them in
+file order (the result is the one sequential loading gives: `tests/manifests/test_parallel.py`).
 
 Workers are forked (nothing to import again, the input text is already in memory) and answer
 through a pipe: a reading worker with one pickle per file as it goes (StreamingWorker), which the
@@ -43,29 +43,50 @@ def available_processes() -> int:
         return 1
 
 
-def plan(sizes: Sequence[int], processes: int, min_bytes: int = MIN_BYTES) -> list[tuple[int, int]]:
-    """Contiguous [start, end) runs of inputs, one per process, of about equal size.
+def reading_processes(sizes: Sequence[int], processes: int, min_bytes: int = MIN_BYTES) -> int:
+    """How many processes read inputs of these sizes: 1 (no workers) when the input is smaller
+    than `min_bytes`, when there is one CPU or one file; never more than the files."""
+    if processes < 2 or len(sizes) < 2 or sum(sizes) < min_bytes:
+        return 1
+    return min(processes, len(sizes))
 
-    One run (no workers) when the input is smaller than `min_bytes` or there is one CPU.
+
+class Claims:
+    """Numbered pieces of work shared by forked processes: `take()` is the next number no process
+    has taken yet, or None once all are taken.
+
+    The numbers wait in a pipe, written in full before the fork; a read of one number is atomic,
+    so each is taken exactly once, by whichever process asks first. The work then divides itself by
+    what each piece really costs and by how much CPU each process gets (the machine may be shared),
+    not by an estimate made beforehand: no process waits for another holding half of the work.
     """
-    count = len(sizes)
-    total = sum(sizes)
-    if processes < 2 or count < 2 or total < min_bytes:
-        return [(0, count)]
-    processes = min(processes, count)
-    runs: list[tuple[int, int]] = []
-    start = 0
-    done = 0
-    for part in range(1, processes):
-        goal = total * part / processes
-        end = start
-        while end < count - (processes - part) and (end == start or done + sizes[end] / 2 <= goal):
-            done += sizes[end]
-            end += 1
-        runs.append((start, end))
-        start = end
-    runs.append((start, count))
-    return runs
+
+    # Numbers a pipe always holds without waiting for a reader (two pages, the smallest pipe
+    # Linux makes when a user has many).
+    LIMIT = 2048
+
+    def __init__(self, count: int) -> None:
+        if not 0 <= count <= self.LIMIT:
+            raise ValueError(f"{count} pieces of work; at most {self.LIMIT}")
+        read_end, write_end = os.pipe()
+        try:
+            os.set_blocking(write_end, False)  # a pipe too small fails here instead of waiting
+            data = b"".join(number.to_bytes(4, "little") for number in range(count))
+            if data and os.write(write_end, data) != len(data):
+                raise OSError("the pipe holds fewer numbers than written")
+        except BaseException:
+            os.close(read_end)
+            raise
+        finally:
+            os.close(write_end)  # once the numbers are gone, a read gives end-of-file
+        self._read_end = read_end
+
+    def take(self) -> int | None:
+        data = os.read(self._read_end, 4)
+        return int.from_bytes(data, "little") if len(data) == 4 else None
+
+    def close(self) -> None:
+        os.close(self._read_end)
 
 
 class Worker:
@@ -147,6 +168,11 @@ class StreamingWorker:
         self._received = bytearray()
         self._values: list[object] = []
         self._broken = False
+
+    @property
+    def received(self) -> Sequence[object]:
+        """The values unpickled so far (by `poll`)."""
+        return self._values
 
     def poll(self) -> None:
         """Unpickle whatever has arrived, without waiting."""

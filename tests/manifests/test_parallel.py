@@ -3,7 +3,6 @@ locations, skipped kinds; and a worker that fails costs nothing but time."""
 
 from __future__ import annotations
 
-import itertools
 import os
 import shutil
 import subprocess
@@ -13,15 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from ingressctl.manifests import LoadResult, load_paths
+from ingressctl.manifests import LoadResult, load_paths, loader
 from ingressctl.manifests.loader import load_parallel, load_serial, read_inputs
 from ingressctl.manifests.parallel import (
     MIN_BYTES,
+    Claims,
     StreamingWorker,
     Worker,
     available_processes,
     dumps,
-    plan,
+    reading_processes,
 )
 from ingressctl.model import Location
 
@@ -193,17 +193,69 @@ def test_fast_pickle_round_trips_model_objects(tmp_path: Path) -> None:
     assert pickle.loads(dumps(data)) == data
 
 
-def test_plan_splits_by_size() -> None:
-    assert plan([10] * 5, 2) == [(0, 5)]  # small input: one process
-    assert plan([10] * 5, 2, min_bytes=0) == [(0, 3), (3, 5)]
-    runs = plan([100_000] * 40, 2)
-    assert runs == [(0, 20), (20, 40)]
-    runs = plan([1_000_000, 10, 10, 10, 1_000_000, 10], 3)
-    assert runs[0][0] == 0 and runs[-1][1] == 6
-    assert all(start < end for start, end in runs)
-    assert all(a[1] == b[0] for a, b in itertools.pairwise(runs))
-    assert len(plan([100_000] * 40, 1)) == 1
-    assert len(plan([3_000_000, 3_000_000], 8)) == 2  # never more processes than files
-    assert len(plan([MIN_BYTES // 2 - 1, MIN_BYTES // 2], 2)) == 1
-    assert len(plan([MIN_BYTES // 2, MIN_BYTES // 2], 2)) == 2
+def test_reading_processes_by_size() -> None:
+    assert reading_processes([10] * 5, 2) == 1  # small input: one process
+    assert reading_processes([10] * 5, 2, min_bytes=0) == 2
+    assert reading_processes([100_000] * 40, 2) == 2
+    assert reading_processes([100_000] * 40, 1) == 1
+    assert reading_processes([3_000_000, 3_000_000], 8) == 2  # never more processes than files
+    assert reading_processes([3_000_000], 8) == 1
+    assert reading_processes([MIN_BYTES // 2 - 1, MIN_BYTES // 2], 2) == 1
+    assert reading_processes([MIN_BYTES // 2, MIN_BYTES // 2], 2) == 2
     assert available_processes() >= 1
+
+
+def test_claims_hand_out_each_number_once_across_processes() -> None:
+    """Processes taking numbers at the same time get every number exactly once between them."""
+    claims = Claims(Claims.LIMIT)
+
+    def take_all() -> list[int]:
+        taken = []
+        while (number := claims.take()) is not None:
+            taken.append(number)
+        return taken
+
+    workers = [Worker(take_all) for _ in range(3)]
+    here = take_all()
+    claims.close()
+    theirs = [worker.result() for worker in workers]
+    assert all(isinstance(numbers, list) for numbers in theirs)
+    everything = sorted(here + [n for numbers in theirs for n in numbers])
+    assert everything == list(range(Claims.LIMIT))
+    with pytest.raises(ValueError):
+        Claims(Claims.LIMIT + 1)
+    empty = Claims(0)
+    assert empty.take() is None
+    empty.close()
+
+
+def test_many_files_are_taken_in_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """More files than Claims holds numbers: processes take runs of files, same result."""
+    inputs = read_inputs([str(_manifests(tmp_path))])
+    monkeypatch.setattr(Claims, "LIMIT", 7)
+    assert len(loader._runs(len(inputs))) <= 7
+    _same(load_serial(inputs), load_parallel(inputs, 3, min_bytes=0))
+
+
+def test_failed_reading_worker_costs_only_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker that fails after taking files (half-way through its second one): the parent reads
+    whatever that worker took, and the result is the same."""
+    inputs = read_inputs([str(_manifests(tmp_path))])
+    real = loader._read_claimed
+
+    taken = tmp_path / "taken-by-the-worker"
+
+    def failing(*args: object) -> Iterator[object]:
+        pieces = real(*args)  # type: ignore[arg-type]
+        first = next(pieces)
+        yield first
+        second = next(pieces)  # takes a second run, then dies before sending it
+        taken.write_text(f"{first[0]} {second[0]}")  # type: ignore[index]
+        raise RuntimeError("a bug in a worker")
+
+    monkeypatch.setattr(loader, "_read_claimed", failing)
+    told: list[tuple[int, int]] = []
+    parallel = load_parallel(inputs, 2, min_bytes=0, on_files=lambda done, total: told.append((done, total)))
+    _same(load_serial(inputs), parallel)
+    assert len(taken.read_text().split()) == 2, "the worker took two runs before failing"
+    assert told[0] == (0, len(inputs)) and told[-1] == (len(inputs), len(inputs))
