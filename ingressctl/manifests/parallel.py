@@ -1,4 +1,4 @@
-"""Reading a large input in several processes: the plan, the forked workers, and a fast pickle.
+"""Reading a large input in several processes: who reads what, the forked workers, a fast pickle.
 
 On 30,000 objects loading is about three quarters of `validate`; the files are independent, so
 each process reads the next file no process has taken yet (Claims) and the parent merges them in
