@@ -260,7 +260,7 @@ class Forwarder:
                     )
                 )
             try:
-                response_head = await conn.read_head(None if has_body else head_timeout)
+                response_head = await conn.wait_head(None if has_body else head_timeout)
             except asyncio.CancelledError:
                 # The client is gone (an HTTP/2 stream reset, the server stopping): the upstream
                 # request is abandoned there too, not left running on a connection nobody reads.
