@@ -16,7 +16,7 @@ from typing import Final
 from aiohttp.abc import AbstractStreamWriter
 from aiohttp.compression_utils import MAX_SYNC_CHUNK_SIZE
 from aiohttp.helpers import rfc822_formatted_time
-from aiohttp.http_writer import HttpVersion11
+from aiohttp.http_writer import HttpVersion11, StreamWriter
 from aiohttp.web_request import BaseRequest
 from multidict import CIMultiDict
 
@@ -142,7 +142,25 @@ class RelayedResponse(BareResponse):
         writer = self._payload_writer
         assert writer is not None
         body = self._body
-        await writer.write_eof(head + body if isinstance(body, bytes) else head)
+        data = head + body if isinstance(body, bytes) else head
+        if (
+            type(writer) is StreamWriter
+            and not writer._eof
+            and writer._headers_buf is None
+            and writer._compress is None
+            and not writer.chunked
+            and writer._on_chunk_sent is None
+            and writer.on_body_write is None
+        ):
+            # What StreamWriter.write_eof does for a plain writer (one write, a drain only when
+            # the transport is paused), without its coroutine and drain's.
+            writer._write(data)
+            protocol = writer._protocol
+            if protocol._paused and protocol.transport is not None:
+                await protocol._drain_helper()
+            writer._eof = True
+        else:
+            await writer.write_eof(data)
         self._head = None
         self._eof_sent = True
         self._req = None
