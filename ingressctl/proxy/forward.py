@@ -109,9 +109,9 @@ class Forwarder:
         proxy = self.proxy
         pool = proxy.pool
         opts = proxy.options
-        method = request.method
+        method = request._method  # (BaseRequest's fields: see handler._dispatch)
         has_body = request.body_exists
-        coding = request.headers.get("Transfer-Encoding")
+        coding = request._headers.get("Transfer-Encoding")
         chunked = False
         if coding is not None:
             if coding.strip().lower() != "chunked":

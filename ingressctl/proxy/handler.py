@@ -167,8 +167,11 @@ class _EntrypointHandler:
         plan = proxy.plan
         if plan is None:
             return error(503, "Service Unavailable: no configuration loaded yet")
-        headers = request.headers
-        raw_target = request.raw_path
+        # BaseRequest's own fields, read without a cached-property call each (every request
+        # object is a BaseRequest: aiohttp's, the request loop's or the HTTP/2 stream's).
+        headers = request._headers
+        raw_target = request._message.path
+        method = request._method
         if raw_target[:1] == "/":
             host = headers.get("Host", "")
         elif (absolute := origin_form(raw_target)) is not None:
@@ -200,11 +203,11 @@ class _EntrypointHandler:
             if not allowed:
                 return error(421, _MISDIRECTED)
         table = plan.table_for(ep.name)
-        match = table.match_request(host, canon, request.method, headers, query)
+        match = table.match_request(host, canon, method, headers, query)
         # `/admin;x/y` is `/admin/y` to a servlet container: refused when the two views would take
         # different routes (a rule on /admin bypassed by a request the / route forwards).
         if ";" in canon and _route_of(match) != _route_of(
-            table.match_request(host, without_parameters(canon), request.method, headers, query)
+            table.match_request(host, without_parameters(canon), method, headers, query)
         ):
             return error(400, "Bad Request: path parameters would change the route")
         if match is None:
@@ -267,13 +270,12 @@ class _EntrypointHandler:
             )
             return _answered(error(503, "Service Unavailable"))
         target = canon + "?" + query if qmark else canon
-        headers = request.headers
-        upgrade = headers.get("Upgrade")
+        upgrade = request._headers.get("Upgrade")
         if (
             upgrade is not None
             and upgrade.lower() == "websocket"
             and request.method == "GET"
-            and _lists_upgrade(headers.get("Connection", ""))
+            and _lists_upgrade(request._headers.get("Connection", ""))
         ):
             if request.version.major == 2:  # RFC 8441 extended CONNECT (server/h2_request.py)
                 from ingressctl.proxy.websocket_h2 import tunnel
@@ -315,7 +317,7 @@ class _EntrypointHandler:
 
 def protocol_of(request: BaseRequest) -> str:
     """The protocol a request came in with, as ALPN names it ("h2c": HTTP/2 without TLS)."""
-    version = request.version
+    version = request._version
     known = _HTTP1_NAMES.get(version)
     if known is not None:
         return known

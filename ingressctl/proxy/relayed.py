@@ -111,7 +111,7 @@ class RelayedResponse(BareResponse):
             or status == 204
             or status == 304
             or type(request) is not BaseRequest  # an application's request runs its signals
-            or request.method in _EMPTY_BODY_METHODS
+            or request._method in _EMPTY_BODY_METHODS
             or len(request)  # request state (CORS answer headers) is applied by BareStream
             or self._keep_alive is not None
             or self._cookies
@@ -125,7 +125,7 @@ class RelayedResponse(BareResponse):
 
     def _direct_head(self, request: BaseRequest, pairs: list[tuple[str, str]]) -> bytes | None:
         """The head aiohttp would write, or None when this response needs aiohttp's preparation."""
-        if request.version != HttpVersion11 or not request.keep_alive:
+        if request._version != HttpVersion11 or request._message.should_close:
             return None
         whole = self.whole(request)
         if whole is None:
