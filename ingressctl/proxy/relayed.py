@@ -198,6 +198,10 @@ def serialise_head(
     `tail`: when the pairs end with its pairs (the very list a response filter appended), those
     are written as its text, prepared once, instead of pair by pair: the same bytes.
     """
+    key = (status, reason, length, tuple(pairs))
+    known = _serialised.get(key)
+    if known is not None:
+        return known
     parts = ["HTTP/1.1 ", str(status), " ", reason, "\r\n"]
     has_length = has_date = False
     tail_text = ""
@@ -234,4 +238,20 @@ def serialise_head(
     # UTF-8 encodes no character above U+007F with bytes below 0x80.
     if not clean and data.translate(None, _NOT_CONTROLS) != b"\r\n" * lines:
         return None
+    if has_length and has_date and len(data) <= _SERIALISED_KEPT_BYTES:
+        # Made of its inputs alone (no Date of ours): the same head serialises the same.
+        if len(_serialised) >= _SERIALISED_KEPT:
+            _serialised.clear()
+        _serialised[key] = data
     return data
+
+
+# Heads serialised before, by status, reason, length and pairs, when those are all they hold (the
+# backend's own Date and Content-Length): a backend sends the same head to every request of a
+# second (the parser hands out the same strings for it), and a look-up costs a fraction of
+# serialising. Only heads that passed the checks are kept (a tail's pairs are among the pairs,
+# and a clean head is one the checks would pass), small ones, at most _SERIALISED_KEPT: beyond
+# that the table starts again.
+_serialised: dict[tuple[int, str, int, tuple[tuple[str, str], ...]], bytes] = {}
+_SERIALISED_KEPT: Final = 256
+_SERIALISED_KEPT_BYTES: Final = 2048
