@@ -76,7 +76,9 @@ async def serve_requests(conn: RequestHandler) -> None:
         else:
             request_handler = conn._request_handler
         task = conn._task_handler or asyncio.current_task(loop)
-        if fast and type(message) is RawRequestMessage and not message.url.absolute:
+        # An origin-form target ("/..."): aiohttp's parser made it a relative URL (the URL's own
+        # `absolute`, computed per request, is not read for it).
+        if fast and type(message) is RawRequestMessage and message.path[:1] == "/":
             request = _plain_request(message, payload, conn, writer, task, loop, connection)
         else:
             request = request_factory(message, payload, conn, writer, task)  # type: ignore[arg-type]
@@ -90,9 +92,10 @@ async def serve_requests(conn: RequestHandler) -> None:
                 conn.log_debug("Ignored premature client disconnection 2")
                 break
             conn._keepalive = bool(resp.keep_alive)
-            if not payload.is_eof():
-                await _linger(conn, payload)
-            payload.set_exception(_PAYLOAD_ACCESS_ERROR)
+            if type(payload) is not EmptyStreamReader:  # (a request without a body has nothing to end)
+                if not payload.is_eof():
+                    await _linger(conn, payload)
+                payload.set_exception(_PAYLOAD_ACCESS_ERROR)
         except asyncio.CancelledError:
             conn.log_debug("Ignored premature client disconnection")
             conn.force_close()
