@@ -109,9 +109,9 @@ class Forwarder:
         proxy = self.proxy
         pool = proxy.pool
         opts = proxy.options
-        method = request.method
+        method = request._method  # (BaseRequest's fields: see handler._dispatch)
         has_body = request.body_exists
-        coding = request.headers.get("Transfer-Encoding")
+        coding = request._headers.get("Transfer-Encoding")
         chunked = False
         if coding is not None:
             if coding.strip().lower() != "chunked":
@@ -260,7 +260,7 @@ class Forwarder:
                     )
                 )
             try:
-                response_head = await conn.read_head(None if has_body else head_timeout)
+                response_head = await conn.wait_head(None if has_body else head_timeout)
             except asyncio.CancelledError:
                 # The client is gone (an HTTP/2 stream reset, the server stopping): the upstream
                 # request is abandoned there too, not left running on a connection nobody reads.

@@ -54,7 +54,8 @@ class RequestHeads:
         `upstream_host`: the Host the backend sees instead of the client's (upstream-vhost, or its
         own address)."""
         ep = self.ep
-        raw = request.raw_headers
+        message = request._message  # (BaseRequest's fields: see handler._dispatch)
+        raw = message.raw_headers
         drop: frozenset[bytes] = _REQUEST_DROP
         added: list[bytes] = []
         if upstream_host:
@@ -66,7 +67,7 @@ class RequestHeads:
             target.encode("utf-8", "surrogateescape"),
         ]
         parts.append(b" HTTP/1.1\r\n")
-        conn_value = request.headers.get("Connection")
+        conn_value = request._headers.get("Connection")
         tokens = connection_tokens(conn_value.encode("latin-1")) if conn_value else None
         edited_lines = b""
         if tokens:
@@ -84,7 +85,7 @@ class RequestHeads:
             trusted_peer = True
         incoming: dict[bytes, bytes] | None = {} if trusted_peer else None
         has_host = False
-        absolute_form = request.raw_path[:1] != "/"
+        absolute_form = message.path[:1] != "/"
         for name, value in raw:
             lname = name.lower()
             if lname in drop:

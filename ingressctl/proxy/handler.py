@@ -167,8 +167,11 @@ class _EntrypointHandler:
         plan = proxy.plan
         if plan is None:
             return error(503, "Service Unavailable: no configuration loaded yet")
-        headers = request.headers
-        raw_target = request.raw_path
+        # BaseRequest's own fields, read without a cached-property call each (every request
+        # object is a BaseRequest: aiohttp's, the request loop's or the HTTP/2 stream's).
+        headers = request._headers
+        raw_target = request._message.path
+        method = request._method
         if raw_target[:1] == "/":
             host = headers.get("Host", "")
         elif (absolute := origin_form(raw_target)) is not None:
@@ -200,11 +203,11 @@ class _EntrypointHandler:
             if not allowed:
                 return error(421, _MISDIRECTED)
         table = plan.table_for(ep.name)
-        match = table.match_request(host, canon, request.method, headers, query)
+        match = table.match_request(host, canon, method, headers, query)
         # `/admin;x/y` is `/admin/y` to a servlet container: refused when the two views would take
         # different routes (a rule on /admin bypassed by a request the / route forwards).
         if ";" in canon and _route_of(match) != _route_of(
-            table.match_request(host, without_parameters(canon), request.method, headers, query)
+            table.match_request(host, without_parameters(canon), method, headers, query)
         ):
             return error(400, "Bad Request: path parameters would change the route")
         if match is None:
@@ -243,7 +246,7 @@ class _EntrypointHandler:
             if exchange.on_done is not None:
                 exchange.finish()
 
-    async def _forward(
+    def _forward(
         self,
         request: BaseRequest,
         rp: RoutePlan,
@@ -253,7 +256,9 @@ class _EntrypointHandler:
         host: str,
         result: Outcome,
         exchange: Exchange | None,
-    ) -> StreamResponse:
+    ) -> Awaitable[StreamResponse]:
+        """The forwarding to await: the forwarder's own coroutine, not one more wrapped around it
+        (a coroutine level costs every request its creation and each suspension's pass through)."""
         if rp.problem is not None:
             log.warning(
                 "503 for route %s (%s): %s %s",
@@ -263,28 +268,27 @@ class _EntrypointHandler:
                 rp.problem_detail,
                 extra={"router": rp.route_id, "service": rp.backend_label},
             )
-            return error(503, "Service Unavailable")
+            return _answered(error(503, "Service Unavailable"))
         target = canon + "?" + query if qmark else canon
-        headers = request.headers
-        upgrade = headers.get("Upgrade")
+        upgrade = request._headers.get("Upgrade")
         if (
             upgrade is not None
             and upgrade.lower() == "websocket"
             and request.method == "GET"
-            and _lists_upgrade(headers.get("Connection", ""))
+            and _lists_upgrade(request._headers.get("Connection", ""))
         ):
             if request.version.major == 2:  # RFC 8441 extended CONNECT (server/h2_request.py)
                 from ingressctl.proxy.websocket_h2 import tunnel
 
-                return await tunnel(self._forwarder, request, rp, target, host, result, exchange)
+                return tunnel(self._forwarder, request, rp, target, host, result, exchange)
             from ingressctl.proxy.websocket import bridge
 
-            return await bridge(self._forwarder, request, rp, target, host, result, exchange)
+            return bridge(self._forwarder, request, rp, target, host, result, exchange)
             # Other upgrades (h2c included) are not forwarded: the request is answered as HTTP/1.1.
         forwarding = self._forwarder.forward(request, rp, target, host, result, exchange)
         if rp.breaker is not None:
-            return await rp.breaker.observe(forwarding)
-        return await forwarding
+            return rp.breaker.observe(forwarding)
+        return forwarding
 
     def _host_allowed(self, check: HostCheck, request: BaseRequest, host: str) -> bool:
         protocol = request.protocol
@@ -313,7 +317,7 @@ class _EntrypointHandler:
 
 def protocol_of(request: BaseRequest) -> str:
     """The protocol a request came in with, as ALPN names it ("h2c": HTTP/2 without TLS)."""
-    version = request.version
+    version = request._version
     known = _HTTP1_NAMES.get(version)
     if known is not None:
         return known
@@ -337,6 +341,10 @@ def filtered(exchange: Exchange, response: StreamResponse) -> StreamResponse:
     exchange.filter_response(response.status, pairs, False)
     response.headers.clear()
     response.headers.extend(pairs)
+    return response
+
+
+async def _answered(response: StreamResponse) -> StreamResponse:
     return response
 
 

@@ -16,7 +16,7 @@ from typing import Final
 from aiohttp.abc import AbstractStreamWriter
 from aiohttp.compression_utils import MAX_SYNC_CHUNK_SIZE
 from aiohttp.helpers import rfc822_formatted_time
-from aiohttp.http_writer import HttpVersion11
+from aiohttp.http_writer import HttpVersion11, StreamWriter
 from aiohttp.web_request import BaseRequest
 from multidict import CIMultiDict
 
@@ -111,7 +111,7 @@ class RelayedResponse(BareResponse):
             or status == 204
             or status == 304
             or type(request) is not BaseRequest  # an application's request runs its signals
-            or request.method in _EMPTY_BODY_METHODS
+            or request._method in _EMPTY_BODY_METHODS
             or len(request)  # request state (CORS answer headers) is applied by BareStream
             or self._keep_alive is not None
             or self._cookies
@@ -125,7 +125,7 @@ class RelayedResponse(BareResponse):
 
     def _direct_head(self, request: BaseRequest, pairs: list[tuple[str, str]]) -> bytes | None:
         """The head aiohttp would write, or None when this response needs aiohttp's preparation."""
-        if request.version != HttpVersion11 or not request.keep_alive:
+        if request._version != HttpVersion11 or request._message.should_close:
             return None
         whole = self.whole(request)
         if whole is None:
@@ -142,7 +142,25 @@ class RelayedResponse(BareResponse):
         writer = self._payload_writer
         assert writer is not None
         body = self._body
-        await writer.write_eof(head + body if isinstance(body, bytes) else head)
+        data = head + body if isinstance(body, bytes) else head
+        if (
+            type(writer) is StreamWriter
+            and not writer._eof
+            and writer._headers_buf is None
+            and writer._compress is None
+            and not writer.chunked
+            and writer._on_chunk_sent is None
+            and writer.on_body_write is None
+        ):
+            # What StreamWriter.write_eof does for a plain writer (one write, a drain only when
+            # the transport is paused), without its coroutine and drain's.
+            writer._write(data)
+            protocol = writer._protocol
+            if protocol._paused and protocol.transport is not None:
+                await protocol._drain_helper()
+            writer._eof = True
+        else:
+            await writer.write_eof(data)
         self._head = None
         self._eof_sent = True
         self._req = None
@@ -180,6 +198,10 @@ def serialise_head(
     `tail`: when the pairs end with its pairs (the very list a response filter appended), those
     are written as its text, prepared once, instead of pair by pair: the same bytes.
     """
+    key = (status, reason, length, tuple(pairs))
+    known = _serialised.get(key)
+    if known is not None:
+        return known
     parts = ["HTTP/1.1 ", str(status), " ", reason, "\r\n"]
     has_length = has_date = False
     tail_text = ""
@@ -216,4 +238,20 @@ def serialise_head(
     # UTF-8 encodes no character above U+007F with bytes below 0x80.
     if not clean and data.translate(None, _NOT_CONTROLS) != b"\r\n" * lines:
         return None
+    if has_length and has_date and len(data) <= _SERIALISED_KEPT_BYTES:
+        # Made of its inputs alone (no Date of ours): the same head serialises the same.
+        if len(_serialised) >= _SERIALISED_KEPT:
+            _serialised.clear()
+        _serialised[key] = data
     return data
+
+
+# Heads serialised before, by status, reason, length and pairs, when those are all they hold (the
+# backend's own Date and Content-Length): a backend sends the same head to every request of a
+# second (the parser hands out the same strings for it), and a look-up costs a fraction of
+# serialising. Only heads that passed the checks are kept (a tail's pairs are among the pairs,
+# and a clean head is one the checks would pass), small ones, at most _SERIALISED_KEPT: beyond
+# that the table starts again.
+_serialised: dict[tuple[int, str, int, tuple[tuple[str, str], ...]], bytes] = {}
+_SERIALISED_KEPT: Final = 256
+_SERIALISED_KEPT_BYTES: Final = 2048

@@ -177,6 +177,28 @@ def test_serialised_head_is_aiohttps_and_refuses_what_aiohttp_refuses() -> None:
     assert serialise_head(200, "O\x01K", [], 0) is None
 
 
+def test_a_head_serialised_again_is_the_same_and_one_without_its_date_gets_the_clocks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    date = ("Date", "Mon, 07 Dec 2026 02:00:00 GMT")
+    pairs = [("Server", "nginx"), date, ("Content-Length", "5")]
+    first = serialise_head(200, "OK", pairs, 5, True)
+    assert first == _serialize_headers("HTTP/1.1 200 OK", CIMultiDict(pairs))
+    assert serialise_head(200, "OK", list(pairs), 5, False) == first
+    # Any other status, reason, length or pair is another head.
+    assert serialise_head(404, "OK", pairs, 5) == first.replace(b" 200 ", b" 404 ", 1)
+    assert serialise_head(200, "Fine", pairs, 5) == first.replace(b" OK", b" Fine", 1)
+    assert serialise_head(200, "OK", pairs, 6) is None
+    assert serialise_head(200, "OK", [*pairs, ("X-A", "1")], 5) == first[:-2] + b"X-A: 1\r\n\r\n"
+    assert serialise_head(200, "OK", [*pairs, ("X-A", "1\r\nX-B: 2")], 5) is None
+    # A head the Date is added to carries the clock's at each call.
+    clock = iter(["Mon, 07 Dec 2026 02:00:01 GMT", "Mon, 07 Dec 2026 02:00:02 GMT"])
+    monkeypatch.setattr("ingressctl.proxy.relayed.rfc822_formatted_time", lambda: next(clock))
+    without = [("Server", "nginx"), ("Content-Length", "5")]
+    assert b"Date: Mon, 07 Dec 2026 02:00:01 GMT\r\n" in (serialise_head(200, "OK", without, 5) or b"")
+    assert b"Date: Mon, 07 Dec 2026 02:00:02 GMT\r\n" in (serialise_head(200, "OK", without, 5) or b"")
+
+
 def test_a_prepared_tail_gives_the_same_head_and_only_where_it_is_the_tail() -> None:
     date = ("Date", "Mon, 07 Dec 2026 02:00:00 GMT")  # (present: no clock in the comparison)
     upstream = [("Content-Type", "text/plain"), date]

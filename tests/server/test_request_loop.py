@@ -151,3 +151,64 @@ async def test_a_request_in_flight_runs_to_its_end_when_the_client_leaves(
         assert loop.time() < deadline, "the handler never finished"
         await asyncio.sleep(0.01)
     assert finished == ["/slow"]
+
+
+async def test_the_loop_builds_the_request_aiohttp_builds(
+    serve: Callable[[Handler], Awaitable[int]],
+) -> None:
+    """The request the loop builds for an origin-form target (its property cache filled ahead) is
+    attribute for attribute the one aiohttp's BaseRequest builds from the same parts, and answers
+    every property the proxy reads the same; an absolute-form target takes aiohttp's factory."""
+    seen: list[tuple[BaseRequest, BaseRequest]] = []
+
+    async def handler(request: BaseRequest) -> StreamResponse:
+        reference = BaseRequest(
+            request._message,
+            request._payload,
+            request._protocol,
+            request._payload_writer,
+            request._task,
+            request._loop,
+        )
+        # Compared before any property of either is read (reading fills the cache).
+        assert {k: v for k, v in vars(request).items() if k != "_cache"} == {
+            k: v for k, v in vars(reference).items() if k != "_cache"
+        }
+        assert list(vars(request)) == list(vars(reference))  # same attribute order (key sharing)
+        seen.append((request, reference))
+        return web.Response(text="ok")
+
+    port = await serve(handler)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(b"GET /a?b=c HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        await _read_responses(reader, 1)
+    finally:
+        writer.close()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(b"POST http://other/x HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi")
+        writer.write(b"GET /y HTTP/1.0\r\nHost: h\r\n\r\n")
+        await _read_responses(reader, 2)
+    finally:
+        writer.close()
+    assert len(seen) == 3
+    for request, reference in seen:
+        for name in (
+            "method",
+            "version",
+            "headers",
+            "raw_path",
+            "raw_headers",
+            "keep_alive",
+            "body_exists",
+            "remote",
+            "path",
+            "host",
+            "url",
+            "secure",
+        ):
+            assert getattr(request, name) == getattr(reference, name), name
+    assert [r.keep_alive for r, _ in seen] == [False, True, False]
+    assert [r.body_exists for r, _ in seen] == [False, True, False]
+    assert seen[1][0].host == "other"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Awaitable
 from typing import Final, cast
 
 from ingressctl.model.upstream_protocol import BackendTLS
@@ -415,6 +416,22 @@ class UpstreamConnection(asyncio.BufferedProtocol):
         finally:
             self._cancel_timer()
 
+    def wait_head(self, timeout: float | None) -> Awaitable[ResponseHead]:
+        """`read_head` without a coroutine of its own (the forwarder's wait on every response):
+        the future data_received resolves. The response-header timer stops when the head (or a
+        failure) arrives; a caller whose wait ends otherwise (cancelled) must `abort()`, which
+        stops it too."""
+        head = self.head
+        if head is not None:
+            return _arrived(head)
+        if self._exc is not None:
+            raise self._exc
+        waiter: asyncio.Future[ResponseHead] = self._loop.create_future()
+        self._head_waiter = waiter
+        if timeout is not None:
+            self.start_head_timer(timeout)
+        return waiter
+
     def start_head_timer(self, timeout: float) -> None:
         """Start the response-header timeout (from the end of the request, as Traefik counts it)."""
         if self.head is None and not self.closed and not self._deadlines.watching(self):
@@ -492,3 +509,7 @@ class UpstreamConnection(asyncio.BufferedProtocol):
             self._read_paused = False
             self.transport.resume_reading()
         return data
+
+
+async def _arrived(head: ResponseHead) -> ResponseHead:
+    return head
