@@ -37,7 +37,7 @@ def type_name(value: object) -> str:
 class Context:
     """What every read of one object shares: the file, the object's name, the findings so far."""
 
-    __slots__ = ("api_version", "diags", "file", "kind", "label", "origin", "ref", "strict")
+    __slots__ = ("api_version", "diags", "file", "kind", "origin", "ref", "strict")
 
     def __init__(self, kind: str, api_version: str, origin: Location | None, *, strict: bool) -> None:
         self.kind = kind
@@ -45,13 +45,16 @@ class Context:
         self.origin = origin
         self.file = origin.file if origin is not None else ""
         self.strict = strict
-        self.label = kind
         self.ref: ObjectRef | None = None
         self.diags: list[Diagnostic] = []
 
     def name_object(self, namespace: str, name: str) -> None:
         self.ref = ObjectRef(self.kind, namespace, name)
-        self.label = str(self.ref)
+
+    @property
+    def label(self) -> str:
+        """How messages name the object: formatted only when there is a message (most objects have none)."""
+        return self.kind if self.ref is None else str(self.ref)
 
     def loc(self, pos: tuple[int, int] | None) -> Location | None:
         if pos is None or not self.file:
