@@ -289,11 +289,11 @@ class _Document:
         return self.mapping(at, indent, depth)
 
     def mapping(self, at: int, indent: int, depth: int) -> tuple[PosDict, int]:
-        out = PosDict()
-        keys_at = out.keys_at
-        values_at = out.values_at
+        out = _new_dict(PosDict)
+        # Where each key stands is found only when asked for (_positions): here, its token's index.
+        starts: list[int] = []
         tokens = self.tokens
-        numbers = self.numbers
+        out.positions_from = (_positions, tokens, self.numbers, starts, indent)
         end = len(tokens)
         while at < end:
             here, dash, key, _, rest, column, scalar = tokens[at]
@@ -305,14 +305,14 @@ class _Document:
                 break  # an indentless sequence ends, or a syntax error: the caller decides
             if key is None:
                 raise _Unsupported
-            if key in keys_at:
+            if key in out:
                 raise _Unsupported  # duplicate key: PyYAML's path reports it
-            line = numbers[at]
-            keys_at[key] = line << 32 | (indent + 1)
+            starts.append(at)
             at += 1
             if rest and rest[0] != "#":
-                out[key] = scalar if scalar is not _INLINE else self.inline(rest, line, column)
-                values_at[key] = line << 32 | (column + 1)
+                if scalar is _INLINE:
+                    scalar = self.inline(rest, self.numbers[at - 1], column)
+                out[key] = scalar
                 if at < end and tokens[at][0] > indent:
                     raise _Unsupported  # a multi-line scalar
                 continue
@@ -320,11 +320,9 @@ class _Document:
             if at < end:
                 below = tokens[at]
                 if below[0] > indent or (below[0] == indent and below[1]):
-                    values_at[key] = numbers[at] << 32 | (below[0] + 1)
                     out[key], at = self.block(at, below[0], depth + 1)
                     continue
             out[key] = None
-            values_at[key] = line << 32 | (indent + len(key) + 2)
         return out, at
 
     def sequence(self, at: int, indent: int, depth: int) -> tuple[PosList, int]:
@@ -343,8 +341,10 @@ class _Document:
                 break  # the mapping holding an indentless sequence goes on
             line = numbers[at]
             if key is not None:
-                # `- key: value`: a mapping whose keys stand at the column of this first key.
-                tokens[at] = (key_column, False, key, key_column, rest, column, scalar)
+                # `- key: value`: a mapping whose keys stand at the column of this first key. The
+                # dash's column is kept in the key-column place (unused for a token without a dash):
+                # _positions needs it when this item is the first of an indentless sequence.
+                tokens[at] = (key_column, False, key, here, rest, column, scalar)
                 items_at.append(line << 32 | (key_column + 1))
                 value, at = self.mapping(at, key_column, depth + 1)
                 out.append(value)
@@ -470,3 +470,40 @@ class _Document:
         if text[end : end + 1] not in (",", "]", "}", " ", ""):
             raise _Unsupported
         return self.plain(match.group()), end
+
+
+_new_dict = dict.__new__  # a PosDict without running its __init__: _Document.mapping sets what it needs
+
+
+_Found = tuple[Any, list[_Token], list[int], list[int], int]
+
+
+def _positions(found: _Found) -> tuple[dict[str, int], dict[str, int]]:
+    """(keys_at, values_at) of a mapping read by _Document.mapping, from its keys' token indexes
+    (PosDict.positions_from: this function, the tokens, their line numbers, the indexes, the indent).
+
+    The same rules as the reading: a value on the key's line stands where it starts; a nested
+    block (or an indentless sequence) at its first line; a null just after the colon.
+    """
+    _, tokens, numbers, starts, indent = found
+    keys_at: dict[str, int] = {}
+    values_at: dict[str, int] = {}
+    end = len(tokens)
+    for at in starts:
+        _, _, key, _, rest, column, _ = tokens[at]
+        assert key is not None  # _Document.mapping keeps only tokens with a key
+        line = numbers[at]
+        keys_at[key] = line << 32 | (indent + 1)
+        if rest and rest[0] != "#":
+            values_at[key] = line << 32 | (column + 1)
+            continue
+        if at + 1 < end:
+            below_indent, below_dash, below_key, below_dash_column = tokens[at + 1][:4]
+            if below_key is not None and not below_dash and below_dash_column < below_indent:
+                # A `- key:` item that _Document.sequence rewrote: it was read here as a dash.
+                below_indent, below_dash = below_dash_column, True
+            if below_indent > indent or (below_indent == indent and below_dash):
+                values_at[key] = numbers[at + 1] << 32 | (below_indent + 1)
+                continue
+        values_at[key] = line << 32 | (indent + len(key) + 2)
+    return keys_at, values_at

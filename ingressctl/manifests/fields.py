@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ingressctl.manifests.codes import SEVERITIES
-from ingressctl.manifests.positioned import PosDict, PosList, key_pos, unpack, value_pos
+from ingressctl.manifests.positioned import PosDict, PosList, unpack, value_pos
 from ingressctl.model import Diagnostic, Location, ObjectRef
 
 
@@ -89,7 +89,7 @@ class Fields:
     without findings should cost no string formatting at all.
     """
 
-    __slots__ = ("_location", "_name", "_packed", "_parent", "ctx", "positioned", "raw")
+    __slots__ = ("_located", "_location", "_name", "_parent", "ctx", "positioned", "raw")
 
     def __init__(
         self,
@@ -97,15 +97,17 @@ class Fields:
         raw: Mapping[str, Any],
         location: Location | None,
         parent: Fields | None = None,
-        name: str = "",
-        packed: int | None = None,
+        name: str | tuple[str, int] = "",
     ) -> None:
+        """`name`: the key of this mapping in `parent`, or (key, index) for an item of a list there.
+
+        Without a `location`, a mapping with a parent is located there when first asked for: most
+        mappings of a clean file are read without their location (nor their path) ever being needed.
+        """
         self.ctx = ctx
         self.raw = raw
         self._location = location
-        # A packed position (see positioned.unpack) becomes a Location only when asked for: most
-        # mappings of a clean file are read without their location ever being needed.
-        self._packed = packed
+        self._located = location is not None or parent is None
         self.positioned = isinstance(raw, PosDict)
         self._parent = parent
         self._name = name
@@ -113,33 +115,49 @@ class Fields:
     @property
     def location(self) -> Location | None:
         """Where this mapping starts (the object's location for objects from the API)."""
-        packed = self._packed
-        if packed is not None:
-            self._packed = None
-            self._location = self.ctx.loc(unpack(packed))
+        if not self._located:
+            self._located = True
+            name = self._name
+            parent: Fields = self._parent  # type: ignore[assignment]
+            self._location = parent.value_loc(name) if isinstance(name, str) else parent.item_loc(*name)
         return self._location
+
+    def item_loc(self, key: str, index: int) -> Location | None:
+        """Where item `index` of the list at `key` starts."""
+        items = self.raw.get(key)
+        if isinstance(items, PosList) and self.ctx.file and index < len(items.items_at):
+            return self.ctx.loc(unpack(items.items_at[index]))
+        return self.value_loc(key)
 
     @property
     def path(self) -> str:
         if self._parent is None:
-            return self._name
-        return self._parent.sub(self._name)
+            return self._name  # type: ignore[return-value]
+        name = self._name
+        return self._parent.sub(name if isinstance(name, str) else f"{name[0]}[{name[1]}]")
 
     def sub(self, key: str) -> str:
         path = self.path
         return f"{path}.{key}" if path else key
 
     def value_loc(self, key: str) -> Location | None:
+        # positioned.value_pos and Context.loc, inlined: a model object keeps several of these.
         if not self.positioned:
             return self.location
-        pos = value_pos(self.raw, key)
-        return self.ctx.loc(pos) if pos is not None else self.location
+        packed = self.raw.values_at.get(key)  # type: ignore[attr-defined]
+        if packed is None:
+            return self.location
+        ctx = self.ctx
+        return Location(ctx.file, packed >> 32, packed & 0xFFFFFFFF) if ctx.file else ctx.origin
 
     def key_loc(self, key: str) -> Location | None:
         if not self.positioned:
             return self.location
-        pos = key_pos(self.raw, key)
-        return self.ctx.loc(pos) if pos is not None else self.location
+        packed = self.raw.keys_at.get(key)  # type: ignore[attr-defined]
+        if packed is None:
+            return self.location
+        ctx = self.ctx
+        return Location(ctx.file, packed >> 32, packed & 0xFFFFFFFF) if ctx.file else ctx.origin
 
     def has(self, key: str) -> bool:
         return self.raw.get(key) is not None
@@ -265,11 +283,7 @@ class Fields:
         if not isinstance(value, dict):
             self.wrong_type(key, value, "a mapping", f"Write {key} as a mapping of fields (key: value).")
             return None
-        if self.positioned and self.ctx.file:
-            packed = self.raw.values_at.get(key)  # type: ignore[attr-defined]
-            if packed is not None:
-                return Fields(self.ctx, value, None, self, key, packed)
-        return Fields(self.ctx, value, self.value_loc(key), self, key)
+        return Fields(self.ctx, value, None, self, key)
 
     def items(self, key: str, *, required: str | None = None) -> list[Any] | None:
         value = self.raw.get(key)
@@ -289,22 +303,16 @@ class Fields:
         items = self.items(key, required=required)
         if items is None:
             return
-        packed_at = items.items_at if isinstance(items, PosList) and self.ctx.file else None
         for index, item in enumerate(items):
-            packed = packed_at[index] if packed_at is not None and index < len(packed_at) else None
             if not isinstance(item, dict):
-                location = self.ctx.loc(unpack(packed)) if packed is not None else self.value_loc(key)
                 self.ctx.report(
                     "IC102",
-                    location,
+                    self.item_loc(key, index),
                     f"{self.sub(key)}[{index}]: expected a mapping, found {type_name(item)}",
                     "Each item of this list is a mapping of fields.",
                 )
                 continue
-            if packed is not None:
-                yield Fields(self.ctx, item, None, self, f"{key}[{index}]", packed)
-            else:
-                yield Fields(self.ctx, item, self.value_loc(key), self, f"{key}[{index}]")
+            yield Fields(self.ctx, item, None, self, (key, index))
 
     def strings(self, key: str) -> tuple[str, ...]:
         """A list of strings (items of another type are reported and left out)."""

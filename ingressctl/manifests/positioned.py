@@ -27,14 +27,38 @@ def unpack(packed: int) -> Pos:
 
 
 class PosDict(dict[str, Any]):
-    """A mapping read from YAML: key positions and value positions (packed, see `unpack`), by key."""
+    """A mapping read from YAML: key positions and value positions (packed, see `unpack`), by key.
 
-    __slots__ = ("keys_at", "values_at")
+    A reader may leave the positions to be found when first asked for (`positions_from`): most
+    mappings of a clean file are never asked where their keys stand, and storing two packed ints
+    per key was about a tenth of reading a large input.
+    """
+
+    __slots__ = ("_keys_at", "_values_at", "positions_from")
 
     def __init__(self) -> None:
         # dict.__init__ with no arguments does nothing: skipped, this runs for every mapping read.
-        self.keys_at: dict[str, int] = {}
-        self.values_at: dict[str, int] = {}
+        self._keys_at: dict[str, int] = {}
+        self._values_at: dict[str, int] = {}
+        # (find, ...): find(positions_from) gives (keys_at, values_at); None once they are known.
+        self.positions_from: tuple[Any, ...] | None = None
+
+    @property
+    def keys_at(self) -> dict[str, int]:
+        if self.positions_from is not None:
+            self._find_positions()
+        return self._keys_at
+
+    @property
+    def values_at(self) -> dict[str, int]:
+        if self.positions_from is not None:
+            self._find_positions()
+        return self._values_at
+
+    def _find_positions(self) -> None:
+        found: tuple[Any, ...] = self.positions_from  # type: ignore[assignment]
+        self._keys_at, self._values_at = found[0](found)
+        self.positions_from = None
 
 
 class PosList(list[Any]):

@@ -75,6 +75,35 @@ def test_examples_fixtures_and_generated_manifests_read_the_same(tmp_path: Path)
     assert check_text(generated.read_text()) == 120
 
 
+def test_positions_found_on_first_use_are_those_pyyaml_gives() -> None:
+    # The fast reader finds a mapping's key and value positions when first asked for (PosDict.
+    # positions_from): an indentless sequence whose items start with `- key:`, nested blocks after
+    # such items, nulls, comments and blank lines between keys must give PyYAML's positions.
+    text = (
+        "spec:\n"
+        "  rules:\n"
+        "  - host: a\n"
+        "    http:\n"
+        "      paths:\n"
+        "      - path: /\n"
+        "        backend:\n"
+        "          port: {number: 80}\n"
+        "\n"
+        "      - path: /x  # comment\n"
+        "  - host:\n"
+        "    http:\n"
+        "  tls:\n"
+        "  - hosts:\n"
+        "    - a\n"
+        "  # comment\n"
+        "  empty: # comment\n"
+        "  last:\n"
+        "    - - nested\n"
+    )
+    assert check_text(text.replace("    - - nested\n", "    - x\n")) == 1
+    assert check_text(text) == 0  # `- - x` is left to PyYAML
+
+
 SCALARS = [
     "web",
     "Prefix",
