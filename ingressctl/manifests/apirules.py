@@ -70,6 +70,12 @@ def _utf8_len(value: str) -> int:
 
 def dns1123_label(value: str) -> list[str]:
     """IsDNS1123Label: namespaces."""
+    return list(_dns1123_label(value))
+
+
+@lru_cache(maxsize=4096)
+def _dns1123_label(value: str) -> tuple[str, ...]:
+    # Memoised: the same namespaces come with every object of a large input.
     errors = []
     if _utf8_len(value) > DNS1123_LABEL_MAX:
         errors.append(f"must be no more than {DNS1123_LABEL_MAX} characters")
@@ -80,7 +86,7 @@ def dns1123_label(value: str) -> list[str]:
             errors.append(
                 "must consist of lower-case letters, digits and '-', and start and end with a letter or digit"
             )
-    return errors
+    return tuple(errors)
 
 
 @lru_cache(maxsize=4096)
@@ -103,6 +109,12 @@ def dns1123_subdomain(value: str) -> list[str]:
 
 def dns1035_label(value: str) -> list[str]:
     """IsDNS1035Label: Service names."""
+    return list(_dns1035_label(value))
+
+
+@lru_cache(maxsize=4096)
+def _dns1035_label(value: str) -> tuple[str, ...]:
+    # Memoised: an Ingress names the same Service in most of its paths.
     errors = []
     if _utf8_len(value) > DNS1035_LABEL_MAX:
         errors.append(f"must be no more than {DNS1035_LABEL_MAX} characters")
@@ -111,7 +123,7 @@ def dns1035_label(value: str) -> list[str]:
             "must consist of lower-case letters, digits and '-', start with a letter and end with a "
             "letter or digit"
         )
-    return errors
+    return tuple(errors)
 
 
 def wildcard_dns1123_subdomain(value: str) -> list[str]:

@@ -191,7 +191,7 @@ def _backend(fields: Fields, v1: bool) -> IngressBackend:
         resource_name = resource.string("name", required="A resource backend names its object.")
     if v1:
         return _backend_v1(
-            fields, resource_kind, resource_name, legacy_used=bool(set(unknown) & set(_V1_HINTS))
+            fields, resource_kind, resource_name, legacy_used=not _V1_HINTS.keys().isdisjoint(unknown)
         )
     return _backend_legacy(fields, resource_kind, resource_name)
 
@@ -238,17 +238,18 @@ def _backend_v1(
         port_name = port.string("name", allow_empty=False)
         if port_name:
             refused(port, "name", port_name, apirules.port_name(port_name), _PORT_NAME_HINT)
-        if port.has("number") and port.has("name"):
+        has_number = port.has("number")
+        has_name = port.has("name")
+        if has_number and has_name:
             port.ctx.report(
                 "IC112",
                 port.location,
                 f"{port.path}: has both number and name",
                 "Give the port either by number or by name, not both.",
             )
-        elif not port.has("number") and not port.has("name"):
+        elif not has_number and not has_name:
             port.missing("number", "Write port: {number: 80} or port: {name: http}.")
-        key = "number" if port.has("number") else "name"
-        port_location = port.value_loc(key)
+        port_location = port.value_loc("number" if has_number else "name")
     return IngressBackend(
         service_name=name,
         port_number=number,
