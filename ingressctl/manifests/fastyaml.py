@@ -263,15 +263,10 @@ class _Document:
             at = 1
         if at >= len(tokens):
             raise _Unsupported  # an empty document: PyYAML decides what it is
-        for index in range(at, len(tokens)):
-            token = tokens[index]
-            if (
-                token[0] == 0
-                and not token[1]
-                and token[2] is None
-                and token[4].startswith(("...", "%", "---"))
-            ):
-                raise _Unsupported  # document end markers and directives
+        # Document end markers (`...`) and directives (`%`) need no search: such a line is not
+        # indented, has no key and no dash, and the reading declines every such line (a mapping
+        # at column 1 stops at a line without a key, a sequence there at one without a dash, a
+        # deeper root at any line of column 1; what is left unread makes it decline).
         indent = tokens[at][0]
         position = (self.numbers[at], indent + 1)
         value, at = self.block(at, indent, 0)

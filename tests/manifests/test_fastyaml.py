@@ -327,6 +327,14 @@ def test_fast_reader_declines_what_it_does_not_know() -> None:
         "? a\n: b\n",
         "a: [x,\n  y]\n",
         "<<: {a: 1}\n",
+        # document end markers and directives, after any kind of root (no search finds them)
+        "a: 1\n...\n",
+        "a: 1\n%YAML 1.1\n",
+        "  a: 1\n...\n",
+        "- a\n...\n",
+        "a:\n  b: 1\n...\n",
+        "a:\n- b\n...\n",
+        "--- \na: 1\n...\n",
     ]:
         assert all(FAST_READER.read(chunk, offset) is None for offset, chunk in split_documents(text)), text
 
