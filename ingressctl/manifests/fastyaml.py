@@ -144,9 +144,10 @@ class _Resolver:
         return token
 
     def _scalar(self, rest: str) -> Any:
-        """The value of `key: rest` when `rest` is a plain scalar alone; _INLINE otherwise."""
-        if not rest:
-            return _INLINE
+        """The value of `key: rest` when `rest` is a plain scalar alone; _NESTED when there is no
+        value on the line (nothing, or a comment); _INLINE otherwise."""
+        if not rest or rest[0] == "#":
+            return _NESTED
         first = rest[0]
         if first not in _PLAIN_START or " #" in rest or ": " in rest or rest[-1] == ":":
             return _INLINE
@@ -224,9 +225,11 @@ _LINE = re.compile(r"( *)(- +|-(?=$))?(?:([A-Za-z0-9_][A-Za-z0-9_./-]*)(:(?: +|(
 _PLAIN_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_.")
 
 # A significant line, whatever its line number: (indentation, has a dash, key or None, key column,
-# rest, rest column, the value of `key: plain scalar` or _INLINE when the rest needs `inline`).
+# rest, rest column, the value of `key: plain scalar`, _NESTED for `key:` alone or _INLINE when the
+# rest needs `inline`).
 _Token = tuple[int, bool, str | None, int, str, int, Any]
 _INLINE: Any = object()
+_NESTED: Any = object()  # `key:` alone, or with a comment: the value is below (or null)
 _BLANK: Any = object()  # an empty or comment-only line
 # Lines seen before → their token: manifests repeat most of their lines (`kind: Service`,
 # `pathType: Prefix`, `- name: http`), so most lines of a large input are read once.
@@ -304,7 +307,7 @@ class _Document:
                 raise _Unsupported  # duplicate key: PyYAML's path reports it
             starts.append(at)
             at += 1
-            if rest and rest[0] != "#":
+            if scalar is not _NESTED:
                 if scalar is _INLINE:
                     scalar = self.inline(rest, self.numbers[at - 1], column)
                 out[key] = scalar
