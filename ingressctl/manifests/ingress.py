@@ -5,6 +5,7 @@ from __future__ import annotations
 from ingressctl.manifests import apirules
 from ingressctl.manifests.fields import Context, Fields
 from ingressctl.manifests.meta import read_meta
+from ingressctl.manifests.positioned import PosDict
 from ingressctl.model import (
     Ingress,
     IngressBackend,
@@ -182,6 +183,10 @@ def _path(item: Fields, v1: bool) -> IngressPath:
 
 
 def _backend(fields: Fields, v1: bool) -> IngressBackend:
+    if v1:
+        plain = _plain_service_backend(fields)
+        if plain is not None:
+            return plain
     unknown = fields.check_known(_BACKEND_V1 if v1 else _BACKEND_LEGACY, _V1_HINTS if v1 else _LEGACY_HINTS)
     resource = fields.mapping("resource")
     resource_kind = resource_name = None
@@ -258,6 +263,51 @@ def _backend_v1(
         resource_name=resource_name,
         location=fields.location,
         port_location=port_location,
+    )
+
+
+def _plain_service_backend(fields: Fields) -> IngressBackend | None:
+    """The backend nearly every Ingress of a file has, read without a Fields per mapping:
+    `service: {name: <DNS-1035 label>, port: {number: 1-65535}}` (or a valid port `name`).
+
+    None for anything else (another shape, a wrong type, a value the API refuses, an object not
+    read from a file): `_backend_v1` reads it, with its findings. For this shape it would report
+    nothing and build the same IngressBackend.
+    """
+    raw = fields.raw
+    file = fields.ctx.file
+    if len(raw) != 1 or not file:
+        return None
+    service = raw.get("service")
+    if type(service) is not PosDict or len(service) != 2:
+        return None
+    name = service.get("name")
+    port = service.get("port")
+    if type(name) is not str or not name or type(port) is not PosDict or len(port) != 1:
+        return None
+    if apirules.dns1035_label(name):
+        return None
+    number = port.get("number")
+    port_name = None
+    if number is not None:
+        if type(number) is not int or not 1 <= number <= 65535:
+            return None
+        packed = port.values_at.get("number")
+    else:
+        port_name = port.get("name")
+        if type(port_name) is not str or not port_name or apirules.port_name(port_name):
+            return None
+        packed = port.values_at.get("name")
+    if packed is None:
+        return None
+    return IngressBackend(
+        service_name=name,
+        port_number=number,
+        port_name=port_name,
+        resource_kind=None,
+        resource_name=None,
+        location=fields.location,
+        port_location=Location(file, packed >> 32, packed & 0xFFFFFFFF),
     )
 
 

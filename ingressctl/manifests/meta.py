@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from ingressctl.manifests import apirules
 from ingressctl.manifests.fields import Context, Fields
-from ingressctl.model import ObjectMeta
+from ingressctl.manifests.positioned import PosDict
+from ingressctl.model import Location, ObjectMeta
 
 TOP_LEVEL = frozenset({"apiVersion", "kind", "metadata", "spec", "status"})
 
@@ -37,6 +41,9 @@ def read_meta(
 
     api_rules: also report (IC114) the name, namespace, labels and annotations the API server refuses.
     """
+    plain = _plain_meta(top, ctx, namespaced, api_rules)
+    if plain is not None:
+        return plain
     meta = top.mapping("metadata", required="Every object needs metadata with at least a name.")
     if meta is None:
         return None
@@ -62,12 +69,99 @@ def read_meta(
         annotations=annotations,
         location=top.location,
         annotation_locations=annotation_locations,
-        generation=_generation(meta),
+        generation=_generation(meta.raw),
     )
 
 
-def _generation(meta: Fields) -> int:
-    value = meta.raw.get("generation")
+def _plain_meta(top: Fields, ctx: Context, namespaced: bool, api_rules: bool) -> ObjectMeta | None:
+    """The metadata nearly every object of a file has, read without a Fields per mapping: known
+    keys, a name, string labels and annotations, everything the API's rules accept.
+
+    None for anything else (a missing name, a wrong type, a value refused, an object not read from
+    a file): `read_meta` reads it, with its findings. For this shape it would report nothing and
+    build the same ObjectMeta.
+    """
+    raw = top.raw.get("metadata")
+    file = ctx.file
+    if type(raw) is not PosDict or not file or not METADATA_FIELDS.issuperset(raw):
+        return None
+    name = raw.get("name")
+    if type(name) is not str or not name:
+        return None
+    namespace = ""
+    if namespaced:
+        given = raw.get("namespace")
+        if given is not None and type(given) is not str:
+            return None
+        namespace = given or "default"
+        # As _check_meta: a namespace written (even empty: "default") must be a DNS label.
+        if api_rules and given is not None and apirules.dns1123_label(namespace):
+            return None
+    labels = _plain_strings(raw.get("labels"))
+    annotations = _plain_strings(raw.get("annotations"))
+    if labels is None or annotations is None:
+        return None
+    where: dict[str, Location] = {}
+    if annotations:
+        keys_at = raw["annotations"].keys_at
+        for key in annotations:
+            packed = keys_at.get(key)
+            if packed is None:
+                return None
+            where[key] = Location(file, packed >> 32, packed & 0xFFFFFFFF)
+    if api_rules and not _accepted(name, labels, annotations):
+        return None
+    uid = raw.get("uid")
+    resource_version = raw.get("resourceVersion")
+    created = raw.get("creationTimestamp")
+    if any(value is not None and type(value) is not str for value in (uid, resource_version, created)):
+        return None
+    ctx.name_object(namespace, name)
+    return ObjectMeta(
+        name=name,
+        namespace=namespace,
+        uid=uid or "",
+        resource_version=resource_version or "",
+        creation_timestamp=created or "",
+        labels=labels,
+        annotations=annotations,
+        location=top.location,
+        annotation_locations=where,
+        generation=_generation(raw),
+    )
+
+
+def _plain_strings(value: object) -> dict[str, str] | None:
+    """A map of strings as `Fields.string_map` reads it (null values are ""), or None when it
+    would report something."""
+    if value is None:
+        return {}
+    if type(value) is not PosDict:
+        return None
+    out: dict[str, str] = {}
+    for key, text in value.items():
+        if text is None:
+            text = ""
+        elif type(text) is not str:
+            return None
+        out[key] = text
+    return out
+
+
+def _accepted(name: str, labels: dict[str, str], annotations: dict[str, str]) -> bool:
+    """Whether `_check_meta` would find nothing (the namespace is checked by the caller)."""
+    if apirules.dns1123_subdomain(name):
+        return False
+    for key, value in labels.items():
+        if apirules.qualified_name(key) or apirules.label_value(value):
+            return False
+    if any(apirules.annotation_key(key) for key in annotations):
+        return False
+    return not apirules.annotations_size(annotations)
+
+
+def _generation(meta: Mapping[str, Any]) -> int:
+    value = meta.get("generation")
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 

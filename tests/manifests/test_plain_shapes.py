@@ -1,0 +1,170 @@
+"""The shortcuts for the common shapes (meta._plain_meta, ingress._plain_service_backend) give
+exactly what the general readers give, or leave the object to them.
+
+Each input is loaded twice: as `validate` loads it, and with the shortcuts switched off (the
+general readers alone, with their findings). Objects (with every location) and findings must be
+equal, on the repository's manifests and on every one-line mutation of a typical Ingress,
+Service and EndpointSlice (wrong types, empty and refused values, missing and unknown keys).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmarks.generate import write_manifests
+from ingressctl.manifests import ingress, meta
+from ingressctl.manifests.loader import LoadResult, load_text
+
+REPO = Path(__file__).resolve().parents[2]
+
+BASE = """\
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: web
+  namespace: shop
+  labels:
+    app: web
+    tier:
+  annotations:
+    example.com/a: one
+    example.com/b: "2"
+spec:
+  ingressClassName: traefik
+  tls:
+    - hosts: [web.example.test]
+      secretName: web-tls
+  rules:
+    - host: web.example.test
+      http:
+        paths:
+          - path: /
+            pathType: Prefix
+            backend:
+              service:
+                name: web
+                port:
+                  number: 80
+          - path: /api
+            pathType: Prefix
+            backend:
+              service:
+                name: api
+                port:
+                  name: http
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: shop
+  uid: 1234
+  resourceVersion: "7"
+spec:
+  ports:
+    - name: http
+      port: 80
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: web-1
+  labels:
+    kubernetes.io/service-name: web
+addressType: IPv4
+ports:
+  - port: 8080
+endpoints:
+  - addresses: ["10.1.0.1"]
+"""
+
+REPLACEMENTS = [
+    "",
+    "null",
+    '""',
+    "0",
+    "70000",
+    '"80"',
+    "true",
+    "[a]",
+    "{a: b}",
+    "My_Name",
+    "a--b",
+    "-web",
+    "1.5",
+    "x" * 70,
+    "web.example.test",
+    "10.0.0.1",
+]
+
+
+def _variants() -> list[str]:
+    lines = BASE.splitlines(keepends=True)
+    out = []
+    for index, line in enumerate(lines):
+        stripped = line.rstrip("\n")
+        if ": " in stripped or stripped.endswith(":"):
+            key = stripped[: stripped.index(":") + 1]
+            for value in REPLACEMENTS:
+                out.append("".join([*lines[:index], f"{key} {value}\n", *lines[index + 1 :]]))
+            indent = len(key) - len(key.lstrip(" -"))
+            out.append("".join([*lines[:index], " " * indent + "unknown: 1\n", *lines[index:]]))
+        if stripped.strip() != "---":
+            out.append("".join([*lines[:index], *lines[index + 1 :]]))
+    return out
+
+
+def _general(monkeypatch: pytest.MonkeyPatch, text: str, name: str) -> LoadResult:
+    with monkeypatch.context() as patch:
+        patch.setattr(meta, "_plain_meta", lambda *args: None)
+        patch.setattr(ingress, "_plain_service_backend", lambda *args: None)
+        return load_text(text, name)
+
+
+def _same(monkeypatch: pytest.MonkeyPatch, text: str, name: str = "m.yaml") -> None:
+    fast = load_text(text, name)
+    slow = _general(monkeypatch, text, name)
+    assert fast.snapshot == slow.snapshot, text
+    assert fast.diagnostics == slow.diagnostics, text
+
+
+def test_every_mutation_of_a_typical_input_reads_as_the_general_readers_read_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    variants = _variants()
+    assert len(variants) > 500
+    for text in variants:
+        _same(monkeypatch, text)
+    # Without a file name (an object given as text), positions are not known: general readers.
+    _same(monkeypatch, BASE, "")
+
+
+def test_repository_manifests_read_as_the_general_readers_read_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    files = sorted((REPO / "examples").rglob("*.yaml")) + sorted((REPO / "tests").rglob("fixtures/**/*.yaml"))
+    assert len(files) > 20
+    for path in files:
+        _same(monkeypatch, path.read_text(), str(path))
+
+
+def test_generated_manifests_take_the_shortcuts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    write_manifests(tmp_path, 30, per_file=30)
+    (generated,) = tmp_path.iterdir()
+    taken = {"meta": 0, "backend": 0}
+    plain_meta, plain_backend = meta._plain_meta, ingress._plain_service_backend
+
+    def counting_meta(*args: object) -> object:
+        result = plain_meta(*args)  # type: ignore[arg-type]
+        taken["meta"] += result is not None
+        return result
+
+    def counting_backend(*args: object) -> object:
+        result = plain_backend(*args)  # type: ignore[arg-type]
+        taken["backend"] += result is not None
+        return result
+
+    monkeypatch.setattr(meta, "_plain_meta", counting_meta)
+    monkeypatch.setattr(ingress, "_plain_service_backend", counting_backend)
+    _same(monkeypatch, generated.read_text())
+    assert taken == {"meta": 90, "backend": 60}
