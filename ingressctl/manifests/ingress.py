@@ -130,6 +130,10 @@ def _rule(rule: Fields, v1: bool) -> IngressRule:
 
 
 def _path(item: Fields, v1: bool) -> IngressPath:
+    if v1:
+        plain = _plain_path(item)
+        if plain is not None:
+            return plain
     item.check_known(_PATH)
     path = item.string("path")
     path_type: PathType | None = None
@@ -274,9 +278,24 @@ def _plain_service_backend(fields: Fields) -> IngressBackend | None:
     read from a file): `_backend_v1` reads it, with its findings. For this shape it would report
     nothing and build the same IngressBackend.
     """
-    raw = fields.raw
-    file = fields.ctx.file
-    if len(raw) != 1 or not file:
+    service = _plain_service(fields.raw, fields.ctx.file)
+    if service is None:
+        return None
+    name, number, port_name, port_location = service
+    return IngressBackend(
+        service_name=name,
+        port_number=number,
+        port_name=port_name,
+        resource_kind=None,
+        resource_name=None,
+        location=fields.location,
+        port_location=port_location,
+    )
+
+
+def _plain_service(raw: object, file: str) -> tuple[str, int | None, str | None, Location] | None:
+    """(name, port number, port name, port location) of `_plain_service_backend`'s shape."""
+    if type(raw) is not PosDict or len(raw) != 1 or not file:
         return None
     service = raw.get("service")
     if type(service) is not PosDict or len(service) != 2:
@@ -300,15 +319,39 @@ def _plain_service_backend(fields: Fields) -> IngressBackend | None:
         packed = port.values_at.get("name")
     if packed is None:
         return None
-    return IngressBackend(
+    return name, number, port_name, Location(file, packed >> 32, packed & 0xFFFFFFFF)
+
+
+def _plain_path(item: Fields) -> IngressPath | None:
+    """A v1 path of the common shape, `path` (absolute, accepted by the API), `pathType` and a
+    `_plain_service_backend` backend, read without a Fields per mapping; None for anything else
+    (`_path` reads it, with its findings; for this shape it would report nothing)."""
+    raw = item.raw
+    if len(raw) != 3:
+        return None
+    path = raw.get("path")
+    raw_type = raw.get("pathType")
+    if type(path) is not str or not path.startswith("/") or type(raw_type) is not str:
+        return None
+    path_type = _PATH_TYPES.get(raw_type)
+    if path_type is None:
+        return None
+    if path_type is not PathType.IMPLEMENTATION_SPECIFIC and apirules.http_path(path, path_type.value):
+        return None
+    service = _plain_service(raw.get("backend"), item.ctx.file)
+    if service is None:
+        return None
+    name, number, port_name, port_location = service
+    backend = IngressBackend(
         service_name=name,
         port_number=number,
         port_name=port_name,
         resource_kind=None,
         resource_name=None,
-        location=fields.location,
-        port_location=Location(file, packed >> 32, packed & 0xFFFFFFFF),
+        location=item.value_loc("backend"),
+        port_location=port_location,
     )
+    return IngressPath(path=path, path_type=path_type, backend=backend, location=item.location)
 
 
 def _backend_legacy(fields: Fields, resource_kind: str | None, resource_name: str | None) -> IngressBackend:

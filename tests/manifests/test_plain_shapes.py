@@ -1,5 +1,5 @@
-"""The shortcuts for the common shapes (meta._plain_meta, ingress._plain_service_backend) give
-exactly what the general readers give, or leave the object to them.
+"""The shortcuts for the common shapes (meta._plain_meta, ingress._plain_path and
+_plain_service_backend) give exactly what the general readers give, or leave the object to them.
 
 Each input is loaded twice: as `validate` loads it, and with the shortcuts switched off (the
 general readers alone, with their findings). Objects (with every location) and findings must be
@@ -97,6 +97,10 @@ REPLACEMENTS = [
     "x" * 70,
     "web.example.test",
     "10.0.0.1",
+    "/a//b",
+    "/x/..",
+    "ImplementationSpecific",
+    "Exact",
 ]
 
 
@@ -120,6 +124,7 @@ def _general(monkeypatch: pytest.MonkeyPatch, text: str, name: str) -> LoadResul
     with monkeypatch.context() as patch:
         patch.setattr(meta, "_plain_meta", lambda *args: None)
         patch.setattr(ingress, "_plain_service_backend", lambda *args: None)
+        patch.setattr(ingress, "_plain_path", lambda *args: None)
         return load_text(text, name)
 
 
@@ -151,20 +156,30 @@ def test_repository_manifests_read_as_the_general_readers_read_them(monkeypatch:
 def test_generated_manifests_take_the_shortcuts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     write_manifests(tmp_path, 30, per_file=30)
     (generated,) = tmp_path.iterdir()
-    taken = {"meta": 0, "backend": 0}
-    plain_meta, plain_backend = meta._plain_meta, ingress._plain_service_backend
+    taken = {"meta": 0, "path": 0}
+    plain_meta, plain_path = meta._plain_meta, ingress._plain_path
 
     def counting_meta(*args: object) -> object:
         result = plain_meta(*args)  # type: ignore[arg-type]
         taken["meta"] += result is not None
         return result
 
-    def counting_backend(*args: object) -> object:
-        result = plain_backend(*args)  # type: ignore[arg-type]
-        taken["backend"] += result is not None
+    def counting_path(*args: object) -> object:
+        result = plain_path(*args)  # type: ignore[arg-type]
+        taken["path"] += result is not None
         return result
 
     monkeypatch.setattr(meta, "_plain_meta", counting_meta)
-    monkeypatch.setattr(ingress, "_plain_service_backend", counting_backend)
+    monkeypatch.setattr(ingress, "_plain_path", counting_path)
     _same(monkeypatch, generated.read_text())
-    assert taken == {"meta": 90, "backend": 60}
+    assert taken == {"meta": 90, "path": 60}
+
+
+def test_default_backends_take_the_backend_shortcut(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = BASE.replace(
+        "spec:\n  ingressClassName",
+        "spec:\n  defaultBackend:\n    service: {name: d, port: {number: 1}}\n  ingressClassName",
+        1,
+    )
+    _same(monkeypatch, text)
+    assert load_text(text, "m.yaml").snapshot.ingresses[0].default_backend is not None
