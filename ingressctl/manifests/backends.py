@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, TypeGuard
+
 from ingressctl.manifests.fields import Context, Fields
 from ingressctl.manifests.meta import read_meta
 from ingressctl.model import (
@@ -10,6 +13,7 @@ from ingressctl.model import (
     Endpoints,
     EndpointSlice,
     EndpointSubset,
+    ObjectMeta,
     Service,
     ServicePort,
 )
@@ -69,6 +73,9 @@ def read_service(top: Fields, ctx: Context) -> Service | None:
     meta = read_meta(top, ctx)
     if meta is None:
         return None
+    plain = _plain_service(top.raw, meta)
+    if plain is not None:
+        return plain
     spec = top.mapping("spec", required="A Service needs a spec with its ports.")
     if spec is None:
         return Service(meta=meta)
@@ -137,6 +144,9 @@ def read_endpoint_slice(top: Fields, ctx: Context) -> EndpointSlice | None:
     meta = read_meta(top, ctx)
     if meta is None:
         return None
+    plain = _plain_endpoint_slice(top.raw, meta, ctx.api_version)
+    if plain is not None:
+        return plain
     address_type = top.string("addressType", required="Write addressType: IPv4 (or IPv6, FQDN).") or "IPv4"
     if address_type not in _ADDRESS_TYPES:
         top.invalid("addressType", f"{address_type!r} is not an address type", "Use IPv4, IPv6 or FQDN.")
@@ -204,3 +214,147 @@ def _addresses(subset: Fields, key: str) -> tuple[str, ...]:
         if ip is not None:
             out.append(ip)
     return tuple(out)
+
+
+# Shortcuts for the shapes nearly every Service and EndpointSlice of a file has, read from the raw
+# mappings without a Fields per mapping. Each answers None for anything the general reader would
+# report (a wrong type, a missing or unknown key, a value out of range): that reader then reads the
+# object, with its findings. tests/manifests/test_plain_shapes.py checks both give the same.
+
+
+def _plain_service(raw: Mapping[str, Any], meta: ObjectMeta) -> Service | None:
+    spec = raw.get("spec")
+    if not isinstance(spec, dict) or not _SERVICE_SPEC.issuperset(spec):
+        return None
+    kind = spec.get("type")
+    external_name = spec.get("externalName")
+    cluster_ip = spec.get("clusterIP")
+    if not all(value is None or type(value) is str for value in (kind, external_name, cluster_ip)):
+        return None
+    kind = kind or "ClusterIP"
+    if kind not in _SERVICE_TYPES or (kind == "ExternalName" and not external_name):
+        return None
+    items = spec.get("ports")
+    ports: list[ServicePort] = []
+    if items is not None:
+        if not isinstance(items, list):
+            return None
+        for item in items:
+            port = _plain_service_port(item)
+            if port is None:
+                return None
+            ports.append(port)
+    return Service(
+        meta=meta,
+        type=kind,
+        ports=tuple(ports),
+        cluster_ip=cluster_ip or "",
+        external_name=external_name or "",
+    )
+
+
+def _plain_service_port(item: object) -> ServicePort | None:
+    if not isinstance(item, dict) or not _SERVICE_PORT.issuperset(item):
+        return None
+    number = item.get("port")
+    if not _port_number(number):
+        return None
+    target = item.get("targetPort")
+    if type(target) is str:
+        if not target or target.isdigit():
+            return None
+    elif target is not None and not _port_number(target):
+        return None
+    name = item.get("name")
+    protocol = item.get("protocol")
+    app_protocol = item.get("appProtocol")
+    if not all(value is None or type(value) is str for value in (name, protocol, app_protocol)):
+        return None
+    return ServicePort(
+        port=number,
+        name=name or "",
+        target_port=target,
+        protocol=protocol or "TCP",
+        app_protocol=app_protocol or "",
+    )
+
+
+def _port_number(value: object) -> TypeGuard[int]:
+    return type(value) is int and 1 <= value <= 65535
+
+
+def _plain_endpoint_slice(raw: Mapping[str, Any], meta: ObjectMeta, api_version: str) -> EndpointSlice | None:
+    address_type = raw.get("addressType")
+    service_name = meta.labels.get(SERVICE_NAME_LABEL, "")
+    if type(address_type) is not str or not service_name:
+        return None
+    address_type = address_type or "IPv4"
+    if address_type not in _ADDRESS_TYPES:
+        return None
+    endpoints: list[Endpoint] = []
+    for item in _plain_list(raw.get("endpoints")) or ():
+        endpoint = _plain_endpoint(item)
+        if endpoint is None:
+            return None
+        endpoints.append(endpoint)
+    ports: list[EndpointPort] = []
+    for item in _plain_list(raw.get("ports")) or ():
+        if not isinstance(item, dict) or not _ENDPOINT_PORT.issuperset(item):
+            return None
+        number = item.get("port")
+        name = item.get("name")
+        protocol = item.get("protocol")
+        if not all(value is None or type(value) is str for value in (name, protocol)):
+            return None
+        if number is None:
+            continue  # "all ports": left out, as _endpoint_ports does
+        if not _port_number(number):
+            return None
+        ports.append(EndpointPort(port=number, name=name or "", protocol=protocol or "TCP"))
+    if raw.get("endpoints") is not None and not isinstance(raw.get("endpoints"), list):
+        return None
+    if raw.get("ports") is not None and not isinstance(raw.get("ports"), list):
+        return None
+    return EndpointSlice(
+        meta=meta,
+        service_name=service_name,
+        address_type=address_type,
+        ports=tuple(ports),
+        endpoints=tuple(endpoints),
+        api_version=api_version,
+    )
+
+
+def _plain_list(value: object) -> list[Any] | None:
+    return value if isinstance(value, list) else None
+
+
+def _plain_endpoint(item: object) -> Endpoint | None:
+    if not isinstance(item, dict) or not _SLICE_ENDPOINT.issuperset(item):
+        return None
+    addresses = item.get("addresses")
+    node_name = item.get("nodeName")
+    if not isinstance(addresses, list) or item.get("targetRef") is not None:
+        return None
+    if not all(type(address) is str for address in addresses):
+        return None
+    if node_name is not None and type(node_name) is not str:
+        return None
+    conditions = item.get("conditions")
+    ready = serving = terminating = None
+    if conditions is not None:
+        if not isinstance(conditions, dict) or not _CONDITIONS.issuperset(conditions):
+            return None
+        ready = conditions.get("ready")
+        serving = conditions.get("serving")
+        terminating = conditions.get("terminating")
+        if not all(value is None or type(value) is bool for value in (ready, serving, terminating)):
+            return None
+    return Endpoint(
+        addresses=tuple(addresses),
+        ready=ready,
+        serving=serving,
+        terminating=terminating,
+        node_name=node_name or "",
+        target_ref="",
+    )

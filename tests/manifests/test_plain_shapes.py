@@ -1,5 +1,6 @@
 """The shortcuts for the common shapes (meta._plain_meta, ingress._plain_path and
-_plain_service_backend) give exactly what the general readers give, or leave the object to them.
+_plain_service_backend, backends._plain_service and _plain_endpoint_slice) give exactly what the
+general readers give, or leave the object to them.
 
 Each input is loaded twice: as `validate` loads it, and with the shortcuts switched off (the
 general readers alone, with their findings). Objects (with every location) and findings must be
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.generate import write_manifests
-from ingressctl.manifests import ingress, meta
+from ingressctl.manifests import backends, ingress, meta
 from ingressctl.manifests.loader import LoadResult, load_text
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,12 +61,19 @@ kind: Service
 metadata:
   name: web
   namespace: shop
-  uid: 1234
+  uid: "1234"
   resourceVersion: "7"
 spec:
+  type: ClusterIP
+  clusterIP: 10.0.0.9
   ports:
     - name: http
       port: 80
+      targetPort: web
+      protocol: TCP
+      appProtocol: http
+    - port: 81
+      targetPort: 8081
 ---
 apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
@@ -76,8 +84,29 @@ metadata:
 addressType: IPv4
 ports:
   - port: 8080
+    name: http
+    protocol: TCP
 endpoints:
   - addresses: ["10.1.0.1"]
+    nodeName: node-1
+    conditions:
+      ready: true
+      serving: true
+  - addresses:
+      - 10.1.0.2
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: web-2
+  labels:
+    kubernetes.io/service-name: web
+addressType: IPv4
+endpoints:
+  - addresses: ["10.1.0.3"]
+    targetRef:
+      kind: Pod
+      name: web-3
 """
 
 REPLACEMENTS = [
@@ -125,6 +154,8 @@ def _general(monkeypatch: pytest.MonkeyPatch, text: str, name: str) -> LoadResul
         patch.setattr(meta, "_plain_meta", lambda *args: None)
         patch.setattr(ingress, "_plain_service_backend", lambda *args: None)
         patch.setattr(ingress, "_plain_path", lambda *args: None)
+        patch.setattr(backends, "_plain_service", lambda *args: None)
+        patch.setattr(backends, "_plain_endpoint_slice", lambda *args: None)
         return load_text(text, name)
 
 
@@ -156,23 +187,25 @@ def test_repository_manifests_read_as_the_general_readers_read_them(monkeypatch:
 def test_generated_manifests_take_the_shortcuts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     write_manifests(tmp_path, 30, per_file=30)
     (generated,) = tmp_path.iterdir()
-    taken = {"meta": 0, "path": 0}
-    plain_meta, plain_path = meta._plain_meta, ingress._plain_path
+    taken: dict[str, int] = {}
 
-    def counting_meta(*args: object) -> object:
-        result = plain_meta(*args)  # type: ignore[arg-type]
-        taken["meta"] += result is not None
-        return result
+    def counting(module: object, name: str) -> None:
+        shortcut = getattr(module, name)
+        taken[name] = 0
 
-    def counting_path(*args: object) -> object:
-        result = plain_path(*args)  # type: ignore[arg-type]
-        taken["path"] += result is not None
-        return result
+        def count(*args: object) -> object:
+            result = shortcut(*args)
+            taken[name] += result is not None
+            return result
 
-    monkeypatch.setattr(meta, "_plain_meta", counting_meta)
-    monkeypatch.setattr(ingress, "_plain_path", counting_path)
+        monkeypatch.setattr(module, name, count)
+
+    counting(meta, "_plain_meta")
+    counting(ingress, "_plain_path")
+    counting(backends, "_plain_service")
+    counting(backends, "_plain_endpoint_slice")
     _same(monkeypatch, generated.read_text())
-    assert taken == {"meta": 90, "path": 60}
+    assert taken == {"_plain_meta": 90, "_plain_path": 60, "_plain_service": 30, "_plain_endpoint_slice": 30}
 
 
 def test_default_backends_take_the_backend_shortcut(monkeypatch: pytest.MonkeyPatch) -> None:
