@@ -5,7 +5,7 @@ from __future__ import annotations
 from ingressctl.manifests import apirules
 from ingressctl.manifests.fields import Context, Fields
 from ingressctl.manifests.meta import read_meta
-from ingressctl.manifests.positioned import PosDict
+from ingressctl.manifests.positioned import PosDict, PosList
 from ingressctl.model import (
     Ingress,
     IngressBackend,
@@ -109,6 +109,10 @@ def read_ingress(top: Fields, ctx: Context) -> Ingress | None:
 
 
 def _rule(rule: Fields, v1: bool) -> IngressRule:
+    if v1:
+        plain = _plain_rule(rule)
+        if plain is not None:
+            return plain
     rule.check_known(_RULE)
     host = rule.string("host")
     if host:
@@ -326,8 +330,12 @@ def _plain_path(item: Fields) -> IngressPath | None:
     """A v1 path of the common shape, `path` (absolute, accepted by the API), `pathType` and a
     `_plain_service_backend` backend, read without a Fields per mapping; None for anything else
     (`_path` reads it, with its findings; for this shape it would report nothing)."""
-    raw = item.raw
-    if len(raw) != 3:
+    return _plain_path_at(item.raw, item.ctx.file, item.location)
+
+
+def _plain_path_at(raw: object, file: str, location: Location | None) -> IngressPath | None:
+    """`_plain_path` of a raw path item that stands at `location`."""
+    if type(raw) is not PosDict or len(raw) != 3:
         return None
     path = raw.get("path")
     raw_type = raw.get("pathType")
@@ -338,20 +346,52 @@ def _plain_path(item: Fields) -> IngressPath | None:
         return None
     if path_type is not PathType.IMPLEMENTATION_SPECIFIC and apirules.http_path(path, path_type.value):
         return None
-    service = _plain_service(raw.get("backend"), item.ctx.file)
+    service = _plain_service(raw.get("backend"), file)
     if service is None:
         return None
     name, number, port_name, port_location = service
+    packed = raw.values_at.get("backend")
     backend = IngressBackend(
         service_name=name,
         port_number=number,
         port_name=port_name,
         resource_kind=None,
         resource_name=None,
-        location=item.value_loc("backend"),
+        location=location if packed is None else Location(file, packed >> 32, packed & 0xFFFFFFFF),
         port_location=port_location,
     )
-    return IngressPath(path=path, path_type=path_type, backend=backend, location=item.location)
+    return IngressPath(path=path, path_type=path_type, backend=backend, location=location)
+
+
+def _plain_rule(rule: Fields) -> IngressRule | None:
+    """A v1 rule of the common shape: a host the API accepts (or none) and `http.paths`, each a
+    `_plain_path`, read without a Fields per mapping; None for anything else (`_rule` reads it,
+    with its findings; for this shape it would report nothing)."""
+    raw = rule.raw
+    file = rule.ctx.file
+    if not file or not _RULE.issuperset(raw):
+        return None
+    host = raw.get("host")
+    if host is not None and (type(host) is not str or (host and apirules.rule_host(host))):
+        return None
+    http = raw.get("http")
+    if type(http) is not PosDict or len(http) != 1:
+        return None
+    items = http.get("paths")
+    if type(items) is not PosList or not items or len(items.items_at) != len(items):
+        return None
+    paths: list[IngressPath] = []
+    for item, packed in zip(items, items.items_at, strict=True):
+        path = _plain_path_at(item, file, Location(file, packed >> 32, packed & 0xFFFFFFFF))
+        if path is None:
+            return None
+        paths.append(path)
+    return IngressRule(
+        host=host if host else None,
+        paths=tuple(paths),
+        location=rule.location,
+        host_location=rule.value_loc("host") if host else None,
+    )
 
 
 def _backend_legacy(fields: Fields, resource_kind: str | None, resource_name: str | None) -> IngressBackend:

@@ -1,4 +1,4 @@
-"""The shortcuts for the common shapes (meta._plain_meta, ingress._plain_path and
+"""The shortcuts for the common shapes (meta._plain_meta, ingress._plain_rule, _plain_path and
 _plain_service_backend, backends._plain_service and _plain_endpoint_slice) give exactly what the
 general readers give, or leave the object to them.
 
@@ -118,6 +118,8 @@ REPLACEMENTS = [
     '"80"',
     "true",
     "[a]",
+    "[]",
+    "{}",
     "{a: b}",
     "My_Name",
     "a--b",
@@ -154,6 +156,7 @@ def _general(monkeypatch: pytest.MonkeyPatch, text: str, name: str) -> LoadResul
         patch.setattr(meta, "_plain_meta", lambda *args: None)
         patch.setattr(ingress, "_plain_service_backend", lambda *args: None)
         patch.setattr(ingress, "_plain_path", lambda *args: None)
+        patch.setattr(ingress, "_plain_rule", lambda *args: None)
         patch.setattr(backends, "_plain_service", lambda *args: None)
         patch.setattr(backends, "_plain_endpoint_slice", lambda *args: None)
         return load_text(text, name)
@@ -175,6 +178,28 @@ def test_every_mutation_of_a_typical_input_reads_as_the_general_readers_read_it(
         _same(monkeypatch, text)
     # Without a file name (an object given as text), positions are not known: general readers.
     _same(monkeypatch, BASE, "")
+
+
+def test_emptied_blocks_read_as_the_general_readers_read_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    ingress_end = BASE.index("---")
+    paths = BASE.index("        paths:")
+    rules = BASE.index("  rules:")
+    spec = BASE.index("spec:")
+    metadata = BASE.index("metadata:")
+    for text in [
+        BASE[:paths] + "        paths: []\n" + BASE[ingress_end:],
+        BASE[:paths] + "        paths:\n" + BASE[ingress_end:],
+        BASE[:paths] + "        paths: [{path: /, pathType: Prefix}]\n" + BASE[ingress_end:],
+        BASE[:paths] + "        paths: [x]\n" + BASE[ingress_end:],
+        BASE[: paths - len("      http:\n")] + "      http: {}\n" + BASE[ingress_end:],
+        BASE[: paths - len("      http:\n")] + "      http:\n" + BASE[ingress_end:],
+        BASE[:rules] + "  rules: []\n" + BASE[ingress_end:],
+        BASE[:rules] + "  rules:\n    - host: a.example.test\n" + BASE[ingress_end:],
+        BASE[:spec] + "spec: {}\n" + BASE[ingress_end:],
+        BASE[:metadata] + "metadata: {}\n" + BASE[spec:],
+        BASE[:metadata] + "metadata: {name: x, labels: {}, annotations: {}}\n" + BASE[spec:],
+    ]:
+        _same(monkeypatch, text)
 
 
 def test_repository_manifests_read_as_the_general_readers_read_them(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -201,11 +226,11 @@ def test_generated_manifests_take_the_shortcuts(monkeypatch: pytest.MonkeyPatch,
         monkeypatch.setattr(module, name, count)
 
     counting(meta, "_plain_meta")
-    counting(ingress, "_plain_path")
+    counting(ingress, "_plain_rule")
     counting(backends, "_plain_service")
     counting(backends, "_plain_endpoint_slice")
     _same(monkeypatch, generated.read_text())
-    assert taken == {"_plain_meta": 90, "_plain_path": 60, "_plain_service": 30, "_plain_endpoint_slice": 30}
+    assert taken == {"_plain_meta": 90, "_plain_rule": 30, "_plain_service": 30, "_plain_endpoint_slice": 30}
 
 
 def test_default_backends_take_the_backend_shortcut(monkeypatch: pytest.MonkeyPatch) -> None:
