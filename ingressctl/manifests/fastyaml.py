@@ -318,7 +318,13 @@ class _Document:
             if at < end:
                 below = tokens[at]
                 if below[0] > indent or (below[0] == indent and below[1]):
-                    out[key], at = self.block(at, below[0], depth + 1)
+                    # self.block, inlined: one call less for every nested value
+                    if depth >= _MAX_DEPTH:
+                        raise _Unsupported
+                    if below[1]:
+                        out[key], at = self.sequence(at, below[0], depth + 1)
+                    else:
+                        out[key], at = self.mapping(at, below[0], depth + 1)
                     continue
             out[key] = None
         return out, at
