@@ -118,6 +118,7 @@ REPLACEMENTS = [
     '"80"',
     "true",
     "[a]",
+    "[Web.Example.Test]",
     "[]",
     "{}",
     "{a: b}",
