@@ -29,7 +29,7 @@ REQUESTS = int(os.environ.get("MW_REQUESTS", "1000"))
 PHASES = ("plain", "chain", "plain", "chain")
 
 
-def _ask(sock: socket.socket, host: str, headers: list[str]) -> bytes:
+def ask_head(sock: socket.socket, host: str, headers: list[str]) -> bytes:
     """One GET on the connection; the answer's head (the body is read and dropped)."""
     lines = "".join(f"{header}\r\n" for header in headers)
     sock.sendall(f"GET / HTTP/1.1\r\nHost: {host}\r\n{lines}\r\n".encode())
@@ -50,12 +50,14 @@ def _ask(sock: socket.socket, host: str, headers: list[str]) -> bytes:
     return head
 
 
-def _connect(port: int, deadline: float, proc: subprocess.Popen[bytes]) -> socket.socket:
-    """A connection once the plan is loaded (the plain route answers 200)."""
+def connect_when_serving(
+    port: int, deadline: float, proc: subprocess.Popen[bytes], host: str
+) -> socket.socket:
+    """A connection once the plan is loaded (`host`'s route answers 200)."""
     while True:
         try:
             sock = socket.create_connection(("127.0.0.1", port), timeout=60)
-            if _ask(sock, scenario.ROUTES["plain"], []).startswith(b"HTTP/1.1 200"):
+            if ask_head(sock, host, []).startswith(b"HTTP/1.1 200"):
                 return sock
             sock.close()
         except OSError:
@@ -65,7 +67,7 @@ def _connect(port: int, deadline: float, proc: subprocess.Popen[bytes]) -> socke
         time.sleep(1)
 
 
-def _total(dump: Path) -> tuple[str, int]:
+def dump_total(dump: Path) -> tuple[str, int]:
     label, total = "", 0
     for line in dump.read_text(errors="replace").splitlines():
         if line.startswith("desc: Trigger:"):
@@ -97,8 +99,8 @@ def run() -> dict[str, dict[str, float]]:
         log = open(work / "serve.log", "wb")  # noqa: SIM115 - lives as long as the process
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         try:
-            sock = _connect(web, time.monotonic() + 600, proc)
-            first = _ask(sock, scenario.ROUTES["chain"], [f"Authorization: {scenario.AUTHORIZATION}"])
+            sock = connect_when_serving(web, time.monotonic() + 600, proc, scenario.ROUTES["plain"])
+            first = ask_head(sock, scenario.ROUTES["chain"], [f"Authorization: {scenario.AUTHORIZATION}"])
             cookies = [line for line in first.split(b"\r\n") if line.lower().startswith(b"set-cookie:")]
             if not first.startswith(b"HTTP/1.1 200") or not cookies:
                 raise SystemExit(f"the chain route did not answer 200 with its cookie: {first!r}")
@@ -106,13 +108,13 @@ def run() -> dict[str, dict[str, float]]:
             headers = [f"Authorization: {scenario.AUTHORIZATION}", f"Cookie: {cookie}", "Accept: */*"]
             for route in scenario.ROUTES:
                 for _ in range(300):
-                    head = _ask(sock, scenario.ROUTES[route], headers)
+                    head = ask_head(sock, scenario.ROUTES[route], headers)
                     if not head.startswith(b"HTTP/1.1 200"):
                         raise SystemExit(f"{route}: {head!r}")
             subprocess.run(["callgrind_control", "-z", str(proc.pid)], capture_output=True, check=False)
             for route in PHASES:
                 for _ in range(REQUESTS):
-                    _ask(sock, scenario.ROUTES[route], headers)
+                    ask_head(sock, scenario.ROUTES[route], headers)
                 subprocess.run(
                     ["callgrind_control", "-d", route, str(proc.pid)], capture_output=True, check=False
                 )
@@ -124,7 +126,7 @@ def run() -> dict[str, dict[str, float]]:
             backend.wait(10)
         per_route: dict[str, list[float]] = {route: [] for route in scenario.ROUTES}
         for dump in work.glob("callgrind.out.*"):
-            label, total = _total(dump)
+            label, total = dump_total(dump)
             if label in per_route:
                 per_route[label].append(total / REQUESTS)
         if any(len(counts) != 2 for counts in per_route.values()):

@@ -149,7 +149,10 @@ endpoints: [{{addresses: [127.0.0.1], conditions: {{ready: true}}}}]
 """
 
 
-def start_ingressctl(work: Path, backend_port: int) -> Proxy:
+def ingressctl_command(work: Path, backend_port: int) -> tuple[list[str], int, int]:
+    """The scenario's `ingressctl serve` command line (without CPU pinning), its HTTP and HTTPS
+    ports: the bench Ingress and the nginx backend's Service, HTTP and HTTPS entrypoints and the API
+    (so the metrics observer is on). benchmarks/plain_instructions.py runs the same under callgrind."""
     http_port, https_port, api_port = free_port(), free_port(), free_port()
     manifests = work / "manifests"
     manifests.mkdir()
@@ -180,23 +183,15 @@ address = "127.0.0.1:{https_port}"
 address = "127.0.0.1:{api_port}"
 """
     )
-    cmd = [
-        "taskset",
-        "-c",
-        "1",
-        sys.executable,
-        "-m",
-        "ingressctl",
-        "serve",
-        "--config",
-        str(config),
-        "--manifests",
-        str(manifests),
-        "--workers",
-        "1",
-    ]
+    cmd = [sys.executable, "-m", "ingressctl", "serve", "--config", str(config)]
+    cmd += ["--manifests", str(manifests), "--workers", "1"]
+    return cmd, http_port, https_port
+
+
+def start_ingressctl(work: Path, backend_port: int) -> Proxy:
+    cmd, http_port, https_port = ingressctl_command(work, backend_port)
     log = open(work / "ingressctl.log", "wb")  # noqa: SIM115 - lives as long as the process
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(["taskset", "-c", "1", *cmd], stdout=log, stderr=subprocess.STDOUT)
     wait_http(f"http://127.0.0.1:{http_port}/")
     return Proxy("ingressctl", proc, http_port, https_port)
 

@@ -403,18 +403,12 @@ class UpstreamConnection(asyncio.BufferedProtocol):
     async def read_head(self, timeout: float | None) -> ResponseHead:
         """The response head. `timeout` None: no clock yet (a request body is still being sent;
         the sender calls `start_head_timer` once the request is complete)."""
-        if self.head is not None:
-            return self.head
-        if self._exc is not None:
-            raise self._exc
-        waiter: asyncio.Future[ResponseHead] = self._loop.create_future()
-        self._head_waiter = waiter
-        if timeout is not None:
-            self.start_head_timer(timeout)
+        waiting = self.head is None and self._exc is None  # (no clock started otherwise)
         try:
-            return await waiter
+            return await self.wait_head(timeout)
         finally:
-            self._cancel_timer()
+            if waiting:
+                self._cancel_timer()
 
     def wait_head(self, timeout: float | None) -> Awaitable[ResponseHead]:
         """`read_head` without a coroutine of its own (the forwarder's wait on every response):
