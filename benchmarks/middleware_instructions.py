@@ -77,10 +77,23 @@ def dump_total(dump: Path) -> tuple[str, int]:
     return label, total
 
 
-def run() -> dict[str, dict[str, float]]:
+def require_tools() -> None:
+    """valgrind, callgrind_control and nginx, or a message saying how to install them."""
     for tool in ("valgrind", "callgrind_control", "nginx"):
         if not shutil.which(tool) and not Path("/usr/sbin/" + tool).exists():
             raise SystemExit(f"{tool} is missing: apt-get install -y valgrind nginx-light")
+
+
+def start_under_callgrind(work: Path, serve: list[str]) -> subprocess.Popen[bytes]:
+    """`serve` (an `ingressctl serve` command line) under callgrind, dumping to work/callgrind.out.*,
+    its output in work/serve.log."""
+    cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={work / 'callgrind.out'}", *serve]
+    log = open(work / "serve.log", "wb")  # noqa: SIM115 - lives as long as the process
+    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+
+
+def run() -> dict[str, dict[str, float]]:
+    require_tools()
     with tempfile.TemporaryDirectory(prefix="ingressctl-mwinstr-") as tmp:
         work = Path(tmp)
         work.chmod(0o755)
@@ -92,12 +105,8 @@ def run() -> dict[str, dict[str, float]]:
             f'defaultEntryPoints = ["web"]\nlogLevel = "WARNING"\n'
             f'[entryPoints.web]\naddress = "127.0.0.1:{web}"\n'
         )
-        out = work / "callgrind.out"
-        cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
-        cmd += [sys.executable, "-m", "ingressctl", "serve", "--config", str(config)]
-        cmd += ["--manifests", str(manifests.parent), "--workers", "1"]
-        log = open(work / "serve.log", "wb")  # noqa: SIM115 - lives as long as the process
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        serve = [sys.executable, "-m", "ingressctl", "serve", "--config", str(config)]
+        proc = start_under_callgrind(work, [*serve, "--manifests", str(manifests.parent), "--workers", "1"])
         try:
             sock = connect_when_serving(web, time.monotonic() + 600, proc, scenario.ROUTES["plain"])
             first = ask_head(sock, scenario.ROUTES["chain"], [f"Authorization: {scenario.AUTHORIZATION}"])

@@ -22,7 +22,13 @@ import time
 from pathlib import Path
 
 from benchmarks import proxy_bench
-from benchmarks.middleware_instructions import ask_head, connect_when_serving, dump_total
+from benchmarks.middleware_instructions import (
+    ask_head,
+    connect_when_serving,
+    dump_total,
+    require_tools,
+    start_under_callgrind,
+)
 from benchmarks.proxy_bench import ingressctl_command, start_backend
 
 REQUESTS = int(os.environ.get("PLAIN_REQUESTS", "1000"))
@@ -30,18 +36,13 @@ PHASES = ("plain1", "plain2")
 
 
 def run() -> dict[str, dict[str, float]]:
-    for tool in ("valgrind", "callgrind_control", "nginx"):
-        if not shutil.which(tool) and not Path("/usr/sbin/" + tool).exists():
-            raise SystemExit(f"{tool} is missing: apt-get install -y valgrind nginx-light")
+    require_tools()
     with tempfile.TemporaryDirectory(prefix="ingressctl-plaininstr-") as tmp:
         work = Path(tmp)
         work.chmod(0o755)
         backend, backend_port = start_backend(work)
         serve, web, _ = ingressctl_command(work, backend_port)
-        out = work / "callgrind.out"
-        cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *serve]
-        log = open(work / "serve.log", "wb")  # noqa: SIM115 - lives as long as the process
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        proc = start_under_callgrind(work, serve)
         try:
             sock = connect_when_serving(web, time.monotonic() + 600, proc, proxy_bench.HOST)
             for _ in range(300):
