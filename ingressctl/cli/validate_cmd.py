@@ -80,17 +80,24 @@ def load_and_check(
     used (validate: it may then compile in two processes). `one_shot`: the process ends after
     reporting, and a large input is never freed (cli/quick_exit.py). Raises InputError for
     unreadable input."""
-    from ingressctl.checks import check
     from ingressctl.manifests import load_paths
 
     stdin = sys.stdin if "-" in paths else None
-    loaded = load_paths(paths, stdin=stdin, parallel=parallel, on_files=on_files)
+    loaded = load_paths(paths, stdin=stdin, parallel=parallel, on_files=on_files, meanwhile=_load_checks)
     if one_shot and loaded.documents >= LARGE_INPUT_DOCUMENTS:
         from ingressctl.cli.quick_exit import skip_teardown
 
         skip_teardown(loaded)
+    from ingressctl.checks import check
+
     # The CLI is the edge that reads the clock; the checks take it as data.
     return check(loaded, options, now=datetime.datetime.now(datetime.UTC), parallel=parallel, table=table)
+
+
+def _load_checks() -> None:
+    """Import the compiler and the rules: load_paths does it while its worker reads (a large input)."""
+    import ingressctl.checks.runner
+    import ingressctl.routing.split_compile  # noqa: F401
 
 
 def exit_code(result: CheckResult, *, strict: bool) -> int:

@@ -256,16 +256,21 @@ def load_paths(
     *,
     parallel: bool = False,
     on_files: FilesRead | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> LoadResult:
     """Read manifests from files, directories (recursively: *.yaml, *.yml, *.json) and `-` (stdin).
 
     `parallel` reads a large input (500 kB and more, in two files or more) in forked processes, one
     per CPU, with the same result. Only for single-threaded programs (the CLI): fork copies no
     other thread. `on_files(done, total)` is told how many files are read so far (a progress bar).
+    `meanwhile()` is called once, in this process, after the workers started (validate imports the
+    compiler there: the workers do not need it, and they read while it loads).
     """
     inputs = read_inputs(paths, stdin)
     if parallel:
-        return load_parallel(inputs, available_processes(), on_files=on_files)
+        return load_parallel(inputs, available_processes(), on_files=on_files, meanwhile=meanwhile)
+    if meanwhile is not None:
+        meanwhile()
     return load_serial(inputs, on_files)
 
 
@@ -320,11 +325,14 @@ def load_parallel(
     min_bytes: int = MIN_BYTES,
     *,
     on_files: FilesRead | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> LoadResult:
     """`load_serial` shared with forked workers: each process reads the next file no process has
-    taken yet (parallel.Claims); the parent merges them in file order."""
+    taken yet (parallel.Claims); the parent merges them in file order. `meanwhile`: see load_paths."""
     count = reading_processes([len(text) for _, text in inputs], processes, min_bytes)
     if count < 2:
+        if meanwhile is not None:
+            meanwhile()
         return load_serial(inputs, on_files)
     from ingressctl.model.fast_init import speed_up_model  # a large input only (start-up, issue 18)
 
@@ -340,6 +348,8 @@ def load_parallel(
         try:
             task = partial(_read_claimed, inputs, runs, claims)
             workers = [StreamingWorker(task) for _ in range(count - 1)]
+            if meanwhile is not None:
+                meanwhile()  # the workers take more files meanwhile (Claims)
             read_here = 0
             while (run := claims.take()) is not None:
                 start, end = runs[run]

@@ -142,6 +142,7 @@ class StreamingWorker:
 
     def __init__(self, task: Callable[[], Iterable[object]]) -> None:
         import fcntl  # only where fork exists (see available_processes)
+        import pickle  # noqa: F401  (imported once for both: the worker pickles, this process unpickles)
 
         read_end, write_end = os.pipe()
         with contextlib.suppress(OSError):  # a larger pipe: the worker rarely waits for the parent

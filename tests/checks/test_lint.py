@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime
 
-from ingressctl.checks import lint
 from ingressctl.checks.codes import CODES
+from ingressctl.checks.runner import lint
 from ingressctl.model import (
     Diagnostic,
     EndpointSlice,

@@ -259,3 +259,55 @@ def test_failed_reading_worker_costs_only_time(tmp_path: Path, monkeypatch: pyte
     _same(load_serial(inputs), parallel)
     assert len(taken.read_text().split()) == 2, "the worker took two runs before failing"
     assert told[0] == (0, len(inputs)) and told[-1] == (len(inputs), len(inputs))
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_meanwhile_runs_once_here_while_the_workers_read(tmp_path: Path, processes: int) -> None:
+    """`validate` imports the compiler in `meanwhile`: once, in this process, after the reading
+    workers started (they read while it runs), and the result is unchanged."""
+    inputs = read_inputs([str(_manifests(tmp_path))])
+    calls: list[tuple[int, int]] = []
+    forked = 0
+    real_fork = os.fork
+
+    def counting_fork() -> int:
+        nonlocal forked
+        forked += 1
+        return real_fork()
+
+    def meanwhile() -> None:
+        calls.append((os.getpid(), forked))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(os, "fork", counting_fork)
+        parallel = load_parallel(inputs, processes, min_bytes=0, meanwhile=meanwhile)
+    assert calls == [(os.getpid(), processes - 1)]
+    _same(load_serial(inputs), parallel)
+
+
+def test_the_compiler_is_not_loaded_before_the_reading_worker_forks(tmp_path: Path) -> None:
+    """`validate` on a large input forks its reading worker before it imports the compiler and
+    the rules (the worker does not need them; they load while it reads)."""
+    directory = str(_manifests(tmp_path, app_files=80))
+    probe = (
+        "import os, sys\n"
+        "real_fork = os.fork\n"
+        "def fork():\n"
+        "    if not hasattr(sys, 'loaded_at_fork'):\n"
+        "        sys.loaded_at_fork = sorted(m for m in sys.modules if m.startswith('ingressctl.'))\n"
+        "        print('LOADED', *sys.loaded_at_fork, file=sys.stderr, flush=True)\n"
+        "    return real_fork()\n"
+        "os.fork = fork\n"
+        f"sys.argv = ['ingressctl', 'validate', {directory!r}, '--format', 'json']\n"
+        "from ingressctl.cli.entry import main\n"
+        "main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 1, done.stderr
+    line = next(line for line in done.stderr.splitlines() if line.startswith("LOADED "))
+    loaded = set(line.split()[1:])
+    assert "ingressctl.manifests.loader" in loaded
+    assert not loaded & {"ingressctl.routing.compiler", "ingressctl.checks.runner", "ingressctl.checks.lint"}
+    assert '"IC001"' in done.stdout
