@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from ingressctl.gc_pause import collector_paused
-from ingressctl.manifests.parallel import Worker
+from ingressctl.manifests.parallel import Claims, Worker
 from ingressctl.model import Diagnostic, Snapshot
 from ingressctl.routing.candidates import Candidate
 from ingressctl.routing.compiler import _Compiler, compile
@@ -29,9 +29,9 @@ from ingressctl.routing.options import CompileOptions
 
 # Below this many route candidates, forking costs about what it saves (a route part is ~40 µs).
 MIN_CANDIDATES = 2_000
-# The share of the candidates the forked process routes. This process also merges, and the
-# linter runs beside both (checks/runner.py).
-WORKER_SHARE = 0.5
+# Candidates per piece of work the two processes take in turn (parallel.Claims): ~2.5 ms each, so
+# that neither waits long for the other at the end, whatever else runs beside them (the linter).
+PIECE = 64
 
 
 @dataclass(slots=True)
@@ -58,30 +58,17 @@ def compile_findings(snapshot: Snapshot, options: CompileOptions, *, parallel: b
         routed = prepared.routed
         lists = (compiler.diagnostics, compiler.service_access.diagnostics, compiler.service_host.diagnostics)
         before = [len(found) for found in lists]
-        theirs = _theirs(routed, prepared.defaults) if len(routed) >= MIN_CANDIDATES else []
-        if not theirs:
+        mine, pieces = _pieces(routed, prepared.defaults) if len(routed) >= MIN_CANDIDATES else ([], [])
+        if not pieces:
             for candidate in routed:
                 compiler._route_part(candidate)
         else:
-            worker = Worker(partial(_route_findings, compiler, routed, theirs))
-            taken = set(theirs)
-            try:
-                found = [
-                    _route(compiler, index, routed[index])
-                    for index in range(len(routed))
-                    if index not in taken
-                ]
-            except BaseException:
-                worker.cancel()
-                raise
-            sent = worker.result()
-            if sent is None:  # the worker failed: route its candidates here (same findings)
-                sent = _route_findings(compiler, routed, theirs)
+            found = _share(compiler, routed, mine, pieces)
             # Back in candidate order, as one process would have found them.
-            ordered = sorted((f for f in [*found, *sent] if f is not None), key=_by_index)
+            found.sort(key=_by_index)
             for kept, length, part in zip(lists, before, range(3), strict=True):
                 del kept[length:]
-                for f in ordered:
+                for f in found:
                     kept.extend(f.lists[part])
         compiler.default_route(prepared.defaults)
         compiler.diagnostics.extend(compiler.service_access.diagnostics)
@@ -89,12 +76,44 @@ def compile_findings(snapshot: Snapshot, options: CompileOptions, *, parallel: b
         return compiler.diagnostics
 
 
+def _share(
+    compiler: _Compiler, routed: list[Candidate], mine: list[int], pieces: list[list[int]]
+) -> list[_Found]:
+    """Route `mine` here and the `pieces` in both processes, each taking the next piece no process
+    has taken yet: what every candidate reported. A failed worker costs only time: the pieces it
+    took are routed here once it has ended."""
+    claims = Claims(len(pieces))
+    try:
+        worker = Worker(partial(_route_claimed, compiler, routed, pieces, claims))
+        try:
+            found = _route_indexes(compiler, routed, mine)
+            taken: set[int] = set()
+            while (number := claims.take()) is not None:
+                taken.add(number)
+                found.extend(_route_indexes(compiler, routed, pieces[number]))
+        except BaseException:
+            worker.cancel()
+            raise
+    finally:
+        claims.close()
+    sent = worker.result()
+    if sent is None:  # the worker failed: route the pieces it took here (same findings)
+        for number in range(len(pieces)):
+            if number not in taken:
+                found.extend(_route_indexes(compiler, routed, pieces[number]))
+    else:
+        found.extend(sent)
+    return found
+
+
 def _by_index(found: _Found) -> int:
     return found.index
 
 
-def _theirs(routed: list[Candidate], defaults: list[Candidate]) -> list[int]:
-    """Indexes of the candidates the worker routes: whole Ingresses, about WORKER_SHARE of them."""
+def _pieces(routed: list[Candidate], defaults: list[Candidate]) -> tuple[list[int], list[list[int]]]:
+    """(indexes of the candidates this process routes, pieces of indexes either process routes):
+    an Ingress is routed by one process, so a piece holds whole Ingresses. The Ingresses of a
+    defaultBackend or of a canary are routed here (the default route is, after the others)."""
     # By namespace/name, not by object: the resolver reports once per Ingress name (an Ingress
     # defined twice in the input is routed by one process, as in one compile).
     pinned = {_name(candidate) for candidate in defaults}
@@ -102,17 +121,21 @@ def _theirs(routed: list[Candidate], defaults: list[Candidate]) -> list[int]:
         if candidate.canary_of is not None:
             pinned.add(_name(candidate))
             pinned.add(_name(candidate.canary_of))
-    goal = len(routed) * WORKER_SHARE
-    owner: dict[tuple[str, str], bool] = {}
-    theirs: list[int] = []
-    for index in range(len(routed) - 1, -1, -1):  # the last Ingresses: the worker starts at once
-        key = _name(routed[index])
-        if key not in owner:
-            owner[key] = key not in pinned and len(theirs) < goal
-        if owner[key]:
-            theirs.append(index)
-    theirs.reverse()
-    return theirs
+    by_name: dict[tuple[str, str], list[int]] = {}
+    mine: list[int] = []
+    for index, candidate in enumerate(routed):
+        key = _name(candidate)
+        if key in pinned:
+            mine.append(index)
+        else:
+            by_name.setdefault(key, []).append(index)
+    size = max(PIECE, -(-len(routed) // Claims.LIMIT))
+    pieces: list[list[int]] = []
+    for indexes in by_name.values():
+        if not pieces or len(pieces[-1]) >= size:
+            pieces.append([])
+        pieces[-1].extend(indexes)
+    return mine, pieces
 
 
 def _name(candidate: Candidate) -> tuple[str, str]:
@@ -128,7 +151,17 @@ def _route(compiler: _Compiler, index: int, candidate: Candidate) -> _Found | No
     return _Found(index, tuple(found[mark:] for found, mark in zip(lists, marks, strict=True)))  # type: ignore[arg-type]
 
 
-def _route_findings(compiler: _Compiler, routed: list[Candidate], indexes: list[int]) -> list[_Found]:
-    """The worker's task: route these candidates, hand back what they reported (nothing else)."""
+def _route_indexes(compiler: _Compiler, routed: list[Candidate], indexes: list[int]) -> list[_Found]:
+    """Route these candidates: what they reported (nothing for those that reported nothing)."""
     found = (_route(compiler, index, routed[index]) for index in indexes)
     return [f for f in found if f is not None]
+
+
+def _route_claimed(
+    compiler: _Compiler, routed: list[Candidate], pieces: list[list[int]], claims: Claims
+) -> list[_Found]:
+    """The worker's task: route the pieces no process has taken yet, hand back what they reported."""
+    found: list[_Found] = []
+    while (number := claims.take()) is not None:
+        found.extend(_route_indexes(compiler, routed, pieces[number]))
+    return found

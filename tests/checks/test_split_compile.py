@@ -14,7 +14,7 @@ import pytest
 from benchmarks.generate import write_manifests
 from ingressctl.checks import check, runner
 from ingressctl.manifests import load_paths
-from ingressctl.manifests.parallel import Worker
+from ingressctl.manifests.parallel import Claims, Worker
 from ingressctl.routing import split_compile
 from ingressctl.routing.options import CompileOptions
 
@@ -139,3 +139,41 @@ def test_validate_report_is_the_same_on_one_cpu(tmp_path: Path) -> None:
         assert spread.stdout == pinned.stdout
         assert spread.stderr == pinned.stderr
         assert "IC001" in spread.stdout and "trouble-1975" in spread.stdout
+
+
+def test_a_worker_failing_half_way_costs_only_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker that takes pieces of route candidates and dies before answering: this process
+    routes the pieces it took (it never took them here), and the findings are the same."""
+    loaded = load_paths([str(_large_input(tmp_path))])
+    one = check(loaded, CompileOptions(), now=NOW)
+    real = split_compile._route_claimed
+    taken = tmp_path / "taken-by-the-worker"
+
+    def failing(compiler: object, routed: object, pieces: object, claims: Claims) -> object:
+        numbers = [claims.take(), claims.take()]
+        taken.write_text(" ".join(str(n) for n in numbers))
+        real(compiler, routed, pieces, claims)  # type: ignore[arg-type]
+        raise RuntimeError("a bug in a worker")
+
+    monkeypatch.setattr(runner, "available_processes", lambda: 2)
+    monkeypatch.setattr(split_compile, "_route_claimed", failing)
+    assert check(loaded, CompileOptions(), now=NOW, parallel=True, table=False).findings == one.findings
+    assert "None" not in taken.read_text(), "the worker took pieces before failing"
+
+
+def test_pieces_hold_whole_ingresses_and_every_candidate_once(tmp_path: Path) -> None:
+    from ingressctl.routing.compiler import _Compiler
+
+    loaded = load_paths([str(_large_input(tmp_path))])
+    prepared = _Compiler(loaded.snapshot, CompileOptions()).prepare()
+    mine, pieces = split_compile._pieces(prepared.routed, prepared.defaults)
+    assert len(pieces) > 10
+    every = [*mine, *(index for piece in pieces for index in piece)]
+    assert sorted(every) == list(range(len(prepared.routed)))
+    owner: dict[tuple[str, str], int] = {}
+    for number, piece in [(-1, mine), *enumerate(pieces)]:
+        for index in piece:
+            name = split_compile._name(prepared.routed[index])
+            assert owner.setdefault(name, number) == number, f"{name} is in two pieces"
+    defaults = {split_compile._name(candidate) for candidate in prepared.defaults}
+    assert defaults and all(owner[name] == -1 for name in defaults if name in owner)
