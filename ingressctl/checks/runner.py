@@ -12,7 +12,7 @@ from ingressctl.checks.context import LintContext
 from ingressctl.checks.lint import RULES
 from ingressctl.checks.quiet import Quiet, apply, ignored_by_object
 from ingressctl.manifests.parallel import Worker, available_processes
-from ingressctl.model import Diagnostic, Severity, Snapshot
+from ingressctl.model import Diagnostic, ObjectRef, Severity, Snapshot
 from ingressctl.routing import CompileCache, RoutingTable, compile, split_compile
 from ingressctl.routing.options import CompileOptions
 
@@ -60,6 +60,14 @@ def lint(
     """The IC3xx findings of `snapshot` (pure; no compiling). `now` enables certificate expiry checks."""
     ctx = LintContext(snapshot, options, now)
     return [finding for rule in RULES for finding in rule(ctx)]
+
+
+def _lint_and_ignored(
+    snapshot: Snapshot, options: CompileOptions, now: datetime.datetime | None
+) -> tuple[list[Diagnostic], dict[ObjectRef, frozenset[str]]]:
+    """The linter's task: the lint findings, and what each object's ignore annotation suppresses
+    (both walk every object; in the linter they run beside `prepare` instead of after it)."""
+    return lint(snapshot, options, now=now), ignored_by_object(snapshot)
 
 
 def _ordered(findings: Iterable[Diagnostic]) -> list[Diagnostic]:
@@ -129,7 +137,7 @@ def check(
     snapshot = load_result.snapshot
     linter = None
     if parallel and _objects(snapshot) >= PARALLEL_LINT_OBJECTS and available_processes() > 1:
-        linter = Worker(partial(lint, snapshot, options, now=now))
+        linter = Worker(partial(_lint_and_ignored, snapshot, options, now))
     routing_table: RoutingTable | None = None
     try:
         if table or not linter:
@@ -140,13 +148,13 @@ def check(
         if linter is not None:
             linter.cancel()
         raise
-    lint_findings = linter.result() if linter is not None else None
-    if lint_findings is None:  # no worker, or it failed: lint here (same findings, or the same error)
-        lint_findings = lint(snapshot, options, now=now)
+    linted = linter.result() if linter is not None else None
+    if linted is None:  # no worker, or it failed: lint here (same findings, or the same error)
+        linted = _lint_and_ignored(snapshot, options, now)
+    lint_findings, per_object = linted
     compile_findings = _without_restated(load_result.diagnostics, compile_findings)
     findings = _ordered([*load_result.diagnostics, *compile_findings, *lint_findings])
     suppressed: dict[str, int] = {}
-    per_object = ignored_by_object(snapshot)
     if per_object:
         findings, suppressed = apply(findings, Quiet(), per_object)
     return CheckResult(

@@ -177,3 +177,23 @@ def test_pieces_hold_whole_ingresses_and_every_candidate_once(tmp_path: Path) ->
             assert owner.setdefault(name, number) == number, f"{name} is in two pieces"
     defaults = {split_compile._name(candidate) for candidate in prepared.defaults}
     assert defaults and all(owner[name] == -1 for name in defaults if name in owner)
+
+
+def test_per_object_suppression_is_the_same_with_the_linter_forked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The forked linter also reads the objects' ignore annotations: what they suppress, and the
+    counts in the summary, are those of one process."""
+    directory = _large_input(tmp_path)
+    (directory / "ignored.yaml").write_text(
+        _TROUBLE.format(i=4321, ns=1, default="").replace(
+            "  annotations:\n", '  annotations:\n    ingressctl.io/ignore: "IC204, IC202"\n', 1
+        )
+    )
+    loaded = load_paths([str(directory)])
+    one = check(loaded, CompileOptions(), now=NOW)
+    monkeypatch.setattr(runner, "available_processes", lambda: 2)
+    two = check(loaded, CompileOptions(), now=NOW, parallel=True, table=False)
+    assert two.findings == one.findings
+    assert two.suppressed == one.suppressed and one.suppressed
+    assert not any(f.object and f.object.name == "trouble-4321" and f.code == "IC204" for f in two.findings)
