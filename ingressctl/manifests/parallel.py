@@ -94,7 +94,11 @@ class Worker:
 
     def __init__(self, task: Callable[[], object]) -> None:
         read_end, write_end = os.pipe()
-        pid = os.fork()
+        pid = _fork(read_end, write_end)
+        self.pid = pid
+        self.read_end = read_end
+        if pid is None:
+            return
         if pid == 0:  # the child: compute, answer, and leave without running the parent's exit code
             # It lives for one task and leaves without freeing anything: cyclic collections would
             # only walk the heap it inherited (linting 30,000 objects took four times as long).
@@ -109,15 +113,17 @@ class Worker:
             finally:
                 os._exit(code)
         os.close(write_end)
-        self.pid = pid
-        self.read_end = read_end
 
     def cancel(self) -> None:
         """Stop waiting for the answer: the worker's write fails, it exits, and it is reaped."""
+        if self.pid is None:
+            return
         os.close(self.read_end)
         os.waitpid(self.pid, 0)
 
     def result(self) -> Any:
+        if self.pid is None:
+            return None
         with os.fdopen(self.read_end, "rb") as pipe:
             data = pipe.read()
         _, status = os.waitpid(self.pid, 0)
@@ -147,7 +153,14 @@ class StreamingWorker:
         read_end, write_end = os.pipe()
         with contextlib.suppress(OSError):  # a larger pipe: the worker rarely waits for the parent
             fcntl.fcntl(write_end, _F_SETPIPE_SZ, _PIPE_BYTES)
-        pid = os.fork()
+        pid = _fork(read_end, write_end)
+        self.pid = pid
+        self.read_end = read_end
+        self._received = bytearray()
+        self._values: list[object] = []
+        self._broken = pid is None
+        if pid is None:
+            return
         if pid == 0:  # the child, as in Worker
             gc.disable()
             code = 1
@@ -164,11 +177,6 @@ class StreamingWorker:
                 os._exit(code)
         os.close(write_end)
         os.set_blocking(read_end, False)
-        self.pid = pid
-        self.read_end = read_end
-        self._received = bytearray()
-        self._values: list[object] = []
-        self._broken = False
 
     @property
     def received(self) -> Sequence[object]:
@@ -177,6 +185,8 @@ class StreamingWorker:
 
     def poll(self) -> None:
         """Unpickle whatever has arrived, without waiting."""
+        if self.pid is None:
+            return
         while True:
             try:
                 chunk = os.read(self.read_end, _PIPE_BYTES)
@@ -189,6 +199,8 @@ class StreamingWorker:
 
     def finish(self) -> list[object] | None:
         """Wait for the worker to end: every value it sent, or None when it failed."""
+        if self.pid is None:
+            return None
         os.set_blocking(self.read_end, True)
         with os.fdopen(self.read_end, "rb") as pipe:
             self._received += pipe.read()
@@ -200,6 +212,8 @@ class StreamingWorker:
 
     def cancel(self) -> None:
         """Stop reading: the worker's next write fails, it exits, and it is reaped."""
+        if self.pid is None:
+            return
         os.close(self.read_end)
         os.waitpid(self.pid, 0)
 
@@ -219,6 +233,17 @@ class StreamingWorker:
                 self._broken = True
             start += 8 + size
         del received[:start]
+
+
+def _fork(read_end: int, write_end: int) -> int | None:
+    """`os.fork()`, or None when no process can be made (memory, a limit on processes): a worker
+    that could not start is one that failed, and its work is done by the caller (only time lost)."""
+    try:
+        return os.fork()
+    except OSError:
+        os.close(read_end)
+        os.close(write_end)
+        return None
 
 
 # fcntl.F_SETPIPE_SZ (Linux; the constant is missing from older Pythons' fcntl module).

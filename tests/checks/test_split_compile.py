@@ -4,6 +4,7 @@ are those of one process, in the same order, byte for byte in the report."""
 from __future__ import annotations
 
 import datetime
+import os
 import shutil
 import subprocess
 import sys
@@ -197,3 +198,16 @@ def test_per_object_suppression_is_the_same_with_the_linter_forked(
     assert two.findings == one.findings
     assert two.suppressed == one.suppressed and one.suppressed
     assert not any(f.object and f.object.name == "trouble-4321" and f.code == "IC204" for f in two.findings)
+
+
+def test_no_process_to_spare_costs_only_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """fork() refused for the linter and the compile's second process: the same findings, found here."""
+    loaded = load_paths([str(_large_input(tmp_path))])
+    one = check(loaded, CompileOptions(), now=NOW)
+
+    def refused() -> int:
+        raise OSError(12, "Cannot allocate memory")
+
+    monkeypatch.setattr(runner, "available_processes", lambda: 2)
+    monkeypatch.setattr(os, "fork", refused)
+    assert check(loaded, CompileOptions(), now=NOW, parallel=True, table=False).findings == one.findings

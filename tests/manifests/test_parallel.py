@@ -311,3 +311,22 @@ def test_the_compiler_is_not_loaded_before_the_reading_worker_forks(tmp_path: Pa
     assert "ingressctl.manifests.loader" in loaded
     assert not loaded & {"ingressctl.routing.compiler", "ingressctl.checks.runner", "ingressctl.checks.lint"}
     assert '"IC001"' in done.stdout
+
+
+def test_no_process_to_spare_costs_only_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """fork() refused (memory, a limit on processes): the workers are failed ones, and this
+    process does their work."""
+
+    def refused() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    inputs = read_inputs([str(_manifests(tmp_path))])
+    sequential = load_serial(inputs)
+    monkeypatch.setattr(os, "fork", refused)
+    assert Worker(lambda: 42).result() is None
+    streaming = StreamingWorker(lambda: iter([1, 2]))
+    streaming.poll()
+    assert streaming.finish() is None
+    Worker(lambda: 42).cancel()
+    StreamingWorker(lambda: iter([1])).cancel()
+    _same(sequential, load_parallel(inputs, 2, min_bytes=0))
