@@ -4,15 +4,21 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 PYTEST_WORKERS ?= 2
 
-.PHONY: install run run-gateway test unit lint bench completions docs golden clean
+.PHONY: install compile run run-gateway test unit lint bench completions docs golden clean
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed compile
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,lint,speed]'
+	$(PY) -m pip install -q -e '.[test,lint,speed,compile]'
 	touch $@
+
+# The reading modules of ingressctl.manifests compiled with mypyc, next to their sources
+# (ingressctl/manifests/native.py): rebuilt when a source changed since the last build, nothing
+# to do otherwise. Without mypy or a C compiler, one line says so and ingressctl runs as Python.
+compile: $(VENV)/.installed
+	$(PY) packaging/mypyc_build.py
 
 # The main job: serve the bundled examples (no cluster needed), with a demo backend (whoami) behind
 # every route; Ctrl-C stops them all. Try: curl -u admin:seedbox -H 'Host: sickrage.example.test' localhost:8000/
@@ -53,6 +59,7 @@ golden: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -f ingressctl/manifests/*.so ingressctl/manifests/native-build.txt
 
 # --- Container image (README "Container image"): podman, buildah or docker, whichever is installed.
 # BASE_IMAGE defaults to the Containerfile's (official python slim); `make image-base` makes one from

@@ -28,3 +28,16 @@ def cli_env() -> dict[str, str]:
 @pytest.fixture
 def ingressctl_cmd() -> list[str]:
     return [sys.executable, "-m", "ingressctl"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Stop at once when the mypyc build is older than a source (ingressctl/manifests/native.py):
+    every process would run the Python source with a warning line, not the build under test."""
+    from ingressctl.manifests import native
+
+    if native.state.startswith("outdated") and not hasattr(config, "workerinput"):
+        pytest.exit(
+            f"compiled module older than its source ({native.state}): run `make compile`, or set "
+            f"{native.PURE_PYTHON_VARIABLE}=1 to test the Python source",
+            returncode=2,
+        )

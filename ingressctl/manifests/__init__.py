@@ -7,9 +7,14 @@ Public API:
   CODES                                         finding code -> one-line description
 """
 
-from ingressctl.manifests.codes import CODES
-from ingressctl.manifests.loader import LoadResult, load_paths, load_text
-from ingressctl.manifests.objects import object_from_dict
-from ingressctl.manifests.positioned import FieldIndex
+# First: decides whether the compiled modules or their Python source are imported below.
+from ingressctl.manifests.native import choose_code
+
+choose_code()
+
+from ingressctl.manifests.codes import CODES  # noqa: E402
+from ingressctl.manifests.loader import LoadResult, load_paths, load_text  # noqa: E402
+from ingressctl.manifests.objects import object_from_dict  # noqa: E402
+from ingressctl.manifests.positioned import FieldIndex  # noqa: E402
 
 __all__ = ["CODES", "FieldIndex", "LoadResult", "load_paths", "load_text", "object_from_dict"]

@@ -32,7 +32,8 @@ _MAX_DEPTH = 40
 # Characters that PyYAML refuses or reads as line breaks (NEL, LS, PS), tabs, a BOM inside the text.
 # Written as the characters to find, not as the complement of those allowed: compiling a negated
 # class over all of Unicode cost ~10 ms of every start-up (an exhaustive test checks they agree).
-UNUSUAL_CHARACTERS = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]")
+# A raw string (`re` reads the escapes): mypyc cannot put the surrogates in a C string literal.
+UNUSUAL_CHARACTERS = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]")
 # A plain scalar inside a flow collection: no spaces, no `:`, nothing a flow collection uses.
 _FLOW_PLAIN = re.compile(r"(?:[A-Za-z0-9_./~(]|-(?=[A-Za-z0-9.]))[A-Za-z0-9_./~()=+@%;!*&$^<>?-]*")
 _FLOW_KEY = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_./-]*): +")
@@ -360,8 +361,8 @@ class _Document:
                 if at < end and tokens[at][0] > indent:
                     below = tokens[at][0]
                     items_at.append(numbers[at] << 32 | (below + 1))
-                    value, at = self.block(at, below, depth + 1)
-                    out.append(value)
+                    nested, at = self.block(at, below, depth + 1)  # not `value`: a PosDict (mypyc)
+                    out.append(nested)
                 else:
                     items_at.append(line << 32 | (indent + 2))
                     out.append(None)

@@ -6,17 +6,23 @@ Each input is loaded twice: as `validate` loads it, and with the shortcuts switc
 general readers alone, with their findings). Objects (with every location) and findings must be
 equal, on the repository's manifests and on every one-line mutation of a typical Ingress,
 Service and EndpointSlice (wrong types, empty and refused values, missing and unknown keys).
+
+`validate`'s side is the modules as installed (compiled by `make install` when it can); the
+shortcuts are switched off and counted on a copy imported from the Python source
+(tests/manifests/python_source.py): compiled modules call them in C, past any replacement.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 from benchmarks.generate import write_manifests
-from ingressctl.manifests import backends, ingress, meta
 from ingressctl.manifests.loader import LoadResult, load_text
+from tests.manifests.python_source import python_source
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -152,7 +158,17 @@ def _variants() -> list[str]:
     return out
 
 
-def _general(monkeypatch: pytest.MonkeyPatch, text: str, name: str) -> LoadResult:
+@pytest.fixture(scope="module")
+def source() -> Iterator[dict[str, ModuleType]]:
+    """meta, ingress, backends and loader, from the Python source."""
+    with python_source("meta", "ingress", "backends", "loader") as modules:
+        yield {module.__name__.rpartition(".")[2]: module for module in modules}
+
+
+def _general(
+    monkeypatch: pytest.MonkeyPatch, source: dict[str, ModuleType], text: str, name: str
+) -> LoadResult:
+    meta, ingress, backends = source["meta"], source["ingress"], source["backends"]
     with monkeypatch.context() as patch:
         patch.setattr(meta, "_plain_meta", lambda *args: None)
         patch.setattr(ingress, "_plain_service_backend", lambda *args: None)
@@ -160,28 +176,33 @@ def _general(monkeypatch: pytest.MonkeyPatch, text: str, name: str) -> LoadResul
         patch.setattr(ingress, "_plain_rule", lambda *args: None)
         patch.setattr(backends, "_plain_service", lambda *args: None)
         patch.setattr(backends, "_plain_endpoint_slice", lambda *args: None)
-        return load_text(text, name)
+        loaded: LoadResult = source["loader"].load_text(text, name)
+        return loaded
 
 
-def _same(monkeypatch: pytest.MonkeyPatch, text: str, name: str = "m.yaml") -> None:
+def _same(
+    monkeypatch: pytest.MonkeyPatch, source: dict[str, ModuleType], text: str, name: str = "m.yaml"
+) -> None:
     fast = load_text(text, name)
-    slow = _general(monkeypatch, text, name)
+    slow = _general(monkeypatch, source, text, name)
     assert fast.snapshot == slow.snapshot, text
     assert fast.diagnostics == slow.diagnostics, text
 
 
 def test_every_mutation_of_a_typical_input_reads_as_the_general_readers_read_it(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, source: dict[str, ModuleType]
 ) -> None:
     variants = _variants()
     assert len(variants) > 500
     for text in variants:
-        _same(monkeypatch, text)
+        _same(monkeypatch, source, text)
     # Without a file name (an object given as text), positions are not known: general readers.
-    _same(monkeypatch, BASE, "")
+    _same(monkeypatch, source, BASE, "")
 
 
-def test_emptied_blocks_read_as_the_general_readers_read_them(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_emptied_blocks_read_as_the_general_readers_read_them(
+    monkeypatch: pytest.MonkeyPatch, source: dict[str, ModuleType]
+) -> None:
     ingress_end = BASE.index("---")
     paths = BASE.index("        paths:")
     rules = BASE.index("  rules:")
@@ -200,17 +221,21 @@ def test_emptied_blocks_read_as_the_general_readers_read_them(monkeypatch: pytes
         BASE[:metadata] + "metadata: {}\n" + BASE[spec:],
         BASE[:metadata] + "metadata: {name: x, labels: {}, annotations: {}}\n" + BASE[spec:],
     ]:
-        _same(monkeypatch, text)
+        _same(monkeypatch, source, text)
 
 
-def test_repository_manifests_read_as_the_general_readers_read_them(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_repository_manifests_read_as_the_general_readers_read_them(
+    monkeypatch: pytest.MonkeyPatch, source: dict[str, ModuleType]
+) -> None:
     files = sorted((REPO / "examples").rglob("*.yaml")) + sorted((REPO / "tests").rglob("fixtures/**/*.yaml"))
     assert len(files) > 20
     for path in files:
-        _same(monkeypatch, path.read_text(), str(path))
+        _same(monkeypatch, source, path.read_text(), str(path))
 
 
-def test_generated_manifests_take_the_shortcuts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_generated_manifests_take_the_shortcuts(
+    monkeypatch: pytest.MonkeyPatch, source: dict[str, ModuleType], tmp_path: Path
+) -> None:
     write_manifests(tmp_path, 30, per_file=30)
     (generated,) = tmp_path.iterdir()
     taken: dict[str, int] = {}
@@ -226,19 +251,22 @@ def test_generated_manifests_take_the_shortcuts(monkeypatch: pytest.MonkeyPatch,
 
         monkeypatch.setattr(module, name, count)
 
-    counting(meta, "_plain_meta")
-    counting(ingress, "_plain_rule")
-    counting(backends, "_plain_service")
-    counting(backends, "_plain_endpoint_slice")
-    _same(monkeypatch, generated.read_text())
+    counting(source["meta"], "_plain_meta")
+    counting(source["ingress"], "_plain_rule")
+    counting(source["backends"], "_plain_service")
+    counting(source["backends"], "_plain_endpoint_slice")
+    source["loader"].load_text(generated.read_text(), "m.yaml")
+    _same(monkeypatch, source, generated.read_text())
     assert taken == {"_plain_meta": 90, "_plain_rule": 30, "_plain_service": 30, "_plain_endpoint_slice": 30}
 
 
-def test_default_backends_take_the_backend_shortcut(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_backends_take_the_backend_shortcut(
+    monkeypatch: pytest.MonkeyPatch, source: dict[str, ModuleType]
+) -> None:
     text = BASE.replace(
         "spec:\n  ingressClassName",
         "spec:\n  defaultBackend:\n    service: {name: d, port: {number: 1}}\n  ingressClassName",
         1,
     )
-    _same(monkeypatch, text)
+    _same(monkeypatch, source, text)
     assert load_text(text, "m.yaml").snapshot.ingresses[0].default_backend is not None
