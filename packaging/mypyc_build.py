@@ -63,7 +63,7 @@ def _compile_into(lib: Path) -> None:
     """The child process: mypyc (type checks with the project's mypy settings, writes C), then
     the C compiler, extension modules into `lib`."""
     from mypyc.build import mypycify
-    from setuptools import Distribution
+    from setuptools import Distribution  # type: ignore[import-untyped]
 
     native = _native()
     extensions = mypycify(
@@ -75,8 +75,8 @@ def _compile_into(lib: Path) -> None:
     # A bare Distribution: setup() would read pyproject.toml, which older setuptools refuse.
     dist = Distribution({"name": "ingressctl-reading", "ext_modules": extensions})
     build_ext = dist.get_command_obj("build_ext")
-    build_ext.build_lib = str(lib)  # type: ignore[attr-defined]
-    build_ext.build_temp = str(WORK / "temp")  # type: ignore[attr-defined]
+    build_ext.build_lib = str(lib)
+    build_ext.build_temp = str(WORK / "temp")
     dist.run_command("build_ext")
 
 
