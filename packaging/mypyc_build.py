@@ -92,9 +92,12 @@ def _compiled_in_use() -> bool:
 
 
 def _last_error(log: str) -> str:
+    """The line of the build log that says what went wrong: the compiler's or mypy's error, else
+    the exception the build ended with."""
     lines = [line.strip() for line in log.splitlines() if line.strip()]
-    errors = [line for line in lines if "error" in line.lower()]
-    return (errors or lines or ["no output"])[-1][:200]
+    errors = [line for line in lines if "error:" in line] or [line for line in lines if "Error" in line]
+    found = (errors or lines or ["no output"])[-1]
+    return found if len(found) <= 160 else found[:159] + "…"
 
 
 def main() -> int:
