@@ -39,10 +39,10 @@ def _native() -> ModuleType:
 
 def _record_lines(native: ModuleType) -> list[str]:
     lines = []
-    for module in native.COMPILED:
-        path = native.source_path(module)
+    for source in native.dependencies():
+        path = os.path.join(native.ROOT, source)
         status = os.stat(path)
-        lines.append(f"{module} {native.source_digest(path)} {status.st_mtime_ns} {status.st_size}\n")
+        lines.append(f"{source} {native.source_digest(path)} {status.st_mtime_ns} {status.st_size}\n")
     return lines
 
 
@@ -105,6 +105,11 @@ def main() -> int:
     native = _native()
     record = Path(native.HERE) / native.BUILD_RECORD
     if native.build_state() == "compiled":
+        # Current by content; a checkout may have changed the sources' times: record them, so
+        # that start-up compares times and sizes again instead of reading every source.
+        lines = _record_lines(native)
+        if record.read_text(encoding="utf-8") != "".join(lines):
+            record.write_text("".join(lines), encoding="utf-8")
         return 0
     _remove_build(native)
     if importlib.util.find_spec("mypyc") is None:
@@ -130,7 +135,7 @@ def main() -> int:
     built = WORK / "lib" / Path(*native.PACKAGE.split("."))
     for path in built.iterdir():
         shutil.copy2(path, Path(native.HERE) / path.name)
-    record.with_suffix(".tmp").write_text("".join(lines), encoding="ascii")
+    record.with_suffix(".tmp").write_text("".join(lines), encoding="utf-8")
     record.with_suffix(".tmp").replace(record)
     if not _compiled_in_use():
         _remove_build(native)

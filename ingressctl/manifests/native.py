@@ -1,10 +1,12 @@
 """The reading modules compiled with mypyc, used only while they match their Python source.
 
 `make install` (packaging/mypyc_build.py) compiles the modules of COMPILED into extension modules
-next to their sources and writes BUILD_RECORD, the SHA-256 of each source it compiled. Python
-imports an extension module before a `.py` of the same name, so a source edited after the build
-would silently run as the old code. `choose_code()` runs when `ingressctl.manifests` is imported,
-before any of them: when the record is missing or a source no longer matches it (or
+next to their sources and writes BUILD_RECORD, the CRC-32 and size of each source the build depends on:
+every `.py` of ingressctl/manifests and ingressctl/model (mypyc compiles against the types of the
+modules they import, checks values against them at run time and copies their Final constants).
+Python imports an extension module before a `.py` of the same name, so a source edited after the
+build would silently run as the old code. `choose_code()` runs when `ingressctl.manifests` is
+imported, before any of them: when the record is missing or a source no longer matches it (or
 INGRESSCTL_PURE_PYTHON=1 asks for it), their imports go to the Python source instead, with one
 line on stderr when an outdated extension module would otherwise have run.
 
@@ -33,8 +35,11 @@ BUILD_RECORD = "native-build.txt"
 PURE_PYTHON_VARIABLE = "INGRESSCTL_PURE_PYTHON"
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)  # ingressctl/
+# Directories under ROOT whose sources the build depends on (see the docstring).
+DEPENDS_ON = ("manifests", "model")
 
-# "compiled", or why the Python source runs: "not built", "asked", "outdated: <file>".
+# "compiled", or why the Python source runs: "not built", "asked", "outdated: <source>".
 state = "not built"
 
 
@@ -42,11 +47,24 @@ def source_path(module: str) -> str:
     return os.path.join(HERE, module + ".py")
 
 
+def dependencies() -> list[str]:
+    """The sources the build depends on, relative to ROOT (this module excluded: it is not
+    compiled and decides nothing in the compiled code)."""
+    found = []
+    for directory in DEPENDS_ON:
+        for name in sorted(os.listdir(os.path.join(ROOT, directory))):
+            if name.endswith(".py") and not (directory == "manifests" and name == "native.py"):
+                found.append(f"{directory}/{name}")
+    return found
+
+
 def source_digest(path: str) -> str:
-    import hashlib  # only when a source's time or size changed: it costs start-up time
+    """A checksum that tells an edited source from the one built (not a security check: the
+    sources are the developer's own). binascii, not hashlib: `validate` imports it anyway."""
+    import binascii  # only when a source's time or size changed
 
     with open(path, "rb") as source:
-        return hashlib.sha256(source.read()).hexdigest()
+        return f"{binascii.crc32(source.read()):08x}"
 
 
 def _extension_exists(module: str) -> bool:
@@ -54,38 +72,36 @@ def _extension_exists(module: str) -> bool:
 
 
 def _read_record() -> dict[str, tuple[str, int, int]]:
-    """module → (sha256, mtime_ns, size) of the source the build compiled; {} without a record."""
+    """source (relative to ROOT) → (checksum, mtime_ns, size) when the build ran; {} without a record."""
     try:
-        with open(os.path.join(HERE, BUILD_RECORD), encoding="ascii") as record:
+        with open(os.path.join(HERE, BUILD_RECORD), encoding="utf-8") as record:
             lines = record.read().splitlines()
     except (OSError, ValueError):
         return {}
     found: dict[str, tuple[str, int, int]] = {}
     for line in lines:
-        parts = line.split()
+        parts = line.split(" ")
         if len(parts) == 4 and parts[2].isdigit() and parts[3].isdigit():
             found[parts[0]] = (parts[1], int(parts[2]), int(parts[3]))
     return found
 
 
 def _outdated_source() -> str | None:
-    """The first compiled module whose source differs from what was compiled (or "record" when
-    the build left no record); None when every one matches."""
+    """The first source (relative to ROOT) that differs from what the build saw, or "record"
+    when the build left no complete record; None when every one matches."""
     record = _read_record()
-    for module in COMPILED:
-        built = record.get(module)
-        if built is None:
-            return "record"
+    if any(f"manifests/{module}.py" not in record for module in COMPILED):
+        return "record"
+    for source, (digest, mtime_ns, size) in record.items():
+        path = os.path.join(ROOT, source)
         try:
-            status = os.stat(source_path(module))
+            status = os.stat(path)
         except OSError:
-            return module
+            return source  # removed or renamed
         # The same modification time and size: unchanged (no need to read it). Otherwise (a
         # checkout or a touch) the content decides.
-        if (status.st_mtime_ns, status.st_size) != built[1:] and source_digest(source_path(module)) != built[
-            0
-        ]:
-            return module
+        if (status.st_mtime_ns, status.st_size) != (mtime_ns, size) and source_digest(path) != digest:
+            return source
     return None
 
 
@@ -132,7 +148,7 @@ def choose_code() -> None:
         return  # nothing outdated shadows a source
     else:
         outdated = state.partition(": ")[2]
-        what = "is incomplete" if outdated == "record" else f"is older than {outdated}.py"
+        what = "is incomplete" if outdated == "record" else f"is older than ingressctl/{outdated}"
         print(
             f"ingressctl: the mypyc build of {PACKAGE} {what}; running the Python source (slower):"
             " run `make compile`",

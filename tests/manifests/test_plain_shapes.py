@@ -14,15 +14,13 @@ shortcuts are switched off and counted on a copy imported from the Python source
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from benchmarks.generate import write_manifests
 from ingressctl.manifests.loader import LoadResult, load_text
-from tests.manifests.python_source import python_source
+from tests.manifests.python_source import PythonSource
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -159,30 +157,25 @@ def _variants() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def source() -> Iterator[dict[str, ModuleType]]:
+def source() -> PythonSource:
     """meta, ingress, backends and loader, from the Python source."""
-    with python_source("meta", "ingress", "backends", "loader") as modules:
-        yield {module.__name__.rpartition(".")[2]: module for module in modules}
+    return PythonSource("meta", "ingress", "backends", "loader")
 
 
-def _general(
-    monkeypatch: pytest.MonkeyPatch, source: dict[str, ModuleType], text: str, name: str
-) -> LoadResult:
-    meta, ingress, backends = source["meta"], source["ingress"], source["backends"]
-    with monkeypatch.context() as patch:
+def _general(monkeypatch: pytest.MonkeyPatch, source: PythonSource, text: str, name: str) -> LoadResult:
+    meta, ingress, backends = source.module("meta"), source.module("ingress"), source.module("backends")
+    with source.active(), monkeypatch.context() as patch:
         patch.setattr(meta, "_plain_meta", lambda *args: None)
         patch.setattr(ingress, "_plain_service_backend", lambda *args: None)
         patch.setattr(ingress, "_plain_path", lambda *args: None)
         patch.setattr(ingress, "_plain_rule", lambda *args: None)
         patch.setattr(backends, "_plain_service", lambda *args: None)
         patch.setattr(backends, "_plain_endpoint_slice", lambda *args: None)
-        loaded: LoadResult = source["loader"].load_text(text, name)
+        loaded: LoadResult = source.module("loader").load_text(text, name)
         return loaded
 
 
-def _same(
-    monkeypatch: pytest.MonkeyPatch, source: dict[str, ModuleType], text: str, name: str = "m.yaml"
-) -> None:
+def _same(monkeypatch: pytest.MonkeyPatch, source: PythonSource, text: str, name: str = "m.yaml") -> None:
     fast = load_text(text, name)
     slow = _general(monkeypatch, source, text, name)
     assert fast.snapshot == slow.snapshot, text
@@ -190,7 +183,7 @@ def _same(
 
 
 def test_every_mutation_of_a_typical_input_reads_as_the_general_readers_read_it(
-    monkeypatch: pytest.MonkeyPatch, source: dict[str, ModuleType]
+    monkeypatch: pytest.MonkeyPatch, source: PythonSource
 ) -> None:
     variants = _variants()
     assert len(variants) > 500
@@ -201,7 +194,7 @@ def test_every_mutation_of_a_typical_input_reads_as_the_general_readers_read_it(
 
 
 def test_emptied_blocks_read_as_the_general_readers_read_them(
-    monkeypatch: pytest.MonkeyPatch, source: dict[str, ModuleType]
+    monkeypatch: pytest.MonkeyPatch, source: PythonSource
 ) -> None:
     ingress_end = BASE.index("---")
     paths = BASE.index("        paths:")
@@ -225,7 +218,7 @@ def test_emptied_blocks_read_as_the_general_readers_read_them(
 
 
 def test_repository_manifests_read_as_the_general_readers_read_them(
-    monkeypatch: pytest.MonkeyPatch, source: dict[str, ModuleType]
+    monkeypatch: pytest.MonkeyPatch, source: PythonSource
 ) -> None:
     files = sorted((REPO / "examples").rglob("*.yaml")) + sorted((REPO / "tests").rglob("fixtures/**/*.yaml"))
     assert len(files) > 20
@@ -234,7 +227,7 @@ def test_repository_manifests_read_as_the_general_readers_read_them(
 
 
 def test_generated_manifests_take_the_shortcuts(
-    monkeypatch: pytest.MonkeyPatch, source: dict[str, ModuleType], tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, source: PythonSource, tmp_path: Path
 ) -> None:
     write_manifests(tmp_path, 30, per_file=30)
     (generated,) = tmp_path.iterdir()
@@ -251,17 +244,18 @@ def test_generated_manifests_take_the_shortcuts(
 
         monkeypatch.setattr(module, name, count)
 
-    counting(source["meta"], "_plain_meta")
-    counting(source["ingress"], "_plain_rule")
-    counting(source["backends"], "_plain_service")
-    counting(source["backends"], "_plain_endpoint_slice")
-    source["loader"].load_text(generated.read_text(), "m.yaml")
+    counting(source.module("meta"), "_plain_meta")
+    counting(source.module("ingress"), "_plain_rule")
+    counting(source.module("backends"), "_plain_service")
+    counting(source.module("backends"), "_plain_endpoint_slice")
+    with source.active():
+        source.module("loader").load_text(generated.read_text(), "m.yaml")
     _same(monkeypatch, source, generated.read_text())
     assert taken == {"_plain_meta": 90, "_plain_rule": 30, "_plain_service": 30, "_plain_endpoint_slice": 30}
 
 
 def test_default_backends_take_the_backend_shortcut(
-    monkeypatch: pytest.MonkeyPatch, source: dict[str, ModuleType]
+    monkeypatch: pytest.MonkeyPatch, source: PythonSource
 ) -> None:
     text = BASE.replace(
         "spec:\n  ingressClassName",
