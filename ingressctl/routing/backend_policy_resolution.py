@@ -31,7 +31,10 @@ FALLBACK_WHEN = frozenset(
 
 
 def _mentions_backend_keys(annotations: Mapping[str, str]) -> bool:
-    return any(key in KNOWN_BACKEND_ANNOTATIONS for key in annotations)
+    return not _BACKEND_KEYS.isdisjoint(annotations)
+
+
+_BACKEND_KEYS = KNOWN_BACKEND_ANNOTATIONS.keys()
 
 
 class BackendPolicies:

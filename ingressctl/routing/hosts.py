@@ -9,6 +9,13 @@ _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 # Without a ':' only a dotted IPv4 address can parse as an IP address: everything else skips the
 # parse (ipaddress raises and catches twice per DNS name, a third of the cost of compiling a rule).
 _MAYBE_IPV4 = re.compile(r"[0-9.]+")
+# The usual valid host in one match: not digits and dots only (those may be an IPv4 address), an
+# optional leading `*.` and lower-case RFC 1123 labels. A host that does not match (or is longer than
+# 253 characters) takes the checks below, which say what is wrong (some valid hosts take them too).
+_PLAIN_VALID = re.compile(
+    r"(?![0-9.]+\Z)(?:\*\.)?[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+    r"(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*"
+)
 
 
 def is_ip_address(text: str) -> bool:
@@ -22,6 +29,13 @@ def is_ip_address(text: str) -> bool:
 
 def validate_host(host: str) -> str | None:
     """Return why `host` is not a valid Ingress host (RFC 1123 name or `*.` wildcard), or None."""
+    if len(host) <= 253 and _PLAIN_VALID.fullmatch(host) is not None:
+        return None
+    return _why_invalid(host)
+
+
+def _why_invalid(host: str) -> str | None:
+    """validate_host without its shortcut: every check in turn."""
     if not host:
         return "the host is empty (leave `host` out to match every host)"
     if host == "*":

@@ -40,14 +40,17 @@ class IngressTLSResult:
             for pattern, ok in self.hosts:
                 index[pattern] = index.get(pattern, False) or ok
             self._index = index
-        covered = [index[host]] if host in index else []
+        # None: no section lists the host; else whether one listing it (or its wildcard) has a Secret.
+        covered = index.get(host)
         if not host.startswith("*."):
             suffix = wildcard_suffix(host)
-            if suffix is not None and f"*.{suffix}" in index:
-                covered.append(index[f"*.{suffix}"])
-        if not covered:
+            if suffix is not None:
+                wildcard = index.get(f"*.{suffix}")
+                if wildcard is not None:
+                    covered = wildcard or bool(covered)
+        if covered is None:
             return None
-        return TLSSource.SECRET if any(covered) else fallback
+        return TLSSource.SECRET if covered else fallback
 
 
 def pem_problem(secret: Secret) -> str:
@@ -80,7 +83,6 @@ def ingress_tls(
     """
     result = IngressTLSResult()
     ns = ingress.meta.namespace
-    rule_hosts = tuple(dict.fromkeys(r.host.lower() for r in ingress.rules if r.host))
     for section in ingress.tls:
         hosts: list[str] = []
         for raw in section.hosts:
@@ -100,7 +102,7 @@ def ingress_tls(
                 continue
             hosts.append(host)
         # A TLS section without hosts covers the hosts of the Ingress's own rules.
-        covered = tuple(hosts) if section.hosts else rule_hosts
+        covered = tuple(hosts) if section.hosts else _rule_hosts(ingress)
         usable = False
         if section.secret_name:
             secret = lookup_secret(ns, section.secret_name)
@@ -143,5 +145,9 @@ def ingress_tls(
                         key_pem=secret.data["tls.key"],
                     )
                 )
-        result.hosts.extend((host, usable) for host in covered)
+        result.hosts.extend([(host, usable) for host in covered])
     return result
+
+
+def _rule_hosts(ingress: Ingress) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(r.host.lower() for r in ingress.rules if r.host))

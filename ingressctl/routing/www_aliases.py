@@ -49,5 +49,7 @@ def www_aliases(candidates: list[Candidate], annotations: IngressAnnotations) ->
 
 def drop_named_aliases(candidates: list[Candidate]) -> list[Candidate]:
     """A from-to-www-redirect route gives way to any rule that names its host (as ingress-nginx)."""
+    if not any(c.route_id.endswith(WWW_ALIAS) for c in candidates):
+        return candidates
     named = {c.host for c in candidates if not c.route_id.endswith(WWW_ALIAS)}
     return [c for c in candidates if c.host not in named or not c.route_id.endswith(WWW_ALIAS)]

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ingressctl.routing import normalize_request_host, validate_host
+from ingressctl.routing.hosts import _why_invalid
 
 
 @pytest.mark.parametrize(
@@ -48,6 +51,21 @@ def test_invalid_hosts_say_why(host: str, fragment: str) -> None:
     message = validate_host(host)
     assert message is not None
     assert fragment in message
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet="az09-.*:_A[]\n", max_size=24))
+def test_the_shortcut_for_usual_hosts_agrees_with_every_check(host: str) -> None:
+    # validate_host answers most valid hosts with one regular expression; whatever it says must be
+    # what the checks one by one say.
+    assert validate_host(host) == _why_invalid(host)
+
+
+@pytest.mark.parametrize("length", [252, 253, 254, 255])
+def test_the_length_limit_holds_for_usual_hosts(length: int) -> None:
+    host = ("a" * 63 + ".") * 3 + "b" * (length - 192)
+    assert len(host) == length
+    assert (validate_host(host) is None) is (length <= 253)
 
 
 @pytest.mark.parametrize(
