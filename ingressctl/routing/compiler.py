@@ -35,9 +35,8 @@ from ingressctl.routing.backend_policy_resolution import BackendPolicyResolver, 
 from ingressctl.routing.backend_protocol import apply_protocol, service_findings
 from ingressctl.routing.backends import BackendResolver
 from ingressctl.routing.canary_merge import merge_canaries
-from ingressctl.routing.candidates import Candidate, CandidateKey, conflict_finding, ingress_order, why_wins
+from ingressctl.routing.candidates import Candidate, CandidateKey, conflict_finding, why_wins
 from ingressctl.routing.classes import ClassSelector
-from ingressctl.routing.hosts import validate_host
 from ingressctl.routing.memo import CompileCache
 from ingressctl.routing.nginx_defaults import with_nginx_defaults
 from ingressctl.routing.nginx_server import cluster_ip_backend, no_cluster_ip_finding
@@ -46,13 +45,14 @@ from ingressctl.routing.path_regexp import path_regexps
 from ingressctl.routing.paths import match_length
 from ingressctl.routing.regex_hosts import regex_hosts
 from ingressctl.routing.report import finding
+from ingressctl.routing.rule_candidates import default_candidate, rule_candidates
 from ingressctl.routing.server_aliases import server_aliases
 from ingressctl.routing.service_access import ServiceAccess
 from ingressctl.routing.service_host import ServiceHost
 from ingressctl.routing.table import RoutingTable
 from ingressctl.routing.tls import IngressTLSResult, ingress_tls
-from ingressctl.routing.weighted import merge_weighted, split
-from ingressctl.routing.www_aliases import drop_named_aliases, www_aliases
+from ingressctl.routing.weighted import split
+from ingressctl.routing.www_aliases import drop_named_aliases
 
 if TYPE_CHECKING:  # families a plain Ingress does not use load with their first annotation (issue 18)
     from ingressctl.model.backend_policy import BackendPolicy
@@ -249,21 +249,9 @@ class _Compiler:
             part.diagnostics.extend(tls.diagnostics)
             part.certificates = tls.certificates
             part.tls_hosts = tls.hosts
-            part.candidates = self._candidates(ingress, annotations, part.diagnostics)
+            part.candidates = rule_candidates(ingress, annotations, part.diagnostics)
             if ingress.default_backend is not None:
-                ns, name = ingress.meta.namespace, ingress.meta.name
-                part.default = Candidate(
-                    ingress=ingress,
-                    annotations=annotations,
-                    route_id=f"{ns}/{name}#default",
-                    host=None,
-                    host_kind=HostKind.ANY,
-                    path="",
-                    path_type=PathType.PREFIX,
-                    backends=(ingress.default_backend,),
-                    location=ingress.default_backend.location or ingress.meta.location,
-                    order=(*ingress_order(ingress), -1, -1),
-                )
+                part.default = default_candidate(ingress, ingress.default_backend, annotations)
         if memo is not None:
             memo.next_ingresses[id(ingress)] = part
         return part
@@ -307,71 +295,6 @@ class _Compiler:
 
     def _same_secrets(self, read: dict[tuple[str, str], Secret | None]) -> bool:
         return all(self.secrets.get(key) is secret for key, secret in read.items())
-
-    # ------------------------------------------------------------ rules → candidates
-
-    def _candidates(
-        self, ingress: Ingress, annotations: IngressAnnotations, diagnostics: list[Diagnostic]
-    ) -> list[Candidate]:
-        ns, name = ingress.meta.namespace, ingress.meta.name
-        order = ingress_order(ingress)
-        forced_type = annotations.path_type
-        out: list[Candidate] = []
-        for ri, rule in enumerate(ingress.rules):
-            host = (rule.host or "").strip().lower() or None
-            kind = HostKind.ANY
-            if host is not None:
-                problem = validate_host(host)
-                if problem:
-                    diagnostics.append(
-                        finding(
-                            codes.INVALID_HOST,
-                            Severity.ERROR,
-                            ingress,
-                            f"rule {ri} host: {problem}; the rule is skipped",
-                            "Write a DNS name (a.example.com) or a wildcard (*.example.com).",
-                            rule.host_location or rule.location,
-                        )
-                    )
-                    continue
-                kind = HostKind.WILDCARD if host.startswith("*.") else HostKind.EXACT
-            for pi, ingress_path in enumerate(rule.paths):
-                path = ingress_path.path or "/"
-                if path[0] != "/":
-                    diagnostics.append(
-                        finding(
-                            codes.INVALID_PATH,
-                            Severity.ERROR,
-                            ingress,
-                            f"path {path!r} does not start with '/'; it is skipped",
-                            f"Write it as '/{path}'.",
-                            ingress_path.location or rule.location,
-                        )
-                    )
-                    continue
-                path_type = ingress_path.path_type
-                if forced_type is not None and path_type in (None, PathType.IMPLEMENTATION_SPECIFIC):
-                    path_type = forced_type
-                out.append(
-                    Candidate(  # positional: keywords make this call three times as slow
-                        ingress,
-                        annotations,
-                        f"{ns}/{name}#r{ri}p{pi}",
-                        host,
-                        kind,
-                        path,
-                        # v1beta1 without pathType: ImplementationSpecific, a plain string prefix.
-                        path_type or PathType.IMPLEMENTATION_SPECIFIC,
-                        (ingress_path.backend,),
-                        ingress_path.location or rule.location,
-                        (*order, ri, pi),
-                    )
-                )
-        if annotations.service_weights:
-            out = merge_weighted(out, annotations.service_weights)
-        if annotations.rewrites is not None and annotations.rewrites.www_redirect:
-            out += www_aliases(out, annotations)
-        return out
 
     def _resolve_conflicts(self, candidates: list[Candidate]) -> list[Candidate]:
         candidates = drop_named_aliases(candidates)
