@@ -443,21 +443,27 @@ class _Compiler:
 
         return CanaryRouting(canary.annotations.canary.rules, canary.ingress.ref, backend)
 
-    def _route_part(self, candidate: Candidate, is_default: bool = False) -> _RoutePart:
-        ann = candidate.annotations
-        tls = None if is_default else self.tls_hosts.source_for(candidate.host, self.tls_fallback)
-        if ann.tls_only and tls is None and candidate.host is not None:
-            tls = self.tls_fallback
+    def route_findings(self, candidate: Candidate) -> tuple[RouteBackend, RouteMiddlewares]:
+        """The candidate's backend and middlewares, their findings added to the compiler's: all a
+        route part reports. `validate` (findings only) stops here (routing/split_compile.py)."""
         backend = self._backend(candidate)
         policy, found = self.policies.policy(candidate)  # before the memo: findings are reported each time
         self.diagnostics.extend(found)
         backend = with_fallback(backend, policy)
         middlewares = self.service_host.apply(
-            backend, self.service_access.apply(backend, self._middlewares(ann, policy))
+            backend, self.service_access.apply(backend, self._middlewares(candidate.annotations, policy))
         )
         if candidate.canary_of is not None and backend.problem not in _REFUSED:
             canary = self._canary(candidate, candidate.canary_of)
             middlewares = dataclasses.replace(middlewares, canary=canary)
+        return backend, middlewares
+
+    def _route_part(self, candidate: Candidate, is_default: bool = False) -> _RoutePart:
+        ann = candidate.annotations
+        tls = None if is_default else self.tls_hosts.source_for(candidate.host, self.tls_fallback)
+        if ann.tls_only and tls is None and candidate.host is not None:
+            tls = self.tls_fallback
+        backend, middlewares = self.route_findings(candidate)
         memo = self.memo
         if memo is not None:
             hit: _RoutePart | None = memo.routes.get(id(candidate))

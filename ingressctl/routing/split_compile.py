@@ -61,7 +61,7 @@ def compile_findings(snapshot: Snapshot, options: CompileOptions, *, parallel: b
         mine, pieces = _pieces(routed, prepared.defaults) if len(routed) >= MIN_CANDIDATES else ([], [])
         if not pieces:
             for candidate in routed:
-                compiler._route_part(candidate)
+                compiler.route_findings(candidate)
         else:
             found = _share(compiler, routed, mine, pieces)
             # Back in candidate order, as one process would have found them.
@@ -145,7 +145,7 @@ def _name(candidate: Candidate) -> tuple[str, str]:
 def _route(compiler: _Compiler, index: int, candidate: Candidate) -> _Found | None:
     lists = (compiler.diagnostics, compiler.service_access.diagnostics, compiler.service_host.diagnostics)
     marks = [len(found) for found in lists]
-    compiler._route_part(candidate)
+    compiler.route_findings(candidate)
     if all(len(found) == mark for found, mark in zip(lists, marks, strict=True)):
         return None
     return _Found(index, tuple(found[mark:] for found, mark in zip(lists, marks, strict=True)))  # type: ignore[arg-type]
