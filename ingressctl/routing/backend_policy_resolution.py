@@ -3,7 +3,6 @@ fallback, retries, ...) resolved against the snapshot's Services, and its fallba
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from ingressctl.model import (
@@ -30,11 +29,14 @@ FALLBACK_WHEN = frozenset(
 )
 
 
-def _mentions_backend_keys(annotations: Mapping[str, str]) -> bool:
-    return not _BACKEND_KEYS.isdisjoint(annotations)
-
-
 _BACKEND_KEYS = KNOWN_BACKEND_ANNOTATIONS.keys()
+
+
+def _has_policy(ingress: Ingress, service: Service | None) -> bool:
+    """Whether the Ingress or its Service writes a backend annotation (most write none)."""
+    return not _BACKEND_KEYS.isdisjoint(ingress.meta.annotations) or (
+        service is not None and not _BACKEND_KEYS.isdisjoint(service.meta.annotations)
+    )
 
 
 class BackendPolicies:
@@ -48,9 +50,7 @@ class BackendPolicies:
         self, ingress: Ingress, service: Service | None, resolve: ServiceResolver | None = None
     ) -> tuple[BackendPolicy | None, list[Diagnostic]]:
         """None for the common case of no backend annotation at all (nothing to show or build)."""
-        if not _mentions_backend_keys(ingress.meta.annotations) and (
-            service is None or not _mentions_backend_keys(service.meta.annotations)
-        ):
+        if not _has_policy(ingress, service):
             return None, []
         from ingressctl.routing.annotations_backend import parse_backend_policy
 
@@ -84,6 +84,8 @@ class BackendPolicyResolver:
         ingress = candidate.ingress
         services = self.resolver.services
         service = services.get((ingress.meta.namespace, name)) if name else None
+        if not _has_policy(ingress, service):
+            return None, []  # before making `resolve`: the usual route has no policy
 
         def resolve(service_name: str, port: str) -> RouteBackend:
             # Error-page and fallback Services; their findings are the policy's (a warning), not a route's.

@@ -74,7 +74,8 @@ class BackendResolver:
         self._reported: set[tuple[str, str, str, str, str]] = set()
         # Many routes share a backend: resolve each (namespace, backend) once per compile.
         self._cache: dict[tuple[object, ...], _Resolved] = {}
-        self._port_cache: dict[tuple[str, str, ServicePort], _Resolved] = {}
+        # Keyed by id(): every Service and its ports stay referenced by self.services meanwhile.
+        self._port_cache: dict[tuple[int, int], _Resolved] = {}
 
     def resolve(
         self, ingress: Ingress, backend: IngressBackend, where: Location | None = None
@@ -91,7 +92,10 @@ class BackendResolver:
         )
         resolved = self._cache.get(cache_key)
         if resolved is None:
-            resolved = self._cache[cache_key] = self._resolve_once(ns, backend, cache_key)
+            if self.memo is None:
+                resolved = self._cache[cache_key] = self._resolve(ns, backend)
+            else:
+                resolved = self._cache[cache_key] = self._resolve_once(ns, backend, cache_key)
         result, code, severity, message, hint = resolved
         diagnostics: list[Diagnostic] = []
         if code:
@@ -250,7 +254,8 @@ class BackendResolver:
     ) -> _Resolved:
         # Backends naming one Service port by number and by name (80 vs "http") share the endpoint
         # work; only the RouteBackend's port text differs, and no message mentions it.
-        cache_key = (service.meta.namespace, service.meta.name, service_port)
+        # By identity (hashing a ServicePort costs a call); a port object may be shared by Services.
+        cache_key = (id(service), id(service_port))
         resolved = self._port_cache.get(cache_key)
         if resolved is None:
             base = RouteBackend(ns, name, port_text)
@@ -258,15 +263,15 @@ class BackendResolver:
         result, code, severity, message, hint = resolved
         if result.port != port_text:
             # Spelled out: dataclasses.replace costs as much as the endpoint work it saves.
-            result = RouteBackend(
+            result = RouteBackend(  # positional: namespace, service, port, upstreams, scheme, problem, ...
                 result.namespace,
                 result.service,
                 port_text,
-                upstreams=result.upstreams,
-                scheme=result.scheme,
-                problem=result.problem,
-                problem_detail=result.problem_detail,
-                split=result.split,
+                result.upstreams,
+                result.scheme,
+                result.problem,
+                result.problem_detail,
+                result.split,
             )
         return result, code, severity, message, hint
 
@@ -320,7 +325,7 @@ class BackendResolver:
             )
         if ready:
             upstreams = tuple(Upstream(host, port) for host, port in sorted(ready))
-            return _ok(RouteBackend(base.namespace, base.service, base.port, upstreams=upstreams))
+            return _ok(RouteBackend(base.namespace, base.service, base.port, upstreams))
         if fallback:
             upstreams = tuple(Upstream(host, port, fallback=True) for host, port in sorted(fallback))
             result = RouteBackend(base.namespace, base.service, base.port, upstreams=upstreams)

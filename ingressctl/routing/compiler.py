@@ -394,17 +394,17 @@ class _Compiler:
                 self._protocol_reported.add(name)
                 self.diagnostics.extend(service_findings(service))
         settings = candidate.annotations.upstream
-        key = ("protocol", id(backend), id(settings), id(service), id(port))
         memo = self.memo
-        if memo is not None:
-            hit = memo.backends.get(key)
-            if hit is not None and hit[0] is backend and hit[1] is settings and hit[2] is service:
-                memo.next_backends[key] = hit
-                result: RouteBackend = hit[4]
-                return result
+        if memo is None:
+            return apply_protocol(backend, settings, service, port)
+        key = ("protocol", id(backend), id(settings), id(service), id(port))
+        hit = memo.backends.get(key)
+        if hit is not None and hit[0] is backend and hit[1] is settings and hit[2] is service:
+            memo.next_backends[key] = hit
+            result: RouteBackend = hit[4]
+            return result
         result = apply_protocol(backend, settings, service, port)
-        if memo is not None:
-            memo.next_backends[key] = (backend, settings, service, port, result)
+        memo.next_backends[key] = (backend, settings, service, port, result)
         return result
 
     def _middlewares(self, ann: IngressAnnotations, policy: BackendPolicy | None = None) -> RouteMiddlewares:
@@ -449,7 +449,8 @@ class _Compiler:
         backend = self._backend(candidate)
         policy, found = self.policies.policy(candidate)  # before the memo: findings are reported each time
         self.diagnostics.extend(found)
-        backend = with_fallback(backend, policy)
+        if policy is not None:
+            backend = with_fallback(backend, policy)
         middlewares = self.service_host.apply(
             backend, self.service_access.apply(backend, self._middlewares(candidate.annotations, policy))
         )
