@@ -58,6 +58,8 @@ class HostPatterns:
         self.wildcard_suffixes = {p[2:] for p in normalized if p.startswith("*.")}
 
     def covers(self, host: str) -> bool:
+        if host in self.exact:  # written as it is normalised: the usual case
+            return True
         host = host.lower().rstrip(".")
         if host in self.exact:
             return True

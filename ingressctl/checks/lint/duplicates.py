@@ -2,33 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Hashable, Iterator, Sequence
 
 from ingressctl.checks.context import LintContext
-from ingressctl.model import Diagnostic, Location, ObjectMeta, ObjectRef, Severity
+from ingressctl.model import Diagnostic, Ingress, Location, Severity
+from ingressctl.model.objects import Endpoints, EndpointSlice, IngressClass, Secret, Service
+
+_Namespaced = Ingress | Service | EndpointSlice | Endpoints | Secret
 
 
-def _objects(ctx: LintContext) -> Iterable[tuple[ObjectRef, ObjectMeta]]:
+def check_duplicate_objects(ctx: LintContext) -> Iterator[Diagnostic]:
     snapshot = ctx.snapshot
-    for group in (
+    namespaced: tuple[Sequence[_Namespaced], ...] = (
         snapshot.ingresses,
         snapshot.services,
         snapshot.endpoint_slices,
         snapshot.endpoints,
         snapshot.secrets,
-        snapshot.ingress_classes,
-    ):
-        for obj in group:
-            yield obj.ref, obj.meta
+    )
+    for group in namespaced:
+        # One kind: the ref of each is (kind, namespace, name), so (namespace, name) tells them
+        # apart without building a ref per object (only a duplicate's).
+        yield from _duplicates([((o.meta.namespace, o.meta.name), o) for o in group])
+    classes: Sequence[IngressClass] = snapshot.ingress_classes
+    yield from _duplicates([(c.ref, c) for c in classes])  # cluster-scoped: the ref says how
 
 
-def check_duplicate_objects(ctx: LintContext) -> Iterator[Diagnostic]:
-    first_seen: dict[ObjectRef, Location | None] = {}
-    for ref, meta in _objects(ctx):
-        if ref not in first_seen:
-            first_seen[ref] = meta.location
+def _duplicates(keyed: list[tuple[Hashable, _Namespaced | IngressClass]]) -> Iterator[Diagnostic]:
+    first_seen: dict[Hashable, Location | None] = {}
+    for key, obj in keyed:
+        meta = obj.meta
+        if key not in first_seen:
+            first_seen[key] = meta.location
             continue
-        first = first_seen[ref]
+        ref = obj.ref
+        first = first_seen[key]
         where = f" (first at {first})" if first is not None else ""
         yield Diagnostic(
             code="IC308",

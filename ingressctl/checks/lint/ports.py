@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ingressctl.checks.context import LintContext
-from ingressctl.model import Diagnostic, Ingress, IngressBackend, ObjectRef, Service, Severity
+from ingressctl.model import Diagnostic, Ingress, IngressBackend, Service, Severity
 
 
 def _backends(ingress: Ingress) -> Iterator[IngressBackend]:
@@ -25,8 +25,9 @@ def _explain(backend: IngressBackend, service: Service) -> tuple[str, str] | Non
     """(why, fix) when the backend's port is not a port of the Service and we can tell why."""
     ports = service.ports
     if backend.port_name is not None:
-        if any(p.name == backend.port_name for p in ports):
-            return None
+        for port in ports:  # a loop, not any(): the usual backend names a port of its Service
+            if port.name == backend.port_name:
+                return None
         if ports and all(not p.name for p in ports):
             numbers = ", ".join(str(p.port) for p in ports)
             return (
@@ -44,8 +45,9 @@ def _explain(backend: IngressBackend, service: Service) -> tuple[str, str] | Non
             )
         return None
     if backend.port_number is not None:
-        if any(p.port == backend.port_number for p in ports):
-            return None
+        for port in ports:
+            if port.port == backend.port_number:
+                return None
         target = next((p for p in ports if p.target_port == backend.port_number), None)
         if target is not None:
             return (
@@ -57,12 +59,13 @@ def _explain(backend: IngressBackend, service: Service) -> tuple[str, str] | Non
 
 
 def check_backend_ports(ctx: LintContext) -> Iterator[Diagnostic]:
-    services = {service.ref: service for service in ctx.snapshot.services}
+    # By namespace/name, what a Service's ref holds (without building a ref per Service and backend).
+    services = {(service.meta.namespace, service.meta.name): service for service in ctx.snapshot.services}
     for ingress in ctx.served_ingresses():
         for backend in _backends(ingress):
             if backend.service_name is None:
                 continue
-            service = services.get(ObjectRef("Service", ingress.meta.namespace, backend.service_name))
+            service = services.get((ingress.meta.namespace, backend.service_name))
             if service is None or service.type == "ExternalName":
                 continue
             explanation = _explain(backend, service)

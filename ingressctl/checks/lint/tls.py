@@ -19,6 +19,8 @@ def check_tls_hosts_without_rule(ctx: LintContext) -> Iterator[Diagnostic]:
         rule_hosts = [rule.host for rule in ingress.rules if rule.host]
         for index, tls in enumerate(ingress.tls):
             for host in tls.hosts:
+                if host in rule_hosts:  # the usual case, which host_matches would also say
+                    continue
                 if any(host_matches(host, r) or host_matches(r, host) for r in rule_hosts):
                     continue
                 yield Diagnostic(
