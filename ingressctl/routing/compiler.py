@@ -38,7 +38,7 @@ from ingressctl.routing.canary_merge import merge_canaries
 from ingressctl.routing.candidates import Candidate, CandidateKey, conflict_finding, why_wins
 from ingressctl.routing.classes import ClassSelector
 from ingressctl.routing.memo import CompileCache
-from ingressctl.routing.nginx_defaults import with_nginx_defaults
+from ingressctl.routing.nginx_defaults import takes_over, with_nginx_defaults
 from ingressctl.routing.nginx_server import cluster_ip_backend, no_cluster_ip_finding
 from ingressctl.routing.options import CompileOptions
 from ingressctl.routing.path_regexp import path_regexps
@@ -109,6 +109,8 @@ class _Compiler:
         self.service_access = ServiceAccess(self.resolver.services)
         self.service_host = ServiceHost(self.resolver.services)
         self.tls_fallback = TLSSource.ACME if options.acme_enabled else TLSSource.DEFAULT
+        # Only standing in for ingress-nginx adds its defaults (routing/nginx_defaults.py).
+        self.takes_over = takes_over(options)
         self.tls_hosts = IngressTLSResult()
         self._protocol_reported: set[tuple[str, str]] = set()
         self._reported: set[tuple[ObjectRef, str]] = set()
@@ -244,7 +246,8 @@ class _Compiler:
             part.diagnostics.append(not_ours)
         else:
             annotations = self._annotations(ingress, lookup, secrets_in_input, part.diagnostics)
-            annotations = with_nginx_defaults(ingress, annotations, self.options)
+            if self.takes_over:
+                annotations = with_nginx_defaults(ingress, annotations, self.options)
             tls = ingress_tls(ingress, lookup, secrets_in_input)
             part.diagnostics.extend(tls.diagnostics)
             part.certificates = tls.certificates
