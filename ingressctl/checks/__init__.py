@@ -4,8 +4,9 @@ The names below are imported when first used, not with the package (see ingressc
 compiler and the rules load beside `validate`'s reading worker).
 """
 
-import importlib
 from typing import TYPE_CHECKING
+
+from ingressctl.lazy_names import lazy_names
 
 if TYPE_CHECKING:
     from ingressctl.checks.codes import CODES
@@ -24,10 +25,4 @@ _HOME = {
 }
 
 
-def __getattr__(name: str) -> object:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _HOME)

@@ -7,8 +7,9 @@ compiler is then imported beside the worker's reading, cli/validate_cmd.py).
 
 # No `from __future__ import annotations` here: it would bind the name `annotations`, which is a
 # submodule of this package (`from ingressctl.routing import annotations`).
-import importlib
 from typing import TYPE_CHECKING
+
+from ingressctl.lazy_names import lazy_names
 
 if TYPE_CHECKING:
     from ingressctl.routing.annotations import ANNOTATION_PREFIXES, KNOWN_ANNOTATIONS
@@ -47,10 +48,4 @@ _HOME = {
 }
 
 
-def __getattr__(name: str) -> object:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _HOME)
