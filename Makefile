@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 PYTEST_WORKERS ?= 2
 
-.PHONY: install compile run run-gateway test unit lint bench completions docs golden clean
+.PHONY: install compile run run-gateway test unit lint bench completions docs clean
 
 install: $(VENV)/.installed compile
 
@@ -53,9 +53,6 @@ completions: install
 
 docs: install
 	$(PY) -m ingressctl.cli.docs README.md
-
-golden: install
-	INGRESSCTL_REGENERATE_GOLDEN=1 $(PY) -m pytest -q tests -k golden
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
