@@ -13,7 +13,8 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() == "true"
 
 
-def _missing(what: str) -> None:
+def unavailable(what: str) -> None:
+    """Skip a test that needs `what`; in CI (CI=true) fail instead: CI must run every test."""
     if in_ci():
         pytest.fail(f"{what} (CI=true: .ci/run must install it)", pytrace=False)
     pytest.skip(what)
@@ -23,6 +24,6 @@ def tool(name: str, package: str) -> str:
     """The path of the command `name` (Debian package `package`)."""
     path = shutil.which(name)
     if path is None:
-        _missing(f"{name} is not installed (apt-get install {package})")
+        unavailable(f"{name} is not installed (apt-get install {package})")
     assert path is not None
     return path
