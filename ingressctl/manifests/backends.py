@@ -16,6 +16,7 @@ from ingressctl.model import (
     ObjectMeta,
     Service,
     ServicePort,
+    builders,
 )
 
 ENDPOINT_SLICE_VERSIONS = frozenset({"discovery.k8s.io/v1", "discovery.k8s.io/v1beta1"})
@@ -244,7 +245,7 @@ def _plain_service(raw: Mapping[str, Any], meta: ObjectMeta) -> Service | None:
             if port is None:
                 return None
             ports.append(port)
-    return Service(
+    return builders.service(
         meta=meta,
         type=kind,
         ports=tuple(ports),
@@ -270,7 +271,7 @@ def _plain_service_port(item: object) -> ServicePort | None:
     app_protocol = item.get("appProtocol")
     if not all(value is None or type(value) is str for value in (name, protocol, app_protocol)):
         return None
-    return ServicePort(
+    return builders.service_port(
         port=number,
         name=name or "",
         target_port=target,
@@ -310,12 +311,12 @@ def _plain_endpoint_slice(raw: Mapping[str, Any], meta: ObjectMeta, api_version:
             continue  # "all ports": left out, as _endpoint_ports does
         if not _port_number(number):
             return None
-        ports.append(EndpointPort(port=number, name=name or "", protocol=protocol or "TCP"))
+        ports.append(builders.endpoint_port(port=number, name=name or "", protocol=protocol or "TCP"))
     if raw.get("endpoints") is not None and not isinstance(raw.get("endpoints"), list):
         return None
     if raw.get("ports") is not None and not isinstance(raw.get("ports"), list):
         return None
-    return EndpointSlice(
+    return builders.endpoint_slice(
         meta=meta,
         service_name=service_name,
         address_type=address_type,
@@ -350,7 +351,7 @@ def _plain_endpoint(item: object) -> Endpoint | None:
         terminating = conditions.get("terminating")
         if not all(value is None or type(value) is bool for value in (ready, serving, terminating)):
             return None
-    return Endpoint(
+    return builders.endpoint(
         addresses=tuple(addresses),
         ready=ready,
         serving=serving,

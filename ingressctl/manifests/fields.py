@@ -13,7 +13,7 @@ from typing import Any
 
 from ingressctl.manifests.codes import SEVERITIES
 from ingressctl.manifests.positioned import PosDict, PosList, unpack, value_pos
-from ingressctl.model import Diagnostic, Location, ObjectRef
+from ingressctl.model import Diagnostic, Location, ObjectRef, builders
 
 
 def type_name(value: object) -> str:
@@ -49,7 +49,7 @@ class Context:
         self.diags: list[Diagnostic] = []
 
     def name_object(self, namespace: str, name: str) -> None:
-        self.ref = ObjectRef(self.kind, namespace, name)
+        self.ref = builders.object_ref(self.kind, namespace, name)
 
     @property
     def label(self) -> str:
@@ -59,7 +59,7 @@ class Context:
     def loc(self, pos: tuple[int, int] | None) -> Location | None:
         if pos is None or not self.file:
             return self.origin
-        return Location(self.file, pos[0], pos[1])
+        return builders.location(self.file, pos[0], pos[1])
 
     def report(
         self,
@@ -148,7 +148,7 @@ class Fields:
         if packed is None:
             return self.location
         ctx = self.ctx
-        return Location(ctx.file, packed >> 32, packed & 0xFFFFFFFF) if ctx.file else ctx.origin
+        return builders.location(ctx.file, packed >> 32, packed & 0xFFFFFFFF) if ctx.file else ctx.origin
 
     def key_loc(self, key: str) -> Location | None:
         if not self.positioned:
@@ -157,7 +157,7 @@ class Fields:
         if packed is None:
             return self.location
         ctx = self.ctx
-        return Location(ctx.file, packed >> 32, packed & 0xFFFFFFFF) if ctx.file else ctx.origin
+        return builders.location(ctx.file, packed >> 32, packed & 0xFFFFFFFF) if ctx.file else ctx.origin
 
     def has(self, key: str) -> bool:
         return self.raw.get(key) is not None

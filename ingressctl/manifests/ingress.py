@@ -15,6 +15,7 @@ from ingressctl.model import (
     IngressTLS,
     Location,
     PathType,
+    builders,
 )
 
 V1 = "networking.k8s.io/v1"
@@ -94,11 +95,11 @@ def read_ingress(top: Fields, ctx: Context) -> Ingress | None:
         secret_name = item.string("secretName")
         if secret_name:
             refused(item, "secretName", secret_name, apirules.dns1123_subdomain(secret_name), _NAME_HINT)
-        tls.append(IngressTLS(hosts, secret_name, location=item.location))
+        tls.append(builders.ingress_tls(hosts, secret_name, item.location))
     class_name = spec.string("ingressClassName", allow_empty=False)
     if class_name:
         refused(spec, "ingressClassName", class_name, apirules.dns1123_subdomain(class_name), _NAME_HINT)
-    return Ingress(
+    return builders.ingress(
         meta=meta,
         api_version=ctx.api_version,
         ingress_class_name=class_name,
@@ -286,7 +287,7 @@ def _plain_service_backend(fields: Fields) -> IngressBackend | None:
     if service is None:
         return None
     name, number, port_name, port_location = service
-    return IngressBackend(
+    return builders.ingress_backend(
         service_name=name,
         port_number=number,
         port_name=port_name,
@@ -323,7 +324,7 @@ def _plain_service(raw: object, file: str) -> tuple[str, int | None, str | None,
         packed = port.values_at.get("name")
     if packed is None:
         return None
-    return name, number, port_name, Location(file, packed >> 32, packed & 0xFFFFFFFF)
+    return name, number, port_name, builders.location(file, packed >> 32, packed & 0xFFFFFFFF)
 
 
 def _plain_path(item: Fields) -> IngressPath | None:
@@ -351,16 +352,16 @@ def _plain_path_at(raw: object, file: str, location: Location | None) -> Ingress
         return None
     name, number, port_name, port_location = service
     packed = raw.values_at.get("backend")
-    backend = IngressBackend(
+    backend = builders.ingress_backend(
         service_name=name,
         port_number=number,
         port_name=port_name,
         resource_kind=None,
         resource_name=None,
-        location=location if packed is None else Location(file, packed >> 32, packed & 0xFFFFFFFF),
+        location=location if packed is None else builders.location(file, packed >> 32, packed & 0xFFFFFFFF),
         port_location=port_location,
     )
-    return IngressPath(path=path, path_type=path_type, backend=backend, location=location)
+    return builders.ingress_path(path=path, path_type=path_type, backend=backend, location=location)
 
 
 def _plain_rule(rule: Fields) -> IngressRule | None:
@@ -382,11 +383,11 @@ def _plain_rule(rule: Fields) -> IngressRule | None:
         return None
     paths: list[IngressPath] = []
     for item, packed in zip(items, items.items_at, strict=True):
-        path = _plain_path_at(item, file, Location(file, packed >> 32, packed & 0xFFFFFFFF))
+        path = _plain_path_at(item, file, builders.location(file, packed >> 32, packed & 0xFFFFFFFF))
         if path is None:
             return None
         paths.append(path)
-    return IngressRule(
+    return builders.ingress_rule(
         host=host if host else None,
         paths=tuple(paths),
         location=rule.location,

@@ -8,7 +8,7 @@ from typing import Any
 from ingressctl.manifests import apirules
 from ingressctl.manifests.fields import Context, Fields
 from ingressctl.manifests.positioned import PosDict
-from ingressctl.model import Location, ObjectMeta
+from ingressctl.model import Location, ObjectMeta, builders
 
 TOP_LEVEL = frozenset({"apiVersion", "kind", "metadata", "spec", "status"})
 
@@ -108,7 +108,7 @@ def _plain_meta(top: Fields, ctx: Context, namespaced: bool, api_rules: bool) ->
             packed = keys_at.get(key)
             if packed is None:
                 return None
-            where[key] = Location(file, packed >> 32, packed & 0xFFFFFFFF)
+            where[key] = builders.location(file, packed >> 32, packed & 0xFFFFFFFF)
     if api_rules and not _accepted(name, labels, annotations):
         return None
     uid = raw.get("uid")
@@ -117,7 +117,7 @@ def _plain_meta(top: Fields, ctx: Context, namespaced: bool, api_rules: bool) ->
     if any(value is not None and type(value) is not str for value in (uid, resource_version, created)):
         return None
     ctx.name_object(namespace, name)
-    return ObjectMeta(
+    return builders.object_meta(
         name=name,
         namespace=namespace,
         uid=uid or "",
