@@ -12,8 +12,29 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ingressctl.manifests.codes import SEVERITIES
-from ingressctl.manifests.positioned import PosDict, PosList, unpack, value_pos
+from ingressctl.manifests.positioned import PosDict, PosList, value_pos
 from ingressctl.model import Diagnostic, Location, ObjectRef, builders
+
+
+def values_at(raw: PosDict) -> dict[str, int]:
+    """`raw.values_at`, for the compiled readers: the property without its two Python frames
+    (PosDict is not compiled), a tenth of the shortcut readers' time."""
+    found = raw.positions_from
+    if found is None:
+        return raw._values_at
+    raw._keys_at, raw._values_at = found[0](found)
+    raw.positions_from = None
+    return raw._values_at
+
+
+def keys_at(raw: PosDict) -> dict[str, int]:
+    """`raw.keys_at`, as `values_at`."""
+    found = raw.positions_from
+    if found is None:
+        return raw._keys_at
+    raw._keys_at, raw._values_at = found[0](found)
+    raw.positions_from = None
+    return raw._keys_at
 
 
 def type_name(value: object) -> str:
@@ -119,14 +140,18 @@ class Fields:
             self._located = True
             name = self._name
             parent: Fields = self._parent  # type: ignore[assignment]
-            self._location = parent.value_loc(name) if isinstance(name, str) else parent.item_loc(*name)
+            if isinstance(name, str):
+                self._location = parent.value_loc(name)
+            else:
+                self._location = parent.item_loc(name[0], name[1])  # not *name: a generic call
         return self._location
 
     def item_loc(self, key: str, index: int) -> Location | None:
         """Where item `index` of the list at `key` starts."""
         items = self.raw.get(key)
         if isinstance(items, PosList) and self.ctx.file and index < len(items.items_at):
-            return self.ctx.loc(unpack(items.items_at[index]))
+            packed = items.items_at[index]
+            return builders.location(self.ctx.file, packed >> 32, packed & 0xFFFFFFFF)
         return self.value_loc(key)
 
     @property
@@ -144,7 +169,7 @@ class Fields:
         # positioned.value_pos and Context.loc, inlined: a model object keeps several of these.
         if not self.positioned:
             return self.location
-        packed = self.raw.values_at.get(key)  # type: ignore[attr-defined]
+        packed = values_at(self.raw).get(key)  # type: ignore[arg-type]
         if packed is None:
             return self.location
         ctx = self.ctx
@@ -153,7 +178,7 @@ class Fields:
     def key_loc(self, key: str) -> Location | None:
         if not self.positioned:
             return self.location
-        packed = self.raw.keys_at.get(key)  # type: ignore[attr-defined]
+        packed = keys_at(self.raw).get(key)  # type: ignore[arg-type]
         if packed is None:
             return self.location
         ctx = self.ctx

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ingressctl.manifests import apirules
-from ingressctl.manifests.fields import Context, Fields
+from ingressctl.manifests.fields import Context, Fields, values_at
 from ingressctl.manifests.meta import read_meta
 from ingressctl.manifests.positioned import PosDict, PosList
 from ingressctl.model import (
@@ -316,12 +316,12 @@ def _plain_service(raw: object, file: str) -> tuple[str, int | None, str | None,
     if number is not None:
         if type(number) is not int or not 1 <= number <= 65535:
             return None
-        packed = port.values_at.get("number")
+        packed = values_at(port).get("number")
     else:
         port_name = port.get("name")
         if type(port_name) is not str or not port_name or apirules.port_name(port_name):
             return None
-        packed = port.values_at.get("name")
+        packed = values_at(port).get("name")
     if packed is None:
         return None
     return name, number, port_name, builders.location(file, packed >> 32, packed & 0xFFFFFFFF)
@@ -351,7 +351,7 @@ def _plain_path_at(raw: object, file: str, location: Location | None) -> Ingress
     if service is None:
         return None
     name, number, port_name, port_location = service
-    packed = raw.values_at.get("backend")
+    packed = values_at(raw).get("backend")
     backend = builders.ingress_backend(
         service_name=name,
         port_number=number,

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ingressctl.manifests import apirules
-from ingressctl.manifests.fields import Context, Fields
+from ingressctl.manifests.fields import Context, Fields, keys_at
 from ingressctl.manifests.positioned import PosDict
 from ingressctl.model import Location, ObjectMeta, builders
 
@@ -103,9 +103,9 @@ def _plain_meta(top: Fields, ctx: Context, namespaced: bool, api_rules: bool) ->
         return None
     where: dict[str, Location] = {}
     if annotations:
-        keys_at = raw["annotations"].keys_at
+        annotation_keys_at = keys_at(raw["annotations"])
         for key in annotations:
-            packed = keys_at.get(key)
+            packed = annotation_keys_at.get(key)
             if packed is None:
                 return None
             where[key] = builders.location(file, packed >> 32, packed & 0xFFFFFFFF)
