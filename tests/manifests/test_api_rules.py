@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ingressctl.checks import check
-from ingressctl.manifests import load_paths
+from ingressctl.manifests import apirules, load_paths
 from ingressctl.model import Diagnostic
 from ingressctl.routing.options import CompileOptions
 
@@ -321,3 +321,23 @@ def test_annotations_larger_than_256_kib_are_refused() -> None:
     big = _ingress().replace('"example.com/note": "x"', '"example.com/note": "' + "x" * (256 * 1024) + '"')
     [found] = _refusals(big, "metadata.annotations:")
     assert "262144 bytes" in found.message
+
+
+@settings(max_examples=2000, deadline=None)
+@given(value=_values(DNS1123_SUBDOMAIN_FMT) | _values(DNS1035_LABEL_FMT) | near)
+@example(value="a" * 253)
+@example(value="a" * 254)
+@example(value="a" * 63)
+@example(value="a" * 64)
+@example(value="0abc")
+@example(value="é")
+def test_the_string_method_shortcuts_agree_with_the_regular_expressions(value: str) -> None:
+    """apirules answers the names nearly every object has without its regular expressions: the
+    same answers (the oracle here, and the module's own regular-expression path)."""
+    assert apirules.dns1123_subdomain(value) == list(apirules._dns1123_subdomain(value))
+    assert (not apirules.dns1123_subdomain(value)) is subdomain_ok(value)
+    assert apirules.dns1123_label(value) == list(apirules._dns1123_label(value))
+    assert (not apirules.dns1123_label(value)) is namespace_ok(value)
+    assert apirules.dns1035_label(value) == list(apirules._dns1035_label(value))
+    assert (not apirules.dns1035_label(value)) is service_name_ok(value)
+    assert apirules.is_ip(value) is _sloppy_ip(value), value
