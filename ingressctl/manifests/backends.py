@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypeGuard
 
-from ingressctl.manifests.fields import Context, Fields
+from ingressctl.manifests.fields import Context, Fields, only_known
 from ingressctl.manifests.meta import read_meta
 from ingressctl.model import (
     Endpoint,
@@ -225,7 +225,7 @@ def _addresses(subset: Fields, key: str) -> tuple[str, ...]:
 
 def _plain_service(raw: Mapping[str, Any], meta: ObjectMeta) -> Service | None:
     spec = raw.get("spec")
-    if not isinstance(spec, dict) or not _SERVICE_SPEC.issuperset(spec):
+    if not isinstance(spec, dict) or not only_known(_SERVICE_SPEC, spec):
         return None
     kind = spec.get("type")
     external_name = spec.get("externalName")
@@ -255,7 +255,7 @@ def _plain_service(raw: Mapping[str, Any], meta: ObjectMeta) -> Service | None:
 
 
 def _plain_service_port(item: object) -> ServicePort | None:
-    if not isinstance(item, dict) or not _SERVICE_PORT.issuperset(item):
+    if not isinstance(item, dict) or not only_known(_SERVICE_PORT, item):
         return None
     number = item.get("port")
     if not _port_number(number):
@@ -300,7 +300,7 @@ def _plain_endpoint_slice(raw: Mapping[str, Any], meta: ObjectMeta, api_version:
         endpoints.append(endpoint)
     ports: list[EndpointPort] = []
     for item in _plain_list(raw.get("ports")) or ():
-        if not isinstance(item, dict) or not _ENDPOINT_PORT.issuperset(item):
+        if not isinstance(item, dict) or not only_known(_ENDPOINT_PORT, item):
             return None
         number = item.get("port")
         name = item.get("name")
@@ -331,7 +331,7 @@ def _plain_list(value: object) -> list[Any] | None:
 
 
 def _plain_endpoint(item: object) -> Endpoint | None:
-    if not isinstance(item, dict) or not _SLICE_ENDPOINT.issuperset(item):
+    if not isinstance(item, dict) or not only_known(_SLICE_ENDPOINT, item):
         return None
     addresses = item.get("addresses")
     node_name = item.get("nodeName")
@@ -344,7 +344,7 @@ def _plain_endpoint(item: object) -> Endpoint | None:
     conditions = item.get("conditions")
     ready = serving = terminating = None
     if conditions is not None:
-        if not isinstance(conditions, dict) or not _CONDITIONS.issuperset(conditions):
+        if not isinstance(conditions, dict) or not only_known(_CONDITIONS, conditions):
             return None
         ready = conditions.get("ready")
         serving = conditions.get("serving")

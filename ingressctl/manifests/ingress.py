@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ingressctl.manifests import apirules
-from ingressctl.manifests.fields import Context, Fields, values_at
+from ingressctl.manifests.fields import Context, Fields, only_known, values_at
 from ingressctl.manifests.meta import read_meta
 from ingressctl.manifests.positioned import PosDict, PosList
 from ingressctl.model import (
@@ -345,7 +345,8 @@ def _plain_path_at(raw: object, file: str, location: Location | None) -> Ingress
     path_type = _PATH_TYPES.get(raw_type)
     if path_type is None:
         return None
-    if path_type is not PathType.IMPLEMENTATION_SPECIFIC and apirules.http_path(path, path_type.value):
+    # raw_type, not path_type.value: an enum's value is a Python-level property.
+    if raw_type != "ImplementationSpecific" and apirules.http_path(path, raw_type):
         return None
     service = _plain_service(raw.get("backend"), file)
     if service is None:
@@ -370,7 +371,7 @@ def _plain_rule(rule: Fields) -> IngressRule | None:
     with its findings; for this shape it would report nothing)."""
     raw = rule.raw
     file = rule.ctx.file
-    if not file or not _RULE.issuperset(raw):
+    if not file or not only_known(_RULE, raw):
         return None
     host = raw.get("host")
     if host is not None and (type(host) is not str or (host and apirules.rule_host(host))):

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ingressctl.manifests import apirules
-from ingressctl.manifests.fields import Context, Fields, keys_at
+from ingressctl.manifests.fields import Context, Fields, keys_at, only_known
 from ingressctl.manifests.positioned import PosDict
 from ingressctl.model import Location, ObjectMeta, builders
 
@@ -83,7 +83,7 @@ def _plain_meta(top: Fields, ctx: Context, namespaced: bool, api_rules: bool) ->
     """
     raw = top.raw.get("metadata")
     file = ctx.file
-    if type(raw) is not PosDict or not file or not METADATA_FIELDS.issuperset(raw):
+    if type(raw) is not PosDict or not file or not only_known(METADATA_FIELDS, raw):
         return None
     name = raw.get("name")
     if type(name) is not str or not name:

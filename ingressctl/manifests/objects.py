@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ingressctl.manifests.backends import (
@@ -87,14 +87,23 @@ KINDS: dict[str, KindSpec] = {
 GROWING_KINDS = frozenset({"Service", "Endpoints", "EndpointSlice", "Secret", "Namespace"})
 
 
-@dataclass(slots=True)
 class Normalised:
-    """What reading one raw object gave."""
+    """What reading one raw object gave.
 
-    obj: object | None
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    skipped_kind: str | None = None  # set for kinds ingressctl does not use
-    index: FieldIndex | None = None
+    A plain class, not a dataclass: mypyc compiles its `__init__`, where a dataclass's is
+    written in Python at import (a Python frame for every object read)."""
+
+    def __init__(
+        self,
+        obj: object | None,
+        diagnostics: list[Diagnostic] | None = None,
+        skipped_kind: str | None = None,  # set for kinds ingressctl does not use
+        index: FieldIndex | None = None,
+    ) -> None:
+        self.obj = obj
+        self.diagnostics: list[Diagnostic] = [] if diagnostics is None else diagnostics
+        self.skipped_kind = skipped_kind
+        self.index = index
 
 
 def normalise(
