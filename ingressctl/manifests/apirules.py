@@ -63,27 +63,35 @@ _LETTER = re.compile("[a-z]")
 _SLOPPY_IPV4 = re.compile(r"[0-9]+(\.[0-9]+){3}")
 
 
-# What a DNS-1123 subdomain is made of. The names, hosts and namespaces of nearly every object are
-# accepted, and differ from object to object (the memos below miss): `_plain_subdomain` says so
-# with string methods, about a tenth of the regular expression's cost on a large input.
-_SUBDOMAIN_CHARACTERS: Final = "abcdefghijklmnopqrstuvwxyz0123456789-."
+_DOT: Final = 46
+_HYPHEN: Final = 45
 
 
 def _plain_subdomain(value: str) -> bool:
     """Whether `value` is a DNS-1123 subdomain (DNS1123_SUBDOMAIN_FMT, at most 253 characters).
 
-    The same as the regular expression: labels of [-a-z0-9] between dots, none empty (no `..`, no
-    dot at either end), each starting and ending with a letter or digit (no `-` at either end, no
-    `.-` nor `-.`). tests/manifests/test_api_rules.py compares both."""
-    return (
-        0 < len(value) <= DNS1123_SUBDOMAIN_MAX
-        and not value.strip(_SUBDOMAIN_CHARACTERS)
-        and value[0] not in "-."
-        and value[-1] not in "-."
-        and ".." not in value
-        and ".-" not in value
-        and "-." not in value
-    )
+    The names and hosts of nearly every object are accepted and differ from object to object (the
+    memos below miss): this loop over the characters (compiled: integer comparisons) answers for
+    them in a fraction of the regular expression's time. The same as the expression: labels of
+    [-a-z0-9] between dots, none empty, none starting or ending with '-'.
+    tests/manifests/test_api_rules.py compares both."""
+    if not 0 < len(value) <= DNS1123_SUBDOMAIN_MAX:
+        return False
+    previous = _DOT  # a label starts
+    for character in value:
+        code = ord(character)
+        if 97 <= code <= 122 or 48 <= code <= 57:  # a-z, 0-9
+            pass
+        elif code == _HYPHEN:
+            if previous == _DOT:
+                return False  # a label starting with '-'
+        elif code == _DOT:
+            if previous in (_DOT, _HYPHEN):
+                return False  # an empty label, or one ending with '-'
+        else:
+            return False
+        previous = code
+    return previous not in (_DOT, _HYPHEN)
 
 
 def _utf8_len(value: str) -> int:
@@ -93,8 +101,6 @@ def _utf8_len(value: str) -> int:
 
 def dns1123_label(value: str) -> list[str]:
     """IsDNS1123Label: namespaces."""
-    if len(value) <= DNS1123_LABEL_MAX and "." not in value and _plain_subdomain(value):
-        return []
     return list(_dns1123_label(value))
 
 

@@ -63,7 +63,7 @@ def type_name(value: object) -> str:
 class Context:
     """What every read of one object shares: the file, the object's name, the findings so far."""
 
-    __slots__ = ("api_version", "diags", "file", "kind", "origin", "ref", "strict")
+    __slots__ = ("_name", "_namespace", "_ref", "api_version", "diags", "file", "kind", "origin", "strict")
 
     def __init__(self, kind: str, api_version: str, origin: Location | None, *, strict: bool) -> None:
         self.kind = kind
@@ -71,11 +71,22 @@ class Context:
         self.origin = origin
         self.file = origin.file if origin is not None else ""
         self.strict = strict
-        self.ref: ObjectRef | None = None
+        self._namespace = ""
+        self._name: str | None = None
+        self._ref: ObjectRef | None = None
         self.diags: list[Diagnostic] = []
 
     def name_object(self, namespace: str, name: str) -> None:
-        self.ref = builders.object_ref(self.kind, namespace, name)
+        self._namespace = namespace
+        self._name = name
+        self._ref = None
+
+    @property
+    def ref(self) -> ObjectRef | None:
+        """The object's ObjectRef once named: made for the first finding (most objects have none)."""
+        if self._ref is None and self._name is not None:
+            self._ref = ObjectRef(self.kind, self._namespace, self._name)
+        return self._ref
 
     @property
     def label(self) -> str:

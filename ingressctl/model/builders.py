@@ -33,7 +33,6 @@ from ingressctl.model.objects import (
     IngressRule,
     IngressTLS,
     ObjectMeta,
-    ObjectRef,
     PathType,
     Service,
     ServicePort,
@@ -44,10 +43,6 @@ from ingressctl.model.objects import (
 
 def location(file: str, line: int, column: int) -> Location:
     return Location(file, line, column)
-
-
-def object_ref(kind: str, namespace: str, name: str) -> ObjectRef:
-    return ObjectRef(kind, namespace, name)
 
 
 def object_meta(
@@ -161,7 +156,6 @@ def endpoint_slice(
 # builder name → its class
 BUILT: dict[str, type] = {
     "location": Location,
-    "object_ref": ObjectRef,
     "object_meta": ObjectMeta,
     "ingress_backend": IngressBackend,
     "ingress_path": IngressPath,
