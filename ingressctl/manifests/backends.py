@@ -245,13 +245,8 @@ def _plain_service(raw: Mapping[str, Any], meta: ObjectMeta) -> Service | None:
             if port is None:
                 return None
             ports.append(port)
-    return builders.service(
-        meta=meta,
-        type=kind,
-        ports=tuple(ports),
-        cluster_ip=cluster_ip or "",
-        external_name=external_name or "",
-    )
+    # Positional, every builder call: keywords cost as much as building the object.
+    return builders.service(meta, kind, tuple(ports), cluster_ip or "", external_name or "")
 
 
 def _plain_service_port(item: object) -> ServicePort | None:
@@ -271,13 +266,7 @@ def _plain_service_port(item: object) -> ServicePort | None:
     app_protocol = item.get("appProtocol")
     if not all(value is None or type(value) is str for value in (name, protocol, app_protocol)):
         return None
-    return builders.service_port(
-        port=number,
-        name=name or "",
-        target_port=target,
-        protocol=protocol or "TCP",
-        app_protocol=app_protocol or "",
-    )
+    return builders.service_port(number, name or "", target, protocol or "TCP", app_protocol or "")
 
 
 def _port_number(value: object) -> TypeGuard[int]:
@@ -311,18 +300,13 @@ def _plain_endpoint_slice(raw: Mapping[str, Any], meta: ObjectMeta, api_version:
             continue  # "all ports": left out, as _endpoint_ports does
         if not _port_number(number):
             return None
-        ports.append(builders.endpoint_port(port=number, name=name or "", protocol=protocol or "TCP"))
+        ports.append(builders.endpoint_port(number, name or "", protocol or "TCP"))
     if raw.get("endpoints") is not None and not isinstance(raw.get("endpoints"), list):
         return None
     if raw.get("ports") is not None and not isinstance(raw.get("ports"), list):
         return None
     return builders.endpoint_slice(
-        meta=meta,
-        service_name=service_name,
-        address_type=address_type,
-        ports=tuple(ports),
-        endpoints=tuple(endpoints),
-        api_version=api_version,
+        meta, service_name, address_type, tuple(ports), tuple(endpoints), api_version
     )
 
 
@@ -351,11 +335,4 @@ def _plain_endpoint(item: object) -> Endpoint | None:
         terminating = conditions.get("terminating")
         if not all(value is None or type(value) is bool for value in (ready, serving, terminating)):
             return None
-    return builders.endpoint(
-        addresses=tuple(addresses),
-        ready=ready,
-        serving=serving,
-        terminating=terminating,
-        node_name=node_name or "",
-        target_ref="",
-    )
+    return builders.endpoint(tuple(addresses), ready, serving, terminating, node_name or "", "")

@@ -99,14 +99,8 @@ def read_ingress(top: Fields, ctx: Context) -> Ingress | None:
     class_name = spec.string("ingressClassName", allow_empty=False)
     if class_name:
         refused(spec, "ingressClassName", class_name, apirules.dns1123_subdomain(class_name), _NAME_HINT)
-    return builders.ingress(
-        meta=meta,
-        api_version=ctx.api_version,
-        ingress_class_name=class_name,
-        default_backend=default_backend,
-        rules=rules,
-        tls=tuple(tls),
-    )
+    # Positional, every builder call: keywords cost as much as building the object.
+    return builders.ingress(meta, ctx.api_version, class_name, default_backend, rules, tuple(tls))
 
 
 def _rule(rule: Fields, v1: bool) -> IngressRule:
@@ -287,15 +281,8 @@ def _plain_service_backend(fields: Fields) -> IngressBackend | None:
     if service is None:
         return None
     name, number, port_name, port_location = service
-    return builders.ingress_backend(
-        service_name=name,
-        port_number=number,
-        port_name=port_name,
-        resource_kind=None,
-        resource_name=None,
-        location=fields.location,
-        port_location=port_location,
-    )
+    # No resource kind nor name.
+    return builders.ingress_backend(name, number, port_name, None, None, fields.location, port_location)
 
 
 def _plain_service(raw: object, file: str) -> tuple[str, int | None, str | None, Location] | None:
@@ -353,16 +340,10 @@ def _plain_path_at(raw: object, file: str, location: Location | None) -> Ingress
         return None
     name, number, port_name, port_location = service
     packed = values_at(raw).get("backend")
-    backend = builders.ingress_backend(
-        service_name=name,
-        port_number=number,
-        port_name=port_name,
-        resource_kind=None,
-        resource_name=None,
-        location=location if packed is None else builders.location(file, packed >> 32, packed & 0xFFFFFFFF),
-        port_location=port_location,
-    )
-    return builders.ingress_path(path=path, path_type=path_type, backend=backend, location=location)
+    at = location if packed is None else builders.location(file, packed >> 32, packed & 0xFFFFFFFF)
+    # Positional (no resource kind nor name): keywords cost as much as building the object.
+    backend = builders.ingress_backend(name, number, port_name, None, None, at, port_location)
+    return builders.ingress_path(path, path_type, backend, location)
 
 
 def _plain_rule(rule: Fields) -> IngressRule | None:
@@ -388,12 +369,8 @@ def _plain_rule(rule: Fields) -> IngressRule | None:
         if path is None:
             return None
         paths.append(path)
-    return builders.ingress_rule(
-        host=host if host else None,
-        paths=tuple(paths),
-        location=rule.location,
-        host_location=rule.value_loc("host") if host else None,
-    )
+    host_location = rule.value_loc("host") if host else None
+    return builders.ingress_rule(host if host else None, tuple(paths), rule.location, host_location)
 
 
 def _backend_legacy(fields: Fields, resource_kind: str | None, resource_name: str | None) -> IngressBackend:

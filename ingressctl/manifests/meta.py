@@ -117,17 +117,18 @@ def _plain_meta(top: Fields, ctx: Context, namespaced: bool, api_rules: bool) ->
     if any(value is not None and type(value) is not str for value in (uid, resource_version, created)):
         return None
     ctx.name_object(namespace, name)
+    # Positional (the fields in order): keywords cost as much as building the object.
     return builders.object_meta(
-        name=name,
-        namespace=namespace,
-        uid=uid or "",
-        resource_version=resource_version or "",
-        creation_timestamp=created or "",
-        labels=labels,
-        annotations=annotations,
-        location=top.location,
-        annotation_locations=where,
-        generation=_generation(raw),
+        name,
+        namespace,
+        uid or "",
+        resource_version or "",
+        created or "",  # creation_timestamp
+        labels,
+        annotations,
+        top.location,
+        where,  # annotation_locations
+        _generation(raw),
     )
 
 
