@@ -131,6 +131,14 @@ class _Collector:
         self.namespaces: list[Namespace] = []
         self.added: list[object] = []  # every object kept, in the order read
         self.result = LoadResult(Snapshot())
+        # The list of each kind read most (one lookup instead of a chain of isinstance calls).
+        self._by_type: dict[type, list[Any]] = {
+            Ingress: self.ingresses,
+            Service: self.services,
+            EndpointSlice: self.slices,
+            Endpoints: self.endpoints,
+            Secret: self.secrets,
+        }
 
     def add_file(self, name: str, text: str) -> None:
         self.result.files.append(name)
@@ -173,6 +181,13 @@ class _Collector:
 
     def _keep(self, obj: object) -> None:
         self.added.append(obj)
+        kept = self._by_type.get(type(obj))
+        if kept is not None:
+            kept.append(obj)
+        else:
+            self._keep_other(obj)
+
+    def _keep_other(self, obj: object) -> None:
         if isinstance(obj, Ingress):
             self.ingresses.append(obj)
         elif isinstance(obj, Service):
@@ -213,8 +228,24 @@ class _Collector:
         for kind, count in read.skipped.items():
             result.skipped[kind] = result.skipped.get(kind, 0) + count
         result._indexes.update(read._indexes)
-        for obj in other.added:
-            self._keep(obj)
+        self.added.extend(other.added)
+        for kept, read_there in zip(self._kinds(), other._kinds(), strict=True):
+            kept.extend(read_there)
+
+    def _kinds(self) -> tuple[list[Any], ...]:
+        return (
+            self.ingresses,
+            self.services,
+            self.slices,
+            self.endpoints,
+            self.secrets,
+            self.classes,
+            self.gateway_classes,
+            self.gateways,
+            self.http_routes,
+            self.reference_grants,
+            self.namespaces,
+        )
 
     def merge(self, inputs: Sequence[tuple[str, str]], part: _Part) -> None:
         """Add what a worker read from `inputs`, as if they had been read here."""
@@ -228,9 +259,11 @@ class _Collector:
             result.files.append(name)
             slot = len(result._read_elsewhere)
             result._read_elsewhere.append((name, text, objects))
+            elsewhere = result._elsewhere
+            keep = self._keep
             for obj in objects:
-                result._elsewhere[id(obj)] = slot
-                self._keep(obj)
+                elsewhere[id(obj)] = slot
+                keep(obj)
 
     def finish(self) -> LoadResult:
         self.result.snapshot = Snapshot(
@@ -345,12 +378,19 @@ def load_parallel(
         claims = Claims(len(runs))
         workers: list[StreamingWorker] = []
         here: dict[int, _Collector] = {}  # run number -> what this process read of it
+        sent: dict[int, _Part] = {}  # run number -> what a worker read of it
+        merged = _Collector()
+        # Runs are merged in file order as soon as every earlier run is in: between this process's
+        # own files, while the workers still read, instead of all after the last file (when this
+        # process alone runs).
+        merging = _Merging(inputs, runs, merged, here, sent)
         try:
             task = partial(_read_claimed, inputs, runs, claims)
             workers = [StreamingWorker(task) for _ in range(count - 1)]
             if meanwhile is not None:
                 meanwhile()  # the workers take more files meanwhile (Claims)
             read_here = 0
+            taken = [0] * len(workers)  # values of each worker already taken into `sent`
             while (run := claims.take()) is not None:
                 start, end = runs[run]
                 collector = here[run] = _Collector()
@@ -359,8 +399,13 @@ def load_parallel(
                 read_here += end - start
                 # Unpickling what the workers sent so far here, between files, leaves less of it
                 # for after the last file (when nothing else runs).
-                for worker in workers:
+                for number, worker in enumerate(workers):
                     worker.poll()
+                    received = worker.received
+                    for done, part in _parts(received[taken[number] :], runs):
+                        sent[done] = part
+                    taken[number] = len(received)
+                merging.advance()
                 told(read_here + sum(_files_in(worker.received) for worker in workers), total)
         except BaseException:
             for worker in workers:
@@ -368,21 +413,50 @@ def load_parallel(
             raise
         finally:
             claims.close()
-        sent: dict[int, _Part] = {}
-        for worker in workers:
-            for run, part in _parts(worker.finish(), runs):
-                sent[run] = part
-        merged = _Collector()
-        for run, (start, end) in enumerate(runs):
-            if run in here:
-                merged.absorb(here[run])
-            elif run in sent:
-                merged.merge(inputs[start:end], sent[run])
-            else:  # its worker failed: read it here (same result, or the same error)
-                for name, text in inputs[start:end]:
-                    merged.add_file(name, text)
+        for number, worker in enumerate(workers):
+            values = worker.finish()
+            # A worker that failed: what it sent before is as good (each run is whole), the rest
+            # is read here.
+            for done, part in _parts(values[taken[number] :] if values is not None else (), runs):
+                sent[done] = part
+        merging.advance(finish=True)
         told(total, total)
     return merged.finish()
+
+
+class _Merging:
+    """Merges runs into `merged` in run order as far as every earlier run is in (`advance`)."""
+
+    def __init__(
+        self,
+        inputs: Sequence[tuple[str, str]],
+        runs: Sequence[tuple[int, int]],
+        merged: _Collector,
+        here: dict[int, _Collector],
+        sent: dict[int, _Part],
+    ) -> None:
+        self.inputs = inputs
+        self.runs = runs
+        self.merged = merged
+        self.here = here
+        self.sent = sent
+        self.next_run = 0  # every run before it is merged
+
+    def advance(self, *, finish: bool = False) -> None:
+        """`finish`: every run is in, or never comes (its worker failed): those are read here."""
+        while self.next_run < len(self.runs):
+            run = self.next_run
+            start, end = self.runs[run]
+            if run in self.here:
+                self.merged.absorb(self.here.pop(run))
+            elif run in self.sent:
+                self.merged.merge(self.inputs[start:end], self.sent.pop(run))
+            elif finish:  # same result, or the same error
+                for name, text in self.inputs[start:end]:
+                    self.merged.add_file(name, text)
+            else:
+                return
+            self.next_run += 1
 
 
 # A run of files another process read, as merged: per file, the objects kept in order; then the
