@@ -23,7 +23,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from operator import attrgetter
-from typing import Any
+from typing import Any, NoReturn
 
 from ingressctl import model
 
@@ -108,10 +108,11 @@ class Worker:
                 os.close(read_end)
                 data = dumps(task())
                 with os.fdopen(write_end, "wb") as pipe:
+                    pipe.write(len(data).to_bytes(8, "little"))  # a whole answer says so itself
                     pipe.write(data)
                 code = 0
             finally:
-                os._exit(code)
+                _leave(code)
         os.close(write_end)
 
     def cancel(self) -> None:
@@ -126,13 +127,15 @@ class Worker:
             return None
         with os.fdopen(self.read_end, "rb") as pipe:
             data = pipe.read()
-        _, status = os.waitpid(self.pid, 0)
-        if status != 0 or not data:
+        if len(data) < 8 or int.from_bytes(data[:8], "little") != len(data) - 8:
+            os.waitpid(self.pid, 0)  # it failed (no answer, or part of one) and has ended
             return None
+        _collect(self.pid)
         import pickle  # the parallel path only: a small input is read without it (start-up, issue 18)
 
         try:
-            return pickle.loads(data)
+            with memoryview(data) as view:
+                return pickle.loads(view[8:])
         except Exception:  # a worker that died half-way: the caller reads these files itself
             return None
 
@@ -159,6 +162,7 @@ class StreamingWorker:
         self._received = bytearray()
         self._values: list[object] = []
         self._broken = pid is None
+        self._ended = False  # the worker sent its last value
         if pid is None:
             return
         if pid == 0:  # the child, as in Worker
@@ -172,9 +176,10 @@ class StreamingWorker:
                         pipe.write(len(data).to_bytes(8, "little"))
                         pipe.write(data)
                         pipe.flush()
+                    pipe.write(_END)
                 code = 0
             finally:
-                os._exit(code)
+                _leave(code)
         os.close(write_end)
         os.set_blocking(read_end, False)
 
@@ -204,10 +209,11 @@ class StreamingWorker:
         os.set_blocking(self.read_end, True)
         with os.fdopen(self.read_end, "rb") as pipe:
             self._received += pipe.read()
-        _, status = os.waitpid(self.pid, 0)
         self._unpickle()
-        if status != 0 or self._broken or self._received:
+        if not self._ended or self._broken or self._received:
+            os.waitpid(self.pid, 0)  # it failed and has ended
             return None  # the caller does the work itself
+        _collect(self.pid)
         return self._values
 
     def cancel(self) -> None:
@@ -224,6 +230,10 @@ class StreamingWorker:
         start = 0
         while not self._broken and len(received) - start >= 8:
             size = int.from_bytes(received[start : start + 8], "little")
+            if size == 0:  # _END: every value is in (a pickle is never empty)
+                self._ended = True
+                start += 8
+                continue
             if len(received) - start - 8 < size:
                 break
             try:
@@ -233,6 +243,38 @@ class StreamingWorker:
                 self._broken = True
             start += 8 + size
         del received[:start]
+
+
+# What a streaming worker sends after its last value: a length of 0.
+_END = bytes(8)
+
+# Workers that answered in full and are still ending. Their answer is used at once: a process
+# forked from a 200 MB heap takes 30-60 ms to end (the kernel frees its pages), which waiting for it
+# put on this process's time after the compile. They are collected without waiting, when the
+# next worker answers (or, in a one-shot command, by init once this process has left).
+_ending: list[int] = []
+
+
+def _collect(pid: int) -> None:
+    """Collect the workers that have ended, `pid` (one that has answered) among them, never waiting."""
+    _ending.append(pid)
+    for ending in list(_ending):
+        try:
+            ended, _ = os.waitpid(ending, os.WNOHANG)
+        except ChildProcessError:  # collected already (another waitpid in this process)
+            ended = ending
+        if ended:
+            _ending.remove(ending)
+
+
+def _leave(code: int) -> NoReturn:
+    """End a worker without running the parent's exit code. Its copies of stdout and stderr are
+    closed first: a reader of the parent's output (a pipe, as in CI) sees its end only once every
+    copy is closed, and the kernel closes them after freeing the process's pages."""
+    for descriptor in (1, 2):
+        with contextlib.suppress(OSError):
+            os.close(descriptor)
+    os._exit(code)
 
 
 def _fork(read_end: int, write_end: int) -> int | None:

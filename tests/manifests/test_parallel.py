@@ -3,16 +3,20 @@ locations, skipped kinds; and a worker that fails costs nothing but time."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
-from ingressctl.manifests import LoadResult, load_paths, loader
+from ingressctl.manifests import LoadResult, load_paths, loader, parallel
 from ingressctl.manifests.loader import load_parallel, load_serial, read_inputs
 from ingressctl.manifests.parallel import (
     MIN_BYTES,
@@ -183,6 +187,34 @@ def test_cancelled_streaming_worker_exits() -> None:
     worker.cancel()
     with pytest.raises(ChildProcessError):
         os.waitpid(worker.pid, 0)
+
+
+def _lingering(code: int) -> NoReturn:
+    """A worker's end that takes long (as freeing a large heap does): it waits to be killed."""
+    time.sleep(600)
+    os._exit(code)
+
+
+@pytest.mark.timeout(120)
+def test_an_answer_is_used_before_its_worker_has_ended(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker forked from a large heap takes tens of milliseconds to end once it has answered:
+    its answer, whole, is used at once, and the worker is collected later without waiting."""
+    monkeypatch.setattr(parallel, "_leave", _lingering)
+    workers: list[int] = []
+    try:
+        worker = Worker(lambda: ("answer", 1))
+        workers.append(worker.pid or 0)
+        assert worker.result() == ("answer", 1)
+        streaming = StreamingWorker(lambda: iter(["a", None, "c"]))
+        workers.append(streaming.pid or 0)
+        assert streaming.finish() == ["a", None, "c"]
+        for pid in workers:
+            assert os.waitpid(pid, os.WNOHANG) == (0, 0), "the worker has not ended yet"
+    finally:
+        for pid in workers:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
 
 
 def test_fast_pickle_round_trips_model_objects(tmp_path: Path) -> None:
