@@ -19,27 +19,33 @@ its findings. `tests/manifests/test_fastyaml.py` compares both readers on genera
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Final
 
 from ingressctl.manifests.positioned import Pos, PosDict, PosList
 
-_T = "tag:yaml.org,2002:"
-_STR, _INT, _FLOAT, _BOOL, _NULL = _T + "str", _T + "int", _T + "float", _T + "bool", _T + "null"
+_T: Final = "tag:yaml.org,2002:"
+_STR: Final = _T + "str"
+_INT: Final = _T + "int"
+_FLOAT: Final = _T + "float"
+_BOOL: Final = _T + "bool"
+_NULL: Final = _T + "null"
 
 # Deeper documents go to PyYAML, which reports them (IC004) when they are far too deep.
-_MAX_DEPTH = 40
+_MAX_DEPTH: Final = 40
 
 # Characters that PyYAML refuses or reads as line breaks (NEL, LS, PS), tabs, a BOM inside the text.
 # Written as the characters to find, not as the complement of those allowed: compiling a negated
 # class over all of Unicode cost ~10 ms of every start-up (an exhaustive test checks they agree).
 # A raw string (`re` reads the escapes): mypyc cannot put the surrogates in a C string literal.
-UNUSUAL_CHARACTERS = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]")
+UNUSUAL_CHARACTERS: Final = re.compile(
+    r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]"
+)
 # A plain scalar inside a flow collection: no spaces, no `:`, nothing a flow collection uses.
-_FLOW_PLAIN = re.compile(r"(?:[A-Za-z0-9_./~(]|-(?=[A-Za-z0-9.]))[A-Za-z0-9_./~()=+@%;!*&$^<>?-]*")
-_FLOW_KEY = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_./-]*): +")
-_SPACES = re.compile(r" *")
+_FLOW_PLAIN: Final = re.compile(r"(?:[A-Za-z0-9_./~(]|-(?=[A-Za-z0-9.]))[A-Za-z0-9_./~()=+@%;!*&$^<>?-]*")
+_FLOW_KEY: Final = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_./-]*): +")
+_SPACES: Final = re.compile(r" *")
 # First characters a plain scalar may not start with (`-`, `?`, `:` only when a space follows).
-_INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
+_INDICATORS: Final = frozenset("-?:,[]{}#&*!|>'\"%@`")
 
 
 # PyYAML's YAML 1.1 implicit resolvers for the core scalars and the merge key (yaml/resolver.py,
@@ -88,8 +94,8 @@ CORE_RESOLVERS: dict[str, list[tuple[str, re.Pattern[str]]]] = {
     **{first: _BOOL_OR_NULL for first in "nN"},
 }
 # PyYAML's SafeConstructor.bool_values: what construct_yaml_bool returns for each spelling.
-_BOOL_VALUES = {"yes": True, "no": False, "true": True, "false": False, "on": True, "off": False}
-_DECIMAL = re.compile(r"0|[1-9][0-9]*")
+_BOOL_VALUES: Final = {"yes": True, "no": False, "true": True, "false": False, "on": True, "off": False}
+_DECIMAL: Final = re.compile(r"0|[1-9][0-9]*")
 
 
 class _Unsupported(Exception):
@@ -222,20 +228,20 @@ class FastReader:
 # and spaces after it, and the rest (a value, a comment, nothing). Greedy and without a trailing
 # ` *$`: a lazy rest before trailing spaces backtracks quadratically on a line with a long run of
 # spaces; trailing spaces are stripped in Python instead.
-_LINE = re.compile(r"( *)(- +|-(?=$))?(?:([A-Za-z0-9_][A-Za-z0-9_./-]*)(:(?: +|(?=$))))?(.*)")
-_PLAIN_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_.")
+_LINE: Final = re.compile(r"( *)(- +|-(?=$))?(?:([A-Za-z0-9_][A-Za-z0-9_./-]*)(:(?: +|(?=$))))?(.*)")
+_PLAIN_START: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_.")
 
 # A significant line, whatever its line number: (indentation, has a dash, key or None, key column,
 # rest, rest column, the value of `key: plain scalar`, _NESTED for `key:` alone or _INLINE when the
 # rest needs `inline`).
 _Token = tuple[int, bool, str | None, int, str, int, Any]
-_INLINE: Any = object()
-_NESTED: Any = object()  # `key:` alone, or with a comment: the value is below (or null)
-_BLANK: Any = object()  # an empty or comment-only line
+_INLINE: Final[Any] = object()
+_NESTED: Final[Any] = object()  # `key:` alone, or with a comment: the value is below (or null)
+_BLANK: Final[Any] = object()  # an empty or comment-only line
 # Lines seen before → their token: manifests repeat most of their lines (`kind: Service`,
 # `pathType: Prefix`, `- name: http`), so most lines of a large input are read once.
-_LINES_KEPT = 65_536
-_LONGEST_KEPT = 200  # a long line (a certificate, a JSON annotation) rarely comes again
+_LINES_KEPT: Final = 65_536
+_LONGEST_KEPT: Final = 200  # a long line (a certificate, a JSON annotation) rarely comes again
 
 
 class _Document:
@@ -477,7 +483,8 @@ class _Document:
         return self.plain(match.group()), end
 
 
-_new_dict = dict.__new__  # a PosDict without running its __init__: _Document.mapping sets what it needs
+# A PosDict without running its __init__: _Document.mapping sets what it needs.
+_new_dict: Final = dict.__new__
 
 
 _Found = tuple[Any, list[_Token], list[int], list[int], int]

@@ -10,14 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from ingressctl.manifests.fastyaml import FastReader
 from ingressctl.model import Diagnostic, Location
 
-FAST_READER = FastReader()
-_DOC_START = re.compile(r"^---(?=[ \t\r\n]|\Z)", re.M)
-_DIRECTIVE = re.compile(r"^%", re.M)
+FAST_READER: Final = FastReader()
+_DOC_START: Final = re.compile(r"^---(?=[ \t\r\n]|\Z)", re.M)
+_DIRECTIVE: Final = re.compile(r"^%", re.M)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +82,7 @@ def document_starts(text: str) -> list[int]:
 
 
 # What may follow `---` on its line (or nothing: the end of the text).
-_AFTER_MARKER = frozenset({"", " ", "\t", "\r", "\n"})
+_AFTER_MARKER: Final = frozenset({"", " ", "\t", "\r", "\n"})
 
 
 def _read_chunk(
