@@ -19,7 +19,7 @@ its findings. `tests/manifests/test_fastyaml.py` compares both readers on genera
 from __future__ import annotations
 
 import re
-from typing import Any, Final
+from typing import Any, Final, final
 
 from ingressctl.manifests.positioned import Pos, PosDict, PosList
 
@@ -111,9 +111,9 @@ class _Resolver:
         self.resolvers = resolvers
         self.constructor = constructor  # PyYAML's SafeConstructor, made on first need
         self.cache: dict[str, Any] = {}
-        self.lines: dict[str, Any] = {}  # line text -> its _Token, or _BLANK
+        self.lines: dict[str, _Token] = {}  # line text -> its _Token, or _BLANK
 
-    def line(self, text: str) -> Any:
+    def line(self, text: str) -> _Token:
         """The token of one line (see _Document), remembered for the next time it is seen.
 
         Checked here for characters PyYAML refuses (not in every document read): a line kept in
@@ -126,10 +126,10 @@ class _Resolver:
         indent, dash, key, colon, rest = match.groups(default="")
         if rest and rest[-1] == " ":
             rest = rest.rstrip(" ")
-        token: Any
+        token: _Token
         if key:
             key_column = len(indent) + len(dash)
-            token = (
+            token = _Token(
                 len(indent),
                 bool(dash),
                 key,
@@ -139,9 +139,9 @@ class _Resolver:
                 self._scalar(rest),
             )
         elif dash:
-            token = (len(indent), True, None, 0, rest, len(indent) + len(dash), _INLINE)
+            token = _Token(len(indent), True, None, 0, rest, len(indent) + len(dash), _INLINE)
         elif rest and rest[0] != "#":
-            token = (len(indent), False, None, 0, rest, len(indent), _INLINE)
+            token = _Token(len(indent), False, None, 0, rest, len(indent), _INLINE)
         else:
             token = _BLANK
         if len(text) <= _LONGEST_KEPT:
@@ -231,13 +231,31 @@ class FastReader:
 _LINE: Final = re.compile(r"( *)(- +|-(?=$))?(?:([A-Za-z0-9_][A-Za-z0-9_./-]*)(:(?: +|(?=$))))?(.*)")
 _PLAIN_START: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_.")
 
-# A significant line, whatever its line number: (indentation, has a dash, key or None, key column,
-# rest, rest column, the value of `key: plain scalar`, _NESTED for `key:` alone or _INLINE when the
-# rest needs `inline`).
-_Token = tuple[int, bool, str | None, int, str, int, Any]
+
+@final
+class _Token:
+    """A significant line, whatever its line number. A native class, not a tuple: mypyc reads its
+    fields from the struct, where a tuple read from the token list was type-checked and unpacked
+    field by field on every line."""
+
+    __slots__ = ("column", "dash", "indent", "key", "key_column", "rest", "scalar")
+
+    def __init__(
+        self, indent: int, dash: bool, key: str | None, key_column: int, rest: str, column: int, scalar: Any
+    ) -> None:
+        self.indent = indent  # columns of indentation
+        self.dash = dash  # starts with a sequence dash
+        self.key = key  # `key:`, or None
+        self.key_column = key_column  # 0-based column of the key
+        self.rest = rest  # after the colon (or dash): a value, a comment, nothing
+        self.column = column  # 0-based column of rest
+        # The value of `key: plain scalar`, _NESTED for `key:` alone, _INLINE when rest needs `inline`.
+        self.scalar = scalar
+
+
 _INLINE: Final[Any] = object()
 _NESTED: Final[Any] = object()  # `key:` alone, or with a comment: the value is below (or null)
-_BLANK: Final[Any] = object()  # an empty or comment-only line
+_BLANK: Final = _Token(0, False, None, 0, "", 0, None)  # an empty or comment-only line
 # Lines seen before → their token: manifests repeat most of their lines (`kind: Service`,
 # `pathType: Prefix`, `- name: http`), so most lines of a large input are read once.
 _LINES_KEPT: Final = 65_536
@@ -245,15 +263,16 @@ _LONGEST_KEPT: Final = 200  # a long line (a certificate, a JSON annotation) rar
 
 
 class _Document:
-    __slots__ = ("numbers", "plain", "resolvers", "tokens")
+    __slots__ = ("numbers", "resolver", "tokens")
 
     def __init__(self, resolver: _Resolver, chunk: str, line_offset: int) -> None:
-        self.plain = resolver.plain
-        self.resolvers = resolver.resolvers
+        self.resolver = resolver
         tokens: list[_Token] = []
         numbers: list[int] = []
         seen = resolver.lines
-        for number, text in enumerate(chunk.split("\n"), line_offset + 1):
+        number = line_offset
+        for text in chunk.split("\n"):
+            number += 1
             token = seen.get(text)
             if token is None:
                 token = resolver.line(text)
@@ -266,9 +285,9 @@ class _Document:
     def read(self) -> tuple[Any, Pos]:
         tokens = self.tokens
         at = 0
-        if tokens and tokens[0][4].startswith("---") and tokens[0][0] == 0 and tokens[0][2] is None:
-            first = tokens[0][4]
-            if tokens[0][1] or (first != "---" and not first.startswith("--- #")):
+        if tokens and tokens[0].rest.startswith("---") and tokens[0].indent == 0 and tokens[0].key is None:
+            first = tokens[0].rest
+            if tokens[0].dash or (first != "---" and not first.startswith("--- #")):
                 raise _Unsupported  # content on the `---` line
             at = 1
         if at >= len(tokens):
@@ -277,7 +296,7 @@ class _Document:
         # indented, has no key and no dash, and the reading declines every such line (a mapping
         # at column 1 stops at a line without a key, a sequence there at one without a dash, a
         # deeper root at any line of column 1; what is left unread makes it decline).
-        indent = tokens[at][0]
+        indent = tokens[at].indent
         position = (self.numbers[at], indent + 1)
         value, at = self.block(at, indent, 0)
         if at != len(tokens):
@@ -289,51 +308,56 @@ class _Document:
     def block(self, at: int, indent: int, depth: int) -> tuple[Any, int]:
         if depth > _MAX_DEPTH:
             raise _Unsupported
-        if self.tokens[at][1]:
+        if self.tokens[at].dash:
             return self.sequence(at, indent, depth)
         return self.mapping(at, indent, depth)
 
     def mapping(self, at: int, indent: int, depth: int) -> tuple[PosDict, int]:
-        out = _new_dict(PosDict)
+        out: PosDict = _new_dict(PosDict)
         # Where each key stands is found only when asked for (_positions): here, its token's index.
         starts: list[int] = []
         tokens = self.tokens
         out.positions_from = (_positions, tokens, self.numbers, starts, indent)
         end = len(tokens)
         while at < end:
-            here, dash, key, _, rest, column, scalar = tokens[at]
+            token = tokens[at]
+            here = token.indent
             if here != indent:
                 if here < indent:
                     break
                 raise _Unsupported  # a continuation line or bad indentation
-            if dash:
+            if token.dash:
                 break  # an indentless sequence ends, or a syntax error: the caller decides
+            key = token.key
             if key is None:
                 raise _Unsupported
-            if key in out:
-                raise _Unsupported  # duplicate key: PyYAML's path reports it
             starts.append(at)
             at += 1
+            scalar = token.scalar
             if scalar is not _NESTED:
                 if scalar is _INLINE:
-                    scalar = self.inline(rest, self.numbers[at - 1], column)
+                    scalar = self.inline(token.rest, self.numbers[at - 1], token.column)
                 out[key] = scalar
-                if at < end and tokens[at][0] > indent:
+                if at < end and tokens[at].indent > indent:
                     raise _Unsupported  # a multi-line scalar
                 continue
             # `key:` alone: a nested block, an indentless sequence, or null.
             if at < end:
                 below = tokens[at]
-                if below[0] > indent or (below[0] == indent and below[1]):
+                if below.indent > indent or (below.indent == indent and below.dash):
                     # self.block, inlined: one call less for every nested value
                     if depth >= _MAX_DEPTH:
                         raise _Unsupported
-                    if below[1]:
-                        out[key], at = self.sequence(at, below[0], depth + 1)
+                    if below.dash:
+                        out[key], at = self.sequence(at, below.indent, depth + 1)
                     else:
-                        out[key], at = self.mapping(at, below[0], depth + 1)
+                        out[key], at = self.mapping(at, below.indent, depth + 1)
                     continue
             out[key] = None
+        if len(out) != len(starts):
+            # A duplicate key (checked once here rather than before every key): PyYAML's path
+            # reports it.
+            raise _Unsupported
         return out, at
 
     def sequence(self, at: int, indent: int, depth: int) -> tuple[PosList, int]:
@@ -343,29 +367,34 @@ class _Document:
         numbers = self.numbers
         end = len(tokens)
         while at < end:
-            here, dash, key, key_column, rest, column, scalar = tokens[at]
+            token = tokens[at]
+            here = token.indent
             if here != indent:
                 if here < indent:
                     break
                 raise _Unsupported
-            if not dash:
+            if not token.dash:
                 break  # the mapping holding an indentless sequence goes on
             line = numbers[at]
+            key = token.key
             if key is not None:
                 # `- key: value`: a mapping whose keys stand at the column of this first key. The
                 # dash's column is kept in the key-column place (unused for a token without a dash):
                 # _positions needs it when this item is the first of an indentless sequence.
-                tokens[at] = (key_column, False, key, here, rest, column, scalar)
+                key_column = token.key_column
+                tokens[at] = _Token(key_column, False, key, here, token.rest, token.column, token.scalar)
                 items_at.append(line << 32 | (key_column + 1))
                 value, at = self.mapping(at, key_column, depth + 1)
                 out.append(value)
-                if at < end and indent < tokens[at][0] < key_column:
+                if at < end and indent < tokens[at].indent < key_column:
                     raise _Unsupported
                 continue
             at += 1
+            rest = token.rest
+            column = token.column
             if not rest or rest[0] == "#":
-                if at < end and tokens[at][0] > indent:
-                    below = tokens[at][0]
+                if at < end and tokens[at].indent > indent:
+                    below = tokens[at].indent
                     items_at.append(numbers[at] << 32 | (below + 1))
                     nested, at = self.block(at, below, depth + 1)  # not `value`: a PosDict (mypyc)
                     out.append(nested)
@@ -377,7 +406,7 @@ class _Document:
                 raise _Unsupported  # `- - x`
             items_at.append(line << 32 | (column + 1))
             out.append(self.inline(rest, line, column))
-            if at < end and tokens[at][0] > indent:
+            if at < end and tokens[at].indent > indent:
                 raise _Unsupported  # a multi-line scalar
         return out, at
 
@@ -401,7 +430,7 @@ class _Document:
             raise _Unsupported
         if ": " in text or text.endswith(":"):
             raise _Unsupported  # PyYAML: "mapping values are not allowed here"
-        return self.plain(text)
+        return self.resolver.plain(text)
 
     @staticmethod
     def tail(text: str, end: int) -> None:
@@ -480,7 +509,7 @@ class _Document:
         end = match.end()
         if text[end : end + 1] not in (",", "]", "}", " ", ""):
             raise _Unsupported
-        return self.plain(match.group()), end
+        return self.resolver.plain(match.group()), end
 
 
 # A PosDict without running its __init__: _Document.mapping sets what it needs.
@@ -502,18 +531,22 @@ def _positions(found: _Found) -> tuple[dict[str, int], dict[str, int]]:
     values_at: dict[str, int] = {}
     end = len(tokens)
     for at in starts:
-        _, _, key, _, rest, column, _ = tokens[at]
+        token = tokens[at]
+        key = token.key
         assert key is not None  # _Document.mapping keeps only tokens with a key
+        rest = token.rest
         line = numbers[at]
         keys_at[key] = line << 32 | (indent + 1)
         if rest and rest[0] != "#":
-            values_at[key] = line << 32 | (column + 1)
+            values_at[key] = line << 32 | (token.column + 1)
             continue
         if at + 1 < end:
-            below_indent, below_dash, below_key, below_dash_column = tokens[at + 1][:4]
-            if below_key is not None and not below_dash and below_dash_column < below_indent:
+            below = tokens[at + 1]
+            below_indent = below.indent
+            below_dash = below.dash
+            if below.key is not None and not below_dash and below.key_column < below_indent:
                 # A `- key:` item that _Document.sequence rewrote: it was read here as a dash.
-                below_indent, below_dash = below_dash_column, True
+                below_indent, below_dash = below.key_column, True
             if below_indent > indent or (below_indent == indent and below_dash):
                 values_at[key] = numbers[at + 1] << 32 | (below_indent + 1)
                 continue
