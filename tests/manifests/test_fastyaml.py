@@ -472,3 +472,36 @@ def test_documents_with_characters_pyyaml_refuses_are_left_to_it() -> None:
         ]:
             assert FAST_READER.read(bad, 0) is None, repr(bad)
     assert FAST_READER.read(clean, 0) is not None
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([" ", "  ", "-", "- ", ":", ": ", "a", "Z9", "_", ".", "/", "#", "'", "[", "é"]),
+        max_size=14,
+    )
+)
+def test_lines_are_cut_as_the_line_pattern_says(pieces: list[str]) -> None:
+    """_Resolver.line cuts a line by hand; it must cut it exactly as fastyaml.LINE_PATTERN does."""
+    import re
+
+    from ingressctl.manifests import fastyaml
+
+    text = "".join(pieces)
+    match = re.fullmatch(fastyaml.LINE_PATTERN, text)
+    assert match is not None
+    indent, dash, key, colon, rest = match.groups(default="")
+    rest = rest.rstrip(" ")
+    token = fastyaml.FastReader().resolver.line(text)
+    if key:
+        column = len(indent) + len(dash)
+        expected = (len(indent), bool(dash), key, column, rest, column + len(key) + len(colon))
+    elif dash:
+        expected = (len(indent), True, None, 0, rest, len(indent) + len(dash))
+    elif rest and rest[0] != "#":
+        expected = (len(indent), False, None, 0, rest, len(indent))
+    else:
+        assert token is fastyaml._BLANK, text
+        return
+    got = (token.indent, token.dash, token.key, token.key_column, token.rest, token.column)
+    assert got == expected, text
