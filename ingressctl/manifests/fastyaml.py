@@ -40,10 +40,6 @@ _MAX_DEPTH: Final = 40
 UNUSUAL_CHARACTERS: Final = re.compile(
     r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]"
 )
-# A plain scalar inside a flow collection: no spaces, no `:`, nothing a flow collection uses.
-_FLOW_PLAIN: Final = re.compile(r"(?:[A-Za-z0-9_./~(]|-(?=[A-Za-z0-9.]))[A-Za-z0-9_./~()=+@%;!*&$^<>?-]*")
-_FLOW_KEY: Final = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_./-]*): +")
-_SPACES: Final = re.compile(r" *")
 # First characters a plain scalar may not start with (`-`, `?`, `:` only when a space follows).
 _INDICATORS: Final = frozenset("-?:,[]{}#&*!|>'\"%@`")
 
@@ -400,8 +396,9 @@ class _Document:
         return out, at
 
     def sequence(self, at: int, indent: int, depth: int) -> tuple[PosList, int]:
-        out = PosList()
-        items_at = out.items_at
+        out: PosList = _new_list(PosList)
+        items_at: list[int] = []
+        out.items_at = items_at
         tokens = self.tokens
         numbers = self.numbers
         end = len(tokens)
@@ -505,54 +502,143 @@ class _Document:
         """A flow collection starting at `text[start]`, all on this line: (value, index after it)."""
         if depth > _MAX_DEPTH:
             raise _Unsupported
-        closing = "]" if text[start] == "[" else "}"
-        out: Any = PosList() if closing == "]" else PosDict()
-        position = _SPACES.match(text, start + 1).end()  # type: ignore[union-attr]
-        if text[position : position + 1] == closing:
+        if text[start] == "[":
+            return self.flow_sequence(text, start, line, column, depth)
+        return self.flow_mapping(text, start, line, column, depth)
+
+    def flow_sequence(self, text: str, start: int, line: int, column: int, depth: int) -> tuple[PosList, int]:
+        out: PosList = _new_list(PosList)
+        items_at: list[int] = []
+        out.items_at = items_at
+        size = len(text)
+        position = _after_spaces(text, start + 1, size)
+        if position < size and text[position] == "]":
             return out, position + 1
         while True:
-            if closing == "]":
-                out.items_at.append(line << 32 | (column + position + 1))
-                value, position = self.flow_node(text, position, line, column, depth)
-                out.append(value)
-            else:
-                match = _FLOW_KEY.match(text, position)
-                if match is None:
-                    raise _Unsupported
-                key = match.group(1)
-                if key in out.keys_at:
-                    raise _Unsupported
-                out.keys_at[key] = line << 32 | (column + position + 1)
-                position = match.end()
-                out.values_at[key] = line << 32 | (column + position + 1)
-                out[key], position = self.flow_node(text, position, line, column, depth)
-            position = _SPACES.match(text, position).end()  # type: ignore[union-attr]
-            separator = text[position : position + 1]
-            if separator == closing:
+            items_at.append(line << 32 | (column + position + 1))
+            value, position = self.flow_node(text, position, line, column, depth)
+            out.append(value)
+            position = _after_spaces(text, position, size)
+            if position < size and text[position] == "]":
                 return out, position + 1
-            if separator != ",":
+            position = _after_separator(text, position, size)
+
+    def flow_mapping(self, text: str, start: int, line: int, column: int, depth: int) -> tuple[PosDict, int]:
+        out: PosDict = _new_dict(PosDict)
+        keys_at: dict[str, int] = {}
+        values_at: dict[str, int] = {}
+        out.positions_from = (_known_positions, keys_at, values_at)
+        size = len(text)
+        position = _after_spaces(text, start + 1, size)
+        if position < size and text[position] == "}":
+            return out, position + 1
+        while True:
+            # FLOW_KEY_PATTERN
+            end = position
+            if end < size and _is_key_start(ord(text[end])):
+                end += 1
+                while end < size and _is_key_character(ord(text[end])):
+                    end += 1
+            if end == position or end + 1 >= size or text[end] != ":" or text[end + 1] != " ":
                 raise _Unsupported
-            position = _SPACES.match(text, position + 1).end()  # type: ignore[union-attr]
-            if text[position : position + 1] in ("", ",", "]", "}"):
-                raise _Unsupported  # a trailing or doubled comma
+            key = text[position:end]
+            if key in keys_at:
+                raise _Unsupported
+            keys_at[key] = line << 32 | (column + position + 1)
+            position = _after_spaces(text, end + 1, size)
+            values_at[key] = line << 32 | (column + position + 1)
+            out[key], position = self.flow_node(text, position, line, column, depth)
+            position = _after_spaces(text, position, size)
+            if position < size and text[position] == "}":
+                return out, position + 1
+            position = _after_separator(text, position, size)
 
     def flow_node(self, text: str, start: int, line: int, column: int, depth: int) -> tuple[Any, int]:
-        first = text[start : start + 1]
-        if first in ("[", "{"):
-            return self.flow(text, start, line, column, depth + 1)
-        if first in ('"', "'"):
-            return self.quoted(text, start)
-        match = _FLOW_PLAIN.match(text, start)
-        if match is None:
+        size = len(text)
+        if start < size:
+            first = text[start]
+            if first == "[" or first == "{":
+                return self.flow(text, start, line, column, depth + 1)
+            if first == '"' or first == "'":
+                return self.quoted(text, start)
+        end = _flow_plain_end(text, start, size)
+        if end == start:
             raise _Unsupported
-        end = match.end()
-        if text[end : end + 1] not in (",", "]", "}", " ", ""):
-            raise _Unsupported
-        return self.resolver.plain(match.group()), end
+        if end < size:
+            after = text[end]
+            if after != "," and after != "]" and after != "}" and after != " ":
+                raise _Unsupported
+        return self.resolver.plain(text[start:end]), end
 
 
-# A PosDict without running its __init__: _Document.mapping sets what it needs.
+# The parts of a flow collection, as patterns (tests/manifests/test_fastyaml.py checks the functions
+# that follow them): a key and its colon, a plain scalar (no spaces, no `:`, nothing a flow
+# collection uses).
+FLOW_KEY_PATTERN: Final = r"([A-Za-z0-9_][A-Za-z0-9_./-]*): +"
+FLOW_PLAIN_PATTERN: Final = r"(?:[A-Za-z0-9_./~(]|-(?=[A-Za-z0-9.]))[A-Za-z0-9_./~()=+@%;!*&$^<>?-]*"
+
+
+def _after_spaces(text: str, at: int, size: int) -> int:
+    while at < size and text[at] == " ":
+        at += 1
+    return at
+
+
+def _after_separator(text: str, at: int, size: int) -> int:
+    """Where the next item starts after the `,` at `at` (and its spaces)."""
+    if at >= size or text[at] != ",":
+        raise _Unsupported
+    at = _after_spaces(text, at + 1, size)
+    if at >= size or text[at] == "," or text[at] == "]" or text[at] == "}":
+        raise _Unsupported  # a trailing or doubled comma
+    return at
+
+
+def _flow_plain_end(text: str, start: int, size: int) -> int:
+    """The end of the FLOW_PLAIN_PATTERN scalar at `start`; `start` when there is none."""
+    if start >= size:
+        return start
+    code = ord(text[start])
+    if code == 45:  # `-` only before [A-Za-z0-9.]
+        if start + 1 >= size:
+            return start
+        after = ord(text[start + 1])
+        if not (97 <= after <= 122 or 65 <= after <= 90 or 48 <= after <= 57 or after == 46):
+            return start
+    elif not (
+        97 <= code <= 122 or 65 <= code <= 90 or 46 <= code <= 57 or code == 95 or code == 126 or code == 40
+    ):
+        return start
+    end = start + 1
+    while end < size:
+        code = ord(text[end])
+        # [A-Za-z0-9_./~()=+@%;!*&$^<>?-] as ranges of code points
+        if not (
+            97 <= code <= 122
+            or 59 <= code <= 90
+            or 45 <= code <= 57
+            or 40 <= code <= 43
+            or 36 <= code <= 38
+            or code == 33
+            or code == 94
+            or code == 95
+            or code == 126
+        ):
+            break
+        end += 1
+    return end
+
+
+def _known_positions(
+    found: tuple[Any, dict[str, int], dict[str, int]],
+) -> tuple[dict[str, int], dict[str, int]]:
+    """PosDict.positions_from of a flow mapping, whose positions are known when it is read."""
+    return found[1], found[2]
+
+
+# A PosDict or PosList without running its __init__ (a Python call): the reader sets what it needs.
 _new_dict: Final = dict.__new__
+_new_list: Final = list.__new__
 
 
 _Found = tuple[Any, list[_Token], list[int], list[int], int]

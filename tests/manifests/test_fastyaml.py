@@ -505,3 +505,23 @@ def test_lines_are_cut_as_the_line_pattern_says(pieces: list[str]) -> None:
         return
     got = (token.indent, token.dash, token.key, token.key_column, token.rest, token.column)
     assert got == expected, text
+
+
+def test_flow_scalars_and_keys_are_cut_as_their_patterns_say() -> None:
+    """The flow reader cuts plain scalars and `key: ` by hand, exactly as FLOW_PLAIN_PATTERN and
+    FLOW_KEY_PATTERN do: every pair of printable ASCII characters (and one beyond) as their start."""
+    import re
+
+    from ingressctl.manifests import fastyaml
+
+    plain = re.compile(fastyaml.FLOW_PLAIN_PATTERN)
+    key = re.compile(fastyaml.FLOW_KEY_PATTERN)
+    characters = [chr(code) for code in range(0x20, 0x7F)] + ["é"]
+    for first in characters:
+        for second in characters:
+            text = first + second + "z: 1}"
+            match = plain.match(text)
+            assert fastyaml._flow_plain_end(text, 0, len(text)) == (match.end() if match else 0), text
+            for inner in (text, first + second + "1}"):
+                read = FAST_READER.read(f"a: {{{inner}\n", 0)
+                assert (read is not None) == bool(key.match(inner.lstrip(" "))), inner
