@@ -241,8 +241,14 @@ class FastReader:
             if chunk.count("\r") != chunk.count("\r\n"):
                 return None
             chunk = chunk.replace("\r\n", "\n")
+        lines = chunk.split("\n")
+        return self.read_lines(lines, 0, len(lines), line_offset)
+
+    def read_lines(self, lines: list[str], start: int, end: int, line_offset: int) -> tuple[Any, Pos] | None:
+        """`read` of the document made of `lines[start:end]` (no carriage returns in them), whose
+        first line is line `line_offset` (0-based) of its file."""
         try:
-            return _Document(self.resolver, chunk, line_offset).read()
+            return _Document(self.resolver, lines, start, end, line_offset).read()
         except (_Unsupported, RecursionError, ValueError, IndexError):
             return None
 
@@ -300,13 +306,14 @@ _LONGEST_KEPT: Final = 200  # a long line (a certificate, a JSON annotation) rar
 class _Document:
     __slots__ = ("numbers", "resolver", "tokens")
 
-    def __init__(self, resolver: _Resolver, chunk: str, line_offset: int) -> None:
+    def __init__(self, resolver: _Resolver, lines: list[str], start: int, end: int, line_offset: int) -> None:
         self.resolver = resolver
         tokens: list[_Token] = []
         numbers: list[int] = []
         seen = resolver.lines
         number = line_offset
-        for text in chunk.split("\n"):
+        for index in range(start, end):
+            text = lines[index]
             number += 1
             token = seen.get(text)
             if token is None:

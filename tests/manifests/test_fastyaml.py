@@ -525,3 +525,29 @@ def test_flow_scalars_and_keys_are_cut_as_their_patterns_say() -> None:
             for inner in (text, first + second + "1}"):
                 read = FAST_READER.read(f"a: {{{inner}\n", 0)
                 assert (read is not None) == bool(key.match(inner.lstrip(" "))), inner
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            ["---", "--- #c", "---x", "----", "---\t", " ---", "--", "a: 1", "", "%YAML 1.1", "% x"]
+        ),
+        max_size=12,
+    ),
+    st.booleans(),
+)
+def test_documents_cut_from_lines_are_those_cut_from_the_text(lines: list[str], final_newline: bool) -> None:
+    """read_documents cuts a text without carriage returns by its lines (document_start_lines):
+    the same pieces, at the same lines, as split_documents."""
+    from ingressctl.manifests.yamldocs import document_start_lines
+
+    text = "\n".join(lines) + ("\n" if final_newline else "")
+    split = text.split("\n")
+    starts = document_start_lines(split)
+    ends = [*starts[1:], len(split)]
+    pieces = [
+        (start, "\n".join(split[start:end]) + ("\n" if end < len(split) else ""))
+        for start, end in zip(starts, ends, strict=True)
+    ]
+    assert pieces == list(split_documents(text))
