@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any, Final, final
 
 from ingressctl.manifests.fastyaml import FastReader
-from ingressctl.model import Diagnostic, Location
+from ingressctl.model import Diagnostic, Location, builders
 
 FAST_READER: Final = FastReader()
 _DOC_START: Final = re.compile(r"^---(?=[ \t\r\n]|\Z)", re.M)
@@ -108,7 +108,7 @@ def _read_lines(lines: list[str], file: str, docs: list[YamlDocument], diags: li
         fast = FAST_READER.read_lines(lines, start, end, start)
         if fast is not None:
             value, (line, column) = fast
-            docs.append(YamlDocument(value, Location(file, line, column)))
+            docs.append(YamlDocument(value, builders.location(file, line, column)))
             continue
         chunk = "\n".join(lines[start:end])
         if end < count:
@@ -151,7 +151,7 @@ def _read_chunk(
     fast = FAST_READER.read(chunk, line_offset)
     if fast is not None:
         value, (line, column) = fast
-        docs.append(YamlDocument(value, Location(file, line, column)))
+        docs.append(YamlDocument(value, builders.location(file, line, column)))
         return
     _read_with_pyyaml(chunk, file, line_offset, docs, diags)
 
