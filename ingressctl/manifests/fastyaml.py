@@ -19,27 +19,29 @@ its findings. `tests/manifests/test_fastyaml.py` compares both readers on genera
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Final, final
 
 from ingressctl.manifests.positioned import Pos, PosDict, PosList
 
-_T = "tag:yaml.org,2002:"
-_STR, _INT, _FLOAT, _BOOL, _NULL = _T + "str", _T + "int", _T + "float", _T + "bool", _T + "null"
+_T: Final = "tag:yaml.org,2002:"
+_STR: Final = _T + "str"
+_INT: Final = _T + "int"
+_FLOAT: Final = _T + "float"
+_BOOL: Final = _T + "bool"
+_NULL: Final = _T + "null"
 
 # Deeper documents go to PyYAML, which reports them (IC004) when they are far too deep.
-_MAX_DEPTH = 40
+_MAX_DEPTH: Final = 40
 
 # Characters that PyYAML refuses or reads as line breaks (NEL, LS, PS), tabs, a BOM inside the text.
 # Written as the characters to find, not as the complement of those allowed: compiling a negated
 # class over all of Unicode cost ~10 ms of every start-up (an exhaustive test checks they agree).
 # A raw string (`re` reads the escapes): mypyc cannot put the surrogates in a C string literal.
-UNUSUAL_CHARACTERS = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]")
-# A plain scalar inside a flow collection: no spaces, no `:`, nothing a flow collection uses.
-_FLOW_PLAIN = re.compile(r"(?:[A-Za-z0-9_./~(]|-(?=[A-Za-z0-9.]))[A-Za-z0-9_./~()=+@%;!*&$^<>?-]*")
-_FLOW_KEY = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_./-]*): +")
-_SPACES = re.compile(r" *")
+UNUSUAL_CHARACTERS: Final = re.compile(
+    r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]"
+)
 # First characters a plain scalar may not start with (`-`, `?`, `:` only when a space follows).
-_INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
+_INDICATORS: Final = frozenset("-?:,[]{}#&*!|>'\"%@`")
 
 
 # PyYAML's YAML 1.1 implicit resolvers for the core scalars and the merge key (yaml/resolver.py,
@@ -88,8 +90,8 @@ CORE_RESOLVERS: dict[str, list[tuple[str, re.Pattern[str]]]] = {
     **{first: _BOOL_OR_NULL for first in "nN"},
 }
 # PyYAML's SafeConstructor.bool_values: what construct_yaml_bool returns for each spelling.
-_BOOL_VALUES = {"yes": True, "no": False, "true": True, "false": False, "on": True, "off": False}
-_DECIMAL = re.compile(r"0|[1-9][0-9]*")
+_BOOL_VALUES: Final = {"yes": True, "no": False, "true": True, "false": False, "on": True, "off": False}
+_DECIMAL: Final = re.compile(r"0|[1-9][0-9]*")
 
 
 class _Unsupported(Exception):
@@ -105,39 +107,66 @@ class _Resolver:
         self.resolvers = resolvers
         self.constructor = constructor  # PyYAML's SafeConstructor, made on first need
         self.cache: dict[str, Any] = {}
-        self.lines: dict[str, Any] = {}  # line text -> its _Token, or _BLANK
+        self.lines: dict[str, _Token] = {}  # line text -> its _Token, or _BLANK
 
-    def line(self, text: str) -> Any:
+    def line(self, text: str) -> _Token:
         """The token of one line (see _Document), remembered for the next time it is seen.
 
         Checked here for characters PyYAML refuses (not in every document read): a line kept in
         the table has none, and most lines of a large input are found in the table.
+
+        The line is cut as the pattern `_LINE` says, by hand: compiled by mypyc, comparing code
+        points costs a tenth of three regular expression calls (search, match, groups).
         """
-        if UNUSUAL_CHARACTERS.search(text):
-            raise _Unsupported
-        match = _LINE.match(text)
-        assert match is not None  # every part of the pattern may be empty
-        indent, dash, key, colon, rest = match.groups(default="")
-        if rest and rest[-1] == " ":
-            rest = rest.rstrip(" ")
-        token: Any
-        if key:
-            key_column = len(indent) + len(dash)
-            token = (
-                len(indent),
-                bool(dash),
-                key,
-                key_column,
-                rest,
-                key_column + len(key) + len(colon),
-                self._scalar(rest),
-            )
-        elif dash:
-            token = (len(indent), True, None, 0, rest, len(indent) + len(dash), _INLINE)
-        elif rest and rest[0] != "#":
-            token = (len(indent), False, None, 0, rest, len(indent), _INLINE)
+        size = len(text)
+        at = 0
+        while at < size:
+            code = ord(text[at])
+            if code < 0x20 or code >= 0x7F:  # rare: not printable ASCII
+                if UNUSUAL_CHARACTERS.search(text):
+                    raise _Unsupported
+                break
+            at += 1
+        at = 0
+        while at < size and text[at] == " ":
+            at += 1
+        indent = at
+        dash = False
+        if at < size and text[at] == "-" and (at + 1 == size or text[at + 1] == " "):
+            dash = True
+            at += 1
+            while at < size and text[at] == " ":
+                at += 1
+        key_column = at
+        end = at
+        while end < size and _is_key_character(ord(text[end])):
+            end += 1
+        token: _Token
+        if (
+            end > at
+            and _is_key_start(ord(text[at]))
+            and end < size
+            and text[end] == ":"
+            and (end + 1 == size or text[end + 1] == " ")
+        ):
+            key = text[at:end]
+            at = end + 1
+            while at < size and text[at] == " ":
+                at += 1
+            rest = text[at:]
+            if rest and rest[-1] == " ":
+                rest = rest.rstrip(" ")
+            token = _Token(indent, dash, key, key_column, rest, at, self._scalar(rest))
         else:
-            token = _BLANK
+            rest = text[at:]
+            if rest and rest[-1] == " ":
+                rest = rest.rstrip(" ")
+            if dash:
+                token = _Token(indent, True, None, 0, rest, at, _INLINE)
+            elif rest and rest[0] != "#":
+                token = _Token(indent, False, None, 0, rest, indent, _INLINE)
+            else:
+                token = _BLANK
         if len(text) <= _LONGEST_KEPT:
             if len(self.lines) >= _LINES_KEPT:
                 self.lines.clear()
@@ -212,42 +241,80 @@ class FastReader:
             if chunk.count("\r") != chunk.count("\r\n"):
                 return None
             chunk = chunk.replace("\r\n", "\n")
+        lines = chunk.split("\n")
+        return self.read_lines(lines, 0, len(lines), line_offset)
+
+    def read_lines(self, lines: list[str], start: int, end: int, line_offset: int) -> tuple[Any, Pos] | None:
+        """`read` of the document made of `lines[start:end]` (no carriage returns in them), whose
+        first line is line `line_offset` (0-based) of its file."""
         try:
-            return _Document(self.resolver, chunk, line_offset).read()
+            return _Document(self.resolver, lines, start, end, line_offset).read()
         except (_Unsupported, RecursionError, ValueError, IndexError):
             return None
 
 
 # One line of a document: indentation, a sequence dash and the spaces after it, a `key`, the colon
-# and spaces after it, and the rest (a value, a comment, nothing). Greedy and without a trailing
-# ` *$`: a lazy rest before trailing spaces backtracks quadratically on a line with a long run of
-# spaces; trailing spaces are stripped in Python instead.
-_LINE = re.compile(r"( *)(- +|-(?=$))?(?:([A-Za-z0-9_][A-Za-z0-9_./-]*)(:(?: +|(?=$))))?(.*)")
-_PLAIN_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_.")
+# and spaces after it, and the rest (a value, a comment, nothing); trailing spaces are stripped.
+# _Resolver.line cuts lines this way by hand; tests/manifests/test_fastyaml.py checks it against
+# this pattern.
+LINE_PATTERN: Final = r"( *)(- +|-(?=$))?(?:([A-Za-z0-9_][A-Za-z0-9_./-]*)(:(?: +|(?=$))))?(.*)"
 
-# A significant line, whatever its line number: (indentation, has a dash, key or None, key column,
-# rest, rest column, the value of `key: plain scalar`, _NESTED for `key:` alone or _INLINE when the
-# rest needs `inline`).
-_Token = tuple[int, bool, str | None, int, str, int, Any]
-_INLINE: Any = object()
-_NESTED: Any = object()  # `key:` alone, or with a comment: the value is below (or null)
-_BLANK: Any = object()  # an empty or comment-only line
+
+def _is_key_start(code: int) -> bool:
+    """`[A-Za-z0-9_]`: the first character of a key."""
+    return 97 <= code <= 122 or 65 <= code <= 90 or 48 <= code <= 57 or code == 95
+
+
+def _is_key_character(code: int) -> bool:
+    """`[A-Za-z0-9_./-]`: any other character of a key."""
+    return 97 <= code <= 122 or 65 <= code <= 90 or 45 <= code <= 57 or code == 95
+
+
+_PLAIN_START: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_.")
+
+
+@final
+class _Token:
+    """A significant line, whatever its line number. A native class, not a tuple: mypyc reads its
+    fields from the struct, where a tuple read from the token list was type-checked and unpacked
+    field by field on every line."""
+
+    __slots__ = ("column", "dash", "indent", "key", "key_column", "rest", "scalar")
+
+    def __init__(
+        self, indent: int, dash: bool, key: str | None, key_column: int, rest: str, column: int, scalar: Any
+    ) -> None:
+        self.indent = indent  # columns of indentation
+        self.dash = dash  # starts with a sequence dash
+        self.key = key  # `key:`, or None
+        self.key_column = key_column  # 0-based column of the key
+        self.rest = rest  # after the colon (or dash): a value, a comment, nothing
+        self.column = column  # 0-based column of rest
+        # The value of `key: plain scalar`, _NESTED for `key:` alone, _INLINE when rest needs `inline`.
+        self.scalar = scalar
+
+
+_INLINE: Final[Any] = object()
+_NESTED: Final[Any] = object()  # `key:` alone, or with a comment: the value is below (or null)
+_BLANK: Final = _Token(0, False, None, 0, "", 0, None)  # an empty or comment-only line
 # Lines seen before → their token: manifests repeat most of their lines (`kind: Service`,
 # `pathType: Prefix`, `- name: http`), so most lines of a large input are read once.
-_LINES_KEPT = 65_536
-_LONGEST_KEPT = 200  # a long line (a certificate, a JSON annotation) rarely comes again
+_LINES_KEPT: Final = 65_536
+_LONGEST_KEPT: Final = 200  # a long line (a certificate, a JSON annotation) rarely comes again
 
 
 class _Document:
-    __slots__ = ("numbers", "plain", "resolvers", "tokens")
+    __slots__ = ("numbers", "resolver", "tokens")
 
-    def __init__(self, resolver: _Resolver, chunk: str, line_offset: int) -> None:
-        self.plain = resolver.plain
-        self.resolvers = resolver.resolvers
+    def __init__(self, resolver: _Resolver, lines: list[str], start: int, end: int, line_offset: int) -> None:
+        self.resolver = resolver
         tokens: list[_Token] = []
         numbers: list[int] = []
         seen = resolver.lines
-        for number, text in enumerate(chunk.split("\n"), line_offset + 1):
+        number = line_offset
+        for index in range(start, end):
+            text = lines[index]
+            number += 1
             token = seen.get(text)
             if token is None:
                 token = resolver.line(text)
@@ -260,9 +327,9 @@ class _Document:
     def read(self) -> tuple[Any, Pos]:
         tokens = self.tokens
         at = 0
-        if tokens and tokens[0][4].startswith("---") and tokens[0][0] == 0 and tokens[0][2] is None:
-            first = tokens[0][4]
-            if tokens[0][1] or (first != "---" and not first.startswith("--- #")):
+        if tokens and tokens[0].rest.startswith("---") and tokens[0].indent == 0 and tokens[0].key is None:
+            first = tokens[0].rest
+            if tokens[0].dash or (first != "---" and not first.startswith("--- #")):
                 raise _Unsupported  # content on the `---` line
             at = 1
         if at >= len(tokens):
@@ -271,7 +338,7 @@ class _Document:
         # indented, has no key and no dash, and the reading declines every such line (a mapping
         # at column 1 stops at a line without a key, a sequence there at one without a dash, a
         # deeper root at any line of column 1; what is left unread makes it decline).
-        indent = tokens[at][0]
+        indent = tokens[at].indent
         position = (self.numbers[at], indent + 1)
         value, at = self.block(at, indent, 0)
         if at != len(tokens):
@@ -283,83 +350,94 @@ class _Document:
     def block(self, at: int, indent: int, depth: int) -> tuple[Any, int]:
         if depth > _MAX_DEPTH:
             raise _Unsupported
-        if self.tokens[at][1]:
+        if self.tokens[at].dash:
             return self.sequence(at, indent, depth)
         return self.mapping(at, indent, depth)
 
     def mapping(self, at: int, indent: int, depth: int) -> tuple[PosDict, int]:
-        out = _new_dict(PosDict)
+        out: PosDict = _new_dict(PosDict)
         # Where each key stands is found only when asked for (_positions): here, its token's index.
         starts: list[int] = []
         tokens = self.tokens
         out.positions_from = (_positions, tokens, self.numbers, starts, indent)
         end = len(tokens)
         while at < end:
-            here, dash, key, _, rest, column, scalar = tokens[at]
+            token = tokens[at]
+            here = token.indent
             if here != indent:
                 if here < indent:
                     break
                 raise _Unsupported  # a continuation line or bad indentation
-            if dash:
+            if token.dash:
                 break  # an indentless sequence ends, or a syntax error: the caller decides
+            key = token.key
             if key is None:
                 raise _Unsupported
-            if key in out:
-                raise _Unsupported  # duplicate key: PyYAML's path reports it
             starts.append(at)
             at += 1
+            scalar = token.scalar
             if scalar is not _NESTED:
                 if scalar is _INLINE:
-                    scalar = self.inline(rest, self.numbers[at - 1], column)
+                    scalar = self.inline(token.rest, self.numbers[at - 1], token.column)
                 out[key] = scalar
-                if at < end and tokens[at][0] > indent:
+                if at < end and tokens[at].indent > indent:
                     raise _Unsupported  # a multi-line scalar
                 continue
             # `key:` alone: a nested block, an indentless sequence, or null.
             if at < end:
                 below = tokens[at]
-                if below[0] > indent or (below[0] == indent and below[1]):
+                if below.indent > indent or (below.indent == indent and below.dash):
                     # self.block, inlined: one call less for every nested value
                     if depth >= _MAX_DEPTH:
                         raise _Unsupported
-                    if below[1]:
-                        out[key], at = self.sequence(at, below[0], depth + 1)
+                    if below.dash:
+                        out[key], at = self.sequence(at, below.indent, depth + 1)
                     else:
-                        out[key], at = self.mapping(at, below[0], depth + 1)
+                        out[key], at = self.mapping(at, below.indent, depth + 1)
                     continue
             out[key] = None
+        if len(out) != len(starts):
+            # A duplicate key (checked once here rather than before every key): PyYAML's path
+            # reports it.
+            raise _Unsupported
         return out, at
 
     def sequence(self, at: int, indent: int, depth: int) -> tuple[PosList, int]:
-        out = PosList()
-        items_at = out.items_at
+        out: PosList = _new_list(PosList)
+        items_at: list[int] = []
+        out.items_at = items_at
         tokens = self.tokens
         numbers = self.numbers
         end = len(tokens)
         while at < end:
-            here, dash, key, key_column, rest, column, scalar = tokens[at]
+            token = tokens[at]
+            here = token.indent
             if here != indent:
                 if here < indent:
                     break
                 raise _Unsupported
-            if not dash:
+            if not token.dash:
                 break  # the mapping holding an indentless sequence goes on
             line = numbers[at]
+            key = token.key
             if key is not None:
                 # `- key: value`: a mapping whose keys stand at the column of this first key. The
                 # dash's column is kept in the key-column place (unused for a token without a dash):
                 # _positions needs it when this item is the first of an indentless sequence.
-                tokens[at] = (key_column, False, key, here, rest, column, scalar)
+                key_column = token.key_column
+                tokens[at] = _Token(key_column, False, key, here, token.rest, token.column, token.scalar)
                 items_at.append(line << 32 | (key_column + 1))
                 value, at = self.mapping(at, key_column, depth + 1)
                 out.append(value)
-                if at < end and indent < tokens[at][0] < key_column:
+                if at < end and indent < tokens[at].indent < key_column:
                     raise _Unsupported
                 continue
             at += 1
+            rest = token.rest
+            column = token.column
             if not rest or rest[0] == "#":
-                if at < end and tokens[at][0] > indent:
-                    below = tokens[at][0]
+                if at < end and tokens[at].indent > indent:
+                    below = tokens[at].indent
                     items_at.append(numbers[at] << 32 | (below + 1))
                     nested, at = self.block(at, below, depth + 1)  # not `value`: a PosDict (mypyc)
                     out.append(nested)
@@ -371,7 +449,7 @@ class _Document:
                 raise _Unsupported  # `- - x`
             items_at.append(line << 32 | (column + 1))
             out.append(self.inline(rest, line, column))
-            if at < end and tokens[at][0] > indent:
+            if at < end and tokens[at].indent > indent:
                 raise _Unsupported  # a multi-line scalar
         return out, at
 
@@ -395,7 +473,7 @@ class _Document:
             raise _Unsupported
         if ": " in text or text.endswith(":"):
             raise _Unsupported  # PyYAML: "mapping values are not allowed here"
-        return self.plain(text)
+        return self.resolver.plain(text)
 
     @staticmethod
     def tail(text: str, end: int) -> None:
@@ -431,53 +509,143 @@ class _Document:
         """A flow collection starting at `text[start]`, all on this line: (value, index after it)."""
         if depth > _MAX_DEPTH:
             raise _Unsupported
-        closing = "]" if text[start] == "[" else "}"
-        out: Any = PosList() if closing == "]" else PosDict()
-        position = _SPACES.match(text, start + 1).end()  # type: ignore[union-attr]
-        if text[position : position + 1] == closing:
+        if text[start] == "[":
+            return self.flow_sequence(text, start, line, column, depth)
+        return self.flow_mapping(text, start, line, column, depth)
+
+    def flow_sequence(self, text: str, start: int, line: int, column: int, depth: int) -> tuple[PosList, int]:
+        out: PosList = _new_list(PosList)
+        items_at: list[int] = []
+        out.items_at = items_at
+        size = len(text)
+        position = _after_spaces(text, start + 1, size)
+        if position < size and text[position] == "]":
             return out, position + 1
         while True:
-            if closing == "]":
-                out.items_at.append(line << 32 | (column + position + 1))
-                value, position = self.flow_node(text, position, line, column, depth)
-                out.append(value)
-            else:
-                match = _FLOW_KEY.match(text, position)
-                if match is None:
-                    raise _Unsupported
-                key = match.group(1)
-                if key in out.keys_at:
-                    raise _Unsupported
-                out.keys_at[key] = line << 32 | (column + position + 1)
-                position = match.end()
-                out.values_at[key] = line << 32 | (column + position + 1)
-                out[key], position = self.flow_node(text, position, line, column, depth)
-            position = _SPACES.match(text, position).end()  # type: ignore[union-attr]
-            separator = text[position : position + 1]
-            if separator == closing:
+            items_at.append(line << 32 | (column + position + 1))
+            value, position = self.flow_node(text, position, line, column, depth)
+            out.append(value)
+            position = _after_spaces(text, position, size)
+            if position < size and text[position] == "]":
                 return out, position + 1
-            if separator != ",":
+            position = _after_separator(text, position, size)
+
+    def flow_mapping(self, text: str, start: int, line: int, column: int, depth: int) -> tuple[PosDict, int]:
+        out: PosDict = _new_dict(PosDict)
+        keys_at: dict[str, int] = {}
+        values_at: dict[str, int] = {}
+        out.positions_from = (_known_positions, keys_at, values_at)
+        size = len(text)
+        position = _after_spaces(text, start + 1, size)
+        if position < size and text[position] == "}":
+            return out, position + 1
+        while True:
+            # FLOW_KEY_PATTERN
+            end = position
+            if end < size and _is_key_start(ord(text[end])):
+                end += 1
+                while end < size and _is_key_character(ord(text[end])):
+                    end += 1
+            if end == position or end + 1 >= size or text[end] != ":" or text[end + 1] != " ":
                 raise _Unsupported
-            position = _SPACES.match(text, position + 1).end()  # type: ignore[union-attr]
-            if text[position : position + 1] in ("", ",", "]", "}"):
-                raise _Unsupported  # a trailing or doubled comma
+            key = text[position:end]
+            if key in keys_at:
+                raise _Unsupported
+            keys_at[key] = line << 32 | (column + position + 1)
+            position = _after_spaces(text, end + 1, size)
+            values_at[key] = line << 32 | (column + position + 1)
+            out[key], position = self.flow_node(text, position, line, column, depth)
+            position = _after_spaces(text, position, size)
+            if position < size and text[position] == "}":
+                return out, position + 1
+            position = _after_separator(text, position, size)
 
     def flow_node(self, text: str, start: int, line: int, column: int, depth: int) -> tuple[Any, int]:
-        first = text[start : start + 1]
-        if first in ("[", "{"):
-            return self.flow(text, start, line, column, depth + 1)
-        if first in ('"', "'"):
-            return self.quoted(text, start)
-        match = _FLOW_PLAIN.match(text, start)
-        if match is None:
+        size = len(text)
+        if start < size:
+            first = text[start]
+            if first == "[" or first == "{":
+                return self.flow(text, start, line, column, depth + 1)
+            if first == '"' or first == "'":
+                return self.quoted(text, start)
+        end = _flow_plain_end(text, start, size)
+        if end == start:
             raise _Unsupported
-        end = match.end()
-        if text[end : end + 1] not in (",", "]", "}", " ", ""):
-            raise _Unsupported
-        return self.plain(match.group()), end
+        if end < size:
+            after = text[end]
+            if after != "," and after != "]" and after != "}" and after != " ":
+                raise _Unsupported
+        return self.resolver.plain(text[start:end]), end
 
 
-_new_dict = dict.__new__  # a PosDict without running its __init__: _Document.mapping sets what it needs
+# The parts of a flow collection, as patterns (tests/manifests/test_fastyaml.py checks the functions
+# that follow them): a key and its colon, a plain scalar (no spaces, no `:`, nothing a flow
+# collection uses).
+FLOW_KEY_PATTERN: Final = r"([A-Za-z0-9_][A-Za-z0-9_./-]*): +"
+FLOW_PLAIN_PATTERN: Final = r"(?:[A-Za-z0-9_./~(]|-(?=[A-Za-z0-9.]))[A-Za-z0-9_./~()=+@%;!*&$^<>?-]*"
+
+
+def _after_spaces(text: str, at: int, size: int) -> int:
+    while at < size and text[at] == " ":
+        at += 1
+    return at
+
+
+def _after_separator(text: str, at: int, size: int) -> int:
+    """Where the next item starts after the `,` at `at` (and its spaces)."""
+    if at >= size or text[at] != ",":
+        raise _Unsupported
+    at = _after_spaces(text, at + 1, size)
+    if at >= size or text[at] == "," or text[at] == "]" or text[at] == "}":
+        raise _Unsupported  # a trailing or doubled comma
+    return at
+
+
+def _flow_plain_end(text: str, start: int, size: int) -> int:
+    """The end of the FLOW_PLAIN_PATTERN scalar at `start`; `start` when there is none."""
+    if start >= size:
+        return start
+    code = ord(text[start])
+    if code == 45:  # `-` only before [A-Za-z0-9.]
+        if start + 1 >= size:
+            return start
+        after = ord(text[start + 1])
+        if not (97 <= after <= 122 or 65 <= after <= 90 or 48 <= after <= 57 or after == 46):
+            return start
+    elif not (
+        97 <= code <= 122 or 65 <= code <= 90 or 46 <= code <= 57 or code == 95 or code == 126 or code == 40
+    ):
+        return start
+    end = start + 1
+    while end < size:
+        code = ord(text[end])
+        # [A-Za-z0-9_./~()=+@%;!*&$^<>?-] as ranges of code points
+        if not (
+            97 <= code <= 122
+            or 59 <= code <= 90
+            or 45 <= code <= 57
+            or 40 <= code <= 43
+            or 36 <= code <= 38
+            or code == 33
+            or code == 94
+            or code == 95
+            or code == 126
+        ):
+            break
+        end += 1
+    return end
+
+
+def _known_positions(
+    found: tuple[Any, dict[str, int], dict[str, int]],
+) -> tuple[dict[str, int], dict[str, int]]:
+    """PosDict.positions_from of a flow mapping, whose positions are known when it is read."""
+    return found[1], found[2]
+
+
+# A PosDict or PosList without running its __init__ (a Python call): the reader sets what it needs.
+_new_dict: Final = dict.__new__
+_new_list: Final = list.__new__
 
 
 _Found = tuple[Any, list[_Token], list[int], list[int], int]
@@ -495,18 +663,22 @@ def _positions(found: _Found) -> tuple[dict[str, int], dict[str, int]]:
     values_at: dict[str, int] = {}
     end = len(tokens)
     for at in starts:
-        _, _, key, _, rest, column, _ = tokens[at]
+        token = tokens[at]
+        key = token.key
         assert key is not None  # _Document.mapping keeps only tokens with a key
+        rest = token.rest
         line = numbers[at]
         keys_at[key] = line << 32 | (indent + 1)
         if rest and rest[0] != "#":
-            values_at[key] = line << 32 | (column + 1)
+            values_at[key] = line << 32 | (token.column + 1)
             continue
         if at + 1 < end:
-            below_indent, below_dash, below_key, below_dash_column = tokens[at + 1][:4]
-            if below_key is not None and not below_dash and below_dash_column < below_indent:
+            below = tokens[at + 1]
+            below_indent = below.indent
+            below_dash = below.dash
+            if below.key is not None and not below_dash and below.key_column < below_indent:
                 # A `- key:` item that _Document.sequence rewrote: it was read here as a dash.
-                below_indent, below_dash = below_dash_column, True
+                below_indent, below_dash = below.key_column, True
             if below_indent > indent or (below_indent == indent and below_dash):
                 values_at[key] = numbers[at + 1] << 32 | (below_indent + 1)
                 continue

@@ -9,31 +9,43 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final, final
 
 from ingressctl.manifests.fastyaml import FastReader
-from ingressctl.model import Diagnostic, Location
+from ingressctl.model import Diagnostic, Location, builders
 
-FAST_READER = FastReader()
-_DOC_START = re.compile(r"^---(?=[ \t\r\n]|\Z)", re.M)
-_DIRECTIVE = re.compile(r"^%", re.M)
+FAST_READER: Final = FastReader()
+_DOC_START: Final = re.compile(r"^---(?=[ \t\r\n]|\Z)", re.M)
+_DIRECTIVE: Final = re.compile(r"^%", re.M)
 
 
-@dataclass(frozen=True, slots=True)
+@final
 class YamlDocument:
-    """One document of a file, as loaded, and where it starts."""
+    """One document of a file, as loaded, and where it starts.
 
-    value: Any  # PosDict, PosList, a scalar, or None for an empty document
-    location: Location
+    A plain class, not a frozen dataclass: compiled by mypyc, making one is a native call; the
+    dataclass's `__init__` (Python, `object.__setattr__` per field) cost ~3,400 instructions.
+    """
+
+    __slots__ = ("location", "value")
+
+    def __init__(self, value: Any, location: Location) -> None:
+        self.value: Final = value  # PosDict, PosList, a scalar, or None for an empty document
+        self.location: Final = location
+
+    def __repr__(self) -> str:
+        return f"YamlDocument(value={self.value!r}, location={self.location!r})"
 
 
 def read_documents(text: str, file: str) -> tuple[list[YamlDocument], list[Diagnostic]]:
     """Every document of `text` that loads, and a Diagnostic for each problem found."""
     docs: list[YamlDocument] = []
     diags: list[Diagnostic] = []
-    for line_offset, chunk in split_documents(text):
-        _read_chunk(chunk, file, line_offset, docs, diags)
+    if "\r" in text:
+        for line_offset, chunk in split_documents(text):
+            _read_chunk(chunk, file, line_offset, docs, diags)
+    else:
+        _read_lines(text.split("\n"), file, docs, diags)
     if diags and _looks_like_json(text, file):
         # JSON that YAML 1.1 refuses (tabs as indentation, "\/" escapes) is still JSON.
         import json  # only then: a YAML file is read without it (validate start-up, issue 18)
@@ -82,7 +94,55 @@ def document_starts(text: str) -> list[int]:
 
 
 # What may follow `---` on its line (or nothing: the end of the text).
-_AFTER_MARKER = frozenset({"", " ", "\t", "\r", "\n"})
+_AFTER_MARKER: Final = frozenset({"", " ", "\t", "\r", "\n"})
+
+
+def _read_lines(lines: list[str], file: str, docs: list[YamlDocument], diags: list[Diagnostic]) -> None:
+    """read_documents of a text without carriage returns, split into lines once: each document is
+    read from its lines, as split_documents cuts it, without copying its text or counting lines
+    (its text is joined again only for PyYAML)."""
+    starts = document_start_lines(lines)
+    count = len(lines)
+    for i, start in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else count
+        fast = FAST_READER.read_lines(lines, start, end, start)
+        if fast is not None:
+            value, (line, column) = fast
+            docs.append(YamlDocument(value, builders.location(file, line, column)))
+            continue
+        chunk = "\n".join(lines[start:end])
+        if end < count:
+            chunk += "\n"
+        _read_with_pyyaml(chunk, file, start, docs, diags)
+
+
+def document_start_lines(lines: list[str]) -> list[int]:
+    """split_documents's cuts, as line indexes of `lines` (a text without carriage returns)."""
+    starts = [0]
+    directive = False  # a `%` line before the first cut after line 0
+    decided = False  # that first cut was seen
+    for index in range(len(lines)):
+        line = lines[index]
+        size = len(line)
+        if size == 0 or (line[0] != "-" and line[0] != "%"):
+            continue  # nearly every line: one code point compared (mypyc)
+        if (
+            size >= 3
+            and line[0] == "-"
+            and line[1] == "-"
+            and line[2] == "-"
+            and (size == 3 or line[3] == " " or line[3] == "\t")
+        ):
+            if index == 0:
+                continue
+            if not decided:
+                decided = True
+                if directive:
+                    continue  # `%YAML 1.1` belongs to the document after it: no cut
+            starts.append(index)
+        elif not decided and line[0] == "%":
+            directive = True
+    return starts
 
 
 def _read_chunk(
@@ -91,8 +151,14 @@ def _read_chunk(
     fast = FAST_READER.read(chunk, line_offset)
     if fast is not None:
         value, (line, column) = fast
-        docs.append(YamlDocument(value, Location(file, line, column)))
+        docs.append(YamlDocument(value, builders.location(file, line, column)))
         return
+    _read_with_pyyaml(chunk, file, line_offset, docs, diags)
+
+
+def _read_with_pyyaml(
+    chunk: str, file: str, line_offset: int, docs: list[YamlDocument], diags: list[Diagnostic]
+) -> None:
     # The rest of YAML (anchors, block scalars, tags, syntax errors) needs PyYAML: imported here,
     # so that a CI job validating plain manifests never pays for it.
     from ingressctl.manifests.yamlread import read_with_pyyaml

@@ -472,3 +472,82 @@ def test_documents_with_characters_pyyaml_refuses_are_left_to_it() -> None:
         ]:
             assert FAST_READER.read(bad, 0) is None, repr(bad)
     assert FAST_READER.read(clean, 0) is not None
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([" ", "  ", "-", "- ", ":", ": ", "a", "Z9", "_", ".", "/", "#", "'", "[", "é"]),
+        max_size=14,
+    )
+)
+def test_lines_are_cut_as_the_line_pattern_says(pieces: list[str]) -> None:
+    """_Resolver.line cuts a line by hand; it must cut it exactly as fastyaml.LINE_PATTERN does."""
+    import re
+
+    from ingressctl.manifests import fastyaml
+
+    text = "".join(pieces)
+    match = re.fullmatch(fastyaml.LINE_PATTERN, text)
+    assert match is not None
+    indent, dash, key, colon, rest = match.groups(default="")
+    rest = rest.rstrip(" ")
+    token = fastyaml.FastReader().resolver.line(text)
+    if key:
+        column = len(indent) + len(dash)
+        expected = (len(indent), bool(dash), key, column, rest, column + len(key) + len(colon))
+    elif dash:
+        expected = (len(indent), True, None, 0, rest, len(indent) + len(dash))
+    elif rest and rest[0] != "#":
+        expected = (len(indent), False, None, 0, rest, len(indent))
+    else:
+        assert token is fastyaml._BLANK, text
+        return
+    got = (token.indent, token.dash, token.key, token.key_column, token.rest, token.column)
+    assert got == expected, text
+
+
+def test_flow_scalars_and_keys_are_cut_as_their_patterns_say() -> None:
+    """The flow reader cuts plain scalars and `key: ` by hand, exactly as FLOW_PLAIN_PATTERN and
+    FLOW_KEY_PATTERN do: every pair of printable ASCII characters (and one beyond) as their start."""
+    import re
+
+    from ingressctl.manifests import fastyaml
+
+    plain = re.compile(fastyaml.FLOW_PLAIN_PATTERN)
+    key = re.compile(fastyaml.FLOW_KEY_PATTERN)
+    characters = [chr(code) for code in range(0x20, 0x7F)] + ["é"]
+    for first in characters:
+        for second in characters:
+            text = first + second + "z: 1}"
+            match = plain.match(text)
+            assert fastyaml._flow_plain_end(text, 0, len(text)) == (match.end() if match else 0), text
+            for inner in (text, first + second + "1}"):
+                read = FAST_READER.read(f"a: {{{inner}\n", 0)
+                assert (read is not None) == bool(key.match(inner.lstrip(" "))), inner
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            ["---", "--- #c", "---x", "----", "---\t", " ---", "--", "a: 1", "", "%YAML 1.1", "% x"]
+        ),
+        max_size=12,
+    ),
+    st.booleans(),
+)
+def test_documents_cut_from_lines_are_those_cut_from_the_text(lines: list[str], final_newline: bool) -> None:
+    """read_documents cuts a text without carriage returns by its lines (document_start_lines):
+    the same pieces, at the same lines, as split_documents."""
+    from ingressctl.manifests.yamldocs import document_start_lines
+
+    text = "\n".join(lines) + ("\n" if final_newline else "")
+    split = text.split("\n")
+    starts = document_start_lines(split)
+    ends = [*starts[1:], len(split)]
+    pieces = [
+        (start, "\n".join(split[start:end]) + ("\n" if end < len(split) else ""))
+        for start, end in zip(starts, ends, strict=True)
+    ]
+    assert pieces == list(split_documents(text))
