@@ -225,6 +225,34 @@ def test_fast_pickle_round_trips_model_objects(tmp_path: Path) -> None:
     assert pickle.loads(dumps(data)) == data
 
 
+def test_model_objects_are_rebuilt_by_the_builders_of_the_receiving_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a worker sends is rebuilt with `ingressctl.model.builders` (the fast ones once
+    speed_up_model has run) instead of calling each class: the same objects, cheaper to unpickle."""
+    import pickle
+
+    from ingressctl.model import builders
+
+    loaded = load_paths([str(_manifests(tmp_path))])
+    data = dumps(loaded.snapshot)
+    made: dict[str, int] = {}
+
+    def counting(name: str, build: object) -> object:
+        def builder(*fields: object) -> object:
+            made[name] = made.get(name, 0) + 1
+            return build(*fields)  # type: ignore[operator]
+
+        return builder
+
+    for name in builders.BUILT:
+        monkeypatch.setattr(builders, name, counting(name, getattr(builders, name)))
+    assert pickle.loads(data) == loaded.snapshot
+    ingresses, services = len(loaded.snapshot.ingresses), len(loaded.snapshot.services)
+    assert made["ingress"] == ingresses and made["service"] == services and made["endpoint_slice"] > 0
+    assert made["location"] > ingresses and made["object_meta"] >= ingresses + services
+
+
 def test_reading_processes_by_size() -> None:
     assert reading_processes([10] * 5, 2) == 1  # small input: one process
     assert reading_processes([10] * 5, 2, min_bytes=0) == 2
